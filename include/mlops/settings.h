@@ -1,0 +1,15 @@
+/*
+ * settings.h — the mlops.* configuration parameters (GUCs).
+ */
+#ifndef MLOPS_SETTINGS_H
+#define MLOPS_SETTINGS_H
+
+extern int	mlops_threads;				/* training threads; 0 = every core */
+extern int	mlops_max_training_memory;	/* in kB */
+extern int	mlops_model_cache_size;		/* compiled models kept per backend */
+extern char *mlops_default_alias;		/* alias a bare model name resolves to */
+
+/* The number of training threads to use: mlops.threads, or every core for 0. */
+extern int	MlopsTrainingThreads(void);
+
+#endif

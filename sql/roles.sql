@@ -1,0 +1,67 @@
+-- Roles: mlops_scorer cannot log runs nor touch the registry; mlops_trainer can
+-- log runs and read the registry views, but cannot write registry tables.
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+\i test/lib/sqlstate.sql
+
+SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'mlops\_%' ORDER BY rolname;
+SELECT r.rolname AS role, m.rolname AS member_of
+  FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.member JOIN pg_roles m ON m.oid = a.roleid
+ WHERE m.rolname LIKE 'mlops\_%' ORDER BY 1, 2;
+
+-- no function is callable by PUBLIC
+SELECT count(*) AS public_functions
+  FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl
+ WHERE p.pronamespace = 'mlops'::regnamespace AND acl.grantee = 0 AND acl.privilege_type = 'EXECUTE';
+-- every SECURITY DEFINER function pins its search_path
+SELECT proname FROM pg_proc
+ WHERE pronamespace = 'mlops'::regnamespace AND prosecdef
+   AND NOT coalesce(proconfig, '{}') @> '{"search_path=pg_catalog, mlops, pg_temp"}';
+-- every function and view is commented
+SELECT p.oid::regprocedure AS uncommented FROM pg_proc p
+ WHERE p.pronamespace = 'mlops'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL;
+SELECT c.relname AS uncommented FROM pg_class c
+ WHERE c.relnamespace = 'mlops'::regnamespace AND c.relkind IN ('r', 'v') AND obj_description(c.oid, 'pg_class') IS NULL;
+
+CREATE ROLE regress_scorer LOGIN IN ROLE mlops_scorer;
+CREATE ROLE regress_trainer LOGIN IN ROLE mlops_trainer;
+CREATE ROLE regress_nobody LOGIN;
+
+-- a trainer logs runs and reads the views
+SET ROLE regress_trainer;
+SELECT mlops.start_run('roles') AS run \gset
+SELECT mlops.log_metric(:run, 'm', 1);
+SELECT mlops.end_run(:run);
+SELECT experiment, status, created_by FROM mlops.runs;
+SELECT count(*) FROM mlops.models;
+-- but writes no table directly
+INSERT INTO mlops.run (experiment_id, created_by) VALUES (1, 'x');
+UPDATE mlops.run SET status = 'running';
+DELETE FROM mlops.model_version;
+INSERT INTO mlops.deployment (model_id, alias, action, by) VALUES (1, 'production', 'set', 'x');
+SELECT count(*) FROM mlops.run_param;
+RESET ROLE;
+
+-- a scorer neither logs runs nor reads or writes the registry
+SET ROLE regress_scorer;
+SELECT mlops.start_run('roles');
+SELECT mlops.log_metric(:run, 'm', 2);
+SELECT count(*) FROM mlops.runs;
+SELECT count(*) FROM mlops.model_versions;
+INSERT INTO mlops.model (name, created_by) VALUES ('m', 'x');
+SELECT mlops._register_version('m', 'linear', 'regression', '{a}', 'y', NULL,
+       '{}', '{}', '{}', NULL, NULL, 't', 1, 0, 0, 'fp', '\x00', 'linear-json');
+SELECT mlops.build_info() ? 'xgboost' AS has_build_info;
+RESET ROLE;
+
+-- a role outside mlops cannot even reach the schema
+SET ROLE regress_nobody;
+SELECT mlops.start_run('roles');
+SELECT count(*) FROM mlops.runs;
+RESET ROLE;
+
+-- who: invoker() is the caller even inside SECURITY DEFINER functions
+SELECT created_by FROM mlops.run WHERE id = :run;
+
+DROP OWNED BY regress_scorer, regress_trainer, regress_nobody;
+DROP ROLE regress_scorer, regress_trainer, regress_nobody;

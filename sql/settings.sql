@@ -1,0 +1,19 @@
+-- Configuration parameters: defaults, units, validation, reserved prefix.
+CREATE EXTENSION mlops;
+SHOW mlops.threads;
+SHOW mlops.max_training_memory;
+SHOW mlops.model_cache_size;
+SHOW mlops.default_alias;
+SET mlops.max_training_memory = '64MB';
+SHOW mlops.max_training_memory;
+SET mlops.threads = -1;
+SET mlops.default_alias = 'Has Space';
+SET mlops.default_alias = '';
+SET mlops.default_alias = 'champion';
+SHOW mlops.default_alias;
+-- a typo in a parameter name is an error, not a silently created placeholder
+SET mlops.thread = 2;
+SELECT (mlops.build_info()->>'training_threads')::int > 0 AS threads_known,
+       mlops.build_info()->>'xgboost' AS xgboost;
+SET mlops.threads = 3;
+SELECT mlops.build_info()->>'training_threads' AS training_threads;

@@ -1,0 +1,126 @@
+/*
+ * mlops.c — module magic, configuration parameters and build information.
+ *
+ * Nothing heavy happens at load time: no thread pool is started here, so that a
+ * library preloaded into the postmaster never forks with threads running.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include <cblas.h>
+#include <xgboost/c_api.h>
+
+#include "mlops/settings.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+int			mlops_threads = 0;
+int			mlops_max_training_memory = 1024 * 1024;	/* 1GB in kB */
+int			mlops_model_cache_size = 16;
+char	   *mlops_default_alias = NULL;
+
+/* Checks that mlops.default_alias is a valid alias name. */
+static bool
+check_default_alias(char **newval, void **extra, GucSource source)
+{
+	const char *p;
+
+	if (**newval == '\0')
+	{
+		GUC_check_errdetail("The default alias must not be empty.");
+		return false;
+	}
+	for (p = *newval; *p; p++)
+	{
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+		{
+			GUC_check_errdetail("Alias names consist of lower-case letters, digits, \"_\" and \"-\".");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Defines the mlops.* parameters and reserves the prefix. */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("mlops.threads",
+							"Number of threads a training may use (0 = every core).",
+							NULL, &mlops_threads, 0, 0, 1024,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.max_training_memory",
+							"Largest amount of memory a training may hold its data in.",
+							"Beyond it a training stops with an error instead of exhausting the server's memory.",
+							&mlops_max_training_memory, 1024 * 1024, 1024, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlops.model_cache_size",
+							"Number of compiled models each backend keeps ready for scoring.",
+							NULL, &mlops_model_cache_size, 16, 0, 10000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("mlops.default_alias",
+							   "Alias that a bare model name resolves to.",
+							   NULL, &mlops_default_alias, "production",
+							   PGC_USERSET, 0, check_default_alias, NULL, NULL);
+	MarkGUCPrefixReserved("mlops");
+}
+
+/* The number of training threads to use: mlops.threads, or every core for 0. */
+int
+MlopsTrainingThreads(void)
+{
+	long		cores;
+
+	if (mlops_threads > 0)
+		return mlops_threads;
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	return cores > 0 ? (int) cores : 1;
+}
+
+PG_FUNCTION_INFO_V1(build_info);
+
+/*
+ * build_info() — the versions of the libraries this module was linked with,
+ * as jsonb, so that a user can check which XGBoost and OpenBLAS score for them.
+ */
+Datum
+build_info(PG_FUNCTION_ARGS)
+{
+	int			major,
+				minor,
+				patch;
+	StringInfoData buf;
+
+	XGBoostVersion(&major, &minor, &patch);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"xgboost\": \"%d.%d.%d\", \"openblas\": ", major, minor, patch);
+	escape_json(&buf, openblas_get_config());
+	appendStringInfo(&buf, ", \"openblas_threads\": %d, \"training_threads\": %d}",
+					 openblas_get_num_threads(), MlopsTrainingThreads());
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+PG_FUNCTION_INFO_V1(invoker);
+
+/*
+ * invoker() — the role that called into mlops, as seen outside any SECURITY
+ * DEFINER function: the registry's SECURITY DEFINER functions record it as
+ * "who" (current_user inside them is the extension's owner).
+ */
+Datum
+invoker(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(DirectFunctionCall1(namein,
+										CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false))));
+}

@@ -1,0 +1,77 @@
+-- mlops install script, assembled by the Makefile from src/sql/*.sql in name order.
+\echo Use "CREATE EXTENSION mlops" to load this file. \quit
+
+-- Everything lives in schema mlops, which belongs to the extension (DROP
+-- EXTENSION removes it); the extension is not relocatable.
+CREATE SCHEMA mlops;
+COMMENT ON SCHEMA mlops IS 'in-database MLOps: experiments, training, model registry, scoring, drift, audit';
+
+-- ---------------------------------------------------------------------------
+-- Roles. They are cluster-wide, so an existing role is reused, never replaced.
+-- mlops_admin ⊃ mlops_trainer ⊃ mlops_scorer: each role holds the next one's
+-- rights, and the grants of every function are in the file that defines it.
+-- ---------------------------------------------------------------------------
+DO $roles$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['mlops_scorer', 'mlops_trainer', 'mlops_admin'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$roles$;
+GRANT mlops_scorer TO mlops_trainer;
+GRANT mlops_trainer TO mlops_admin;
+GRANT USAGE ON SCHEMA mlops TO mlops_scorer;
+
+-- ---------------------------------------------------------------------------
+-- Helpers shared by every concept.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION mlops.build_info() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'build_info'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.build_info() IS
+    'versions of XGBoost and OpenBLAS this module was linked with, and the training thread count';
+GRANT EXECUTE ON FUNCTION mlops.build_info() TO mlops_scorer;
+
+CREATE FUNCTION mlops.invoker() RETURNS name
+    AS 'MODULE_PATHNAME', 'invoker'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.invoker() IS
+    'the role that called into mlops (current_user outside every SECURITY DEFINER function), recorded as "who"';
+GRANT EXECUTE ON FUNCTION mlops.invoker() TO mlops_scorer;
+
+-- Raises 22004 (null_value_not_allowed) when a required argument is NULL.
+CREATE FUNCTION mlops._require(value anyelement, argument text) RETURNS anyelement
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF value IS NULL THEN
+        RAISE EXCEPTION '% must not be null', argument
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN value;
+END
+$$;
+COMMENT ON FUNCTION mlops._require(anyelement, text) IS
+    'internal: returns value, or raises 22004 naming the argument when it is NULL';
+
+-- Raises 22023 (invalid_parameter_value) unless key is a usable key name.
+CREATE FUNCTION mlops._check_key(key text, what text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM mlops._require(key, what);
+    IF key = '' OR length(key) > 250 THEN
+        RAISE EXCEPTION '% must be between 1 and 250 characters long', what
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN key;
+END
+$$;
+COMMENT ON FUNCTION mlops._check_key(text, text) IS
+    'internal: returns key, or raises an error unless it is a non-empty name of at most 250 characters';

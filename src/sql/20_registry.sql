@@ -1,0 +1,201 @@
+-- ---------------------------------------------------------------------------
+-- Model registry: models, immutable versions, aliases and the append-only
+-- history of alias moves. Written only through mlops's functions; read through
+-- the views.
+-- ---------------------------------------------------------------------------
+
+-- Model names may not contain "@" or ":", which separate aliases and versions
+-- in a model reference; alias names are simple lower-case identifiers.
+CREATE DOMAIN mlops.model_name AS text
+    CHECK (VALUE ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$');
+COMMENT ON DOMAIN mlops.model_name IS 'a model name: a letter or "_", then letters, digits, "_", "." or "-" (at most 128)';
+CREATE DOMAIN mlops.alias_name AS text
+    CHECK (VALUE ~ '^[a-z_][a-z0-9_-]{0,62}$');
+COMMENT ON DOMAIN mlops.alias_name IS 'an alias name: a lower-case letter or "_", then lower-case letters, digits, "_" or "-" (at most 63)';
+
+CREATE TABLE mlops.model (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name         mlops.model_name NOT NULL UNIQUE,
+    description  text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    created_by   name NOT NULL
+);
+COMMENT ON TABLE mlops.model IS 'registered models';
+
+CREATE TABLE mlops.model_version (
+    model_id          bigint NOT NULL REFERENCES mlops.model,
+    version           int NOT NULL CHECK (version > 0),
+    algorithm         text NOT NULL CHECK (algorithm IN ('linear', 'ridge', 'logistic', 'xgboost')),
+    task              text NOT NULL CHECK (task IN ('regression', 'classification')),
+    features          text[] NOT NULL CHECK (cardinality(features) > 0),
+    target            text,
+    classes           float8[],          -- class labels in order (classification)
+    hyperparams       jsonb NOT NULL DEFAULT '{}',
+    metrics           jsonb NOT NULL DEFAULT '{}',
+    spec              jsonb NOT NULL DEFAULT '{}', -- how to rebuild the feature vector: encodings, imputation
+    profile           jsonb,             -- frozen reference profile of every feature (drift)
+    run_id            bigint REFERENCES mlops.run,
+    source            text,
+    train_rows        bigint,
+    test_rows         bigint,
+    skipped_rows      bigint,
+    data_fingerprint  text,
+    artifact          bytea NOT NULL,
+    artifact_format   text NOT NULL CHECK (artifact_format IN ('xgboost-ubj', 'linear-json')),
+    artifact_sha256   text NOT NULL GENERATED ALWAYS AS (encode(sha256(artifact), 'hex')) STORED,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    created_by        name NOT NULL,
+    created_xid       xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    PRIMARY KEY (model_id, version)
+);
+CREATE INDEX ON mlops.model_version (run_id);
+COMMENT ON TABLE mlops.model_version IS 'model versions: immutable once written';
+
+CREATE TABLE mlops.alias (
+    model_id  bigint NOT NULL,
+    alias     mlops.alias_name NOT NULL,
+    version   int NOT NULL,
+    PRIMARY KEY (model_id, alias),
+    FOREIGN KEY (model_id, version) REFERENCES mlops.model_version ON DELETE RESTRICT
+);
+COMMENT ON TABLE mlops.alias IS 'aliases: named pointers to model versions (a version cannot be deleted while aliased)';
+
+CREATE TABLE mlops.deployment (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model_id      bigint NOT NULL REFERENCES mlops.model,
+    alias         mlops.alias_name NOT NULL,
+    action        text NOT NULL CHECK (action IN ('set', 'delete', 'promote', 'rollback', 'refused')),
+    from_version  int,
+    to_version    int,
+    reason        text,
+    gate          jsonb,
+    at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+    by            name NOT NULL,
+    xid           xid8 NOT NULL DEFAULT pg_current_xact_id()
+);
+CREATE INDEX ON mlops.deployment (model_id, alias, id);
+COMMENT ON TABLE mlops.deployment IS 'append-only history of alias moves, refused promotions included';
+
+-- Refuses a change to a table that is written once and never changed.
+CREATE FUNCTION mlops._refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '% of % is not allowed', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = TG_ARGV[0];
+END
+$$;
+COMMENT ON FUNCTION mlops._refuse_change() IS 'internal trigger: refuses UPDATE/DELETE/TRUNCATE of write-once tables';
+
+CREATE TRIGGER model_version_immutable BEFORE UPDATE ON mlops.model_version
+    FOR EACH ROW EXECUTE FUNCTION mlops._refuse_change('Model versions are immutable once written.');
+CREATE TRIGGER deployment_append_only BEFORE UPDATE OR DELETE ON mlops.deployment
+    FOR EACH ROW EXECUTE FUNCTION mlops._refuse_change('The deployment history is append-only.');
+CREATE TRIGGER deployment_no_truncate BEFORE TRUNCATE ON mlops.deployment
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._refuse_change('The deployment history is append-only.');
+-- Enabled ALWAYS so that they hold under session_replication_role = replica too.
+ALTER TABLE mlops.model_version ENABLE ALWAYS TRIGGER model_version_immutable;
+ALTER TABLE mlops.deployment ENABLE ALWAYS TRIGGER deployment_append_only;
+ALTER TABLE mlops.deployment ENABLE ALWAYS TRIGGER deployment_no_truncate;
+
+-- Moves (or, with version NULL, removes) an alias and appends the move to the
+-- deployment history, in the caller's transaction. Returns the previous version.
+CREATE FUNCTION mlops._move_alias(model_id bigint, alias text, version int, action text,
+                                  reason text DEFAULT NULL, gate jsonb DEFAULT NULL) RETURNS int
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    previous int;
+BEGIN
+    SELECT a.version INTO previous FROM mlops.alias a
+     WHERE a.model_id = _move_alias.model_id AND a.alias = _move_alias.alias FOR UPDATE;
+    IF version IS NULL THEN
+        DELETE FROM mlops.alias a WHERE a.model_id = _move_alias.model_id AND a.alias = _move_alias.alias;
+    ELSE
+        INSERT INTO mlops.alias VALUES (model_id, alias, version)
+            ON CONFLICT ON CONSTRAINT alias_pkey DO UPDATE SET version = excluded.version;
+    END IF;
+    INSERT INTO mlops.deployment (model_id, alias, action, from_version, to_version, reason, gate, by)
+        VALUES (model_id, alias, action, previous, version, reason, gate, mlops.invoker());
+    RETURN previous;
+END
+$$;
+COMMENT ON FUNCTION mlops._move_alias(bigint, text, int, text, text, jsonb) IS
+    'internal: moves or removes an alias and records the move in the deployment history';
+
+-- Registers a new version of a model (creating the model on its first version,
+-- which gets the default alias) and returns its number. Called by train() and
+-- import_model(); versions of one model are numbered without gaps under a lock.
+CREATE FUNCTION mlops._register_version(
+        model text, algorithm text, task text, features text[], target text, classes float8[],
+        hyperparams jsonb, metrics jsonb, spec jsonb, profile jsonb, run_id bigint, source text,
+        train_rows bigint, test_rows bigint, skipped_rows bigint, data_fingerprint text,
+        artifact bytea, artifact_format text) RETURNS int
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    mid bigint;
+    new_version int;
+BEGIN
+    BEGIN
+        PERFORM model::mlops.model_name;
+    EXCEPTION WHEN check_violation THEN
+        RAISE EXCEPTION 'invalid model name "%"', model
+            USING ERRCODE = 'invalid_name',
+                  DETAIL = 'A model name starts with a letter or "_" and continues with letters, digits, "_", "." or "-" (at most 128 characters).';
+    END;
+    INSERT INTO mlops.model (name, created_by) VALUES (model, mlops.invoker()) ON CONFLICT (name) DO NOTHING;
+    SELECT id INTO STRICT mid FROM mlops.model m WHERE m.name = _register_version.model FOR UPDATE;
+    SELECT coalesce(max(v.version), 0) + 1 INTO new_version FROM mlops.model_version v WHERE v.model_id = mid;
+    INSERT INTO mlops.model_version (model_id, version, algorithm, task, features, target, classes,
+                                     hyperparams, metrics, spec, profile, run_id, source, train_rows,
+                                     test_rows, skipped_rows, data_fingerprint, artifact, artifact_format,
+                                     created_by)
+        VALUES (mid, new_version, algorithm, task, features, target, classes,
+                coalesce(hyperparams, '{}'), coalesce(metrics, '{}'), coalesce(spec, '{}'), profile, run_id,
+                source, train_rows, test_rows, skipped_rows, data_fingerprint, artifact, artifact_format,
+                mlops.invoker());
+    IF new_version = 1 THEN
+        PERFORM mlops._move_alias(mid, current_setting('mlops.default_alias'), 1, 'set',
+                                  'first version of a new model');
+    END IF;
+    RETURN new_version;
+END
+$$;
+COMMENT ON FUNCTION mlops._register_version(text, text, text, text[], text, float8[], jsonb, jsonb, jsonb,
+                                            jsonb, bigint, text, bigint, bigint, bigint, text, bytea, text) IS
+    'internal: registers a new model version (the first one of a model gets the default alias) and returns its number';
+
+CREATE VIEW mlops.models AS
+SELECT m.name, m.description,
+       (SELECT max(v.version) FROM mlops.model_version v WHERE v.model_id = m.id) AS latest_version,
+       coalesce((SELECT jsonb_object_agg(a.alias, a.version ORDER BY a.alias)
+                   FROM mlops.alias a WHERE a.model_id = m.id), '{}') AS aliases,
+       m.created_at, m.created_by
+  FROM mlops.model m;
+COMMENT ON VIEW mlops.models IS 'models with their latest version and their aliases ({"alias": version})';
+
+CREATE VIEW mlops.model_versions AS
+SELECT m.name, v.version, v.algorithm, v.task, v.features, v.target, v.classes, v.hyperparams, v.metrics,
+       v.run_id, v.source, v.train_rows, v.test_rows, v.skipped_rows, v.data_fingerprint,
+       octet_length(v.artifact) AS artifact_size, v.artifact_sha256, v.artifact_format,
+       coalesce((SELECT array_agg(a.alias ORDER BY a.alias) FROM mlops.alias a
+                  WHERE a.model_id = v.model_id AND a.version = v.version), '{}') AS aliases,
+       v.created_at, v.created_by, v.created_xid
+  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id;
+COMMENT ON VIEW mlops.model_versions IS 'every model version with its lineage (run, source, fingerprint, row counts) and aliases';
+
+CREATE VIEW mlops.deployments AS
+SELECT d.id, m.name AS model, d.alias, d.action, d.from_version, d.to_version, d.reason, d.gate,
+       d.at, d.by, d.xid
+  FROM mlops.deployment d JOIN mlops.model m ON m.id = d.model_id;
+COMMENT ON VIEW mlops.deployments IS 'append-only history of alias moves: who, when, from, to, why, and the gate outcome';
+
+GRANT SELECT ON mlops.models, mlops.model_versions, mlops.deployments TO mlops_trainer;
+GRANT EXECUTE ON FUNCTION mlops._register_version(text, text, text, text[], text, float8[], jsonb, jsonb,
+                                                  jsonb, jsonb, bigint, text, bigint, bigint, bigint, text,
+                                                  bytea, text) TO mlops_trainer;

@@ -1,0 +1,95 @@
+"""Helpers for the test scripts under test/: a fresh database per script with
+mlops and the embedded datasets loaded, and checks that are counted and reported.
+
+The server is the throwaway one started by scripts/run-tests (PGHOST, PGPORT,
+PGUSER are in the environment)."""
+import math
+import os
+import subprocess
+import sys
+
+import psycopg2
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_failures = []
+_passed = 0
+
+
+def fresh_database(name, datasets=True):
+    """Creates database `name` (dropping an old one) with mlops installed and,
+    unless told otherwise, the embedded datasets loaded; returns an autocommit
+    connection to it."""
+    admin = psycopg2.connect(dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    conn = connect(name)
+    with conn.cursor() as cur:
+        cur.execute("CREATE EXTENSION mlops")
+    if datasets:
+        psql(name, "-f", os.path.join("test", "data", "load.sql"))
+    return conn
+
+
+def connect(name):
+    """An autocommit connection to database `name`."""
+    conn = psycopg2.connect(dbname=name)
+    conn.autocommit = True
+    return conn
+
+
+def psql(dbname, *args):
+    """Runs psql from the repository root (so relative \\copy paths work)."""
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dbname, *args],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def query(conn, sql, params=None):
+    """All rows of a query ([] for a statement that returns none)."""
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description is not None else []
+
+
+def check(condition, what):
+    """Records one check and prints its outcome."""
+    global _passed
+    if condition:
+        _passed += 1
+        print(f"ok    {what}")
+    else:
+        _failures.append(what)
+        print(f"FAIL  {what}")
+
+
+def close(a, b, rel=1e-9, abs_=1e-12):
+    """True when two floats (or equal-length sequences of floats) agree within rel/abs tolerance."""
+    if isinstance(a, (list, tuple)) or hasattr(a, "__len__"):
+        return len(a) == len(b) and all(close(x, y, rel, abs_) for x, y in zip(a, b))
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=rel, abs_tol=abs_)
+
+
+def expect_error(conn, sql, sqlstate, params=None):
+    """Checks that a statement fails with the given SQLSTATE and that the session
+    is still usable afterwards; returns the error message."""
+    try:
+        query(conn, sql, params)
+    except psycopg2.Error as e:
+        check(e.pgcode == sqlstate, f"{sql[:70]!r} fails with {sqlstate} (got {e.pgcode}: {e.pgerror.strip()[:120] if e.pgerror else ''})")
+        check(query(conn, "SELECT 1") == [(1,)], "the session is usable after the error")
+        return e.pgerror
+    check(False, f"{sql[:70]!r} fails with {sqlstate} (it succeeded)")
+    return None
+
+
+def finish():
+    """Prints the tally and exits non-zero if any check failed (or none ran)."""
+    print(f"{_passed} checks passed, {len(_failures)} failed")
+    if _failures:
+        for f in _failures:
+            print(f"  failed: {f}")
+    sys.exit(1 if _failures or _passed == 0 else 0)
