@@ -5,5 +5,12 @@ as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-PG_BINDIR=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
+# The server's programs: the system's PostgreSQL 15, or a private copy of it made
+# by scripts/stage-pg when MLOPS_PG_STAGE names one (for working on several
+# checkouts at once without installing into the system).
+if [ -n "${MLOPS_PG_STAGE:-}" ]; then
+    PG_BINDIR=$MLOPS_PG_STAGE/usr/lib/postgresql/15/bin
+else
+    PG_BINDIR=/usr/lib/postgresql/15/bin
+fi
 PYTHON=/usr/bin/python3

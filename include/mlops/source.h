@@ -1,0 +1,72 @@
+/*
+ * source.h — reading a "source": a table or view name (schema-qualified or
+ * not) or a SELECT/WITH/VALUES/TABLE query, through an SPI cursor in batches,
+ * with the privileges of the current user (never the extension's: callers must
+ * not be SECURITY DEFINER).
+ *
+ * Usage (inside SPI_connect()/SPI_finish()):
+ *
+ *     SourceReader *r = SourceOpen(source, "a, b, c");
+ *     while (SourceNextBatch(r))
+ *         for (uint64 i = 0; i < SPI_processed; i++)
+ *             ... SPI_tuptable->vals[i], r->tupdesc ...
+ *     SourceClose(r);
+ */
+#ifndef MLOPS_SOURCE_H
+#define MLOPS_SOURCE_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "executor/spi.h"
+#include "nodes/pg_list.h"
+
+/* Rows fetched from the cursor at a time. */
+#define SOURCE_BATCH_ROWS 10000
+
+typedef struct SourceReader
+{
+	Portal		portal;
+	TupleDesc	tupdesc;		/* of the rows SourceNextBatch returns */
+	uint64		rows_read;
+} SourceReader;
+
+/* One column of a source, as SourceColumns reports it. */
+typedef struct SourceColumn
+{
+	char	   *name;
+	Oid			type;			/* base type (domains resolved) */
+	int32		typmod;
+} SourceColumn;
+
+/* True when text is a query rather than a relation name. */
+extern bool SourceIsQuery(const char *source);
+
+/* The SQL text "SELECT <select_list> FROM <source> AS source" (select_list NULL = *). */
+extern char *SourceSelect(const char *source, const char *select_list);
+
+/* The columns of a source, in order (a List of SourceColumn *). */
+extern List *SourceColumns(const char *source);
+
+/* Opens a cursor over SourceSelect(source, select_list). */
+extern SourceReader *SourceOpen(const char *source, const char *select_list);
+
+/* Fetches the next batch into SPI_tuptable / SPI_processed; false at the end. */
+extern bool SourceNextBatch(SourceReader *reader);
+
+/* Closes the cursor. */
+extern void SourceClose(SourceReader *reader);
+
+/* True when values of the type convert to float8 (integers, floats, numeric, boolean). */
+extern bool TypeIsNumeric(Oid type);
+
+/* True when values of the type are categories (text, varchar, char, enums). */
+extern bool TypeIsCategorical(Oid type);
+
+/* A non-NULL datum of a TypeIsNumeric type as float8. */
+extern double DatumGetNumericFloat8(Datum value, Oid type);
+
+/* The quoted, comma-separated list of column names, for a select list. */
+extern char *QuoteColumnList(List *names);
+
+#endif

@@ -1,0 +1,229 @@
+/*
+ * source.c — reading a source (table, view or query) through an SPI cursor in
+ * batches, with the caller's privileges, and converting its values.
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "parser/parse_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+#include "mlops/source.h"
+
+/* True when text is a query rather than a relation name. */
+bool
+SourceIsQuery(const char *source)
+{
+	static const char *const keywords[] = {"select", "with", "values", "table"};
+	const char *p = source;
+
+	while (isspace((unsigned char) *p) || *p == '(')
+		p++;
+	for (int i = 0; i < lengthof(keywords); i++)
+	{
+		size_t		n = strlen(keywords[i]);
+
+		if (pg_strncasecmp(p, keywords[i], n) == 0 &&
+			(p[n] == '\0' || isspace((unsigned char) p[n]) || p[n] == '('))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The FROM item for a source: a query in parentheses, or the relation's quoted,
+ * schema-qualified name. An unknown relation is reported here (42P01), before
+ * any SQL is built from the name.
+ */
+static char *
+SourceFromItem(const char *source)
+{
+	List	   *names;
+	RangeVar   *rv;
+	Oid			relid;
+
+	if (source == NULL || *source == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source must not be empty"),
+				 errhint("Give a table or view name, or a SELECT query.")));
+	if (SourceIsQuery(source))
+		return psprintf("(%s)", source);
+
+	names = stringToQualifiedNameList(source);
+	rv = makeRangeVarFromNameList(names);
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source \"%s\" does not exist", source),
+				 errhint("Give a table or view name, or a SELECT query.")));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/* The SQL text "SELECT <select_list> FROM <source> AS source" (select_list NULL = *). */
+char *
+SourceSelect(const char *source, const char *select_list)
+{
+	return psprintf("SELECT %s FROM %s AS source",
+					select_list ? select_list : "*", SourceFromItem(source));
+}
+
+/* The columns of a source, in order (a List of SourceColumn *). */
+List *
+SourceColumns(const char *source)
+{
+	SPIPlanPtr	plan;
+	TupleDesc	tupdesc;
+	List	   *columns = NIL;
+
+	plan = SPI_prepare(psprintf("%s LIMIT 0", SourceSelect(source, NULL)), 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_execute_plan(plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source must return rows"),
+				 errdetail("The source is \"%s\".", source)));
+	tupdesc = SPI_tuptable->tupdesc;
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		SourceColumn *col;
+
+		if (att->attisdropped)
+			continue;
+		col = palloc(sizeof(SourceColumn));
+		col->name = pstrdup(NameStr(att->attname));
+		col->type = getBaseType(att->atttypid);
+		col->typmod = att->atttypmod;
+		columns = lappend(columns, col);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	SPI_freeplan(plan);
+	return columns;
+}
+
+/* Opens a cursor over SourceSelect(source, select_list). */
+SourceReader *
+SourceOpen(const char *source, const char *select_list)
+{
+	SourceReader *reader = palloc0(sizeof(SourceReader));
+	SPIPlanPtr	plan;
+
+	plan = SPI_prepare_cursor(SourceSelect(source, select_list), 0, NULL, CURSOR_OPT_NO_SCROLL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
+	if (!SPI_is_cursor_plan(plan))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source must be a single query that returns rows"),
+				 errdetail("The source is \"%s\".", source)));
+	reader->portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	reader->tupdesc = reader->portal->tupDesc;
+	return reader;
+}
+
+/* Fetches the next batch into SPI_tuptable / SPI_processed; false at the end. */
+bool
+SourceNextBatch(SourceReader *reader)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (SPI_tuptable != NULL)
+		SPI_freetuptable(SPI_tuptable);
+	SPI_cursor_fetch(reader->portal, true, SOURCE_BATCH_ROWS);
+	reader->rows_read += SPI_processed;
+	return SPI_processed > 0;
+}
+
+/* Closes the cursor. */
+void
+SourceClose(SourceReader *reader)
+{
+	if (SPI_tuptable != NULL)
+		SPI_freetuptable(SPI_tuptable);
+	SPI_cursor_close(reader->portal);
+}
+
+/* True when values of the type convert to float8 (integers, floats, numeric, boolean). */
+bool
+TypeIsNumeric(Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+		case BOOLOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* True when values of the type are categories (text, varchar, char, enums). */
+bool
+TypeIsCategorical(Oid type)
+{
+	Oid			base = getBaseType(type);
+
+	return base == TEXTOID || base == VARCHAROID || base == BPCHAROID ||
+		base == NAMEOID || type_is_enum(base);
+}
+
+/* A non-NULL datum of a TypeIsNumeric type as float8. */
+double
+DatumGetNumericFloat8(Datum value, Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case INT2OID:
+			return (double) DatumGetInt16(value);
+		case INT4OID:
+			return (double) DatumGetInt32(value);
+		case INT8OID:
+			return (double) DatumGetInt64(value);
+		case FLOAT4OID:
+			return (double) DatumGetFloat4(value);
+		case FLOAT8OID:
+			return DatumGetFloat8(value);
+		case NUMERICOID:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, value));
+		case BOOLOID:
+			return DatumGetBool(value) ? 1.0 : 0.0;
+		default:
+			elog(ERROR, "type %u is not numeric", type);
+	}
+	return 0.0;					/* keep the compiler quiet */
+}
+
+/* The quoted, comma-separated list of column names, for a select list. */
+char *
+QuoteColumnList(List *names)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, names)
+	{
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, quote_identifier((const char *) lfirst(lc)));
+	}
+	return buf.data;
+}
