@@ -57,6 +57,19 @@ INSERT INTO mlops.alias VALUES ((SELECT id FROM mlops.model WHERE name = 'price'
 -- nothing half-written by the failures above
 SELECT name FROM mlops.models ORDER BY name;
 
+-- model references: name, name@alias, name:version (a deleted version's number is not reused)
+SELECT mlops._register_version('price', 'ridge', 'regression', '{rooms,area}', 'price', NULL,
+       '{}', '{}', '{}', NULL, :run, 'houses', 80, 20, 1, 'fp3', '\x05', 'linear-json') AS v3;
+INSERT INTO mlops.alias SELECT id, 'staging', 3 FROM mlops.model WHERE name = 'price';
+SELECT ref, (r).model, (r).version FROM (VALUES ('price'), ('price@staging'), ('price:3'), ('price@production')) v(ref),
+       LATERAL (SELECT mlops.resolve_model(ref) AS r) s;
+SET mlops.default_alias = 'staging';
+SELECT version FROM mlops.resolve_model('price');
+RESET mlops.default_alias;
+SELECT ref, pg_temp.sqlstate(format('SELECT mlops.resolve_model(%L)', ref)) AS outcome
+  FROM (VALUES ('nope'), ('nope@production'), ('price@canary'), ('price:2'), ('price:99'),
+               ('price:x'), ('price@'), ('price@a@b'), (''), (NULL)) v(ref);
+
 -- DROP EXTENSION removes everything, schema included
 DROP EXTENSION mlops;
 SELECT count(*) AS mlops_schemas FROM pg_namespace WHERE nspname = 'mlops';

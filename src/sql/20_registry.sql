@@ -17,6 +17,7 @@ CREATE TABLE mlops.model (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name         mlops.model_name NOT NULL UNIQUE,
     description  text,
+    last_version int NOT NULL DEFAULT 0,  -- versions are numbered from it, never reused
     created_at   timestamptz NOT NULL DEFAULT now(),
     created_by   name NOT NULL
 );
@@ -128,7 +129,7 @@ COMMENT ON FUNCTION mlops._move_alias(bigint, text, int, text, text, jsonb) IS
 
 -- Registers a new version of a model (creating the model on its first version,
 -- which gets the default alias) and returns its number. Called by train() and
--- import_model(); versions of one model are numbered without gaps under a lock.
+-- import_model(). Version numbers are never reused, even after delete_version.
 CREATE FUNCTION mlops._register_version(
         model text, algorithm text, task text, features text[], target text, classes float8[],
         hyperparams jsonb, metrics jsonb, spec jsonb, profile jsonb, run_id bigint, source text,
@@ -149,8 +150,8 @@ BEGIN
                   DETAIL = 'A model name starts with a letter or "_" and continues with letters, digits, "_", "." or "-" (at most 128 characters).';
     END;
     INSERT INTO mlops.model (name, created_by) VALUES (model, mlops.invoker()) ON CONFLICT (name) DO NOTHING;
-    SELECT id INTO STRICT mid FROM mlops.model m WHERE m.name = _register_version.model FOR UPDATE;
-    SELECT coalesce(max(v.version), 0) + 1 INTO new_version FROM mlops.model_version v WHERE v.model_id = mid;
+    UPDATE mlops.model m SET last_version = m.last_version + 1 WHERE m.name = _register_version.model
+        RETURNING m.id, m.last_version INTO STRICT mid, new_version;
     INSERT INTO mlops.model_version (model_id, version, algorithm, task, features, target, classes,
                                      hyperparams, metrics, spec, profile, run_id, source, train_rows,
                                      test_rows, skipped_rows, data_fingerprint, artifact, artifact_format,
@@ -169,6 +170,47 @@ $$;
 COMMENT ON FUNCTION mlops._register_version(text, text, text, text[], text, float8[], jsonb, jsonb, jsonb,
                                             jsonb, bigint, text, bigint, bigint, bigint, text, bytea, text) IS
     'internal: registers a new model version (the first one of a model gets the default alias) and returns its number';
+
+-- Resolves a model reference — 'name' (the version behind mlops.default_alias),
+-- 'name@alias' or 'name:version' — to the model and version it means now.
+CREATE FUNCTION mlops.resolve_model(ref text, OUT model text, OUT version int, OUT model_id bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    parts text[];
+    wanted_alias text;
+BEGIN
+    PERFORM mlops._require(ref, 'model');
+    parts := regexp_match(ref, '^([^@:]+)(?:@([^@:]+)|:([0-9]+))?$');
+    IF parts IS NULL THEN
+        RAISE EXCEPTION 'invalid model reference "%"', ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A model reference is "name", "name@alias" or "name:version".';
+    END IF;
+    SELECT m.id, m.name INTO model_id, model FROM mlops.model m WHERE m.name = parts[1];
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', parts[1] USING ERRCODE = 'undefined_object';
+    END IF;
+    IF parts[3] IS NOT NULL THEN
+        version := parts[3]::int;
+        PERFORM FROM mlops.model_version v WHERE v.model_id = resolve_model.model_id AND v.version = resolve_model.version;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'version % of model "%" does not exist', version, model USING ERRCODE = 'undefined_object';
+        END IF;
+    ELSE
+        wanted_alias := coalesce(parts[2], current_setting('mlops.default_alias'));
+        SELECT a.version INTO version FROM mlops.alias a
+         WHERE a.model_id = resolve_model.model_id AND a.alias = wanted_alias;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'model "%" has no alias "%"', model, wanted_alias USING ERRCODE = 'undefined_object';
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops.resolve_model(text) IS
+    'the model and version a reference (''name'', ''name@alias'' or ''name:version'') means now; 42704 when it names nothing';
+GRANT EXECUTE ON FUNCTION mlops.resolve_model(text) TO mlops_scorer;
 
 CREATE VIEW mlops.models AS
 SELECT m.name, m.description,
