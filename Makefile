@@ -4,6 +4,7 @@
 #   make demo                install what is missing, build, run the demo on a throwaway server
 #   make test                install what is missing, build, run every test on a throwaway server
 #   make bench               the same set-up, then the benchmarks (not part of make test)
+#   make valgrind            the regression suites against a server under valgrind memcheck
 
 EXTENSION  = mlops
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" mlops.control)
@@ -33,7 +34,7 @@ endif
 mlops--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql)) mlops.control
 	cat $(sort $(wildcard src/sql/*.sql)) > $@
 
-.PHONY: deps demo test bench
+.PHONY: deps demo test bench valgrind
 deps:
 	scripts/install-deps
 
@@ -45,3 +46,6 @@ test: deps
 
 bench: deps
 	$(MAKE) all && scripts/as-root $(MAKE) install && scripts/bench
+
+valgrind: deps
+	$(MAKE) all && scripts/as-root $(MAKE) install && scripts/valgrind
