@@ -101,6 +101,15 @@ ALTER TABLE mlops.model_version ENABLE ALWAYS TRIGGER model_version_immutable;
 ALTER TABLE mlops.deployment ENABLE ALWAYS TRIGGER deployment_append_only;
 ALTER TABLE mlops.deployment ENABLE ALWAYS TRIGGER deployment_no_truncate;
 
+-- The alias a bare model name means: mlops.default_alias, read without
+-- requiring the module to be loaded in this session (before it is, the
+-- parameter is unknown or a placeholder).
+CREATE FUNCTION mlops._default_alias() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN coalesce(nullif(current_setting('mlops.default_alias', true), ''), 'production');
+COMMENT ON FUNCTION mlops._default_alias() IS 'internal: the value of mlops.default_alias (production when unset)';
+
 -- Moves (or, with version NULL, removes) an alias and appends the move to the
 -- deployment history, in the caller's transaction. Returns the previous version.
 CREATE FUNCTION mlops._move_alias(model_id bigint, alias text, version int, action text,
@@ -161,7 +170,7 @@ BEGIN
                 source, train_rows, test_rows, skipped_rows, data_fingerprint, artifact, artifact_format,
                 mlops.invoker());
     IF new_version = 1 THEN
-        PERFORM mlops._move_alias(mid, current_setting('mlops.default_alias'), 1, 'set',
+        PERFORM mlops._move_alias(mid, mlops._default_alias(), 1, 'set',
                                   'first version of a new model');
     END IF;
     RETURN new_version;
@@ -199,7 +208,7 @@ BEGIN
             RAISE EXCEPTION 'version % of model "%" does not exist', version, model USING ERRCODE = 'undefined_object';
         END IF;
     ELSE
-        wanted_alias := coalesce(parts[2], current_setting('mlops.default_alias'));
+        wanted_alias := coalesce(parts[2], mlops._default_alias());
         SELECT a.version INTO version FROM mlops.alias a
          WHERE a.model_id = resolve_model.model_id AND a.alias = wanted_alias;
         IF NOT FOUND THEN
