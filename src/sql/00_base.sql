@@ -26,6 +26,11 @@ GRANT mlops_scorer TO mlops_trainer;
 GRANT mlops_trainer TO mlops_admin;
 GRANT USAGE ON SCHEMA mlops TO mlops_scorer;
 
+-- Conventions of every file: functions that write are VOLATILE PARALLEL UNSAFE;
+-- functions meant for users are not STRICT, so that a NULL argument is an error
+-- naming it (22004) rather than a silent NULL result; SECURITY DEFINER functions
+-- pin search_path; every function has a COMMENT and explicit GRANTs.
+
 -- ---------------------------------------------------------------------------
 -- Helpers shared by every concept.
 -- ---------------------------------------------------------------------------

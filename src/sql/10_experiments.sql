@@ -55,7 +55,7 @@ COMMENT ON TABLE mlops.run_metric IS 'run metrics: one row per logged point of e
 -- Returns the run, locked against a concurrent end_run, or raises an error when
 -- it does not exist (42704) or, with must_be_running, has ended (55000).
 CREATE FUNCTION mlops._lock_run(run_id bigint, must_be_running boolean) RETURNS mlops.run
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -79,7 +79,7 @@ COMMENT ON FUNCTION mlops._lock_run(bigint, boolean) IS
     'internal: locks and returns a run, raising 42704 if unknown and 55000 if ended when it must be running';
 
 CREATE FUNCTION mlops.log_param(run_id bigint, key text, value text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -104,7 +104,7 @@ COMMENT ON FUNCTION mlops.log_param(bigint, text, text) IS
     'logs a write-once param of a running run: the same value again is a no-op, a different one an error';
 
 CREATE FUNCTION mlops.log_params(run_id bigint, params jsonb) RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -126,7 +126,7 @@ COMMENT ON FUNCTION mlops.log_params(bigint, jsonb) IS
     'logs every key of a jsonb object as a param (strings as they are, other values as JSON text)';
 
 CREATE FUNCTION mlops.log_metric(run_id bigint, key text, value float8, step bigint DEFAULT 0) RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 BEGIN
@@ -141,7 +141,7 @@ COMMENT ON FUNCTION mlops.log_metric(bigint, text, float8, bigint) IS
     'appends one point (step, value, time) to a metric series of a running run; NaN and infinities are stored as given';
 
 CREATE FUNCTION mlops.log_metrics(run_id bigint, metrics jsonb, step bigint DEFAULT 0) RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -169,7 +169,7 @@ COMMENT ON FUNCTION mlops.log_metrics(bigint, jsonb, bigint) IS
     'logs every key of a jsonb object as a metric point at the given step ("NaN" and "Infinity" strings allowed)';
 
 CREATE FUNCTION mlops.set_tag(run_id bigint, key text, value text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 BEGIN
@@ -185,7 +185,7 @@ COMMENT ON FUNCTION mlops.set_tag(bigint, text, text) IS
 
 CREATE FUNCTION mlops.start_run(experiment text, run_name text DEFAULT NULL,
                                 params jsonb DEFAULT '{}', tags jsonb DEFAULT '{}') RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -213,7 +213,7 @@ COMMENT ON FUNCTION mlops.start_run(text, text, jsonb, jsonb) IS
     'starts a run (status running) in an experiment, creating the experiment if needed; returns the run id';
 
 CREATE FUNCTION mlops.end_run(run_id bigint, status text DEFAULT 'finished') RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 BEGIN

@@ -79,7 +79,7 @@ COMMENT ON TABLE mlops.deployment IS 'append-only history of alias moves, refuse
 
 -- Refuses a change to a table that is written once and never changed.
 CREATE FUNCTION mlops._refuse_change() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -114,7 +114,7 @@ COMMENT ON FUNCTION mlops._default_alias() IS 'internal: the value of mlops.defa
 -- deployment history, in the caller's transaction. Returns the previous version.
 CREATE FUNCTION mlops._move_alias(model_id bigint, alias text, version int, action text,
                                   reason text DEFAULT NULL, gate jsonb DEFAULT NULL) RETURNS int
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -144,7 +144,7 @@ CREATE FUNCTION mlops._register_version(
         hyperparams jsonb, metrics jsonb, spec jsonb, profile jsonb, run_id bigint, source text,
         train_rows bigint, test_rows bigint, skipped_rows bigint, data_fingerprint text,
         artifact bytea, artifact_format text) RETURNS int
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE

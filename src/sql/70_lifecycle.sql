@@ -7,7 +7,7 @@
 
 -- Returns the id of a model by name, or raises 42704.
 CREATE FUNCTION mlops._model_id(model text) RETURNS bigint
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -25,7 +25,7 @@ COMMENT ON FUNCTION mlops._model_id(text) IS 'internal: the id of a model by nam
 -- Checks that alias is a valid alias name that the calling role may move:
 -- "production" is reserved to mlops_admin.
 CREATE FUNCTION mlops._check_alias_move(alias text) RETURNS text
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 BEGIN
@@ -49,7 +49,7 @@ COMMENT ON FUNCTION mlops._check_alias_move(text) IS
 
 -- Returns the version, locked against deletion, or raises 42704.
 CREATE FUNCTION mlops._lock_version(model_id bigint, model text, version int) RETURNS int
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 BEGIN
@@ -66,7 +66,7 @@ COMMENT ON FUNCTION mlops._lock_version(bigint, text, int) IS
     'internal: checks that a version exists and locks it against deletion until the transaction ends';
 
 CREATE FUNCTION mlops.set_alias(model text, alias text, version int) RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -85,7 +85,7 @@ COMMENT ON FUNCTION mlops.set_alias(text, text, int) IS
     'points an alias of a model at a version (recorded in deployments; "production" needs mlops_admin)';
 
 CREATE FUNCTION mlops.delete_alias(model text, alias text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -105,7 +105,7 @@ COMMENT ON FUNCTION mlops.delete_alias(text, text) IS
 -- the deployment history: a move pushes its target, a rollback pops. The
 -- element under the top is where a rollback goes.
 CREATE FUNCTION mlops._alias_stack(model_id bigint, alias text) RETURNS int[]
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -129,7 +129,7 @@ COMMENT ON FUNCTION mlops._alias_stack(bigint, text) IS
     'internal: the versions an alias pointed to, replayed from deployments (moves push, rollbacks pop)';
 
 CREATE FUNCTION mlops.rollback(model text, alias text DEFAULT 'production') RETURNS int
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -160,7 +160,7 @@ COMMENT ON FUNCTION mlops.rollback(text, text) IS
     'moves an alias back to the version it pointed to before its last move; repeated, walks further back';
 
 CREATE FUNCTION mlops.delete_version(model text, version int) RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
