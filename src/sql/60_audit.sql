@@ -1,0 +1,196 @@
+-- ---------------------------------------------------------------------------
+-- Audit: a C row-level AFTER trigger appends every change of an audited table
+-- to mlops.audit_log, a sha256 hash chain that verify_audit() checks. The log
+-- is append-only; archive_audit() is the one sanctioned way to shorten it.
+-- ---------------------------------------------------------------------------
+
+-- The log. Written only by the C trigger (which inserts directly, so writers
+-- need no privilege on it); its column order is the canonical order of the
+-- hash (see README, "Audit"), which audit.c checks.
+CREATE TABLE mlops.audit_log (
+    id                bigint PRIMARY KEY,  -- consecutive, in commit order (assigned under the chain lock)
+    at                timestamptz NOT NULL,
+    txid              xid8 NOT NULL,
+    table_oid         oid NOT NULL,
+    table_name        text NOT NULL,
+    op                text NOT NULL,       -- INSERT UPDATE DELETE TRUNCATE ENABLE DISABLE ARCHIVE
+    old_row           jsonb,
+    new_row           jsonb,
+    changed_columns   text[],
+    session_user_name text NOT NULL,
+    current_user_name text NOT NULL,
+    application_name  text,
+    client_addr       inet,
+    prev_hash         bytea NOT NULL,
+    hash              bytea NOT NULL
+);
+COMMENT ON TABLE mlops.audit_log IS
+    'append-only, hash-chained log of every change to an audited table';
+
+-- The anchor of the chain: the id and hash of the last row removed by
+-- archive_audit() (0 and 32 zero bytes before any). Its one row is also the
+-- lock that serialises audited writers until they commit.
+CREATE TABLE mlops.audit_chain (
+    one          boolean PRIMARY KEY DEFAULT true CHECK (one),
+    anchor_id    bigint NOT NULL,
+    anchor_hash  bytea NOT NULL
+);
+COMMENT ON TABLE mlops.audit_chain IS
+    'anchor of the audit hash chain (last archived id and hash); locked by every audited transaction';
+INSERT INTO mlops.audit_chain (anchor_id, anchor_hash) VALUES (0, '\x0000000000000000000000000000000000000000000000000000000000000000');
+
+-- The audit trigger: one row per changed row (INSERT, UPDATE, DELETE), one per
+-- TRUNCATE statement. Trigger arguments: the names of the ignored columns.
+CREATE FUNCTION mlops._audit_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'audit_trigger'
+    LANGUAGE C;
+COMMENT ON FUNCTION mlops._audit_trigger() IS
+    'internal trigger: appends the change of an audited row (or a TRUNCATE) to the audit log';
+
+-- Refuses UPDATE, DELETE and TRUNCATE of the log and its anchor, except the
+-- deletion done by archive_audit().
+CREATE FUNCTION mlops._audit_guard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'audit_guard'
+    LANGUAGE C;
+COMMENT ON FUNCTION mlops._audit_guard() IS
+    'internal trigger: keeps the audit log append-only (archive_audit() is the only exception)';
+
+CREATE TRIGGER audit_log_append_only BEFORE INSERT OR UPDATE OR DELETE ON mlops.audit_log
+    FOR EACH ROW EXECUTE FUNCTION mlops._audit_guard();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON mlops.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_guard();
+CREATE TRIGGER audit_chain_guarded BEFORE INSERT OR UPDATE OR DELETE ON mlops.audit_chain
+    FOR EACH ROW EXECUTE FUNCTION mlops._audit_guard();
+CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON mlops.audit_chain
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_guard();
+-- ALWAYS: they hold under session_replication_role = replica too.
+ALTER TABLE mlops.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
+ALTER TABLE mlops.audit_log ENABLE ALWAYS TRIGGER audit_log_no_truncate;
+ALTER TABLE mlops.audit_chain ENABLE ALWAYS TRIGGER audit_chain_guarded;
+ALTER TABLE mlops.audit_chain ENABLE ALWAYS TRIGGER audit_chain_no_truncate;
+
+-- Appends an ENABLE / DISABLE event (the auditing of a table changed) to the log.
+CREATE FUNCTION mlops._audit_event(tbl regclass, op text, detail jsonb) RETURNS void
+    AS 'MODULE_PATHNAME', 'audit_event'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlops._audit_event(regclass, text, jsonb) IS
+    'internal: appends an event about an audited table (ENABLE, DISABLE) to the audit log';
+
+-- Raises 42501 unless the calling role owns tbl or is an mlops_admin.
+CREATE FUNCTION mlops._audit_check_owner(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_has_role(mlops.invoker(), (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE')
+       AND NOT pg_has_role(mlops.invoker(), 'mlops_admin', 'USAGE') THEN
+        RAISE EXCEPTION 'must be the owner of table % or a member of mlops_admin to change its auditing', tbl
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_check_owner(regclass) IS
+    'internal: raises 42501 unless the calling role owns the table or is an mlops_admin';
+
+-- Installs (or, on an audited table, replaces) the audit triggers of a table.
+CREATE FUNCTION mlops.enable_audit(tbl regclass, ignore_columns text[] DEFAULT '{}') RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    kind "char";
+    missing text;
+    args text;
+BEGIN
+    PERFORM mlops._require(tbl, 'tbl');
+    PERFORM mlops._require(ignore_columns, 'ignore_columns');
+    SELECT relkind INTO kind FROM pg_class WHERE oid = tbl;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only ordinary and partitioned tables can be audited.';
+    END IF;
+    IF tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass) THEN
+        RAISE EXCEPTION 'the audit log cannot audit itself' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM mlops._audit_check_owner(tbl);
+    SELECT string_agg(quote_literal(c), ', ' ORDER BY c) INTO missing
+      FROM unnest(ignore_columns) c
+     WHERE c IS NULL OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
+                                                                 AND a.attnum > 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL OR array_position(ignore_columns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'table % has no column %', tbl, coalesce(missing, 'NULL')
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'ignore_columns lists names of columns of the audited table.';
+    END IF;
+    ignore_columns := ARRAY(SELECT DISTINCT c FROM unnest(ignore_columns) c ORDER BY c);
+    SELECT string_agg(quote_literal(c), ', ') INTO args FROM unnest(ignore_columns) c;
+    -- audited again: the triggers are replaced (with the new ignore_columns)
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit') THEN
+        EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
+    END IF;
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
+        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
+    EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', tbl);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit', tbl);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
+    PERFORM mlops._audit_event(tbl, 'ENABLE', jsonb_build_object('ignore_columns', to_jsonb(ignore_columns)));
+END
+$$;
+COMMENT ON FUNCTION mlops.enable_audit(regclass, text[]) IS
+    'audits a table: every INSERT, UPDATE, DELETE and TRUNCATE is appended to mlops.audit_log (again: replaces ignore_columns)';
+
+-- Removes the audit triggers of a table (the removal is itself logged).
+CREATE FUNCTION mlops.disable_audit(tbl regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+BEGIN
+    PERFORM mlops._require(tbl, 'tbl');
+    PERFORM mlops._audit_check_owner(tbl);
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal) THEN
+        RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
+        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
+    END IF;
+    PERFORM mlops._audit_event(tbl, 'DISABLE', NULL);
+END
+$$;
+COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
+    'stops auditing a table (the log keeps its rows; the change is logged)';
+
+CREATE FUNCTION mlops.verify_audit(OUT ok boolean, OUT rows_checked bigint, OUT first_bad_id bigint)
+    AS 'MODULE_PATHNAME', 'verify_audit'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlops.verify_audit() IS
+    'checks the audit hash chain from its anchor: ok, rows verified, and the id of the first altered, inserted or missing row';
+
+CREATE FUNCTION mlops.archive_audit(before_id bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'archive_audit'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlops.archive_audit(bigint) IS
+    'superuser only: removes the log rows before before_id, keeping the last removed hash as the anchor of the chain';
+
+CREATE VIEW mlops.audited_tables AS
+SELECT t.tgrelid::regclass AS table_name
+  FROM pg_trigger t
+ WHERE t.tgname = 'mlops_audit' AND t.tgfoid = 'mlops._audit_trigger'::regproc AND t.tgparentid = 0;
+COMMENT ON VIEW mlops.audited_tables IS 'tables audited with enable_audit() (partitions of an audited table are covered by it)';
+
+-- The registry's own tables are audited from install; the artifact of a model
+-- version is left out of the log (its sha256 is a column of the row).
+SELECT mlops.enable_audit('mlops.model');
+SELECT mlops.enable_audit('mlops.model_version', '{artifact}');
+SELECT mlops.enable_audit('mlops.alias');
+SELECT mlops.enable_audit('mlops.deployment');
+
+GRANT SELECT ON mlops.audit_log, mlops.audit_chain, mlops.audited_tables TO mlops_admin;
+GRANT EXECUTE ON FUNCTION mlops.verify_audit() TO mlops_admin;
+-- table owners among the trainers may audit their tables (checked inside)
+GRANT EXECUTE ON FUNCTION mlops.enable_audit(regclass, text[]), mlops.disable_audit(regclass) TO mlops_trainer;
