@@ -44,6 +44,26 @@ INSERT INTO items (id, name, qty, price, ratio, flags, doc, raw, pt, day, secret
 VALUES (3, 'washer', 1, 1e-20, 1.5e300, '{}', '[]', '\xdeadbeef', (NULL, 'x'), 'infinity', 's3');
 SELECT new_row = to_jsonb(i) - 'secret' AS same_as_to_jsonb
   FROM log, items i WHERE log.id = (SELECT max(id) FROM log) AND i.id = 3;
+-- every type, in and out of arrays and composites, as to_jsonb() has it
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE TABLE kinds (
+    i2 int2, i8 int8, f4 float4, f8 float8, n numeric(12, 4), m money, t text, vc varchar(10), c char(5),
+    nm name, u uuid, ip inet, iv interval, tm time, ttz timetz, ts timestamp, tstz timestamptz, d date,
+    b bytea, bo bool, j json, jb jsonb, x xml, ia int[], ta text[], tsa timestamptz[], p pair, pa pair[],
+    dom positive, e mood, r int4range, pt point, bits bit(4), tsv tsvector, oid oid
+);
+SELECT mlops.enable_audit('kinds');
+INSERT INTO kinds VALUES (-2, 9007199254740993, 1.1, 1e-310, 12345678.1234, 3.5, E'tab\there "q" é', 'v', 'c',
+    'nm', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '10.1.2.3/8', '1 day 2 hours', '12:34:56.789', '12:34+02',
+    '2024-01-02 03:04:05.678', '2024-01-02 03:04:05+05', '0044-03-15 BC', '\x0001', true, '{"b": 1, "a": [1, 2]}',
+    '{"z": {"y": null}}', '<a>x</a>', '{{1,2},{3,NULL}}', '{"a,b",NULL}', '{infinity,2020-01-01}', (7, 'seven'),
+    ARRAY[(1, 'a')::pair, NULL], 5, 'ok', '[1,5)', '(1.5,2)', B'1010', 'fat cat', 42);
+INSERT INTO kinds DEFAULT VALUES;
+SELECT count(*) AS rows, count(*) FILTER (WHERE l.new_row = to_jsonb(k)) AS same_as_to_jsonb
+  FROM kinds k JOIN log l ON l.table_name = 'public.kinds' AND l.op = 'INSERT'
+   AND l.new_row -> 'i2' IS NOT DISTINCT FROM to_jsonb(k) -> 'i2';
+SELECT key, value FROM log, jsonb_each(new_row)
+ WHERE table_name = 'public.kinds' AND op = 'INSERT' AND new_row ->> 'i2' = '-2' AND key <> 'm' ORDER BY key;
 
 -- who and how: the roles, the application, the client (NULL over a Unix socket), the transaction
 BEGIN;

@@ -21,6 +21,8 @@
  */
 #include "postgres.h"
 
+#include <openssl/evp.h>
+
 #include "access/detoast.h"
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -30,7 +32,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "common/cryptohash.h"
 #include "datatype/timestamp.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -45,6 +46,7 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inet.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -65,6 +67,7 @@ typedef enum JsonKind
 	JSON_FLOAT,					/* float4, float8: through their text */
 	JSON_TEXT,					/* text, varchar, bpchar */
 	JSON_JSONB,
+	JSON_DATETIME,				/* date, timestamp(tz): ISO 8601 strings */
 	JSON_OTHER					/* anything else: to_jsonb() of the value */
 } JsonKind;
 
@@ -75,6 +78,7 @@ typedef struct AuditAttr
 	JsonKind	kind;
 	int16		typlen;
 	bool		typbyval;
+	Oid			basetype;
 	JsonbValue	key;			/* the column name */
 	FmgrInfo	convert;		/* output function (JSON_FLOAT) or to_jsonb (JSON_OTHER) */
 } AuditAttr;
@@ -105,6 +109,8 @@ static AuditChain chain;
 
 /* True only while archive_audit() removes rows: the guard lets them go. */
 static bool archiving = false;
+
+static void AuditXactCallback(XactEvent event, void *arg);
 
 /* Forgets the head of the chain when a subtransaction aborts. */
 static void
@@ -150,6 +156,7 @@ AuditChainLock(void)
 	if (!registered)
 	{
 		RegisterSubXactCallback(AuditSubXactCallback, NULL);
+		RegisterXactCallback(AuditXactCallback, NULL);
 		registered = true;
 	}
 	nsp = get_namespace_oid("mlops", false);
@@ -223,6 +230,29 @@ AppendHexField(StringInfo buf, Datum value)
 }
 
 /*
+ * The sha256 of data. One OpenSSL digest context is kept for the backend's
+ * life: setting one up for each row (as pg_cryptohash does) costs more than
+ * hashing the row. OpenSSL is the server's own (PostgreSQL links it).
+ */
+static void
+Sha256(const char *data, size_t len, uint8 *hash)
+{
+	static EVP_MD *md = NULL;
+	static EVP_MD_CTX *ctx = NULL;
+	unsigned int hash_len;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (ctx == NULL)
+		ctx = EVP_MD_CTX_new();
+	if (md == NULL || ctx == NULL ||
+		EVP_DigestInit_ex(ctx, md, NULL) != 1 ||
+		EVP_DigestUpdate(ctx, data, len) != 1 ||
+		EVP_DigestFinal_ex(ctx, hash, &hash_len) != 1 || hash_len != AUDIT_HASH_LEN)
+		elog(ERROR, "could not compute a sha256 hash with OpenSSL");
+}
+
+/*
  * The hash of a log row: sha256 of the concatenated fields of every column but
  * hash, in table order, each as "<length in bytes>:<text>" or "~" when NULL.
  * The text of a column is its PostgreSQL text output, except: at is the
@@ -234,7 +264,6 @@ void
 AuditRowHash(const Datum *values, const bool *nulls, uint8 *hash)
 {
 	StringInfoData buf;
-	pg_cryptohash_ctx *ctx;
 	char		num[32];
 	int			col;
 
@@ -299,12 +328,7 @@ AuditRowHash(const Datum *values, const bool *nulls, uint8 *hash)
 				elog(ERROR, "unexpected audit column %d", col);
 		}
 	}
-	ctx = pg_cryptohash_create(PG_SHA256);
-	if (pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) buf.data, buf.len) < 0 ||
-		pg_cryptohash_final(ctx, hash, AUDIT_HASH_LEN) < 0)
-		elog(ERROR, "could not compute sha256: %s", pg_cryptohash_error(ctx));
-	pg_cryptohash_free(ctx);
+	Sha256(buf.data, buf.len, hash);
 	pfree(buf.data);
 }
 
@@ -366,6 +390,76 @@ RoleNameDatum(Oid role, int which)
 }
 
 /*
+ * What inserting log rows needs: the log opened with its indexes, kept for the
+ * rest of the transaction (opening them for each row costs as much as the
+ * insert). Owned by the top transaction's resource owner, so that it survives
+ * subtransactions; closed before commit, forgotten on abort.
+ */
+typedef struct LogWriter
+{
+	LocalTransactionId lxid;
+	Relation	rel;			/* NULL when closed */
+	ResultRelInfo *rri;
+	EState	   *estate;
+	TupleTableSlot *slot;
+} LogWriter;
+
+static LogWriter writer;
+
+/* Opens the log writer for this transaction. */
+static void
+OpenLogWriter(void)
+{
+	ResourceOwner saved_owner = CurrentResourceOwner;
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	PG_TRY();
+	{
+		writer.rel = table_open(chain.log_oid, RowExclusiveLock);
+		writer.rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(writer.rri, writer.rel, 1, NULL, 0);
+		ExecOpenIndices(writer.rri, false);
+		writer.estate = CreateExecutorState();
+		writer.slot = MakeSingleTupleTableSlot(RelationGetDescr(writer.rel), &TTSOpsHeapTuple);
+		writer.lxid = MyProc->lxid;
+	}
+	PG_FINALLY();
+	{
+		CurrentResourceOwner = saved_owner;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+}
+
+/* Closes the log writer (before commit). */
+static void
+CloseLogWriter(void)
+{
+	ResourceOwner saved_owner = CurrentResourceOwner;
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	ExecDropSingleTupleTableSlot(writer.slot);
+	ExecCloseIndices(writer.rri);
+	FreeExecutorState(writer.estate);
+	table_close(writer.rel, NoLock);
+	CurrentResourceOwner = saved_owner;
+	writer.rel = NULL;
+}
+
+/* Closes the log writer before commit or prepare; forgets it on abort. */
+static void
+AuditXactCallback(XactEvent event, void *arg)
+{
+	if (writer.rel == NULL)
+		return;
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
+		CloseLogWriter();
+	else if (event == XACT_EVENT_ABORT)
+		writer.rel = NULL;		/* released by the resource owner, freed with the transaction's memory */
+}
+
+/*
  * Inserts a formed log row into mlops.audit_log and its indexes, as the log's
  * owner and in a restricted security context (index expressions, if anyone
  * adds some, run as the owner, not as the writer).
@@ -373,29 +467,20 @@ RoleNameDatum(Oid role, int which)
 static void
 InsertLogRow(Datum *values, bool *nulls)
 {
-	Relation	rel = table_open(chain.log_oid, RowExclusiveLock);
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	EState	   *estate = CreateExecutorState();
-	TupleTableSlot *slot;
 	Oid			saved_user;
 	int			saved_context;
 
+	if (writer.rel == NULL || writer.lxid != MyProc->lxid)
+		OpenLogWriter();
 	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(rel->rd_rel->relowner,
+	SetUserIdAndSecContext(writer.rel->rd_rel->relowner,
 						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
-	memcpy(slot->tts_values, values, sizeof(Datum) * AUDIT_NCOLUMNS);
-	memcpy(slot->tts_isnull, nulls, sizeof(bool) * AUDIT_NCOLUMNS);
-	ExecStoreVirtualTuple(slot);
-	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
-	ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
+	ExecStoreHeapTuple(heap_form_tuple(RelationGetDescr(writer.rel), values, nulls), writer.slot, true);
+	table_tuple_insert(writer.rel, writer.slot, GetCurrentCommandId(true), 0, NULL);
+	ExecInsertIndexTuples(writer.rri, writer.slot, writer.estate, false, false, NULL, NIL);
+	ResetPerTupleExprContext(writer.estate);
+	ExecClearTuple(writer.slot);
 	SetUserIdAndSecContext(saved_user, saved_context);
-	table_close(rel, NoLock);
 }
 
 /*
@@ -501,7 +586,8 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 		a->key.val.string.len = strlen(a->key.val.string.val);
 		a->typlen = att->attlen;
 		a->typbyval = att->attbyval;
-		switch (getBaseType(att->atttypid))
+		a->basetype = getBaseType(att->atttypid);
+		switch (a->basetype)
 		{
 			case BOOLOID:
 				a->kind = JSON_BOOL;
@@ -527,6 +613,11 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 				break;
 			case JSONBOID:
 				a->kind = JSON_JSONB;
+				break;
+			case DATEOID:
+			case TIMESTAMPOID:
+			case TIMESTAMPTZOID:
+				a->kind = JSON_DATETIME;
 				break;
 			default:
 				/* to_jsonb() finds the type of its argument in fn_expr */
@@ -619,6 +710,11 @@ AttrToValue(AuditAttr *a, Datum value, JsonbValue *v)
 			}
 		case JSON_JSONB:
 			JsonbToValue(DatumGetJsonbP(value), v);
+			break;
+		case JSON_DATETIME:
+			v->type = jbvString;
+			v->val.string.val = JsonEncodeDateTime(NULL, value, a->basetype, NULL);
+			v->val.string.len = strlen(v->val.string.val);
 			break;
 		case JSON_OTHER:
 			JsonbToValue(DatumGetJsonbP(FunctionCall1(&a->convert, value)), v);
