@@ -390,10 +390,12 @@ RoleNameDatum(Oid role, int which)
 }
 
 /*
- * What inserting log rows needs: the log opened with its indexes, kept for the
- * rest of the transaction (opening them for each row costs as much as the
- * insert). Owned by the top transaction's resource owner, so that it survives
- * subtransactions; closed before commit, forgotten on abort.
+ * What inserting log rows needs: the log opened with its indexes, kept open
+ * from one row to the next of a statement (opening them for each row costs as
+ * much as the insert). Owned by the top transaction's resource owner, so that
+ * it survives subtransactions; closed at the end of every executor run (so
+ * that DDL on the log later in the transaction is not blocked) and before
+ * commit, forgotten on abort.
  */
 typedef struct LogWriter
 {
@@ -406,13 +408,37 @@ typedef struct LogWriter
 
 static LogWriter writer;
 
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+
+static void CloseLogWriter(void);
+
+/* Closes the log writer when a statement's executor ends. */
+static void
+AuditExecutorEnd(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+	if (writer.rel != NULL)
+		CloseLogWriter();
+}
+
 /* Opens the log writer for this transaction. */
 static void
 OpenLogWriter(void)
 {
+	static bool hooked = false;
 	ResourceOwner saved_owner = CurrentResourceOwner;
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	MemoryContext old;
 
+	if (!hooked)
+	{
+		prev_ExecutorEnd = ExecutorEnd_hook;
+		ExecutorEnd_hook = AuditExecutorEnd;
+		hooked = true;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	PG_TRY();
 	{
@@ -485,11 +511,12 @@ InsertLogRow(Datum *values, bool *nulls)
 
 /*
  * Appends one row to the log: the change op of table relid (old_row, new_row
- * and changed may be NULL), chained to the head, which it becomes.
+ * and changed may be NULL), chained to the head, which it becomes. A row
+ * trigger keeps the log open for the next row of its statement.
  */
 static void
 AuditAppend(Oid relid, const char *relname, const char *op,
-			Jsonb *old_row, Jsonb *new_row, ArrayType *changed)
+			Jsonb *old_row, Jsonb *new_row, ArrayType *changed, bool keep_open)
 {
 	Datum		values[AUDIT_NCOLUMNS];
 	bool		nulls[AUDIT_NCOLUMNS];
@@ -519,6 +546,8 @@ AuditAppend(Oid relid, const char *relname, const char *op,
 	values[AUDIT_HASH] = HashDatum(hash);
 
 	InsertLogRow(values, nulls);
+	if (!keep_open)
+		CloseLogWriter();
 	chain.last_id++;
 	memcpy(chain.last_hash, hash, AUDIT_HASH_LEN);
 }
@@ -532,7 +561,7 @@ AuditAppendEvent(Oid relid, const char *op, Jsonb *detail)
 	if (relname == NULL)
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
 	AuditAppend(relid, quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname),
-				op, NULL, detail, NULL);
+				op, NULL, detail, NULL, false);
 }
 
 /* True when name is one of the trigger's arguments (the ignored columns). */
@@ -821,7 +850,7 @@ audit_trigger(PG_FUNCTION_ARGS)
 
 		AuditAppend(RelationGetRelid(rel),
 					quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel)),
-					"TRUNCATE", NULL, NULL, NULL);
+					"TRUNCATE", NULL, NULL, NULL, false);
 		return PointerGetDatum(NULL);
 	}
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
@@ -858,7 +887,7 @@ audit_trigger(PG_FUNCTION_ARGS)
 	AuditAppend(t->relid, t->name, op,
 				old_values ? RowToJsonb(t, old_values, old_nulls) : NULL,
 				new_values ? RowToJsonb(t, new_values, new_nulls) : NULL,
-				changed);
+				changed, true);
 	return PointerGetDatum(NULL);
 }
 
