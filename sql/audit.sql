@@ -110,6 +110,8 @@ UPDATE measures SET region = 'us' WHERE region = 'eu';   -- moves the row betwee
 TRUNCATE measures;
 SELECT * FROM log WHERE table_name LIKE 'public.measures%' ORDER BY id;
 SELECT table_name FROM mlops.audited_tables WHERE table_name::text LIKE 'measures%';
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('measures_us')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('measures_us')$$);
 
 -- the triggers fire under session_replication_role = replica
 SET session_replication_role = replica;

@@ -92,6 +92,26 @@ $$;
 COMMENT ON FUNCTION mlops._audit_check_owner(regclass) IS
     'internal: raises 42501 unless the calling role owns the table or is an mlops_admin';
 
+-- Raises 55000 when tbl is a partition audited through its partitioned parent.
+CREATE FUNCTION mlops._audit_check_not_inherited(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parent regclass;
+BEGIN
+    SELECT p.tgrelid INTO parent FROM pg_trigger t JOIN pg_trigger p ON p.oid = t.tgparentid
+     WHERE t.tgrelid = tbl AND t.tgname = 'mlops_audit';
+    IF parent IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is audited through its parent %', tbl, parent
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Enable or disable auditing on the partitioned table.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_check_not_inherited(regclass) IS
+    'internal: raises 55000 when the table is a partition audited through its parent';
+
 -- Installs (or, on an audited table, replaces) the audit triggers of a table.
 CREATE FUNCTION mlops.enable_audit(tbl regclass, ignore_columns text[] DEFAULT '{}') RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
@@ -114,6 +134,7 @@ BEGIN
         RAISE EXCEPTION 'the audit log cannot audit itself' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM mlops._audit_check_owner(tbl);
+    PERFORM mlops._audit_check_not_inherited(tbl);
     SELECT string_agg(quote_literal(c), ', ' ORDER BY c) INTO missing
       FROM unnest(ignore_columns) c
      WHERE c IS NULL OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
@@ -152,6 +173,7 @@ AS $$
 BEGIN
     PERFORM mlops._require(tbl, 'tbl');
     PERFORM mlops._audit_check_owner(tbl);
+    PERFORM mlops._audit_check_not_inherited(tbl);
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal) THEN
         RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
     END IF;
