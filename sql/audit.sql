@@ -110,6 +110,11 @@ UPDATE measures SET region = 'us' WHERE region = 'eu';   -- moves the row betwee
 TRUNCATE measures;
 SELECT * FROM log WHERE table_name LIKE 'public.measures%' ORDER BY id;
 SELECT table_name FROM mlops.audited_tables WHERE table_name::text LIKE 'measures%';
+-- a partition truncated on its own is logged too (new partitions included)
+CREATE TABLE measures_asia PARTITION OF measures FOR VALUES IN ('asia');
+INSERT INTO measures VALUES ('asia', 3);
+TRUNCATE measures_asia;
+SELECT table_name, op, old_row FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('measures_us')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('measures_us')$$);
 
@@ -118,6 +123,11 @@ SET session_replication_role = replica;
 INSERT INTO nokey VALUES (9, 'replica');
 RESET session_replication_role;
 SELECT op, new_row FROM log WHERE id = (SELECT max(id) FROM log);
+
+-- the audit triggers cannot be switched off behind disable_audit()'s back
+SELECT pg_temp.sqlstate($$ALTER TABLE items DISABLE TRIGGER mlops_audit$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE items ENABLE TRIGGER mlops_audit_truncate$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE measures_eu DISABLE TRIGGER ALL$$);
 
 -- bad input
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit(NULL)$$);
@@ -182,7 +192,7 @@ SELECT ok FROM mlops.verify_audit();
 SELECT table_name, op, new_row FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(3)$$);         -- superusers only
 RESET ROLE;
--- a non-superuser owner of the log cannot change it either
+-- a non-superuser owner of the log can neither change it nor switch its protection off
 ALTER TABLE mlops.audit_log OWNER TO regress_admin;
 SET ROLE regress_admin;
 SELECT pg_temp.sqlstate($$UPDATE mlops.audit_log SET op = 'x'$$);

@@ -157,8 +157,8 @@ BEGIN
                    'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
     EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', tbl);
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit', tbl);
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
+    -- one command, so that the DDL guard never sees one of them not enabled ALWAYS
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit, ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
     PERFORM mlops._audit_event(tbl, 'ENABLE', jsonb_build_object('ignore_columns', to_jsonb(ignore_columns)));
 END
 $$;
@@ -170,6 +170,8 @@ CREATE FUNCTION mlops.disable_audit(tbl regclass) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
+DECLARE
+    part regclass;
 BEGIN
     PERFORM mlops._require(tbl, 'tbl');
     PERFORM mlops._audit_check_owner(tbl);
@@ -178,14 +180,65 @@ BEGIN
         RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
     END IF;
     EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
-    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
-        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
-    END IF;
+    -- the TRUNCATE trigger of the table and of its partitions
+    FOR part IN SELECT t.tgrelid::regclass FROM pg_trigger t
+                 WHERE t.tgname = 'mlops_audit_truncate'
+                   AND (t.tgrelid = tbl OR t.tgrelid IN (SELECT relid FROM pg_partition_tree(tbl))) LOOP
+        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', part);
+    END LOOP;
     PERFORM mlops._audit_event(tbl, 'DISABLE', NULL);
 END
 $$;
 COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
     'stops auditing a table (the log keeps its rows; the change is logged)';
+
+-- After DDL: only superusers may alter the log; an audit trigger is not
+-- disabled behind disable_audit()'s back; and every partition of an audited
+-- partitioned table gets the TRUNCATE trigger (statement triggers are not
+-- inherited, and a partition can be truncated on its own).
+CREATE FUNCTION mlops._audit_ddl() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    cmd record;
+    root regclass;
+    part regclass;
+BEGIN
+    FOR cmd IN SELECT DISTINCT c.objid::regclass AS tbl FROM pg_event_trigger_ddl_commands() c
+                WHERE c.classid = 'pg_class'::regclass AND c.object_type = 'table' LOOP
+        IF cmd.tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass)
+           AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = mlops.invoker()) THEN
+            RAISE EXCEPTION 'only a superuser may alter %', cmd.tbl
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'The audit log is append-only and protected by its triggers.';
+        END IF;
+        IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = cmd.tbl AND tgname IN ('mlops_audit', 'mlops_audit_truncate')
+                                            AND tgenabled <> 'A') THEN
+            RAISE EXCEPTION 'the audit triggers of % must stay enabled ALWAYS', cmd.tbl
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'mlops.disable_audit() stops auditing a table, and logs that it did.';
+        END IF;
+        SELECT a.relid INTO root FROM pg_partition_ancestors(cmd.tbl) a
+          JOIN pg_trigger t ON t.tgrelid = a.relid AND t.tgname = 'mlops_audit' AND t.tgparentid = 0
+         LIMIT 1;
+        CONTINUE WHEN root IS NULL;
+        FOR part IN SELECT p.relid FROM pg_partition_tree(root) p
+                     WHERE NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = p.relid
+                                                                  AND t.tgname = 'mlops_audit_truncate') LOOP
+            EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', part);
+            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit_truncate', part);
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_ddl() IS
+    'internal event trigger: protects the audit log and audit triggers from DDL, extends auditing to new partitions';
+CREATE EVENT TRIGGER mlops_audit_ddl ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'CREATE TRIGGER')
+    EXECUTE FUNCTION mlops._audit_ddl();
+ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
 
 CREATE FUNCTION mlops.verify_audit(OUT ok boolean, OUT rows_checked bigint, OUT first_bad_id bigint)
     AS 'MODULE_PATHNAME', 'verify_audit'
