@@ -118,6 +118,12 @@ SELECT table_name, op, old_row FROM log WHERE id > (SELECT max(id) - 2 FROM log)
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('measures_us')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('measures_us')$$);
 
+-- COPY is audited like INSERT
+COPY nokey FROM stdin;
+5	copied
+\.
+SELECT op, new_row FROM log WHERE id = (SELECT max(id) FROM log);
+
 -- the triggers fire under session_replication_role = replica
 SET session_replication_role = replica;
 INSERT INTO nokey VALUES (9, 'replica');
