@@ -400,6 +400,7 @@ RoleNameDatum(Oid role, int which)
 typedef struct LogWriter
 {
 	LocalTransactionId lxid;
+	MemoryContext cxt;			/* everything below lives in it */
 	Relation	rel;			/* NULL when closed */
 	ResultRelInfo *rri;
 	EState	   *estate;
@@ -438,17 +439,20 @@ OpenLogWriter(void)
 		ExecutorEnd_hook = AuditExecutorEnd;
 		hooked = true;
 	}
-	old = MemoryContextSwitchTo(TopTransactionContext);
+	writer.cxt = AllocSetContextCreate(TopTransactionContext, "mlops audit log writer", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(writer.cxt);
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	PG_TRY();
 	{
-		writer.rel = table_open(chain.log_oid, RowExclusiveLock);
+		Relation	rel = table_open(chain.log_oid, RowExclusiveLock);
+
 		writer.rri = makeNode(ResultRelInfo);
-		InitResultRelInfo(writer.rri, writer.rel, 1, NULL, 0);
+		InitResultRelInfo(writer.rri, rel, 1, NULL, 0);
 		ExecOpenIndices(writer.rri, false);
 		writer.estate = CreateExecutorState();
-		writer.slot = MakeSingleTupleTableSlot(RelationGetDescr(writer.rel), &TTSOpsHeapTuple);
+		writer.slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
 		writer.lxid = MyProc->lxid;
+		writer.rel = rel;		/* open only once everything is */
 	}
 	PG_FINALLY();
 	{
@@ -470,6 +474,7 @@ CloseLogWriter(void)
 	FreeExecutorState(writer.estate);
 	table_close(writer.rel, NoLock);
 	CurrentResourceOwner = saved_owner;
+	MemoryContextDelete(writer.cxt);
 	writer.rel = NULL;
 }
 
@@ -966,6 +971,7 @@ verify_audit(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Portal		portal;
 	SPIPlanPtr	plan;
+	MemoryContext row_cxt;
 	bool		bad = false;
 
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
@@ -987,6 +993,7 @@ verify_audit(PG_FUNCTION_ARGS)
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "verify_audit row", ALLOCSET_DEFAULT_SIZES);
 	while (!bad)
 	{
 		uint64		i;
@@ -999,6 +1006,7 @@ verify_audit(PG_FUNCTION_ARGS)
 			Datum		values[AUDIT_NCOLUMNS];
 			bool		nulls[AUDIT_NCOLUMNS];
 			uint8		hash[AUDIT_HASH_LEN];
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
 			CHECK_FOR_INTERRUPTS();
 			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
@@ -1010,6 +1018,8 @@ verify_audit(PG_FUNCTION_ARGS)
 				AuditRowHash(values, nulls, hash);
 				bad = !HashEquals(values[AUDIT_HASH], hash);
 			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
 			if (bad)
 			{
 				result[2] = values[AUDIT_ID];
