@@ -156,6 +156,11 @@ INSERT INTO nokey VALUES (10, 'not logged');
 SELECT table_name, op FROM log WHERE id = (SELECT max(id) FROM log);
 SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('nokey')$$);
 
+-- dropping an audit trigger directly, or an audited table, is logged too
+DROP TRIGGER mlops_audit ON kinds;
+DROP TABLE wide;
+SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
+
 -- the registry: the artifact is left out, its sha256 is in
 SELECT mlops._register_version('price', 'linear', 'regression', '{rooms}', 'price', NULL,
        '{}', '{}', '{}', NULL, NULL, 'houses', 8, 2, 0, 'fp', '\x0102', 'linear-json');
@@ -252,3 +257,8 @@ ROLLBACK;
 
 DROP OWNED BY regress_writer, regress_trainer, regress_admin;
 DROP ROLE regress_writer, regress_trainer, regress_admin;
+
+-- the extension goes with its log; audited tables keep their rows
+DROP EXTENSION mlops CASCADE;
+INSERT INTO items (id, name, qty) VALUES (40, 'unaudited', 1);
+SELECT count(*) AS audit_triggers FROM pg_trigger WHERE tgname LIKE 'mlops_audit%';

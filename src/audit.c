@@ -557,16 +557,22 @@ AuditAppend(Oid relid, const char *relname, const char *op,
 	memcpy(chain.last_hash, hash, AUDIT_HASH_LEN);
 }
 
-/* Appends an event about a table (ENABLE, DISABLE, ARCHIVE) to the log. */
+/*
+ * Appends an event about a table (ENABLE, DISABLE, DROP, ARCHIVE) to the log;
+ * relname NULL: looked up.
+ */
 void
-AuditAppendEvent(Oid relid, const char *op, Jsonb *detail)
+AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
 {
-	char	   *relname = get_rel_name(relid);
-
 	if (relname == NULL)
-		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
-	AuditAppend(relid, quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname),
-				op, NULL, detail, NULL, false);
+	{
+		char	   *name = get_rel_name(relid);
+
+		if (name == NULL)
+			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
+		relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+	}
+	AuditAppend(relid, relname, op, NULL, detail, NULL, false);
 }
 
 /* True when name is one of the trigger's arguments (the ignored columns). */
@@ -933,12 +939,17 @@ audit_guard(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(audit_event);
 
-/* mlops._audit_event(tbl, op, detail) — logs an event about an audited table. */
+/*
+ * mlops._audit_event(tbl, op, detail, table_name) — logs an event about a
+ * table (its name looked up when table_name is NULL).
+ */
 Datum
 audit_event(PG_FUNCTION_ARGS)
 {
-	AuditAppendEvent(PG_GETARG_OID(0), text_to_cstring(PG_GETARG_TEXT_PP(1)),
-					 PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		elog(ERROR, "mlops._audit_event needs a table and an operation");
+	AuditAppendEvent(PG_GETARG_OID(0), PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+					 text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2));
 	PG_RETURN_VOID();
 }
 
@@ -1110,7 +1121,7 @@ archive_audit(PG_FUNCTION_ARGS)
 	initStringInfo(&detail);
 	appendStringInfo(&detail, "{\"archived_through\": " INT64_FORMAT ", \"rows\": " UINT64_FORMAT ", \"anchor_hash\": \"%s\"}",
 					 before_id - 1, removed, hex);
-	AuditAppendEvent(chain.log_oid, "ARCHIVE",
+	AuditAppendEvent(chain.log_oid, NULL, "ARCHIVE",
 					 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail.data))));
 	PG_RETURN_INT64((int64) removed);
 }

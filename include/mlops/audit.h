@@ -44,8 +44,8 @@ extern void AuditRowHash(const Datum *values, const bool *nulls, uint8 *hash);
 
 /*
  * Appends an event about table relid (op such as "ENABLE") with an optional
- * jsonb detail (as new_row) to the log.
+ * jsonb detail (as new_row) to the log; relname NULL: looked up.
  */
-extern void AuditAppendEvent(Oid relid, const char *op, Jsonb *detail);
+extern void AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail);
 
 #endif

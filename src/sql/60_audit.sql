@@ -13,7 +13,7 @@ CREATE TABLE mlops.audit_log (
     txid              xid8 NOT NULL,
     table_oid         oid NOT NULL,
     table_name        text NOT NULL,
-    op                text NOT NULL,       -- INSERT UPDATE DELETE TRUNCATE ENABLE DISABLE ARCHIVE
+    op                text NOT NULL,       -- INSERT UPDATE DELETE TRUNCATE ENABLE DISABLE DROP ARCHIVE
     old_row           jsonb,
     new_row           jsonb,
     changed_columns   text[],
@@ -69,12 +69,13 @@ ALTER TABLE mlops.audit_log ENABLE ALWAYS TRIGGER audit_log_no_truncate;
 ALTER TABLE mlops.audit_chain ENABLE ALWAYS TRIGGER audit_chain_guarded;
 ALTER TABLE mlops.audit_chain ENABLE ALWAYS TRIGGER audit_chain_no_truncate;
 
--- Appends an ENABLE / DISABLE event (the auditing of a table changed) to the log.
-CREATE FUNCTION mlops._audit_event(tbl regclass, op text, detail jsonb) RETURNS void
+-- Appends an event about a table (ENABLE, DISABLE, DROP) to the log; the name
+-- is looked up unless given (a dropped table has none left to look up).
+CREATE FUNCTION mlops._audit_event(tbl oid, op text, detail jsonb, table_name text DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'audit_event'
-    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION mlops._audit_event(regclass, text, jsonb) IS
-    'internal: appends an event about an audited table (ENABLE, DISABLE) to the audit log';
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlops._audit_event(oid, text, jsonb, text) IS
+    'internal: appends an event about an audited table (ENABLE, DISABLE, DROP) to the audit log';
 
 -- Raises 42501 unless the calling role owns tbl or is an mlops_admin.
 CREATE FUNCTION mlops._audit_check_owner(tbl regclass) RETURNS void
@@ -179,14 +180,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal) THEN
         RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
     END IF;
-    EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
+    EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);      -- logged by mlops._audit_drop()
     -- the TRUNCATE trigger of the table and of its partitions
     FOR part IN SELECT t.tgrelid::regclass FROM pg_trigger t
                  WHERE t.tgname = 'mlops_audit_truncate'
                    AND (t.tgrelid = tbl OR t.tgrelid IN (SELECT relid FROM pg_partition_tree(tbl))) LOOP
         EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', part);
     END LOOP;
-    PERFORM mlops._audit_event(tbl, 'DISABLE', NULL);
 END
 $$;
 COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
@@ -239,6 +239,38 @@ CREATE EVENT TRIGGER mlops_audit_ddl ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'CREATE TRIGGER')
     EXECUTE FUNCTION mlops._audit_ddl();
 ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
+
+-- After a DROP: an audit trigger dropped, by disable_audit() or directly, is
+-- logged as DISABLE of its table; an audited table dropped, as DROP.
+CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    obj record;
+BEGIN
+    IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                WHERE d.object_type = 'table' AND d.address_names = '{mlops,audit_log}') THEN
+        RETURN;                             -- the extension itself is being dropped
+    END IF;
+    FOR obj IN SELECT t.address_names AS names, d.objid AS dropped_table
+                 FROM pg_event_trigger_dropped_objects() t
+                 LEFT JOIN pg_event_trigger_dropped_objects() d
+                        ON d.object_type = 'table' AND d.address_names = t.address_names[1:2]
+                WHERE t.object_type = 'trigger' AND t.address_names[3] = 'mlops_audit' LOOP
+        IF obj.dropped_table IS NOT NULL THEN
+            PERFORM mlops._audit_event(obj.dropped_table, 'DROP', NULL, format('%I.%I', obj.names[1], obj.names[2]));
+        ELSE
+            PERFORM mlops._audit_event(format('%I.%I', obj.names[1], obj.names[2])::regclass, 'DISABLE', NULL);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_drop() IS
+    'internal event trigger: logs audit triggers dropped (DISABLE) and audited tables dropped (DROP)';
+CREATE EVENT TRIGGER mlops_audit_drop ON sql_drop
+    EXECUTE FUNCTION mlops._audit_drop();
+ALTER EVENT TRIGGER mlops_audit_drop ENABLE ALWAYS;
 
 CREATE FUNCTION mlops.verify_audit(OUT ok boolean, OUT rows_checked bigint, OUT first_bad_id bigint)
     AS 'MODULE_PATHNAME', 'verify_audit'
