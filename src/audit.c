@@ -15,9 +15,10 @@
  * in backend memory for the rest of the transaction (re-read after a
  * subtransaction aborts, whose log rows vanish with it).
  *
- * Log rows are inserted directly (table_tuple_insert + ExecInsertIndexTuples,
- * as the log's owner), so that writers need no privilege on the log and pay no
- * executor start-up per row.
+ * Log rows are inserted directly (table_tuple_insert + ExecInsertIndexTuples
+ * on every index of the log, as the log's owner), so that writers need no
+ * privilege on the log and pay no executor start-up per row; the log stays
+ * open from one row to the next of a statement.
  */
 #include "postgres.h"
 
@@ -205,7 +206,7 @@ AuditChainLock(void)
 	chain.valid = true;
 }
 
-/* Appends one field of the canonical text: "<bytes>:<text>", or "~" for NULL. */
+/* Appends one non-NULL field of the canonical text: "<length in bytes>:<text>". */
 static void
 AppendField(StringInfo buf, const char *text, int len)
 {
