@@ -213,6 +213,18 @@ SELECT pg_temp.sqlstate($$ALTER TABLE mlops.audit_log DISABLE TRIGGER audit_log_
 RESET ROLE;
 ALTER TABLE mlops.audit_log OWNER TO CURRENT_USER;
 
+-- indexes added to the log are maintained, expression indexes whose function
+-- runs a query of its own included
+CREATE FUNCTION op_length(text) RETURNS int LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog AS 'SELECT length($1)';
+CREATE INDEX audit_log_op_length ON mlops.audit_log (op_length(op));
+INSERT INTO items (id, name, qty) VALUES (8, 'indexed', 1), (9, 'indexed too', 1);
+SET enable_seqscan = off;
+SELECT count(*) AS found_by_index FROM mlops.audit_log WHERE op_length(op) = 6 AND new_row ->> 'name' LIKE 'indexed%';
+RESET enable_seqscan;
+DROP INDEX mlops.audit_log_op_length;
+DROP FUNCTION op_length(text);
+
 -- a subtransaction rolled back takes its log rows with it; the chain stays whole
 BEGIN;
 INSERT INTO items (id, name, qty) VALUES (20, 'kept', 1);

@@ -108,6 +108,27 @@ typedef struct AuditChain
 
 static AuditChain chain;
 
+/*
+ * What inserting log rows needs: the log opened with its indexes, kept open
+ * from one row to the next of a statement (opening them for each row costs as
+ * much as the insert). Owned by the top transaction's resource owner, so that
+ * it survives subtransactions; closed at the end of every executor run (so
+ * that DDL on the log later in the transaction is not blocked) and before
+ * commit, forgotten on abort.
+ */
+typedef struct LogWriter
+{
+	LocalTransactionId lxid;
+	MemoryContext cxt;			/* everything below lives in it */
+	Relation	rel;			/* NULL when closed */
+	ResultRelInfo *rri;
+	EState	   *estate;
+	TupleTableSlot *slot;
+	bool		busy;			/* inserting: an index expression may run an executor */
+} LogWriter;
+
+static LogWriter writer;
+
 /* True only while archive_audit() removes rows: the guard lets them go. */
 static bool archiving = false;
 
@@ -119,7 +140,10 @@ AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 					 SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		chain.valid = false;
+		writer.busy = false;	/* an insert that failed is over */
+	}
 }
 
 /* Copies a stored hash (bytea) into out, refusing one of the wrong length. */
@@ -390,25 +414,6 @@ RoleNameDatum(Oid role, int which)
 	return name[which];
 }
 
-/*
- * What inserting log rows needs: the log opened with its indexes, kept open
- * from one row to the next of a statement (opening them for each row costs as
- * much as the insert). Owned by the top transaction's resource owner, so that
- * it survives subtransactions; closed at the end of every executor run (so
- * that DDL on the log later in the transaction is not blocked) and before
- * commit, forgotten on abort.
- */
-typedef struct LogWriter
-{
-	LocalTransactionId lxid;
-	MemoryContext cxt;			/* everything below lives in it */
-	Relation	rel;			/* NULL when closed */
-	ResultRelInfo *rri;
-	EState	   *estate;
-	TupleTableSlot *slot;
-} LogWriter;
-
-static LogWriter writer;
 
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 
@@ -422,8 +427,7 @@ AuditExecutorEnd(QueryDesc *queryDesc)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
-	if (writer.rel != NULL)
-		CloseLogWriter();
+	CloseLogWriter();
 }
 
 /* Opens the log writer for this transaction. */
@@ -463,12 +467,14 @@ OpenLogWriter(void)
 	MemoryContextSwitchTo(old);
 }
 
-/* Closes the log writer (before commit). */
+/* Closes the log writer, unless it is closed or in the middle of an insert. */
 static void
 CloseLogWriter(void)
 {
 	ResourceOwner saved_owner = CurrentResourceOwner;
 
+	if (writer.rel == NULL || writer.busy)
+		return;
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	ExecDropSingleTupleTableSlot(writer.slot);
 	ExecCloseIndices(writer.rri);
@@ -488,7 +494,10 @@ AuditXactCallback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
 		CloseLogWriter();
 	else if (event == XACT_EVENT_ABORT)
+	{
 		writer.rel = NULL;		/* released by the resource owner, freed with the transaction's memory */
+		writer.busy = false;
+	}
 }
 
 /*
@@ -507,11 +516,13 @@ InsertLogRow(Datum *values, bool *nulls)
 	GetUserIdAndSecContext(&saved_user, &saved_context);
 	SetUserIdAndSecContext(writer.rel->rd_rel->relowner,
 						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	writer.busy = true;
 	ExecStoreHeapTuple(heap_form_tuple(RelationGetDescr(writer.rel), values, nulls), writer.slot, true);
 	table_tuple_insert(writer.rel, writer.slot, GetCurrentCommandId(true), 0, NULL);
 	ExecInsertIndexTuples(writer.rri, writer.slot, writer.estate, false, false, NULL, NIL);
 	ResetPerTupleExprContext(writer.estate);
 	ExecClearTuple(writer.slot);
+	writer.busy = false;
 	SetUserIdAndSecContext(saved_user, saved_context);
 }
 
