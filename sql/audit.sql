@@ -1,0 +1,276 @@
+-- Audit: every change of an audited table is logged with its old and new row,
+-- the log is append-only and hash-chained, verify_audit() finds tampering.
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+\i test/lib/sqlstate.sql
+-- the columns that do not depend on time, ids of objects or who runs the suite
+CREATE VIEW log AS
+SELECT id, table_name, op, old_row, new_row, changed_columns FROM mlops.audit_log;
+
+-- the registry's tables are audited from install
+SELECT table_name FROM mlops.audited_tables ORDER BY 1::text;
+SELECT * FROM log ORDER BY id;
+SELECT * FROM mlops.verify_audit();
+
+-- every operation, with its old and new row and changed columns
+CREATE TYPE pair AS (x int, y text);
+CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+CREATE TABLE items (
+    id      int PRIMARY KEY,
+    name    text,
+    qty     positive,
+    price   numeric,
+    ratio   float8,
+    flags   bool[],
+    doc     jsonb,
+    raw     bytea,
+    pt      pair,
+    day     date,
+    secret  text,
+    total   numeric GENERATED ALWAYS AS (qty * price) STORED
+);
+SELECT mlops.enable_audit('items', '{secret}');
+INSERT INTO items (id, name, qty, price, ratio, flags, doc, raw, pt, day, secret)
+VALUES (1, 'bolt', 3, 0.25, 0.1, '{t,f}', '{"a": [1, {"b": null}]}', '\x00ff', (1, 'one'), '2024-02-29', 's1'),
+       (2, 'nut "M6"', 10, 'NaN', '-Infinity', NULL, '"scalar"', '', NULL, NULL, 's2');
+UPDATE items SET qty = 4, doc = doc || '{"c": 1}' WHERE id = 1;
+UPDATE items SET secret = 'changed';          -- only an ignored column: not logged
+UPDATE items SET name = name;                 -- nothing changed: not logged
+DELETE FROM items WHERE id = 2;
+TRUNCATE items;
+SELECT * FROM log WHERE id > 5 ORDER BY id;
+-- the logged rows are to_jsonb() of the rows, without the ignored columns
+INSERT INTO items (id, name, qty, price, ratio, flags, doc, raw, pt, day, secret)
+VALUES (3, 'washer', 1, 1e-20, 1.5e300, '{}', '[]', '\xdeadbeef', (NULL, 'x'), 'infinity', 's3');
+SELECT new_row = to_jsonb(i) - 'secret' AS same_as_to_jsonb
+  FROM log, items i WHERE log.id = (SELECT max(id) FROM log) AND i.id = 3;
+-- every type, in and out of arrays and composites, as to_jsonb() has it
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE TABLE kinds (
+    i2 int2, i8 int8, f4 float4, f8 float8, n numeric(12, 4), m money, t text, vc varchar(10), c char(5),
+    nm name, u uuid, ip inet, iv interval, tm time, ttz timetz, ts timestamp, tstz timestamptz, d date,
+    b bytea, bo bool, j json, jb jsonb, x xml, ia int[], ta text[], tsa timestamptz[], p pair, pa pair[],
+    dom positive, e mood, r int4range, pt point, bits bit(4), tsv tsvector, oid oid
+);
+SELECT mlops.enable_audit('kinds');
+INSERT INTO kinds VALUES (-2, 9007199254740993, 1.1, 1e-310, 12345678.1234, 3.5, E'tab\there "q" é', 'v', 'c',
+    'nm', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '10.1.2.3/8', '1 day 2 hours', '12:34:56.789', '12:34+02',
+    '2024-01-02 03:04:05.678', '2024-01-02 03:04:05+05', '0044-03-15 BC', '\x0001', true, '{"b": 1, "a": [1, 2]}',
+    '{"z": {"y": null}}', '<a>x</a>', '{{1,2},{3,NULL}}', '{"a,b",NULL}', '{infinity,2020-01-01}', (7, 'seven'),
+    ARRAY[(1, 'a')::pair, NULL], 5, 'ok', '[1,5)', '(1.5,2)', B'1010', 'fat cat', 42);
+INSERT INTO kinds DEFAULT VALUES;
+SELECT count(*) AS rows, count(*) FILTER (WHERE l.new_row = to_jsonb(k)) AS same_as_to_jsonb
+  FROM kinds k JOIN log l ON l.table_name = 'public.kinds' AND l.op = 'INSERT'
+   AND l.new_row -> 'i2' IS NOT DISTINCT FROM to_jsonb(k) -> 'i2';
+SELECT key, value FROM log, jsonb_each(new_row)
+ WHERE table_name = 'public.kinds' AND op = 'INSERT' AND new_row ->> 'i2' = '-2' AND key <> 'm' ORDER BY key;
+
+-- who and how: the roles, the application, the client (NULL over a Unix socket), the transaction
+BEGIN;
+UPDATE items SET name = 'big washer' WHERE id = 3;
+SELECT session_user_name = session_user AS session_ok, current_user_name = current_user AS current_ok,
+       application_name, client_addr, txid = pg_current_xact_id() AS own_txid,
+       table_oid = 'items'::regclass AS oid_ok
+  FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
+COMMIT;
+
+-- auditing an audited table again replaces its ignore_columns; no duplicate triggers
+SELECT mlops.enable_audit('items', '{secret,ratio}');
+SELECT count(*) AS audit_triggers FROM pg_trigger WHERE tgrelid = 'items'::regclass;
+UPDATE items SET ratio = 2;                   -- now ignored
+UPDATE items SET qty = 2;
+SELECT * FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
+
+-- tables without a primary key, TOASTed values, wide rows
+CREATE TABLE nokey (a int, big text);
+SELECT mlops.enable_audit('nokey');
+INSERT INTO nokey VALUES (1, repeat('x', 300000)), (1, repeat('x', 300000));
+UPDATE nokey SET a = 2;                       -- the TOASTed value is unchanged
+SELECT op, changed_columns, length(old_row ->> 'big') AS old_big, length(new_row ->> 'big') AS new_big
+  FROM log WHERE table_name = 'public.nokey' ORDER BY id;
+UPDATE nokey SET big = big || 'y' WHERE ctid = (SELECT min(ctid) FROM nokey);
+SELECT changed_columns, right(new_row ->> 'big', 2) FROM log WHERE id = (SELECT max(id) FROM log);
+\set ECHO none
+SELECT format('CREATE TABLE wide (%s)', string_agg(format('c%s int DEFAULT %s', i, i), ', '))
+  FROM generate_series(1, 1000) i \gexec
+\set ECHO all
+SELECT mlops.enable_audit('wide');
+ALTER TABLE wide DROP COLUMN c500;
+INSERT INTO wide DEFAULT VALUES;
+SELECT (SELECT count(*) FROM jsonb_object_keys(new_row)) AS keys, new_row -> 'c1000' AS c1000, new_row ? 'c500' AS has_dropped
+  FROM log WHERE id = (SELECT max(id) FROM log);
+
+-- partitioned tables: the triggers on the parent cover every partition
+CREATE TABLE measures (region text, v int) PARTITION BY LIST (region);
+CREATE TABLE measures_eu PARTITION OF measures FOR VALUES IN ('eu');
+SELECT mlops.enable_audit('measures');
+CREATE TABLE measures_us PARTITION OF measures FOR VALUES IN ('us');
+INSERT INTO measures VALUES ('eu', 1), ('us', 2);
+UPDATE measures SET region = 'us' WHERE region = 'eu';   -- moves the row between partitions
+TRUNCATE measures;
+SELECT * FROM log WHERE table_name LIKE 'public.measures%' ORDER BY id;
+SELECT table_name FROM mlops.audited_tables WHERE table_name::text LIKE 'measures%';
+-- a partition truncated on its own is logged too (new partitions included)
+CREATE TABLE measures_asia PARTITION OF measures FOR VALUES IN ('asia');
+INSERT INTO measures VALUES ('asia', 3);
+TRUNCATE measures_asia;
+SELECT table_name, op, old_row FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('measures_us')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('measures_us')$$);
+
+-- COPY is audited like INSERT
+COPY nokey FROM stdin;
+5	copied
+\.
+SELECT op, new_row FROM log WHERE id = (SELECT max(id) FROM log);
+
+-- the triggers fire under session_replication_role = replica
+SET session_replication_role = replica;
+INSERT INTO nokey VALUES (9, 'replica');
+RESET session_replication_role;
+SELECT op, new_row FROM log WHERE id = (SELECT max(id) FROM log);
+
+-- the audit triggers cannot be switched off behind disable_audit()'s back
+SELECT pg_temp.sqlstate($$ALTER TABLE items DISABLE TRIGGER mlops_audit$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE items ENABLE TRIGGER mlops_audit_truncate$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE measures_eu DISABLE TRIGGER ALL$$);
+
+-- bad input
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit(NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('items', NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('items', '{nope}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('items', '{NULL}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('no_such_table')$$);
+CREATE VIEW v AS SELECT 1 AS x;
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('v')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('mlops.audit_log')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('v')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(-5)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(1000000)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops._audit_trigger()$$);
+
+-- disabling is logged; disabling twice is an error
+SELECT mlops.disable_audit('nokey');
+SELECT count(*) AS audit_triggers FROM pg_trigger WHERE tgrelid = 'nokey'::regclass;
+INSERT INTO nokey VALUES (10, 'not logged');
+SELECT table_name, op FROM log WHERE id = (SELECT max(id) FROM log);
+SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('nokey')$$);
+
+-- dropping an audit trigger directly, or an audited table, is logged too
+DROP TRIGGER mlops_audit ON kinds;
+DROP TABLE wide;
+SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
+
+-- the registry: the artifact is left out, its sha256 is in
+SELECT mlops._register_version('price', 'linear', 'regression', '{rooms}', 'price', NULL,
+       '{}', '{}', '{}', NULL, NULL, 'houses', 8, 2, 0, 'fp', '\x0102', 'linear-json');
+SELECT table_name, op, changed_columns, new_row ? 'artifact' AS has_artifact, new_row ->> 'artifact_sha256' AS sha256
+  FROM log WHERE table_name LIKE 'mlops.%' AND op <> 'ENABLE' ORDER BY id;
+
+-- the log is append-only, for its owner (a superuser here) too, and under replica
+UPDATE mlops.audit_log SET op = 'DELETE' WHERE id = 6;
+DELETE FROM mlops.audit_log WHERE id = 6;
+TRUNCATE mlops.audit_log;
+INSERT INTO mlops.audit_log SELECT * FROM mlops.audit_log WHERE id = 6;
+UPDATE mlops.audit_chain SET anchor_id = 5;
+SET session_replication_role = replica;
+DELETE FROM mlops.audit_log WHERE id = 6;
+RESET session_replication_role;
+SELECT * FROM mlops.verify_audit();
+
+-- privileges: a writer needs no right on the log; only mlops_admin reads it
+CREATE ROLE regress_writer;
+CREATE ROLE regress_trainer IN ROLE mlops_trainer;
+CREATE ROLE regress_admin IN ROLE mlops_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON items TO regress_writer;
+GRANT CREATE ON SCHEMA public TO regress_trainer;
+SET ROLE regress_writer;
+INSERT INTO items (id, name, qty) VALUES (7, 'by writer', 1);
+SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.audit_log$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.verify_audit()$$);
+RESET ROLE;
+SELECT current_user_name FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
+SET ROLE regress_trainer;
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('items')$$);     -- not the owner
+SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('items')$$);
+CREATE TABLE trainer_table (x int);
+SELECT mlops.enable_audit('trainer_table');                          -- the owner may
+INSERT INTO trainer_table VALUES (1);
+SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.audit_log$$);
+RESET ROLE;
+SET ROLE regress_admin;
+SELECT ok FROM mlops.verify_audit();
+SELECT table_name, op, new_row FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
+SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(3)$$);         -- superusers only
+RESET ROLE;
+-- a non-superuser owner of the log can neither change it nor switch its protection off
+ALTER TABLE mlops.audit_log OWNER TO regress_admin;
+SET ROLE regress_admin;
+SELECT pg_temp.sqlstate($$UPDATE mlops.audit_log SET op = 'x'$$);
+SELECT pg_temp.sqlstate($$DELETE FROM mlops.audit_log$$);
+SELECT pg_temp.sqlstate($$TRUNCATE mlops.audit_log$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE mlops.audit_log DISABLE TRIGGER audit_log_append_only$$);
+RESET ROLE;
+ALTER TABLE mlops.audit_log OWNER TO CURRENT_USER;
+
+-- indexes added to the log are maintained, expression indexes whose function
+-- runs a query of its own included
+CREATE FUNCTION op_length(text) RETURNS int LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog AS 'SELECT length($1)';
+CREATE INDEX audit_log_op_length ON mlops.audit_log (op_length(op));
+INSERT INTO items (id, name, qty) VALUES (8, 'indexed', 1), (9, 'indexed too', 1);
+SET enable_seqscan = off;
+SELECT count(*) AS found_by_index FROM mlops.audit_log WHERE op_length(op) = 6 AND new_row ->> 'name' LIKE 'indexed%';
+RESET enable_seqscan;
+DROP INDEX mlops.audit_log_op_length;
+DROP FUNCTION op_length(text);
+
+-- a subtransaction rolled back takes its log rows with it; the chain stays whole
+BEGIN;
+INSERT INTO items (id, name, qty) VALUES (20, 'kept', 1);
+SAVEPOINT s;
+INSERT INTO items (id, name, qty) VALUES (21, 'rolled back', 1);
+ROLLBACK TO s;
+INSERT INTO items (id, name, qty) VALUES (22, 'kept too', 1);
+COMMIT;
+SELECT new_row ->> 'name' AS name FROM mlops.audit_log WHERE id > (SELECT max(id) - 2 FROM mlops.audit_log) ORDER BY id;
+SELECT ok FROM mlops.verify_audit();
+
+-- a superuser who disables the protection and edits, removes or adds a row is found out
+ALTER TABLE mlops.audit_log DISABLE TRIGGER audit_log_append_only;
+UPDATE mlops.audit_log SET new_row = jsonb_set(new_row, '{qty}', '30') WHERE id = 6;
+SELECT * FROM mlops.verify_audit();
+UPDATE mlops.audit_log SET new_row = jsonb_set(new_row, '{qty}', '3') WHERE id = 6;
+SELECT ok FROM mlops.verify_audit();
+CREATE TEMP TABLE saved AS SELECT * FROM mlops.audit_log WHERE id = 8;
+DELETE FROM mlops.audit_log WHERE id = 8;
+SELECT * FROM mlops.verify_audit();
+INSERT INTO mlops.audit_log SELECT * FROM saved;
+SELECT ok FROM mlops.verify_audit();
+INSERT INTO mlops.audit_log SELECT id + 1, at, txid, table_oid, table_name, op, old_row, new_row, changed_columns,
+       session_user_name, current_user_name, application_name, client_addr, hash, hash
+  FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
+SELECT ok, first_bad_id = (SELECT max(id) FROM mlops.audit_log) AS last_row_is_bad FROM mlops.verify_audit();
+DELETE FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
+ALTER TABLE mlops.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
+
+-- archiving a prefix keeps the rest verifiable, and is itself logged
+SELECT mlops.archive_audit(10) AS archived;
+SELECT anchor_id FROM mlops.audit_chain;
+SELECT min(id) FROM mlops.audit_log;
+SELECT table_name, op, new_row - 'anchor_hash' AS detail FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
+SELECT ok FROM mlops.verify_audit();
+INSERT INTO items (id, name, qty) VALUES (30, 'after archive', 1);
+SELECT ok FROM mlops.verify_audit();
+SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(10)$$);        -- already archived
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(12)$$);
+ROLLBACK;
+
+DROP OWNED BY regress_writer, regress_trainer, regress_admin;
+DROP ROLE regress_writer, regress_trainer, regress_admin;
+
+-- the extension goes with its log; audited tables keep their rows
+DROP EXTENSION mlops CASCADE;
+INSERT INTO items (id, name, qty) VALUES (40, 'unaudited', 1);
+SELECT count(*) AS audit_triggers FROM pg_trigger WHERE tgname LIKE 'mlops_audit%';

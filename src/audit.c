@@ -1,0 +1,1139 @@
+/*
+ * audit.c — the tamper-evident audit log.
+ *
+ * mlops._audit_trigger(), a row-level AFTER trigger (and a TRUNCATE statement
+ * trigger), turns each changed row into jsonb and appends one row to
+ * mlops.audit_log. Every log row carries prev_hash (the hash of the row before
+ * it) and hash = sha256 of its own canonical text, prev_hash included, so that
+ * altering, inserting or removing a row breaks the chain (verify_audit()).
+ *
+ * Concurrency: the first audited write of a transaction locks
+ * mlops.audit_chain (EXCLUSIVE, until the transaction ends) and reads the head
+ * of the chain (the last log row, or the anchor left by archive_audit()) with
+ * SnapshotSelf: every writer before us has committed or aborted, so ids are
+ * consecutive and the chain order is the commit order. The head is then kept
+ * in backend memory for the rest of the transaction (re-read after a
+ * subtransaction aborts, whose log rows vanish with it).
+ *
+ * Log rows are inserted directly (table_tuple_insert + ExecInsertIndexTuples
+ * on every index of the log, as the log's owner), so that writers need no
+ * privilege on the log and pay no executor start-up per row; the log stays
+ * open from one row to the next of a statement.
+ */
+#include "postgres.h"
+
+#include <openssl/evp.h>
+
+#include "access/detoast.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "datatype/timestamp.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inet.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+
+#include "mlops/audit.h"
+
+/* How a column's values become jsonb (the same values to_jsonb() gives). */
+typedef enum JsonKind
+{
+	JSON_BOOL,
+	JSON_INT,					/* int2, int4, int8 */
+	JSON_NUMERIC,
+	JSON_FLOAT,					/* float4, float8: through their text */
+	JSON_TEXT,					/* text, varchar, bpchar */
+	JSON_JSONB,
+	JSON_DATETIME,				/* date, timestamp(tz): ISO 8601 strings */
+	JSON_OTHER					/* anything else: to_jsonb() of the value */
+} JsonKind;
+
+/* What the trigger knows of one column of an audited table. */
+typedef struct AuditAttr
+{
+	bool		skip;			/* dropped or ignored */
+	JsonKind	kind;
+	int16		typlen;
+	bool		typbyval;
+	Oid			basetype;
+	JsonbValue	key;			/* the column name */
+	FmgrInfo	convert;		/* output function (JSON_FLOAT) or to_jsonb (JSON_OTHER) */
+} AuditAttr;
+
+/* What the trigger knows of an audited table, kept in fn_extra per statement. */
+typedef struct AuditTable
+{
+	Oid			trigger_oid;
+	Oid			relid;
+	TupleDesc	tupdesc;
+	char	   *name;			/* schema-qualified, quoted as needed */
+	int			natts;
+	AuditAttr	attrs[FLEXIBLE_ARRAY_MEMBER];
+} AuditTable;
+
+/* The head of the chain as this transaction knows it. */
+typedef struct AuditChain
+{
+	LocalTransactionId lxid;	/* valid for this transaction only */
+	bool		valid;
+	Oid			log_oid;
+	Oid			chain_oid;
+	int64		last_id;
+	uint8		last_hash[AUDIT_HASH_LEN];
+} AuditChain;
+
+static AuditChain chain;
+
+/*
+ * What inserting log rows needs: the log opened with its indexes, kept open
+ * from one row to the next of a statement (opening them for each row costs as
+ * much as the insert). Owned by the top transaction's resource owner, so that
+ * it survives subtransactions; closed at the end of every executor run (so
+ * that DDL on the log later in the transaction is not blocked) and before
+ * commit, forgotten on abort.
+ */
+typedef struct LogWriter
+{
+	LocalTransactionId lxid;
+	MemoryContext cxt;			/* everything below lives in it */
+	Relation	rel;			/* NULL when closed */
+	ResultRelInfo *rri;
+	EState	   *estate;
+	TupleTableSlot *slot;
+	bool		busy;			/* inserting: an index expression may run an executor */
+} LogWriter;
+
+static LogWriter writer;
+
+/* True only while archive_audit() removes rows: the guard lets them go. */
+static bool archiving = false;
+
+static void AuditXactCallback(XactEvent event, void *arg);
+
+/* Forgets the head of the chain when a subtransaction aborts. */
+static void
+AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		chain.valid = false;
+		writer.busy = false;	/* an insert that failed is over */
+	}
+}
+
+/* Copies a stored hash (bytea) into out, refusing one of the wrong length. */
+static void
+CopyHash(Datum value, uint8 *out, const char *what)
+{
+	bytea	   *b = DatumGetByteaPP(value);
+
+	if (VARSIZE_ANY_EXHDR(b) != AUDIT_HASH_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the audit chain's %s is not a sha256 hash", what),
+				 errdetail("It is %d bytes long instead of %d.", (int) VARSIZE_ANY_EXHDR(b), AUDIT_HASH_LEN),
+				 errhint("Run mlops.verify_audit() to find where the log was altered.")));
+	memcpy(out, VARDATA_ANY(b), AUDIT_HASH_LEN);
+}
+
+/*
+ * Takes the chain lock for this transaction (once) and reads the head of the
+ * chain: the last log row, or the anchor when the log is empty.
+ */
+static void
+AuditChainLock(void)
+{
+	static bool registered = false;
+	Oid			nsp;
+	Relation	logrel;
+	Relation	index;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	bool		isnull;
+
+	if (chain.valid && chain.lxid == MyProc->lxid)
+		return;
+	if (!registered)
+	{
+		RegisterSubXactCallback(AuditSubXactCallback, NULL);
+		RegisterXactCallback(AuditXactCallback, NULL);
+		registered = true;
+	}
+	nsp = get_namespace_oid("mlops", false);
+	chain.log_oid = get_relname_relid("audit_log", nsp);
+	chain.chain_oid = get_relname_relid("audit_chain", nsp);
+	if (!OidIsValid(chain.log_oid) || !OidIsValid(chain.chain_oid))
+		elog(ERROR, "mlops.audit_log or mlops.audit_chain is missing");
+
+	/* Held until the transaction ends: audited transactions commit one by one. */
+	LockRelationOid(chain.chain_oid, ExclusiveLock);
+
+	logrel = table_open(chain.log_oid, AccessShareLock);
+	if (RelationGetDescr(logrel)->natts != AUDIT_NCOLUMNS)
+		elog(ERROR, "mlops.audit_log has %d columns instead of %d", RelationGetDescr(logrel)->natts, AUDIT_NCOLUMNS);
+	index = index_open(RelationGetPrimaryKeyIndex(logrel), AccessShareLock);
+	slot = table_slot_create(logrel, NULL);
+	scan = index_beginscan(logrel, index, SnapshotSelf, 0, 0);
+	index_rescan(scan, NULL, 0, NULL, 0);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		chain.last_id = DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull));
+		CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), chain.last_hash, "last hash");
+	}
+	else
+	{
+		Relation	chainrel = table_open(chain.chain_oid, AccessShareLock);
+		TupleTableSlot *cslot = table_slot_create(chainrel, NULL);
+		TableScanDesc cscan = table_beginscan(chainrel, SnapshotSelf, 0, NULL);
+
+		if (!table_scan_getnextslot(cscan, ForwardScanDirection, cslot))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the audit chain has no anchor"),
+					 errdetail("mlops.audit_chain must hold exactly one row.")));
+		chain.last_id = DatumGetInt64(slot_getattr(cslot, 2, &isnull));
+		CopyHash(slot_getattr(cslot, 3, &isnull), chain.last_hash, "anchor");
+		table_endscan(cscan);
+		ExecDropSingleTupleTableSlot(cslot);
+		table_close(chainrel, AccessShareLock);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(logrel, AccessShareLock);
+	chain.lxid = MyProc->lxid;
+	chain.valid = true;
+}
+
+/* Appends one non-NULL field of the canonical text: "<length in bytes>:<text>". */
+static void
+AppendField(StringInfo buf, const char *text, int len)
+{
+	char		prefix[16];
+	int			n = pg_ultoa_n((uint32) len, prefix);
+
+	prefix[n++] = ':';
+	appendBinaryStringInfo(buf, prefix, n);
+	appendBinaryStringInfo(buf, text, len);
+}
+
+/* Appends the lower-case hex of a bytea as a field. */
+static void
+AppendHexField(StringInfo buf, Datum value)
+{
+	bytea	   *b = DatumGetByteaPP(value);
+	int			len = VARSIZE_ANY_EXHDR(b);
+	char	   *hex = palloc(len * 2 + 1);
+
+	hex[hex_encode(VARDATA_ANY(b), len, hex)] = '\0';
+	AppendField(buf, hex, len * 2);
+}
+
+/*
+ * The sha256 of data. One OpenSSL digest context is kept for the backend's
+ * life: setting one up for each row (as pg_cryptohash does) costs more than
+ * hashing the row. OpenSSL is the server's own (PostgreSQL links it).
+ */
+static void
+Sha256(const char *data, size_t len, uint8 *hash)
+{
+	static EVP_MD *md = NULL;
+	static EVP_MD_CTX *ctx = NULL;
+	unsigned int hash_len;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (ctx == NULL)
+		ctx = EVP_MD_CTX_new();
+	if (md == NULL || ctx == NULL ||
+		EVP_DigestInit_ex(ctx, md, NULL) != 1 ||
+		EVP_DigestUpdate(ctx, data, len) != 1 ||
+		EVP_DigestFinal_ex(ctx, hash, &hash_len) != 1 || hash_len != AUDIT_HASH_LEN)
+		elog(ERROR, "could not compute a sha256 hash with OpenSSL");
+}
+
+/*
+ * The hash of a log row: sha256 of the concatenated fields of every column but
+ * hash, in table order, each as "<length in bytes>:<text>" or "~" when NULL.
+ * The text of a column is its PostgreSQL text output, except: at is the
+ * integer number of microseconds since 1970-01-01 00:00 UTC, and prev_hash is
+ * lower-case hex (no "\x"), so that no setting (DateStyle, TimeZone,
+ * bytea_output) changes it.
+ */
+void
+AuditRowHash(const Datum *values, const bool *nulls, uint8 *hash)
+{
+	StringInfoData buf;
+	char		num[32];
+	int			col;
+
+	initStringInfo(&buf);
+	for (col = 0; col < AUDIT_HASH; col++)
+	{
+		Datum		v = values[col];
+		char	   *s;
+
+		if (nulls[col])
+		{
+			appendStringInfoChar(&buf, '~');
+			continue;
+		}
+		switch ((AuditColumn) col)
+		{
+			case AUDIT_ID:
+				AppendField(&buf, num, pg_lltoa(DatumGetInt64(v), num));
+				break;
+			case AUDIT_AT:
+				AppendField(&buf, num,
+							pg_lltoa(DatumGetTimestampTz(v) + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY, num));
+				break;
+			case AUDIT_TXID:
+				AppendField(&buf, num, pg_ulltoa_n(U64FromFullTransactionId(DatumGetFullTransactionId(v)), num));
+				break;
+			case AUDIT_TABLE_OID:
+				AppendField(&buf, num, pg_ultoa_n(DatumGetObjectId(v), num));
+				break;
+			case AUDIT_TABLE_NAME:
+			case AUDIT_OP:
+			case AUDIT_SESSION_USER:
+			case AUDIT_CURRENT_USER:
+			case AUDIT_APPLICATION_NAME:
+				{
+					text	   *t = DatumGetTextPP(v);
+
+					AppendField(&buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+					break;
+				}
+			case AUDIT_OLD_ROW:
+			case AUDIT_NEW_ROW:
+				{
+					Jsonb	   *j = DatumGetJsonbP(v);
+
+					s = JsonbToCString(NULL, &j->root, VARSIZE(j));
+					AppendField(&buf, s, strlen(s));
+					break;
+				}
+			case AUDIT_CHANGED_COLUMNS:
+				s = OidOutputFunctionCall(F_ARRAY_OUT, v);
+				AppendField(&buf, s, strlen(s));
+				break;
+			case AUDIT_CLIENT_ADDR:
+				s = DatumGetCString(DirectFunctionCall1(inet_out, v));
+				AppendField(&buf, s, strlen(s));
+				break;
+			case AUDIT_PREV_HASH:
+				AppendHexField(&buf, v);
+				break;
+			default:
+				elog(ERROR, "unexpected audit column %d", col);
+		}
+	}
+	Sha256(buf.data, buf.len, hash);
+	pfree(buf.data);
+}
+
+/* The client's address (NULL for a Unix socket), computed once per backend. */
+static Datum
+ClientAddr(bool *isnull)
+{
+	static bool known = false;
+	static bool addr_null;
+	static Datum addr;
+
+	if (!known)
+	{
+		LOCAL_FCINFO(fcinfo, 0);
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+		addr = inet_client_addr(fcinfo);
+		addr_null = fcinfo->isnull;
+		MemoryContextSwitchTo(old);
+		known = true;
+	}
+	*isnull = addr_null;
+	return addr;
+}
+
+/* A bytea Datum holding a hash. */
+static Datum
+HashDatum(const uint8 *hash)
+{
+	bytea	   *b = palloc(VARHDRSZ + AUDIT_HASH_LEN);
+
+	SET_VARSIZE(b, VARHDRSZ + AUDIT_HASH_LEN);
+	memcpy(VARDATA(b), hash, AUDIT_HASH_LEN);
+	return PointerGetDatum(b);
+}
+
+/*
+ * The name of a role as a text Datum, remembered for the rest of the
+ * transaction (a role is renamed by a transaction of its own).
+ */
+static Datum
+RoleNameDatum(Oid role, int which)
+{
+	static LocalTransactionId lxid[2];
+	static Oid	oid[2];
+	static Datum name[2];
+
+	if (lxid[which] != MyProc->lxid || oid[which] != role)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		name[which] = PointerGetDatum(cstring_to_text(GetUserNameFromId(role, false)));
+		MemoryContextSwitchTo(old);
+		lxid[which] = MyProc->lxid;
+		oid[which] = role;
+	}
+	return name[which];
+}
+
+
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+
+static void CloseLogWriter(void);
+
+/* Closes the log writer when a statement's executor ends. */
+static void
+AuditExecutorEnd(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+	CloseLogWriter();
+}
+
+/* Opens the log writer for this transaction. */
+static void
+OpenLogWriter(void)
+{
+	static bool hooked = false;
+	ResourceOwner saved_owner = CurrentResourceOwner;
+	MemoryContext old;
+
+	if (!hooked)
+	{
+		prev_ExecutorEnd = ExecutorEnd_hook;
+		ExecutorEnd_hook = AuditExecutorEnd;
+		hooked = true;
+	}
+	writer.cxt = AllocSetContextCreate(TopTransactionContext, "mlops audit log writer", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(writer.cxt);
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	PG_TRY();
+	{
+		Relation	rel = table_open(chain.log_oid, RowExclusiveLock);
+
+		writer.rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(writer.rri, rel, 1, NULL, 0);
+		ExecOpenIndices(writer.rri, false);
+		writer.estate = CreateExecutorState();
+		writer.slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+		writer.lxid = MyProc->lxid;
+		writer.rel = rel;		/* open only once everything is */
+	}
+	PG_FINALLY();
+	{
+		CurrentResourceOwner = saved_owner;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+}
+
+/* Closes the log writer, unless it is closed or in the middle of an insert. */
+static void
+CloseLogWriter(void)
+{
+	ResourceOwner saved_owner = CurrentResourceOwner;
+
+	if (writer.rel == NULL || writer.busy)
+		return;
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	ExecDropSingleTupleTableSlot(writer.slot);
+	ExecCloseIndices(writer.rri);
+	FreeExecutorState(writer.estate);
+	table_close(writer.rel, NoLock);
+	CurrentResourceOwner = saved_owner;
+	MemoryContextDelete(writer.cxt);
+	writer.rel = NULL;
+}
+
+/* Closes the log writer before commit or prepare; forgets it on abort. */
+static void
+AuditXactCallback(XactEvent event, void *arg)
+{
+	if (writer.rel == NULL)
+		return;
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
+		CloseLogWriter();
+	else if (event == XACT_EVENT_ABORT)
+	{
+		writer.rel = NULL;		/* released by the resource owner, freed with the transaction's memory */
+		writer.busy = false;
+	}
+}
+
+/*
+ * Inserts a formed log row into mlops.audit_log and its indexes, as the log's
+ * owner and in a restricted security context (index expressions, if anyone
+ * adds some, run as the owner, not as the writer).
+ */
+static void
+InsertLogRow(Datum *values, bool *nulls)
+{
+	Oid			saved_user;
+	int			saved_context;
+
+	if (writer.rel == NULL || writer.lxid != MyProc->lxid)
+		OpenLogWriter();
+	GetUserIdAndSecContext(&saved_user, &saved_context);
+	SetUserIdAndSecContext(writer.rel->rd_rel->relowner,
+						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	writer.busy = true;
+	ExecStoreHeapTuple(heap_form_tuple(RelationGetDescr(writer.rel), values, nulls), writer.slot, true);
+	table_tuple_insert(writer.rel, writer.slot, GetCurrentCommandId(true), 0, NULL);
+	ExecInsertIndexTuples(writer.rri, writer.slot, writer.estate, false, false, NULL, NIL);
+	ResetPerTupleExprContext(writer.estate);
+	ExecClearTuple(writer.slot);
+	writer.busy = false;
+	SetUserIdAndSecContext(saved_user, saved_context);
+}
+
+/*
+ * Appends one row to the log: the change op of table relid (old_row, new_row
+ * and changed may be NULL), chained to the head, which it becomes. A row
+ * trigger keeps the log open for the next row of its statement.
+ */
+static void
+AuditAppend(Oid relid, const char *relname, const char *op,
+			Jsonb *old_row, Jsonb *new_row, ArrayType *changed, bool keep_open)
+{
+	Datum		values[AUDIT_NCOLUMNS];
+	bool		nulls[AUDIT_NCOLUMNS];
+	uint8		hash[AUDIT_HASH_LEN];
+
+	AuditChainLock();
+	memset(nulls, false, sizeof(nulls));
+	values[AUDIT_ID] = Int64GetDatum(chain.last_id + 1);
+	values[AUDIT_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
+	values[AUDIT_TXID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	values[AUDIT_TABLE_OID] = ObjectIdGetDatum(relid);
+	values[AUDIT_TABLE_NAME] = CStringGetTextDatum(relname);
+	values[AUDIT_OP] = CStringGetTextDatum(op);
+	values[AUDIT_OLD_ROW] = PointerGetDatum(old_row);
+	nulls[AUDIT_OLD_ROW] = old_row == NULL;
+	values[AUDIT_NEW_ROW] = PointerGetDatum(new_row);
+	nulls[AUDIT_NEW_ROW] = new_row == NULL;
+	values[AUDIT_CHANGED_COLUMNS] = PointerGetDatum(changed);
+	nulls[AUDIT_CHANGED_COLUMNS] = changed == NULL;
+	values[AUDIT_SESSION_USER] = RoleNameDatum(GetSessionUserId(), 0);
+	values[AUDIT_CURRENT_USER] = RoleNameDatum(GetUserId(), 1);
+	nulls[AUDIT_APPLICATION_NAME] = application_name == NULL || application_name[0] == '\0';
+	values[AUDIT_APPLICATION_NAME] = nulls[AUDIT_APPLICATION_NAME] ? (Datum) 0 : CStringGetTextDatum(application_name);
+	values[AUDIT_CLIENT_ADDR] = ClientAddr(&nulls[AUDIT_CLIENT_ADDR]);
+	values[AUDIT_PREV_HASH] = HashDatum(chain.last_hash);
+	AuditRowHash(values, nulls, hash);
+	values[AUDIT_HASH] = HashDatum(hash);
+
+	InsertLogRow(values, nulls);
+	if (!keep_open)
+		CloseLogWriter();
+	chain.last_id++;
+	memcpy(chain.last_hash, hash, AUDIT_HASH_LEN);
+}
+
+/*
+ * Appends an event about a table (ENABLE, DISABLE, DROP, ARCHIVE) to the log;
+ * relname NULL: looked up.
+ */
+void
+AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
+{
+	if (relname == NULL)
+	{
+		char	   *name = get_rel_name(relid);
+
+		if (name == NULL)
+			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
+		relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+	}
+	AuditAppend(relid, relname, op, NULL, detail, NULL, false);
+}
+
+/* True when name is one of the trigger's arguments (the ignored columns). */
+static bool
+IsIgnored(Trigger *trigger, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < trigger->tgnargs; i++)
+		if (strcmp(trigger->tgargs[i], name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * What the trigger needs to know of the table it fires on, built once per
+ * statement (per trigger and table) in fn_extra.
+ */
+static AuditTable *
+AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
+{
+	AuditTable *t = (AuditTable *) flinfo->fn_extra;
+	Relation	rel = td->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+	int			i;
+
+	if (t != NULL && t->trigger_oid == td->tg_trigger->tgoid &&
+		t->relid == RelationGetRelid(rel) && t->tupdesc == desc)
+		return t;
+
+	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
+	t = palloc0(offsetof(AuditTable, attrs) + sizeof(AuditAttr) * desc->natts);
+	t->trigger_oid = td->tg_trigger->tgoid;
+	t->relid = RelationGetRelid(rel);
+	t->tupdesc = desc;
+	t->name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
+	t->natts = desc->natts;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		AuditAttr  *a = &t->attrs[i];
+		Oid			output;
+		bool		varlena;
+
+		a->skip = att->attisdropped || IsIgnored(td->tg_trigger, NameStr(att->attname));
+		if (a->skip)
+			continue;
+		a->key.type = jbvString;
+		a->key.val.string.val = pstrdup(NameStr(att->attname));
+		a->key.val.string.len = strlen(a->key.val.string.val);
+		a->typlen = att->attlen;
+		a->typbyval = att->attbyval;
+		a->basetype = getBaseType(att->atttypid);
+		switch (a->basetype)
+		{
+			case BOOLOID:
+				a->kind = JSON_BOOL;
+				break;
+			case INT2OID:
+			case INT4OID:
+			case INT8OID:
+				a->kind = JSON_INT;
+				break;
+			case NUMERICOID:
+				a->kind = JSON_NUMERIC;
+				break;
+			case FLOAT4OID:
+			case FLOAT8OID:
+				a->kind = JSON_FLOAT;
+				getTypeOutputInfo(att->atttypid, &output, &varlena);
+				fmgr_info_cxt(output, &a->convert, flinfo->fn_mcxt);
+				break;
+			case TEXTOID:
+			case VARCHAROID:
+			case BPCHAROID:
+				a->kind = JSON_TEXT;
+				break;
+			case JSONBOID:
+				a->kind = JSON_JSONB;
+				break;
+			case DATEOID:
+			case TIMESTAMPOID:
+			case TIMESTAMPTZOID:
+				a->kind = JSON_DATETIME;
+				break;
+			default:
+				/* to_jsonb() finds the type of its argument in fn_expr */
+				a->kind = JSON_OTHER;
+				fmgr_info_cxt(F_TO_JSONB, &a->convert, flinfo->fn_mcxt);
+				a->convert.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+														   list_make1(makeNullConst(att->atttypid, att->atttypmod,
+																					att->attcollation)),
+														   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+				break;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	flinfo->fn_extra = t;
+	return t;
+}
+
+/* Sets v to a jsonb value: the scalar itself, or the container to unpack. */
+static void
+JsonbToValue(Jsonb *j, JsonbValue *v)
+{
+	if (JB_ROOT_IS_SCALAR(j))
+		JsonbExtractScalar(&j->root, v);
+	else
+	{
+		v->type = jbvBinary;
+		v->val.binary.data = &j->root;
+		v->val.binary.len = VARSIZE(j) - VARHDRSZ;
+	}
+}
+
+/* Sets v to a string or a number parsed from the text of a number. */
+static void
+NumberTextToValue(char *s, JsonbValue *v)
+{
+	/* NaN and infinities are no JSON numbers: to_jsonb() makes them strings */
+	if (strpbrk(s, "Nn") != NULL)
+	{
+		v->type = jbvString;
+		v->val.string.val = s;
+		v->val.string.len = strlen(s);
+	}
+	else
+	{
+		v->type = jbvNumeric;
+		v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
+															 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	}
+}
+
+/* Sets v to the jsonb form of a non-NULL column value. */
+static void
+AttrToValue(AuditAttr *a, Datum value, JsonbValue *v)
+{
+	switch (a->kind)
+	{
+		case JSON_BOOL:
+			v->type = jbvBool;
+			v->val.boolean = DatumGetBool(value);
+			break;
+		case JSON_INT:
+			v->type = jbvNumeric;
+			v->val.numeric = int64_to_numeric(a->typlen == 2 ? DatumGetInt16(value) :
+											  a->typlen == 4 ? DatumGetInt32(value) : DatumGetInt64(value));
+			break;
+		case JSON_NUMERIC:
+			{
+				Numeric		n = DatumGetNumeric(value);
+
+				if (numeric_is_nan(n) || numeric_is_inf(n))
+					NumberTextToValue(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n))), v);
+				else
+				{
+					v->type = jbvNumeric;
+					v->val.numeric = n;
+				}
+				break;
+			}
+		case JSON_FLOAT:
+			NumberTextToValue(OutputFunctionCall(&a->convert, value), v);
+			break;
+		case JSON_TEXT:
+			{
+				text	   *t = DatumGetTextPP(value);
+
+				v->type = jbvString;
+				v->val.string.val = VARDATA_ANY(t);
+				v->val.string.len = VARSIZE_ANY_EXHDR(t);
+				break;
+			}
+		case JSON_JSONB:
+			JsonbToValue(DatumGetJsonbP(value), v);
+			break;
+		case JSON_DATETIME:
+			v->type = jbvString;
+			v->val.string.val = JsonEncodeDateTime(NULL, value, a->basetype, NULL);
+			v->val.string.len = strlen(v->val.string.val);
+			break;
+		case JSON_OTHER:
+			JsonbToValue(DatumGetJsonbP(FunctionCall1(&a->convert, value)), v);
+			break;
+	}
+}
+
+/* The audited columns of a deformed row as a jsonb object (column: value). */
+static Jsonb *
+RowToJsonb(AuditTable *t, Datum *values, bool *nulls)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
+	int			i;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < t->natts; i++)
+	{
+		AuditAttr  *a = &t->attrs[i];
+		JsonbValue	v;
+
+		if (a->skip)
+			continue;
+		pushJsonbValue(&state, WJB_KEY, &a->key);
+		if (nulls[i])
+			v.type = jbvNull;
+		else
+			AttrToValue(a, values[i], &v);
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(result);
+}
+
+/* True when two non-NULL values of a column are the same (same bytes). */
+static bool
+SameValue(AuditAttr *a, Datum x, Datum y)
+{
+	/* an unchanged TOASTed value keeps its pointer: no need to fetch it */
+	if (a->typlen == -1 &&
+		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(x)) && VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(y)))
+	{
+		struct varatt_external px,
+					py;
+
+		VARATT_EXTERNAL_GET_POINTER(px, DatumGetPointer(x));
+		VARATT_EXTERNAL_GET_POINTER(py, DatumGetPointer(y));
+		if (px.va_valueid == py.va_valueid && px.va_toastrelid == py.va_toastrelid)
+			return true;
+	}
+	return datum_image_eq(x, y, a->typbyval, a->typlen);
+}
+
+/* The names of the audited columns an UPDATE changed, or NULL when none. */
+static ArrayType *
+ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_values, bool *new_nulls)
+{
+	Datum	   *names = palloc(sizeof(Datum) * t->natts);
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < t->natts; i++)
+	{
+		AuditAttr  *a = &t->attrs[i];
+
+		if (a->skip)
+			continue;
+		if (old_nulls[i] != new_nulls[i] ||
+			(!old_nulls[i] && !SameValue(a, old_values[i], new_values[i])))
+			names[n++] = PointerGetDatum(cstring_to_text_with_len(a->key.val.string.val, a->key.val.string.len));
+	}
+	if (n == 0)
+		return NULL;
+	return construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
+PG_FUNCTION_INFO_V1(audit_trigger);
+
+/*
+ * mlops._audit_trigger() — AFTER INSERT/UPDATE/DELETE FOR EACH ROW and AFTER
+ * TRUNCATE FOR EACH STATEMENT: appends the change to the log. An UPDATE that
+ * changes no audited column (arguments: the ignored columns) is not logged.
+ */
+Datum
+audit_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	AuditTable *t;
+	TupleDesc	desc;
+	Datum	   *old_values = NULL,
+			   *new_values = NULL;
+	bool	   *old_nulls = NULL,
+			   *new_nulls = NULL;
+	ArrayType  *changed = NULL;
+	const char *op;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mlops._audit_trigger() must be fired AFTER a change")));
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+	{
+		Relation	rel = td->tg_relation;
+
+		AuditAppend(RelationGetRelid(rel),
+					quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel)),
+					"TRUNCATE", NULL, NULL, NULL, false);
+		return PointerGetDatum(NULL);
+	}
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mlops._audit_trigger() must be fired FOR EACH ROW for INSERT, UPDATE and DELETE")));
+
+	t = AuditTableGet(fcinfo->flinfo, td);
+	desc = t->tupdesc;
+	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		old_values = palloc(sizeof(Datum) * t->natts);
+		old_nulls = palloc(sizeof(bool) * t->natts);
+		heap_deform_tuple(td->tg_trigtuple, desc, old_values, old_nulls);
+	}
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		HeapTuple	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+
+		new_values = palloc(sizeof(Datum) * t->natts);
+		new_nulls = palloc(sizeof(bool) * t->natts);
+		heap_deform_tuple(tuple, desc, new_values, new_nulls);
+	}
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		changed = ChangedColumns(t, old_values, old_nulls, new_values, new_nulls);
+		if (changed == NULL)
+			return PointerGetDatum(NULL);
+		op = "UPDATE";
+	}
+	else
+		op = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? "INSERT" : "DELETE";
+
+	AuditAppend(t->relid, t->name, op,
+				old_values ? RowToJsonb(t, old_values, old_nulls) : NULL,
+				new_values ? RowToJsonb(t, new_values, new_nulls) : NULL,
+				changed, true);
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(audit_guard);
+
+/*
+ * mlops._audit_guard() — BEFORE trigger of the log and its anchor: refuses
+ * every change (INSERT of the anchor, UPDATE, DELETE, TRUNCATE) for every role,
+ * except what archive_audit() does while it runs.
+ */
+Datum
+audit_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	const char *op;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mlops._audit_guard() must be fired BEFORE a change")));
+	if (archiving && TRIGGER_FIRED_FOR_ROW(td->tg_event))
+	{
+		if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+			return PointerGetDatum(td->tg_trigtuple);
+		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+			return PointerGetDatum(td->tg_newtuple);
+	}
+	op = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? "INSERT" :
+		TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" :
+		TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE" : "TRUNCATE";
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s of %s is not allowed", op, RelationGetRelationName(td->tg_relation)),
+			 errdetail("The audit log is append-only and written only by the audit trigger."),
+			 errhint("A superuser may remove old rows with mlops.archive_audit().")));
+	PG_RETURN_NULL();			/* not reached */
+}
+
+PG_FUNCTION_INFO_V1(audit_event);
+
+/*
+ * mlops._audit_event(tbl, op, detail, table_name) — logs an event about a
+ * table (its name looked up when table_name is NULL).
+ */
+Datum
+audit_event(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		elog(ERROR, "mlops._audit_event needs a table and an operation");
+	AuditAppendEvent(PG_GETARG_OID(0), PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+					 text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2));
+	PG_RETURN_VOID();
+}
+
+/* True when the bytea value holds exactly the given hash. */
+static bool
+HashEquals(Datum value, const uint8 *hash)
+{
+	bytea	   *b = DatumGetByteaPP(value);
+
+	return VARSIZE_ANY_EXHDR(b) == AUDIT_HASH_LEN && memcmp(VARDATA_ANY(b), hash, AUDIT_HASH_LEN) == 0;
+}
+
+PG_FUNCTION_INFO_V1(verify_audit);
+
+/*
+ * verify_audit() — walks the log in id order from the anchor, as one snapshot
+ * sees it, and checks that ids are consecutive, that each row's prev_hash is
+ * the previous row's hash and that each hash is the hash of its row. Returns
+ * ok, the number of rows verified and the id of the first bad row.
+ */
+Datum
+verify_audit(PG_FUNCTION_ARGS)
+{
+	TupleDesc	result_desc;
+	Datum		result[3];
+	bool		result_nulls[3] = {false, false, true};
+	int64		checked = 0;
+	int64		expected_id;
+	uint8		prev[AUDIT_HASH_LEN];
+	bool		isnull;
+	Portal		portal;
+	SPIPlanPtr	plan;
+	MemoryContext row_cxt;
+	bool		bad = false;
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "verify_audit must return a composite type");
+	SPI_connect();
+	/* read only: the anchor and the rows are read with the same snapshot */
+	if (SPI_execute("SELECT anchor_id, anchor_hash FROM mlops.audit_chain", true, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the audit chain has no anchor"),
+				 errdetail("mlops.audit_chain must hold exactly one row.")));
+	expected_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) + 1;
+	CopyHash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), prev, "anchor");
+
+	plan = SPI_prepare("SELECT id, at, txid, table_oid, table_name, op, old_row, new_row, changed_columns, "
+					   "session_user_name, current_user_name, application_name, client_addr, prev_hash, hash "
+					   "FROM mlops.audit_log ORDER BY id", 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "verify_audit row", ALLOCSET_DEFAULT_SIZES);
+	while (!bad)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			Datum		values[AUDIT_NCOLUMNS];
+			bool		nulls[AUDIT_NCOLUMNS];
+			uint8		hash[AUDIT_HASH_LEN];
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+			CHECK_FOR_INTERRUPTS();
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+			if (DatumGetInt64(values[AUDIT_ID]) != expected_id || nulls[AUDIT_PREV_HASH] ||
+				nulls[AUDIT_HASH] || !HashEquals(values[AUDIT_PREV_HASH], prev))
+				bad = true;
+			else
+			{
+				AuditRowHash(values, nulls, hash);
+				bad = !HashEquals(values[AUDIT_HASH], hash);
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
+			if (bad)
+			{
+				result[2] = values[AUDIT_ID];
+				result_nulls[2] = false;
+				break;
+			}
+			memcpy(prev, hash, AUDIT_HASH_LEN);
+			expected_id++;
+			checked++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	result[0] = BoolGetDatum(!bad);
+	result[1] = Int64GetDatum(checked);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_nulls)));
+}
+
+PG_FUNCTION_INFO_V1(archive_audit);
+
+/*
+ * archive_audit(before_id) — superuser only: removes the log rows with ids
+ * below before_id and makes the last removed row's id and hash the anchor of
+ * the chain, so that the rest still verifies; the archiving is itself logged.
+ * Returns the number of rows removed. Copy them out first to keep them.
+ */
+Datum
+archive_audit(PG_FUNCTION_ARGS)
+{
+	int64		before_id = PG_GETARG_INT64(0);
+	int64		anchor_id;
+	Datum		args[2];
+	Oid			argtypes[2] = {INT8OID, BYTEAOID};
+	bool		isnull;
+	uint8		anchor_hash[AUDIT_HASH_LEN];
+	uint64		removed;
+	StringInfoData detail;
+	char	   *hex;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser to archive the audit log"),
+				 errdetail("Archiving removes rows from the audit log.")));
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("archive_audit() must run at isolation level READ COMMITTED"),
+				 errdetail("It must see every log row committed before it took the chain lock.")));
+	AuditChainLock();
+	SPI_connect();
+	SPI_execute("SELECT anchor_id FROM mlops.audit_chain", false, 0);
+	anchor_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (before_id <= anchor_id + 1 || before_id > chain.last_id + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("before_id must be between " INT64_FORMAT " and " INT64_FORMAT, anchor_id + 2, chain.last_id + 1),
+				 errdetail("The log holds the rows " INT64_FORMAT " to " INT64_FORMAT ".", anchor_id + 1, chain.last_id)));
+	args[0] = Int64GetDatum(before_id - 1);
+	if (SPI_execute_with_args("SELECT hash FROM mlops.audit_log WHERE id = $1", 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("audit log row " INT64_FORMAT " is missing", before_id - 1),
+				 errhint("Run mlops.verify_audit() to find where the log was altered.")));
+	CopyHash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), anchor_hash, "hash");
+
+	args[0] = Int64GetDatum(before_id);
+	args[1] = HashDatum(anchor_hash);
+	archiving = true;
+	PG_TRY();
+	{
+		SPI_execute_with_args("DELETE FROM mlops.audit_log WHERE id < $1", 1, argtypes, args, NULL, false, 0);
+		removed = SPI_processed;
+		SPI_execute_with_args("UPDATE mlops.audit_chain SET anchor_id = $1 - 1, anchor_hash = $2",
+							  2, argtypes, args, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		archiving = false;
+	}
+	PG_END_TRY();
+	SPI_finish();
+
+	hex = palloc(AUDIT_HASH_LEN * 2 + 1);
+	hex[hex_encode((char *) anchor_hash, AUDIT_HASH_LEN, hex)] = '\0';
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"archived_through\": " INT64_FORMAT ", \"rows\": " UINT64_FORMAT ", \"anchor_hash\": \"%s\"}",
+					 before_id - 1, removed, hex);
+	AuditAppendEvent(chain.log_oid, NULL, "ARCHIVE",
+					 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail.data))));
+	PG_RETURN_INT64((int64) removed);
+}

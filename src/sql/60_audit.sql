@@ -1,0 +1,303 @@
+-- ---------------------------------------------------------------------------
+-- Audit: a C row-level AFTER trigger appends every change of an audited table
+-- to mlops.audit_log, a sha256 hash chain that verify_audit() checks. The log
+-- is append-only; archive_audit() is the one sanctioned way to shorten it.
+-- ---------------------------------------------------------------------------
+
+-- The log. Written only by the C trigger (which inserts directly, so writers
+-- need no privilege on it); its column order is the canonical order of the
+-- hash (see README, "Audit"), which audit.c checks.
+CREATE TABLE mlops.audit_log (
+    id                bigint PRIMARY KEY,  -- consecutive, in commit order (assigned under the chain lock)
+    at                timestamptz NOT NULL,
+    txid              xid8 NOT NULL,
+    table_oid         oid NOT NULL,
+    table_name        text NOT NULL,
+    op                text NOT NULL,       -- INSERT UPDATE DELETE TRUNCATE ENABLE DISABLE DROP ARCHIVE
+    old_row           jsonb,
+    new_row           jsonb,
+    changed_columns   text[],
+    session_user_name text NOT NULL,
+    current_user_name text NOT NULL,
+    application_name  text,
+    client_addr       inet,
+    prev_hash         bytea NOT NULL,
+    hash              bytea NOT NULL
+);
+COMMENT ON TABLE mlops.audit_log IS
+    'append-only, hash-chained log of every change to an audited table';
+
+-- The anchor of the chain: the id and hash of the last row removed by
+-- archive_audit() (0 and 32 zero bytes before any). Its one row is also the
+-- lock that serialises audited writers until they commit.
+CREATE TABLE mlops.audit_chain (
+    one          boolean PRIMARY KEY DEFAULT true CHECK (one),
+    anchor_id    bigint NOT NULL,
+    anchor_hash  bytea NOT NULL
+);
+COMMENT ON TABLE mlops.audit_chain IS
+    'anchor of the audit hash chain (last archived id and hash); locked by every audited transaction';
+INSERT INTO mlops.audit_chain (anchor_id, anchor_hash) VALUES (0, '\x0000000000000000000000000000000000000000000000000000000000000000');
+
+-- The audit trigger: one row per changed row (INSERT, UPDATE, DELETE), one per
+-- TRUNCATE statement. Trigger arguments: the names of the ignored columns.
+CREATE FUNCTION mlops._audit_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'audit_trigger'
+    LANGUAGE C;
+COMMENT ON FUNCTION mlops._audit_trigger() IS
+    'internal trigger: appends the change of an audited row (or a TRUNCATE) to the audit log';
+
+-- Refuses UPDATE, DELETE and TRUNCATE of the log and its anchor, except the
+-- deletion done by archive_audit().
+CREATE FUNCTION mlops._audit_guard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'audit_guard'
+    LANGUAGE C;
+COMMENT ON FUNCTION mlops._audit_guard() IS
+    'internal trigger: keeps the audit log append-only (archive_audit() is the only exception)';
+
+CREATE TRIGGER audit_log_append_only BEFORE INSERT OR UPDATE OR DELETE ON mlops.audit_log
+    FOR EACH ROW EXECUTE FUNCTION mlops._audit_guard();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON mlops.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_guard();
+CREATE TRIGGER audit_chain_guarded BEFORE INSERT OR UPDATE OR DELETE ON mlops.audit_chain
+    FOR EACH ROW EXECUTE FUNCTION mlops._audit_guard();
+CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON mlops.audit_chain
+    FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_guard();
+-- ALWAYS: they hold under session_replication_role = replica too.
+ALTER TABLE mlops.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
+ALTER TABLE mlops.audit_log ENABLE ALWAYS TRIGGER audit_log_no_truncate;
+ALTER TABLE mlops.audit_chain ENABLE ALWAYS TRIGGER audit_chain_guarded;
+ALTER TABLE mlops.audit_chain ENABLE ALWAYS TRIGGER audit_chain_no_truncate;
+
+-- Appends an event about a table (ENABLE, DISABLE, DROP) to the log; the name
+-- is looked up unless given (a dropped table has none left to look up).
+CREATE FUNCTION mlops._audit_event(tbl oid, op text, detail jsonb, table_name text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'audit_event'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlops._audit_event(oid, text, jsonb, text) IS
+    'internal: appends an event about an audited table (ENABLE, DISABLE, DROP) to the audit log';
+
+-- Raises 42501 unless the calling role owns tbl or is an mlops_admin.
+CREATE FUNCTION mlops._audit_check_owner(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_has_role(mlops.invoker(), (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE')
+       AND NOT pg_has_role(mlops.invoker(), 'mlops_admin', 'USAGE') THEN
+        RAISE EXCEPTION 'must be the owner of table % or a member of mlops_admin to change its auditing', tbl
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_check_owner(regclass) IS
+    'internal: raises 42501 unless the calling role owns the table or is an mlops_admin';
+
+-- Raises 55000 when tbl is a partition audited through its partitioned parent.
+CREATE FUNCTION mlops._audit_check_not_inherited(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parent regclass;
+BEGIN
+    SELECT p.tgrelid INTO parent FROM pg_trigger t JOIN pg_trigger p ON p.oid = t.tgparentid
+     WHERE t.tgrelid = tbl AND t.tgname = 'mlops_audit';
+    IF parent IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is audited through its parent %', tbl, parent
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Enable or disable auditing on the partitioned table.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_check_not_inherited(regclass) IS
+    'internal: raises 55000 when the table is a partition audited through its parent';
+
+-- Installs (or, on an audited table, replaces) the audit triggers of a table.
+CREATE FUNCTION mlops.enable_audit(tbl regclass, ignore_columns text[] DEFAULT '{}') RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    kind "char";
+    missing text;
+    args text;
+BEGIN
+    PERFORM mlops._require(tbl, 'tbl');
+    PERFORM mlops._require(ignore_columns, 'ignore_columns');
+    SELECT relkind INTO kind FROM pg_class WHERE oid = tbl;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only ordinary and partitioned tables can be audited.';
+    END IF;
+    IF tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass) THEN
+        RAISE EXCEPTION 'the audit log cannot audit itself' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM mlops._audit_check_owner(tbl);
+    PERFORM mlops._audit_check_not_inherited(tbl);
+    SELECT string_agg(quote_literal(c), ', ' ORDER BY c) INTO missing
+      FROM unnest(ignore_columns) c
+     WHERE c IS NULL OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
+                                                                 AND a.attnum > 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL OR array_position(ignore_columns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'table % has no column %', tbl, coalesce(missing, 'NULL')
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'ignore_columns lists names of columns of the audited table.';
+    END IF;
+    ignore_columns := ARRAY(SELECT DISTINCT c FROM unnest(ignore_columns) c ORDER BY c);
+    SELECT string_agg(quote_literal(c), ', ') INTO args FROM unnest(ignore_columns) c;
+    -- audited again: the triggers are replaced (with the new ignore_columns)
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit') THEN
+        EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
+    END IF;
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
+        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
+    EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', tbl);
+    -- one command, so that the DDL guard never sees one of them not enabled ALWAYS
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit, ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
+    PERFORM mlops._audit_event(tbl, 'ENABLE', jsonb_build_object('ignore_columns', to_jsonb(ignore_columns)));
+END
+$$;
+COMMENT ON FUNCTION mlops.enable_audit(regclass, text[]) IS
+    'audits a table: every INSERT, UPDATE, DELETE and TRUNCATE is appended to mlops.audit_log (again: replaces ignore_columns)';
+
+-- Removes the audit triggers of a table (the removal is itself logged).
+CREATE FUNCTION mlops.disable_audit(tbl regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    part regclass;
+BEGIN
+    PERFORM mlops._require(tbl, 'tbl');
+    PERFORM mlops._audit_check_owner(tbl);
+    PERFORM mlops._audit_check_not_inherited(tbl);
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal) THEN
+        RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);      -- logged by mlops._audit_drop()
+    -- the TRUNCATE trigger of the table and of its partitions
+    FOR part IN SELECT t.tgrelid::regclass FROM pg_trigger t
+                 WHERE t.tgname = 'mlops_audit_truncate'
+                   AND (t.tgrelid = tbl OR t.tgrelid IN (SELECT relid FROM pg_partition_tree(tbl))) LOOP
+        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', part);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
+    'stops auditing a table (the log keeps its rows; the change is logged)';
+
+-- After DDL: only superusers may alter the log; an audit trigger is not
+-- disabled behind disable_audit()'s back; and every partition of an audited
+-- partitioned table gets the TRUNCATE trigger (statement triggers are not
+-- inherited, and a partition can be truncated on its own).
+CREATE FUNCTION mlops._audit_ddl() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    cmd record;
+    root regclass;
+    part regclass;
+BEGIN
+    FOR cmd IN SELECT DISTINCT c.objid::regclass AS tbl FROM pg_event_trigger_ddl_commands() c
+                WHERE c.classid = 'pg_class'::regclass AND c.object_type = 'table' LOOP
+        IF cmd.tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass)
+           AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = mlops.invoker()) THEN
+            RAISE EXCEPTION 'only a superuser may alter %', cmd.tbl
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'The audit log is append-only and protected by its triggers.';
+        END IF;
+        IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = cmd.tbl AND tgname IN ('mlops_audit', 'mlops_audit_truncate')
+                                            AND tgenabled <> 'A') THEN
+            RAISE EXCEPTION 'the audit triggers of % must stay enabled ALWAYS', cmd.tbl
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'mlops.disable_audit() stops auditing a table, and logs that it did.';
+        END IF;
+        SELECT a.relid INTO root FROM pg_partition_ancestors(cmd.tbl) a
+          JOIN pg_trigger t ON t.tgrelid = a.relid AND t.tgname = 'mlops_audit' AND t.tgparentid = 0
+         LIMIT 1;
+        CONTINUE WHEN root IS NULL;
+        FOR part IN SELECT p.relid FROM pg_partition_tree(root) p
+                     WHERE NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = p.relid
+                                                                  AND t.tgname = 'mlops_audit_truncate') LOOP
+            EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', part);
+            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit_truncate', part);
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_ddl() IS
+    'internal event trigger: protects the audit log and audit triggers from DDL, extends auditing to new partitions';
+CREATE EVENT TRIGGER mlops_audit_ddl ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'CREATE TRIGGER')
+    EXECUTE FUNCTION mlops._audit_ddl();
+ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
+
+-- After a DROP: an audit trigger dropped, by disable_audit() or directly, is
+-- logged as DISABLE of its table; an audited table dropped, as DROP.
+CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    obj record;
+BEGIN
+    IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                WHERE d.object_type = 'table' AND d.address_names = '{mlops,audit_log}') THEN
+        RETURN;                             -- the extension itself is being dropped
+    END IF;
+    FOR obj IN SELECT t.address_names AS names, d.objid AS dropped_table
+                 FROM pg_event_trigger_dropped_objects() t
+                 LEFT JOIN pg_event_trigger_dropped_objects() d
+                        ON d.object_type = 'table' AND d.address_names = t.address_names[1:2]
+                WHERE t.object_type = 'trigger' AND t.address_names[3] = 'mlops_audit' LOOP
+        IF obj.dropped_table IS NOT NULL THEN
+            PERFORM mlops._audit_event(obj.dropped_table, 'DROP', NULL, format('%I.%I', obj.names[1], obj.names[2]));
+        ELSE
+            PERFORM mlops._audit_event(format('%I.%I', obj.names[1], obj.names[2])::regclass, 'DISABLE', NULL);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_drop() IS
+    'internal event trigger: logs audit triggers dropped (DISABLE) and audited tables dropped (DROP)';
+CREATE EVENT TRIGGER mlops_audit_drop ON sql_drop
+    EXECUTE FUNCTION mlops._audit_drop();
+ALTER EVENT TRIGGER mlops_audit_drop ENABLE ALWAYS;
+
+CREATE FUNCTION mlops.verify_audit(OUT ok boolean, OUT rows_checked bigint, OUT first_bad_id bigint)
+    AS 'MODULE_PATHNAME', 'verify_audit'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlops.verify_audit() IS
+    'checks the audit hash chain from its anchor: ok, rows verified, and the id of the first altered, inserted or missing row';
+
+CREATE FUNCTION mlops.archive_audit(before_id bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'archive_audit'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlops.archive_audit(bigint) IS
+    'superuser only: removes the log rows before before_id, keeping the last removed hash as the anchor of the chain';
+
+CREATE VIEW mlops.audited_tables AS
+SELECT t.tgrelid::regclass AS table_name
+  FROM pg_trigger t
+ WHERE t.tgname = 'mlops_audit' AND t.tgfoid = 'mlops._audit_trigger'::regproc AND t.tgparentid = 0;
+COMMENT ON VIEW mlops.audited_tables IS 'tables audited with enable_audit() (partitions of an audited table are covered by it)';
+
+-- The registry's own tables are audited from install; the artifact of a model
+-- version is left out of the log (its sha256 is a column of the row).
+SELECT mlops.enable_audit('mlops.model');
+SELECT mlops.enable_audit('mlops.model_version', '{artifact}');
+SELECT mlops.enable_audit('mlops.alias');
+SELECT mlops.enable_audit('mlops.deployment');
+
+GRANT SELECT ON mlops.audit_log, mlops.audit_chain, mlops.audited_tables TO mlops_admin;
+GRANT EXECUTE ON FUNCTION mlops.verify_audit() TO mlops_admin;
+-- table owners among the trainers may audit their tables (checked inside)
+GRANT EXECUTE ON FUNCTION mlops.enable_audit(regclass, text[]), mlops.disable_audit(regclass) TO mlops_trainer;

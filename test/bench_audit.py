@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""Cost of the audit trigger: a 100,000-row INSERT and a 100,000-row UPDATE of
+an audited table, against the same statements on the same table unaudited, and
+against the same table audited by a PL/pgSQL trigger that writes the same
+columns as jsonb (the usual trigger-based audit: to_jsonb(OLD/NEW), changed
+columns, who and from where; it keeps no hash chain). Wall time, and the CPU
+time of the server backend (read from /proc: steadier on a shared machine)."""
+import os
+import statistics
+import time
+
+from mlops_bench import report
+from mlops_test import fresh_database, query
+
+ROWS = 100000
+conn = fresh_database("bench_audit", datasets=False)
+query(conn, """
+CREATE TABLE plpgsql_log (
+    id bigserial PRIMARY KEY, at timestamptz NOT NULL, txid xid8 NOT NULL, table_oid oid NOT NULL,
+    table_name text NOT NULL, op text NOT NULL, old_row jsonb, new_row jsonb, changed_columns text[],
+    session_user_name name NOT NULL, current_user_name name NOT NULL, application_name text,
+    client_addr inet, prev_hash bytea, hash bytea);
+CREATE FUNCTION plpgsql_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    o jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+    n jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+    changed text[];
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        changed := ARRAY(SELECT key FROM jsonb_each(n) e WHERE e.value IS DISTINCT FROM o -> e.key ORDER BY key);
+        IF cardinality(changed) = 0 THEN RETURN NULL; END IF;
+    END IF;
+    INSERT INTO plpgsql_log (at, txid, table_oid, table_name, op, old_row, new_row, changed_columns,
+                             session_user_name, current_user_name, application_name, client_addr)
+    VALUES (clock_timestamp(), pg_current_xact_id(), TG_RELID, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, TG_OP,
+            o, n, changed, session_user, current_user, nullif(current_setting('application_name'), ''),
+            inet_client_addr());
+    RETURN NULL;
+END
+$$;
+""")
+for name in ("plain", "audited", "plpgsql"):
+    query(conn, f"""CREATE TABLE {name} (id bigint PRIMARY KEY, customer text NOT NULL, qty int NOT NULL,
+                                         price numeric(10,2), note text, created timestamptz DEFAULT now())""")
+query(conn, "SELECT mlops.enable_audit('audited')")
+backend = query(conn, "SELECT pg_backend_pid()")[0][0]
+
+
+def backend_cpu():
+    """User + system CPU seconds of the server backend so far."""
+    with open(f"/proc/{backend}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+query(conn, "CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON plpgsql FOR EACH ROW EXECUTE FUNCTION plpgsql_audit()")
+
+
+def insert(table):
+    query(conn, f"""INSERT INTO {table} (id, customer, qty, price, note)
+                    SELECT i, 'customer ' || (i % 1000), i % 7, (i % 10000) / 100.0, md5(i::text)
+                      FROM generate_series(1, {ROWS}) i""")
+
+
+def update(table):
+    query(conn, f"UPDATE {table} SET qty = qty + 1")
+
+
+# The three tables take turns in each round, so that the load of a shared
+# machine falls on all of them alike; medians over the rounds.
+ROUNDS = 3
+times = {}
+cpu = {}
+for what, statement in (("insert", insert), ("update", update)):
+    for round_ in range(ROUNDS + 1):
+        for table in ("plain", "audited", "plpgsql"):
+            if what == "insert":
+                query(conn, f"TRUNCATE {table}")
+            start, start_cpu = time.perf_counter(), backend_cpu()
+            statement(table)
+            if round_ > 0:          # the first round warms up
+                times.setdefault((what, table), []).append(time.perf_counter() - start)
+                cpu.setdefault((what, table), []).append(backend_cpu() - start_cpu)
+        query(conn, "VACUUM")
+times = {k: statistics.median(v) for k, v in times.items()}
+cpu = {k: statistics.median(v) for k, v in cpu.items()}
+for what in ("insert", "update"):
+    report(f"audit, {ROWS // 1000}k-row {what}: audited vs unaudited", times[what, "audited"], times[what, "plain"], "<= 2.0")
+    report(f"audit, {ROWS // 1000}k-row {what}: C trigger vs PL/pgSQL jsonb trigger", times[what, "audited"],
+           times[what, "plpgsql"], "<= 0.4")
+for what in ("insert", "update"):
+    report(f"audit, {ROWS // 1000}k-row {what}, backend CPU: audited vs unaudited", cpu[what, "audited"],
+           cpu[what, "plain"], "<= 2.0")
+    report(f"audit, {ROWS // 1000}k-row {what}, backend CPU: C vs PL/pgSQL trigger", cpu[what, "audited"],
+           cpu[what, "plpgsql"], "<= 0.4")

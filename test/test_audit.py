@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Audit log end to end: concurrent writers from several sessions keep one valid
+chain (consecutive ids, no two rows with the same prev_hash, every committed
+change logged once, nothing of a rolled-back one); the hashes are recomputed
+here from the canonical form the README documents (an independent oracle);
+REPEATABLE READ writers wait for the chain instead of failing; tampering by a
+superuser is found by verify_audit()."""
+import hashlib
+import random
+import threading
+
+import psycopg2
+
+from mlops_test import check, connect, expect_error, finish, fresh_database, query
+
+DB = "test_audit"
+conn = fresh_database(DB, datasets=False)
+query(conn, "CREATE TABLE acct (id int PRIMARY KEY, owner text NOT NULL, balance numeric NOT NULL, note text)")
+query(conn, "SELECT mlops.enable_audit('acct', '{note}')")
+start_id = query(conn, "SELECT max(id) FROM mlops.audit_log")[0][0]
+
+WRITERS = 4
+TRANSACTIONS = 40
+expected = {}      # writer -> number of log rows its committed transactions wrote
+errors = []
+
+
+def writer(n):
+    """Inserts, updates and deletes its own rows in small transactions; some
+    transactions roll back, some roll back a savepoint; one writer runs at
+    REPEATABLE READ."""
+    rng = random.Random(n)
+    c = psycopg2.connect(dbname=DB, application_name=f"writer {n}")
+    if n == 0:
+        c.set_session(isolation_level="REPEATABLE READ")
+    logged = 0
+    mine = []
+    try:
+        with c.cursor() as cur:
+            for t in range(TRANSACTIONS):
+                rows = 0
+                key = n * 100000 + t * 10
+                cur.execute("INSERT INTO acct VALUES (%s, %s, 100, 'x'), (%s, %s, 50, 'y')",
+                            (key, f"w{n} café", key + 1, f"w{n} ☃"))
+                rows += 2
+                if mine:
+                    cur.execute("UPDATE acct SET balance = balance + 1 WHERE id = %s", (rng.choice(mine),))
+                    rows += 1
+                    cur.execute("UPDATE acct SET note = 'ignored' WHERE id = %s", (rng.choice(mine),))
+                if t % 5 == 1:
+                    cur.execute("SAVEPOINT s")
+                    cur.execute("INSERT INTO acct VALUES (%s, 'rolled back', 1, NULL)", (key + 2,))
+                    cur.execute("ROLLBACK TO SAVEPOINT s")
+                if t % 7 == 3:
+                    cur.execute("DELETE FROM acct WHERE id = %s", (key + 1,))
+                    rows += 1
+                if t % 6 == 5:
+                    c.rollback()
+                    continue
+                c.commit()
+                logged += rows
+                mine.append(key)
+    except Exception as e:  # reported by the main thread
+        errors.append(f"writer {n}: {e}")
+    finally:
+        c.close()
+    expected[n] = logged
+
+
+threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+check(errors == [], f"concurrent writers ran without error {errors[:2]}")
+
+rows = query(conn, "SELECT id, prev_hash, hash, application_name FROM mlops.audit_log WHERE id > %s ORDER BY id",
+             (start_id,))
+ids = [r[0] for r in rows]
+check(ids == list(range(start_id + 1, start_id + 1 + len(ids))), "ids are consecutive")
+check(len({bytes(r[1]) for r in rows}) == len(rows), "no two log rows share a prev_hash")
+check(all(bytes(rows[i][1]) == bytes(rows[i - 1][2]) for i in range(1, len(rows))),
+      "each prev_hash is the previous row's hash")
+switches = sum(1 for i in range(1, len(rows)) if rows[i][3] != rows[i - 1][3])
+check(switches > WRITERS, f"the writers' transactions interleaved ({switches} switches)")
+per_writer = {n: sum(1 for r in rows if r[3] == f"writer {n}") for n in range(WRITERS)}
+check(per_writer == expected, f"every committed change logged once, nothing rolled back ({per_writer} vs {expected})")
+check(query(conn, "SELECT count(*) FROM mlops.audit_log WHERE new_row ->> 'owner' = 'rolled back'") == [(0,)],
+      "rolled-back savepoints left no log rows")
+check(query(conn, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "verify_audit() accepts the concurrent chain")
+
+
+def canonical_hash(row):
+    """The hash of a log row, recomputed from the README's definition."""
+    out = b""
+    for value in row:
+        if value is None:
+            out += b"~"
+        else:
+            data = value.encode("utf-8")
+            out += str(len(data)).encode() + b":" + data
+    return hashlib.sha256(out).digest()
+
+
+log = query(conn, """SELECT id::text, (extract(epoch FROM at) * 1000000)::bigint::text, txid::text, table_oid::text,
+                            table_name, op, old_row::text, new_row::text, changed_columns::text,
+                            session_user_name, current_user_name, application_name, client_addr,
+                            encode(prev_hash, 'hex'), hash
+                       FROM mlops.audit_log ORDER BY id""")
+check(all(canonical_hash(r[:-1]) == bytes(r[-1]) for r in log),
+      f"all {len(log)} hashes match the documented canonical form")
+check(log[0][13] == "00" * 32, "the first row chains to the zero anchor")
+
+# A writer at REPEATABLE READ whose snapshot predates another writer's commit
+# waits for the chain lock and chains after it, without a serialization error.
+a = connect(DB)
+b = connect(DB)
+a.autocommit = b.autocommit = False
+b.set_session(isolation_level="REPEATABLE READ")
+query(b, "SELECT 1")                               # b's snapshot is taken now
+query(a, "INSERT INTO acct VALUES (-1, 'a', 1, NULL)")
+done = threading.Event()
+
+
+def b_writes():
+    query(b, "INSERT INTO acct VALUES (-2, 'b', 1, NULL)")
+    done.set()
+
+
+tb = threading.Thread(target=b_writes)
+tb.start()
+check(not done.wait(0.5), "a second audited transaction waits for the first to end")
+a.commit()
+tb.join()
+b.commit()
+check(query(conn, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the chain is valid after the wait")
+check(query(conn, "SELECT new_row ->> 'owner' FROM mlops.audit_log ORDER BY id DESC LIMIT 2") == [("b",), ("a",)],
+      "the waiting writer chained after the committed one")
+a.close()
+b.close()
+
+# Tampering: direct changes are refused even under replica; a superuser who
+# disables the protection is found out by verify_audit().
+victim = start_id + 5
+expect_error(conn, "UPDATE mlops.audit_log SET op = 'INSERT' WHERE id = %s", "55000", (victim,))
+query(conn, "SET session_replication_role = replica")
+expect_error(conn, "DELETE FROM mlops.audit_log WHERE id = %s", "55000", (victim,))
+query(conn, "RESET session_replication_role")
+query(conn, "ALTER TABLE mlops.audit_log DISABLE TRIGGER audit_log_append_only")
+for what, sql, bad in (
+        ("an altered row", "UPDATE mlops.audit_log SET current_user_name = 'someone' WHERE id = %(v)s", "v"),
+        ("an altered hash", "UPDATE mlops.audit_log SET hash = sha256('x') WHERE id = %(v)s", "v"),
+        ("a removed row", "DELETE FROM mlops.audit_log WHERE id = %(v)s", "next"),
+        ("a row inserted in place of a removed one",
+         """DELETE FROM mlops.audit_log WHERE id = %(v)s;
+            INSERT INTO mlops.audit_log SELECT %(v)s, at, txid, table_oid, table_name, op, old_row, new_row,
+                   changed_columns, session_user_name, current_user_name, application_name, client_addr, prev_hash,
+                   hash FROM mlops.audit_log WHERE id = %(v)s + 1""", "v")):
+    query(conn, "BEGIN")
+    query(conn, sql, {"v": victim})
+    got = query(conn, "SELECT ok, first_bad_id FROM mlops.verify_audit()")[0]
+    query(conn, "ROLLBACK")
+    check(got == (False, victim if bad == "v" else victim + 1), f"verify_audit() finds {what} ({got})")
+query(conn, "ALTER TABLE mlops.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only")
+check(query(conn, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the untouched chain still verifies")
+
+conn.close()
+finish()
