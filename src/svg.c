@@ -247,9 +247,13 @@ AppendAxisLabels(StringInfo out, const SvgAxes *axes, int left, int bottom)
 	}
 }
 
-/* A legend of n entries in two columns starting at y = top; names[i] drawn in series i's stroke. */
+/*
+ * A legend of n entries in two columns starting at y = top: names[i] with a
+ * swatch of series i as drawn (styles NULL: bars, else a line or a marker).
+ */
 static void
-AppendLegend(StringInfo out, const char *const *names, const bool *emphasis, int n, int top)
+AppendLegend(StringInfo out, const char *const *names, const bool *emphasis, const SvgStyle *styles,
+			 int n, int top)
 {
 	int			i;
 
@@ -257,11 +261,21 @@ AppendLegend(StringInfo out, const char *const *names, const bool *emphasis, int
 	{
 		int			x = 20 + (i % 2) * ((SVG_WIDTH - 20) / 2);
 		int			y = top + (i / 2) * LEGEND_ROW + 12;
+		bool		bold = emphasis && emphasis[i];
 
-		appendStringInfo(out, "<path class=\"legend\" fill=\"none\" d=\"M%d %dh18\"", x, y - 4);
-		AppendStroke(out, i, emphasis && emphasis[i]);
-		appendStringInfo(out, "/><text x=\"%d\" y=\"%d\"%s>", x + 24, y,
-						 emphasis && emphasis[i] ? " font-weight=\"bold\"" : "");
+		if (styles == NULL)
+			appendStringInfo(out, "<rect class=\"legend\" x=\"%d\" y=\"%d\" width=\"18\" height=\"10\" fill=\"%s\"/>",
+							 x, y - 9, palette[i % PALETTE_SIZE]);
+		else if (styles[i] == SVG_POINTS)
+			appendStringInfo(out, "<circle class=\"legend\" cx=\"%d\" cy=\"%d\" r=\"4\" fill=\"%s\"/>",
+							 x + 9, y - 4, palette[i % PALETTE_SIZE]);
+		else
+		{
+			appendStringInfo(out, "<path class=\"legend\" fill=\"none\" d=\"M%d %dh18\"", x, y - 4);
+			AppendStroke(out, i, bold);
+			appendStringInfoString(out, "/>");
+		}
+		appendStringInfo(out, "<text x=\"%d\" y=\"%d\"%s>", x + 24, y, bold ? " font-weight=\"bold\"" : "");
 		MarkupEscape(out, names[i], 30);
 		appendStringInfoString(out, "</text>");
 	}
@@ -286,6 +300,7 @@ SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int n
 	int			bottom = PLOT_TOP + PLOT_HEIGHT;
 	const char **names = palloc(sizeof(char *) * nseries);
 	bool	   *emphasis = palloc(sizeof(bool) * nseries);
+	SvgStyle   *styles = palloc(sizeof(SvgStyle) * nseries);
 	int			s,
 				i;
 
@@ -302,6 +317,7 @@ SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int n
 		}
 		names[s] = series[s].name;
 		emphasis[s] = series[s].emphasis;
+		styles[s] = series[s].style;
 	}
 	if (xlo > xhi)
 		elog(ERROR, "line chart without a finite point");
@@ -362,7 +378,7 @@ SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int n
 		}
 		pfree(d.data);
 	}
-	AppendLegend(out, names, emphasis, nseries, bottom + AXIS_SPACE);
+	AppendLegend(out, names, emphasis, styles, nseries, bottom + AXIS_SPACE);
 	appendStringInfoString(out, "</svg>");
 }
 
@@ -419,7 +435,7 @@ SvgBarChart(StringInfo out, const SvgAxes *axes, const char *const *categories, 
 
 		for (b = 0; b < nbars; b++)
 			names[b] = bars[b].name;
-		AppendLegend(out, names, NULL, nbars, bottom + AXIS_SPACE);
+		AppendLegend(out, names, NULL, NULL, nbars, bottom + AXIS_SPACE);
 	}
 	appendStringInfoString(out, "</svg>");
 }
