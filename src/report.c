@@ -61,7 +61,7 @@ static const char report_css[] =
 "svg.chart{display:block;width:100%;max-width:100%;height:auto}"
 ".scroll{overflow-x:auto;max-width:100%}"
 "table{border-collapse:collapse;font-size:13px;margin:4px 0}"
-"th,td{border:1px solid #d8d8d8;padding:3px 7px;text-align:left;vertical-align:top;max-width:28em;overflow-wrap:anywhere}"
+"th,td{border:1px solid #d8d8d8;padding:3px 7px;text-align:left;vertical-align:top;max-width:28em;overflow-wrap:break-word}"
 "thead th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
 "tr.group th{background:#f7f7f7;font-style:italic}"
 ".best,.featured{background:#fff1c2}.refused{color:#b00020}.promoted{color:#00703c}"
