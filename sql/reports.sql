@@ -49,6 +49,18 @@ SELECT mlops.log_metric(:flat, 'lift', 1.5), mlops.end_run(:flat);
 SELECT xml_is_well_formed_document(p), pg_temp.notes(p) FROM mlops.report_experiment('flat') p;
 SELECT pg_temp.best(mlops.report_experiment('flat', 'lift'));
 
+-- a long series is thinned to the extremes of each unit-wide column of the plot (402 of them):
+-- the same picture, its peaks included, in a bounded page
+SELECT mlops.start_run('long', 'noisy') AS long \gset
+SELECT count(mlops.log_metric(:long, 'loss', CASE WHEN i = 3001 THEN 9 ELSE sin(i) END, i))
+  FROM generate_series(1, 5000) i;
+SELECT mlops.end_run(:long);
+SELECT length(p) < 60000 AS bounded,
+       (SELECT count(*) FROM regexp_matches(substring(p FROM '<path class="series"[^>]* d="([^"]*)"'), 'L', 'g')) AS segments,
+       (SELECT min(m[1]::float8) FROM regexp_matches(substring(p FROM '<path class="series"[^>]* d="([^"]*)"'),
+                                                     '[ML][0-9.]+ ([0-9.]+)', 'g') m) AS peak_y  -- 9 on [-2, 10]: 220 - 11/12 * 210
+  FROM mlops.report_experiment('long') p;
+
 -- an experiment without runs (only a direct insert makes one)
 INSERT INTO mlops.experiment (name, created_by) VALUES ('empty', 'nobody');
 SELECT xml_is_well_formed_document(p), pg_temp.sections(p), pg_temp.notes(p) FROM mlops.report_experiment('empty') p;

@@ -10,9 +10,11 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <math.h>
 
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 
 #include "mlops/svg.h"
 
@@ -28,6 +30,7 @@
 #define LEGEND_ROW		18
 #define TARGET_TICKS	5
 #define MAX_MARKED		40		/* series with at most this many points get markers */
+#define MAX_DRAWN		1000	/* series with more points are thinned (KeptPoints) */
 
 static const char *const palette[] = {
 	"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999999"
@@ -288,6 +291,72 @@ LegendHeight(int n)
 	return ((n + 1) / 2) * LEGEND_ROW + 6;
 }
 
+/* Appends index i to keep[] unless it is already the last one there. */
+static void
+Keep(int *keep, int *nkeep, int i)
+{
+	if (i >= 0 && (*nkeep == 0 || keep[*nkeep - 1] < i))
+		keep[(*nkeep)++] = i;
+}
+
+/*
+ * Chooses the points of a series worth drawing into keep[] (indexes, in
+ * order) and returns how many: all of them up to MAX_DRAWN; beyond, in each
+ * column of the plot one unit wide, only the first, lowest, highest and last
+ * point, which draws the same picture (a thousand-round learning curve of
+ * many runs stays a small page). Non-finite points are kept: they break lines.
+ */
+static int
+KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
+{
+	int			nkeep = 0;
+	int			column = INT_MIN;
+	int			first = -1,
+				low = -1,
+				high = -1,
+				last = -1;
+
+	for (int i = 0; i <= ser->n; i++)
+	{
+		bool		finite = i < ser->n && isfinite(ser->x[i]) && isfinite(ser->y[i]);
+		int			c = finite ? (int) floor(ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT)) : INT_MIN;
+
+		if (ser->n <= MAX_DRAWN)
+		{
+			if (i < ser->n)
+				keep[nkeep++] = i;
+			continue;
+		}
+		if (first >= 0 && (!finite || c != column))
+		{
+			/* flush the column: its extremes in the order they came */
+			Keep(keep, &nkeep, first);
+			Keep(keep, &nkeep, Min(low, high));
+			Keep(keep, &nkeep, Max(low, high));
+			Keep(keep, &nkeep, last);
+			first = -1;
+		}
+		if (i == ser->n)
+			break;
+		if (!finite)
+		{
+			keep[nkeep++] = i;
+			continue;
+		}
+		if (first < 0)
+		{
+			first = low = high = i;
+			column = c;
+		}
+		if (ser->y[i] < ser->y[low])
+			low = i;
+		if (ser->y[i] > ser->y[high])
+			high = i;
+		last = i;
+	}
+	return nkeep;
+}
+
 void
 SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int nseries)
 {
@@ -335,13 +404,17 @@ SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int n
 		StringInfoData d;
 		bool		pen_down = false;
 		int			finite = 0;
+		int		   *keep = palloc(sizeof(int) * (ser->n + 1));
+		int			nkeep = KeptPoints(ser, &sx, keep);
 
 		initStringInfo(&d);
-		for (i = 0; i < ser->n; i++)
+		for (int k = 0; k < nkeep; k++)
 		{
 			double		px,
 						py;
 
+			i = keep[k];
+			CHECK_FOR_INTERRUPTS();
 			if (!isfinite(ser->x[i]) || !isfinite(ser->y[i]))
 			{
 				pen_down = false;
@@ -377,6 +450,7 @@ SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int n
 			}
 		}
 		pfree(d.data);
+		pfree(keep);
 	}
 	AppendLegend(out, names, emphasis, styles, nseries, bottom + AXIS_SPACE);
 	appendStringInfoString(out, "</svg>");
