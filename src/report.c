@@ -142,6 +142,7 @@ AppendCell(StringInfo out, const char *text, bool numeric, const char *class)
 	}
 }
 
+/* Opens the page: the head with its stylesheet and policy, then the title as <h1>. */
 void
 ReportBegin(StringInfo out, const char *title)
 {
@@ -157,6 +158,7 @@ ReportBegin(StringInfo out, const char *title)
 	appendStringInfoString(out, "</h1>\n");
 }
 
+/* Closes the page with a footer saying when it was generated. */
 void
 ReportEnd(StringInfo out)
 {
@@ -165,6 +167,7 @@ ReportEnd(StringInfo out)
 	appendStringInfoString(out, ".</footer></body></html>\n");
 }
 
+/* Opens a section of the page with its heading. */
 void
 ReportSectionBegin(StringInfo out, const char *id, const char *heading)
 {
@@ -173,12 +176,14 @@ ReportSectionBegin(StringInfo out, const char *id, const char *heading)
 	appendStringInfoString(out, "</h2>");
 }
 
+/* Closes a section. */
 void
 ReportSectionEnd(StringInfo out)
 {
 	appendStringInfoString(out, "</section>\n");
 }
 
+/* Says why there is no plot or table where one would be. */
 void
 ReportNote(StringInfo out, const char *text)
 {
@@ -198,6 +203,7 @@ ParseStyle(const char *style)
 	return SVG_LINE;
 }
 
+/* Draws one line chart per chart key of a query's rows (see report.h); returns how many. */
 int
 ReportCharts(StringInfo out, const char *sql, int nargs, Oid *types, Datum *values, const SvgAxes *axes)
 {

@@ -46,6 +46,7 @@ typedef struct SvgScale
 	int			nticks;
 } SvgScale;
 
+/* Escapes text for markup (see svg.h): the one way any text enters a report. */
 void
 MarkupEscape(StringInfo out, const char *text, int max_chars)
 {
@@ -357,6 +358,7 @@ KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
 	return nkeep;
 }
 
+/* Appends a line, step or scatter chart: axes on nice ticks, the series, a legend. */
 void
 SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int nseries)
 {
@@ -456,6 +458,7 @@ SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int n
 	appendStringInfoString(out, "</svg>");
 }
 
+/* Appends a horizontal grouped bar chart: category labels left, values from zero. */
 void
 SvgBarChart(StringInfo out, const SvgAxes *axes, const char *const *categories, int ncategories,
 			const SvgBars *bars, int nbars, int emphasis_category)
