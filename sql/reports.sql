@@ -45,7 +45,10 @@ SELECT :'page' ~* '<script|<link|<img|<iframe|https?://(?!www\.w3\.org/)' AS has
 
 -- a run with no per-iteration metrics, and runs without any default metric
 SELECT mlops.start_run('flat', 'once') AS flat \gset
-SELECT mlops.log_metric(:flat, 'lift', 1.5), mlops.end_run(:flat);
+SELECT mlops.log_metric(:flat, 'lift', 1.5), mlops.log_param(:flat, 'long', repeat('x', 1000)), mlops.end_run(:flat);
+-- a long value is clipped in its cell
+SELECT substring(p FROM '<th>long</th><td[^>]*>([^<]*)</td>') = repeat('x', 200) || '&#x2026;' AS clipped
+  FROM mlops.report_experiment('flat') p;
 SELECT xml_is_well_formed_document(p), pg_temp.notes(p) FROM mlops.report_experiment('flat') p;
 SELECT pg_temp.best(mlops.report_experiment('flat', 'lift'));
 

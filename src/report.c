@@ -39,6 +39,9 @@
 	"CASE WHEN " alias ".run_name IS NULL THEN 'run #' || " alias ".run_id " \
 	"ELSE " alias ".run_name || ' (#' || " alias ".run_id || ')' END"
 
+/* Text cells longer than this many characters are clipped (params may be of any size). */
+#define REPORT_MAX_CELL		200
+
 /* How timestamps are shown. */
 #define TIME_FORMAT "'YYYY-MM-DD HH24:MI:SS TZ'"
 
@@ -122,7 +125,10 @@ AppendText(StringInfo out, const char *text)
 	MarkupEscape(out, text ? text : "-", 0);
 }
 
-/* Appends a table cell holding text; a number (finite) is shown with 6 significant digits. */
+/*
+ * Appends a table cell holding text (clipped to REPORT_MAX_CELL characters);
+ * a finite number is shown with 6 significant digits.
+ */
 static void
 AppendCell(StringInfo out, const char *text, bool numeric, const char *class)
 {
@@ -137,7 +143,7 @@ AppendCell(StringInfo out, const char *text, bool numeric, const char *class)
 			appendStringInfo(out, "<td class=\"%s\">", class);
 		else
 			appendStringInfoString(out, "<td>");
-		AppendText(out, text);
+		MarkupEscape(out, text ? text : "-", REPORT_MAX_CELL);
 		appendStringInfoString(out, "</td>");
 	}
 }
