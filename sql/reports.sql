@@ -1,0 +1,149 @@
+-- Reports: the deterministic parts of mlops.report_experiment() and
+-- mlops.report(): well-formedness, sections, what is said where data is
+-- missing, which run is best, escaping, errors and privileges. The browser
+-- renders them in test/test_report_browser.py.
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+\i test/lib/sqlstate.sql
+
+-- helpers: the ids of a page's sections, its notes, its best-run line
+CREATE FUNCTION pg_temp.sections(html text) RETURNS text LANGUAGE sql
+    RETURN (SELECT string_agg(m[1], ' ') FROM regexp_matches(html, '<section id="([a-z-]+)">', 'g') m);
+CREATE FUNCTION pg_temp.notes(html text) RETURNS SETOF text LANGUAGE sql
+    AS $$SELECT m[1] FROM regexp_matches(html, '<p class="note">([^<]*)</p>', 'g') m$$;
+CREATE FUNCTION pg_temp.best(html text) RETURNS text LANGUAGE sql
+    RETURN substring(html FROM '<p>Best run by (.*?)</p>');
+CREATE FUNCTION pg_temp.charts(html text, section text) RETURNS int LANGUAGE sql
+    RETURN (SELECT count(*) FROM regexp_matches(
+                substring(html FROM '<section id="' || section || '">.*?</section>'), '<svg ', 'g'));
+
+-- an experiment of four runs: per-iteration rmse for three, a failed one with the best r2
+SELECT mlops.start_run('exp', 'depth-' || d, jsonb_build_object('max_depth', d)) AS run_id
+  FROM generate_series(3, 5) d;
+SELECT count(mlops.log_metric(r.run_id, 'train-rmse', 50 - i - r.run_id, i)),
+       count(mlops.log_metric(r.run_id, 'test-rmse', 60 - i, i))
+  FROM mlops.runs r, generate_series(0, 9) i WHERE r.experiment = 'exp';
+SELECT count(mlops.log_metrics(run_id, jsonb_build_object('r2', 0.5 + run_id / 100.0, 'rmse', 40 - run_id % 2,
+                                                          'accuracy', 0.9), 10)),
+       count(mlops.end_run(run_id))
+  FROM mlops.runs WHERE experiment = 'exp';
+SELECT mlops.start_run('exp', 'broken', '{"max_depth": 9}') AS failed \gset
+SELECT mlops.log_metric(:failed, 'r2', 0.99), mlops.end_run(:failed, 'failed');
+SELECT mlops.report_experiment('exp') AS page \gset
+SELECT xml_is_well_formed_document(:'page') AS well_formed, pg_temp.sections(:'page'),
+       pg_temp.charts(:'page', 'best-run') AS bar_charts, pg_temp.charts(:'page', 'metric-history') AS history_charts;
+-- default metric: r2 (first of the default list present), higher better, among finished runs only
+SELECT pg_temp.best(:'page');
+-- a metric whose name says lower is better; ties go to the earliest run
+SELECT pg_temp.best(mlops.report_experiment('exp', 'rmse'));
+SELECT pg_temp.best(mlops.report_experiment('exp', 'accuracy'));
+-- a metric no finished run has: no run highlighted, said in place
+SELECT pg_temp.notes(mlops.report_experiment('exp', 'no_such_metric'));
+-- nothing but the page: no script, nothing fetched
+SELECT :'page' ~* '<script|<link|<img|<iframe|https?://(?!www\.w3\.org/)' AS has_script_or_fetch,
+       :'page' LIKE '%Content-Security-Policy" content="default-src ''none''; style-src ''unsafe-inline''"%' AS has_csp;
+
+-- a run with no per-iteration metrics, and runs without any default metric
+SELECT mlops.start_run('flat', 'once') AS flat \gset
+SELECT mlops.log_metric(:flat, 'lift', 1.5), mlops.log_param(:flat, 'long', repeat('x', 1000)), mlops.end_run(:flat);
+-- a long value is clipped in its cell
+SELECT substring(p FROM '<th>long</th><td[^>]*>([^<]*)</td>') = repeat('x', 200) || '&#x2026;' AS clipped
+  FROM mlops.report_experiment('flat') p;
+SELECT xml_is_well_formed_document(p), pg_temp.notes(p) FROM mlops.report_experiment('flat') p;
+SELECT pg_temp.best(mlops.report_experiment('flat', 'lift'));
+
+-- a long series is thinned to the extremes of each unit-wide column of the plot (402 of them):
+-- the same picture, its peaks included, in a bounded page
+SELECT mlops.start_run('long', 'noisy') AS long \gset
+SELECT count(mlops.log_metric(:long, 'loss', CASE WHEN i = 3001 THEN 9 ELSE sin(i) END, i))
+  FROM generate_series(1, 5000) i;
+SELECT mlops.end_run(:long);
+SELECT length(p) < 60000 AS bounded,
+       (SELECT count(*) FROM regexp_matches(substring(p FROM '<path class="series"[^>]* d="([^"]*)"'), 'L', 'g')) AS segments,
+       (SELECT min(m[1]::float8) FROM regexp_matches(substring(p FROM '<path class="series"[^>]* d="([^"]*)"'),
+                                                     '[ML][0-9.]+ ([0-9.]+)', 'g') m) AS peak_y  -- 9 on [-2, 10]: 220 - 11/12 * 210
+  FROM mlops.report_experiment('long') p;
+
+-- an experiment without runs (only a direct insert makes one)
+INSERT INTO mlops.experiment (name, created_by) VALUES ('empty', 'nobody');
+SELECT xml_is_well_formed_document(p), pg_temp.sections(p), pg_temp.notes(p) FROM mlops.report_experiment('empty') p;
+
+-- a model of three versions trained in runs, aliases moved and rolled back
+SELECT mlops._register_version('churn', 'xgboost', 'regression', '{a,b}', 'y', NULL, '{}',
+           jsonb_build_object('r2', 0.4 + v / 20.0, 'rmse', 50 - v), '{}', NULL, r.run_id, 't', 80, 20, 0, 'fp',
+           convert_to('v' || v, 'UTF8'), 'linear-json')
+  FROM generate_series(1, 3) v JOIN mlops.runs r ON r.run_name = 'depth-' || (v + 2) ORDER BY v;
+SELECT mlops.set_alias('churn', 'production', 2), mlops.set_alias('churn', 'staging', 3);
+SELECT mlops.set_alias('churn', 'production', 3);
+SELECT mlops.rollback('churn');
+SELECT mlops.report('churn') AS page \gset
+SELECT xml_is_well_formed_document(:'page') AS well_formed, pg_temp.sections(:'page'),
+       pg_temp.charts(:'page', 'versions') AS version_charts, pg_temp.charts(:'page', 'learning-curve') AS curves,
+       pg_temp.charts(:'page', 'deployments') AS timelines;
+SELECT substring(:'page' FROM 'This report features [^<]*') AS featured,
+       substring(:'page' FROM 'aliases: [^;]*') AS aliases,
+       (SELECT count(*) FROM regexp_matches(:'page', '<td class="num">[0-9]+</td><td>[^<]*</td><td>(production|staging)</td><td>(set|rollback)</td>', 'g')) AS timeline_rows,
+       (SELECT count(*) FROM regexp_matches(:'page', '<tr class="featured"><td class="num">2</td>', 'g')) AS featured_rows;
+-- references: an alias or a pinned version features that version
+SELECT substring(mlops.report('churn@staging') FROM 'This report features [^<]*');
+SELECT substring(mlops.report('churn:1') FROM 'This report features [^<]*');
+-- a learning curve charts "train-rmse" and "test-rmse" together as "rmse"
+SELECT substring(:'page' FROM '<section id="learning-curve">.*?<figcaption>([^<]*)</figcaption>') AS curve,
+       :'page' ~ '<section id="learning-curve">.*<text[^>]*>test</text>.*<text[^>]*>train</text>.*</section>' AS split_legend;
+
+-- a model with one version and no run, never monitored: each section says so
+SELECT mlops._register_version('solo', 'linear', 'regression', '{a}', 'y', NULL, '{}', '{"r2": 0.5}', '{}', NULL,
+                               NULL, 't', 1, 0, 0, 'fp', '\x00', 'linear-json');
+SELECT xml_is_well_formed_document(p), pg_temp.sections(p), pg_temp.notes(p) FROM mlops.report('solo') p;
+-- a version trained in a run that logged no per-iteration metrics
+SELECT mlops._register_version('solo', 'linear', 'regression', '{a}', 'y', NULL, '{}', '{"r2": 0.6}', '{}', NULL,
+                               :flat, 't', 1, 0, 0, 'fp', '\x01', 'linear-json');
+SELECT pg_temp.notes(mlops.report('solo:2'));
+-- no version behind production
+SELECT mlops.delete_alias('solo', 'production');
+SELECT pg_temp.notes(p), substring(p FROM 'No version is behind alias [^<]*') FROM mlops.report('solo') p;
+
+-- every user-supplied string is escaped: experiment, run, param, metric and tag names and values
+SELECT mlops.start_run('<script>alert(1)</script>', '<script>alert(1)</script>',
+                       '{"<script>alert(1)</script>": "<script>alert(1)</script>"}',
+                       '{"t&g": "\"quoted\" & ''single''"}') AS evil \gset
+SELECT count(mlops.log_metric(:evil, '<script>alert(1)</script>', CASE WHEN i = 2 THEN 'NaN'::float8 ELSE i END, i))
+  FROM generate_series(1, 4) i;
+SELECT mlops.log_metric(:evil, 'r2', 0.1), mlops.log_param(:evil, 'ctl', E'bell\x07 and é ✓'), mlops.end_run(:evil);
+SELECT mlops.report_experiment('<script>alert(1)</script>', '<script>alert(1)</script>') AS page \gset
+SELECT xml_is_well_formed_document(:'page') AS well_formed,
+       :'page' ~* '<script' AS raw_script,
+       (SELECT count(*) FROM regexp_matches(:'page', '&lt;script&gt;alert\(1\)&lt;/script&gt;', 'g')) AS escaped,
+       :'page' LIKE '%&quot;quoted&quot; &amp; &#39;single&#39;%' AS quotes_escaped,
+       :'page' LIKE '%bell&#xFFFD; and &#xE9; &#x2713;%' AS controls_and_unicode,
+       :'page' ~ '[^\x01-\x7e]' AS non_ascii;
+-- a model cannot be named "<script>" (model names are identifiers), but features, target, metric keys
+-- and the description are shown escaped
+SELECT mlops._register_version('evil', 'linear', 'regression', '{"<script>alert(1)</script>", b}', '<i>y</i>', NULL,
+                               '{}', '{"<b>": 1}', '{}', NULL, NULL, 't', 1, 0, 0, 'fp', '\x00', 'linear-json');
+UPDATE mlops.model SET description = 'about <script>alert(2)</script>' WHERE name = 'evil';
+SELECT xml_is_well_formed_document(p), p ~* '<script|<b>|<i>' AS raw,
+       substring(p FROM '<p class="meta">about ([^<]*)<br/>') AS description,
+       substring(p FROM 'This report features [^<]*') AS featured, p LIKE '%<th>&lt;b&gt;</th>%' AS metric_key
+  FROM mlops.report('evil') p;
+
+-- errors: NULL arguments, unknown names, malformed references
+SELECT pg_temp.sqlstate($$SELECT mlops.report_experiment(NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.report(NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.report_experiment('nope')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.report('nope')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.report('churn@canary')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.report('churn:9')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.report('churn@@x')$$);
+
+-- declared STABLE, not SECURITY DEFINER; trainers may build reports, scorers may not
+SELECT p.oid::regprocedure, p.provolatile, p.prosecdef, p.proparallel FROM pg_proc p
+ WHERE p.proname IN ('report', 'report_experiment') ORDER BY 1::text;
+CREATE ROLE regress_report_trainer IN ROLE mlops_trainer;
+CREATE ROLE regress_report_scorer IN ROLE mlops_scorer;
+SET ROLE regress_report_trainer;
+SELECT length(mlops.report('churn')) > 0 AS trainer_model, length(mlops.report_experiment('exp')) > 0 AS trainer_experiment;
+SET ROLE regress_report_scorer;
+SELECT pg_temp.sqlstate($$SELECT mlops.report('churn')$$);
+RESET ROLE;
+DROP ROLE regress_report_trainer, regress_report_scorer;

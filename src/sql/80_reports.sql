@@ -1,0 +1,19 @@
+-- ---------------------------------------------------------------------------
+-- Reports: self-contained HTML pages (inline CSS and SVG, no script, nothing
+-- fetched) built in C from the experiment and registry views. They read the
+-- views with the caller's privileges (not SECURITY DEFINER), so they are
+-- granted to mlops_trainer, who may read those views.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION mlops.report_experiment(experiment text, metric text DEFAULT NULL) RETURNS text
+    AS 'MODULE_PATHNAME', 'report_experiment'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.report_experiment(text, text) IS
+    'an HTML page comparing the runs of an experiment: params, latest metrics, the best run by metric (default: the first of r2, roc_auc, f1_macro, accuracy, rmse, mse, mae, log_loss logged), metric history plots';
+
+CREATE FUNCTION mlops.report(model text) RETURNS text
+    AS 'MODULE_PATHNAME', 'report_model'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.report(text) IS
+    'an HTML page about a model (''name'', ''name@alias'' or ''name:version''): versions and their metrics, the learning curve of the featured version, the deployment timeline';
+
+GRANT EXECUTE ON FUNCTION mlops.report_experiment(text, text), mlops.report(text) TO mlops_trainer;

@@ -1,0 +1,518 @@
+/*
+ * svg.c — small SVG charts for the HTML reports: line/step/scatter charts and
+ * horizontal grouped bar charts, on linear scales with "nice" ticks.
+ *
+ * Charts are drawn in a fixed coordinate system (the viewBox) and scaled by
+ * the browser to the width of their container, so they stay readable from a
+ * phone to a wide screen. Colours are the Okabe-Ito palette (distinguishable
+ * with the common colour-vision deficiencies); beyond eight series the colours
+ * repeat with dashes.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <math.h>
+
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+
+#include "mlops/svg.h"
+
+/* Geometry of every chart, in viewBox units. */
+#define SVG_WIDTH		480
+#define PLOT_TOP		10
+#define PLOT_RIGHT		(SVG_WIDTH - 14)
+#define PLOT_HEIGHT		210
+#define AXIS_SPACE		42		/* below the plot: tick labels and the x label */
+#define LINE_LEFT		64		/* left edge of a line chart's plot area */
+#define BAR_LEFT		150		/* left edge of a bar chart's plot area (labels) */
+#define BAR_HEIGHT		12
+#define LEGEND_ROW		18
+#define TARGET_TICKS	5
+#define MAX_MARKED		40		/* series with at most this many points get markers */
+#define MAX_DRAWN		1000	/* series with more points are thinned (KeptPoints) */
+
+static const char *const palette[] = {
+	"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999999"
+};
+#define PALETTE_SIZE lengthof(palette)
+
+/* A linear scale: the domain [lo, hi] rounded out to whole ticks. */
+typedef struct SvgScale
+{
+	double		lo;
+	double		hi;
+	double		step;
+	int			nticks;
+} SvgScale;
+
+/* Escapes text for markup (see svg.h): the one way any text enters a report. */
+void
+MarkupEscape(StringInfo out, const char *text, int max_chars)
+{
+	const unsigned char *s;
+	const unsigned char *end;
+	int			len = strlen(text);
+	int			clipped = len;
+	const char *utf8;
+
+	if (max_chars > 0)
+		clipped = pg_mbcharcliplen(text, len, max_chars);
+	utf8 = GetDatabaseEncoding() == PG_UTF8 ? text : pg_server_to_any(text, clipped, PG_UTF8);
+	if (utf8 != text)
+		len = strlen(utf8);
+	else
+		len = clipped;
+
+	end = (const unsigned char *) utf8 + len;
+	for (s = (const unsigned char *) utf8; s < end;)
+	{
+		if (*s < 0x80)
+		{
+			switch (*s)
+			{
+				case '&':
+					appendStringInfoString(out, "&amp;");
+					break;
+				case '<':
+					appendStringInfoString(out, "&lt;");
+					break;
+				case '>':
+					appendStringInfoString(out, "&gt;");
+					break;
+				case '"':
+					appendStringInfoString(out, "&quot;");
+					break;
+				case '\'':
+					appendStringInfoString(out, "&#39;");
+					break;
+				default:
+					if ((*s < 0x20 && *s != '\t' && *s != '\n' && *s != '\r') || *s == 0x7f)
+						appendStringInfoString(out, "&#xFFFD;");
+					else
+						appendStringInfoChar(out, (char) *s);
+			}
+			s++;
+		}
+		else
+		{
+			int			mblen = pg_utf_mblen(s);
+			pg_wchar	cp = 0xfffd;
+
+			/* bytes that are not UTF-8 (a SQL_ASCII database) become U+FFFD one by one */
+			if (s + mblen > end || !pg_utf8_islegal(s, mblen))
+				mblen = 1;
+			else
+				cp = utf8_to_unicode(s);
+			/* C1 controls and the non-characters U+FFFE/U+FFFF are not text */
+			if ((cp >= 0x80 && cp <= 0x9f) || cp == 0xfffe || cp == 0xffff)
+				cp = 0xfffd;
+			appendStringInfo(out, "&#x%X;", (unsigned int) cp);
+			s += mblen;
+		}
+	}
+	if (clipped < (int) strlen(text))
+		appendStringInfoString(out, "&#x2026;");
+}
+
+/* Chooses a scale covering [lo, hi] with about TARGET_TICKS ticks at 1, 2 or 5 × 10^k. */
+static void
+NiceScale(double lo, double hi, bool integer, SvgScale *scale)
+{
+	double		rough,
+				magnitude,
+				norm,
+				step;
+
+	if (!(hi > lo))
+	{
+		double		pad = fabs(lo) * 0.1;
+
+		if (pad == 0 || (integer && pad < 1))
+			pad = 1;
+		lo -= pad;
+		hi += pad;
+	}
+	rough = (hi - lo) / (TARGET_TICKS - 1);
+	magnitude = pow(10, floor(log10(rough)));
+	norm = rough / magnitude;
+	step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * magnitude;
+	if (integer && step < 1)
+		step = 1;
+	scale->lo = floor(lo / step) * step;
+	scale->hi = ceil(hi / step) * step;
+	scale->step = step;
+	scale->nticks = (int) floor((scale->hi - scale->lo) / step + 0.5) + 1;
+	/* values near the limits of float8 overflow the arithmetic: two ticks, at the ends */
+	if (!isfinite(scale->hi - scale->lo) || !isfinite(step) || scale->nticks < 2 || scale->nticks > 100)
+	{
+		scale->lo = lo;
+		scale->hi = hi;
+		scale->step = hi - lo;
+		scale->nticks = 2;
+	}
+}
+
+/* Maps a value of the scale's domain onto [from, to]. */
+static double
+ScalePosition(const SvgScale *scale, double value, double from, double to)
+{
+	return from + (value - scale->lo) / (scale->hi - scale->lo) * (to - from);
+}
+
+/* The value of tick i, as short text: as many decimals as the tick step needs. */
+static void
+AppendTick(StringInfo out, const SvgScale *scale, int i)
+{
+	double		value = scale->lo + i * scale->step;
+
+	if (fabs(value) < fabs(scale->step) * 1e-9)
+		value = 0;
+	if (fabs(value) >= 1e6 || fabs(scale->step) < 1e-5 || scale->nticks == 2)
+		appendStringInfo(out, "%.3g", value);
+	else
+		appendStringInfo(out, "%.*f", scale->step >= 1 ? 0 : (int) ceil(-log10(scale->step) - 1e-9), value);
+}
+
+/* Opens the <svg> element of a chart of the given height, with its accessible title. */
+static void
+SvgBegin(StringInfo out, const SvgAxes *axes, int height)
+{
+	appendStringInfo(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\" "
+					 "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\"><title>",
+					 SVG_WIDTH, height);
+	MarkupEscape(out, axes->title, 0);
+	appendStringInfoString(out, "</title>");
+}
+
+/* The stroke attributes of series number i: its colour, and dashes once the palette is used up. */
+static void
+AppendStroke(StringInfo out, int i, bool emphasis)
+{
+	appendStringInfo(out, " stroke=\"%s\" stroke-width=\"%s\"", palette[i % PALETTE_SIZE],
+					 emphasis ? "3.2" : "1.8");
+	if (i >= (int) PALETTE_SIZE)
+		appendStringInfo(out, " stroke-dasharray=\"%s\"", (i / PALETTE_SIZE) % 2 ? "6 3" : "2 3");
+}
+
+/*
+ * The axes of a chart whose plot area spans [left, PLOT_RIGHT] × [PLOT_TOP,
+ * bottom]: grid lines and labels at the ticks of the value scale (horizontal
+ * lines on y for a line chart, vertical on x for a bar chart), the axis lines,
+ * and the axis labels.
+ */
+static void
+AppendValueAxis(StringInfo out, const SvgScale *scale, bool vertical, int left, int bottom)
+{
+	int			i;
+
+	appendStringInfoString(out, "<path class=\"grid\" fill=\"none\" stroke=\"#e3e3e3\" d=\"");
+	for (i = 0; i < scale->nticks; i++)
+	{
+		double		v = scale->lo + i * scale->step;
+
+		if (vertical)
+			appendStringInfo(out, "M%d %.1fH%d", left, ScalePosition(scale, v, bottom, PLOT_TOP), PLOT_RIGHT);
+		else
+			appendStringInfo(out, "M%.1f %dV%d", ScalePosition(scale, v, left, PLOT_RIGHT), PLOT_TOP, bottom);
+	}
+	appendStringInfoString(out, "\"/>");
+	for (i = 0; i < scale->nticks; i++)
+	{
+		double		v = scale->lo + i * scale->step;
+
+		if (vertical)
+			appendStringInfo(out, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">",
+							 left - 5, ScalePosition(scale, v, bottom, PLOT_TOP) + 4);
+		else
+			appendStringInfo(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">",
+							 ScalePosition(scale, v, left, PLOT_RIGHT), bottom + 15);
+		AppendTick(out, scale, i);
+		appendStringInfoString(out, "</text>");
+	}
+}
+
+/* The axis lines and the x and y axis labels (y_label NULL: none). */
+static void
+AppendAxisLabels(StringInfo out, const SvgAxes *axes, int left, int bottom)
+{
+	appendStringInfo(out, "<path class=\"axis\" fill=\"none\" stroke=\"#555\" d=\"M%d %dV%dH%d\"/>",
+					 left, PLOT_TOP, bottom, PLOT_RIGHT);
+	appendStringInfo(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
+					 (left + PLOT_RIGHT) / 2, bottom + 34);
+	MarkupEscape(out, axes->x_label, 60);
+	appendStringInfoString(out, "</text>");
+	if (axes->y_label)
+	{
+		appendStringInfo(out, "<text transform=\"translate(13 %d) rotate(-90)\" text-anchor=\"middle\">",
+						 (PLOT_TOP + bottom) / 2);
+		MarkupEscape(out, axes->y_label, 36);
+		appendStringInfoString(out, "</text>");
+	}
+}
+
+/*
+ * A legend of n entries in two columns starting at y = top: names[i] with a
+ * swatch of series i as drawn (styles NULL: bars, else a line or a marker).
+ */
+static void
+AppendLegend(StringInfo out, const char *const *names, const bool *emphasis, const SvgStyle *styles,
+			 int n, int top)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		int			x = 20 + (i % 2) * ((SVG_WIDTH - 20) / 2);
+		int			y = top + (i / 2) * LEGEND_ROW + 12;
+		bool		bold = emphasis && emphasis[i];
+
+		if (styles == NULL)
+			appendStringInfo(out, "<rect class=\"legend\" x=\"%d\" y=\"%d\" width=\"18\" height=\"10\" fill=\"%s\"/>",
+							 x, y - 9, palette[i % PALETTE_SIZE]);
+		else if (styles[i] == SVG_POINTS)
+			appendStringInfo(out, "<circle class=\"legend\" cx=\"%d\" cy=\"%d\" r=\"4\" fill=\"%s\"/>",
+							 x + 9, y - 4, palette[i % PALETTE_SIZE]);
+		else
+		{
+			appendStringInfo(out, "<path class=\"legend\" fill=\"none\" d=\"M%d %dh18\"", x, y - 4);
+			AppendStroke(out, i, bold);
+			appendStringInfoString(out, "/>");
+		}
+		appendStringInfo(out, "<text x=\"%d\" y=\"%d\"%s>", x + 24, y, bold ? " font-weight=\"bold\"" : "");
+		MarkupEscape(out, names[i], 30);
+		appendStringInfoString(out, "</text>");
+	}
+}
+
+/* Height of a legend of n entries. */
+static int
+LegendHeight(int n)
+{
+	return ((n + 1) / 2) * LEGEND_ROW + 6;
+}
+
+/* Appends index i to keep[] unless it is already the last one there. */
+static void
+Keep(int *keep, int *nkeep, int i)
+{
+	if (i >= 0 && (*nkeep == 0 || keep[*nkeep - 1] < i))
+		keep[(*nkeep)++] = i;
+}
+
+/*
+ * Chooses the points of a series worth drawing into keep[] (indexes, in
+ * order) and returns how many: all of them up to MAX_DRAWN; beyond, in each
+ * column of the plot one unit wide, only the first, lowest, highest and last
+ * point, which draws the same picture (a thousand-round learning curve of
+ * many runs stays a small page). Non-finite points are kept: they break lines.
+ */
+static int
+KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
+{
+	int			nkeep = 0;
+	int			column = INT_MIN;
+	int			first = -1,
+				low = -1,
+				high = -1,
+				last = -1;
+
+	for (int i = 0; i <= ser->n; i++)
+	{
+		bool		finite = i < ser->n && isfinite(ser->x[i]) && isfinite(ser->y[i]);
+		int			c = finite ? (int) floor(ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT)) : INT_MIN;
+
+		if (ser->n <= MAX_DRAWN)
+		{
+			if (i < ser->n)
+				keep[nkeep++] = i;
+			continue;
+		}
+		if (first >= 0 && (!finite || c != column))
+		{
+			/* flush the column: its extremes in the order they came */
+			Keep(keep, &nkeep, first);
+			Keep(keep, &nkeep, Min(low, high));
+			Keep(keep, &nkeep, Max(low, high));
+			Keep(keep, &nkeep, last);
+			first = -1;
+		}
+		if (i == ser->n)
+			break;
+		if (!finite)
+		{
+			keep[nkeep++] = i;
+			continue;
+		}
+		if (first < 0)
+		{
+			first = low = high = i;
+			column = c;
+		}
+		if (ser->y[i] < ser->y[low])
+			low = i;
+		if (ser->y[i] > ser->y[high])
+			high = i;
+		last = i;
+	}
+	return nkeep;
+}
+
+/* Appends a line, step or scatter chart: axes on nice ticks, the series, a legend. */
+void
+SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int nseries)
+{
+	double		xlo = INFINITY,
+				xhi = -INFINITY,
+				ylo = INFINITY,
+				yhi = -INFINITY;
+	SvgScale	sx,
+				sy;
+	int			bottom = PLOT_TOP + PLOT_HEIGHT;
+	const char **names = palloc(sizeof(char *) * nseries);
+	bool	   *emphasis = palloc(sizeof(bool) * nseries);
+	SvgStyle   *styles = palloc(sizeof(SvgStyle) * nseries);
+	int			s,
+				i;
+
+	for (s = 0; s < nseries; s++)
+	{
+		for (i = 0; i < series[s].n; i++)
+		{
+			if (!isfinite(series[s].x[i]) || !isfinite(series[s].y[i]))
+				continue;
+			xlo = Min(xlo, series[s].x[i]);
+			xhi = Max(xhi, series[s].x[i]);
+			ylo = Min(ylo, series[s].y[i]);
+			yhi = Max(yhi, series[s].y[i]);
+		}
+		names[s] = series[s].name;
+		emphasis[s] = series[s].emphasis;
+		styles[s] = series[s].style;
+	}
+	if (xlo > xhi)
+		elog(ERROR, "line chart without a finite point");
+	NiceScale(xlo, xhi, axes->x_integer, &sx);
+	NiceScale(ylo, yhi, axes->y_integer, &sy);
+
+	SvgBegin(out, axes, bottom + AXIS_SPACE + LegendHeight(nseries));
+	AppendValueAxis(out, &sy, true, LINE_LEFT, bottom);
+	AppendValueAxis(out, &sx, false, LINE_LEFT, bottom);
+	AppendAxisLabels(out, axes, LINE_LEFT, bottom);
+
+	for (s = 0; s < nseries; s++)
+	{
+		const SvgSeries *ser = &series[s];
+		StringInfoData d;
+		bool		pen_down = false;
+		int			finite = 0;
+		int		   *keep = palloc(sizeof(int) * (ser->n + 1));
+		int			nkeep = KeptPoints(ser, &sx, keep);
+
+		initStringInfo(&d);
+		for (int k = 0; k < nkeep; k++)
+		{
+			double		px,
+						py;
+
+			i = keep[k];
+			CHECK_FOR_INTERRUPTS();
+			if (!isfinite(ser->x[i]) || !isfinite(ser->y[i]))
+			{
+				pen_down = false;
+				continue;
+			}
+			finite++;
+			px = ScalePosition(&sx, ser->x[i], LINE_LEFT, PLOT_RIGHT);
+			py = ScalePosition(&sy, ser->y[i], bottom, PLOT_TOP);
+			if (!pen_down)
+				appendStringInfo(&d, "M%.1f %.1f", px, py);
+			else if (ser->style == SVG_STEP)
+				appendStringInfo(&d, "H%.1fV%.1f", px, py);
+			else
+				appendStringInfo(&d, "L%.1f %.1f", px, py);
+			pen_down = true;
+		}
+		if (ser->style != SVG_POINTS && finite > 1)
+		{
+			appendStringInfo(out, "<path class=\"series\" fill=\"none\" d=\"%s\"", d.data);
+			AppendStroke(out, s, ser->emphasis);
+			appendStringInfoString(out, "/>");
+		}
+		if (ser->style == SVG_POINTS || finite <= MAX_MARKED)
+		{
+			for (i = 0; i < ser->n; i++)
+			{
+				if (!isfinite(ser->x[i]) || !isfinite(ser->y[i]))
+					continue;
+				appendStringInfo(out, "<circle class=\"series\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"/>",
+								 ScalePosition(&sx, ser->x[i], LINE_LEFT, PLOT_RIGHT),
+								 ScalePosition(&sy, ser->y[i], bottom, PLOT_TOP),
+								 ser->emphasis ? "4" : "3", palette[s % PALETTE_SIZE]);
+			}
+		}
+		pfree(d.data);
+		pfree(keep);
+	}
+	AppendLegend(out, names, emphasis, styles, nseries, bottom + AXIS_SPACE);
+	appendStringInfoString(out, "</svg>");
+}
+
+/* Appends a horizontal grouped bar chart: category labels left, values from zero. */
+void
+SvgBarChart(StringInfo out, const SvgAxes *axes, const char *const *categories, int ncategories,
+			const SvgBars *bars, int nbars, int emphasis_category)
+{
+	double		lo = 0,
+				hi = 0;
+	SvgScale	sx;
+	int			group = nbars * (BAR_HEIGHT + 2) + 8;
+	int			bottom = PLOT_TOP + ncategories * group;
+	int			legend = nbars > 1 ? LegendHeight(nbars) : 6;
+	int			c,
+				b;
+
+	for (b = 0; b < nbars; b++)
+		for (c = 0; c < ncategories; c++)
+			if (isfinite(bars[b].values[c]))
+			{
+				lo = Min(lo, bars[b].values[c]);
+				hi = Max(hi, bars[b].values[c]);
+			}
+	NiceScale(lo, hi, false, &sx);
+
+	SvgBegin(out, axes, bottom + AXIS_SPACE + legend);
+	AppendValueAxis(out, &sx, false, BAR_LEFT, bottom);
+	AppendAxisLabels(out, axes, BAR_LEFT, bottom);
+	for (c = 0; c < ncategories; c++)
+	{
+		int			top = PLOT_TOP + c * group + 4;
+
+		appendStringInfo(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"%s>", BAR_LEFT - 6,
+						 top + (group - 8) / 2 + 4, c == emphasis_category ? " font-weight=\"bold\"" : "");
+		MarkupEscape(out, categories[c], 20);
+		appendStringInfoString(out, "</text>");
+		for (b = 0; b < nbars; b++)
+		{
+			double		zero = ScalePosition(&sx, 0, BAR_LEFT, PLOT_RIGHT);
+			double		end;
+
+			if (!isfinite(bars[b].values[c]))
+				continue;
+			end = ScalePosition(&sx, bars[b].values[c], BAR_LEFT, PLOT_RIGHT);
+			appendStringInfo(out, "<rect class=\"bar\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"%s/>",
+							 Min(zero, end), top + b * (BAR_HEIGHT + 2), Max(fabs(end - zero), 1.0),
+							 BAR_HEIGHT, palette[b % PALETTE_SIZE],
+							 c == emphasis_category ? " stroke=\"#000\" stroke-width=\"1.5\"" : "");
+		}
+	}
+	if (nbars > 1)
+	{
+		const char **names = palloc(sizeof(char *) * nbars);
+
+		for (b = 0; b < nbars; b++)
+			names[b] = bars[b].name;
+		AppendLegend(out, names, NULL, NULL, nbars, bottom + AXIS_SPACE);
+	}
+	appendStringInfoString(out, "</svg>");
+}

@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""The HTML reports in a real browser: headless Chromium (Debian's `chromium`)
+loads mlops.report_experiment() and mlops.report() pages from files, and the
+test checks the DOM it built (sections, one non-empty SVG per expected plot, no
+script element even where every name is `<script>alert(1)</script>`, the notes
+that replace plots where data is missing), that nothing overflows a 375px-wide
+window, that the browser logged no error, and takes screenshots. The pages are
+also parsed as XML (well-formed XHTML).
+
+Set MLOPS_REPORT_SCREENSHOTS=DIR to keep the pages and screenshots in DIR."""
+import os
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+from mlops_test import check, finish, fresh_database, query
+
+EVIL = "<script>alert(1)</script>"
+CHROMIUM = shutil.which("chromium")
+check(CHROMIUM is not None, "chromium is installed (scripts/install-deps installs it)")
+if CHROMIUM is None:
+    finish()
+
+conn = fresh_database("test_report_browser", datasets=False)
+
+# An experiment: three finished runs with per-iteration metrics, one failed run.
+runs = []
+for depth in (3, 4, 5):
+    run = query(conn, "SELECT mlops.start_run('churn-tuning', %s, %s, '{\"owner\": \"ana\"}')",
+                (f"depth-{depth}", f'{{"max_depth": {depth}, "eta": 0.1}}'))[0][0]
+    query(conn, """SELECT mlops.log_metric(%(r)s, 'train-rmse', 60 * exp(-i / (10.0 + %(d)s)) + 30 - %(d)s, i),
+                          mlops.log_metric(%(r)s, 'test-rmse', 60 * exp(-i / (10.0 + %(d)s)) + 40 - %(d)s + i * %(d)s / 25.0, i)
+                     FROM generate_series(0, 59) i""", {"r": run, "d": depth})
+    query(conn, "SELECT mlops.log_metrics(%s, %s, 60), mlops.end_run(%s)",
+          (run, f'{{"r2": {0.4 + depth / 50}, "rmse": {50 - depth}}}', run))
+    runs.append(run)
+failed = query(conn, "SELECT mlops.start_run('churn-tuning', 'depth-9', '{\"max_depth\": 9}')")[0][0]
+query(conn, "SELECT mlops.log_metric(%s, 'r2', 'NaN'), mlops.end_run(%s, 'failed')", (failed, failed))
+
+# A model: three versions trained by those runs, moves, a rollback, a gated promotion and a refused one.
+for v, run in enumerate(runs, 1):
+    query(conn, """SELECT mlops._register_version('churn', 'xgboost', 'regression', '{tenure,charges}', 'churned',
+                   NULL, '{}', %s, '{}', NULL, %s, 'customers', 800, 200, 0, 'fp', %s, 'linear-json')""",
+          (f'{{"r2": {0.4 + v / 20}, "rmse": {50 - v}, "mae": {40 - 1.5 * v}}}', run, bytes([v])))
+query(conn, "SELECT mlops.set_alias('churn', 'staging', 3)")
+query(conn, "SELECT mlops.set_alias('churn', 'production', 2)")
+query(conn, """SELECT mlops._move_alias(mlops._model_id('churn'), 'production', 3, 'promote', 'gate passed',
+               '{"promoted": true, "metric": "rmse", "candidate": 47, "incumbent": 48}')""")
+query(conn, "SELECT mlops.rollback('churn')")
+query(conn, """INSERT INTO mlops.deployment (model_id, alias, action, from_version, to_version, reason, gate, by)
+               VALUES (mlops._model_id('churn'), 'production', 'refused', 2, 3, 'rmse not better',
+                       '{"promoted": false, "metric": "rmse", "candidate": 48.5, "incumbent": 48}', 'ci')""")
+
+# Bad input: a model with one version and no run; an experiment of a run without per-iteration
+# metrics; an experiment without runs.
+query(conn, """SELECT mlops._register_version('solo', 'linear', 'regression', '{x}', 'y', NULL, '{}', '{"r2": 0.5}',
+               '{}', NULL, NULL, 't', 10, 0, 0, 'fp', '\\x00', 'linear-json')""")
+flat = query(conn, "SELECT mlops.start_run('flat', 'once')")[0][0]
+query(conn, "SELECT mlops.log_metric(%s, 'r2', 0.7), mlops.end_run(%s)", (flat, flat))
+query(conn, "INSERT INTO mlops.experiment (name, created_by) VALUES ('empty', 'nobody')")
+
+# Every user-supplied name is hostile: experiment, run, param, metric, tag, feature, target, description.
+evil_run = query(conn, "SELECT mlops.start_run(%s, %s, %s, %s)",
+                 (EVIL, EVIL, f'{{"{EVIL}": "{EVIL}"}}', f'{{"{EVIL}": "{EVIL}"}}'))[0][0]
+query(conn, "SELECT mlops.log_metric(%s, %s, i, i) FROM generate_series(1, 5) i", (evil_run, EVIL))
+query(conn, "SELECT mlops.end_run(%s)", (evil_run,))
+query(conn, """SELECT mlops._register_version('evil', 'linear', 'regression', %s, %s, NULL, '{}', %s, '{}', NULL,
+               %s, 't', 10, 0, 0, 'fp', '\\x00', 'linear-json')""",
+      ([EVIL, "b"], EVIL, f'{{"{EVIL}": 1}}', evil_run))
+query(conn, "SELECT mlops._register_version('evil', 'linear', 'regression', '{b}', 'y', NULL, '{}', %s, '{}', NULL, "
+            "NULL, 't', 10, 0, 0, 'fp', '\\x01', 'linear-json')", (f'{{"{EVIL}": 2}}',))
+query(conn, "UPDATE mlops.model SET description = %s WHERE name = 'evil'", (EVIL,))
+
+keep = os.environ.get("MLOPS_REPORT_SCREENSHOTS")
+workdir = keep or tempfile.mkdtemp(prefix="mlops-report-test.")
+os.makedirs(workdir, exist_ok=True)
+
+
+def chromium(args, url):
+    """Runs headless Chromium with a fresh profile; returns (stdout, stderr)."""
+    profile = tempfile.mkdtemp(prefix="mlops-chromium.")
+    try:
+        done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                               "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                               "--disable-sync", "--enable-logging=stderr", "--v=0",
+                               f"--user-data-dir={profile}", *args, url],
+                              capture_output=True, text=True, timeout=120)
+        return done.stdout, done.stderr
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Dom(HTMLParser):
+    """What the checks need from a DOM dump: elements by section, the text, scripts."""
+
+    def __init__(self):
+        super().__init__()
+        self.section = None
+        self.sections = {}      # id -> {"svgs": [data elements per svg], "notes": [...], "tables": n}
+        self.scripts = 0
+        self.text = []
+        self.in_note = False
+        self.body_attrs = {}
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script":
+            self.scripts += 1
+        if tag == "body":
+            self.body_attrs = a
+        if tag == "section":
+            self.section = a.get("id")
+            self.sections[self.section] = {"svgs": [], "notes": [], "tables": 0}
+        if self.section is None:
+            return
+        sec = self.sections[self.section]
+        if tag == "svg":
+            sec["svgs"].append(0)
+        elif tag == "table":
+            sec["tables"] += 1
+        elif tag == "p" and a.get("class") == "note":
+            self.in_note = True
+            sec["notes"].append("")
+        elif sec["svgs"] and (
+                (tag == "path" and a.get("class") == "series" and len(a.get("d", "")) > 3)
+                or (tag == "circle" and a.get("class") == "series")
+                or (tag == "rect" and a.get("class") == "bar"
+                    and float(a.get("width", 0)) > 0 and float(a.get("height", 0)) > 0)):
+            sec["svgs"][-1] += 1
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            self.section = None
+        if tag == "p":
+            self.in_note = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.in_note and self.section:
+            self.sections[self.section]["notes"][-1] += data
+
+
+def load(name, sql, params):
+    """Writes a report to NAME.html, checks it is well-formed XML, loads it in the
+    browser; returns the parsed DOM dump."""
+    html = query(conn, sql, params)[0][0]
+    path = os.path.join(workdir, name + ".html")
+    with open(path, "w", encoding="ascii") as f:
+        f.write(html)
+    try:
+        ET.fromstring(html)
+        well_formed = True
+    except ET.ParseError as e:
+        well_formed = str(e)
+    check(well_formed is True, f"{name}: the page is well-formed XML ({well_formed})")
+    out, err = chromium(["--dump-dom", "--window-size=1200,3000"], "file://" + path)
+    console = [line for line in err.splitlines() if "CONSOLE" in line or "Refused" in line]
+    check(not console, f"{name}: the browser logged no console message or refused load ({console[:2]})")
+    dom = Dom()
+    dom.feed(out)
+    check("<body" in out and dom.sections, f"{name}: the browser built the page ({len(out)} characters of DOM)")
+    check(dom.scripts == 0, f"{name}: the DOM has no script element")
+    return dom
+
+
+def plots(dom, section):
+    """Number of SVG plots in a section, and whether each has data elements drawn."""
+    svgs = dom.sections.get(section, {}).get("svgs", [])
+    return len(svgs), all(n > 0 for n in svgs)
+
+
+def layout_at_375(name):
+    """Loads the page, unchanged, in a 375px-wide frame of a probe page (Chromium
+    keeps its windows at least 500px wide); returns (page width, rightmost edge of
+    an SVG) as laid out in the frame."""
+    probe = os.path.join(workdir, name + "-probe.html")
+    with open(probe, "w") as f:
+        f.write(f"""<!DOCTYPE html><html><body style="margin:0">
+<iframe id="frame" src="{name}.html" style="width:375px;height:2000px;border:0"></iframe>
+<script>window.addEventListener("load", function () {{
+  var d = document.getElementById("frame").contentDocument;
+  document.body.setAttribute("data-width", d.documentElement.scrollWidth);
+  document.body.setAttribute("data-svg", Math.max(0, ...Array.from(d.querySelectorAll("svg"))
+                                                     .map(s => s.getBoundingClientRect().right)));
+}});</script></body></html>""")
+    out, _ = chromium(["--dump-dom", "--allow-file-access-from-files"], "file://" + probe)
+    dom = Dom()
+    dom.feed(out)
+    return float(dom.body_attrs.get("data-width", "inf")), float(dom.body_attrs.get("data-svg", "inf"))
+
+
+# The experiment report: best run, runs side by side, one history chart per metric.
+exp = load("experiment", "SELECT mlops.report_experiment('churn-tuning')", None)
+check(list(exp.sections) == ["best-run", "runs", "metric-history"], f"experiment sections {list(exp.sections)}")
+check(plots(exp, "best-run") == (1, True), f"experiment: one bar chart of the best metric, drawn {plots(exp, 'best-run')}")
+check(exp.sections["runs"]["tables"] == 1, "experiment: the runs table")
+check(plots(exp, "metric-history") == (2, True), f"experiment: test-rmse and train-rmse charts, drawn {plots(exp, 'metric-history')}")
+text = "".join(exp.text)
+check("depth-5 (#3) \u2605 best" in text, "experiment: the best run by r2 (depth-5) is highlighted")
+
+# The model report: versions, learning curve, deployment timeline with gate outcomes.
+model = load("model", "SELECT mlops.report('churn')", None)
+check(list(model.sections) == ["versions", "learning-curve", "deployments"], f"model sections {list(model.sections)}")
+check(plots(model, "versions") == (3, True), f"model: mae, r2, rmse across versions, drawn {plots(model, 'versions')}")
+check(plots(model, "learning-curve") == (1, True), f"model: the rmse learning curve (train and test), drawn {plots(model, 'learning-curve')}")
+check(plots(model, "deployments") == (1, True), f"model: the deployment timeline, drawn {plots(model, 'deployments')}")
+text = "".join(model.text)
+check("promoted: rmse candidate 47 vs incumbent 48" in text, "model: the promotion's gate outcome is shown")
+check("refused: rmse candidate 48.5 vs incumbent 48" in text, "model: the refused promotion's gate outcome is shown")
+check("This report features version 2 (churn@production)" in text, "model: the production version is featured")
+
+# Narrow window: nothing wider than the window except inside the scrolled table boxes.
+for name in ("experiment", "model"):
+    width, svg_right = layout_at_375(name)
+    check(width <= 375, f"{name}: the page does not overflow a 375px window (scroll width {width})")
+    check(svg_right <= 375, f"{name}: every chart fits in a 375px window (rightmost edge {svg_right})")
+
+# Missing data is said in place of the plot.
+solo = load("solo", "SELECT mlops.report('solo')", None)
+check(plots(solo, "versions")[0] == 0 and any("one version" in n for n in solo.sections["versions"]["notes"]),
+      "one version: said in place of the metrics-across-versions charts")
+check(plots(solo, "learning-curve")[0] == 0 and any("not trained in a run" in n for n in solo.sections["learning-curve"]["notes"]),
+      "no run: said in place of the learning curve")
+flat_dom = load("flat", "SELECT mlops.report_experiment('flat')", None)
+check(plots(flat_dom, "metric-history")[0] == 0
+      and any("more than one step" in n for n in flat_dom.sections["metric-history"]["notes"]),
+      "a run without per-iteration metrics: said in place of the history charts")
+empty = load("empty", "SELECT mlops.report_experiment('empty')", None)
+check(all(plots(empty, s)[0] == 0 and any("no runs" in n for n in empty.sections[s]["notes"])
+          for s in ("best-run", "runs", "metric-history")), "an experiment without runs: said in every section")
+
+# Hostile names render as text.
+for name, sql in (("evil-experiment", "SELECT mlops.report_experiment(%s)"), ("evil-model", "SELECT mlops.report('evil')")):
+    dom = load(name, sql, (EVIL,) if "%s" in sql else None)
+    check("".join(dom.text).count(EVIL) >= 3, f"{name}: the hostile names appear as text ({''.join(dom.text).count(EVIL)} times)")
+    check(sum(plots(dom, s)[0] for s in dom.sections) >= 1 and all(plots(dom, s)[1] for s in dom.sections),
+          f"{name}: its plots are drawn")
+
+# Screenshots: a wide window and a phone-sized one.
+for name, size in (("experiment", "1200,3000"), ("model", "1200,3000"), ("model", "375,3000")):
+    png = os.path.join(workdir, f"{name}-{size.split(',')[0]}.png")
+    chromium([f"--screenshot={png}", f"--window-size={size}"], "file://" + os.path.join(workdir, name + ".html"))
+    check(os.path.exists(png) and os.path.getsize(png) > 20000, f"screenshot {os.path.basename(png)} taken")
+
+if not keep:
+    shutil.rmtree(workdir, ignore_errors=True)
+finish()
