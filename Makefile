@@ -19,7 +19,7 @@ MULTIARCH    := $(shell gcc -print-multiarch)
 OPENBLAS_DIR  = /usr/lib/$(MULTIARCH)/openblas-serial
 PG_CPPFLAGS   = -I$(CURDIR)/include -I/usr/include/$(MULTIARCH)/openblas-pthread
 PG_CFLAGS     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK    = -L$(OPENBLAS_DIR) -l:libopenblas.so.0 -Wl,--disable-new-dtags,-rpath,$(OPENBLAS_DIR) -lxgboost -lm
+SHLIB_LINK    = -L$(OPENBLAS_DIR) -l:libopenblas.so.0 -Wl,--disable-new-dtags,-rpath,$(OPENBLAS_DIR) -lxgboost -lcrypto -lm
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
