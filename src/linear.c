@@ -670,8 +670,8 @@ StateFromBytea(bytea *b)
 	const double *p;
 	int			d;
 
-	if (VARSIZE_ANY(b) < sizeof(LinearStateWire) || w->k < 0 || w->k > 100000 ||
-		VARSIZE_ANY(b) != sizeof(LinearStateWire) +
+	if (VARSIZE(b) < sizeof(LinearStateWire) || w->k < 0 || w->k > 100000 ||
+		VARSIZE(b) != sizeof(LinearStateWire) +
 		sizeof(double) * ((w->k + 1) + (Size) (w->k + 1) * (w->k + 2) / 2))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -696,7 +696,7 @@ linear_stats_deserialize(PG_FUNCTION_ARGS)
 {
 	MemoryContext agg = AggContext(fcinfo);
 	MemoryContext old = MemoryContextSwitchTo(agg);
-	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	bytea	   *b = PG_GETARG_BYTEA_P(0);
 	LinearState *s = StateFromBytea(b);
 	LinearAggState *st = palloc0(sizeof(LinearAggState));
 
@@ -716,7 +716,7 @@ PG_FUNCTION_INFO_V1(linear_fit);
 Datum
 linear_fit(PG_FUNCTION_ARGS)
 {
-	LinearState *s = StateFromBytea(PG_GETARG_BYTEA_PP(0));
+	LinearState *s = StateFromBytea(PG_GETARG_BYTEA_P(0));
 	double		alpha = PG_GETARG_FLOAT8(1);
 	char	  **terms = palloc(sizeof(char *) * Max(s->k, 1));
 	LinearFit  *fit;
