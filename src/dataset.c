@@ -80,6 +80,9 @@ struct DatasetPrivate
 	bool		collecting;		/* a scan that only gathers the training rows' statistics */
 	bool		stats_pending;	/* numeric means still to be taken in the first scan */
 	bool		scanned;		/* a complete scan has finished */
+	List	   *test_cache;		/* the test rows (DatasetBatch *), kept by the first scan */
+	bool		test_cache_ok;	/* ... complete: test scans need not read the source */
+	Size		test_cache_bytes;
 	Size		reserved;		/* bytes counted against mlops.max_training_memory */
 };
 
@@ -90,6 +93,8 @@ struct DatasetScan
 	MemoryContext row_context;	/* conversions of one batch */
 	DatasetBatch batch;
 	bool		first;			/* the first complete scan: finish the statistics */
+	bool		test_only;		/* yield the test rows only */
+	ListCell   *cached;			/* a test scan served from the cache: the next batch */
 	uint64		fingerprint_sum;
 	int64		fingerprint_rows;
 	SPITupleTable *tuptable;	/* the cursor's current batch */
@@ -718,6 +723,80 @@ DatasetPrepare(const char *source, const char *target, List *features,
 	return ds;
 }
 
+/*
+ * Keeps the test rows of a batch of the first scan in memory, so that scoring
+ * them needs no further pass over the source. The cache stays within
+ * mlops.max_training_memory: when it would not, it is dropped (test scans then
+ * read the source again) rather than raising an error.
+ */
+static void
+CacheTestRows(Dataset *ds, const DatasetBatch *b)
+{
+	struct DatasetPrivate *p = ds->priv;
+	DatasetBatch *copy;
+	int			n = 0;
+	Size		bytes;
+	MemoryContext old;
+
+	if (!p->test_cache_ok)
+		return;
+	for (int i = 0; i < b->nrows; i++)
+		n += b->is_test[i];
+	if (n == 0)
+		return;
+	bytes = (Size) n * (sizeof(double) * (ds->ninputs + 1) + sizeof(int) + sizeof(bool));
+	if (p->reserved + bytes > (Size) mlops_max_training_memory * 1024)
+	{
+		list_free_deep(p->test_cache);
+		p->test_cache = NIL;
+		p->reserved -= p->test_cache_bytes;
+		p->test_cache_bytes = 0;
+		p->test_cache_ok = false;
+		return;
+	}
+	p->reserved += bytes;
+	p->test_cache_bytes += bytes;
+	old = MemoryContextSwitchTo(p->context);
+	copy = palloc(sizeof(DatasetBatch));
+	copy->x = palloc(sizeof(double) * n * Max(ds->ninputs, 1));
+	copy->y = palloc(sizeof(double) * n);
+	copy->label = palloc(sizeof(int) * n);
+	copy->is_test = palloc(sizeof(bool) * n);
+	copy->nrows = 0;
+	for (int i = 0; i < b->nrows; i++)
+	{
+		if (!b->is_test[i])
+			continue;
+		memcpy(copy->x + (Size) copy->nrows * ds->ninputs, b->x + (Size) i * ds->ninputs,
+			   sizeof(double) * ds->ninputs);
+		copy->y[copy->nrows] = b->y[i];
+		copy->label[copy->nrows] = b->label[i];
+		copy->is_test[copy->nrows] = true;
+		copy->nrows++;
+	}
+	p->test_cache = lappend(p->test_cache, copy);
+	MemoryContextSwitchTo(old);
+}
+
+/* Starts a scan over the test rows only: from memory when the first scan kept them. */
+DatasetScan *
+DatasetBeginTestScan(Dataset *ds)
+{
+	DatasetScan *scan;
+
+	if (ds->priv->scanned && ds->priv->test_cache_ok)
+	{
+		scan = palloc0(sizeof(DatasetScan));
+		scan->ds = ds;
+		scan->test_only = true;
+		scan->cached = list_head(ds->priv->test_cache);
+		return scan;
+	}
+	scan = DatasetBeginScan(ds);
+	scan->test_only = true;
+	return scan;
+}
+
 /* Starts a scan over the source's rows (target not NULL), in batches. */
 DatasetScan *
 DatasetBeginScan(Dataset *ds)
@@ -727,6 +806,8 @@ DatasetBeginScan(Dataset *ds)
 
 	scan->ds = ds;
 	scan->first = !ds->priv->scanned && !ds->priv->collecting;
+	if (scan->first)
+		ds->priv->test_cache_ok = ds->test_rows > 0;
 	scan->reader = SourceOpen(ds->source, ds->priv->select_list);
 	scan->row_context = AllocSetContextCreate(CurrentMemoryContext, "mlops dataset rows",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -772,6 +853,14 @@ DatasetNextBatch(DatasetScan *scan)
 	int			n = 0;
 	MemoryContext old;
 
+	if (scan->cached != NULL || (scan->test_only && scan->reader == NULL))
+	{
+		DatasetBatch *cached = scan->cached ? lfirst(scan->cached) : NULL;
+
+		if (cached)
+			scan->cached = lnext(p->test_cache, scan->cached);
+		return cached;
+	}
 	b->nrows = 0;
 	MemoryContextReset(scan->row_context);
 	old = MemoryContextSwitchTo(scan->row_context);
@@ -821,6 +910,8 @@ DatasetNextBatch(DatasetScan *scan)
 				AccumulateStats(ds);
 			continue;
 		}
+		if (scan->test_only && !is_test)
+			continue;
 		if (scan->first && !is_test)
 		{
 			scan->fingerprint_sum += h;
@@ -851,6 +942,8 @@ DatasetNextBatch(DatasetScan *scan)
 	}
 	MemoryContextSwitchTo(old);
 	b->nrows = n;
+	if (scan->first && n > 0)
+		CacheTestRows(ds, b);
 	return n > 0 ? b : NULL;
 }
 
@@ -860,6 +953,8 @@ DatasetEndScan(DatasetScan *scan)
 {
 	Dataset    *ds = scan->ds;
 
+	if (scan->reader == NULL)
+		return;					/* a test scan served from memory */
 	SourceClose(scan->reader);
 	MemoryContextDelete(scan->row_context);
 	if (!scan->first)

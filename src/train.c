@@ -268,7 +268,7 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 	sub.label = palloc(sizeof(int) * SOURCE_BATCH_ROWS);
 	sub.is_test = palloc(sizeof(bool) * SOURCE_BATCH_ROWS);
 
-	scan = DatasetBeginScan(ds);
+	scan = all ? DatasetBeginScan(ds) : DatasetBeginTestScan(ds);
 	while ((b = DatasetNextBatch(scan)) != NULL)
 	{
 		/* the batch's evaluation rows only, then their predictions */

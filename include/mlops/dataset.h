@@ -102,6 +102,13 @@ extern Dataset *DatasetPrepare(const char *source, const char *target, List *fea
 /* Starts a scan over the source's rows (target not NULL), in batches. */
 extern DatasetScan *DatasetBeginScan(Dataset *ds);
 
+/*
+ * Starts a scan over the test rows only. The first complete scan keeps them in
+ * memory when they fit within mlops.max_training_memory, and then this scan
+ * reads no more rows from the source.
+ */
+extern DatasetScan *DatasetBeginTestScan(Dataset *ds);
+
 /* The next batch (valid until the next call), or NULL at the end. */
 extern DatasetBatch *DatasetNextBatch(DatasetScan *scan);
 
