@@ -69,8 +69,6 @@ struct DatasetPrivate
 {
 	char	   *select_list;	/* target, then the inputs */
 	FmgrInfo   *out_funcs;		/* categorical inputs: output functions */
-	Datum	   *values;			/* heap_deform_tuple buffers */
-	bool	   *isnull;
 	RowValues	row;
 	uint64	   *cut;			/* per class (or [0] for regression): test iff key < cut */
 	HTAB	  **category_tables;	/* per categorical input, while discovering */
@@ -97,9 +95,8 @@ struct DatasetScan
 	ListCell   *cached;			/* a test scan served from the cache: the next batch */
 	uint64		fingerprint_sum;
 	int64		fingerprint_rows;
-	SPITupleTable *tuptable;	/* the cursor's current batch */
-	uint64		ntuples;
-	uint64		next_tuple;		/* position in it */
+	uint64		rows_seen;
+	bool		done;			/* the source has no more rows */
 };
 
 /* SplitMix64's finaliser: a fast, well-mixing bijection of 64-bit values. */
@@ -257,34 +254,38 @@ ResolveColumns(Dataset *ds, List *features)
 	}
 }
 
-/* Decodes one tuple of the source (target first, then the inputs) into ds->priv->row. */
+/* Decodes one row of the source (target first, then the inputs) into ds->priv->row. */
 static void
-DecodeRow(Dataset *ds, HeapTuple tuple, TupleDesc tupdesc)
+DecodeRow(Dataset *ds, TupleTableSlot *slot)
 {
 	struct DatasetPrivate *p = ds->priv;
 	RowValues  *row = &p->row;
+	Datum	   *values;
+	bool	   *isnull;
 
-	heap_deform_tuple(tuple, tupdesc, p->values, p->isnull);
-	row->target_null = p->isnull[0];
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	isnull = slot->tts_isnull;
+	row->target_null = isnull[0];
 	if (!row->target_null)
 	{
-		row->y = DatumGetNumericFloat8(p->values[0], ds->target_type);
+		row->y = DatumGetNumericFloat8(values[0], ds->target_type);
 		row->target_null = isnan(row->y);
 	}
 	for (int j = 0; j < ds->ninputs; j++)
 	{
 		DatasetInput *in = &ds->inputs[j];
 
-		row->null[j] = p->isnull[j + 1];
+		row->null[j] = isnull[j + 1];
 		if (row->null[j])
 			continue;
 		if (in->kind == INPUT_NUMERIC)
 		{
-			row->num[j] = DatumGetNumericFloat8(p->values[j + 1], in->type);
+			row->num[j] = DatumGetNumericFloat8(values[j + 1], in->type);
 			row->null[j] = isnan(row->num[j]);
 		}
 		else
-			row->text[j] = OutputFunctionCall(&p->out_funcs[j], p->values[j + 1]);
+			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[j + 1]);
 	}
 }
 
@@ -492,6 +493,81 @@ ClassIndex(const Dataset *ds, double y)
 	return -1;
 }
 
+/* What the first pass gathers. */
+typedef struct FirstPassState
+{
+	Dataset    *ds;
+	MemoryContext row_context;
+	bool	   *has_nulls;		/* per input */
+	bool		split;
+	KeyArray   *keys;			/* per class in order of discovery (regression: [0]) */
+	HTAB	   *class_table;
+	int			nfound;
+	double	   *found_values;
+} FirstPassState;
+
+/* One row of the first pass (a SourceRowFn). */
+static void
+FirstPassRow(TupleTableSlot *slot, void *arg)
+{
+	FirstPassState *st = arg;
+	Dataset    *ds = st->ds;
+	struct DatasetPrivate *p = ds->priv;
+	MemoryContext old = MemoryContextSwitchTo(st->row_context);
+	int			c = 0;
+
+	if ((ds->rows_read & 1023) == 0)
+		CHECK_FOR_INTERRUPTS();
+	DecodeRow(ds, slot);
+	ds->rows_read++;
+	if (p->row.target_null)
+	{
+		ds->skipped_rows++;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	for (int j = 0; j < ds->ninputs; j++)
+		st->has_nulls[j] |= p->row.null[j];
+	if (ds->classification)
+	{
+		bool		found;
+		double		v = p->row.y == 0.0 ? 0.0 : p->row.y;
+		ClassEntry *e = hash_search(st->class_table, &v, HASH_ENTER, &found);
+
+		if (!found)
+		{
+			if (st->nfound >= DATASET_MAX_CATEGORIES)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("target \"%s\" has more than %d classes", ds->target, DATASET_MAX_CATEGORIES),
+						 errhint("A continuous target calls for task => 'regression'.")));
+			e->index = st->nfound;
+			st->found_values[st->nfound++] = v;
+		}
+		c = e->index;
+	}
+	if (st->split)
+	{
+		KeyArray   *ka = &st->keys[c];
+
+		if (ka->n == ka->cap)
+		{
+			int64		grow = Max(1024, ka->cap);
+
+			DatasetReserveMemory(ds, grow * sizeof(uint64), "the split keys");
+			MemoryContextSwitchTo(p->context);
+			ka->keys = ka->keys ? repalloc_huge(ka->keys, (ka->cap + grow) * sizeof(uint64))
+				: palloc_extended(grow * sizeof(uint64), MCXT_ALLOC_HUGE);
+			MemoryContextSwitchTo(st->row_context);
+			ka->cap += grow;
+		}
+		ka->keys[ka->n++] = SplitKey(ds, RowHash(ds, &p->row));
+	}
+	else
+		AccumulateStats(ds);
+	MemoryContextSwitchTo(old);
+}
+
 /*
  * The first pass: counts the rows, discovers the classes, collects the split
  * keys per class and computes the cuts; with test_fraction 0 (every row is a
@@ -502,14 +578,16 @@ FirstPass(Dataset *ds, bool *has_nulls)
 {
 	struct DatasetPrivate *p = ds->priv;
 	SourceReader *reader = SourceOpen(ds->source, p->select_list);
-	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext, "mlops dataset rows",
-													  ALLOCSET_DEFAULT_SIZES);
-	KeyArray   *keys = NULL;
-	HTAB	   *class_table = NULL;
-	int			nfound = 0;
-	double	   *found_values = NULL;
+	FirstPassState st;
+	KeyArray   *keys;
 	bool		split = ds->test_fraction > 0;
 
+	memset(&st, 0, sizeof(st));
+	st.ds = ds;
+	st.has_nulls = has_nulls;
+	st.split = split;
+	st.row_context = AllocSetContextCreate(CurrentMemoryContext, "mlops dataset rows",
+										   ALLOCSET_DEFAULT_SIZES);
 	if (ds->classification)
 	{
 		HASHCTL		ctl;
@@ -517,75 +595,17 @@ FirstPass(Dataset *ds, bool *has_nulls)
 		ctl.keysize = sizeof(double);
 		ctl.entrysize = sizeof(ClassEntry);
 		ctl.hcxt = CurrentMemoryContext;
-		class_table = hash_create("mlops classes", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		found_values = palloc(sizeof(double) * (DATASET_MAX_CATEGORIES + 1));
+		st.class_table = hash_create("mlops classes", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		st.found_values = palloc(sizeof(double) * (DATASET_MAX_CATEGORIES + 1));
 	}
-	keys = palloc0(sizeof(KeyArray) * (ds->classification ? DATASET_MAX_CATEGORIES + 1 : 1));
+	st.keys = palloc0(sizeof(KeyArray) * (ds->classification ? DATASET_MAX_CATEGORIES + 1 : 1));
 	if (!split)
 		StartStats(ds);
-
-	while (SourceNextBatch(reader))
-	{
-		MemoryContext old = MemoryContextSwitchTo(row_context);
-
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			int			c = 0;
-
-			if ((i & 1023) == 0)
-				CHECK_FOR_INTERRUPTS();
-			DecodeRow(ds, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
-			ds->rows_read++;
-			if (p->row.target_null)
-			{
-				ds->skipped_rows++;
-				continue;
-			}
-			for (int j = 0; j < ds->ninputs; j++)
-				has_nulls[j] |= p->row.null[j];
-			if (ds->classification)
-			{
-				bool		found;
-				double		v = p->row.y == 0.0 ? 0.0 : p->row.y;
-				ClassEntry *e = hash_search(class_table, &v, HASH_ENTER, &found);
-
-				if (!found)
-				{
-					if (nfound >= DATASET_MAX_CATEGORIES)
-						ereport(ERROR,
-								(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-								 errmsg("target \"%s\" has more than %d classes", ds->target, DATASET_MAX_CATEGORIES),
-								 errhint("A continuous target calls for task => 'regression'.")));
-					e->index = nfound;
-					found_values[nfound++] = v;
-				}
-				c = e->index;
-			}
-			if (split)
-			{
-				KeyArray   *ka = &keys[c];
-
-				if (ka->n == ka->cap)
-				{
-					int64		grow = Max(1024, ka->cap);
-
-					DatasetReserveMemory(ds, grow * sizeof(uint64), "the split keys");
-					MemoryContextSwitchTo(old);
-					ka->keys = ka->keys ? repalloc_huge(ka->keys, (ka->cap + grow) * sizeof(uint64))
-						: palloc_extended(grow * sizeof(uint64), MCXT_ALLOC_HUGE);
-					MemoryContextSwitchTo(row_context);
-					ka->cap += grow;
-				}
-				ka->keys[ka->n++] = SplitKey(ds, RowHash(ds, &p->row));
-			}
-			else
-				AccumulateStats(ds);
-		}
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(row_context);
-	}
+	while (SourceFetch(reader, FirstPassRow, &st) > 0)
+		MemoryContextReset(st.row_context);
 	SourceClose(reader);
-	MemoryContextDelete(row_context);
+	MemoryContextDelete(st.row_context);
+	keys = st.keys;
 
 	if (ds->rows_read == ds->skipped_rows)
 		ereport(ERROR,
@@ -597,22 +617,22 @@ FirstPass(Dataset *ds, bool *has_nulls)
 	/* classes in ascending order, and the key arrays in the same order */
 	if (ds->classification)
 	{
-		KeyArray   *sorted_keys = palloc0(sizeof(KeyArray) * nfound);
+		KeyArray   *sorted_keys = palloc0(sizeof(KeyArray) * st.nfound);
 
-		if (nfound < 2)
+		if (st.nfound < 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("target \"%s\" has a single class", ds->target),
-					 errdetail("Every row with a target has the value %g.", found_values[0]),
+					 errdetail("Every row with a target has the value %g.", st.found_values[0]),
 					 errhint("Classification needs at least two distinct target values.")));
-		ds->nclasses = nfound;
-		ds->classes = palloc(sizeof(double) * nfound);
-		memcpy(ds->classes, found_values, sizeof(double) * nfound);
-		qsort(ds->classes, nfound, sizeof(double), CompareDoubles);
-		for (int c = 0; c < nfound; c++)
-			sorted_keys[ClassIndex(ds, found_values[c])] = keys[c];
+		ds->nclasses = st.nfound;
+		ds->classes = palloc(sizeof(double) * st.nfound);
+		memcpy(ds->classes, st.found_values, sizeof(double) * st.nfound);
+		qsort(ds->classes, st.nfound, sizeof(double), CompareDoubles);
+		for (int c = 0; c < st.nfound; c++)
+			sorted_keys[ClassIndex(ds, st.found_values[c])] = keys[c];
 		keys = sorted_keys;
-		hash_destroy(class_table);
+		hash_destroy(st.class_table);
 	}
 
 	/* the cut of each class: the key of its first training row */
@@ -679,8 +699,6 @@ DatasetPrepare(const char *source, const char *target, List *features,
 	for (int j = 0; j < ds->ninputs; j++)
 		names = lappend(names, ds->inputs[j].name);
 	p->select_list = QuoteColumnList(names);
-	p->values = palloc(sizeof(Datum) * (ds->ninputs + 1));
-	p->isnull = palloc(sizeof(bool) * (ds->ninputs + 1));
 	p->row.null = palloc0(sizeof(bool) * ds->ninputs);
 	p->row.num = palloc0(sizeof(double) * ds->ninputs);
 	p->row.text = palloc0(sizeof(char *) * ds->ninputs);
@@ -815,7 +833,6 @@ DatasetBeginScan(Dataset *ds)
 	scan->batch.y = palloc(sizeof(double) * cap);
 	scan->batch.label = palloc(sizeof(int) * cap);
 	scan->batch.is_test = palloc(sizeof(bool) * cap);
-	scan->next_tuple = 0;
 	return scan;
 }
 
@@ -841,6 +858,77 @@ CategoryIndex(const DatasetInput *in, const char *text)
 	return -1;
 }
 
+/* One row of a scan (a SourceRowFn): appended to the batch, or only counted. */
+static void
+ScanRow(TupleTableSlot *slot, void *arg)
+{
+	DatasetScan *scan = arg;
+	Dataset    *ds = scan->ds;
+	struct DatasetPrivate *p = ds->priv;
+	DatasetBatch *b = &scan->batch;
+	MemoryContext old = MemoryContextSwitchTo(scan->row_context);
+	uint64		h;
+	bool		is_test = false;
+	int			label = -1;
+	double	   *x;
+
+	if ((++scan->rows_seen & 1023) == 0)
+		CHECK_FOR_INTERRUPTS();
+	DecodeRow(ds, slot);
+	if (p->row.target_null)
+		goto done;
+	if (ds->classification)
+	{
+		label = ClassIndex(ds, p->row.y);
+		if (label < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("source \"%s\" changed while it was read", ds->source),
+					 errdetail("Target value %g was not in the first pass over the rows.", p->row.y),
+					 errhint("A query source must return the same rows each time it runs (no random() or volatile functions).")));
+	}
+	h = RowHash(ds, &p->row);
+	if (ds->test_fraction > 0)
+		is_test = SplitKey(ds, h) < p->cut[Max(label, 0)];
+	if (p->collecting)
+	{
+		if (!is_test)
+			AccumulateStats(ds);
+		goto done;
+	}
+	if (scan->test_only && !is_test)
+		goto done;
+	if (scan->first && !is_test)
+	{
+		scan->fingerprint_sum += h;
+		scan->fingerprint_rows++;
+		if (p->stats_pending)
+			AccumulateStats(ds);
+	}
+	x = b->x + (Size) b->nrows * ds->ninputs;
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		const DatasetInput *in = &ds->inputs[j];
+
+		if (p->row.null[j])
+			x[j] = NAN;
+		else if (in->kind == INPUT_NUMERIC)
+			x[j] = p->row.num[j];
+		else
+		{
+			int			c = CategoryIndex(in, p->row.text[j]);
+
+			x[j] = c >= 0 ? (double) c : NAN;
+		}
+	}
+	b->y[b->nrows] = p->row.y;
+	b->label[b->nrows] = label;
+	b->is_test[b->nrows] = is_test;
+	b->nrows++;
+done:
+	MemoryContextSwitchTo(old);
+}
+
 /* The next batch (valid until the next call), or NULL at the end. */
 DatasetBatch *
 DatasetNextBatch(DatasetScan *scan)
@@ -848,10 +936,6 @@ DatasetNextBatch(DatasetScan *scan)
 	Dataset    *ds = scan->ds;
 	struct DatasetPrivate *p = ds->priv;
 	DatasetBatch *b = &scan->batch;
-	bool		split = ds->test_fraction > 0;
-	bool		collecting = p->collecting;
-	int			n = 0;
-	MemoryContext old;
 
 	if (scan->cached != NULL || (scan->test_only && scan->reader == NULL))
 	{
@@ -861,90 +945,16 @@ DatasetNextBatch(DatasetScan *scan)
 			scan->cached = lnext(p->test_cache, scan->cached);
 		return cached;
 	}
+	/* a fetch brings at most SOURCE_BATCH_ROWS rows, the batch's capacity */
 	b->nrows = 0;
-	MemoryContextReset(scan->row_context);
-	old = MemoryContextSwitchTo(scan->row_context);
-	while (n < SOURCE_BATCH_ROWS)
+	while (b->nrows == 0 && !scan->done)
 	{
-		HeapTuple	tuple;
-		uint64		h;
-		bool		is_test = false;
-		int			label = -1;
-		double	   *x;
-
-		if (scan->next_tuple >= scan->ntuples)
-		{
-			bool		more;
-
-			MemoryContextSwitchTo(old);
-			more = SourceNextBatch(scan->reader);
-			MemoryContextSwitchTo(scan->row_context);
-			if (!more)
-				break;
-			scan->tuptable = SPI_tuptable;
-			scan->ntuples = SPI_processed;
-			scan->next_tuple = 0;
-		}
-		if ((scan->next_tuple & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		tuple = scan->tuptable->vals[scan->next_tuple++];
-		DecodeRow(ds, tuple, scan->tuptable->tupdesc);
-		if (p->row.target_null)
-			continue;
-		if (ds->classification)
-		{
-			label = ClassIndex(ds, p->row.y);
-			if (label < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("source \"%s\" changed while it was read", ds->source),
-						 errdetail("Target value %g was not in the first pass over the rows.", p->row.y),
-						 errhint("A query source must return the same rows each time it runs (no random() or volatile functions).")));
-		}
-		h = RowHash(ds, &p->row);
-		if (split)
-			is_test = SplitKey(ds, h) < p->cut[Max(label, 0)];
-		if (collecting)
-		{
-			if (!is_test)
-				AccumulateStats(ds);
-			continue;
-		}
-		if (scan->test_only && !is_test)
-			continue;
-		if (scan->first && !is_test)
-		{
-			scan->fingerprint_sum += h;
-			scan->fingerprint_rows++;
-			if (p->stats_pending)
-				AccumulateStats(ds);
-		}
-		x = b->x + (Size) n * ds->ninputs;
-		for (int j = 0; j < ds->ninputs; j++)
-		{
-			const DatasetInput *in = &ds->inputs[j];
-
-			if (p->row.null[j])
-				x[j] = NAN;
-			else if (in->kind == INPUT_NUMERIC)
-				x[j] = p->row.num[j];
-			else
-			{
-				int			c = CategoryIndex(in, p->row.text[j]);
-
-				x[j] = c >= 0 ? (double) c : NAN;
-			}
-		}
-		b->y[n] = p->row.y;
-		b->label[n] = label;
-		b->is_test[n] = is_test;
-		n++;
+		MemoryContextReset(scan->row_context);
+		scan->done = SourceFetch(scan->reader, ScanRow, scan) == 0;
 	}
-	MemoryContextSwitchTo(old);
-	b->nrows = n;
-	if (scan->first && n > 0)
+	if (scan->first && b->nrows > 0)
 		CacheTestRows(ds, b);
-	return n > 0 ? b : NULL;
+	return b->nrows > 0 ? b : NULL;
 }
 
 /* Ends a scan; the first complete one finishes the fingerprint and pending means. */

@@ -12,6 +12,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "parser/parse_type.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -145,6 +146,62 @@ SourceNextBatch(SourceReader *reader)
 	SPI_cursor_fetch(reader->portal, true, SOURCE_BATCH_ROWS);
 	reader->rows_read += SPI_processed;
 	return SPI_processed > 0;
+}
+
+/* A DestReceiver that hands each row to a SourceRowFn. */
+typedef struct RowReceiver
+{
+	DestReceiver pub;
+	SourceRowFn fn;
+	void	   *arg;
+} RowReceiver;
+
+/* receiveSlot of RowReceiver. */
+static bool
+RowReceiverReceive(TupleTableSlot *slot, DestReceiver *self)
+{
+	RowReceiver *r = (RowReceiver *) self;
+
+	r->fn(slot, r->arg);
+	return true;
+}
+
+/* rStartup of RowReceiver: nothing to set up. */
+static void
+RowReceiverStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+/* rShutdown and rDestroy of RowReceiver: nothing to release. */
+static void
+RowReceiverShutdown(DestReceiver *self)
+{
+}
+
+/*
+ * Fetches up to SOURCE_BATCH_ROWS rows and hands each to fn as the executor's
+ * slot, without copying it into an SPI tuple table (which costs more than the
+ * scan itself on wide sources); returns how many rows came. fn runs in the
+ * executor's memory context: it must switch to its own for what it allocates.
+ */
+uint64
+SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg)
+{
+	RowReceiver receiver;
+	uint64		n;
+
+	CHECK_FOR_INTERRUPTS();
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = RowReceiverReceive;
+	receiver.pub.rStartup = RowReceiverStartup;
+	receiver.pub.rShutdown = RowReceiverShutdown;
+	receiver.pub.rDestroy = RowReceiverShutdown;
+	receiver.pub.mydest = DestNone;
+	receiver.fn = fn;
+	receiver.arg = arg;
+	n = PortalRunFetch(reader->portal, FETCH_FORWARD, SOURCE_BATCH_ROWS, &receiver.pub);
+	reader->rows_read += n;
+	return n;
 }
 
 /* Closes the cursor. */
