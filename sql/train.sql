@@ -57,6 +57,27 @@ SELECT version FROM mlops.train('rc', 'consts', 'y', 'ridge', test_fraction => 0
 SELECT round((convert_from(artifact, 'UTF8')::jsonb->'coef'->0->>1)::numeric, 9) AS coef_c
   FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'rc';
 
+-- numbers are stored exactly whatever extra_float_digits says
+SELECT version FROM mlops.train('exact', 'diabetes', 'target', 'linear', test_fraction => 0);
+SET extra_float_digits = -3;
+SELECT version FROM mlops.train('exact', 'diabetes', 'target', 'linear', test_fraction => 0);
+RESET extra_float_digits;
+SELECT count(DISTINCT v.artifact_sha256) AS artifacts, count(DISTINCT v.spec) AS specs
+  FROM mlops.model_versions m JOIN mlops.model_version v ON v.run_id = m.run_id WHERE m.name = 'exact';
+
+-- a trainer reads sources with its own privileges (train() is not SECURITY DEFINER)
+CREATE ROLE regress_train_ana;
+GRANT mlops_trainer TO regress_train_ana;
+CREATE TABLE secret AS SELECT * FROM diabetes;
+GRANT SELECT ON diabetes TO regress_train_ana;
+SET ROLE regress_train_ana;
+SELECT model, version FROM mlops.train('ana', 'diabetes', 'target', 'ridge');
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('ana', 'secret', 'target', 'ridge')$$);
+SELECT name, version, created_by FROM mlops.model_versions WHERE name = 'ana';
+RESET ROLE;
+DROP OWNED BY regress_train_ana;
+DROP ROLE regress_train_ana;
+
 -- the aggregate runs in parallel workers
 SET max_parallel_workers_per_gather = 2;
 SET parallel_setup_cost = 0;

@@ -17,6 +17,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/shortest_dec.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -995,11 +996,31 @@ DatasetImputeValue(const Dataset *ds, int j)
 	return in->kind == INPUT_NUMERIC ? in->mean : (double) in->mode;
 }
 
-/* Appends a float8 as a JSON number (shortest exact form). */
-static void
-AppendJsonDouble(StringInfo out, double v)
+/*
+ * A float8 as text in its shortest exact form, whatever extra_float_digits
+ * says, so that stored coefficients and statistics read back bit for bit.
+ */
+char *
+Float8ExactText(double v)
 {
-	appendStringInfoString(out, float8out_internal(v));
+	char	   *buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
+
+	if (isnan(v))
+		return pstrdup("NaN");
+	if (isinf(v))
+		return pstrdup(v > 0 ? "Infinity" : "-Infinity");
+	double_to_shortest_decimal_buf(v, buf);
+	return buf;
+}
+
+/* Appends a float8 as JSON: an exact number, or the string "NaN"/"Infinity"/"-Infinity". */
+void
+AppendJsonFloat8(StringInfo out, double v)
+{
+	if (isnan(v) || isinf(v))
+		escape_json(out, Float8ExactText(v));
+	else
+		appendStringInfoString(out, Float8ExactText(v));
 }
 
 /* The version's spec (docs/model-format.md) as JSON text; with_impute for linear models. */
@@ -1021,7 +1042,7 @@ DatasetSpecJson(const Dataset *ds, bool with_impute, StringInfo out)
 			if (with_impute)
 			{
 				appendStringInfoString(out, ", \"impute\": ");
-				AppendJsonDouble(out, in->mean);
+				AppendJsonFloat8(out, in->mean);
 			}
 		}
 		else

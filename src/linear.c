@@ -409,16 +409,6 @@ LinearEncode(const Dataset *ds, const double *x, double *out)
 	}
 }
 
-/* Appends a float8 as JSON: a number, or the string "NaN"/"Infinity"/"-Infinity". */
-static void
-AppendJsonNumber(StringInfo out, double v)
-{
-	if (isnan(v) || isinf(v))
-		escape_json(out, float8out_internal(v));
-	else
-		appendStringInfoString(out, float8out_internal(v));
-}
-
 /* Appends a JSON array of n float8s. */
 static void
 AppendJsonNumbers(StringInfo out, const double *v, int n)
@@ -428,7 +418,7 @@ AppendJsonNumbers(StringInfo out, const double *v, int n)
 	{
 		if (i > 0)
 			appendStringInfoString(out, ", ");
-		AppendJsonNumber(out, v[i]);
+		AppendJsonFloat8(out, v[i]);
 	}
 	appendStringInfoChar(out, ']');
 }
@@ -446,11 +436,11 @@ AppendFitStats(StringInfo out, const LinearFit *fit)
 	appendStringInfoString(out, ", \"p_value\": ");
 	AppendJsonNumbers(out, fit->p_value, d);
 	appendStringInfoString(out, ", \"r2\": ");
-	AppendJsonNumber(out, fit->r2);
+	AppendJsonFloat8(out, fit->r2);
 	appendStringInfoString(out, ", \"adj_r2\": ");
-	AppendJsonNumber(out, fit->adj_r2);
+	AppendJsonFloat8(out, fit->adj_r2);
 	appendStringInfoString(out, ", \"condition_number\": ");
-	AppendJsonNumber(out, fit->condition_number);
+	AppendJsonFloat8(out, fit->condition_number);
 }
 
 /* Writes the linear-json artifact (docs/model-format.md). */
@@ -735,7 +725,7 @@ linear_fit(PG_FUNCTION_ARGS)
 	fit = LinearStateSolve(s, alpha, terms);
 	initStringInfo(&out);
 	appendStringInfo(&out, "{\"n\": %.0f, \"intercept\": ", s->n);
-	AppendJsonNumber(&out, fit->intercept);
+	AppendJsonFloat8(&out, fit->intercept);
 	appendStringInfoString(&out, ", \"coef\": ");
 	AppendJsonNumbers(&out, fit->coef, s->k);
 	if (fit->has_stats)

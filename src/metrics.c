@@ -11,6 +11,7 @@
 #include "utils/float.h"
 #include "utils/json.h"
 
+#include "mlops/dataset.h"
 #include "mlops/metrics.h"
 
 /* Regression metrics: r2 (1 when the targets are constant and matched), rmse, mse, mae. */
@@ -223,10 +224,7 @@ MetricsJson(const Metric *metrics, int n, StringInfo out)
 			appendStringInfoString(out, ", ");
 		escape_json(out, metrics[i].name);
 		appendStringInfoString(out, ": ");
-		if (isnan(v) || isinf(v))
-			escape_json(out, float8out_internal(v));
-		else
-			appendStringInfoString(out, float8out_internal(v));
+		AppendJsonFloat8(out, v);
 	}
 	appendStringInfoChar(out, '}');
 }

@@ -154,7 +154,7 @@ HyperParamsJson(const TrainAlgorithm *alg, const double *values)
 	{
 		appendStringInfoString(&buf, i > 0 ? ", " : "");
 		escape_json(&buf, alg->params[i].name);
-		appendStringInfo(&buf, ": %s", float8out_internal(values[i]));
+		appendStringInfo(&buf, ": %s", Float8ExactText(values[i]));
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
@@ -232,7 +232,7 @@ void
 TrainLogMetric(TrainRequest *req, const char *key, double value, int64 step)
 {
 	const char *args[] = {psprintf(INT64_FORMAT, req->run_id), key,
-	float8out_internal(value), psprintf(INT64_FORMAT, step)};
+	Float8ExactText(value), psprintf(INT64_FORMAT, step)};
 	bool		isnull;
 
 	SpiRun("SELECT mlops.log_metric($1::bigint, $2, $3::float8, $4::bigint)", 4, args, &isnull);
@@ -419,7 +419,7 @@ train(PG_FUNCTION_ARGS)
 	escape_json(&buf, source);
 	appendStringInfoString(&buf, ", \"target\": ");
 	escape_json(&buf, target);
-	appendStringInfo(&buf, ", \"test_fraction\": %s, \"seed\": %d}", float8out_internal(test_fraction), seed);
+	appendStringInfo(&buf, ", \"test_fraction\": %s, \"seed\": %d}", Float8ExactText(test_fraction), seed);
 	{
 		const char *args[] = {experiment, buf.data, params_json};
 
