@@ -4,11 +4,15 @@
  * data fingerprint, and batches of input vectors for the algorithms.
  *
  * The split does not depend on the order in which rows arrive: every row gets
- * a 64-bit key, a hash of its content mixed with the seed, and the test rows of
- * a class are the round(test_fraction × rows of the class) rows with the
- * smallest keys (at least one row of each class stays in training). A later
- * pass recognises a test row from its content alone: its key is below its
- * class's cut. Identical rows share a key and so fall on the same side.
+ * a 64-bit key, a hash of its content mixed with the seed, and a row is a test
+ * row when its key is below its class's cut. For classification the cut makes
+ * the test rows of a class exactly the round(test_fraction × rows of the
+ * class) rows with the smallest keys (at least one row of each class stays in
+ * training): stratified, and found by a first pass over the keys. For
+ * regression the cut is test_fraction × 2^64, so each row independently is a
+ * test row with probability test_fraction: no pass is needed to know it, and a
+ * consumer that streams (DatasetPrepare's one_pass) reads a regression over
+ * numeric inputs only once. Identical rows share a key and fall on one side.
  */
 #include "postgres.h"
 
@@ -78,6 +82,7 @@ struct DatasetPrivate
 	MemoryContext context;		/* where the dataset lives */
 	bool		collecting;		/* a scan that only gathers the training rows' statistics */
 	bool		stats_pending;	/* numeric means still to be taken in the first scan */
+	bool		lazy;			/* no first pass: the first scan counts the rows */
 	bool		scanned;		/* a complete scan has finished */
 	List	   *test_cache;		/* the test rows (DatasetBatch *), kept by the first scan */
 	bool		test_cache_ok;	/* ... complete: test scans need not read the source */
@@ -98,6 +103,7 @@ struct DatasetScan
 	int64		fingerprint_rows;
 	uint64		rows_seen;
 	bool		done;			/* the source has no more rows */
+	bool		batch_has_null;	/* an input of the current batch is NULL */
 };
 
 /* SplitMix64's finaliser: a fast, well-mixing bijection of 64-bit values. */
@@ -126,11 +132,15 @@ DoubleBits(double v)
 	return bits;
 }
 
-/* The content hash of a decoded row (target and inputs), independent of the seed. */
+/*
+ * The content hash of a decoded row (target and inputs), independent of the
+ * seed: one multiply-xorshift step per column (the order of columns matters),
+ * then the full SplitMix64 finaliser.
+ */
 static uint64
 RowHash(const Dataset *ds, const RowValues *row)
 {
-	uint64		h = Mix64(DoubleBits(row->y) ^ UINT64CONST(0x243f6a8885a308d3));
+	uint64		h = DoubleBits(row->y) ^ UINT64CONST(0x243f6a8885a308d3);
 
 	for (int j = 0; j < ds->ninputs; j++)
 	{
@@ -142,9 +152,10 @@ RowHash(const Dataset *ds, const RowValues *row)
 			v = DoubleBits(row->num[j]);
 		else
 			v = hash_bytes_extended((const unsigned char *) row->text[j], strlen(row->text[j]), j);
-		h = Mix64(h ^ (v + UINT64CONST(0x9e3779b97f4a7c15) * (uint64) (j + 1)));
+		h = (h ^ v) * UINT64CONST(0x9e3779b97f4a7c15);
+		h ^= h >> 29;
 	}
-	return h;
+	return Mix64(h);
 }
 
 /* The split key of a row: its content hash mixed with the seed. */
@@ -494,6 +505,27 @@ ClassIndex(const Dataset *ds, double y)
 	return -1;
 }
 
+/* Raises 22000 when no row of the source has a target value. */
+static void
+CheckNotEmpty(const Dataset *ds)
+{
+	if (ds->rows_read == ds->skipped_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("source \"%s\" has no row with a target value", ds->source),
+				 errdetail("It has %lld rows; rows whose target \"%s\" is NULL are skipped.",
+						   (long long) ds->rows_read, ds->target)));
+}
+
+/* The regression cut: keys below test_fraction × 2^64 are test rows. */
+static uint64
+RegressionCut(double test_fraction)
+{
+	double		cut = ldexp(test_fraction, 64);
+
+	return cut >= 18446744073709549568.0 ? PG_UINT64_MAX : (uint64) cut;
+}
+
 /* What the first pass gathers. */
 typedef struct FirstPassState
 {
@@ -547,7 +579,9 @@ FirstPassRow(TupleTableSlot *slot, void *arg)
 		}
 		c = e->index;
 	}
-	if (st->split)
+	if (st->split && !ds->classification)
+		ds->test_rows += SplitKey(ds, RowHash(ds, &p->row)) < p->cut[0];
+	else if (st->split)
 	{
 		KeyArray   *ka = &st->keys[c];
 
@@ -608,12 +642,7 @@ FirstPass(Dataset *ds, bool *has_nulls)
 	MemoryContextDelete(st.row_context);
 	keys = st.keys;
 
-	if (ds->rows_read == ds->skipped_rows)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("source \"%s\" has no row with a target value", ds->source),
-				 errdetail("It has %lld rows; rows whose target \"%s\" is NULL are skipped.",
-						   (long long) ds->rows_read, ds->target)));
+	CheckNotEmpty(ds);
 
 	/* classes in ascending order, and the key arrays in the same order */
 	if (ds->classification)
@@ -637,8 +666,9 @@ FirstPass(Dataset *ds, bool *has_nulls)
 	}
 
 	/* the cut of each class: the key of its first training row */
-	p->cut = palloc0(sizeof(uint64) * Max(ds->nclasses, 1));
-	for (int c = 0; c < Max(ds->nclasses, 1); c++)
+	if (ds->classification)
+		p->cut = palloc0(sizeof(uint64) * ds->nclasses);
+	for (int c = 0; c < ds->nclasses; c++)
 	{
 		KeyArray   *ka = &keys[c];
 		int64		ntest;
@@ -680,7 +710,7 @@ StatsPass(Dataset *ds)
 /* Reads the source's schema and makes the first pass(es) over its rows. */
 Dataset *
 DatasetPrepare(const char *source, const char *target, List *features,
-			   bool classification, double test_fraction, int seed)
+			   bool classification, double test_fraction, int seed, bool one_pass)
 {
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	struct DatasetPrivate *p = palloc0(sizeof(struct DatasetPrivate));
@@ -719,6 +749,32 @@ DatasetPrepare(const char *source, const char *target, List *features,
 		}
 	}
 	has_nulls = palloc0(sizeof(bool) * ds->ninputs);
+	if (!classification)
+	{
+		p->cut = palloc(sizeof(uint64));
+		p->cut[0] = test_fraction > 0 ? RegressionCut(test_fraction) : 0;
+	}
+
+	/*
+	 * A streaming consumer of a regression over numeric inputs needs nothing
+	 * from a first pass: its first scan counts the rows and takes the means,
+	 * and imputation values are computed (by a pass of their own) only if a
+	 * NULL turns up, before the batch holding it is handed over.
+	 */
+	if (one_pass && !classification)
+	{
+		bool		numeric = true;
+
+		for (int j = 0; j < ds->ninputs; j++)
+			numeric &= ds->inputs[j].kind == INPUT_NUMERIC;
+		if (numeric)
+		{
+			p->lazy = true;
+			StartStats(ds);
+			p->stats_pending = true;
+			return ds;
+		}
+	}
 
 	FirstPass(ds, has_nulls);
 
@@ -826,7 +882,7 @@ DatasetBeginScan(Dataset *ds)
 	scan->ds = ds;
 	scan->first = !ds->priv->scanned && !ds->priv->collecting;
 	if (scan->first)
-		ds->priv->test_cache_ok = ds->test_rows > 0;
+		ds->priv->test_cache_ok = ds->test_fraction > 0;
 	scan->reader = SourceOpen(ds->source, ds->priv->select_list);
 	scan->row_context = AllocSetContextCreate(CurrentMemoryContext, "mlops dataset rows",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -876,8 +932,14 @@ ScanRow(TupleTableSlot *slot, void *arg)
 	if ((++scan->rows_seen & 1023) == 0)
 		CHECK_FOR_INTERRUPTS();
 	DecodeRow(ds, slot);
+	if (scan->first && p->lazy)
+		ds->rows_read++;
 	if (p->row.target_null)
+	{
+		if (scan->first && p->lazy)
+			ds->skipped_rows++;
 		goto done;
+	}
 	if (ds->classification)
 	{
 		label = ClassIndex(ds, p->row.y);
@@ -906,6 +968,11 @@ ScanRow(TupleTableSlot *slot, void *arg)
 		if (p->stats_pending)
 			AccumulateStats(ds);
 	}
+	if (scan->first && p->lazy)
+		ds->test_rows += is_test;
+	if (p->stats_pending)
+		for (int j = 0; j < ds->ninputs; j++)
+			scan->batch_has_null |= p->row.null[j];
 	x = b->x + (Size) b->nrows * ds->ninputs;
 	for (int j = 0; j < ds->ninputs; j++)
 	{
@@ -948,10 +1015,17 @@ DatasetNextBatch(DatasetScan *scan)
 	}
 	/* a fetch brings at most SOURCE_BATCH_ROWS rows, the batch's capacity */
 	b->nrows = 0;
+	scan->batch_has_null = false;
 	while (b->nrows == 0 && !scan->done)
 	{
 		MemoryContextReset(scan->row_context);
 		scan->done = SourceFetch(scan->reader, ScanRow, scan) == 0;
+	}
+	/* the imputation values, before the first batch that needs them */
+	if (scan->batch_has_null && p->stats_pending)
+	{
+		StatsPass(ds);
+		p->stats_pending = false;
 	}
 	if (scan->first && b->nrows > 0)
 		CacheTestRows(ds, b);
@@ -970,6 +1044,11 @@ DatasetEndScan(DatasetScan *scan)
 	MemoryContextDelete(scan->row_context);
 	if (!scan->first)
 		return;
+	if (ds->priv->lazy)
+	{
+		CheckNotEmpty(ds);
+		ds->train_rows = scan->fingerprint_rows;
+	}
 	if (scan->fingerprint_rows != ds->train_rows)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

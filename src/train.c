@@ -32,9 +32,9 @@
 
 /* The algorithms of this build. */
 static const TrainAlgorithm algorithms[] = {
-	{"linear", true, false, linear_params, TrainLinear},
-	{"ridge", true, false, ridge_params, TrainLinear},
-	{"logistic", false, true, logistic_params, TrainLogistic},
+	{"linear", true, false, linear_params, true, TrainLinear},
+	{"ridge", true, false, ridge_params, true, TrainLinear},
+	{"logistic", false, true, logistic_params, false, TrainLogistic},
 };
 
 /* The names of the algorithms of this build, comma-separated. */
@@ -402,14 +402,15 @@ train(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("test_fraction must be at least 0 and less than 1, not %g", test_fraction),
 				 errhint("0 trains on every row (the metrics are then on the training rows).")));
-	params = ParseHyperParams(alg, hyperparams);
+	params = alg->params ? ParseHyperParams(alg, hyperparams) : NULL;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	classification = ResolveTask(alg, task, source, target);
-	params_json = HyperParamsJson(alg, params);
+	params_json = alg->params ? HyperParamsJson(alg, params)
+		: JsonbToCString(NULL, &hyperparams->root, VARSIZE(hyperparams));
 
 	/* the run, with the training's params */
 	initStringInfo(&buf);
@@ -430,7 +431,7 @@ train(PG_FUNCTION_ARGS)
 	req.hyperparams = hyperparams;
 	req.params = params;
 
-	ds = DatasetPrepare(source, target, features, classification, test_fraction, seed);
+	ds = DatasetPrepare(source, target, features, classification, test_fraction, seed, alg->streams);
 	memset(&model, 0, sizeof(model));
 	alg->train(ds, &req, &model);
 	if (ds->fingerprint == NULL)

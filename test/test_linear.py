@@ -256,4 +256,20 @@ for target in ("label", "kind"):
           f"synthetic logistic ({target}): coefficients equal sklearn's")
     check_lbfgs(f"synthetic logistic ({target})", art, X, yc, 1e-2)
     check_classification_metrics(f"synthetic logistic ({target})", got, yc, score(art, X), np.array(art["classes"]))
+
+# --- a regression over numeric inputs is streamed in one pass: NULLs first met in a
+# --- late batch are imputed with the mean of every training row all the same
+late_nulls = """SELECT g::float8 AS a, (g % 13)::float8 AS b,
+                       CASE WHEN g > 40000 AND g % 997 = 0 THEN NULL ELSE sqrt(g) END AS c,
+                       g % 7 + 0.5 * sqrt(g) AS y
+                  FROM generate_series(1, 45000) g"""
+got, art, spec, n = train("stream", late_nulls, "ridge", features=["a", "b", "c"], target="y")
+rows = [dict(zip(["a", "b", "c", "y"], r)) for r in query(conn, late_nulls)]
+c_values = [r["c"] for r in rows if r["c"] is not None]
+check(n == 45000 and close(spec["inputs"][2]["impute"], float(np.mean(c_values)), 1e-12),
+      "streamed regression: a NULL first met in the 5th batch is imputed with the mean of all training rows")
+X = design(spec, rows)
+yl = np.array([r["y"] for r in rows])
+check(rel_close(art["coef"][0], Ridge(alpha=1.0).fit(X, yl).coef_, 1e-6), "streamed regression: coefficients equal sklearn's")
+check_regression_metrics("streamed regression", got, yl, score(art, X))
 finish()

@@ -4,10 +4,16 @@
  * train/test split, the imputation values and the data fingerprint. Shared by
  * every training algorithm, and by evaluation and drift.
  *
- * Rows are never held in memory by the loader: it reads the source through an
- * SPI cursor, once to discover the classes and the split (and, when needed,
- * once more for the categories and means of the training rows), then yields
- * the rows in batches to its consumer, as many times as the consumer scans.
+ * Rows are never held in memory by the loader (but for the test rows, kept by
+ * the first scan when they fit, see DatasetBeginTestScan): it reads the source
+ * through an SPI cursor, once to discover the classes and the split (and, when
+ * needed, once more for the categories and means of the training rows), then
+ * yields the rows in batches to its consumer, as many times as it scans.
+ *
+ * The split: each row's key is a hash of its content and the seed. For
+ * classification, exactly round(test_fraction × n) rows of each class (the
+ * smallest keys; at least one training row per class) are test rows; for
+ * regression, a row is a test row when its key < test_fraction × 2^64.
  *
  * Usage (inside SPI_connect()/SPI_finish()):
  *
@@ -91,13 +97,21 @@ typedef struct DatasetBatch
 typedef struct DatasetScan DatasetScan;
 
 /*
- * Reads the source's schema and a first pass over its rows. features NULL
- * means every column but the target. Raises a clear error for an unknown
+ * Reads the source's schema and makes a first pass over its rows. features
+ * NULL means every column but the target. Raises a clear error for an unknown
  * column, an unsupported type, a non-numeric target, an empty source, an
  * input with no value in the training rows, a single-class target.
+ *
+ * one_pass: the consumer streams its rows and needs neither the row counts
+ * (rows_read, skipped_rows, train_rows, test_rows) nor the means before its
+ * first scan — they are final after DatasetEndScan of that scan. A regression
+ * over numeric inputs is then read without a first pass (an empty source is
+ * reported by DatasetEndScan). With one_pass false, everything is known on
+ * return.
  */
 extern Dataset *DatasetPrepare(const char *source, const char *target, List *features,
-							   bool classification, double test_fraction, int seed);
+							   bool classification, double test_fraction, int seed,
+							   bool one_pass);
 
 /* Starts a scan over the source's rows (target not NULL), in batches. */
 extern DatasetScan *DatasetBeginScan(Dataset *ds);

@@ -14,8 +14,9 @@
  *      no test rows then), calls TrainLogMetric for per-iteration metrics,
  *      and fills *out: the artifact and its format, whether the spec carries
  *      imputation values, and a predict function;
- *   2. add {"foo", regression?, classification?, params-or-NULL, TrainFoo} to
- *      the table in train.c.
+ *   2. add {"foo", regression?, classification?, params-or-NULL, streams?,
+ *      TrainFoo} to the table in train.c (streams: see DatasetPrepare's
+ *      one_pass; false when it needs ds->train_rows before its scan).
  */
 #ifndef MLOPS_TRAIN_H
 #define MLOPS_TRAIN_H
@@ -44,7 +45,7 @@ typedef struct TrainRequest
 	const char *algorithm;
 	int64		run_id;			/* the run train() logs into */
 	Jsonb	   *hyperparams;	/* as the user gave them */
-	const double *params;		/* the algorithm's HyperParamDefs' values, defaults filled in */
+	const double *params;		/* the values of its HyperParamDefs, defaults filled in (NULL without) */
 } TrainRequest;
 
 typedef struct TrainedModel TrainedModel;
@@ -73,6 +74,8 @@ typedef struct TrainAlgorithm
 	bool		regression;		/* tasks it supports */
 	bool		classification;
 	const HyperParamDef *params;	/* terminated by a NULL name; NULL = validated by train */
+	bool		streams;		/* reads its rows in one scan, needing no row counts first
+								 * (DatasetPrepare's one_pass) */
 	TrainFn		train;
 } TrainAlgorithm;
 
