@@ -257,6 +257,22 @@ for target in ("label", "kind"):
     check_lbfgs(f"synthetic logistic ({target})", art, X, yc, 1e-2)
     check_classification_metrics(f"synthetic logistic ({target})", got, yc, score(art, X), np.array(art["classes"]))
 
+# --- with a split: exact stratification for classification, categories of the training rows
+(version, m), = query(conn, "SELECT version, metrics FROM mlops.train('synth_split', 'synth', 'label', 'logistic', features => %s)",
+                      (feats,))
+(train_rows, test_rows, spec), = query(conn, """SELECT v.train_rows, v.test_rows, v.spec FROM mlops.model_version v
+                                          JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'synth_split'""")
+labels = [r["label"] for r in rows]
+expected_test = sum(int(np.floor(0.2 * labels.count(c) + 0.5)) for c in set(labels))
+check(train_rows + test_rows == N and test_rows == expected_test,
+      f"synthetic logistic split: {test_rows} test rows = sum of round(0.2 x class size)")
+check(set(m) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}, "synthetic logistic split: binary metrics")
+query(conn, "SELECT version FROM mlops.train('synth_split_r', 'synth', 'y', 'ridge', features => %s)", (feats,))
+(train_rows, test_rows), = query(conn, """SELECT v.train_rows, v.test_rows FROM mlops.model_version v
+                                          JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'synth_split_r'""")
+check(train_rows + test_rows == N and 0.1 * N < test_rows < 0.3 * N,
+      f"synthetic ridge split (categorical inputs, two passes): {train_rows} + {test_rows} rows")
+
 # --- a regression over numeric inputs is streamed in one pass: NULLs first met in a
 # --- late batch are imputed with the mean of every training row all the same
 late_nulls = """SELECT g::float8 AS a, (g % 13)::float8 AS b,
