@@ -65,6 +65,14 @@ RESET extra_float_digits;
 SELECT count(DISTINCT v.artifact_sha256) AS artifacts, count(DISTINCT v.spec) AS specs
   FROM mlops.model_versions m JOIN mlops.model_version v ON v.run_id = m.run_id WHERE m.name = 'exact';
 
+-- test rows that do not fit in mlops.max_training_memory are read again, not an error
+SELECT version FROM mlops.train('reread', 'SELECT g::float8 AS a, (g % 13)::float8 AS b, sqrt(g) AS y FROM generate_series(1, 200000) g', 'y', 'ridge');
+SET mlops.max_training_memory = '1MB';
+SELECT version FROM mlops.train('reread', 'SELECT g::float8 AS a, (g % 13)::float8 AS b, sqrt(g) AS y FROM generate_series(1, 200000) g', 'y', 'ridge');
+RESET mlops.max_training_memory;
+SELECT count(DISTINCT pg_temp.rounded(metrics)) AS metrics, count(DISTINCT data_fingerprint) AS fingerprints, min(test_rows) > 39000 AS test_rows
+  FROM mlops.model_versions WHERE name = 'reread';
+
 -- a trainer reads sources with its own privileges (train() is not SECURITY DEFINER)
 CREATE ROLE regress_train_ana;
 GRANT mlops_trainer TO regress_train_ana;
