@@ -354,6 +354,9 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 		NewtonStep(h, g, step, m);
 		for (int i = 0; i < m; i++)
 			slope += g[i] * step[i];
+		/* the objective cannot decrease by more than about -slope / 2: done */
+		if (-slope <= 1e-15 * fabs(f))
+			break;
 		/* backtracking (Armijo) line search */
 		for (int ls = 0; ls < 60; ls++)
 		{
