@@ -117,6 +117,8 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT * FROM diabet
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'nulls', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'consts', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', 'linear', test_fraction => 0)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, ''a''::text AS c, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'collinear', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, 1 AS y FROM consts', 'y', 'logistic')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'label', 'linear', features => '{x}')$$);

@@ -517,6 +517,18 @@ CheckNotEmpty(const Dataset *ds)
 						   (long long) ds->rows_read, ds->target)));
 }
 
+/* Raises 22000 when the split leaves no training row (a regression on very few rows). */
+static void
+CheckTrainRows(const Dataset *ds)
+{
+	if (ds->train_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the split of source \"%s\" leaves no training row", ds->source),
+				 errdetail("All %lld rows with a target are test rows.", (long long) ds->test_rows),
+				 errhint("Lower test_fraction, or give more rows.")));
+}
+
 /* The regression cut: keys below test_fraction × 2^64 are test rows. */
 static uint64
 RegressionCut(double test_fraction)
@@ -687,6 +699,7 @@ FirstPass(Dataset *ds, bool *has_nulls)
 		p->reserved -= ka->cap * sizeof(uint64);
 	}
 	ds->train_rows = ds->rows_read - ds->skipped_rows - ds->test_rows;
+	CheckTrainRows(ds);
 	if (!split)
 		FinishStats(ds, true);
 }
@@ -1048,6 +1061,7 @@ DatasetEndScan(DatasetScan *scan)
 	{
 		CheckNotEmpty(ds);
 		ds->train_rows = scan->fingerprint_rows;
+		CheckTrainRows(ds);
 	}
 	if (scan->fingerprint_rows != ds->train_rows)
 		ereport(ERROR,
