@@ -12,6 +12,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "parser/parse_type.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -147,6 +148,62 @@ SourceNextBatch(SourceReader *reader)
 	return SPI_processed > 0;
 }
 
+/* A DestReceiver that hands each row to a SourceRowFn. */
+typedef struct RowReceiver
+{
+	DestReceiver pub;
+	SourceRowFn fn;
+	void	   *arg;
+} RowReceiver;
+
+/* receiveSlot of RowReceiver. */
+static bool
+RowReceiverReceive(TupleTableSlot *slot, DestReceiver *self)
+{
+	RowReceiver *r = (RowReceiver *) self;
+
+	r->fn(slot, r->arg);
+	return true;
+}
+
+/* rStartup of RowReceiver: nothing to set up. */
+static void
+RowReceiverStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+/* rShutdown and rDestroy of RowReceiver: nothing to release. */
+static void
+RowReceiverShutdown(DestReceiver *self)
+{
+}
+
+/*
+ * Fetches up to SOURCE_BATCH_ROWS rows and hands each to fn as the executor's
+ * slot, without copying it into an SPI tuple table (which costs more than the
+ * scan itself on wide sources); returns how many rows came. fn runs in the
+ * executor's memory context: it must switch to its own for what it allocates.
+ */
+uint64
+SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg)
+{
+	RowReceiver receiver;
+	uint64		n;
+
+	CHECK_FOR_INTERRUPTS();
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = RowReceiverReceive;
+	receiver.pub.rStartup = RowReceiverStartup;
+	receiver.pub.rShutdown = RowReceiverShutdown;
+	receiver.pub.rDestroy = RowReceiverShutdown;
+	receiver.pub.mydest = DestNone;
+	receiver.fn = fn;
+	receiver.arg = arg;
+	n = PortalRunFetch(reader->portal, FETCH_FORWARD, SOURCE_BATCH_ROWS, &receiver.pub);
+	reader->rows_read += n;
+	return n;
+}
+
 /* Closes the cursor. */
 void
 SourceClose(SourceReader *reader)
@@ -185,11 +242,15 @@ TypeIsCategorical(Oid type)
 		base == NAMEOID || type_is_enum(base);
 }
 
-/* A non-NULL datum of a TypeIsNumeric type as float8. */
+/*
+ * A non-NULL datum of a TypeIsNumeric type as float8. The built-in types are
+ * recognised without a catalog lookup (this runs once per value); only a
+ * domain costs a getBaseType().
+ */
 double
 DatumGetNumericFloat8(Datum value, Oid type)
 {
-	switch (getBaseType(type))
+	switch (type)
 	{
 		case INT2OID:
 			return (double) DatumGetInt16(value);
@@ -206,6 +267,8 @@ DatumGetNumericFloat8(Datum value, Oid type)
 		case BOOLOID:
 			return DatumGetBool(value) ? 1.0 : 0.0;
 		default:
+			if (getBaseType(type) != type)
+				return DatumGetNumericFloat8(value, getBaseType(type));
 			elog(ERROR, "type %u is not numeric", type);
 	}
 	return 0.0;					/* keep the compiler quiet */

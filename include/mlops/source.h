@@ -19,6 +19,7 @@
 
 #include "access/tupdesc.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "nodes/pg_list.h"
 
 /* Rows fetched from the cursor at a time. */
@@ -53,6 +54,16 @@ extern SourceReader *SourceOpen(const char *source, const char *select_list);
 
 /* Fetches the next batch into SPI_tuptable / SPI_processed; false at the end. */
 extern bool SourceNextBatch(SourceReader *reader);
+
+/* Receives one row of SourceFetch (the executor's slot: read it, do not keep it). */
+typedef void (*SourceRowFn) (TupleTableSlot *slot, void *arg);
+
+/*
+ * Fetches up to SOURCE_BATCH_ROWS rows, handing each to fn without copying
+ * it (faster than SourceNextBatch on large sources); returns how many came,
+ * 0 at the end. fn runs in the executor's memory context.
+ */
+extern uint64 SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg);
 
 /* Closes the cursor. */
 extern void SourceClose(SourceReader *reader);

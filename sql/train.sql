@@ -1,0 +1,154 @@
+-- train(): what a version and its run record, the deterministic stratified
+-- split, the aggregate, and every bad input as a clear error with its SQLSTATE
+-- that registers nothing and leaves the session usable.
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+\i test/lib/sqlstate.sql
+\set ECHO none
+\i test/data/load.sql
+\set ECHO all
+
+-- a regression with the default split (0.2, seed 42: each row a test row with probability 0.2)
+SELECT model, version, run_id IS NOT NULL AS has_run, (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(metrics) k) AS metrics
+  FROM mlops.train('diab', 'diabetes', 'target', 'linear');
+SELECT name, version, algorithm, task, features, target, classes, hyperparams, train_rows, test_rows,
+       skipped_rows, data_fingerprint ~ ('^' || train_rows || ':[0-9a-f]{16}$') AS fingerprint_ok, artifact_format, aliases
+  FROM mlops.model_versions WHERE name = 'diab';
+SELECT s->>'name' AS name, s->>'kind' AS kind, round((s->>'impute')::numeric, 6) AS impute
+  FROM mlops.model_version v, jsonb_array_elements(v.spec->'inputs') s
+ WHERE v.model_id = (SELECT id FROM mlops.model WHERE name = 'diab') LIMIT 3;
+SELECT a->'terms' AS terms, jsonb_array_length(a->'coef'->0) AS ncoef, a->'stats' ? 'condition_number' AS has_stats
+  FROM (SELECT convert_from(artifact, 'UTF8')::jsonb AS a FROM mlops.model_version
+         WHERE model_id = (SELECT id FROM mlops.model WHERE name = 'diab')) x;
+-- the run: finished, with params, metrics, row counts and the fingerprint
+SELECT experiment, status, params, (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(metrics) k) AS metrics,
+       metrics->'train_rows' AS train_rows, metrics->'test_rows' AS test_rows, tags ? 'data_fingerprint' AS fingerprint
+  FROM mlops.runs;
+
+-- the same rows and seed: the same split, fingerprint and metrics; in any physical order
+CREATE TABLE diabetes_shuffled AS SELECT * FROM diabetes ORDER BY md5(s5::text || bmi::text);
+CREATE FUNCTION pg_temp.rounded(m jsonb) RETURNS jsonb LANGUAGE sql
+    AS $$ SELECT jsonb_object_agg(key, round(value::numeric, 9)) FROM jsonb_each_text(m) $$;
+SELECT (SELECT pg_temp.rounded(metrics) FROM mlops.train('diab', 'diabetes', 'target', 'linear')) =
+       (SELECT pg_temp.rounded(metrics) FROM mlops.train('diab2', 'diabetes_shuffled', 'target', 'linear')) AS same_metrics;
+SELECT count(DISTINCT data_fingerprint) AS fingerprints, count(DISTINCT pg_temp.rounded(metrics)) AS metrics
+  FROM mlops.model_versions WHERE name IN ('diab', 'diab2');
+-- another seed: another split
+SELECT version FROM mlops.train('diab', 'diabetes', 'target', 'linear', seed => 7);
+SELECT count(DISTINCT data_fingerprint) AS fingerprints FROM mlops.model_versions WHERE name = 'diab';
+
+-- classification: task inferred from the algorithm; the split is stratified:
+-- round(0.2 × 212) + round(0.2 × 357) = 42 + 71 test rows
+SELECT model, version FROM mlops.train('bc', 'breast_cancer', 'target', 'logistic',
+                                        hyperparams => '{"C": 0.5, "max_iter": 50}');
+SELECT task, classes, hyperparams, train_rows, test_rows FROM mlops.model_versions WHERE name = 'bc';
+-- a query source, chosen features, multinomial
+SELECT model, version FROM mlops.train('w', 'SELECT * FROM wine WHERE alcohol > 0', 'target', 'logistic',
+                                        features => '{alcohol, flavanoids, color_intensity}', test_fraction => 0.25);
+SELECT v.features, v.classes, v.train_rows, v.test_rows,
+       jsonb_array_length(convert_from(v.artifact, 'UTF8')::jsonb->'coef') AS outputs
+  FROM mlops.model_versions m JOIN mlops.model_version v ON v.run_id = m.run_id WHERE m.name = 'w';
+-- per-iteration objective logged with step = iteration
+SELECT count(*) > 1 AS iterations_logged FROM mlops.metric_history h JOIN mlops.model_versions v USING (run_id)
+ WHERE v.name = 'w' AND h.key = 'train_objective';
+-- ridge keeps a constant feature (coefficient 0)
+CREATE TABLE consts AS SELECT g::float8 AS x, 1.0::float8 AS c, (2 * g + 1)::float8 AS y FROM generate_series(1, 20) g;
+SELECT version FROM mlops.train('rc', 'consts', 'y', 'ridge', test_fraction => 0);
+SELECT round((convert_from(artifact, 'UTF8')::jsonb->'coef'->0->>1)::numeric, 9) AS coef_c
+  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'rc';
+
+-- numbers are stored exactly whatever extra_float_digits says
+SELECT version FROM mlops.train('exact', 'diabetes', 'target', 'linear', test_fraction => 0);
+SET extra_float_digits = -3;
+SELECT version FROM mlops.train('exact', 'diabetes', 'target', 'linear', test_fraction => 0);
+RESET extra_float_digits;
+SELECT count(DISTINCT v.artifact_sha256) AS artifacts, count(DISTINCT v.spec) AS specs
+  FROM mlops.model_versions m JOIN mlops.model_version v ON v.run_id = m.run_id WHERE m.name = 'exact';
+
+-- test rows that do not fit in mlops.max_training_memory are read again, not an error
+SELECT version FROM mlops.train('reread', 'SELECT g::float8 AS a, (g % 13)::float8 AS b, sqrt(g) AS y FROM generate_series(1, 200000) g', 'y', 'ridge');
+SET mlops.max_training_memory = '1MB';
+SELECT version FROM mlops.train('reread', 'SELECT g::float8 AS a, (g % 13)::float8 AS b, sqrt(g) AS y FROM generate_series(1, 200000) g', 'y', 'ridge');
+RESET mlops.max_training_memory;
+SELECT count(DISTINCT pg_temp.rounded(metrics)) AS metrics, count(DISTINCT data_fingerprint) AS fingerprints, min(test_rows) > 39000 AS test_rows
+  FROM mlops.model_versions WHERE name = 'reread';
+
+-- a trainer reads sources with its own privileges (train() is not SECURITY DEFINER)
+CREATE ROLE regress_train_ana;
+GRANT mlops_trainer TO regress_train_ana;
+CREATE TABLE secret AS SELECT * FROM diabetes;
+GRANT SELECT ON diabetes TO regress_train_ana;
+SET ROLE regress_train_ana;
+SELECT model, version FROM mlops.train('ana', 'diabetes', 'target', 'ridge');
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('ana', 'secret', 'target', 'ridge')$$);
+SELECT name, version, created_by FROM mlops.model_versions WHERE name = 'ana';
+RESET ROLE;
+DROP OWNED BY regress_train_ana;
+DROP ROLE regress_train_ana;
+
+-- the aggregate runs in parallel workers
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+EXPLAIN (COSTS OFF) SELECT mlops.linear_fit(mlops.linear_stats(target, ARRAY[age, bmi, bp])) FROM diabetes;
+SELECT round((f->>'intercept')::numeric, 6) AS intercept, round((f->'coef'->>1)::numeric, 6) AS bmi, f->'n' AS n
+  FROM (SELECT mlops.linear_fit(mlops.linear_stats(target, ARRAY[age, bmi, bp])) AS f FROM diabetes) x;
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats(y, (ARRAY[y, y])[1:(y::int % 2) + 1]) FROM generate_series(1, 3) y(y)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit('\x0102')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(target, ARRAY[age])) FROM diabetes WHERE false$$);
+
+-- bad input: each a clear error, nothing registered, the session usable
+SELECT count(*) AS versions FROM mlops.model_version \gset
+SELECT count(*) AS runs FROM mlops.run \gset
+CREATE TABLE empty (x float8, y float8);
+CREATE TABLE nulls AS SELECT g::float8 AS x, NULL::float8 AS n, g::float8 AS y FROM generate_series(1, 10) g;
+CREATE TABLE wide AS SELECT g::float8 AS a, (g * g)::float8 AS b, (g % 2)::float8 AS c, sqrt(g) AS d, g::float8 AS y
+  FROM generate_series(1, 3) g;
+CREATE TABLE collinear AS SELECT g::float8 AS x1, (2 * g + 3)::float8 AS x2, (g % 3)::float8 AS x3,
+                                 (g + random())::float8 AS y FROM generate_series(1, 30) g;
+CREATE TABLE typed AS SELECT g::float8 AS x, now()::date AS d, g::text AS label, g::float8 AS y FROM generate_series(1, 10) g;
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'empty', 'y', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT * FROM diabetes WHERE false', 'target', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'nulls', 'y', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'consts', 'y', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', 'linear', test_fraction => 0)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, ''a''::text AS c, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'collinear', 'y', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, 1 AS y FROM consts', 'y', 'logistic')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'label', 'linear', features => '{x}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'y', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'nope', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, nope}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, age}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, target}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'no_such_table', 'target', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpah": 1}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpha": "1"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpha": -1}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '[1]')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', hyperparams => '{"alpha": 1}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'breast_cancer', 'target', 'logistic', hyperparams => '{"max_iter": 1.5}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'breast_cancer', 'target', 'logistic', hyperparams => '{"C": 0}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', test_fraction => -0.1)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', test_fraction => 1)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', test_fraction => 'NaN')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'forest')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'logistic', task => 'regression')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', task => 'clustering')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train(NULL, 'diabetes', 'target', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', seed => NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad name!', 'diabetes', 'target', 'linear')$$);
+SET mlops.max_training_memory = '1MB';
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, g % 2 AS y FROM generate_series(1, 100000) g', 'y', 'logistic')$$);
+RESET mlops.max_training_memory;
+SELECT count(*) - :versions AS new_versions FROM mlops.model_version;
+SELECT count(*) - :runs AS new_runs, count(*) FILTER (WHERE status = 'running') AS running FROM mlops.run;
+SELECT 1 AS session_usable;

@@ -1,0 +1,1170 @@
+/*
+ * dataset.c — a training set read from a source: schema checks, classes,
+ * categories, imputation values, the deterministic stratified split and the
+ * data fingerprint, and batches of input vectors for the algorithms.
+ *
+ * The split does not depend on the order in which rows arrive: every row gets
+ * a 64-bit key, a hash of its content mixed with the seed, and a row is a test
+ * row when its key is below its class's cut. For classification the cut makes
+ * the test rows of a class exactly the round(test_fraction × rows of the
+ * class) rows with the smallest keys (at least one row of each class stays in
+ * training): stratified, and found by a first pass over the keys. For
+ * regression the cut is test_fraction × 2^64, so each row independently is a
+ * test row with probability test_fraction: no pass is needed to know it, and a
+ * consumer that streams (DatasetPrepare's one_pass) reads a regression over
+ * numeric inputs only once. Identical rows share a key and fall on one side.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "common/shortest_dec.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "mlops/dataset.h"
+#include "mlops/settings.h"
+#include "mlops/source.h"
+
+/* The keys of one class's rows (first pass), to find its cut. */
+typedef struct KeyArray
+{
+	uint64	   *keys;
+	int64		n;
+	int64		cap;
+} KeyArray;
+
+/* A category seen in the training rows, in a hash table keyed by its text's hash. */
+typedef struct CategoryEntry
+{
+	uint64		hash;			/* key */
+	char	   *text;
+	int64		count;
+} CategoryEntry;
+
+/* A class seen in the first pass, keyed by its value. */
+typedef struct ClassEntry
+{
+	double		value;			/* key */
+	int			index;			/* order of discovery */
+} ClassEntry;
+
+/* One row of the source, decoded. */
+typedef struct RowValues
+{
+	bool		target_null;
+	double		y;
+	bool	   *null;			/* per input */
+	double	   *num;			/* numeric inputs */
+	char	  **text;			/* categorical inputs */
+} RowValues;
+
+struct DatasetPrivate
+{
+	char	   *select_list;	/* target, then the inputs */
+	FmgrInfo   *out_funcs;		/* categorical inputs: output functions */
+	RowValues	row;
+	uint64	   *cut;			/* per class (or [0] for regression): test iff key < cut */
+	HTAB	  **category_tables;	/* per categorical input, while discovering */
+	double	   *sums;			/* per numeric input: sum and count of training values */
+	int64	   *counts;
+	MemoryContext context;		/* where the dataset lives */
+	bool		collecting;		/* a scan that only gathers the training rows' statistics */
+	bool		stats_pending;	/* numeric means still to be taken in the first scan */
+	bool		lazy;			/* no first pass: the first scan counts the rows */
+	bool		scanned;		/* a complete scan has finished */
+	List	   *test_cache;		/* the test rows (DatasetBatch *), kept by the first scan */
+	bool		test_cache_ok;	/* ... complete: test scans need not read the source */
+	Size		test_cache_bytes;
+	Size		reserved;		/* bytes counted against mlops.max_training_memory */
+};
+
+struct DatasetScan
+{
+	Dataset    *ds;
+	SourceReader *reader;
+	MemoryContext row_context;	/* conversions of one batch */
+	DatasetBatch batch;
+	bool		first;			/* the first complete scan: finish the statistics */
+	bool		test_only;		/* yield the test rows only */
+	ListCell   *cached;			/* a test scan served from the cache: the next batch */
+	uint64		fingerprint_sum;
+	int64		fingerprint_rows;
+	uint64		rows_seen;
+	bool		done;			/* the source has no more rows */
+	bool		batch_has_null;	/* an input of the current batch is NULL */
+};
+
+/* SplitMix64's finaliser: a fast, well-mixing bijection of 64-bit values. */
+static inline uint64
+Mix64(uint64 x)
+{
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+/* The bits of a float8, with -0 and every NaN made canonical, for hashing. */
+static inline uint64
+DoubleBits(double v)
+{
+	uint64		bits;
+
+	if (v == 0.0)
+		return 0;
+	if (isnan(v))
+		return UINT64CONST(0x7ff8000000000000);
+	memcpy(&bits, &v, sizeof(bits));
+	return bits;
+}
+
+/*
+ * The content hash of a decoded row (target and inputs), independent of the
+ * seed: one multiply-xorshift step per column (the order of columns matters),
+ * then the full SplitMix64 finaliser.
+ */
+static uint64
+RowHash(const Dataset *ds, const RowValues *row)
+{
+	uint64		h = DoubleBits(row->y) ^ UINT64CONST(0x243f6a8885a308d3);
+
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		uint64		v;
+
+		if (row->null[j])
+			v = UINT64CONST(0x13198a2e03707344);
+		else if (ds->inputs[j].kind == INPUT_NUMERIC)
+			v = DoubleBits(row->num[j]);
+		else
+			v = hash_bytes_extended((const unsigned char *) row->text[j], strlen(row->text[j]), j);
+		h = (h ^ v) * UINT64CONST(0x9e3779b97f4a7c15);
+		h ^= h >> 29;
+	}
+	return Mix64(h);
+}
+
+/* The split key of a row: its content hash mixed with the seed. */
+static inline uint64
+SplitKey(const Dataset *ds, uint64 content_hash)
+{
+	return Mix64(content_hash ^ Mix64((uint64) (uint32) ds->seed + UINT64CONST(0xa4093822299f31d0)));
+}
+
+/* Counts bytes against mlops.max_training_memory, or raises 53200. */
+void
+DatasetReserveMemory(Dataset *ds, Size bytes, const char *what)
+{
+	Size		limit = (Size) mlops_max_training_memory * 1024;
+
+	ds->priv->reserved += bytes;
+	if (ds->priv->reserved > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("training needs more memory than mlops.max_training_memory allows"),
+				 errdetail("Holding %s needs %zu kB in all; the limit is %d kB.",
+						   what, ds->priv->reserved / 1024, mlops_max_training_memory),
+				 errhint("Raise mlops.max_training_memory, or train on fewer rows or features.")));
+}
+
+/* Finds a column of the source by name, or raises 42703. */
+static SourceColumn *
+FindColumn(List *columns, const char *name, const char *source, const char *what)
+{
+	ListCell   *lc;
+
+	foreach(lc, columns)
+	{
+		SourceColumn *col = lfirst(lc);
+
+		if (strcmp(col->name, name) == 0)
+			return col;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("%s column \"%s\" does not exist in source \"%s\"", what, name, source)));
+	return NULL;				/* keep the compiler quiet */
+}
+
+/* Resolves the target and the inputs against the source's columns and checks their types. */
+static void
+ResolveColumns(Dataset *ds, List *features)
+{
+	List	   *columns = SourceColumns(ds->source);
+	SourceColumn *target = FindColumn(columns, ds->target, ds->source, "target");
+	List	   *names = NIL;
+	ListCell   *lc;
+	int			j = 0;
+
+	if (!TypeIsNumeric(target->type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("target column \"%s\" must be numeric, not %s", ds->target, format_type_be(target->type)),
+				 errdetail("A target is an integer, float, numeric or boolean column; class labels are its values."),
+				 errhint("Cast the column in a query source, e.g. SELECT ..., (label = 'yes')::int AS %s.", ds->target)));
+	ds->target_type = target->type;
+
+	if (features == NIL)
+	{
+		foreach(lc, columns)
+		{
+			SourceColumn *col = lfirst(lc);
+
+			if (strcmp(col->name, ds->target) != 0)
+				features = lappend(features, col->name);
+		}
+		if (features == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("source \"%s\" has no column besides the target", ds->source)));
+	}
+	ds->ninputs = list_length(features);
+	ds->inputs = palloc0(sizeof(DatasetInput) * ds->ninputs);
+	foreach(lc, features)
+	{
+		const char *name = lfirst(lc);
+		SourceColumn *col;
+		DatasetInput *in = &ds->inputs[j++];
+
+		if (strcmp(name, ds->target) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the target \"%s\" cannot also be a feature", name)));
+		if (list_member(names, makeString((char *) name)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("feature \"%s\" is given more than once", name)));
+		names = lappend(names, makeString((char *) name));
+		col = FindColumn(columns, name, ds->source, "feature");
+		in->name = pstrdup(name);
+		in->type = col->type;
+		in->mode = -1;
+		in->mean = NAN;
+		if (TypeIsNumeric(col->type))
+			in->kind = INPUT_NUMERIC;
+		else if (TypeIsCategorical(col->type))
+			in->kind = INPUT_CATEGORICAL;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("feature \"%s\" has unsupported type %s", name, format_type_be(col->type)),
+					 errhint("Features are integer, float, numeric or boolean columns, or text, varchar, char or enum columns (categories).")));
+	}
+}
+
+/* Decodes one row of the source (target first, then the inputs) into ds->priv->row. */
+static void
+DecodeRow(Dataset *ds, TupleTableSlot *slot)
+{
+	struct DatasetPrivate *p = ds->priv;
+	RowValues  *row = &p->row;
+	Datum	   *values;
+	bool	   *isnull;
+
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	isnull = slot->tts_isnull;
+	row->target_null = isnull[0];
+	if (!row->target_null)
+	{
+		row->y = DatumGetNumericFloat8(values[0], ds->target_type);
+		row->target_null = isnan(row->y);
+	}
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		DatasetInput *in = &ds->inputs[j];
+
+		row->null[j] = isnull[j + 1];
+		if (row->null[j])
+			continue;
+		if (in->kind == INPUT_NUMERIC)
+		{
+			row->num[j] = DatumGetNumericFloat8(values[j + 1], in->type);
+			row->null[j] = isnan(row->num[j]);
+		}
+		else
+			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[j + 1]);
+	}
+}
+
+/* Adds the decoded row, a training row, to the inputs' statistics. */
+static void
+AccumulateStats(Dataset *ds)
+{
+	struct DatasetPrivate *p = ds->priv;
+	RowValues  *row = &p->row;
+
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		if (row->null[j])
+		{
+			ds->inputs[j].nulls++;
+			continue;
+		}
+		if (ds->inputs[j].kind == INPUT_NUMERIC)
+		{
+			p->sums[j] += row->num[j];
+			p->counts[j]++;
+		}
+		else
+		{
+			uint64		h = hash_bytes_extended((const unsigned char *) row->text[j], strlen(row->text[j]), 0);
+			bool		found;
+			CategoryEntry *e = hash_search(p->category_tables[j], &h, HASH_ENTER, &found);
+
+			if (!found)
+			{
+				if (hash_get_num_entries(p->category_tables[j]) > DATASET_MAX_CATEGORIES)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("feature \"%s\" has more than %d categories", ds->inputs[j].name,
+									DATASET_MAX_CATEGORIES),
+							 errhint("Leave out identifier-like text columns, or group rare categories in a query source.")));
+				e->text = MemoryContextStrdup(p->context, row->text[j]);
+				e->count = 0;
+			}
+			else if (strcmp(e->text, row->text[j]) != 0)
+				elog(ERROR, "64-bit hash collision between categories \"%s\" and \"%s\"", e->text, row->text[j]);
+			e->count++;
+		}
+	}
+}
+
+/* qsort comparator of C strings (C collation). */
+static int
+CompareStrings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* qsort comparator of doubles. */
+static int
+CompareDoubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Turns the accumulated statistics into categories, modes and means; checks every input has a value. */
+static void
+FinishStats(Dataset *ds, bool numeric_too)
+{
+	struct DatasetPrivate *p = ds->priv;
+
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		DatasetInput *in = &ds->inputs[j];
+
+		if (in->kind == INPUT_NUMERIC)
+		{
+			if (!numeric_too)
+				continue;
+			if (p->counts[j] == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("feature \"%s\" has no value in the training rows", in->name),
+						 errdetail("Every one of its %lld training values is NULL.", (long long) in->nulls),
+						 errhint("Leave the column out of the features.")));
+			in->mean = p->sums[j] / p->counts[j];
+		}
+		else
+		{
+			HASH_SEQ_STATUS status;
+			CategoryEntry *e;
+			int			n = 0;
+			int64		best = -1;
+
+			in->ncategories = hash_get_num_entries(p->category_tables[j]);
+			if (in->ncategories == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("feature \"%s\" has no value in the training rows", in->name),
+						 errdetail("Every one of its %lld training values is NULL.", (long long) in->nulls),
+						 errhint("Leave the column out of the features.")));
+			in->categories = palloc(sizeof(char *) * in->ncategories);
+			hash_seq_init(&status, p->category_tables[j]);
+			while ((e = hash_seq_search(&status)) != NULL)
+				in->categories[n++] = e->text;
+			qsort(in->categories, n, sizeof(char *), CompareStrings);
+			/* the mode: the most frequent category, the first in sorted order on ties */
+			for (int c = 0; c < n; c++)
+			{
+				uint64		h = hash_bytes_extended((const unsigned char *) in->categories[c],
+													strlen(in->categories[c]), 0);
+				CategoryEntry *ce = hash_search(p->category_tables[j], &h, HASH_FIND, NULL);
+
+				if (ce->count > best)
+				{
+					best = ce->count;
+					in->mode = c;
+				}
+			}
+			hash_destroy(p->category_tables[j]);
+			p->category_tables[j] = NULL;
+		}
+	}
+}
+
+/* Creates the category hash tables of the categorical inputs. */
+static void
+StartStats(Dataset *ds)
+{
+	struct DatasetPrivate *p = ds->priv;
+
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		HASHCTL		ctl;
+
+		p->sums[j] = 0;
+		p->counts[j] = 0;
+		ds->inputs[j].nulls = 0;
+		if (ds->inputs[j].kind != INPUT_CATEGORICAL)
+			continue;
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(CategoryEntry);
+		ctl.hcxt = CurrentMemoryContext;
+		p->category_tables[j] = hash_create("mlops categories", 64, &ctl,
+											HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+}
+
+/* The k-th smallest (0-based) of n keys, reordering them (quickselect). */
+static uint64
+SelectKey(uint64 *a, int64 n, int64 k)
+{
+	int64		lo = 0,
+				hi = n - 1;
+
+	while (lo < hi)
+	{
+		uint64		pivot = a[lo + (hi - lo) / 2];
+		int64		i = lo,
+					j = hi;
+
+		CHECK_FOR_INTERRUPTS();
+		while (i <= j)
+		{
+			while (a[i] < pivot)
+				i++;
+			while (a[j] > pivot)
+				j--;
+			if (i <= j)
+			{
+				uint64		t = a[i];
+
+				a[i] = a[j];
+				a[j] = t;
+				i++;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return a[k];
+	}
+	return a[k];
+}
+
+/* The index of a class value (classes sorted), or -1. */
+static int
+ClassIndex(const Dataset *ds, double y)
+{
+	int			lo = 0,
+				hi = ds->nclasses - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (ds->classes[mid] == y)
+			return mid;
+		if (ds->classes[mid] < y)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Raises 22000 when no row of the source has a target value. */
+static void
+CheckNotEmpty(const Dataset *ds)
+{
+	if (ds->rows_read == ds->skipped_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("source \"%s\" has no row with a target value", ds->source),
+				 errdetail("It has %lld rows; rows whose target \"%s\" is NULL are skipped.",
+						   (long long) ds->rows_read, ds->target)));
+}
+
+/* Raises 22000 when the split leaves no training row (a regression on very few rows). */
+static void
+CheckTrainRows(const Dataset *ds)
+{
+	if (ds->train_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the split of source \"%s\" leaves no training row", ds->source),
+				 errdetail("All %lld rows with a target are test rows.", (long long) ds->test_rows),
+				 errhint("Lower test_fraction, or give more rows.")));
+}
+
+/* The regression cut: keys below test_fraction × 2^64 are test rows. */
+static uint64
+RegressionCut(double test_fraction)
+{
+	double		cut = ldexp(test_fraction, 64);
+
+	return cut >= 18446744073709549568.0 ? PG_UINT64_MAX : (uint64) cut;
+}
+
+/* What the first pass gathers. */
+typedef struct FirstPassState
+{
+	Dataset    *ds;
+	MemoryContext row_context;
+	bool	   *has_nulls;		/* per input */
+	bool		split;
+	KeyArray   *keys;			/* per class in order of discovery (regression: [0]) */
+	HTAB	   *class_table;
+	int			nfound;
+	double	   *found_values;
+} FirstPassState;
+
+/* One row of the first pass (a SourceRowFn). */
+static void
+FirstPassRow(TupleTableSlot *slot, void *arg)
+{
+	FirstPassState *st = arg;
+	Dataset    *ds = st->ds;
+	struct DatasetPrivate *p = ds->priv;
+	MemoryContext old = MemoryContextSwitchTo(st->row_context);
+	int			c = 0;
+
+	if ((ds->rows_read & 1023) == 0)
+		CHECK_FOR_INTERRUPTS();
+	DecodeRow(ds, slot);
+	ds->rows_read++;
+	if (p->row.target_null)
+	{
+		ds->skipped_rows++;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	for (int j = 0; j < ds->ninputs; j++)
+		st->has_nulls[j] |= p->row.null[j];
+	if (ds->classification)
+	{
+		bool		found;
+		double		v = p->row.y == 0.0 ? 0.0 : p->row.y;
+		ClassEntry *e = hash_search(st->class_table, &v, HASH_ENTER, &found);
+
+		if (!found)
+		{
+			if (st->nfound >= DATASET_MAX_CATEGORIES)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("target \"%s\" has more than %d classes", ds->target, DATASET_MAX_CATEGORIES),
+						 errhint("A continuous target calls for task => 'regression'.")));
+			e->index = st->nfound;
+			st->found_values[st->nfound++] = v;
+		}
+		c = e->index;
+	}
+	if (st->split && !ds->classification)
+		ds->test_rows += SplitKey(ds, RowHash(ds, &p->row)) < p->cut[0];
+	else if (st->split)
+	{
+		KeyArray   *ka = &st->keys[c];
+
+		if (ka->n == ka->cap)
+		{
+			int64		grow = Max(1024, ka->cap);
+
+			DatasetReserveMemory(ds, grow * sizeof(uint64), "the split keys");
+			MemoryContextSwitchTo(p->context);
+			ka->keys = ka->keys ? repalloc_huge(ka->keys, (ka->cap + grow) * sizeof(uint64))
+				: palloc_extended(grow * sizeof(uint64), MCXT_ALLOC_HUGE);
+			MemoryContextSwitchTo(st->row_context);
+			ka->cap += grow;
+		}
+		ka->keys[ka->n++] = SplitKey(ds, RowHash(ds, &p->row));
+	}
+	else
+		AccumulateStats(ds);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The first pass: counts the rows, discovers the classes, collects the split
+ * keys per class and computes the cuts; with test_fraction 0 (every row is a
+ * training row) it also gathers the statistics of the inputs.
+ */
+static void
+FirstPass(Dataset *ds, bool *has_nulls)
+{
+	struct DatasetPrivate *p = ds->priv;
+	SourceReader *reader = SourceOpen(ds->source, p->select_list);
+	FirstPassState st;
+	KeyArray   *keys;
+	bool		split = ds->test_fraction > 0;
+
+	memset(&st, 0, sizeof(st));
+	st.ds = ds;
+	st.has_nulls = has_nulls;
+	st.split = split;
+	st.row_context = AllocSetContextCreate(CurrentMemoryContext, "mlops dataset rows",
+										   ALLOCSET_DEFAULT_SIZES);
+	if (ds->classification)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(double);
+		ctl.entrysize = sizeof(ClassEntry);
+		ctl.hcxt = CurrentMemoryContext;
+		st.class_table = hash_create("mlops classes", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		st.found_values = palloc(sizeof(double) * (DATASET_MAX_CATEGORIES + 1));
+	}
+	st.keys = palloc0(sizeof(KeyArray) * (ds->classification ? DATASET_MAX_CATEGORIES + 1 : 1));
+	if (!split)
+		StartStats(ds);
+	while (SourceFetch(reader, FirstPassRow, &st) > 0)
+		MemoryContextReset(st.row_context);
+	SourceClose(reader);
+	MemoryContextDelete(st.row_context);
+	keys = st.keys;
+
+	CheckNotEmpty(ds);
+
+	/* classes in ascending order, and the key arrays in the same order */
+	if (ds->classification)
+	{
+		KeyArray   *sorted_keys = palloc0(sizeof(KeyArray) * st.nfound);
+
+		if (st.nfound < 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("target \"%s\" has a single class", ds->target),
+					 errdetail("Every row with a target has the value %g.", st.found_values[0]),
+					 errhint("Classification needs at least two distinct target values.")));
+		ds->nclasses = st.nfound;
+		ds->classes = palloc(sizeof(double) * st.nfound);
+		memcpy(ds->classes, st.found_values, sizeof(double) * st.nfound);
+		qsort(ds->classes, st.nfound, sizeof(double), CompareDoubles);
+		for (int c = 0; c < st.nfound; c++)
+			sorted_keys[ClassIndex(ds, st.found_values[c])] = keys[c];
+		keys = sorted_keys;
+		hash_destroy(st.class_table);
+	}
+
+	/* the cut of each class: the key of its first training row */
+	if (ds->classification)
+		p->cut = palloc0(sizeof(uint64) * ds->nclasses);
+	for (int c = 0; c < ds->nclasses; c++)
+	{
+		KeyArray   *ka = &keys[c];
+		int64		ntest;
+
+		if (!split)
+		{
+			p->cut[c] = 0;
+			continue;
+		}
+		ntest = Min((int64) floor(ds->test_fraction * ka->n + 0.5), ka->n - 1);
+		p->cut[c] = ntest > 0 ? SelectKey(ka->keys, ka->n, ntest) : 0;
+		for (int64 i = 0; i < ka->n; i++)
+			ds->test_rows += ka->keys[i] < p->cut[c];
+		if (ka->keys)
+			pfree(ka->keys);
+		p->reserved -= ka->cap * sizeof(uint64);
+	}
+	ds->train_rows = ds->rows_read - ds->skipped_rows - ds->test_rows;
+	CheckTrainRows(ds);
+	if (!split)
+		FinishStats(ds, true);
+}
+
+/* A second pass over the training rows for their categories and means. */
+static void
+StatsPass(Dataset *ds)
+{
+	DatasetScan *scan;
+
+	StartStats(ds);
+	ds->priv->collecting = true;
+	scan = DatasetBeginScan(ds);
+	while (DatasetNextBatch(scan) != NULL)
+		;
+	DatasetEndScan(scan);
+	ds->priv->collecting = false;
+	FinishStats(ds, true);
+}
+
+/* Reads the source's schema and makes the first pass(es) over its rows. */
+Dataset *
+DatasetPrepare(const char *source, const char *target, List *features,
+			   bool classification, double test_fraction, int seed, bool one_pass)
+{
+	Dataset    *ds = palloc0(sizeof(Dataset));
+	struct DatasetPrivate *p = palloc0(sizeof(struct DatasetPrivate));
+	List	   *names = list_make1((char *) target);
+	bool	   *has_nulls;
+	bool		need_stats = false;
+
+	ds->priv = p;
+	p->context = CurrentMemoryContext;
+	ds->source = pstrdup(source);
+	ds->target = pstrdup(target);
+	ds->classification = classification;
+	ds->test_fraction = test_fraction;
+	ds->seed = seed;
+	ResolveColumns(ds, features);
+
+	for (int j = 0; j < ds->ninputs; j++)
+		names = lappend(names, ds->inputs[j].name);
+	p->select_list = QuoteColumnList(names);
+	p->row.null = palloc0(sizeof(bool) * ds->ninputs);
+	p->row.num = palloc0(sizeof(double) * ds->ninputs);
+	p->row.text = palloc0(sizeof(char *) * ds->ninputs);
+	p->out_funcs = palloc0(sizeof(FmgrInfo) * ds->ninputs);
+	p->category_tables = palloc0(sizeof(HTAB *) * ds->ninputs);
+	p->sums = palloc0(sizeof(double) * ds->ninputs);
+	p->counts = palloc0(sizeof(int64) * ds->ninputs);
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		if (ds->inputs[j].kind == INPUT_CATEGORICAL)
+		{
+			Oid			func;
+			bool		varlena;
+
+			getTypeOutputInfo(ds->inputs[j].type, &func, &varlena);
+			fmgr_info(func, &p->out_funcs[j]);
+		}
+	}
+	has_nulls = palloc0(sizeof(bool) * ds->ninputs);
+	if (!classification)
+	{
+		p->cut = palloc(sizeof(uint64));
+		p->cut[0] = test_fraction > 0 ? RegressionCut(test_fraction) : 0;
+	}
+
+	/*
+	 * A streaming consumer of a regression over numeric inputs needs nothing
+	 * from a first pass: its first scan counts the rows and takes the means,
+	 * and imputation values are computed (by a pass of their own) only if a
+	 * NULL turns up, before the batch holding it is handed over.
+	 */
+	if (one_pass && !classification)
+	{
+		bool		numeric = true;
+
+		for (int j = 0; j < ds->ninputs; j++)
+			numeric &= ds->inputs[j].kind == INPUT_NUMERIC;
+		if (numeric)
+		{
+			p->lazy = true;
+			StartStats(ds);
+			p->stats_pending = true;
+			return ds;
+		}
+	}
+
+	FirstPass(ds, has_nulls);
+
+	/*
+	 * With a split, the training rows' categories and the means of inputs
+	 * with NULLs (needed to impute them) take a pass of their own; the means
+	 * of inputs without NULLs are taken by the consumer's first scan.
+	 */
+	if (test_fraction > 0)
+	{
+		for (int j = 0; j < ds->ninputs; j++)
+			need_stats |= has_nulls[j] || ds->inputs[j].kind == INPUT_CATEGORICAL;
+		if (need_stats)
+			StatsPass(ds);
+		else
+		{
+			StartStats(ds);
+			p->stats_pending = true;
+		}
+	}
+	return ds;
+}
+
+/*
+ * Keeps the test rows of a batch of the first scan in memory, so that scoring
+ * them needs no further pass over the source. The cache stays within
+ * mlops.max_training_memory: when it would not, it is dropped (test scans then
+ * read the source again) rather than raising an error.
+ */
+static void
+CacheTestRows(Dataset *ds, const DatasetBatch *b)
+{
+	struct DatasetPrivate *p = ds->priv;
+	DatasetBatch *copy;
+	int			n = 0;
+	Size		bytes;
+	MemoryContext old;
+
+	if (!p->test_cache_ok)
+		return;
+	for (int i = 0; i < b->nrows; i++)
+		n += b->is_test[i];
+	if (n == 0)
+		return;
+	bytes = (Size) n * (sizeof(double) * (ds->ninputs + 1) + sizeof(int) + sizeof(bool));
+	if (p->reserved + bytes > (Size) mlops_max_training_memory * 1024)
+	{
+		list_free_deep(p->test_cache);
+		p->test_cache = NIL;
+		p->reserved -= p->test_cache_bytes;
+		p->test_cache_bytes = 0;
+		p->test_cache_ok = false;
+		return;
+	}
+	p->reserved += bytes;
+	p->test_cache_bytes += bytes;
+	old = MemoryContextSwitchTo(p->context);
+	copy = palloc(sizeof(DatasetBatch));
+	copy->x = palloc(sizeof(double) * n * Max(ds->ninputs, 1));
+	copy->y = palloc(sizeof(double) * n);
+	copy->label = palloc(sizeof(int) * n);
+	copy->is_test = palloc(sizeof(bool) * n);
+	copy->nrows = 0;
+	for (int i = 0; i < b->nrows; i++)
+	{
+		if (!b->is_test[i])
+			continue;
+		memcpy(copy->x + (Size) copy->nrows * ds->ninputs, b->x + (Size) i * ds->ninputs,
+			   sizeof(double) * ds->ninputs);
+		copy->y[copy->nrows] = b->y[i];
+		copy->label[copy->nrows] = b->label[i];
+		copy->is_test[copy->nrows] = true;
+		copy->nrows++;
+	}
+	p->test_cache = lappend(p->test_cache, copy);
+	MemoryContextSwitchTo(old);
+}
+
+/* Starts a scan over the test rows only: from memory when the first scan kept them. */
+DatasetScan *
+DatasetBeginTestScan(Dataset *ds)
+{
+	DatasetScan *scan;
+
+	if (ds->priv->scanned && ds->priv->test_cache_ok)
+	{
+		scan = palloc0(sizeof(DatasetScan));
+		scan->ds = ds;
+		scan->test_only = true;
+		scan->cached = list_head(ds->priv->test_cache);
+		return scan;
+	}
+	scan = DatasetBeginScan(ds);
+	scan->test_only = true;
+	return scan;
+}
+
+/* Starts a scan over the source's rows (target not NULL), in batches. */
+DatasetScan *
+DatasetBeginScan(Dataset *ds)
+{
+	DatasetScan *scan = palloc0(sizeof(DatasetScan));
+	int			cap = SOURCE_BATCH_ROWS;
+
+	scan->ds = ds;
+	scan->first = !ds->priv->scanned && !ds->priv->collecting;
+	if (scan->first)
+		ds->priv->test_cache_ok = ds->test_fraction > 0;
+	scan->reader = SourceOpen(ds->source, ds->priv->select_list);
+	scan->row_context = AllocSetContextCreate(CurrentMemoryContext, "mlops dataset rows",
+											  ALLOCSET_DEFAULT_SIZES);
+	scan->batch.x = palloc(sizeof(double) * cap * Max(ds->ninputs, 1));
+	scan->batch.y = palloc(sizeof(double) * cap);
+	scan->batch.label = palloc(sizeof(int) * cap);
+	scan->batch.is_test = palloc(sizeof(bool) * cap);
+	return scan;
+}
+
+/* The index of a category among an input's training categories, or -1. */
+static int
+CategoryIndex(const DatasetInput *in, const char *text)
+{
+	int			lo = 0,
+				hi = in->ncategories - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			cmp = strcmp(in->categories[mid], text);
+
+		if (cmp == 0)
+			return mid;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* One row of a scan (a SourceRowFn): appended to the batch, or only counted. */
+static void
+ScanRow(TupleTableSlot *slot, void *arg)
+{
+	DatasetScan *scan = arg;
+	Dataset    *ds = scan->ds;
+	struct DatasetPrivate *p = ds->priv;
+	DatasetBatch *b = &scan->batch;
+	MemoryContext old = MemoryContextSwitchTo(scan->row_context);
+	uint64		h;
+	bool		is_test = false;
+	int			label = -1;
+	double	   *x;
+
+	if ((++scan->rows_seen & 1023) == 0)
+		CHECK_FOR_INTERRUPTS();
+	DecodeRow(ds, slot);
+	if (scan->first && p->lazy)
+		ds->rows_read++;
+	if (p->row.target_null)
+	{
+		if (scan->first && p->lazy)
+			ds->skipped_rows++;
+		goto done;
+	}
+	if (ds->classification)
+	{
+		label = ClassIndex(ds, p->row.y);
+		if (label < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("source \"%s\" changed while it was read", ds->source),
+					 errdetail("Target value %g was not in the first pass over the rows.", p->row.y),
+					 errhint("A query source must return the same rows each time it runs (no random() or volatile functions).")));
+	}
+	h = RowHash(ds, &p->row);
+	if (ds->test_fraction > 0)
+		is_test = SplitKey(ds, h) < p->cut[Max(label, 0)];
+	if (p->collecting)
+	{
+		if (!is_test)
+			AccumulateStats(ds);
+		goto done;
+	}
+	if (scan->test_only && !is_test)
+		goto done;
+	if (scan->first && !is_test)
+	{
+		scan->fingerprint_sum += h;
+		scan->fingerprint_rows++;
+		if (p->stats_pending)
+			AccumulateStats(ds);
+	}
+	if (scan->first && p->lazy)
+		ds->test_rows += is_test;
+	if (p->stats_pending)
+		for (int j = 0; j < ds->ninputs; j++)
+			scan->batch_has_null |= p->row.null[j];
+	x = b->x + (Size) b->nrows * ds->ninputs;
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		const DatasetInput *in = &ds->inputs[j];
+
+		if (p->row.null[j])
+			x[j] = NAN;
+		else if (in->kind == INPUT_NUMERIC)
+			x[j] = p->row.num[j];
+		else
+		{
+			int			c = CategoryIndex(in, p->row.text[j]);
+
+			x[j] = c >= 0 ? (double) c : NAN;
+		}
+	}
+	b->y[b->nrows] = p->row.y;
+	b->label[b->nrows] = label;
+	b->is_test[b->nrows] = is_test;
+	b->nrows++;
+done:
+	MemoryContextSwitchTo(old);
+}
+
+/* The next batch (valid until the next call), or NULL at the end. */
+DatasetBatch *
+DatasetNextBatch(DatasetScan *scan)
+{
+	Dataset    *ds = scan->ds;
+	struct DatasetPrivate *p = ds->priv;
+	DatasetBatch *b = &scan->batch;
+
+	if (scan->cached != NULL || (scan->test_only && scan->reader == NULL))
+	{
+		DatasetBatch *cached = scan->cached ? lfirst(scan->cached) : NULL;
+
+		if (cached)
+			scan->cached = lnext(p->test_cache, scan->cached);
+		return cached;
+	}
+	/* a fetch brings at most SOURCE_BATCH_ROWS rows, the batch's capacity */
+	b->nrows = 0;
+	scan->batch_has_null = false;
+	while (b->nrows == 0 && !scan->done)
+	{
+		MemoryContextReset(scan->row_context);
+		scan->done = SourceFetch(scan->reader, ScanRow, scan) == 0;
+	}
+	/* the imputation values, before the first batch that needs them */
+	if (scan->batch_has_null && p->stats_pending)
+	{
+		StatsPass(ds);
+		p->stats_pending = false;
+	}
+	if (scan->first && b->nrows > 0)
+		CacheTestRows(ds, b);
+	return b->nrows > 0 ? b : NULL;
+}
+
+/* Ends a scan; the first complete one finishes the fingerprint and pending means. */
+void
+DatasetEndScan(DatasetScan *scan)
+{
+	Dataset    *ds = scan->ds;
+
+	if (scan->reader == NULL)
+		return;					/* a test scan served from memory */
+	SourceClose(scan->reader);
+	MemoryContextDelete(scan->row_context);
+	if (!scan->first)
+		return;
+	if (ds->priv->lazy)
+	{
+		CheckNotEmpty(ds);
+		ds->train_rows = scan->fingerprint_rows;
+		CheckTrainRows(ds);
+	}
+	if (scan->fingerprint_rows != ds->train_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" changed while it was read", ds->source),
+				 errdetail("The first pass saw %lld training rows, the last one %lld.",
+						   (long long) ds->train_rows, (long long) scan->fingerprint_rows),
+				 errhint("A query source must return the same rows each time it runs (no random() or volatile functions).")));
+	ds->fingerprint = psprintf("%lld:%016llx", (long long) scan->fingerprint_rows,
+							   (unsigned long long) scan->fingerprint_sum);
+	if (ds->priv->stats_pending)
+	{
+		FinishStats(ds, true);
+		ds->priv->stats_pending = false;
+	}
+	ds->priv->scanned = true;
+}
+
+/* The value NULL of input j is replaced by (mean, or mode index), for linear models. */
+double
+DatasetImputeValue(const Dataset *ds, int j)
+{
+	const DatasetInput *in = &ds->inputs[j];
+
+	return in->kind == INPUT_NUMERIC ? in->mean : (double) in->mode;
+}
+
+/*
+ * A float8 as text in its shortest exact form, whatever extra_float_digits
+ * says, so that stored coefficients and statistics read back bit for bit.
+ */
+char *
+Float8ExactText(double v)
+{
+	char	   *buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
+
+	if (isnan(v))
+		return pstrdup("NaN");
+	if (isinf(v))
+		return pstrdup(v > 0 ? "Infinity" : "-Infinity");
+	double_to_shortest_decimal_buf(v, buf);
+	return buf;
+}
+
+/* Appends a float8 as JSON: an exact number, or the string "NaN"/"Infinity"/"-Infinity". */
+void
+AppendJsonFloat8(StringInfo out, double v)
+{
+	if (isnan(v) || isinf(v))
+		escape_json(out, Float8ExactText(v));
+	else
+		appendStringInfoString(out, Float8ExactText(v));
+}
+
+/* The version's spec (docs/model-format.md) as JSON text; with_impute for linear models. */
+void
+DatasetSpecJson(const Dataset *ds, bool with_impute, StringInfo out)
+{
+	appendStringInfoString(out, "{\"inputs\": [");
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		const DatasetInput *in = &ds->inputs[j];
+
+		if (j > 0)
+			appendStringInfoString(out, ", ");
+		appendStringInfoString(out, "{\"name\": ");
+		escape_json(out, in->name);
+		if (in->kind == INPUT_NUMERIC)
+		{
+			appendStringInfoString(out, ", \"kind\": \"numeric\"");
+			if (with_impute)
+			{
+				appendStringInfoString(out, ", \"impute\": ");
+				AppendJsonFloat8(out, in->mean);
+			}
+		}
+		else
+		{
+			appendStringInfoString(out, ", \"kind\": \"categorical\", \"categories\": [");
+			for (int c = 0; c < in->ncategories; c++)
+			{
+				if (c > 0)
+					appendStringInfoString(out, ", ");
+				escape_json(out, in->categories[c]);
+			}
+			appendStringInfoChar(out, ']');
+			if (with_impute)
+			{
+				appendStringInfoString(out, ", \"impute\": ");
+				escape_json(out, in->categories[in->mode]);
+			}
+		}
+		appendStringInfoChar(out, '}');
+	}
+	appendStringInfoString(out, "]}");
+}
+
+/* The input names as a text[] datum, in order (the version's features). */
+Datum
+DatasetFeaturesArray(const Dataset *ds)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * ds->ninputs);
+
+	for (int j = 0; j < ds->ninputs; j++)
+		elems[j] = CStringGetTextDatum(ds->inputs[j].name);
+	return PointerGetDatum(construct_array(elems, ds->ninputs, TEXTOID, -1, false, TYPALIGN_INT));
+}
