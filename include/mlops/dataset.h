@@ -1,0 +1,126 @@
+/*
+ * dataset.h — a training set read from a source (table, view or query): its
+ * inputs, their kinds and categories, the class labels, the deterministic
+ * train/test split, the imputation values and the data fingerprint. Shared by
+ * every training algorithm, and by evaluation and drift.
+ *
+ * Rows are never held in memory by the loader: it reads the source through an
+ * SPI cursor, once to discover the classes and the split (and, when needed,
+ * once more for the categories and means of the training rows), then yields
+ * the rows in batches to its consumer, as many times as the consumer scans.
+ *
+ * Usage (inside SPI_connect()/SPI_finish()):
+ *
+ *     Dataset    *ds = DatasetPrepare(source, target, features, classification,
+ *                                     test_fraction, seed);
+ *     DatasetScan *scan = DatasetBeginScan(ds);
+ *     DatasetBatch *b;
+ *     while ((b = DatasetNextBatch(scan)) != NULL)
+ *         for (int i = 0; i < b->nrows; i++)
+ *             ... b->x[i * ds->ninputs + j], b->y[i], b->label[i], b->is_test[i] ...
+ *     DatasetEndScan(scan);
+ *     ... ds->fingerprint, ds->train_rows, DatasetSpec(ds, true) ...
+ *
+ * An input value in a batch is the column's value as float8 for a numeric
+ * input (booleans 0/1), the 0-based index into inputs[j].categories for a
+ * categorical one, and NaN for NULL (and for a category the training rows
+ * never had). The first complete scan also finishes the statistics that only
+ * it can compute (fingerprint, means of inputs without NULLs): read them after
+ * DatasetEndScan.
+ */
+#ifndef MLOPS_DATASET_H
+#define MLOPS_DATASET_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+
+/* At most this many distinct values in a categorical input or a class target. */
+#define DATASET_MAX_CATEGORIES 10000
+
+typedef enum InputKind
+{
+	INPUT_NUMERIC,				/* integer, float, numeric, boolean */
+	INPUT_CATEGORICAL			/* text, varchar, char, name, enum */
+} InputKind;
+
+typedef struct DatasetInput
+{
+	char	   *name;			/* the column, as the user names it */
+	Oid			type;			/* its base type */
+	InputKind	kind;
+	int			ncategories;	/* categorical: training categories, sorted (C collation) */
+	char	  **categories;
+	int64		nulls;			/* NULL values among the training rows */
+	double		mean;			/* numeric: mean of the non-NULL training values (NaN if none) */
+	int			mode;			/* categorical: index of the most frequent category (-1 if none) */
+} DatasetInput;
+
+typedef struct Dataset
+{
+	char	   *source;
+	char	   *target;
+	Oid			target_type;
+	bool		classification;
+	int			ninputs;
+	DatasetInput *inputs;
+	int			nclasses;		/* classification: distinct target values */
+	double	   *classes;		/* ... ascending */
+	double		test_fraction;
+	int			seed;
+	int64		rows_read;		/* rows of the source */
+	int64		skipped_rows;	/* rows whose target is NULL (never used) */
+	int64		train_rows;
+	int64		test_rows;
+	char	   *fingerprint;	/* "<train rows>:<hash>", after the first full scan */
+	/* private to dataset.c */
+	struct DatasetPrivate *priv;
+} Dataset;
+
+/* One batch of rows: arrays of nrows entries (x: nrows × ninputs, row-major). */
+typedef struct DatasetBatch
+{
+	int			nrows;
+	double	   *x;
+	double	   *y;				/* the target as float8 */
+	int		   *label;			/* classification: index into classes; else -1 */
+	bool	   *is_test;
+} DatasetBatch;
+
+typedef struct DatasetScan DatasetScan;
+
+/*
+ * Reads the source's schema and a first pass over its rows. features NULL
+ * means every column but the target. Raises a clear error for an unknown
+ * column, an unsupported type, a non-numeric target, an empty source, an
+ * input with no value in the training rows, a single-class target.
+ */
+extern Dataset *DatasetPrepare(const char *source, const char *target, List *features,
+							   bool classification, double test_fraction, int seed);
+
+/* Starts a scan over the source's rows (target not NULL), in batches. */
+extern DatasetScan *DatasetBeginScan(Dataset *ds);
+
+/* The next batch (valid until the next call), or NULL at the end. */
+extern DatasetBatch *DatasetNextBatch(DatasetScan *scan);
+
+/* Ends a scan; after the first complete one the fingerprint is known. */
+extern void DatasetEndScan(DatasetScan *scan);
+
+/*
+ * Counts bytes a training is about to hold against mlops.max_training_memory;
+ * raises 53200 (out_of_memory) with a hint when it would exceed it.
+ */
+extern void DatasetReserveMemory(Dataset *ds, Size bytes, const char *what);
+
+/* The value NULL of input j is replaced by (mean or mode index), for linear models. */
+extern double DatasetImputeValue(const Dataset *ds, int j);
+
+/* The version's spec (docs/model-format.md) as JSON text; with_impute for linear models. */
+extern void DatasetSpecJson(const Dataset *ds, bool with_impute, StringInfo out);
+
+/* The input names as a text[] datum, in order (the version's features). */
+extern Datum DatasetFeaturesArray(const Dataset *ds);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * metrics.h — model quality metrics with scikit-learn's definitions, from
+ * targets and predictions held in arrays. Used by train() on the test split,
+ * and meant for evaluate() and the live metrics as well.
+ *
+ * regression: r2, rmse, mse, mae (r2_score, mean_squared_error, ...);
+ * binary: accuracy, precision, recall, f1 (positive class = the greater label,
+ * predicted when its probability is > 0.5, as LogisticRegression.predict),
+ * roc_auc, log_loss; multiclass: accuracy, f1_macro, log_loss.
+ * A metric that is undefined on the given rows (roc_auc with one class
+ * present) is left out.
+ */
+#ifndef MLOPS_METRICS_H
+#define MLOPS_METRICS_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#define METRICS_MAX 8
+
+/* Probabilities are clipped to [eps, 1 - eps] in log_loss (scikit-learn 1.2's default). */
+#define LOG_LOSS_EPS 1e-15
+
+typedef struct Metric
+{
+	const char *name;
+	double		value;
+} Metric;
+
+/* Regression metrics of predictions pred of targets y (n rows); returns how many were written. */
+extern int	RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out);
+
+/*
+ * Classification metrics: label[i] the true class index (0..k-1), proba the
+ * n × k class probabilities (row-major); k == 2 gives the binary metrics.
+ */
+extern int	ClassificationMetrics(const int *label, const double *proba, int64 n, int k, Metric *out);
+
+/* Appends the metrics as a JSON object ({"name": value, ...}; NaN/infinities as strings). */
+extern void MetricsJson(const Metric *metrics, int n, StringInfo out);
+
+#endif

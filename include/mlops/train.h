@@ -1,0 +1,89 @@
+/*
+ * train.h — the interface between mlops.train() and its algorithms.
+ *
+ * An algorithm is a TrainAlgorithm entry in the table of train.c: a name, the
+ * tasks it supports, its hyperparameters (validated by train.c before any row
+ * is read; NULL to validate them itself, e.g. to pass them through to a
+ * library), and a train function. train.c prepares the Dataset, opens the run,
+ * calls train, scores the evaluation rows with the model's predict, computes
+ * the metrics, logs everything and registers the version. To add one:
+ *
+ *   1. write  void TrainFoo(Dataset *ds, TrainRequest *req, TrainedModel *out)
+ *      that scans ds (DatasetBeginScan/NextBatch/EndScan; use the rows whose
+ *      is_test is false, or all rows when ds->test_fraction is 0 — there are
+ *      no test rows then), calls TrainLogMetric for per-iteration metrics,
+ *      and fills *out: the artifact and its format, whether the spec carries
+ *      imputation values, and a predict function;
+ *   2. add {"foo", regression?, classification?, params-or-NULL, TrainFoo} to
+ *      the table in train.c.
+ */
+#ifndef MLOPS_TRAIN_H
+#define MLOPS_TRAIN_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+#include "mlops/dataset.h"
+
+/* A numeric hyperparameter: its default and the closed/open range it must lie in. */
+typedef struct HyperParamDef
+{
+	const char *name;
+	double		default_value;
+	double		min;
+	bool		min_exclusive;	/* value > min rather than >= min */
+	double		max;
+	bool		integer;
+} HyperParamDef;
+
+/* What an algorithm is asked to train. */
+typedef struct TrainRequest
+{
+	const char *algorithm;
+	int64		run_id;			/* the run train() logs into */
+	Jsonb	   *hyperparams;	/* as the user gave them */
+	const double *params;		/* the algorithm's HyperParamDefs' values, defaults filled in */
+} TrainRequest;
+
+typedef struct TrainedModel TrainedModel;
+
+/*
+ * Scores the rows of a batch: out[i * noutputs ..] gets the prediction of row
+ * i (regression: the value; classification: one probability per class).
+ */
+typedef void (*PredictBatchFn) (const TrainedModel *model, const Dataset *ds,
+								const DatasetBatch *batch, double *out);
+
+struct TrainedModel
+{
+	StringInfoData artifact;	/* the bytes stored in model_version.artifact */
+	const char *artifact_format;	/* "linear-json" or "xgboost-ubj" */
+	bool		spec_impute;	/* the spec carries imputation values (linear models) */
+	PredictBatchFn predict;
+	void	   *state;			/* the algorithm's, for predict */
+};
+
+typedef void (*TrainFn) (Dataset *ds, TrainRequest *req, TrainedModel *out);
+
+typedef struct TrainAlgorithm
+{
+	const char *name;
+	bool		regression;		/* tasks it supports */
+	bool		classification;
+	const HyperParamDef *params;	/* terminated by a NULL name; NULL = validated by train */
+	TrainFn		train;
+} TrainAlgorithm;
+
+/* Logs one point of a metric series into the training's run (step = iteration). */
+extern void TrainLogMetric(TrainRequest *req, const char *key, double value, int64 step);
+
+/* The algorithms (linear.c, logistic.c). */
+extern const HyperParamDef linear_params[];
+extern const HyperParamDef ridge_params[];
+extern const HyperParamDef logistic_params[];
+extern void TrainLinear(Dataset *ds, TrainRequest *req, TrainedModel *out);
+extern void TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out);
+
+#endif

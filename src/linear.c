@@ -1,0 +1,838 @@
+/*
+ * linear.c — least squares in one pass without holding the rows: centred
+ * cross products accumulated in blocks with BLAS (dgemv for the block means,
+ * dsyrk for the block's cross products), merged with Chan's formulas, solved
+ * with LAPACK (Cholesky of the unit-diagonal scaled system; eigenvalues for
+ * the rank test and the condition number). Also the design encoding shared by
+ * the linear algorithms, the linear-json artifact, and the SQL aggregate
+ * mlops.linear_stats() with its combine/serialise functions for parallel query.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include <cblas.h>
+
+#include "mlops/linear.h"
+#include "mlops/source.h"
+#include "mlops/train.h"
+
+/* LAPACK last: <complex.h>, which it includes, defines "I". */
+#include <lapack.h>
+
+/* Reciprocal condition below which the scaled system is treated as singular. */
+#define LINEAR_RCOND 1e-12
+
+/* A new, empty state for k inputs. */
+LinearState *
+LinearStateCreate(int k)
+{
+	LinearState *s = palloc0(sizeof(LinearState));
+
+	s->k = k;
+	s->mean = palloc0(sizeof(double) * (k + 1));
+	s->m = palloc_extended(sizeof(double) * (k + 1) * (k + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	return s;
+}
+
+/*
+ * Merges a group (count nb, mean mb, centred cross products already added to
+ * s->m) into the state: the cross products gain na·nb/n (mb - ma)(mb - ma)'
+ * and the mean moves towards mb by nb/n.
+ */
+static void
+MergeMeans(LinearState *s, double nb, const double *mb)
+{
+	int			d = s->k + 1;
+	double		n = s->n + nb;
+	double	   *delta = palloc(sizeof(double) * d);
+
+	for (int i = 0; i < d; i++)
+		delta[i] = mb[i] - s->mean[i];
+	if (s->n > 0)
+		cblas_dsyr(CblasRowMajor, CblasUpper, d, s->n * nb / n, delta, 1, s->m, d);
+	for (int i = 0; i < d; i++)
+		s->mean[i] += delta[i] * (nb / n);
+	s->n = n;
+	pfree(delta);
+}
+
+/* Adds a block of rows (rows × (k + 1), row-major, y last); the block is overwritten. */
+void
+LinearStateAddBlock(LinearState *s, double *block, int rows)
+{
+	int			d = s->k + 1;
+	double	   *ones,
+			   *bmean;
+
+	if (rows <= 0)
+		return;
+	ones = palloc(sizeof(double) * rows);
+	bmean = palloc(sizeof(double) * d);
+	for (int i = 0; i < rows; i++)
+		ones[i] = 1.0;
+	cblas_dgemv(CblasRowMajor, CblasTrans, rows, d, 1.0 / rows, block, d, ones, 1, 0.0, bmean, 1);
+	for (int r = 0; r < rows; r++)
+		for (int i = 0; i < d; i++)
+			block[(Size) r * d + i] -= bmean[i];
+	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, rows, 1.0, block, d, 1.0, s->m, d);
+	MergeMeans(s, rows, bmean);
+	pfree(ones);
+	pfree(bmean);
+}
+
+/* Merges state b into state a. */
+void
+LinearStateMerge(LinearState *a, const LinearState *b)
+{
+	int			d = a->k + 1;
+
+	if (b->n == 0)
+		return;
+	for (int i = 0; i < d; i++)
+		for (int j = i; j < d; j++)
+			a->m[i * d + j] += b->m[i * d + j];
+	MergeMeans(a, b->n, b->mean);
+}
+
+/* Eigenvalues (ascending) of a symmetric k × k matrix given by its upper triangle (row-major); vectors optional. */
+static double *
+SymmetricEigen(const double *a, int k, double **vectors)
+{
+	double	   *w = palloc(sizeof(double) * k);
+	double	   *copy = palloc(sizeof(double) * k * k);
+	char		jobz = vectors ? 'V' : 'N',
+				uplo = 'L';		/* row-major upper = column-major lower */
+	lapack_int	n = k,
+				lwork = -1,
+				liwork = -1,
+				info,
+				iwork_size;
+	double		work_size;
+	double	   *work;
+	lapack_int *iwork;
+
+	memcpy(copy, a, sizeof(double) * k * k);
+	LAPACK_dsyevd(&jobz, &uplo, &n, copy, &n, w, &work_size, &lwork, &iwork_size, &liwork, &info);
+	lwork = (lapack_int) work_size;
+	liwork = iwork_size;
+	work = palloc(sizeof(double) * Max(lwork, 1));
+	iwork = palloc(sizeof(lapack_int) * Max(liwork, 1));
+	LAPACK_dsyevd(&jobz, &uplo, &n, copy, &n, w, work, &lwork, iwork, &liwork, &info);
+	if (info != 0)
+		elog(ERROR, "dsyevd failed: info %d", (int) info);
+	if (vectors)
+		*vectors = copy;		/* column-major: vector j is copy[j*k .. j*k+k-1] */
+	return w;
+}
+
+/* Raises 22000 naming the terms of the design that are (nearly) linearly dependent. */
+static void
+ReportCollinear(const double *scaled, int k, char **terms, const char *why)
+{
+	double	   *vectors;
+	StringInfoData names;
+	double		biggest = 0;
+
+	(void) SymmetricEigen(scaled, k, &vectors);
+	for (int i = 0; i < k; i++)
+		biggest = Max(biggest, fabs(vectors[i]));
+	initStringInfo(&names);
+	for (int i = 0; i < k; i++)
+	{
+		if (fabs(vectors[i]) < 0.1 * biggest)
+			continue;
+		appendStringInfo(&names, "%s\"%s\"", names.len > 0 ? ", " : "", terms[i]);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("features are collinear"),
+			 errdetail("%s Terms involved: %s.", why, names.data),
+			 errhint("Leave out one of the dependent features, or use algorithm 'ridge'.")));
+}
+
+/*
+ * Solves for the coefficients: OLS (alpha 0, with statistics) or ridge (alpha
+ * > 0, intercept not penalised), on the centred system, scaled to a unit
+ * diagonal for the Cholesky factorisation.
+ */
+LinearFit *
+LinearStateSolve(const LinearState *s, double alpha, char **terms)
+{
+	int			k = s->k,
+				d = k + 1;
+	LinearFit  *fit = palloc0(sizeof(LinearFit));
+	double	   *a = palloc0(sizeof(double) * Max(k * k, 1));
+	double	   *b = palloc(sizeof(double) * Max(k, 1));
+	double	   *scale = palloc(sizeof(double) * Max(k, 1));
+	double		syy = s->m[k * d + k];
+	double		sse;
+	lapack_int	n = k,
+				one = 1,
+				info;
+	char		uplo = 'L';
+
+	fit->k = k;
+	fit->coef = palloc0(sizeof(double) * Max(k, 1));
+	if (alpha == 0 && s->n < k + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("more features than rows"),
+				 errdetail("The design has %d terms and an intercept, and only %.0f training rows.", k, s->n),
+				 errhint("Use fewer features, more rows, or algorithm 'ridge'.")));
+	for (int i = 0; i < k; i++)
+	{
+		double		diag = s->m[i * d + i] + alpha;
+
+		if (!(diag > 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("feature \"%s\" is constant in the training rows", terms[i]),
+					 errdetail("Its coefficient is not determined: it is collinear with the intercept."),
+					 errhint("Leave the feature out, or use algorithm 'ridge'.")));
+		scale[i] = sqrt(diag);
+	}
+	for (int i = 0; i < k; i++)
+	{
+		for (int j = i; j < k; j++)
+			a[i * k + j] = (s->m[i * d + j] + (i == j ? alpha : 0.0)) / (scale[i] * scale[j]);
+		b[i] = s->m[i * d + k] / scale[i];
+	}
+	if (k > 0)
+	{
+		double	   *w = SymmetricEigen(a, k, NULL);
+
+		if (w[0] <= LINEAR_RCOND * w[k - 1])
+			ReportCollinear(a, k, terms, "The scaled normal equations are singular to working precision.");
+		LAPACK_dpotrf(&uplo, &n, a, &n, &info);
+		if (info != 0)
+			ReportCollinear(a, k, terms, "The Cholesky factorisation of the normal equations failed.");
+		LAPACK_dpotrs(&uplo, &n, &one, a, &n, b, &n, &info);
+		if (info != 0)
+			elog(ERROR, "dpotrs failed: info %d", (int) info);
+	}
+	fit->intercept = s->mean[k];
+	sse = syy;
+	for (int i = 0; i < k; i++)
+	{
+		fit->coef[i] = b[i] / scale[i];
+		fit->intercept -= fit->coef[i] * s->mean[i];
+		sse -= fit->coef[i] * s->m[i * d + k];
+	}
+	if (alpha != 0)
+		return fit;
+
+	/* OLS statistics: covariance sigma² (X'X)⁻¹, from the inverse of the centred system */
+	{
+		double		df = s->n - k - 1;
+		double		sigma2 = Max(sse, 0.0) / df;
+		double		var_intercept = 1.0 / s->n;
+		double	   *g = palloc(sizeof(double) * d * d);
+		double	   *w;
+
+		fit->has_stats = true;
+		fit->std_err = palloc(sizeof(double) * d);
+		fit->t_stat = palloc(sizeof(double) * d);
+		fit->p_value = palloc(sizeof(double) * d);
+		if (k > 0)
+		{
+			LAPACK_dpotri(&uplo, &n, a, &n, &info);
+			if (info != 0)
+				elog(ERROR, "dpotri failed: info %d", (int) info);
+		}
+		/* a now holds the inverse of the scaled system in its upper triangle (row-major) */
+		for (int i = 0; i < k; i++)
+			for (int j = 0; j < k; j++)
+			{
+				double		inv = (i <= j ? a[i * k + j] : a[j * k + i]) / (scale[i] * scale[j]);
+
+				var_intercept += s->mean[i] * inv * s->mean[j];
+				if (i == j)
+					fit->std_err[i + 1] = sqrt(sigma2 * inv);
+			}
+		fit->std_err[0] = sqrt(sigma2 * var_intercept);
+		for (int i = 0; i < d; i++)
+		{
+			double		est = i == 0 ? fit->intercept : fit->coef[i - 1];
+
+			fit->t_stat[i] = est / fit->std_err[i];
+			fit->p_value[i] = df > 0 ? 2.0 * StudentTSurvival(fabs(fit->t_stat[i]), df) : NAN;
+		}
+		fit->r2 = syy > 0 ? 1.0 - sse / syy : NAN;
+		fit->adj_r2 = df > 0 ? 1.0 - (1.0 - fit->r2) * (s->n - 1) / df : NAN;
+
+		/* condition number of X'X with the intercept column, as MADlib reports it */
+		for (int i = 0; i < d; i++)
+			for (int j = i; j < d; j++)
+			{
+				double		v;
+
+				if (i == 0)
+					v = s->n * (j == 0 ? 1.0 : s->mean[j - 1]);
+				else
+					v = s->m[(i - 1) * d + (j - 1)] + s->n * s->mean[i - 1] * s->mean[j - 1];
+				g[i * d + j] = v;
+			}
+		w = SymmetricEigen(g, d, NULL);
+		fit->condition_number = w[0] > 0 ? w[d - 1] / w[0] : INFINITY;
+	}
+	return fit;
+}
+
+/*
+ * The continued fraction of the regularised incomplete beta function
+ * (modified Lentz's method), valid for x < (a + 1) / (a + b + 2).
+ */
+static double
+BetaContinuedFraction(double a, double b, double x)
+{
+	const double tiny = 1e-300;
+	double		c = 1.0,
+				d = 1.0 - (a + b) * x / (a + 1.0),
+				h;
+
+	if (fabs(d) < tiny)
+		d = tiny;
+	d = 1.0 / d;
+	h = d;
+	for (int m = 1; m <= 10000; m++)
+	{
+		double		m2 = 2.0 * m;
+		double		num = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
+		double		delta;
+
+		d = 1.0 + num * d;
+		d = fabs(d) < tiny ? tiny : d;
+		c = 1.0 + num / c;
+		c = fabs(c) < tiny ? tiny : c;
+		d = 1.0 / d;
+		h *= d * c;
+		num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
+		d = 1.0 + num * d;
+		d = fabs(d) < tiny ? tiny : d;
+		c = 1.0 + num / c;
+		c = fabs(c) < tiny ? tiny : c;
+		d = 1.0 / d;
+		delta = d * c;
+		h *= delta;
+		if (fabs(delta - 1.0) < 1e-16)
+			break;
+	}
+	return h;
+}
+
+/* The regularised incomplete beta function I_x(a, b). */
+static double
+IncompleteBeta(double a, double b, double x)
+{
+	double		front;
+
+	if (x <= 0)
+		return 0;
+	if (x >= 1)
+		return 1;
+	front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x));
+	if (x < (a + 1.0) / (a + b + 2.0))
+		return front * BetaContinuedFraction(a, b, x) / a;
+	return 1.0 - front * BetaContinuedFraction(b, a, 1.0 - x) / b;
+}
+
+/* The survival function of Student's t distribution, P(T > t), df degrees of freedom. */
+double
+StudentTSurvival(double t, double df)
+{
+	double		tail;
+
+	if (isnan(t))
+		return NAN;
+	tail = 0.5 * IncompleteBeta(df / 2.0, 0.5, df / (df + t * t));
+	return t >= 0 ? tail : 1.0 - tail;
+}
+
+/* The number of columns of the design of a dataset (numeric inputs + one-hot indicators). */
+int
+LinearDesignWidth(const Dataset *ds)
+{
+	int			width = 0;
+
+	for (int j = 0; j < ds->ninputs; j++)
+		width += ds->inputs[j].kind == INPUT_NUMERIC ? 1 : ds->inputs[j].ncategories - 1;
+	return width;
+}
+
+/* The names of the design's columns ("name" or "name=category"). */
+char	  **
+LinearDesignTerms(const Dataset *ds)
+{
+	char	  **terms = palloc(sizeof(char *) * Max(LinearDesignWidth(ds), 1));
+	int			t = 0;
+
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		const DatasetInput *in = &ds->inputs[j];
+
+		if (in->kind == INPUT_NUMERIC)
+			terms[t++] = in->name;
+		else
+			for (int c = 1; c < in->ncategories; c++)
+				terms[t++] = psprintf("%s=%s", in->name, in->categories[c]);
+	}
+	return terms;
+}
+
+/* Encodes one input vector (as DatasetBatch gives it) into a design row, imputing NULLs. */
+void
+LinearEncode(const Dataset *ds, const double *x, double *out)
+{
+	int			t = 0;
+
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		const DatasetInput *in = &ds->inputs[j];
+		double		v = isnan(x[j]) ? DatasetImputeValue(ds, j) : x[j];
+
+		if (in->kind == INPUT_NUMERIC)
+			out[t++] = v;
+		else
+			for (int c = 1; c < in->ncategories; c++)
+				out[t++] = (int) v == c ? 1.0 : 0.0;
+	}
+}
+
+/* Appends a float8 as JSON: a number, or the string "NaN"/"Infinity"/"-Infinity". */
+static void
+AppendJsonNumber(StringInfo out, double v)
+{
+	if (isnan(v) || isinf(v))
+		escape_json(out, float8out_internal(v));
+	else
+		appendStringInfoString(out, float8out_internal(v));
+}
+
+/* Appends a JSON array of n float8s. */
+static void
+AppendJsonNumbers(StringInfo out, const double *v, int n)
+{
+	appendStringInfoChar(out, '[');
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(out, ", ");
+		AppendJsonNumber(out, v[i]);
+	}
+	appendStringInfoChar(out, ']');
+}
+
+/* Appends the OLS statistics as JSON members (std_err .. condition_number). */
+static void
+AppendFitStats(StringInfo out, const LinearFit *fit)
+{
+	int			d = fit->k + 1;
+
+	appendStringInfoString(out, "\"std_err\": ");
+	AppendJsonNumbers(out, fit->std_err, d);
+	appendStringInfoString(out, ", \"t_stat\": ");
+	AppendJsonNumbers(out, fit->t_stat, d);
+	appendStringInfoString(out, ", \"p_value\": ");
+	AppendJsonNumbers(out, fit->p_value, d);
+	appendStringInfoString(out, ", \"r2\": ");
+	AppendJsonNumber(out, fit->r2);
+	appendStringInfoString(out, ", \"adj_r2\": ");
+	AppendJsonNumber(out, fit->adj_r2);
+	appendStringInfoString(out, ", \"condition_number\": ");
+	AppendJsonNumber(out, fit->condition_number);
+}
+
+/* Writes the linear-json artifact (docs/model-format.md). */
+void
+LinearArtifactJson(const Dataset *ds, const char *algorithm, int nout,
+				   const double *intercept, const double *coef,
+				   const LinearFit *stats, StringInfo out)
+{
+	int			width = LinearDesignWidth(ds);
+	char	  **terms = LinearDesignTerms(ds);
+
+	appendStringInfoString(out, "{\"format\": \"mlops-linear\", \"algorithm\": ");
+	escape_json(out, algorithm);
+	appendStringInfo(out, ", \"task\": \"%s\", \"terms\": [",
+					 ds->classification ? "classification" : "regression");
+	for (int t = 0; t < width; t++)
+	{
+		if (t > 0)
+			appendStringInfoString(out, ", ");
+		escape_json(out, terms[t]);
+	}
+	appendStringInfoString(out, "], \"intercept\": ");
+	AppendJsonNumbers(out, intercept, nout);
+	appendStringInfoString(out, ", \"coef\": [");
+	for (int o = 0; o < nout; o++)
+	{
+		if (o > 0)
+			appendStringInfoString(out, ", ");
+		AppendJsonNumbers(out, coef + (Size) o * width, width);
+	}
+	appendStringInfoChar(out, ']');
+	if (ds->classification)
+	{
+		appendStringInfoString(out, ", \"classes\": ");
+		AppendJsonNumbers(out, ds->classes, ds->nclasses);
+	}
+	if (stats && stats->has_stats)
+	{
+		appendStringInfoString(out, ", \"stats\": {");
+		AppendFitStats(out, stats);
+		appendStringInfoChar(out, '}');
+	}
+	appendStringInfoChar(out, '}');
+}
+
+/* ------------------------------------------------------------------------
+ * The SQL aggregate mlops.linear_stats(y float8, x float8[]) → bytea and
+ * mlops.linear_fit(stats bytea, alpha float8) → jsonb.
+ * ------------------------------------------------------------------------ */
+
+/* Rows buffered by the aggregate before a dsyrk. */
+#define AGG_BLOCK_ROWS 256
+
+/* The aggregate's transition state: the statistics and a block of buffered rows. */
+typedef struct LinearAggState
+{
+	LinearState *stats;
+	double	   *block;
+	int			rows;
+} LinearAggState;
+
+/* A new aggregate state for k inputs, in the current (aggregate) memory context. */
+static LinearAggState *
+AggStateCreate(int k)
+{
+	LinearAggState *st = palloc0(sizeof(LinearAggState));
+
+	st->stats = LinearStateCreate(k);
+	st->block = palloc(sizeof(double) * AGG_BLOCK_ROWS * (k + 1));
+	return st;
+}
+
+/* Folds the buffered rows into the statistics. */
+static void
+AggFlush(LinearAggState *st)
+{
+	LinearStateAddBlock(st->stats, st->block, st->rows);
+	st->rows = 0;
+}
+
+/* The aggregate's memory context, or an error when called outside an aggregate. */
+static MemoryContext
+AggContext(FunctionCallInfo fcinfo)
+{
+	MemoryContext agg;
+
+	if (!AggCheckCallContext(fcinfo, &agg))
+		elog(ERROR, "linear_stats support function called in non-aggregate context");
+	return agg;
+}
+
+PG_FUNCTION_INFO_V1(linear_stats_accum);
+
+/*
+ * linear_stats_accum(state, y, x) — adds one row; rows with a NULL or NaN
+ * target or input are skipped (as NULL targets are in train()).
+ */
+Datum
+linear_stats_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext agg = AggContext(fcinfo);
+	LinearAggState *st = PG_ARGISNULL(0) ? NULL : (LinearAggState *) PG_GETARG_POINTER(0);
+	ArrayType  *arr;
+	double		y;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			k;
+	double	   *row;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_POINTER(st);
+	y = PG_GETARG_FLOAT8(1);
+	arr = PG_GETARG_ARRAYTYPE_P(2);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("x must be a one-dimensional array")));
+	deconstruct_array(arr, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &k);
+	if (st == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(agg);
+
+		st = AggStateCreate(k);
+		MemoryContextSwitchTo(old);
+	}
+	else if (k != st->stats->k)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("x has %d elements, previous rows had %d", k, st->stats->k)));
+	if (isnan(y))
+		PG_RETURN_POINTER(st);
+	row = st->block + (Size) st->rows * (k + 1);
+	for (int i = 0; i < k; i++)
+	{
+		if (nulls[i] || isnan(DatumGetFloat8(elems[i])))
+			PG_RETURN_POINTER(st);
+		row[i] = DatumGetFloat8(elems[i]);
+	}
+	row[k] = y;
+	if (++st->rows == AGG_BLOCK_ROWS)
+		AggFlush(st);
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(linear_stats_combine);
+
+/* linear_stats_combine(a, b) — merges two partial states (parallel workers). */
+Datum
+linear_stats_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext agg = AggContext(fcinfo);
+	LinearAggState *a = PG_ARGISNULL(0) ? NULL : (LinearAggState *) PG_GETARG_POINTER(0);
+	LinearAggState *b = PG_ARGISNULL(1) ? NULL : (LinearAggState *) PG_GETARG_POINTER(1);
+
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	AggFlush(b);
+	if (a == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(agg);
+
+		a = AggStateCreate(b->stats->k);
+		MemoryContextSwitchTo(old);
+	}
+	else if (a->stats->k != b->stats->k)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("x has %d elements, previous rows had %d", b->stats->k, a->stats->k)));
+	AggFlush(a);
+	LinearStateMerge(a->stats, b->stats);
+	PG_RETURN_POINTER(a);
+}
+
+/* Header of the serialised state; then mean[k+1] and the upper triangle row by row. */
+typedef struct LinearStateWire
+{
+	int32		vl_len_;
+	int32		k;
+	double		n;
+} LinearStateWire;
+
+PG_FUNCTION_INFO_V1(linear_stats_serialize);
+
+/*
+ * linear_stats_serialize(state) — the state as bytea (also the aggregate's
+ * final value, the input of linear_fit and of a shard-level merge).
+ */
+Datum
+linear_stats_serialize(PG_FUNCTION_ARGS)
+{
+	LinearAggState *st = (LinearAggState *) PG_GETARG_POINTER(0);
+	int			d = st->stats->k + 1;
+	Size		len = sizeof(LinearStateWire) + sizeof(double) * (d + (Size) d * (d + 1) / 2);
+	LinearStateWire *w;
+	double	   *p;
+
+	AggFlush(st);
+	w = palloc(len);
+	SET_VARSIZE(w, len);
+	w->k = st->stats->k;
+	w->n = st->stats->n;
+	p = (double *) (w + 1);
+	memcpy(p, st->stats->mean, sizeof(double) * d);
+	p += d;
+	for (int i = 0; i < d; i++)
+		for (int j = i; j < d; j++)
+			*p++ = st->stats->m[i * d + j];
+	PG_RETURN_BYTEA_P(w);
+}
+
+/* Reads a serialised state back, checking its size; raises 22P03 on a malformed value. */
+static LinearState *
+StateFromBytea(bytea *b)
+{
+	LinearStateWire *w = (LinearStateWire *) b;
+	LinearState *s;
+	const double *p;
+	int			d;
+
+	if (VARSIZE_ANY(b) < sizeof(LinearStateWire) || w->k < 0 || w->k > 100000 ||
+		VARSIZE_ANY(b) != sizeof(LinearStateWire) +
+		sizeof(double) * ((w->k + 1) + (Size) (w->k + 1) * (w->k + 2) / 2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid linear_stats state")));
+	s = LinearStateCreate(w->k);
+	d = w->k + 1;
+	s->n = w->n;
+	p = (const double *) (w + 1);
+	memcpy(s->mean, p, sizeof(double) * d);
+	p += d;
+	for (int i = 0; i < d; i++)
+		for (int j = i; j < d; j++)
+			s->m[i * d + j] = *p++;
+	return s;
+}
+
+PG_FUNCTION_INFO_V1(linear_stats_deserialize);
+
+/* linear_stats_deserialize(bytea, internal) — a state from its serialised form. */
+Datum
+linear_stats_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext agg = AggContext(fcinfo);
+	MemoryContext old = MemoryContextSwitchTo(agg);
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	LinearState *s = StateFromBytea(b);
+	LinearAggState *st = palloc0(sizeof(LinearAggState));
+
+	st->stats = s;
+	st->block = palloc(sizeof(double) * AGG_BLOCK_ROWS * (s->k + 1));
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(linear_fit);
+
+/*
+ * linear_fit(stats bytea, alpha float8) — solves the least-squares problem of
+ * an aggregated state: {"n", "intercept", "coef"} and, for alpha 0, "stats".
+ * Terms are named x[1]..x[k] in errors.
+ */
+Datum
+linear_fit(PG_FUNCTION_ARGS)
+{
+	LinearState *s = StateFromBytea(PG_GETARG_BYTEA_PP(0));
+	double		alpha = PG_GETARG_FLOAT8(1);
+	char	  **terms = palloc(sizeof(char *) * Max(s->k, 1));
+	LinearFit  *fit;
+	StringInfoData out;
+
+	if (!(alpha >= 0) || isinf(alpha))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("alpha must be a finite number >= 0")));
+	if (s->n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("linear_stats state holds no rows")));
+	for (int i = 0; i < s->k; i++)
+		terms[i] = psprintf("x[%d]", i + 1);
+	fit = LinearStateSolve(s, alpha, terms);
+	initStringInfo(&out);
+	appendStringInfo(&out, "{\"n\": %.0f, \"intercept\": ", s->n);
+	AppendJsonNumber(&out, fit->intercept);
+	appendStringInfoString(&out, ", \"coef\": ");
+	AppendJsonNumbers(&out, fit->coef, s->k);
+	if (fit->has_stats)
+	{
+		appendStringInfoString(&out, ", ");
+		AppendFitStats(&out, fit);
+	}
+	appendStringInfoChar(&out, '}');
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
+}
+
+/* ------------------------------------------------------------------------
+ * The algorithms 'linear' and 'ridge' for train().
+ * ------------------------------------------------------------------------ */
+
+/* 'linear' has no hyperparameters; 'ridge' has alpha (sklearn's default 1.0). */
+const HyperParamDef linear_params[] = {{NULL}};
+const HyperParamDef ridge_params[] = {
+	{"alpha", 1.0, 0.0, false, INFINITY, false},
+	{NULL}
+};
+
+/* A fitted single-output linear model, for predict. */
+typedef struct LinearModel
+{
+	int			width;
+	double		intercept;
+	double	   *coef;
+	double	   *row;			/* a design row buffer */
+} LinearModel;
+
+/* Scores a batch with a single-output linear model: intercept + coef · design row. */
+static void
+LinearPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch *b, double *out)
+{
+	const LinearModel *lm = model->state;
+
+	for (int i = 0; i < b->nrows; i++)
+	{
+		LinearEncode(ds, b->x + (Size) i * ds->ninputs, lm->row);
+		out[i] = lm->intercept + (lm->width > 0 ? cblas_ddot(lm->width, lm->coef, 1, lm->row, 1) : 0.0);
+	}
+}
+
+/*
+ * Trains 'linear' (OLS) or 'ridge': one scan of the training rows, encoded
+ * into blocks of design rows and folded into a LinearState, then solved.
+ */
+void
+TrainLinear(Dataset *ds, TrainRequest *req, TrainedModel *out)
+{
+	double		alpha = strcmp(req->algorithm, "ridge") == 0 ? req->params[0] : 0.0;
+	int			width = LinearDesignWidth(ds);
+	int			d = width + 1;
+	LinearState *state = LinearStateCreate(width);
+	Size		block_rows = SOURCE_BATCH_ROWS;
+	double	   *block;
+	int			rows = 0;
+	DatasetScan *scan;
+	DatasetBatch *b;
+	LinearFit  *fit;
+	LinearModel *lm;
+
+	DatasetReserveMemory(ds, sizeof(double) * ((Size) d * d + block_rows * d), "the normal equations");
+	block = palloc_extended(sizeof(double) * block_rows * d, MCXT_ALLOC_HUGE);
+	scan = DatasetBeginScan(ds);
+	while ((b = DatasetNextBatch(scan)) != NULL)
+	{
+		for (int i = 0; i < b->nrows; i++)
+		{
+			double	   *row = block + (Size) rows * d;
+
+			if (b->is_test[i])
+				continue;
+			LinearEncode(ds, b->x + (Size) i * ds->ninputs, row);
+			row[width] = b->y[i];
+			if (++rows == block_rows)
+			{
+				CHECK_FOR_INTERRUPTS();
+				LinearStateAddBlock(state, block, rows);
+				rows = 0;
+			}
+		}
+	}
+	LinearStateAddBlock(state, block, rows);
+	DatasetEndScan(scan);
+
+	fit = LinearStateSolve(state, alpha, LinearDesignTerms(ds));
+	lm = palloc0(sizeof(LinearModel));
+	lm->width = width;
+	lm->intercept = fit->intercept;
+	lm->coef = fit->coef;
+	lm->row = palloc(sizeof(double) * Max(width, 1));
+	initStringInfo(&out->artifact);
+	LinearArtifactJson(ds, req->algorithm, 1, &fit->intercept, fit->coef, fit, &out->artifact);
+	out->artifact_format = "linear-json";
+	out->spec_impute = true;
+	out->predict = LinearPredict;
+	out->state = lm;
+}

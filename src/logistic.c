@@ -1,0 +1,408 @@
+/*
+ * logistic.c — the algorithm 'logistic': L2-regularised logistic regression
+ * with scikit-learn's LogisticRegression objective,
+ *
+ *     C · Σ_i loss_i + ½ Σ_outputs ‖w‖²      (intercepts not penalised)
+ *
+ * binary (one output: the margin of the greater class) or multinomial (one
+ * output per class, softmax), minimised by Newton's method with a backtracking
+ * line search. The objective is strictly convex in the weights, so its
+ * minimum is unique and Newton reaches it to near machine precision in a few
+ * iterations; the result is the one lbfgs approaches. The one flat direction
+ * of the multinomial objective — adding a constant to every intercept — is
+ * fixed by keeping the intercepts' sum at zero, where lbfgs also stays.
+ *
+ * The training rows are held in memory as a design matrix (counted against
+ * mlops.max_training_memory).
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "miscadmin.h"
+
+#include <cblas.h>
+
+#include "mlops/linear.h"
+#include "mlops/train.h"
+
+#include <lapack.h>
+
+/* sklearn's defaults: C 1.0, max_iter 100, tol 1e-4. */
+const HyperParamDef logistic_params[] = {
+	{"C", 1.0, 0.0, true, INFINITY, false},
+	{"max_iter", 100, 1, false, 1e6, true},
+	{"tol", 1e-4, 0.0, true, INFINITY, false},
+	{NULL}
+};
+
+/* Newton stops when the largest gradient component is below tol times this, relative to the start. */
+#define NEWTON_TOL_FACTOR 1e-6
+
+/* The training rows and the current point's per-row quantities. */
+typedef struct LogisticProblem
+{
+	int64		n;
+	int			width;			/* design columns */
+	int			d;				/* width + 1: the intercept's column of ones is last */
+	int			nout;			/* 1 (binary) or the number of classes */
+	double		C;
+	double	   *X;				/* n × d */
+	int		   *label;
+	double	   *z;				/* n × nout margins */
+	double	   *p;				/* n × nout probabilities (binary: of the greater class) */
+} LogisticProblem;
+
+/* log(1 + exp(z)) without overflow. */
+static inline double
+Log1pExp(double z)
+{
+	return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
+}
+
+/* Computes the margins and probabilities at theta (nout × d) and returns the objective. */
+static double
+Objective(LogisticProblem *lp, const double *theta)
+{
+	double		loss = 0,
+				penalty = 0;
+
+	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lp->n, lp->nout, lp->d,
+				1.0, lp->X, lp->d, theta, lp->d, 0.0, lp->z, lp->nout);
+	for (int64 i = 0; i < lp->n; i++)
+	{
+		double	   *z = lp->z + i * lp->nout;
+		double	   *p = lp->p + i * lp->nout;
+
+		if (lp->nout == 1)
+		{
+			loss += Log1pExp(z[0]) - (lp->label[i] == 1 ? z[0] : 0.0);
+			p[0] = 1.0 / (1.0 + exp(-z[0]));
+		}
+		else
+		{
+			double		max = z[0],
+						sum = 0;
+
+			for (int o = 1; o < lp->nout; o++)
+				max = Max(max, z[o]);
+			for (int o = 0; o < lp->nout; o++)
+				sum += (p[o] = exp(z[o] - max));
+			for (int o = 0; o < lp->nout; o++)
+				p[o] /= sum;
+			loss += max + log(sum) - z[lp->label[i]];
+		}
+	}
+	for (int o = 0; o < lp->nout; o++)
+		for (int j = 0; j < lp->width; j++)
+			penalty += theta[o * lp->d + j] * theta[o * lp->d + j];
+	return lp->C * loss + 0.5 * penalty;
+}
+
+/* The gradient at the point Objective last saw (theta): C·(P - Y)'X plus the weights. */
+static void
+Gradient(LogisticProblem *lp, const double *theta, double *g, double *residual)
+{
+	for (int64 i = 0; i < lp->n; i++)
+		for (int o = 0; o < lp->nout; o++)
+		{
+			bool		is_label = lp->nout == 1 ? lp->label[i] == 1 : lp->label[i] == o;
+
+			residual[i * lp->nout + o] = lp->p[i * lp->nout + o] - (is_label ? 1.0 : 0.0);
+		}
+	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, lp->nout, lp->d, lp->n,
+				lp->C, residual, lp->nout, lp->X, lp->d, 0.0, g, lp->d);
+	for (int o = 0; o < lp->nout; o++)
+		for (int j = 0; j < lp->width; j++)
+			g[o * lp->d + j] += theta[o * lp->d + j];
+}
+
+/*
+ * The Hessian (nout·d square) at the point Objective last saw; for the
+ * multinomial, plus a rank-one term along the intercepts' common shift, which
+ * leaves Newton steps unchanged (the gradient has no component along it) but
+ * makes the matrix definite.
+ */
+static void
+Hessian(LogisticProblem *lp, double *h, double *tmp)
+{
+	int			m = lp->nout * lp->d;
+	double		shift_scale = 0;
+
+	for (int o = 0; o < lp->nout; o++)
+		for (int q = o; q < lp->nout; q++)
+		{
+			double	   *block = palloc(sizeof(double) * lp->d * lp->d);
+
+			CHECK_FOR_INTERRUPTS();
+			for (int64 i = 0; i < lp->n; i++)
+			{
+				const double *p = lp->p + i * lp->nout;
+				double		s = lp->nout == 1 ? p[0] * (1.0 - p[0]) : p[o] * ((o == q ? 1.0 : 0.0) - p[q]);
+
+				for (int j = 0; j < lp->d; j++)
+					tmp[i * lp->d + j] = s * lp->X[i * lp->d + j];
+			}
+			cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, lp->d, lp->d, lp->n,
+						lp->C, lp->X, lp->d, tmp, lp->d, 0.0, block, lp->d);
+			for (int a = 0; a < lp->d; a++)
+				for (int b = 0; b < lp->d; b++)
+				{
+					h[(o * lp->d + a) * m + q * lp->d + b] = block[a * lp->d + b];
+					h[(q * lp->d + b) * m + o * lp->d + a] = block[a * lp->d + b];
+				}
+			pfree(block);
+		}
+	for (int o = 0; o < lp->nout; o++)
+	{
+		for (int j = 0; j < lp->width; j++)
+			h[(o * lp->d + j) * m + o * lp->d + j] += 1.0;
+		shift_scale = Max(shift_scale, h[(o * lp->d + lp->width) * m + o * lp->d + lp->width]);
+	}
+	if (lp->nout > 1)
+		for (int o = 0; o < lp->nout; o++)
+			for (int q = 0; q < lp->nout; q++)
+				h[(o * lp->d + lp->width) * m + q * lp->d + lp->width] += shift_scale / lp->nout;
+}
+
+/*
+ * Solves H step = -g by Cholesky on the unit-diagonal scaled matrix, adding a
+ * growing multiple of the identity if the factorisation fails (a numerically
+ * semi-definite Hessian, e.g. on separable data).
+ */
+static void
+NewtonStep(double *h, const double *g, double *step, int m)
+{
+	double	   *scale = palloc(sizeof(double) * m);
+	double	   *a = palloc(sizeof(double) * m * m);
+	char		uplo = 'L';
+	lapack_int	n = m,
+				one = 1,
+				info = 1;
+	double		damping = 0;
+
+	for (int i = 0; i < m; i++)
+		scale[i] = h[i * m + i] > 0 ? sqrt(h[i * m + i]) : 1.0;
+	for (int attempt = 0; info != 0; attempt++)
+	{
+		if (attempt > 20)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("logistic regression failed: the Hessian is not positive definite"),
+					 errhint("Scale the features, or lower C.")));
+		for (int i = 0; i < m; i++)
+		{
+			for (int j = 0; j < m; j++)
+				a[i * m + j] = h[i * m + j] / (scale[i] * scale[j]);
+			a[i * m + i] += damping;
+			step[i] = -g[i] / scale[i];
+		}
+		LAPACK_dpotrf(&uplo, &n, a, &n, &info);
+		damping = damping == 0 ? 1e-12 : damping * 10;
+	}
+	LAPACK_dpotrs(&uplo, &n, &one, a, &n, step, &n, &info);
+	if (info != 0)
+		elog(ERROR, "dpotrs failed: info %d", (int) info);
+	for (int i = 0; i < m; i++)
+		step[i] /= scale[i];
+	pfree(scale);
+	pfree(a);
+}
+
+/* The largest absolute component of a vector. */
+static double
+MaxAbs(const double *v, int n)
+{
+	double		m = 0;
+
+	for (int i = 0; i < n; i++)
+		m = Max(m, fabs(v[i]));
+	return m;
+}
+
+/* A fitted logistic model, for predict. */
+typedef struct LogisticModel
+{
+	int			width;
+	int			nout;
+	double	   *intercept;		/* nout */
+	double	   *coef;			/* nout × width */
+	double	   *row;
+} LogisticModel;
+
+/* Scores a batch: class probabilities (binary: [1 - p, p]). */
+static void
+LogisticPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch *b, double *out)
+{
+	const LogisticModel *lm = model->state;
+	int			k = ds->nclasses;
+
+	for (int i = 0; i < b->nrows; i++)
+	{
+		double	   *p = out + (Size) i * k;
+
+		LinearEncode(ds, b->x + (Size) i * ds->ninputs, lm->row);
+		if (lm->nout == 1)
+		{
+			double		z = lm->intercept[0] + cblas_ddot(lm->width, lm->coef, 1, lm->row, 1);
+
+			p[1] = 1.0 / (1.0 + exp(-z));
+			p[0] = 1.0 - p[1];
+		}
+		else
+		{
+			double		max = -INFINITY,
+						sum = 0;
+
+			for (int o = 0; o < k; o++)
+			{
+				p[o] = lm->intercept[o] + cblas_ddot(lm->width, lm->coef + (Size) o * lm->width, 1, lm->row, 1);
+				max = Max(max, p[o]);
+			}
+			for (int o = 0; o < k; o++)
+				sum += (p[o] = exp(p[o] - max));
+			for (int o = 0; o < k; o++)
+				p[o] /= sum;
+		}
+	}
+}
+
+/* Holds the training rows as a design matrix with a column of ones. */
+static void
+LoadRows(Dataset *ds, LogisticProblem *lp)
+{
+	DatasetScan *scan;
+	DatasetBatch *b;
+	int64		i = 0;
+
+	lp->n = ds->train_rows;
+	DatasetReserveMemory(ds, (Size) lp->n * (sizeof(double) * (lp->d + 3 * lp->nout) + sizeof(int)),
+						 "the training rows");
+	lp->X = palloc_extended(sizeof(double) * lp->n * lp->d, MCXT_ALLOC_HUGE);
+	lp->label = palloc_extended(sizeof(int) * lp->n, MCXT_ALLOC_HUGE);
+	scan = DatasetBeginScan(ds);
+	while ((b = DatasetNextBatch(scan)) != NULL)
+		for (int r = 0; r < b->nrows; r++)
+		{
+			double	   *row = lp->X + i * lp->d;
+
+			if (b->is_test[r])
+				continue;
+			if (i >= lp->n)
+				break;			/* reported by DatasetEndScan as a changed source */
+			LinearEncode(ds, b->x + (Size) r * ds->ninputs, row);
+			row[lp->width] = 1.0;
+			lp->label[i++] = b->label[r];
+		}
+	DatasetEndScan(scan);
+}
+
+/* Trains 'logistic': Newton's method on the whole training set. */
+void
+TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
+{
+	LogisticProblem lp;
+	int			max_iter = (int) req->params[1];
+	double		tol = req->params[2];
+	int			m;
+	double	   *theta,
+			   *trial,
+			   *g,
+			   *h,
+			   *step,
+			   *residual,
+			   *tmp;
+	double		f,
+				g0,
+				gmax;
+	int			iter;
+	LogisticModel *lm;
+
+	memset(&lp, 0, sizeof(lp));
+	lp.C = req->params[0];
+	lp.width = LinearDesignWidth(ds);
+	lp.d = lp.width + 1;
+	lp.nout = ds->nclasses == 2 ? 1 : ds->nclasses;
+	m = lp.nout * lp.d;
+	DatasetReserveMemory(ds, sizeof(double) * (Size) m * m * 3, "the Hessian");
+	LoadRows(ds, &lp);
+	DatasetReserveMemory(ds, sizeof(double) * lp.n * lp.d, "the Hessian's workspace");
+	lp.z = palloc_extended(sizeof(double) * lp.n * lp.nout, MCXT_ALLOC_HUGE);
+	lp.p = palloc_extended(sizeof(double) * lp.n * lp.nout, MCXT_ALLOC_HUGE);
+	residual = palloc_extended(sizeof(double) * lp.n * lp.nout, MCXT_ALLOC_HUGE);
+	tmp = palloc_extended(sizeof(double) * lp.n * lp.d, MCXT_ALLOC_HUGE);
+	theta = palloc0(sizeof(double) * m);
+	trial = palloc(sizeof(double) * m);
+	g = palloc(sizeof(double) * m);
+	step = palloc(sizeof(double) * m);
+	h = palloc_extended(sizeof(double) * m * m, MCXT_ALLOC_HUGE);
+
+	f = Objective(&lp, theta);
+	Gradient(&lp, theta, g, residual);
+	g0 = Max(MaxAbs(g, m), DBL_MIN);
+	gmax = g0;
+	for (iter = 1; iter <= max_iter && gmax > tol * NEWTON_TOL_FACTOR * g0; iter++)
+	{
+		double		slope = 0,
+					t = 1.0,
+					ft;
+		bool		progress = false;
+
+		CHECK_FOR_INTERRUPTS();
+		Hessian(&lp, h, tmp);
+		NewtonStep(h, g, step, m);
+		for (int i = 0; i < m; i++)
+			slope += g[i] * step[i];
+		/* backtracking (Armijo) line search */
+		for (int ls = 0; ls < 60; ls++)
+		{
+			for (int i = 0; i < m; i++)
+				trial[i] = theta[i] + t * step[i];
+			ft = Objective(&lp, trial);
+			if (ft <= f + 1e-4 * t * slope)
+			{
+				progress = ft < f || t == 1.0;
+				break;
+			}
+			t *= 0.5;
+		}
+		if (!progress)
+		{
+			/* no decrease left at machine precision: the minimum is reached */
+			f = Objective(&lp, theta);
+			break;
+		}
+		memcpy(theta, trial, sizeof(double) * m);
+		f = ft;
+		Gradient(&lp, theta, g, residual);
+		gmax = MaxAbs(g, m);
+		TrainLogMetric(req, "train_objective", f, iter);
+	}
+	if (gmax > tol * g0 && iter > max_iter)
+		ereport(WARNING,
+				(errmsg("logistic regression did not converge in %d iterations", max_iter),
+				 errdetail("The largest gradient component is %g.", gmax),
+				 errhint("Raise max_iter, or scale the features.")));
+
+	lm = palloc0(sizeof(LogisticModel));
+	lm->width = lp.width;
+	lm->nout = lp.nout;
+	lm->intercept = palloc(sizeof(double) * lp.nout);
+	lm->coef = palloc(sizeof(double) * Max(lp.nout * lp.width, 1));
+	for (int o = 0; o < lp.nout; o++)
+	{
+		memcpy(lm->coef + (Size) o * lp.width, theta + (Size) o * lp.d, sizeof(double) * lp.width);
+		lm->intercept[o] = theta[o * lp.d + lp.width];
+	}
+	lm->row = palloc(sizeof(double) * Max(lp.width, 1));
+	pfree(lp.X);
+	pfree(tmp);
+	pfree(h);
+	initStringInfo(&out->artifact);
+	LinearArtifactJson(ds, "logistic", lp.nout, lm->intercept, lm->coef, NULL, &out->artifact);
+	out->artifact_format = "linear-json";
+	out->spec_impute = true;
+	out->predict = LogisticPredict;
+	out->state = lm;
+}

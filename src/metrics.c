@@ -1,0 +1,232 @@
+/*
+ * metrics.c — model quality metrics with scikit-learn's definitions (see
+ * metrics.h), computed in one pass over the rows (plus a sort for roc_auc).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/json.h"
+
+#include "mlops/metrics.h"
+
+/* Regression metrics: r2 (1 when the targets are constant and matched), rmse, mse, mae. */
+int
+RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out)
+{
+	double		mean = 0,
+				ss_res = 0,
+				ss_tot = 0,
+				abs_err = 0;
+
+	for (int64 i = 0; i < n; i++)
+		mean += y[i];
+	mean /= n;
+	for (int64 i = 0; i < n; i++)
+	{
+		double		e = y[i] - pred[i];
+
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		ss_res += e * e;
+		ss_tot += (y[i] - mean) * (y[i] - mean);
+		abs_err += fabs(e);
+	}
+	/* r2_score's force_finite: a constant target gives 1 when predicted exactly, else 0 */
+	out[0] = (Metric)
+	{
+		"r2", ss_tot > 0 ? 1.0 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0)
+	};
+	out[1] = (Metric)
+	{
+		"rmse", sqrt(ss_res / n)
+	};
+	out[2] = (Metric)
+	{
+		"mse", ss_res / n
+	};
+	out[3] = (Metric)
+	{
+		"mae", abs_err / n
+	};
+	return 4;
+}
+
+/* A score and whether its row is positive, for roc_auc. */
+typedef struct ScoredRow
+{
+	double		score;
+	bool		positive;
+} ScoredRow;
+
+/* qsort comparator of ScoredRow by score. */
+static int
+CompareScores(const void *a, const void *b)
+{
+	double		x = ((const ScoredRow *) a)->score,
+				y = ((const ScoredRow *) b)->score;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The area under the ROC curve of scores for a binary label (the
+ * Mann-Whitney statistic with tied scores counted one half, which equals
+ * roc_auc_score's trapezoidal area); NaN when only one class is present.
+ */
+static double
+RocAuc(const int *label, const double *proba, int64 n)
+{
+	ScoredRow  *rows = palloc_extended(sizeof(ScoredRow) * n, MCXT_ALLOC_HUGE);
+	double		rank_sum = 0;
+	int64		npos = 0;
+	int64		i = 0;
+
+	for (int64 r = 0; r < n; r++)
+	{
+		rows[r].score = proba[2 * r + 1];
+		rows[r].positive = label[r] == 1;
+		npos += rows[r].positive;
+	}
+	if (npos == 0 || npos == n)
+	{
+		pfree(rows);
+		return NAN;
+	}
+	qsort(rows, n, sizeof(ScoredRow), CompareScores);
+	while (i < n)
+	{
+		int64		j = i;
+		int64		pos_in_tie = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		while (j < n && rows[j].score == rows[i].score)
+			pos_in_tie += rows[j++].positive;
+		/* ranks i+1 .. j share their average rank */
+		rank_sum += pos_in_tie * ((double) (i + 1) + (double) j) / 2.0;
+		i = j;
+	}
+	pfree(rows);
+	return (rank_sum - (double) npos * (npos + 1) / 2.0) / ((double) npos * (double) (n - npos));
+}
+
+/*
+ * Classification metrics. The predicted class is the most probable one (the
+ * first on ties, as numpy's argmax), which for two classes is the positive
+ * class exactly when its probability is > 0.5.
+ */
+int
+ClassificationMetrics(const int *label, const double *proba, int64 n, int k, Metric *out)
+{
+	int64	   *tp = palloc0(sizeof(int64) * k);
+	int64	   *pred_count = palloc0(sizeof(int64) * k);
+	int64	   *true_count = palloc0(sizeof(int64) * k);
+	int64		correct = 0;
+	double		loss = 0;
+	int			m = 0;
+
+	for (int64 i = 0; i < n; i++)
+	{
+		const double *p = proba + (Size) i * k;
+		int			best = 0;
+		double		sum = 0;
+
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int c = 1; c < k; c++)
+			if (p[c] > p[best])
+				best = c;
+		pred_count[best]++;
+		true_count[label[i]]++;
+		if (best == label[i])
+		{
+			correct++;
+			tp[best]++;
+		}
+		/* log_loss: clip, renormalise the row, take the true class's probability */
+		for (int c = 0; c < k; c++)
+			sum += Min(Max(p[c], LOG_LOSS_EPS), 1.0 - LOG_LOSS_EPS);
+		loss -= log(Min(Max(p[label[i]], LOG_LOSS_EPS), 1.0 - LOG_LOSS_EPS) / sum);
+	}
+	out[m++] = (Metric)
+	{
+		"accuracy", (double) correct / n
+	};
+	if (k == 2)
+	{
+		int64		fp = pred_count[1] - tp[1],
+					fn = true_count[1] - tp[1];
+		double		auc = RocAuc(label, proba, n);
+
+		/* zero_division=0: an empty denominator gives 0 */
+		out[m++] = (Metric)
+		{
+			"precision", pred_count[1] > 0 ? (double) tp[1] / pred_count[1] : 0.0
+		};
+		out[m++] = (Metric)
+		{
+			"recall", true_count[1] > 0 ? (double) tp[1] / true_count[1] : 0.0
+		};
+		out[m++] = (Metric)
+		{
+			"f1", (2 * tp[1] + fp + fn) > 0 ? 2.0 * tp[1] / (2 * tp[1] + fp + fn) : 0.0
+		};
+		if (!isnan(auc))
+			out[m++] = (Metric)
+		{
+			"roc_auc", auc
+		};
+	}
+	else
+	{
+		/* the mean F1 over the labels present in the targets or the predictions */
+		double		f1_sum = 0;
+		int			present = 0;
+
+		for (int c = 0; c < k; c++)
+		{
+			int64		denom = pred_count[c] + true_count[c];
+
+			if (denom == 0)
+				continue;
+			present++;
+			f1_sum += 2.0 * tp[c] / denom;
+		}
+		out[m++] = (Metric)
+		{
+			"f1_macro", f1_sum / present
+		};
+	}
+	out[m++] = (Metric)
+	{
+		"log_loss", loss / n
+	};
+	pfree(tp);
+	pfree(pred_count);
+	pfree(true_count);
+	return m;
+}
+
+/* Appends the metrics as a JSON object ({"name": value, ...}; NaN/infinities as strings). */
+void
+MetricsJson(const Metric *metrics, int n, StringInfo out)
+{
+	appendStringInfoChar(out, '{');
+	for (int i = 0; i < n; i++)
+	{
+		double		v = metrics[i].value;
+
+		if (i > 0)
+			appendStringInfoString(out, ", ");
+		escape_json(out, metrics[i].name);
+		appendStringInfoString(out, ": ");
+		if (isnan(v) || isinf(v))
+			escape_json(out, float8out_internal(v));
+		else
+			appendStringInfoString(out, float8out_internal(v));
+	}
+	appendStringInfoChar(out, '}');
+}
