@@ -29,12 +29,14 @@
 #include "mlops/metrics.h"
 #include "mlops/source.h"
 #include "mlops/train.h"
+#include "mlops/xgb_train.h"
 
 /* The algorithms of this build. */
 static const TrainAlgorithm algorithms[] = {
 	{"linear", true, false, linear_params, TrainLinear},
 	{"ridge", true, false, ridge_params, TrainLinear},
 	{"logistic", false, true, logistic_params, TrainLogistic},
+	{"xgboost", true, true, NULL, TrainXgboost},
 };
 
 /* The names of the algorithms of this build, comma-separated. */
@@ -94,10 +96,6 @@ ParseHyperParams(const TrainAlgorithm *alg, Jsonb *hyperparams)
 	values = palloc(sizeof(double) * Max(ndefs, 1));
 	for (int i = 0; i < ndefs; i++)
 		values[i] = alg->params[i].default_value;
-	if (!JB_ROOT_IS_OBJECT(hyperparams) || JB_ROOT_IS_SCALAR(hyperparams))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hyperparams must be a jsonb object")));
 	it = JsonbIteratorInit(&hyperparams->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -402,14 +400,19 @@ train(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("test_fraction must be at least 0 and less than 1, not %g", test_fraction),
 				 errhint("0 trains on every row (the metrics are then on the training rows).")));
-	params = ParseHyperParams(alg, hyperparams);
+	if (!JB_ROOT_IS_OBJECT(hyperparams) || JB_ROOT_IS_SCALAR(hyperparams))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hyperparams must be a jsonb object")));
+	params = alg->params ? ParseHyperParams(alg, hyperparams) : NULL;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	classification = ResolveTask(alg, task, source, target);
-	params_json = HyperParamsJson(alg, params);
+	params_json = alg->params ? HyperParamsJson(alg, params)
+		: JsonbToCString(NULL, &hyperparams->root, VARSIZE(hyperparams));
 
 	/* the run, with the training's params */
 	initStringInfo(&buf);
