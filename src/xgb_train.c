@@ -37,10 +37,13 @@
 #define XGB_PROGRESS_INTERVAL_MS 5000
 
 /*
- * Bytes XGBoost holds per matrix value on top of ours: its sparse copy (a
- * 4-byte feature index and a 4-byte value per entry) and, for the histogram
- * methods, a 1-byte bin index. An estimate for mlops.max_training_memory.
+ * Bytes XGBoost holds per matrix value on top of our float32 copy, estimated
+ * for mlops.max_training_memory: with tree_method hist only the quantised
+ * matrix (a bin index of at most 4 bytes, 1 with max_bin <= 256); otherwise
+ * its sparse copy (a 4-byte feature index and a 4-byte value per entry) and
+ * a 1-byte bin index for approx.
  */
+#define XGB_HIST_BYTES_PER_VALUE 1
 #define XGB_BYTES_PER_VALUE 9
 
 /* The libxgboost handles of one training, freed when their memory context goes. */
@@ -49,7 +52,26 @@ typedef struct XgbHandles
 	BoosterHandle booster;
 	DMatrixHandle dtrain;
 	DMatrixHandle dtest;		/* NULL without test rows */
+	DMatrixHandle proxy;		/* while a quantised matrix is built */
 } XgbHandles;
+
+/*
+ * The one batch a quantised matrix is built from, handed to XGBoost by the
+ * iterator callbacks below (which run inside libxgboost, on the backend's
+ * thread, and call no PostgreSQL function).
+ */
+typedef struct XgbBatchIter
+{
+	DMatrixHandle proxy;
+	const float *x;
+	const float *y;
+	int64		rows;
+	int			ncols;
+	const char **names;
+	const char **types;
+	bool		done;			/* the batch was handed over */
+	bool		failed;			/* a setter failed: XGBGetLastError() says why */
+} XgbBatchIter;
 
 /* hyperparams, split into mlops's own settings and the parameters for XGBoost. */
 typedef struct XgbParams
@@ -139,9 +161,11 @@ XgbHandlesFree(void *arg)
 		XGDMatrixFree(h->dtrain);
 	if (h->dtest)
 		XGDMatrixFree(h->dtest);
+	if (h->proxy)
+		XGDMatrixFree(h->proxy);
 	if (h->booster)
 		XGBoosterFree(h->booster);
-	h->dtrain = h->dtest = h->booster = NULL;
+	h->dtrain = h->dtest = h->proxy = h->booster = NULL;
 }
 
 /* Handles owned by the current memory context: freed when it is reset or deleted. */
@@ -381,6 +405,15 @@ FeatureInfo(const Dataset *ds, const char ***names, const char ***types)
 	}
 }
 
+/* The __array_interface__ document of a row-major float32 matrix, into buf. */
+static void
+ArrayInterface(char *buf, size_t size, const float *x, int64 rows, int cols)
+{
+	snprintf(buf, size,
+			 "{\"data\": [%lu, true], \"shape\": [%lld, %d], \"typestr\": \"<f4\", \"version\": 3}",
+			 (unsigned long) (uintptr_t) x, (long long) rows, cols);
+}
+
 /*
  * Hands a float32 matrix (rows × ninputs, NaN = missing) and its labels to
  * XGBoost, with the inputs' names and types ('c' for categorical: native
@@ -397,9 +430,7 @@ CreateMatrix(const Dataset *ds, const float *x, const float *y, int64 rows, int 
 	const char **types;
 	int			rc;
 
-	snprintf(array, sizeof(array),
-			 "{\"data\": [%lu, true], \"shape\": [%lld, %d], \"typestr\": \"<f4\", \"version\": 3}",
-			 (unsigned long) (uintptr_t) x, (long long) rows, ds->ninputs);
+	ArrayInterface(array, sizeof(array), x, rows, ds->ninputs);
 	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d}", nthread);
 	XGB_BLOCKED(rc, XGDMatrixCreateFromDense(array, config, slot));
 	XgbTrainCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "build its training matrix");
@@ -412,15 +443,82 @@ CreateMatrix(const Dataset *ds, const float *x, const float *y, int64 rows, int 
 				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature types");
 }
 
+/* Iterator callback: rewinds to the one batch. */
+static void
+XgbBatchReset(DataIterHandle handle)
+{
+	((XgbBatchIter *) handle)->done = false;
+}
+
 /*
- * Builds the training (and test) matrices: the rows are read once into
- * float32 buffers of exactly the loader's row counts, copied by XGBoost, and
- * freed at once. The memory is charged against mlops.max_training_memory
- * before anything is allocated.
+ * Iterator callback: hands the batch (data, labels, feature names and types)
+ * to the proxy and returns 1, or 0 once it was handed over or a setter failed.
+ */
+static int
+XgbBatchNext(DataIterHandle handle)
+{
+	XgbBatchIter *it = handle;
+	char		array[200];
+
+	if (it->done)
+		return 0;
+	it->done = true;
+	ArrayInterface(array, sizeof(array), it->x, it->rows, it->ncols);
+	if (XGProxyDMatrixSetDataDense(it->proxy, array) != 0 ||
+		XGDMatrixSetFloatInfo(it->proxy, "label", it->y, (bst_ulong) it->rows) != 0 ||
+		XGDMatrixSetStrFeatureInfo(it->proxy, "feature_name", it->names, it->ncols) != 0 ||
+		XGDMatrixSetStrFeatureInfo(it->proxy, "feature_type", it->types, it->ncols) != 0)
+	{
+		it->failed = true;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Hands a float32 matrix to XGBoost as a quantised matrix (QuantileDMatrix,
+ * for tree_method hist): XGBoost keeps only each value's histogram bin, not a
+ * copy of the values. One batch, as Python's QuantileDMatrix on an array, so
+ * that the bins are those of a DMatrix. ref: the training matrix whose bins a
+ * test matrix uses, or NULL.
  */
 static void
-BuildMatrices(Dataset *ds, XgbHandles *h, int nthread)
+CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 rows, int nthread,
+					 const char *max_bin, DMatrixHandle ref, XgbHandles *h, DMatrixHandle *slot)
 {
+	XgbBatchIter it;
+	char		config[128];
+	int			rc;
+
+	memset(&it, 0, sizeof(it));
+	XgbTrainCheck(XGProxyDMatrixCreate(&h->proxy), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a proxy matrix");
+	it.proxy = h->proxy;
+	it.x = x;
+	it.y = y;
+	it.rows = rows;
+	it.ncols = ds->ninputs;
+	FeatureInfo(ds, &it.names, &it.types);
+	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d, \"max_bin\": %d}",
+			 nthread, max_bin ? atoi(max_bin) : 256);
+	XGB_BLOCKED(rc, XGQuantileDMatrixCreateFromCallback(&it, h->proxy, ref, XgbBatchReset, XgbBatchNext,
+														 config, slot));
+	XGDMatrixFree(h->proxy);
+	h->proxy = NULL;
+	XgbTrainCheck(rc != 0 || it.failed ? -1 : 0, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "build its training matrix");
+}
+
+/*
+ * Builds the training (and test) matrices: the rows are read once into
+ * float32 buffers of exactly the loader's row counts, handed to XGBoost (as a
+ * quantised matrix for tree_method hist, else as a DMatrix, which copies the
+ * values), and freed at once. The memory is charged against
+ * mlops.max_training_memory before anything is allocated.
+ */
+static void
+BuildMatrices(Dataset *ds, XgbHandles *h, const XgbParams *p, int nthread)
+{
+	const char *tree_method = ParamValue(p, "tree_method");
+	bool		hist = tree_method != NULL && strcmp(tree_method, "hist") == 0;
 	int64		rows = ds->train_rows + ds->test_rows;
 	Size		values = (Size) rows * ds->ninputs;
 	Size		k = Max(ds->ninputs, 1);
@@ -429,8 +527,10 @@ BuildMatrices(Dataset *ds, XgbHandles *h, int nthread)
 			   *xtest = NULL,
 			   *ytest = NULL;
 
-	DatasetReserveMemory(ds, values * (sizeof(float) + XGB_BYTES_PER_VALUE) + rows * (sizeof(float) + sizeof(uint64)),
-						 "the float32 training matrix and XGBoost's copy of it");
+	DatasetReserveMemory(ds, values * (sizeof(float) + (hist ? XGB_HIST_BYTES_PER_VALUE : XGB_BYTES_PER_VALUE)) +
+						 rows * (sizeof(float) + sizeof(uint64)),
+						 hist ? "the float32 training matrix and XGBoost's quantised copy of it"
+						 : "the float32 training matrix and XGBoost's copy of it");
 	xtrain = palloc_extended(sizeof(float) * Max(ds->train_rows, 1) * k, MCXT_ALLOC_HUGE);
 	ytrain = palloc_extended(sizeof(float) * Max(ds->train_rows, 1), MCXT_ALLOC_HUGE);
 	if (ds->test_rows > 0)
@@ -439,12 +539,20 @@ BuildMatrices(Dataset *ds, XgbHandles *h, int nthread)
 		ytest = palloc_extended(sizeof(float) * ds->test_rows, MCXT_ALLOC_HUGE);
 	}
 	LoadRows(ds, xtrain, ytrain, xtest, ytest);
-	CreateMatrix(ds, xtrain, ytrain, ds->train_rows, nthread, &h->dtrain);
+	if (hist)
+		CreateQuantileMatrix(ds, xtrain, ytrain, ds->train_rows, nthread, ParamValue(p, "max_bin"), NULL,
+							 h, &h->dtrain);
+	else
+		CreateMatrix(ds, xtrain, ytrain, ds->train_rows, nthread, &h->dtrain);
 	pfree(xtrain);
 	pfree(ytrain);
 	if (ds->test_rows > 0)
 	{
-		CreateMatrix(ds, xtest, ytest, ds->test_rows, nthread, &h->dtest);
+		if (hist)
+			CreateQuantileMatrix(ds, xtest, ytest, ds->test_rows, nthread, ParamValue(p, "max_bin"), h->dtrain,
+								 h, &h->dtest);
+		else
+			CreateMatrix(ds, xtest, ytest, ds->test_rows, nthread, &h->dtest);
 		pfree(xtest);
 		pfree(ytest);
 	}
@@ -718,7 +826,7 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	nthread = ParamValue(&p, "nthread");
 
 	h = XgbHandlesCreate();
-	BuildMatrices(ds, h, Max(atoi(nthread), 0));
+	BuildMatrices(ds, h, &p, Max(atoi(nthread), 0));
 	CreateBooster(ds, h, &p);
 	rounds = Boost(req, h, &p);
 	XGDMatrixFree(h->dtrain);

@@ -52,9 +52,12 @@ CASES = [
     ("diabetes", "regression", {"max_depth": 4, "eta": 0.3, "subsample": 0.8}, "rmse"),
     ("breast_cancer", "classification", {"max_depth": 3, "eta": 0.2, "colsample_bytree": 0.7}, "logloss"),
     ("wine", "classification", {"max_depth": 3, "eta": 0.3}, "mlogloss"),
+    # tree_method hist: train() builds a quantised matrix (QuantileDMatrix), Python a DMatrix
+    ("diabetes", "regression", {"max_depth": 5, "tree_method": "hist", "max_bin": 64, "lambda": 2}, "rmse"),
+    ("wine", "classification", {"max_depth": 4, "tree_method": "hist"}, "mlogloss"),
 ]
-for table, task, params, metric in CASES:
-    model = f"{table}_xgb"
+for case, (table, task, params, metric) in enumerate(CASES):
+    model = f"{table}_xgb{case}"
     rounds = 30
     hyper = dict(params, nthread=1, n_estimators=rounds)
     (version, run_id), = query(conn, """SELECT version, run_id FROM mlops.train(%s, %s, 'target', 'xgboost', %s,
@@ -76,23 +79,23 @@ for table, task, params, metric in CASES:
     p_ours = ours.predict(xgb.DMatrix(X, feature_names=cols))
     p_peer = peer.predict(xgb.DMatrix(X))
     check(p_ours.dtype == np.float32 and np.array_equal(p_ours, p_peer),
-          f"{table}: the stored model predicts exactly what xgboost.train's does on all {len(y)} rows "
+          f"{model}: the stored model predicts exactly what xgboost.train's does on all {len(y)} rows "
           f"(max diff {np.max(np.abs(p_ours - p_peer)):.3g})")
     check(ours.num_boosted_rounds() == rounds and ours.feature_names == cols,
-          f"{table}: {rounds} rounds, feature names are the input columns")
+          f"{model}: {rounds} rounds, feature names are the input columns")
     check(close(logged(run_id, f"train-{metric}"), evals["train"][metric], rel=1e-5),
-          f"{table}: train-{metric} logged at every round equals Python's evaluation")
+          f"{model}: train-{metric} logged at every round equals Python's evaluation")
     # SQL scoring of the trained model: float32 equality with XGBoost
     if task == "regression":
         sql = [v for (v,) in query(conn, f"SELECT mlops.predict(%s, t) FROM {table} t", (model,))]
         check(np.array_equal(np.array(sql, dtype=np.float32), p_peer),
-              f"{table}: mlops.predict() in SQL equals xgboost's predictions (float32) on every row")
+              f"{model}: mlops.predict() in SQL equals xgboost's predictions (float32) on every row")
     else:
         sql = [v for (v,) in query(conn, f"SELECT mlops.predict_proba(%s, t) FROM {table} t", (model,))]
         expect = p_peer if p_peer.ndim == 2 else np.column_stack([1 - p_peer, p_peer])
         check(np.allclose(np.array(sql), expect, rtol=0, atol=1e-6) and
               np.array_equal(np.array(sql, dtype=np.float32)[:, -1], expect[:, -1].astype(np.float32)),
-              f"{table}: mlops.predict_proba() in SQL equals xgboost's probabilities on every row")
+              f"{model}: mlops.predict_proba() in SQL equals xgboost's probabilities on every row")
 
 # --- early stopping -------------------------------------------------------
 (version, run_id), = query(conn, """SELECT version, run_id FROM mlops.train('es', 'diabetes', 'target', 'xgboost',
