@@ -236,6 +236,16 @@ TrainLogMetric(TrainRequest *req, const char *key, double value, int64 step)
 	SpiRun("SELECT mlops.log_metric($1::bigint, $2, $3::float8, $4::bigint)", 4, args, &isnull);
 }
 
+/* Logs a param of the training's run that the algorithm chose (e.g. a default it filled in). */
+void
+TrainLogParam(TrainRequest *req, const char *key, const char *value)
+{
+	const char *args[] = {psprintf(INT64_FORMAT, req->run_id), key, value};
+	bool		isnull;
+
+	SpiRun("SELECT mlops.log_param($1::bigint, $2, $3)", 3, args, &isnull);
+}
+
 /*
  * Scores the evaluation rows — the test rows, or every training row when
  * there are none — and computes the task's metrics.

@@ -77,6 +77,7 @@ typedef struct XgbBatchIter
 typedef struct XgbParams
 {
 	int			n_estimators;
+	bool		n_estimators_given;
 	int			early_stopping_rounds;	/* 0 = none */
 	List	   *keys;			/* XGBoost parameters, in order, as text */
 	List	   *values;
@@ -252,6 +253,7 @@ ParseParams(Jsonb *hyperparams, XgbParams *p)
 	JsonbIteratorToken tok;
 
 	p->n_estimators = XGB_DEFAULT_ROUNDS;
+	p->n_estimators_given = false;
 	p->early_stopping_rounds = 0;
 	p->keys = p->values = NIL;
 	Assert(JB_ROOT_IS_OBJECT(hyperparams));	/* train() checked it */
@@ -265,7 +267,10 @@ ParseParams(Jsonb *hyperparams, XgbParams *p)
 		key = pnstrdup(v.val.string.val, v.val.string.len);
 		JsonbIteratorNext(&it, &v, true);
 		if (strcmp(key, "n_estimators") == 0)
+		{
 			p->n_estimators = RoundsParam(key, &v);
+			p->n_estimators_given = true;
+		}
 		else if (strcmp(key, "early_stopping_rounds") == 0)
 			p->early_stopping_rounds = RoundsParam(key, &v);
 		else if (strcmp(key, "eval_metric") == 0 && v.type == jbvBinary &&
@@ -346,6 +351,25 @@ TaskParams(const Dataset *ds, XgbParams *p)
 				AddParam(p, "tree_method", "hist");
 				break;
 			}
+}
+
+/*
+ * Records in the run what the user did not give: n_estimators when
+ * defaulted, and the parameters TaskParams added (those from index `given` on), so that the run
+ * says exactly how the model was trained.
+ */
+static void
+LogChosenParams(TrainRequest *req, const XgbParams *p, int given)
+{
+	ListCell   *k,
+			   *v;
+	int			i = 0;
+
+	if (!p->n_estimators_given)
+		TrainLogParam(req, "n_estimators", psprintf("%d", p->n_estimators));
+	forboth(k, p->keys, v, p->values)
+		if (i++ >= given)
+		TrainLogParam(req, lfirst(k), lfirst(v));
 }
 
 /*
@@ -813,6 +837,7 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	XgbParams	p;
 	XgbHandles *h;
 	const char *nthread;
+	int			nfree;
 	int			rounds;
 	bytea	   *artifact;
 
@@ -822,8 +847,10 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("early_stopping_rounds needs test rows"),
 				 errhint("Give a test_fraction greater than 0.")));
+	nfree = list_length(p.keys);
 	TaskParams(ds, &p);
 	nthread = ParamValue(&p, "nthread");
+	LogChosenParams(req, &p, nfree);
 
 	h = XgbHandlesCreate();
 	BuildMatrices(ds, h, &p, Max(atoi(nthread), 0));

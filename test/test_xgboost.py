@@ -156,6 +156,14 @@ conn.notices.clear()
 query(conn, """SELECT * FROM mlops.train('quiet', 'diabetes', 'target',
                   hyperparams => '{"nthread": 1, "n_estimators": 5}')""")
 check(conn.notices == [], "a short training reports no progress")
+(params,), = query(conn, "SELECT params FROM mlops.runs WHERE experiment = 'quiet'")
+check({k: params.get(k) for k in ("n_estimators", "nthread", "objective", "seed", "validate_parameters")} ==
+      {"n_estimators": "5", "nthread": "1", "objective": "reg:squarederror", "seed": "42", "validate_parameters": "1"}
+      and "tree_method" not in params,
+      "the run records the parameters given and those mlops chose")
+(params,), = query(conn, "SELECT params FROM mlops.runs WHERE experiment = 'cat'")
+check(params.get("tree_method") == "hist" and params.get("n_estimators") == "15",
+      "with a categorical input the run records tree_method hist")
 
 # --- cancellation ---------------------------------------------------------
 query(conn, """CREATE TABLE big AS SELECT i AS id, random() AS a, random() AS b, random() AS c, random() AS d,
