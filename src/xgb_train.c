@@ -38,12 +38,12 @@
 
 /*
  * Bytes XGBoost holds per matrix value on top of our float32 copy, estimated
- * for mlops.max_training_memory: with tree_method hist only the quantised
- * matrix (a bin index of at most 4 bytes, 1 with max_bin <= 256); otherwise
+ * for mlops.max_training_memory: with tree_method hist the quantised matrix
+ * (a 1-byte bin index with max_bin <= 256, row- and column-wise); otherwise
  * its sparse copy (a 4-byte feature index and a 4-byte value per entry) and
  * a 1-byte bin index for approx.
  */
-#define XGB_HIST_BYTES_PER_VALUE 1
+#define XGB_HIST_BYTES_PER_VALUE 2
 #define XGB_BYTES_PER_VALUE 9
 
 /* The libxgboost handles of one training, freed when their memory context goes. */
@@ -135,7 +135,10 @@ RestoreSignals(const sigset_t *old)
 		RestoreSignals(&old_mask_); \
 	} while (0)
 
-/* Raises sqlerrcode with XGBoost's last message (stack trace cut) unless rc is 0. */
+/*
+ * Raises sqlerrcode with XGBoost's last message unless rc is 0; the message
+ * loses its "[hh:mm:ss] file:line: " prefix and its stack trace.
+ */
 static void
 XgbTrainCheck(int rc, int sqlerrcode, const char *what)
 {
@@ -146,6 +149,13 @@ XgbTrainCheck(int rc, int sqlerrcode, const char *what)
 		return;
 	msg = XGBGetLastError();
 	end = strstr(msg, "\nStack trace");
+	if (msg[0] == '[' && strstr(msg, "] ") != NULL)
+	{
+		const char *body = strstr(strstr(msg, "] ") + 2, ": ");
+
+		if (body != NULL && (end == NULL || body < end))
+			msg = body + 2;
+	}
 	ereport(ERROR,
 			(errcode(sqlerrcode),
 			 errmsg("xgboost could not %s", what),
