@@ -185,6 +185,25 @@ query(conn, "RESET statement_timeout")
 check(elapsed < 2.5, f"a training cancelled by a 1 s statement_timeout returns within a second ({elapsed:.2f} s)")
 check(counts() == before, "the cancelled training left no model, version or run")
 
+# --- XGBoost's threads never take PostgreSQL's signals ---------------------
+# A training with nthread 2 leaves XGBoost's OpenMP pool (idle) in the
+# backend; each of its threads must block SIGINT, SIGUSR1, SIGUSR2, SIGALRM and
+# SIGTERM (they inherit the mask of the call that started them).
+def blocked_signals(pid, tid):
+    with open(f"/proc/{pid}/task/{tid}/status") as f:
+        mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigBlk:"))
+    return {sig for sig in (2, 10, 12, 14, 15) if mask & (1 << (sig - 1))}
+
+
+threads = connect(DB)
+pid = query(threads, "SELECT pg_backend_pid()")[0][0]
+query(threads, """SELECT * FROM mlops.train('threads', 'big', 'y', hyperparams => '{"nthread": 2, "n_estimators": 2}')""")
+workers = [int(t) for t in __import__("os").listdir(f"/proc/{pid}/task") if int(t) != pid]
+check(len(workers) >= 1 and all(blocked_signals(pid, t) == {2, 10, 12, 14, 15} for t in workers)
+      and blocked_signals(pid, pid) == set(),
+      f"XGBoost's {len(workers)} worker thread(s) block PostgreSQL's signals; the backend's own thread does not")
+threads.close()
+
 # --- handles freed on error paths -------------------------------------------
 # A training that fails after XGBoost holds its matrix and booster (here: an
 # unknown parameter, reported once the booster is configured), or that is
@@ -221,6 +240,7 @@ check(growth_mb < 4, f"40 failed or cancelled trainings leave no XGBoost handle 
 leak.close()
 
 # --- bad input --------------------------------------------------------------
+before = counts()
 BAD = [
     ('{"max_dept": 3}', "22023", "unknown parameter"),
     ('{"n_estimators": -5}', "22023", "negative n_estimators"),
