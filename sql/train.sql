@@ -139,7 +139,6 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'breast_cancer', 'tar
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', test_fraction => -0.1)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', test_fraction => 1)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', test_fraction => 'NaN')$$);
-SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'forest')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'logistic', task => 'regression')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', task => 'clustering')$$);

@@ -29,12 +29,14 @@
 #include "mlops/metrics.h"
 #include "mlops/source.h"
 #include "mlops/train.h"
+#include "mlops/xgb_train.h"
 
 /* The algorithms of this build. */
 static const TrainAlgorithm algorithms[] = {
 	{"linear", true, false, linear_params, true, TrainLinear},
 	{"ridge", true, false, ridge_params, true, TrainLinear},
 	{"logistic", false, true, logistic_params, false, TrainLogistic},
+	{"xgboost", true, true, NULL, false, TrainXgboost},
 };
 
 /* The names of the algorithms of this build, comma-separated. */
@@ -49,7 +51,7 @@ AlgorithmNames(void)
 	return buf.data;
 }
 
-/* The algorithm called name, or an error listing those of this build. */
+/* The algorithm called name, or an error listing the algorithms. */
 static const TrainAlgorithm *
 FindAlgorithm(const char *name)
 {
@@ -57,9 +59,9 @@ FindAlgorithm(const char *name)
 		if (strcmp(algorithms[i].name, name) == 0)
 			return &algorithms[i];
 	ereport(ERROR,
-			(errcode(strcmp(name, "xgboost") == 0 ? ERRCODE_FEATURE_NOT_SUPPORTED : ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("algorithm \"%s\" is not available in this build", name),
-			 errdetail("The algorithms of this build are: %s.", AlgorithmNames())));
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown algorithm \"%s\"", name),
+			 errdetail("The algorithms are: %s.", AlgorithmNames())));
 	return NULL;				/* keep the compiler quiet */
 }
 
@@ -94,10 +96,6 @@ ParseHyperParams(const TrainAlgorithm *alg, Jsonb *hyperparams)
 	values = palloc(sizeof(double) * Max(ndefs, 1));
 	for (int i = 0; i < ndefs; i++)
 		values[i] = alg->params[i].default_value;
-	if (!JB_ROOT_IS_OBJECT(hyperparams) || JB_ROOT_IS_SCALAR(hyperparams))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hyperparams must be a jsonb object")));
 	it = JsonbIteratorInit(&hyperparams->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -236,6 +234,16 @@ TrainLogMetric(TrainRequest *req, const char *key, double value, int64 step)
 	bool		isnull;
 
 	SpiRun("SELECT mlops.log_metric($1::bigint, $2, $3::float8, $4::bigint)", 4, args, &isnull);
+}
+
+/* Logs a param of the training's run that the algorithm chose (e.g. a default it filled in). */
+void
+TrainLogParam(TrainRequest *req, const char *key, const char *value)
+{
+	const char *args[] = {psprintf(INT64_FORMAT, req->run_id), key, value};
+	bool		isnull;
+
+	SpiRun("SELECT mlops.log_param($1::bigint, $2, $3)", 3, args, &isnull);
 }
 
 /*
@@ -402,6 +410,10 @@ train(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("test_fraction must be at least 0 and less than 1, not %g", test_fraction),
 				 errhint("0 trains on every row (the metrics are then on the training rows).")));
+	if (!JB_ROOT_IS_OBJECT(hyperparams) || JB_ROOT_IS_SCALAR(hyperparams))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hyperparams must be a jsonb object")));
 	params = alg->params ? ParseHyperParams(alg, hyperparams) : NULL;
 
 	InitMaterializedSRF(fcinfo, 0);

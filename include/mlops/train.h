@@ -82,6 +82,9 @@ typedef struct TrainAlgorithm
 /* Logs one point of a metric series into the training's run (step = iteration). */
 extern void TrainLogMetric(TrainRequest *req, const char *key, double value, int64 step);
 
+/* Logs a param of the training's run that the algorithm chose (write-once, as log_param). */
+extern void TrainLogParam(TrainRequest *req, const char *key, const char *value);
+
 /* The algorithms (linear.c, logistic.c). */
 extern const HyperParamDef linear_params[];
 extern const HyperParamDef ridge_params[];

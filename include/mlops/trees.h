@@ -1,0 +1,77 @@
+/*
+ * trees.h — the compiled tree evaluator: an XGBoost gbtree model flattened
+ * into one array of nodes, evaluated in C without libxgboost, with XGBoost's
+ * own float32 arithmetic (the same comparisons, the same order of summation,
+ * the same objective transforms), so that predictions are bit-identical.
+ *
+ * Covered: booster "gbtree" with numerical and categorical splits, and the
+ * objectives whose prediction transform is the identity (reg:squarederror,
+ * reg:linear, reg:squaredlogerror, reg:pseudohubererror, reg:absoluteerror,
+ * binary:logitraw), the logistic function (reg:logistic, binary:logistic) or
+ * the softmax (multi:softprob, multi:softmax). TreeModelCompile refuses
+ * everything else (gblinear, dart, count:poisson, reg:gamma, reg:tweedie,
+ * survival:*, rank:*, binary:hinge, ...), which callers score through
+ * libxgboost instead.
+ */
+#ifndef MLOPS_TREES_H
+#define MLOPS_TREES_H
+
+#include "postgres.h"
+
+/* The prediction transform of an objective. */
+typedef enum TreeTransform
+{
+	TREE_IDENTITY,
+	TREE_LOGISTIC,
+	TREE_SOFTMAX
+} TreeTransform;
+
+/* One node: a split, or a leaf whose children are itself. */
+typedef struct TreeNode
+{
+	float		value;			/* split threshold, or leaf value */
+	uint32		feature;		/* split feature | TREE_DEFAULT_LEFT | TREE_CATEGORICAL */
+	int32		child[2];		/* absolute indexes of the left and right children */
+} TreeNode;
+
+#define TREE_DEFAULT_LEFT	0x80000000u
+#define TREE_CATEGORICAL	0x40000000u
+#define TREE_FEATURE_MASK	0x3fffffffu
+
+typedef struct TreeModel
+{
+	int			num_feature;
+	int			num_group;		/* margins per row: 1, or the number of classes */
+	int			num_trees;
+	float		base_margin;	/* base_score in margin space */
+	TreeTransform transform;
+	bool		has_categorical;
+	int32	   *roots;			/* index of each tree's root in nodes */
+	int32	   *groups;			/* output group of each tree */
+	int32	   *depths;			/* steps from each tree's root to its deepest leaf */
+	TreeNode   *nodes;
+	int32	   *cat_start;		/* categorical nodes: first word of their set in cat_bits */
+	int32	   *cat_words;		/* categorical nodes: words in their set */
+	uint32	   *cat_bits;		/* category bit sets of categorical splits */
+} TreeModel;
+
+/*
+ * Compiles the XGBoost JSON model `json` (as XGBoost's SaveModel writes it) into
+ * a TreeModel allocated in the current memory context. Returns NULL, with the
+ * reason in *why_not, when the booster or objective is not covered.
+ */
+extern TreeModel *TreeModelCompile(const char *json, size_t len, const char **why_not);
+
+/* The raw margins (num_group of them) of one row of num_feature floats (NaN = missing). */
+extern void TreeModelMargins(const TreeModel *model, const float *row, float *margins);
+
+/* Applies the model objective's transform to its margins, in place. */
+extern void TreeModelTransform(const TreeModel *model, float *margins);
+
+/* XGBoost's logistic function, in float32 as XGBoost computes it. */
+extern float TreeSigmoid(float x);
+
+/* XGBoost's softmax, in place, in float32 as XGBoost computes it. */
+extern void TreeSoftmax(float *x, int n);
+
+#endif

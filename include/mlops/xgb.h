@@ -1,0 +1,54 @@
+/*
+ * xgb.h — every call into libxgboost goes through here.
+ *
+ * Boosters are owned by a memory context: XgbLoad registers a reset callback
+ * that frees the handle when the context is reset or deleted, so that no error
+ * path can leak one. libxgboost's output buffers are thread-local and die on
+ * the next call: the functions below copy them into palloc'd memory.
+ *
+ * Scoring boosters are set to one thread (nthread = 1), so that prediction
+ * never starts an OpenMP pool inside a backend.
+ */
+#ifndef MLOPS_XGB_H
+#define MLOPS_XGB_H
+
+#include "postgres.h"
+
+#include <xgboost/c_api.h>
+
+/* What XgbPredictDense computes (XGBoost's prediction "type"). */
+typedef enum XgbPredictKind
+{
+	XGB_PREDICT_VALUE = 0,		/* transformed by the objective */
+	XGB_PREDICT_MARGIN = 1,		/* raw margin */
+	XGB_PREDICT_CONTRIBS = 2	/* TreeSHAP contributions, bias last */
+} XgbPredictKind;
+
+/*
+ * Loads a model from the bytes XGBoost writes (JSON, UBJ or its old binary
+ * format) into a new one-thread booster freed when `owner` is reset or
+ * deleted. A model libxgboost refuses raises 22023 with XGBoost's message.
+ */
+extern BoosterHandle XgbLoad(const void *data, size_t len, MemoryContext owner);
+
+/* The model serialised as "json" or "ubj", as a palloc'd bytea. */
+extern bytea *XgbSave(BoosterHandle booster, const char *format);
+
+/* The booster's configuration (XGBoosterSaveJsonConfig) as a palloc'd string. */
+extern char *XgbConfig(BoosterHandle booster);
+
+/* The number of features the model was trained on. */
+extern int	XgbNumFeatures(BoosterHandle booster);
+
+/* The number of boosting rounds in the model. */
+extern int	XgbBoostedRounds(BoosterHandle booster);
+
+/*
+ * In-place prediction on a dense float32 matrix (nrow × ncol, row-major, NaN =
+ * missing). Copies the result into `out`, which holds `out_len` floats: an
+ * error unless XGBoost produced exactly that many.
+ */
+extern void XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
+							XgbPredictKind kind, float *out, size_t out_len);
+
+#endif

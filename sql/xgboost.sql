@@ -1,0 +1,87 @@
+-- train(algorithm => 'xgboost'): tasks, per-round evaluation in the run, the
+-- parameters mlops chooses, early stopping, categorical inputs, and bad input
+-- (pinned SQLSTATEs, nothing registered, the session still usable).
+CREATE EXTENSION mlops;
+\i test/lib/sqlstate.sql
+SET mlops.threads = 1;
+CREATE TABLE pts AS
+SELECT i AS id, (i % 17) / 4.0 AS a, ((i * 7) % 23)::float8 AS b,
+       CASE WHEN i % 9 = 0 THEN NULL ELSE (i * 13) % 11 END::float8 AS c,
+       (ARRAY['north', 'south', 'east'])[1 + i % 3] AS region,
+       (i % 17) / 2.0 + ((i * 7) % 23) / 5.0 + (i % 3) AS value,
+       (i % 17) > 8 AS flag,
+       1 + ((i * 7) % 23) % 3 AS kind
+  FROM generate_series(1, 300) i;
+
+-- regression, default objective; the evaluation of every round is in the run
+SELECT model, version, metrics ? 'rmse' AS has_rmse
+  FROM mlops.train('reg', 'SELECT a, b, c, value FROM pts ORDER BY id', 'value',
+                   hyperparams => '{"n_estimators": 7, "max_depth": 3}');
+SELECT key, count(*) AS rounds, min(step), max(step)
+  FROM mlops.metric_history WHERE experiment = 'reg' AND key LIKE '%-%' GROUP BY key ORDER BY key;
+SELECT params->>'objective' AS objective, params->>'n_estimators' AS n_estimators,
+       params->>'nthread' AS nthread, params->>'seed' AS seed
+  FROM mlops.runs WHERE experiment = 'reg';
+SELECT v.algorithm, v.task, v.artifact_format, v.features, v.spec, v.classes
+  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'reg';
+
+-- binary and multiclass: XGBoost's objective and its default metric
+SELECT version, metrics ? 'roc_auc' AS has_roc_auc
+  FROM mlops.train('bin', 'SELECT a, b, c, flag FROM pts ORDER BY id', 'flag',
+                   hyperparams => '{"n_estimators": 3}');
+SELECT version, metrics ? 'f1_macro' AS has_f1_macro
+  FROM mlops.train('multi', 'SELECT a, b, c, kind FROM pts ORDER BY id', 'kind',
+                   hyperparams => '{"n_estimators": 3, "eval_metric": ["merror", "mlogloss"]}');
+SELECT experiment, params->>'objective' AS objective, params->>'num_class' AS num_class
+  FROM mlops.runs WHERE experiment IN ('bin', 'multi') ORDER BY experiment;
+SELECT DISTINCT key FROM mlops.metric_history
+ WHERE experiment IN ('bin', 'multi') AND key LIKE '%-%' ORDER BY key;
+SELECT v.classes FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'multi';
+
+-- early stopping keeps the best round
+SELECT version FROM mlops.train('early', 'SELECT a, b, c, value FROM pts ORDER BY id', 'value',
+                                hyperparams => '{"n_estimators": 500, "eta": 0.5, "early_stopping_rounds": 3}');
+SELECT (SELECT count(*) FROM mlops.metric_history WHERE experiment = 'early' AND key = 'test-rmse')
+       = (SELECT value FROM mlops.metric_history WHERE experiment = 'early' AND key = 'best_iteration') + 4
+       AS stopped_three_after_best;
+
+-- a categorical input: native categorical feature, hist method by default
+SELECT version FROM mlops.train('cat', 'SELECT region, a, value FROM pts ORDER BY id', 'value',
+                                hyperparams => '{"n_estimators": 3}', test_fraction => 0);
+SELECT r.params->>'tree_method' AS tree_method, v.spec
+  FROM mlops.runs r JOIN mlops.model_version v ON v.run_id = r.run_id WHERE r.experiment = 'cat';
+
+-- bad input
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"max_dept": 3}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"n_estimators": -1}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"n_estimators": 0}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"objective": "reg:nonsense"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"objective": "multi:softprob"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'kind', features => '{a,b}',
+                                                    hyperparams => '{"num_class": 2}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'flag', features => '{a,b}',
+                                                    hyperparams => '{"objective": "binary:hinge"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"max_depth": "deep"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"eta": null}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"eval_metric": [1]}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"early_stopping_rounds": 2}',
+                                                    test_fraction => 0)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '[1]')$$);
+SET mlops.max_training_memory = '1MB';
+CREATE TABLE wide AS SELECT i AS id, random() AS a, random() AS b, random() AS c, random() AS d,
+                            random() AS e, random() AS f, random() AS y
+                       FROM generate_series(1, 40000) i;
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y')$$);
+RESET mlops.max_training_memory;
+SELECT count(*) AS models_named_bad FROM mlops.model WHERE name = 'bad';
+SELECT count(*) AS runs FROM mlops.runs;

@@ -1,0 +1,385 @@
+/*
+ * model_cache.c — the per-backend LRU of ready-to-score models (see
+ * model_cache.h), and the decoding of a stored version into a ScoringModel.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "mlops/model_cache.h"
+#include "mlops/settings.h"
+
+static dlist_head cache = DLIST_STATIC_INIT(cache);	/* most recently used first */
+static int	cache_count = 0;
+
+/* A pin held until a memory context goes away. */
+typedef struct ModelPin
+{
+	MemoryContextCallback cb;
+	ScoringModel *model;
+} ModelPin;
+
+/* Frees a model no longer cached nor pinned. */
+static void
+ModelFreeIfUnused(ScoringModel *m)
+{
+	if (m->pins == 0 && !m->cached)
+		MemoryContextDelete(m->context);	/* frees the booster too */
+}
+
+/* Evicts least recently used unpinned models beyond mlops.model_cache_size. */
+static void
+ModelCacheTrim(void)
+{
+	dlist_node *node = dlist_is_empty(&cache) ? NULL : dlist_tail_node(&cache);
+
+	while (node != NULL && cache_count > mlops_model_cache_size)
+	{
+		ScoringModel *m = dlist_container(ScoringModel, lru, node);
+
+		node = dlist_has_prev(&cache, node) ? dlist_prev_node(&cache, node) : NULL;
+		if (m->pins > 0)
+			continue;
+		dlist_delete(&m->lru);
+		cache_count--;
+		m->cached = false;
+		ModelFreeIfUnused(m);
+	}
+}
+
+/* Memory-context callback: releases a pin. */
+static void
+ModelUnpin(void *arg)
+{
+	ModelPin   *pin = arg;
+
+	pin->model->pins--;
+	if (pin->model->cached)
+		ModelCacheTrim();
+	else
+		ModelFreeIfUnused(pin->model);
+}
+
+/* A text[] datum as a palloc'd array of C strings (NULL elements as NULL). */
+static char **
+TextArray(Datum d, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **out;
+
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
+	out = palloc(Max(*n, 1) * sizeof(char *));
+	for (int i = 0; i < *n; i++)
+		out[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	return out;
+}
+
+/* A float8[] datum as a palloc'd array (NULL elements as NaN). */
+static double *
+Float8Array(Datum d, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	double	   *out;
+
+	deconstruct_array(DatumGetArrayTypeP(d), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, n);
+	out = palloc(Max(*n, 1) * sizeof(double));
+	for (int i = 0; i < *n; i++)
+		out[i] = nulls[i] ? NAN : DatumGetFloat8(elems[i]);
+	return out;
+}
+
+/* The stored version is not what scoring expects: a can't-happen, reported clearly. */
+static void
+BadVersion(ScoringModel *m, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("version %d of model \"%s\" cannot be scored", m->version, m->name),
+			 errdetail("%s", detail)));
+}
+
+static char **sort_base;		/* the categories CompareCategory sorts */
+
+/* qsort comparator: category indexes by the strcmp order of their text. */
+static int
+CompareCategory(const void *a, const void *b)
+{
+	return strcmp(sort_base[*(const int *) a], sort_base[*(const int *) b]);
+}
+
+/* Decodes the inputs of a version (features, kinds, impute, categories). */
+static void
+DecodeInputs(ScoringModel *m, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	int			n,
+				nkinds,
+				nimpute,
+				ncats,
+				ncounts;
+	char	  **features = TextArray(SPI_getbinval(tup, desc, 4, &isnull), &n);
+	char	  **kinds = TextArray(SPI_getbinval(tup, desc, 6, &isnull), &nkinds);
+	char	  **impute = TextArray(SPI_getbinval(tup, desc, 7, &isnull), &nimpute);
+	char	  **cats = TextArray(SPI_getbinval(tup, desc, 8, &isnull), &ncats);
+	Datum		counts_datum = SPI_getbinval(tup, desc, 9, &isnull);
+	Datum	   *counts;
+	int			next = 0;
+
+	deconstruct_array(DatumGetArrayTypeP(counts_datum), INT4OID, 4, true, TYPALIGN_INT,
+					  &counts, NULL, &ncounts);
+	if (nkinds != n || nimpute != n || ncounts != n)
+		BadVersion(m, "Its spec does not describe every feature.");
+	m->ninputs = n;
+	m->inputs = palloc0(n * sizeof(ScoringInput));
+	for (int i = 0; i < n; i++)
+	{
+		ScoringInput *in = &m->inputs[i];
+
+		in->name = features[i];
+		in->categorical = strcmp(kinds[i], "categorical") == 0;
+		in->impute = NAN;
+		in->ncategories = DatumGetInt32(counts[i]);
+		if (next + in->ncategories > ncats)
+			BadVersion(m, "Its spec's categories are inconsistent.");
+		in->categories = cats + next;
+		next += in->ncategories;
+		if (in->categorical)
+		{
+			in->sorted = palloc(Max(in->ncategories, 1) * sizeof(int));
+			for (int c = 0; c < in->ncategories; c++)
+			{
+				in->sorted[c] = c;
+				if (in->categories[c] == NULL)
+					BadVersion(m, "Its spec holds a null category.");
+				if (impute[i] && strcmp(impute[i], in->categories[c]) == 0)
+					in->impute = c;
+			}
+			sort_base = in->categories;
+			qsort(in->sorted, in->ncategories, sizeof(int), CompareCategory);
+		}
+		else if (impute[i])
+			in->impute = float8in_internal(impute[i], NULL, "double precision", impute[i]);
+	}
+}
+
+/* The index of input `name`, or -1. */
+static int
+InputIndex(ScoringModel *m, const char *name, size_t len)
+{
+	for (int i = 0; i < m->ninputs; i++)
+		if (strlen(m->inputs[i].name) == len && strncmp(m->inputs[i].name, name, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Decodes a linear-json artifact's terms and coefficients. */
+static void
+DecodeLinear(ScoringModel *m, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull1,
+				isnull2,
+				isnull3;
+	Datum		terms = SPI_getbinval(tup, desc, 12, &isnull1);
+	Datum		intercept = SPI_getbinval(tup, desc, 13, &isnull2);
+	Datum		coef = SPI_getbinval(tup, desc, 14, &isnull3);
+	int			ncoef;
+
+	if (isnull1 || isnull2 || isnull3)
+		BadVersion(m, "Its linear-json artifact lacks terms, intercept or coef.");
+	m->kind = SCORING_LINEAR;
+	m->terms = TextArray(terms, &m->nterms);
+	m->intercept = Float8Array(intercept, &m->noutputs);
+	m->coef = Float8Array(coef, &ncoef);
+	if (m->noutputs < 1 || ncoef != m->noutputs * m->nterms)
+		BadVersion(m, "Its linear-json artifact has coef of the wrong shape.");
+
+	/* each term is an input ("age") or the indicator of a category ("city=paris") */
+	m->term_input = palloc(Max(m->nterms, 1) * sizeof(int));
+	m->term_category = palloc(Max(m->nterms, 1) * sizeof(int));
+	for (int t = 0; t < m->nterms; t++)
+	{
+		const char *term = m->terms[t];
+		int			in = term ? InputIndex(m, term, strlen(term)) : -1;
+		const char *eq;
+
+		m->term_category[t] = -1;
+		if (in < 0 && term && (eq = strchr(term, '=')) != NULL &&
+			(in = InputIndex(m, term, eq - term)) >= 0)
+		{
+			for (int c = 0; c < m->inputs[in].ncategories; c++)
+				if (strcmp(m->inputs[in].categories[c], eq + 1) == 0)
+					m->term_category[t] = c;
+			if (m->term_category[t] < 0)
+				in = -1;
+		}
+		if (in < 0 || m->inputs[in].categorical != (m->term_category[t] >= 0))
+			BadVersion(m, psprintf("Term \"%s\" of its linear-json artifact matches no input.",
+								   term ? term : "(null)"));
+		m->term_input[t] = in;
+	}
+}
+
+/* Decodes an xgboost-ubj artifact: a booster, and its compiled trees if covered. */
+static void
+DecodeXgboost(ScoringModel *m)
+{
+	bytea	   *json;
+	const char *why_not = NULL;
+
+	m->booster = XgbLoad(VARDATA_ANY(m->artifact), VARSIZE_ANY_EXHDR(m->artifact), m->context);
+	json = XgbSave(m->booster, "json");
+	m->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, &why_not);
+	pfree(json);
+	if (XgbNumFeatures(m->booster) != m->ninputs)
+		BadVersion(m, "Its XGBoost model does not take one feature per input.");
+	if (m->trees)
+	{
+		m->kind = SCORING_TREES;
+		m->noutputs = m->trees->num_group;
+	}
+	else
+	{
+		m->kind = SCORING_BOOSTER;
+		m->noutputs = m->classification && m->nclasses > 2 ? m->nclasses : 1;
+	}
+	if (m->classification && m->noutputs != (m->nclasses > 2 ? m->nclasses : 1))
+		BadVersion(m, "Its XGBoost model does not have one output per class.");
+}
+
+/* Reads version (model_id, version) through mlops._model_artifact and decodes it. */
+static ScoringModel *
+ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
+{
+	static SPIPlanPtr plan = NULL;
+	MemoryContext context;
+	MemoryContext old;
+	ScoringModel *m;
+	Datum		args[2];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	char	   *algorithm;
+	char	   *format;
+
+	context = AllocSetContextCreate(TopMemoryContext, "mlops scoring model", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(context);
+	m = palloc0(sizeof(ScoringModel));
+	m->context = context;
+	m->registry = registry;
+	m->model_id = model_id;
+	m->version = version;
+	m->name = pstrdup(name);
+
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (plan == NULL)
+		{
+			Oid			types[2] = {INT8OID, INT4OID};
+
+			plan = SPI_prepare("SELECT * FROM mlops._model_artifact($1, $2)", 2, types);
+			if (plan == NULL || SPI_keepplan(plan) != 0)
+				elog(ERROR, "could not prepare the model loading query");
+		}
+		args[0] = Int64GetDatum(model_id);
+		args[1] = Int32GetDatum(version);
+		if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the model version");
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("version %d of model \"%s\" does not exist", version, name)));
+		tup = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		MemoryContextSwitchTo(context);
+
+		algorithm = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+		m->classification = strcmp(TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull)),
+								   "classification") == 0;
+		DecodeInputs(m, tup, desc);
+		if (m->classification)
+		{
+			Datum		classes = SPI_getbinval(tup, desc, 5, &isnull);
+
+			if (isnull)
+				BadVersion(m, "It is a classification model without classes.");
+			m->classes = Float8Array(classes, &m->nclasses);
+			if (m->nclasses < 2)
+				BadVersion(m, "It is a classification model with fewer than two classes.");
+		}
+		m->artifact = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 10, &isnull));
+		format = TextDatumGetCString(SPI_getbinval(tup, desc, 11, &isnull));
+		if (strcmp(format, "linear-json") == 0)
+			DecodeLinear(m, tup, desc);
+		else if (strcmp(format, "xgboost-ubj") == 0 && strcmp(algorithm, "xgboost") == 0)
+			DecodeXgboost(m);
+		else
+			BadVersion(m, psprintf("Artifact format \"%s\" of algorithm \"%s\" is not known.",
+								   format, algorithm));
+		if (m->classification && m->kind == SCORING_LINEAR &&
+			m->noutputs != (m->nclasses > 2 ? m->nclasses : 1))
+			BadVersion(m, "Its coefficients do not have one row per class.");
+		MemoryContextSwitchTo(old);
+		SPI_finish();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return m;
+}
+
+/*
+ * The model version, from the cache or loaded into it, pinned until `holder`
+ * is reset or deleted.
+ */
+ScoringModel *
+ModelCacheGet(Oid registry, int64 model_id, int32 version, const char *name, MemoryContext holder)
+{
+	ScoringModel *found = NULL;
+	dlist_iter	it;
+	ModelPin   *pin;
+
+	dlist_foreach(it, &cache)
+	{
+		ScoringModel *m = dlist_container(ScoringModel, lru, it.cur);
+
+		if (m->model_id == model_id && m->version == version && m->registry == registry)
+		{
+			found = m;
+			break;
+		}
+	}
+	pin = MemoryContextAllocZero(holder, sizeof(ModelPin));
+	if (found)
+		dlist_delete(&found->lru);
+	else
+	{
+		found = ModelLoad(registry, model_id, version, name);
+		found->cached = true;
+		cache_count++;
+	}
+	dlist_push_head(&cache, &found->lru);
+	found->pins++;
+	pin->model = found;
+	pin->cb.func = ModelUnpin;
+	pin->cb.arg = pin;
+	MemoryContextRegisterResetCallback(holder, &pin->cb);
+	ModelCacheTrim();
+	return found;
+}

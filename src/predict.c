@@ -1,0 +1,1131 @@
+/*
+ * predict.c — the SQL entry points of scoring (predict, predict_proba,
+ * predict_version, explain) and of moving XGBoost models in and out
+ * (import_model, export_model).
+ *
+ * A model reference is resolved through mlops.resolve_model under the
+ * statement's snapshot, so a statement scores with one version from start to
+ * end whatever other sessions commit meanwhile. Resolutions are remembered per
+ * call site (fn_extra) and per backend, keyed by the snapshot they were made
+ * under: as long as no transaction has completed and our own transaction has
+ * not written since, the registry cannot look any different, so the answer is
+ * reused without asking again (this is what keeps online scoring cheap).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/fmgroids.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/typcache.h"
+
+#include "mlops/model_cache.h"
+#include "mlops/settings.h"
+#include "mlops/source.h"
+#include "mlops/trees.h"
+#include "mlops/xgb.h"
+
+/* Identifies the registry contents a snapshot can see (see the file header). */
+typedef struct SnapKey
+{
+	uint64		completions;	/* snapXactCompletionCount; 0 = not comparable */
+	CommandId	curcid;
+	TransactionId xmin;
+	TransactionId xmax;
+} SnapKey;
+
+/* A resolved model reference. */
+typedef struct Resolution
+{
+	char	   *ref;
+	char	   *default_alias;	/* mlops.default_alias when resolved */
+	SnapKey		key;
+	Oid			registry;
+	int64		model_id;
+	int32		version;
+	char	   *name;
+} Resolution;
+
+/* How a row's column becomes an input value. */
+typedef enum ColumnKind
+{
+	COL_FLOAT8, COL_FLOAT4, COL_INT2, COL_INT4, COL_INT8, COL_BOOL, COL_NUMERIC,
+	COL_TEXT, COL_ENUM
+} ColumnKind;
+
+/* Per call site state, in fn_extra. */
+typedef struct CallSite
+{
+	MemoryContext mcxt;			/* fn_mcxt: lives as long as the call site */
+	Resolution	res;			/* the last resolution (ref NULL: none yet) */
+	ScoringModel *model;		/* pinned until mcxt goes away */
+	double	   *x;				/* the input vector being built */
+	float	   *xf;
+	float	   *out;			/* margins, probabilities, contributions */
+	int			capacity;		/* of x, xf (inputs) */
+	int			out_capacity;
+	/* row form: the mapping from the row type to the model's inputs */
+	Oid			row_type;
+	int32		row_typmod;
+	ScoringModel *row_model;
+	TupleDesc	row_desc;
+	int		   *row_attr;		/* per input: the column's index */
+	ColumnKind *row_kind;
+	Datum	   *values;
+	bool	   *nulls;
+} CallSite;
+
+#define BACKEND_RESOLUTIONS 8
+
+static Resolution backend_res[BACKEND_RESOLUTIONS];
+static int	backend_res_next = 0;
+
+/* The key of the active snapshot. */
+static void
+CurrentSnapKey(SnapKey *key)
+{
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+
+	memset(key, 0, sizeof(SnapKey));
+	if (snap == NULL)
+		return;
+	key->completions = snap->snapXactCompletionCount;
+	key->curcid = snap->curcid;
+	key->xmin = snap->xmin;
+	key->xmax = snap->xmax;
+}
+
+/* Whether a resolution made under key `a` holds under key `b`. */
+static bool
+SameSnapKey(const SnapKey *a, const SnapKey *b, bool need_completions)
+{
+	if (need_completions && a->completions == 0)
+		return false;
+	return a->completions == b->completions && a->curcid == b->curcid &&
+		a->xmin == b->xmin && a->xmax == b->xmax;
+}
+
+/* Raises 22004 naming a NULL argument. */
+static void
+RequireArg(FunctionCallInfo fcinfo, int arg, const char *name)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+/* Resolves a reference through mlops.resolve_model (SPI, under the active snapshot). */
+static void
+ResolveThroughSpi(const char *ref, Resolution *res)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		arg = CStringGetTextDatum(ref);
+	bool		isnull;
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+	{
+		Oid			type = TEXTOID;
+
+		plan = SPI_prepare("SELECT model, version, model_id FROM mlops.resolve_model($1)", 1, &type);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the model resolution query");
+	}
+	if (SPI_execute_plan(plan, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "mlops.resolve_model returned no row");
+	res->name = MemoryContextStrdup(TopMemoryContext,
+									TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
+																	  SPI_tuptable->tupdesc, 1, &isnull)));
+	res->version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	res->model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	res->registry = get_relname_relid("model_version", get_namespace_oid("mlops", false));
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+}
+
+/*
+ * The resolution of `ref` under the active snapshot: from the backend's
+ * remembered resolutions when one was made under the same registry contents,
+ * else through resolve_model (remembered for next time).
+ */
+static Resolution *
+Resolve(const char *ref)
+{
+	SnapKey		key;
+	Resolution *res;
+
+	CurrentSnapKey(&key);
+	for (int i = 0; i < BACKEND_RESOLUTIONS; i++)
+	{
+		res = &backend_res[i];
+		if (res->ref && strcmp(res->ref, ref) == 0 &&
+			strcmp(res->default_alias, mlops_default_alias) == 0 &&
+			SameSnapKey(&res->key, &key, true))
+			return res;
+	}
+	res = &backend_res[backend_res_next];
+	backend_res_next = (backend_res_next + 1) % BACKEND_RESOLUTIONS;
+	if (res->ref)
+	{
+		pfree(res->ref);
+		pfree(res->default_alias);
+		pfree(res->name);
+	}
+	memset(res, 0, sizeof(Resolution));
+	ResolveThroughSpi(ref, res);	/* may fail: res stays empty */
+	res->ref = MemoryContextStrdup(TopMemoryContext, ref);
+	res->default_alias = MemoryContextStrdup(TopMemoryContext, mlops_default_alias);
+	res->key = key;
+	return res;
+}
+
+/* The call site's state, created on first call. */
+static CallSite *
+GetCallSite(FunctionCallInfo fcinfo)
+{
+	CallSite   *cs = fcinfo->flinfo->fn_extra;
+
+	if (cs == NULL)
+	{
+		cs = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite));
+		cs->mcxt = fcinfo->flinfo->fn_mcxt;
+		fcinfo->flinfo->fn_extra = cs;
+	}
+	return cs;
+}
+
+/* Makes the call site's buffers big enough for model m. */
+static void
+SizeBuffers(CallSite *cs, ScoringModel *m)
+{
+	int			out = (m->ninputs + 1) * Max(m->noutputs, m->nclasses) + 1;
+
+	if (cs->capacity < m->ninputs)
+	{
+		cs->capacity = m->ninputs;
+		cs->x = MemoryContextAlloc(cs->mcxt, m->ninputs * sizeof(double));
+		cs->xf = MemoryContextAlloc(cs->mcxt, m->ninputs * sizeof(float));
+	}
+	if (cs->out_capacity < out)
+	{
+		cs->out_capacity = out;
+		cs->out = MemoryContextAlloc(cs->mcxt, out * sizeof(float));
+	}
+}
+
+/* Pins a resolved version for the call site and makes it the current model. */
+static ScoringModel *
+UseResolution(CallSite *cs, const Resolution *res, const char *ref)
+{
+	if (cs->model == NULL || cs->model->model_id != res->model_id ||
+		cs->model->version != res->version || cs->model->registry != res->registry)
+		cs->model = ModelCacheGet(res->registry, res->model_id, res->version, res->name, cs->mcxt);
+	if (cs->res.ref)
+		pfree(cs->res.ref);
+	cs->res = *res;
+	cs->res.ref = MemoryContextStrdup(cs->mcxt, ref);
+	SizeBuffers(cs, cs->model);
+	return cs->model;
+}
+
+/* The model argument `arg` means for this call (fast when nothing changed). */
+static ScoringModel *
+CallSiteModel(FunctionCallInfo fcinfo, CallSite *cs, int arg)
+{
+	text	   *ref_text;
+	char	   *ref;
+	SnapKey		key;
+
+	RequireArg(fcinfo, arg, "model");
+	ref_text = PG_GETARG_TEXT_PP(arg);
+	CurrentSnapKey(&key);
+	if (cs->res.ref && SameSnapKey(&cs->res.key, &key, false) &&
+		strlen(cs->res.ref) == VARSIZE_ANY_EXHDR(ref_text) &&
+		memcmp(cs->res.ref, VARDATA_ANY(ref_text), VARSIZE_ANY_EXHDR(ref_text)) == 0 &&
+		strcmp(cs->res.default_alias, mlops_default_alias) == 0)
+		return cs->model;
+	ref = text_to_cstring(ref_text);
+	return UseResolution(cs, Resolve(ref), ref);
+}
+
+/* The names of a model's inputs, for messages. */
+static char *
+InputList(ScoringModel *m)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < m->ninputs; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", m->inputs[i].name);
+	return buf.data;
+}
+
+/* Reads a float8[] argument into cs->x (NULL elements as NaN). */
+static void
+ArrayInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg)
+{
+	ArrayType  *a;
+	int			n;
+	bits8	   *bitmap;
+	char	   *p;
+
+	RequireArg(fcinfo, arg, "features");
+	a = PG_GETARG_ARRAYTYPE_P(arg);
+	n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
+	if (ARR_NDIM(a) > 1 || n != m->ninputs)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" version %d takes %d features, not %d",
+						m->name, m->version, m->ninputs, ARR_NDIM(a) > 1 ? ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a)) : n),
+				 errdetail("The features are, in order: %s.", InputList(m)),
+				 ARR_NDIM(a) > 1 ? errhint("Pass a one-dimensional array.") : 0));
+	bitmap = ARR_NULLBITMAP(a);
+	p = ARR_DATA_PTR(a);
+	if (bitmap == NULL)
+		memcpy(cs->x, p, n * sizeof(double));
+	else
+		for (int i = 0; i < n; i++)
+		{
+			if (bitmap[i / 8] & (1 << (i % 8)))
+			{
+				memcpy(&cs->x[i], p, sizeof(double));
+				p += sizeof(double);
+			}
+			else
+				cs->x[i] = NAN;
+		}
+}
+
+/* How values of a column of base type `type` become input values, for input `in`. */
+static ColumnKind
+ColumnKindOf(ScoringModel *m, ScoringInput *in, Oid type)
+{
+	if (in->categorical)
+	{
+		if (type_is_enum(type))
+			return COL_ENUM;
+		if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID || type == NAMEOID)
+			return COL_TEXT;
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" must be text or an enum for model \"%s\"", in->name, m->name),
+				 errdetail("Input \"%s\" is categorical, the column is of type %s.",
+						   in->name, format_type_be(type))));
+	}
+	switch (type)
+	{
+		case FLOAT8OID:
+			return COL_FLOAT8;
+		case FLOAT4OID:
+			return COL_FLOAT4;
+		case INT2OID:
+			return COL_INT2;
+		case INT4OID:
+			return COL_INT4;
+		case INT8OID:
+			return COL_INT8;
+		case BOOLOID:
+			return COL_BOOL;
+		case NUMERICOID:
+			return COL_NUMERIC;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" must be numeric for model \"%s\"", in->name, m->name),
+					 errdetail("Input \"%s\" is numeric, the column is of type %s.",
+							   in->name, format_type_be(type)),
+					 errhint("Cast it in the query, or pass a float8[] in the model's feature order.")));
+	}
+	return COL_FLOAT8;			/* keep the compiler quiet */
+}
+
+/* Maps the columns of a row type to the model's inputs, by name. */
+static void
+MapRowType(CallSite *cs, ScoringModel *m, Oid type, int32 typmod)
+{
+	TupleDesc	desc = lookup_rowtype_tupdesc(type, typmod);
+	MemoryContext old = MemoryContextSwitchTo(cs->mcxt);
+
+	cs->row_model = NULL;
+	cs->row_desc = CreateTupleDescCopy(desc);
+	ReleaseTupleDesc(desc);
+	cs->row_attr = palloc(Max(m->ninputs, 1) * sizeof(int));
+	cs->row_kind = palloc(Max(m->ninputs, 1) * sizeof(ColumnKind));
+	cs->values = palloc(Max(cs->row_desc->natts, 1) * sizeof(Datum));
+	cs->nulls = palloc(Max(cs->row_desc->natts, 1) * sizeof(bool));
+	MemoryContextSwitchTo(old);
+	for (int i = 0; i < m->ninputs; i++)
+	{
+		int			found = -1;
+
+		for (int a = 0; a < cs->row_desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(cs->row_desc, a);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), m->inputs[i].name) == 0)
+			{
+				found = a;
+				break;
+			}
+		}
+		if (found < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("row has no column \"%s\", a feature of model \"%s\"", m->inputs[i].name, m->name),
+					 errdetail("Version %d of the model takes: %s.", m->version, InputList(m))));
+		cs->row_attr[i] = found;
+		cs->row_kind[i] = ColumnKindOf(m, &m->inputs[i],
+									   getBaseType(TupleDescAttr(cs->row_desc, found)->atttypid));
+	}
+	cs->row_type = type;
+	cs->row_typmod = typmod;
+	cs->row_model = m;
+}
+
+/* The index of a category's text in input `in`, or NaN when unseen. */
+static double
+CategoryIndex(ScoringInput *in, const char *s, int len)
+{
+	int			lo = 0,
+				hi = in->ncategories - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		const char *c = in->categories[in->sorted[mid]];
+		int			cmp = strncmp(c, s, len);
+
+		if (cmp == 0 && c[len] != '\0')
+			cmp = 1;
+		if (cmp == 0)
+			return in->sorted[mid];
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NAN;
+}
+
+/* Reads a row argument into cs->x, its columns matched to the inputs by name. */
+static void
+RowInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg)
+{
+	HeapTupleHeader td;
+	HeapTupleData tuple;
+
+	RequireArg(fcinfo, arg, "row");
+	td = PG_GETARG_HEAPTUPLEHEADER(arg);
+	if (cs->row_model != m || cs->row_type != HeapTupleHeaderGetTypeId(td) ||
+		cs->row_typmod != HeapTupleHeaderGetTypMod(td))
+		MapRowType(cs, m, HeapTupleHeaderGetTypeId(td), HeapTupleHeaderGetTypMod(td));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = td;
+	heap_deform_tuple(&tuple, cs->row_desc, cs->values, cs->nulls);
+
+	for (int i = 0; i < m->ninputs; i++)
+	{
+		int			a = cs->row_attr[i];
+		Datum		v = cs->values[a];
+		double		x;
+
+		if (cs->nulls[a])
+		{
+			cs->x[i] = NAN;
+			continue;
+		}
+		switch (cs->row_kind[i])
+		{
+			case COL_FLOAT8:
+				x = DatumGetFloat8(v);
+				break;
+			case COL_FLOAT4:
+				x = DatumGetFloat4(v);
+				break;
+			case COL_INT2:
+				x = DatumGetInt16(v);
+				break;
+			case COL_INT4:
+				x = DatumGetInt32(v);
+				break;
+			case COL_INT8:
+				x = (double) DatumGetInt64(v);
+				break;
+			case COL_BOOL:
+				x = DatumGetBool(v) ? 1.0 : 0.0;
+				break;
+			case COL_NUMERIC:
+				x = DatumGetNumericFloat8(v, NUMERICOID);
+				break;
+			case COL_TEXT:
+				{
+					text	   *t = DatumGetTextPP(v);
+					int			len = VARSIZE_ANY_EXHDR(t);
+					char	   *s = VARDATA_ANY(t);
+
+					if (getBaseType(TupleDescAttr(cs->row_desc, a)->atttypid) == BPCHAROID)
+						while (len > 0 && s[len - 1] == ' ')
+							len--;	/* as bpchar's cast to text does */
+					x = CategoryIndex(&m->inputs[i], s, len);
+					break;
+				}
+			case COL_ENUM:
+				{
+					char	   *label = OidOutputFunctionCall(F_ENUM_OUT, v);
+
+					x = CategoryIndex(&m->inputs[i], label, strlen(label));
+					break;
+				}
+			default:
+				elog(ERROR, "unexpected column kind");
+		}
+		cs->x[i] = x;
+	}
+}
+
+/*
+ * Linear models: replaces missing values (NULL, NaN, an unseen or invalid
+ * category index) by the version's imputation values, as training did.
+ */
+static void
+ImputeLinear(ScoringModel *m, double *x)
+{
+	for (int i = 0; i < m->ninputs; i++)
+	{
+		ScoringInput *in = &m->inputs[i];
+		bool		missing = isnan(x[i]);
+
+		if (in->categorical && !missing &&
+			(x[i] < 0 || x[i] >= in->ncategories || x[i] != floor(x[i])))
+			missing = true;
+		if (!missing)
+			continue;
+		if (isnan(in->impute))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("feature \"%s\" of model \"%s\" is missing and the model has no value to impute",
+							in->name, m->name),
+					 errdetail("NULL, NaN and unseen categories are replaced by the spec's \"impute\" value.")));
+		x[i] = in->impute;
+	}
+}
+
+/* Linear models: the margins of one (imputed) row into out[noutputs]. */
+static void
+LinearMargins(ScoringModel *m, const double *x, double *margins)
+{
+	for (int o = 0; o < m->noutputs; o++)
+	{
+		const double *coef = m->coef + (size_t) o * m->nterms;
+		double		sum = m->intercept[o];
+
+		for (int t = 0; t < m->nterms; t++)
+		{
+			double		v = x[m->term_input[t]];
+
+			if (m->term_category[t] >= 0)
+				v = (v == m->term_category[t]) ? 1.0 : 0.0;
+			sum += coef[t] * v;
+		}
+		margins[o] = sum;
+	}
+}
+
+/*
+ * Scores cs->x: for classification the class probabilities (nclasses of
+ * them), for regression the prediction (one), into out as double.
+ */
+static void
+Score(CallSite *cs, ScoringModel *m, double *out)
+{
+	if (m->kind == SCORING_LINEAR)
+	{
+		ImputeLinear(m, cs->x);
+		LinearMargins(m, cs->x, out);
+		if (!m->classification)
+			return;
+		if (m->noutputs == 1)
+		{
+			out[1] = 1.0 / (1.0 + exp(-out[0]));
+			out[0] = 1.0 - out[1];
+		}
+		else
+		{
+			double		mx = out[0],
+						sum = 0;
+
+			for (int o = 1; o < m->noutputs; o++)
+				mx = Max(mx, out[o]);
+			for (int o = 0; o < m->noutputs; o++)
+				sum += (out[o] = exp(out[o] - mx));
+			for (int o = 0; o < m->noutputs; o++)
+				out[o] /= sum;
+		}
+		return;
+	}
+
+	for (int i = 0; i < m->ninputs; i++)
+		cs->xf[i] = (float) cs->x[i];
+	if (m->kind == SCORING_TREES)
+	{
+		TreeModelMargins(m->trees, cs->xf, cs->out);
+		if (!m->classification)
+			TreeModelTransform(m->trees, cs->out);
+	}
+	else
+		XgbPredictDense(m->booster, cs->xf, 1, m->ninputs,
+						m->classification ? XGB_PREDICT_MARGIN : XGB_PREDICT_VALUE,
+						cs->out, m->noutputs);
+
+	if (!m->classification)
+		out[0] = cs->out[0];
+	else if (m->noutputs == 1)
+	{
+		float		p = TreeSigmoid(cs->out[0]);
+
+		out[0] = 1.0f - p;		/* in float32, as XGBoost's scikit-learn wrapper */
+		out[1] = p;
+	}
+	else
+	{
+		TreeSoftmax(cs->out, m->noutputs);
+		for (int o = 0; o < m->noutputs; o++)
+			out[o] = cs->out[o];
+	}
+}
+
+/* The class label of probabilities: the greater label above 0.5 for binary, else argmax. */
+static double
+ClassLabel(ScoringModel *m, const double *proba)
+{
+	int			best = 0;
+
+	if (m->nclasses == 2)
+		return m->classes[proba[1] > 0.5 ? 1 : 0];
+	for (int c = 1; c < m->nclasses; c++)
+		if (proba[c] > proba[best])
+			best = c;
+	return m->classes[best];
+}
+
+/* predict: the value, or the class label. */
+static double
+PredictOne(CallSite *cs, ScoringModel *m)
+{
+	double		out[Max(2, 1)];
+	double	   *buf = out;
+
+	if (m->classification && m->nclasses > 2)
+		buf = palloc(m->nclasses * sizeof(double));
+	Score(cs, m, buf);
+	return m->classification ? ClassLabel(m, buf) : buf[0];
+}
+
+/* predict_proba: the class probabilities as a float8[]. */
+static Datum
+ProbaArray(CallSite *cs, ScoringModel *m)
+{
+	double	   *proba;
+	Datum	   *elems;
+
+	if (!m->classification)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" version %d is a regression model", m->name, m->version),
+				 errhint("predict_proba applies to classification models; use predict.")));
+	proba = palloc(Max(m->nclasses, 2) * sizeof(double));
+	Score(cs, m, proba);
+	elems = palloc(m->nclasses * sizeof(Datum));
+	for (int c = 0; c < m->nclasses; c++)
+		elems[c] = Float8GetDatum(proba[c]);
+	return PointerGetDatum(construct_array(elems, m->nclasses, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* Appends "key": number to a JSON object being built. */
+static void
+AppendJsonNumber(StringInfo buf, const char *key, double v)
+{
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+	if (isnan(v) || isinf(v))
+		appendStringInfoString(buf, "null");
+	else
+		appendStringInfoString(buf, float8out_internal(v));
+}
+
+/*
+ * explain: {"bias": b, "contributions": {input: c}} with bias + Σ c = the raw
+ * margin; for multiclass models those of the predicted class, named in "class".
+ */
+static Datum
+Explain(CallSite *cs, ScoringModel *m)
+{
+	StringInfoData buf;
+	double	   *contrib = palloc0((m->ninputs + 1) * sizeof(double));
+	double		bias;
+	int			group = 0;
+
+	if (m->kind == SCORING_LINEAR)
+	{
+		double	   *margins = palloc(m->noutputs * sizeof(double));
+
+		ImputeLinear(m, cs->x);
+		LinearMargins(m, cs->x, margins);
+		for (int o = 1; o < m->noutputs; o++)
+			if (margins[o] > margins[group])
+				group = o;
+		for (int t = 0; t < m->nterms; t++)
+		{
+			double		v = cs->x[m->term_input[t]];
+
+			if (m->term_category[t] >= 0)
+				v = (v == m->term_category[t]) ? 1.0 : 0.0;
+			contrib[m->term_input[t]] += m->coef[(size_t) group * m->nterms + t] * v;
+		}
+		bias = m->intercept[group];
+	}
+	else
+	{
+		int			width = m->ninputs + 1;
+
+		for (int i = 0; i < m->ninputs; i++)
+			cs->xf[i] = (float) cs->x[i];
+		if (m->noutputs > 1)
+		{
+			XgbPredictDense(m->booster, cs->xf, 1, m->ninputs, XGB_PREDICT_MARGIN, cs->out, m->noutputs);
+			for (int o = 1; o < m->noutputs; o++)
+				if (cs->out[o] > cs->out[group])
+					group = o;
+		}
+		XgbPredictDense(m->booster, cs->xf, 1, m->ninputs, XGB_PREDICT_CONTRIBS,
+						cs->out, (size_t) width * m->noutputs);
+		for (int i = 0; i < m->ninputs; i++)
+			contrib[i] = cs->out[group * width + i];
+		bias = cs->out[group * width + m->ninputs];
+	}
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	AppendJsonNumber(&buf, "bias", bias);
+	if (m->classification && m->noutputs > 1)
+	{
+		appendStringInfoString(&buf, ", ");
+		AppendJsonNumber(&buf, "class", m->classes[group]);
+	}
+	appendStringInfoString(&buf, ", \"contributions\": {");
+	for (int i = 0; i < m->ninputs; i++)
+	{
+		if (i)
+			appendStringInfoString(&buf, ", ");
+		AppendJsonNumber(&buf, m->inputs[i].name, contrib[i]);
+	}
+	appendStringInfoString(&buf, "}}");
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+PG_FUNCTION_INFO_V1(predict_array);
+/* predict(model text, features float8[]) */
+Datum
+predict_array(PG_FUNCTION_ARGS)
+{
+	CallSite   *cs = GetCallSite(fcinfo);
+	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+
+	ArrayInputs(fcinfo, cs, m, 1);
+	PG_RETURN_FLOAT8(PredictOne(cs, m));
+}
+
+PG_FUNCTION_INFO_V1(predict_row);
+/* predict(model text, row record) */
+Datum
+predict_row(PG_FUNCTION_ARGS)
+{
+	CallSite   *cs = GetCallSite(fcinfo);
+	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+
+	RowInputs(fcinfo, cs, m, 1);
+	PG_RETURN_FLOAT8(PredictOne(cs, m));
+}
+
+PG_FUNCTION_INFO_V1(predict_proba_array);
+/* predict_proba(model text, features float8[]) */
+Datum
+predict_proba_array(PG_FUNCTION_ARGS)
+{
+	CallSite   *cs = GetCallSite(fcinfo);
+	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+
+	ArrayInputs(fcinfo, cs, m, 1);
+	PG_RETURN_DATUM(ProbaArray(cs, m));
+}
+
+PG_FUNCTION_INFO_V1(predict_proba_row);
+/* predict_proba(model text, row record) */
+Datum
+predict_proba_row(PG_FUNCTION_ARGS)
+{
+	CallSite   *cs = GetCallSite(fcinfo);
+	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+
+	RowInputs(fcinfo, cs, m, 1);
+	PG_RETURN_DATUM(ProbaArray(cs, m));
+}
+
+PG_FUNCTION_INFO_V1(explain_array);
+/* explain(model text, features float8[]) */
+Datum
+explain_array(PG_FUNCTION_ARGS)
+{
+	CallSite   *cs = GetCallSite(fcinfo);
+	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+
+	ArrayInputs(fcinfo, cs, m, 1);
+	PG_RETURN_DATUM(Explain(cs, m));
+}
+
+PG_FUNCTION_INFO_V1(explain_row);
+/* explain(model text, row record) */
+Datum
+explain_row(PG_FUNCTION_ARGS)
+{
+	CallSite   *cs = GetCallSite(fcinfo);
+	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+
+	RowInputs(fcinfo, cs, m, 1);
+	PG_RETURN_DATUM(Explain(cs, m));
+}
+
+PG_FUNCTION_INFO_V1(predict_version);
+/*
+ * predict_version(model text, version int, features float8[]): a pinned
+ * version, whatever the aliases say, hence IMMUTABLE.
+ */
+Datum
+predict_version(PG_FUNCTION_ARGS)
+{
+	CallSite   *cs = GetCallSite(fcinfo);
+	ScoringModel *m = cs->model;
+	char	   *name;
+	int32		version;
+
+	RequireArg(fcinfo, 0, "model");
+	RequireArg(fcinfo, 1, "version");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	version = PG_GETARG_INT32(1);
+	if (m == NULL || m->version != version || strcmp(m->name, name) != 0)
+	{
+		char	   *ref;
+
+		if (strpbrk(name, "@:") != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("predict_version takes a model name, not \"%s\"", name),
+					 errhint("The version is given by the second argument.")));
+		ref = psprintf("%s:%d", name, version);
+		m = UseResolution(cs, Resolve(ref), ref);
+	}
+	ArrayInputs(fcinfo, cs, m, 2);
+	PG_RETURN_FLOAT8(PredictOne(cs, m));
+}
+
+/* The string at a path of keys in a jsonb document, or NULL. */
+static char *
+JsonbPathText(Jsonb *doc, const char *const *path, int depth)
+{
+	JsonbContainer *c = &doc->root;
+	JsonbValue	v;
+
+	for (int i = 0; i < depth; i++)
+	{
+		if (!getKeyJsonValueFromContainer(c, path[i], strlen(path[i]), &v))
+			return NULL;
+		if (i < depth - 1)
+		{
+			if (v.type != jbvBinary)
+				return NULL;
+			c = v.val.binary.data;
+		}
+	}
+	if (v.type == jbvString)
+		return pnstrdup(v.val.string.val, v.val.string.len);
+	if (v.type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+	return NULL;
+}
+
+/* Whether an XGBoost objective predicts classes (mlops scores it as a classifier). */
+static bool
+ClassificationObjective(const char *objective)
+{
+	return strcmp(objective, "binary:logistic") == 0 || strcmp(objective, "binary:logitraw") == 0 ||
+		strcmp(objective, "multi:softprob") == 0 || strcmp(objective, "multi:softmax") == 0;
+}
+
+/* Whether an XGBoost objective predicts values that mlops scores as a regression. */
+static bool
+RegressionObjective(const char *objective)
+{
+	return strncmp(objective, "reg:", 4) == 0 || strncmp(objective, "count:", 6) == 0 ||
+		strncmp(objective, "survival:", 9) == 0 || strncmp(objective, "rank:", 5) == 0;
+}
+
+/* Checks that the bytes look like the declared format before XGBoost parses them. */
+static void
+CheckArtifactFormat(const char *format, const unsigned char *p, size_t len)
+{
+	size_t		i = 0;
+	bool		json;
+
+	while (i < len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
+		i++;
+	json = i + 1 < len && p[i] == '{';
+	if (json)
+	{
+		size_t		j = i + 1;
+
+		while (j < len && (p[j] == ' ' || p[j] == '\n' || p[j] == '\r' || p[j] == '\t'))
+			j++;
+		json = j < len && (p[j] == '"' || p[j] == '}');
+	}
+	if (strcmp(format, "xgboost-json") == 0 ? !json
+		: !(len >= 2 && p[0] == '{' && p[1] != '"' && p[1] != ' ' && p[1] != '\n'))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("artifact is not in format \"%s\"", format),
+				 errdetail(strcmp(format, "xgboost-json") == 0
+						   ? "An XGBoost JSON model is a JSON object."
+						   : "An XGBoost UBJ model is a UBJSON object."),
+				 errhint("Booster.save_raw(\"json\") writes xgboost-json, Booster.save_raw(\"ubj\") xgboost-ubj.")));
+}
+
+/* Runs a query through SPI with arguments, returning the first column of its row. */
+static Datum
+SpiValue(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	bool		isnull;
+
+	if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 1) < 0 || SPI_processed != 1)
+		elog(ERROR, "query failed: %s", sql);
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+}
+
+PG_FUNCTION_INFO_V1(import_model);
+/*
+ * import_model(model, artifact, format, features, task, target): validates an
+ * XGBoost model by loading it with libxgboost, then registers it as a new
+ * version (stored as UBJ) with a run that records the import.
+ */
+Datum
+import_model(PG_FUNCTION_ARGS)
+{
+	const char *argnames[] = {"model", "artifact", "format", "features", "task"};
+	char	   *format,
+			   *task,
+			   *config,
+			   *objective,
+			   *num_class_text,
+			   *booster_name;
+	bytea	   *artifact;
+	ArrayType  *features;
+	Datum	   *feature_elems;
+	bool	   *feature_nulls;
+	int			nfeatures;
+	MemoryContext scratch;
+	BoosterHandle booster;
+	Jsonb	   *cfg;
+	int			num_class,
+				num_feature,
+				rounds;
+	bytea	   *ubj;
+	bytea	   *json;
+	const char *why_not;
+	StringInfoData spec,
+				params;
+	Datum	   *class_elems;
+	int			nclasses;
+	Datum		run_id,
+				version;
+
+	for (int i = 0; i < lengthof(argnames); i++)
+		RequireArg(fcinfo, i, argnames[i]);
+	artifact = PG_GETARG_BYTEA_PP(1);
+	format = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	features = PG_GETARG_ARRAYTYPE_P(3);
+	task = text_to_cstring(PG_GETARG_TEXT_PP(4));
+
+	if (strcmp(format, "xgboost-json") != 0 && strcmp(format, "xgboost-ubj") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown model format \"%s\"", format),
+				 errhint("The formats are xgboost-json and xgboost-ubj.")));
+	if (strcmp(task, "regression") != 0 && strcmp(task, "classification") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown task \"%s\"", task),
+				 errhint("The tasks are regression and classification.")));
+	if (ARR_NDIM(features) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("features must be a one-dimensional array")));
+	deconstruct_array(features, TEXTOID, -1, false, TYPALIGN_INT, &feature_elems, &feature_nulls, &nfeatures);
+	if (nfeatures == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("features must name at least one feature")));
+	for (int i = 0; i < nfeatures; i++)
+	{
+		if (feature_nulls[i] || VARSIZE_ANY_EXHDR(DatumGetTextPP(feature_elems[i])) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feature names must not be null or empty")));
+		for (int j = 0; j < i; j++)
+			if (strcmp(TextDatumGetCString(feature_elems[i]), TextDatumGetCString(feature_elems[j])) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("feature \"%s\" is named twice", TextDatumGetCString(feature_elems[i]))));
+	}
+
+	/* load with libxgboost: what it refuses is not a model */
+	CheckArtifactFormat(format, (unsigned char *) VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact));
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "mlops import", ALLOCSET_DEFAULT_SIZES);
+	booster = XgbLoad(VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), scratch);
+	config = XgbConfig(booster);
+	cfg = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(config)));
+	{
+		const char *obj_path[] = {"learner", "objective", "name"};
+		const char *class_path[] = {"learner", "learner_model_param", "num_class"};
+		const char *booster_path[] = {"learner", "gradient_booster", "name"};
+
+		objective = JsonbPathText(cfg, obj_path, 3);
+		num_class_text = JsonbPathText(cfg, class_path, 3);
+		booster_name = JsonbPathText(cfg, booster_path, 3);
+	}
+	if (objective == NULL || num_class_text == NULL || booster_name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("artifact is not a complete xgboost model"),
+				 errdetail("Its configuration lacks the objective, num_class or booster.")));
+	num_class = atoi(num_class_text);
+	num_feature = XgbNumFeatures(booster);
+	rounds = XgbBoostedRounds(booster);
+	if (num_feature != nfeatures)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the model takes %d features but %d feature names were given", num_feature, nfeatures),
+				 errdetail("The model's num_feature is %d.", num_feature)));
+	if (!ClassificationObjective(objective) && !RegressionObjective(objective))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("objective \"%s\" is not supported", objective),
+				 errhint("Classification objectives: binary:logistic, binary:logitraw, multi:softprob, multi:softmax; "
+						 "regression: reg:*, count:*, survival:*, rank:*.")));
+	if (ClassificationObjective(objective) != (strcmp(task, "classification") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("task \"%s\" does not match objective \"%s\"", task, objective)));
+	if (strncmp(objective, "multi:", 6) == 0 && num_class < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("multiclass model has num_class %d", num_class)));
+
+	/* store as UBJ; check that its trees compile (when covered) before registering */
+	ubj = XgbSave(booster, "ubj");
+	json = XgbSave(booster, "json");
+	(void) TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, &why_not);
+
+	nclasses = ClassificationObjective(objective) ? (num_class > 1 ? num_class : 2) : 0;
+	class_elems = palloc(Max(nclasses, 1) * sizeof(Datum));
+	for (int c = 0; c < nclasses; c++)
+		class_elems[c] = Float8GetDatum((double) c);
+
+	initStringInfo(&spec);
+	appendStringInfoString(&spec, "{\"inputs\": [");
+	for (int i = 0; i < nfeatures; i++)
+	{
+		appendStringInfoString(&spec, i ? ", {\"name\": " : "{\"name\": ");
+		escape_json(&spec, TextDatumGetCString(feature_elems[i]));
+		appendStringInfoString(&spec, ", \"kind\": \"numeric\"}");
+	}
+	appendStringInfoString(&spec, "]}");
+	initStringInfo(&params);
+	appendStringInfoString(&params, "{\"format\": ");
+	escape_json(&params, format);
+	appendStringInfoString(&params, ", \"objective\": ");
+	escape_json(&params, objective);
+	appendStringInfoString(&params, ", \"booster\": ");
+	escape_json(&params, booster_name);
+	appendStringInfo(&params, ", \"num_feature\": %d, \"num_class\": %d, \"rounds\": %d}",
+					 num_feature, num_class, rounds);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		Oid			types[3] = {TEXTOID, TEXTOID, JSONBOID};
+		Datum		values[3] = {PG_GETARG_DATUM(0), CStringGetTextDatum("import"),
+		DirectFunctionCall1(jsonb_in, CStringGetDatum(params.data))};
+
+		run_id = SpiValue("SELECT mlops.start_run($1, $2, $3)", 3, types, values, NULL);
+	}
+	{
+		Oid			types[9] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, FLOAT8ARRAYOID,
+		JSONBOID, JSONBOID, INT8OID, BYTEAOID};
+		Datum		values[9] = {
+			PG_GETARG_DATUM(0), PG_GETARG_DATUM(4), PointerGetDatum(features),
+			PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5),
+			PointerGetDatum(construct_array(class_elems, nclasses, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+			DirectFunctionCall1(jsonb_in, CStringGetDatum(params.data)),
+			DirectFunctionCall1(jsonb_in, CStringGetDatum(spec.data)),
+			run_id, PointerGetDatum(ubj)
+		};
+		char		nulls[9] = {' ', ' ', ' ', PG_ARGISNULL(5) ? 'n' : ' ', nclasses ? ' ' : 'n',
+		' ', ' ', ' ', ' '};
+
+		version = SpiValue("SELECT mlops._register_version($1, 'xgboost', $2, $3, $4, $5, $6, '{}', $7, "
+						   "NULL, $8, NULL, NULL, NULL, NULL, NULL, $9, 'xgboost-ubj')",
+						   9, types, values, nulls);
+	}
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {run_id};
+
+		if (SPI_execute_with_args("SELECT mlops.end_run($1)", 1, types, values, NULL, false, 1) < 0)
+			elog(ERROR, "could not end the import run");
+	}
+	SPI_finish();
+	MemoryContextDelete(scratch);
+	PG_RETURN_INT32(DatumGetInt32(version));
+}
+
+PG_FUNCTION_INFO_V1(export_model);
+/*
+ * export_model(model): XGBoost JSON for xgboost models (what Python's
+ * xgboost.Booster loads), the linear-json document for linear ones.
+ */
+Datum
+export_model(PG_FUNCTION_ARGS)
+{
+	CallSite   *cs = GetCallSite(fcinfo);
+	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+
+	if (m->kind == SCORING_LINEAR)
+		PG_RETURN_BYTEA_P(m->artifact);
+	PG_RETURN_BYTEA_P(XgbSave(m->booster, "json"));
+}

@@ -1,0 +1,611 @@
+/*
+ * trees.c — the compiled tree evaluator (see trees.h): a streaming reader of
+ * XGBoost's JSON model that flattens its trees, and the per-row evaluation.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/memutils.h"
+
+#include "mlops/trees.h"
+
+/* A growable array of int32 or float. */
+typedef struct Vec
+{
+	int			n;
+	int			cap;
+	union
+	{
+		int32	   *i;
+		float	   *f;
+		void	   *p;
+	}			v;
+} Vec;
+
+/* Appends one 4-byte value to a Vec. */
+static void
+VecPush(Vec *vec, uint32 bits)
+{
+	if (vec->n == vec->cap)
+	{
+		vec->cap = vec->cap ? vec->cap * 2 : 64;
+		vec->v.p = vec->v.p ? repalloc(vec->v.p, vec->cap * 4) : palloc(vec->cap * 4);
+	}
+	((uint32 *) vec->v.p)[vec->n++] = bits;
+}
+
+/* What a JSON value is, given where it sits in the model document. */
+typedef enum Place
+{
+	P_OTHER,					/* anything the evaluator does not need */
+	P_ROOT,
+	P_LEARNER,
+	P_BOOSTER,					/* learner.gradient_booster */
+	P_BOOSTER_NAME,
+	P_MODEL,					/* learner.gradient_booster.model */
+	P_TREES,
+	P_TREE,
+	P_TREE_INFO,
+	P_PARAM,					/* learner.learner_model_param */
+	P_BASE_SCORE,
+	P_NUM_CLASS,
+	P_NUM_FEATURE,
+	P_OBJECTIVE,
+	P_OBJECTIVE_NAME,
+	/* arrays of a tree, in the order of the Tree's vectors below */
+	P_LEFT,
+	P_RIGHT,
+	P_SPLIT_INDEX,
+	P_SPLIT_COND,
+	P_DEFAULT_LEFT,
+	P_SPLIT_TYPE,
+	P_CATEGORIES,
+	P_CAT_NODES,
+	P_CAT_SEGMENTS,
+	P_CAT_SIZES
+} Place;
+
+#define TREE_ARRAYS (P_CAT_SIZES - P_LEFT + 1)
+#define MAX_NESTING 32
+
+/* The state of the streaming reader. */
+typedef struct Reader
+{
+	Place		stack[MAX_NESTING]; /* the containers we are in */
+	int			depth;
+	Place		next;			/* what the next value is */
+	Vec			tree[TREE_ARRAYS];	/* the arrays of the tree being read */
+	/* what has been read */
+	char	   *booster;
+	char	   *objective;
+	float		base_score;
+	int			num_class;
+	int			num_feature;
+	Vec			tree_info;
+	Vec			roots;
+	Vec			depths;
+	Vec			nodes;			/* 4 words per TreeNode */
+	Vec			cat_start;		/* per node */
+	Vec			cat_words;		/* per node */
+	Vec			cat_bits;
+	bool		has_categorical;
+} Reader;
+
+static const char *const tree_fields[TREE_ARRAYS] = {
+	"left_children", "right_children", "split_indices", "split_conditions", "default_left",
+	"split_type", "categories", "categories_nodes", "categories_segments", "categories_sizes"
+};
+
+/* Raises the error for a document that is not the XGBoost model it should be. */
+static void
+BadModel(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("invalid xgboost model document"),
+			 errdetail("%s", detail)));
+}
+
+/* Where the value of field `name` of a container at place `parent` belongs. */
+static Place
+FieldPlace(Place parent, const char *name)
+{
+	switch (parent)
+	{
+		case P_ROOT:
+			return strcmp(name, "learner") == 0 ? P_LEARNER : P_OTHER;
+		case P_LEARNER:
+			if (strcmp(name, "gradient_booster") == 0)
+				return P_BOOSTER;
+			if (strcmp(name, "learner_model_param") == 0)
+				return P_PARAM;
+			if (strcmp(name, "objective") == 0)
+				return P_OBJECTIVE;
+			return P_OTHER;
+		case P_BOOSTER:
+			if (strcmp(name, "name") == 0)
+				return P_BOOSTER_NAME;
+			return strcmp(name, "model") == 0 ? P_MODEL : P_OTHER;
+		case P_MODEL:
+			if (strcmp(name, "trees") == 0)
+				return P_TREES;
+			return strcmp(name, "tree_info") == 0 ? P_TREE_INFO : P_OTHER;
+		case P_PARAM:
+			if (strcmp(name, "base_score") == 0)
+				return P_BASE_SCORE;
+			if (strcmp(name, "num_class") == 0)
+				return P_NUM_CLASS;
+			return strcmp(name, "num_feature") == 0 ? P_NUM_FEATURE : P_OTHER;
+		case P_OBJECTIVE:
+			return strcmp(name, "name") == 0 ? P_OBJECTIVE_NAME : P_OTHER;
+		case P_TREE:
+			for (int i = 0; i < TREE_ARRAYS; i++)
+				if (strcmp(name, tree_fields[i]) == 0)
+					return (Place) (P_LEFT + i);
+			return P_OTHER;
+		default:
+			return P_OTHER;
+	}
+}
+
+static void
+ReaderFieldStart(void *state, char *fname, bool isnull)
+{
+	Reader	   *r = state;
+
+	r->next = FieldPlace(r->stack[r->depth - 1], fname);
+	pfree(fname);
+}
+
+static void
+ReaderElementStart(void *state, bool isnull)
+{
+	Reader	   *r = state;
+	Place		array = r->stack[r->depth - 1];
+
+	/* elements of the trees array are trees; of the other arrays, values */
+	r->next = array == P_TREES ? P_TREE : array;
+}
+
+/* Enters an object or array. */
+static void
+ReaderPush(void *state)
+{
+	Reader	   *r = state;
+
+	if (r->depth == MAX_NESTING)
+		BadModel("The document is nested too deeply.");
+	r->stack[r->depth] = r->depth == 0 ? P_ROOT : r->next;
+	r->depth++;
+	if (r->stack[r->depth - 1] == P_TREE)
+		for (int i = 0; i < TREE_ARRAYS; i++)
+			r->tree[i].n = 0;
+	r->next = P_OTHER;
+}
+
+/*
+ * Flattens the tree just read into r->nodes: node ids are offset by the
+ * tree's first index, a leaf's children are itself, and each tree's depth is
+ * measured for the fixed-step evaluation.
+ */
+static void
+ReaderFinishTree(Reader *r)
+{
+	Vec		   *t = r->tree;
+	int			n = t[P_LEFT - P_LEFT].n;
+	int32		base = r->nodes.n / 4;
+	int32	   *level;
+	int			depth = 0;
+
+	if (n == 0 || t[P_RIGHT - P_LEFT].n != n || t[P_SPLIT_INDEX - P_LEFT].n != n ||
+		t[P_SPLIT_COND - P_LEFT].n != n || t[P_DEFAULT_LEFT - P_LEFT].n != n ||
+		(t[P_SPLIT_TYPE - P_LEFT].n != 0 && t[P_SPLIT_TYPE - P_LEFT].n != n))
+		BadModel("A tree's node arrays are missing or of different lengths.");
+
+	level = palloc0(n * sizeof(int32));
+	for (int i = 0; i < n; i++)
+	{
+		int32		left = t[P_LEFT - P_LEFT].v.i[i];
+		int32		right = t[P_RIGHT - P_LEFT].v.i[i];
+		uint32		feature = 0;
+		TreeNode	node;
+		bool		categorical = t[P_SPLIT_TYPE - P_LEFT].n != 0 && t[P_SPLIT_TYPE - P_LEFT].v.i[i] == 1;
+
+		node.value = t[P_SPLIT_COND - P_LEFT].v.f[i];
+		if (left < 0)
+		{
+			node.child[0] = node.child[1] = base + i;
+		}
+		else
+		{
+			int32		index = t[P_SPLIT_INDEX - P_LEFT].v.i[i];
+
+			if (left >= n || right >= n || left <= i || right <= i || index < 0 ||
+				index > (int32) TREE_FEATURE_MASK)
+				BadModel("A tree's child or feature index is out of range.");
+			feature = (uint32) index;
+			if (t[P_DEFAULT_LEFT - P_LEFT].v.i[i])
+				feature |= TREE_DEFAULT_LEFT;
+			if (categorical)
+				feature |= TREE_CATEGORICAL;
+			node.child[0] = base + left;
+			node.child[1] = base + right;
+			/* children come after their parent in XGBoost's numbering */
+			level[left] = level[right] = level[i] + 1;
+			depth = Max(depth, level[i] + 1);
+		}
+		VecPush(&r->nodes, *(uint32 *) &node.value);
+		VecPush(&r->nodes, feature);
+		VecPush(&r->nodes, (uint32) node.child[0]);
+		VecPush(&r->nodes, (uint32) node.child[1]);
+		VecPush(&r->cat_start, 0);
+		VecPush(&r->cat_words, 0);
+	}
+	pfree(level);
+
+	/* category sets: a bit per category that goes right */
+	if (t[P_CAT_NODES - P_LEFT].n > 0)
+	{
+		Vec		   *cats = &t[P_CATEGORIES - P_LEFT];
+
+		if (t[P_CAT_SEGMENTS - P_LEFT].n != t[P_CAT_NODES - P_LEFT].n ||
+			t[P_CAT_SIZES - P_LEFT].n != t[P_CAT_NODES - P_LEFT].n)
+			BadModel("A tree's categorical split arrays are of different lengths.");
+		r->has_categorical = true;
+		for (int k = 0; k < t[P_CAT_NODES - P_LEFT].n; k++)
+		{
+			int32		node = t[P_CAT_NODES - P_LEFT].v.i[k];
+			int32		seg = t[P_CAT_SEGMENTS - P_LEFT].v.i[k];
+			int32		size = t[P_CAT_SIZES - P_LEFT].v.i[k];
+			int32		max_cat = 0;
+			int32		words;
+			int32		start = r->cat_bits.n;
+
+			if (node < 0 || node >= n || seg < 0 || size < 0 || seg + size > cats->n)
+				BadModel("A tree's categorical split refers outside its arrays.");
+			for (int j = seg; j < seg + size; j++)
+			{
+				if (cats->v.i[j] < 0)
+					BadModel("A categorical split holds a negative category.");
+				max_cat = Max(max_cat, cats->v.i[j]);
+			}
+			words = max_cat / 32 + 1;
+			for (int j = 0; j < words; j++)
+				VecPush(&r->cat_bits, 0);
+			for (int j = seg; j < seg + size; j++)
+				((uint32 *) r->cat_bits.v.p)[start + cats->v.i[j] / 32] |= 1u << (cats->v.i[j] % 32);
+			r->cat_start.v.i[base + node] = start;
+			r->cat_words.v.i[base + node] = words;
+		}
+	}
+	VecPush(&r->roots, (uint32) base);
+	VecPush(&r->depths, (uint32) depth);
+}
+
+/* Leaves an object or array. */
+static void
+ReaderPop(void *state)
+{
+	Reader	   *r = state;
+
+	if (r->stack[r->depth - 1] == P_TREE)
+		ReaderFinishTree(r);
+	r->depth--;
+}
+
+/* Parses a JSON number or numeric string as a float32, as XGBoost does. */
+static float
+TokenFloat(const char *token)
+{
+	char	   *end;
+	float		f;
+
+	errno = 0;
+	f = strtof(token, &end);
+	if (end == token || *end != '\0')
+		BadModel("A number in the model is not a number.");
+	return f;
+}
+
+/* Parses a JSON number or numeric string (or boolean) as an int32. */
+static int32
+TokenInt(const char *token)
+{
+	char	   *end;
+	long		v;
+
+	if (strcmp(token, "true") == 0)
+		return 1;
+	if (strcmp(token, "false") == 0)
+		return 0;
+	v = strtol(token, &end, 10);
+	if (end == token || *end != '\0' || v < PG_INT32_MIN || v > PG_INT32_MAX)
+		BadModel("An integer in the model is not an integer.");
+	return (int32) v;
+}
+
+static void
+ReaderScalar(void *state, char *token, JsonTokenType type)
+{
+	Reader	   *r = state;
+	float		f;
+
+	switch (r->next)
+	{
+		case P_BOOSTER_NAME:
+			r->booster = pstrdup(token);
+			break;
+		case P_OBJECTIVE_NAME:
+			r->objective = pstrdup(token);
+			break;
+		case P_BASE_SCORE:
+			r->base_score = TokenFloat(token);
+			break;
+		case P_NUM_CLASS:
+			r->num_class = TokenInt(token);
+			break;
+		case P_NUM_FEATURE:
+			r->num_feature = TokenInt(token);
+			break;
+		case P_TREE_INFO:
+			VecPush(&r->tree_info, (uint32) TokenInt(token));
+			break;
+		case P_SPLIT_COND:
+			f = TokenFloat(token);
+			VecPush(&r->tree[P_SPLIT_COND - P_LEFT], *(uint32 *) &f);
+			break;
+		default:
+			if (r->next >= P_LEFT && r->next <= P_CAT_SIZES)
+				VecPush(&r->tree[r->next - P_LEFT], (uint32) TokenInt(token));
+			break;
+	}
+	pfree(token);
+}
+
+/* The prediction transform of a covered objective; false if not covered. */
+static bool
+ObjectiveTransform(const char *objective, TreeTransform *transform)
+{
+	static const char *const identity[] = {
+		"reg:squarederror", "reg:linear", "reg:squaredlogerror", "reg:pseudohubererror",
+		"reg:absoluteerror", "binary:logitraw"
+	};
+
+	for (int i = 0; i < lengthof(identity); i++)
+		if (strcmp(objective, identity[i]) == 0)
+		{
+			*transform = TREE_IDENTITY;
+			return true;
+		}
+	if (strcmp(objective, "reg:logistic") == 0 || strcmp(objective, "binary:logistic") == 0)
+	{
+		*transform = TREE_LOGISTIC;
+		return true;
+	}
+	if (strcmp(objective, "multi:softprob") == 0 || strcmp(objective, "multi:softmax") == 0)
+	{
+		*transform = TREE_SOFTMAX;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Compiles an XGBoost JSON model into a TreeModel, or returns NULL with the
+ * reason when its booster or objective is not covered.
+ */
+TreeModel *
+TreeModelCompile(const char *json, size_t len, const char **why_not)
+{
+	Reader	   *r = palloc0(sizeof(Reader));
+	JsonSemAction sem = {0};
+	JsonLexContext *lex;
+	JsonParseErrorType err;
+	TreeModel  *m;
+	TreeTransform transform;
+	bool		logit_base;
+
+	sem.semstate = r;
+	sem.object_start = ReaderPush;
+	sem.object_end = ReaderPop;
+	sem.array_start = ReaderPush;
+	sem.array_end = ReaderPop;
+	sem.object_field_start = ReaderFieldStart;
+	sem.array_element_start = ReaderElementStart;
+	sem.scalar = ReaderScalar;
+	r->base_score = 0.5f;
+
+	/* the trees come before num_feature: feature indexes are checked at the end */
+	r->num_feature = PG_INT32_MAX;
+	lex = makeJsonLexContextCstringLen((char *) json, (int) len, PG_UTF8, true);
+	err = pg_parse_json(lex, &sem);
+	if (err != JSON_SUCCESS)
+		BadModel(json_errdetail(err, lex));
+
+	if (r->booster == NULL || r->objective == NULL)
+		BadModel("The document has no learner.gradient_booster.name or learner.objective.name.");
+	if (strcmp(r->booster, "gbtree") != 0)
+	{
+		*why_not = psprintf("booster \"%s\"", r->booster);
+		return NULL;
+	}
+	if (!ObjectiveTransform(r->objective, &transform))
+	{
+		*why_not = psprintf("objective \"%s\"", r->objective);
+		return NULL;
+	}
+	if (r->num_feature <= 0 || r->num_feature == PG_INT32_MAX || r->num_class < 0)
+		BadModel("The document has no valid num_feature or num_class.");
+
+	m = palloc0(sizeof(TreeModel));
+	m->num_feature = r->num_feature;
+	m->num_group = r->num_class > 1 ? r->num_class : 1;
+	m->num_trees = r->roots.n;
+	m->transform = transform;
+	m->has_categorical = r->has_categorical;
+	m->roots = r->roots.v.i;
+	m->depths = r->depths.v.i;
+	m->nodes = (TreeNode *) r->nodes.v.p;
+	m->cat_start = r->cat_start.v.i;
+	m->cat_words = r->cat_words.v.i;
+	m->cat_bits = (uint32 *) r->cat_bits.v.p;
+	if (r->tree_info.n != m->num_trees)
+		BadModel("tree_info does not have one entry per tree.");
+	m->groups = r->tree_info.v.i;
+	for (int t = 0; t < m->num_trees; t++)
+		if (m->groups[t] < 0 || m->groups[t] >= m->num_group)
+			BadModel("tree_info names an output group the model does not have.");
+	for (int i = 0; i < r->nodes.n / 4; i++)
+		if ((m->nodes[i].feature & TREE_FEATURE_MASK) >= (uint32) m->num_feature)
+			BadModel("A split refers to a feature the model does not have.");
+
+	/* base_score is kept in probability space for the logistic objectives */
+	logit_base = transform == TREE_LOGISTIC || strcmp(r->objective, "binary:logitraw") == 0;
+	if (logit_base)
+	{
+		if (!(r->base_score > 0.0f && r->base_score < 1.0f))
+			BadModel("base_score of a logistic objective must be between 0 and 1.");
+		m->base_margin = -logf(1.0f / r->base_score - 1.0f);
+	}
+	else
+		m->base_margin = r->base_score;
+	return m;
+}
+
+/* Whether a categorical split sends value x left (XGBoost's rule). */
+static inline bool
+CategoryGoesLeft(const TreeModel *m, int32 node, float x)
+{
+	const TreeNode *n = &m->nodes[node];
+	int32		words = m->cat_words[node];
+	uint32		cat;
+
+	/* negative or beyond the split's set: the default direction */
+	if (x < 0.0f || x >= (float) (words * 32))
+		return (n->feature & TREE_DEFAULT_LEFT) != 0;
+	cat = (uint32) x;
+	return (m->cat_bits[m->cat_start[node] + cat / 32] & (1u << (cat % 32))) == 0;
+}
+
+/* The leaf one tree sends a row to, through categorical splits too. */
+static int32
+TreeLeafGeneral(const TreeModel *m, int32 node, const float *row)
+{
+	for (;;)
+	{
+		const TreeNode *n = &m->nodes[node];
+		float		x;
+		bool		left;
+
+		if (n->child[0] == node)
+			return node;
+		x = row[n->feature & TREE_FEATURE_MASK];
+		if (isnan(x))
+			left = (n->feature & TREE_DEFAULT_LEFT) != 0;
+		else if (n->feature & TREE_CATEGORICAL)
+			left = CategoryGoesLeft(m, node, x);
+		else
+			left = x < n->value;
+		node = n->child[left ? 0 : 1];
+	}
+}
+
+#define TREE_LANES 8
+
+/*
+ * The raw margins of one row: base_margin plus each tree's leaf value, summed
+ * in float32 in tree order as XGBoost does. Numerical models walk TREE_LANES
+ * trees side by side for a fixed number of steps (leaves point to themselves),
+ * so the independent walks overlap in the CPU instead of waiting on each other.
+ */
+void
+TreeModelMargins(const TreeModel *m, const float *row, float *margins)
+{
+	for (int g = 0; g < m->num_group; g++)
+		margins[g] = m->base_margin;
+
+	if (m->has_categorical)
+	{
+		for (int t = 0; t < m->num_trees; t++)
+			margins[m->groups[t]] += m->nodes[TreeLeafGeneral(m, m->roots[t], row)].value;
+		return;
+	}
+
+	for (int t0 = 0; t0 < m->num_trees; t0 += TREE_LANES)
+	{
+		int			lanes = Min(TREE_LANES, m->num_trees - t0);
+		int32		node[TREE_LANES];
+		int			steps = 0;
+
+		for (int k = 0; k < lanes; k++)
+		{
+			node[k] = m->roots[t0 + k];
+			steps = Max(steps, m->depths[t0 + k]);
+		}
+		for (int s = 0; s < steps; s++)
+		{
+			for (int k = 0; k < lanes; k++)
+			{
+				const TreeNode *n = &m->nodes[node[k]];
+				float		x = row[n->feature & TREE_FEATURE_MASK];
+				int			right;
+
+				if (isnan(x))
+					right = (n->feature & TREE_DEFAULT_LEFT) == 0;
+				else
+					right = !(x < n->value);
+				node[k] = n->child[right];
+			}
+		}
+		for (int k = 0; k < lanes; k++)
+			margins[m->groups[t0 + k]] += m->nodes[node[k]].value;
+	}
+}
+
+/* XGBoost's logistic function (common::Sigmoid), in float32. */
+float
+TreeSigmoid(float x)
+{
+	float		e = expf(Min(-x, 88.7f));
+
+	return 1.0f / (e + 1.0f + 1e-16f);
+}
+
+/* XGBoost's softmax (common::Softmax): float32 terms, a double sum. */
+void
+TreeSoftmax(float *x, int n)
+{
+	float		wmax = x[0];
+	double		wsum = 0.0;
+
+	for (int i = 1; i < n; i++)
+		wmax = fmaxf(x[i], wmax);
+	for (int i = 0; i < n; i++)
+	{
+		x[i] = expf(x[i] - wmax);
+		wsum += x[i];
+	}
+	for (int i = 0; i < n; i++)
+		x[i] /= (float) wsum;
+}
+
+/* Applies the objective's prediction transform to a row's margins. */
+void
+TreeModelTransform(const TreeModel *m, float *margins)
+{
+	switch (m->transform)
+	{
+		case TREE_IDENTITY:
+			break;
+		case TREE_LOGISTIC:
+			for (int g = 0; g < m->num_group; g++)
+				margins[g] = TreeSigmoid(margins[g]);
+			break;
+		case TREE_SOFTMAX:
+			TreeSoftmax(margins, m->num_group);
+			break;
+	}
+}

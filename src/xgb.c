@@ -1,0 +1,158 @@
+/*
+ * xgb.c — the only file that calls libxgboost: loading, saving, configuration
+ * and in-place prediction of boosters.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "lib/stringinfo.h"
+#include "utils/memutils.h"
+
+#include "mlops/xgb.h"
+
+/* XGBoost's last error message without its stack trace, palloc'd. */
+static char *
+XgbLastError(void)
+{
+	const char *msg = XGBGetLastError();
+	const char *end = strstr(msg, "\nStack trace");
+
+	return end ? pnstrdup(msg, end - msg) : pstrdup(msg);
+}
+
+/* Raises an error carrying XGBoost's last message unless rc is 0. */
+static void
+XgbCheck(int rc, const char *what)
+{
+	if (rc != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("xgboost could not %s", what),
+				 errdetail("XGBoost said: %s", XgbLastError())));
+}
+
+/* Memory-context callback: frees the booster owned by the context. */
+static void
+XgbFreeCallback(void *arg)
+{
+	XGBoosterFree((BoosterHandle) arg);
+}
+
+/*
+ * Loads a model into a new one-thread booster owned by `owner`. The handle is
+ * tied to the context before anything can fail, so it is freed on every path.
+ */
+BoosterHandle
+XgbLoad(const void *data, size_t len, MemoryContext owner)
+{
+	BoosterHandle booster;
+	MemoryContextCallback *cb;
+
+	cb = MemoryContextAlloc(owner, sizeof(MemoryContextCallback));
+	XgbCheck(XGBoosterCreate(NULL, 0, &booster), "create a booster");
+	cb->func = XgbFreeCallback;
+	cb->arg = booster;
+	MemoryContextRegisterResetCallback(owner, cb);
+
+	if (len == 0 || XGBoosterLoadModelFromBuffer(booster, data, (bst_ulong) len) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("artifact is not a valid xgboost model"),
+				 errdetail("XGBoost said: %s", len == 0 ? "empty buffer" : XgbLastError())));
+	XgbCheck(XGBoosterSetParam(booster, "nthread", "1"), "set nthread");
+	return booster;
+}
+
+/* The model serialised as "json" or "ubj", copied into a palloc'd bytea. */
+bytea *
+XgbSave(BoosterHandle booster, const char *format)
+{
+	char		config[64];
+	bst_ulong	len;
+	const char *buf;
+	bytea	   *result;
+
+	snprintf(config, sizeof(config), "{\"format\": \"%s\"}", format);
+	XgbCheck(XGBoosterSaveModelToBuffer(booster, config, &len, &buf), "serialise the model");
+	result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), buf, len);
+	return result;
+}
+
+/* The booster's JSON configuration, copied into a palloc'd string. */
+char *
+XgbConfig(BoosterHandle booster)
+{
+	bst_ulong	len;
+	const char *buf;
+
+	XgbCheck(XGBoosterSaveJsonConfig(booster, &len, &buf), "save its configuration");
+	return pnstrdup(buf, len);
+}
+
+/* The number of features the model was trained on. */
+int
+XgbNumFeatures(BoosterHandle booster)
+{
+	bst_ulong	n;
+
+	XgbCheck(XGBoosterGetNumFeature(booster, &n), "count the model's features");
+	return (int) n;
+}
+
+/* The number of boosting rounds in the model. */
+int
+XgbBoostedRounds(BoosterHandle booster)
+{
+	int			n;
+
+	XgbCheck(XGBoosterBoostedRounds(booster, &n), "count the model's rounds");
+	return n;
+}
+
+/*
+ * Prediction on a dense float32 matrix: in place (handed over as an
+ * __array_interface__ document) for values and margins; through a DMatrix for
+ * contributions, which in-place prediction does not compute. The thread-local
+ * result is copied to `out`.
+ */
+void
+XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
+				XgbPredictKind kind, float *out, size_t out_len)
+{
+	char		array[160];
+	char		config[160];
+	const bst_ulong *shape;
+	bst_ulong	dim;
+	const float *result;
+	size_t		n = 1;
+
+	snprintf(config, sizeof(config),
+			 "{\"type\": %d, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
+			 "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}", (int) kind);
+	if (kind == XGB_PREDICT_CONTRIBS)
+	{
+		DMatrixHandle dmat;
+		int			rc;
+
+		XgbCheck(XGDMatrixCreateFromMat(x, nrow, ncol, NAN, &dmat), "create a matrix");
+		rc = XGBoosterPredictFromDMatrix(booster, dmat, config, &shape, &dim, &result);
+		XGDMatrixFree(dmat);
+		XgbCheck(rc, "compute contributions");
+	}
+	else
+	{
+		snprintf(array, sizeof(array),
+				 "{\"data\": [%lu, true], \"shape\": [%d, %d], \"typestr\": \"<f4\", \"version\": 3}",
+				 (unsigned long) (uintptr_t) x, nrow, ncol);
+		XgbCheck(XGBoosterPredictFromDense(booster, array, config, NULL, &shape, &dim, &result),
+				 "predict");
+	}
+	for (bst_ulong i = 0; i < dim; i++)
+		n *= shape[i];
+	if (n != out_len)
+		elog(ERROR, "xgboost returned %zu prediction values where %zu were expected", n, out_len);
+	memcpy(out, result, n * sizeof(float));
+}

@@ -1,0 +1,886 @@
+/*
+ * xgb_train.c — the 'xgboost' algorithm of mlops.train(): every libxgboost
+ * call made while training (matrices, booster parameters, boosting rounds,
+ * evaluation, early stopping, slicing).
+ *
+ * Threads: XGBoost's OpenMP threads inherit the signal mask of the thread
+ * that starts them, so every call that may run parallel code runs with all
+ * signals blocked and restores the mask before anything can raise an error;
+ * PostgreSQL's signals (cancel, timeout, termination) stay pending until then
+ * and are acted on by CHECK_FOR_INTERRUPTS between boosting rounds. No
+ * PostgreSQL function runs on XGBoost's threads: the log callback below runs
+ * on the backend's own thread, and only copies text into a static buffer.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <xgboost/c_api.h>
+
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "mlops/settings.h"
+#include "mlops/xgb.h"
+#include "mlops/xgb_train.h"
+
+#define XGB_DEFAULT_ROUNDS 100
+#define XGB_MAX_ROUNDS 1000000
+
+/* A NOTICE with the training's progress at most this often (ms); none for shorter trainings. */
+#define XGB_PROGRESS_INTERVAL_MS 5000
+
+/*
+ * Bytes XGBoost holds per matrix value on top of our float32 copy, estimated
+ * for mlops.max_training_memory: with tree_method hist the quantised matrix
+ * (a 1-byte bin index with max_bin <= 256, row- and column-wise); otherwise
+ * its sparse copy (a 4-byte feature index and a 4-byte value per entry) and
+ * a 1-byte bin index for approx.
+ */
+#define XGB_HIST_BYTES_PER_VALUE 2
+#define XGB_BYTES_PER_VALUE 9
+
+/* The libxgboost handles of one training, freed when their memory context goes. */
+typedef struct XgbHandles
+{
+	BoosterHandle booster;
+	DMatrixHandle dtrain;
+	DMatrixHandle dtest;		/* NULL without test rows */
+	DMatrixHandle proxy;		/* while a quantised matrix is built */
+} XgbHandles;
+
+/*
+ * The one batch a quantised matrix is built from, handed to XGBoost by the
+ * iterator callbacks below (which run inside libxgboost, on the backend's
+ * thread, and call no PostgreSQL function).
+ */
+typedef struct XgbBatchIter
+{
+	DMatrixHandle proxy;
+	const float *x;
+	const float *y;
+	int64		rows;
+	int			ncols;
+	const char **names;
+	const char **types;
+	bool		done;			/* the batch was handed over */
+	bool		failed;			/* a setter failed: XGBGetLastError() says why */
+} XgbBatchIter;
+
+/* hyperparams, split into mlops's own settings and the parameters for XGBoost. */
+typedef struct XgbParams
+{
+	int			n_estimators;
+	bool		n_estimators_given;
+	int			early_stopping_rounds;	/* 0 = none */
+	List	   *keys;			/* XGBoost parameters, in order, as text */
+	List	   *values;
+} XgbParams;
+
+/* XGBoost's log lines, captured while parameters are checked. */
+static bool log_capture = false;
+static char log_text[4096];
+static size_t log_len = 0;
+
+/*
+ * Receives XGBoost's log lines (on the backend's thread, the one that
+ * registered it): kept while capturing, else written to the server's log as
+ * XGBoost itself would. No PostgreSQL call: it runs inside libxgboost.
+ */
+static void
+XgbLogCallback(const char *msg)
+{
+	size_t		len = strlen(msg);
+
+	if (!log_capture)
+	{
+		fprintf(stderr, "%s\n", msg);
+		return;
+	}
+	len = Min(len, sizeof(log_text) - 1 - log_len);
+	memcpy(log_text + log_len, msg, len);
+	log_len += len;
+	log_text[log_len] = '\0';
+}
+
+/* Blocks every signal of the calling thread; the previous mask goes to *old. */
+static void
+BlockSignals(sigset_t *old)
+{
+	sigset_t	all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+/* Restores the signal mask BlockSignals saved. */
+static void
+RestoreSignals(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* Runs a libxgboost call (which never raises a PostgreSQL error) with signals blocked. */
+#define XGB_BLOCKED(rc, call) \
+	do { \
+		sigset_t	old_mask_; \
+		BlockSignals(&old_mask_); \
+		(rc) = (call); \
+		RestoreSignals(&old_mask_); \
+	} while (0)
+
+/*
+ * Raises sqlerrcode with XGBoost's last message unless rc is 0; the message
+ * loses its "[hh:mm:ss] file:line: " prefix and its stack trace.
+ */
+static void
+XgbTrainCheck(int rc, int sqlerrcode, const char *what)
+{
+	const char *msg;
+	const char *end;
+
+	if (rc == 0)
+		return;
+	msg = XGBGetLastError();
+	end = strstr(msg, "\nStack trace");
+	if (msg[0] == '[' && strstr(msg, "] ") != NULL)
+	{
+		const char *body = strstr(strstr(msg, "] ") + 2, ": ");
+
+		if (body != NULL && (end == NULL || body < end))
+			msg = body + 2;
+	}
+	ereport(ERROR,
+			(errcode(sqlerrcode),
+			 errmsg("xgboost could not %s", what),
+			 errdetail("XGBoost said: %s", end ? pnstrdup(msg, end - msg) : msg)));
+}
+
+/* Memory-context callback: frees the handles still held. */
+static void
+XgbHandlesFree(void *arg)
+{
+	XgbHandles *h = arg;
+
+	if (h->dtrain)
+		XGDMatrixFree(h->dtrain);
+	if (h->dtest)
+		XGDMatrixFree(h->dtest);
+	if (h->proxy)
+		XGDMatrixFree(h->proxy);
+	if (h->booster)
+		XGBoosterFree(h->booster);
+	h->dtrain = h->dtest = h->proxy = h->booster = NULL;
+}
+
+/* Handles owned by the current memory context: freed when it is reset or deleted. */
+static XgbHandles *
+XgbHandlesCreate(void)
+{
+	XgbHandles *h = palloc0(sizeof(XgbHandles));
+	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+	cb->func = XgbHandlesFree;
+	cb->arg = h;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return h;
+}
+
+/* A number of rounds in hyperparams: an integer from 1 to XGB_MAX_ROUNDS, or 22023. */
+static int
+RoundsParam(const char *key, const JsonbValue *v)
+{
+	double		x = NAN;
+
+	if (v->type == jbvNumeric)
+		x = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	if (!(x >= 1 && x <= XGB_MAX_ROUNDS && x == floor(x)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hyperparameter \"%s\" must be an integer from 1 to %d", key, XGB_MAX_ROUNDS)));
+	return (int) x;
+}
+
+/* A scalar hyperparameter as the text XGBoost parses (booleans as 1/0). */
+static char *
+ScalarText(const char *key, const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "1" : "0");
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hyperparameter \"%s\" must be a number, a string or a boolean", key),
+					 errhint("Only eval_metric takes an array (of metric names).")));
+	}
+	return NULL;				/* keep the compiler quiet */
+}
+
+/* Appends one XGBoost parameter. */
+static void
+AddParam(XgbParams *p, const char *key, const char *value)
+{
+	p->keys = lappend(p->keys, pstrdup(key));
+	p->values = lappend(p->values, pstrdup(value));
+}
+
+/* The last value given for an XGBoost parameter, or NULL. */
+static const char *
+ParamValue(const XgbParams *p, const char *key)
+{
+	const char *value = NULL;
+	ListCell   *k,
+			   *v;
+
+	forboth(k, p->keys, v, p->values)
+		if (strcmp(lfirst(k), key) == 0)
+		value = lfirst(v);
+	return value;
+}
+
+/*
+ * Splits hyperparams into n_estimators, early_stopping_rounds and XGBoost's
+ * parameters (eval_metric may be an array: one parameter per name, as Python
+ * sets them).
+ */
+static void
+ParseParams(Jsonb *hyperparams, XgbParams *p)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	p->n_estimators = XGB_DEFAULT_ROUNDS;
+	p->n_estimators_given = false;
+	p->early_stopping_rounds = 0;
+	p->keys = p->values = NIL;
+	Assert(JB_ROOT_IS_OBJECT(hyperparams));	/* train() checked it */
+	it = JsonbIteratorInit(&hyperparams->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		JsonbIteratorNext(&it, &v, true);
+		if (strcmp(key, "n_estimators") == 0)
+		{
+			p->n_estimators = RoundsParam(key, &v);
+			p->n_estimators_given = true;
+		}
+		else if (strcmp(key, "early_stopping_rounds") == 0)
+			p->early_stopping_rounds = RoundsParam(key, &v);
+		else if (strcmp(key, "eval_metric") == 0 && v.type == jbvBinary &&
+				 JsonContainerIsArray(v.val.binary.data))
+		{
+			JsonbIterator *ai = JsonbIteratorInit(v.val.binary.data);
+			JsonbValue	e;
+
+			while ((tok = JsonbIteratorNext(&ai, &e, true)) != WJB_DONE)
+				if (tok == WJB_ELEM)
+				{
+					if (e.type != jbvString)
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("hyperparameter \"eval_metric\" must be a metric name or an array of them")));
+					AddParam(p, key, pnstrdup(e.val.string.val, e.val.string.len));
+				}
+		}
+		else
+			AddParam(p, key, ScalarText(key, &v));
+	}
+}
+
+/*
+ * Adds the parameters the task fixes or defaults, and checks those given
+ * against it: the objective (classification needs class probabilities), the
+ * number of classes, threads, seed, validation of parameter names, and the
+ * histogram method when there are categorical inputs.
+ */
+static void
+TaskParams(const Dataset *ds, XgbParams *p)
+{
+	const char *objective = ParamValue(p, "objective");
+	const char *num_class = ParamValue(p, "num_class");
+	bool		multiclass = ds->classification && ds->nclasses > 2;
+
+	if (ds->classification)
+	{
+		const char *want = multiclass ? "multi:softprob" : "binary:logistic";
+
+		if (objective != NULL && strcmp(objective, want) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("objective \"%s\" is not available for this classification", objective),
+					 errdetail("The target has %d classes; train() needs class probabilities, which objective \"%s\" gives.",
+							   ds->nclasses, want)));
+		if (objective == NULL)
+			AddParam(p, "objective", want);
+	}
+	else if (objective != NULL && (strncmp(objective, "binary:", 7) == 0 || strncmp(objective, "multi:", 6) == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("objective \"%s\" is for classification", objective),
+				 errhint("Give task => 'classification' to train a classifier.")));
+	else if (objective == NULL)
+		AddParam(p, "objective", "reg:squarederror");
+
+	if (num_class != NULL && !(multiclass && strcmp(num_class, psprintf("%d", ds->nclasses)) == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hyperparameter \"num_class\" does not match the target"),
+				 multiclass ? errdetail("The target has %d classes; XGBoost is trained on their indexes 0 to %d.",
+										ds->nclasses, ds->nclasses - 1)
+				 : errdetail("num_class is for multiclass classification only.")));
+	if (multiclass && num_class == NULL)
+		AddParam(p, "num_class", psprintf("%d", ds->nclasses));
+
+	if (ParamValue(p, "nthread") == NULL)
+		AddParam(p, "nthread", psprintf("%d", MlopsTrainingThreads()));
+	if (ParamValue(p, "seed") == NULL)
+		AddParam(p, "seed", psprintf("%d", ds->seed));
+	if (ParamValue(p, "validate_parameters") == NULL)
+		AddParam(p, "validate_parameters", "1");
+	if (ParamValue(p, "tree_method") == NULL)
+		for (int j = 0; j < ds->ninputs; j++)
+			if (ds->inputs[j].kind == INPUT_CATEGORICAL)
+			{
+				AddParam(p, "tree_method", "hist");
+				break;
+			}
+}
+
+/*
+ * Records in the run what the user did not give: n_estimators when
+ * defaulted, and the parameters TaskParams added (those from index `given` on), so that the run
+ * says exactly how the model was trained.
+ */
+static void
+LogChosenParams(TrainRequest *req, const XgbParams *p, int given)
+{
+	ListCell   *k,
+			   *v;
+	int			i = 0;
+
+	if (!p->n_estimators_given)
+		TrainLogParam(req, "n_estimators", psprintf("%d", p->n_estimators));
+	forboth(k, p->keys, v, p->values)
+		if (i++ >= given)
+		TrainLogParam(req, lfirst(k), lfirst(v));
+}
+
+/*
+ * Reads the training rows (and the test rows) once into float32 matrices and
+ * label vectors; the row counts are the loader's, an error if the source
+ * changed since it counted them.
+ */
+static void
+LoadRows(Dataset *ds, float *xtrain, float *ytrain, float *xtest, float *ytest)
+{
+	int			k = ds->ninputs;
+	int64		ntrain = 0,
+				ntest = 0;
+	DatasetScan *scan = DatasetBeginScan(ds);
+	DatasetBatch *b;
+
+	while ((b = DatasetNextBatch(scan)) != NULL)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < b->nrows; i++)
+		{
+			bool		test = b->is_test[i];
+			int64		n = test ? ntest : ntrain;
+			float	   *x = (test ? xtest : xtrain) + n * k;
+			const double *src = b->x + (Size) i * k;
+
+			if (n >= (test ? ds->test_rows : ds->train_rows))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("source \"%s\" changed while it was read", ds->source)));
+			for (int j = 0; j < k; j++)
+				x[j] = (float) src[j];
+			(test ? ytest : ytrain)[n] = ds->classification ? (float) b->label[i] : (float) b->y[i];
+			if (test)
+				ntest++;
+			else
+				ntrain++;
+		}
+	}
+	DatasetEndScan(scan);
+	if (ntrain != ds->train_rows || ntest != ds->test_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" changed while it was read", ds->source)));
+}
+
+/* The inputs' names and XGBoost feature types ('c' categorical, 'q' numeric), palloc'd. */
+static void
+FeatureInfo(const Dataset *ds, const char ***names, const char ***types)
+{
+	*names = palloc(sizeof(char *) * ds->ninputs);
+	*types = palloc(sizeof(char *) * ds->ninputs);
+	for (int j = 0; j < ds->ninputs; j++)
+	{
+		(*names)[j] = ds->inputs[j].name;
+		(*types)[j] = ds->inputs[j].kind == INPUT_CATEGORICAL ? "c" : "q";
+	}
+}
+
+/* The __array_interface__ document of a row-major float32 matrix, into buf. */
+static void
+ArrayInterface(char *buf, size_t size, const float *x, int64 rows, int cols)
+{
+	snprintf(buf, size,
+			 "{\"data\": [%lu, true], \"shape\": [%lld, %d], \"typestr\": \"<f4\", \"version\": 3}",
+			 (unsigned long) (uintptr_t) x, (long long) rows, cols);
+}
+
+/*
+ * Hands a float32 matrix (rows × ninputs, NaN = missing) and its labels to
+ * XGBoost, with the inputs' names and types ('c' for categorical: native
+ * categorical splits on the category index). The handle goes to *slot as
+ * soon as it exists, so that it is freed on every path.
+ */
+static void
+CreateMatrix(const Dataset *ds, const float *x, const float *y, int64 rows, int nthread,
+			 DMatrixHandle *slot)
+{
+	char		array[200];
+	char		config[64];
+	const char **names;
+	const char **types;
+	int			rc;
+
+	ArrayInterface(array, sizeof(array), x, rows, ds->ninputs);
+	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d}", nthread);
+	XGB_BLOCKED(rc, XGDMatrixCreateFromDense(array, config, slot));
+	XgbTrainCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "build its training matrix");
+	XgbTrainCheck(XGDMatrixSetFloatInfo(*slot, "label", y, (bst_ulong) rows),
+				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the labels");
+	FeatureInfo(ds, &names, &types);
+	XgbTrainCheck(XGDMatrixSetStrFeatureInfo(*slot, "feature_name", names, ds->ninputs),
+				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature names");
+	XgbTrainCheck(XGDMatrixSetStrFeatureInfo(*slot, "feature_type", types, ds->ninputs),
+				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature types");
+}
+
+/* Iterator callback: rewinds to the one batch. */
+static void
+XgbBatchReset(DataIterHandle handle)
+{
+	((XgbBatchIter *) handle)->done = false;
+}
+
+/*
+ * Iterator callback: hands the batch (data, labels, feature names and types)
+ * to the proxy and returns 1, or 0 once it was handed over or a setter failed.
+ */
+static int
+XgbBatchNext(DataIterHandle handle)
+{
+	XgbBatchIter *it = handle;
+	char		array[200];
+
+	if (it->done)
+		return 0;
+	it->done = true;
+	ArrayInterface(array, sizeof(array), it->x, it->rows, it->ncols);
+	if (XGProxyDMatrixSetDataDense(it->proxy, array) != 0 ||
+		XGDMatrixSetFloatInfo(it->proxy, "label", it->y, (bst_ulong) it->rows) != 0 ||
+		XGDMatrixSetStrFeatureInfo(it->proxy, "feature_name", it->names, it->ncols) != 0 ||
+		XGDMatrixSetStrFeatureInfo(it->proxy, "feature_type", it->types, it->ncols) != 0)
+	{
+		it->failed = true;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Hands a float32 matrix to XGBoost as a quantised matrix (QuantileDMatrix,
+ * for tree_method hist): XGBoost keeps only each value's histogram bin, not a
+ * copy of the values. One batch, as Python's QuantileDMatrix on an array, so
+ * that the bins are those of a DMatrix. ref: the training matrix whose bins a
+ * test matrix uses, or NULL.
+ */
+static void
+CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 rows, int nthread,
+					 const char *max_bin, DMatrixHandle ref, XgbHandles *h, DMatrixHandle *slot)
+{
+	XgbBatchIter it;
+	char		config[128];
+	int			rc;
+
+	memset(&it, 0, sizeof(it));
+	XgbTrainCheck(XGProxyDMatrixCreate(&h->proxy), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a proxy matrix");
+	it.proxy = h->proxy;
+	it.x = x;
+	it.y = y;
+	it.rows = rows;
+	it.ncols = ds->ninputs;
+	FeatureInfo(ds, &it.names, &it.types);
+	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d, \"max_bin\": %d}",
+			 nthread, max_bin ? atoi(max_bin) : 256);
+	XGB_BLOCKED(rc, XGQuantileDMatrixCreateFromCallback(&it, h->proxy, ref, XgbBatchReset, XgbBatchNext,
+														 config, slot));
+	XGDMatrixFree(h->proxy);
+	h->proxy = NULL;
+	XgbTrainCheck(rc != 0 || it.failed ? -1 : 0, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "build its training matrix");
+}
+
+/*
+ * Builds the training (and test) matrices: the rows are read once into
+ * float32 buffers of exactly the loader's row counts, handed to XGBoost (as a
+ * quantised matrix for tree_method hist, else as a DMatrix, which copies the
+ * values), and freed at once. The memory is charged against
+ * mlops.max_training_memory before anything is allocated.
+ */
+static void
+BuildMatrices(Dataset *ds, XgbHandles *h, const XgbParams *p, int nthread)
+{
+	const char *tree_method = ParamValue(p, "tree_method");
+	bool		hist = tree_method != NULL && strcmp(tree_method, "hist") == 0;
+	int64		rows = ds->train_rows + ds->test_rows;
+	Size		values = (Size) rows * ds->ninputs;
+	Size		k = Max(ds->ninputs, 1);
+	float	   *xtrain,
+			   *ytrain,
+			   *xtest = NULL,
+			   *ytest = NULL;
+
+	DatasetReserveMemory(ds, values * (sizeof(float) + (hist ? XGB_HIST_BYTES_PER_VALUE : XGB_BYTES_PER_VALUE)) +
+						 rows * (sizeof(float) + sizeof(uint64)),
+						 hist ? "the float32 training matrix and XGBoost's quantised copy of it"
+						 : "the float32 training matrix and XGBoost's copy of it");
+	xtrain = palloc_extended(sizeof(float) * Max(ds->train_rows, 1) * k, MCXT_ALLOC_HUGE);
+	ytrain = palloc_extended(sizeof(float) * Max(ds->train_rows, 1), MCXT_ALLOC_HUGE);
+	if (ds->test_rows > 0)
+	{
+		xtest = palloc_extended(sizeof(float) * ds->test_rows * k, MCXT_ALLOC_HUGE);
+		ytest = palloc_extended(sizeof(float) * ds->test_rows, MCXT_ALLOC_HUGE);
+	}
+	LoadRows(ds, xtrain, ytrain, xtest, ytest);
+	if (hist)
+		CreateQuantileMatrix(ds, xtrain, ytrain, ds->train_rows, nthread, ParamValue(p, "max_bin"), NULL,
+							 h, &h->dtrain);
+	else
+		CreateMatrix(ds, xtrain, ytrain, ds->train_rows, nthread, &h->dtrain);
+	pfree(xtrain);
+	pfree(ytrain);
+	if (ds->test_rows > 0)
+	{
+		if (hist)
+			CreateQuantileMatrix(ds, xtest, ytest, ds->test_rows, nthread, ParamValue(p, "max_bin"), h->dtrain,
+								 h, &h->dtest);
+		else
+			CreateMatrix(ds, xtest, ytest, ds->test_rows, nthread, &h->dtest);
+		pfree(xtest);
+		pfree(ytest);
+	}
+}
+
+/*
+ * Raises 22023 naming the parameters XGBoost reported as unused in its log
+ * ("Parameters: { "max_dept" } are not used."): they are unknown to it.
+ */
+static void
+ReportUnusedParams(const char *log)
+{
+	const char *start = strstr(log, "Parameters: {");
+	const char *end;
+
+	if (start == NULL)
+		return;
+	start += strlen("Parameters: {");
+	end = strstr(start, "} are not used");
+	if (end == NULL)
+		return;
+	while (start < end && *start == ' ')
+		start++;
+	while (end > start && end[-1] == ' ')
+		end--;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown hyperparameter %s for algorithm \"xgboost\"", pnstrdup(start, end - start)),
+			 errdetail("XGBoost does not use it with these settings."),
+			 errhint("Every hyperparameter but n_estimators and early_stopping_rounds is an XGBoost learning parameter; see XGBoost's parameter documentation.")));
+}
+
+/*
+ * Creates the booster with the matrices in its cache, the feature names and
+ * types (saved with the model), sets the parameters, and has XGBoost
+ * configure itself now, so that an unknown parameter, an invalid value or an
+ * unknown objective is reported before any round.
+ */
+static void
+CreateBooster(const Dataset *ds, XgbHandles *h, const XgbParams *p)
+{
+	const char **names;
+	const char **types;
+	DMatrixHandle dmats[2] = {h->dtrain, h->dtest};
+	ListCell   *k,
+			   *v;
+	bst_ulong	len;
+	const char *config;
+	int			rc;
+
+	XgbTrainCheck(XGBoosterCreate(dmats, h->dtest ? 2 : 1, &h->booster),
+				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a booster");
+	FeatureInfo(ds, &names, &types);
+	XgbTrainCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_name", names, ds->ninputs),
+				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature names");
+	XgbTrainCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_type", types, ds->ninputs),
+				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature types");
+	forboth(k, p->keys, v, p->values)
+		XgbTrainCheck(XGBoosterSetParam(h->booster, lfirst(k), lfirst(v)),
+					  ERRCODE_INVALID_PARAMETER_VALUE, psprintf("set hyperparameter \"%s\"", (char *) lfirst(k)));
+	XGBRegisterLogCallback(XgbLogCallback);
+	log_len = 0;
+	log_text[0] = '\0';
+	log_capture = true;
+	XGB_BLOCKED(rc, XGBoosterSaveJsonConfig(h->booster, &len, &config));
+	log_capture = false;
+	XgbTrainCheck(rc, ERRCODE_INVALID_PARAMETER_VALUE, "use these hyperparameters");
+	ReportUnusedParams(log_text);
+}
+
+/* Whether a greater value of an evaluation metric is better (as Python's early stopping decides). */
+static bool
+MetricMaximized(const char *metric)
+{
+	static const char *const maximized[] = {"auc", "aucpr", "map", "ndcg", "auc@", "aucpr@", "map@", "ndcg@"};
+
+	if (strcmp(metric, "mape") == 0)
+		return false;
+	for (int i = 0; i < lengthof(maximized); i++)
+		if (strncmp(metric, maximized[i], strlen(maximized[i])) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Logs every "set-metric:value" of XGBoost's evaluation line ("[3]\ttrain-
+ * rmse:1.5\ttest-rmse:1.7") into the run at step iter; returns the last one
+ * (name and value), which early stopping and progress follow.
+ */
+static double
+LogEvaluation(TrainRequest *req, const char *line, int iter, char **last_name)
+{
+	char	   *copy = pstrdup(line);
+	char	   *save = NULL;
+	double		last = NAN;
+
+	*last_name = NULL;
+	strtok_r(copy, "\t", &save);	/* the "[iter]" */
+	for (char *tok = strtok_r(NULL, "\t", &save); tok != NULL; tok = strtok_r(NULL, "\t", &save))
+	{
+		char	   *colon = strrchr(tok, ':');
+
+		if (colon == NULL)
+			elog(ERROR, "unexpected xgboost evaluation \"%s\"", line);
+		*colon = '\0';
+		last = strtod(colon + 1, NULL);
+		*last_name = tok;
+		TrainLogMetric(req, tok, last, iter);
+	}
+	return last;
+}
+
+/*
+ * Boosts up to n_estimators rounds, logging each round's evaluation, with
+ * early stopping on the test rows' last metric; returns the number of rounds
+ * to keep. Cancellation is checked between rounds.
+ */
+static int
+Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p)
+{
+	DMatrixHandle dmats[2] = {h->dtrain, h->dtest};
+	const char *names[2] = {"train", "test"};
+	MemoryContext round_context = AllocSetContextCreate(CurrentMemoryContext, "xgboost round",
+														ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(round_context);
+	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz last_notice = start;
+	double		best = NAN;
+	int			best_iter = -1;
+	int			stagnant = 0;
+	int			iter;
+
+	for (iter = 0; iter < p->n_estimators; iter++)
+	{
+		const char *eval;
+		char	   *metric;
+		double		value;
+		int			rc;
+		TimestampTz now;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(round_context);
+		XGB_BLOCKED(rc, XGBoosterUpdateOneIter(h->booster, iter, h->dtrain));
+		XgbTrainCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "boost a round");
+		XGB_BLOCKED(rc, XGBoosterEvalOneIter(h->booster, iter, dmats, names, h->dtest ? 2 : 1, &eval));
+		XgbTrainCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "evaluate a round");
+		value = LogEvaluation(req, eval, iter, &metric);
+
+		if (p->early_stopping_rounds > 0 && metric != NULL)
+		{
+			const char *dash = strchr(metric, '-');
+			bool		maximize = MetricMaximized(dash ? dash + 1 : metric);
+
+			if (best_iter < 0 || (maximize ? value > best : value < best))
+			{
+				best = value;
+				best_iter = iter;
+				stagnant = 0;
+			}
+			else if (++stagnant >= p->early_stopping_rounds)
+			{
+				iter++;
+				break;
+			}
+		}
+
+		now = GetCurrentTimestamp();
+		if (iter + 1 < p->n_estimators && TimestampDifferenceExceeds(last_notice, now, XGB_PROGRESS_INTERVAL_MS))
+		{
+			double		elapsed = (now - start) / 1e6;
+
+			ereport(NOTICE,
+					(errmsg("xgboost round %d of %d: %s %g, %.1f s elapsed, about %.0f s remaining",
+							iter + 1, p->n_estimators, metric ? metric : "no metric", value,
+							elapsed, elapsed / (iter + 1) * (p->n_estimators - iter - 1))));
+			last_notice = now;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(round_context);
+	if (best_iter >= 0)
+	{
+		TrainLogMetric(req, "best_iteration", best_iter, 0);
+		return best_iter + 1;
+	}
+	return iter;
+}
+
+/*
+ * Keeps the first `rounds` rounds of the booster (early stopping keeps the
+ * best iteration's model), recording best_iteration as Python does.
+ */
+static void
+TruncateBooster(XgbHandles *h, int rounds)
+{
+	BoosterHandle sliced;
+	char		best[16];
+
+	XgbTrainCheck(XGBoosterSlice(h->booster, 0, rounds, 1, &sliced),
+				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "keep the best rounds");
+	XGBoosterFree(h->booster);
+	h->booster = sliced;
+	snprintf(best, sizeof(best), "%d", rounds - 1);
+	XgbTrainCheck(XGBoosterSetAttr(h->booster, "best_iteration", best),
+				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "record the best iteration");
+}
+
+/*
+ * Predicts a batch with the trained booster (for train()'s metrics): values
+ * for regression, one probability per class for classification.
+ */
+static void
+XgbTrainPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch *batch, double *out)
+{
+	const XgbHandles *h = model->state;
+	int			k = ds->ninputs;
+	int			nout = ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
+	float	   *x = palloc(sizeof(float) * Max((Size) batch->nrows * k, 1));
+	float	   *res = palloc(sizeof(float) * Max((Size) batch->nrows * nout, 1));
+	sigset_t	old;
+
+	for (Size i = 0; i < (Size) batch->nrows * k; i++)
+		x[i] = (float) batch->x[i];
+	BlockSignals(&old);
+	PG_TRY();
+	{
+		XgbPredictDense(h->booster, x, batch->nrows, k, XGB_PREDICT_VALUE, res, (size_t) batch->nrows * nout);
+	}
+	PG_FINALLY();
+	{
+		RestoreSignals(&old);
+	}
+	PG_END_TRY();
+	for (int i = 0; i < batch->nrows; i++)
+	{
+		if (ds->classification && nout == 1)
+		{
+			out[2 * i] = 1.0 - res[i];
+			out[2 * i + 1] = res[i];
+		}
+		else
+			for (int c = 0; c < nout; c++)
+				out[i * nout + c] = res[i * nout + c];
+	}
+	pfree(x);
+	pfree(res);
+}
+
+/*
+ * The 'xgboost' algorithm: parameters checked, rows read once into XGBoost's
+ * matrices, n_estimators rounds (or fewer, with early stopping), and the
+ * model serialised as UBJ. The handles live until the calling memory context
+ * goes (train() predicts with the booster after this returns).
+ */
+void
+TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
+{
+	XgbParams	p;
+	XgbHandles *h;
+	const char *nthread;
+	int			nfree;
+	int			rounds;
+	bytea	   *artifact;
+
+	ParseParams(req->hyperparams, &p);
+	if (p.early_stopping_rounds > 0 && ds->test_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("early_stopping_rounds needs test rows"),
+				 errhint("Give a test_fraction greater than 0.")));
+	nfree = list_length(p.keys);
+	TaskParams(ds, &p);
+	nthread = ParamValue(&p, "nthread");
+	LogChosenParams(req, &p, nfree);
+
+	h = XgbHandlesCreate();
+	BuildMatrices(ds, h, &p, Max(atoi(nthread), 0));
+	CreateBooster(ds, h, &p);
+	rounds = Boost(req, h, &p);
+	XGDMatrixFree(h->dtrain);
+	h->dtrain = NULL;
+	if (h->dtest)
+	{
+		XGDMatrixFree(h->dtest);
+		h->dtest = NULL;
+	}
+	if (p.early_stopping_rounds > 0)
+		TruncateBooster(h, rounds);
+
+	artifact = XgbSave(h->booster, "ubj");
+	initStringInfo(&out->artifact);
+	appendBinaryStringInfo(&out->artifact, VARDATA(artifact), VARSIZE(artifact) - VARHDRSZ);
+	out->artifact_format = "xgboost-ubj";
+	out->spec_impute = false;
+	out->predict = XgbTrainPredict;
+	out->state = h;
+}

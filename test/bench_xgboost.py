@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""XGBoost training: train(algorithm => 'xgboost') on a table of ROWS rows × 20
+float8 features (100 rounds, depth 6, tree_method hist, the same threads —
+one by default: on this shared 2-core machine two OpenMP threads on busy
+cores are several times slower than one, which would measure the load, not
+the code; BENCH_XGB_THREADS=2 on an idle machine)
+against Python's xgboost.train on the same rows held in a numpy array, and
+against fetching the rows with psycopg2 then training in Python. Also the peak
+memory of each: the backend's VmHWM growth during train() less the shared
+buffers and library pages it mapped meanwhile (RssShmem and RssFile growth:
+the table's pages and code, not the training's memory), and the VmHWM growth of a fresh Python process doing the
+fetch and the training. 200k rows by default (BENCH_XGB_ROWS=500000 for the
+issue's size): 500k takes well over 4 minutes on this machine."""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import xgboost as xgb
+
+from mlops_bench import report
+from mlops_test import connect, fresh_database, query
+
+ROWS = int(os.environ.get("BENCH_XGB_ROWS", 200_000))
+FEATURES = 20
+ROUNDS = 100
+THREADS = int(os.environ.get("BENCH_XGB_THREADS", 1))
+PARAMS = {"max_depth": 6, "tree_method": "hist", "nthread": THREADS}
+DB = "bench_xgboost"
+COLS = [f"f{j}" for j in range(FEATURES)]
+
+conn = fresh_database(DB, datasets=False)
+query(conn, f"""CREATE TABLE bench AS
+                SELECT {', '.join(f'random() AS f{j}' for j in range(FEATURES))}, 0::float8 AS y
+                  FROM generate_series(1, {ROWS})""")
+query(conn, f"UPDATE bench SET y = {' + '.join(f'{j % 5 - 2} * f{j}' for j in range(FEATURES))} + random()")
+query(conn, "VACUUM FREEZE ANALYZE bench")
+SELECT = f"SELECT {', '.join(COLS)}, y FROM bench"
+HYPER = '{"max_depth": 6, "tree_method": "hist", "n_estimators": %d}' % ROUNDS
+
+
+def ours(c=conn):
+    query(c, "SET mlops.threads = %s", (THREADS,))
+    query(c, f"SELECT version FROM mlops.train('bench', 'bench', 'y', hyperparams => '{HYPER}', test_fraction => 0)")
+
+
+def fetch():
+    """The rows as float64 arrays, fetched with psycopg2 as a Python user would."""
+    rows = query(conn, SELECT)
+    data = np.array(rows, dtype=np.float64)
+    return data[:, :FEATURES], data[:, FEATURES]
+
+
+X, y = fetch()
+
+
+def in_memory():
+    xgb.train(PARAMS, xgb.DMatrix(X, label=y), ROUNDS)
+
+
+def fetch_and_train():
+    Xf, yf = fetch()
+    xgb.train(PARAMS, xgb.DMatrix(Xf, label=yf), ROUNDS)
+
+
+def status_kb(pid, field):
+    """A field of /proc/PID/status, in kB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field}")
+
+
+def backend_peak_mb():
+    """Peak private memory growth of a fresh backend during one train()."""
+    c = connect(DB)
+    pid = query(c, "SELECT pg_backend_pid()")[0][0]
+    query(c, "SELECT mlops.build_info()")   # load the library first
+    fields = ("VmHWM", "RssShmem", "RssFile")
+    before = [status_kb(pid, f) for f in fields]
+    ours(c)
+    hwm, shm, lib = (status_kb(pid, f) - b for f, b in zip(fields, before))
+    c.close()
+    return (hwm - shm - lib) / 1024
+
+
+PEER = f"""
+import numpy as np, psycopg2, xgboost as xgb
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+before = hwm()
+c = psycopg2.connect(dbname={DB!r}); cur = c.cursor(); cur.execute({SELECT!r})
+data = np.array(cur.fetchall(), dtype=np.float64); cur.close(); c.close()
+xgb.train({PARAMS!r}, xgb.DMatrix(data[:, :{FEATURES}], label=data[:, {FEATURES}]), {ROUNDS})
+print((hwm() - before) / 1024)
+"""
+
+
+def peer_peak_mb():
+    """Peak memory growth of a fresh Python process fetching the rows and training."""
+    out = subprocess.run([sys.executable, "-c", PEER], check=True, capture_output=True, text=True).stdout
+    return float(out.split()[-1])
+
+
+# Interleaved rounds (ours, in-memory, fetch+train, ...) rather than one method
+# after the other, so that the load of this shared machine weighs on all alike.
+repeat = int(os.environ.get("BENCH_XGB_REPEAT", 3))
+times = {ours: [], in_memory: [], fetch_and_train: []}
+for _ in range(repeat):
+    for fn, series in times.items():
+        start = time.perf_counter()
+        fn()
+        series.append(time.perf_counter() - start)
+t_ours, t_mem, t_fetch = (statistics.median(series) for series in times.values())
+what = f"xgboost train, {ROWS // 1000}k x {FEATURES}, {ROUNDS} rounds depth 6, {THREADS} threads"
+report(f"{what}: train() vs xgboost.train on numpy", t_ours, t_mem, "1.15")
+report(f"{what}: train() vs psycopg2 fetch + xgboost.train", t_ours, t_fetch, "0.8")
+matrix_mb = ROWS * FEATURES * 4 / 2**20
+report(f"peak memory growth, train() vs psycopg2 + xgboost.train (float32 matrix {matrix_mb:.0f} MB)",
+       backend_peak_mb(), peer_peak_mb(), "", unit="MB")
