@@ -192,7 +192,7 @@ DECLARE
     alert_id bigint;
     message text;
 BEGIN
-    SELECT * INTO STRICT m FROM mlops.monitor WHERE name = monitor;
+    SELECT * INTO STRICT m FROM mlops.monitor mon WHERE mon.name = _record_monitor_run.monitor;
     INSERT INTO mlops.monitor_run (monitor_id, model, version, by, features, drifted, error)
         VALUES (m.id, model, version, mlops.invoker(), jsonb_array_length(results),
                 (SELECT count(*) FROM jsonb_array_elements(results) e WHERE (e->>'drifted')::boolean), error)
@@ -208,8 +208,10 @@ BEGIN
         INSERT INTO mlops.alert (run_id, kind, action, message) VALUES (run, 'error', m.action, message)
             RETURNING id INTO alert_id;
     ELSIF cardinality(bad) > 0 THEN
-        message := format('%s of %s:%s drifted beyond %s %s: %s', m.metric, model, version,
-                          m.metric, m.threshold, array_to_string(bad, ', '));
+        message := format('%s:%s drifted: %s %s %s for %s %s', model, version, m.metric,
+                          CASE m.metric WHEN 'ks' THEN 'p-value below' ELSE 'above' END, m.threshold,
+                          CASE WHEN cardinality(bad) = 1 THEN 'feature' ELSE 'features' END,
+                          array_to_string(bad, ', '));
         IF m.action = 'retrain' THEN
             message := message || '; retraining was asked for but retrain() is not available yet, so no new version was trained';
         END IF;
