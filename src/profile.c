@@ -71,11 +71,75 @@ struct ProfileBuilder
 	MemoryContext rowcxt;		/* per-row scratch (category strings) */
 };
 
-/* Sorts doubles ascending (no NaN). */
+/* The bits of a double as an unsigned key in the same order (no NaN). */
+static inline uint64
+DoubleKey(double x)
+{
+	uint64		bits;
+
+	memcpy(&bits, &x, sizeof(bits));
+	return (bits & UINT64CONST(0x8000000000000000)) ? ~bits : bits | UINT64CONST(0x8000000000000000);
+}
+
+/*
+ * Sorts doubles ascending (no NaN): a least-significant-byte radix sort on
+ * order-preserving keys for large arrays (several times faster than a
+ * comparison sort, which dominated drift on a million rows), skipping the
+ * bytes all keys share; a comparison sort for small ones.
+ */
 void
 SortDoubles(double *values, size_t n)
 {
-	SortDoublesImpl(values, n);
+	size_t		(*counts)[256];
+	double	   *buffer,
+			   *from = values,
+			   *to;
+
+	if (n < 4096)
+	{
+		SortDoublesImpl(values, n);
+		return;
+	}
+	counts = palloc0(sizeof(size_t) * 8 * 256);
+	for (size_t i = 0; i < n; i++)
+	{
+		uint64		key = DoubleKey(values[i]);
+
+		for (int b = 0; b < 8; b++)
+			counts[b][(key >> (8 * b)) & 0xFF]++;
+	}
+	buffer = palloc_extended(sizeof(double) * n, MCXT_ALLOC_HUGE);
+	to = buffer;
+	for (int b = 0; b < 8; b++)
+	{
+		size_t		offset = 0;
+		bool		trivial = false;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int d = 0; d < 256; d++)
+		{
+			size_t		c = counts[b][d];
+
+			if (c == n)
+				trivial = true;
+			counts[b][d] = offset;
+			offset += c;
+		}
+		if (trivial)
+			continue;			/* every key has this byte: the order stands */
+		for (size_t i = 0; i < n; i++)
+			to[counts[b][(DoubleKey(from[i]) >> (8 * b)) & 0xFF]++] = from[i];
+		{
+			double	   *t = from;
+
+			from = to;
+			to = t;
+		}
+	}
+	if (from != values)
+		memcpy(values, from, sizeof(double) * n);
+	pfree(buffer);
+	pfree(counts);
 }
 
 /*
@@ -294,8 +358,10 @@ SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
 	for (int64 i = 0; i < n; i++)
 		sum += sorted[i];
 	p->mean = sum / n;
+	CHECK_FOR_INTERRUPTS();
 	for (int64 i = 0; i < n; i++)
 		ss += (sorted[i] - p->mean) * (sorted[i] - p->mean);
+	CHECK_FOR_INTERRUPTS();
 	p->std = sqrt(ss / n);
 	p->min = sorted[0];
 	p->max = sorted[n - 1];
@@ -352,6 +418,8 @@ SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
 			double		f = (double) (j + 1) / n;
 			double		g = (double) (((j + 1) * sample_size) / n) / sample_size;
 
+			if ((j & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
 			err += (f - g) * (sorted[j + 1] - sorted[j]);
 		}
 		p->sample_error = err;
