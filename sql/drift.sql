@@ -64,6 +64,7 @@ SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'p
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('', 'price', 'houses')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.run_monitor('nope')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.run_monitor(NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.drop_monitor('nope')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.profile(NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.profile('houses', '{x,x}')$$);
@@ -79,3 +80,26 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('select * from houses wher
 SELECT feature, metric, round(value::numeric, 6) AS value, drifted
   FROM mlops.compare('houses', $$select case when x < 50 then 'NaN' when x < 60 then 'Infinity' end::float8 as x,
                                          'tokyo' as city from houses$$, '{x,city}');
+
+-- privileges: a trainer measures drift and runs monitors over what it may
+-- read; sources are read with the caller's privileges; a scorer may not
+CREATE ROLE regress_drift_trainer IN ROLE mlops_trainer;
+CREATE ROLE regress_drift_scorer IN ROLE mlops_scorer;
+CREATE TABLE houses_today AS SELECT * FROM houses;
+GRANT SELECT ON houses, houses_today TO regress_drift_trainer;
+CREATE TABLE secret AS SELECT * FROM houses;
+SET ROLE regress_drift_trainer;
+SELECT count(*) FILTER (WHERE drifted) AS drifted FROM mlops.drift('price', 'houses_today');
+SELECT mlops.create_monitor('trainer_psi', 'price', 'houses_today') > 0 AS created;
+SELECT r->'drifted' AS drifted, r->'error' AS error FROM mlops.run_monitor('trainer_psi') r;
+SELECT monitor, feature, drifted FROM mlops.drift_status WHERE monitor = 'trainer_psi' ORDER BY feature;
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('houses', 'secret')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('secret')$$);
+SELECT pg_temp.sqlstate($$INSERT INTO mlops.alert (run_id, kind, action, message) VALUES (1, 'drift', 'alert', 'forged')$$);
+RESET ROLE;
+SET ROLE regress_drift_scorer;
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift('price', 'houses')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.alerts$$);
+RESET ROLE;
+DROP OWNED BY regress_drift_trainer, regress_drift_scorer;
+DROP ROLE regress_drift_trainer, regress_drift_scorer;

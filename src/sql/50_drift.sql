@@ -236,7 +236,10 @@ DECLARE
     v record;
     results jsonb;
 BEGIN
-    SELECT * INTO m FROM mlops.monitors WHERE monitors.name = mlops._require(run_monitor.name, 'name');
+    IF run_monitor.name IS NULL THEN
+        RAISE EXCEPTION 'name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO m FROM mlops.monitors WHERE monitors.name = run_monitor.name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'monitor "%" does not exist', run_monitor.name USING ERRCODE = 'undefined_object';
     END IF;
