@@ -1,0 +1,129 @@
+/*
+ * profile.h — feature profiles: the statistics of every column of a source
+ * that drift is measured against (count, NULLs, mean, std, min, max, the
+ * 10-quantile bin edges and bin fractions of numeric columns, category counts
+ * of categorical ones, and a sorted sample of the numeric values for KS and
+ * Wasserstein). docs/model-format.md ("profile") describes the jsonb layout.
+ *
+ * Training freezes a version's profile with one call (inside SPI_connect()):
+ *
+ *     Jsonb *profile = ProfileBuild(source, feature_names);
+ *
+ * or, when it already reads the rows itself, feeds them to a builder:
+ *
+ *     ProfileBuilder *b = ProfileBuilderCreate(tupdesc, feature_names);
+ *     for each row: ProfileBuilderAddTuple(b, tuple);
+ *     Jsonb *profile = ProfileToJsonb(ProfileBuilderFinish(b, PROFILE_SAMPLE_SIZE));
+ */
+#ifndef MLOPS_PROFILE_H
+#define MLOPS_PROFILE_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "nodes/pg_list.h"
+#include "utils/array.h"
+#include "utils/jsonb.h"
+
+/* Version of the jsonb layout written by ProfileToJsonb. */
+#define PROFILE_FORMAT_VERSION 1
+
+/* Quantile bins of numeric features: edges at 0, 0.1, ..., 1. */
+#define PROFILE_QUANTILES 10
+
+/*
+ * Numeric values kept in a frozen profile for KS and Wasserstein: all of them
+ * when there are at most this many, else this many quantile points.
+ */
+#define PROFILE_SAMPLE_SIZE 4096
+
+typedef enum FeatureKind
+{
+	FEATURE_NUMERIC,
+	FEATURE_CATEGORICAL
+} FeatureKind;
+
+/* The profile of one feature. */
+typedef struct FeatureProfile
+{
+	char	   *name;
+	FeatureKind kind;
+	int64		rows;			/* rows read */
+	int64		nulls;			/* NULL values */
+	int64		nonfinite;		/* NaN and ±Infinity (numeric only) */
+	int64		count;			/* values used by the metrics: rows - nulls - nonfinite */
+
+	/* numeric (count > 0) */
+	double		mean;
+	double		std;			/* population standard deviation */
+	double		min;
+	double		max;
+	int			nedges;			/* 10-quantile edges, duplicates dropped */
+	double	   *edges;
+	double	   *fractions;		/* one per bin: ProfileBins(nedges) of them */
+	int64		nsample;		/* sorted values: all of them, or quantile points */
+	double	   *sample;
+	double		sample_error;	/* Wasserstein-1 distance from the values to the sample */
+
+	/* categorical: categories sorted by strcmp, with their counts */
+	int			ncategories;
+	char	  **categories;
+	int64	   *counts;
+} FeatureProfile;
+
+typedef struct ProfileBuilder ProfileBuilder;
+
+/* Number of bins for nedges unique edges: the inner edges split the line. */
+static inline int
+ProfileBins(int nedges)
+{
+	return nedges > 2 ? nedges - 1 : 1;
+}
+
+/*
+ * The bin of a value: bin i holds (e[i], e[i+1]] of the inner edges
+ * e = edges[1..nedges-2], the first and last bins are open.
+ */
+extern int	ProfileBinOf(const double *edges, int nedges, double value);
+
+/* Sorts doubles ascending (no NaN). */
+extern void SortDoubles(double *values, size_t n);
+
+/*
+ * A builder for the named columns of rows described by tupdesc (names NIL =
+ * every numeric or categorical column). An unknown column is 42703, a column
+ * of another type 42804.
+ */
+extern ProfileBuilder *ProfileBuilderCreate(TupleDesc tupdesc, List *names);
+
+/* Adds one row. */
+extern void ProfileBuilderAddTuple(ProfileBuilder *builder, HeapTuple tuple);
+
+/*
+ * The profiles (a List of FeatureProfile *), in column order. The numeric
+ * sample keeps every value when there are at most sample_size of them
+ * (sample_size 0: always every value), else sample_size quantile points.
+ */
+extern List *ProfileBuilderFinish(ProfileBuilder *builder, int64 sample_size);
+
+/* Reads a source (SPI connected) into profiles; see ProfileBuilderFinish. */
+extern List *ProfileSource(const char *source, List *names, int64 sample_size);
+
+/* The elements of a text[] of column names (NULL elements: 22004; empty: 22023). */
+extern List *TextArrayToNames(ArrayType *array);
+
+/* The jsonb document of a list of profiles. */
+extern Jsonb *ProfileToJsonb(List *profiles);
+
+/* The profiles of a jsonb document written by ProfileToJsonb. */
+extern List *ProfileFromJsonb(Jsonb *profile);
+
+/*
+ * The frozen profile of the named columns of a source, as stored in
+ * mlops.model_version.profile. Call inside SPI_connect(); the result is
+ * allocated in the caller's memory context at entry.
+ */
+extern Jsonb *ProfileBuild(const char *source, List *names);
+
+#endif

@@ -1,0 +1,105 @@
+-- Drift: profiles, drift() against a frozen profile, compare(), monitors,
+-- alerts (action retrain before retrain() exists), and bad input.
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+\i test/lib/sqlstate.sql
+
+-- a reference with a numeric, a categorical and a constant column, and a
+-- current set where x shifted, a new city appeared and NULLs grew
+CREATE TABLE houses AS
+SELECT i::float8 AS x, (ARRAY['lyon', 'paris', 'rome'])[1 + i % 3] AS city, 7 AS k, i % 2 = 0 AS garden
+  FROM generate_series(1, 100) i;
+CREATE TABLE houses_today AS
+SELECT CASE WHEN i % 10 = 0 THEN NULL ELSE i + 40.0 END AS x,
+       (ARRAY['lyon', 'paris', 'rome', 'oslo'])[1 + i % 4] AS city, 7 AS k, i % 2 = 0 AS garden
+  FROM generate_series(1, 100) i;
+
+-- the profile an analyst sees (the sample is every value here: 100 <= 4096)
+SELECT f->>'name' AS name, f->>'kind' AS kind, f->'count' AS count, f->'nulls' AS nulls,
+       f->'mean' AS mean, round((f->>'std')::numeric, 6) AS std, f->'min' AS min, f->'max' AS max,
+       f->'edges' AS edges, f->'fractions' AS fractions, jsonb_array_length(f->'sample') AS sample,
+       f->'categories' AS categories
+  FROM jsonb_array_elements(mlops.profile('houses')->'features') f;
+SELECT mlops.profile('select x from houses where x <= 3')->'rows' AS rows;
+
+-- register a version the way train() does: profile => mlops.profile(source, features)
+SELECT mlops._register_version('price', 'linear', 'regression', '{x,city,k,garden}', 'y', NULL, '{}', '{}', '{}',
+       mlops.profile('houses', '{x,city,k,garden}'), NULL, 'houses', 100, 0, 0, NULL, '\x00', 'linear-json');
+SELECT feature, metric, round(value::numeric, 6) AS value, threshold, drifted
+  FROM mlops.drift('price', 'houses_today');
+-- drift() against the frozen profile equals compare() against the training data
+SELECT count(*) AS rows, bool_and(d.value IS NOT DISTINCT FROM c.value AND d.drifted IS NOT DISTINCT FROM c.drifted) AS same
+  FROM mlops.drift('price:1', 'houses_today') d
+  JOIN mlops.compare('houses', 'houses_today') c USING (feature, metric);
+-- the data unchanged: nothing drifted
+SELECT count(*) FILTER (WHERE drifted) AS drifted FROM mlops.drift('price', 'houses');
+
+-- monitors
+SELECT mlops.create_monitor('price_psi', 'price', 'houses_today') AS id \gset
+SELECT mlops.create_monitor('price_ks', 'price@production', 'houses_today', 'ks', action => 'retrain') > :id AS created;
+SELECT mlops.create_monitor('price_same', 'price:1', 'houses', 'wasserstein') > :id AS created;
+SELECT name, model, source, metric, threshold, action, last_run_at IS NULL AS never_ran FROM mlops.monitors ORDER BY name;
+SELECT r - 'run_id' - 'alert_id' AS run FROM mlops.run_monitor('price_psi') r;
+SELECT r - 'run_id' - 'alert_id' AS run FROM mlops.run_monitors() r;
+SELECT monitor, model, version, feature, metric, round(value::numeric, 6) AS value, threshold, drifted
+  FROM mlops.drift_status ORDER BY monitor, feature;
+SELECT monitor, count(*) AS results FROM mlops.drift_results GROUP BY monitor ORDER BY monitor;
+SELECT monitor, model, version, kind, action, features, message FROM mlops.alerts ORDER BY id;
+
+-- a failing monitor is recorded with an error alert; the others still run
+DROP TABLE houses_today;
+SELECT r->>'monitor' AS monitor, r->'drifted' AS drifted, r->>'error' AS error FROM mlops.run_monitors() r;
+SELECT monitor, kind, message FROM mlops.alerts WHERE kind = 'error' ORDER BY id;
+SELECT pg_temp.sqlstate($$SELECT mlops.run_monitor('price_psi')$$);
+SELECT mlops.drop_monitor('price_same');
+SELECT name FROM mlops.monitors ORDER BY name;
+
+-- bad input
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('price_psi', 'price', 'houses')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'nope', 'houses')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'auc')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'psi', -1)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'psi', 'NaN')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'psi', 0.2, 'page')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('', 'price', 'houses')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.run_monitor('nope')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.run_monitor(NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.drop_monitor('nope')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.profile(NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('houses', '{x,x}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('houses', '{x,NULL}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('select now() as t')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('insert into houses values (1)')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift(NULL, 'houses')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift('price', NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('houses', 'select x, city, k from houses')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('houses', 'select * from houses where false')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('select * from houses where false', 'houses')$$);
+-- an unseen category, an all-NULL current column, NaN and Infinity: values, not errors
+SELECT feature, metric, round(value::numeric, 6) AS value, drifted
+  FROM mlops.compare('houses', $$select case when x < 50 then 'NaN' when x < 60 then 'Infinity' end::float8 as x,
+                                         'tokyo' as city from houses$$, '{x,city}');
+
+-- privileges: a trainer measures drift and runs monitors over what it may
+-- read; sources are read with the caller's privileges; a scorer may not
+CREATE ROLE regress_drift_trainer IN ROLE mlops_trainer;
+CREATE ROLE regress_drift_scorer IN ROLE mlops_scorer;
+CREATE TABLE houses_today AS SELECT * FROM houses;
+GRANT SELECT ON houses, houses_today TO regress_drift_trainer;
+CREATE TABLE secret AS SELECT * FROM houses;
+SET ROLE regress_drift_trainer;
+SELECT count(*) FILTER (WHERE drifted) AS drifted FROM mlops.drift('price', 'houses_today');
+SELECT mlops.create_monitor('trainer_psi', 'price', 'houses_today') > 0 AS created;
+SELECT r->'drifted' AS drifted, r->'error' AS error FROM mlops.run_monitor('trainer_psi') r;
+SELECT monitor, feature, drifted FROM mlops.drift_status WHERE monitor = 'trainer_psi' ORDER BY feature;
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('houses', 'secret')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('secret')$$);
+SELECT pg_temp.sqlstate($$INSERT INTO mlops.alert (run_id, kind, action, message) VALUES (1, 'drift', 'alert', 'forged')$$);
+RESET ROLE;
+SET ROLE regress_drift_scorer;
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift('price', 'houses')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.alerts$$);
+RESET ROLE;
+DROP OWNED BY regress_drift_trainer, regress_drift_scorer;
+DROP ROLE regress_drift_trainer, regress_drift_scorer;

@@ -1,0 +1,817 @@
+/*
+ * profile.c — feature profiles: reading the columns of a source once,
+ * summarising each (counts, moments, 10-quantile bins, a sorted sample or the
+ * category counts), and the jsonb form frozen with a model version.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+
+#include "mlops/profile.h"
+#include "mlops/source.h"
+
+/* An ascending sort of doubles, specialised (no comparator calls). */
+#define ST_SORT SortDoublesImpl
+#define ST_ELEMENT_TYPE double
+#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* A category and its count, in the builder's hash table (key: the string). */
+typedef struct CategoryEntry
+{
+	char	   *name;
+	int64		count;
+} CategoryEntry;
+
+/* What the builder accumulates for one column. */
+typedef struct FeatureAccum
+{
+	char	   *name;
+	int			attno;			/* 0-based position in the tuple descriptor */
+	Oid			type;			/* base type */
+	FeatureKind kind;
+	int64		nulls;
+	int64		nonfinite;
+	double	   *values;			/* numeric: the finite values */
+	int64		nvalues;
+	int64		capacity;
+	HTAB	   *categories;		/* categorical: CategoryEntry by name */
+	FmgrInfo	output;			/* categorical: the type's output function */
+} FeatureAccum;
+
+struct ProfileBuilder
+{
+	TupleDesc	tupdesc;
+	int			nfeatures;
+	FeatureAccum *features;
+	int64		rows;
+	Datum	   *values;			/* one deformed row */
+	bool	   *isnull;
+	MemoryContext cxt;			/* where the builder lives */
+	MemoryContext rowcxt;		/* per-row scratch (category strings) */
+};
+
+/* The bits of a double as an unsigned key in the same order (no NaN). */
+static inline uint64
+DoubleKey(double x)
+{
+	uint64		bits;
+
+	memcpy(&bits, &x, sizeof(bits));
+	return (bits & UINT64CONST(0x8000000000000000)) ? ~bits : bits | UINT64CONST(0x8000000000000000);
+}
+
+/*
+ * Sorts doubles ascending (no NaN): a least-significant-byte radix sort on
+ * order-preserving keys for large arrays (several times faster than a
+ * comparison sort, which dominated drift on a million rows), skipping the
+ * bytes all keys share; a comparison sort for small ones.
+ */
+void
+SortDoubles(double *values, size_t n)
+{
+	size_t		(*counts)[256];
+	double	   *buffer,
+			   *from = values,
+			   *to;
+
+	if (n < 4096)
+	{
+		SortDoublesImpl(values, n);
+		return;
+	}
+	counts = palloc0(sizeof(size_t) * 8 * 256);
+	for (size_t i = 0; i < n; i++)
+	{
+		uint64		key = DoubleKey(values[i]);
+
+		for (int b = 0; b < 8; b++)
+			counts[b][(key >> (8 * b)) & 0xFF]++;
+	}
+	buffer = palloc_extended(sizeof(double) * n, MCXT_ALLOC_HUGE);
+	to = buffer;
+	for (int b = 0; b < 8; b++)
+	{
+		size_t		offset = 0;
+		bool		trivial = false;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int d = 0; d < 256; d++)
+		{
+			size_t		c = counts[b][d];
+
+			if (c == n)
+				trivial = true;
+			counts[b][d] = offset;
+			offset += c;
+		}
+		if (trivial)
+			continue;			/* every key has this byte: the order stands */
+		for (size_t i = 0; i < n; i++)
+			to[counts[b][(DoubleKey(from[i]) >> (8 * b)) & 0xFF]++] = from[i];
+		{
+			double	   *t = from;
+
+			from = to;
+			to = t;
+		}
+	}
+	if (from != values)
+		memcpy(values, from, sizeof(double) * n);
+	pfree(buffer);
+	pfree(counts);
+}
+
+/*
+ * The bin of a value: bin i holds (e[i], e[i+1]] of the inner edges
+ * e = edges[1..nedges-2], the first and last bins are open.
+ */
+int
+ProfileBinOf(const double *edges, int nedges, double value)
+{
+	int			lo = 0;
+	int			hi = ProfileBins(nedges) - 1;	/* number of inner edges */
+
+	/* the first inner edge >= value, as numpy.searchsorted(side='left') */
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (edges[mid + 1] < value)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Hash and match of category strings (the key is a char *). */
+static uint32
+CategoryHash(const void *key, Size keysize)
+{
+	const char *s = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+CategoryMatch(const void *key1, const void *key2, Size keysize)
+{
+	return strcmp(*(char *const *) key1, *(char *const *) key2);
+}
+
+/*
+ * A builder for the named columns of rows described by tupdesc (names NIL =
+ * every numeric or categorical column). An unknown column is 42703, a column
+ * of another type 42804.
+ */
+ProfileBuilder *
+ProfileBuilderCreate(TupleDesc tupdesc, List *names)
+{
+	ProfileBuilder *b = palloc0(sizeof(ProfileBuilder));
+	ListCell   *lc;
+
+	b->tupdesc = tupdesc;
+	b->cxt = CurrentMemoryContext;
+	b->features = palloc0(sizeof(FeatureAccum) * Max(1, tupdesc->natts));
+	b->values = palloc(sizeof(Datum) * Max(1, tupdesc->natts));
+	b->isnull = palloc(sizeof(bool) * Max(1, tupdesc->natts));
+	b->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "mlops profile row",
+									  ALLOCSET_SMALL_SIZES);
+	if (names == NIL)
+	{
+		for (int i = 0; i < tupdesc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+			if (!att->attisdropped &&
+				(TypeIsNumeric(att->atttypid) || TypeIsCategorical(att->atttypid)))
+				names = lappend(names, pstrdup(NameStr(att->attname)));
+		}
+	}
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+		FeatureAccum *f = &b->features[b->nfeatures];
+		int			attno = -1;
+		Oid			type;
+
+		for (int i = 0; i < tupdesc->natts; i++)
+			if (!TupleDescAttr(tupdesc, i)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(tupdesc, i)->attname), name) == 0)
+				attno = i;
+		if (attno < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" does not exist in the source", name)));
+		for (int i = 0; i < b->nfeatures; i++)
+			if (strcmp(b->features[i].name, name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("column \"%s\" is named more than once", name)));
+		type = getBaseType(TupleDescAttr(tupdesc, attno)->atttypid);
+		f->name = pstrdup(name);
+		f->attno = attno;
+		f->type = type;
+		if (TypeIsNumeric(type))
+		{
+			f->kind = FEATURE_NUMERIC;
+			f->capacity = 1024;
+			f->values = palloc(sizeof(double) * f->capacity);
+		}
+		else if (TypeIsCategorical(type))
+		{
+			HASHCTL		ctl;
+			Oid			func;
+			bool		varlena;
+
+			f->kind = FEATURE_CATEGORICAL;
+			ctl.keysize = sizeof(char *);
+			ctl.entrysize = sizeof(CategoryEntry);
+			ctl.hash = CategoryHash;
+			ctl.match = CategoryMatch;
+			ctl.hcxt = CurrentMemoryContext;
+			f->categories = hash_create("mlops profile categories", 64, &ctl,
+										HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+			getTypeOutputInfo(type, &func, &varlena);
+			fmgr_info(func, &f->output);
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" has type %s, which cannot be profiled",
+							name, format_type_be(type)),
+					 errhint("Numeric, boolean, text and enum columns can be profiled.")));
+		b->nfeatures++;
+	}
+	if (b->nfeatures == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the source has no column to profile"),
+				 errhint("Numeric, boolean, text and enum columns can be profiled.")));
+	return b;
+}
+
+/* Adds one row. */
+void
+ProfileBuilderAddTuple(ProfileBuilder *b, HeapTuple tuple)
+{
+	heap_deform_tuple(tuple, b->tupdesc, b->values, b->isnull);
+	b->rows++;
+	for (int i = 0; i < b->nfeatures; i++)
+	{
+		FeatureAccum *f = &b->features[i];
+
+		if (b->isnull[f->attno])
+			f->nulls++;
+		else if (f->kind == FEATURE_NUMERIC)
+		{
+			double		x = DatumGetNumericFloat8(b->values[f->attno], f->type);
+
+			if (!isfinite(x))
+				f->nonfinite++;
+			else
+			{
+				if (f->nvalues == f->capacity)
+				{
+					f->capacity *= 2;
+					f->values = repalloc_huge(f->values, sizeof(double) * f->capacity);
+				}
+				f->values[f->nvalues++] = x;
+			}
+		}
+		else
+		{
+			MemoryContext old = MemoryContextSwitchTo(b->rowcxt);
+			char	   *label = OutputFunctionCall(&f->output, b->values[f->attno]);
+			CategoryEntry *entry;
+			bool		found;
+
+			MemoryContextSwitchTo(old);
+			entry = hash_search(f->categories, &label, HASH_ENTER, &found);
+			if (!found)
+			{
+				entry->name = MemoryContextStrdup(b->cxt, label);
+				entry->count = 0;
+			}
+			entry->count++;
+			MemoryContextReset(b->rowcxt);
+		}
+	}
+}
+
+/* The value of numpy.quantile(sorted, q) with the default (linear) method. */
+static double
+LinearQuantile(const double *sorted, int64 n, double q)
+{
+	double		h = (double) (n - 1) * q;
+	int64		lo = (int64) floor(h);
+	double		gamma = h - floor(h);
+	double		a,
+				b,
+				diff;
+
+	if (h >= (double) (n - 1))
+		a = b = sorted[n - 1];
+	else
+	{
+		a = sorted[lo];
+		b = sorted[lo + 1];
+	}
+	diff = b - a;
+	/* numpy's _lerp: from the nearer end, so that gamma 1 gives b exactly */
+	return gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma;
+}
+
+/* Numeric summary of a sorted array: moments, bins, sample. */
+static void
+SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
+{
+	double		sum = 0.0,
+				ss = 0.0;
+	int64	   *bins;
+	int			nbins;
+
+	p->count = n;
+	if (n == 0)
+		return;
+	for (int64 i = 0; i < n; i++)
+		sum += sorted[i];
+	p->mean = sum / n;
+	CHECK_FOR_INTERRUPTS();
+	for (int64 i = 0; i < n; i++)
+		ss += (sorted[i] - p->mean) * (sorted[i] - p->mean);
+	CHECK_FOR_INTERRUPTS();
+	p->std = sqrt(ss / n);
+	p->min = sorted[0];
+	p->max = sorted[n - 1];
+
+	/* edges at numpy.linspace(0, 1, 11), duplicates dropped */
+	p->edges = palloc(sizeof(double) * (PROFILE_QUANTILES + 1));
+	p->nedges = 0;
+	for (int i = 0; i <= PROFILE_QUANTILES; i++)
+	{
+		double		q = i == PROFILE_QUANTILES ? 1.0 : i * (1.0 / PROFILE_QUANTILES);
+		double		e = LinearQuantile(sorted, n, q);
+
+		if (p->nedges == 0 || e != p->edges[p->nedges - 1])
+			p->edges[p->nedges++] = e;
+	}
+	nbins = ProfileBins(p->nedges);
+	bins = palloc0(sizeof(int64) * nbins);
+	{
+		int			bin = 0;
+
+		/* sorted values: the bin only moves forward */
+		for (int64 i = 0; i < n; i++)
+		{
+			while (bin < nbins - 1 && sorted[i] > p->edges[bin + 1])
+				bin++;
+			bins[bin]++;
+		}
+	}
+	p->fractions = palloc(sizeof(double) * nbins);
+	for (int i = 0; i < nbins; i++)
+		p->fractions[i] = (double) bins[i] / n;
+
+	if (sample_size <= 0 || n <= sample_size)
+	{
+		p->nsample = n;
+		p->sample = sorted;
+		p->sample_error = 0.0;
+	}
+	else
+	{
+		/*
+		 * Point k is the value of rank ceil((k+1)·n/S): the sample's CDF G
+		 * then satisfies 0 <= F - G < 1/S everywhere, and its Wasserstein
+		 * distance to the values, the integral of F - G, is computed exactly.
+		 */
+		double		err = 0.0;
+
+		p->nsample = sample_size;
+		p->sample = palloc(sizeof(double) * sample_size);
+		for (int64 k = 0; k < sample_size; k++)
+			p->sample[k] = sorted[((k + 1) * n + sample_size - 1) / sample_size - 1];
+		for (int64 j = 0; j + 1 < n; j++)
+		{
+			double		f = (double) (j + 1) / n;
+			double		g = (double) (((j + 1) * sample_size) / n) / sample_size;
+
+			if ((j & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			err += (f - g) * (sorted[j + 1] - sorted[j]);
+		}
+		p->sample_error = err;
+	}
+}
+
+/* Orders category entries by name. */
+static int
+CategoryCompare(const void *a, const void *b)
+{
+	return strcmp(((const CategoryEntry *) a)->name, ((const CategoryEntry *) b)->name);
+}
+
+/*
+ * The profiles (a List of FeatureProfile *), in column order. The numeric
+ * sample keeps every value when there are at most sample_size of them
+ * (sample_size 0: always every value), else sample_size quantile points.
+ */
+List *
+ProfileBuilderFinish(ProfileBuilder *b, int64 sample_size)
+{
+	List	   *profiles = NIL;
+
+	for (int i = 0; i < b->nfeatures; i++)
+	{
+		FeatureAccum *f = &b->features[i];
+		FeatureProfile *p = palloc0(sizeof(FeatureProfile));
+
+		CHECK_FOR_INTERRUPTS();
+		p->name = f->name;
+		p->kind = f->kind;
+		p->rows = b->rows;
+		p->nulls = f->nulls;
+		p->nonfinite = f->nonfinite;
+		if (f->kind == FEATURE_NUMERIC)
+		{
+			SortDoubles(f->values, f->nvalues);
+			SummariseNumeric(p, f->values, f->nvalues, sample_size);
+		}
+		else
+		{
+			long		n = hash_get_num_entries(f->categories);
+			CategoryEntry *entries = palloc(sizeof(CategoryEntry) * Max(1, n));
+			CategoryEntry *e;
+			HASH_SEQ_STATUS seq;
+			int			k = 0;
+
+			hash_seq_init(&seq, f->categories);
+			while ((e = hash_seq_search(&seq)) != NULL)
+				entries[k++] = *e;
+			qsort(entries, n, sizeof(CategoryEntry), CategoryCompare);
+			p->ncategories = n;
+			p->categories = palloc(sizeof(char *) * Max(1, n));
+			p->counts = palloc(sizeof(int64) * Max(1, n));
+			for (k = 0; k < n; k++)
+			{
+				p->categories[k] = entries[k].name;
+				p->counts[k] = entries[k].count;
+				p->count += entries[k].count;
+			}
+		}
+		profiles = lappend(profiles, p);
+	}
+	return profiles;
+}
+
+/* Reads a source (SPI connected) into profiles; see ProfileBuilderFinish. */
+List *
+ProfileSource(const char *source, List *names, int64 sample_size)
+{
+	SourceReader *reader;
+	ProfileBuilder *b = NULL;
+	List	   *profiles;
+
+	reader = SourceOpen(source, names ? QuoteColumnList(names) : NULL);
+	b = ProfileBuilderCreate(reader->tupdesc, names);
+	while (SourceNextBatch(reader))
+	{
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			ProfileBuilderAddTuple(b, SPI_tuptable->vals[i]);
+		}
+	}
+	SourceClose(reader);
+	profiles = ProfileBuilderFinish(b, sample_size);
+	return profiles;
+}
+
+/* The elements of a text[] of column names (NULL elements: 22004). */
+List *
+TextArrayToNames(ArrayType *array)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *names = NIL;
+
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("column names must not be null")));
+		names = lappend(names, TextDatumGetCString(elems[i]));
+	}
+	if (names == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the list of columns is empty"),
+				 errhint("Pass NULL for every column.")));
+	return names;
+}
+
+/* Appends a finite double as a JSON number, or null. */
+static void
+AppendNumber(StringInfo buf, double x)
+{
+	if (isfinite(x))
+		appendStringInfoString(buf, float8out_internal(x));
+	else
+		appendStringInfoString(buf, "null");
+}
+
+/* Appends a JSON array of doubles. */
+static void
+AppendNumbers(StringInfo buf, const double *x, int64 n)
+{
+	appendStringInfoChar(buf, '[');
+	for (int64 i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		AppendNumber(buf, x[i]);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+/* The jsonb document of a list of profiles. */
+Jsonb *
+ProfileToJsonb(List *profiles)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int64		rows = 0;
+
+	initStringInfo(&buf);
+	if (profiles != NIL)
+		rows = ((FeatureProfile *) linitial(profiles))->rows;
+	appendStringInfo(&buf, "{\"format\": %d, \"rows\": " INT64_FORMAT ", \"features\": [",
+					 PROFILE_FORMAT_VERSION, rows);
+	foreach(lc, profiles)
+	{
+		FeatureProfile *p = lfirst(lc);
+
+		CHECK_FOR_INTERRUPTS();
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, "{\"name\": ");
+		escape_json(&buf, p->name);
+		appendStringInfo(&buf, ", \"kind\": \"%s\", \"count\": " INT64_FORMAT
+						 ", \"nulls\": " INT64_FORMAT,
+						 p->kind == FEATURE_NUMERIC ? "numeric" : "categorical",
+						 p->count, p->nulls);
+		if (p->kind == FEATURE_NUMERIC)
+		{
+			bool		any = p->count > 0;
+
+			appendStringInfo(&buf, ", \"nonfinite\": " INT64_FORMAT ", \"mean\": ", p->nonfinite);
+			AppendNumber(&buf, any ? p->mean : NAN);
+			appendStringInfoString(&buf, ", \"std\": ");
+			AppendNumber(&buf, any ? p->std : NAN);
+			appendStringInfoString(&buf, ", \"min\": ");
+			AppendNumber(&buf, any ? p->min : NAN);
+			appendStringInfoString(&buf, ", \"max\": ");
+			AppendNumber(&buf, any ? p->max : NAN);
+			appendStringInfoString(&buf, ", \"edges\": ");
+			AppendNumbers(&buf, p->edges, p->nedges);
+			appendStringInfoString(&buf, ", \"fractions\": ");
+			AppendNumbers(&buf, p->fractions, any ? ProfileBins(p->nedges) : 0);
+			appendStringInfoString(&buf, ", \"sample\": ");
+			AppendNumbers(&buf, p->sample, p->nsample);
+			appendStringInfoString(&buf, ", \"sample_error\": ");
+			AppendNumber(&buf, p->sample_error);
+		}
+		else
+		{
+			appendStringInfoString(&buf, ", \"categories\": {");
+			for (int k = 0; k < p->ncategories; k++)
+			{
+				if (k > 0)
+					appendStringInfoString(&buf, ", ");
+				escape_json(&buf, p->categories[k]);
+				appendStringInfo(&buf, ": " INT64_FORMAT, p->counts[k]);
+			}
+			appendStringInfoChar(&buf, '}');
+		}
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoString(&buf, "]}");
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* Raises the error for a profile that is not what ProfileToJsonb writes. */
+static void
+BadProfile(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid profile: %s", what),
+			 errdetail("A profile is the jsonb document mlops.profile() returns.")));
+}
+
+/* The value of key in a jsonb object container (NULL when absent). */
+static JsonbValue *
+ProfileKey(JsonbContainer *obj, const char *key)
+{
+	return getKeyJsonValueFromContainer(obj, key, strlen(key), NULL);
+}
+
+/* A number under key (NaN for JSON null); missing or not a number: an error. */
+static double
+ProfileNumber(JsonbContainer *obj, const char *key)
+{
+	JsonbValue *v = ProfileKey(obj, key);
+
+	if (v != NULL && v->type == jbvNull)
+		return NAN;
+	if (v == NULL || v->type != jbvNumeric)
+		BadProfile(psprintf("\"%s\" is missing or not a number", key));
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+}
+
+/* An array of numbers under key, into *n values. */
+static double *
+ProfileNumbers(JsonbContainer *obj, const char *key, int64 *n)
+{
+	JsonbValue *v = ProfileKey(obj, key);
+	double	   *out;
+
+	if (v == NULL || v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		BadProfile(psprintf("\"%s\" is missing or not an array", key));
+	*n = JsonContainerSize(v->val.binary.data);
+	out = palloc(sizeof(double) * Max(1, *n));
+	for (int64 i = 0; i < *n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(v->val.binary.data, i);
+
+		if (e == NULL || e->type != jbvNumeric)
+			BadProfile(psprintf("\"%s\" holds something other than numbers", key));
+		out[i] = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(e->val.numeric)));
+	}
+	return out;
+}
+
+/* The profiles of a jsonb document written by ProfileToJsonb. */
+List *
+ProfileFromJsonb(Jsonb *profile)
+{
+	JsonbValue *features;
+	List	   *profiles = NIL;
+	int			n;
+
+	if (!JB_ROOT_IS_OBJECT(profile))
+		BadProfile("not an object");
+	if (ProfileNumber(&profile->root, "format") != PROFILE_FORMAT_VERSION)
+		BadProfile("unknown format");
+	features = ProfileKey(&profile->root, "features");
+	if (features == NULL || features->type != jbvBinary || !JsonContainerIsArray(features->val.binary.data))
+		BadProfile("\"features\" is missing or not an array");
+	n = JsonContainerSize(features->val.binary.data);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *fv = getIthJsonbValueFromContainer(features->val.binary.data, i);
+		JsonbContainer *f;
+		JsonbValue *name,
+				   *kind;
+		FeatureProfile *p = palloc0(sizeof(FeatureProfile));
+
+		if (fv == NULL || fv->type != jbvBinary || !JsonContainerIsObject(fv->val.binary.data))
+			BadProfile("a feature is not an object");
+		f = fv->val.binary.data;
+		name = ProfileKey(f, "name");
+		kind = ProfileKey(f, "kind");
+		if (name == NULL || name->type != jbvString || kind == NULL || kind->type != jbvString)
+			BadProfile("a feature has no name or kind");
+		p->name = pnstrdup(name->val.string.val, name->val.string.len);
+		p->rows = (int64) ProfileNumber(&profile->root, "rows");
+		p->count = (int64) ProfileNumber(f, "count");
+		p->nulls = (int64) ProfileNumber(f, "nulls");
+		if (strncmp(kind->val.string.val, "numeric", kind->val.string.len) == 0)
+		{
+			int64		nedges,
+						nfractions;
+
+			p->kind = FEATURE_NUMERIC;
+			p->nonfinite = (int64) ProfileNumber(f, "nonfinite");
+			p->mean = ProfileNumber(f, "mean");
+			p->std = ProfileNumber(f, "std");
+			p->min = ProfileNumber(f, "min");
+			p->max = ProfileNumber(f, "max");
+			p->edges = ProfileNumbers(f, "edges", &nedges);
+			p->nedges = nedges;
+			p->fractions = ProfileNumbers(f, "fractions", &nfractions);
+			p->sample = ProfileNumbers(f, "sample", &p->nsample);
+			p->sample_error = ProfileNumber(f, "sample_error");
+			if (p->count > 0 && (nedges < 1 || nfractions != ProfileBins(p->nedges) || p->nsample < 1))
+				BadProfile(psprintf("the bins or sample of \"%s\" do not match", p->name));
+		}
+		else if (strncmp(kind->val.string.val, "categorical", kind->val.string.len) == 0)
+		{
+			JsonbValue *cats = ProfileKey(f, "categories");
+			JsonbIterator *it;
+			JsonbValue	v;
+			JsonbIteratorToken tok;
+			int			k = 0;
+
+			p->kind = FEATURE_CATEGORICAL;
+			if (cats == NULL || cats->type != jbvBinary || !JsonContainerIsObject(cats->val.binary.data))
+				BadProfile("\"categories\" is missing or not an object");
+			p->ncategories = JsonContainerSize(cats->val.binary.data);
+			p->categories = palloc(sizeof(char *) * Max(1, p->ncategories));
+			p->counts = palloc(sizeof(int64) * Max(1, p->ncategories));
+			it = JsonbIteratorInit(cats->val.binary.data);
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			{
+				if (tok == WJB_KEY)
+					p->categories[k] = pnstrdup(v.val.string.val, v.val.string.len);
+				else if (tok == WJB_VALUE)
+				{
+					if (v.type != jbvNumeric)
+						BadProfile("a category count is not a number");
+					p->counts[k++] = (int64) DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+																				 NumericGetDatum(v.val.numeric)));
+				}
+			}
+			/* jsonb orders keys by length first: restore strcmp order */
+			for (int a = 1; a < p->ncategories; a++)
+				for (int b = a; b > 0 && strcmp(p->categories[b - 1], p->categories[b]) > 0; b--)
+				{
+					char	   *s = p->categories[b];
+					int64		c = p->counts[b];
+
+					p->categories[b] = p->categories[b - 1];
+					p->counts[b] = p->counts[b - 1];
+					p->categories[b - 1] = s;
+					p->counts[b - 1] = c;
+				}
+		}
+		else
+			BadProfile("unknown feature kind");
+		profiles = lappend(profiles, p);
+	}
+	return profiles;
+}
+
+/*
+ * The frozen profile of the named columns of a source, as stored in
+ * mlops.model_version.profile. Opens its own SPI connection (nesting is
+ * fine); the result is allocated in the caller's memory context.
+ */
+Jsonb *
+ProfileBuild(const char *source, List *names)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Jsonb	   *built;
+	Jsonb	   *result;
+
+	SPI_connect();
+	built = ProfileToJsonb(ProfileSource(source, names, PROFILE_SAMPLE_SIZE));
+	result = MemoryContextAlloc(caller, VARSIZE(built));
+	memcpy(result, built, VARSIZE(built));
+	SPI_finish();
+	return result;
+}
+
+/*
+ * mlops.profile(source text, columns text[] DEFAULT NULL) RETURNS jsonb: the
+ * profile of a source's columns (NULL: every numeric or categorical column).
+ */
+PG_FUNCTION_INFO_V1(profile);
+Datum
+profile(PG_FUNCTION_ARGS)
+{
+	List	   *names = NIL;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source must not be null")));
+	if (!PG_ARGISNULL(1))
+		names = TextArrayToNames(PG_GETARG_ARRAYTYPE_P(1));
+	PG_RETURN_JSONB_P(ProfileBuild(text_to_cstring(PG_GETARG_TEXT_PP(0)), names));
+}

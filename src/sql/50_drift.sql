@@ -1,0 +1,297 @@
+-- ---------------------------------------------------------------------------
+-- Drift: feature profiles, drift metrics against the profile frozen with a
+-- model version or between two sources, and monitors that record them.
+-- Functions that read a user's source are not SECURITY DEFINER (sources are
+-- read with the caller's privileges); they write mlops's tables through the
+-- SECURITY DEFINER helpers below.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION mlops.profile(source text, columns text[] DEFAULT NULL) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'profile'
+    LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mlops.profile(text, text[]) IS
+    'feature statistics of a table, view or query (count, nulls, mean, std, min, max, 10-quantile bins, sample; category counts), as frozen with model versions';
+
+-- The profile frozen with the version a model reference resolves to.
+CREATE FUNCTION mlops._version_profile(model text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    r record;
+    p jsonb;
+BEGIN
+    SELECT * INTO r FROM mlops.resolve_model(model);
+    SELECT v.profile INTO p FROM mlops.model_version v WHERE v.model_id = r.model_id AND v.version = r.version;
+    IF p IS NULL THEN
+        RAISE EXCEPTION 'version % of model "%" has no profile', r.version, r.model
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Drift is measured against the reference profile frozen with a version when it is trained; imported versions have none.',
+                  HINT = 'Use mlops.compare() with the training data instead.';
+    END IF;
+    RETURN p;
+END
+$$;
+COMMENT ON FUNCTION mlops._version_profile(text) IS
+    'internal: the reference profile frozen with the version a model reference resolves to (55000 when it has none)';
+
+CREATE FUNCTION mlops.drift(model text, source text)
+    RETURNS TABLE(feature text, metric text, value float8, threshold float8, drifted boolean)
+    AS 'MODULE_PATHNAME', 'drift'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 60;
+COMMENT ON FUNCTION mlops.drift(text, text) IS
+    'drift metrics of a table, view or query against the reference profile frozen with a model version, at the default thresholds';
+
+CREATE FUNCTION mlops.compare(reference text, current text, columns text[] DEFAULT NULL)
+    RETURNS TABLE(feature text, metric text, value float8, threshold float8, drifted boolean)
+    AS 'MODULE_PATHNAME', 'compare'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 60;
+COMMENT ON FUNCTION mlops.compare(text, text, text[]) IS
+    'drift metrics between two tables, views or queries (NULL columns: every numeric or categorical column of the reference), at the default thresholds';
+
+-- ---------------------------------------------------------------------------
+-- Monitors.
+-- ---------------------------------------------------------------------------
+CREATE TABLE mlops.monitor (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    model       text NOT NULL,       -- a model reference, resolved at every run
+    source      text NOT NULL,
+    metric      text NOT NULL CHECK (metric IN ('psi', 'js', 'ks', 'wasserstein', 'linf', 'null_rate')),
+    threshold   float8 NOT NULL CHECK (threshold >= 0 AND threshold < 'Infinity'),
+    action      text NOT NULL CHECK (action IN ('alert', 'retrain')),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    created_by  name NOT NULL
+);
+COMMENT ON TABLE mlops.monitor IS 'drift monitors: a model reference, a source, a metric and its threshold, an action';
+
+CREATE TABLE mlops.monitor_run (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    monitor_id  bigint NOT NULL REFERENCES mlops.monitor ON DELETE CASCADE,
+    model       text,
+    version     int,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    by          name NOT NULL,
+    features    int,                 -- features measured
+    drifted     int,                 -- features drifted
+    error       text                 -- the error that stopped the run, if any
+);
+CREATE INDEX ON mlops.monitor_run (monitor_id, id);
+COMMENT ON TABLE mlops.monitor_run IS 'every run of a monitor: the version it measured, or the error that stopped it';
+
+CREATE TABLE mlops.drift_result (
+    run_id      bigint NOT NULL REFERENCES mlops.monitor_run ON DELETE CASCADE,
+    feature     text NOT NULL,
+    metric      text NOT NULL,
+    value       float8,
+    threshold   float8 NOT NULL,
+    drifted     boolean,
+    PRIMARY KEY (run_id, feature)
+);
+COMMENT ON TABLE mlops.drift_result IS 'the value of a monitor''s metric for every feature at every run';
+
+CREATE TABLE mlops.alert (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id      bigint NOT NULL REFERENCES mlops.monitor_run ON DELETE CASCADE,
+    kind        text NOT NULL CHECK (kind IN ('drift', 'error')),
+    action      text NOT NULL,
+    features    text[] NOT NULL DEFAULT '{}',
+    message     text NOT NULL
+);
+COMMENT ON TABLE mlops.alert IS 'alerts raised by monitor runs: drift beyond the threshold, or a run that failed';
+
+CREATE VIEW mlops.monitors AS
+SELECT m.name, m.model, m.source, m.metric, m.threshold, m.action, m.created_at, m.created_by,
+       (SELECT max(r.at) FROM mlops.monitor_run r WHERE r.monitor_id = m.id) AS last_run_at
+  FROM mlops.monitor m;
+COMMENT ON VIEW mlops.monitors IS 'drift monitors and when each last ran';
+
+CREATE VIEW mlops.drift_results AS
+SELECT r.id AS run_id, m.name AS monitor, r.model, r.version, r.at, d.feature, d.metric, d.value,
+       d.threshold, d.drifted
+  FROM mlops.drift_result d JOIN mlops.monitor_run r ON r.id = d.run_id JOIN mlops.monitor m ON m.id = r.monitor_id;
+COMMENT ON VIEW mlops.drift_results IS 'every value recorded by every monitor run';
+
+CREATE VIEW mlops.drift_status AS
+SELECT DISTINCT ON (m.name, d.feature)
+       m.name AS monitor, r.model, r.version, d.feature, d.metric, d.value, d.threshold, d.drifted,
+       r.at, r.id AS run_id
+  FROM mlops.drift_result d JOIN mlops.monitor_run r ON r.id = d.run_id JOIN mlops.monitor m ON m.id = r.monitor_id
+ ORDER BY m.name, d.feature, r.id DESC;
+COMMENT ON VIEW mlops.drift_status IS 'the latest value of every monitor and feature';
+
+CREATE VIEW mlops.alerts AS
+SELECT a.id, r.at, m.name AS monitor, r.model, r.version, a.kind, a.action, a.features, a.message
+  FROM mlops.alert a JOIN mlops.monitor_run r ON r.id = a.run_id JOIN mlops.monitor m ON m.id = r.monitor_id;
+COMMENT ON VIEW mlops.alerts IS 'alerts raised by monitor runs (drift or failure), with the monitor and model version';
+
+CREATE FUNCTION mlops.create_monitor(name text, model text, source text, metric text DEFAULT 'psi',
+                                     threshold float8 DEFAULT NULL, action text DEFAULT 'alert') RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    PERFORM mlops._check_key(name, 'name');
+    PERFORM mlops.resolve_model(model);
+    PERFORM mlops._require(source, 'source');
+    PERFORM mlops._require(metric, 'metric');
+    PERFORM mlops._require(action, 'action');
+    IF metric NOT IN ('psi', 'js', 'ks', 'wasserstein', 'linf', 'null_rate') THEN
+        RAISE EXCEPTION 'unknown drift metric "%"', metric
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The metrics are psi, js, ks, wasserstein, linf and null_rate.';
+    END IF;
+    IF action NOT IN ('alert', 'retrain') THEN
+        RAISE EXCEPTION 'unknown monitor action "%"', action
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'The actions are alert and retrain.';
+    END IF;
+    threshold := coalesce(threshold, CASE metric WHEN 'psi' THEN 0.2 WHEN 'js' THEN 0.15 WHEN 'ks' THEN 0.05
+                                                 WHEN 'wasserstein' THEN 0.2 WHEN 'linf' THEN 0.1
+                                                 WHEN 'null_rate' THEN 0.05 END);
+    IF NOT (threshold >= 0 AND threshold < 'Infinity') THEN
+        RAISE EXCEPTION 'threshold must be a finite number >= 0' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM mlops.monitor m WHERE m.name = create_monitor.name) THEN
+        RAISE EXCEPTION 'monitor "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO mlops.monitor (name, model, source, metric, threshold, action, created_by)
+        VALUES (name, model, source, metric, threshold, action, mlops.invoker())
+        RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION mlops.create_monitor(text, text, text, text, float8, text) IS
+    'creates a drift monitor of a model reference over a source (threshold NULL: the metric''s default); action alert or retrain';
+
+CREATE FUNCTION mlops.drop_monitor(name text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+BEGIN
+    DELETE FROM mlops.monitor m WHERE m.name = mlops._require(drop_monitor.name, 'name');
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'monitor "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops.drop_monitor(text) IS 'drops a monitor with its recorded runs, results and alerts';
+
+-- Records one run of a monitor (results: [{"feature", "value", "drifted"}], or
+-- error) and its alert; returns the run's summary.
+CREATE FUNCTION mlops._record_monitor_run(monitor text, model text, version int, results jsonb, error text)
+    RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    m mlops.monitor;
+    run bigint;
+    bad text[];
+    alert_id bigint;
+    message text;
+BEGIN
+    SELECT * INTO STRICT m FROM mlops.monitor mon WHERE mon.name = _record_monitor_run.monitor;
+    INSERT INTO mlops.monitor_run (monitor_id, model, version, by, features, drifted, error)
+        VALUES (m.id, model, version, mlops.invoker(), jsonb_array_length(results),
+                (SELECT count(*) FROM jsonb_array_elements(results) e WHERE (e->>'drifted')::boolean), error)
+        RETURNING id INTO run;
+    INSERT INTO mlops.drift_result (run_id, feature, metric, value, threshold, drifted)
+        SELECT run, e->>'feature', m.metric, (e->>'value')::float8, m.threshold, (e->>'drifted')::boolean
+          FROM jsonb_array_elements(coalesce(results, '[]')) e;
+    SELECT coalesce(array_agg(e->>'feature' ORDER BY ord), '{}') INTO bad
+      FROM jsonb_array_elements(coalesce(results, '[]')) WITH ORDINALITY AS x(e, ord)
+     WHERE (e->>'drifted')::boolean;
+    IF error IS NOT NULL THEN
+        message := format('monitor "%s" failed: %s', monitor, error);
+        INSERT INTO mlops.alert (run_id, kind, action, message) VALUES (run, 'error', m.action, message)
+            RETURNING id INTO alert_id;
+    ELSIF cardinality(bad) > 0 THEN
+        message := format('%s:%s drifted: %s %s %s for %s %s', model, version, m.metric,
+                          CASE m.metric WHEN 'ks' THEN 'p-value below' ELSE 'above' END, m.threshold,
+                          CASE WHEN cardinality(bad) = 1 THEN 'feature' ELSE 'features' END,
+                          array_to_string(bad, ', '));
+        IF m.action = 'retrain' THEN
+            message := message || '; retraining was asked for but retrain() is not available yet, so no new version was trained';
+        END IF;
+        INSERT INTO mlops.alert (run_id, kind, action, features, message) VALUES (run, 'drift', m.action, bad, message)
+            RETURNING id INTO alert_id;
+    END IF;
+    RETURN jsonb_build_object('monitor', monitor, 'run_id', run, 'model', model, 'version', version,
+                              'metric', m.metric, 'threshold', m.threshold,
+                              'features', jsonb_array_length(coalesce(results, '[]')),
+                              'drifted', to_jsonb(bad), 'alert_id', alert_id, 'error', error);
+END
+$$;
+COMMENT ON FUNCTION mlops._record_monitor_run(text, text, int, jsonb, text) IS
+    'internal: records a monitor run, its per-feature results and its alert; returns the run summary';
+
+-- Not SECURITY DEFINER: the monitor's source is read with the caller's privileges.
+CREATE FUNCTION mlops.run_monitor(name text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    m record;
+    v record;
+    results jsonb;
+BEGIN
+    IF run_monitor.name IS NULL THEN
+        RAISE EXCEPTION 'name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO m FROM mlops.monitors WHERE monitors.name = run_monitor.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'monitor "%" does not exist', run_monitor.name USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO v FROM mlops.resolve_model(m.model);
+    -- the version is pinned so that the profile and the recorded version agree
+    WITH d AS MATERIALIZED (SELECT * FROM mlops.drift(v.model || ':' || v.version, m.source))
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'feature', x.feature, 'value', x.value,
+               'drifted', CASE WHEN m.metric = 'ks'
+                               THEN (SELECT p.value FROM d p WHERE p.feature = x.feature AND p.metric = 'ks_pvalue') < m.threshold
+                               ELSE x.value > m.threshold END)), '[]')
+      INTO results
+      FROM d x WHERE x.metric = m.metric;
+    RETURN mlops._record_monitor_run(m.name, v.model, v.version, results, NULL);
+END
+$$;
+COMMENT ON FUNCTION mlops.run_monitor(text) IS
+    'runs a monitor: measures its metric per feature, appends to drift_results, raises an alert when a feature drifted; returns the run summary';
+
+CREATE FUNCTION mlops.run_monitors() RETURNS SETOF jsonb
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    m record;
+    resolved_model text;
+    resolved_version int;
+    failure text;
+BEGIN
+    FOR m IN SELECT * FROM mlops.monitors ORDER BY monitors.name LOOP
+        BEGIN
+            RETURN NEXT mlops.run_monitor(m.name);
+        EXCEPTION WHEN OTHERS THEN
+            -- one failing monitor (a dropped source, a deleted alias) does not stop the others
+            failure := SQLSTATE || ': ' || SQLERRM;
+            resolved_model := NULL;
+            resolved_version := NULL;
+            BEGIN
+                SELECT r.model, r.version INTO resolved_model, resolved_version FROM mlops.resolve_model(m.model) r;
+            EXCEPTION WHEN OTHERS THEN
+                NULL;           -- the model reference itself is what failed
+            END;
+            RETURN NEXT mlops._record_monitor_run(m.name, resolved_model, resolved_version, '[]', failure);
+        END;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mlops.run_monitors() IS
+    'runs every monitor in name order; a monitor that fails is recorded with its error and an error alert, and the others still run';
+
+GRANT SELECT ON mlops.monitors, mlops.drift_results, mlops.drift_status, mlops.alerts TO mlops_trainer;
+GRANT EXECUTE ON FUNCTION mlops.profile(text, text[]), mlops._version_profile(text), mlops.drift(text, text),
+                          mlops.compare(text, text, text[]),
+                          mlops.create_monitor(text, text, text, text, float8, text), mlops.drop_monitor(text),
+                          mlops._record_monitor_run(text, text, int, jsonb, text),
+                          mlops.run_monitor(text), mlops.run_monitors() TO mlops_trainer;
