@@ -8,7 +8,7 @@ CREATE VIEW log AS
 SELECT id, table_name, op, old_row, new_row, changed_columns FROM mlops.audit_log;
 
 -- the registry's tables are audited from install
-SELECT table_name FROM mlops.audited_tables ORDER BY 1::text;
+SELECT table_name FROM mlops.audited_tables ORDER BY table_name::text;
 SELECT * FROM log ORDER BY id;
 SELECT * FROM mlops.verify_audit();
 

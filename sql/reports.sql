@@ -138,7 +138,7 @@ SELECT pg_temp.sqlstate($$SELECT mlops.report('churn@@x')$$);
 
 -- declared STABLE, not SECURITY DEFINER; trainers may build reports, scorers may not
 SELECT p.oid::regprocedure, p.provolatile, p.prosecdef, p.proparallel FROM pg_proc p
- WHERE p.proname IN ('report', 'report_experiment') ORDER BY 1::text;
+ WHERE p.proname IN ('report', 'report_experiment') ORDER BY p.oid::regprocedure::text;
 CREATE ROLE regress_report_trainer IN ROLE mlops_trainer;
 CREATE ROLE regress_report_scorer IN ROLE mlops_scorer;
 SET ROLE regress_report_trainer;
