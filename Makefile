@@ -30,6 +30,9 @@ all:
 	@echo "PostgreSQL 15 development files are missing: run 'make deps' first" >&2; exit 1
 endif
 
+# PGXS does not track header dependencies: every object depends on every header.
+$(OBJS): $(wildcard include/mlops/*.h)
+
 # The install script is the per-concept SQL files, concatenated in name order.
 mlops--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql)) mlops.control
 	cat $(sort $(wildcard src/sql/*.sql)) > $@

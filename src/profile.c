@@ -65,8 +65,6 @@ struct ProfileBuilder
 	int			nfeatures;
 	FeatureAccum *features;
 	int64		rows;
-	Datum	   *values;			/* one deformed row */
-	bool	   *isnull;
 	MemoryContext cxt;			/* where the builder lives */
 	MemoryContext rowcxt;		/* per-row scratch (category strings) */
 };
@@ -194,8 +192,6 @@ ProfileBuilderCreate(TupleDesc tupdesc, List *names)
 	b->tupdesc = tupdesc;
 	b->cxt = CurrentMemoryContext;
 	b->features = palloc0(sizeof(FeatureAccum) * Max(1, tupdesc->natts));
-	b->values = palloc(sizeof(Datum) * Max(1, tupdesc->natts));
-	b->isnull = palloc(sizeof(bool) * Max(1, tupdesc->natts));
 	b->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "mlops profile row",
 									  ALLOCSET_SMALL_SIZES);
 	if (names == NIL)
@@ -272,21 +268,28 @@ ProfileBuilderCreate(TupleDesc tupdesc, List *names)
 	return b;
 }
 
-/* Adds one row. */
+/* Adds one row, read from the executor's slot (SourceFetch's callback). */
 void
-ProfileBuilderAddTuple(ProfileBuilder *b, HeapTuple tuple)
+ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 {
-	heap_deform_tuple(tuple, b->tupdesc, b->values, b->isnull);
+	ProfileBuilder *b = (ProfileBuilder *) arg;
+	Datum	   *values;
+	bool	   *isnull;
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	isnull = slot->tts_isnull;
 	b->rows++;
 	for (int i = 0; i < b->nfeatures; i++)
 	{
 		FeatureAccum *f = &b->features[i];
 
-		if (b->isnull[f->attno])
+		if (isnull[f->attno])
 			f->nulls++;
 		else if (f->kind == FEATURE_NUMERIC)
 		{
-			double		x = DatumGetNumericFloat8(b->values[f->attno], f->type);
+			double		x = DatumGetNumericFloat8(values[f->attno], f->type);
 
 			if (!isfinite(x))
 				f->nonfinite++;
@@ -303,7 +306,7 @@ ProfileBuilderAddTuple(ProfileBuilder *b, HeapTuple tuple)
 		else
 		{
 			MemoryContext old = MemoryContextSwitchTo(b->rowcxt);
-			char	   *label = OutputFunctionCall(&f->output, b->values[f->attno]);
+			char	   *label = OutputFunctionCall(&f->output, values[f->attno]);
 			CategoryEntry *entry;
 			bool		found;
 
@@ -496,14 +499,8 @@ ProfileSource(const char *source, List *names, int64 sample_size)
 
 	reader = SourceOpen(source, names ? QuoteColumnList(names) : NULL);
 	b = ProfileBuilderCreate(reader->tupdesc, names);
-	while (SourceNextBatch(reader))
-	{
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			ProfileBuilderAddTuple(b, SPI_tuptable->vals[i]);
-		}
-	}
+	while (SourceFetch(reader, ProfileBuilderAddSlot, b) > 0)
+		;
 	SourceClose(reader);
 	profiles = ProfileBuilderFinish(b, sample_size);
 	return profiles;

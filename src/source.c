@@ -136,18 +136,6 @@ SourceOpen(const char *source, const char *select_list)
 	return reader;
 }
 
-/* Fetches the next batch into SPI_tuptable / SPI_processed; false at the end. */
-bool
-SourceNextBatch(SourceReader *reader)
-{
-	CHECK_FOR_INTERRUPTS();
-	if (SPI_tuptable != NULL)
-		SPI_freetuptable(SPI_tuptable);
-	SPI_cursor_fetch(reader->portal, true, SOURCE_BATCH_ROWS);
-	reader->rows_read += SPI_processed;
-	return SPI_processed > 0;
-}
-
 /* A DestReceiver that hands each row to a SourceRowFn. */
 typedef struct RowReceiver
 {
@@ -208,8 +196,6 @@ SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg)
 void
 SourceClose(SourceReader *reader)
 {
-	if (SPI_tuptable != NULL)
-		SPI_freetuptable(SPI_tuptable);
 	SPI_cursor_close(reader->portal);
 }
 

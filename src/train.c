@@ -27,6 +27,7 @@
 
 #include "mlops/dataset.h"
 #include "mlops/metrics.h"
+#include "mlops/profile.h"
 #include "mlops/source.h"
 #include "mlops/train.h"
 #include "mlops/xgb_train.h"
@@ -372,6 +373,7 @@ train(PG_FUNCTION_ARGS)
 	char	   *algorithm = RequiredText(fcinfo, 3, "algorithm");
 	char	   *task = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
 	List	   *features = PG_ARGISNULL(5) ? NIL : TextArrayToList(PG_GETARG_ARRAYTYPE_P(5), "features");
+	List	   *feature_names = NIL;	/* the inputs, for the drift profile */
 	Jsonb	   *hyperparams;
 	double		test_fraction;
 	int			seed;
@@ -469,6 +471,9 @@ train(PG_FUNCTION_ARGS)
 	/* the version */
 	initStringInfo(&spec);
 	DatasetSpecJson(ds, model.spec_impute, &spec);
+	/* the reference profile drift() compares with: every row of the source */
+	for (int j = 0; j < ds->ninputs; j++)
+		feature_names = lappend(feature_names, ds->inputs[j].name);
 	{
 		Oid			types[18] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, FLOAT8ARRAYOID,
 			JSONBOID, JSONBOID, JSONBOID, JSONBOID, INT8OID, TEXTOID,
@@ -500,7 +505,7 @@ train(PG_FUNCTION_ARGS)
 		values[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(params_json));
 		values[7] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics_json));
 		values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(spec.data));
-		nulls[9] = 'n';			/* the drift profile is written by the drift module */
+		values[9] = JsonbPGetDatum(ProfileBuild(source, feature_names));
 		values[10] = Int64GetDatum(req.run_id);
 		values[11] = CStringGetTextDatum(source);
 		values[12] = Int64GetDatum(ds->train_rows);

@@ -12,7 +12,7 @@
  * or, when it already reads the rows itself, feeds them to a builder:
  *
  *     ProfileBuilder *b = ProfileBuilderCreate(tupdesc, feature_names);
- *     for each row: ProfileBuilderAddTuple(b, tuple);
+ *     SourceFetch(reader, ProfileBuilderAddSlot, b);   (or per row)
  *     Jsonb *profile = ProfileToJsonb(ProfileBuilderFinish(b, PROFILE_SAMPLE_SIZE));
  */
 #ifndef MLOPS_PROFILE_H
@@ -22,6 +22,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "executor/tuptable.h"
 #include "nodes/pg_list.h"
 #include "utils/array.h"
 #include "utils/jsonb.h"
@@ -97,8 +98,8 @@ extern void SortDoubles(double *values, size_t n);
  */
 extern ProfileBuilder *ProfileBuilderCreate(TupleDesc tupdesc, List *names);
 
-/* Adds one row. */
-extern void ProfileBuilderAddTuple(ProfileBuilder *builder, HeapTuple tuple);
+/* Adds one row, read from the executor's slot (a SourceRowFn for SourceFetch). */
+extern void ProfileBuilderAddSlot(TupleTableSlot *slot, void *builder);
 
 /*
  * The profiles (a List of FeatureProfile *), in column order. The numeric

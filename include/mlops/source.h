@@ -7,9 +7,8 @@
  * Usage (inside SPI_connect()/SPI_finish()):
  *
  *     SourceReader *r = SourceOpen(source, "a, b, c");
- *     while (SourceNextBatch(r))
- *         for (uint64 i = 0; i < SPI_processed; i++)
- *             ... SPI_tuptable->vals[i], r->tupdesc ...
+ *     while (SourceFetch(r, fn, arg) > 0)      -- fn(slot, arg) once per row
+ *         ;
  *     SourceClose(r);
  */
 #ifndef MLOPS_SOURCE_H
@@ -28,7 +27,7 @@
 typedef struct SourceReader
 {
 	Portal		portal;
-	TupleDesc	tupdesc;		/* of the rows SourceNextBatch returns */
+	TupleDesc	tupdesc;		/* of the rows SourceFetch hands out */
 	uint64		rows_read;
 } SourceReader;
 
@@ -52,15 +51,12 @@ extern List *SourceColumns(const char *source);
 /* Opens a cursor over SourceSelect(source, select_list). */
 extern SourceReader *SourceOpen(const char *source, const char *select_list);
 
-/* Fetches the next batch into SPI_tuptable / SPI_processed; false at the end. */
-extern bool SourceNextBatch(SourceReader *reader);
-
 /* Receives one row of SourceFetch (the executor's slot: read it, do not keep it). */
 typedef void (*SourceRowFn) (TupleTableSlot *slot, void *arg);
 
 /*
  * Fetches up to SOURCE_BATCH_ROWS rows, handing each to fn without copying
- * it (faster than SourceNextBatch on large sources); returns how many came,
+ * it; returns how many came,
  * 0 at the end. fn runs in the executor's memory context.
  */
 extern uint64 SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg);
