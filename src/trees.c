@@ -303,6 +303,13 @@ TokenFloat(const char *token)
 	char	   *end;
 	float		f;
 
+	/* the stand-ins NonFiniteToStrings put in */
+	if (strcmp(token, "N") == 0)
+		return NAN;
+	if (strcmp(token, "I") == 0)
+		return INFINITY;
+	if (strcmp(token, "-I") == 0)
+		return -INFINITY;
 	errno = 0;
 	f = strtof(token, &end);
 	if (end == token || *end != '\0')
@@ -365,6 +372,47 @@ ReaderScalar(void *state, char *token, JsonTokenType type)
 	pfree(token);
 }
 
+/*
+ * XGBoost writes non-finite numbers (e.g. the threshold of a categorical split)
+ * as NaN, Infinity and -Infinity, which are not JSON: replaces them in place,
+ * outside strings, by the strings "N", "I" and "-I" padded to the same length.
+ */
+static void
+NonFiniteToStrings(char *json, size_t len)
+{
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = json[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == 'N' && i + 3 <= len && memcmp(json + i, "NaN", 3) == 0)
+		{
+			memcpy(json + i, "\"N\"", 3);
+			i += 2;
+		}
+		else if (c == 'I' && i + 8 <= len && memcmp(json + i, "Infinity", 8) == 0)
+		{
+			memcpy(json + i, "\"I\"     ", 8);
+			i += 7;
+		}
+		else if (c == '-' && i + 9 <= len && memcmp(json + i, "-Infinity", 9) == 0)
+		{
+			memcpy(json + i, "\"-I\"     ", 9);
+			i += 8;
+		}
+	}
+}
+
 /* The prediction transform of a covered objective; false if not covered. */
 static bool
 ObjectiveTransform(const char *objective, TreeTransform *transform)
@@ -398,7 +446,7 @@ ObjectiveTransform(const char *objective, TreeTransform *transform)
  * reason when its booster or objective is not covered.
  */
 TreeModel *
-TreeModelCompile(const char *json, size_t len, const char **why_not)
+TreeModelCompile(char *json, size_t len, const char **why_not)
 {
 	Reader	   *r = palloc0(sizeof(Reader));
 	JsonSemAction sem = {0};
@@ -420,7 +468,8 @@ TreeModelCompile(const char *json, size_t len, const char **why_not)
 
 	/* the trees come before num_feature: feature indexes are checked at the end */
 	r->num_feature = PG_INT32_MAX;
-	lex = makeJsonLexContextCstringLen((char *) json, (int) len, PG_UTF8, true);
+	NonFiniteToStrings(json, len);
+	lex = makeJsonLexContextCstringLen(json, (int) len, PG_UTF8, true);
 	err = pg_parse_json(lex, &sem);
 	if (err != JSON_SUCCESS)
 		BadModel(json_errdetail(err, lex));

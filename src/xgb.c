@@ -113,43 +113,29 @@ XgbBoostedRounds(BoosterHandle booster)
 }
 
 /*
- * Prediction on a dense float32 matrix: in place (handed over as an
- * __array_interface__ document) for values and margins; through a DMatrix for
- * contributions, which in-place prediction does not compute. The thread-local
+ * Prediction on a dense float32 matrix through a DMatrix (in-place prediction
+ * computes neither contributions nor gblinear models). The thread-local
  * result is copied to `out`.
  */
 void
 XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
 				XgbPredictKind kind, float *out, size_t out_len)
 {
-	char		array[160];
 	char		config[160];
+	DMatrixHandle dmat;
 	const bst_ulong *shape;
 	bst_ulong	dim;
 	const float *result;
 	size_t		n = 1;
+	int			rc;
 
 	snprintf(config, sizeof(config),
 			 "{\"type\": %d, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
-			 "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}", (int) kind);
-	if (kind == XGB_PREDICT_CONTRIBS)
-	{
-		DMatrixHandle dmat;
-		int			rc;
-
-		XgbCheck(XGDMatrixCreateFromMat(x, nrow, ncol, NAN, &dmat), "create a matrix");
-		rc = XGBoosterPredictFromDMatrix(booster, dmat, config, &shape, &dim, &result);
-		XGDMatrixFree(dmat);
-		XgbCheck(rc, "compute contributions");
-	}
-	else
-	{
-		snprintf(array, sizeof(array),
-				 "{\"data\": [%lu, true], \"shape\": [%d, %d], \"typestr\": \"<f4\", \"version\": 3}",
-				 (unsigned long) (uintptr_t) x, nrow, ncol);
-		XgbCheck(XGBoosterPredictFromDense(booster, array, config, NULL, &shape, &dim, &result),
-				 "predict");
-	}
+			 "\"strict_shape\": false}", (int) kind);
+	XgbCheck(XGDMatrixCreateFromMat(x, nrow, ncol, NAN, &dmat), "create a matrix");
+	rc = XGBoosterPredictFromDMatrix(booster, dmat, config, &shape, &dim, &result);
+	XGDMatrixFree(dmat);
+	XgbCheck(rc, "predict");
 	for (bst_ulong i = 0; i < dim; i++)
 		n *= shape[i];
 	if (n != out_len)
