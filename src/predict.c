@@ -86,6 +86,7 @@ typedef struct CallSite
 {
 	MemoryContext mcxt;			/* fn_mcxt: lives as long as the call site */
 	Resolution	res;			/* the last resolution (ref NULL: none yet) */
+	bool		ref_is_constant;	/* the model argument is the same at every call */
 	ScoringModel *model;		/* pinned until mcxt goes away */
 	double	   *x;				/* the input vector being built */
 	float	   *xf;
@@ -141,12 +142,17 @@ SnapKeyHolds(const SnapKey *key)
 	if (!key->comparable || !ActiveSnapshotSet())
 		return false;
 	snap = GetActiveSnapshot();
-	return snap->xmin == key->xmin && snap->xmax == key->xmax && snap->curcid == key->curcid &&
-		snap->xcnt == key->xcnt && snap->subxcnt == key->subxcnt && !snap->suboverflowed &&
-		snap->snapshot_type == SNAPSHOT_MVCC &&
-		GetCurrentTransactionIdIfAny() == key->own_xid &&
-		memcmp(snap->xip, key->xip, key->xcnt * sizeof(TransactionId)) == 0 &&
-		memcmp(snap->subxip, key->subxip, key->subxcnt * sizeof(TransactionId)) == 0;
+	if (snap->xmin != key->xmin || snap->xmax != key->xmax || snap->curcid != key->curcid ||
+		snap->xcnt != key->xcnt || snap->subxcnt != key->subxcnt || snap->suboverflowed ||
+		snap->snapshot_type != SNAPSHOT_MVCC || GetCurrentTransactionIdIfAny() != key->own_xid)
+		return false;
+	for (uint32 i = 0; i < key->xcnt; i++)
+		if (snap->xip[i] != key->xip[i])
+			return false;
+	for (int32 i = 0; i < key->subxcnt; i++)
+		if (snap->subxip[i] != key->subxip[i])
+			return false;
+	return true;
 }
 
 /*
@@ -296,6 +302,10 @@ CallSiteModel(FunctionCallInfo fcinfo, CallSite *cs, int arg)
 	char	   *ref;
 
 	RequireArg(fcinfo, arg, "model");
+	/* a constant reference needs no comparing once resolved */
+	if (cs->res.ref && cs->ref_is_constant && CallSiteKeyHolds(&cs->res.key) &&
+		strcmp(cs->res.default_alias, mlops_default_alias) == 0)
+		return cs->model;
 	ref_text = PG_GETARG_TEXT_PP(arg);
 	if (cs->res.ref && CallSiteKeyHolds(&cs->res.key) &&
 		strlen(cs->res.ref) == VARSIZE_ANY_EXHDR(ref_text) &&
@@ -303,6 +313,7 @@ CallSiteModel(FunctionCallInfo fcinfo, CallSite *cs, int arg)
 		strcmp(cs->res.default_alias, mlops_default_alias) == 0)
 		return cs->model;
 	ref = text_to_cstring(ref_text);
+	cs->ref_is_constant = get_fn_expr_arg_stable(fcinfo->flinfo, arg);
 	return UseResolution(cs, Resolve(ref), ref);
 }
 
