@@ -122,7 +122,7 @@ check(np.array_equal(ours.astype(np.float32), cat.inplace_predict(Xc[:500])),
       "categorical splits: float32-equal to XGBoost")
 
 # --- explain: TreeSHAP equals XGBoost's, additive on every row -------------------------------
-E = 1000
+E = 200
 for name, model in [("bin", binm), ("multi", multi)]:
     expl = scores("mlops.explain('{m}', {a})", name)[:E]
     margins = model.predict(xgb.DMatrix(X[:E]), output_margin=True)
