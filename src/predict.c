@@ -683,7 +683,7 @@ ClassLabel(ScoringModel *m, const double *proba)
 static double
 PredictOne(CallSite *cs, ScoringModel *m)
 {
-	double		out[Max(2, 1)];
+	double		out[2];			/* enough unless there are more than two classes */
 	double	   *buf = out;
 
 	if (m->classification && m->nclasses > 2)
