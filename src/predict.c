@@ -287,9 +287,15 @@ UseResolution(CallSite *cs, const Resolution *res, const char *ref)
 		cs->model->version != res->version || cs->model->registry != res->registry)
 		cs->model = ModelCacheGet(res->registry, res->model_id, res->version, res->name, cs->mcxt);
 	if (cs->res.ref)
+	{
 		pfree(cs->res.ref);
+		pfree(cs->res.default_alias);
+	}
+	/* own copies: the backend's entry may be recycled while the call site lives */
 	cs->res = *res;
 	cs->res.ref = MemoryContextStrdup(cs->mcxt, ref);
+	cs->res.default_alias = MemoryContextStrdup(cs->mcxt, res->default_alias);
+	cs->res.name = NULL;
 	SizeBuffers(cs, cs->model);
 	return cs->model;
 }

@@ -8,6 +8,7 @@
 
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "mlops/trees.h"
@@ -201,6 +202,7 @@ ReaderFinishTree(Reader *r)
 	int32	   *level;
 	int			depth = 0;
 
+	CHECK_FOR_INTERRUPTS();		/* a big model has thousands of trees */
 	if (n == 0 || t[P_RIGHT - P_LEFT].n != n || t[P_SPLIT_INDEX - P_LEFT].n != n ||
 		t[P_SPLIT_COND - P_LEFT].n != n || t[P_DEFAULT_LEFT - P_LEFT].n != n ||
 		(t[P_SPLIT_TYPE - P_LEFT].n != 0 && t[P_SPLIT_TYPE - P_LEFT].n != n))

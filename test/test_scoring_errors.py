@@ -62,6 +62,13 @@ check(query(conn, "SELECT mlops.predict('m:2', ARRAY[1,2,3]) = mlops.predict('m@
                   "AND mlops.predict('m', ARRAY[1,2,3]) = mlops.predict_version('m', 1, ARRAY[1,2,3])")[0][0],
       "name, name@alias, name:version and predict_version resolve as documented")
 
+# a reference that varies per row (more of them than the backend remembers at once)
+for k in range(10):
+    query(conn, "SELECT mlops._move_alias(id, %s, %s, 'set') FROM mlops.model WHERE name = 'm'", (f"a{k}", 1 + k % 2))
+got = query(conn, "SELECT sum(mlops.predict('m@a' || (i % 10), ARRAY[i % 7, 1, 2])) FROM generate_series(1, 2000) i")[0][0]
+want = query(conn, "SELECT sum(mlops.predict('m:' || (1 + (i % 10) % 2), ARRAY[i % 7, 1, 2])) FROM generate_series(1, 2000) i")[0][0]
+check(got == want, "a model reference varying per row resolves each row right (10 aliases)")
+
 # consistency: scoring in a loop while another session moves the alias and commits
 query(conn, "CREATE TABLE many AS SELECT i, ARRAY[i % 7, i % 5, i % 3]::float8[] AS f FROM generate_series(1, 20000) i")
 v1 = query(conn, "SELECT sum(mlops.predict('m:1', f)) FROM many")[0][0]
