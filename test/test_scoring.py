@@ -204,6 +204,18 @@ check(np.allclose(pr, logit.predict_proba(design), rtol=1e-12, atol=1e-15), "log
 lab = [r[0] for r in query(conn, "SELECT mlops.predict('logit', t) FROM ldata t ORDER BY id")]
 check(lab == list(logit.predict(design).astype(float)), "logistic: predict equals sklearn's labels")
 
+y3 = np.digitize(yl, np.quantile(yl, [0.33, 0.66]))
+multinom = LogisticRegression(C=1.0, max_iter=1000).fit(design, y3)
+register("multinom", "logistic", "classification", multinom, [0.0, 1.0, 2.0])
+pr = np.array([r[0] for r in query(conn, "SELECT mlops.predict_proba('multinom', t) FROM ldata t ORDER BY id")])
+check(np.allclose(pr, multinom.predict_proba(design), rtol=1e-12, atol=1e-15), "multinomial logistic: predict_proba equals sklearn")
+lab = [r[0] for r in query(conn, "SELECT mlops.predict('multinom', t) FROM ldata t ORDER BY id")]
+check(lab == list(multinom.predict(design).astype(float)), "multinomial logistic: predict equals sklearn's labels")
+e = query(conn, "SELECT mlops.explain('multinom', t) FROM ldata t WHERE id = 1")[0][0]
+k = int(np.argmax(multinom.decision_function(design[:1])[0]))
+check(e["class"] == k and close(e["bias"] + sum(e["contributions"].values()), multinom.decision_function(design[:1])[0][k], rel=1e-9),
+      "multinomial explain: the predicted class's margin = bias + Σ contributions")
+
 # --- overloads, parallel workers, cache eviction ------------------------------------------------
 check(query(conn, "SELECT mlops.predict('lin', ARRAY[1, 2.5, 3, 1])")[0][0] ==
       query(conn, "SELECT mlops.predict('lin', ARRAY[1, 2.5, 3, 1]::float8[])")[0][0],
