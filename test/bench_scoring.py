@@ -28,7 +28,7 @@ query(conn, "VACUUM ANALYZE b_row")
 query(conn, "VACUUM ANALYZE b_arr")
 X = np.array(query(conn, f"SELECT {', '.join(cols)} FROM b_row ORDER BY id"), dtype=np.float32)
 y = (X[:, 0] + X[:, 1] * X[:, 2] - X[:, 3] ** 2 + 0.1 * np.random.default_rng(1).normal(size=ROWS) > 0.4).astype(int)
-booster = xgb.train({"objective": "binary:logistic", "max_depth": 6, "nthread": 2, "tree_method": "hist"},
+booster = xgb.train({"objective": "binary:logistic", "max_depth": 6, "nthread": 1, "tree_method": "hist"},
                     xgb.DMatrix(X[:50_000], label=y[:50_000]), 100)
 query(conn, "SELECT mlops.import_model('m', %s, 'xgboost-ubj', %s, 'classification')",
       (psycopg2.Binary(bytes(booster.save_raw("ubj"))), cols))

@@ -44,7 +44,7 @@ def scores(sql_expr, model, table="data", arg="f"):
 
 def train(params, label, rounds, rows=2000):
     """A model trained on the first rows (scored below on all of them: training is what takes time)."""
-    return xgb.train({"nthread": 2, "tree_method": "hist", "max_bin": 64, **params},
+    return xgb.train({"nthread": 1, "tree_method": "hist", "max_bin": 64, **params},
                      xgb.DMatrix(X[:rows], label=label[:rows]), rounds)
 
 
@@ -103,7 +103,7 @@ for obj, params in [("count:poisson", {"max_depth": 4}), ("reg:gamma", {"max_dep
                     ("reg:squarederror", {"booster": "gblinear"})]:
     label = np.abs(y_reg) + 0.1
     b = train({"objective": obj, **params}, label, 20) if "booster" not in params else \
-        xgb.train({"objective": obj, "nthread": 2, **params}, xgb.DMatrix(X[:2000], label=label[:2000]), 20)
+        xgb.train({"objective": obj, "nthread": 1, **params}, xgb.DMatrix(X[:2000], label=label[:2000]), 20)
     name = "fallback_" + obj.replace(":", "_") + params.get("booster", "")
     imp(name, b, "regression")
     ours = np.array(scores("mlops.predict('{m}', {a})", name)[:2000])
@@ -113,7 +113,7 @@ for obj, params in [("count:poisson", {"max_depth": 4}), ("reg:gamma", {"max_dep
 # --- categorical splits ---------------------------------------------------------------------
 Xc = X.copy()
 Xc[:, 0] = np.where(np.isnan(X[:, 0]), np.nan, np.floor(np.abs(Z[:, 0]) * 3) % 7)
-cat = xgb.train({"tree_method": "hist", "max_cat_to_onehot": 1, "max_depth": 5, "nthread": 2},
+cat = xgb.train({"tree_method": "hist", "max_cat_to_onehot": 1, "max_depth": 5, "nthread": 1},
                 xgb.DMatrix(Xc[:2000], label=(y_reg + np.nan_to_num(Xc[:, 0]) % 3)[:2000], feature_types=["c"] + ["q"] * (F - 1),
                             enable_categorical=True), 40)
 imp("cat", cat, "regression")
