@@ -86,12 +86,14 @@ check(np.array_equal(labels, pm.argmax(axis=1).astype(float)), "multiclass: pred
 
 # --- other covered objectives, and ones that fall back to libxgboost -------------------------
 small = X[:2000]
-for obj, label, task in [("reg:pseudohubererror", y_reg, "regression"), ("reg:absoluteerror", y_reg, "regression"),
-                         ("reg:logistic", (y_reg - y_reg.min()) / np.ptp(y_reg), "regression"),
-                         ("multi:softmax", y_multi, "classification")]:
-    extra = {"num_class": 3} if obj.startswith("multi") else {}
+for obj, label, task, extra in [("reg:pseudohubererror", y_reg, "regression", {}),
+                                ("reg:absoluteerror", y_reg, "regression", {}),
+                                ("reg:logistic", (y_reg - y_reg.min()) / np.ptp(y_reg), "regression", {}),
+                                ("multi:softmax", y_multi, "classification", {"num_class": 3}),
+                                ("multi:softmax", y_bin, "classification", {"num_class": 2})]:
     b = train({"objective": obj, "max_depth": 4, **extra}, label, 30)
-    name = obj.replace(":", "_")
+    name = obj.replace(":", "_") + str(extra.get("num_class", ""))
+    obj = f"{obj} {extra}" if extra else obj
     imp(name, b, task)
     if task == "regression":
         ours = np.array(scores("mlops.predict('{m}', {a})", name)[:2000])
