@@ -62,6 +62,17 @@ check(query(conn, "SELECT mlops.predict('m:2', ARRAY[1,2,3]) = mlops.predict('m@
                   "AND mlops.predict('m', ARRAY[1,2,3]) = mlops.predict_version('m', 1, ARRAY[1,2,3])")[0][0],
       "name, name@alias, name:version and predict_version resolve as documented")
 
+# mlops_scorer scores without reading the registry itself; import and export need mlops_trainer
+query(conn, "CREATE ROLE scoring_test_scorer; GRANT mlops_scorer TO scoring_test_scorer")
+query(conn, "GRANT SELECT ON t TO scoring_test_scorer")
+query(conn, "SET ROLE scoring_test_scorer")
+check(query(conn, "SELECT mlops.predict('m', ARRAY[1, 2, 3]) IS NOT NULL AND mlops.explain('m:2', ARRAY[1, 2, 3]) IS NOT NULL")[0][0],
+      "a mlops_scorer member scores and explains")
+expect_error(conn, "SELECT * FROM mlops.model_version", "42501")
+expect_error(conn, "SELECT mlops.export_model('m')", "42501")
+expect_error(conn, "SELECT mlops.import_model('x', %s, 'xgboost-ubj', %s, 'regression')", "42501", (psycopg2.Binary(ubj), feats))
+query(conn, "RESET ROLE")
+
 # a reference that varies per row (more of them than the backend remembers at once)
 for k in range(10):
     query(conn, "SELECT mlops._move_alias(id, %s, %s, 'set') FROM mlops.model WHERE name = 'm'", (f"a{k}", 1 + k % 2))
