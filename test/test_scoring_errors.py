@@ -63,6 +63,7 @@ check(query(conn, "SELECT mlops.predict('m:2', ARRAY[1,2,3]) = mlops.predict('m@
       "name, name@alias, name:version and predict_version resolve as documented")
 
 # mlops_scorer scores without reading the registry itself; import and export need mlops_trainer
+query(conn, "DROP ROLE IF EXISTS scoring_test_scorer")
 query(conn, "CREATE ROLE scoring_test_scorer; GRANT mlops_scorer TO scoring_test_scorer")
 query(conn, "GRANT SELECT ON t TO scoring_test_scorer")
 query(conn, "SET ROLE scoring_test_scorer")
@@ -72,6 +73,8 @@ expect_error(conn, "SELECT * FROM mlops.model_version", "42501")
 expect_error(conn, "SELECT mlops.export_model('m')", "42501")
 expect_error(conn, "SELECT mlops.import_model('x', %s, 'xgboost-ubj', %s, 'regression')", "42501", (psycopg2.Binary(ubj), feats))
 query(conn, "RESET ROLE")
+query(conn, "DROP OWNED BY scoring_test_scorer")
+query(conn, "DROP ROLE scoring_test_scorer")
 
 # a reference that varies per row (more of them than the backend remembers at once)
 for k in range(10):
@@ -119,4 +122,14 @@ before = query(conn, "SELECT mlops.predict('m', ARRAY[1,2,3])")[0][0]
 query(other, "SELECT mlops._move_alias(id, 'production', 1, 'set') FROM mlops.model WHERE name = 'm'")
 check(query(conn, "SELECT mlops.predict('m', ARRAY[1,2,3])")[0][0] == before, "an uncommitted alias move is not seen")
 other.rollback()
+other.close()
+
+# a re-created registry reuses model ids: the backend's cache must not serve the old model
+before = query(conn, "SELECT mlops.predict('m:1', ARRAY[1, 2, 3])")[0][0]
+query(conn, "DROP EXTENSION mlops CASCADE")
+query(conn, "CREATE EXTENSION mlops")
+imp("m", bytes(reg2.save_raw("ubj")), "xgboost-ubj")
+after = query(conn, "SELECT mlops.predict('m:1', ARRAY[1, 2, 3])")[0][0]
+check(after == float(reg2.inplace_predict(np.array([[1, 2, 3]], dtype=np.float32))[0]) and after != before,
+      "after DROP/CREATE EXTENSION the same session scores the new model 1, not the cached old one")
 finish()
