@@ -1,6 +1,9 @@
 /*
- * xgb.c — the only file that calls libxgboost: loading, saving, configuration
- * and in-place prediction of boosters.
+ * xgb.c — the only file that calls libxgboost. Sections: errors and signals
+ * (shared by every call), boosters (load, save, inspect), prediction.
+ * Training belongs here too, in its own section, with every libxgboost call
+ * between XgbSignalsOff and XgbSignalsOn and every handle owned by a memory
+ * context (see XgbLoad).
  */
 #include "postgres.h"
 
@@ -12,6 +15,8 @@
 #include "utils/memutils.h"
 
 #include "mlops/xgb.h"
+
+/* ---- errors and signals ------------------------------------------------- */
 
 /* XGBoost's last error message without its stack trace, palloc'd. */
 static char *
@@ -55,6 +60,8 @@ XgbSignalsOn(const sigset_t *saved)
 {
 	pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
+
+/* ---- boosters: load, save, inspect -------------------------------------- */
 
 /* Memory-context callback: frees the booster owned by the context. */
 static void
@@ -147,6 +154,8 @@ XgbBoostedRounds(BoosterHandle booster)
 	XgbCheck(XGBoosterBoostedRounds(booster, &n), "count the model's rounds");
 	return n;
 }
+
+/* ---- prediction --------------------------------------------------------- */
 
 /*
  * Prediction on a dense float32 matrix through a DMatrix (in-place prediction
