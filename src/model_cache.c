@@ -253,8 +253,9 @@ DecodeXgboost(ScoringModel *m)
 		m->kind = SCORING_BOOSTER;
 		m->noutputs = m->classification && m->nclasses > 2 ? m->nclasses : 1;
 	}
-	if (m->classification && m->noutputs != (m->nclasses > 2 ? m->nclasses : 1))
-		BadVersion(m, "Its XGBoost model does not have one output per class.");
+	if (m->classification ? !(m->noutputs == 1 && m->nclasses == 2) && m->noutputs != m->nclasses
+		: m->noutputs != 1)
+		BadVersion(m, "Its XGBoost model does not have one output, or one per class.");
 }
 
 /* Reads version (model_id, version) through mlops._model_artifact and decodes it. */
@@ -329,8 +330,8 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 			BadVersion(m, psprintf("Artifact format \"%s\" of algorithm \"%s\" is not known.",
 								   format, algorithm));
 		if (m->classification && m->kind == SCORING_LINEAR &&
-			m->noutputs != (m->nclasses > 2 ? m->nclasses : 1))
-			BadVersion(m, "Its coefficients do not have one row per class.");
+			!(m->noutputs == 1 && m->nclasses == 2) && m->noutputs != m->nclasses)
+			BadVersion(m, "Its coefficients have neither one row nor one row per class.");
 		MemoryContextSwitchTo(old);
 		SPI_finish();
 	}

@@ -5,17 +5,20 @@
  *
  * A model reference is resolved through mlops.resolve_model under the
  * statement's snapshot, so a statement scores with one version from start to
- * end whatever other sessions commit meanwhile. Resolutions are remembered per
- * call site (fn_extra) and per backend, keyed by the snapshot they were made
- * under: as long as no transaction has completed and our own transaction has
- * not written since, the registry cannot look any different, so the answer is
- * reused without asking again (this is what keeps online scoring cheap).
+ * end whatever other sessions commit meanwhile, and sees a committed alias
+ * move from its next statement on. Resolutions are remembered per call site
+ * (fn_extra) and per backend, keyed by what the snapshot they were made under
+ * can see: while later snapshots see exactly the same transactions (no commit
+ * or abort since, no write of our own), the registry cannot look different, so
+ * the answer is reused without asking again. This is what keeps online
+ * scoring (one short statement after another) cheap.
  */
 #include "postgres.h"
 
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -38,13 +41,25 @@
 #include "mlops/trees.h"
 #include "mlops/xgb.h"
 
-/* Identifies the registry contents a snapshot can see (see the file header). */
+/*
+ * Identifies what a snapshot can see. Two MVCC snapshots with the same xmin,
+ * xmax and in-progress transactions see the same committed transactions; with
+ * the same own transaction and command id they see the same own changes too.
+ */
+#define SNAPKEY_XIDS 32
+
 typedef struct SnapKey
 {
-	uint64		completions;	/* snapXactCompletionCount; 0 = not comparable */
-	CommandId	curcid;
+	bool		comparable;		/* false: no snapshot, or too many running xids */
+	Snapshot	snapshot;		/* the snapshot itself, for a key that is not comparable */
 	TransactionId xmin;
 	TransactionId xmax;
+	TransactionId own_xid;
+	CommandId	curcid;
+	uint32		xcnt;
+	int32		subxcnt;
+	TransactionId xip[SNAPKEY_XIDS];
+	TransactionId subxip[SNAPKEY_XIDS];
 } SnapKey;
 
 /* A resolved model reference. */
@@ -71,6 +86,7 @@ typedef struct CallSite
 {
 	MemoryContext mcxt;			/* fn_mcxt: lives as long as the call site */
 	Resolution	res;			/* the last resolution (ref NULL: none yet) */
+	bool		ref_is_constant;	/* the model argument is the same at every call */
 	ScoringModel *model;		/* pinned until mcxt goes away */
 	double	   *x;				/* the input vector being built */
 	float	   *xf;
@@ -93,29 +109,66 @@ typedef struct CallSite
 static Resolution backend_res[BACKEND_RESOLUTIONS];
 static int	backend_res_next = 0;
 
-/* The key of the active snapshot. */
+/* The key of the active snapshot (not comparable when there is none or it is too big). */
 static void
 CurrentSnapKey(SnapKey *key)
 {
 	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
 
-	memset(key, 0, sizeof(SnapKey));
+	memset(key, 0, offsetof(SnapKey, xip));
+	key->snapshot = snap;
 	if (snap == NULL)
 		return;
-	key->completions = snap->snapXactCompletionCount;
-	key->curcid = snap->curcid;
 	key->xmin = snap->xmin;
 	key->xmax = snap->xmax;
+	key->own_xid = GetCurrentTransactionIdIfAny();
+	key->curcid = snap->curcid;
+	if (snap->snapshot_type != SNAPSHOT_MVCC || snap->suboverflowed ||
+		snap->xcnt > SNAPKEY_XIDS || snap->subxcnt > SNAPKEY_XIDS || snap->subxcnt < 0)
+		return;
+	key->comparable = true;
+	key->xcnt = snap->xcnt;
+	key->subxcnt = snap->subxcnt;
+	memcpy(key->xip, snap->xip, snap->xcnt * sizeof(TransactionId));
+	memcpy(key->subxip, snap->subxip, snap->subxcnt * sizeof(TransactionId));
 }
 
-/* Whether a resolution made under key `a` holds under key `b`. */
+/* Whether the active snapshot sees what the snapshot of `key` saw. */
 static bool
-SameSnapKey(const SnapKey *a, const SnapKey *b, bool need_completions)
+SnapKeyHolds(const SnapKey *key)
 {
-	if (need_completions && a->completions == 0)
+	Snapshot	snap;
+
+	if (!key->comparable || !ActiveSnapshotSet())
 		return false;
-	return a->completions == b->completions && a->curcid == b->curcid &&
-		a->xmin == b->xmin && a->xmax == b->xmax;
+	snap = GetActiveSnapshot();
+	if (snap->xmin != key->xmin || snap->xmax != key->xmax || snap->curcid != key->curcid ||
+		snap->xcnt != key->xcnt || snap->subxcnt != key->subxcnt || snap->suboverflowed ||
+		snap->snapshot_type != SNAPSHOT_MVCC || GetCurrentTransactionIdIfAny() != key->own_xid)
+		return false;
+	for (uint32 i = 0; i < key->xcnt; i++)
+		if (snap->xip[i] != key->xip[i])
+			return false;
+	for (int32 i = 0; i < key->subxcnt; i++)
+		if (snap->subxip[i] != key->subxip[i])
+			return false;
+	return true;
+}
+
+/*
+ * Whether a call site's resolution still holds: under a comparable key as
+ * above, else only under the very same snapshot (the rest of its statement).
+ */
+static bool
+CallSiteKeyHolds(const SnapKey *key)
+{
+	Snapshot	snap;
+
+	if (key->comparable)
+		return SnapKeyHolds(key);
+	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+	return snap != NULL && snap == key->snapshot && snap->xmin == key->xmin &&
+		snap->xmax == key->xmax && snap->curcid == key->curcid;
 }
 
 /* Raises 22004 naming a NULL argument. */
@@ -167,16 +220,13 @@ ResolveThroughSpi(const char *ref, Resolution *res)
 static Resolution *
 Resolve(const char *ref)
 {
-	SnapKey		key;
 	Resolution *res;
 
-	CurrentSnapKey(&key);
 	for (int i = 0; i < BACKEND_RESOLUTIONS; i++)
 	{
 		res = &backend_res[i];
 		if (res->ref && strcmp(res->ref, ref) == 0 &&
-			strcmp(res->default_alias, mlops_default_alias) == 0 &&
-			SameSnapKey(&res->key, &key, true))
+			strcmp(res->default_alias, mlops_default_alias) == 0 && SnapKeyHolds(&res->key))
 			return res;
 	}
 	res = &backend_res[backend_res_next];
@@ -191,7 +241,7 @@ Resolve(const char *ref)
 	ResolveThroughSpi(ref, res);	/* may fail: res stays empty */
 	res->ref = MemoryContextStrdup(TopMemoryContext, ref);
 	res->default_alias = MemoryContextStrdup(TopMemoryContext, mlops_default_alias);
-	res->key = key;
+	CurrentSnapKey(&res->key);
 	return res;
 }
 
@@ -237,9 +287,15 @@ UseResolution(CallSite *cs, const Resolution *res, const char *ref)
 		cs->model->version != res->version || cs->model->registry != res->registry)
 		cs->model = ModelCacheGet(res->registry, res->model_id, res->version, res->name, cs->mcxt);
 	if (cs->res.ref)
+	{
 		pfree(cs->res.ref);
+		pfree(cs->res.default_alias);
+	}
+	/* own copies: the backend's entry may be recycled while the call site lives */
 	cs->res = *res;
 	cs->res.ref = MemoryContextStrdup(cs->mcxt, ref);
+	cs->res.default_alias = MemoryContextStrdup(cs->mcxt, res->default_alias);
+	cs->res.name = NULL;
 	SizeBuffers(cs, cs->model);
 	return cs->model;
 }
@@ -250,17 +306,20 @@ CallSiteModel(FunctionCallInfo fcinfo, CallSite *cs, int arg)
 {
 	text	   *ref_text;
 	char	   *ref;
-	SnapKey		key;
 
 	RequireArg(fcinfo, arg, "model");
+	/* a constant reference needs no comparing once resolved */
+	if (cs->res.ref && cs->ref_is_constant && CallSiteKeyHolds(&cs->res.key) &&
+		strcmp(cs->res.default_alias, mlops_default_alias) == 0)
+		return cs->model;
 	ref_text = PG_GETARG_TEXT_PP(arg);
-	CurrentSnapKey(&key);
-	if (cs->res.ref && SameSnapKey(&cs->res.key, &key, false) &&
+	if (cs->res.ref && CallSiteKeyHolds(&cs->res.key) &&
 		strlen(cs->res.ref) == VARSIZE_ANY_EXHDR(ref_text) &&
 		memcmp(cs->res.ref, VARDATA_ANY(ref_text), VARSIZE_ANY_EXHDR(ref_text)) == 0 &&
 		strcmp(cs->res.default_alias, mlops_default_alias) == 0)
 		return cs->model;
 	ref = text_to_cstring(ref_text);
+	cs->ref_is_constant = get_fn_expr_arg_stable(fcinfo->flinfo, arg);
 	return UseResolution(cs, Resolve(ref), ref);
 }
 
@@ -630,7 +689,7 @@ ClassLabel(ScoringModel *m, const double *proba)
 static double
 PredictOne(CallSite *cs, ScoringModel *m)
 {
-	double		out[Max(2, 1)];
+	double		out[2];			/* enough unless there are more than two classes */
 	double	   *buf = out;
 
 	if (m->classification && m->nclasses > 2)

@@ -8,6 +8,7 @@
 
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "mlops/trees.h"
@@ -91,6 +92,7 @@ typedef struct Reader
 	Vec			cat_start;		/* per node */
 	Vec			cat_words;		/* per node */
 	Vec			cat_bits;
+	Vec			levels;			/* per node: its depth in its tree */
 	bool		has_categorical;
 } Reader;
 
@@ -200,6 +202,7 @@ ReaderFinishTree(Reader *r)
 	int32	   *level;
 	int			depth = 0;
 
+	CHECK_FOR_INTERRUPTS();		/* a big model has thousands of trees */
 	if (n == 0 || t[P_RIGHT - P_LEFT].n != n || t[P_SPLIT_INDEX - P_LEFT].n != n ||
 		t[P_SPLIT_COND - P_LEFT].n != n || t[P_DEFAULT_LEFT - P_LEFT].n != n ||
 		(t[P_SPLIT_TYPE - P_LEFT].n != 0 && t[P_SPLIT_TYPE - P_LEFT].n != n))
@@ -243,6 +246,7 @@ ReaderFinishTree(Reader *r)
 		VecPush(&r->nodes, (uint32) node.child[1]);
 		VecPush(&r->cat_start, 0);
 		VecPush(&r->cat_words, 0);
+		VecPush(&r->levels, (uint32) level[i]);
 	}
 	pfree(level);
 
@@ -303,6 +307,13 @@ TokenFloat(const char *token)
 	char	   *end;
 	float		f;
 
+	/* the stand-ins NonFiniteToStrings put in */
+	if (strcmp(token, "N") == 0)
+		return NAN;
+	if (strcmp(token, "I") == 0)
+		return INFINITY;
+	if (strcmp(token, "-I") == 0)
+		return -INFINITY;
 	errno = 0;
 	f = strtof(token, &end);
 	if (end == token || *end != '\0')
@@ -365,6 +376,89 @@ ReaderScalar(void *state, char *token, JsonTokenType type)
 	pfree(token);
 }
 
+/*
+ * XGBoost writes non-finite numbers (e.g. the threshold of a categorical split)
+ * as NaN, Infinity and -Infinity, which are not JSON: replaces them in place,
+ * outside strings, by the strings "N", "I" and "-I" padded to the same length.
+ */
+static void
+NonFiniteToStrings(char *json, size_t len)
+{
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = json[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == 'N' && i + 3 <= len && memcmp(json + i, "NaN", 3) == 0)
+		{
+			memcpy(json + i, "\"N\"", 3);
+			i += 2;
+		}
+		else if (c == 'I' && i + 8 <= len && memcmp(json + i, "Infinity", 8) == 0)
+		{
+			memcpy(json + i, "\"I\"     ", 8);
+			i += 7;
+		}
+		else if (c == '-' && i + 9 <= len && memcmp(json + i, "-Infinity", 9) == 0)
+		{
+			memcpy(json + i, "\"-I\"     ", 9);
+			i += 8;
+		}
+	}
+}
+
+/*
+ * Lays the nodes of all trees out level by level (every root, then every
+ * node of depth 1, ...): the top levels, which every row visits, then share a
+ * few kilobytes that stay in the L1 cache while rows stream through.
+ */
+static void
+ReaderLayOutByLevel(Reader *r)
+{
+	int			n = r->nodes.n / 4;
+	TreeNode   *old = (TreeNode *) r->nodes.v.p;
+	TreeNode   *nodes = palloc(Max(n, 1) * sizeof(TreeNode));
+	int32	   *where = palloc(Max(n, 1) * sizeof(int32));
+	int32	   *start = r->cat_start.v.i;
+	int32	   *words = r->cat_words.v.i;
+	int32	   *new_start = palloc(Max(n, 1) * sizeof(int32));
+	int32	   *new_words = palloc(Max(n, 1) * sizeof(int32));
+	int			next = 0;
+	int			max_level = 0;
+
+	for (int i = 0; i < n; i++)
+		max_level = Max(max_level, r->levels.v.i[i]);
+	for (int level = 0; level <= max_level; level++)
+		for (int i = 0; i < n; i++)
+			if (r->levels.v.i[i] == level)
+				where[i] = next++;
+	for (int i = 0; i < n; i++)
+	{
+		nodes[where[i]] = old[i];
+		nodes[where[i]].child[0] = where[old[i].child[0]];
+		nodes[where[i]].child[1] = where[old[i].child[1]];
+		new_start[where[i]] = start[i];
+		new_words[where[i]] = words[i];
+	}
+	for (int t = 0; t < r->roots.n; t++)
+		r->roots.v.i[t] = where[r->roots.v.i[t]];
+	r->nodes.v.p = nodes;
+	r->cat_start.v.i = new_start;
+	r->cat_words.v.i = new_words;
+	pfree(old);
+	pfree(where);
+}
+
 /* The prediction transform of a covered objective; false if not covered. */
 static bool
 ObjectiveTransform(const char *objective, TreeTransform *transform)
@@ -398,7 +492,7 @@ ObjectiveTransform(const char *objective, TreeTransform *transform)
  * reason when its booster or objective is not covered.
  */
 TreeModel *
-TreeModelCompile(const char *json, size_t len, const char **why_not)
+TreeModelCompile(char *json, size_t len, const char **why_not)
 {
 	Reader	   *r = palloc0(sizeof(Reader));
 	JsonSemAction sem = {0};
@@ -420,7 +514,8 @@ TreeModelCompile(const char *json, size_t len, const char **why_not)
 
 	/* the trees come before num_feature: feature indexes are checked at the end */
 	r->num_feature = PG_INT32_MAX;
-	lex = makeJsonLexContextCstringLen((char *) json, (int) len, PG_UTF8, true);
+	NonFiniteToStrings(json, len);
+	lex = makeJsonLexContextCstringLen(json, (int) len, PG_UTF8, true);
 	err = pg_parse_json(lex, &sem);
 	if (err != JSON_SUCCESS)
 		BadModel(json_errdetail(err, lex));
@@ -440,6 +535,7 @@ TreeModelCompile(const char *json, size_t len, const char **why_not)
 	if (r->num_feature <= 0 || r->num_feature == PG_INT32_MAX || r->num_class < 0)
 		BadModel("The document has no valid num_feature or num_class.");
 
+	ReaderLayOutByLevel(r);
 	m = palloc0(sizeof(TreeModel));
 	m->num_feature = r->num_feature;
 	m->num_group = r->num_class > 1 ? r->num_class : 1;
@@ -515,53 +611,83 @@ TreeLeafGeneral(const TreeModel *m, int32 node, const float *row)
 
 #define TREE_LANES 8
 
+/* One step down from node i for a row: the default child for a missing value. */
+static inline int32
+TreeStep(const TreeNode *nodes, const float *row, int32 i)
+{
+	const TreeNode *n = &nodes[i];
+	float		x = row[n->feature & TREE_FEATURE_MASK];
+	int			right;
+
+	/* x >= value is false for NaN, which then goes right unless the default is left */
+	right = (x >= n->value) | ((x != x) & ((n->feature & TREE_DEFAULT_LEFT) == 0));
+	return n->child[right];
+}
+
 /*
  * The raw margins of one row: base_margin plus each tree's leaf value, summed
  * in float32 in tree order as XGBoost does. Numerical models walk TREE_LANES
  * trees side by side for a fixed number of steps (leaves point to themselves),
- * so the independent walks overlap in the CPU instead of waiting on each other.
+ * so that the independent walks overlap in the CPU instead of waiting on each
+ * other's loads; the lanes are unrolled so that their positions stay in
+ * registers.
  */
 void
 TreeModelMargins(const TreeModel *m, const float *row, float *margins)
 {
+	const TreeNode *nodes = m->nodes;
+	int			t0 = 0;
+
 	for (int g = 0; g < m->num_group; g++)
 		margins[g] = m->base_margin;
 
 	if (m->has_categorical)
 	{
 		for (int t = 0; t < m->num_trees; t++)
-			margins[m->groups[t]] += m->nodes[TreeLeafGeneral(m, m->roots[t], row)].value;
+			margins[m->groups[t]] += nodes[TreeLeafGeneral(m, m->roots[t], row)].value;
 		return;
 	}
 
-	for (int t0 = 0; t0 < m->num_trees; t0 += TREE_LANES)
+	for (; t0 + TREE_LANES <= m->num_trees; t0 += TREE_LANES)
 	{
-		int			lanes = Min(TREE_LANES, m->num_trees - t0);
 		int32		node[TREE_LANES];
 		int			steps = 0;
 
-		for (int k = 0; k < lanes; k++)
+#pragma GCC unroll 8
+		for (int k = 0; k < TREE_LANES; k++)
 		{
 			node[k] = m->roots[t0 + k];
 			steps = Max(steps, m->depths[t0 + k]);
 		}
 		for (int s = 0; s < steps; s++)
 		{
-			for (int k = 0; k < lanes; k++)
-			{
-				const TreeNode *n = &m->nodes[node[k]];
-				float		x = row[n->feature & TREE_FEATURE_MASK];
-				int			right;
-
-				if (isnan(x))
-					right = (n->feature & TREE_DEFAULT_LEFT) == 0;
-				else
-					right = !(x < n->value);
-				node[k] = n->child[right];
-			}
+#pragma GCC unroll 8
+			for (int k = 0; k < TREE_LANES; k++)
+				node[k] = TreeStep(nodes, row, node[k]);
 		}
-		for (int k = 0; k < lanes; k++)
-			margins[m->groups[t0 + k]] += m->nodes[node[k]].value;
+		if (m->num_group == 1)
+		{
+			float		sum = margins[0];	/* in a register, in tree order */
+
+#pragma GCC unroll 8
+			for (int k = 0; k < TREE_LANES; k++)
+				sum += nodes[node[k]].value;
+			margins[0] = sum;
+		}
+		else
+		{
+#pragma GCC unroll 8
+			for (int k = 0; k < TREE_LANES; k++)
+				margins[m->groups[t0 + k]] += nodes[node[k]].value;
+		}
+	}
+	for (; t0 < m->num_trees; t0++)
+	{
+		int32		node = m->roots[t0];
+
+		for (int s = 0; s < m->depths[t0]; s++)
+			node = TreeStep(nodes, row, node);
+		margins[m->groups[t0]] += nodes[node].value;
 	}
 }
 

@@ -1,15 +1,22 @@
 /*
- * xgb.c — the only file that calls libxgboost: loading, saving, configuration
- * and in-place prediction of boosters.
+ * xgb.c — the only file that calls libxgboost. Sections: errors and signals
+ * (shared by every call), boosters (load, save, inspect), prediction.
+ * Training belongs here too, in its own section, with every libxgboost call
+ * between XgbSignalsOff and XgbSignalsOn and every handle owned by a memory
+ * context (see XgbLoad).
  */
 #include "postgres.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include "lib/stringinfo.h"
 #include "utils/memutils.h"
 
 #include "mlops/xgb.h"
+
+/* ---- errors and signals ------------------------------------------------- */
 
 /* XGBoost's last error message without its stack trace, palloc'd. */
 static char *
@@ -32,6 +39,30 @@ XgbCheck(int rc, const char *what)
 				 errdetail("XGBoost said: %s", XgbLastError())));
 }
 
+/*
+ * Blocks every signal in the calling thread, saving the old mask. libxgboost
+ * may start an OpenMP thread pool in any call; threads inherit the mask of the
+ * thread that creates them, so with this around every call they never take
+ * PostgreSQL's signals, which keep landing on the backend's own thread.
+ */
+static void
+XgbSignalsOff(sigset_t *saved)
+{
+	sigset_t	all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, saved);
+}
+
+/* Restores the signal mask XgbSignalsOff saved. */
+static void
+XgbSignalsOn(const sigset_t *saved)
+{
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+/* ---- boosters: load, save, inspect -------------------------------------- */
+
 /* Memory-context callback: frees the booster owned by the context. */
 static void
 XgbFreeCallback(void *arg)
@@ -48,6 +79,8 @@ XgbLoad(const void *data, size_t len, MemoryContext owner)
 {
 	BoosterHandle booster;
 	MemoryContextCallback *cb;
+	sigset_t	saved;
+	int			rc;
 
 	cb = MemoryContextAlloc(owner, sizeof(MemoryContextCallback));
 	XgbCheck(XGBoosterCreate(NULL, 0, &booster), "create a booster");
@@ -55,12 +88,16 @@ XgbLoad(const void *data, size_t len, MemoryContext owner)
 	cb->arg = booster;
 	MemoryContextRegisterResetCallback(owner, cb);
 
-	if (len == 0 || XGBoosterLoadModelFromBuffer(booster, data, (bst_ulong) len) != 0)
+	XgbSignalsOff(&saved);
+	rc = len == 0 ? -1 : XGBoosterLoadModelFromBuffer(booster, data, (bst_ulong) len);
+	if (rc == 0)
+		rc = XGBoosterSetParam(booster, "nthread", "1");
+	XgbSignalsOn(&saved);
+	if (rc != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("artifact is not a valid xgboost model"),
 				 errdetail("XGBoost said: %s", len == 0 ? "empty buffer" : XgbLastError())));
-	XgbCheck(XGBoosterSetParam(booster, "nthread", "1"), "set nthread");
 	return booster;
 }
 
@@ -73,8 +110,14 @@ XgbSave(BoosterHandle booster, const char *format)
 	const char *buf;
 	bytea	   *result;
 
+	sigset_t	saved;
+	int			rc;
+
 	snprintf(config, sizeof(config), "{\"format\": \"%s\"}", format);
-	XgbCheck(XGBoosterSaveModelToBuffer(booster, config, &len, &buf), "serialise the model");
+	XgbSignalsOff(&saved);
+	rc = XGBoosterSaveModelToBuffer(booster, config, &len, &buf);
+	XgbSignalsOn(&saved);
+	XgbCheck(rc, "serialise the model");
 	result = palloc(VARHDRSZ + len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	memcpy(VARDATA(result), buf, len);
@@ -112,47 +155,48 @@ XgbBoostedRounds(BoosterHandle booster)
 	return n;
 }
 
+/* ---- prediction --------------------------------------------------------- */
+
 /*
- * Prediction on a dense float32 matrix: in place (handed over as an
- * __array_interface__ document) for values and margins; through a DMatrix for
- * contributions, which in-place prediction does not compute. The thread-local
+ * Prediction on a dense float32 matrix through a DMatrix (in-place prediction
+ * computes neither contributions nor gblinear models). The thread-local
  * result is copied to `out`.
  */
 void
 XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
 				XgbPredictKind kind, float *out, size_t out_len)
 {
-	char		array[160];
 	char		config[160];
+	DMatrixHandle dmat;
 	const bst_ulong *shape;
 	bst_ulong	dim;
 	const float *result;
 	size_t		n = 1;
+	int			rc;
+	sigset_t	saved;
 
 	snprintf(config, sizeof(config),
 			 "{\"type\": %d, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
-			 "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}", (int) kind);
-	if (kind == XGB_PREDICT_CONTRIBS)
+			 "\"strict_shape\": false}", (int) kind);
+	XgbSignalsOff(&saved);
+	rc = XGDMatrixCreateFromMat(x, nrow, ncol, NAN, &dmat);
+	if (rc != 0)
 	{
-		DMatrixHandle dmat;
-		int			rc;
-
-		XgbCheck(XGDMatrixCreateFromMat(x, nrow, ncol, NAN, &dmat), "create a matrix");
-		rc = XGBoosterPredictFromDMatrix(booster, dmat, config, &shape, &dim, &result);
-		XGDMatrixFree(dmat);
-		XgbCheck(rc, "compute contributions");
+		XgbSignalsOn(&saved);
+		XgbCheck(rc, "create a matrix");
 	}
-	else
+	rc = XGBoosterPredictFromDMatrix(booster, dmat, config, &shape, &dim, &result);
+	if (rc == 0)
 	{
-		snprintf(array, sizeof(array),
-				 "{\"data\": [%lu, true], \"shape\": [%d, %d], \"typestr\": \"<f4\", \"version\": 3}",
-				 (unsigned long) (uintptr_t) x, nrow, ncol);
-		XgbCheck(XGBoosterPredictFromDense(booster, array, config, NULL, &shape, &dim, &result),
-				 "predict");
+		/* copy the result out before anything else touches libxgboost */
+		for (bst_ulong i = 0; i < dim; i++)
+			n *= shape[i];
+		if (n == out_len)
+			memcpy(out, result, n * sizeof(float));
 	}
-	for (bst_ulong i = 0; i < dim; i++)
-		n *= shape[i];
+	XGDMatrixFree(dmat);
+	XgbSignalsOn(&saved);
+	XgbCheck(rc, "predict");
 	if (n != out_len)
 		elog(ERROR, "xgboost returned %zu prediction values where %zu were expected", n, out_len);
-	memcpy(out, result, n * sizeof(float));
 }

@@ -53,12 +53,11 @@ typedef struct ScoringModel
 	ScoringInput *inputs;
 	int			nclasses;		/* classification: labels in order */
 	double	   *classes;
-	int			noutputs;		/* margins per row: 1, or one per class (multiclass) */
+	int			noutputs;		/* margins per row: 1 (regression, binary), or one per class */
 
 	/* xgboost */
 	TreeModel  *trees;			/* compiled, or NULL (SCORING_BOOSTER) */
 	BoosterHandle booster;		/* always loaded for xgboost models (explain, fallback) */
-	const char *objective;
 	bytea	   *artifact;		/* the stored UBJ model, for export */
 
 	/* linear: margin[o] = intercept[o] + Σ coef[o * nterms + t] · term t */

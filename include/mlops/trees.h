@@ -56,11 +56,12 @@ typedef struct TreeModel
 } TreeModel;
 
 /*
- * Compiles the XGBoost JSON model `json` (as XGBoost's SaveModel writes it) into
- * a TreeModel allocated in the current memory context. Returns NULL, with the
- * reason in *why_not, when the booster or objective is not covered.
+ * Compiles the XGBoost JSON model `json` (as XGBoost's SaveModel writes it;
+ * its NaN/Infinity tokens are overwritten in place) into a TreeModel allocated
+ * in the current memory context. Returns NULL, with the reason in *why_not,
+ * when the booster or objective is not covered.
  */
-extern TreeModel *TreeModelCompile(const char *json, size_t len, const char **why_not);
+extern TreeModel *TreeModelCompile(char *json, size_t len, const char **why_not);
 
 /* The raw margins (num_group of them) of one row of num_feature floats (NaN = missing). */
 extern void TreeModelMargins(const TreeModel *model, const float *row, float *margins);

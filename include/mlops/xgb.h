@@ -44,7 +44,7 @@ extern int	XgbNumFeatures(BoosterHandle booster);
 extern int	XgbBoostedRounds(BoosterHandle booster);
 
 /*
- * In-place prediction on a dense float32 matrix (nrow × ncol, row-major, NaN =
+ * Prediction on a dense float32 matrix (nrow × ncol, row-major, NaN =
  * missing). Copies the result into `out`, which holds `out_len` floats: an
  * error unless XGBoost produced exactly that many.
  */

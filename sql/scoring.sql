@@ -1,0 +1,60 @@
+-- Scoring: model references, the two call forms and their overloads, linear and
+-- XGBoost models, explain, import/export, and bad input with its SQLSTATEs.
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+\i test/lib/sqlstate.sql
+
+-- a linear regression registered the way train() does: price = 10 + 2·rooms + 0.5·area + 3·[city=paris]
+SELECT mlops._register_version('price', 'linear', 'regression', '{rooms,area,city}', 'price', NULL, '{}', '{}',
+       '{"inputs": [{"name": "rooms", "kind": "numeric", "impute": 3},
+                    {"name": "area", "kind": "numeric", "impute": 80},
+                    {"name": "city", "kind": "categorical", "categories": ["lyon", "paris"], "impute": "lyon"}]}',
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       convert_to('{"format": "mlops-linear", "algorithm": "linear", "task": "regression",
+                    "terms": ["rooms", "area", "city=paris"], "intercept": [10], "coef": [[2, 0.5, 3]]}', 'UTF8'),
+       'linear-json');
+CREATE TABLE houses (id int, city text, area numeric, rooms int);
+INSERT INTO houses VALUES (1, 'paris', 50, 2), (2, 'lyon', 100, 4), (3, NULL, NULL, 1), (4, 'rome', 60, NULL);
+-- the row form matches columns by name; NULL and unseen categories are imputed
+SELECT id, mlops.predict('price', h) FROM houses h ORDER BY id;
+-- the array form takes the categorical input as its index; integer and numeric arrays work
+SELECT mlops.predict('price', ARRAY[2, 50, 1]), mlops.predict('price', ARRAY[2, 50.0, 1]),
+       mlops.predict('price', ARRAY[2, 50, 1]::float8[]), mlops.predict('price', ARRAY[NULL, NULL, NULL]::float8[]);
+SELECT mlops.explain('price', h) FROM houses h WHERE id = 1;
+SELECT mlops.predict('price:1', ARRAY[1, 1, 0]), mlops.predict('price@production', ARRAY[1, 1, 0]),
+       mlops.predict_version('price', 1, ARRAY[1, 1, 0]);
+SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, p.provolatile, p.proparallel, p.proisstrict
+  FROM pg_proc p WHERE p.pronamespace = 'mlops'::regnamespace
+   AND p.proname IN ('predict', 'predict_proba', 'predict_version', 'explain', 'import_model', 'export_model')
+ ORDER BY 1, 2;
+
+-- an XGBoost model as Python writes it: 2 trees of one split on x, binary:logistic
+SELECT mlops.import_model('clicks', convert_to($json${"learner":{"attributes":{},"feature_names":[],"feature_types":[],"gradient_booster":{"model":{"gbtree_model_param":{"num_parallel_tree":"1","num_trees":"2","size_leaf_vector":"0"},"tree_info":[0,0],"trees":[{"base_weights":[2.2222222E-1,-6.666667E-1,8.5714287E-1],"categories":[],"categories_nodes":[],"categories_segments":[],"categories_sizes":[],"default_left":[0,0,0],"id":0,"left_children":[1,-1,-1],"loss_changes":[1.8412697E0,0E0,0E0],"parents":[2147483647,0,0],"right_children":[2,-1,-1],"split_conditions":[1.5E0,-6.666667E-1,8.5714287E-1],"split_indices":[0,0,0],"split_type":[0,0,0],"sum_hessian":[1.25E0,5E-1,7.5E-1],"tree_param":{"num_deleted":"0","num_feature":"2","num_nodes":"3","size_leaf_vector":"0"}},{"base_weights":[1.0372873E-1,-4.684667E-1,5.4918826E-1],"categories":[],"categories_nodes":[],"categories_segments":[],"categories_sizes":[],"default_left":[0,0,0],"id":1,"left_children":[1,-1,-1],"loss_changes":[7.8638345E-1,0E0,0E0],"parents":[2147483647,0,0],"right_children":[2,-1,-1],"split_conditions":[1.5E0,-4.684667E-1,5.4918826E-1],"split_indices":[0,0,0],"split_type":[0,0,0],"sum_hessian":[1.075826E0,4.4831476E-1,6.2751126E-1],"tree_param":{"num_deleted":"0","num_feature":"2","num_nodes":"3","size_leaf_vector":"0"}}]},"name":"gbtree"},"learner_model_param":{"base_score":"5E-1","boost_from_average":"0","num_class":"0","num_feature":"2","num_target":"1"},"objective":{"name":"binary:logistic","reg_loss_param":{"scale_pos_weight":"1"}}},"version":[1,7,4]}$json$, 'UTF8'),
+       'xgboost-json', '{x,y}', 'classification', 'clicked');
+SELECT name, version, algorithm, task, features, target, classes, artifact_format, hyperparams
+  FROM mlops.model_versions WHERE name = 'clicks';
+SELECT experiment, run_name, status, params FROM mlops.runs WHERE experiment = 'clicks';
+-- Python's own predictions for these rows: 0.243215, 0.8031866, 0.8031866 (missing x goes right)
+SELECT x, y, mlops.predict_proba('clicks', ARRAY[x, y]) AS proba, mlops.predict('clicks', ARRAY[x, y]) AS label
+  FROM (VALUES (0::float8, 0::float8), (3, 1), (NULL, 0)) v(x, y);
+SELECT mlops.explain('clicks', ARRAY[0, 0]);
+SELECT convert_from(mlops.export_model('clicks'), 'UTF8')::jsonb #> '{learner,objective,name}' AS exported_objective;
+SELECT convert_from(mlops.export_model('price'), 'UTF8')::jsonb ->> 'format' AS exported_format;
+
+-- bad input: clear errors, and the session goes on
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('nope', ARRAY[1, 2])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks@staging', ARRAY[1, 2])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks:7', ARRAY[1, 2])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks', ARRAY[1, 2, 3])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks', NULL::float8[])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_proba('price', ARRAY[1, 2, 0])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', ROW(1, 2)::record)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', h) FROM (SELECT now() AS rooms, 1 AS area, 'lyon' AS city) h$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', h) FROM (SELECT 'big'::text AS rooms, 1 AS area, 'lyon' AS city) h$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', '\x7b226c6561726e6572', 'xgboost-json', '{x,y}', 'classification')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', convert_to('{"a": 1}', 'UTF8'), 'xgboost-json', '{x,y}', 'classification')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-json', '{x}', 'classification')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-json', '{x,y}', 'regression')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-ubj', '{x,y}', 'classification')$$);
+SELECT count(*) AS bad_models FROM mlops.models WHERE name = 'bad';
+SELECT mlops.predict('clicks', ARRAY[3, 1]);
