@@ -91,14 +91,19 @@ CREATE TABLE mlops.drift_result (
 COMMENT ON TABLE mlops.drift_result IS 'the value of a monitor''s metric for every feature at every run';
 
 CREATE TABLE mlops.alert (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    run_id      bigint NOT NULL REFERENCES mlops.monitor_run ON DELETE CASCADE,
-    kind        text NOT NULL CHECK (kind IN ('drift', 'error')),
-    action      text NOT NULL,
-    features    text[] NOT NULL DEFAULT '{}',
-    message     text NOT NULL
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id        bigint REFERENCES mlops.monitor_run ON DELETE CASCADE,  -- drift and error alerts
+    kind          text NOT NULL CHECK (kind IN ('drift', 'error', 'retrain')),
+    action        text NOT NULL,
+    features      text[] NOT NULL DEFAULT '{}',
+    message       text NOT NULL,
+    model         text,              -- retrain alerts: the model, the version trained (if any)
+    version       int,
+    training_run  bigint REFERENCES mlops.run,  -- retrain alerts: the run of the (failed) retraining
+    at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CHECK ((kind = 'retrain') = (run_id IS NULL))
 );
-COMMENT ON TABLE mlops.alert IS 'alerts raised by monitor runs: drift beyond the threshold, or a run that failed';
+COMMENT ON TABLE mlops.alert IS 'alerts: drift beyond a monitor''s threshold, a monitor run that failed, an unattended retraining that failed or was refused by the gate';
 
 CREATE VIEW mlops.monitors AS
 SELECT m.name, m.model, m.source, m.metric, m.threshold, m.action, m.created_at, m.created_by,
@@ -121,9 +126,10 @@ SELECT DISTINCT ON (m.name, d.feature)
 COMMENT ON VIEW mlops.drift_status IS 'the latest value of every monitor and feature';
 
 CREATE VIEW mlops.alerts AS
-SELECT a.id, r.at, m.name AS monitor, r.model, r.version, a.kind, a.action, a.features, a.message
-  FROM mlops.alert a JOIN mlops.monitor_run r ON r.id = a.run_id JOIN mlops.monitor m ON m.id = r.monitor_id;
-COMMENT ON VIEW mlops.alerts IS 'alerts raised by monitor runs (drift or failure), with the monitor and model version';
+SELECT a.id, a.at, m.name AS monitor, coalesce(r.model, a.model) AS model, coalesce(r.version, a.version) AS version,
+       a.kind, a.action, a.features, a.message, a.training_run
+  FROM mlops.alert a LEFT JOIN mlops.monitor_run r ON r.id = a.run_id LEFT JOIN mlops.monitor m ON m.id = r.monitor_id;
+COMMENT ON VIEW mlops.alerts IS 'alerts (kind drift, error or retrain) with the monitor, model version and, for retrain alerts, the training run';
 
 CREATE FUNCTION mlops.create_monitor(name text, model text, source text, metric text DEFAULT 'psi',
                                      threshold float8 DEFAULT NULL, action text DEFAULT 'alert') RETURNS bigint
@@ -212,9 +218,6 @@ BEGIN
                           CASE m.metric WHEN 'ks' THEN 'p-value below' ELSE 'above' END, m.threshold,
                           CASE WHEN cardinality(bad) = 1 THEN 'feature' ELSE 'features' END,
                           array_to_string(bad, ', '));
-        IF m.action = 'retrain' THEN
-            message := message || '; retraining was asked for but retrain() is not available yet, so no new version was trained';
-        END IF;
         INSERT INTO mlops.alert (run_id, kind, action, features, message) VALUES (run, 'drift', m.action, bad, message)
             RETURNING id INTO alert_id;
     END IF;
@@ -235,6 +238,7 @@ DECLARE
     m record;
     v record;
     results jsonb;
+    outcome jsonb;
 BEGIN
     IF run_monitor.name IS NULL THEN
         RAISE EXCEPTION 'name must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -253,7 +257,13 @@ BEGIN
                                ELSE x.value > m.threshold END)), '[]')
       INTO results
       FROM d x WHERE x.metric = m.metric;
-    RETURN mlops._record_monitor_run(m.name, v.model, v.version, results, NULL);
+    outcome := mlops._record_monitor_run(m.name, v.model, v.version, results, NULL);
+    -- action retrain: a drifted feature retrains the model through the gate
+    IF m.action = 'retrain' AND jsonb_array_length(outcome->'drifted') > 0 THEN
+        outcome := outcome || jsonb_build_object('retrain',
+            mlops._retrain_unattended(v.model, format('drift detected by monitor "%s"', m.name)));
+    END IF;
+    RETURN outcome;
 END
 $$;
 COMMENT ON FUNCTION mlops.run_monitor(text) IS

@@ -1,0 +1,257 @@
+-- ---------------------------------------------------------------------------
+-- Automation: retraining a model with its production version's spec, and
+-- pg_cron jobs that retrain models or run monitors on a schedule. pg_cron is a
+-- soft dependency: it is looked up when a job is scheduled, never at install.
+-- Jobs run as the role that scheduled them, so the scheduling functions are
+-- SECURITY INVOKER (pg_cron records current_user as the job's user); the
+-- functions that read a model's source keep the caller's search_path, against
+-- which the source was given at training.
+-- ---------------------------------------------------------------------------
+
+-- The pg_cron job and run this backend is executing, or NULLs outside one.
+CREATE FUNCTION mlops._current_cron_run(OUT job_id bigint, OUT run_id bigint)
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF to_regclass('cron.job_run_details') IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE 'SELECT jobid, runid FROM cron.job_run_details
+              WHERE job_pid = pg_backend_pid() AND status = ''running''
+              ORDER BY runid DESC LIMIT 1' INTO job_id, run_id;
+EXCEPTION WHEN insufficient_privilege THEN
+    RETURN;
+END
+$$;
+COMMENT ON FUNCTION mlops._current_cron_run() IS
+    'internal: the pg_cron job id and run id this backend is executing (NULLs when not in a pg_cron job)';
+
+-- Links a run to the pg_cron job run executing it, if any.
+CREATE FUNCTION mlops._link_run_to_cron(run_id bigint) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    cron record;
+BEGIN
+    SELECT * INTO cron FROM mlops._current_cron_run();
+    IF cron.job_id IS NOT NULL THEN
+        UPDATE mlops.run r SET cron_job_id = cron.job_id, cron_run_id = cron.run_id WHERE r.id = _link_run_to_cron.run_id;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._link_run_to_cron(bigint) IS
+    'internal: records in a run the pg_cron job and job run that executed it, when one did';
+
+CREATE FUNCTION mlops.retrain(model text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+DECLARE
+    current record;
+    spec record;
+    params jsonb;
+    trained record;
+    test_fraction float8;
+    outcome jsonb;
+BEGIN
+    IF mlops._require(model, 'model') ~ '[@:]' THEN
+        RAISE EXCEPTION 'retrain takes a model name, not "%"', model
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The new version is trained with the spec of the version behind the default alias.';
+    END IF;
+    SELECT * INTO current FROM mlops.resolve_model(model);
+    SELECT v.source, v.target, v.features, v.algorithm, v.task, v.hyperparams, v.run_id INTO spec
+      FROM mlops.model_versions v WHERE v.name = current.model AND v.version = current.version;
+    IF spec.source IS NULL OR spec.run_id IS NULL THEN
+        RAISE EXCEPTION 'version % of model "%" was not trained by mlops.train()', current.version, current.model
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'An imported version has no training source to retrain from.',
+                  HINT = 'Train a version with mlops.train() and promote it first.';
+    END IF;
+    SELECT r.params INTO params FROM mlops.runs r WHERE r.run_id = spec.run_id;
+    test_fraction := coalesce((params->>'test_fraction')::float8, 0.2);
+    SELECT * INTO trained
+      FROM mlops.train(current.model, spec.source, spec.target, spec.algorithm, spec.task, spec.features,
+                       spec.hyperparams, test_fraction, coalesce((params->>'seed')::int, 42));
+    PERFORM mlops._link_run_to_cron(trained.run_id);
+    -- the gate compares on the new version's test split, or on every row when
+    -- the model trains on every row
+    outcome := mlops.promote(current.model, trained.version,
+                             gate => CASE WHEN test_fraction = 0 THEN jsonb_build_object('source', spec.source)
+                                          ELSE '{}' END);
+    RETURN outcome || jsonb_build_object('model', current.model, 'version', trained.version,
+                                         'run_id', trained.run_id, 'retrained_from', current.version);
+END
+$$;
+COMMENT ON FUNCTION mlops.retrain(text) IS
+    'trains a new version with the production version''s spec (source, target, features, algorithm, hyperparams, split) on today''s data, then promotes it through the gate; returns the gate outcome';
+
+-- Records an unattended retraining that did not promote: a failure as a failed
+-- run, and either as an alert, leaving production as it was.
+CREATE FUNCTION mlops._record_retrain_outcome(model text, outcome jsonb, message text, reason text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    run bigint := (outcome->>'run_id')::bigint;
+BEGIN
+    IF outcome IS NULL THEN
+        run := mlops.start_run(model, 'retrain', jsonb_build_object('reason', reason));
+        PERFORM mlops.set_tag(run, 'error', message);
+        PERFORM mlops._link_run_to_cron(run);
+        PERFORM mlops.end_run(run, 'failed');
+    END IF;
+    INSERT INTO mlops.alert (kind, action, model, version, training_run, message)
+        VALUES ('retrain', 'retrain', model, (outcome->>'version')::int, run, message);
+    RETURN coalesce(outcome, jsonb_build_object('promoted', false, 'model', model, 'run_id', run))
+           || jsonb_build_object('alert', message);
+END
+$$;
+COMMENT ON FUNCTION mlops._record_retrain_outcome(text, jsonb, text, text) IS
+    'internal: records an unattended retraining that failed (as a failed run) or was refused by the gate, with an alert';
+
+-- Retrains for a caller no one watches (a pg_cron job, a monitor): never
+-- fails; a failure or a refusal by the gate is recorded where people look.
+CREATE FUNCTION mlops._retrain_unattended(model text, reason text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+DECLARE
+    outcome jsonb;
+    message text;
+    state text;
+BEGIN
+    BEGIN
+        outcome := mlops.retrain(model);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+        RETURN mlops._record_retrain_outcome(model, NULL,
+                                             format('retraining "%s" failed (%s): %s', model, state, message), reason);
+    END;
+    IF NOT (outcome->>'promoted')::boolean THEN
+        RETURN mlops._record_retrain_outcome(model, outcome,
+                                             format('the gate kept version %s of "%s" in production: %s',
+                                                    outcome->>'retrained_from', model, outcome->>'reason'), reason);
+    END IF;
+    RETURN outcome;
+END
+$$;
+COMMENT ON FUNCTION mlops._retrain_unattended(text, text) IS
+    'internal: retrain() for pg_cron jobs and monitors: failures and gate refusals become alerts instead of errors';
+
+-- True when a monitor of the model flagged drift after its production version was made.
+CREATE FUNCTION mlops._drifted_since_production(model text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+    SELECT EXISTS (SELECT FROM mlops.alerts a, mlops.resolve_model(model) p, mlops.model_versions v
+                    WHERE a.kind = 'drift' AND a.model = p.model
+                      AND v.name = p.model AND v.version = p.version AND a.at > v.created_at)
+$$;
+COMMENT ON FUNCTION mlops._drifted_since_production(text) IS
+    'internal: whether a monitor flagged drift on the model since its production version was created';
+
+-- What a retraining job runs.
+CREATE FUNCTION mlops._scheduled_retrain(model text, only_on_drift boolean) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+BEGIN
+    IF only_on_drift AND NOT mlops._drifted_since_production(model) THEN
+        RETURN jsonb_build_object('retrained', false,
+                                  'reason', 'no monitor flagged drift since the production version was made');
+    END IF;
+    RETURN mlops._retrain_unattended(model, CASE WHEN only_on_drift THEN 'drift' ELSE 'schedule' END);
+END
+$$;
+COMMENT ON FUNCTION mlops._scheduled_retrain(text, boolean) IS
+    'internal: the command of a mlops:retrain job: retrain unattended, optionally only after drift';
+
+-- Schedules (or reschedules) a pg_cron job as the calling role; returns its id.
+CREATE FUNCTION mlops._cron_schedule(job_name text, schedule text, command text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    PERFORM mlops._require(schedule, 'schedule');
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database'
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, and run CREATE EXTENSION pg_cron.';
+    END IF;
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, schedule, command;
+    RETURN job;
+END
+$$;
+COMMENT ON FUNCTION mlops._cron_schedule(text, text, text) IS
+    'internal: schedules a pg_cron job as the calling role, with a clear error when pg_cron is missing';
+
+CREATE FUNCTION mlops.schedule_retrain(model text, schedule text, only_on_drift boolean DEFAULT false) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    current record;
+BEGIN
+    IF mlops._require(model, 'model') ~ '[@:]' THEN
+        RAISE EXCEPTION 'schedule_retrain takes a model name, not "%"', model USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO current FROM mlops.resolve_model(model);
+    IF NOT EXISTS (SELECT FROM mlops.model_versions v WHERE v.name = current.model AND v.version = current.version
+                                                        AND v.source IS NOT NULL AND v.run_id IS NOT NULL) THEN
+        RAISE EXCEPTION 'version % of model "%" was not trained by mlops.train()', current.version, current.model
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'An imported version has no training source to retrain from.';
+    END IF;
+    RETURN mlops._cron_schedule('mlops:retrain:' || current.model, schedule,
+                                format('SELECT mlops._scheduled_retrain(%L, %L)', current.model,
+                                       mlops._require(only_on_drift, 'only_on_drift')));
+END
+$$;
+COMMENT ON FUNCTION mlops.schedule_retrain(text, text, boolean) IS
+    'creates or replaces the pg_cron job mlops:retrain:<model>, run as the calling role, that retrains the model (only after drift, if asked); returns the job id';
+
+CREATE FUNCTION mlops.schedule_monitor(name text, schedule text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM mlops.monitors m WHERE m.name = mlops._require(schedule_monitor.name, 'name')) THEN
+        RAISE EXCEPTION 'monitor "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN mlops._cron_schedule('mlops:monitor:' || name, schedule, format('SELECT mlops.run_monitor(%L)', name));
+END
+$$;
+COMMENT ON FUNCTION mlops.schedule_monitor(text, text) IS
+    'creates or replaces the pg_cron job mlops:monitor:<name>, run as the calling role, that runs the monitor; returns the job id';
+
+CREATE FUNCTION mlops.unschedule(job_name text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    removed boolean;
+BEGIN
+    IF mlops._require(job_name, 'job_name') NOT LIKE 'mlops:%' THEN
+        RAISE EXCEPTION '"%" is not an mlops job', job_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'mlops jobs are named mlops:retrain:<model> and mlops:monitor:<name>; use cron.unschedule() for others.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'undefined_object';
+    END IF;
+    BEGIN
+        EXECUTE 'SELECT cron.unschedule($1)' INTO removed USING job_name;
+    EXCEPTION WHEN internal_error THEN
+        -- pg_cron reports an unknown job name with a plain ERROR
+        RAISE EXCEPTION 'job "%" does not exist', job_name USING ERRCODE = 'undefined_object';
+    END;
+    RETURN removed;
+END
+$$;
+COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of the calling role) by name';
+
+GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops.unschedule(text) TO mlops_trainer;
+GRANT EXECUTE ON FUNCTION mlops.retrain(text), mlops.schedule_retrain(text, text, boolean),
+    mlops._scheduled_retrain(text, boolean) TO mlops_admin;

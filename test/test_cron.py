@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""End to end with the real pg_cron: a retraining job scheduled for the next
+minute fires, a new version appears, the gate decides, and the version's run is
+linked to the pg_cron job run. pg_cron works in one database per server (the
+throwaway server's cron.database_name is "mlops"), so this test uses it."""
+import time
+
+from mlops_test import check, connect, expect_error, finish, psql, query
+
+conn = connect("mlops")
+query(conn, "DROP EXTENSION IF EXISTS mlops CASCADE")
+query(conn, "CREATE EXTENSION mlops")
+query(conn, "CREATE EXTENSION IF NOT EXISTS pg_cron")
+psql("mlops", "-f", "test/data/load.sql")
+query(conn, "SELECT * FROM mlops.train('cron_diabetes', 'diabetes', 'target', 'linear')")
+
+# bad input leaves no job behind
+jobs = query(conn, "SELECT count(*) FROM cron.job")[0][0]
+expect_error(conn, "SELECT mlops.schedule_retrain('cron_diabetes', 'every minute')", "22023")
+expect_error(conn, "SELECT mlops.schedule_retrain('no_such_model', '* * * * *')", "42704")
+expect_error(conn, "SELECT mlops.schedule_monitor('no_such_monitor', '* * * * *')", "42704")
+expect_error(conn, "SELECT mlops.unschedule('mlops:retrain:no_such_model')", "42704")
+check(query(conn, "SELECT count(*) FROM cron.job")[0][0] == jobs, "no job was left half-created by the errors")
+
+job = query(conn, "SELECT mlops.schedule_retrain('cron_diabetes', '* * * * *')")[0][0]
+row = query(conn, "SELECT jobname, username FROM cron.job WHERE jobid = %s", (job,))
+check(row == [("mlops:retrain:cron_diabetes", "postgres")], f"job {job} is mlops:retrain:cron_diabetes, run as its scheduler")
+
+deadline = time.time() + 75
+versions = 1
+while time.time() < deadline and versions < 2:
+    time.sleep(2)
+    versions = query(conn, "SELECT count(*) FROM mlops.model_versions WHERE name = 'cron_diabetes'")[0][0]
+check(versions == 2, f"the job fired within 75 s and trained version 2 ({versions} versions)")
+
+query(conn, "SELECT mlops.unschedule('mlops:retrain:cron_diabetes')")
+check(query(conn, "SELECT count(*) FROM cron.job WHERE jobid = %s", (job,))[0][0] == 0, "unschedule removed the job")
+if versions == 2:
+    run_id, cron_job, cron_run = query(conn, """SELECT v.run_id, r.cron_job_id, r.cron_run_id
+                                                  FROM mlops.model_versions v JOIN mlops.runs r USING (run_id)
+                                                 WHERE v.name = 'cron_diabetes' AND v.version = 2""")[0]
+    check(cron_job == job, f"the new version's run {run_id} is linked to job {job} (got {cron_job})")
+    details = query(conn, "SELECT jobid, command FROM cron.job_run_details WHERE runid = %s", (cron_run,))
+    check(len(details) == 1 and details[0][0] == job and "_scheduled_retrain" in details[0][1],
+          f"and to its row {cron_run} in cron.job_run_details")
+    gate = query(conn, """SELECT action, to_version, gate FROM mlops.deployments
+                           WHERE model = 'cron_diabetes' AND (to_version = 2 OR gate->>'candidate_version' = '2')""")
+    check(len(gate) == 1 and gate[0][0] in ("promote", "refused") and gate[0][2] is not None,
+          f"the gate decided and its decision is recorded: {gate}")
+    # wait for pg_cron to record the end of the run
+    status = None
+    for _ in range(20):
+        status = query(conn, "SELECT status FROM cron.job_run_details WHERE runid = %s", (cron_run,))[0][0]
+        if status != "running":
+            break
+        time.sleep(0.5)
+    check(status == "succeeded", f"the job run succeeded ({status})")
+finish()
