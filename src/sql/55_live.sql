@@ -36,20 +36,25 @@ CREATE TABLE mlops.outcome (
 );
 COMMENT ON TABLE mlops.outcome IS 'the actual value of each key of a model, recorded by record_outcome (last write wins)';
 
--- What predict_logged needs of a reference, resolved once: the pinned
--- 'name:version' reference that scores, and whether the version classifies.
--- SECURITY DEFINER because mlops_scorer cannot read the registry tables.
-CREATE FUNCTION mlops._resolve_logged(model text, OUT ref text, OUT model_id bigint, OUT version int,
-                                      OUT classification boolean)
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+-- What predict_logged needs, checked and resolved once: the key (22004 when
+-- NULL, 22023 when empty or too long), the pinned 'name:version' reference
+-- that scores, and whether the version classifies. SECURITY DEFINER because
+-- mlops_scorer cannot read the registry tables.
+CREATE FUNCTION mlops._resolve_logged(model text, key text, OUT ref text, OUT model_id bigint,
+                                      OUT version int, OUT classification boolean)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
-SELECT r.model || ':' || r.version, r.model_id, r.version, v.task = 'classification'
-  FROM mlops.resolve_model(_resolve_logged.model) r
-  JOIN mlops.model_version v ON v.model_id = r.model_id AND v.version = r.version
+BEGIN
+    PERFORM mlops._check_key(key, 'key');
+    SELECT r.model || ':' || r.version, r.model_id, r.version, v.task = 'classification'
+      INTO STRICT ref, model_id, version, classification
+      FROM mlops.resolve_model(_resolve_logged.model) r
+      JOIN mlops.model_version v ON v.model_id = r.model_id AND v.version = r.version;
+END
 $$;
-COMMENT ON FUNCTION mlops._resolve_logged(text) IS
-    'internal: the pinned reference, model id, version and task a model reference means now, for predict_logged';
+COMMENT ON FUNCTION mlops._resolve_logged(text, text) IS
+    'internal: checks the key and resolves a model reference for predict_logged (pinned reference, model id, version, task)';
 
 -- Appends one prediction to the log. SECURITY DEFINER so that mlops_scorer
 -- logs through predict_logged without any right on the table.
@@ -75,8 +80,7 @@ DECLARE
     r record;
     p float8;
 BEGIN
-    PERFORM mlops._check_key(key, 'key');
-    SELECT * INTO STRICT r FROM mlops._resolve_logged(model);
+    SELECT * INTO STRICT r FROM mlops._resolve_logged(model, key);
     p := mlops.predict(r.ref, features);
     PERFORM mlops._log_prediction(r.model_id, r.version, key, pg_catalog.to_jsonb(features), p,
                                   CASE WHEN r.classification THEN mlops.predict_proba(r.ref, features) END);
@@ -93,8 +97,7 @@ DECLARE
     r record;
     p float8;
 BEGIN
-    PERFORM mlops._check_key(key, 'key');
-    SELECT * INTO STRICT r FROM mlops._resolve_logged(model);
+    SELECT * INTO STRICT r FROM mlops._resolve_logged(model, key);
     p := mlops.predict(r.ref, "row");
     PERFORM mlops._log_prediction(r.model_id, r.version, key, pg_catalog.to_jsonb("row"), p,
                                   CASE WHEN r.classification THEN mlops.predict_proba(r.ref, "row") END);
@@ -210,9 +213,12 @@ SELECT m.name AS model, l.version, (l.scored_at AT TIME ZONE 'UTC')::date AS day
 COMMENT ON VIEW mlops.live_metrics IS
     'per model version and day (UTC): predictions logged, how many have an outcome, and the task''s metrics over those';
 
-GRANT EXECUTE ON FUNCTION mlops._resolve_logged(text),
+GRANT EXECUTE ON FUNCTION mlops._resolve_logged(text, text),
     mlops._log_prediction(bigint, int, text, jsonb, float8, float8[]),
     mlops.predict_logged(text, text, float8[]), mlops.predict_logged(text, text, record),
     mlops.record_outcome(text, text, float8) TO mlops_scorer;
+-- The view's caller needs EXECUTE on the aggregate (function rights in a view
+-- are the caller's); it computes metrics of whatever it is given, nothing more.
+GRANT EXECUTE ON FUNCTION mlops._quality_agg(float8[], float8, float8, float8[]) TO mlops_trainer;
 GRANT SELECT ON mlops.live_metrics TO mlops_trainer;
 GRANT EXECUTE ON FUNCTION mlops.purge_predictions(timestamptz) TO mlops_admin;
