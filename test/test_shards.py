@@ -105,6 +105,11 @@ def main(shard_dirs):
     query(coord, "SELECT mlops.train('m', 'readings_local', 'y', 'linear', features => '{x1,x2}')")
     expect_error(coord, "SELECT mlops.publish_model('m:3', 'shard1')", "42710")
     expect_error(coord, "SELECT mlops.publish_model('m:2', 'nowhere')", "42704")
+    query(coord, "CREATE ROLE shards_trainer IN ROLE mlops_trainer")
+    query(coord, "SET ROLE shards_trainer")
+    expect_error(coord, "SELECT mlops.publish_model('m:2', 'shard0')", "42501")
+    query(coord, "RESET ROLE")
+    query(coord, "DROP ROLE shards_trainer")
     expect_error(coord, "SELECT mlops.publish_model('m:9', 'shard0')", "42704")
 
     # sharded scoring. PostgreSQL 15's postgres_fdw ships WHERE clauses, joins
