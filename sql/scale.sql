@@ -88,3 +88,16 @@ SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats_merge(s) FROM (
     SELECT mlops.linear_stats(y, ARRAY[x1, x2]) FROM obs UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1]) FROM obs) v(s)$$);
 SELECT mlops.linear_stats_merge(s) IS NULL AS no_rows FROM (SELECT NULL::bytea) v(s);
 SELECT mlops.linear_stats(y, x) IS NULL AS no_rows FROM (VALUES (NULL::float8, NULL::float8[])) v(y, x);
+
+-- publish_model needs dblink (not installed here) and a server; the shard side
+-- checks what it is given before it touches the registry
+SELECT pg_temp.sqlstate($$SELECT mlops.publish_model('m', 'shard1')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.publish_model('m', NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.publish_model('nope', 'shard1')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops._install_version('n', 1, 'linear', 'regression', '{a}', NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '\x00', 'linear-json', 'ff')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops._install_version('bad name', 1, 'linear', 'regression', '{a}', NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '\x00', 'linear-json', encode(sha256('\x00'), 'hex'))$$);
+SELECT pg_temp.sqlstate($$SELECT mlops._install_version('n', 0, 'linear', 'regression', '{a}', NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '\x00', 'linear-json', encode(sha256('\x00'), 'hex'))$$);
+SELECT count(*) AS models_left FROM mlops.model WHERE name IN ('n', 'bad name');
