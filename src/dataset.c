@@ -881,6 +881,11 @@ DatasetBeginTestScan(Dataset *ds)
 	}
 	scan = DatasetBeginScan(ds);
 	scan->test_only = true;
+	/*
+	 * Seeing only the test rows, it cannot finish what the first scan
+	 * finishes (fingerprint, training means): a later full scan does.
+	 */
+	scan->first = false;
 	return scan;
 }
 
