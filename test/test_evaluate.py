@@ -7,6 +7,8 @@ errors with pinned SQLSTATEs."""
 import json
 
 import numpy as np
+import psycopg2
+import xgboost as xgb
 from sklearn import metrics as skm
 
 from mlops_test import check, close, expect_error, finish, fresh_database, query
@@ -73,6 +75,28 @@ for model, table, algorithm, task, hyper in CASES:
                    f"FROM {table} t WHERE mod(hashtext(t::text), 5) <> 0",
             task, f"{model} on a query with other rows, columns in another order and NULL targets")
 
+# a source holding only some of the classes: f1_macro over the labels present, log_loss over the model's
+for model in ("wine_logistic", "wine_xgb"):
+    compare(model, "SELECT * FROM wine WHERE target < 2", "classification", f"{model} on two of its three classes")
+
+# --- an imported model (with its target named) ---------------------------------------
+cols = [c for (c,) in query(conn, """SELECT attname FROM pg_attribute WHERE attrelid = 'breast_cancer'::regclass
+                                      AND attnum > 0 AND attname <> 'target' ORDER BY attnum""")]
+rows = query(conn, f"SELECT {', '.join(cols)}, target FROM breast_cancer")
+X = np.array([r[:-1] for r in rows], dtype=float)
+y = np.array([r[-1] for r in rows], dtype=float)
+booster = xgb.train({"objective": "binary:logistic", "max_depth": 2, "nthread": 1}, xgb.DMatrix(X, label=y), 10)
+raw = bytes(booster.save_raw("ubj"))
+query(conn, "SELECT mlops.import_model('bc_imported', %s, 'xgboost-ubj', %s, 'classification', 'target')",
+      (psycopg2.Binary(raw), cols))
+ours = compare("bc_imported", "SELECT * FROM breast_cancer", "classification", "an imported xgboost model")
+check(close(ours["roc_auc"], skm.roc_auc_score(y, booster.predict(xgb.DMatrix(X))), rel=1e-6),
+      "its roc_auc equals scikit-learn's on Python xgboost's own predictions")
+query(conn, "SELECT mlops.import_model('bc_untargeted', %s, 'xgboost-ubj', %s, 'classification')",
+      (psycopg2.Binary(raw), cols))
+msg = expect_error(conn, "SELECT mlops.evaluate('bc_untargeted', 'breast_cancer')", "22023")
+check(msg is not None and "no target" in msg, "a model imported without its target cannot be evaluated, saying so")
+
 # --- categorical inputs: the source's categories are mapped to the model's by text ----
 query(conn, """CREATE TABLE shop AS
                SELECT i, (ARRAY['red', 'green', 'blue', 'plum'])[1 + i % 4] AS colour, (i % 13)::float8 AS size,
@@ -106,6 +130,7 @@ expect_error(conn, "SELECT mlops.evaluate('dia_linear', 'SELECT * FROM diabetes 
 expect_error(conn, "SELECT mlops.evaluate('shop_linear', 'SELECT i AS colour, size, target FROM shop')", "42804")
 
 # --- privileges: rows are read with the caller's privileges --------------------------
+query(conn, "DROP ROLE IF EXISTS eval_trainer, eval_scorer")  # roles outlive a database
 query(conn, "CREATE ROLE eval_trainer IN ROLE mlops_trainer")
 query(conn, "CREATE ROLE eval_scorer IN ROLE mlops_scorer")
 query(conn, "SET ROLE eval_trainer")

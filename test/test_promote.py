@@ -180,6 +180,7 @@ mover.autocommit = True
 # --- privileges ---------------------------------------------------------------------------
 train("p", "xgboost", STUMP)
 train("p", "linear")
+query(conn, "DROP ROLE IF EXISTS pr_scorer, pr_trainer, pr_admin")  # roles outlive a database
 for role, parent in [("pr_scorer", "mlops_scorer"), ("pr_trainer", "mlops_trainer"), ("pr_admin", "mlops_admin")]:
     query(conn, f"CREATE ROLE {role} IN ROLE {parent}")
     query(conn, f"GRANT SELECT ON lin TO {role}")
