@@ -190,7 +190,8 @@ Grow(EvalModel *models, int nmodels, double **y, int64 *capacity, int64 need)
 
 	if (need <= cap)
 		return;
-	cap = Max(cap * 2, 1024);
+	while (cap < need)
+		cap *= 2;
 	*y = repalloc_huge(*y, sizeof(double) * cap);
 	for (int k = 0; k < nmodels; k++)
 	{

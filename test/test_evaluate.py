@@ -113,6 +113,18 @@ for algorithm in ("xgboost", "linear"):
     compare(model, "SELECT i, CASE WHEN colour = 'red' THEN 'mauve' ELSE colour END AS colour, size, target FROM shop",
             "regression", f"{model}: a category the model never saw (missing, as predict)")
 
+# --- more rows than one batch of the loader (10000), with NULL features -----------------
+query(conn, """CREATE TABLE big AS
+               SELECT CASE WHEN i % 11 = 0 THEN NULL ELSE (i % 89) / 10.0 END AS a, ((i * 13) % 71)::float8 AS b,
+                      (i % 89) / 5.0 - ((i * 13) % 71) / 7.0 + ((i * 7919) % 101) / 50.0 AS target,
+                      (i % 3 = 0)::int AS label
+                 FROM generate_series(1, 25000) i""")
+query(conn, "SELECT mlops.train('big_linear', 'big', 'target', 'linear', features => '{a,b}')")
+compare("big_linear", "SELECT * FROM big", "regression", "25000 rows (three batches), NULLs imputed")
+query(conn, "SELECT mlops.train('big_xgb', 'SELECT a, b, label AS target FROM big', 'target', 'xgboost', "
+            "hyperparams => %s::jsonb)", (XGB,))
+compare("big_xgb", "SELECT a, b, label AS target FROM big", "classification", "25000 rows, binary xgboost")
+
 # --- bad input ---------------------------------------------------------------------
 expect_error(conn, "SELECT mlops.evaluate('dia_linear', 'SELECT age, sex FROM diabetes')", "42703")
 msg = expect_error(conn, "SELECT mlops.evaluate('dia_linear', 'SELECT age, target FROM diabetes')", "42703")
