@@ -6,6 +6,8 @@ saying so, rollback walking back; transactional across sessions with
 predict(); each role's allowed and refused promotions; bad input with
 SQLSTATEs and nothing changed."""
 import json
+import threading
+import time
 
 import psycopg2
 
@@ -176,6 +178,38 @@ check(query(reader, ROW)[0][0] == v2 and query(mover, ROW)[0][0] == v2, "after R
 check(len(history("t")) == n + 1, "the rolled-back promotion left no history row")
 mover.commit()
 mover.autocommit = True
+
+# an alias moved by another transaction while promote evaluated: 40001, nothing recorded by promote
+query(conn, "SELECT mlops.set_alias('t', 'staging', 1)")
+blocker = connect(DB)
+blocker.autocommit = False
+query(blocker, "SELECT mlops.set_alias('t', 'staging', 2)")
+n = len(history("t"))
+result = {}
+
+
+def promote_staging():
+    c = connect(DB)
+    try:
+        query(c, "SELECT mlops.promote('t', 2, 'staging')")
+        result["code"] = None
+    except psycopg2.Error as e:
+        result["code"] = e.pgcode
+    c.close()
+
+
+th = threading.Thread(target=promote_staging)
+th.start()
+for _ in range(300):  # promote evaluates (staging is at 1 for it), then waits for the blocker's row lock
+    if query(conn, """SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                       AND query LIKE '%%mlops.promote(''t'', 2, ''staging'')%%'""")[0][0]:
+        break
+    time.sleep(0.1)
+blocker.commit()
+th.join()
+check(result.get("code") == "40001", f"promote raises 40001 when the alias moved meanwhile (got {result.get('code')})")
+check(aliases("t").get("staging") == 2 and len(history("t")) == n + 1,
+      "only the other transaction's move is recorded")
 
 # --- privileges ---------------------------------------------------------------------------
 train("p", "xgboost", STUMP)
