@@ -248,21 +248,14 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 
 			foreach(lc, features)
 				seen |= strcmp(lfirst(lc), name) == 0;
-			if (seen)
-				continue;
-			if (k > 0 && test_fraction > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("feature \"%s\" of model \"%s\" version %d is not a feature of version %d",
-								name, e->name, e->version, models[0].version),
-						 errdetail("The test split of version %d holds only its own features.", models[0].version),
-						 errhint("Evaluate on a source that holds the features of both versions.")));
-			features = lappend(features, pstrdup(name));
+			if (!seen)
+				features = lappend(features, pstrdup(name));
 		}
 	}
 
-	ds = DatasetPrepare(source, models[0].target, features, models[0].m->classification,
-						test_fraction, seed, false);
+	/* the split is the first version's: its features alone decide it */
+	ds = DatasetPrepareSplit(source, models[0].target, features, models[0].m->ninputs,
+							 models[0].m->classification, test_fraction, seed, false);
 	y = palloc(sizeof(double) * capacity);
 	for (int k = 0; k < nrefs; k++)
 	{

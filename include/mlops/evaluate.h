@@ -22,10 +22,10 @@
 /*
  * Evaluates the versions that the model references refs (resolved through
  * mlops.resolve_model) mean on source: metrics_json[i] receives the metrics
- * of refs[i] as a JSON object; returns the number of rows scored. The target
- * column and the features are those of the first version; the others must
- * share its task and target, and their features must be columns of the
- * source (and, with a split, features of the first version).
+ * of refs[i] as a JSON object; returns the number of rows scored. The
+ * target column is the first version's, and so is the split (decided by its
+ * features alone); the other versions must share its task and target, and
+ * every version's features must be columns of the source.
  */
 extern int64 EvaluateSource(const char *const *refs, int nrefs, const char *source,
 							double test_fraction, int seed, char **metrics_json);
