@@ -72,6 +72,7 @@ typedef struct RowValues
 struct DatasetPrivate
 {
 	char	   *select_list;	/* target, then the inputs */
+	int			split_inputs;	/* the row key hashes the target and the first this many inputs */
 	FmgrInfo   *out_funcs;		/* categorical inputs: output functions */
 	RowValues	row;
 	uint64	   *cut;			/* per class (or [0] for regression): test iff key < cut */
@@ -141,7 +142,7 @@ RowHash(const Dataset *ds, const RowValues *row)
 {
 	uint64		h = DoubleBits(row->y) ^ UINT64CONST(0x243f6a8885a308d3);
 
-	for (int j = 0; j < ds->ninputs; j++)
+	for (int j = 0; j < ds->priv->split_inputs; j++)
 	{
 		uint64		v;
 
@@ -724,6 +725,14 @@ Dataset *
 DatasetPrepare(const char *source, const char *target, List *features,
 			   bool classification, double test_fraction, int seed, bool one_pass)
 {
+	return DatasetPrepareSplit(source, target, features, -1, classification, test_fraction, seed, one_pass);
+}
+
+/* DatasetPrepare, the split decided by the first split_inputs features only (-1: all). */
+Dataset *
+DatasetPrepareSplit(const char *source, const char *target, List *features, int split_inputs,
+					bool classification, double test_fraction, int seed, bool one_pass)
+{
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	struct DatasetPrivate *p = palloc0(sizeof(struct DatasetPrivate));
 	List	   *names = list_make1((char *) target);
@@ -738,6 +747,7 @@ DatasetPrepare(const char *source, const char *target, List *features,
 	ds->test_fraction = test_fraction;
 	ds->seed = seed;
 	ResolveColumns(ds, features);
+	p->split_inputs = split_inputs < 0 ? ds->ninputs : Min(split_inputs, ds->ninputs);
 
 	for (int j = 0; j < ds->ninputs; j++)
 		names = lappend(names, ds->inputs[j].name);
@@ -881,6 +891,11 @@ DatasetBeginTestScan(Dataset *ds)
 	}
 	scan = DatasetBeginScan(ds);
 	scan->test_only = true;
+	/*
+	 * Seeing only the test rows, it cannot finish what the first scan
+	 * finishes (fingerprint, training means): a later full scan does.
+	 */
+	scan->first = false;
 	return scan;
 }
 

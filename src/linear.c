@@ -551,7 +551,11 @@ linear_stats_accum(PG_FUNCTION_ARGS)
 	double	   *row;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (st == NULL)			/* no row yet: the state stays SQL NULL */
+			PG_RETURN_NULL();
 		PG_RETURN_POINTER(st);
+	}
 	y = PG_GETARG_FLOAT8(1);
 	arr = PG_GETARG_ARRAYTYPE_P(2);
 	if (ARR_NDIM(arr) > 1)
@@ -596,7 +600,11 @@ linear_stats_combine(PG_FUNCTION_ARGS)
 	LinearAggState *b = PG_ARGISNULL(1) ? NULL : (LinearAggState *) PG_GETARG_POINTER(1);
 
 	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
 		PG_RETURN_POINTER(a);
+	}
 	AggFlush(b);
 	if (a == NULL)
 	{
@@ -693,6 +701,43 @@ linear_stats_deserialize(PG_FUNCTION_ARGS)
 	st->stats = s;
 	st->block = palloc(sizeof(double) * AGG_BLOCK_ROWS * (s->k + 1));
 	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(linear_stats_merge_accum);
+
+/*
+ * linear_stats_merge_accum(state, stats bytea) — folds a finished linear_stats
+ * value (e.g. one shard's, fetched through postgres_fdw) into the state: the
+ * transition of mlops.linear_stats_merge, whose final value is again a
+ * linear_stats value. NULL inputs (a shard without rows) are skipped.
+ */
+Datum
+linear_stats_merge_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext agg = AggContext(fcinfo);
+	LinearAggState *st = PG_ARGISNULL(0) ? NULL : (LinearAggState *) PG_GETARG_POINTER(0);
+	LinearState *part;
+	MemoryContext old;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (st == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(st);
+	}
+	part = StateFromBytea(PG_GETARG_BYTEA_P(1));
+	if (st == NULL)
+	{
+		old = MemoryContextSwitchTo(agg);
+		st = AggStateCreate(part->k);
+		MemoryContextSwitchTo(old);
+	}
+	else if (part->k != st->stats->k)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("x has %d elements, previous rows had %d", part->k, st->stats->k)));
+	LinearStateMerge(st->stats, part);
 	PG_RETURN_POINTER(st);
 }
 

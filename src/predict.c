@@ -36,6 +36,7 @@
 #include "utils/typcache.h"
 
 #include "mlops/model_cache.h"
+#include "mlops/scoring.h"
 #include "mlops/settings.h"
 #include "mlops/source.h"
 #include "mlops/trees.h"
@@ -457,31 +458,6 @@ MapRowType(CallSite *cs, ScoringModel *m, Oid type, int32 typmod)
 	cs->row_model = m;
 }
 
-/* The index of a category's text in input `in`, or NaN when unseen. */
-static double
-CategoryIndex(ScoringInput *in, const char *s, int len)
-{
-	int			lo = 0,
-				hi = in->ncategories - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		const char *c = in->categories[in->sorted[mid]];
-		int			cmp = strncmp(c, s, len);
-
-		if (cmp == 0 && c[len] != '\0')
-			cmp = 1;
-		if (cmp == 0)
-			return in->sorted[mid];
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NAN;
-}
-
 /* Reads a row argument into cs->x, its columns matched to the inputs by name. */
 static void
 RowInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg)
@@ -543,14 +519,14 @@ RowInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg)
 					if (getBaseType(TupleDescAttr(cs->row_desc, a)->atttypid) == BPCHAROID)
 						while (len > 0 && s[len - 1] == ' ')
 							len--;	/* as bpchar's cast to text does */
-					x = CategoryIndex(&m->inputs[i], s, len);
+					x = ScoringCategoryIndex(&m->inputs[i], s, len);
 					break;
 				}
 			case COL_ENUM:
 				{
 					char	   *label = OidOutputFunctionCall(F_ENUM_OUT, v);
 
-					x = CategoryIndex(&m->inputs[i], label, strlen(label));
+					x = ScoringCategoryIndex(&m->inputs[i], label, strlen(label));
 					break;
 				}
 			default:
@@ -558,131 +534,6 @@ RowInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg)
 		}
 		cs->x[i] = x;
 	}
-}
-
-/*
- * Linear models: replaces missing values (NULL, NaN, an unseen or invalid
- * category index) by the version's imputation values, as training did.
- */
-static void
-ImputeLinear(ScoringModel *m, double *x)
-{
-	for (int i = 0; i < m->ninputs; i++)
-	{
-		ScoringInput *in = &m->inputs[i];
-		bool		missing = isnan(x[i]);
-
-		if (in->categorical && !missing &&
-			(x[i] < 0 || x[i] >= in->ncategories || x[i] != floor(x[i])))
-			missing = true;
-		if (!missing)
-			continue;
-		if (isnan(in->impute))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("feature \"%s\" of model \"%s\" is missing and the model has no value to impute",
-							in->name, m->name),
-					 errdetail("NULL, NaN and unseen categories are replaced by the spec's \"impute\" value.")));
-		x[i] = in->impute;
-	}
-}
-
-/* Linear models: the margins of one (imputed) row into out[noutputs]. */
-static void
-LinearMargins(ScoringModel *m, const double *x, double *margins)
-{
-	for (int o = 0; o < m->noutputs; o++)
-	{
-		const double *coef = m->coef + (size_t) o * m->nterms;
-		double		sum = m->intercept[o];
-
-		for (int t = 0; t < m->nterms; t++)
-		{
-			double		v = x[m->term_input[t]];
-
-			if (m->term_category[t] >= 0)
-				v = (v == m->term_category[t]) ? 1.0 : 0.0;
-			sum += coef[t] * v;
-		}
-		margins[o] = sum;
-	}
-}
-
-/*
- * Scores cs->x: for classification the class probabilities (nclasses of
- * them), for regression the prediction (one), into out as double.
- */
-static void
-Score(CallSite *cs, ScoringModel *m, double *out)
-{
-	if (m->kind == SCORING_LINEAR)
-	{
-		ImputeLinear(m, cs->x);
-		LinearMargins(m, cs->x, out);
-		if (!m->classification)
-			return;
-		if (m->noutputs == 1)
-		{
-			out[1] = 1.0 / (1.0 + exp(-out[0]));
-			out[0] = 1.0 - out[1];
-		}
-		else
-		{
-			double		mx = out[0],
-						sum = 0;
-
-			for (int o = 1; o < m->noutputs; o++)
-				mx = Max(mx, out[o]);
-			for (int o = 0; o < m->noutputs; o++)
-				sum += (out[o] = exp(out[o] - mx));
-			for (int o = 0; o < m->noutputs; o++)
-				out[o] /= sum;
-		}
-		return;
-	}
-
-	for (int i = 0; i < m->ninputs; i++)
-		cs->xf[i] = (float) cs->x[i];
-	if (m->kind == SCORING_TREES)
-	{
-		TreeModelMargins(m->trees, cs->xf, cs->out);
-		if (!m->classification)
-			TreeModelTransform(m->trees, cs->out);
-	}
-	else
-		XgbPredictDense(m->booster, cs->xf, 1, m->ninputs,
-						m->classification ? XGB_PREDICT_MARGIN : XGB_PREDICT_VALUE,
-						cs->out, m->noutputs);
-
-	if (!m->classification)
-		out[0] = cs->out[0];
-	else if (m->noutputs == 1)
-	{
-		float		p = TreeSigmoid(cs->out[0]);
-
-		out[0] = 1.0f - p;		/* in float32, as XGBoost's scikit-learn wrapper */
-		out[1] = p;
-	}
-	else
-	{
-		TreeSoftmax(cs->out, m->noutputs);
-		for (int o = 0; o < m->noutputs; o++)
-			out[o] = cs->out[o];
-	}
-}
-
-/* The class label of probabilities: the greater label above 0.5 for binary, else argmax. */
-static double
-ClassLabel(ScoringModel *m, const double *proba)
-{
-	int			best = 0;
-
-	if (m->nclasses == 2)
-		return m->classes[proba[1] > 0.5 ? 1 : 0];
-	for (int c = 1; c < m->nclasses; c++)
-		if (proba[c] > proba[best])
-			best = c;
-	return m->classes[best];
 }
 
 /* predict: the value, or the class label. */
@@ -694,8 +545,8 @@ PredictOne(CallSite *cs, ScoringModel *m)
 
 	if (m->classification && m->nclasses > 2)
 		buf = palloc(m->nclasses * sizeof(double));
-	Score(cs, m, buf);
-	return m->classification ? ClassLabel(m, buf) : buf[0];
+	ScoreVector(m, cs->x, cs->xf, cs->out, buf);
+	return m->classification ? ScoringClassLabel(m, buf) : buf[0];
 }
 
 /* predict_proba: the class probabilities as a float8[]. */
@@ -711,7 +562,7 @@ ProbaArray(CallSite *cs, ScoringModel *m)
 				 errmsg("model \"%s\" version %d is a regression model", m->name, m->version),
 				 errhint("predict_proba applies to classification models; use predict.")));
 	proba = palloc(Max(m->nclasses, 2) * sizeof(double));
-	Score(cs, m, proba);
+	ScoreVector(m, cs->x, cs->xf, cs->out, proba);
 	elems = palloc(m->nclasses * sizeof(Datum));
 	for (int c = 0; c < m->nclasses; c++)
 		elems[c] = Float8GetDatum(proba[c]);
@@ -746,8 +597,8 @@ Explain(CallSite *cs, ScoringModel *m)
 	{
 		double	   *margins = palloc(m->noutputs * sizeof(double));
 
-		ImputeLinear(m, cs->x);
-		LinearMargins(m, cs->x, margins);
+		ScoringImputeLinear(m, cs->x);
+		ScoringLinearMargins(m, cs->x, margins);
 		for (int o = 1; o < m->noutputs; o++)
 			if (margins[o] > margins[group])
 				group = o;

@@ -113,6 +113,16 @@ extern Dataset *DatasetPrepare(const char *source, const char *target, List *fea
 							   bool classification, double test_fraction, int seed,
 							   bool one_pass);
 
+/*
+ * DatasetPrepare where only the first split_inputs features (and the target)
+ * decide the split: the rows of a split made over those features, read with
+ * further columns (promote's gate scores an incumbent with other features on
+ * the candidate's test split). -1 means all of them, as DatasetPrepare.
+ */
+extern Dataset *DatasetPrepareSplit(const char *source, const char *target, List *features,
+									int split_inputs, bool classification, double test_fraction,
+									int seed, bool one_pass);
+
 /* Starts a scan over the source's rows (target not NULL), in batches. */
 extern DatasetScan *DatasetBeginScan(Dataset *ds);
 

@@ -184,3 +184,197 @@ COMMENT ON FUNCTION mlops.delete_version(text, int) IS
 
 GRANT EXECUTE ON FUNCTION mlops.set_alias(text, text, int), mlops.delete_alias(text, text),
     mlops.rollback(text, text), mlops.delete_version(text, int) TO mlops_trainer;
+
+-- Records the outcome of promote's gate: moves the alias (action "promote") or
+-- records the refusal (action "refused", the alias unchanged), in the caller's
+-- transaction. SECURITY DEFINER because promote itself is not: it reads the
+-- gate source with the caller's privileges. Raises 40001 when the alias moved
+-- since promote read it, so a gate outcome is never recorded against another
+-- incumbent than the one it measured.
+CREATE FUNCTION mlops._record_promotion(model text, alias text, candidate int, incumbent int,
+                                        promoted boolean, reason text, outcome jsonb) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    mid bigint := mlops._model_id(model);
+    current int;
+BEGIN
+    PERFORM mlops._check_alias_move(alias);
+    -- serialise with rollback() and other promotions of this model
+    PERFORM FROM mlops.model m WHERE m.id = mid FOR UPDATE;
+    PERFORM mlops._lock_version(mid, model, candidate);
+    SELECT a.version INTO current FROM mlops.alias a
+     WHERE a.model_id = mid AND a.alias = _record_promotion.alias FOR UPDATE;
+    IF current IS DISTINCT FROM incumbent THEN
+        RAISE EXCEPTION 'alias "%" of model "%" moved while the promotion was being evaluated', alias, model
+            USING ERRCODE = 'serialization_failure',
+                  DETAIL = pg_catalog.format('It pointed at version %s and now points at version %s.',
+                                             coalesce(incumbent::text, 'none'), coalesce(current::text, 'none')),
+                  HINT = 'Run promote again.';
+    END IF;
+    IF promoted THEN
+        PERFORM mlops._move_alias(mid, alias, candidate, 'promote', reason, outcome);
+    ELSE
+        INSERT INTO mlops.deployment (model_id, alias, action, from_version, to_version, reason, gate, by)
+            VALUES (mid, alias, 'refused', incumbent, candidate, reason, outcome, mlops.invoker());
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._record_promotion(text, text, int, int, boolean, text, jsonb) IS
+    'internal: records a gate outcome in deployments, moving the alias when promoted (40001 if it moved meanwhile)';
+
+-- The validation gate. Not SECURITY DEFINER: the rows are read with the
+-- caller's privileges; the registry is written by _record_promotion. Nor does
+-- it pin search_path: gate.source is named as the caller would name it (every
+-- object it uses itself is schema-qualified).
+CREATE FUNCTION mlops.promote(model text, version int DEFAULT NULL, alias text DEFAULT 'production',
+                              gate jsonb DEFAULT '{}', force boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+DECLARE
+    gate_key text;
+    candidate record;
+    incumbent int;
+    kind text;
+    metric text;
+    metrics text[];
+    lower_better boolean;
+    min_delta float8 := 0;
+    source text;
+    params jsonb;
+    test_fraction float8 := 0;
+    seed int := 0;
+    evaluation jsonb;
+    candidate_value float8;
+    incumbent_value float8;
+    improvement float8;
+    promoted boolean;
+    forced boolean := false;
+    reason text;
+    outcome jsonb;
+BEGIN
+    IF model IS NULL OR alias IS NULL OR gate IS NULL OR force IS NULL THEN
+        RAISE EXCEPTION '% must not be null',
+            CASE WHEN model IS NULL THEN 'model' WHEN alias IS NULL THEN 'alias'
+                 WHEN gate IS NULL THEN 'gate' ELSE 'force' END
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM mlops._check_alias_move(alias);
+
+    -- the gate
+    IF jsonb_typeof(gate) <> 'object' THEN
+        RAISE EXCEPTION 'gate must be a jsonb object' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'For example {"metric": "rmse", "min_delta": 0.01, "source": "holdout"}.';
+    END IF;
+    FOR gate_key IN SELECT jsonb_object_keys(gate) LOOP
+        IF gate_key NOT IN ('source', 'metric', 'min_delta') THEN
+            RAISE EXCEPTION 'unknown gate key "%"', gate_key USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'The gate keys are source, metric and min_delta.';
+        END IF;
+    END LOOP;
+    IF jsonb_typeof(gate->'source') IS DISTINCT FROM 'string' AND gate ? 'source'
+       OR jsonb_typeof(gate->'metric') IS DISTINCT FROM 'string' AND gate ? 'metric'
+       OR jsonb_typeof(gate->'min_delta') IS DISTINCT FROM 'number' AND gate ? 'min_delta' THEN
+        RAISE EXCEPTION 'gate values have the wrong type' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'gate.source and gate.metric are strings, gate.min_delta is a number.';
+    END IF;
+    min_delta := coalesce((gate->>'min_delta')::float8, 0);
+
+    -- the candidate and the incumbent
+    IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name = promote.model) THEN
+        RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT v.version, v.task, v.classes, v.source, v.run_id INTO candidate
+      FROM mlops.model_versions v
+     WHERE v.name = promote.model
+       AND v.version = coalesce(promote.version, (SELECT m.latest_version FROM mlops.models m
+                                                   WHERE m.name = promote.model));
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'version % of model "%" does not exist', coalesce(version::text, '(latest)'), model
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT (m.aliases->>promote.alias)::int INTO incumbent FROM mlops.models m WHERE m.name = promote.model;
+    IF incumbent = candidate.version THEN
+        RAISE EXCEPTION 'alias "%" of model "%" already points at version %', alias, model, incumbent
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+
+    -- the metric
+    kind := CASE WHEN candidate.task = 'regression' THEN 'regression'
+                 WHEN cardinality(candidate.classes) = 2 THEN 'binary' ELSE 'multiclass' END;
+    metrics := CASE kind WHEN 'regression' THEN '{r2,rmse,mse,mae}'::text[]
+                         WHEN 'binary' THEN '{roc_auc,accuracy,precision,recall,f1,log_loss}'::text[]
+                         ELSE '{f1_macro,accuracy,log_loss}'::text[] END;
+    metric := coalesce(gate->>'metric', CASE kind WHEN 'regression' THEN 'rmse' ELSE metrics[1] END);
+    IF NOT metric = ANY (metrics) THEN
+        RAISE EXCEPTION 'metric "%" does not fit a % model', metric, kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = pg_catalog.format('The metrics of a %s model are: %s.', kind, array_to_string(metrics, ', '));
+    END IF;
+    lower_better := metric IN ('rmse', 'mse', 'mae', 'log_loss');
+
+    -- the rows: gate.source, else the candidate's test split (run params of train())
+    IF gate ? 'source' THEN
+        source := gate->>'source';
+    ELSE
+        SELECT r.params INTO params FROM mlops.runs r WHERE r.run_id = candidate.run_id;
+        test_fraction := coalesce((params->>'test_fraction')::float8, 0);
+        seed := coalesce((params->>'seed')::int, 0);
+        IF candidate.source IS NOT NULL AND test_fraction > 0 THEN
+            source := candidate.source;
+        ELSIF incumbent IS NOT NULL THEN
+            RAISE EXCEPTION 'version % of model "%" has no test split to evaluate on', candidate.version, model
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'It was imported, or trained with test_fraction 0.',
+                      HINT = 'Give the rows to compare on as gate.source (a table or query holding the target and the features).';
+        END IF;
+    END IF;
+    IF source IS NOT NULL THEN
+        evaluation := mlops._evaluate_versions(model,
+            CASE WHEN incumbent IS NULL THEN ARRAY[candidate.version] ELSE ARRAY[candidate.version, incumbent] END,
+            source, test_fraction, seed);
+        candidate_value := (evaluation->'metrics'->0->>metric)::float8;
+        incumbent_value := (evaluation->'metrics'->1->>metric)::float8;
+        IF candidate_value IS NULL OR (incumbent IS NOT NULL AND incumbent_value IS NULL) THEN
+            RAISE EXCEPTION 'metric "%" is undefined on the gate''s rows', metric
+                USING ERRCODE = 'data_exception',
+                      DETAIL = 'roc_auc needs rows of both classes.',
+                      HINT = 'Choose another gate.metric or another gate.source.';
+        END IF;
+    END IF;
+
+    -- the decision
+    IF incumbent IS NULL THEN
+        promoted := true;
+        reason := pg_catalog.format('alias "%s" pointed at no version: nothing to compare with', alias);
+    ELSE
+        improvement := CASE WHEN lower_better THEN incumbent_value - candidate_value
+                            ELSE candidate_value - incumbent_value END;
+        promoted := improvement >= min_delta;
+        reason := pg_catalog.format('%s of version %s is %s, of version %s %s: improvement %s %s min_delta %s',
+                                    metric, candidate.version, candidate_value, incumbent, incumbent_value,
+                                    improvement, CASE WHEN promoted THEN '>=' ELSE '<' END, min_delta);
+        IF NOT promoted AND force THEN
+            promoted := true;
+            forced := true;
+            reason := 'forced despite the gate: ' || reason;
+        END IF;
+    END IF;
+    outcome := jsonb_build_object('promoted', promoted, 'metric', metric,
+                                  'candidate', candidate_value, 'incumbent', incumbent_value,
+                                  'reason', reason, 'candidate_version', candidate.version,
+                                  'incumbent_version', incumbent, 'forced', forced, 'min_delta', min_delta,
+                                  'rows', evaluation->'rows', 'source', source,
+                                  'test_split', CASE WHEN test_fraction > 0
+                                                     THEN jsonb_build_object('test_fraction', test_fraction, 'seed', seed) END);
+    PERFORM mlops._record_promotion(model, alias, candidate.version, incumbent, promoted, reason, outcome);
+    RETURN outcome;
+END
+$$;
+COMMENT ON FUNCTION mlops.promote(text, int, text, jsonb, boolean) IS
+    'moves an alias to a version if it beats the incumbent on the same rows (gate: source, metric, min_delta); records the outcome either way';
+
+GRANT EXECUTE ON FUNCTION mlops.promote(text, int, text, jsonb, boolean),
+    mlops._record_promotion(text, text, int, int, boolean, text, jsonb),
+    mlops._check_alias_move(text), mlops._require(anyelement, text) TO mlops_trainer;

@@ -1,0 +1,67 @@
+-- evaluate() and promote(): the metrics of versions on a source, the gate on
+-- the candidate's test split or on given rows, and bad input with SQLSTATEs
+-- (the Python tests hold the scikit-learn oracle and the concurrency checks).
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+\i test/lib/sqlstate.sql
+SET client_min_messages = warning;
+
+CREATE TABLE pts AS
+SELECT i, (i % 17)::float8 AS x, (i % 5)::float8 AS z, (ARRAY['a', 'b', 'c'])[1 + i % 3] AS kind,
+       2 * (i % 17) + CASE i % 3 WHEN 0 THEN 1 WHEN 1 THEN -1 ELSE 0 END + ((i * 37) % 11) / 10.0 AS y,
+       (i % 17 > 8)::int AS hit
+  FROM generate_series(1, 300) i;
+
+-- version 1: x only; version 2: x and the category
+SELECT version FROM mlops.train('r', 'pts', 'y', 'linear', features => '{x}');
+SELECT version FROM mlops.train('r', 'pts', 'y', 'linear', features => '{x,kind}');
+SELECT key, round(value::numeric, 6) FROM jsonb_each_text(mlops.evaluate('r:2', 'pts')) ORDER BY key;
+-- a query source, columns in another order, rows of two categories only, NULL targets skipped
+SELECT key, round(value::numeric, 6)
+  FROM jsonb_each_text(mlops.evaluate('r:2', $$SELECT kind, CASE WHEN i % 4 <> 0 THEN y END AS y, x
+                                               FROM pts WHERE kind <> 'a'$$)) ORDER BY key;
+
+-- the gate on version 2's test split: its rmse is the one train() measured
+SELECT (p->>'promoted')::bool AS promoted, p->>'metric' AS metric, p->'candidate_version' AS candidate,
+       p->'incumbent_version' AS incumbent, p->'rows' AS rows, p->'test_split' AS split,
+       abs((p->>'candidate')::float8 - (SELECT (metrics->>'rmse')::float8 FROM mlops.model_versions
+                                          WHERE name = 'r' AND version = 2)) < 1e-12 AS same_as_training
+  FROM mlops.promote('r') p;
+SELECT aliases FROM mlops.models;
+
+-- version 1 (without the feature kind) is worse on the same rows: refused and recorded;
+-- forced: moved and said so
+SELECT (p->>'promoted')::bool AS promoted, p->>'forced' AS forced, p->'rows' AS rows,
+       abs((p->>'candidate')::float8 - (SELECT (metrics->>'rmse')::float8 FROM mlops.model_versions
+                                          WHERE name = 'r' AND version = 1)) < 1e-12 AS on_its_own_split
+  FROM mlops.promote('r', 1) p;
+SELECT (p->>'promoted')::bool AS promoted, p->>'forced' AS forced, left(p->>'reason', 24) AS reason
+  FROM mlops.promote('r', 1, force => true) p;
+SELECT alias, action, from_version, to_version, left(reason, 24) AS reason, gate->>'forced' AS forced
+  FROM mlops.deployments ORDER BY id;
+SELECT mlops.rollback('r');
+SELECT mlops.rollback('r');
+
+-- classification: roc_auc by default, the categories of a query mapped by name
+SELECT version FROM mlops.train('c', 'SELECT x, z, hit FROM pts', 'hit', 'logistic', features => '{z}');
+SELECT version FROM mlops.train('c', 'SELECT x, z, hit FROM pts', 'hit', 'logistic', features => '{x,z}');
+SELECT (p->>'promoted')::bool AS promoted, p->>'metric' AS metric FROM mlops.promote('c') p;
+SELECT key, round(value::numeric, 6) FROM jsonb_each_text(mlops.evaluate('c', 'pts')) ORDER BY key;
+
+-- bad input: clear errors, nothing changed
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('r:2', 'SELECT x, y FROM pts')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('r:2', 'SELECT x, kind FROM pts')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('c', 'SELECT x, z, hit + 1 AS hit FROM pts')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('r:2', 'SELECT x::text AS x, kind, y FROM pts')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('nope', 'pts')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('r', NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 2, gate => '{"metric": "rmse", "margin": 1}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 2, gate => '{"metric": "roc_auc"}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('c', 1, gate => '{"metric": "f1_macro"}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 2, gate => '{"source": "SELECT x, kind FROM pts"}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 2, gate => '{"source": "SELECT x, y FROM pts"}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 3)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('c', 2, 'Prod uction')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('c', 1, 'o''brien')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('c', 2)$$);
+SELECT alias, action, from_version, to_version FROM mlops.deployments ORDER BY id;

@@ -1,0 +1,96 @@
+-- Live quality: predict_logged (both forms), record_outcome (last write wins,
+-- keys scored several times or not yet), live_metrics, purge_predictions, and
+-- bad input with its SQLSTATEs. Timestamps are left out of the output.
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+\i test/lib/sqlstate.sql
+
+-- price = 10 + 2·rooms + 0.5·area (regression); spam: P(1) = logistic(x) (binary)
+SELECT mlops._register_version('price', 'linear', 'regression', '{rooms,area}', 'price', NULL, '{}', '{}',
+       '{"inputs": [{"name": "rooms", "kind": "numeric"}, {"name": "area", "kind": "numeric"}]}',
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       convert_to('{"format": "mlops-linear", "algorithm": "linear", "task": "regression",
+                    "terms": ["rooms", "area"], "intercept": [10], "coef": [[2, 0.5]]}', 'UTF8'),
+       'linear-json');
+-- version 2 of price: price = 2·rooms + 0.5·area
+SELECT mlops._register_version('price', 'linear', 'regression', '{rooms,area}', 'price', NULL, '{}', '{}',
+       '{"inputs": [{"name": "rooms", "kind": "numeric"}, {"name": "area", "kind": "numeric"}]}',
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       convert_to('{"format": "mlops-linear", "algorithm": "linear", "task": "regression",
+                    "terms": ["rooms", "area"], "intercept": [0], "coef": [[2, 0.5]]}', 'UTF8'),
+       'linear-json');
+SELECT mlops._register_version('spam', 'logistic', 'classification', '{x}', 'y', '{0,1}', '{}', '{}',
+       '{"inputs": [{"name": "x", "kind": "numeric"}]}',
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       convert_to('{"format": "mlops-linear", "algorithm": "logistic", "task": "classification",
+                    "terms": ["x"], "intercept": [0], "coef": [[1]], "classes": [0, 1]}', 'UTF8'),
+       'linear-json');
+CREATE TABLE houses (id int, area numeric, rooms int, note text);
+INSERT INTO houses VALUES (1, 50, 2, 'a'), (2, 100, 4, 'b'), (3, 80, 3, 'c');
+
+-- predict_logged returns what predict returns; the row form logs the whole row
+SELECT id, mlops.predict_logged('price', 'h' || id, h), mlops.predict('price', h) FROM houses h ORDER BY id;
+SELECT mlops.predict_logged('price', 'h4', ARRAY[1, 20.5]), mlops.predict_logged('price', 'h5', ARRAY[1, 2]);
+-- an explicit version, then the alias moved: each row records the version that scored it
+SELECT mlops.predict_logged('price:2', 'h1', h) FROM houses h WHERE id = 1;
+SELECT mlops.set_alias('price', 'production', 2);
+SELECT mlops.predict_logged('price', 'h6', ARRAY[0, 10]);
+SELECT l.version, l.key, l.features, l.prediction, l.probabilities, l.scored_by
+  FROM mlops.prediction_log l ORDER BY l.id;
+SELECT x, mlops.predict_logged('spam', 'm' || x, ARRAY[x]) FROM generate_series(-2, 2) x;
+SELECT key, prediction, probabilities FROM mlops.prediction_log WHERE key LIKE 'm%' ORDER BY id;
+
+-- outcomes: the count of logged predictions each applies to; h1 was scored twice
+SELECT mlops.record_outcome('price', 'h1', 40), mlops.record_outcome('price', 'h2', 150),
+       mlops.record_outcome('price', 'h6', 5), mlops.record_outcome('price', 'later', 1);
+-- a correction: last write wins
+SELECT mlops.record_outcome('price', 'h2', 100);
+SELECT key, actual FROM mlops.outcome ORDER BY key;
+SELECT mlops.record_outcome('spam', 'm' || x, CASE WHEN x >= 0 THEN 1 ELSE 0 END) FROM generate_series(-2, 1) x;
+-- price v1: (h1 40 vs 39), (h2 100 vs 68), h3 h4 h5 unknown; v2: (h1 40 vs 29), (h6 5 vs 5)
+-- spam: m-2..m1 known (m0: p = 0.5, predicted 0, actual 1), m2 unknown
+SELECT model, version, scored, with_outcome, metrics FROM mlops.live_metrics ORDER BY 1, 2;
+-- a version whose logged predictions have no outcome yet: metrics NULL
+SELECT mlops.predict_logged('spam', 'z', ARRAY[3]);
+UPDATE mlops.prediction_log SET scored_at = scored_at - interval '2 days' WHERE key = 'z';
+SELECT model, version, scored, with_outcome, metrics FROM mlops.live_metrics
+ WHERE day < (now() AT TIME ZONE 'UTC')::date;
+
+-- bad input: SQLSTATEs, nothing logged
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('nope', 'k', ARRAY[1.0])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price:9', 'k', ARRAY[1.0, 2])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', NULL, ARRAY[1.0, 2])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', '', ARRAY[1.0, 2])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', 'k', NULL::float8[])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', 'k', ARRAY[1.0, 2, 3])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', 'k', r) FROM (SELECT 1 AS rooms) r$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.record_outcome('nope', 'k', 1)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.record_outcome('price@production', 'k', 1)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.record_outcome('price', NULL, 1)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.record_outcome('price', 'k', NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.record_outcome('price', 'k', 'NaN')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.record_outcome('price', 'k', '-Infinity')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.record_outcome('spam', 'm1', 0.5)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.purge_predictions(NULL)$$);
+SELECT count(*) FROM mlops.prediction_log;
+
+-- retention: the two-day-old prediction goes; 'later' (never scored, recent) stays
+SELECT mlops.purge_predictions(now() - interval '1 day');
+SELECT count(*) FROM mlops.prediction_log;
+SELECT key FROM mlops.outcome WHERE key IN ('z', 'later');
+
+-- the objects: volatility, parallel safety, strictness, who may call them
+SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, p.provolatile, p.proparallel,
+       p.proisstrict, p.prosecdef,
+       has_function_privilege('mlops_scorer', p.oid, 'EXECUTE') AS scorer,
+       has_function_privilege('mlops_trainer', p.oid, 'EXECUTE') AS trainer,
+       has_function_privilege('mlops_admin', p.oid, 'EXECUTE') AS admin
+  FROM pg_proc p WHERE p.pronamespace = 'mlops'::regnamespace
+   AND p.proname IN ('predict_logged', 'record_outcome', 'purge_predictions', '_quality_agg',
+                     '_resolve_logged', '_log_prediction')
+ ORDER BY 1, 2;
+SELECT c.relname, has_table_privilege('mlops_scorer', c.oid, 'SELECT') AS scorer_select,
+       has_table_privilege('mlops_scorer', c.oid, 'INSERT') AS scorer_insert,
+       has_table_privilege('mlops_trainer', c.oid, 'SELECT') AS trainer_select
+  FROM pg_class c WHERE c.relnamespace = 'mlops'::regnamespace
+   AND c.relname IN ('prediction_log', 'outcome', 'live_metrics') ORDER BY 1;

@@ -1,0 +1,388 @@
+/*
+ * evaluate.c — evaluate(model, source): the metrics of a model version on the
+ * rows of any table or query holding its target and features, and the
+ * internal _evaluate_versions that promote's gate uses to score a candidate
+ * and an incumbent on the same rows (evaluate.h).
+ *
+ * Rows come from the dataset loader, so a split is the very split train()
+ * made; their encoding is the source's (its categories, its classes), mapped
+ * to each model's by category text and class value. Scoring is ScoreVector's,
+ * the same as predict's. Not SECURITY DEFINER: sources are read with the
+ * caller's privileges.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "mlops/dataset.h"
+#include "mlops/evaluate.h"
+#include "mlops/metrics.h"
+#include "mlops/model_cache.h"
+#include "mlops/scoring.h"
+
+/* One version being evaluated: how the dataset's rows become its inputs, and its scores. */
+typedef struct EvalModel
+{
+	const char *ref;
+	char	   *name;
+	int64		model_id;
+	int32		version;
+	char	   *target;
+	ScoringModel *m;
+	int		   *input;			/* per model input: the dataset input it comes from */
+	double	  **category;		/* per model input: dataset category -> model category (NaN: unseen) */
+	int		   *class_index;	/* per dataset class: the model's class index */
+	double	   *x;
+	float	   *xf;
+	float	   *margins;
+	double	   *out;
+	double	   *scores;			/* per row: the prediction, or nclasses probabilities */
+	int		   *label;			/* per row: the true class as the model's index */
+} EvalModel;
+
+/* Resolves a reference and reads the version's target column (inside SPI). */
+static void
+ResolveEvalModel(EvalModel *e)
+{
+	Oid			type = TEXTOID;
+	Datum		arg = CStringGetTextDatum(e->ref);
+	bool		isnull;
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	if (SPI_execute_with_args("SELECT r.model, r.version, r.model_id, v.target "
+							  "FROM mlops.resolve_model($1) r "
+							  "JOIN mlops.model_versions v ON v.name = r.model AND v.version = r.version",
+							  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not resolve model reference \"%s\"", e->ref);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	e->name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+	e->version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+	e->model_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	e->target = SPI_getvalue(tup, desc, 4);
+	if (e->target == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" version %d has no target column", e->name, e->version),
+				 errdetail("It was imported without naming its target."),
+				 errhint("Import it with the target argument of import_model to evaluate it.")));
+}
+
+/* The index of a dataset input by name, or -1. */
+static int
+DatasetInputIndex(const Dataset *ds, const char *name)
+{
+	for (int j = 0; j < ds->ninputs; j++)
+		if (strcmp(ds->inputs[j].name, name) == 0)
+			return j;
+	return -1;
+}
+
+/*
+ * Maps the dataset's inputs (read for version first_version), categories and classes to those of the model
+ * being evaluated; raises a clear error where they cannot correspond.
+ */
+static void
+MapToModel(EvalModel *e, const Dataset *ds, int32 first_version)
+{
+	ScoringModel *m = e->m;
+
+	if (m->classification != ds->classification)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" version %d is a %s model, version %d a %s one",
+						e->name, e->version, m->classification ? "classification" : "regression",
+						first_version, ds->classification ? "classification" : "regression"),
+				 errdetail("Versions are compared on the same task only.")));
+	e->input = palloc(sizeof(int) * Max(m->ninputs, 1));
+	e->category = palloc0(sizeof(double *) * Max(m->ninputs, 1));
+	for (int i = 0; i < m->ninputs; i++)
+	{
+		ScoringInput *in = &m->inputs[i];
+		int			j = DatasetInputIndex(ds, in->name);
+		const DatasetInput *din;
+
+		if (j < 0)
+			elog(ERROR, "input \"%s\" was not read", in->name);
+		din = &ds->inputs[j];
+		e->input[i] = j;
+		if (in->categorical != (din->kind == INPUT_CATEGORICAL))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" must be %s for model \"%s\"", in->name,
+							in->categorical ? "text or an enum" : "numeric", e->name),
+					 errdetail("Input \"%s\" of version %d is %s, the column is of type %s.", in->name,
+							   e->version, in->categorical ? "categorical" : "numeric",
+							   format_type_be(din->type))));
+		if (!in->categorical)
+			continue;
+		e->category[i] = palloc(sizeof(double) * Max(din->ncategories, 1));
+		for (int c = 0; c < din->ncategories; c++)
+			e->category[i][c] = ScoringCategoryIndex(in, din->categories[c], strlen(din->categories[c]));
+	}
+	if (!m->classification)
+		return;
+	e->class_index = palloc(sizeof(int) * ds->nclasses);
+	for (int c = 0; c < ds->nclasses; c++)
+	{
+		int			k = -1;
+
+		for (int mc = 0; mc < m->nclasses && k < 0; mc++)
+			if (m->classes[mc] == ds->classes[c])
+				k = mc;
+		if (k < 0)
+		{
+			StringInfoData labels;
+
+			initStringInfo(&labels);
+			for (int mc = 0; mc < m->nclasses; mc++)
+				appendStringInfo(&labels, "%s%s", mc ? ", " : "", Float8ExactText(m->classes[mc]));
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("target value %s is not a class of model \"%s\" version %d",
+							Float8ExactText(ds->classes[c]), e->name, e->version),
+					 errdetail("The model's classes are: %s.", labels.data),
+					 errhint("Evaluate on rows whose target is one of the model's classes.")));
+		}
+		e->class_index[c] = k;
+	}
+}
+
+/* Scores row i of a batch with model e, storing the scores as row `row`. */
+static void
+ScoreRow(EvalModel *e, const Dataset *ds, const DatasetBatch *b, int i, int64 row)
+{
+	ScoringModel *m = e->m;
+	const double *bx = b->x + (Size) i * ds->ninputs;
+	int			width = m->classification ? m->nclasses : 1;
+
+	for (int k = 0; k < m->ninputs; k++)
+	{
+		double		v = bx[e->input[k]];
+
+		if (e->category[k] != NULL && !isnan(v))
+			v = e->category[k][(int) v];
+		e->x[k] = v;
+	}
+	ScoreVector(m, e->x, e->xf, e->margins, e->scores + row * width);
+	if (m->classification)
+		e->label[row] = e->class_index[b->label[i]];
+}
+
+/* Makes room for `need` rows of scores in every model (and the targets). */
+static void
+Grow(EvalModel *models, int nmodels, double **y, int64 *capacity, int64 need)
+{
+	int64		cap = *capacity;
+
+	if (need <= cap)
+		return;
+	while (cap < need)
+		cap *= 2;
+	*y = repalloc_huge(*y, sizeof(double) * cap);
+	for (int k = 0; k < nmodels; k++)
+	{
+		ScoringModel *m = models[k].m;
+		int			width = m->classification ? m->nclasses : 1;
+
+		models[k].scores = repalloc_huge(models[k].scores, sizeof(double) * width * cap);
+		if (m->classification)
+			models[k].label = repalloc_huge(models[k].label, sizeof(int) * cap);
+	}
+	*capacity = cap;
+}
+
+int64
+EvaluateSource(const char *const *refs, int nrefs, const char *source,
+			   double test_fraction, int seed, char **metrics_json)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext cxt = AllocSetContextCreate(caller, "mlops evaluate", ALLOCSET_DEFAULT_SIZES);
+	EvalModel  *models;
+	List	   *features = NIL;
+	Oid			registry;
+	Dataset    *ds;
+	DatasetScan *scan;
+	DatasetBatch *b;
+	double	   *y;
+	int64		n = 0,
+				capacity = 1024;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(cxt);
+	registry = get_relname_relid("model_version", get_namespace_oid("mlops", false));
+	models = palloc0(sizeof(EvalModel) * nrefs);
+	for (int k = 0; k < nrefs; k++)
+	{
+		EvalModel  *e = &models[k];
+
+		e->ref = refs[k];
+		ResolveEvalModel(e);
+		e->m = ModelCacheGet(registry, e->model_id, e->version, e->name, cxt);
+		MemoryContextSwitchTo(cxt);
+		if (k > 0 && strcmp(e->target, models[0].target) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model \"%s\" version %d predicts \"%s\", version %d \"%s\"",
+							e->name, e->version, e->target, models[0].version, models[0].target),
+					 errdetail("Versions are compared on the same target only.")));
+		for (int i = 0; i < e->m->ninputs; i++)
+		{
+			const char *name = e->m->inputs[i].name;
+			bool		seen = false;
+			ListCell   *lc;
+
+			foreach(lc, features)
+				seen |= strcmp(lfirst(lc), name) == 0;
+			if (!seen)
+				features = lappend(features, pstrdup(name));
+		}
+	}
+
+	/* the split is the first version's: its features alone decide it */
+	ds = DatasetPrepareSplit(source, models[0].target, features, models[0].m->ninputs,
+							 models[0].m->classification, test_fraction, seed, false);
+	y = palloc(sizeof(double) * capacity);
+	for (int k = 0; k < nrefs; k++)
+	{
+		EvalModel  *e = &models[k];
+		ScoringModel *m = e->m;
+
+		MapToModel(e, ds, models[0].version);
+		e->x = palloc(sizeof(double) * Max(m->ninputs, 1));
+		e->xf = palloc(sizeof(float) * Max(m->ninputs, 1));
+		e->margins = palloc(sizeof(float) * Max(m->noutputs, 1));
+		e->scores = palloc(sizeof(double) * capacity * (m->classification ? m->nclasses : 1));
+		e->label = palloc(sizeof(int) * capacity);
+	}
+
+	scan = test_fraction > 0 ? DatasetBeginTestScan(ds) : DatasetBeginScan(ds);
+	while ((b = DatasetNextBatch(scan)) != NULL)
+	{
+		Grow(models, nrefs, &y, &capacity, n + b->nrows);
+		for (int i = 0; i < b->nrows; i++)
+		{
+			if ((i & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+			y[n] = b->y[i];
+			for (int k = 0; k < nrefs; k++)
+				ScoreRow(&models[k], ds, b, i, n);
+			n++;
+		}
+	}
+	DatasetEndScan(scan);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("source \"%s\" has no row to evaluate on", source),
+				 test_fraction > 0 ? errdetail("The split (test_fraction %g, seed %d) has no test row.",
+											   test_fraction, seed) : 0));
+
+	for (int k = 0; k < nrefs; k++)
+	{
+		ScoringModel *m = models[k].m;
+		Metric		metrics[METRICS_MAX];
+		int			nmetrics;
+		StringInfoData buf;
+
+		if (m->classification)
+			nmetrics = ClassificationMetrics(models[k].label, models[k].scores, n, m->nclasses, metrics);
+		else
+			nmetrics = RegressionMetrics(y, models[k].scores, n, metrics);
+		initStringInfo(&buf);
+		MetricsJson(metrics, nmetrics, &buf);
+		metrics_json[k] = MemoryContextStrdup(caller, buf.data);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(cxt);
+	return n;
+}
+
+/* Raises 22004 naming a NULL argument. */
+static void
+RequireArg(FunctionCallInfo fcinfo, int arg, const char *name)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+PG_FUNCTION_INFO_V1(evaluate);
+/* evaluate(model text, source text): the metrics of the version model means, on every row of source. */
+Datum
+evaluate(PG_FUNCTION_ARGS)
+{
+	const char *ref;
+	char	   *metrics;
+
+	RequireArg(fcinfo, 0, "model");
+	RequireArg(fcinfo, 1, "source");
+	ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	EvaluateSource(&ref, 1, text_to_cstring(PG_GETARG_TEXT_PP(1)), 0, 0, &metrics);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics)));
+}
+
+PG_FUNCTION_INFO_V1(evaluate_versions);
+/*
+ * _evaluate_versions(model text, versions int[], source text, test_fraction
+ * float8, seed int): {"rows": n, "metrics": [{...}, ...]}, the versions scored
+ * on the same rows (only the test rows of the split when test_fraction > 0).
+ */
+Datum
+evaluate_versions(PG_FUNCTION_ARGS)
+{
+	const char *argnames[] = {"model", "versions", "source", "test_fraction", "seed"};
+	char	   *name;
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	const char **refs;
+	char	  **metrics;
+	int64		rows;
+	StringInfoData buf;
+
+	for (int i = 0; i < lengthof(argnames); i++)
+		RequireArg(fcinfo, i, argnames[i]);
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	arr = PG_GETARG_ARRAYTYPE_P(1);
+	deconstruct_array(arr, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("versions must name at least one version")));
+	refs = palloc(sizeof(char *) * n);
+	metrics = palloc(sizeof(char *) * n);
+	for (int k = 0; k < n; k++)
+	{
+		if (nulls[k])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("versions must not contain null")));
+		refs[k] = psprintf("%s:%d", name, DatumGetInt32(elems[k]));
+	}
+	rows = EvaluateSource(refs, n, text_to_cstring(PG_GETARG_TEXT_PP(2)),
+						  PG_GETARG_FLOAT8(3), PG_GETARG_INT32(4), metrics);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"rows\": " INT64_FORMAT ", \"metrics\": [", rows);
+	for (int k = 0; k < n; k++)
+		appendStringInfo(&buf, "%s%s", k ? ", " : "", metrics[k]);
+	appendStringInfoString(&buf, "]}");
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}

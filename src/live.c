@@ -1,0 +1,177 @@
+/*
+ * live.c — the aggregate mlops._quality_agg: the task's quality metrics over
+ * a group of logged predictions whose outcome is known, with metrics.c's
+ * scikit-learn definitions (see live.h). Rows without an outcome are skipped;
+ * the rows of a group are kept in memory until the final function.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "mlops/live.h"
+#include "mlops/metrics.h"
+
+PG_FUNCTION_INFO_V1(quality_agg_transfn);
+PG_FUNCTION_INFO_V1(quality_agg_finalfn);
+
+/*
+ * The rows of one group. Regression keeps (actual, prediction); classification
+ * keeps the index of the actual class among the version's classes and the k
+ * logged probabilities of the row.
+ */
+typedef struct QualityState
+{
+	int			k;				/* number of classes; 0 for regression */
+	double	   *classes;		/* the version's class labels, in order */
+	int64		n;				/* rows kept */
+	int64		capacity;
+	double	   *actual;			/* regression: targets */
+	double	   *prediction;		/* regression: predictions */
+	int		   *label;			/* classification: index of the actual class */
+	double	   *proba;			/* classification: n × k probabilities */
+} QualityState;
+
+/* The elements of a one-dimensional float8 array without NULLs; elog when it is not one (can't happen: we log them). */
+static double *
+Float8Elements(ArrayType *a, int *count)
+{
+	if (ARR_NDIM(a) > 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
+		elog(ERROR, "expected a one-dimensional float8 array without NULLs");
+	*count = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	return (double *) ARR_DATA_PTR(a);
+}
+
+/* A new state in the aggregate's context: the task from classes (NULL = regression). */
+static QualityState *
+NewState(MemoryContext agg, FunctionCallInfo fcinfo)
+{
+	QualityState *state = MemoryContextAllocZero(agg, sizeof(QualityState));
+
+	if (!PG_ARGISNULL(1))
+	{
+		int			k;
+		double	   *classes = Float8Elements(PG_GETARG_ARRAYTYPE_P(1), &k);
+
+		if (k < 2)
+			elog(ERROR, "a classification version has at least two classes");
+		state->k = k;
+		state->classes = MemoryContextAlloc(agg, sizeof(double) * k);
+		memcpy(state->classes, classes, sizeof(double) * k);
+	}
+	return state;
+}
+
+/* Makes room for one more row, doubling the arrays. */
+static void
+Grow(QualityState *state)
+{
+	int64		cap;
+
+	if (state->n < state->capacity)
+		return;
+	cap = state->capacity ? state->capacity * 2 : 64;
+	if (state->k == 0)
+	{
+		state->actual = state->actual ? repalloc_huge(state->actual, sizeof(double) * cap)
+			: palloc_extended(sizeof(double) * cap, MCXT_ALLOC_HUGE);
+		state->prediction = state->prediction ? repalloc_huge(state->prediction, sizeof(double) * cap)
+			: palloc_extended(sizeof(double) * cap, MCXT_ALLOC_HUGE);
+	}
+	else
+	{
+		state->label = state->label ? repalloc_huge(state->label, sizeof(int) * cap)
+			: palloc_extended(sizeof(int) * cap, MCXT_ALLOC_HUGE);
+		state->proba = state->proba ? repalloc_huge(state->proba, sizeof(double) * cap * state->k)
+			: palloc_extended(sizeof(double) * cap * state->k, MCXT_ALLOC_HUGE);
+	}
+	state->capacity = cap;
+}
+
+/* The index of label among the classes, or -1 when it is none of them. */
+static int
+ClassIndex(const QualityState *state, double label)
+{
+	for (int c = 0; c < state->k; c++)
+		if (state->classes[c] == label)
+			return c;
+	return -1;
+}
+
+/*
+ * Transition: (state, classes, actual, prediction, probabilities). A row
+ * without an outcome (actual NULL) is skipped, and so is, for classification,
+ * an actual value that is none of the version's classes (possible only for an
+ * outcome recorded before the key was scored: record_outcome checks otherwise).
+ */
+Datum
+quality_agg_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext agg;
+	MemoryContext old;
+	QualityState *state;
+
+	if (!AggCheckCallContext(fcinfo, &agg))
+		elog(ERROR, "quality_agg_transfn called in non-aggregate context");
+	state = PG_ARGISNULL(0) ? NewState(agg, fcinfo) : (QualityState *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_POINTER(state);
+
+	old = MemoryContextSwitchTo(agg);
+	if (state->k == 0)
+	{
+		Grow(state);
+		state->actual[state->n] = PG_GETARG_FLOAT8(2);
+		state->prediction[state->n] = PG_GETARG_FLOAT8(3);
+		state->n++;
+	}
+	else
+	{
+		int			label = ClassIndex(state, PG_GETARG_FLOAT8(2));
+		int			k;
+		double	   *proba;
+
+		if (PG_ARGISNULL(4))
+			elog(ERROR, "a logged classification has probabilities");
+		proba = Float8Elements(PG_GETARG_ARRAYTYPE_P(4), &k);
+		if (k != state->k)
+			elog(ERROR, "a logged classification has one probability per class");
+		if (label >= 0)
+		{
+			Grow(state);
+			state->label[state->n] = label;
+			memcpy(state->proba + (Size) state->n * k, proba, sizeof(double) * k);
+			state->n++;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(state);
+}
+
+/* Final: the metrics as jsonb ({"r2": .., ...}), NULL when no row had an outcome. */
+Datum
+quality_agg_finalfn(PG_FUNCTION_ARGS)
+{
+	QualityState *state;
+	Metric		metrics[METRICS_MAX];
+	int			m;
+	StringInfoData json;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	state = (QualityState *) PG_GETARG_POINTER(0);
+	if (state->n == 0)
+		PG_RETURN_NULL();
+	if (state->k == 0)
+		m = RegressionMetrics(state->actual, state->prediction, state->n, metrics);
+	else
+		m = ClassificationMetrics(state->label, state->proba, state->n, state->k, metrics);
+	initStringInfo(&json);
+	MetricsJson(metrics, m, &json);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
+}

@@ -1,0 +1,168 @@
+/*
+ * scoring.c — scoring one input vector with a ScoringModel: the compiled
+ * trees, libxgboost for what they do not cover, or the linear coefficients;
+ * and the encoding helpers around it (category lookup, linear imputation, the
+ * class label of probabilities). Shared by predict (predict.c) and evaluate
+ * (evaluate.c), so that both score exactly alike.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "mlops/scoring.h"
+#include "mlops/trees.h"
+#include "mlops/xgb.h"
+
+/* The index of a category's text in input `in`, or NaN when unseen. */
+double
+ScoringCategoryIndex(const ScoringInput *in, const char *s, int len)
+{
+	int			lo = 0,
+				hi = in->ncategories - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		const char *c = in->categories[in->sorted[mid]];
+		int			cmp = strncmp(c, s, len);
+
+		if (cmp == 0 && c[len] != '\0')
+			cmp = 1;
+		if (cmp == 0)
+			return in->sorted[mid];
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NAN;
+}
+
+/*
+ * Linear models: replaces missing values (NULL, NaN, an unseen or invalid
+ * category index) by the version's imputation values, as training did.
+ */
+void
+ScoringImputeLinear(ScoringModel *m, double *x)
+{
+	for (int i = 0; i < m->ninputs; i++)
+	{
+		ScoringInput *in = &m->inputs[i];
+		bool		missing = isnan(x[i]);
+
+		if (in->categorical && !missing &&
+			(x[i] < 0 || x[i] >= in->ncategories || x[i] != floor(x[i])))
+			missing = true;
+		if (!missing)
+			continue;
+		if (isnan(in->impute))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("feature \"%s\" of model \"%s\" is missing and the model has no value to impute",
+							in->name, m->name),
+					 errdetail("NULL, NaN and unseen categories are replaced by the spec's \"impute\" value.")));
+		x[i] = in->impute;
+	}
+}
+
+/* Linear models: the margins of one (imputed) row into out[noutputs]. */
+void
+ScoringLinearMargins(const ScoringModel *m, const double *x, double *margins)
+{
+	for (int o = 0; o < m->noutputs; o++)
+	{
+		const double *coef = m->coef + (size_t) o * m->nterms;
+		double		sum = m->intercept[o];
+
+		for (int t = 0; t < m->nterms; t++)
+		{
+			double		v = x[m->term_input[t]];
+
+			if (m->term_category[t] >= 0)
+				v = (v == m->term_category[t]) ? 1.0 : 0.0;
+			sum += coef[t] * v;
+		}
+		margins[o] = sum;
+	}
+}
+
+/*
+ * Scores the input vector x (the model's encoding, NaN = missing; imputed in
+ * place for linear models): for classification the class probabilities
+ * (nclasses of them), for regression the prediction (one), into out. xf
+ * (ninputs floats) and margins (noutputs floats) are the caller's scratch, so
+ * that scoring a row allocates nothing.
+ */
+void
+ScoreVector(ScoringModel *m, double *x, float *xf, float *margins, double *out)
+{
+	if (m->kind == SCORING_LINEAR)
+	{
+		ScoringImputeLinear(m, x);
+		ScoringLinearMargins(m, x, out);
+		if (!m->classification)
+			return;
+		if (m->noutputs == 1)
+		{
+			out[1] = 1.0 / (1.0 + exp(-out[0]));
+			out[0] = 1.0 - out[1];
+		}
+		else
+		{
+			double		mx = out[0],
+						sum = 0;
+
+			for (int o = 1; o < m->noutputs; o++)
+				mx = Max(mx, out[o]);
+			for (int o = 0; o < m->noutputs; o++)
+				sum += (out[o] = exp(out[o] - mx));
+			for (int o = 0; o < m->noutputs; o++)
+				out[o] /= sum;
+		}
+		return;
+	}
+
+	for (int i = 0; i < m->ninputs; i++)
+		xf[i] = (float) x[i];
+	if (m->kind == SCORING_TREES)
+	{
+		TreeModelMargins(m->trees, xf, margins);
+		if (!m->classification)
+			TreeModelTransform(m->trees, margins);
+	}
+	else
+		XgbPredictDense(m->booster, xf, 1, m->ninputs,
+						m->classification ? XGB_PREDICT_MARGIN : XGB_PREDICT_VALUE,
+						margins, m->noutputs);
+
+	if (!m->classification)
+		out[0] = margins[0];
+	else if (m->noutputs == 1)
+	{
+		float		p = TreeSigmoid(margins[0]);
+
+		out[0] = 1.0f - p;		/* in float32, as XGBoost's scikit-learn wrapper */
+		out[1] = p;
+	}
+	else
+	{
+		TreeSoftmax(margins, m->noutputs);
+		for (int o = 0; o < m->noutputs; o++)
+			out[o] = margins[o];
+	}
+}
+
+/* The class label of probabilities: the greater label above 0.5 for binary, else argmax. */
+double
+ScoringClassLabel(const ScoringModel *m, const double *proba)
+{
+	int			best = 0;
+
+	if (m->nclasses == 2)
+		return m->classes[proba[1] > 0.5 ? 1 : 0];
+	for (int c = 1; c < m->nclasses; c++)
+		if (proba[c] > proba[best])
+			best = c;
+	return m->classes[best];
+}
+

@@ -1,0 +1,160 @@
+-- ---------------------------------------------------------------------------
+-- Scaling out: merging linear_stats values computed elsewhere (per shard,
+-- through postgres_fdw), and publishing a model version to another server's
+-- registry under the same version number, so that predict_version(m, v, ...)
+-- shipped to any shard means the same model.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION mlops.linear_stats_merge_accum(internal, stats bytea) RETURNS internal
+    AS 'MODULE_PATHNAME', 'linear_stats_merge_accum'
+    LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops.linear_stats_merge_accum(internal, bytea) IS
+    'internal: linear_stats_merge transition (NULL values are skipped)';
+
+-- The merge of finished linear_stats values is itself a linear_stats value:
+-- linear_fit(linear_stats_merge(s)) over per-shard values equals linear_fit of
+-- linear_stats over the union of the shards' rows.
+CREATE AGGREGATE mlops.linear_stats_merge(stats bytea) (
+    SFUNC = mlops.linear_stats_merge_accum,
+    STYPE = internal,
+    FINALFUNC = mlops.linear_stats_serialize,
+    FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = mlops.linear_stats_combine,
+    SERIALFUNC = mlops.linear_stats_serialize,
+    DESERIALFUNC = mlops.linear_stats_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE mlops.linear_stats_merge(bytea) IS
+    'merges linear_stats values (e.g. one per shard) into the linear_stats value of all their rows';
+
+GRANT EXECUTE ON FUNCTION mlops.linear_stats_merge_accum(internal, bytea),
+                          mlops.linear_stats_merge(bytea) TO mlops_trainer;
+
+-- Installs a model version published by another server under the number it has
+-- there. Idempotent for the same artifact; refuses a number this registry
+-- holds with another artifact, or one it has already passed (a version that
+-- was deleted or skipped here: numbers are never reused). Aliases are not
+-- touched: shards are addressed by version number (predict_version).
+CREATE FUNCTION mlops._install_version(
+        model text, version int, algorithm text, task text, features text[], target text,
+        classes float8[], hyperparams jsonb, metrics jsonb, spec jsonb, profile jsonb, source text,
+        train_rows bigint, test_rows bigint, skipped_rows bigint, data_fingerprint text,
+        artifact bytea, artifact_format text, artifact_sha256 text) RETURNS int
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    mid bigint;
+    last int;
+    held text;
+BEGIN
+    PERFORM mlops._require(model, 'model');
+    PERFORM mlops._require(version, 'version');
+    IF version < 1 THEN
+        RAISE EXCEPTION 'version must be positive, not %', version USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF encode(sha256(artifact), 'hex') IS DISTINCT FROM artifact_sha256 THEN
+        RAISE EXCEPTION 'the artifact of version % of model "%" does not match its sha256', version, model
+            USING ERRCODE = 'data_corrupted',
+                  DETAIL = 'The artifact was altered on its way from the publishing server.';
+    END IF;
+    BEGIN
+        PERFORM model::mlops.model_name;
+    EXCEPTION WHEN check_violation THEN
+        RAISE EXCEPTION 'invalid model name "%"', model USING ERRCODE = 'invalid_name';
+    END;
+    INSERT INTO mlops.model (name, created_by) VALUES (model, mlops.invoker()) ON CONFLICT (name) DO NOTHING;
+    SELECT m.id, m.last_version INTO STRICT mid, last FROM mlops.model m
+     WHERE m.name = _install_version.model FOR UPDATE;
+    SELECT v.artifact_sha256 INTO held FROM mlops.model_version v
+     WHERE v.model_id = mid AND v.version = _install_version.version;
+    IF FOUND THEN
+        IF held = artifact_sha256 THEN
+            RETURN version;
+        END IF;
+        RAISE EXCEPTION 'version % of model "%" already exists here with another artifact', version, model
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = pg_catalog.format('Its artifact has sha256 %s, the published one %s.', held, artifact_sha256),
+                  HINT = 'This server registered its own versions of the model; publish under another model name.';
+    END IF;
+    IF version <= last THEN
+        RAISE EXCEPTION 'version % of model "%" cannot be installed here', version, model
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('This registry has already numbered versions up to %s and never reuses a number.', last),
+                  HINT = 'Publish the versions of a model in increasing order.';
+    END IF;
+    INSERT INTO mlops.model_version (model_id, version, algorithm, task, features, target, classes,
+                                     hyperparams, metrics, spec, profile, source, train_rows, test_rows,
+                                     skipped_rows, data_fingerprint, artifact, artifact_format, created_by)
+        VALUES (mid, version, algorithm, task, features, target, classes,
+                coalesce(hyperparams, '{}'), coalesce(metrics, '{}'), coalesce(spec, '{}'), profile, source,
+                train_rows, test_rows, skipped_rows, data_fingerprint, artifact, artifact_format,
+                mlops.invoker());
+    UPDATE mlops.model m SET last_version = _install_version.version WHERE m.id = mid;
+    RETURN version;
+END
+$$;
+COMMENT ON FUNCTION mlops._install_version(text, int, text, text, text[], text, float8[], jsonb, jsonb, jsonb,
+                                           jsonb, text, bigint, bigint, bigint, text, bytea, text, text) IS
+    'internal: installs a version published by another server under its number (idempotent; never reuses a number)';
+
+-- The statement that installs a version on another server: a call of
+-- _install_version with every column as a literal. SECURITY DEFINER so that
+-- publish_model reads the registry while it connects with the caller's own
+-- user mapping.
+CREATE FUNCTION mlops._install_statement(model_id bigint, version int) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+BEGIN ATOMIC
+    SELECT pg_catalog.format(
+               'SELECT mlops._install_version(%L, %s, %L, %L, %L::text[], %L, %L::float8[], %L::jsonb, '
+               '%L::jsonb, %L::jsonb, %L::jsonb, %L, %L::bigint, %L::bigint, %L::bigint, %L, %L::bytea, %L, %L)',
+               m.name, v.version, v.algorithm, v.task, v.features, v.target, v.classes, v.hyperparams,
+               v.metrics, v.spec, v.profile, v.source, v.train_rows, v.test_rows, v.skipped_rows,
+               v.data_fingerprint, v.artifact, v.artifact_format, v.artifact_sha256)
+      FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
+     WHERE v.model_id = _install_statement.model_id AND v.version = _install_statement.version;
+END;
+COMMENT ON FUNCTION mlops._install_statement(bigint, int) IS
+    'internal: the SQL that installs a model version on another server (publish_model)';
+
+-- Not SECURITY DEFINER: dblink connects with the caller's user mapping for the
+-- server, so the caller needs USAGE on it and a role allowed to install there.
+CREATE FUNCTION mlops.publish_model(model text, server name) RETURNS int
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+    dblink_schema name;
+    installed int;
+BEGIN
+    PERFORM mlops._require(server, 'server');
+    ref := mlops.resolve_model(model);
+    SELECT n.nspname INTO dblink_schema
+      FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'publish_model needs the dblink extension'
+            USING ERRCODE = 'undefined_function',
+                  HINT = 'Run CREATE EXTENSION dblink (a contrib module shipped with PostgreSQL).';
+    END IF;
+    PERFORM FROM pg_foreign_server s WHERE s.srvname = server;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'server "%" does not exist', server
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw and a user mapping.';
+    END IF;
+    EXECUTE format('SELECT v FROM %I.dblink($1, $2) AS t(v int)', dblink_schema)
+       INTO STRICT installed
+      USING server, mlops._install_statement(ref.model_id, ref.version);
+    RETURN installed;
+END
+$$;
+COMMENT ON FUNCTION mlops.publish_model(text, name) IS
+    'copies the version a model reference means to the registry of a foreign server under the same number; returns it';
+
+GRANT EXECUTE ON FUNCTION mlops._install_version(text, int, text, text, text[], text, float8[], jsonb, jsonb,
+                                                 jsonb, jsonb, text, bigint, bigint, bigint, text, bytea,
+                                                 text, text),
+                          mlops._install_statement(bigint, int),
+                          mlops.publish_model(text, name) TO mlops_admin;

@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""Sharding with postgres_fdw: the runner's server is the coordinator, two more
+throwaway servers are the shards. A hash-partitioned table whose partitions are
+foreign tables on the shards; a model published to both shards under its
+version number (idempotent, the shards' counters kept consistent); scores
+computed on the shards (Remote SQL) equal to single-server scores; linear
+statistics computed per shard (aggregate pushdown), merged on the coordinator,
+equal to a single-server fit (1e-9)."""
+import os
+import re
+import subprocess
+
+import numpy as np
+import psycopg2
+
+from mlops_test import ROOT, check, close, connect, expect_error, finish, fresh_database, query
+
+ROWS = 20000
+
+
+def start_server():
+    """Starts a throwaway server (scripts/cluster, staged build when
+    MLOPS_PG_STAGE is set) and returns its directory (its socket directory)."""
+    out = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "start"],
+                         check=True, capture_output=True, text=True).stdout
+    return re.search(r"MLOPS_CLUSTER=([^;]+);", out).group(1)
+
+
+def stop_server(directory):
+    subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "stop", directory], check=False)
+
+
+def shard_connection(directory):
+    conn = psycopg2.connect(host=directory, port=5432, user="postgres", dbname="mlops")
+    conn.autocommit = True
+    return conn
+
+
+def fit_of(conn, sql):
+    """(intercept, coef...) of a linear_fit result."""
+    fit = query(conn, sql)[0][0]
+    return [fit["intercept"], *fit["coef"]], fit["n"]
+
+
+def main(shard_dirs):
+    coord = fresh_database("shards", datasets=False)
+    shards = [shard_connection(d) for d in shard_dirs]
+    for s in shards:
+        query(s, "CREATE EXTENSION mlops")
+        query(s, "CREATE TABLE readings (id int, x1 float8, x2 float8, x3 float8, y float8)")
+    query(coord, "CREATE EXTENSION postgres_fdw")
+    query(coord, "CREATE EXTENSION dblink")
+    for i, d in enumerate(shard_dirs):
+        query(coord, f"""CREATE SERVER shard{i} FOREIGN DATA WRAPPER postgres_fdw
+                         OPTIONS (host '{d}', port '5432', dbname 'mlops', extensions 'mlops',
+                                  batch_size '1000', fetch_size '5000', async_capable 'true')""")
+        query(coord, f"CREATE USER MAPPING FOR CURRENT_USER SERVER shard{i} OPTIONS (user 'postgres')")
+
+    # the same rows on one server and across the shards
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(ROWS, 3)) * [1, 10, 0.1]
+    y = 5 + x @ [1.5, -0.25, 40] + rng.normal(scale=0.5, size=ROWS)
+    query(coord, "CREATE TABLE readings_local (id int, x1 float8, x2 float8, x3 float8, y float8)")
+    with coord.cursor() as cur:
+        cur.execute("INSERT INTO readings_local SELECT i, a[i][1], a[i][2], a[i][3], b[i] "
+                    "FROM (SELECT %s::float8[] a, %s::float8[] b) v, generate_series(1, %s) i",
+                    (x.tolist(), y.tolist(), ROWS))
+    query(coord, "CREATE TABLE readings (id int, x1 float8, x2 float8, x3 float8, y float8) PARTITION BY HASH (id)")
+    for i in range(2):
+        query(coord, f"""CREATE FOREIGN TABLE readings_p{i} PARTITION OF readings
+                         FOR VALUES WITH (MODULUS 2, REMAINDER {i})
+                         SERVER shard{i} OPTIONS (table_name 'readings')""")
+    query(coord, "INSERT INTO readings SELECT * FROM readings_local")
+    counts = [query(s, "SELECT count(*) FROM readings")[0][0] for s in shards]
+    check(sum(counts) == ROWS and min(counts) > ROWS / 3, f"the rows are spread over the shards {counts}")
+
+    # versions 1 (linear) and 2 (xgboost) on the coordinator; publish 2 to both shards
+    query(coord, "SELECT mlops.train('m', 'readings_local', 'y', 'linear', features => '{x1,x2,x3}')")
+    query(coord, """SELECT mlops.train('m', 'readings_local', 'y', 'xgboost', features => '{x1,x2,x3}',
+                                       hyperparams => '{"n_estimators": 20, "max_depth": 4}')""")
+    query(coord, "SELECT mlops.set_alias('m', 'production', 2)")
+    check(query(coord, "SELECT mlops.publish_model('m', 'shard0')") == [(2,)],
+          "publish_model('m', server) publishes the version the reference means (2)")
+    check(query(coord, "SELECT mlops.publish_model('m:2', 'shard1')") == [(2,)], "and 'm:2' to the other shard")
+    check(query(coord, "SELECT mlops.publish_model('m@production', 'shard0')") == [(2,)],
+          "publishing again is idempotent")
+    local = query(coord, """SELECT algorithm, task, features, artifact_sha256, artifact_format, hyperparams, metrics
+                              FROM mlops.model_versions WHERE name = 'm' AND version = 2""")
+    for i, s in enumerate(shards):
+        remote = query(s, """SELECT algorithm, task, features, artifact_sha256, artifact_format, hyperparams, metrics
+                               FROM mlops.model_versions WHERE name = 'm' AND version = 2""")
+        check(remote == local, f"shard{i} holds version 2 with the same artifact, spec and metrics")
+        same = query(s, """SELECT v.spec = %s::jsonb AND v.profile = %s::jsonb AND m.last_version = 2
+                             FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
+                            WHERE m.name = 'm' AND v.version = 2""",
+                     query(coord, """SELECT v.spec::text, v.profile::text FROM mlops.model_version v
+                                     JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'm' AND v.version = 2""")[0])
+        check(same == [(True,)], f"shard{i}: same spec and drift profile, its counter at 2")
+
+    # the shard's own counter stays consistent: a version trained there is 3,
+    # and an older number it has passed is refused
+    check(query(shards[1], "SELECT version FROM mlops.train('m', 'readings', 'y', 'linear', features => '{x1,x2,x3}')")
+          == [(3,)], "a version trained on a shard after the install is numbered 3")
+    expect_error(coord, "SELECT mlops.publish_model('m:1', 'shard0')", "55000")
+    query(coord, "SELECT mlops.train('m', 'readings_local', 'y', 'linear', features => '{x1,x2}')")
+    expect_error(coord, "SELECT mlops.publish_model('m:3', 'shard1')", "42710")
+    expect_error(coord, "SELECT mlops.publish_model('m:2', 'nowhere')", "42704")
+    query(coord, "CREATE ROLE shards_trainer IN ROLE mlops_trainer")
+    query(coord, "SET ROLE shards_trainer")
+    expect_error(coord, "SELECT mlops.publish_model('m:2', 'shard0')", "42501")
+    query(coord, "RESET ROLE")
+    query(coord, "DROP ROLE shards_trainer")
+    expect_error(coord, "SELECT mlops.publish_model('m:9', 'shard0')", "42704")
+
+    # sharded scoring. PostgreSQL 15's postgres_fdw ships WHERE clauses, joins
+    # and aggregates but not a plain scan's output expressions, and never a
+    # function whose text argument (the model name) is a constant: so
+    # SELECT predict_version(...) FROM readings fetches the features and scores
+    # on the coordinator. It gives the same scores:
+    score = "SELECT id, mlops.predict_version('m', 2, ARRAY[x1, x2, x3]) FROM {}"
+    sharded = sorted(query(coord, score.format("readings")))
+    single = sorted(query(coord, score.format("readings_local")))
+    check(len(sharded) == ROWS and sharded == single, "scores over the sharded table equal single-server scores")
+    # To score on the shards, each shard exposes a view calling predict_version
+    # (the same model on every shard thanks to publish_model) and the
+    # coordinator's foreign partitions read the view.
+    for s in shards:
+        query(s, """CREATE VIEW readings_scored AS
+                    SELECT id, mlops.predict_version('m', 2, ARRAY[x1, x2, x3]) AS score FROM readings""")
+    query(coord, "CREATE TABLE readings_scored (id int, score float8) PARTITION BY HASH (id)")
+    for i in range(2):
+        query(coord, f"""CREATE FOREIGN TABLE readings_scored_p{i} PARTITION OF readings_scored
+                         FOR VALUES WITH (MODULUS 2, REMAINDER {i})
+                         SERVER shard{i} OPTIONS (table_name 'readings_scored')""")
+    plan = "\n".join(r[0] for r in query(coord, "EXPLAIN VERBOSE SELECT id, score FROM readings_scored WHERE score > 50"))
+    check(plan.count("Remote SQL: SELECT id, score FROM public.readings_scored WHERE ((score > 50::double precision))") == 2
+          and "predict_version" not in plan,
+          "the scores and the filter on them are computed on both shards (nothing scored here)")
+    on_shards = sorted(query(coord, "SELECT id, score FROM readings_scored"))
+    check(on_shards == single, "scores computed on the shards equal single-server scores, row for row")
+
+    # sharded training: the aggregate is pushed down to each shard, merged here
+    merge = """SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) FROM (
+                   SELECT mlops.linear_stats(y, ARRAY[x1, x2, x3]) s FROM readings_p0
+                   UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1, x2, x3]) FROM readings_p1) per_shard"""
+    plan = "\n".join(r[0] for r in query(coord, "EXPLAIN VERBOSE " + merge))
+    check(plan.count("Remote SQL: SELECT mlops.linear_stats(y, ARRAY[x1, x2, x3])") == 2,
+          "EXPLAIN VERBOSE shows linear_stats computed on both shards")
+    single_fit, n1 = fit_of(coord, "SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[x1, x2, x3])) FROM readings_local")
+    merged_fit, n2 = fit_of(coord, merge)
+    check(n1 == n2 == ROWS and close(merged_fit, single_fit, rel=1e-9),
+          f"merged per-shard statistics give the single-server coefficients (1e-9): {merged_fit}")
+    # the partitioned table as a whole: partial aggregates per partition, combined here
+    query(coord, "SET enable_partitionwise_aggregate = on")
+    whole_fit, _ = fit_of(coord, "SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[x1, x2, x3])) FROM readings")
+    check(close(whole_fit, single_fit, rel=1e-9), "linear_stats over the partitioned foreign table agrees (1e-9)")
+    # train() reads through postgres_fdw like any table
+    coefs = []
+    for src in ("readings", "readings_local"):
+        query(coord, f"""SELECT mlops.train('lin_{src}', '{src}', 'y', 'linear',
+                                            features => '{{x1,x2,x3}}', test_fraction => 0)""")
+        art = query(coord, f"SELECT convert_from(mlops.export_model('lin_{src}'), 'UTF8')::jsonb")[0][0]
+        coefs.append([art["intercept"][0], *art["coef"][0]])
+    check(close(coefs[0], coefs[1], rel=1e-9) and close(coefs[1], single_fit, rel=1e-9),
+          "train() on the sharded table gives the single-server coefficients (1e-9)")
+
+
+if __name__ == "__main__":
+    shard_dirs = []
+    try:
+        for _ in range(2):
+            shard_dirs.append(start_server())
+        main(shard_dirs)
+    finally:
+        for d in shard_dirs:
+            stop_server(d)
+    finish()
