@@ -1,0 +1,57 @@
+-- Automation without pg_cron (this database has none): retrain() and its
+-- unattended form, and the errors of the scheduling functions.
+CREATE EXTENSION mlops;
+\set SHOW_CONTEXT never
+\i test/lib/sqlstate.sql
+\i test/data/load.sql
+
+SELECT model, version FROM mlops.train('cancer', 'breast_cancer', 'target', 'logistic');
+
+-- retrain: a new version with the production version's spec, through the gate
+SELECT r->>'promoted' AS promoted, r->>'metric' AS metric, r->>'version' AS version,
+       r->>'retrained_from' AS retrained_from, r->>'reason' AS reason
+  FROM mlops.retrain('cancer') r;
+SELECT v.version, v.algorithm, v.source, v.target, v.train_rows, v.test_rows, r.params->>'seed' AS seed,
+       r.params->>'test_fraction' AS test_fraction
+  FROM mlops.model_versions v JOIN mlops.runs r USING (run_id) WHERE v.name = 'cancer' ORDER BY v.version;
+SELECT alias, action, from_version, to_version FROM mlops.deployments WHERE model = 'cancer' ORDER BY id;
+
+-- a source that lost its target column: retrain() fails clearly, production untouched
+ALTER TABLE breast_cancer RENAME COLUMN target TO diagnosis;
+SELECT pg_temp.sqlstate($$SELECT mlops.retrain('cancer')$$);
+-- unattended (as a pg_cron job or a monitor runs it): recorded as a failed run and an alert, not raised
+SELECT r->>'promoted' AS promoted, r->>'alert' AS alert FROM mlops._scheduled_retrain('cancer', false) r;
+SELECT status, tags->>'error' AS error FROM mlops.runs WHERE run_name = 'retrain';
+SELECT kind, model, message, training_run IS NOT NULL AS has_run FROM mlops.alerts;
+SELECT version FROM mlops.resolve_model('cancer');
+ALTER TABLE breast_cancer RENAME COLUMN diagnosis TO target;
+
+-- only_on_drift: nothing happens until a monitor flags drift
+SELECT mlops._scheduled_retrain('cancer', true);
+
+-- a dropped source
+CREATE TABLE wine_copy AS SELECT * FROM wine;
+SELECT version FROM mlops.train('grapes', 'wine_copy', 'target', 'logistic');
+DROP TABLE wine_copy;
+SELECT pg_temp.sqlstate($$SELECT mlops.retrain('grapes')$$);
+
+-- bad input; pg_cron is not installed in this database
+SELECT q, pg_temp.sqlstate(q) AS outcome FROM (VALUES
+    ($$SELECT mlops.retrain('nope')$$),
+    ($$SELECT mlops.retrain('cancer@staging')$$),
+    ($$SELECT mlops.retrain(NULL)$$),
+    ($$SELECT mlops.schedule_retrain('cancer', '* * * * *')$$),
+    ($$SELECT mlops.schedule_retrain('nope', '* * * * *')$$),
+    ($$SELECT mlops.schedule_retrain('cancer', NULL)$$),
+    ($$SELECT mlops.schedule_monitor('nope', '* * * * *')$$),
+    ($$SELECT mlops.unschedule('my-other-job')$$),
+    ($$SELECT mlops.unschedule('mlops:retrain:cancer')$$)
+) AS cases(q);
+\set VERBOSITY default
+SELECT mlops.schedule_retrain('cancer', '* * * * *');
+
+-- an imported or hand-registered version cannot be retrained
+SELECT mlops._register_version('handmade', 'linear', 'regression', '{a}', 'y', NULL, '{}', '{}', '{}', NULL,
+       NULL, NULL, 1, 0, 0, 'fp', '\x00', 'linear-json');
+SELECT pg_temp.sqlstate($$SELECT mlops.retrain('handmade')$$);
+SELECT 1 AS session_usable;
