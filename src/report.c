@@ -1097,7 +1097,7 @@ AppendImportanceSection(StringInfo out, const char *model, int featured)
 		AppendRankedBars(out, "Total gain", "total gain (loss reduction over all splits)",
 						 (const char *const *) imp.names, imp.values, imp.nnames);
 	else
-		AppendRankedBars(out, imp.scaled ? "|coef| \xc3\x97 std of the term" : "|coef|",
+		AppendRankedBars(out, imp.scaled ? "|coef| x std of the term" : "|coef|",
 						 imp.scaled ? "|coefficient| x standard deviation" : "|coefficient|",
 						 (const char *const *) imp.names, imp.values, imp.nnames);
 

@@ -299,7 +299,7 @@ artifact, profile = query(conn, """SELECT convert_from(v.artifact, 'UTF8')::json
                                     JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'diabetes-lin'""")[0]
 std = {f["name"]: f["std"] for f in profile["features"]}
 expected = {t: abs(c) * std[t] for t, c in zip(artifact["terms"], artifact["coef"][0])}
-ours = tooltips(html, "importance", "|coef| &#xD7; std of the term")
+ours = tooltips(html, "importance", "|coef| x std of the term")
 check(close(ours, expected, 1e-5), f"linear: |coef| x std per term from the artifact and the profile ({len(ours)} terms)")
 ref = next(f for f in profile["features"] if f["name"] == "age")
 current = np.array([r[0] for r in query(conn, "SELECT age FROM diabetes_shifted")], dtype=np.float64)
