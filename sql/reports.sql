@@ -147,3 +147,64 @@ SET ROLE regress_report_scorer;
 SELECT pg_temp.sqlstate($$SELECT mlops.report('churn')$$);
 RESET ROLE;
 DROP ROLE regress_report_trainer, regress_report_scorer;
+
+-- models trained by train(): test split, feature importance and drift
+\set ECHO none
+\i test/data/load.sql
+\set ECHO all
+SELECT model, version FROM mlops.train('diab', 'diabetes', 'target', 'linear');
+SELECT model, version FROM mlops.train('cancer', 'breast_cancer', 'target', 'xgboost',
+                                       hyperparams => '{"n_estimators": 10, "max_depth": 3}');
+CREATE TABLE diabetes_shifted AS SELECT age + 15 AS age, sex, bmi * 1.2 AS bmi, bp, s1, s2, s3, s4, s5, s6, target
+  FROM diabetes;
+SELECT mlops.create_monitor('diab-drift', 'diab', 'diabetes_shifted') > 0 AS monitor;
+SELECT r->'drifted' AS drifted FROM mlops.run_monitor('diab-drift') r;
+CREATE FUNCTION pg_temp.section(html text, section text) RETURNS text LANGUAGE sql
+    RETURN substring(html FROM '<section id="' || section || '">.*?</section>');
+-- a bar's tooltip: "category[, series]: value"
+CREATE FUNCTION pg_temp.bars(html text) RETURNS SETOF text LANGUAGE sql
+    AS $$SELECT m[1] FROM regexp_matches(html, '<rect class="bar"[^>]*><title>([^<]*)</title>', 'g') m$$;
+SELECT mlops.report('diab') AS page \gset
+SELECT xml_is_well_formed_document(:'page') AS well_formed, pg_temp.sections(:'page'),
+       pg_temp.charts(:'page', 'test-split') AS residual_plots, pg_temp.charts(:'page', 'importance') AS importance,
+       pg_temp.charts(:'page', 'drift') AS histograms;
+-- the test split drawn again is the one train() drew: as many rows as the version records
+SELECT substring(pg_temp.section(:'page', 'test-split') FROM '<p class="meta">([^<]*)') AS split,
+       test_rows FROM mlops.model_versions WHERE name = 'diab';
+SELECT pg_temp.notes(pg_temp.section(:'page', 'test-split')) AS test_split_notes;
+SELECT substring(pg_temp.section(:'page', 'importance') FROM '<figcaption>([^<]*)') AS first_chart,
+       (SELECT count(*) FROM regexp_matches(pg_temp.section(:'page', 'importance'), '<figcaption>', 'g')) AS charts;
+-- the age histogram: reference and current fractions per reference decile, two bars per bin
+SELECT b FROM pg_temp.bars(substring(pg_temp.section(:'page', 'drift')
+                                     FROM '<figcaption>age \(reference deciles\)</figcaption>.*?</svg>')) b;
+-- the monitor's latest metric per feature, drifted ones first
+SELECT m[1] AS feature, m[2] AS metric, m[3] AS drifted
+  FROM regexp_matches(pg_temp.section(:'page', 'drift'),
+                      '<tr><td>([^<]*)</td><td>([^<]*)</td><td[^>]*>[^<]*</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td></tr>',
+                      'g') m;
+-- an XGBoost classifier: ROC and precision-recall curves, total gain and mean |SHAP|; never monitored
+SELECT mlops.report('cancer') AS page \gset
+SELECT xml_is_well_formed_document(:'page') AS well_formed,
+       pg_temp.charts(:'page', 'test-split') AS curves, pg_temp.charts(:'page', 'importance') AS importance,
+       pg_temp.charts(:'page', 'drift') AS histograms;
+SELECT m[1] AS figure FROM regexp_matches(pg_temp.section(:'page', 'test-split') || pg_temp.section(:'page', 'importance'),
+                                          '<figcaption>([^<]*)', 'g') m;
+SELECT pg_temp.notes(pg_temp.section(:'page', 'drift')) AS drift_note;
+-- the source gone: said in place of the plots that need it
+ALTER TABLE diabetes_shifted RENAME TO diabetes_moved;
+SELECT pg_temp.notes(p) FROM mlops.report('diab') p;
+ALTER TABLE diabetes_moved RENAME TO diabetes_shifted;
+-- a trainer reads sources with their own privileges: no SELECT on the sources, notes in place
+CREATE ROLE regress_report_trainer IN ROLE mlops_trainer;
+SET ROLE regress_report_trainer;
+SELECT xml_is_well_formed_document(p), pg_temp.charts(p, 'importance') AS importance, pg_temp.notes(p)
+  FROM mlops.report('diab') p;
+RESET ROLE;
+GRANT SELECT ON diabetes, diabetes_shifted TO regress_report_trainer;
+SET ROLE regress_report_trainer;
+SELECT pg_temp.charts(p, 'test-split') AS residual_plots, pg_temp.charts(p, 'importance') AS importance,
+       pg_temp.charts(p, 'drift') AS histograms
+  FROM mlops.report('diab') p;
+RESET ROLE;
+REVOKE SELECT ON diabetes, diabetes_shifted FROM regress_report_trainer;
+DROP ROLE regress_report_trainer;

@@ -179,26 +179,18 @@ KsWasserstein(const double *a, int64 na, const double *b, int64 nb, double *ks, 
 	*w = sum + comp;
 }
 
-/* The metrics of a numeric feature with values on both sides. */
-static void
-MeasureNumeric(List **metrics, const FeatureProfile *ref, const FeatureProfile *cur)
+/*
+ * The fractions of the current values in the reference's bins (nbins =
+ * ProfileBins(ref->nedges) of them); cur's sample is sorted and, for drift,
+ * every value. Both sides need values (count > 0).
+ */
+void
+DriftBinFractions(const FeatureProfile *ref, const FeatureProfile *cur, double *fractions)
 {
 	int			nbins = ProfileBins(ref->nedges);
-	double	   *fractions = palloc0(sizeof(double) * nbins);
-	DriftMetric *psi = NewMetric(metrics, ref->name, "psi", DRIFT_PSI_THRESHOLD);
-	DriftMetric *js = NewMetric(metrics, ref->name, "js", DRIFT_JS_THRESHOLD);
-	DriftMetric *ks = NewMetric(metrics, ref->name, "ks", DRIFT_KS_PVALUE_THRESHOLD);
-	DriftMetric *ksp = NewMetric(metrics, ref->name, "ks_pvalue", DRIFT_KS_PVALUE_THRESHOLD);
-	DriftMetric *w = NewMetric(metrics, ref->name, "wasserstein", DRIFT_WASSERSTEIN_THRESHOLD);
-	double		d,
-				dist,
-				p;
 	int			bin = 0;
 
-	if (ref->count == 0 || cur->count == 0)
-		return;
-
-	/* current bin fractions on the reference's edges: cur's sample is sorted */
+	memset(fractions, 0, sizeof(double) * nbins);
 	for (int64 i = 0; i < cur->nsample; i++)
 	{
 		while (bin < nbins - 1 && cur->sample[i] > ref->edges[bin + 1])
@@ -207,6 +199,57 @@ MeasureNumeric(List **metrics, const FeatureProfile *ref, const FeatureProfile *
 	}
 	for (int i = 0; i < nbins; i++)
 		fractions[i] /= cur->nsample;
+}
+
+/*
+ * The union of the categories of two categorical profiles (both sorted by
+ * strcmp), with the fraction of each on either side; returns how many. Both
+ * sides need values (count > 0).
+ */
+int
+DriftCategoryFractions(const FeatureProfile *ref, const FeatureProfile *cur,
+					   const char ***names, double **ref_fractions, double **cur_fractions)
+{
+	int			size = Max(1, ref->ncategories + cur->ncategories);
+	int			n = 0,
+				i = 0,
+				j = 0;
+
+	*names = palloc(sizeof(char *) * size);
+	*ref_fractions = palloc(sizeof(double) * size);
+	*cur_fractions = palloc(sizeof(double) * size);
+	while (i < ref->ncategories || j < cur->ncategories)
+	{
+		int			cmp = i >= ref->ncategories ? 1 : j >= cur->ncategories ? -1 :
+			strcmp(ref->categories[i], cur->categories[j]);
+
+		(*names)[n] = cmp <= 0 ? ref->categories[i] : cur->categories[j];
+		(*ref_fractions)[n] = cmp <= 0 ? (double) ref->counts[i++] / ref->count : 0.0;
+		(*cur_fractions)[n] = cmp >= 0 ? (double) cur->counts[j++] / cur->count : 0.0;
+		n++;
+	}
+	return n;
+}
+
+/* The metrics of a numeric feature with values on both sides. */
+static void
+MeasureNumeric(List **metrics, const FeatureProfile *ref, const FeatureProfile *cur)
+{
+	int			nbins = ProfileBins(ref->nedges);
+	double	   *fractions = palloc(sizeof(double) * nbins);
+	DriftMetric *psi = NewMetric(metrics, ref->name, "psi", DRIFT_PSI_THRESHOLD);
+	DriftMetric *js = NewMetric(metrics, ref->name, "js", DRIFT_JS_THRESHOLD);
+	DriftMetric *ks = NewMetric(metrics, ref->name, "ks", DRIFT_KS_PVALUE_THRESHOLD);
+	DriftMetric *ksp = NewMetric(metrics, ref->name, "ks_pvalue", DRIFT_KS_PVALUE_THRESHOLD);
+	DriftMetric *w = NewMetric(metrics, ref->name, "wasserstein", DRIFT_WASSERSTEIN_THRESHOLD);
+	double		d,
+				dist,
+				p;
+
+	if (ref->count == 0 || cur->count == 0)
+		return;
+
+	DriftBinFractions(ref, cur, fractions);
 	SetAbove(psi, Psi(ref->fractions, fractions, nbins));
 	SetAbove(js, JensenShannon(ref->fractions, fractions, nbins));
 
@@ -225,11 +268,10 @@ MeasureNumeric(List **metrics, const FeatureProfile *ref, const FeatureProfile *
 static void
 MeasureCategorical(List **metrics, const FeatureProfile *ref, const FeatureProfile *cur)
 {
-	int			n = 0,
-				i = 0,
-				j = 0;
-	double	   *r = palloc(sizeof(double) * Max(1, ref->ncategories + cur->ncategories));
-	double	   *c = palloc(sizeof(double) * Max(1, ref->ncategories + cur->ncategories));
+	int			n;
+	const char **names;
+	double	   *r;
+	double	   *c;
 	double		linf = 0.0;
 	DriftMetric *psi = NewMetric(metrics, ref->name, "psi", DRIFT_PSI_THRESHOLD);
 	DriftMetric *js = NewMetric(metrics, ref->name, "js", DRIFT_JS_THRESHOLD);
@@ -237,17 +279,9 @@ MeasureCategorical(List **metrics, const FeatureProfile *ref, const FeatureProfi
 
 	if (ref->count == 0 || cur->count == 0)
 		return;
-	/* the union of the categories, both sides sorted by strcmp */
-	while (i < ref->ncategories || j < cur->ncategories)
-	{
-		int			cmp = i >= ref->ncategories ? 1 : j >= cur->ncategories ? -1 :
-			strcmp(ref->categories[i], cur->categories[j]);
-
-		r[n] = cmp <= 0 ? (double) ref->counts[i++] / ref->count : 0.0;
-		c[n] = cmp >= 0 ? (double) cur->counts[j++] / cur->count : 0.0;
-		linf = Max(linf, fabs(r[n] - c[n]));
-		n++;
-	}
+	n = DriftCategoryFractions(ref, cur, &names, &r, &c);
+	for (int i = 0; i < n; i++)
+		linf = Max(linf, fabs(r[i] - c[i]));
 	SetAbove(psi, Psi(r, c, n));
 	SetAbove(js, JensenShannon(r, c, n));
 	SetAbove(li, linf);

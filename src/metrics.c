@@ -115,6 +115,58 @@ RocAuc(const int *label, const double *proba, int64 n)
 }
 
 /*
+ * The ROC and precision-recall curves of scores for a binary outcome: one
+ * point per distinct score, from the highest (every row with a score >= it
+ * predicted positive), after a first point (fpr 0, tpr 0; recall 0,
+ * precision 1) — roc_curve's and precision_recall_curve's points without
+ * their dropping of collinear ones. The arrays hold n + 1 values; returns the
+ * number of points, 0 when only one outcome is present.
+ */
+int
+BinaryCurves(const double *score, const bool *positive, int64 n,
+			 double *fpr, double *tpr, double *precision, double *recall)
+{
+	ScoredRow  *rows = palloc_extended(sizeof(ScoredRow) * (n + 1), MCXT_ALLOC_HUGE);
+	int64		npos = 0;
+	int64		tp = 0,
+				fp = 0;
+	int64		i;
+	int			points = 1;
+
+	for (int64 r = 0; r < n; r++)
+	{
+		rows[r].score = score[r];
+		rows[r].positive = positive[r];
+		npos += positive[r];
+	}
+	if (npos == 0 || npos == n)
+	{
+		pfree(rows);
+		return 0;
+	}
+	qsort(rows, n, sizeof(ScoredRow), CompareScores);
+	fpr[0] = tpr[0] = recall[0] = 0;
+	precision[0] = 1;
+	for (i = n - 1; i >= 0;)
+	{
+		double		threshold = rows[i].score;
+
+		CHECK_FOR_INTERRUPTS();
+		for (; i >= 0 && rows[i].score == threshold; i--)
+		{
+			tp += rows[i].positive;
+			fp += !rows[i].positive;
+		}
+		fpr[points] = (double) fp / (n - npos);
+		tpr[points] = recall[points] = (double) tp / npos;
+		precision[points] = (double) tp / (tp + fp);
+		points++;
+	}
+	pfree(rows);
+	return points;
+}
+
+/*
  * Classification metrics. The predicted class is the most probable one (the
  * first on ties, as numpy's argmax), which for two classes is the positive
  * class exactly when its probability is > 0.5.

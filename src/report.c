@@ -1,7 +1,8 @@
 /*
  * report.c — the HTML reports: mlops.report_experiment(experiment, metric)
  * compares the runs of an experiment, mlops.report(model) shows a model's
- * versions, the learning curve of its featured version and its deployment
+ * versions, the learning curve and feature importance of its featured
+ * version, the drift histograms of its latest monitor run and its deployment
  * timeline.
  *
  * A report is one self-contained page: inline CSS and inline SVG (svg.c), no
@@ -23,11 +24,20 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "mlops/dataset.h"
+#include "mlops/drift.h"
+#include "mlops/metrics.h"
+#include "mlops/profile.h"
 #include "mlops/report.h"
 #include "mlops/settings.h"
+#include "mlops/source.h"
 #include "mlops/svg.h"
+#include "mlops/xgb.h"
 
 /* Runs shown side by side in an experiment report: the best and the most recent others. */
 #define REPORT_MAX_RUNS		50
@@ -41,6 +51,16 @@
 
 /* Text cells longer than this many characters are clipped (params may be of any size). */
 #define REPORT_MAX_CELL		200
+
+/* Rows of the featured version's source explained for mean |SHAP|: the first ones read. */
+#define REPORT_SHAP_ROWS	500
+
+/* Test rows scored for the ROC, precision-recall and residual plots: the first ones of the split. */
+#define REPORT_MAX_TEST_ROWS	10000
+
+/* Bars in an importance chart (the largest), categories in a drift histogram, drift charts. */
+#define REPORT_MAX_BARS		30
+#define REPORT_MAX_DRIFT_CHARTS 40
 
 /* How timestamps are shown. */
 #define TIME_FORMAT "'YYYY-MM-DD HH24:MI:SS TZ'"
@@ -741,6 +761,846 @@ AppendLearningCurveSection(StringInfo out, const char *model, int featured, cons
 	ReportSectionEnd(out);
 }
 
+/*
+ * Runs fn(arg) in a subtransaction and returns true, or, when it raises an
+ * error (a source dropped or not readable by the caller, a corrupt artifact),
+ * rolls it back and returns false with the error's message, so that the page
+ * says it in place of the plot. A cancelled query is not caught.
+ */
+static bool
+ReportTry(void (*fn) (void *), void *arg, char **message)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		*message = edata->message;
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* Sorting features by importance, largest first (ties by position). */
+typedef struct RankedValue
+{
+	const char *name;
+	double		value;
+	int			position;
+} RankedValue;
+
+static int
+CompareRanked(const void *a, const void *b)
+{
+	const RankedValue *x = a;
+	const RankedValue *y = b;
+
+	if (x->value != y->value)
+		return x->value > y->value ? -1 : 1;
+	return x->position - y->position;
+}
+
+/*
+ * Appends a figure: a bar chart of one value per feature, the largest
+ * REPORT_MAX_BARS first (the caption says when some are left out).
+ */
+static void
+AppendRankedBars(StringInfo out, const char *caption, const char *x_label,
+				 const char *const *names, const double *values, int n)
+{
+	RankedValue *ranked = palloc(sizeof(RankedValue) * (n + 1));
+	const char **labels = palloc(sizeof(char *) * (n + 1));
+	double	   *sorted = palloc(sizeof(double) * (n + 1));
+	int			shown = Min(n, REPORT_MAX_BARS);
+	SvgAxes		axes = {0};
+	SvgBars		bars;
+
+	for (int i = 0; i < n; i++)
+	{
+		ranked[i].name = names[i];
+		ranked[i].value = isfinite(values[i]) ? values[i] : 0;
+		ranked[i].position = i;
+	}
+	qsort(ranked, n, sizeof(RankedValue), CompareRanked);
+	for (int i = 0; i < shown; i++)
+	{
+		labels[i] = ranked[i].name;
+		sorted[i] = ranked[i].value;
+	}
+	if (shown < n)
+		caption = psprintf("%s (the %d largest of %d)", caption, shown, n);
+	axes.title = caption;
+	axes.x_label = x_label;
+	bars.name = x_label;
+	bars.values = sorted;
+	appendStringInfoString(out, "<figure><figcaption>");
+	MarkupEscape(out, caption, 0);
+	appendStringInfoString(out, "</figcaption>");
+	SvgBarChart(out, &axes, labels, shown, &bars, 1, -1);
+	appendStringInfoString(out, "</figure>");
+}
+
+/* The elements of a text[] column (no NULL elements) as C strings; sets *n. */
+static char **
+TextArrayAt(SPITupleTable *rows, uint64 row, int col, int *n)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(rows->vals[row], rows->tupdesc, col, &isnull);
+	Datum	   *elems;
+	char	  **result;
+
+	*n = 0;
+	if (isnull)
+		return NULL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, n);
+	result = palloc(sizeof(char *) * (*n + 1));
+	for (int i = 0; i < *n; i++)
+		result[i] = TextDatumGetCString(elems[i]);
+	return result;
+}
+
+/* The elements of a float8[] datum as doubles (NULL elements: NaN); sets *n. */
+static double *
+FloatArrayFromDatum(Datum d, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	double	   *result;
+
+	deconstruct_array(DatumGetArrayTypeP(d), FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, n);
+	result = palloc(sizeof(double) * (*n + 1));
+	for (int i = 0; i < *n; i++)
+		result[i] = nulls[i] ? NAN : DatumGetFloat8(elems[i]);
+	return result;
+}
+
+/* The elements of a float8[] column as doubles (NULL elements: NaN), NULL for SQL NULL; sets *n. */
+static double *
+FloatArrayAt(SPITupleTable *rows, uint64 row, int col, int *n)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(rows->vals[row], rows->tupdesc, col, &isnull);
+
+	*n = 0;
+	return isnull ? NULL : FloatArrayFromDatum(d, n);
+}
+
+/* The reference profile frozen with a version ('name:version'): a List of FeatureProfile *, NIL when it has none. */
+static List *
+VersionProfile(const char *ref)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(ref)};
+	SPITupleTable *rows = RunQuery("SELECT p.profile FROM mlops.resolve_model($1) r"
+								   "  JOIN mlops.model_profiles p ON p.name = r.model AND p.version = r.version",
+								   1, types, values);
+	bool		isnull = true;
+	Datum		d = SPI_processed > 0 ? SPI_getbinval(rows->vals[0], rows->tupdesc, 1, &isnull) : (Datum) 0;
+
+	return isnull ? NIL : ProfileFromJsonb(DatumGetJsonbP(d));
+}
+
+/*
+ * The standard deviation of a linear model's term in the reference profile:
+ * the feature's for a numeric term "name", sqrt(p(1-p)) of the indicator for
+ * a term "name=category" (p: the category's fraction); NaN when unknown.
+ */
+static double
+TermStd(List *profile, const char *term)
+{
+	ListCell   *lc;
+
+	foreach(lc, profile)
+	{
+		FeatureProfile *f = lfirst(lc);
+		size_t		len = strlen(f->name);
+
+		if (f->kind == FEATURE_NUMERIC && strcmp(term, f->name) == 0)
+			return f->count > 0 ? f->std : NAN;
+		if (f->kind == FEATURE_CATEGORICAL && strncmp(term, f->name, len) == 0 && term[len] == '=')
+		{
+			for (int c = 0; c < f->ncategories; c++)
+				if (strcmp(term + len + 1, f->categories[c]) == 0 && f->count > 0)
+				{
+					double		p = (double) f->counts[c] / f->count;
+
+					return sqrt(p * (1 - p));
+				}
+			return f->count > 0 ? 0 : NAN;
+		}
+	}
+	return NAN;
+}
+
+/* What the model-based importance needs (the pinned version, its features) and yields. */
+typedef struct ModelImportance
+{
+	const char *ref;			/* 'name:version' */
+	char	  **features;
+	int			nfeatures;
+	bool		trees;			/* total gain of an XGBoost model (else scaled |coef|) */
+	char	  **names;			/* what the values are of: features, or a linear model's terms */
+	int			nnames;
+	double	   *values;
+	bool		scaled;			/* linear: |coef| scaled by the term's std */
+} ModelImportance;
+
+/*
+ * Reads the version's artifact (mlops._model_artifact) and computes its
+ * importance: total gain of an XGBoost booster (loaded into a context of its
+ * own, freed at the end), or the linear terms' |coef| (see TermStd), a
+ * ReportTry function: a corrupt artifact becomes a note.
+ */
+static void
+ComputeModelImportance(void *arg)
+{
+	ModelImportance *m = arg;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(m->ref)};
+	SPITupleTable *art = RunQuery("SELECT a.artifact_format, a.artifact, a.terms, a.coef"
+								  "  FROM mlops.resolve_model($1) r, mlops._model_artifact(r.model_id, r.version) a",
+								  1, types, values);
+	char	   *format = TextAt(art, 0, 1);
+
+	m->trees = format && strncmp(format, "xgboost", 7) == 0;
+	if (m->trees)
+	{
+		bool		isnull;
+		bytea	   *artifact = DatumGetByteaPP(SPI_getbinval(art->vals[0], art->tupdesc, 2, &isnull));
+		MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "report booster", ALLOCSET_SMALL_SIZES);
+		BoosterHandle booster = XgbLoad(VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), cxt);
+
+		m->names = m->features;
+		m->nnames = m->nfeatures;
+		m->values = palloc(sizeof(double) * (m->nfeatures + 1));
+		XgbFeatureScores(booster, "total_gain", (const char *const *) m->features, m->nfeatures, m->values);
+		MemoryContextDelete(cxt);
+	}
+	else
+	{
+		int			ncoef;
+		double	   *coef = FloatArrayAt(art, 0, 4, &ncoef);
+		List	   *profile;
+
+		m->names = TextArrayAt(art, 0, 3, &m->nnames);
+		if (m->nnames == 0 || ncoef == 0 || ncoef % m->nnames != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the %s artifact has no coefficients", format ? format : "model's")));
+		m->values = palloc0(sizeof(double) * m->nnames);
+		profile = VersionProfile(m->ref);
+		m->scaled = profile != NIL;
+		for (int t = 0; t < m->nnames; t++)
+		{
+			double		std = m->scaled ? TermStd(profile, m->names[t]) : 1;
+
+			for (int r = 0; r < ncoef / m->nnames; r++)
+				m->values[t] += fabs(coef[r * m->nnames + t]) * std;
+		}
+	}
+}
+
+/* What mean |SHAP| needs: the pinned version, its source and features; the result. */
+typedef struct ShapImportance
+{
+	const char *ref;			/* 'name:version' */
+	const char *source;
+	Datum		features;		/* text[] */
+	int			nfeatures;
+	double	   *mean;
+	int64		rows;
+} ShapImportance;
+
+/*
+ * Explains the first REPORT_SHAP_ROWS rows of the version's source with
+ * mlops.explain (read with the caller's privileges) and averages each
+ * feature's |contribution| (a ReportTry function).
+ */
+static void
+ComputeMeanShap(void *arg)
+{
+	ShapImportance *s = arg;
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2] = {CStringGetTextDatum(s->ref), s->features};
+	SPITupleTable *rows;
+
+	rows = RunQuery(psprintf("WITH e AS MATERIALIZED (%s LIMIT %d)"
+							 "SELECT avg(abs((e.e -> 'contributions' ->> f.name)::float8)), count(e.e)"
+							 "  FROM unnest($2::text[]) WITH ORDINALITY AS f(name, n) CROSS JOIN e"
+							 " GROUP BY f.n ORDER BY f.n",
+							 SourceSelect(s->source, "mlops.explain($1, source.*) AS e"), REPORT_SHAP_ROWS),
+					2, types, values);
+	s->rows = SPI_processed > 0 ? Int8At(rows, 0, 2) : 0;
+	s->mean = palloc(sizeof(double) * (s->nfeatures + 1));
+	for (int i = 0; i < s->nfeatures; i++)
+		s->mean[i] = i < (int) SPI_processed ? FloatAt(rows, i, 1) : NAN;
+}
+
+/*
+ * Appends the feature importance of the featured version: total gain for
+ * XGBoost models, scaled |coef| for linear ones, and the mean |SHAP| value of
+ * each feature over the first rows of the version's source.
+ */
+static void
+AppendImportanceSection(StringInfo out, const char *model, int featured)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model), Int32GetDatum(featured)};
+	SPITupleTable *rows;
+	char	   *source;
+	char	   *message;
+	ShapImportance shap = {0};
+	ModelImportance imp = {0};
+	bool		isnull;
+
+	ReportSectionBegin(out, "importance", "Feature importance");
+	if (featured == 0)
+	{
+		ReportNote(out, psprintf("No version is behind alias \"%s\", so there is no feature importance to show.",
+								 mlops_default_alias ? mlops_default_alias : "production"));
+		ReportSectionEnd(out);
+		return;
+	}
+	rows = RunQuery("SELECT source, features FROM mlops.model_versions WHERE name = $1 AND version = $2",
+					2, types, values);
+	source = TextAt(rows, 0, 1);
+	imp.ref = psprintf("%s:%d", model, featured);
+	imp.features = TextArrayAt(rows, 0, 2, &imp.nfeatures);
+	appendStringInfo(out, "<p class=\"meta\">Version %d, %d features.</p><div class=\"charts\">",
+					 featured, imp.nfeatures);
+
+	if (!ReportTry(ComputeModelImportance, &imp, &message))
+		ReportNote(out, psprintf("The importance could not be computed from the version's artifact: %s", message));
+	else if (imp.trees)
+		AppendRankedBars(out, "Total gain", "total gain (loss reduction over all splits)",
+						 (const char *const *) imp.names, imp.values, imp.nnames);
+	else
+		AppendRankedBars(out, imp.scaled ? "|coef| x std of the term" : "|coef|",
+						 imp.scaled ? "|coefficient| x standard deviation" : "|coefficient|",
+						 (const char *const *) imp.names, imp.values, imp.nnames);
+
+	if (source == NULL)
+		ReportNote(out, psprintf("Version %d records no source (imported), so there are no rows to compute "
+								 "mean |SHAP| values on.", featured));
+	else
+	{
+		shap.ref = imp.ref;
+		shap.source = source;
+		shap.features = SPI_getbinval(rows->vals[0], rows->tupdesc, 2, &isnull);
+		shap.nfeatures = imp.nfeatures;
+		if (!ReportTry(ComputeMeanShap, &shap, &message))
+			ReportNote(out, psprintf("The version's source \"%s\" could not be explained for mean |SHAP| values: %s",
+									 source, message));
+		else if (shap.rows == 0)
+			ReportNote(out, psprintf("The version's source \"%s\" has no rows to compute mean |SHAP| values on.",
+									 source));
+		else
+			AppendRankedBars(out, psprintf("Mean |SHAP| over the first " INT64_FORMAT " rows of the source",
+										   shap.rows),
+							 "mean |SHAP value| (margin units)", (const char *const *) imp.features, shap.mean,
+							 imp.nfeatures);
+	}
+	appendStringInfoString(out, "</div>");
+	ReportSectionEnd(out);
+}
+
+/* What scoring the featured version's test split needs, and what it yields. */
+typedef struct TestSplit
+{
+	const char *ref;			/* 'name:version', the pinned version */
+	const char *source;
+	const char *target;
+	List	   *features;
+	bool		classification;
+	int			nclasses;		/* the version's classes */
+	double		test_fraction;
+	int			seed;
+	int64		n;				/* test rows scored */
+	int64		total;			/* test rows in the split */
+	double	   *y;				/* regression: the target */
+	int		   *label;			/* classification: the class index */
+	double	   *pred;			/* regression: predict(); classification: n × nclasses predict_proba() */
+	char	   *fingerprint;	/* of the source now */
+} TestSplit;
+
+/*
+ * Reads the test split of the version's source as train() drew it (same
+ * loader, test_fraction and seed) and scores its first REPORT_MAX_TEST_ROWS
+ * rows with the pinned version through mlops.predict / mlops.predict_proba
+ * (a ReportTry function).
+ */
+static void
+ScoreTestSplit(void *arg)
+{
+	TestSplit  *t = arg;
+	Oid			types[2] = {TEXTOID, FLOAT8ARRAYOID};
+	Dataset    *ds = DatasetPrepare(t->source, t->target, t->features, t->classification,
+									t->test_fraction, t->seed, false);
+	SPIPlanPtr	plan = SPI_prepare(t->classification ? "SELECT mlops.predict_proba($1, $2)"
+								   : "SELECT mlops.predict($1, $2)", 2, types);
+	int64		cap = Min(ds->test_rows, REPORT_MAX_TEST_ROWS);
+	int			width = t->classification ? t->nclasses : 1;
+	Datum	   *elems = palloc(sizeof(Datum) * (ds->ninputs + 1));
+	DatasetScan *scan;
+	DatasetBatch *b;
+
+	if (plan == NULL)
+		elog(ERROR, "report query failed: %s", SPI_result_code_string(SPI_result));
+	if (t->classification && ds->nclasses != t->nclasses)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the source has %d classes now, the version %d", ds->nclasses, t->nclasses)));
+	t->total = ds->test_rows;
+	t->y = palloc(sizeof(double) * (cap + 1));
+	t->label = palloc(sizeof(int) * (cap + 1));
+	t->pred = palloc(sizeof(double) * (cap * width + 1));
+	/*
+	 * A full scan, keeping its test rows: a test-only scan cannot be the
+	 * first one (it skips the training rows the fingerprint counts).
+	 */
+	scan = DatasetBeginScan(ds);
+	while ((b = DatasetNextBatch(scan)) != NULL)
+	{
+		for (int i = 0; i < b->nrows && t->n < cap; i++)
+		{
+			Datum		values[2];
+			bool		isnull;
+			Datum		result;
+
+			CHECK_FOR_INTERRUPTS();
+			if (!b->is_test[i])
+				continue;
+			for (int j = 0; j < ds->ninputs; j++)
+				elems[j] = Float8GetDatum(b->x[i * ds->ninputs + j]);
+			values[0] = CStringGetTextDatum(t->ref);
+			values[1] = PointerGetDatum(construct_array(elems, ds->ninputs, FLOAT8OID, sizeof(float8),
+														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+			if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "report query failed: %s", SPI_result_code_string(SPI_result));
+			result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			t->y[t->n] = b->y[i];
+			t->label[t->n] = b->label[i];
+			if (!t->classification)
+				t->pred[t->n] = isnull ? NAN : DatumGetFloat8(result);
+			else
+			{
+				int			k;
+				double	   *proba = isnull ? NULL : FloatArrayFromDatum(result, &k);
+
+				for (int c = 0; c < width; c++)
+					t->pred[t->n * width + c] = proba && k == width ? proba[c] : NAN;
+			}
+			SPI_freetuptable(SPI_tuptable);
+			t->n++;
+		}
+	}
+	DatasetEndScan(scan);
+	t->fingerprint = ds->fingerprint;
+}
+
+/* Appends a figure with a line chart of the series. */
+static void
+AppendLineFigure(StringInfo out, const char *caption, SvgAxes *axes, const SvgSeries *series, int nseries)
+{
+	axes->title = caption;
+	appendStringInfoString(out, "<figure><figcaption>");
+	MarkupEscape(out, caption, 0);
+	appendStringInfoString(out, "</figcaption>");
+	SvgLineChart(out, axes, series, nseries);
+	appendStringInfoString(out, "</figure>");
+}
+
+/*
+ * Appends the ROC and precision-recall curves of the scored test rows: of the
+ * positive class (classes[1]) for a binary model, one-vs-rest per class for a
+ * multiclass one; a diagonal line marks chance on the ROC chart.
+ */
+static void
+AppendClassificationCurves(StringInfo out, const TestSplit *t, const double *classes)
+{
+	int			first = t->nclasses == 2 ? 1 : 0;
+	int			ncurves = t->nclasses - first;
+	SvgSeries  *roc = palloc0(sizeof(SvgSeries) * (ncurves + 1));
+	SvgSeries  *pr = palloc0(sizeof(SvgSeries) * (ncurves + 1));
+	double	   *score = palloc(sizeof(double) * (t->n + 1));
+	bool	   *positive = palloc(sizeof(bool) * (t->n + 1));
+	static const double diagonal[2] = {0, 1};
+	int			drawn = 0;
+	SvgAxes		axes = {0};
+
+	for (int c = first; c < t->nclasses; c++)
+	{
+		double	   *fpr = palloc(sizeof(double) * (t->n + 1));
+		double	   *tpr = palloc(sizeof(double) * (t->n + 1));
+		double	   *precision = palloc(sizeof(double) * (t->n + 1));
+		double	   *recall = palloc(sizeof(double) * (t->n + 1));
+		int			points;
+
+		for (int64 i = 0; i < t->n; i++)
+		{
+			score[i] = t->pred[i * t->nclasses + c];
+			positive[i] = t->label[i] == c;
+		}
+		points = BinaryCurves(score, positive, t->n, fpr, tpr, precision, recall);
+		if (points == 0)
+			continue;
+		roc[drawn].name = pr[drawn].name = psprintf("class %g", classes[c]);
+		roc[drawn].n = pr[drawn].n = points;
+		roc[drawn].x = fpr;
+		roc[drawn].y = tpr;
+		pr[drawn].x = recall;
+		pr[drawn].y = precision;
+		roc[drawn].emphasis = pr[drawn].emphasis = ncurves == 1;
+		drawn++;
+	}
+	if (drawn == 0)
+	{
+		ReportNote(out, "The scored test rows hold one class only: ROC and precision-recall curves need both "
+				   "positive and negative rows.");
+		return;
+	}
+	roc[drawn].name = "chance";
+	roc[drawn].n = 2;
+	roc[drawn].x = diagonal;
+	roc[drawn].y = diagonal;
+	appendStringInfoString(out, "<div class=\"charts\">");
+	axes.x_label = "false positive rate";
+	axes.y_label = "true positive rate (recall)";
+	AppendLineFigure(out, ncurves == 1 ? "ROC curve" : "ROC curves (one class vs the rest)", &axes, roc, drawn + 1);
+	axes.x_label = "recall";
+	axes.y_label = "precision";
+	AppendLineFigure(out, ncurves == 1 ? "Precision-recall curve" : "Precision-recall curves (one class vs the rest)",
+					 &axes, pr, drawn);
+	appendStringInfoString(out, "</div>");
+}
+
+/* Appends the residual plot of the scored test rows: actual minus predicted against predicted, and zero. */
+static void
+AppendResidualPlot(StringInfo out, const TestSplit *t)
+{
+	double	   *residual = palloc(sizeof(double) * (t->n + 1));
+	double		zero_x[2] = {INFINITY, -INFINITY};
+	static const double zero_y[2] = {0, 0};
+	SvgSeries	series[2] = {{0}};
+	SvgAxes		axes = {0};
+
+	for (int64 i = 0; i < t->n; i++)
+	{
+		residual[i] = t->y[i] - t->pred[i];
+		if (isfinite(t->pred[i]))
+		{
+			zero_x[0] = Min(zero_x[0], t->pred[i]);
+			zero_x[1] = Max(zero_x[1], t->pred[i]);
+		}
+	}
+	if (!isfinite(zero_x[0]))
+	{
+		ReportNote(out, "No test row has a finite prediction.");
+		return;
+	}
+	series[0].name = "test rows";
+	series[0].n = (int) t->n;
+	series[0].x = t->pred;
+	series[0].y = residual;
+	series[0].style = SVG_POINTS;
+	series[1].name = "zero";
+	series[1].n = 2;
+	series[1].x = zero_x;
+	series[1].y = zero_y;
+	axes.x_label = psprintf("predicted %s", t->target);
+	axes.y_label = "residual (actual - predicted)";
+	appendStringInfoString(out, "<div class=\"charts\">");
+	AppendLineFigure(out, "Residuals", &axes, series, 2);
+	appendStringInfoString(out, "</div>");
+}
+
+/*
+ * Appends the featured version's quality on its test split: ROC and
+ * precision-recall curves for classification, a residual plot for
+ * regression. The split is drawn again from the version's source with the
+ * test_fraction and seed its run recorded (the loader's split is a hash of
+ * each row's content: the same rows as in training while the source is
+ * unchanged, which the data fingerprint tells), and scored with the pinned
+ * version.
+ */
+static void
+AppendTestSplitSection(StringInfo out, const char *model, int featured)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model), Int32GetDatum(featured)};
+	SPITupleTable *rows;
+	TestSplit	t = {0};
+	char	  **features;
+	int			nfeatures;
+	int			nclasses;
+	double	   *classes;
+	char	   *message;
+
+	ReportSectionBegin(out, "test-split", "Test split");
+	if (featured == 0)
+	{
+		ReportNote(out, psprintf("No version is behind alias \"%s\", so there is no test split to show.",
+								 mlops_default_alias ? mlops_default_alias : "production"));
+		ReportSectionEnd(out);
+		return;
+	}
+	rows = RunQuery("SELECT v.source, v.target, v.features, v.task = 'classification', v.classes,"
+					"       (r.params ->> 'test_fraction')::float8, (r.params ->> 'seed')::int, v.data_fingerprint"
+					"  FROM mlops.model_versions v LEFT JOIN mlops.runs r USING (run_id)"
+					" WHERE v.name = $1 AND v.version = $2", 2, types, values);
+	t.source = TextAt(rows, 0, 1);
+	t.target = TextAt(rows, 0, 2);
+	t.classification = BoolAt(rows, 0, 4);
+	t.test_fraction = FloatAt(rows, 0, 6);
+	if (t.source == NULL || t.target == NULL || !isfinite(t.test_fraction) || TextAt(rows, 0, 7) == NULL)
+	{
+		ReportNote(out, psprintf("Version %d was not trained by mlops.train (imported, or registered without a "
+								 "source and a run recording test_fraction and seed): there is no test split.",
+								 featured));
+		ReportSectionEnd(out);
+		return;
+	}
+	if (t.test_fraction <= 0)
+	{
+		ReportNote(out, psprintf("Version %d was trained with test_fraction 0: there is no test split.", featured));
+		ReportSectionEnd(out);
+		return;
+	}
+	t.seed = pg_strtoint32(TextAt(rows, 0, 7));
+	t.ref = psprintf("%s:%d", model, featured);
+	features = TextArrayAt(rows, 0, 3, &nfeatures);
+	for (int i = 0; i < nfeatures; i++)
+		t.features = lappend(t.features, features[i]);
+	classes = FloatArrayAt(rows, 0, 5, &nclasses);
+	t.nclasses = nclasses;
+	if (!ReportTry(ScoreTestSplit, &t, &message))
+	{
+		ReportNote(out, psprintf("The test split of the version's source \"%s\" could not be scored: %s",
+								 t.source, message));
+		ReportSectionEnd(out);
+		return;
+	}
+	appendStringInfo(out, "<p class=\"meta\">Version %d on ", featured);
+	MarkupEscape(out, t.source, 0);
+	appendStringInfo(out, ": " INT64_FORMAT " test rows (test_fraction %g, seed %d)", t.total, t.test_fraction,
+					 t.seed);
+	if (t.n < t.total)
+		appendStringInfo(out, ", the first " INT64_FORMAT " scored", t.n);
+	appendStringInfoString(out, ".</p>");
+	if (t.fingerprint && TextAt(rows, 0, 8) && strcmp(t.fingerprint, TextAt(rows, 0, 8)) != 0)
+		ReportNote(out, "The source has changed since training (its data fingerprint differs): these are the "
+				   "rows that fall in the test split now.");
+	if (t.n == 0)
+		ReportNote(out, "The test split has no rows.");
+	else if (t.classification)
+		AppendClassificationCurves(out, &t, classes);
+	else
+		AppendResidualPlot(out, &t);
+	ReportSectionEnd(out);
+}
+
+/* What the current drift histograms need: the monitor's source, the reference; the current profiles. */
+typedef struct CurrentProfiles
+{
+	const char *source;
+	List	   *names;
+	List	   *profiles;
+} CurrentProfiles;
+
+/* Profiles the monitor's source now, every value kept (a ReportTry function). */
+static void
+ComputeCurrentProfiles(void *arg)
+{
+	CurrentProfiles *c = arg;
+
+	c->profiles = ProfileSource(c->source, c->names, 0);
+}
+
+/* The label of quantile bin i of nbins on the edges: "<= e1", "e1 to e2", "> e8". */
+static char *
+BinLabel(const double *edges, int nedges, int i)
+{
+	int			nbins = ProfileBins(nedges);
+
+	if (nbins == 1)
+		return "all values";
+	if (i == 0)
+		return psprintf("<= %.4g", edges[1]);
+	if (i == nbins - 1)
+		return psprintf("> %.4g", edges[nedges - 2]);
+	return psprintf("%.4g to %.4g", edges[i], edges[i + 1]);
+}
+
+/* Appends one feature's histogram: reference and current fractions, bin by bin (or category by category). */
+static void
+AppendDriftHistogram(StringInfo out, const FeatureProfile *ref, const FeatureProfile *cur, int version)
+{
+	const char **labels;
+	double	   *r;
+	double	   *c;
+	int			n;
+	SvgAxes		axes = {0};
+	SvgBars		bars[2];
+	char	   *caption;
+
+	if (ref->kind == FEATURE_NUMERIC)
+	{
+		n = ProfileBins(ref->nedges);
+		labels = palloc(sizeof(char *) * n);
+		for (int i = 0; i < n; i++)
+			labels[i] = BinLabel(ref->edges, ref->nedges, i);
+		r = ref->fractions;
+		c = palloc(sizeof(double) * n);
+		DriftBinFractions(ref, cur, c);
+		caption = psprintf("%s (reference deciles)", ref->name);
+	}
+	else
+	{
+		n = DriftCategoryFractions(ref, cur, &labels, &r, &c);
+		caption = n > REPORT_MAX_BARS ?
+			psprintf("%s (the first %d of %d categories)", ref->name, REPORT_MAX_BARS, n) : ref->name;
+		n = Min(n, REPORT_MAX_BARS);
+	}
+	bars[0].name = psprintf("reference (v%d)", version);
+	bars[0].values = r;
+	bars[1].name = "current";
+	bars[1].values = c;
+	axes.title = caption;
+	axes.x_label = "fraction of rows";
+	appendStringInfoString(out, "<figure><figcaption>");
+	MarkupEscape(out, caption, 0);
+	appendStringInfoString(out, "</figcaption>");
+	SvgBarChart(out, &axes, labels, n, bars, 2, -1);
+	appendStringInfoString(out, "</figure>");
+}
+
+/* Appends the table of a monitor's latest metric per feature (mlops.drift_status), drifted rows marked. */
+static void
+AppendDriftTable(StringInfo out, const char *monitor)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(monitor)};
+	SPITupleTable *rows = RunQuery("SELECT feature, metric, value::text, threshold::text,"
+								   "       CASE WHEN drifted THEN 'drifted' WHEN NOT drifted THEN 'no' END"
+								   "  FROM mlops.drift_status WHERE monitor = $1"
+								   " ORDER BY drifted IS NOT TRUE, feature", 1, types, values);
+
+	appendStringInfoString(out, "<div class=\"scroll\"><table><thead><tr><th>feature</th><th>metric</th>"
+						   "<th>value</th><th>threshold</th><th>drifted</th></tr></thead><tbody>");
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		bool		drifted = TextAt(rows, row, 5) && strcmp(TextAt(rows, row, 5), "drifted") == 0;
+
+		CHECK_FOR_INTERRUPTS();
+		appendStringInfoString(out, "<tr>");
+		for (int col = 1; col <= 5; col++)
+			AppendCell(out, TextAt(rows, row, col), col == 3 || col == 4, col == 5 && drifted ? "refused" : NULL);
+		appendStringInfoString(out, "</tr>");
+	}
+	appendStringInfoString(out, "</tbody></table></div>");
+}
+
+/*
+ * Appends the drift of the model's latest monitor run: per feature, the
+ * reference histogram (the bins frozen in the measured version's profile)
+ * beside the current one (the monitor's source read now and binned on the
+ * reference's edges, as psi and js bin it), then the monitor's latest metric
+ * per feature. Monitor runs store the metric values, not the histograms, so
+ * the current histograms are of the source as it is when the page is built.
+ */
+static void
+AppendDriftSection(StringInfo out, const char *model)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(model)};
+	SPITupleTable *rows;
+	char	   *monitor;
+	int			version;
+	List	   *reference;
+	CurrentProfiles current = {0};
+	char	   *message;
+	ListCell   *lr,
+			   *lc;
+	int			charts = 0;
+
+	ReportSectionBegin(out, "drift", "Drift");
+	rows = RunQuery("SELECT d.monitor, m.source, d.version, m.metric, to_char(d.at, " TIME_FORMAT ")"
+					"  FROM mlops.drift_results d JOIN mlops.monitors m ON m.name = d.monitor"
+					" WHERE d.model = $1 ORDER BY d.run_id DESC LIMIT 1", 1, types, values);
+	if (SPI_processed == 0)
+	{
+		ReportNote(out, "This model has never been monitored: no monitor run recorded drift for it "
+				   "(see mlops.create_monitor and mlops.run_monitor).");
+		ReportSectionEnd(out);
+		return;
+	}
+	monitor = TextAt(rows, 0, 1);
+	current.source = TextAt(rows, 0, 2);
+	version = pg_strtoint32(TextAt(rows, 0, 3));
+	appendStringInfoString(out, "<p class=\"meta\">Latest run of monitor ");
+	MarkupEscape(out, monitor, 0);
+	appendStringInfo(out, " (%s) at ", TextAt(rows, 0, 4));
+	MarkupEscape(out, TextAt(rows, 0, 5), 0);
+	appendStringInfo(out, ", against version %d; source ", version);
+	MarkupEscape(out, current.source, 0);
+	appendStringInfoString(out, ".</p>");
+
+	reference = VersionProfile(psprintf("%s:%d", model, version));
+	foreach(lr, reference)
+		current.names = lappend(current.names, ((FeatureProfile *) lfirst(lr))->name);
+	if (reference == NIL)
+		ReportNote(out, psprintf("Version %d has no reference profile: no histograms to compare.", version));
+	else if (!ReportTry(ComputeCurrentProfiles, &current, &message))
+		ReportNote(out, psprintf("The monitor's source could not be read for the current histograms: %s", message));
+	else
+	{
+		appendStringInfoString(out, "<div class=\"charts\">");
+		forboth(lr, reference, lc, current.profiles)
+		{
+			FeatureProfile *ref = lfirst(lr);
+			FeatureProfile *cur = lfirst(lc);
+
+			CHECK_FOR_INTERRUPTS();
+			if (ref->kind != cur->kind || ref->count == 0 || cur->count == 0 ||
+				charts >= REPORT_MAX_DRIFT_CHARTS)
+				continue;
+			AppendDriftHistogram(out, ref, cur, version);
+			charts++;
+		}
+		appendStringInfoString(out, "</div>");
+		if (charts == 0)
+			ReportNote(out, "No feature has values on both sides to draw.");
+		else if (charts < list_length(reference))
+			ReportNote(out, psprintf("Histograms of %d of %d features (the others have no values on a side, "
+									 "changed kind, or are past the first %d).",
+									 charts, list_length(reference), REPORT_MAX_DRIFT_CHARTS));
+	}
+	AppendDriftTable(out, monitor);
+	ReportSectionEnd(out);
+}
+
 /* Appends the gate outcome of a deployment (promoted, metric, candidate, incumbent) as a cell. */
 static void
 AppendGateCell(StringInfo out, SPITupleTable *rows, uint64 row)
@@ -919,6 +1779,9 @@ AppendModelReport(StringInfo out, const char *ref)
 
 	AppendVersionsSection(out, model, featured);
 	AppendLearningCurveSection(out, model, featured, featured_ref);
+	AppendTestSplitSection(out, model, featured);
+	AppendImportanceSection(out, model, featured);
+	AppendDriftSection(out, model);
 	AppendDeploymentsSection(out, model);
 	ReportEnd(out);
 }
@@ -927,7 +1790,8 @@ PG_FUNCTION_INFO_V1(report_model);
 
 /*
  * report(model text) — a model's versions and their metrics, the learning
- * curve of its featured version and its deployment timeline, as one HTML page.
+ * curve and feature importance of its featured version, its drift and its
+ * deployment timeline, as one HTML page.
  */
 Datum
 report_model(PG_FUNCTION_ARGS)

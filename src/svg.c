@@ -500,10 +500,19 @@ SvgBarChart(StringInfo out, const SvgAxes *axes, const char *const *categories, 
 			if (!isfinite(bars[b].values[c]))
 				continue;
 			end = ScalePosition(&sx, bars[b].values[c], BAR_LEFT, PLOT_RIGHT);
-			appendStringInfo(out, "<rect class=\"bar\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"%s/>",
+			appendStringInfo(out, "<rect class=\"bar\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"%s>",
 							 Min(zero, end), top + b * (BAR_HEIGHT + 2), Max(fabs(end - zero), 1.0),
 							 BAR_HEIGHT, palette[b % PALETTE_SIZE],
 							 c == emphasis_category ? " stroke=\"#000\" stroke-width=\"1.5\"" : "");
+			/* the exact value as the bar's tooltip: "category, series: value" */
+			appendStringInfoString(out, "<title>");
+			MarkupEscape(out, categories[c], 0);
+			if (nbars > 1)
+			{
+				appendStringInfoString(out, ", ");
+				MarkupEscape(out, bars[b].name, 0);
+			}
+			appendStringInfo(out, ": %.6g</title></rect>", bars[b].values[c]);
 		}
 	}
 	if (nbars > 1)

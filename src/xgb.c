@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -153,6 +154,51 @@ XgbBoostedRounds(BoosterHandle booster)
 
 	XgbCheck(XGBoosterBoostedRounds(booster, &n), "count the model's rounds");
 	return n;
+}
+
+/*
+ * The importance of every feature (XGBoosterFeatureScore, importance_type
+ * "weight", "gain", "cover", "total_gain" or "total_cover") into out[0..n-1],
+ * in the order of names: XGBoost names a feature by the name the booster was
+ * trained with, or "f<index>" when it has none. A feature no split uses
+ * scores 0; scores of several outputs (gblinear, multiclass) are summed.
+ */
+void
+XgbFeatureScores(BoosterHandle booster, const char *importance_type, const char *const *names, int n, double *out)
+{
+	char		config[80];
+	bst_ulong	nscored;
+	const char **scored;
+	bst_ulong	dim;
+	const bst_ulong *shape;
+	const float *scores;
+	size_t		per_feature = 1;
+
+	snprintf(config, sizeof(config), "{\"importance_type\": \"%s\"}", importance_type);
+	XgbCheck(XGBoosterFeatureScore(booster, config, &nscored, &scored, &dim, &shape, &scores),
+			 "compute feature importance");
+	for (bst_ulong i = 1; i < dim; i++)
+		per_feature *= shape[i];
+	/* read the thread-local result before anything else calls libxgboost */
+	memset(out, 0, sizeof(double) * n);
+	for (bst_ulong i = 0; i < nscored; i++)
+	{
+		int			j;
+		char	   *end;
+
+		for (j = 0; j < n && strcmp(scored[i], names[j]) != 0; j++)
+			;
+		if (j == n && scored[i][0] == 'f' && isdigit((unsigned char) scored[i][1]))
+		{
+			long		index = strtol(scored[i] + 1, &end, 10);
+
+			j = *end == '\0' && index < n ? (int) index : n;
+		}
+		if (j == n)
+			continue;
+		for (size_t k = 0; k < per_feature; k++)
+			out[j] += scores[i * per_feature + k];
+	}
 }
 
 /* ---- prediction --------------------------------------------------------- */

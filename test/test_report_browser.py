@@ -7,13 +7,26 @@ that replace plots where data is missing), that nothing overflows a 375px-wide
 window, that the browser logged no error, and takes screenshots. The pages are
 also parsed as XML (well-formed XHTML).
 
+Models trained by mlops.train on the embedded datasets (linear, logistic,
+XGBoost) and monitored on a shifted copy show the test-split, importance and
+drift sections; their numbers are checked against the bars' tooltips: total
+gain and mean |SHAP| against Python XGBoost on the exported model, scaled
+|coef| against the artifact and the profile, drift fractions against numpy.
+
 Set MLOPS_REPORT_SCREENSHOTS=DIR to keep the pages and screenshots in DIR."""
 import os
 import shutil
 import subprocess
 import tempfile
+import json
+import re
 import xml.etree.ElementTree as ET
+from html import unescape
 from html.parser import HTMLParser
+
+import numpy as np
+import psycopg2
+import xgboost as xgb
 
 from mlops_test import check, finish, fresh_database, query
 
@@ -23,7 +36,7 @@ check(CHROMIUM is not None, "chromium is installed (scripts/install-deps install
 if CHROMIUM is None:
     finish()
 
-conn = fresh_database("test_report_browser", datasets=False)
+conn = fresh_database("test_report_browser")
 
 # An experiment: three finished runs with per-iteration metrics, one failed run.
 runs = []
@@ -72,6 +85,28 @@ query(conn, """SELECT mlops._register_version('evil', 'linear', 'regression', %s
 query(conn, "SELECT mlops._register_version('evil', 'linear', 'regression', '{b}', 'y', NULL, '{}', %s, '{}', NULL, "
             "NULL, 't', 10, 0, 0, 'fp', '\\x01', 'linear-json')", (f'{{"{EVIL}": 2}}',))
 query(conn, "UPDATE mlops.model SET description = %s WHERE name = 'evil'", (EVIL,))
+
+# Models trained by train(): a linear regression monitored on a shifted copy of its data, an XGBoost
+# classifier never monitored, a multiclass logistic model, a model with a hostile feature name (monitored),
+# and an imported XGBoost model (no source, no profile, no run).
+query(conn, "SELECT mlops.train('diabetes-lin', 'diabetes', 'target', 'linear')")
+query(conn, """SELECT mlops.train('cancer-xgb', 'breast_cancer', 'target', 'xgboost',
+               hyperparams => '{"n_estimators": 15, "max_depth": 3}')""")
+query(conn, "SELECT mlops.train('wine-logistic', 'wine', 'target', 'logistic')")
+query(conn, """CREATE TABLE diabetes_shifted AS
+               SELECT age + 15 AS age, sex, bmi * 1.2 AS bmi, bp, s1, s2, s3, s4, s5, s6, target FROM diabetes""")
+query(conn, "SELECT mlops.create_monitor('diabetes-drift', 'diabetes-lin', 'diabetes_shifted')")
+query(conn, "SELECT mlops.run_monitor('diabetes-drift')")
+query(conn, f'CREATE TABLE evil_data AS SELECT age AS "{EVIL}", bmi, target FROM diabetes')
+query(conn, "SELECT mlops.train('evil-trained', 'evil_data', 'target', 'xgboost', hyperparams => '{\"n_estimators\": 5}')")
+query(conn, "SELECT mlops.create_monitor('evil-drift', 'evil-trained', 'evil_data')")
+query(conn, "SELECT mlops.run_monitor('evil-drift')")
+rng = np.random.default_rng(7)
+Xi = rng.normal(size=(200, 3))
+outside = xgb.train({"nthread": 1, "max_depth": 2, "objective": "reg:squarederror"},
+                    xgb.DMatrix(Xi, label=Xi[:, 0] * 2 + Xi[:, 1]), 5)
+query(conn, "SELECT mlops.import_model('outside', %s, 'xgboost-ubj', '{a,b,c}', 'regression')",
+      (psycopg2.Binary(bytes(outside.save_raw("ubj"))),))
 
 keep = os.environ.get("MLOPS_REPORT_SCREENSHOTS")
 workdir = keep or tempfile.mkdtemp(prefix="mlops-report-test.")
@@ -202,7 +237,8 @@ check("depth-5 (#3) \u2605 best" in text, "experiment: the best run by r2 (depth
 
 # The model report: versions, learning curve, deployment timeline with gate outcomes.
 model = load("model", "SELECT mlops.report('churn')", None)
-check(list(model.sections) == ["versions", "learning-curve", "deployments"], f"model sections {list(model.sections)}")
+check(list(model.sections) == ["versions", "learning-curve", "test-split", "importance", "drift", "deployments"],
+      f"model sections {list(model.sections)}")
 check(plots(model, "versions") == (3, True), f"model: mae, r2, rmse across versions, drawn {plots(model, 'versions')}")
 check(plots(model, "learning-curve") == (1, True), f"model: the rmse learning curve (train and test), drawn {plots(model, 'learning-curve')}")
 check(plots(model, "deployments") == (1, True), f"model: the deployment timeline, drawn {plots(model, 'deployments')}")
@@ -211,8 +247,94 @@ check("promoted: rmse candidate 47 vs incumbent 48" in text, "model: the promoti
 check("refused: rmse candidate 48.5 vs incumbent 48" in text, "model: the refused promotion's gate outcome is shown")
 check("This report features version 2 (churn@production)" in text, "model: the production version is featured")
 
+
+
+def tooltips(html, section, caption):
+    """{category: value} (or {(category, series): value}) of the bar chart under a caption in a section."""
+    sec = re.search(f'<section id="{section}">.*?</section>', html, re.S).group(0)
+    svg = re.search(re.escape(f"<figcaption>{caption}</figcaption>") + ".*?</svg>", sec, re.S)
+    values = {}
+    for title in re.findall(r'<rect class="bar"[^>]*><title>([^<]*)</title>', svg.group(0) if svg else ""):
+        label, value = unescape(title).rsplit(": ", 1)
+        parts = label.rsplit(", ", 1)
+        values[tuple(parts) if len(parts) == 2 and parts[1] in ("current", "reference (v1)") else label] = float(value)
+    return values
+
+
+def close(ours, theirs, rel):
+    """Same keys, every value within rel (relative) or 1e-9 (absolute)."""
+    return ours.keys() == theirs.keys() and all(abs(ours[k] - theirs[k]) <= rel * abs(theirs[k]) + 1e-9 for k in ours)
+
+
+# An XGBoost classifier: ROC and PR curves, total gain and mean |SHAP| as Python XGBoost computes them.
+cancer = load("cancer", "SELECT mlops.report('cancer-xgb')", None)
+check(plots(cancer, "test-split") == (2, True), f"xgboost: ROC and precision-recall curves, drawn {plots(cancer, 'test-split')}")
+check(plots(cancer, "importance") == (2, True), f"xgboost: gain and mean |SHAP| charts, drawn {plots(cancer, 'importance')}")
+check(plots(cancer, "drift")[0] == 0 and any("never been monitored" in n for n in cancer.sections["drift"]["notes"]),
+      "never monitored: said in place of the drift histograms")
+html = query(conn, "SELECT mlops.report('cancer-xgb')")[0][0]
+test_rows = query(conn, "SELECT test_rows FROM mlops.model_versions WHERE name = 'cancer-xgb'")[0][0]
+check(f": {test_rows} test rows (test_fraction 0.2, seed 42)." in html,
+      f"xgboost: the test split has the {test_rows} rows train() held out")
+booster = xgb.Booster(model_file=bytearray(bytes(query(conn, "SELECT mlops.export_model('cancer-xgb')")[0][0])))
+features = query(conn, "SELECT features FROM mlops.model_versions WHERE name = 'cancer-xgb'")[0][0]
+gain = booster.get_score(importance_type="total_gain")
+gain = {f: gain.get(f, gain.get(f"f{i}", 0.0)) for i, f in enumerate(features)}
+ours = tooltips(html, "importance", "Total gain")
+check(close(ours, gain, 1e-5), f"xgboost: total gain per feature as XGBoost's get_score ({len(ours)} features)")
+rows = np.array(query(conn, f"SELECT {', '.join(features)} FROM breast_cancer LIMIT 500"), dtype=np.float32)
+contribs = booster.predict(xgb.DMatrix(rows, feature_names=booster.feature_names), pred_contribs=True)
+shap = dict(zip(features, np.abs(contribs[:, :-1]).mean(axis=0).tolist()))
+ours = tooltips(html, "importance", "Mean |SHAP| over the first 500 rows of the source")
+check(close(ours, shap, 1e-4), f"xgboost: mean |SHAP| per feature as XGBoost's pred_contribs ({len(ours)} features)")
+
+# A linear regression, monitored: residual plot, scaled |coef|, drift histograms of two series.
+lin = load("linear", "SELECT mlops.report('diabetes-lin')", None)
+check(plots(lin, "test-split") == (1, True), f"linear: the residual plot, drawn {plots(lin, 'test-split')}")
+check(plots(lin, "importance") == (2, True), f"linear: |coef| and mean |SHAP| charts, drawn {plots(lin, 'importance')}")
+check(plots(lin, "drift") == (10, True), f"linear: one histogram per feature, drawn {plots(lin, 'drift')}")
+check(lin.sections["drift"]["tables"] == 1, "linear: the table of drift metrics")
+html = query(conn, "SELECT mlops.report('diabetes-lin')")[0][0]
+artifact, profile = query(conn, """SELECT convert_from(v.artifact, 'UTF8')::jsonb, v.profile FROM mlops.model_version v
+                                    JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'diabetes-lin'""")[0]
+std = {f["name"]: f["std"] for f in profile["features"]}
+expected = {t: abs(c) * std[t] for t, c in zip(artifact["terms"], artifact["coef"][0])}
+ours = tooltips(html, "importance", "|coef| x std of the term")
+check(close(ours, expected, 1e-5), f"linear: |coef| x std per term from the artifact and the profile ({len(ours)} terms)")
+ref = next(f for f in profile["features"] if f["name"] == "age")
+current = np.array([r[0] for r in query(conn, "SELECT age FROM diabetes_shifted")], dtype=np.float64)
+inner = np.array(ref["edges"][1:-1])
+counts = np.bincount(np.searchsorted(inner, current, side="left"), minlength=len(inner) + 1)
+ours = tooltips(html, "drift", "age (reference deciles)")
+check(len(ours) == 2 * len(ref["fractions"]) and
+      [v for (_, s), v in ours.items() if s.startswith("reference")] == [float(f"{x:.6g}") for x in ref["fractions"]] and
+      np.allclose([v for (_, s), v in ours.items() if s == "current"], counts / len(current), rtol=1e-5),
+      f"linear: the age histogram holds the reference fractions and the shifted data's, bin by bin ({len(ours)} bars)")
+check("<td class=\"refused\">drifted</td>" in html, "linear: the drifted features are marked in the drift table")
+
+# A multiclass logistic model: one ROC and one precision-recall curve per class.
+wine = load("wine", "SELECT mlops.report('wine-logistic')", None)
+check(plots(wine, "test-split") == (2, True), f"logistic: one-vs-rest ROC and precision-recall charts, drawn {plots(wine, 'test-split')}")
+check("".join(wine.text).count("class 2") >= 2, "logistic: a curve per class, in the legends")
+
+# A hostile feature name, trained, explained and monitored: text everywhere it appears.
+evil_trained = load("evil-trained", "SELECT mlops.report('evil-trained')", None)
+text = "".join(evil_trained.text)
+check(all(plots(evil_trained, s)[0] > 0 and plots(evil_trained, s)[1] for s in ("test-split", "importance", "drift")),
+      "hostile feature: test split, importance and drift plots drawn")
+check(text.count(EVIL) >= 5, f"hostile feature: its name appears as text ({text.count(EVIL)} times)")
+
+# An imported model: no source, no run, no profile, never monitored; said in place of each plot.
+outside = load("imported", "SELECT mlops.report('outside')", None)
+notes = {s: " ".join(outside.sections[s]["notes"]) for s in outside.sections}
+check(plots(outside, "test-split")[0] == 0 and "not trained by mlops.train" in notes["test-split"],
+      "imported: no test split, said in place")
+check(plots(outside, "importance") == (1, True) and "records no source" in notes["importance"],
+      "imported: the gain chart, and a note in place of mean |SHAP|")
+check(plots(outside, "drift")[0] == 0 and "never been monitored" in notes["drift"], "imported: never monitored, said")
+
 # Narrow window: nothing wider than the window except inside the scrolled table boxes.
-for name in ("experiment", "model"):
+for name in ("experiment", "model", "linear"):
     width, svg_right = layout_at_375(name)
     check(width <= 375, f"{name}: the page does not overflow a 375px window (scroll width {width})")
     check(svg_right <= 375, f"{name}: every chart fits in a 375px window (rightmost edge {svg_right})")
@@ -239,7 +361,8 @@ for name, sql in (("evil-experiment", "SELECT mlops.report_experiment(%s)"), ("e
           f"{name}: its plots are drawn")
 
 # Screenshots: a wide window and a phone-sized one.
-for name, size in (("experiment", "1200,3000"), ("model", "1200,3000"), ("model", "375,3000")):
+for name, size in (("experiment", "1200,3000"), ("model", "1200,3000"), ("model", "375,3000"),
+                   ("linear", "1200,5000"), ("cancer", "375,5000")):
     png = os.path.join(workdir, f"{name}-{size.split(',')[0]}.png")
     chromium([f"--screenshot={png}", f"--window-size={size}"], "file://" + os.path.join(workdir, name + ".html"))
     check(os.path.exists(png) and os.path.getsize(png) > 20000, f"screenshot {os.path.basename(png)} taken")

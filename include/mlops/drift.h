@@ -45,6 +45,19 @@ typedef struct DriftMetric
 extern List *DriftMeasure(const FeatureProfile *ref, const FeatureProfile *cur);
 
 /*
+ * The fractions of cur's values in ref's quantile bins (ProfileBins(ref->nedges)
+ * of them): the histograms psi and js compare. Both sides need values.
+ */
+extern void DriftBinFractions(const FeatureProfile *ref, const FeatureProfile *cur, double *fractions);
+
+/*
+ * The union of the categories of two categorical profiles, sorted, with their
+ * fraction on each side (palloc'd arrays); returns how many. Both sides need values.
+ */
+extern int	DriftCategoryFractions(const FeatureProfile *ref, const FeatureProfile *cur,
+								   const char ***names, double **ref_fractions, double **cur_fractions);
+
+/*
  * P-value of the two-sided KS statistic d for the effective sample size
  * en = n·m/(n+m): the limiting Kolmogorov distribution at Vrbik's
  * finite-size corrected argument (within 1e-4 of scipy's for en >= 500).

@@ -37,6 +37,15 @@ extern int	RegressionMetrics(const double *y, const double *pred, int64 n, Metri
  */
 extern int	ClassificationMetrics(const int *label, const double *proba, int64 n, int k, Metric *out);
 
+/*
+ * The ROC curve (fpr, tpr) and precision-recall curve (recall, precision) of
+ * scores for a binary outcome, one point per distinct score from the highest
+ * after a first point (0, 0) / (0, 1); arrays of n + 1. Returns the number of
+ * points, 0 when only one outcome is present.
+ */
+extern int	BinaryCurves(const double *score, const bool *positive, int64 n,
+						 double *fpr, double *tpr, double *precision, double *recall);
+
 /* Appends the metrics as a JSON object ({"name": value, ...}; NaN/infinities as strings). */
 extern void MetricsJson(const Metric *metrics, int n, StringInfo out);
 

@@ -65,7 +65,8 @@ extern void SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *s
 /*
  * Appends a horizontal bar chart: one group of bars per category (labels on
  * the left, value on the x axis), one bar per series in each group;
- * emphasis_category (or -1) is outlined.
+ * emphasis_category (or -1) is outlined. Each bar's <title> (its tooltip)
+ * says "category[, series]: value" with 6 significant digits.
  */
 extern void SvgBarChart(StringInfo out, const SvgAxes *axes,
 						const char *const *categories, int ncategories,

@@ -44,6 +44,14 @@ extern int	XgbNumFeatures(BoosterHandle booster);
 extern int	XgbBoostedRounds(BoosterHandle booster);
 
 /*
+ * The importance of every feature, of the type XGBoost computes ("gain",
+ * "total_gain", "weight", ...), in the order of names (features no split
+ * uses: 0).
+ */
+extern void XgbFeatureScores(BoosterHandle booster, const char *importance_type,
+							 const char *const *names, int n, double *out);
+
+/*
  * Prediction on a dense float32 matrix (nrow × ncol, row-major, NaN =
  * missing). Copies the result into `out`, which holds `out_len` floats: an
  * error unless XGBoost produced exactly that many.
