@@ -70,6 +70,11 @@ SELECT ref, pg_temp.sqlstate(format('SELECT mlops.resolve_model(%L)', ref)) AS o
   FROM (VALUES ('nope'), ('nope@production'), ('price@canary'), ('price:2'), ('price:99'),
                ('price:x'), ('price@'), ('price@a@b'), (''), (NULL)) v(ref);
 
+-- lineage: which data and parameters produced the version behind each alias
+SELECT model, alias, version, algorithm, source, target, features, data_fingerprint, train_rows, test_rows,
+       run_id = :run AS from_run
+  FROM mlops.lineage ORDER BY model, alias;
+
 -- DROP EXTENSION removes everything, schema included
 DROP EXTENSION mlops;
 SELECT count(*) AS mlops_schemas FROM pg_namespace WHERE nspname = 'mlops';

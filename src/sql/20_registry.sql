@@ -246,7 +246,19 @@ SELECT d.id, m.name AS model, d.alias, d.action, d.from_version, d.to_version, d
   FROM mlops.deployment d JOIN mlops.model m ON m.id = d.model_id;
 COMMENT ON VIEW mlops.deployments IS 'append-only history of alias moves: who, when, from, to, why, and the gate outcome';
 
-GRANT SELECT ON mlops.models, mlops.model_versions, mlops.deployments TO mlops_trainer;
+CREATE VIEW mlops.lineage AS
+SELECT m.name AS model, a.alias, v.version, v.algorithm, v.task, v.source, v.target, v.features,
+       v.hyperparams, r.params AS run_params, v.data_fingerprint, v.train_rows, v.test_rows, v.skipped_rows,
+       v.metrics, v.artifact_sha256, v.run_id, r.experiment, r.started_at AS trained_at, r.cron_job_id,
+       v.created_by, v.created_xid
+  FROM mlops.alias a
+  JOIN mlops.model_version v ON v.model_id = a.model_id AND v.version = a.version
+  JOIN mlops.model m ON m.id = a.model_id
+  LEFT JOIN mlops.runs r ON r.run_id = v.run_id;
+COMMENT ON VIEW mlops.lineage IS
+    'for every alias, the version behind it and what produced it: source, target, features, algorithm, hyperparams, the run''s params (split, seed), data fingerprint, row counts, who and in which transaction';
+
+GRANT SELECT ON mlops.models, mlops.model_versions, mlops.deployments, mlops.lineage TO mlops_trainer;
 GRANT EXECUTE ON FUNCTION mlops._register_version(text, text, text, text[], text, float8[], jsonb, jsonb,
                                                   jsonb, jsonb, bigint, text, bigint, bigint, bigint, text,
                                                   bytea, text) TO mlops_trainer;
