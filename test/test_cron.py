@@ -55,4 +55,17 @@ if versions == 2:
             break
         time.sleep(0.5)
     check(status == "succeeded", f"the job run succeeded ({status})")
+
+# A job outlives nothing it works on: it runs while mlops is there, and its
+# next run after DROP EXTENSION removes it (its command is run here as pg_cron would).
+query(conn, "SELECT mlops.create_monitor('cron_mon', 'cron_diabetes', 'diabetes')")
+query(conn, "SELECT mlops.schedule_monitor('cron_mon', '0 4 * * *')")
+command = query(conn, "SELECT command FROM cron.job WHERE jobname = 'mlops:monitor:cron_mon'")[0][0]
+query(conn, command)
+check(query(conn, "SELECT count(*) FROM mlops.drift_results WHERE monitor = 'cron_mon'")[0][0] > 0,
+      "the monitor job's command runs the monitor")
+query(conn, "DROP EXTENSION mlops CASCADE")
+query(conn, command)
+check(query(conn, "SELECT count(*) FROM cron.job WHERE jobname = 'mlops:monitor:cron_mon'")[0][0] == 0,
+      "after DROP EXTENSION mlops, the job's next run removes it")
 finish()

@@ -188,6 +188,11 @@ a = results("SELECT * FROM mlops.drift('bc', 'bc_shifted')")
 b = results("SELECT * FROM mlops.compare('breast_cancer', 'bc_shifted', %s)", (features,))
 check(a.keys() == b.keys() and all(close(a[k][0], b[k][0], rel=1e-12, abs_=1e-15) and a[k][1:] == b[k][1:] for k in a),
       "drift() against the frozen profile equals compare() with the training data (reference within the stored sample)")
+# train() freezes the same profile: drift() of a trained version equals compare() with its source
+query(conn, "SELECT * FROM mlops.train('bc_trained', 'breast_cancer', 'target', 'logistic')")
+a = results("SELECT * FROM mlops.drift('bc_trained', 'bc_shifted')")
+check(a.keys() == b.keys() and all(close(a[k][0], b[k][0], rel=1e-12, abs_=1e-15) and a[k][1:] == b[k][1:] for k in a),
+      "drift() of a version trained by train() equals compare() with its training source")
 register("syn", "syn_ref", ["a", "b", "c", "d", "city", "flag"])
 a = results("SELECT * FROM mlops.drift('syn:1', 'syn_cur')")
 b = results("SELECT * FROM mlops.compare('syn_ref', 'syn_cur')")

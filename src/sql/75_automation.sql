@@ -151,11 +151,31 @@ $$;
 COMMENT ON FUNCTION mlops._drifted_since_production(text) IS
     'internal: whether a monitor flagged drift on the model since its production version was created';
 
+-- Removes the pg_cron job running this backend (its model or monitor is gone).
+CREATE FUNCTION mlops._unschedule_current_job(why text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    job bigint := (mlops._current_cron_run()).job_id;
+BEGIN
+    IF job IS NOT NULL THEN
+        EXECUTE 'SELECT cron.unschedule($1)' USING job;
+    END IF;
+    RETURN jsonb_build_object('unscheduled', job IS NOT NULL, 'reason', why);
+END
+$$;
+COMMENT ON FUNCTION mlops._unschedule_current_job(text) IS
+    'internal: removes the pg_cron job this backend runs, when what it works on no longer exists';
+
 -- What a retraining job runs.
 CREATE FUNCTION mlops._scheduled_retrain(model text, only_on_drift boolean) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 BEGIN
+    IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name = _scheduled_retrain.model) THEN
+        RETURN mlops._unschedule_current_job(format('model "%s" no longer exists', model));
+    END IF;
     IF only_on_drift AND NOT mlops._drifted_since_production(model) THEN
         RETURN jsonb_build_object('retrained', false,
                                   'reason', 'no monitor flagged drift since the production version was made');
@@ -166,8 +186,24 @@ $$;
 COMMENT ON FUNCTION mlops._scheduled_retrain(text, boolean) IS
     'internal: the command of a mlops:retrain job: retrain unattended, optionally only after drift';
 
+-- What a monitoring job runs.
+CREATE FUNCTION mlops._scheduled_monitor(name text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM mlops.monitors m WHERE m.name = _scheduled_monitor.name) THEN
+        RETURN mlops._unschedule_current_job(format('monitor "%s" no longer exists', name));
+    END IF;
+    RETURN mlops.run_monitor(name);
+END
+$$;
+COMMENT ON FUNCTION mlops._scheduled_monitor(text) IS
+    'internal: the command of a mlops:monitor job: runs the monitor, or removes the job once the monitor is dropped';
+
 -- Schedules (or reschedules) a pg_cron job as the calling role; returns its id.
-CREATE FUNCTION mlops._cron_schedule(job_name text, schedule text, command text) RETURNS bigint
+-- The job performs call while the function `needs` exists, and removes itself
+-- once it does not (mlops dropped): pg_cron has no hook for DROP EXTENSION.
+CREATE FUNCTION mlops._cron_schedule(job_name text, schedule text, call text, needs text) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
@@ -180,12 +216,14 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, and run CREATE EXTENSION pg_cron.';
     END IF;
-    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, schedule, command;
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, schedule,
+        format('DO $job$ BEGIN IF to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
+               'ELSE PERFORM %s; END IF; END $job$', needs, job_name, call);
     RETURN job;
 END
 $$;
-COMMENT ON FUNCTION mlops._cron_schedule(text, text, text) IS
-    'internal: schedules a pg_cron job as the calling role, with a clear error when pg_cron is missing';
+COMMENT ON FUNCTION mlops._cron_schedule(text, text, text, text) IS
+    'internal: schedules a pg_cron job as the calling role (removing itself once mlops is dropped), with a clear error when pg_cron is missing';
 
 CREATE FUNCTION mlops.schedule_retrain(model text, schedule text, only_on_drift boolean DEFAULT false) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -205,8 +243,9 @@ BEGIN
                   DETAIL = 'An imported version has no training source to retrain from.';
     END IF;
     RETURN mlops._cron_schedule('mlops:retrain:' || current.model, schedule,
-                                format('SELECT mlops._scheduled_retrain(%L, %L)', current.model,
-                                       mlops._require(only_on_drift, 'only_on_drift')));
+                                format('mlops._scheduled_retrain(%L, %L)', current.model,
+                                       mlops._require(only_on_drift, 'only_on_drift')),
+                                'mlops._scheduled_retrain(text,boolean)');
 END
 $$;
 COMMENT ON FUNCTION mlops.schedule_retrain(text, text, boolean) IS
@@ -220,7 +259,8 @@ BEGIN
     IF NOT EXISTS (SELECT FROM mlops.monitors m WHERE m.name = mlops._require(schedule_monitor.name, 'name')) THEN
         RAISE EXCEPTION 'monitor "%" does not exist', name USING ERRCODE = 'undefined_object';
     END IF;
-    RETURN mlops._cron_schedule('mlops:monitor:' || name, schedule, format('SELECT mlops.run_monitor(%L)', name));
+    RETURN mlops._cron_schedule('mlops:monitor:' || name, schedule, format('mlops._scheduled_monitor(%L)', name),
+                                'mlops._scheduled_monitor(text)');
 END
 $$;
 COMMENT ON FUNCTION mlops.schedule_monitor(text, text) IS
@@ -252,6 +292,12 @@ END
 $$;
 COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of the calling role) by name';
 
-GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops.unschedule(text) TO mlops_trainer;
+-- A trainer's monitor with action retrain runs the unattended retraining,
+-- which records its failure (retrain and production are for mlops_admin).
+GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops.unschedule(text),
+    mlops._scheduled_monitor(text), mlops._unschedule_current_job(text), mlops._current_cron_run(),
+    mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
+    mlops._record_retrain_outcome(text, jsonb, text, text), mlops._drifted_since_production(text)
+    TO mlops_trainer;
 GRANT EXECUTE ON FUNCTION mlops.retrain(text), mlops.schedule_retrain(text, text, boolean),
     mlops._scheduled_retrain(text, boolean) TO mlops_admin;
