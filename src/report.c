@@ -29,6 +29,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "mlops/args.h"
 #include "mlops/dataset.h"
 #include "mlops/drift.h"
 #include "mlops/metrics.h"
@@ -622,10 +623,7 @@ report_experiment(PG_FUNCTION_ARGS)
 {
 	StringInfoData out;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("experiment must not be null")));
+	RequireArg(fcinfo, 0, "experiment");
 	/* allocated before SPI_connect, so that the page outlives SPI_finish */
 	initStringInfo(&out);
 	SPI_connect();
@@ -1798,10 +1796,7 @@ report_model(PG_FUNCTION_ARGS)
 {
 	StringInfoData out;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model must not be null")));
+	RequireArg(fcinfo, 0, "model");
 	/* allocated before SPI_connect, so that the page outlives SPI_finish */
 	initStringInfo(&out);
 	SPI_connect();
