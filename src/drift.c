@@ -16,6 +16,7 @@
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 
+#include "mlops/args.h"
 #include "mlops/drift.h"
 #include "mlops/profile.h"
 
@@ -366,17 +367,6 @@ EmitDrift(FunctionCallInfo fcinfo, List *ref, const char *current)
 	}
 }
 
-/* Raises 22004 for a NULL argument. */
-static char *
-RequireText(FunctionCallInfo fcinfo, int arg, const char *name)
-{
-	if (PG_ARGISNULL(arg))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
-}
-
 /*
  * mlops.compare(reference text, current text, columns text[] DEFAULT NULL):
  * drift metrics between two sources, each read in full (KS and Wasserstein
@@ -386,8 +376,8 @@ PG_FUNCTION_INFO_V1(compare);
 Datum
 compare(PG_FUNCTION_ARGS)
 {
-	char	   *reference = RequireText(fcinfo, 0, "reference");
-	char	   *current = RequireText(fcinfo, 1, "current");
+	char	   *reference = RequireTextArg(fcinfo, 0, "reference");
+	char	   *current = RequireTextArg(fcinfo, 1, "current");
 	List	   *names = PG_ARGISNULL(2) ? NIL : TextArrayToNames(PG_GETARG_ARRAYTYPE_P(2));
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -405,8 +395,8 @@ PG_FUNCTION_INFO_V1(drift);
 Datum
 drift(PG_FUNCTION_ARGS)
 {
-	char	   *model = RequireText(fcinfo, 0, "model");
-	char	   *source = RequireText(fcinfo, 1, "source");
+	char	   *model = RequireTextArg(fcinfo, 0, "model");
+	char	   *source = RequireTextArg(fcinfo, 1, "source");
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(model)};
 	bool		isnull;

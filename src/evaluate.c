@@ -26,6 +26,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "mlops/args.h"
 #include "mlops/dataset.h"
 #include "mlops/evaluate.h"
 #include "mlops/metrics.h"
@@ -311,16 +312,6 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(cxt);
 	return n;
-}
-
-/* Raises 22004 naming a NULL argument. */
-static void
-RequireArg(FunctionCallInfo fcinfo, int arg, const char *name)
-{
-	if (PG_ARGISNULL(arg))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
 }
 
 PG_FUNCTION_INFO_V1(evaluate);

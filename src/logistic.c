@@ -25,6 +25,7 @@
 #include <cblas.h>
 
 #include "mlops/linear.h"
+#include "mlops/scoring.h"
 #include "mlops/train.h"
 
 #include <lapack.h>
@@ -82,16 +83,8 @@ Objective(LogisticProblem *lp, const double *theta)
 		}
 		else
 		{
-			double		max = z[0],
-						sum = 0;
-
-			for (int o = 1; o < lp->nout; o++)
-				max = Max(max, z[o]);
-			for (int o = 0; o < lp->nout; o++)
-				sum += (p[o] = exp(z[o] - max));
-			for (int o = 0; o < lp->nout; o++)
-				p[o] /= sum;
-			loss += max + log(sum) - z[lp->label[i]];
+			memcpy(p, z, sizeof(double) * lp->nout);
+			loss += ScoringSoftmax(p, lp->nout) - z[lp->label[i]];
 		}
 	}
 	for (int o = 0; o < lp->nout; o++)
@@ -252,18 +245,9 @@ LogisticPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch
 		}
 		else
 		{
-			double		max = -INFINITY,
-						sum = 0;
-
 			for (int o = 0; o < k; o++)
-			{
 				p[o] = lm->intercept[o] + cblas_ddot(lm->width, lm->coef + (Size) o * lm->width, 1, lm->row, 1);
-				max = Max(max, p[o]);
-			}
-			for (int o = 0; o < k; o++)
-				sum += (p[o] = exp(p[o] - max));
-			for (int o = 0; o < k; o++)
-				p[o] /= sum;
+			ScoringSoftmax(p, k);
 		}
 	}
 }

@@ -14,6 +14,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "mlops/arrays.h"
 #include "mlops/model_cache.h"
 #include "mlops/settings.h"
 
@@ -68,37 +69,6 @@ ModelUnpin(void *arg)
 		ModelFreeIfUnused(pin->model);
 }
 
-/* A text[] datum as a palloc'd array of C strings (NULL elements as NULL). */
-static char **
-TextArray(Datum d, int *n)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	char	  **out;
-
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
-	out = palloc(Max(*n, 1) * sizeof(char *));
-	for (int i = 0; i < *n; i++)
-		out[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
-	return out;
-}
-
-/* A float8[] datum as a palloc'd array (NULL elements as NaN). */
-static double *
-Float8Array(Datum d, int *n)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	double	   *out;
-
-	deconstruct_array(DatumGetArrayTypeP(d), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, n);
-	out = palloc(Max(*n, 1) * sizeof(double));
-	for (int i = 0; i < *n; i++)
-		out[i] = nulls[i] ? NAN : DatumGetFloat8(elems[i]);
-	return out;
-}
-
 /* The stored version is not what scoring expects: a can't-happen, reported clearly. */
 static void
 BadVersion(ScoringModel *m, const char *detail)
@@ -128,10 +98,10 @@ DecodeInputs(ScoringModel *m, HeapTuple tup, TupleDesc desc)
 				nimpute,
 				ncats,
 				ncounts;
-	char	  **features = TextArray(SPI_getbinval(tup, desc, 4, &isnull), &n);
-	char	  **kinds = TextArray(SPI_getbinval(tup, desc, 6, &isnull), &nkinds);
-	char	  **impute = TextArray(SPI_getbinval(tup, desc, 7, &isnull), &nimpute);
-	char	  **cats = TextArray(SPI_getbinval(tup, desc, 8, &isnull), &ncats);
+	char	  **features = TextArrayElements(SPI_getbinval(tup, desc, 4, &isnull), &n);
+	char	  **kinds = TextArrayElements(SPI_getbinval(tup, desc, 6, &isnull), &nkinds);
+	char	  **impute = TextArrayElements(SPI_getbinval(tup, desc, 7, &isnull), &nimpute);
+	char	  **cats = TextArrayElements(SPI_getbinval(tup, desc, 8, &isnull), &ncats);
 	Datum		counts_datum = SPI_getbinval(tup, desc, 9, &isnull);
 	Datum	   *counts;
 	int			next = 0;
@@ -198,9 +168,9 @@ DecodeLinear(ScoringModel *m, HeapTuple tup, TupleDesc desc)
 	if (isnull1 || isnull2 || isnull3)
 		BadVersion(m, "Its linear-json artifact lacks terms, intercept or coef.");
 	m->kind = SCORING_LINEAR;
-	m->terms = TextArray(terms, &m->nterms);
-	m->intercept = Float8Array(intercept, &m->noutputs);
-	m->coef = Float8Array(coef, &ncoef);
+	m->terms = TextArrayElements(terms, &m->nterms);
+	m->intercept = Float8ArrayElements(intercept, &m->noutputs);
+	m->coef = Float8ArrayElements(coef, &ncoef);
 	if (m->noutputs < 1 || ncoef != m->noutputs * m->nterms)
 		BadVersion(m, "Its linear-json artifact has coef of the wrong shape.");
 
@@ -316,7 +286,7 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 
 			if (isnull)
 				BadVersion(m, "It is a classification model without classes.");
-			m->classes = Float8Array(classes, &m->nclasses);
+			m->classes = Float8ArrayElements(classes, &m->nclasses);
 			if (m->nclasses < 2)
 				BadVersion(m, "It is a classification model with fewer than two classes.");
 		}

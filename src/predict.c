@@ -35,6 +35,7 @@
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
+#include "mlops/args.h"
 #include "mlops/model_cache.h"
 #include "mlops/scoring.h"
 #include "mlops/settings.h"
@@ -170,16 +171,6 @@ CallSiteKeyHolds(const SnapKey *key)
 	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
 	return snap != NULL && snap == key->snapshot && snap->xmin == key->xmin &&
 		snap->xmax == key->xmax && snap->curcid == key->curcid;
-}
-
-/* Raises 22004 naming a NULL argument. */
-static void
-RequireArg(FunctionCallInfo fcinfo, int arg, const char *name)
-{
-	if (PG_ARGISNULL(arg))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
 }
 
 /* Resolves a reference through mlops.resolve_model (SPI, under the active snapshot). */

@@ -25,6 +25,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "mlops/args.h"
 #include "mlops/profile.h"
 #include "mlops/source.h"
 
@@ -802,13 +803,10 @@ PG_FUNCTION_INFO_V1(profile);
 Datum
 profile(PG_FUNCTION_ARGS)
 {
+	char	   *source = RequireTextArg(fcinfo, 0, "source");
 	List	   *names = NIL;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("source must not be null")));
 	if (!PG_ARGISNULL(1))
 		names = TextArrayToNames(PG_GETARG_ARRAYTYPE_P(1));
-	PG_RETURN_JSONB_P(ProfileBuild(text_to_cstring(PG_GETARG_TEXT_PP(0)), names));
+	PG_RETURN_JSONB_P(ProfileBuild(source, names));
 }

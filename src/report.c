@@ -29,6 +29,8 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "mlops/args.h"
+#include "mlops/arrays.h"
 #include "mlops/dataset.h"
 #include "mlops/drift.h"
 #include "mlops/metrics.h"
@@ -622,10 +624,7 @@ report_experiment(PG_FUNCTION_ARGS)
 {
 	StringInfoData out;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("experiment must not be null")));
+	RequireArg(fcinfo, 0, "experiment");
 	/* allocated before SPI_connect, so that the page outlives SPI_finish */
 	initStringInfo(&out);
 	SPI_connect();
@@ -861,39 +860,15 @@ AppendRankedBars(StringInfo out, const char *caption, const char *x_label,
 	appendStringInfoString(out, "</figure>");
 }
 
-/* The elements of a text[] column (no NULL elements) as C strings; sets *n. */
+/* The elements of a text[] column as C strings, NULL for SQL NULL; sets *n. */
 static char **
 TextArrayAt(SPITupleTable *rows, uint64 row, int col, int *n)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(rows->vals[row], rows->tupdesc, col, &isnull);
-	Datum	   *elems;
-	char	  **result;
 
 	*n = 0;
-	if (isnull)
-		return NULL;
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, n);
-	result = palloc(sizeof(char *) * (*n + 1));
-	for (int i = 0; i < *n; i++)
-		result[i] = TextDatumGetCString(elems[i]);
-	return result;
-}
-
-/* The elements of a float8[] datum as doubles (NULL elements: NaN); sets *n. */
-static double *
-FloatArrayFromDatum(Datum d, int *n)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	double	   *result;
-
-	deconstruct_array(DatumGetArrayTypeP(d), FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, n);
-	result = palloc(sizeof(double) * (*n + 1));
-	for (int i = 0; i < *n; i++)
-		result[i] = nulls[i] ? NAN : DatumGetFloat8(elems[i]);
-	return result;
+	return isnull ? NULL : TextArrayElements(d, n);
 }
 
 /* The elements of a float8[] column as doubles (NULL elements: NaN), NULL for SQL NULL; sets *n. */
@@ -904,7 +879,7 @@ FloatArrayAt(SPITupleTable *rows, uint64 row, int col, int *n)
 	Datum		d = SPI_getbinval(rows->vals[row], rows->tupdesc, col, &isnull);
 
 	*n = 0;
-	return isnull ? NULL : FloatArrayFromDatum(d, n);
+	return isnull ? NULL : Float8ArrayElements(d, n);
 }
 
 /* The reference profile frozen with a version ('name:version'): a List of FeatureProfile *, NIL when it has none. */
@@ -1207,7 +1182,7 @@ ScoreTestSplit(void *arg)
 			else
 			{
 				int			k;
-				double	   *proba = isnull ? NULL : FloatArrayFromDatum(result, &k);
+				double	   *proba = isnull ? NULL : Float8ArrayElements(result, &k);
 
 				for (int c = 0; c < width; c++)
 					t->pred[t->n * width + c] = proba && k == width ? proba[c] : NAN;
@@ -1798,10 +1773,7 @@ report_model(PG_FUNCTION_ARGS)
 {
 	StringInfoData out;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model must not be null")));
+	RequireArg(fcinfo, 0, "model");
 	/* allocated before SPI_connect, so that the page outlives SPI_finish */
 	initStringInfo(&out);
 	SPI_connect();

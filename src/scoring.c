@@ -108,17 +108,7 @@ ScoreVector(ScoringModel *m, double *x, float *xf, float *margins, double *out)
 			out[0] = 1.0 - out[1];
 		}
 		else
-		{
-			double		mx = out[0],
-						sum = 0;
-
-			for (int o = 1; o < m->noutputs; o++)
-				mx = Max(mx, out[o]);
-			for (int o = 0; o < m->noutputs; o++)
-				sum += (out[o] = exp(out[o] - mx));
-			for (int o = 0; o < m->noutputs; o++)
-				out[o] /= sum;
-		}
+			ScoringSoftmax(out, m->noutputs);
 		return;
 	}
 
@@ -166,3 +156,19 @@ ScoringClassLabel(const ScoringModel *m, const double *proba)
 	return m->classes[best];
 }
 
+
+/* Softmax of n margins in place; returns their log-sum-exp. */
+double
+ScoringSoftmax(double *x, int n)
+{
+	double		max = x[0],
+				sum = 0;
+
+	for (int o = 1; o < n; o++)
+		max = Max(max, x[o]);
+	for (int o = 0; o < n; o++)
+		sum += (x[o] = exp(x[o] - max));
+	for (int o = 0; o < n; o++)
+		x[o] /= sum;
+	return max + log(sum);
+}

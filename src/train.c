@@ -25,6 +25,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "mlops/args.h"
 #include "mlops/dataset.h"
 #include "mlops/metrics.h"
 #include "mlops/profile.h"
@@ -345,17 +346,6 @@ TextArrayToList(ArrayType *arr, const char *what)
 	return list;
 }
 
-/* The text of argument i, or a 22004 error naming it when it is NULL. */
-static char *
-RequiredText(FunctionCallInfo fcinfo, int i, const char *name)
-{
-	if (PG_ARGISNULL(i))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-	return TextDatumGetCString(PG_GETARG_DATUM(i));
-}
-
 PG_FUNCTION_INFO_V1(train);
 
 /*
@@ -367,10 +357,10 @@ Datum
 train(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *model_name = RequiredText(fcinfo, 0, "model");
-	char	   *source = RequiredText(fcinfo, 1, "source");
-	char	   *target = RequiredText(fcinfo, 2, "target");
-	char	   *algorithm = RequiredText(fcinfo, 3, "algorithm");
+	char	   *model_name = RequireTextArg(fcinfo, 0, "model");
+	char	   *source = RequireTextArg(fcinfo, 1, "source");
+	char	   *target = RequireTextArg(fcinfo, 2, "target");
+	char	   *algorithm = RequireTextArg(fcinfo, 3, "algorithm");
 	char	   *task = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
 	List	   *features = PG_ARGISNULL(5) ? NIL : TextArrayToList(PG_GETARG_ARRAYTYPE_P(5), "features");
 	List	   *feature_names = NIL;	/* the inputs, for the drift profile */
@@ -399,11 +389,9 @@ train(PG_FUNCTION_ARGS)
 	Datum		result[4];
 	bool		result_nulls[4] = {false, false, false, false};
 
-	if (PG_ARGISNULL(6) || PG_ARGISNULL(7) || PG_ARGISNULL(8))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null",
-						PG_ARGISNULL(6) ? "hyperparams" : PG_ARGISNULL(7) ? "test_fraction" : "seed")));
+	RequireArg(fcinfo, 6, "hyperparams");
+	RequireArg(fcinfo, 7, "test_fraction");
+	RequireArg(fcinfo, 8, "seed");
 	hyperparams = PG_GETARG_JSONB_P(6);
 	test_fraction = PG_GETARG_FLOAT8(7);
 	seed = PG_GETARG_INT32(8);

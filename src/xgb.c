@@ -19,23 +19,33 @@
 
 /* ---- errors and signals ------------------------------------------------- */
 
-/* XGBoost's last error message without its stack trace, palloc'd. */
-static char *
+/*
+ * XGBoost's last error message, palloc'd, without its "[hh:mm:ss] file:line: "
+ * prefix and its stack trace, so that it reads the same on every run.
+ */
+char *
 XgbLastError(void)
 {
 	const char *msg = XGBGetLastError();
 	const char *end = strstr(msg, "\nStack trace");
 
+	if (msg[0] == '[' && strstr(msg, "] ") != NULL)
+	{
+		const char *body = strstr(strstr(msg, "] ") + 2, ": ");
+
+		if (body != NULL && (end == NULL || body < end))
+			msg = body + 2;
+	}
 	return end ? pnstrdup(msg, end - msg) : pstrdup(msg);
 }
 
-/* Raises an error carrying XGBoost's last message unless rc is 0. */
-static void
-XgbCheck(int rc, const char *what)
+/* Raises sqlerrcode carrying XGBoost's last message unless rc is 0. */
+void
+XgbCheck(int rc, int sqlerrcode, const char *what)
 {
 	if (rc != 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				(errcode(sqlerrcode),
 				 errmsg("xgboost could not %s", what),
 				 errdetail("XGBoost said: %s", XgbLastError())));
 }
@@ -46,7 +56,7 @@ XgbCheck(int rc, const char *what)
  * thread that creates them, so with this around every call they never take
  * PostgreSQL's signals, which keep landing on the backend's own thread.
  */
-static void
+void
 XgbSignalsOff(sigset_t *saved)
 {
 	sigset_t	all;
@@ -56,7 +66,7 @@ XgbSignalsOff(sigset_t *saved)
 }
 
 /* Restores the signal mask XgbSignalsOff saved. */
-static void
+void
 XgbSignalsOn(const sigset_t *saved)
 {
 	pthread_sigmask(SIG_SETMASK, saved, NULL);
@@ -84,7 +94,7 @@ XgbLoad(const void *data, size_t len, MemoryContext owner)
 	int			rc;
 
 	cb = MemoryContextAlloc(owner, sizeof(MemoryContextCallback));
-	XgbCheck(XGBoosterCreate(NULL, 0, &booster), "create a booster");
+	XgbCheck(XGBoosterCreate(NULL, 0, &booster), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a booster");
 	cb->func = XgbFreeCallback;
 	cb->arg = booster;
 	MemoryContextRegisterResetCallback(owner, cb);
@@ -118,7 +128,7 @@ XgbSave(BoosterHandle booster, const char *format)
 	XgbSignalsOff(&saved);
 	rc = XGBoosterSaveModelToBuffer(booster, config, &len, &buf);
 	XgbSignalsOn(&saved);
-	XgbCheck(rc, "serialise the model");
+	XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "serialise the model");
 	result = palloc(VARHDRSZ + len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	memcpy(VARDATA(result), buf, len);
@@ -132,7 +142,7 @@ XgbConfig(BoosterHandle booster)
 	bst_ulong	len;
 	const char *buf;
 
-	XgbCheck(XGBoosterSaveJsonConfig(booster, &len, &buf), "save its configuration");
+	XgbCheck(XGBoosterSaveJsonConfig(booster, &len, &buf), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "save its configuration");
 	return pnstrdup(buf, len);
 }
 
@@ -142,7 +152,7 @@ XgbNumFeatures(BoosterHandle booster)
 {
 	bst_ulong	n;
 
-	XgbCheck(XGBoosterGetNumFeature(booster, &n), "count the model's features");
+	XgbCheck(XGBoosterGetNumFeature(booster, &n), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "count the model's features");
 	return (int) n;
 }
 
@@ -152,7 +162,7 @@ XgbBoostedRounds(BoosterHandle booster)
 {
 	int			n;
 
-	XgbCheck(XGBoosterBoostedRounds(booster, &n), "count the model's rounds");
+	XgbCheck(XGBoosterBoostedRounds(booster, &n), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "count the model's rounds");
 	return n;
 }
 
@@ -176,7 +186,7 @@ XgbFeatureScores(BoosterHandle booster, const char *importance_type, const char 
 
 	snprintf(config, sizeof(config), "{\"importance_type\": \"%s\"}", importance_type);
 	XgbCheck(XGBoosterFeatureScore(booster, config, &nscored, &scored, &dim, &shape, &scores),
-			 "compute feature importance");
+			 ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "compute feature importance");
 	for (bst_ulong i = 1; i < dim; i++)
 		per_feature *= shape[i];
 	/* read the thread-local result before anything else calls libxgboost */
@@ -229,7 +239,7 @@ XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
 	if (rc != 0)
 	{
 		XgbSignalsOn(&saved);
-		XgbCheck(rc, "create a matrix");
+		XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a matrix");
 	}
 	rc = XGBoosterPredictFromDMatrix(booster, dmat, config, &shape, &dim, &result);
 	if (rc == 0)
@@ -242,7 +252,7 @@ XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
 	}
 	XGDMatrixFree(dmat);
 	XgbSignalsOn(&saved);
-	XgbCheck(rc, "predict");
+	XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "predict");
 	if (n != out_len)
 		elog(ERROR, "xgboost returned %zu prediction values where %zu were expected", n, out_len);
 }

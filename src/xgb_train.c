@@ -14,8 +14,6 @@
 #include "postgres.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
 
 #include <xgboost/c_api.h>
 
@@ -109,58 +107,14 @@ XgbLogCallback(const char *msg)
 	log_text[log_len] = '\0';
 }
 
-/* Blocks every signal of the calling thread; the previous mask goes to *old. */
-static void
-BlockSignals(sigset_t *old)
-{
-	sigset_t	all;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, old);
-}
-
-/* Restores the signal mask BlockSignals saved. */
-static void
-RestoreSignals(const sigset_t *old)
-{
-	pthread_sigmask(SIG_SETMASK, old, NULL);
-}
-
 /* Runs a libxgboost call (which never raises a PostgreSQL error) with signals blocked. */
 #define XGB_BLOCKED(rc, call) \
 	do { \
 		sigset_t	old_mask_; \
-		BlockSignals(&old_mask_); \
+		XgbSignalsOff(&old_mask_); \
 		(rc) = (call); \
-		RestoreSignals(&old_mask_); \
+		XgbSignalsOn(&old_mask_); \
 	} while (0)
-
-/*
- * Raises sqlerrcode with XGBoost's last message unless rc is 0; the message
- * loses its "[hh:mm:ss] file:line: " prefix and its stack trace.
- */
-static void
-XgbTrainCheck(int rc, int sqlerrcode, const char *what)
-{
-	const char *msg;
-	const char *end;
-
-	if (rc == 0)
-		return;
-	msg = XGBGetLastError();
-	end = strstr(msg, "\nStack trace");
-	if (msg[0] == '[' && strstr(msg, "] ") != NULL)
-	{
-		const char *body = strstr(strstr(msg, "] ") + 2, ": ");
-
-		if (body != NULL && (end == NULL || body < end))
-			msg = body + 2;
-	}
-	ereport(ERROR,
-			(errcode(sqlerrcode),
-			 errmsg("xgboost could not %s", what),
-			 errdetail("XGBoost said: %s", end ? pnstrdup(msg, end - msg) : msg)));
-}
 
 /* Memory-context callback: frees the handles still held. */
 static void
@@ -467,13 +421,13 @@ CreateMatrix(const Dataset *ds, const float *x, const float *y, int64 rows, int 
 	ArrayInterface(array, sizeof(array), x, rows, ds->ninputs);
 	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d}", nthread);
 	XGB_BLOCKED(rc, XGDMatrixCreateFromDense(array, config, slot));
-	XgbTrainCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "build its training matrix");
-	XgbTrainCheck(XGDMatrixSetFloatInfo(*slot, "label", y, (bst_ulong) rows),
+	XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "build its training matrix");
+	XgbCheck(XGDMatrixSetFloatInfo(*slot, "label", y, (bst_ulong) rows),
 				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the labels");
 	FeatureInfo(ds, &names, &types);
-	XgbTrainCheck(XGDMatrixSetStrFeatureInfo(*slot, "feature_name", names, ds->ninputs),
+	XgbCheck(XGDMatrixSetStrFeatureInfo(*slot, "feature_name", names, ds->ninputs),
 				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature names");
-	XgbTrainCheck(XGDMatrixSetStrFeatureInfo(*slot, "feature_type", types, ds->ninputs),
+	XgbCheck(XGDMatrixSetStrFeatureInfo(*slot, "feature_type", types, ds->ninputs),
 				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature types");
 }
 
@@ -525,7 +479,7 @@ CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 ro
 	int			rc;
 
 	memset(&it, 0, sizeof(it));
-	XgbTrainCheck(XGProxyDMatrixCreate(&h->proxy), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a proxy matrix");
+	XgbCheck(XGProxyDMatrixCreate(&h->proxy), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a proxy matrix");
 	it.proxy = h->proxy;
 	it.x = x;
 	it.y = y;
@@ -538,7 +492,7 @@ CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 ro
 														 config, slot));
 	XGDMatrixFree(h->proxy);
 	h->proxy = NULL;
-	XgbTrainCheck(rc != 0 || it.failed ? -1 : 0, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "build its training matrix");
+	XgbCheck(rc != 0 || it.failed ? -1 : 0, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "build its training matrix");
 }
 
 /*
@@ -637,15 +591,15 @@ CreateBooster(const Dataset *ds, XgbHandles *h, const XgbParams *p)
 	const char *config;
 	int			rc;
 
-	XgbTrainCheck(XGBoosterCreate(dmats, h->dtest ? 2 : 1, &h->booster),
+	XgbCheck(XGBoosterCreate(dmats, h->dtest ? 2 : 1, &h->booster),
 				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a booster");
 	FeatureInfo(ds, &names, &types);
-	XgbTrainCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_name", names, ds->ninputs),
+	XgbCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_name", names, ds->ninputs),
 				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature names");
-	XgbTrainCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_type", types, ds->ninputs),
+	XgbCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_type", types, ds->ninputs),
 				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature types");
 	forboth(k, p->keys, v, p->values)
-		XgbTrainCheck(XGBoosterSetParam(h->booster, lfirst(k), lfirst(v)),
+		XgbCheck(XGBoosterSetParam(h->booster, lfirst(k), lfirst(v)),
 					  ERRCODE_INVALID_PARAMETER_VALUE, psprintf("set hyperparameter \"%s\"", (char *) lfirst(k)));
 	XGBRegisterLogCallback(XgbLogCallback);
 	log_len = 0;
@@ -653,7 +607,7 @@ CreateBooster(const Dataset *ds, XgbHandles *h, const XgbParams *p)
 	log_capture = true;
 	XGB_BLOCKED(rc, XGBoosterSaveJsonConfig(h->booster, &len, &config));
 	log_capture = false;
-	XgbTrainCheck(rc, ERRCODE_INVALID_PARAMETER_VALUE, "use these hyperparameters");
+	XgbCheck(rc, ERRCODE_INVALID_PARAMETER_VALUE, "use these hyperparameters");
 	ReportUnusedParams(log_text);
 }
 
@@ -730,9 +684,9 @@ Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p)
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(round_context);
 		XGB_BLOCKED(rc, XGBoosterUpdateOneIter(h->booster, iter, h->dtrain));
-		XgbTrainCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "boost a round");
+		XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "boost a round");
 		XGB_BLOCKED(rc, XGBoosterEvalOneIter(h->booster, iter, dmats, names, h->dtest ? 2 : 1, &eval));
-		XgbTrainCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "evaluate a round");
+		XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "evaluate a round");
 		value = LogEvaluation(req, eval, iter, &metric);
 
 		if (p->early_stopping_rounds > 0 && metric != NULL)
@@ -785,12 +739,12 @@ TruncateBooster(XgbHandles *h, int rounds)
 	BoosterHandle sliced;
 	char		best[16];
 
-	XgbTrainCheck(XGBoosterSlice(h->booster, 0, rounds, 1, &sliced),
+	XgbCheck(XGBoosterSlice(h->booster, 0, rounds, 1, &sliced),
 				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "keep the best rounds");
 	XGBoosterFree(h->booster);
 	h->booster = sliced;
 	snprintf(best, sizeof(best), "%d", rounds - 1);
-	XgbTrainCheck(XGBoosterSetAttr(h->booster, "best_iteration", best),
+	XgbCheck(XGBoosterSetAttr(h->booster, "best_iteration", best),
 				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "record the best iteration");
 }
 
@@ -810,14 +764,14 @@ XgbTrainPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch
 
 	for (Size i = 0; i < (Size) batch->nrows * k; i++)
 		x[i] = (float) batch->x[i];
-	BlockSignals(&old);
+	XgbSignalsOff(&old);
 	PG_TRY();
 	{
 		XgbPredictDense(h->booster, x, batch->nrows, k, XGB_PREDICT_VALUE, res, (size_t) batch->nrows * nout);
 	}
 	PG_FINALLY();
 	{
-		RestoreSignals(&old);
+		XgbSignalsOn(&old);
 	}
 	PG_END_TRY();
 	for (int i = 0; i < batch->nrows; i++)

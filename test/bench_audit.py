@@ -5,11 +5,10 @@ against the same table audited by a PL/pgSQL trigger that writes the same
 columns as jsonb (the usual trigger-based audit: to_jsonb(OLD/NEW), changed
 columns, who and from where; it keeps no hash chain). Wall time, and the CPU
 time of the server backend (read from /proc: steadier on a shared machine)."""
-import os
 import statistics
 import time
 
-from mlops_bench import report
+from mlops_bench import backend_cpu_seconds, report
 from mlops_test import fresh_database, query
 
 ROWS = 100000
@@ -43,14 +42,7 @@ for name in ("plain", "audited", "plpgsql"):
     query(conn, f"""CREATE TABLE {name} (id bigint PRIMARY KEY, customer text NOT NULL, qty int NOT NULL,
                                          price numeric(10,2), note text, created timestamptz DEFAULT now())""")
 query(conn, "SELECT mlops.enable_audit('audited')")
-backend = query(conn, "SELECT pg_backend_pid()")[0][0]
-
-
-def backend_cpu():
-    """User + system CPU seconds of the server backend so far."""
-    with open(f"/proc/{backend}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+backend_cpu = backend_cpu_seconds(conn)
 
 query(conn, "CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON plpgsql FOR EACH ROW EXECUTE FUNCTION plpgsql_audit()")
 

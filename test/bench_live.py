@@ -6,37 +6,19 @@ SELECT predict(), predict_proba() into a plain table; online: pgbench, 4
 clients, predict_logged vs predict on one row and vs the hand-written INSERT
 (which pays the same commit); live_metrics over 100k logged
 predictions with outcomes vs psycopg2 fetch + scikit-learn."""
-import os
-import re
 import statistics
-import subprocess
-import tempfile
-import time
 
 import numpy as np
-import psycopg2
-import xgboost as xgb
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score
 
-from mlops_bench import median_seconds, report
+import mlops_bench
+from mlops_bench import import_binary_xgboost, median_seconds, random_feature_tables, report
 from mlops_test import fresh_database, query
 
 ROWS, F, BATCH, LOGGED = 100_000, 20, 5_000, 100_000
 conn = fresh_database("bench_live", datasets=False)
-cols = [f"f{i}" for i in range(1, F + 1)]
-query(conn, "SELECT setseed(0.42)")
-query(conn, f"CREATE TABLE b_row AS SELECT i AS id, {', '.join(f'random() AS {c}' for c in cols)} "
-      f"FROM generate_series(1, {ROWS}) i")
-query(conn, "ALTER TABLE b_row ADD PRIMARY KEY (id)")
-query(conn, f"CREATE TABLE b_arr AS SELECT id, ARRAY[{', '.join(cols)}] AS f FROM b_row")
-query(conn, "VACUUM ANALYZE b_row")
-query(conn, "VACUUM ANALYZE b_arr")
-X = np.array(query(conn, f"SELECT {', '.join(cols)} FROM b_row ORDER BY id"), dtype=np.float32)
-y = (X[:, 0] + X[:, 1] * X[:, 2] - X[:, 3] ** 2 + 0.1 * np.random.default_rng(1).normal(size=ROWS) > 0.4).astype(int)
-booster = xgb.train({"objective": "binary:logistic", "max_depth": 6, "nthread": 1, "tree_method": "hist"},
-                    xgb.DMatrix(X[:20_000], label=y[:20_000]), 50)
-query(conn, "SELECT mlops.import_model('m', %s, 'xgboost-ubj', %s, 'classification')",
-      (psycopg2.Binary(bytes(booster.save_raw("ubj"))), cols))
+cols, X, y = random_feature_tables(conn, ROWS, F)
+booster = import_binary_xgboost(conn, cols, X, y, 20_000, 50)
 query(conn, "CREATE TABLE my_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, key text, features jsonb, "
             "prediction float8, probabilities float8[], at timestamptz DEFAULT clock_timestamp(), by name DEFAULT current_user)")
 query(conn, "CREATE INDEX ON my_log (key)")
@@ -56,16 +38,8 @@ report(f"batch {BATCH} rows: predict_logged vs INSERT .. SELECT predict, predict
 
 
 def pgbench(sql, seconds):
-    """Average latency (ms) of pgbench, 4 clients, prepared statements."""
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        f.write(f"\\set id random(1, {ROWS})\n{sql};\n")
-    try:
-        out = subprocess.run(["/usr/lib/postgresql/15/bin/pgbench", "-n", "-M", "prepared", "-c", "4", "-j", "2",
-                              "-T", str(seconds), "-f", f.name, "bench_live"],
-                             check=True, capture_output=True, text=True).stdout
-    finally:
-        os.unlink(f.name)
-    return float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
+    """Average latency (ms) of pgbench on this benchmark's database, :id over b_row."""
+    return mlops_bench.pgbench("bench_live", sql, seconds, ROWS)
 
 
 online = {"logged": "SELECT mlops.predict_logged('m', :id::text, t) FROM b_row t WHERE id = :id",

@@ -6,15 +6,11 @@ against one server without workers: scoring on the shards through views
 (scores fetched to the coordinator, or summed on the shards), and training
 statistics pushed down per shard and merged."""
 import os
-import re
 import statistics
-import subprocess
 import time
 
-import psycopg2
-
 from mlops_bench import report
-from mlops_test import ROOT, fresh_database, query
+from mlops_test import fresh_database, query, server_connection, start_server, stop_server
 
 ROWS = int(os.environ.get("BENCH_SCALE_ROWS", 2_000_000))
 DATA = ("SELECT i AS id, sin(i) AS x1, cos(i * 0.7) AS x2, sin(i * 0.13) AS x3, "
@@ -69,12 +65,6 @@ for what, sql in (("linear_stats", STATS), ("predict", SCORE)):
 workers(conn, 0)
 
 
-def start_server():
-    out = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "start"],
-                         check=True, capture_output=True, text=True).stdout
-    return re.search(r"MLOPS_CLUSTER=([^;]+);", out).group(1)
-
-
 shard_dirs = []
 try:
     for _ in range(2):
@@ -86,8 +76,7 @@ try:
     half = ROWS // 2
     for i, d in enumerate(shard_dirs):
         lo, hi = 1 + i * half, half if i == 0 else ROWS
-        shard = psycopg2.connect(host=d, port=5432, user="postgres", dbname="mlops")
-        shard.autocommit = True
+        shard = server_connection(d)
         query(shard, "CREATE EXTENSION mlops")
         query(shard, f"CREATE TABLE readings AS {DATA.format(lo, hi)}")
         query(shard, "VACUUM ANALYZE readings")
@@ -122,4 +111,4 @@ try:
     report(f"linear_stats {ROWS // 1000}k rows, 2 shards vs 1 server", t["stats_sharded"], t["stats_single"])
 finally:
     for d in shard_dirs:
-        subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "stop", d], check=False)
+        stop_server(d)

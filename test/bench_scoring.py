@@ -2,47 +2,21 @@
 """Scoring benchmarks: batch scoring of 200k rows × 20 float features with a
 binary model of 100 trees of depth 6 (SQL vs Python xgboost inplace_predict,
 one thread each), and online scoring with pgbench (4 clients)."""
-import os
-import re
 import statistics
-import subprocess
-import tempfile
 import time
 
-import numpy as np
-import psycopg2
-import xgboost as xgb
-
-from mlops_bench import report
+import mlops_bench
+from mlops_bench import backend_cpu_seconds, import_binary_xgboost, random_feature_tables, report
 from mlops_test import fresh_database, query
 
 ROWS, F = 200_000, 20
 conn = fresh_database("bench_scoring", datasets=False)
-cols = [f"f{i}" for i in range(1, F + 1)]
-query(conn, "SELECT setseed(0.42)")
-query(conn, f"CREATE TABLE b_row AS SELECT i AS id, {', '.join(f'random() AS {c}' for c in cols)} "
-      f"FROM generate_series(1, {ROWS}) i")
-query(conn, "ALTER TABLE b_row ADD PRIMARY KEY (id)")
-query(conn, f"CREATE TABLE b_arr AS SELECT id, ARRAY[{', '.join(cols)}] AS f FROM b_row")
-query(conn, "VACUUM ANALYZE b_row")
-query(conn, "VACUUM ANALYZE b_arr")
-X = np.array(query(conn, f"SELECT {', '.join(cols)} FROM b_row ORDER BY id"), dtype=np.float32)
-y = (X[:, 0] + X[:, 1] * X[:, 2] - X[:, 3] ** 2 + 0.1 * np.random.default_rng(1).normal(size=ROWS) > 0.4).astype(int)
-booster = xgb.train({"objective": "binary:logistic", "max_depth": 6, "nthread": 1, "tree_method": "hist"},
-                    xgb.DMatrix(X[:50_000], label=y[:50_000]), 100)
-query(conn, "SELECT mlops.import_model('m', %s, 'xgboost-ubj', %s, 'classification')",
-      (psycopg2.Binary(bytes(booster.save_raw("ubj"))), cols))
+cols, X, y = random_feature_tables(conn, ROWS, F)
+booster = import_binary_xgboost(conn, cols, X, y, 50_000, 100)
 booster.set_param({"nthread": 1})
 query(conn, "SET max_parallel_workers_per_gather = 0")
 
-pid = query(conn, "SELECT pg_backend_pid()")[0][0]
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def backend_cpu():
-    """CPU seconds the server backend has used (the machine is shared: CPU time is steadier than wall time)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+backend_cpu = backend_cpu_seconds(conn)
 
 
 def timed(fn, cpu):
@@ -71,16 +45,8 @@ report("  same, CPU time: predict(row) vs inplace_predict", cpu["row"], cpu["pee
 
 
 def pgbench(sql, seconds=8):
-    """Average latency (ms) of pgbench, 4 clients, prepared statements."""
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        f.write(f"\\set id random(1, {ROWS})\n{sql};\n")
-    try:
-        out = subprocess.run(["/usr/lib/postgresql/15/bin/pgbench", "-n", "-M", "prepared", "-c", "4", "-j", "2",
-                              "-T", str(seconds), "-f", f.name, "bench_scoring"],
-                             check=True, capture_output=True, text=True).stdout
-    finally:
-        os.unlink(f.name)
-    return float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
+    """Average latency (ms) of pgbench on this benchmark's database, :id over b_row."""
+    return mlops_bench.pgbench("bench_scoring", sql, seconds, ROWS)
 
 
 pgbench("SELECT mlops.predict('m', t) FROM b_row t WHERE id = :id", 3)  # warm-up

@@ -6,34 +6,12 @@ version number (idempotent, the shards' counters kept consistent); scores
 computed on the shards (Remote SQL) equal to single-server scores; linear
 statistics computed per shard (aggregate pushdown), merged on the coordinator,
 equal to a single-server fit (1e-9)."""
-import os
-import re
-import subprocess
-
 import numpy as np
-import psycopg2
 
-from mlops_test import ROOT, check, close, connect, expect_error, finish, fresh_database, query
+from mlops_test import (check, close, expect_error, finish, fresh_database, query, server_connection,
+                        start_server, stop_server)
 
 ROWS = 20000
-
-
-def start_server():
-    """Starts a throwaway server (scripts/cluster, staged build when
-    MLOPS_PG_STAGE is set) and returns its directory (its socket directory)."""
-    out = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "start"],
-                         check=True, capture_output=True, text=True).stdout
-    return re.search(r"MLOPS_CLUSTER=([^;]+);", out).group(1)
-
-
-def stop_server(directory):
-    subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "stop", directory], check=False)
-
-
-def shard_connection(directory):
-    conn = psycopg2.connect(host=directory, port=5432, user="postgres", dbname="mlops")
-    conn.autocommit = True
-    return conn
 
 
 def fit_of(conn, sql):
@@ -44,7 +22,7 @@ def fit_of(conn, sql):
 
 def main(shard_dirs):
     coord = fresh_database("shards", datasets=False)
-    shards = [shard_connection(d) for d in shard_dirs]
+    shards = [server_connection(d) for d in shard_dirs]
     for s in shards:
         query(s, "CREATE EXTENSION mlops")
         query(s, "CREATE TABLE readings (id int, x1 float8, x2 float8, x3 float8, y float8)")

@@ -38,4 +38,11 @@ extern void ScoringImputeLinear(ScoringModel *m, double *x);
 /* Linear models: the noutputs margins of an imputed x. */
 extern void ScoringLinearMargins(const ScoringModel *m, const double *x, double *margins);
 
+/*
+ * Turns n margins into class probabilities in place (softmax, shifted by the
+ * largest margin so that exp cannot overflow); returns log Σ exp(margin), for
+ * a log loss. Shared by scoring and logistic training.
+ */
+extern double ScoringSoftmax(double *x, int n);
+
 #endif

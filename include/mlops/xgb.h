@@ -14,7 +14,32 @@
 
 #include "postgres.h"
 
+#include <signal.h>
+
 #include <xgboost/c_api.h>
+
+/*
+ * XGBoost's last error message, palloc'd, without its "[hh:mm:ss] file:line: "
+ * prefix and its stack trace (deterministic, fit for errdetail).
+ */
+extern char *XgbLastError(void);
+
+/*
+ * Raises sqlerrcode, "xgboost could not WHAT" with XGBoost's last message as
+ * detail, unless rc (a libxgboost return code) is 0.
+ */
+extern void XgbCheck(int rc, int sqlerrcode, const char *what);
+
+/*
+ * Blocks every signal of the calling thread, saving the old mask in *saved.
+ * libxgboost may start OpenMP threads in any call and they inherit the mask:
+ * wrap every call that may run parallel code, so PostgreSQL's signals keep
+ * landing on the backend's own thread. Never raise an error in between.
+ */
+extern void XgbSignalsOff(sigset_t *saved);
+
+/* Restores the signal mask XgbSignalsOff saved. */
+extern void XgbSignalsOn(const sigset_t *saved);
 
 /* What XgbPredictDense computes (XGBoost's prediction "type"). */
 typedef enum XgbPredictKind

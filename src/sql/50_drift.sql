@@ -240,9 +240,7 @@ DECLARE
     results jsonb;
     outcome jsonb;
 BEGIN
-    IF run_monitor.name IS NULL THEN
-        RAISE EXCEPTION 'name must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM mlops._require(run_monitor.name, 'name');
     SELECT * INTO m FROM mlops.monitors WHERE monitors.name = run_monitor.name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'monitor "%" does not exist', run_monitor.name USING ERRCODE = 'undefined_object';

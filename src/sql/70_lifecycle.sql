@@ -254,12 +254,10 @@ DECLARE
     reason text;
     outcome jsonb;
 BEGIN
-    IF model IS NULL OR alias IS NULL OR gate IS NULL OR force IS NULL THEN
-        RAISE EXCEPTION '% must not be null',
-            CASE WHEN model IS NULL THEN 'model' WHEN alias IS NULL THEN 'alias'
-                 WHEN gate IS NULL THEN 'gate' ELSE 'force' END
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM mlops._require(model, 'model');
+    PERFORM mlops._require(alias, 'alias');
+    PERFORM mlops._require(gate, 'gate');
+    PERFORM mlops._require(force, 'force');
     PERFORM mlops._check_alias_move(alias);
 
     -- the gate

@@ -5,6 +5,7 @@ The server is the throwaway one started by scripts/run-tests (PGHOST, PGPORT,
 PGUSER are in the environment)."""
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -36,6 +37,26 @@ def fresh_database(name, datasets=True):
 def connect(name):
     """An autocommit connection to database `name`."""
     conn = psycopg2.connect(dbname=name)
+    conn.autocommit = True
+    return conn
+
+
+def start_server():
+    """Starts a further throwaway server (scripts/cluster, the staged build when
+    MLOPS_PG_STAGE is set) and returns its directory (its socket directory)."""
+    out = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "start"],
+                         check=True, capture_output=True, text=True).stdout
+    return re.search(r"MLOPS_CLUSTER=([^;]+);", out).group(1)
+
+
+def stop_server(directory):
+    """Stops and removes a server start_server started."""
+    subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "stop", directory], check=False)
+
+
+def server_connection(directory):
+    """An autocommit connection to database mlops of a start_server server."""
+    conn = psycopg2.connect(host=directory, port=5432, user="postgres", dbname="mlops")
     conn.autocommit = True
     return conn
 
