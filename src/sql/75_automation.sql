@@ -44,44 +44,61 @@ $$;
 COMMENT ON FUNCTION mlops._link_run_to_cron(bigint) IS
     'internal: records in a run the pg_cron job and job run that executed it, when one did';
 
-CREATE FUNCTION mlops.retrain(model text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+-- The spec retrain() trains with: that of the version behind the default alias
+-- of a model (given by name), which must have been trained by train().
+CREATE FUNCTION mlops._retrain_spec(model text, OUT model_name text, OUT version int, OUT source text,
+                                    OUT target text, OUT features text[], OUT algorithm text, OUT task text,
+                                    OUT hyperparams jsonb, OUT test_fraction float8, OUT seed int)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
-    current record;
-    spec record;
+    training_run bigint;
     params jsonb;
-    trained record;
-    test_fraction float8;
-    outcome jsonb;
 BEGIN
     IF mlops._require(model, 'model') ~ '[@:]' THEN
-        RAISE EXCEPTION 'retrain takes a model name, not "%"', model
+        RAISE EXCEPTION 'retraining takes a model name, not "%"', model
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The new version is trained with the spec of the version behind the default alias.';
     END IF;
-    SELECT * INTO current FROM mlops.resolve_model(model);
-    SELECT v.source, v.target, v.features, v.algorithm, v.task, v.hyperparams, v.run_id INTO spec
-      FROM mlops.model_versions v WHERE v.name = current.model AND v.version = current.version;
-    IF spec.source IS NULL OR spec.run_id IS NULL THEN
-        RAISE EXCEPTION 'version % of model "%" was not trained by mlops.train()', current.version, current.model
+    SELECT r.model, r.version INTO model_name, version FROM mlops.resolve_model(model) r;
+    SELECT v.source, v.target, v.features, v.algorithm, v.task, v.hyperparams, v.run_id
+      INTO source, target, features, algorithm, task, hyperparams, training_run
+      FROM mlops.model_versions v WHERE v.name = model_name AND v.version = _retrain_spec.version;
+    IF source IS NULL OR training_run IS NULL THEN
+        RAISE EXCEPTION 'version % of model "%" was not trained by mlops.train()', version, model_name
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'An imported version has no training source to retrain from.',
                   HINT = 'Train a version with mlops.train() and promote it first.';
     END IF;
-    SELECT r.params INTO params FROM mlops.runs r WHERE r.run_id = spec.run_id;
+    SELECT r.params INTO params FROM mlops.runs r WHERE r.run_id = training_run;
     test_fraction := coalesce((params->>'test_fraction')::float8, 0.2);
+    seed := coalesce((params->>'seed')::int, 42);
+END
+$$;
+COMMENT ON FUNCTION mlops._retrain_spec(text) IS
+    'internal: the training spec of the version behind a model''s default alias (55000 unless train() made it)';
+
+CREATE FUNCTION mlops.retrain(model text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+DECLARE
+    spec record;
+    trained record;
+    outcome jsonb;
+BEGIN
+    SELECT * INTO spec FROM mlops._retrain_spec(model);
     SELECT * INTO trained
-      FROM mlops.train(current.model, spec.source, spec.target, spec.algorithm, spec.task, spec.features,
-                       spec.hyperparams, test_fraction, coalesce((params->>'seed')::int, 42));
+      FROM mlops.train(spec.model_name, spec.source, spec.target, spec.algorithm, spec.task, spec.features,
+                       spec.hyperparams, spec.test_fraction, spec.seed);
     PERFORM mlops._link_run_to_cron(trained.run_id);
     -- the gate compares on the new version's test split, or on every row when
     -- the model trains on every row
-    outcome := mlops.promote(current.model, trained.version,
-                             gate => CASE WHEN test_fraction = 0 THEN jsonb_build_object('source', spec.source)
+    outcome := mlops.promote(spec.model_name, trained.version,
+                             gate => CASE WHEN spec.test_fraction = 0 THEN jsonb_build_object('source', spec.source)
                                           ELSE '{}' END);
-    RETURN outcome || jsonb_build_object('model', current.model, 'version', trained.version,
-                                         'run_id', trained.run_id, 'retrained_from', current.version);
+    RETURN outcome || jsonb_build_object('model', spec.model_name, 'version', trained.version,
+                                         'run_id', trained.run_id, 'retrained_from', spec.version);
 END
 $$;
 COMMENT ON FUNCTION mlops.retrain(text) IS
@@ -230,20 +247,11 @@ CREATE FUNCTION mlops.schedule_retrain(model text, schedule text, only_on_drift 
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
-    current record;
+    spec record;
 BEGIN
-    IF mlops._require(model, 'model') ~ '[@:]' THEN
-        RAISE EXCEPTION 'schedule_retrain takes a model name, not "%"', model USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT * INTO current FROM mlops.resolve_model(model);
-    IF NOT EXISTS (SELECT FROM mlops.model_versions v WHERE v.name = current.model AND v.version = current.version
-                                                        AND v.source IS NOT NULL AND v.run_id IS NOT NULL) THEN
-        RAISE EXCEPTION 'version % of model "%" was not trained by mlops.train()', current.version, current.model
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'An imported version has no training source to retrain from.';
-    END IF;
-    RETURN mlops._cron_schedule('mlops:retrain:' || current.model, schedule,
-                                format('mlops._scheduled_retrain(%L, %L)', current.model,
+    SELECT * INTO spec FROM mlops._retrain_spec(model);
+    RETURN mlops._cron_schedule('mlops:retrain:' || spec.model_name, schedule,
+                                format('mlops._scheduled_retrain(%L, %L)', spec.model_name,
                                        mlops._require(only_on_drift, 'only_on_drift')),
                                 'mlops._scheduled_retrain(text,boolean)');
 END
@@ -296,6 +304,7 @@ COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of 
 -- which records its failure (retrain and production are for mlops_admin).
 GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops.unschedule(text),
     mlops._scheduled_monitor(text), mlops._unschedule_current_job(text), mlops._current_cron_run(),
+    mlops._retrain_spec(text),
     mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
     mlops._record_retrain_outcome(text, jsonb, text, text), mlops._drifted_since_production(text)
     TO mlops_trainer;
