@@ -642,15 +642,33 @@ Explain(CallSite *cs, ScoringModel *m)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
 }
 
+/*
+ * The model of a scoring call (model text, features float8[] | row record),
+ * resolved once per statement, with the call's inputs read into the call
+ * site's buffers: what every predict/predict_proba/explain form starts with.
+ */
+static ScoringModel *
+ScoringCallInputs(FunctionCallInfo fcinfo, CallSite **cs, bool row)
+{
+	ScoringModel *m;
+
+	*cs = GetCallSite(fcinfo);
+	m = CallSiteModel(fcinfo, *cs, 0);
+	if (row)
+		RowInputs(fcinfo, *cs, m, 1);
+	else
+		ArrayInputs(fcinfo, *cs, m, 1);
+	return m;
+}
+
 PG_FUNCTION_INFO_V1(predict_array);
 /* predict(model text, features float8[]) */
 Datum
 predict_array(PG_FUNCTION_ARGS)
 {
-	CallSite   *cs = GetCallSite(fcinfo);
-	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+	CallSite   *cs;
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, false);
 
-	ArrayInputs(fcinfo, cs, m, 1);
 	PG_RETURN_FLOAT8(PredictOne(cs, m));
 }
 
@@ -659,10 +677,9 @@ PG_FUNCTION_INFO_V1(predict_row);
 Datum
 predict_row(PG_FUNCTION_ARGS)
 {
-	CallSite   *cs = GetCallSite(fcinfo);
-	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+	CallSite   *cs;
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, true);
 
-	RowInputs(fcinfo, cs, m, 1);
 	PG_RETURN_FLOAT8(PredictOne(cs, m));
 }
 
@@ -671,10 +688,9 @@ PG_FUNCTION_INFO_V1(predict_proba_array);
 Datum
 predict_proba_array(PG_FUNCTION_ARGS)
 {
-	CallSite   *cs = GetCallSite(fcinfo);
-	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+	CallSite   *cs;
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, false);
 
-	ArrayInputs(fcinfo, cs, m, 1);
 	PG_RETURN_DATUM(ProbaArray(cs, m));
 }
 
@@ -683,10 +699,9 @@ PG_FUNCTION_INFO_V1(predict_proba_row);
 Datum
 predict_proba_row(PG_FUNCTION_ARGS)
 {
-	CallSite   *cs = GetCallSite(fcinfo);
-	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+	CallSite   *cs;
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, true);
 
-	RowInputs(fcinfo, cs, m, 1);
 	PG_RETURN_DATUM(ProbaArray(cs, m));
 }
 
@@ -695,10 +710,9 @@ PG_FUNCTION_INFO_V1(explain_array);
 Datum
 explain_array(PG_FUNCTION_ARGS)
 {
-	CallSite   *cs = GetCallSite(fcinfo);
-	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+	CallSite   *cs;
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, false);
 
-	ArrayInputs(fcinfo, cs, m, 1);
 	PG_RETURN_DATUM(Explain(cs, m));
 }
 
@@ -707,10 +721,9 @@ PG_FUNCTION_INFO_V1(explain_row);
 Datum
 explain_row(PG_FUNCTION_ARGS)
 {
-	CallSite   *cs = GetCallSite(fcinfo);
-	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+	CallSite   *cs;
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, true);
 
-	RowInputs(fcinfo, cs, m, 1);
 	PG_RETURN_DATUM(Explain(cs, m));
 }
 
