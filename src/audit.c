@@ -26,6 +26,7 @@
 
 #include "access/detoast.h"
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -43,6 +44,7 @@
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -81,7 +83,13 @@ typedef struct AuditAttr
 	bool		typbyval;
 	Oid			basetype;
 	JsonbValue	key;			/* the column name */
+	char	   *key_text;		/* the name as a JSON string, then ": " */
+	int			key_text_len;
 	FmgrInfo	convert;		/* output function (JSON_FLOAT) or to_jsonb (JSON_OTHER) */
+	/* JSON_DATETIME: the last value seen and its text (rows often share one, e.g. now()) */
+	bool		have_last;
+	Datum		last;
+	char		last_text[MAXDATELEN + 1];
 } AuditAttr;
 
 /* What the trigger knows of an audited table, kept in fn_extra per statement. */
@@ -91,9 +99,27 @@ typedef struct AuditTable
 	Oid			relid;
 	TupleDesc	tupdesc;
 	char	   *name;			/* schema-qualified, quoted as needed */
+	int			nkeys;			/* audited columns */
+	int		   *keys;			/* their indexes in attrs, in jsonb's order of keys */
 	int			natts;
 	AuditAttr	attrs[FLEXIBLE_ARRAY_MEMBER];
 } AuditTable;
+
+/*
+ * A row as the log holds it: its audited columns as a jsonb object, and the
+ * text of that object (what jsonb's output function gives), built together
+ * so that hashing needs no second pass. The text of the value of pairs[k] is
+ * text.data[start[k]] up to text.data[end[k]], so that an UPDATE's new row
+ * can reuse the unchanged values of the old one.
+ */
+typedef struct RowImage
+{
+	Jsonb	   *jsonb;
+	StringInfoData text;
+	JsonbPair  *pairs;
+	int		   *start;
+	int		   *end;
+} RowImage;
 
 /* The head of the chain as this transaction knows it. */
 typedef struct AuditChain
@@ -124,6 +150,7 @@ typedef struct LogWriter
 	ResultRelInfo *rri;
 	EState	   *estate;
 	TupleTableSlot *slot;
+	BulkInsertState bistate;	/* keeps the log's last page pinned from one row to the next */
 	bool		busy;			/* inserting: an index expression may run an executor */
 } LogWriter;
 
@@ -283,10 +310,12 @@ Sha256(const char *data, size_t len, uint8 *hash)
  * The text of a column is its PostgreSQL text output, except: at is the
  * integer number of microseconds since 1970-01-01 00:00 UTC, and prev_hash is
  * lower-case hex (no "\x"), so that no setting (DateStyle, TimeZone,
- * bytea_output) changes it.
+ * bytea_output) changes it. old_text and new_text, when not NULL, are the
+ * text of old_row and new_row (which then need not be printed again).
  */
 void
-AuditRowHash(const Datum *values, const bool *nulls, uint8 *hash)
+AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *old_text,
+			 const StringInfoData *new_text, uint8 *hash)
 {
 	StringInfoData buf;
 	char		num[32];
@@ -332,8 +361,15 @@ AuditRowHash(const Datum *values, const bool *nulls, uint8 *hash)
 			case AUDIT_OLD_ROW:
 			case AUDIT_NEW_ROW:
 				{
-					Jsonb	   *j = DatumGetJsonbP(v);
+					const StringInfoData *text = col == AUDIT_OLD_ROW ? old_text : new_text;
+					Jsonb	   *j;
 
+					if (text != NULL)
+					{
+						AppendField(&buf, text->data, text->len);
+						break;
+					}
+					j = DatumGetJsonbP(v);
 					s = JsonbToCString(NULL, &j->root, VARSIZE(j));
 					AppendField(&buf, s, strlen(s));
 					break;
@@ -456,6 +492,7 @@ OpenLogWriter(void)
 		ExecOpenIndices(writer.rri, false);
 		writer.estate = CreateExecutorState();
 		writer.slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+		writer.bistate = GetBulkInsertState();
 		writer.lxid = MyProc->lxid;
 		writer.rel = rel;		/* open only once everything is */
 	}
@@ -477,6 +514,7 @@ CloseLogWriter(void)
 		return;
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	ExecDropSingleTupleTableSlot(writer.slot);
+	FreeBulkInsertState(writer.bistate);
 	ExecCloseIndices(writer.rri);
 	FreeExecutorState(writer.estate);
 	table_close(writer.rel, NoLock);
@@ -508,6 +546,7 @@ AuditXactCallback(XactEvent event, void *arg)
 static void
 InsertLogRow(Datum *values, bool *nulls)
 {
+	ResourceOwner saved_owner;
 	Oid			saved_user;
 	int			saved_context;
 
@@ -518,7 +557,10 @@ InsertLogRow(Datum *values, bool *nulls)
 						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	writer.busy = true;
 	ExecStoreHeapTuple(heap_form_tuple(RelationGetDescr(writer.rel), values, nulls), writer.slot, true);
-	table_tuple_insert(writer.rel, writer.slot, GetCurrentCommandId(true), 0, NULL);
+	saved_owner = CurrentResourceOwner;
+	CurrentResourceOwner = TopTransactionResourceOwner;	/* bistate's pin outlives subtransactions */
+	table_tuple_insert(writer.rel, writer.slot, GetCurrentCommandId(true), 0, writer.bistate);
+	CurrentResourceOwner = saved_owner;
 	ExecInsertIndexTuples(writer.rri, writer.slot, writer.estate, false, false, NULL, NIL);
 	ResetPerTupleExprContext(writer.estate);
 	ExecClearTuple(writer.slot);
@@ -533,7 +575,7 @@ InsertLogRow(Datum *values, bool *nulls)
  */
 static void
 AuditAppend(Oid relid, const char *relname, const char *op,
-			Jsonb *old_row, Jsonb *new_row, ArrayType *changed, bool keep_open)
+			RowImage *old_row, RowImage *new_row, ArrayType *changed, bool keep_open)
 {
 	Datum		values[AUDIT_NCOLUMNS];
 	bool		nulls[AUDIT_NCOLUMNS];
@@ -547,9 +589,9 @@ AuditAppend(Oid relid, const char *relname, const char *op,
 	values[AUDIT_TABLE_OID] = ObjectIdGetDatum(relid);
 	values[AUDIT_TABLE_NAME] = CStringGetTextDatum(relname);
 	values[AUDIT_OP] = CStringGetTextDatum(op);
-	values[AUDIT_OLD_ROW] = PointerGetDatum(old_row);
+	values[AUDIT_OLD_ROW] = old_row ? PointerGetDatum(old_row->jsonb) : (Datum) 0;
 	nulls[AUDIT_OLD_ROW] = old_row == NULL;
-	values[AUDIT_NEW_ROW] = PointerGetDatum(new_row);
+	values[AUDIT_NEW_ROW] = new_row ? PointerGetDatum(new_row->jsonb) : (Datum) 0;
 	nulls[AUDIT_NEW_ROW] = new_row == NULL;
 	values[AUDIT_CHANGED_COLUMNS] = PointerGetDatum(changed);
 	nulls[AUDIT_CHANGED_COLUMNS] = changed == NULL;
@@ -559,7 +601,7 @@ AuditAppend(Oid relid, const char *relname, const char *op,
 	values[AUDIT_APPLICATION_NAME] = nulls[AUDIT_APPLICATION_NAME] ? (Datum) 0 : CStringGetTextDatum(application_name);
 	values[AUDIT_CLIENT_ADDR] = ClientAddr(&nulls[AUDIT_CLIENT_ADDR]);
 	values[AUDIT_PREV_HASH] = HashDatum(chain.last_hash);
-	AuditRowHash(values, nulls, hash);
+	AuditRowHash(values, nulls, old_row ? &old_row->text : NULL, new_row ? &new_row->text : NULL, hash);
 	values[AUDIT_HASH] = HashDatum(hash);
 
 	InsertLogRow(values, nulls);
@@ -576,6 +618,8 @@ AuditAppend(Oid relid, const char *relname, const char *op,
 void
 AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
 {
+	RowImage	row;
+
 	if (relname == NULL)
 	{
 		char	   *name = get_rel_name(relid);
@@ -584,7 +628,13 @@ AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
 			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
 		relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
 	}
-	AuditAppend(relid, relname, op, NULL, detail, NULL, false);
+	if (detail != NULL)
+	{
+		row.jsonb = detail;
+		initStringInfo(&row.text);
+		JsonbToCString(&row.text, &detail->root, VARSIZE(detail));
+	}
+	AuditAppend(relid, relname, op, NULL, detail ? &row : NULL, NULL, false);
 }
 
 /* True when name is one of the trigger's arguments (the ignored columns). */
@@ -597,6 +647,19 @@ IsIgnored(Trigger *trigger, const char *name)
 		if (strcmp(trigger->tgargs[i], name) == 0)
 			return true;
 	return false;
+}
+
+/* jsonb's order of object keys (shorter first, then byte order), for qsort_arg over indexes in attrs. */
+static int
+KeyOrder(const void *x, const void *y, void *arg)
+{
+	const AuditAttr *attrs = (const AuditAttr *) arg;
+	const JsonbValue *a = &attrs[*(const int *) x].key;
+	const JsonbValue *b = &attrs[*(const int *) y].key;
+
+	if (a->val.string.len != b->val.string.len)
+		return a->val.string.len > b->val.string.len ? 1 : -1;
+	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
 }
 
 /*
@@ -623,12 +686,14 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 	t->tupdesc = desc;
 	t->name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
 	t->natts = desc->natts;
+	t->keys = palloc(sizeof(int) * desc->natts);
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		AuditAttr  *a = &t->attrs[i];
 		Oid			output;
 		bool		varlena;
+		StringInfoData key_text;
 
 		a->skip = att->attisdropped || IsIgnored(td->tg_trigger, NameStr(att->attname));
 		if (a->skip)
@@ -636,6 +701,12 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 		a->key.type = jbvString;
 		a->key.val.string.val = pstrdup(NameStr(att->attname));
 		a->key.val.string.len = strlen(a->key.val.string.val);
+		initStringInfo(&key_text);
+		escape_json(&key_text, a->key.val.string.val);
+		appendStringInfoString(&key_text, ": ");
+		a->key_text = key_text.data;
+		a->key_text_len = key_text.len;
+		t->keys[t->nkeys++] = i;
 		a->typlen = att->attlen;
 		a->typbyval = att->attbyval;
 		a->basetype = getBaseType(att->atttypid);
@@ -682,12 +753,13 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 				break;
 		}
 	}
+	qsort_arg(t->keys, t->nkeys, sizeof(int), KeyOrder, t->attrs);
 	MemoryContextSwitchTo(old);
 	flinfo->fn_extra = t;
 	return t;
 }
 
-/* Sets v to a jsonb value: the scalar itself, or the container to unpack. */
+/* Sets v to a jsonb value: the scalar itself, or the container (jbvBinary). */
 static void
 JsonbToValue(Jsonb *j, JsonbValue *v)
 {
@@ -699,6 +771,24 @@ JsonbToValue(Jsonb *j, JsonbValue *v)
 		v->val.binary.data = &j->root;
 		v->val.binary.len = VARSIZE(j) - VARHDRSZ;
 	}
+}
+
+/*
+ * Replaces a container (jbvBinary) by the tree of its values: a jsonb object
+ * built directly (JsonbValueToJsonb) nests trees, not containers.
+ */
+static void
+ExpandContainer(JsonbValue *v)
+{
+	JsonbParseState *state = NULL;
+	JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+	JsonbIteratorToken token;
+	JsonbValue	item;
+	JsonbValue *tree = NULL;
+
+	while ((token = JsonbIteratorNext(&it, &item, false)) != WJB_DONE)
+		tree = pushJsonbValue(&state, token, token < WJB_BEGIN_ARRAY ? &item : NULL);
+	*v = *tree;
 }
 
 /* Sets v to a string or a number parsed from the text of a number. */
@@ -720,9 +810,39 @@ NumberTextToValue(char *s, JsonbValue *v)
 	}
 }
 
-/* Sets v to the jsonb form of a non-NULL column value. */
+/* Appends the text jsonb's output function gives for a value. */
 static void
-AttrToValue(AuditAttr *a, Datum value, JsonbValue *v)
+AppendValueText(StringInfo out, JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			appendBinaryStringInfo(out, "null", 4);
+			break;
+		case jbvBool:
+			appendStringInfoString(out, v->val.boolean ? "true" : "false");
+			break;
+		case jbvNumeric:
+			appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(numeric_out,
+																			NumericGetDatum(v->val.numeric))));
+			break;
+		case jbvString:
+			escape_json(out, pnstrdup(v->val.string.val, v->val.string.len));
+			break;
+		case jbvBinary:
+			JsonbToCString(out, v->val.binary.data, v->val.binary.len);
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+	}
+}
+
+/*
+ * Sets v to the jsonb form of a non-NULL column value (the value to_jsonb()
+ * gives) and appends its text to out.
+ */
+static void
+RenderValue(AuditAttr *a, Datum value, JsonbValue *v, StringInfo out)
 {
 	switch (a->kind)
 	{
@@ -731,10 +851,16 @@ AttrToValue(AuditAttr *a, Datum value, JsonbValue *v)
 			v->val.boolean = DatumGetBool(value);
 			break;
 		case JSON_INT:
-			v->type = jbvNumeric;
-			v->val.numeric = int64_to_numeric(a->typlen == 2 ? DatumGetInt16(value) :
-											  a->typlen == 4 ? DatumGetInt32(value) : DatumGetInt64(value));
-			break;
+			{
+				int64		i = a->typlen == 2 ? DatumGetInt16(value) :
+					a->typlen == 4 ? DatumGetInt32(value) : DatumGetInt64(value);
+				char		num[MAXINT8LEN + 1];
+
+				v->type = jbvNumeric;
+				v->val.numeric = int64_to_numeric(i);
+				appendBinaryStringInfo(out, num, pg_lltoa(i, num));	/* numeric_out's text */
+				return;
+			}
 		case JSON_NUMERIC:
 			{
 				Numeric		n = DatumGetNumeric(value);
@@ -764,41 +890,73 @@ AttrToValue(AuditAttr *a, Datum value, JsonbValue *v)
 			JsonbToValue(DatumGetJsonbP(value), v);
 			break;
 		case JSON_DATETIME:
+			if (!a->have_last || a->last != value)
+			{
+				JsonEncodeDateTime(a->last_text, value, a->basetype, NULL);
+				a->last = value;
+				a->have_last = true;
+			}
 			v->type = jbvString;
-			v->val.string.val = JsonEncodeDateTime(NULL, value, a->basetype, NULL);
-			v->val.string.len = strlen(v->val.string.val);
+			v->val.string.val = a->last_text;
+			v->val.string.len = strlen(a->last_text);
 			break;
 		case JSON_OTHER:
 			JsonbToValue(DatumGetJsonbP(FunctionCall1(&a->convert, value)), v);
 			break;
 	}
+	AppendValueText(out, v);
+	if (v->type == jbvBinary)
+		ExpandContainer(v);
 }
 
-/* The audited columns of a deformed row as a jsonb object (column: value). */
-static Jsonb *
-RowToJsonb(AuditTable *t, Datum *values, bool *nulls)
+/*
+ * Renders the audited columns of a deformed row into row. For an UPDATE's new
+ * row, like is the old row and changed says which columns changed: the others
+ * are taken from like as they are.
+ */
+static void
+RenderRow(AuditTable *t, Datum *values, bool *nulls, const RowImage *like, const bool *changed, RowImage *row)
 {
-	JsonbParseState *state = NULL;
-	JsonbValue *result;
-	int			i;
+	JsonbValue	object;
+	int			k;
 
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	for (i = 0; i < t->natts; i++)
+	row->pairs = palloc(sizeof(JsonbPair) * Max(t->nkeys, 1));
+	row->start = palloc(sizeof(int) * Max(t->nkeys, 1));
+	row->end = palloc(sizeof(int) * Max(t->nkeys, 1));
+	initStringInfo(&row->text);
+	appendStringInfoChar(&row->text, '{');
+	for (k = 0; k < t->nkeys; k++)
 	{
+		int			i = t->keys[k];
 		AuditAttr  *a = &t->attrs[i];
-		JsonbValue	v;
+		JsonbPair  *pair = &row->pairs[k];
 
-		if (a->skip)
-			continue;
-		pushJsonbValue(&state, WJB_KEY, &a->key);
-		if (nulls[i])
-			v.type = jbvNull;
+		if (k > 0)
+			appendBinaryStringInfo(&row->text, ", ", 2);
+		appendBinaryStringInfo(&row->text, a->key_text, a->key_text_len);
+		pair->key = a->key;
+		pair->order = k;
+		row->start[k] = row->text.len;
+		if (like != NULL && !changed[i])
+		{
+			pair->value = like->pairs[k].value;
+			appendBinaryStringInfo(&row->text, like->text.data + like->start[k], like->end[k] - like->start[k]);
+		}
+		else if (nulls[i])
+		{
+			pair->value.type = jbvNull;
+			AppendValueText(&row->text, &pair->value);
+		}
 		else
-			AttrToValue(a, values[i], &v);
-		pushJsonbValue(&state, WJB_VALUE, &v);
+			RenderValue(a, values[i], &pair->value, &row->text);
+		row->end[k] = row->text.len;
 	}
-	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(result);
+	appendStringInfoChar(&row->text, '}');
+	/* the pairs are in jsonb's key order already: no pushJsonbValue, no sort */
+	object.type = jbvObject;
+	object.val.object.nPairs = t->nkeys;
+	object.val.object.pairs = row->pairs;
+	row->jsonb = JsonbValueToJsonb(&object);
 }
 
 /* True when two non-NULL values of a column are the same (same bytes). */
@@ -820,9 +978,13 @@ SameValue(AuditAttr *a, Datum x, Datum y)
 	return datum_image_eq(x, y, a->typbyval, a->typlen);
 }
 
-/* The names of the audited columns an UPDATE changed, or NULL when none. */
+/*
+ * The names of the audited columns an UPDATE changed, or NULL when none;
+ * changed[i] says whether column i did.
+ */
 static ArrayType *
-ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_values, bool *new_nulls)
+ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_values, bool *new_nulls,
+			   bool *changed)
 {
 	Datum	   *names = palloc(sizeof(Datum) * t->natts);
 	int			n = 0;
@@ -832,10 +994,9 @@ ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_val
 	{
 		AuditAttr  *a = &t->attrs[i];
 
-		if (a->skip)
-			continue;
-		if (old_nulls[i] != new_nulls[i] ||
-			(!old_nulls[i] && !SameValue(a, old_values[i], new_values[i])))
+		changed[i] = !a->skip &&
+			(old_nulls[i] != new_nulls[i] || (!old_nulls[i] && !SameValue(a, old_values[i], new_values[i])));
+		if (changed[i])
 			names[n++] = PointerGetDatum(cstring_to_text_with_len(a->key.val.string.val, a->key.val.string.len));
 	}
 	if (n == 0)
@@ -860,7 +1021,10 @@ audit_trigger(PG_FUNCTION_ARGS)
 			   *new_values = NULL;
 	bool	   *old_nulls = NULL,
 			   *new_nulls = NULL;
-	ArrayType  *changed = NULL;
+	bool	   *changed = NULL;
+	ArrayType  *changed_names = NULL;
+	RowImage	old_row,
+				new_row;
 	const char *op;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
@@ -899,18 +1063,21 @@ audit_trigger(PG_FUNCTION_ARGS)
 	}
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
-		changed = ChangedColumns(t, old_values, old_nulls, new_values, new_nulls);
-		if (changed == NULL)
+		changed = palloc(sizeof(bool) * t->natts);
+		changed_names = ChangedColumns(t, old_values, old_nulls, new_values, new_nulls, changed);
+		if (changed_names == NULL)
 			return PointerGetDatum(NULL);
 		op = "UPDATE";
 	}
 	else
 		op = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? "INSERT" : "DELETE";
 
-	AuditAppend(t->relid, t->name, op,
-				old_values ? RowToJsonb(t, old_values, old_nulls) : NULL,
-				new_values ? RowToJsonb(t, new_values, new_nulls) : NULL,
-				changed, true);
+	if (old_values)
+		RenderRow(t, old_values, old_nulls, NULL, NULL, &old_row);
+	if (new_values)
+		RenderRow(t, new_values, new_nulls, old_values ? &old_row : NULL, changed, &new_row);
+	AuditAppend(t->relid, t->name, op, old_values ? &old_row : NULL, new_values ? &new_row : NULL,
+				changed_names, true);
 	return PointerGetDatum(NULL);
 }
 
@@ -1038,7 +1205,7 @@ verify_audit(PG_FUNCTION_ARGS)
 				bad = true;
 			else
 			{
-				AuditRowHash(values, nulls, hash);
+				AuditRowHash(values, nulls, NULL, NULL, hash);
 				bad = !HashEquals(values[AUDIT_HASH], hash);
 			}
 			MemoryContextSwitchTo(old);

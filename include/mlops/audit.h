@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 #define AUDIT_HASH_LEN 32		/* sha256 */
@@ -39,8 +40,11 @@ typedef enum AuditColumn
 /*
  * The hash of a log row given its column values (AUDIT_HASH is not read):
  * sha256 of the canonical text of every other column (see README, "Audit").
+ * old_text and new_text: the text of old_row and new_row when already known,
+ * else NULL.
  */
-extern void AuditRowHash(const Datum *values, const bool *nulls, uint8 *hash);
+extern void AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *old_text,
+						 const StringInfoData *new_text, uint8 *hash);
 
 /*
  * Appends an event about table relid (op such as "ENABLE") with an optional
