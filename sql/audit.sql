@@ -236,6 +236,83 @@ COMMIT;
 SELECT new_row ->> 'name' AS name FROM mlops.audit_log WHERE id > (SELECT max(id) - 2 FROM mlops.audit_log) ORDER BY id;
 SELECT ok FROM mlops.verify_audit();
 
+-- the trigger writes its log rows in batches (up to 1000 rows), each under the
+-- subtransaction it belongs to: the log holds exactly the changes that commit
+CREATE TABLE parent (id int PRIMARY KEY, v int);
+CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent ON DELETE CASCADE);
+CREATE TABLE notes (id int PRIMARY KEY);
+SELECT mlops.enable_audit('parent'), mlops.enable_audit('child'), mlops.enable_audit('notes');
+-- more rows than a batch, read back in the same transaction
+BEGIN;
+INSERT INTO parent SELECT i, i FROM generate_series(1, 2500) i;
+SELECT count(*) AS logged_before_commit FROM mlops.audit_log WHERE table_name = 'public.parent' AND op = 'INSERT';
+COMMIT;
+-- a statement that fails after a batch of its rows was written, inside a subtransaction
+CREATE FUNCTION fail_at_1500() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.v = 1500 THEN RAISE EXCEPTION 'row 1500'; END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER zz_fail AFTER INSERT ON parent FOR EACH ROW EXECUTE FUNCTION fail_at_1500();
+DO $$
+BEGIN
+    INSERT INTO parent SELECT i, i - 2500 FROM generate_series(2501, 4500) i;
+EXCEPTION WHEN raise_exception THEN
+    RAISE NOTICE 'rolled back at %', SQLERRM;
+END $$;
+BEGIN;
+SAVEPOINT s;
+INSERT INTO parent SELECT i, 0 FROM generate_series(5001, 6200) i;
+ROLLBACK TO s;
+INSERT INTO parent VALUES (6201, 0);
+COMMIT;
+-- one statement writing two audited tables, whose rows' other trigger writes a
+-- third one in subtransactions, one in three of them rolled back
+CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        INSERT INTO notes VALUES (NEW.id);
+        IF NEW.id % 3 = 0 THEN RAISE EXCEPTION 'not this one'; END IF;
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER zz_note AFTER INSERT ON child FOR EACH ROW EXECUTE FUNCTION note();
+WITH p AS (INSERT INTO parent SELECT i, 0 FROM generate_series(7001, 8200) i RETURNING id)
+INSERT INTO child SELECT id, id FROM p;
+-- a cascade, a deferred trigger, COPY read back in its transaction
+DELETE FROM parent WHERE id BETWEEN 7001 AND 7010;
+CREATE FUNCTION note_later() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO notes VALUES (-NEW.id);
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER later AFTER INSERT ON parent DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION note_later();
+BEGIN;
+INSERT INTO parent VALUES (9001, 0), (9002, 0);
+COPY notes FROM stdin;
+100001
+100002
+\.
+SELECT count(*) AS copied_and_logged FROM mlops.audit_log WHERE table_name = 'public.notes' AND (new_row ->> 'id')::int > 100000;
+COMMIT;
+-- every row of the three tables is in the log once, nothing else is
+CREATE VIEW net_logged AS
+SELECT table_name, (coalesce(new_row, old_row) ->> 'id')::int AS id,
+       sum(CASE op WHEN 'INSERT' THEN 1 WHEN 'DELETE' THEN -1 ELSE 0 END) AS n
+  FROM mlops.audit_log WHERE table_name IN ('public.parent', 'public.child', 'public.notes')
+ GROUP BY 1, 2 HAVING sum(CASE op WHEN 'INSERT' THEN 1 WHEN 'DELETE' THEN -1 ELSE 0 END) <> 0;
+SELECT (SELECT count(*) FROM parent) AS parent, (SELECT count(*) FROM child) AS child, (SELECT count(*) FROM notes) AS notes;
+WITH tables AS (SELECT 'public.parent' AS table_name, id FROM parent
+                UNION ALL SELECT 'public.child', id FROM child
+                UNION ALL SELECT 'public.notes', id FROM notes)
+SELECT count(*) AS differences FROM tables t FULL JOIN net_logged l USING (table_name, id)
+ WHERE t.id IS NULL OR l.id IS NULL OR l.n <> 1;
+SELECT ok FROM mlops.verify_audit();
+DROP TABLE child, parent, notes CASCADE;
+DROP VIEW net_logged;
+
 -- a superuser who disables the protection and edits, removes or adds a row is found out
 ALTER TABLE mlops.audit_log DISABLE TRIGGER audit_log_append_only;
 UPDATE mlops.audit_log SET new_row = jsonb_set(new_row, '{qty}', '30') WHERE id = 6;

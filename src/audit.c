@@ -15,10 +15,11 @@
  * in backend memory for the rest of the transaction (re-read after a
  * subtransaction aborts, whose log rows vanish with it).
  *
- * Log rows are inserted directly (table_tuple_insert + ExecInsertIndexTuples
+ * Log rows are written directly (table_multi_insert + ExecInsertIndexTuples
  * on every index of the log, as the log's owner), so that writers need no
- * privilege on the log and pay no executor start-up per row; the log stays
- * open from one row to the next of a statement.
+ * privilege on the log and pay no executor start-up per row, in batches
+ * (see LogWriter): a statement's rows are written together when its triggers
+ * are done, and at the latest before anything reads the log.
  */
 #include "postgres.h"
 
@@ -27,6 +28,7 @@
 #include "access/detoast.h"
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/hio.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -40,7 +42,9 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "tcop/utility.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -135,23 +139,45 @@ typedef struct AuditChain
 static AuditChain chain;
 
 /*
- * What inserting log rows needs: the log opened with its indexes, kept open
- * from one row to the next of a statement (opening them for each row costs as
- * much as the insert). Owned by the top transaction's resource owner, so that
- * it survives subtransactions; closed at the end of every executor run (so
- * that DDL on the log later in the transaction is not blocked) and before
- * commit, forgotten on abort.
+ * The log rows of this transaction not yet written, and what writing them
+ * needs: the log opened with its indexes and kept open (opening them for each
+ * row costs as much as the insert). Rows are formed one by one as the trigger
+ * fires and written in batches with table_multi_insert (one WAL record per
+ * page instead of one per row), each with the command id it was formed under,
+ * so that it is visible exactly when a row inserted at once would have been.
+ * A row is written under the (sub)transaction it belongs to: when that one
+ * aborts, the row goes with it, written or not.
+ *
+ * Rows are written when the batch is full, before a query that reads the log
+ * starts, when an executor run ends, around every utility statement, and
+ * before commit. The writer is owned by the top transaction's resource owner,
+ * so that it survives subtransactions; closed when an executor run or a
+ * utility statement ends with nothing pending (so that DDL on the log later
+ * in the transaction is not blocked) and before commit, forgotten on abort.
  */
+#define LOG_BATCH_ROWS 1000
+#define LOG_BATCH_BYTES (256 * 1024)
+
 typedef struct LogWriter
 {
 	LocalTransactionId lxid;
 	MemoryContext cxt;			/* everything below lives in it */
+	MemoryContext flush_cxt;	/* reset after each batch */
 	Relation	rel;			/* NULL when closed */
 	ResultRelInfo *rri;
 	EState	   *estate;
-	TupleTableSlot *slot;
-	BulkInsertState bistate;	/* keeps the log's last page pinned from one row to the next */
-	bool		busy;			/* inserting: an index expression may run an executor */
+	BulkInsertState bistate;	/* keeps the log's last page pinned from one batch to the next */
+	bool		busy;			/* writing: an index expression may run an executor */
+	/* slots[0 .. npending - 1]: rows not yet written, in id order; then empty slots to reuse */
+	TupleTableSlot **slots;
+	SubTransactionId *subxact;	/* the subtransaction each pending row belongs to */
+	CommandId  *cid;			/* and its command id */
+	int			npending;
+	int			nslots;
+	Size		pending_bytes;
+	TupleTableSlot **batch;		/* rows taken out to be written or dropped */
+	CommandId  *batch_cid;
+	int			size;			/* of the five arrays */
 } LogWriter;
 
 static LogWriter writer;
@@ -161,15 +187,64 @@ static bool archiving = false;
 
 static void AuditXactCallback(XactEvent event, void *arg);
 
-/* Forgets the head of the chain when a subtransaction aborts. */
+/*
+ * Takes the pending log rows of subtransaction subxact out of the pending
+ * ones, in order, into writer.batch (and their command ids into
+ * writer.batch_cid); returns how many. Their slots are still full: the caller
+ * writes them or drops them, then clears them.
+ */
+static int
+TakePendingRows(SubTransactionId subxact)
+{
+	int			n = 0;
+	int			kept = 0;
+	int			i;
+
+	writer.pending_bytes = 0;
+	for (i = 0; i < writer.npending; i++)
+	{
+		if (writer.subxact[i] == subxact)
+		{
+			writer.batch[n] = writer.slots[i];
+			writer.batch_cid[n++] = writer.cid[i];
+			continue;
+		}
+		writer.slots[kept] = writer.slots[i];
+		writer.subxact[kept] = writer.subxact[i];
+		writer.cid[kept++] = writer.cid[i];
+		writer.pending_bytes += ExecFetchSlotHeapTuple(writer.slots[i], false, NULL)->t_len;
+	}
+	/* the taken slots become free ones, reused once cleared */
+	memcpy(&writer.slots[kept], writer.batch, sizeof(TupleTableSlot *) * n);
+	writer.npending = kept;
+	return n;
+}
+
+/*
+ * Keeps the pending log rows with the subtransaction they belong to: those of
+ * a committed subtransaction now belong to its parent, those of an aborted
+ * one are dropped (and the head of the chain must be read again).
+ */
 static void
 AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 					 SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	int			n;
+	int			i;
+
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (i = 0; i < writer.npending; i++)
+			if (writer.subxact[i] == mySubid)
+				writer.subxact[i] = parentSubid;
+	}
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		chain.valid = false;
-		writer.busy = false;	/* an insert that failed is over */
+		writer.busy = false;	/* a write that failed is over */
+		n = TakePendingRows(mySubid);
+		for (i = 0; i < n; i++)
+			ExecClearTuple(writer.batch[i]);
 	}
 }
 
@@ -253,6 +328,16 @@ AuditChainLock(void)
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, AccessShareLock);
 	table_close(logrel, AccessShareLock);
+	/* this transaction's rows not written yet, when the last of them is newer */
+	if (writer.npending > 0)
+	{
+		slot = writer.slots[writer.npending - 1];
+		if (DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > chain.last_id)
+		{
+			chain.last_id = DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull));
+			CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), chain.last_hash, "last hash");
+		}
+	}
 	chain.lxid = MyProc->lxid;
 	chain.valid = true;
 }
@@ -451,11 +536,26 @@ RoleNameDatum(Oid role, int which)
 }
 
 
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
+static void FlushLogRows(void);
 static void CloseLogWriter(void);
 
-/* Closes the log writer when a statement's executor ends. */
+/* Writes the pending log rows before a query that reads the log starts (its scans must find them). */
+static void
+AuditExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (writer.npending > 0 && list_member_oid(queryDesc->plannedstmt->relationOids, chain.log_oid))
+		FlushLogRows();
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/* Writes the pending log rows and closes the log writer when an executor run ends. */
 static void
 AuditExecutorEnd(QueryDesc *queryDesc)
 {
@@ -463,6 +563,27 @@ AuditExecutorEnd(QueryDesc *queryDesc)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
+	FlushLogRows();
+	CloseLogWriter();
+}
+
+/*
+ * Writes the pending log rows and closes the log writer before and after a
+ * utility statement: before, for one that reads or alters the log; after, for
+ * the rows it logged (COPY FROM, TRUNCATE, auditing events).
+ */
+static void
+AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	FlushLogRows();
+	CloseLogWriter();
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	FlushLogRows();
 	CloseLogWriter();
 }
 
@@ -476,11 +597,16 @@ OpenLogWriter(void)
 
 	if (!hooked)
 	{
+		prev_ExecutorStart = ExecutorStart_hook;
+		ExecutorStart_hook = AuditExecutorStart;
 		prev_ExecutorEnd = ExecutorEnd_hook;
 		ExecutorEnd_hook = AuditExecutorEnd;
+		prev_ProcessUtility = ProcessUtility_hook;
+		ProcessUtility_hook = AuditProcessUtility;
 		hooked = true;
 	}
-	writer.cxt = AllocSetContextCreate(TopTransactionContext, "mlops audit log writer", ALLOCSET_SMALL_SIZES);
+	writer.cxt = AllocSetContextCreate(TopTransactionContext, "mlops audit log writer", ALLOCSET_DEFAULT_SIZES);
+	writer.flush_cxt = AllocSetContextCreate(writer.cxt, "mlops audit log batch", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(writer.cxt);
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	PG_TRY();
@@ -491,8 +617,18 @@ OpenLogWriter(void)
 		InitResultRelInfo(writer.rri, rel, 1, NULL, 0);
 		ExecOpenIndices(writer.rri, false);
 		writer.estate = CreateExecutorState();
-		writer.slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+		/* the pinned page, without the ring of buffers of a bulk load (whose reuse makes the writer flush WAL) */
 		writer.bistate = GetBulkInsertState();
+		FreeAccessStrategy(writer.bistate->strategy);
+		writer.bistate->strategy = NULL;
+		writer.size = 64;
+		writer.slots = palloc(sizeof(TupleTableSlot *) * writer.size);
+		writer.subxact = palloc(sizeof(SubTransactionId) * writer.size);
+		writer.cid = palloc(sizeof(CommandId) * writer.size);
+		writer.batch = palloc(sizeof(TupleTableSlot *) * writer.size);
+		writer.batch_cid = palloc(sizeof(CommandId) * writer.size);
+		writer.npending = writer.nslots = 0;
+		writer.pending_bytes = 0;
 		writer.lxid = MyProc->lxid;
 		writer.rel = rel;		/* open only once everything is */
 	}
@@ -504,16 +640,18 @@ OpenLogWriter(void)
 	MemoryContextSwitchTo(old);
 }
 
-/* Closes the log writer, unless it is closed or in the middle of an insert. */
+/* Closes the log writer, unless it is closed, writing, or holds rows not written yet. */
 static void
 CloseLogWriter(void)
 {
 	ResourceOwner saved_owner = CurrentResourceOwner;
+	int			i;
 
-	if (writer.rel == NULL || writer.busy)
+	if (writer.rel == NULL || writer.busy || writer.npending > 0)
 		return;
 	CurrentResourceOwner = TopTransactionResourceOwner;
-	ExecDropSingleTupleTableSlot(writer.slot);
+	for (i = 0; i < writer.nslots; i++)
+		ExecDropSingleTupleTableSlot(writer.slots[i]);
 	FreeBulkInsertState(writer.bistate);
 	ExecCloseIndices(writer.rri);
 	FreeExecutorState(writer.estate);
@@ -523,49 +661,121 @@ CloseLogWriter(void)
 	writer.rel = NULL;
 }
 
-/* Closes the log writer before commit or prepare; forgets it on abort. */
+/* Writes the pending log rows and closes the log writer before commit or prepare; forgets them on abort. */
 static void
 AuditXactCallback(XactEvent event, void *arg)
 {
 	if (writer.rel == NULL)
 		return;
 	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
+	{
+		FlushLogRows();
+		if (writer.npending > 0)
+			elog(ERROR, "audit log rows of an ended subtransaction were not written");
 		CloseLogWriter();
+	}
 	else if (event == XACT_EVENT_ABORT)
 	{
 		writer.rel = NULL;		/* released by the resource owner, freed with the transaction's memory */
 		writer.busy = false;
+		writer.npending = 0;
 	}
 }
 
 /*
- * Inserts a formed log row into mlops.audit_log and its indexes, as the log's
+ * Writes the pending log rows of the current subtransaction into
+ * mlops.audit_log and its indexes (those of enclosing subtransactions must
+ * wait until it ends: written now, they would go if it aborts), as the log's
  * owner and in a restricted security context (index expressions, if anyone
  * adds some, run as the owner, not as the writer).
  */
 static void
-InsertLogRow(Datum *values, bool *nulls)
+FlushLogRows(void)
 {
-	ResourceOwner saved_owner;
+	ResourceOwner saved_owner = CurrentResourceOwner;
+	MemoryContext old;
 	Oid			saved_user;
 	int			saved_context;
+	int			n;
+	int			start;
+	int			i;
 
-	if (writer.rel == NULL || writer.lxid != MyProc->lxid)
-		OpenLogWriter();
+	if (writer.rel == NULL || writer.busy || writer.npending == 0)
+		return;
+	n = TakePendingRows(GetCurrentSubTransactionId());
+	if (n == 0)
+		return;
 	GetUserIdAndSecContext(&saved_user, &saved_context);
 	SetUserIdAndSecContext(writer.rel->rd_rel->relowner,
 						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	writer.busy = true;
-	ExecStoreHeapTuple(heap_form_tuple(RelationGetDescr(writer.rel), values, nulls), writer.slot, true);
-	saved_owner = CurrentResourceOwner;
-	CurrentResourceOwner = TopTransactionResourceOwner;	/* bistate's pin outlives subtransactions */
-	table_tuple_insert(writer.rel, writer.slot, GetCurrentCommandId(true), 0, writer.bistate);
-	CurrentResourceOwner = saved_owner;
-	ExecInsertIndexTuples(writer.rri, writer.slot, writer.estate, false, false, NULL, NIL);
-	ResetPerTupleExprContext(writer.estate);
-	ExecClearTuple(writer.slot);
+	old = MemoryContextSwitchTo(writer.flush_cxt);
+	/* one multi-insert per run of rows formed under the same command id */
+	for (start = 0; start < n; start = i)
+	{
+		for (i = start + 1; i < n && writer.batch_cid[i] == writer.batch_cid[start]; i++)
+			;
+		CurrentResourceOwner = TopTransactionResourceOwner;	/* bistate's pin outlives subtransactions */
+		table_multi_insert(writer.rel, &writer.batch[start], i - start, writer.batch_cid[start], 0, writer.bistate);
+		CurrentResourceOwner = saved_owner;
+	}
+	for (i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ExecInsertIndexTuples(writer.rri, writer.batch[i], writer.estate, false, false, NULL, NIL);
+		ResetPerTupleExprContext(writer.estate);
+		ExecClearTuple(writer.batch[i]);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(writer.flush_cxt);
 	writer.busy = false;
 	SetUserIdAndSecContext(saved_user, saved_context);
+}
+
+/*
+ * Forms a log row and adds it to the pending ones (written with the next
+ * batch), under the current subtransaction and command id.
+ */
+static void
+AddLogRow(Datum *values, bool *nulls)
+{
+	MemoryContext old;
+	HeapTuple	tuple;
+
+	if (writer.rel == NULL || writer.lxid != MyProc->lxid)
+		OpenLogWriter();
+	if (writer.busy)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("an index expression of mlops.audit_log changed an audited table"),
+				 errdetail("The audit log cannot be written while it is being written.")));
+	old = MemoryContextSwitchTo(writer.cxt);
+	if (writer.npending == writer.size)
+	{
+		writer.size *= 2;
+		writer.slots = repalloc(writer.slots, sizeof(TupleTableSlot *) * writer.size);
+		writer.subxact = repalloc(writer.subxact, sizeof(SubTransactionId) * writer.size);
+		writer.cid = repalloc(writer.cid, sizeof(CommandId) * writer.size);
+		writer.batch = repalloc(writer.batch, sizeof(TupleTableSlot *) * writer.size);
+		writer.batch_cid = repalloc(writer.batch_cid, sizeof(CommandId) * writer.size);
+	}
+	if (writer.npending == writer.nslots)
+	{
+		ResourceOwner saved_owner = CurrentResourceOwner;
+
+		CurrentResourceOwner = TopTransactionResourceOwner;	/* the slot pins the log's tuple descriptor */
+		writer.slots[writer.nslots++] = MakeSingleTupleTableSlot(RelationGetDescr(writer.rel), &TTSOpsHeapTuple);
+		CurrentResourceOwner = saved_owner;
+	}
+	tuple = heap_form_tuple(RelationGetDescr(writer.rel), values, nulls);
+	MemoryContextSwitchTo(old);
+	ExecStoreHeapTuple(tuple, writer.slots[writer.npending], true);
+	writer.subxact[writer.npending] = GetCurrentSubTransactionId();
+	writer.cid[writer.npending] = GetCurrentCommandId(true);
+	writer.npending++;
+	writer.pending_bytes += tuple->t_len;
+	if (writer.npending >= LOG_BATCH_ROWS || writer.pending_bytes >= LOG_BATCH_BYTES)
+		FlushLogRows();
 }
 
 /*
@@ -604,9 +814,12 @@ AuditAppend(Oid relid, const char *relname, const char *op,
 	AuditRowHash(values, nulls, old_row ? &old_row->text : NULL, new_row ? &new_row->text : NULL, hash);
 	values[AUDIT_HASH] = HashDatum(hash);
 
-	InsertLogRow(values, nulls);
+	AddLogRow(values, nulls);
 	if (!keep_open)
+	{
+		FlushLogRows();
 		CloseLogWriter();
+	}
 	chain.last_id++;
 	memcpy(chain.last_hash, hash, AUDIT_HASH_LEN);
 }
