@@ -1023,6 +1023,29 @@ NumberTextToValue(char *s, JsonbValue *v)
 	}
 }
 
+/*
+ * Appends a string as a JSON string, as escape_json() does, but copying a
+ * string that needs no escape (most do not) in one go.
+ */
+static void
+AppendJsonString(StringInfo out, const char *s, int len)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char) s[i] < ' ' || s[i] == '"' || s[i] == '\\')
+		{
+			escape_json(out, pnstrdup(s, len));
+			return;
+		}
+	enlargeStringInfo(out, len + 2);
+	out->data[out->len++] = '"';
+	memcpy(out->data + out->len, s, len);
+	out->len += len;
+	out->data[out->len++] = '"';
+	out->data[out->len] = '\0';
+}
+
 /* Appends the text jsonb's output function gives for a value. */
 static void
 AppendValueText(StringInfo out, JsonbValue *v)
@@ -1040,7 +1063,7 @@ AppendValueText(StringInfo out, JsonbValue *v)
 																			NumericGetDatum(v->val.numeric))));
 			break;
 		case jbvString:
-			escape_json(out, pnstrdup(v->val.string.val, v->val.string.len));
+			AppendJsonString(out, v->val.string.val, v->val.string.len);
 			break;
 		case jbvBinary:
 			JsonbToCString(out, v->val.binary.data, v->val.binary.len);
