@@ -242,6 +242,8 @@ AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		chain.valid = false;
 		writer.busy = false;	/* a write that failed is over */
+		if (writer.npending == 0)
+			return;
 		n = TakePendingRows(mySubid);
 		for (i = 0; i < n; i++)
 			ExecClearTuple(writer.batch[i]);
