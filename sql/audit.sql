@@ -280,6 +280,18 @@ END $$;
 CREATE TRIGGER zz_note AFTER INSERT ON child FOR EACH ROW EXECUTE FUNCTION note();
 WITH p AS (INSERT INTO parent SELECT i, 0 FROM generate_series(7001, 8200) i RETURNING id)
 INSERT INTO child SELECT id, id FROM p;
+-- a later trigger of the same statement finds each row's log row
+CREATE TABLE seen (id int, logged bigint);
+CREATE FUNCTION count_logged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO seen SELECT NEW.id, count(*) FROM mlops.audit_log
+     WHERE table_name = 'public.notes' AND (new_row ->> 'id')::int = NEW.id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER zz_seen AFTER INSERT ON notes FOR EACH ROW EXECUTE FUNCTION count_logged();
+INSERT INTO notes SELECT i FROM generate_series(200001, 200005) i;
+SELECT count(*) AS rows, min(logged) AS each_logged_once, max(logged) FROM seen;
+DROP TRIGGER zz_seen ON notes;
 -- a cascade, a deferred trigger, COPY read back in its transaction
 DELETE FROM parent WHERE id BETWEEN 7001 AND 7010;
 CREATE FUNCTION note_later() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -295,7 +307,7 @@ COPY notes FROM stdin;
 100001
 100002
 \.
-SELECT count(*) AS copied_and_logged FROM mlops.audit_log WHERE table_name = 'public.notes' AND (new_row ->> 'id')::int > 100000;
+SELECT count(*) AS copied_and_logged FROM mlops.audit_log WHERE table_name = 'public.notes' AND (new_row ->> 'id')::int BETWEEN 100001 AND 100002;
 COMMIT;
 -- every row of the three tables is in the log once, nothing else is
 CREATE VIEW net_logged AS
@@ -310,7 +322,7 @@ WITH tables AS (SELECT 'public.parent' AS table_name, id FROM parent
 SELECT count(*) AS differences FROM tables t FULL JOIN net_logged l USING (table_name, id)
  WHERE t.id IS NULL OR l.id IS NULL OR l.n <> 1;
 SELECT ok FROM mlops.verify_audit();
-DROP TABLE child, parent, notes CASCADE;
+DROP TABLE child, parent, notes, seen CASCADE;
 DROP VIEW net_logged;
 
 -- a superuser who disables the protection and edits, removes or adds a row is found out
