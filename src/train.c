@@ -38,7 +38,7 @@ static const TrainAlgorithm algorithms[] = {
 	{"linear", true, false, linear_params, true, TrainLinear},
 	{"ridge", true, false, ridge_params, true, TrainLinear},
 	{"logistic", false, true, logistic_params, false, TrainLogistic},
-	{"xgboost", true, true, NULL, false, TrainXgboost},
+	{"xgboost", true, true, NULL, true, TrainXgboost},
 };
 
 /* The names of the algorithms of this build, comma-separated. */
