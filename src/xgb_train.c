@@ -57,6 +57,7 @@ typedef struct XgbHandles
 typedef struct XgbTrained
 {
 	XgbHandles *handles;
+	bool		compiled;		/* trees is set, on the first prediction */
 	TreeModel  *trees;			/* NULL when trees.h does not cover the model */
 } XgbTrained;
 
@@ -343,11 +344,17 @@ LogChosenParams(TrainRequest *req, const XgbParams *p, int given)
 		TrainLogParam(req, lfirst(k), lfirst(v));
 }
 
-/* Rows as XGBoost takes them: a row-major float32 matrix and its labels, grown as rows arrive. */
+/*
+ * Rows as XGBoost takes them: a row-major float32 matrix and its labels,
+ * grown as rows arrive; and, for the rows train() evaluates on, their targets
+ * as float8 (the value, or the class index).
+ */
 typedef struct RowBuffer
 {
 	float	   *x;
 	float	   *y;
+	double	   *target;			/* when keep_target */
+	bool		keep_target;
 	int64		rows;
 	int64		cap;
 } RowBuffer;
@@ -369,16 +376,20 @@ RowBufferReserve(RowBuffer *buf, int ncols, int64 n)
 	{
 		buf->x = palloc_extended(sizeof(float) * cap * ncols, MCXT_ALLOC_HUGE);
 		buf->y = palloc_extended(sizeof(float) * cap, MCXT_ALLOC_HUGE);
+		if (buf->keep_target)
+			buf->target = palloc_extended(sizeof(double) * cap, MCXT_ALLOC_HUGE);
 	}
 	else
 	{
 		buf->x = repalloc_huge(buf->x, sizeof(float) * cap * ncols);
 		buf->y = repalloc_huge(buf->y, sizeof(float) * cap);
+		if (buf->keep_target)
+			buf->target = repalloc_huge(buf->target, sizeof(double) * cap);
 	}
 	buf->cap = cap;
 }
 
-/* Frees a buffer's memory. */
+/* Frees a buffer's matrix and labels (XGBoost has its own copy); the targets stay. */
 static void
 RowBufferFree(RowBuffer *buf)
 {
@@ -422,9 +433,9 @@ XgbMatrixBytes(int64 rows, int ncols, bool hist)
 }
 
 /*
- * Reads the rows in one scan into float32 matrices and label vectors, the
- * training rows into train and the test rows into test, each counted against
- * mlops.max_training_memory as it arrives. The loader's row counts are final
+ * Reads the rows in one scan into float32 matrices and label vectors (and
+ * targets, where kept), the training rows into train and the test rows into
+ * test, each counted against mlops.max_training_memory as it arrives. The loader's row counts are final
  * after the scan (a regression over numeric inputs is counted by it); an
  * error if the source changed since the loader counted it.
  */
@@ -432,7 +443,7 @@ static void
 LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 {
 	int			k = ds->ninputs;
-	Size		row_bytes = sizeof(float) * (k + 1);
+	Size		row_bytes = sizeof(float) * (k + 1) + sizeof(double);
 	DatasetScan *scan = DatasetBeginScan(ds);
 	DatasetBatch *b;
 
@@ -452,9 +463,13 @@ LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 			float	   *x = buf->x + buf->rows * k;
 			const double *src = b->x + (Size) i * k;
 
+			double		target = ds->classification ? b->label[i] : b->y[i];
+
 			for (int j = 0; j < k; j++)
 				x[j] = (float) src[j];
-			buf->y[buf->rows++] = ds->classification ? (float) b->label[i] : (float) b->y[i];
+			if (buf->keep_target)
+				buf->target[buf->rows] = target;
+			buf->y[buf->rows++] = (float) target;
 		}
 	}
 	DatasetEndScan(scan);
@@ -584,17 +599,19 @@ CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 ro
  * float32 buffers, handed to XGBoost (as a quantised matrix for tree_method
  * hist, else as a DMatrix, which copies the values), and each buffer is freed
  * as soon as XGBoost has its matrix. What XGBoost builds is counted against
- * mlops.max_training_memory before it builds it.
+ * mlops.max_training_memory before it builds it. Returns the targets of the
+ * rows train() evaluates on (the test rows, or the training rows when
+ * test_fraction is 0), or NULL when the split left no test row.
  */
-static void
+static double *
 BuildMatrices(Dataset *ds, XgbHandles *h, const XgbParams *p, int nthread)
 {
 	const char *tree_method = ParamValue(p, "tree_method");
 	const char *max_bin = ParamValue(p, "max_bin");
 	bool		hist = tree_method != NULL && strcmp(tree_method, "hist") == 0;
 	int			bins = max_bin ? atoi(max_bin) : 256;
-	RowBuffer	train = {0};
-	RowBuffer	test = {0};
+	RowBuffer	train = {.keep_target = ds->test_fraction == 0};
+	RowBuffer	test = {.keep_target = ds->test_fraction > 0};
 
 	LoadRows(ds, &train, &test);
 	DatasetReserveMemory(ds, XgbMatrixBytes(ds->train_rows + ds->test_rows, ds->ninputs, hist) +
@@ -614,6 +631,7 @@ BuildMatrices(Dataset *ds, XgbHandles *h, const XgbParams *p, int nthread)
 			CreateMatrix(ds, test.x, test.y, test.rows, nthread, &h->dtest);
 	}
 	RowBufferFree(&test);
+	return test.rows > 0 ? test.target : train.target;
 }
 
 /*
@@ -819,6 +837,29 @@ TruncateBooster(XgbHandles *h, int rounds)
 }
 
 /*
+ * Copies XGBoost's predictions of n rows (the value, one probability for
+ * binary, one per class for multiclass) into out as train() takes them: the
+ * value, or one probability per class.
+ */
+static void
+StorePredictions(const Dataset *ds, const float *res, int64 n, double *out)
+{
+	int			nout = ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
+
+	for (int64 i = 0; i < n; i++)
+	{
+		if (ds->classification && nout == 1)
+		{
+			out[2 * i] = 1.0 - res[i];
+			out[2 * i + 1] = res[i];
+		}
+		else
+			for (int c = 0; c < nout; c++)
+				out[i * nout + c] = res[i * nout + c];
+	}
+}
+
+/*
  * Predicts a batch with the trained model (for train()'s metrics): values for
  * regression, one probability per class for classification. The compiled
  * trees (trees.h: XGBoost's own float32 arithmetic, without building an
@@ -827,12 +868,21 @@ TruncateBooster(XgbHandles *h, int rounds)
 static void
 XgbTrainPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch *batch, double *out)
 {
-	const XgbTrained *t = model->state;
+	XgbTrained *t = model->state;
 	int			k = ds->ninputs;
 	int			nout = ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
 	float	   *x = palloc(sizeof(float) * Max((Size) batch->nrows * k, 1));
 	float	   *res = palloc(sizeof(float) * Max((Size) batch->nrows * nout, 1));
 
+	if (!t->compiled)
+	{
+		bytea	   *json = XgbSave(t->handles->booster, "json");
+		const char *why_not;
+
+		t->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, &why_not);
+		t->compiled = true;
+		pfree(json);
+	}
 	for (Size i = 0; i < (Size) batch->nrows * k; i++)
 		x[i] = (float) batch->x[i];
 	if (t->trees)
@@ -845,19 +895,43 @@ XgbTrainPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch
 	else
 		XgbPredictDense(t->handles->booster, x, batch->nrows, k, XGB_PREDICT_VALUE, res,
 						(size_t) batch->nrows * nout);
-	for (int i = 0; i < batch->nrows; i++)
-	{
-		if (ds->classification && nout == 1)
-		{
-			out[2 * i] = 1.0 - res[i];
-			out[2 * i + 1] = res[i];
-		}
-		else
-			for (int c = 0; c < nout; c++)
-				out[i * nout + c] = res[i * nout + c];
-	}
+	StorePredictions(ds, res, batch->nrows, out);
 	pfree(x);
 	pfree(res);
+}
+
+/*
+ * The evaluation rows' predictions for train()'s metrics (those of the test
+ * matrix, or of the training matrix without test rows), with their targets:
+ * taken from the predictions XGBoost keeps of the matrices it trained and
+ * evaluated on, which are bit for bit those of predicting the rows again,
+ * without reading the rows again. For a gbtree model kept whole only (early
+ * stopping truncates it; gblinear would predict from the quantised values).
+ */
+static void
+EvalPredictions(Dataset *ds, XgbHandles *h, double *target, TrainedModel *out)
+{
+	int64		n = ds->test_rows > 0 ? ds->test_rows : ds->train_rows;
+	int			nout = ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
+	int			nprob = ds->classification ? ds->nclasses : 1;
+	float	   *res;
+
+	DatasetReserveMemory(ds, n * (sizeof(float) * nout + sizeof(double) * nprob + sizeof(int)),
+						 "the evaluation rows' predictions");
+	res = palloc_extended(sizeof(float) * n * nout, MCXT_ALLOC_HUGE);
+	XgbPredictMatrix(h->booster, h->dtest ? h->dtest : h->dtrain, XGB_PREDICT_VALUE, res, (size_t) n * nout);
+	out->eval_pred = palloc_extended(sizeof(double) * n * nprob, MCXT_ALLOC_HUGE);
+	StorePredictions(ds, res, n, out->eval_pred);
+	pfree(res);
+	out->eval_rows = n;
+	if (ds->classification)
+	{
+		out->eval_label = palloc_extended(sizeof(int) * n, MCXT_ALLOC_HUGE);
+		for (int64 i = 0; i < n; i++)
+			out->eval_label[i] = (int) target[i];
+	}
+	else
+		out->eval_y = target;
 }
 
 /*
@@ -875,9 +949,9 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	int			nfree;
 	int			rounds;
 	bytea	   *artifact;
-	bytea	   *json;
 	XgbTrained *trained;
-	const char *why_not;
+	const char *booster;
+	double	   *eval_target;
 
 	ParseParams(req->hyperparams, &p);
 	nfree = list_length(p.keys);
@@ -886,7 +960,7 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	LogChosenParams(req, &p, nfree);
 
 	h = XgbHandlesCreate();
-	BuildMatrices(ds, h, &p, Max(atoi(nthread), 0));
+	eval_target = BuildMatrices(ds, h, &p, Max(atoi(nthread), 0));
 	if (p.early_stopping_rounds > 0 && ds->test_rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -894,6 +968,9 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 				 errhint("Give a test_fraction greater than 0.")));
 	CreateBooster(ds, h, &p);
 	rounds = Boost(req, h, &p);
+	booster = ParamValue(&p, "booster");
+	if (eval_target != NULL && p.early_stopping_rounds == 0 && (booster == NULL || strcmp(booster, "gbtree") == 0))
+		EvalPredictions(ds, h, eval_target, out);
 	XGDMatrixFree(h->dtrain);
 	h->dtrain = NULL;
 	if (h->dtest)
@@ -909,11 +986,8 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	appendBinaryStringInfo(&out->artifact, VARDATA(artifact), VARSIZE(artifact) - VARHDRSZ);
 	out->artifact_format = "xgboost-ubj";
 	out->spec_impute = false;
-	json = XgbSave(h->booster, "json");
-	trained = palloc(sizeof(XgbTrained));
+	trained = palloc0(sizeof(XgbTrained));
 	trained->handles = h;
-	trained->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, &why_not);
-	pfree(json);
 	out->predict = XgbTrainPredict;
 	out->state = trained;
 }
