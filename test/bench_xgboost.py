@@ -9,8 +9,8 @@ against fetching the rows with psycopg2 then training in Python. Also the peak
 memory of each: the backend's VmHWM growth during train() less the shared
 buffers and library pages it mapped meanwhile (RssShmem and RssFile growth:
 the table's pages and code, not the training's memory), and the VmHWM growth of a fresh Python process doing the
-fetch and the training. 200k rows by default (BENCH_XGB_ROWS=500000 for the
-issue's size): 500k takes well over 4 minutes on this machine."""
+fetch and the training. 500k rows by default (BENCH_XGB_ROWS for fewer while
+iterating), three interleaved repetitions (BENCH_XGB_REPEAT)."""
 import os
 import statistics
 import subprocess
@@ -23,7 +23,7 @@ import xgboost as xgb
 from mlops_bench import report
 from mlops_test import connect, fresh_database, query
 
-ROWS = int(os.environ.get("BENCH_XGB_ROWS", 200_000))
+ROWS = int(os.environ.get("BENCH_XGB_ROWS", 500_000))
 FEATURES = 20
 ROUNDS = 100
 THREADS = int(os.environ.get("BENCH_XGB_THREADS", 1))
