@@ -424,7 +424,7 @@ SketchBytes(int64 n, int max_bin)
 	return (Size) limit * 16 * (nlevel + 2);
 }
 
-/* What XGBoost holds of matrices of rows × ncols values in all: values, row offsets, labels. */
+/* What XGBoost holds of a matrix of rows × ncols values: values (or bins), row offsets, labels. */
 static Size
 XgbMatrixBytes(int64 rows, int ncols, bool hist)
 {
@@ -435,15 +435,15 @@ XgbMatrixBytes(int64 rows, int ncols, bool hist)
 /*
  * Reads the rows in one scan into float32 matrices and label vectors (and
  * targets, where kept), the training rows into train and the test rows into
- * test, each counted against mlops.max_training_memory as it arrives. The loader's row counts are final
- * after the scan (a regression over numeric inputs is counted by it); an
- * error if the source changed since the loader counted it.
+ * test, each batch counted against mlops.max_training_memory as it arrives.
+ * The loader's row counts are final after the scan (a regression over
+ * numeric inputs is counted by it); an error if the source changed since the
+ * loader counted it.
  */
 static void
 LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 {
 	int			k = ds->ninputs;
-	Size		row_bytes = sizeof(float) * (k + 1) + sizeof(double);
 	DatasetScan *scan = DatasetBeginScan(ds);
 	DatasetBatch *b;
 
@@ -452,9 +452,12 @@ LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 		int			ntest = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		DatasetReserveMemory(ds, b->nrows * row_bytes, "the float32 training matrix");
 		for (int i = 0; i < b->nrows; i++)
 			ntest += b->is_test[i];
+		DatasetReserveMemory(ds, sizeof(float) * (k + 1) * b->nrows +
+							 sizeof(double) * (train->keep_target ? b->nrows - ntest : 0) +
+							 sizeof(double) * (test->keep_target ? ntest : 0),
+							 "the float32 training matrix");
 		RowBufferReserve(train, k, b->nrows - ntest);
 		RowBufferReserve(test, k, ntest);
 		for (int i = 0; i < b->nrows; i++)
@@ -462,7 +465,6 @@ LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 			RowBuffer  *buf = b->is_test[i] ? test : train;
 			float	   *x = buf->x + buf->rows * k;
 			const double *src = b->x + (Size) i * k;
-
 			double		target = ds->classification ? b->label[i] : b->y[i];
 
 			for (int j = 0; j < k; j++)
@@ -566,12 +568,11 @@ XgbBatchNext(DataIterHandle handle)
  * Hands a float32 matrix to XGBoost as a quantised matrix (QuantileDMatrix,
  * for tree_method hist): XGBoost keeps only each value's histogram bin, not a
  * copy of the values. One batch, as Python's QuantileDMatrix on an array, so
- * that the bins are those of a DMatrix. ref: the training matrix whose bins a
- * test matrix uses, or NULL.
+ * that the bins are those of a DMatrix.
  */
 static void
 CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 rows, int nthread,
-					 int max_bin, DMatrixHandle ref, XgbHandles *h, DMatrixHandle *slot)
+					 int max_bin, XgbHandles *h, DMatrixHandle *slot)
 {
 	XgbBatchIter it;
 	char		config[128];
@@ -587,7 +588,7 @@ CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 ro
 	FeatureInfo(ds, &it.names, &it.types);
 	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d, \"max_bin\": %d}",
 			 nthread, max_bin);
-	XGB_BLOCKED(rc, XGQuantileDMatrixCreateFromCallback(&it, h->proxy, ref, XgbBatchReset, XgbBatchNext,
+	XGB_BLOCKED(rc, XGQuantileDMatrixCreateFromCallback(&it, h->proxy, NULL, XgbBatchReset, XgbBatchNext,
 														 config, slot));
 	XGDMatrixFree(h->proxy);
 	h->proxy = NULL;
@@ -596,9 +597,12 @@ CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 ro
 
 /*
  * Builds the training (and test) matrices: the rows are read once into
- * float32 buffers, handed to XGBoost (as a quantised matrix for tree_method
- * hist, else as a DMatrix, which copies the values), and each buffer is freed
- * as soon as XGBoost has its matrix. What XGBoost builds is counted against
+ * float32 buffers, handed to XGBoost (the training rows as a quantised matrix
+ * for tree_method hist, else as a DMatrix, which copies the values; the test
+ * rows always as a DMatrix: XGBoost predicts them every round, and predicting
+ * from a quantised matrix recovers every value from its bin, which costs more
+ * than the rounds themselves), and each buffer is freed as soon as XGBoost
+ * has its matrix. What XGBoost builds is counted against
  * mlops.max_training_memory before it builds it. Returns the targets of the
  * rows train() evaluates on (the test rows, or the training rows when
  * test_fraction is 0), or NULL when the split left no test row.
@@ -614,22 +618,18 @@ BuildMatrices(Dataset *ds, XgbHandles *h, const XgbParams *p, int nthread)
 	RowBuffer	test = {.keep_target = ds->test_fraction > 0};
 
 	LoadRows(ds, &train, &test);
-	DatasetReserveMemory(ds, XgbMatrixBytes(ds->train_rows + ds->test_rows, ds->ninputs, hist) +
+	DatasetReserveMemory(ds, XgbMatrixBytes(ds->train_rows, ds->ninputs, hist) +
+						 XgbMatrixBytes(ds->test_rows, ds->ninputs, false) +
 						 (hist ? ds->ninputs * SketchBytes(ds->train_rows, bins) : 0),
 						 hist ? "the float32 training matrix and XGBoost's quantised copy of it"
 						 : "the float32 training matrix and XGBoost's copy of it");
 	if (hist)
-		CreateQuantileMatrix(ds, train.x, train.y, train.rows, nthread, bins, NULL, h, &h->dtrain);
+		CreateQuantileMatrix(ds, train.x, train.y, train.rows, nthread, bins, h, &h->dtrain);
 	else
 		CreateMatrix(ds, train.x, train.y, train.rows, nthread, &h->dtrain);
 	RowBufferFree(&train);
 	if (test.rows > 0)
-	{
-		if (hist)
-			CreateQuantileMatrix(ds, test.x, test.y, test.rows, nthread, bins, h->dtrain, h, &h->dtest);
-		else
-			CreateMatrix(ds, test.x, test.y, test.rows, nthread, &h->dtest);
-	}
+		CreateMatrix(ds, test.x, test.y, test.rows, nthread, &h->dtest);
 	RowBufferFree(&test);
 	return test.rows > 0 ? test.target : train.target;
 }
@@ -951,6 +951,7 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	bytea	   *artifact;
 	XgbTrained *trained;
 	const char *booster;
+	bool		predicts_eval;
 	double	   *eval_target;
 
 	ParseParams(req->hyperparams, &p);
@@ -958,6 +959,12 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	TaskParams(ds, &p);
 	nthread = ParamValue(&p, "nthread");
 	LogChosenParams(req, &p, nfree);
+
+	/* the evaluation rows' predictions will come from XGBoost: the loader need not keep the test rows */
+	booster = ParamValue(&p, "booster");
+	predicts_eval = p.early_stopping_rounds == 0 && (booster == NULL || strcmp(booster, "gbtree") == 0);
+	if (predicts_eval)
+		DatasetForgoTestCache(ds);
 
 	h = XgbHandlesCreate();
 	eval_target = BuildMatrices(ds, h, &p, Max(atoi(nthread), 0));
@@ -968,8 +975,7 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 				 errhint("Give a test_fraction greater than 0.")));
 	CreateBooster(ds, h, &p);
 	rounds = Boost(req, h, &p);
-	booster = ParamValue(&p, "booster");
-	if (eval_target != NULL && p.early_stopping_rounds == 0 && (booster == NULL || strcmp(booster, "gbtree") == 0))
+	if (predicts_eval && eval_target != NULL)
 		EvalPredictions(ds, h, eval_target, out);
 	XGDMatrixFree(h->dtrain);
 	h->dtrain = NULL;
