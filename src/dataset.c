@@ -86,6 +86,7 @@ struct DatasetPrivate
 	bool		scanned;		/* a complete scan has finished */
 	List	   *test_cache;		/* the test rows (DatasetBatch *), kept by the first scan */
 	bool		test_cache_ok;	/* ... complete: test scans need not read the source */
+	bool		no_test_cache;	/* DatasetForgoTestCache: the consumer keeps what it needs */
 	Size		test_cache_bytes;
 	Size		reserved;		/* bytes counted against mlops.max_training_memory */
 };
@@ -875,6 +876,16 @@ CacheTestRows(Dataset *ds, const DatasetBatch *b)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * The first scan is not to keep the test rows in memory: the consumer keeps
+ * what it needs of them (a test scan then reads the source again).
+ */
+void
+DatasetForgoTestCache(Dataset *ds)
+{
+	ds->priv->no_test_cache = true;
+}
+
 /* Starts a scan over the test rows only: from memory when the first scan kept them. */
 DatasetScan *
 DatasetBeginTestScan(Dataset *ds)
@@ -909,7 +920,7 @@ DatasetBeginScan(Dataset *ds)
 	scan->ds = ds;
 	scan->first = !ds->priv->scanned && !ds->priv->collecting;
 	if (scan->first)
-		ds->priv->test_cache_ok = ds->test_fraction > 0;
+		ds->priv->test_cache_ok = ds->test_fraction > 0 && !ds->priv->no_test_cache;
 	scan->reader = SourceOpen(ds->source, ds->priv->select_list);
 	scan->row_context = AllocSetContextCreate(CurrentMemoryContext, "mlops dataset rows",
 											  ALLOCSET_DEFAULT_SIZES);

@@ -38,7 +38,7 @@ static const TrainAlgorithm algorithms[] = {
 	{"linear", true, false, linear_params, true, TrainLinear},
 	{"ridge", true, false, ridge_params, true, TrainLinear},
 	{"logistic", false, true, logistic_params, false, TrainLogistic},
-	{"xgboost", true, true, NULL, false, TrainXgboost},
+	{"xgboost", true, true, NULL, true, TrainXgboost},
 };
 
 /* The names of the algorithms of this build, comma-separated. */
@@ -250,7 +250,8 @@ TrainLogParam(TrainRequest *req, const char *key, const char *value)
 
 /*
  * Scores the evaluation rows — the test rows, or every training row when
- * there are none — and computes the task's metrics.
+ * there are none — and computes the task's metrics; from the predictions the
+ * algorithm already has, when it has them.
  */
 static int
 Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
@@ -261,12 +262,21 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 	double	   *y = NULL,
 			   *pred;
 	int		   *label = NULL;
-	double	   *batch_pred = palloc(sizeof(double) * SOURCE_BATCH_ROWS * nout);
+	double	   *batch_pred;
 	DatasetBatch sub;
 	DatasetScan *scan;
 	DatasetBatch *b;
 	int64		m = 0;
 
+	if (model->eval_pred != NULL)
+	{
+		if (model->eval_rows != n)
+			elog(ERROR, "algorithm predicted " INT64_FORMAT " evaluation rows of " INT64_FORMAT,
+				 model->eval_rows, n);
+		return ds->classification ? ClassificationMetrics(model->eval_label, model->eval_pred, n, nout, metrics)
+			: RegressionMetrics(model->eval_y, model->eval_pred, n, metrics);
+	}
+	batch_pred = palloc(sizeof(double) * SOURCE_BATCH_ROWS * nout);
 	DatasetReserveMemory(ds, sizeof(double) * n * (nout + 1), "the evaluation rows' predictions");
 	pred = palloc_extended(sizeof(double) * n * nout, MCXT_ALLOC_HUGE);
 	if (ds->classification)

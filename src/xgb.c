@@ -214,6 +214,46 @@ XgbFeatureScores(BoosterHandle booster, const char *importance_type, const char 
 /* ---- prediction --------------------------------------------------------- */
 
 /*
+ * XGBoost's prediction of `kind` on dmat, copied into out (before any other
+ * libxgboost call can overwrite its thread-local result) when it has out_len
+ * values; *n gets the number it has. Returns XGBoost's return code and raises
+ * nothing: callers run it with signals blocked.
+ */
+static int
+PredictInto(BoosterHandle booster, DMatrixHandle dmat, XgbPredictKind kind, float *out, size_t out_len,
+			size_t *n)
+{
+	char		config[160];
+	const bst_ulong *shape;
+	bst_ulong	dim;
+	const float *result;
+	int			rc;
+
+	snprintf(config, sizeof(config),
+			 "{\"type\": %d, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
+			 "\"strict_shape\": false}", (int) kind);
+	rc = XGBoosterPredictFromDMatrix(booster, dmat, config, &shape, &dim, &result);
+	*n = 1;
+	if (rc == 0)
+	{
+		for (bst_ulong i = 0; i < dim; i++)
+			*n *= shape[i];
+		if (*n == out_len)
+			memcpy(out, result, *n * sizeof(float));
+	}
+	return rc;
+}
+
+/* Raises the error of a failed prediction, or of one that gave n values where out_len were expected. */
+static void
+PredictCheck(int rc, size_t n, size_t out_len)
+{
+	XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "predict");
+	if (n != out_len)
+		elog(ERROR, "xgboost returned %zu prediction values where %zu were expected", n, out_len);
+}
+
+/*
  * Prediction on a dense float32 matrix through a DMatrix (in-place prediction
  * computes neither contributions nor gblinear models). The thread-local
  * result is copied to `out`.
@@ -222,18 +262,11 @@ void
 XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
 				XgbPredictKind kind, float *out, size_t out_len)
 {
-	char		config[160];
 	DMatrixHandle dmat;
-	const bst_ulong *shape;
-	bst_ulong	dim;
-	const float *result;
-	size_t		n = 1;
+	size_t		n = 0;
 	int			rc;
 	sigset_t	saved;
 
-	snprintf(config, sizeof(config),
-			 "{\"type\": %d, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
-			 "\"strict_shape\": false}", (int) kind);
 	XgbSignalsOff(&saved);
 	rc = XGDMatrixCreateFromMat(x, nrow, ncol, NAN, &dmat);
 	if (rc != 0)
@@ -241,18 +274,25 @@ XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
 		XgbSignalsOn(&saved);
 		XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a matrix");
 	}
-	rc = XGBoosterPredictFromDMatrix(booster, dmat, config, &shape, &dim, &result);
-	if (rc == 0)
-	{
-		/* copy the result out before anything else touches libxgboost */
-		for (bst_ulong i = 0; i < dim; i++)
-			n *= shape[i];
-		if (n == out_len)
-			memcpy(out, result, n * sizeof(float));
-	}
+	rc = PredictInto(booster, dmat, kind, out, out_len, &n);
 	XGDMatrixFree(dmat);
 	XgbSignalsOn(&saved);
-	XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "predict");
-	if (n != out_len)
-		elog(ERROR, "xgboost returned %zu prediction values where %zu were expected", n, out_len);
+	PredictCheck(rc, n, out_len);
+}
+
+/*
+ * Prediction on a matrix XGBoost holds: for the matrices a booster was
+ * trained and evaluated on, the predictions it keeps of them, at no cost.
+ */
+void
+XgbPredictMatrix(BoosterHandle booster, DMatrixHandle dmat, XgbPredictKind kind, float *out, size_t out_len)
+{
+	size_t		n = 0;
+	int			rc;
+	sigset_t	saved;
+
+	XgbSignalsOff(&saved);
+	rc = PredictInto(booster, dmat, kind, out, out_len, &n);
+	XgbSignalsOn(&saved);
+	PredictCheck(rc, n, out_len);
 }

@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "mlops/settings.h"
+#include "mlops/trees.h"
 #include "mlops/xgb.h"
 #include "mlops/xgb_train.h"
 
@@ -35,11 +36,10 @@
 #define XGB_PROGRESS_INTERVAL_MS 5000
 
 /*
- * Bytes XGBoost holds per matrix value on top of our float32 copy, estimated
- * for mlops.max_training_memory: with tree_method hist the quantised matrix
- * (a 1-byte bin index with max_bin <= 256, row- and column-wise); otherwise
- * its sparse copy (a 4-byte feature index and a 4-byte value per entry) and
- * a 1-byte bin index for approx.
+ * Bytes XGBoost holds per matrix value, estimated for mlops.max_training_memory:
+ * with tree_method hist the quantised matrix (a 1-byte bin index with max_bin
+ * <= 256, row- and column-wise); otherwise its sparse copy (a 4-byte feature
+ * index and a 4-byte value per entry) and a 1-byte bin index for approx.
  */
 #define XGB_HIST_BYTES_PER_VALUE 2
 #define XGB_BYTES_PER_VALUE 9
@@ -52,6 +52,14 @@ typedef struct XgbHandles
 	DMatrixHandle dtest;		/* NULL without test rows */
 	DMatrixHandle proxy;		/* while a quantised matrix is built */
 } XgbHandles;
+
+/* A trained model, for train()'s predictions: its booster, and its compiled trees when covered. */
+typedef struct XgbTrained
+{
+	XgbHandles *handles;
+	bool		compiled;		/* trees is set, on the first prediction */
+	TreeModel  *trees;			/* NULL when trees.h does not cover the model */
+} XgbTrained;
 
 /*
  * The one batch a quantised matrix is built from, handed to XGBoost by the
@@ -337,44 +345,137 @@ LogChosenParams(TrainRequest *req, const XgbParams *p, int given)
 }
 
 /*
- * Reads the training rows (and the test rows) once into float32 matrices and
- * label vectors; the row counts are the loader's, an error if the source
- * changed since it counted them.
+ * Rows as XGBoost takes them: a row-major float32 matrix and its labels,
+ * grown as rows arrive; and, for the rows train() evaluates on, their targets
+ * as float8 (the value, or the class index).
+ */
+typedef struct RowBuffer
+{
+	float	   *x;
+	float	   *y;
+	double	   *target;			/* when keep_target */
+	bool		keep_target;
+	int64		rows;
+	int64		cap;
+} RowBuffer;
+
+/*
+ * Makes room for n more rows, by half again of the capacity: large buffers
+ * are grown by the kernel remapping their pages (realloc of a mapped block),
+ * not copied, and the capacity not yet written to holds no memory.
  */
 static void
-LoadRows(Dataset *ds, float *xtrain, float *ytrain, float *xtest, float *ytest)
+RowBufferReserve(RowBuffer *buf, int ncols, int64 n)
+{
+	int64		cap;
+
+	if (buf->rows + n <= buf->cap || n == 0)
+		return;
+	cap = Max(buf->rows + n, buf->cap + buf->cap / 2);
+	if (buf->x == NULL)
+	{
+		buf->x = palloc_extended(sizeof(float) * cap * ncols, MCXT_ALLOC_HUGE);
+		buf->y = palloc_extended(sizeof(float) * cap, MCXT_ALLOC_HUGE);
+		if (buf->keep_target)
+			buf->target = palloc_extended(sizeof(double) * cap, MCXT_ALLOC_HUGE);
+	}
+	else
+	{
+		buf->x = repalloc_huge(buf->x, sizeof(float) * cap * ncols);
+		buf->y = repalloc_huge(buf->y, sizeof(float) * cap);
+		if (buf->keep_target)
+			buf->target = repalloc_huge(buf->target, sizeof(double) * cap);
+	}
+	buf->cap = cap;
+}
+
+/* Frees a buffer's matrix and labels (XGBoost has its own copy); the targets stay. */
+static void
+RowBufferFree(RowBuffer *buf)
+{
+	if (buf->x)
+	{
+		pfree(buf->x);
+		pfree(buf->y);
+	}
+	buf->x = buf->y = NULL;
+}
+
+/*
+ * Bytes of the quantile sketch XGBoost builds of each feature for tree_method
+ * hist (alive until the quantised matrix is complete): as XGBoost sizes it,
+ * nlevel summaries of `limit` 16-byte entries and as much again of queue and
+ * scratch, where limit = nlevel × 8 × max_bin is the smallest size that
+ * covers the feature's n values with 2^nlevel of them.
+ */
+static Size
+SketchBytes(int64 n, int max_bin)
+{
+	int64		nlevel = 1;
+	int64		limit;
+
+	for (;;)
+	{
+		limit = Min(n, nlevel * 8 * Max(max_bin, 2) + 1);
+		if ((limit << nlevel) >= n)
+			break;
+		nlevel++;
+	}
+	return (Size) limit * 16 * (nlevel + 2);
+}
+
+/* What XGBoost holds of a matrix of rows × ncols values: values (or bins), row offsets, labels. */
+static Size
+XgbMatrixBytes(int64 rows, int ncols, bool hist)
+{
+	return (Size) rows * ncols * (hist ? XGB_HIST_BYTES_PER_VALUE : XGB_BYTES_PER_VALUE) +
+		rows * (sizeof(uint64) + sizeof(float));
+}
+
+/*
+ * Reads the rows in one scan into float32 matrices and label vectors (and
+ * targets, where kept), the training rows into train and the test rows into
+ * test, each batch counted against mlops.max_training_memory as it arrives.
+ * The loader's row counts are final after the scan (a regression over
+ * numeric inputs is counted by it); an error if the source changed since the
+ * loader counted it.
+ */
+static void
+LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 {
 	int			k = ds->ninputs;
-	int64		ntrain = 0,
-				ntest = 0;
 	DatasetScan *scan = DatasetBeginScan(ds);
 	DatasetBatch *b;
 
 	while ((b = DatasetNextBatch(scan)) != NULL)
 	{
+		int			ntest = 0;
+
 		CHECK_FOR_INTERRUPTS();
 		for (int i = 0; i < b->nrows; i++)
+			ntest += b->is_test[i];
+		DatasetReserveMemory(ds, sizeof(float) * (k + 1) * b->nrows +
+							 sizeof(double) * (train->keep_target ? b->nrows - ntest : 0) +
+							 sizeof(double) * (test->keep_target ? ntest : 0),
+							 "the float32 training matrix");
+		RowBufferReserve(train, k, b->nrows - ntest);
+		RowBufferReserve(test, k, ntest);
+		for (int i = 0; i < b->nrows; i++)
 		{
-			bool		test = b->is_test[i];
-			int64		n = test ? ntest : ntrain;
-			float	   *x = (test ? xtest : xtrain) + n * k;
+			RowBuffer  *buf = b->is_test[i] ? test : train;
+			float	   *x = buf->x + buf->rows * k;
 			const double *src = b->x + (Size) i * k;
+			double		target = ds->classification ? b->label[i] : b->y[i];
 
-			if (n >= (test ? ds->test_rows : ds->train_rows))
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("source \"%s\" changed while it was read", ds->source)));
 			for (int j = 0; j < k; j++)
 				x[j] = (float) src[j];
-			(test ? ytest : ytrain)[n] = ds->classification ? (float) b->label[i] : (float) b->y[i];
-			if (test)
-				ntest++;
-			else
-				ntrain++;
+			if (buf->keep_target)
+				buf->target[buf->rows] = target;
+			buf->y[buf->rows++] = (float) target;
 		}
 	}
 	DatasetEndScan(scan);
-	if (ntrain != ds->train_rows || ntest != ds->test_rows)
+	if (train->rows != ds->train_rows || test->rows != ds->test_rows)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("source \"%s\" changed while it was read", ds->source)));
@@ -467,12 +568,11 @@ XgbBatchNext(DataIterHandle handle)
  * Hands a float32 matrix to XGBoost as a quantised matrix (QuantileDMatrix,
  * for tree_method hist): XGBoost keeps only each value's histogram bin, not a
  * copy of the values. One batch, as Python's QuantileDMatrix on an array, so
- * that the bins are those of a DMatrix. ref: the training matrix whose bins a
- * test matrix uses, or NULL.
+ * that the bins are those of a DMatrix.
  */
 static void
 CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 rows, int nthread,
-					 const char *max_bin, DMatrixHandle ref, XgbHandles *h, DMatrixHandle *slot)
+					 int max_bin, XgbHandles *h, DMatrixHandle *slot)
 {
 	XgbBatchIter it;
 	char		config[128];
@@ -487,8 +587,8 @@ CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 ro
 	it.ncols = ds->ninputs;
 	FeatureInfo(ds, &it.names, &it.types);
 	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d, \"max_bin\": %d}",
-			 nthread, max_bin ? atoi(max_bin) : 256);
-	XGB_BLOCKED(rc, XGQuantileDMatrixCreateFromCallback(&it, h->proxy, ref, XgbBatchReset, XgbBatchNext,
+			 nthread, max_bin);
+	XGB_BLOCKED(rc, XGQuantileDMatrixCreateFromCallback(&it, h->proxy, NULL, XgbBatchReset, XgbBatchNext,
 														 config, slot));
 	XGDMatrixFree(h->proxy);
 	h->proxy = NULL;
@@ -497,53 +597,41 @@ CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 ro
 
 /*
  * Builds the training (and test) matrices: the rows are read once into
- * float32 buffers of exactly the loader's row counts, handed to XGBoost (as a
- * quantised matrix for tree_method hist, else as a DMatrix, which copies the
- * values), and freed at once. The memory is charged against
- * mlops.max_training_memory before anything is allocated.
+ * float32 buffers, handed to XGBoost (the training rows as a quantised matrix
+ * for tree_method hist, else as a DMatrix, which copies the values; the test
+ * rows always as a DMatrix: XGBoost predicts them every round, and predicting
+ * from a quantised matrix recovers every value from its bin, which costs more
+ * than the rounds themselves), and each buffer is freed as soon as XGBoost
+ * has its matrix. What XGBoost builds is counted against
+ * mlops.max_training_memory before it builds it. Returns the targets of the
+ * rows train() evaluates on (the test rows, or the training rows when
+ * test_fraction is 0), or NULL when the split left no test row.
  */
-static void
+static double *
 BuildMatrices(Dataset *ds, XgbHandles *h, const XgbParams *p, int nthread)
 {
 	const char *tree_method = ParamValue(p, "tree_method");
+	const char *max_bin = ParamValue(p, "max_bin");
 	bool		hist = tree_method != NULL && strcmp(tree_method, "hist") == 0;
-	int64		rows = ds->train_rows + ds->test_rows;
-	Size		values = (Size) rows * ds->ninputs;
-	Size		k = Max(ds->ninputs, 1);
-	float	   *xtrain,
-			   *ytrain,
-			   *xtest = NULL,
-			   *ytest = NULL;
+	int			bins = max_bin ? atoi(max_bin) : 256;
+	RowBuffer	train = {.keep_target = ds->test_fraction == 0};
+	RowBuffer	test = {.keep_target = ds->test_fraction > 0};
 
-	DatasetReserveMemory(ds, values * (sizeof(float) + (hist ? XGB_HIST_BYTES_PER_VALUE : XGB_BYTES_PER_VALUE)) +
-						 rows * (sizeof(float) + sizeof(uint64)),
+	LoadRows(ds, &train, &test);
+	DatasetReserveMemory(ds, XgbMatrixBytes(ds->train_rows, ds->ninputs, hist) +
+						 XgbMatrixBytes(ds->test_rows, ds->ninputs, false) +
+						 (hist ? ds->ninputs * SketchBytes(ds->train_rows, bins) : 0),
 						 hist ? "the float32 training matrix and XGBoost's quantised copy of it"
 						 : "the float32 training matrix and XGBoost's copy of it");
-	xtrain = palloc_extended(sizeof(float) * Max(ds->train_rows, 1) * k, MCXT_ALLOC_HUGE);
-	ytrain = palloc_extended(sizeof(float) * Max(ds->train_rows, 1), MCXT_ALLOC_HUGE);
-	if (ds->test_rows > 0)
-	{
-		xtest = palloc_extended(sizeof(float) * ds->test_rows * k, MCXT_ALLOC_HUGE);
-		ytest = palloc_extended(sizeof(float) * ds->test_rows, MCXT_ALLOC_HUGE);
-	}
-	LoadRows(ds, xtrain, ytrain, xtest, ytest);
 	if (hist)
-		CreateQuantileMatrix(ds, xtrain, ytrain, ds->train_rows, nthread, ParamValue(p, "max_bin"), NULL,
-							 h, &h->dtrain);
+		CreateQuantileMatrix(ds, train.x, train.y, train.rows, nthread, bins, h, &h->dtrain);
 	else
-		CreateMatrix(ds, xtrain, ytrain, ds->train_rows, nthread, &h->dtrain);
-	pfree(xtrain);
-	pfree(ytrain);
-	if (ds->test_rows > 0)
-	{
-		if (hist)
-			CreateQuantileMatrix(ds, xtest, ytest, ds->test_rows, nthread, ParamValue(p, "max_bin"), h->dtrain,
-								 h, &h->dtest);
-		else
-			CreateMatrix(ds, xtest, ytest, ds->test_rows, nthread, &h->dtest);
-		pfree(xtest);
-		pfree(ytest);
-	}
+		CreateMatrix(ds, train.x, train.y, train.rows, nthread, &h->dtrain);
+	RowBufferFree(&train);
+	if (test.rows > 0)
+		CreateMatrix(ds, test.x, test.y, test.rows, nthread, &h->dtest);
+	RowBufferFree(&test);
+	return test.rows > 0 ? test.target : train.target;
 }
 
 /*
@@ -749,32 +837,16 @@ TruncateBooster(XgbHandles *h, int rounds)
 }
 
 /*
- * Predicts a batch with the trained booster (for train()'s metrics): values
- * for regression, one probability per class for classification.
+ * Copies XGBoost's predictions of n rows (the value, one probability for
+ * binary, one per class for multiclass) into out as train() takes them: the
+ * value, or one probability per class.
  */
 static void
-XgbTrainPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch *batch, double *out)
+StorePredictions(const Dataset *ds, const float *res, int64 n, double *out)
 {
-	const XgbHandles *h = model->state;
-	int			k = ds->ninputs;
 	int			nout = ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
-	float	   *x = palloc(sizeof(float) * Max((Size) batch->nrows * k, 1));
-	float	   *res = palloc(sizeof(float) * Max((Size) batch->nrows * nout, 1));
-	sigset_t	old;
 
-	for (Size i = 0; i < (Size) batch->nrows * k; i++)
-		x[i] = (float) batch->x[i];
-	XgbSignalsOff(&old);
-	PG_TRY();
-	{
-		XgbPredictDense(h->booster, x, batch->nrows, k, XGB_PREDICT_VALUE, res, (size_t) batch->nrows * nout);
-	}
-	PG_FINALLY();
-	{
-		XgbSignalsOn(&old);
-	}
-	PG_END_TRY();
-	for (int i = 0; i < batch->nrows; i++)
+	for (int64 i = 0; i < n; i++)
 	{
 		if (ds->classification && nout == 1)
 		{
@@ -785,8 +857,81 @@ XgbTrainPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch
 			for (int c = 0; c < nout; c++)
 				out[i * nout + c] = res[i * nout + c];
 	}
+}
+
+/*
+ * Predicts a batch with the trained model (for train()'s metrics): values for
+ * regression, one probability per class for classification. The compiled
+ * trees (trees.h: XGBoost's own float32 arithmetic, without building an
+ * XGBoost matrix per batch) when they cover the model, else the booster.
+ */
+static void
+XgbTrainPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch *batch, double *out)
+{
+	XgbTrained *t = model->state;
+	int			k = ds->ninputs;
+	int			nout = ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
+	float	   *x = palloc(sizeof(float) * Max((Size) batch->nrows * k, 1));
+	float	   *res = palloc(sizeof(float) * Max((Size) batch->nrows * nout, 1));
+
+	if (!t->compiled)
+	{
+		bytea	   *json = XgbSave(t->handles->booster, "json");
+		const char *why_not;
+
+		t->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, &why_not);
+		t->compiled = true;
+		pfree(json);
+	}
+	for (Size i = 0; i < (Size) batch->nrows * k; i++)
+		x[i] = (float) batch->x[i];
+	if (t->trees)
+		for (int i = 0; i < batch->nrows; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			TreeModelMargins(t->trees, x + (Size) i * k, res + (Size) i * nout);
+			TreeModelTransform(t->trees, res + (Size) i * nout);
+		}
+	else
+		XgbPredictDense(t->handles->booster, x, batch->nrows, k, XGB_PREDICT_VALUE, res,
+						(size_t) batch->nrows * nout);
+	StorePredictions(ds, res, batch->nrows, out);
 	pfree(x);
 	pfree(res);
+}
+
+/*
+ * The evaluation rows' predictions for train()'s metrics (those of the test
+ * matrix, or of the training matrix without test rows), with their targets:
+ * taken from the predictions XGBoost keeps of the matrices it trained and
+ * evaluated on, which are bit for bit those of predicting the rows again,
+ * without reading the rows again. For a gbtree model kept whole only (early
+ * stopping truncates it; gblinear would predict from the quantised values).
+ */
+static void
+EvalPredictions(Dataset *ds, XgbHandles *h, double *target, TrainedModel *out)
+{
+	int64		n = ds->test_rows > 0 ? ds->test_rows : ds->train_rows;
+	int			nout = ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
+	int			nprob = ds->classification ? ds->nclasses : 1;
+	float	   *res;
+
+	DatasetReserveMemory(ds, n * (sizeof(float) * nout + sizeof(double) * nprob + sizeof(int)),
+						 "the evaluation rows' predictions");
+	res = palloc_extended(sizeof(float) * n * nout, MCXT_ALLOC_HUGE);
+	XgbPredictMatrix(h->booster, h->dtest ? h->dtest : h->dtrain, XGB_PREDICT_VALUE, res, (size_t) n * nout);
+	out->eval_pred = palloc_extended(sizeof(double) * n * nprob, MCXT_ALLOC_HUGE);
+	StorePredictions(ds, res, n, out->eval_pred);
+	pfree(res);
+	out->eval_rows = n;
+	if (ds->classification)
+	{
+		out->eval_label = palloc_extended(sizeof(int) * n, MCXT_ALLOC_HUGE);
+		for (int64 i = 0; i < n; i++)
+			out->eval_label[i] = (int) target[i];
+	}
+	else
+		out->eval_y = target;
 }
 
 /*
@@ -804,22 +949,34 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	int			nfree;
 	int			rounds;
 	bytea	   *artifact;
+	XgbTrained *trained;
+	const char *booster;
+	bool		predicts_eval;
+	double	   *eval_target;
 
 	ParseParams(req->hyperparams, &p);
-	if (p.early_stopping_rounds > 0 && ds->test_rows == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("early_stopping_rounds needs test rows"),
-				 errhint("Give a test_fraction greater than 0.")));
 	nfree = list_length(p.keys);
 	TaskParams(ds, &p);
 	nthread = ParamValue(&p, "nthread");
 	LogChosenParams(req, &p, nfree);
 
+	/* the evaluation rows' predictions will come from XGBoost: the loader need not keep the test rows */
+	booster = ParamValue(&p, "booster");
+	predicts_eval = p.early_stopping_rounds == 0 && (booster == NULL || strcmp(booster, "gbtree") == 0);
+	if (predicts_eval)
+		DatasetForgoTestCache(ds);
+
 	h = XgbHandlesCreate();
-	BuildMatrices(ds, h, &p, Max(atoi(nthread), 0));
+	eval_target = BuildMatrices(ds, h, &p, Max(atoi(nthread), 0));
+	if (p.early_stopping_rounds > 0 && ds->test_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("early_stopping_rounds needs test rows"),
+				 errhint("Give a test_fraction greater than 0.")));
 	CreateBooster(ds, h, &p);
 	rounds = Boost(req, h, &p);
+	if (predicts_eval && eval_target != NULL)
+		EvalPredictions(ds, h, eval_target, out);
 	XGDMatrixFree(h->dtrain);
 	h->dtrain = NULL;
 	if (h->dtest)
@@ -835,6 +992,8 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	appendBinaryStringInfo(&out->artifact, VARDATA(artifact), VARSIZE(artifact) - VARHDRSZ);
 	out->artifact_format = "xgboost-ubj";
 	out->spec_impute = false;
+	trained = palloc0(sizeof(XgbTrained));
+	trained->handles = h;
 	out->predict = XgbTrainPredict;
-	out->state = h;
+	out->state = trained;
 }

@@ -3,7 +3,8 @@
 order the loader reads them, with nthread 1 and the same parameters, the model
 train() stores predicts exactly (float32 equality) what Python's xgboost.train
 predicts, for regression, binary and multiclass; the evaluation logged at
-every round is Python's; early stopping keeps the best round; categorical
+every round is Python's; the version's metrics are scikit-learn's of those
+predictions (on a test split, XGBoost's own evaluation of it); early stopping keeps the best round; categorical
 inputs with NULLs train the model Python trains with native categorical
 features (SQL predict() of such a model is checked too, with the scorer's
 known NaN-token gap reported as XFAIL); a training cancelled by
@@ -15,6 +16,7 @@ import time
 import numpy as np
 import psycopg2
 import xgboost as xgb
+from sklearn import metrics as skm
 
 from mlops_test import check, close, connect, expect_error, finish, fresh_database, query
 
@@ -62,9 +64,9 @@ for case, (table, task, params, metric) in enumerate(CASES):
     model = f"{table}_xgb{case}"
     rounds = 30
     hyper = dict(params, nthread=1, n_estimators=rounds)
-    (version, run_id), = query(conn, """SELECT version, run_id FROM mlops.train(%s, %s, 'target', 'xgboost', %s,
-                                          hyperparams => %s::jsonb, test_fraction => 0)""",
-                               (model, table, task, __import__("json").dumps(hyper)))
+    (version, run_id, metrics), = query(conn, """SELECT version, run_id, metrics FROM mlops.train(%s, %s, 'target',
+                                                   'xgboost', %s, hyperparams => %s::jsonb, test_fraction => 0)""",
+                                        (model, table, task, __import__("json").dumps(hyper)))
     cols, X, y = table_rows(table)
     py_params = dict(params, nthread=1, seed=42)
     if task == "classification":
@@ -87,6 +89,16 @@ for case, (table, task, params, metric) in enumerate(CASES):
           f"{model}: {rounds} rounds, feature names are the input columns")
     check(close(logged(run_id, f"train-{metric}"), evals["train"][metric], rel=1e-5),
           f"{model}: train-{metric} logged at every round equals Python's evaluation")
+    # the version's metrics: scikit-learn's, of Python's predictions on every row
+    if task == "regression":
+        expect = {"rmse": skm.mean_squared_error(y, p_peer) ** 0.5, "r2": skm.r2_score(y, p_peer),
+                  "mae": skm.mean_absolute_error(y, p_peer)}
+    else:
+        proba = p_peer.astype(np.float64) if p_peer.ndim == 2 else np.column_stack([1 - p_peer.astype(np.float64),
+                                                                                     p_peer.astype(np.float64)])
+        expect = {"accuracy": skm.accuracy_score(y, proba.argmax(axis=1)), "log_loss": skm.log_loss(y, proba)}
+    check(all(close(metrics[k], v, rel=1e-7) for k, v in expect.items()),
+          f"{model}: the version's metrics are scikit-learn's of xgboost.train's predictions ({metrics} vs {expect})")
     # SQL scoring of the trained model: float32 equality with XGBoost
     if task == "regression":
         sql = [v for (v,) in query(conn, f"SELECT mlops.predict(%s, t) FROM {table} t", (model,))]
@@ -109,6 +121,12 @@ best = int(np.argmin(test_rmse))
                         (run_id,))
 check(len(test_rmse) < 300 and len(test_rmse) == best + 6 and best_logged == best,
       f"early stopping: stopped 5 rounds after the best test-rmse (round {best} of {len(test_rmse)} run)")
+# the version's metrics on the test rows: XGBoost's own evaluation of them at the last round
+(metrics, run_id), = query(conn, """SELECT metrics, run_id FROM mlops.train('split', 'diabetes', 'target', 'xgboost',
+                                      hyperparams => '{"nthread": 1, "n_estimators": 20, "tree_method": "hist"}',
+                                      test_fraction => 0.25)""")
+check(close(metrics["rmse"], logged(run_id, "test-rmse")[-1], rel=1e-5),
+      f"with test rows, the version's rmse is that of XGBoost's last test-rmse ({metrics['rmse']})")
 es = stored_booster("es")
 check(es.num_boosted_rounds() == best + 1 and es.attr("best_iteration") == str(best),
       "early stopping: the stored model is truncated to the best round")

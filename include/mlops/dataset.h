@@ -133,6 +133,12 @@ extern DatasetScan *DatasetBeginScan(Dataset *ds);
  */
 extern DatasetScan *DatasetBeginTestScan(Dataset *ds);
 
+/*
+ * Before the first scan: it is not to keep the test rows in memory, because
+ * the consumer keeps what it needs of them (a test scan then reads the source).
+ */
+extern void DatasetForgoTestCache(Dataset *ds);
+
 /* The next batch (valid until the next call), or NULL at the end. */
 extern DatasetBatch *DatasetNextBatch(DatasetScan *scan);
 

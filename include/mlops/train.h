@@ -13,7 +13,8 @@
  *      is_test is false, or all rows when ds->test_fraction is 0 — there are
  *      no test rows then), calls TrainLogMetric for per-iteration metrics,
  *      and fills *out: the artifact and its format, whether the spec carries
- *      imputation values, and a predict function;
+ *      imputation values, and a predict function (and, if it has them, the
+ *      evaluation rows' predictions);
  *   2. add {"foo", regression?, classification?, params-or-NULL, streams?,
  *      TrainFoo} to the table in train.c (streams: see DatasetPrepare's
  *      one_pass; false when it needs ds->train_rows before its scan).
@@ -64,6 +65,16 @@ struct TrainedModel
 	bool		spec_impute;	/* the spec carries imputation values (linear models) */
 	PredictBatchFn predict;
 	void	   *state;			/* the algorithm's, for predict */
+
+	/*
+	 * Optional: the evaluation rows' predictions (as predict gives them) when
+	 * the algorithm already has them, with their targets, so that train()
+	 * need not read and score those rows again. eval_pred NULL: none.
+	 */
+	int64		eval_rows;
+	double	   *eval_pred;		/* eval_rows × outputs */
+	double	   *eval_y;			/* regression: the targets */
+	int		   *eval_label;		/* classification: the class indexes */
 };
 
 typedef void (*TrainFn) (Dataset *ds, TrainRequest *req, TrainedModel *out);

@@ -84,4 +84,12 @@ extern void XgbFeatureScores(BoosterHandle booster, const char *importance_type,
 extern void XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
 							XgbPredictKind kind, float *out, size_t out_len);
 
+/*
+ * Prediction on a matrix XGBoost already holds, copied into `out` as
+ * XgbPredictDense does. On the matrices a booster was trained and evaluated
+ * on it costs nothing: XGBoost keeps its predictions of them.
+ */
+extern void XgbPredictMatrix(BoosterHandle booster, DMatrixHandle dmat, XgbPredictKind kind,
+							 float *out, size_t out_len);
+
 #endif
