@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 
 #include "mlops/dataset.h"
+#include "mlops/profile.h"
 #include "mlops/settings.h"
 #include "mlops/source.h"
 
@@ -88,6 +89,8 @@ struct DatasetPrivate
 	bool		test_cache_ok;	/* ... complete: test scans need not read the source */
 	Size		test_cache_bytes;
 	Size		reserved;		/* bytes counted against mlops.max_training_memory */
+	bool		want_profile;	/* the first complete scan profiles the inputs */
+	ProfileBuilder *profile;	/* ... fed every row of the source */
 };
 
 struct DatasetScan
@@ -911,6 +914,16 @@ DatasetBeginScan(Dataset *ds)
 	if (scan->first)
 		ds->priv->test_cache_ok = ds->test_fraction > 0;
 	scan->reader = SourceOpen(ds->source, ds->priv->select_list);
+	if (scan->first && ds->priv->want_profile && ds->priv->profile == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ds->priv->context);
+		List	   *names = NIL;
+
+		for (int j = 0; j < ds->ninputs; j++)
+			names = lappend(names, ds->inputs[j].name);
+		ds->priv->profile = ProfileBuilderCreate(scan->reader->tupdesc, names, PROFILE_EXACT_ROWS);
+		MemoryContextSwitchTo(old);
+	}
 	scan->row_context = AllocSetContextCreate(CurrentMemoryContext, "mlops dataset rows",
 											  ALLOCSET_DEFAULT_SIZES);
 	scan->batch.x = palloc(sizeof(double) * cap * Max(ds->ninputs, 1));
@@ -958,6 +971,8 @@ ScanRow(TupleTableSlot *slot, void *arg)
 
 	if ((++scan->rows_seen & 1023) == 0)
 		CHECK_FOR_INTERRUPTS();
+	if (scan->first && p->profile)
+		ProfileBuilderAddSlot(slot, p->profile);
 	DecodeRow(ds, slot);
 	if (scan->first && p->lazy)
 		ds->rows_read++;
@@ -1092,6 +1107,24 @@ DatasetEndScan(DatasetScan *scan)
 		ds->priv->stats_pending = false;
 	}
 	ds->priv->scanned = true;
+}
+
+/* Asks the first complete scan (not begun yet) to profile the inputs over every row. */
+void
+DatasetCollectProfile(Dataset *ds)
+{
+	if (ds->priv->scanned)
+		elog(ERROR, "the dataset's first scan is over");
+	ds->priv->want_profile = true;
+}
+
+/* The profile of the inputs, as mlops.profile(source, features) gives it; after the first scan. */
+Jsonb *
+DatasetProfile(Dataset *ds)
+{
+	if (ds->priv->profile == NULL || !ds->priv->scanned)
+		elog(ERROR, "the dataset was not profiled");
+	return ProfileToJsonb(ProfileBuilderFinish(ds->priv->profile, PROFILE_SAMPLE_SIZE));
 }
 
 /* The value NULL of input j is replaced by (mean, or mode index), for linear models. */

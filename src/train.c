@@ -28,7 +28,6 @@
 #include "mlops/args.h"
 #include "mlops/dataset.h"
 #include "mlops/metrics.h"
-#include "mlops/profile.h"
 #include "mlops/source.h"
 #include "mlops/train.h"
 #include "mlops/xgb_train.h"
@@ -363,7 +362,6 @@ train(PG_FUNCTION_ARGS)
 	char	   *algorithm = RequireTextArg(fcinfo, 3, "algorithm");
 	char	   *task = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
 	List	   *features = PG_ARGISNULL(5) ? NIL : TextArrayToList(PG_GETARG_ARRAYTYPE_P(5), "features");
-	List	   *feature_names = NIL;	/* the inputs, for the drift profile */
 	Jsonb	   *hyperparams;
 	double		test_fraction;
 	int			seed;
@@ -434,6 +432,8 @@ train(PG_FUNCTION_ARGS)
 	req.params = params;
 
 	ds = DatasetPrepare(source, target, features, classification, test_fraction, seed, alg->streams);
+	/* the reference profile drift() compares with: every row of the source, read by the training scan */
+	DatasetCollectProfile(ds);
 	memset(&model, 0, sizeof(model));
 	alg->train(ds, &req, &model);
 	if (ds->fingerprint == NULL)
@@ -459,9 +459,6 @@ train(PG_FUNCTION_ARGS)
 	/* the version */
 	initStringInfo(&spec);
 	DatasetSpecJson(ds, model.spec_impute, &spec);
-	/* the reference profile drift() compares with: every row of the source */
-	for (int j = 0; j < ds->ninputs; j++)
-		feature_names = lappend(feature_names, ds->inputs[j].name);
 	{
 		Oid			types[18] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, FLOAT8ARRAYOID,
 			JSONBOID, JSONBOID, JSONBOID, JSONBOID, INT8OID, TEXTOID,
@@ -493,7 +490,7 @@ train(PG_FUNCTION_ARGS)
 		values[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(params_json));
 		values[7] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics_json));
 		values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(spec.data));
-		values[9] = JsonbPGetDatum(ProfileBuild(source, feature_names));
+		values[9] = JsonbPGetDatum(DatasetProfile(ds));
 		values[10] = Int64GetDatum(req.run_id);
 		values[11] = CStringGetTextDatum(source);
 		values[12] = Int64GetDatum(ds->train_rows);
