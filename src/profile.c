@@ -60,20 +60,6 @@ typedef struct WeightedValue
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/* An entry of the row sample by key, for pruning it. */
-typedef struct SampleOrder
-{
-	uint64		key;
-	int64		index;
-} SampleOrder;
-
-#define ST_SORT SortSampleOrder
-#define ST_ELEMENT_TYPE SampleOrder
-#define ST_COMPARE(a, b) ((a)->key < (b)->key ? -1 : (a)->key > (b)->key ? 1 : 0)
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
 /* A category and its count, in the builder's hash table (key: the string). */
 typedef struct CategoryEntry
 {
@@ -136,35 +122,36 @@ DoubleKey(double x)
 	return (bits & UINT64CONST(0x8000000000000000)) ? ~bits : bits | UINT64CONST(0x8000000000000000);
 }
 
-/*
- * Sorts doubles ascending (no NaN): a least-significant-byte radix sort on
- * order-preserving keys for large arrays (several times faster than a
- * comparison sort, which dominated drift on a million rows), skipping the
- * bytes all keys share; a comparison sort for small ones.
- */
-void
-SortDoubles(double *values, size_t n)
+/* The double of a DoubleKey. */
+static inline double
+KeyDouble(uint64 key)
 {
-	size_t		(*counts)[256];
-	double	   *buffer,
-			   *from = values,
-			   *to;
+	uint64		bits = (key & UINT64CONST(0x8000000000000000)) ? key & ~UINT64CONST(0x8000000000000000) : ~key;
+	double		x;
 
-	if (n < 4096)
-	{
-		SortDoublesImpl(values, n);
-		return;
-	}
-	counts = palloc0(sizeof(size_t) * 8 * 256);
+	memcpy(&x, &bits, sizeof(x));
+	return x;
+}
+
+/*
+ * Sorts 64-bit keys ascending, moving payload (NULL: none) along: a
+ * least-significant-byte radix sort, skipping the bytes all keys share
+ * (several times faster than a comparison sort on large arrays).
+ */
+static void
+RadixSort(uint64 *keys, int64 *payload, size_t n)
+{
+	size_t		(*counts)[256] = palloc0(sizeof(size_t) * 8 * 256);
+	uint64	   *kfrom = keys,
+			   *kto = palloc_extended(sizeof(uint64) * Max(n, 1), MCXT_ALLOC_HUGE),
+			   *kbuffer = kto;
+	int64	   *pfrom = payload,
+			   *pto = payload ? palloc_extended(sizeof(int64) * Max(n, 1), MCXT_ALLOC_HUGE) : NULL,
+			   *pbuffer = pto;
+
 	for (size_t i = 0; i < n; i++)
-	{
-		uint64		key = DoubleKey(values[i]);
-
 		for (int b = 0; b < 8; b++)
-			counts[b][(key >> (8 * b)) & 0xFF]++;
-	}
-	buffer = palloc_extended(sizeof(double) * n, MCXT_ALLOC_HUGE);
-	to = buffer;
+			counts[b][(keys[i] >> (8 * b)) & 0xFF]++;
 	for (int b = 0; b < 8; b++)
 	{
 		size_t		offset = 0;
@@ -183,18 +170,57 @@ SortDoubles(double *values, size_t n)
 		if (trivial)
 			continue;			/* every key has this byte: the order stands */
 		for (size_t i = 0; i < n; i++)
-			to[counts[b][(DoubleKey(from[i]) >> (8 * b)) & 0xFF]++] = from[i];
 		{
-			double	   *t = from;
+			size_t		to = counts[b][(kfrom[i] >> (8 * b)) & 0xFF]++;
 
-			from = to;
-			to = t;
+			kto[to] = kfrom[i];
+			if (payload)
+				pto[to] = pfrom[i];
+		}
+		{
+			uint64	   *kt = kfrom;
+			int64	   *pt = pfrom;
+
+			kfrom = kto;
+			kto = kt;
+			pfrom = pto;
+			pto = pt;
 		}
 	}
-	if (from != values)
-		memcpy(values, from, sizeof(double) * n);
-	pfree(buffer);
+	if (kfrom != keys)
+	{
+		memcpy(keys, kfrom, sizeof(uint64) * n);
+		if (payload)
+			memcpy(payload, pfrom, sizeof(int64) * n);
+	}
+	pfree(kbuffer);
+	if (pbuffer)
+		pfree(pbuffer);
 	pfree(counts);
+}
+
+/*
+ * Sorts doubles ascending (no NaN): a radix sort of their order-preserving
+ * keys for large arrays (a comparison sort dominated drift on a million
+ * rows), a comparison sort for small ones.
+ */
+void
+SortDoubles(double *values, size_t n)
+{
+	uint64	   *keys;
+
+	if (n < 4096)
+	{
+		SortDoublesImpl(values, n);
+		return;
+	}
+	keys = palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE);
+	for (size_t i = 0; i < n; i++)
+		keys[i] = DoubleKey(values[i]);
+	RadixSort(keys, NULL, n);
+	for (size_t i = 0; i < n; i++)
+		values[i] = KeyDouble(keys[i]);
+	pfree(keys);
 }
 
 /*
@@ -361,7 +387,8 @@ PruneSample(ProfileBuilder *b, int64 keep)
 {
 	int			k = b->nnumeric;
 	MemoryContext old = MemoryContextSwitchTo(b->cxt);
-	SampleOrder *order = palloc_extended(sizeof(SampleOrder) * b->nkept, MCXT_ALLOC_HUGE);
+	uint64	   *order = palloc_extended(sizeof(uint64) * b->nkept, MCXT_ALLOC_HUGE);
+	int64	   *index = palloc_extended(sizeof(int64) * b->nkept, MCXT_ALLOC_HUGE);
 	uint64	   *keys = palloc_extended(sizeof(uint64) * keep, MCXT_ALLOC_HUGE);
 	int64	   *weights = palloc_extended(sizeof(int64) * keep, MCXT_ALLOC_HUGE);
 	double	   *kept = palloc_extended(sizeof(double) * keep * k, MCXT_ALLOC_HUGE);
@@ -370,15 +397,15 @@ PruneSample(ProfileBuilder *b, int64 keep)
 	CHECK_FOR_INTERRUPTS();
 	for (int64 i = 0; i < b->nkept; i++)
 	{
-		order[i].key = b->keys[i];
-		order[i].index = i;
+		order[i] = b->keys[i];
+		index[i] = i;
 	}
-	SortSampleOrder(order, b->nkept);
+	RadixSort(order, index, b->nkept);
 	for (int64 i = 0; i < b->nkept; i++)
 	{
-		int64		from = order[i].index;
+		int64		from = index[i];
 
-		if (m > 0 && order[i].key == keys[m - 1])
+		if (m > 0 && order[i] == keys[m - 1])
 		{
 			weights[m - 1] += b->weights[from];
 			b->merged = true;
@@ -390,7 +417,7 @@ PruneSample(ProfileBuilder *b, int64 keep)
 			b->threshold = keys[m - 1];
 			break;
 		}
-		keys[m] = order[i].key;
+		keys[m] = order[i];
 		weights[m] = b->weights[from];
 		memcpy(kept + m * k, b->kept + from * k, sizeof(double) * k);
 		m++;
@@ -400,6 +427,7 @@ PruneSample(ProfileBuilder *b, int64 keep)
 	memcpy(b->kept, kept, sizeof(double) * m * k);
 	b->nkept = m;
 	pfree(order);
+	pfree(index);
 	pfree(keys);
 	pfree(weights);
 	pfree(kept);
