@@ -101,12 +101,11 @@ struct ProfileBuilder
 	/* bounded builder (max_rows > 0): the row sample of the numeric features */
 	int64		max_rows;
 	int			nnumeric;
-	double	   *row;			/* the current row's numeric values (NaN: missing) */
 	int64		nkept;			/* entries, at most 2 × max_rows between prunings */
 	int64		capacity;
 	uint64	   *keys;			/* per entry: the content hash, */
 	int64	   *weights;		/* ... the rows it stands for, */
-	double	   *kept;			/* ... its values (nnumeric each) */
+	double	   *kept;			/* ... its values (nnumeric each; NaN: missing) */
 	uint64		threshold;		/* rows with a greater key are not in the sample */
 	bool		merged;			/* identical rows were merged into one entry */
 	bool		discarded;		/* rows were left out: the sample is not every row */
@@ -354,11 +353,7 @@ ProfileBuilderCreate(TupleDesc tupdesc, List *names, int64 max_rows)
 				 errmsg("the source has no column to profile"),
 				 errhint("Numeric, boolean, text and enum columns can be profiled.")));
 	b->max_rows = max_rows;
-	if (max_rows > 0 && b->nnumeric > 0)
-	{
-		b->row = palloc(sizeof(double) * b->nnumeric);
-		b->threshold = PG_UINT64_MAX;
-	}
+	b->threshold = PG_UINT64_MAX;
 	return b;
 }
 
@@ -480,12 +475,21 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 	bool	   *isnull;
 	uint64		h = UINT64CONST(0x243f6a8885a308d3);
 	int			k = 0;
+	double	   *row = NULL;		/* the row's numeric values, in the sample's next entry */
 
 	CHECK_FOR_INTERRUPTS();
 	slot_getallattrs(slot);
 	values = slot->tts_values;
 	isnull = slot->tts_isnull;
 	b->rows++;
+	if (b->max_rows > 0 && b->nnumeric > 0)
+	{
+		if (b->nkept == 2 * b->max_rows)
+			PruneSample(b, b->max_rows);
+		else if (b->nkept == b->capacity)
+			GrowSample(b);
+		row = b->kept + b->nkept * b->nnumeric;
+	}
 	for (int i = 0; i < b->nfeatures; i++)
 	{
 		FeatureAccum *f = &b->features[i];
@@ -512,9 +516,9 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 					AddNumeric(b, f, x);
 				}
 			}
-			if (b->row)
+			if (row)
 			{
-				b->row[k++] = x;
+				row[k++] = x;
 				h = (h ^ bits) * UINT64CONST(0x9e3779b97f4a7c15);
 				h ^= h >> 29;
 			}
@@ -539,20 +543,12 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 			MemoryContextReset(b->rowcxt);
 		}
 	}
-	/* the row sample: rows whose key is at most the threshold */
-	if (b->row && (h = Mix64(h)) <= b->threshold)
+	/* the row sample: the entry is kept when the row's key is at most the threshold */
+	if (row && (h = Mix64(h)) <= b->threshold)
 	{
-		if (b->nkept == 2 * b->max_rows)
-			PruneSample(b, b->max_rows);
-		else if (b->nkept == b->capacity)
-			GrowSample(b);
-		if (h <= b->threshold)
-		{
-			b->keys[b->nkept] = h;
-			b->weights[b->nkept] = 1;
-			memcpy(b->kept + b->nkept * b->nnumeric, b->row, sizeof(double) * b->nnumeric);
-			b->nkept++;
-		}
+		b->keys[b->nkept] = h;
+		b->weights[b->nkept] = 1;
+		b->nkept++;
 	}
 }
 
