@@ -1012,16 +1012,16 @@ ScanRow(TupleTableSlot *slot, void *arg)
 	}
 	if (scan->first && p->lazy)
 		ds->test_rows += is_test;
-	if (p->stats_pending)
-		for (int j = 0; j < ds->ninputs; j++)
-			scan->batch_has_null |= p->row.null[j];
 	x = b->x + (Size) b->nrows * ds->ninputs;
 	for (int j = 0; j < ds->ninputs; j++)
 	{
 		const DatasetInput *in = &ds->inputs[j];
 
 		if (p->row.null[j])
+		{
 			x[j] = NAN;
+			scan->batch_has_null = true;
+		}
 		else if (in->kind == INPUT_NUMERIC)
 			x[j] = p->row.num[j];
 		else

@@ -280,35 +280,43 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 	scan = all ? DatasetBeginScan(ds) : DatasetBeginTestScan(ds);
 	while ((b = DatasetNextBatch(scan)) != NULL)
 	{
-		/* the batch's evaluation rows only, then their predictions */
-		sub.nrows = 0;
+		DatasetBatch *e = b;	/* the batch's evaluation rows */
+		int			nsub = 0;
+
 		for (int i = 0; i < b->nrows; i++)
-		{
-			if (b->is_test[i] != !all)
-				continue;
-			memcpy(sub.x + (Size) sub.nrows * ds->ninputs, b->x + (Size) i * ds->ninputs,
-				   sizeof(double) * ds->ninputs);
-			sub.y[sub.nrows] = b->y[i];
-			sub.label[sub.nrows] = b->label[i];
-			sub.is_test[sub.nrows] = b->is_test[i];
-			sub.nrows++;
-		}
-		if (sub.nrows == 0)
+			nsub += b->is_test[i] == !all;
+		if (nsub == 0)
 			continue;
-		if (m + sub.nrows > n)
+		if (nsub < b->nrows)
+		{
+			e = &sub;
+			sub.nrows = 0;
+			for (int i = 0; i < b->nrows; i++)
+			{
+				if (b->is_test[i] != !all)
+					continue;
+				memcpy(sub.x + (Size) sub.nrows * ds->ninputs, b->x + (Size) i * ds->ninputs,
+					   sizeof(double) * ds->ninputs);
+				sub.y[sub.nrows] = b->y[i];
+				sub.label[sub.nrows] = b->label[i];
+				sub.is_test[sub.nrows] = b->is_test[i];
+				sub.nrows++;
+			}
+		}
+		if (m + e->nrows > n)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("source \"%s\" changed while it was read", ds->source)));
-		model->predict(model, ds, &sub, batch_pred);
-		memcpy(pred + m * nout, batch_pred, sizeof(double) * sub.nrows * nout);
-		for (int i = 0; i < sub.nrows; i++)
+		model->predict(model, ds, e, batch_pred);
+		memcpy(pred + m * nout, batch_pred, sizeof(double) * e->nrows * nout);
+		for (int i = 0; i < e->nrows; i++)
 		{
 			if (ds->classification)
-				label[m + i] = sub.label[i];
+				label[m + i] = e->label[i];
 			else
-				y[m + i] = sub.y[i];
+				y[m + i] = e->y[i];
 		}
-		m += sub.nrows;
+		m += e->nrows;
 	}
 	DatasetEndScan(scan);
 	if (m != n)
