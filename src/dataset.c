@@ -72,7 +72,9 @@ typedef struct RowValues
 
 struct DatasetPrivate
 {
-	char	   *select_list;	/* target, then the inputs */
+	char	   *select_list;	/* the target and the inputs, in the source's column order */
+	int			target_att;		/* the target's position in the select list */
+	int		   *input_att;		/* ... and each input's */
 	int			split_inputs;	/* the row key hashes the target and the first this many inputs */
 	FmgrInfo   *out_funcs;		/* categorical inputs: output functions */
 	RowValues	row;
@@ -203,10 +205,14 @@ FindColumn(List *columns, const char *name, const char *source, const char *what
 	return NULL;				/* keep the compiler quiet */
 }
 
-/* Resolves the target and the inputs against the source's columns and checks their types. */
+/*
+ * Resolves the target and the inputs against the source's columns, checks
+ * their types, and makes the select list the scans read.
+ */
 static void
 ResolveColumns(Dataset *ds, List *features)
 {
+	struct DatasetPrivate *p = ds->priv;
 	List	   *columns = SourceColumns(ds->source);
 	SourceColumn *target = FindColumn(columns, ds->target, ds->source, "target");
 	List	   *names = NIL;
@@ -267,9 +273,44 @@ ResolveColumns(Dataset *ds, List *features)
 					 errmsg("feature \"%s\" has unsupported type %s", name, format_type_be(col->type)),
 					 errhint("Features are integer, float, numeric or boolean columns, or text, varchar, char or enum columns (categories).")));
 	}
+
+	/*
+	 * The select list: the columns used, in the source's order, so that
+	 * reading every column of a table takes the scan's tuples as they are
+	 * (no projection of each row).
+	 */
+	names = NIL;
+	p->input_att = palloc(sizeof(int) * Max(ds->ninputs, 1));
+	foreach(lc, columns)
+	{
+		SourceColumn *col = lfirst(lc);
+		int			at = list_length(names);
+
+		if (list_member(names, makeString(col->name)))
+			continue;			/* a second column of the same name */
+		if (strcmp(col->name, ds->target) == 0)
+			p->target_att = at;
+		else
+		{
+			for (j = 0; j < ds->ninputs; j++)
+				if (strcmp(col->name, ds->inputs[j].name) == 0)
+					break;
+			if (j == ds->ninputs)
+				continue;
+			p->input_att[j] = at;
+		}
+		names = lappend(names, makeString(col->name));
+	}
+	{
+		List	   *strings = NIL;
+
+		foreach(lc, names)
+			strings = lappend(strings, strVal(lfirst(lc)));
+		p->select_list = QuoteColumnList(strings);
+	}
 }
 
-/* Decodes one row of the source (target first, then the inputs) into ds->priv->row. */
+/* Decodes one row of the source (the select list's) into ds->priv->row. */
 static void
 DecodeRow(Dataset *ds, TupleTableSlot *slot)
 {
@@ -281,26 +322,26 @@ DecodeRow(Dataset *ds, TupleTableSlot *slot)
 	slot_getallattrs(slot);
 	values = slot->tts_values;
 	isnull = slot->tts_isnull;
-	row->target_null = isnull[0];
+	row->target_null = isnull[p->target_att];
 	if (!row->target_null)
 	{
-		row->y = DatumGetNumericFloat8(values[0], ds->target_type);
+		row->y = DatumGetNumericFloat8(values[p->target_att], ds->target_type);
 		row->target_null = isnan(row->y);
 	}
 	for (int j = 0; j < ds->ninputs; j++)
 	{
 		DatasetInput *in = &ds->inputs[j];
 
-		row->null[j] = isnull[j + 1];
+		row->null[j] = isnull[p->input_att[j]];
 		if (row->null[j])
 			continue;
 		if (in->kind == INPUT_NUMERIC)
 		{
-			row->num[j] = DatumGetNumericFloat8(values[j + 1], in->type);
+			row->num[j] = DatumGetNumericFloat8(values[p->input_att[j]], in->type);
 			row->null[j] = isnan(row->num[j]);
 		}
 		else
-			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[j + 1]);
+			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[p->input_att[j]]);
 	}
 }
 
@@ -738,7 +779,6 @@ DatasetPrepareSplit(const char *source, const char *target, List *features, int 
 {
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	struct DatasetPrivate *p = palloc0(sizeof(struct DatasetPrivate));
-	List	   *names = list_make1((char *) target);
 	bool	   *has_nulls;
 	bool		need_stats = false;
 
@@ -751,10 +791,6 @@ DatasetPrepareSplit(const char *source, const char *target, List *features, int 
 	ds->seed = seed;
 	ResolveColumns(ds, features);
 	p->split_inputs = split_inputs < 0 ? ds->ninputs : Min(split_inputs, ds->ninputs);
-
-	for (int j = 0; j < ds->ninputs; j++)
-		names = lappend(names, ds->inputs[j].name);
-	p->select_list = QuoteColumnList(names);
 	p->row.null = palloc0(sizeof(bool) * ds->ninputs);
 	p->row.num = palloc0(sizeof(double) * ds->ninputs);
 	p->row.text = palloc0(sizeof(char *) * ds->ninputs);
