@@ -226,7 +226,8 @@ v_null = rng.random(N) < 0.01
 z = np.where(rng.random(N) < 0.4, 0.0, rng.exponential(1.0, N))  # 40% zeros
 k = rng.integers(0, 50, N)
 load("huge_ref", {"v": ("float8", [None if n else x for n, x in zip(v_null, v)]), "z": ("float8", list(z)),
-                  "k": ("int", list(k)), "y": ("float8", list(2 * z + k + rng.normal(0, 1, N)))})
+                  "k": ("int", list(k)),
+                  "y": ("float8", [None if i % 97 == 0 else v for i, v in enumerate(2 * z + k + rng.normal(0, 1, N))])})
 prof = {f["name"]: f for f in query(conn, "SELECT mlops.profile('huge_ref', '{v,z,k}')")[0][0]["features"]}
 vv = v[~v_null]
 for name, values in (("v", vv), ("z", z), ("k", k.astype(float))):
@@ -268,7 +269,7 @@ check(abs(a[("v", "ks_pvalue")][0] - kstwo.sf(a[("v", "ks")][0], round(en))) < 0
 query(conn, "SELECT * FROM mlops.train('huge_trained', 'huge_ref', 'y', 'linear', features => '{v,z,k}')")
 check(query(conn, "SELECT profile = mlops.profile('huge_ref', '{v,z,k}') FROM mlops.model_version v "
                   "JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'huge_trained'")[0][0],
-      "train() freezes the profile mlops.profile() gives, from its single scan")
+      "train() freezes the profile mlops.profile() gives (NULL-target rows included), from its single scan")
 
 # --- bad input -------------------------------------------------------------
 expect_error(conn, "SELECT * FROM mlops.compare('syn_ref', 'select * from syn_cur where false')", "22023")
