@@ -374,8 +374,9 @@ GrowSample(ProfileBuilder *b)
 
 /*
  * Keeps the keep entries of the row sample with the smallest keys, after
- * merging the entries of identical rows (same key); when more remain, the
- * others are dropped and the threshold falls to the greatest kept key.
+ * merging the entries of identical rows (same key) into the first of them;
+ * when more remain, the others are dropped and the threshold falls to the
+ * greatest kept key. The kept entries stay in place, in arrival order.
  */
 static void
 PruneSample(ProfileBuilder *b, int64 keep)
@@ -384,10 +385,10 @@ PruneSample(ProfileBuilder *b, int64 keep)
 	MemoryContext old = MemoryContextSwitchTo(b->cxt);
 	uint64	   *order = palloc_extended(sizeof(uint64) * b->nkept, MCXT_ALLOC_HUGE);
 	int64	   *index = palloc_extended(sizeof(int64) * b->nkept, MCXT_ALLOC_HUGE);
-	uint64	   *keys = palloc_extended(sizeof(uint64) * keep, MCXT_ALLOC_HUGE);
-	int64	   *weights = palloc_extended(sizeof(int64) * keep, MCXT_ALLOC_HUGE);
-	double	   *kept = palloc_extended(sizeof(double) * keep * k, MCXT_ALLOC_HUGE);
-	int64		m = 0;
+	bool	   *survives = palloc_extended(sizeof(bool) * b->nkept, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	int64		m = 0,
+				last = -1,		/* the entry that stands for the last key kept */
+				to = 0;
 
 	CHECK_FOR_INTERRUPTS();
 	for (int64 i = 0; i < b->nkept; i++)
@@ -398,34 +399,38 @@ PruneSample(ProfileBuilder *b, int64 keep)
 	RadixSort(order, index, b->nkept);
 	for (int64 i = 0; i < b->nkept; i++)
 	{
-		int64		from = index[i];
-
-		if (m > 0 && order[i] == keys[m - 1])
+		if (last >= 0 && order[i] == b->keys[last])
 		{
-			weights[m - 1] += b->weights[from];
+			b->weights[last] += b->weights[index[i]];
 			b->merged = true;
 			continue;
 		}
 		if (m == keep)
 		{
 			b->discarded = true;
-			b->threshold = keys[m - 1];
+			b->threshold = b->keys[last];
 			break;
 		}
-		keys[m] = order[i];
-		weights[m] = b->weights[from];
-		memcpy(kept + m * k, b->kept + from * k, sizeof(double) * k);
+		last = index[i];
+		survives[last] = true;
 		m++;
 	}
-	memcpy(b->keys, keys, sizeof(uint64) * m);
-	memcpy(b->weights, weights, sizeof(int64) * m);
-	memcpy(b->kept, kept, sizeof(double) * m * k);
+	for (int64 i = 0; i < b->nkept; i++)
+	{
+		if (!survives[i])
+			continue;
+		if (to != i)
+		{
+			b->keys[to] = b->keys[i];
+			b->weights[to] = b->weights[i];
+			memcpy(b->kept + to * k, b->kept + i * k, sizeof(double) * k);
+		}
+		to++;
+	}
 	b->nkept = m;
 	pfree(order);
 	pfree(index);
-	pfree(keys);
-	pfree(weights);
-	pfree(kept);
+	pfree(survives);
 	MemoryContextSwitchTo(old);
 }
 

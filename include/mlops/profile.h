@@ -112,7 +112,8 @@ extern void SortDoubles(double *values, size_t n);
  * otherwise the values of at most max_rows distinct rows, those whose hash of
  * their numeric values is smallest, with their multiplicities (identical
  * rows are one entry), in at most 2 × max_rows × (16 + 8 × numeric columns)
- * bytes. An unknown column is 42703, a column of another type 42804.
+ * bytes (and 2 × max_rows × 33 more while pruning). An unknown column is
+ * 42703, a column of another type 42804.
  */
 extern ProfileBuilder *ProfileBuilderCreate(TupleDesc tupdesc, List *names, int64 max_rows);
 
