@@ -319,6 +319,13 @@ DecodeRow(Dataset *ds, TupleTableSlot *slot)
 	Datum	   *values;
 	bool	   *isnull;
 
+	/* in locals: the bool stores below would make the compiler reload them */
+	const DatasetInput *inputs = ds->inputs;
+	const int  *att = p->input_att;
+	int			ninputs = ds->ninputs;
+	bool	   *nulls = row->null;
+	double	   *num = row->num;
+
 	slot_getallattrs(slot);
 	values = slot->tts_values;
 	isnull = slot->tts_isnull;
@@ -328,20 +335,18 @@ DecodeRow(Dataset *ds, TupleTableSlot *slot)
 		row->y = DatumGetNumericFloat8(values[p->target_att], ds->target_type);
 		row->target_null = isnan(row->y);
 	}
-	for (int j = 0; j < ds->ninputs; j++)
+	for (int j = 0; j < ninputs; j++)
 	{
-		DatasetInput *in = &ds->inputs[j];
+		bool		null = isnull[att[j]];
 
-		row->null[j] = isnull[p->input_att[j]];
-		if (row->null[j])
-			continue;
-		if (in->kind == INPUT_NUMERIC)
+		if (!null && inputs[j].kind == INPUT_NUMERIC)
 		{
-			row->num[j] = DatumGetNumericFloat8(values[p->input_att[j]], in->type);
-			row->null[j] = isnan(row->num[j]);
+			num[j] = DatumGetNumericFloat8(values[att[j]], inputs[j].type);
+			null = isnan(num[j]);
 		}
-		else
-			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[p->input_att[j]]);
+		else if (!null)
+			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[att[j]]);
+		nulls[j] = null;
 	}
 }
 
@@ -352,17 +357,25 @@ AccumulateStats(Dataset *ds)
 	struct DatasetPrivate *p = ds->priv;
 	RowValues  *row = &p->row;
 
-	for (int j = 0; j < ds->ninputs; j++)
+	/* in locals: the stores below would make the compiler reload them */
+	DatasetInput *inputs = ds->inputs;
+	int			ninputs = ds->ninputs;
+	const bool *nulls = row->null;
+	const double *num = row->num;
+	double	   *sums = p->sums;
+	int64	   *counts = p->counts;
+
+	for (int j = 0; j < ninputs; j++)
 	{
-		if (row->null[j])
+		if (nulls[j])
 		{
-			ds->inputs[j].nulls++;
+			inputs[j].nulls++;
 			continue;
 		}
-		if (ds->inputs[j].kind == INPUT_NUMERIC)
+		if (inputs[j].kind == INPUT_NUMERIC)
 		{
-			p->sums[j] += row->num[j];
-			p->counts[j]++;
+			sums[j] += num[j];
+			counts[j]++;
 		}
 		else
 		{
@@ -1049,23 +1062,31 @@ ScanRow(TupleTableSlot *slot, void *arg)
 	if (scan->first && p->lazy)
 		ds->test_rows += is_test;
 	x = b->x + (Size) b->nrows * ds->ninputs;
-	for (int j = 0; j < ds->ninputs; j++)
 	{
-		const DatasetInput *in = &ds->inputs[j];
+		/* in locals: the stores below would make the compiler reload them */
+		const DatasetInput *inputs = ds->inputs;
+		const bool *nulls = p->row.null;
+		const double *num = p->row.num;
+		int			ninputs = ds->ninputs;
+		bool		has_null = false;
 
-		if (p->row.null[j])
+		for (int j = 0; j < ninputs; j++)
 		{
-			x[j] = NAN;
-			scan->batch_has_null = true;
-		}
-		else if (in->kind == INPUT_NUMERIC)
-			x[j] = p->row.num[j];
-		else
-		{
-			int			c = CategoryIndex(in, p->row.text[j]);
+			if (nulls[j])
+			{
+				x[j] = NAN;
+				has_null = true;
+			}
+			else if (inputs[j].kind == INPUT_NUMERIC)
+				x[j] = num[j];
+			else
+			{
+				int			c = CategoryIndex(&inputs[j], p->row.text[j]);
 
-			x[j] = c >= 0 ? (double) c : NAN;
+				x[j] = c >= 0 ? (double) c : NAN;
+			}
 		}
+		scan->batch_has_null |= has_null;
 	}
 	b->y[b->nrows] = p->row.y;
 	b->label[b->nrows] = label;

@@ -446,11 +446,11 @@ Mix64(uint64 x)
 	return x;
 }
 
-/* Adds a finite numeric value to a feature. */
+/* Adds a finite numeric value to a feature (of a bounded builder: to its running sums). */
 static inline void
-AddNumeric(ProfileBuilder *b, FeatureAccum *f, double x)
+AddNumeric(FeatureAccum *f, bool bounded, double x)
 {
-	if (b->max_rows > 0)
+	if (bounded)
 	{
 		double		d;
 
@@ -481,13 +481,17 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 	uint64		h = UINT64CONST(0x243f6a8885a308d3);
 	int			k = 0;
 	double	   *row = NULL;		/* the row's numeric values, in the sample's next entry */
+	/* in locals: the stores below would make the compiler reload them */
+	FeatureAccum *features = b->features;
+	int			nfeatures = b->nfeatures;
+	bool		bounded = b->max_rows > 0;
 
 	CHECK_FOR_INTERRUPTS();
 	slot_getallattrs(slot);
 	values = slot->tts_values;
 	isnull = slot->tts_isnull;
 	b->rows++;
-	if (b->max_rows > 0 && b->nnumeric > 0)
+	if (bounded && b->nnumeric > 0)
 	{
 		if (b->nkept == 2 * b->max_rows)
 			PruneSample(b, b->max_rows);
@@ -495,9 +499,9 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 			GrowSample(b);
 		row = b->kept + b->nkept * b->nnumeric;
 	}
-	for (int i = 0; i < b->nfeatures; i++)
+	for (int i = 0; i < nfeatures; i++)
 	{
-		FeatureAccum *f = &b->features[i];
+		FeatureAccum *f = &features[i];
 
 		if (f->kind == FEATURE_NUMERIC)
 		{
@@ -518,7 +522,7 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 				else
 				{
 					bits = DoubleKey(x == 0.0 ? 0.0 : x);
-					AddNumeric(b, f, x);
+					AddNumeric(f, bounded, x);
 				}
 			}
 			if (row)
