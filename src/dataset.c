@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 
 #include "mlops/dataset.h"
+#include "mlops/profile.h"
 #include "mlops/settings.h"
 #include "mlops/source.h"
 
@@ -71,7 +72,9 @@ typedef struct RowValues
 
 struct DatasetPrivate
 {
-	char	   *select_list;	/* target, then the inputs */
+	char	   *select_list;	/* the target and the inputs, in the source's column order */
+	int			target_att;		/* the target's position in the select list */
+	int		   *input_att;		/* ... and each input's */
 	int			split_inputs;	/* the row key hashes the target and the first this many inputs */
 	FmgrInfo   *out_funcs;		/* categorical inputs: output functions */
 	RowValues	row;
@@ -89,6 +92,8 @@ struct DatasetPrivate
 	bool		no_test_cache;	/* DatasetForgoTestCache: the consumer keeps what it needs */
 	Size		test_cache_bytes;
 	Size		reserved;		/* bytes counted against mlops.max_training_memory */
+	bool		want_profile;	/* the first complete scan profiles the inputs */
+	ProfileBuilder *profile;	/* ... fed every row of the source */
 };
 
 struct DatasetScan
@@ -201,10 +206,14 @@ FindColumn(List *columns, const char *name, const char *source, const char *what
 	return NULL;				/* keep the compiler quiet */
 }
 
-/* Resolves the target and the inputs against the source's columns and checks their types. */
+/*
+ * Resolves the target and the inputs against the source's columns, checks
+ * their types, and makes the select list the scans read.
+ */
 static void
 ResolveColumns(Dataset *ds, List *features)
 {
+	struct DatasetPrivate *p = ds->priv;
 	List	   *columns = SourceColumns(ds->source);
 	SourceColumn *target = FindColumn(columns, ds->target, ds->source, "target");
 	List	   *names = NIL;
@@ -265,9 +274,44 @@ ResolveColumns(Dataset *ds, List *features)
 					 errmsg("feature \"%s\" has unsupported type %s", name, format_type_be(col->type)),
 					 errhint("Features are integer, float, numeric or boolean columns, or text, varchar, char or enum columns (categories).")));
 	}
+
+	/*
+	 * The select list: the columns used, in the source's order, so that
+	 * reading every column of a table takes the scan's tuples as they are
+	 * (no projection of each row).
+	 */
+	names = NIL;
+	p->input_att = palloc(sizeof(int) * Max(ds->ninputs, 1));
+	foreach(lc, columns)
+	{
+		SourceColumn *col = lfirst(lc);
+		int			at = list_length(names);
+
+		if (list_member(names, makeString(col->name)))
+			continue;			/* a second column of the same name */
+		if (strcmp(col->name, ds->target) == 0)
+			p->target_att = at;
+		else
+		{
+			for (j = 0; j < ds->ninputs; j++)
+				if (strcmp(col->name, ds->inputs[j].name) == 0)
+					break;
+			if (j == ds->ninputs)
+				continue;
+			p->input_att[j] = at;
+		}
+		names = lappend(names, makeString(col->name));
+	}
+	{
+		List	   *strings = NIL;
+
+		foreach(lc, names)
+			strings = lappend(strings, strVal(lfirst(lc)));
+		p->select_list = QuoteColumnList(strings);
+	}
 }
 
-/* Decodes one row of the source (target first, then the inputs) into ds->priv->row. */
+/* Decodes one row of the source (the select list's) into ds->priv->row. */
 static void
 DecodeRow(Dataset *ds, TupleTableSlot *slot)
 {
@@ -276,29 +320,34 @@ DecodeRow(Dataset *ds, TupleTableSlot *slot)
 	Datum	   *values;
 	bool	   *isnull;
 
+	/* in locals: the bool stores below would make the compiler reload them */
+	const DatasetInput *inputs = ds->inputs;
+	const int  *att = p->input_att;
+	int			ninputs = ds->ninputs;
+	bool	   *nulls = row->null;
+	double	   *num = row->num;
+
 	slot_getallattrs(slot);
 	values = slot->tts_values;
 	isnull = slot->tts_isnull;
-	row->target_null = isnull[0];
+	row->target_null = isnull[p->target_att];
 	if (!row->target_null)
 	{
-		row->y = DatumGetNumericFloat8(values[0], ds->target_type);
+		row->y = DatumGetNumericFloat8(values[p->target_att], ds->target_type);
 		row->target_null = isnan(row->y);
 	}
-	for (int j = 0; j < ds->ninputs; j++)
+	for (int j = 0; j < ninputs; j++)
 	{
-		DatasetInput *in = &ds->inputs[j];
+		bool		null = isnull[att[j]];
 
-		row->null[j] = isnull[j + 1];
-		if (row->null[j])
-			continue;
-		if (in->kind == INPUT_NUMERIC)
+		if (!null && inputs[j].kind == INPUT_NUMERIC)
 		{
-			row->num[j] = DatumGetNumericFloat8(values[j + 1], in->type);
-			row->null[j] = isnan(row->num[j]);
+			num[j] = DatumGetNumericFloat8(values[att[j]], inputs[j].type);
+			null = isnan(num[j]);
 		}
-		else
-			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[j + 1]);
+		else if (!null)
+			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[att[j]]);
+		nulls[j] = null;
 	}
 }
 
@@ -309,17 +358,25 @@ AccumulateStats(Dataset *ds)
 	struct DatasetPrivate *p = ds->priv;
 	RowValues  *row = &p->row;
 
-	for (int j = 0; j < ds->ninputs; j++)
+	/* in locals: the stores below would make the compiler reload them */
+	DatasetInput *inputs = ds->inputs;
+	int			ninputs = ds->ninputs;
+	const bool *nulls = row->null;
+	const double *num = row->num;
+	double	   *sums = p->sums;
+	int64	   *counts = p->counts;
+
+	for (int j = 0; j < ninputs; j++)
 	{
-		if (row->null[j])
+		if (nulls[j])
 		{
-			ds->inputs[j].nulls++;
+			inputs[j].nulls++;
 			continue;
 		}
-		if (ds->inputs[j].kind == INPUT_NUMERIC)
+		if (inputs[j].kind == INPUT_NUMERIC)
 		{
-			p->sums[j] += row->num[j];
-			p->counts[j]++;
+			sums[j] += num[j];
+			counts[j]++;
 		}
 		else
 		{
@@ -736,7 +793,6 @@ DatasetPrepareSplit(const char *source, const char *target, List *features, int 
 {
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	struct DatasetPrivate *p = palloc0(sizeof(struct DatasetPrivate));
-	List	   *names = list_make1((char *) target);
 	bool	   *has_nulls;
 	bool		need_stats = false;
 
@@ -749,10 +805,6 @@ DatasetPrepareSplit(const char *source, const char *target, List *features, int 
 	ds->seed = seed;
 	ResolveColumns(ds, features);
 	p->split_inputs = split_inputs < 0 ? ds->ninputs : Min(split_inputs, ds->ninputs);
-
-	for (int j = 0; j < ds->ninputs; j++)
-		names = lappend(names, ds->inputs[j].name);
-	p->select_list = QuoteColumnList(names);
 	p->row.null = palloc0(sizeof(bool) * ds->ninputs);
 	p->row.num = palloc0(sizeof(double) * ds->ninputs);
 	p->row.text = palloc0(sizeof(char *) * ds->ninputs);
@@ -922,6 +974,16 @@ DatasetBeginScan(Dataset *ds)
 	if (scan->first)
 		ds->priv->test_cache_ok = ds->test_fraction > 0 && !ds->priv->no_test_cache;
 	scan->reader = SourceOpen(ds->source, ds->priv->select_list);
+	if (scan->first && ds->priv->want_profile && ds->priv->profile == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ds->priv->context);
+		List	   *names = NIL;
+
+		for (int j = 0; j < ds->ninputs; j++)
+			names = lappend(names, ds->inputs[j].name);
+		ds->priv->profile = ProfileBuilderCreate(scan->reader->tupdesc, names, PROFILE_EXACT_ROWS);
+		MemoryContextSwitchTo(old);
+	}
 	scan->row_context = AllocSetContextCreate(CurrentMemoryContext, "mlops dataset rows",
 											  ALLOCSET_DEFAULT_SIZES);
 	scan->batch.x = palloc(sizeof(double) * cap * Max(ds->ninputs, 1));
@@ -969,6 +1031,8 @@ ScanRow(TupleTableSlot *slot, void *arg)
 
 	if ((++scan->rows_seen & 1023) == 0)
 		CHECK_FOR_INTERRUPTS();
+	if (scan->first && p->profile)
+		ProfileBuilderAddSlot(slot, p->profile);
 	DecodeRow(ds, slot);
 	if (scan->first && p->lazy)
 		ds->rows_read++;
@@ -1008,24 +1072,32 @@ ScanRow(TupleTableSlot *slot, void *arg)
 	}
 	if (scan->first && p->lazy)
 		ds->test_rows += is_test;
-	if (p->stats_pending)
-		for (int j = 0; j < ds->ninputs; j++)
-			scan->batch_has_null |= p->row.null[j];
 	x = b->x + (Size) b->nrows * ds->ninputs;
-	for (int j = 0; j < ds->ninputs; j++)
 	{
-		const DatasetInput *in = &ds->inputs[j];
+		/* in locals: the stores below would make the compiler reload them */
+		const DatasetInput *inputs = ds->inputs;
+		const bool *nulls = p->row.null;
+		const double *num = p->row.num;
+		int			ninputs = ds->ninputs;
+		bool		has_null = false;
 
-		if (p->row.null[j])
-			x[j] = NAN;
-		else if (in->kind == INPUT_NUMERIC)
-			x[j] = p->row.num[j];
-		else
+		for (int j = 0; j < ninputs; j++)
 		{
-			int			c = CategoryIndex(in, p->row.text[j]);
+			if (nulls[j])
+			{
+				x[j] = NAN;
+				has_null = true;
+			}
+			else if (inputs[j].kind == INPUT_NUMERIC)
+				x[j] = num[j];
+			else
+			{
+				int			c = CategoryIndex(&inputs[j], p->row.text[j]);
 
-			x[j] = c >= 0 ? (double) c : NAN;
+				x[j] = c >= 0 ? (double) c : NAN;
+			}
 		}
+		scan->batch_has_null |= has_null;
 	}
 	b->y[b->nrows] = p->row.y;
 	b->label[b->nrows] = label;
@@ -1103,6 +1175,24 @@ DatasetEndScan(DatasetScan *scan)
 		ds->priv->stats_pending = false;
 	}
 	ds->priv->scanned = true;
+}
+
+/* Asks the first complete scan (not begun yet) to profile the inputs over every row. */
+void
+DatasetCollectProfile(Dataset *ds)
+{
+	if (ds->priv->scanned)
+		elog(ERROR, "the dataset's first scan is over");
+	ds->priv->want_profile = true;
+}
+
+/* The profile of the inputs, as mlops.profile(source, features) gives it; after the first scan. */
+Jsonb *
+DatasetProfile(Dataset *ds)
+{
+	if (ds->priv->profile == NULL || !ds->priv->scanned)
+		elog(ERROR, "the dataset was not profiled");
+	return ProfileToJsonb(ProfileBuilderFinish(ds->priv->profile, PROFILE_SAMPLE_SIZE));
 }
 
 /* The value NULL of input j is replaced by (mean, or mode index), for linear models. */

@@ -245,7 +245,8 @@ MeasureNumeric(List **metrics, const FeatureProfile *ref, const FeatureProfile *
 	DriftMetric *w = NewMetric(metrics, ref->name, "wasserstein", DRIFT_WASSERSTEIN_THRESHOLD);
 	double		d,
 				dist,
-				p;
+				p,
+				nref;
 
 	if (ref->count == 0 || cur->count == 0)
 		return;
@@ -255,7 +256,9 @@ MeasureNumeric(List **metrics, const FeatureProfile *ref, const FeatureProfile *
 	SetAbove(js, JensenShannon(ref->fractions, fractions, nbins));
 
 	KsWasserstein(ref->sample, ref->nsample, cur->sample, cur->nsample, &d, &dist);
-	p = KolmogorovPValue(d, (double) ref->count * cur->count / (ref->count + cur->count));
+	/* a reference sampled from more rows weighs as the values it was taken from */
+	nref = ref->sampled > 0 ? ref->sampled : ref->count;
+	p = KolmogorovPValue(d, nref * cur->count / (nref + cur->count));
 	ks->value = d;
 	ks->isnull = false;
 	ks->drifted = p < ks->threshold;
@@ -291,7 +294,7 @@ MeasureCategorical(List **metrics, const FeatureProfile *ref, const FeatureProfi
 /*
  * The metrics of one feature (a List of DriftMetric *): ref is a profile
  * (its sample may be quantile points), cur the full profile of the current
- * data (ProfileSource with sample_size 0, so its sample is every value).
+ * data (ProfileSource with max_rows and sample_size 0: its sample is every value).
  */
 List *
 DriftMeasure(const FeatureProfile *ref, const FeatureProfile *cur)
@@ -345,7 +348,7 @@ EmitDrift(FunctionCallInfo fcinfo, List *ref, const char *current)
 		RequireRows(lfirst(lr), "reference");
 		names = lappend(names, ((FeatureProfile *) lfirst(lr))->name);
 	}
-	cur = ProfileSource(current, names, 0);
+	cur = ProfileSource(current, names, 0, 0);
 	forboth(lr, ref, lc, cur)
 	{
 		ListCell   *lm;
@@ -382,7 +385,7 @@ compare(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	EmitDrift(fcinfo, ProfileSource(reference, names, 0), current);
+	EmitDrift(fcinfo, ProfileSource(reference, names, 0, 0), current);
 	SPI_finish();
 	return (Datum) 0;
 }

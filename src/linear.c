@@ -396,9 +396,13 @@ LinearEncode(const Dataset *ds, const double *x, double *out)
 {
 	int			t = 0;
 
-	for (int j = 0; j < ds->ninputs; j++)
+	/* in locals: the stores below would make the compiler reload them */
+	const DatasetInput *inputs = ds->inputs;
+	int			ninputs = ds->ninputs;
+
+	for (int j = 0; j < ninputs; j++)
 	{
-		const DatasetInput *in = &ds->inputs[j];
+		const DatasetInput *in = &inputs[j];
 		double		v = isnan(x[j]) ? DatasetImputeValue(ds, j) : x[j];
 
 		if (in->kind == INPUT_NUMERIC)

@@ -2,6 +2,15 @@
  * profile.c — feature profiles: reading the columns of a source once,
  * summarising each (counts, moments, 10-quantile bins, a sorted sample or the
  * category counts), and the jsonb form frozen with a model version.
+ *
+ * A bounded builder (the frozen profiles of training and mlops.profile())
+ * keeps the numeric values of at most max_rows distinct rows: the rows whose
+ * content hash (of the profiled numeric values) is smallest, each with its
+ * multiplicity. Which rows those are depends on the rows' content only, not on
+ * their order, and a source with at most max_rows rows (or distinct rows) is
+ * kept whole. Counts, NULLs, mean, std, min, max and category counts are
+ * always taken over every row; the quantile edges, bin fractions and sample
+ * come from the kept rows.
  */
 #include "postgres.h"
 
@@ -37,6 +46,20 @@
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+/* A value of the row sample with its multiplicity. */
+typedef struct WeightedValue
+{
+	double		value;
+	int64		weight;
+} WeightedValue;
+
+#define ST_SORT SortWeightedValues
+#define ST_ELEMENT_TYPE WeightedValue
+#define ST_COMPARE(a, b) ((a)->value < (b)->value ? -1 : (a)->value > (b)->value ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 /* A category and its count, in the builder's hash table (key: the string). */
 typedef struct CategoryEntry
 {
@@ -53,9 +76,15 @@ typedef struct FeatureAccum
 	FeatureKind kind;
 	int64		nulls;
 	int64		nonfinite;
-	double	   *values;			/* numeric: the finite values */
+	double	   *values;			/* numeric, every value kept: the finite values */
 	int64		nvalues;
 	int64		capacity;
+	int64		count;			/* numeric, bounded builder: finite values, and their */
+	double		shift;			/* ... sums of x - shift (shift: the first value), */
+	double		sum;			/* for exact moments without keeping the values */
+	double		sumsq;
+	double		min;
+	double		max;
 	HTAB	   *categories;		/* categorical: CategoryEntry by name */
 	FmgrInfo	output;			/* categorical: the type's output function */
 } FeatureAccum;
@@ -68,6 +97,18 @@ struct ProfileBuilder
 	int64		rows;
 	MemoryContext cxt;			/* where the builder lives */
 	MemoryContext rowcxt;		/* per-row scratch (category strings) */
+
+	/* bounded builder (max_rows > 0): the row sample of the numeric features */
+	int64		max_rows;
+	int			nnumeric;
+	int64		nkept;			/* entries, at most 2 × max_rows between prunings */
+	int64		capacity;
+	uint64	   *keys;			/* per entry: the content hash, */
+	int64	   *weights;		/* ... the rows it stands for, */
+	double	   *kept;			/* ... its values (nnumeric each; NaN: missing) */
+	uint64		threshold;		/* rows with a greater key are not in the sample */
+	bool		merged;			/* identical rows were merged into one entry */
+	bool		discarded;		/* rows were left out: the sample is not every row */
 };
 
 /* The bits of a double as an unsigned key in the same order (no NaN). */
@@ -80,35 +121,36 @@ DoubleKey(double x)
 	return (bits & UINT64CONST(0x8000000000000000)) ? ~bits : bits | UINT64CONST(0x8000000000000000);
 }
 
-/*
- * Sorts doubles ascending (no NaN): a least-significant-byte radix sort on
- * order-preserving keys for large arrays (several times faster than a
- * comparison sort, which dominated drift on a million rows), skipping the
- * bytes all keys share; a comparison sort for small ones.
- */
-void
-SortDoubles(double *values, size_t n)
+/* The double of a DoubleKey. */
+static inline double
+KeyDouble(uint64 key)
 {
-	size_t		(*counts)[256];
-	double	   *buffer,
-			   *from = values,
-			   *to;
+	uint64		bits = (key & UINT64CONST(0x8000000000000000)) ? key & ~UINT64CONST(0x8000000000000000) : ~key;
+	double		x;
 
-	if (n < 4096)
-	{
-		SortDoublesImpl(values, n);
-		return;
-	}
-	counts = palloc0(sizeof(size_t) * 8 * 256);
+	memcpy(&x, &bits, sizeof(x));
+	return x;
+}
+
+/*
+ * Sorts 64-bit keys ascending, moving payload (NULL: none) along: a
+ * least-significant-byte radix sort, skipping the bytes all keys share
+ * (several times faster than a comparison sort on large arrays).
+ */
+static void
+RadixSort(uint64 *keys, int64 *payload, size_t n)
+{
+	size_t		(*counts)[256] = palloc0(sizeof(size_t) * 8 * 256);
+	uint64	   *kfrom = keys,
+			   *kto = palloc_extended(sizeof(uint64) * Max(n, 1), MCXT_ALLOC_HUGE),
+			   *kbuffer = kto;
+	int64	   *pfrom = payload,
+			   *pto = payload ? palloc_extended(sizeof(int64) * Max(n, 1), MCXT_ALLOC_HUGE) : NULL,
+			   *pbuffer = pto;
+
 	for (size_t i = 0; i < n; i++)
-	{
-		uint64		key = DoubleKey(values[i]);
-
 		for (int b = 0; b < 8; b++)
-			counts[b][(key >> (8 * b)) & 0xFF]++;
-	}
-	buffer = palloc_extended(sizeof(double) * n, MCXT_ALLOC_HUGE);
-	to = buffer;
+			counts[b][(keys[i] >> (8 * b)) & 0xFF]++;
 	for (int b = 0; b < 8; b++)
 	{
 		size_t		offset = 0;
@@ -127,18 +169,57 @@ SortDoubles(double *values, size_t n)
 		if (trivial)
 			continue;			/* every key has this byte: the order stands */
 		for (size_t i = 0; i < n; i++)
-			to[counts[b][(DoubleKey(from[i]) >> (8 * b)) & 0xFF]++] = from[i];
 		{
-			double	   *t = from;
+			size_t		to = counts[b][(kfrom[i] >> (8 * b)) & 0xFF]++;
 
-			from = to;
-			to = t;
+			kto[to] = kfrom[i];
+			if (payload)
+				pto[to] = pfrom[i];
+		}
+		{
+			uint64	   *kt = kfrom;
+			int64	   *pt = pfrom;
+
+			kfrom = kto;
+			kto = kt;
+			pfrom = pto;
+			pto = pt;
 		}
 	}
-	if (from != values)
-		memcpy(values, from, sizeof(double) * n);
-	pfree(buffer);
+	if (kfrom != keys)
+	{
+		memcpy(keys, kfrom, sizeof(uint64) * n);
+		if (payload)
+			memcpy(payload, pfrom, sizeof(int64) * n);
+	}
+	pfree(kbuffer);
+	if (pbuffer)
+		pfree(pbuffer);
 	pfree(counts);
+}
+
+/*
+ * Sorts doubles ascending (no NaN): a radix sort of their order-preserving
+ * keys for large arrays (a comparison sort dominated drift on a million
+ * rows), a comparison sort for small ones.
+ */
+void
+SortDoubles(double *values, size_t n)
+{
+	uint64	   *keys;
+
+	if (n < 4096)
+	{
+		SortDoublesImpl(values, n);
+		return;
+	}
+	keys = palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE);
+	for (size_t i = 0; i < n; i++)
+		keys[i] = DoubleKey(values[i]);
+	RadixSort(keys, NULL, n);
+	for (size_t i = 0; i < n; i++)
+		values[i] = KeyDouble(keys[i]);
+	pfree(keys);
 }
 
 /*
@@ -181,11 +262,12 @@ CategoryMatch(const void *key1, const void *key2, Size keysize)
 
 /*
  * A builder for the named columns of rows described by tupdesc (names NIL =
- * every numeric or categorical column). An unknown column is 42703, a column
- * of another type 42804.
+ * every numeric or categorical column). max_rows 0 keeps every numeric
+ * value; otherwise the values of at most max_rows distinct rows (see the top
+ * of this file). An unknown column is 42703, a column of another type 42804.
  */
 ProfileBuilder *
-ProfileBuilderCreate(TupleDesc tupdesc, List *names)
+ProfileBuilderCreate(TupleDesc tupdesc, List *names, int64 max_rows)
 {
 	ProfileBuilder *b = palloc0(sizeof(ProfileBuilder));
 	ListCell   *lc;
@@ -233,8 +315,12 @@ ProfileBuilderCreate(TupleDesc tupdesc, List *names)
 		if (TypeIsNumeric(type))
 		{
 			f->kind = FEATURE_NUMERIC;
-			f->capacity = 1024;
-			f->values = palloc(sizeof(double) * f->capacity);
+			if (max_rows == 0)
+			{
+				f->capacity = 1024;
+				f->values = palloc(sizeof(double) * f->capacity);
+			}
+			b->nnumeric++;
 		}
 		else if (TypeIsCategorical(type))
 		{
@@ -266,7 +352,123 @@ ProfileBuilderCreate(TupleDesc tupdesc, List *names)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the source has no column to profile"),
 				 errhint("Numeric, boolean, text and enum columns can be profiled.")));
+	b->max_rows = max_rows;
+	b->threshold = PG_UINT64_MAX;
 	return b;
+}
+
+/* Makes room for one more entry in the row sample: it grows by doubling up to 2 × max_rows. */
+static void
+GrowSample(ProfileBuilder *b)
+{
+	int64		cap = b->capacity == 0 ? Min(1024, 2 * b->max_rows) : Min(2 * b->capacity, 2 * b->max_rows);
+
+	b->keys = b->keys ? repalloc_huge(b->keys, sizeof(uint64) * cap)
+		: MemoryContextAllocHuge(b->cxt, sizeof(uint64) * cap);
+	b->weights = b->weights ? repalloc_huge(b->weights, sizeof(int64) * cap)
+		: MemoryContextAllocHuge(b->cxt, sizeof(int64) * cap);
+	b->kept = b->kept ? repalloc_huge(b->kept, sizeof(double) * cap * b->nnumeric)
+		: MemoryContextAllocHuge(b->cxt, sizeof(double) * cap * b->nnumeric);
+	b->capacity = cap;
+}
+
+/*
+ * Keeps the keep entries of the row sample with the smallest keys, after
+ * merging the entries of identical rows (same key) into the first of them;
+ * when more remain, the others are dropped and the threshold falls to the
+ * greatest kept key. The kept entries stay in place, in arrival order.
+ */
+static void
+PruneSample(ProfileBuilder *b, int64 keep)
+{
+	int			k = b->nnumeric;
+	MemoryContext old = MemoryContextSwitchTo(b->cxt);
+	uint64	   *order = palloc_extended(sizeof(uint64) * b->nkept, MCXT_ALLOC_HUGE);
+	int64	   *index = palloc_extended(sizeof(int64) * b->nkept, MCXT_ALLOC_HUGE);
+	bool	   *survives = palloc_extended(sizeof(bool) * b->nkept, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	int64		m = 0,
+				last = -1,		/* the entry that stands for the last key kept */
+				to = 0;
+
+	CHECK_FOR_INTERRUPTS();
+	for (int64 i = 0; i < b->nkept; i++)
+	{
+		order[i] = b->keys[i];
+		index[i] = i;
+	}
+	RadixSort(order, index, b->nkept);
+	for (int64 i = 0; i < b->nkept; i++)
+	{
+		if (last >= 0 && order[i] == b->keys[last])
+		{
+			b->weights[last] += b->weights[index[i]];
+			b->merged = true;
+			continue;
+		}
+		if (m == keep)
+		{
+			b->discarded = true;
+			b->threshold = b->keys[last];
+			break;
+		}
+		last = index[i];
+		survives[last] = true;
+		m++;
+	}
+	for (int64 i = 0; i < b->nkept; i++)
+	{
+		if (!survives[i])
+			continue;
+		if (to != i)
+		{
+			b->keys[to] = b->keys[i];
+			b->weights[to] = b->weights[i];
+			memcpy(b->kept + to * k, b->kept + i * k, sizeof(double) * k);
+		}
+		to++;
+	}
+	b->nkept = m;
+	pfree(order);
+	pfree(index);
+	pfree(survives);
+	MemoryContextSwitchTo(old);
+}
+
+/* SplitMix64's finaliser: a fast, well-mixing bijection of 64-bit values. */
+static inline uint64
+Mix64(uint64 x)
+{
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+/* Adds a finite numeric value to a feature (of a bounded builder: to its running sums). */
+static inline void
+AddNumeric(FeatureAccum *f, bool bounded, double x)
+{
+	if (bounded)
+	{
+		double		d;
+
+		if (f->count++ == 0)
+			f->shift = f->min = f->max = x;
+		d = x - f->shift;
+		f->sum += d;
+		f->sumsq += d * d;
+		f->min = Min(f->min, x);
+		f->max = Max(f->max, x);
+		return;
+	}
+	if (f->nvalues == f->capacity)
+	{
+		f->capacity *= 2;
+		f->values = repalloc_huge(f->values, sizeof(double) * f->capacity);
+	}
+	f->values[f->nvalues++] = x;
 }
 
 /* Adds one row, read from the executor's slot (SourceFetch's callback). */
@@ -276,34 +478,62 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 	ProfileBuilder *b = (ProfileBuilder *) arg;
 	Datum	   *values;
 	bool	   *isnull;
+	uint64		h = UINT64CONST(0x243f6a8885a308d3);
+	int			k = 0;
+	double	   *row = NULL;		/* the row's numeric values, in the sample's next entry */
+	/* in locals: the stores below would make the compiler reload them */
+	FeatureAccum *features = b->features;
+	int			nfeatures = b->nfeatures;
+	bool		bounded = b->max_rows > 0;
 
 	CHECK_FOR_INTERRUPTS();
 	slot_getallattrs(slot);
 	values = slot->tts_values;
 	isnull = slot->tts_isnull;
 	b->rows++;
-	for (int i = 0; i < b->nfeatures; i++)
+	if (bounded && b->nnumeric > 0)
 	{
-		FeatureAccum *f = &b->features[i];
+		if (b->nkept == 2 * b->max_rows)
+			PruneSample(b, b->max_rows);
+		else if (b->nkept == b->capacity)
+			GrowSample(b);
+		row = b->kept + b->nkept * b->nnumeric;
+	}
+	for (int i = 0; i < nfeatures; i++)
+	{
+		FeatureAccum *f = &features[i];
 
-		if (isnull[f->attno])
-			f->nulls++;
-		else if (f->kind == FEATURE_NUMERIC)
+		if (f->kind == FEATURE_NUMERIC)
 		{
-			double		x = DatumGetNumericFloat8(values[f->attno], f->type);
+			double		x = NAN;
+			uint64		bits = UINT64CONST(0x13198a2e03707344);	/* NULL */
 
-			if (!isfinite(x))
-				f->nonfinite++;
+			if (isnull[f->attno])
+				f->nulls++;
 			else
 			{
-				if (f->nvalues == f->capacity)
+				x = DatumGetNumericFloat8(values[f->attno], f->type);
+				if (!isfinite(x))
 				{
-					f->capacity *= 2;
-					f->values = repalloc_huge(f->values, sizeof(double) * f->capacity);
+					bits = isnan(x) ? UINT64CONST(0x7ff8000000000000) : DoubleKey(x);
+					f->nonfinite++;
+					x = NAN;
 				}
-				f->values[f->nvalues++] = x;
+				else
+				{
+					bits = DoubleKey(x == 0.0 ? 0.0 : x);
+					AddNumeric(f, bounded, x);
+				}
+			}
+			if (row)
+			{
+				row[k++] = x;
+				h = (h ^ bits) * UINT64CONST(0x9e3779b97f4a7c15);
+				h ^= h >> 29;
 			}
 		}
+		else if (isnull[f->attno])
+			f->nulls++;
 		else
 		{
 			MemoryContext old = MemoryContextSwitchTo(b->rowcxt);
@@ -322,12 +552,61 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 			MemoryContextReset(b->rowcxt);
 		}
 	}
+	/* the row sample: the entry is kept when the row's key is at most the threshold */
+	if (row && (h = Mix64(h)) <= b->threshold)
+	{
+		b->keys[b->nkept] = h;
+		b->weights[b->nkept] = 1;
+		b->nkept++;
+	}
 }
 
-/* The value of numpy.quantile(sorted, q) with the default (linear) method. */
-static double
-LinearQuantile(const double *sorted, int64 n, double q)
+/*
+ * Sorted values, each standing for weight[i] of the n values summarised
+ * (weight NULL: once each), and their cumulative weights.
+ */
+typedef struct SortedValues
 {
+	const double *value;
+	const int64 *cum;			/* cum[i]: the weights of values 0..i; NULL with weight NULL */
+	int64		m;				/* entries */
+	int64		n;				/* values they stand for */
+} SortedValues;
+
+/* The value of 0-based rank r among the n values. */
+static double
+RankValue(const SortedValues *s, int64 r)
+{
+	int64		lo = 0,
+				hi = s->m - 1;
+
+	if (s->cum == NULL)
+		return s->value[r];
+	/* the first entry whose cumulative weight exceeds r */
+	while (lo < hi)
+	{
+		int64		mid = (lo + hi) / 2;
+
+		if (s->cum[mid] > r)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return s->value[lo];
+}
+
+/* The cumulative weight of entries 0..i. */
+static inline int64
+CumWeight(const SortedValues *s, int64 i)
+{
+	return s->cum ? s->cum[i] : i + 1;
+}
+
+/* The value of numpy.quantile(values, q) with the default (linear) method. */
+static double
+LinearQuantile(const SortedValues *s, double q)
+{
+	int64		n = s->n;
 	double		h = (double) (n - 1) * q;
 	int64		lo = (int64) floor(h);
 	double		gamma = h - floor(h);
@@ -336,47 +615,51 @@ LinearQuantile(const double *sorted, int64 n, double q)
 				diff;
 
 	if (h >= (double) (n - 1))
-		a = b = sorted[n - 1];
+		a = b = RankValue(s, n - 1);
 	else
 	{
-		a = sorted[lo];
-		b = sorted[lo + 1];
+		a = RankValue(s, lo);
+		b = RankValue(s, lo + 1);
 	}
 	diff = b - a;
 	/* numpy's _lerp: from the nearer end, so that gamma 1 gives b exactly */
 	return gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma;
 }
 
-/* Numeric summary of a sorted array: moments, bins, sample. */
+/*
+ * The edges, fractions and sample of a profile from sorted values (weight
+ * NULL: each once); p->count, mean, std, min and max are already set.
+ */
 static void
-SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
+SummariseSorted(FeatureProfile *p, const double *sorted, const int64 *weight, int64 m,
+				int64 sample_size)
 {
-	double		sum = 0.0,
-				ss = 0.0;
+	SortedValues s;
+	int64	   *cum = NULL;
 	int64	   *bins;
 	int			nbins;
+	int64		n;
 
-	p->count = n;
+	if (weight)
+	{
+		cum = palloc_extended(sizeof(int64) * Max(m, 1), MCXT_ALLOC_HUGE);
+		for (int64 i = 0; i < m; i++)
+			cum[i] = (i > 0 ? cum[i - 1] : 0) + weight[i];
+	}
+	s.value = sorted;
+	s.cum = cum;
+	s.m = m;
+	s.n = n = m > 0 ? CumWeight(&s, m - 1) : 0;
 	if (n == 0)
 		return;
-	for (int64 i = 0; i < n; i++)
-		sum += sorted[i];
-	p->mean = sum / n;
-	CHECK_FOR_INTERRUPTS();
-	for (int64 i = 0; i < n; i++)
-		ss += (sorted[i] - p->mean) * (sorted[i] - p->mean);
-	CHECK_FOR_INTERRUPTS();
-	p->std = sqrt(ss / n);
-	p->min = sorted[0];
-	p->max = sorted[n - 1];
 
-	/* edges at numpy.linspace(0, 1, 11), duplicates dropped */
+	/* edges at numpy.linspace(0, 1, 11), duplicates dropped; the ends are min and max */
 	p->edges = palloc(sizeof(double) * (PROFILE_QUANTILES + 1));
 	p->nedges = 0;
 	for (int i = 0; i <= PROFILE_QUANTILES; i++)
 	{
-		double		q = i == PROFILE_QUANTILES ? 1.0 : i * (1.0 / PROFILE_QUANTILES);
-		double		e = LinearQuantile(sorted, n, q);
+		double		e = i == 0 ? p->min : i == PROFILE_QUANTILES ? p->max
+			: LinearQuantile(&s, i * (1.0 / PROFILE_QUANTILES));
 
 		if (p->nedges == 0 || e != p->edges[p->nedges - 1])
 			p->edges[p->nedges++] = e;
@@ -387,11 +670,11 @@ SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
 		int			bin = 0;
 
 		/* sorted values: the bin only moves forward */
-		for (int64 i = 0; i < n; i++)
+		for (int64 i = 0; i < m; i++)
 		{
 			while (bin < nbins - 1 && sorted[i] > p->edges[bin + 1])
 				bin++;
-			bins[bin]++;
+			bins[bin] += weight ? weight[i] : 1;
 		}
 	}
 	p->fractions = palloc(sizeof(double) * nbins);
@@ -401,7 +684,13 @@ SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
 	if (sample_size <= 0 || n <= sample_size)
 	{
 		p->nsample = n;
-		p->sample = sorted;
+		p->sample = (double *) sorted;
+		if (weight)
+		{
+			p->sample = palloc(sizeof(double) * n);
+			for (int64 r = 0; r < n; r++)
+				p->sample[r] = RankValue(&s, r);
+		}
 		p->sample_error = 0.0;
 	}
 	else
@@ -416,11 +705,12 @@ SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
 		p->nsample = sample_size;
 		p->sample = palloc(sizeof(double) * sample_size);
 		for (int64 k = 0; k < sample_size; k++)
-			p->sample[k] = sorted[((k + 1) * n + sample_size - 1) / sample_size - 1];
-		for (int64 j = 0; j + 1 < n; j++)
+			p->sample[k] = RankValue(&s, ((k + 1) * n + sample_size - 1) / sample_size - 1);
+		for (int64 j = 0; j + 1 < m; j++)
 		{
-			double		f = (double) (j + 1) / n;
-			double		g = (double) (((j + 1) * sample_size) / n) / sample_size;
+			int64		c = CumWeight(&s, j);
+			double		f = (double) c / n;
+			double		g = (double) ((c * sample_size) / n) / sample_size;
 
 			if ((j & 0xFFFF) == 0)
 				CHECK_FOR_INTERRUPTS();
@@ -428,6 +718,97 @@ SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
 		}
 		p->sample_error = err;
 	}
+}
+
+/* Numeric summary of every value, sorted: moments, then bins and sample. */
+static void
+SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
+{
+	double		sum = 0.0,
+				ss = 0.0;
+
+	p->count = n;
+	if (n == 0)
+		return;
+	for (int64 i = 0; i < n; i++)
+		sum += sorted[i];
+	p->mean = sum / n;
+	CHECK_FOR_INTERRUPTS();
+	for (int64 i = 0; i < n; i++)
+		ss += (sorted[i] - p->mean) * (sorted[i] - p->mean);
+	CHECK_FOR_INTERRUPTS();
+	p->std = sqrt(ss / n);
+	p->min = sorted[0];
+	p->max = sorted[n - 1];
+	SummariseSorted(p, sorted, NULL, n, sample_size);
+}
+
+/*
+ * Numeric summary of feature k of a bounded builder's row sample: when it
+ * holds every row once, exactly as SummariseNumeric; otherwise the moments
+ * come from the running sums over every value and the edges, fractions and
+ * sample from the (weighted) values of the kept rows.
+ */
+static void
+SummariseSample(ProfileBuilder *b, FeatureAccum *f, int k, FeatureProfile *p, int64 sample_size)
+{
+	WeightedValue *wv;
+	double	   *sorted = NULL;
+	int64	   *weight;
+	int64		m = 0;
+	double		w1 = 0.0,
+				w2 = 0.0;
+
+	if (!b->merged)
+	{
+		/* every entry is one row: the values alone */
+		sorted = palloc_extended(sizeof(double) * Max(b->nkept, 1), MCXT_ALLOC_HUGE);
+		for (int64 i = 0; i < b->nkept; i++)
+			if (!isnan(b->kept[i * b->nnumeric + k]))
+				sorted[m++] = b->kept[i * b->nnumeric + k];
+		SortDoubles(sorted, m);
+		if (!b->discarded)
+		{
+			SummariseNumeric(p, sorted, m, sample_size);
+			return;
+		}
+	}
+	p->count = f->count;
+	if (f->count == 0)
+		return;
+	p->mean = f->shift + f->sum / f->count;
+	p->std = sqrt(Max(f->sumsq / f->count - (f->sum / f->count) * (f->sum / f->count), 0.0));
+	p->min = f->min;
+	p->max = f->max;
+	if (!b->merged)
+	{
+		p->sampled = m;
+		SummariseSorted(p, sorted, NULL, m, sample_size);
+		return;
+	}
+	wv = palloc_extended(sizeof(WeightedValue) * Max(b->nkept, 1), MCXT_ALLOC_HUGE);
+	for (int64 i = 0; i < b->nkept; i++)
+		if (!isnan(b->kept[i * b->nnumeric + k]))
+		{
+			wv[m].value = b->kept[i * b->nnumeric + k];
+			wv[m].weight = b->weights[i];
+			w1 += wv[m].weight;
+			w2 += (double) wv[m].weight * wv[m].weight;
+			m++;
+		}
+	SortWeightedValues(wv, m);
+	sorted = palloc_extended(sizeof(double) * Max(m, 1), MCXT_ALLOC_HUGE);
+	weight = palloc_extended(sizeof(int64) * Max(m, 1), MCXT_ALLOC_HUGE);
+	for (int64 i = 0; i < m; i++)
+	{
+		sorted[i] = wv[i].value;
+		weight[i] = wv[i].weight;
+	}
+	pfree(wv);
+	/* the effective size of the weighted sample, when it is not every value */
+	if (b->discarded && m > 0)
+		p->sampled = (int64) floor(w1 * w1 / w2 + 0.5);
+	SummariseSorted(p, sorted, weight, m, sample_size);
 }
 
 /* Orders category entries by name. */
@@ -446,6 +827,10 @@ List *
 ProfileBuilderFinish(ProfileBuilder *b, int64 sample_size)
 {
 	List	   *profiles = NIL;
+	int			k = 0;
+
+	if (b->nkept > b->max_rows)
+		PruneSample(b, b->max_rows);
 
 	for (int i = 0; i < b->nfeatures; i++)
 	{
@@ -458,7 +843,9 @@ ProfileBuilderFinish(ProfileBuilder *b, int64 sample_size)
 		p->rows = b->rows;
 		p->nulls = f->nulls;
 		p->nonfinite = f->nonfinite;
-		if (f->kind == FEATURE_NUMERIC)
+		if (f->kind == FEATURE_NUMERIC && b->max_rows > 0)
+			SummariseSample(b, f, k++, p, sample_size);
+		else if (f->kind == FEATURE_NUMERIC)
 		{
 			SortDoubles(f->values, f->nvalues);
 			SummariseNumeric(p, f->values, f->nvalues, sample_size);
@@ -490,16 +877,16 @@ ProfileBuilderFinish(ProfileBuilder *b, int64 sample_size)
 	return profiles;
 }
 
-/* Reads a source (SPI connected) into profiles; see ProfileBuilderFinish. */
+/* Reads a source (SPI connected) into profiles; see ProfileBuilderCreate and ProfileBuilderFinish. */
 List *
-ProfileSource(const char *source, List *names, int64 sample_size)
+ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size)
 {
 	SourceReader *reader;
 	ProfileBuilder *b = NULL;
 	List	   *profiles;
 
 	reader = SourceOpen(source, names ? QuoteColumnList(names) : NULL);
-	b = ProfileBuilderCreate(reader->tupdesc, names);
+	b = ProfileBuilderCreate(reader->tupdesc, names, max_rows);
 	while (SourceFetch(reader, ProfileBuilderAddSlot, b) > 0)
 		;
 	SourceClose(reader);
@@ -603,6 +990,8 @@ ProfileToJsonb(List *profiles)
 			AppendNumbers(&buf, p->sample, p->nsample);
 			appendStringInfoString(&buf, ", \"sample_error\": ");
 			AppendNumber(&buf, p->sample_error);
+			if (p->sampled > 0)
+				appendStringInfo(&buf, ", \"sampled\": " INT64_FORMAT, p->sampled);
 		}
 		else
 		{
@@ -725,6 +1114,8 @@ ProfileFromJsonb(Jsonb *profile)
 			p->fractions = ProfileNumbers(f, "fractions", &nfractions);
 			p->sample = ProfileNumbers(f, "sample", &p->nsample);
 			p->sample_error = ProfileNumber(f, "sample_error");
+			if (ProfileKey(f, "sampled") != NULL)
+				p->sampled = (int64) ProfileNumber(f, "sampled");
 			if (p->count > 0 && (nedges < 1 || nfractions != ProfileBins(p->nedges) || p->nsample < 1))
 				BadProfile(psprintf("the bins or sample of \"%s\" do not match", p->name));
 		}
@@ -788,7 +1179,7 @@ ProfileBuild(const char *source, List *names)
 	Jsonb	   *result;
 
 	SPI_connect();
-	built = ProfileToJsonb(ProfileSource(source, names, PROFILE_SAMPLE_SIZE));
+	built = ProfileToJsonb(ProfileSource(source, names, PROFILE_EXACT_ROWS, PROFILE_SAMPLE_SIZE));
 	result = MemoryContextAlloc(caller, VARSIZE(built));
 	memcpy(result, built, VARSIZE(built));
 	SPI_finish();

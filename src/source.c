@@ -229,12 +229,12 @@ TypeIsCategorical(Oid type)
 }
 
 /*
- * A non-NULL datum of a TypeIsNumeric type as float8. The built-in types are
- * recognised without a catalog lookup (this runs once per value); only a
- * domain costs a getBaseType().
+ * A non-NULL datum of a TypeIsNumeric type other than float8 (inline in
+ * source.h) as float8. The built-in types are recognised without a catalog
+ * lookup (this runs once per value); only a domain costs a getBaseType().
  */
 double
-DatumGetNumericFloat8(Datum value, Oid type)
+DatumGetOtherNumericFloat8(Datum value, Oid type)
 {
 	switch (type)
 	{
@@ -247,7 +247,7 @@ DatumGetNumericFloat8(Datum value, Oid type)
 		case FLOAT4OID:
 			return (double) DatumGetFloat4(value);
 		case FLOAT8OID:
-			return DatumGetFloat8(value);
+			return DatumGetFloat8(value);	/* a domain over float8 */
 		case NUMERICOID:
 			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, value));
 		case BOOLOID:

@@ -28,7 +28,6 @@
 #include "mlops/args.h"
 #include "mlops/dataset.h"
 #include "mlops/metrics.h"
-#include "mlops/profile.h"
 #include "mlops/source.h"
 #include "mlops/train.h"
 #include "mlops/xgb_train.h"
@@ -291,35 +290,43 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 	scan = all ? DatasetBeginScan(ds) : DatasetBeginTestScan(ds);
 	while ((b = DatasetNextBatch(scan)) != NULL)
 	{
-		/* the batch's evaluation rows only, then their predictions */
-		sub.nrows = 0;
+		DatasetBatch *e = b;	/* the batch's evaluation rows */
+		int			nsub = 0;
+
 		for (int i = 0; i < b->nrows; i++)
-		{
-			if (b->is_test[i] != !all)
-				continue;
-			memcpy(sub.x + (Size) sub.nrows * ds->ninputs, b->x + (Size) i * ds->ninputs,
-				   sizeof(double) * ds->ninputs);
-			sub.y[sub.nrows] = b->y[i];
-			sub.label[sub.nrows] = b->label[i];
-			sub.is_test[sub.nrows] = b->is_test[i];
-			sub.nrows++;
-		}
-		if (sub.nrows == 0)
+			nsub += b->is_test[i] == !all;
+		if (nsub == 0)
 			continue;
-		if (m + sub.nrows > n)
+		if (nsub < b->nrows)
+		{
+			e = &sub;
+			sub.nrows = 0;
+			for (int i = 0; i < b->nrows; i++)
+			{
+				if (b->is_test[i] != !all)
+					continue;
+				memcpy(sub.x + (Size) sub.nrows * ds->ninputs, b->x + (Size) i * ds->ninputs,
+					   sizeof(double) * ds->ninputs);
+				sub.y[sub.nrows] = b->y[i];
+				sub.label[sub.nrows] = b->label[i];
+				sub.is_test[sub.nrows] = b->is_test[i];
+				sub.nrows++;
+			}
+		}
+		if (m + e->nrows > n)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("source \"%s\" changed while it was read", ds->source)));
-		model->predict(model, ds, &sub, batch_pred);
-		memcpy(pred + m * nout, batch_pred, sizeof(double) * sub.nrows * nout);
-		for (int i = 0; i < sub.nrows; i++)
+		model->predict(model, ds, e, batch_pred);
+		memcpy(pred + m * nout, batch_pred, sizeof(double) * e->nrows * nout);
+		for (int i = 0; i < e->nrows; i++)
 		{
 			if (ds->classification)
-				label[m + i] = sub.label[i];
+				label[m + i] = e->label[i];
 			else
-				y[m + i] = sub.y[i];
+				y[m + i] = e->y[i];
 		}
-		m += sub.nrows;
+		m += e->nrows;
 	}
 	DatasetEndScan(scan);
 	if (m != n)
@@ -373,7 +380,6 @@ train(PG_FUNCTION_ARGS)
 	char	   *algorithm = RequireTextArg(fcinfo, 3, "algorithm");
 	char	   *task = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
 	List	   *features = PG_ARGISNULL(5) ? NIL : TextArrayToList(PG_GETARG_ARRAYTYPE_P(5), "features");
-	List	   *feature_names = NIL;	/* the inputs, for the drift profile */
 	Jsonb	   *hyperparams;
 	double		test_fraction;
 	int			seed;
@@ -444,6 +450,8 @@ train(PG_FUNCTION_ARGS)
 	req.params = params;
 
 	ds = DatasetPrepare(source, target, features, classification, test_fraction, seed, alg->streams);
+	/* the reference profile drift() compares with: every row of the source, read by the training scan */
+	DatasetCollectProfile(ds);
 	memset(&model, 0, sizeof(model));
 	alg->train(ds, &req, &model);
 	if (ds->fingerprint == NULL)
@@ -469,9 +477,6 @@ train(PG_FUNCTION_ARGS)
 	/* the version */
 	initStringInfo(&spec);
 	DatasetSpecJson(ds, model.spec_impute, &spec);
-	/* the reference profile drift() compares with: every row of the source */
-	for (int j = 0; j < ds->ninputs; j++)
-		feature_names = lappend(feature_names, ds->inputs[j].name);
 	{
 		Oid			types[18] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, FLOAT8ARRAYOID,
 			JSONBOID, JSONBOID, JSONBOID, JSONBOID, INT8OID, TEXTOID,
@@ -503,7 +508,7 @@ train(PG_FUNCTION_ARGS)
 		values[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(params_json));
 		values[7] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics_json));
 		values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(spec.data));
-		values[9] = JsonbPGetDatum(ProfileBuild(source, feature_names));
+		values[9] = JsonbPGetDatum(DatasetProfile(ds));
 		values[10] = Int64GetDatum(req.run_id);
 		values[11] = CStringGetTextDatum(source);
 		values[12] = Int64GetDatum(ds->train_rows);

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import ks_2samp, wasserstein_distance
+from scipy.stats import ks_2samp, kstwo, wasserstein_distance
 
 from mlops_test import check, close, expect_error, finish, fresh_database, query
 
@@ -216,6 +216,60 @@ check(abs(a[("v", "wasserstein")][0] - want["wasserstein"]) <= bound * (1 + 1e-9
 check(all(close(a[("v", m)][0], want[m], rel=1e-9, abs_=1e-9) for m in ("psi", "js")),
       "drift() psi and js are exact with a large reference (frozen edges and fractions)")
 check(abs(a[("v", "ks_pvalue")][0] - want["ks_pvalue"]) < 0.005, "drift() KS p-value within 0.005 (original counts)")
+
+# --- a reference of more rows than a frozen profile keeps whole (100,000) --
+# counts and moments stay exact; edges, fractions and sample come from the
+# 100,000 distinct rows with the smallest content hashes, whatever their order
+N = 300000
+v = rng.normal(0, 1, N)
+v_null = rng.random(N) < 0.01
+z = np.where(rng.random(N) < 0.4, 0.0, rng.exponential(1.0, N))  # 40% zeros
+k = rng.integers(0, 50, N)
+load("huge_ref", {"v": ("float8", [None if n else x for n, x in zip(v_null, v)]), "z": ("float8", list(z)),
+                  "k": ("int", list(k)),
+                  "y": ("float8", [None if i % 97 == 0 else v for i, v in enumerate(2 * z + k + rng.normal(0, 1, N))])})
+prof = {f["name"]: f for f in query(conn, "SELECT mlops.profile('huge_ref', '{v,z,k}')")[0][0]["features"]}
+vv = v[~v_null]
+for name, values in (("v", vv), ("z", z), ("k", k.astype(float))):
+    p = prof[name]
+    check(p["count"] == len(values) and p["min"] == values.min() and p["max"] == values.max()
+          and close(p["mean"], values.mean(), rel=1e-9, abs_=1e-12) and close(p["std"], values.std(), rel=1e-9),
+          f"{name}: count, min, max, mean and std over every value of 300,000 rows")
+    check(90000 <= p.get("sampled", 0) <= 100000, f"{name}: edges and sample from a row sample ({p.get('sampled')})")
+    edges = np.array(p["edges"])
+    true = np.bincount(np.searchsorted(edges[1:-1], values, side="left"), minlength=len(p["fractions"])) / len(values)
+    check(edges[0] == values.min() and edges[-1] == values.max()
+          and np.abs(true - np.array(p["fractions"])).max() < 0.01,
+          f"{name}: the sampled bins hold their stated fractions of every value within 0.01")
+check(prof["v"]["nulls"] == int(v_null.sum()), "NULLs counted over every row")
+again = {f["name"]: f for f in query(conn, "SELECT mlops.profile('SELECT * FROM huge_ref ORDER BY z DESC, v', "
+                                           "'{v,z,k}')")[0][0]["features"]}
+check(all(again[n][key] == prof[n][key] for n in prof for key in ("edges", "fractions", "sample", "sampled", "count"))
+      and all(close(again[n][key], prof[n][key], rel=1e-9) for n in prof for key in ("mean", "std")),
+      "the sampled profile does not depend on the order of the rows (mean and std: to rounding)")
+# identical rows are one entry: few distinct rows among many stay exact
+a, b = rng.integers(0, 100, N), rng.integers(0, 50, N)
+load("lowcard", {"a": ("int", list(a)), "b": ("int", list(b))})
+low = {f["name"]: f for f in query(conn, "SELECT mlops.profile('lowcard')")[0][0]["features"]}
+check(all("sampled" not in low[n] and low[n]["edges"] == sorted(set(np.quantile(vals, np.linspace(0, 1, 11))))
+          for n, vals in (("a", a), ("b", b))),
+      "300,000 rows of 5,000 distinct rows: exact edges (no sample)")
+# drift() against the sampled reference: KS within the sampling error, its p-value
+# from the sample's effective size; train() freezes the same profile as profile()
+cur = rng.normal(0.05, 1, 50000)
+load("huge_cur", {"v": ("float8", list(cur)), "z": ("float8", list(z[:50000])), "k": ("int", list(k[:50000]))})
+register("huge", "huge_ref", ["v", "z", "k"])
+a = results("SELECT * FROM mlops.drift('huge', 'huge_cur')")
+want = ks_2samp(vv, cur)
+en = prof["v"]["sampled"] * len(cur) / (prof["v"]["sampled"] + len(cur))
+check(abs(a[("v", "ks")][0] - want.statistic) < 0.01, f"drift() KS {a[('v', 'ks')][0]:.4f} within 0.01 of scipy's "
+      f"{want.statistic:.4f} on every value")
+check(abs(a[("v", "ks_pvalue")][0] - kstwo.sf(a[("v", "ks")][0], round(en))) < 0.005,
+      "drift() KS p-value for the sample's effective size")
+query(conn, "SELECT * FROM mlops.train('huge_trained', 'huge_ref', 'y', 'linear', features => '{v,z,k}')")
+check(query(conn, "SELECT profile = mlops.profile('huge_ref', '{v,z,k}') FROM mlops.model_version v "
+                  "JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'huge_trained'")[0][0],
+      "train() freezes the profile mlops.profile() gives (NULL-target rows included), from its single scan")
 
 # --- bad input -------------------------------------------------------------
 expect_error(conn, "SELECT * FROM mlops.compare('syn_ref', 'select * from syn_cur where false')", "22023")

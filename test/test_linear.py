@@ -246,6 +246,12 @@ ref = LinearRegression().fit(X, ys)
 check(rel_close(art["coef"][0], ref.coef_, 1e-6) and rel_close(art["intercept"], [ref.intercept_], 1e-6),
       "synthetic linear: coefficients equal sklearn's on the imputed one-hot design")
 check_regression_metrics("synthetic linear", got, ys, score(art, X))
+# features named in another order than the source's columns: the same model, its terms in that order
+_, art_rev, _, _ = train("synth_ols_rev", "synth", "linear", features=list(reversed(feats)), target="y")
+coef = dict(zip(art["terms"], art["coef"][0]))
+check(art_rev["terms"][:2] == ["grade=low", "grade=mid"]
+      and all(close(c, coef[term], 1e-9) for term, c in zip(art_rev["terms"], art_rev["coef"][0])),
+      "synthetic linear: features listed in reverse give the same coefficients, in their order")
 got, art, spec, n = train("synth_ridge", "synth", "ridge", '{"alpha": 2.5}', features=feats, target="y")
 check(rel_close(art["coef"][0], Ridge(alpha=2.5).fit(X, ys).coef_, 1e-6), "synthetic ridge: coefficients equal sklearn's")
 for target in ("label", "kind"):

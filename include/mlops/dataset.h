@@ -41,6 +41,7 @@
 
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "utils/jsonb.h"
 
 /* At most this many distinct values in a categorical input or a class target. */
 #define DATASET_MAX_CATEGORIES 10000
@@ -122,6 +123,16 @@ extern Dataset *DatasetPrepare(const char *source, const char *target, List *fea
 extern Dataset *DatasetPrepareSplit(const char *source, const char *target, List *features,
 									int split_inputs, bool classification, double test_fraction,
 									int seed, bool one_pass);
+
+/*
+ * Asks the first complete scan (call before it begins) to build the drift
+ * profile of the inputs (profile.h) from every row it reads — NULL targets
+ * included — as mlops.profile(source, features) would: no extra pass.
+ */
+extern void DatasetCollectProfile(Dataset *ds);
+
+/* That profile (a frozen profile's jsonb), after the first complete scan. */
+extern Jsonb *DatasetProfile(Dataset *ds);
 
 /* Starts a scan over the source's rows (target not NULL), in batches. */
 extern DatasetScan *DatasetBeginScan(Dataset *ds);

@@ -40,7 +40,7 @@ typedef struct DriftMetric
 /*
  * The metrics of one feature (a List of DriftMetric *): ref is a profile
  * (its sample may be quantile points), cur the full profile of the current
- * data (ProfileSource with sample_size 0, so its sample is every value).
+ * data (ProfileSource with max_rows and sample_size 0: its sample is every value).
  */
 extern List *DriftMeasure(const FeatureProfile *ref, const FeatureProfile *cur);
 

@@ -5,15 +5,21 @@
  * of categorical ones, and a sorted sample of the numeric values for KS and
  * Wasserstein). docs/model-format.md ("profile") describes the jsonb layout.
  *
- * Training freezes a version's profile with one call (inside SPI_connect()):
+ * A frozen profile (mlops.profile(), a version's) comes from one call
+ * (inside SPI_connect()):
  *
  *     Jsonb *profile = ProfileBuild(source, feature_names);
  *
- * or, when it already reads the rows itself, feeds them to a builder:
+ * or, from a reader of the rows (training's dataset scan), a builder fed
+ * every row:
  *
- *     ProfileBuilder *b = ProfileBuilderCreate(tupdesc, feature_names);
+ *     ProfileBuilder *b = ProfileBuilderCreate(tupdesc, feature_names, PROFILE_EXACT_ROWS);
  *     SourceFetch(reader, ProfileBuilderAddSlot, b);   (or per row)
  *     Jsonb *profile = ProfileToJsonb(ProfileBuilderFinish(b, PROFILE_SAMPLE_SIZE));
+ *
+ * Frozen profiles are exact up to PROFILE_EXACT_ROWS distinct rows; beyond,
+ * their edges, fractions and sample come from a sample of that many distinct
+ * rows chosen by content hash (counts and moments stay exact).
  */
 #ifndef MLOPS_PROFILE_H
 #define MLOPS_PROFILE_H
@@ -38,6 +44,13 @@
  * when there are at most this many, else this many quantile points.
  */
 #define PROFILE_SAMPLE_SIZE 4096
+
+/*
+ * A frozen profile keeps the numeric values of at most this many distinct
+ * rows (those with the smallest content hashes, with their multiplicities)
+ * for its edges, fractions and sample.
+ */
+#define PROFILE_EXACT_ROWS 100000
 
 typedef enum FeatureKind
 {
@@ -66,6 +79,8 @@ typedef struct FeatureProfile
 	int64		nsample;		/* sorted values: all of them, or quantile points */
 	double	   *sample;
 	double		sample_error;	/* Wasserstein-1 distance from the values to the sample */
+	int64		sampled;		/* > 0: edges, fractions and sample come from a row
+								 * sample of this effective size, not every value */
 
 	/* categorical: categories sorted by strcmp, with their counts */
 	int			ncategories;
@@ -93,10 +108,14 @@ extern void SortDoubles(double *values, size_t n);
 
 /*
  * A builder for the named columns of rows described by tupdesc (names NIL =
- * every numeric or categorical column). An unknown column is 42703, a column
- * of another type 42804.
+ * every numeric or categorical column). max_rows 0 keeps every numeric value;
+ * otherwise the values of at most max_rows distinct rows, those whose hash of
+ * their numeric values is smallest, with their multiplicities (identical
+ * rows are one entry), in at most 2 × max_rows × (16 + 8 × numeric columns)
+ * bytes (and 2 × max_rows × 33 more while pruning). An unknown column is
+ * 42703, a column of another type 42804.
  */
-extern ProfileBuilder *ProfileBuilderCreate(TupleDesc tupdesc, List *names);
+extern ProfileBuilder *ProfileBuilderCreate(TupleDesc tupdesc, List *names, int64 max_rows);
 
 /* Adds one row, read from the executor's slot (a SourceRowFn for SourceFetch). */
 extern void ProfileBuilderAddSlot(TupleTableSlot *slot, void *builder);
@@ -108,8 +127,8 @@ extern void ProfileBuilderAddSlot(TupleTableSlot *slot, void *builder);
  */
 extern List *ProfileBuilderFinish(ProfileBuilder *builder, int64 sample_size);
 
-/* Reads a source (SPI connected) into profiles; see ProfileBuilderFinish. */
-extern List *ProfileSource(const char *source, List *names, int64 sample_size);
+/* Reads a source (SPI connected) into profiles; see ProfileBuilderCreate and ProfileBuilderFinish. */
+extern List *ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size);
 
 /* The elements of a text[] of column names (NULL elements: 22004; empty: 22023). */
 extern List *TextArrayToNames(ArrayType *array);

@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/tupdesc.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "nodes/pg_list.h"
@@ -70,8 +71,15 @@ extern bool TypeIsNumeric(Oid type);
 /* True when values of the type are categories (text, varchar, char, enums). */
 extern bool TypeIsCategorical(Oid type);
 
-/* A non-NULL datum of a TypeIsNumeric type as float8. */
-extern double DatumGetNumericFloat8(Datum value, Oid type);
+/* A non-NULL datum of a TypeIsNumeric type other than float8 as float8. */
+extern double DatumGetOtherNumericFloat8(Datum value, Oid type);
+
+/* A non-NULL datum of a TypeIsNumeric type as float8 (inline for float8: once per value read). */
+static inline double
+DatumGetNumericFloat8(Datum value, Oid type)
+{
+	return type == FLOAT8OID ? DatumGetFloat8(value) : DatumGetOtherNumericFloat8(value, type);
+}
 
 /* The quoted, comma-separated list of column names, for a select list. */
 extern char *QuoteColumnList(List *names);
