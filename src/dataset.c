@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 
 #include "mlops/dataset.h"
+#include "mlops/mix64.h"
 #include "mlops/profile.h"
 #include "mlops/settings.h"
 #include "mlops/source.h"
@@ -111,18 +112,6 @@ struct DatasetScan
 	bool		done;			/* the source has no more rows */
 	bool		batch_has_null;	/* an input of the current batch is NULL */
 };
-
-/* SplitMix64's finaliser: a fast, well-mixing bijection of 64-bit values. */
-static inline uint64
-Mix64(uint64 x)
-{
-	x ^= x >> 30;
-	x *= UINT64CONST(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64CONST(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
 
 /* The bits of a float8, with -0 and every NaN made canonical, for hashing. */
 static inline uint64

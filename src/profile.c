@@ -35,6 +35,7 @@
 #include "utils/numeric.h"
 
 #include "mlops/args.h"
+#include "mlops/mix64.h"
 #include "mlops/profile.h"
 #include "mlops/source.h"
 
@@ -432,18 +433,6 @@ PruneSample(ProfileBuilder *b, int64 keep)
 	pfree(index);
 	pfree(survives);
 	MemoryContextSwitchTo(old);
-}
-
-/* SplitMix64's finaliser: a fast, well-mixing bijection of 64-bit values. */
-static inline uint64
-Mix64(uint64 x)
-{
-	x ^= x >> 30;
-	x *= UINT64CONST(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64CONST(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
 }
 
 /* Adds a finite numeric value to a feature (of a bounded builder: to its running sums). */

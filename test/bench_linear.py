@@ -5,14 +5,13 @@
 mlops.linear_stats aggregate's throughput with 0 and 2 parallel workers.
 N = 2,000,000 unless MLOPS_BENCH_LINEAR_ROWS says otherwise."""
 import os
-import statistics
 import time
 
 import numpy as np
 import psycopg2
 from sklearn.linear_model import LinearRegression
 
-from mlops_bench import backend_cpu_seconds, median_seconds, report
+from mlops_bench import backend_cpu_seconds, interleaved_medians, median_seconds, report
 
 N = int(os.environ.get("MLOPS_BENCH_LINEAR_ROWS", "2000000"))
 K = 20
@@ -59,26 +58,10 @@ X, y = np.ascontiguousarray(data[:, :K]), data[:, K].copy()
 del data
 
 
-def timed(fn, cpu):
-    """Wall and CPU seconds of one run of fn()."""
-    c0, t0 = cpu(), time.perf_counter()
-    fn()
-    return time.perf_counter() - t0, cpu() - c0
-
-
 # interleaved, so that both share the machine's load; the first round warms up.
 # CPU time: the backend's for train(), the process's (all its BLAS threads) for sklearn
-runs = {"ours": (ours, backend_cpu_seconds(conn)),
-        "fit": (lambda: LinearRegression().fit(X, y), time.process_time)}
-times = {k: [] for k in runs}
-for i in range(4):
-    for k, (fn, cpu) in runs.items():
-        if i:
-            times[k].append(timed(fn, cpu))
-        else:
-            fn()
-wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
-cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
+wall, cpu = interleaved_medians({"ours": (ours, backend_cpu_seconds(conn)),
+                                 "fit": (lambda: LinearRegression().fit(X, y), time.process_time)}, 3)
 report(f"train('linear') {N} rows x {K} vs psycopg2 fetch + sklearn fit", wall["ours"], t_fetch_fit, "<= 0.1")
 report(f"train('linear') {N} rows x {K} vs sklearn fit on a numpy array", wall["ours"], wall["fit"], "<= 1.0")
 report("  same, CPU time: train() backend vs sklearn fit process", cpu["ours"], cpu["fit"], "")

@@ -6,7 +6,8 @@ import statistics
 import time
 
 import mlops_bench
-from mlops_bench import backend_cpu_seconds, import_binary_xgboost, random_feature_tables, report
+from mlops_bench import (backend_cpu_seconds, import_binary_xgboost, interleaved_medians, random_feature_tables,
+                         report)
 from mlops_test import fresh_database, query
 
 ROWS, F = 200_000, 20
@@ -19,25 +20,10 @@ query(conn, "SET max_parallel_workers_per_gather = 0")
 backend_cpu = backend_cpu_seconds(conn)
 
 
-def timed(fn, cpu):
-    """Wall and CPU seconds of one run of fn()."""
-    c0, t0 = cpu(), time.perf_counter()
-    fn()
-    return time.perf_counter() - t0, cpu() - c0
-
-
-runs = {"peer": (lambda: booster.inplace_predict(X), time.process_time),
+# interleaved, so that all three share the machine's load; the first round warms up
+wall, cpu = interleaved_medians({"peer": (lambda: booster.inplace_predict(X), time.process_time),
         "array": (lambda: query(conn, "SELECT sum(mlops.predict('m', f)) FROM b_arr"), backend_cpu),
-        "row": (lambda: query(conn, "SELECT sum(mlops.predict('m', t)) FROM b_row t"), backend_cpu)}
-times = {k: [] for k in runs}
-for i in range(6):  # interleaved, so that all three share the machine's load; the first round warms up
-    for k, (fn, cpu) in runs.items():
-        if i:
-            times[k].append(timed(fn, cpu))
-        else:
-            fn()
-wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
-cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
+        "row": (lambda: query(conn, "SELECT sum(mlops.predict('m', t)) FROM b_row t"), backend_cpu)}, 5)
 report("batch 200k×20, 100 trees d6: predict(float8[]) vs inplace_predict", wall["array"], wall["peer"], "<= 1.0")
 report("batch 200k×20, 100 trees d6: predict(row) vs inplace_predict", wall["row"], wall["peer"], "<= 1.3")
 report("  same, CPU time: predict(float8[]) vs inplace_predict", cpu["array"], cpu["peer"], "<= 1.0")

@@ -4,7 +4,6 @@ monitoring"): compare() on real (breast cancer) and synthetic data, drift()
 against profiles frozen with a version (exact when the reference fits the
 stored sample, within the documented bounds otherwise), and bad input."""
 import io
-import json
 import math
 
 import numpy as np

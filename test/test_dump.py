@@ -7,7 +7,6 @@ predict the same on every row, ids and version numbers continue where they
 stopped, and the restored database's own audit chain verifies."""
 import subprocess
 
-import psycopg2
 
 from mlops_test import check, connect, finish, fresh_database, query
 

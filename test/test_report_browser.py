@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import json
 import re
 import xml.etree.ElementTree as ET
 from html import unescape

@@ -26,6 +26,22 @@ def median_seconds(fn, repeat=5, warmup=1):
     return statistics.median(times)
 
 
+def interleaved_medians(runs, rounds):
+    """Runs each of runs = {name: (fn, cpu_seconds)} in turn, `rounds` times
+    after one untimed warm-up round (interleaved, so that all share the
+    machine's load alike); returns the median wall and CPU seconds by name."""
+    times = {k: [] for k in runs}
+    for i in range(rounds + 1):
+        for k, (fn, cpu) in runs.items():
+            c0, t0 = cpu(), time.perf_counter()
+            fn()
+            if i:
+                times[k].append((time.perf_counter() - t0, cpu() - c0))
+    wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
+    cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
+    return wall, cpu
+
+
 def report(what, ours, peer, target="", unit="s"):
     """Prints one figure: ours vs peer (in `unit`) and their ratio, for scripts/bench."""
     ratio = ours / peer if peer else float("nan")
