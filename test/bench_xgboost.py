@@ -1,18 +1,18 @@
 #!/usr/bin/python3
 """XGBoost training: train(algorithm => 'xgboost') on a table of ROWS rows × 20
-float8 features (100 rounds, depth 6, tree_method hist, the same threads —
-one by default: on this shared 2-core machine two OpenMP threads on busy
-cores are several times slower than one, which would measure the load, not
-the code; BENCH_XGB_THREADS=2 on an idle machine)
-against Python's xgboost.train on the same rows held in a numpy array, and
-against fetching the rows with psycopg2 then training in Python. Also the peak
-memory of each: the backend's VmHWM growth during train() less the shared
-buffers and library pages it mapped meanwhile (RssShmem and RssFile growth:
-the table's pages and code, not the training's memory), and the VmHWM growth of a fresh Python process doing the
-fetch and the training. 500k rows by default (BENCH_XGB_ROWS for fewer while
-iterating), three interleaved repetitions (BENCH_XGB_REPEAT)."""
+float8 features (100 rounds, depth 6, tree_method hist, the same threads for
+training and for building the matrix — one by default: on this shared 2-core
+machine two OpenMP threads on busy cores are several times slower than one,
+which would measure the load, not the code; BENCH_XGB_THREADS=2 on an idle
+machine) against Python's xgboost.train on the same rows held in a numpy
+array, and against fetching the rows with psycopg2 then training in Python.
+Also the peak memory of each: the backend's VmHWM growth during train() less
+the shared buffers and library pages it mapped meanwhile (RssShmem and RssFile
+growth: the table's pages and code, not the training's memory), and the VmHWM
+growth of a fresh Python process doing the fetch and the training. 500k rows
+by default (BENCH_XGB_ROWS for fewer while iterating), a warm-up round and
+three interleaved repetitions (BENCH_XGB_REPEAT)."""
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -20,7 +20,7 @@ import time
 import numpy as np
 import xgboost as xgb
 
-from mlops_bench import backend_cpu_seconds, report
+from mlops_bench import backend_cpu_seconds, interleaved_medians, report
 from mlops_test import connect, fresh_database, query
 
 ROWS = int(os.environ.get("BENCH_XGB_ROWS", 500_000))
@@ -57,12 +57,12 @@ X, y = fetch()
 
 
 def in_memory():
-    xgb.train(PARAMS, xgb.DMatrix(X, label=y), ROUNDS)
+    xgb.train(PARAMS, xgb.DMatrix(X, label=y, nthread=THREADS), ROUNDS)
 
 
 def fetch_and_train():
     Xf, yf = fetch()
-    xgb.train(PARAMS, xgb.DMatrix(Xf, label=yf), ROUNDS)
+    xgb.train(PARAMS, xgb.DMatrix(Xf, label=yf, nthread=THREADS), ROUNDS)
 
 
 def status_kb(pid, field):
@@ -96,7 +96,7 @@ def hwm():
 before = hwm()
 c = psycopg2.connect(dbname={DB!r}); cur = c.cursor(); cur.execute({SELECT!r})
 data = np.array(cur.fetchall(), dtype=np.float64); cur.close(); c.close()
-xgb.train({PARAMS!r}, xgb.DMatrix(data[:, :{FEATURES}], label=data[:, {FEATURES}]), {ROUNDS})
+xgb.train({PARAMS!r}, xgb.DMatrix(data[:, :{FEATURES}], label=data[:, {FEATURES}], nthread={THREADS}), {ROUNDS})
 print((hwm() - before) / 1024)
 """
 
@@ -107,29 +107,19 @@ def peer_peak_mb():
     return float(out.split()[-1])
 
 
-# Interleaved rounds (ours, in-memory, fetch+train, ...) rather than one method
-# after the other, so that the load of this shared machine weighs on all alike.
-# CPU time too, steadier than wall time here: the backend's for train(), this
-# process's for the in-memory peer.
-repeat = int(os.environ.get("BENCH_XGB_REPEAT", 3))
-backend_cpu = backend_cpu_seconds(conn)
-clocks = {ours: backend_cpu, in_memory: time.process_time}
-times = {ours: [], in_memory: [], fetch_and_train: []}
-cpu_times = {ours: [], in_memory: []}
-for _ in range(repeat):
-    for fn, series in times.items():
-        clock = clocks.get(fn, time.process_time)
-        start, cpu_start = time.perf_counter(), clock()
-        fn()
-        series.append(time.perf_counter() - start)
-        if fn in cpu_times:
-            cpu_times[fn].append(clock() - cpu_start)
-t_ours, t_mem, t_fetch = (statistics.median(series) for series in times.values())
+# Interleaved rounds (ours, in-memory, fetch+train, ...) after a warm-up round,
+# so that the load of this shared machine weighs on all alike. CPU time too,
+# steadier than wall time here: the backend's for train(), this process's for
+# the Python peers.
+wall, cpu = interleaved_medians({"ours": (ours, backend_cpu_seconds(conn)),
+                                 "in_memory": (in_memory, time.process_time),
+                                 "fetch": (fetch_and_train, time.process_time)},
+                                int(os.environ.get("BENCH_XGB_REPEAT", 3)))
+t_ours, t_mem, t_fetch = wall["ours"], wall["in_memory"], wall["fetch"]
 what = f"xgboost train, {ROWS // 1000}k x {FEATURES}, {ROUNDS} rounds depth 6, {THREADS} threads"
 report(f"{what}: train() vs xgboost.train on numpy", t_ours, t_mem, "1.15")
 report(f"{what}: train() vs psycopg2 fetch + xgboost.train", t_ours, t_fetch, "0.8")
-report(f"{what}: CPU time, train()'s backend vs xgboost.train on numpy",
-       statistics.median(cpu_times[ours]), statistics.median(cpu_times[in_memory]), "")
+report(f"{what}: CPU time, train()'s backend vs xgboost.train on numpy", cpu["ours"], cpu["in_memory"], "")
 matrix_mb = ROWS * FEATURES * 4 / 2**20
 report(f"peak memory growth, train() vs psycopg2 + xgboost.train (float32 matrix {matrix_mb:.0f} MB)",
        backend_peak_mb(), peer_peak_mb(), "", unit="MB")
