@@ -80,7 +80,6 @@ SELECT count(*) AS audit_triggers FROM pg_trigger WHERE tgrelid = 'items'::regcl
 UPDATE items SET ratio = 2;                   -- now ignored
 UPDATE items SET qty = 2;
 SELECT * FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
-
 -- tables without a primary key, TOASTed values, wide rows
 CREATE TABLE nokey (a int, big text);
 SELECT mlops.enable_audit('nokey');
@@ -355,6 +354,15 @@ SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(10)$$);        -- already a
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(12)$$);
 ROLLBACK;
+
+-- the rows of one statement that change different columns: each lists its own
+INSERT INTO items (id, name, qty, price) SELECT i, 'nut', 1, 1 FROM generate_series(50, 53) i;
+UPDATE items SET name = CASE WHEN id IN (50, 53) THEN 'rivet' ELSE name END,
+                 qty = CASE WHEN id IN (50, 51, 52) THEN 7 ELSE qty END
+ WHERE id BETWEEN 50 AND 53;
+SELECT new_row -> 'id' AS item, changed_columns FROM log WHERE id > (SELECT max(id) - 4 FROM log) ORDER BY 1;
+
+SELECT ok FROM mlops.verify_audit();
 
 DROP OWNED BY regress_writer, regress_trainer, regress_admin;
 DROP ROLE regress_writer, regress_trainer, regress_admin;

@@ -96,15 +96,31 @@ typedef struct AuditAttr
 	char		last_text[MAXDATELEN + 1];
 } AuditAttr;
 
+/*
+ * The audited columns an UPDATE changed: which ones (one flag per column of
+ * the table), their names as the text[] the log stores, and its text (for the
+ * hash).
+ */
+typedef struct ChangedNames
+{
+	bool	   *changed;
+	ArrayType  *array;			/* NULL: none computed yet */
+	StringInfoData text;
+} ChangedNames;
+
 /* What the trigger knows of an audited table, kept in fn_extra per statement. */
 typedef struct AuditTable
 {
 	Oid			trigger_oid;
 	Oid			relid;
 	TupleDesc	tupdesc;
+	MemoryContext cxt;			/* where this lives: the statement's */
 	char	   *name;			/* schema-qualified, quoted as needed */
 	int			nkeys;			/* audited columns */
 	int		   *keys;			/* their indexes in attrs, in jsonb's order of keys */
+	/* the changed columns of the last UPDATE logged: the rows of a statement mostly change the same ones */
+	ChangedNames last_changed;
+	bool	   *changed;		/* scratch: the columns the row at hand changed */
 	int			natts;
 	AuditAttr	attrs[FLEXIBLE_ARRAY_MEMBER];
 } AuditTable;
@@ -397,12 +413,12 @@ Sha256(const char *data, size_t len, uint8 *hash)
  * The text of a column is its PostgreSQL text output, except: at is the
  * integer number of microseconds since 1970-01-01 00:00 UTC, and prev_hash is
  * lower-case hex (no "\x"), so that no setting (DateStyle, TimeZone,
- * bytea_output) changes it. old_text and new_text, when not NULL, are the
- * text of old_row and new_row (which then need not be printed again).
+ * bytea_output) changes it. known (NULL, or one entry per column) holds the
+ * text of the columns whose text the caller has already (a row's jsonb, the
+ * changed columns, the client's address): those are not printed again.
  */
 void
-AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *old_text,
-			 const StringInfoData *new_text, uint8 *hash)
+AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *const *known, uint8 *hash)
 {
 	StringInfoData buf;
 	char		num[32];
@@ -417,6 +433,11 @@ AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *old_t
 		if (nulls[col])
 		{
 			appendStringInfoChar(&buf, '~');
+			continue;
+		}
+		if (known != NULL && known[col] != NULL)
+		{
+			AppendField(&buf, known[col]->data, known[col]->len);
 			continue;
 		}
 		switch ((AuditColumn) col)
@@ -448,15 +469,8 @@ AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *old_t
 			case AUDIT_OLD_ROW:
 			case AUDIT_NEW_ROW:
 				{
-					const StringInfoData *text = col == AUDIT_OLD_ROW ? old_text : new_text;
-					Jsonb	   *j;
+					Jsonb	   *j = DatumGetJsonbP(v);
 
-					if (text != NULL)
-					{
-						AppendField(&buf, text->data, text->len);
-						break;
-					}
-					j = DatumGetJsonbP(v);
 					s = JsonbToCString(NULL, &j->root, VARSIZE(j));
 					AppendField(&buf, s, strlen(s));
 					break;
@@ -480,13 +494,17 @@ AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *old_t
 	pfree(buf.data);
 }
 
-/* The client's address (NULL for a Unix socket), computed once per backend. */
+/*
+ * The client's address (NULL for a Unix socket) and its text (for the hash),
+ * computed once per backend.
+ */
 static Datum
-ClientAddr(bool *isnull)
+ClientAddr(bool *isnull, const StringInfoData **text)
 {
 	static bool known = false;
 	static bool addr_null;
 	static Datum addr;
+	static StringInfoData addr_text;
 
 	if (!known)
 	{
@@ -496,10 +514,14 @@ ClientAddr(bool *isnull)
 		InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
 		addr = inet_client_addr(fcinfo);
 		addr_null = fcinfo->isnull;
+		initStringInfo(&addr_text);
+		if (!addr_null)
+			appendStringInfoString(&addr_text, DatumGetCString(DirectFunctionCall1(inet_out, addr)));
 		MemoryContextSwitchTo(old);
 		known = true;
 	}
 	*isnull = addr_null;
+	*text = addr_null ? NULL : &addr_text;
 	return addr;
 }
 
@@ -786,11 +808,12 @@ AddLogRow(Datum *values, bool *nulls)
  * trigger keeps the log open for the next row of its statement.
  */
 static void
-AuditAppend(Oid relid, const char *relname, const char *op,
-			RowImage *old_row, RowImage *new_row, ArrayType *changed, bool keep_open)
+AuditAppend(Oid relid, const char *relname, const char *op, RowImage *old_row, RowImage *new_row,
+			const ChangedNames *changed, bool keep_open)
 {
 	Datum		values[AUDIT_NCOLUMNS];
 	bool		nulls[AUDIT_NCOLUMNS];
+	const StringInfoData *known[AUDIT_NCOLUMNS] = {NULL};
 	uint8		hash[AUDIT_HASH_LEN];
 
 	AuditChainLock();
@@ -805,15 +828,18 @@ AuditAppend(Oid relid, const char *relname, const char *op,
 	nulls[AUDIT_OLD_ROW] = old_row == NULL;
 	values[AUDIT_NEW_ROW] = new_row ? PointerGetDatum(new_row->jsonb) : (Datum) 0;
 	nulls[AUDIT_NEW_ROW] = new_row == NULL;
-	values[AUDIT_CHANGED_COLUMNS] = PointerGetDatum(changed);
+	values[AUDIT_CHANGED_COLUMNS] = changed ? PointerGetDatum(changed->array) : (Datum) 0;
 	nulls[AUDIT_CHANGED_COLUMNS] = changed == NULL;
 	values[AUDIT_SESSION_USER] = RoleNameDatum(GetSessionUserId(), 0);
 	values[AUDIT_CURRENT_USER] = RoleNameDatum(GetUserId(), 1);
 	nulls[AUDIT_APPLICATION_NAME] = application_name == NULL || application_name[0] == '\0';
 	values[AUDIT_APPLICATION_NAME] = nulls[AUDIT_APPLICATION_NAME] ? (Datum) 0 : CStringGetTextDatum(application_name);
-	values[AUDIT_CLIENT_ADDR] = ClientAddr(&nulls[AUDIT_CLIENT_ADDR]);
+	values[AUDIT_CLIENT_ADDR] = ClientAddr(&nulls[AUDIT_CLIENT_ADDR], &known[AUDIT_CLIENT_ADDR]);
 	values[AUDIT_PREV_HASH] = HashDatum(chain.last_hash);
-	AuditRowHash(values, nulls, old_row ? &old_row->text : NULL, new_row ? &new_row->text : NULL, hash);
+	known[AUDIT_OLD_ROW] = old_row ? &old_row->text : NULL;
+	known[AUDIT_NEW_ROW] = new_row ? &new_row->text : NULL;
+	known[AUDIT_CHANGED_COLUMNS] = changed ? &changed->text : NULL;
+	AuditRowHash(values, nulls, known, hash);
 	values[AUDIT_HASH] = HashDatum(hash);
 
 	AddLogRow(values, nulls);
@@ -899,9 +925,12 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 	t->trigger_oid = td->tg_trigger->tgoid;
 	t->relid = RelationGetRelid(rel);
 	t->tupdesc = desc;
+	t->cxt = flinfo->fn_mcxt;
 	t->name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
 	t->natts = desc->natts;
 	t->keys = palloc(sizeof(int) * desc->natts);
+	t->last_changed.changed = palloc(sizeof(bool) * desc->natts);
+	t->changed = palloc(sizeof(bool) * desc->natts);
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -1217,14 +1246,18 @@ SameValue(AuditAttr *a, Datum x, Datum y)
 }
 
 /*
- * The names of the audited columns an UPDATE changed, or NULL when none;
- * changed[i] says whether column i did.
+ * The audited columns an UPDATE changed, or NULL when none. Kept in t until a
+ * row changes other columns, so that the rows of a statement that all change
+ * the same columns share one array and its text.
  */
-static ArrayType *
-ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_values, bool *new_nulls,
-			   bool *changed)
+static const ChangedNames *
+ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_values, bool *new_nulls)
 {
-	Datum	   *names = palloc(sizeof(Datum) * t->natts);
+	ChangedNames *last = &t->last_changed;
+	Datum	   *names;
+	ArrayType  *array;
+	char	   *text;
+	MemoryContext old;
 	int			n = 0;
 	int			i;
 
@@ -1232,14 +1265,36 @@ ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_val
 	{
 		AuditAttr  *a = &t->attrs[i];
 
-		changed[i] = !a->skip &&
+		t->changed[i] = !a->skip &&
 			(old_nulls[i] != new_nulls[i] || (!old_nulls[i] && !SameValue(a, old_values[i], new_values[i])));
-		if (changed[i])
-			names[n++] = PointerGetDatum(cstring_to_text_with_len(a->key.val.string.val, a->key.val.string.len));
+		n += t->changed[i];
 	}
 	if (n == 0)
 		return NULL;
-	return construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
+	if (last->array != NULL && memcmp(last->changed, t->changed, sizeof(bool) * t->natts) == 0)
+		return last;
+
+	names = palloc(sizeof(Datum) * n);
+	n = 0;
+	for (i = 0; i < t->natts; i++)
+		if (t->changed[i])
+			names[n++] = PointerGetDatum(cstring_to_text_with_len(t->attrs[i].key.val.string.val,
+																  t->attrs[i].key.val.string.len));
+	array = construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
+	text = OidOutputFunctionCall(F_ARRAY_OUT, PointerGetDatum(array));
+	old = MemoryContextSwitchTo(t->cxt);
+	if (last->array != NULL)
+	{
+		pfree(last->array);
+		pfree(last->text.data);
+	}
+	memcpy(last->changed, t->changed, sizeof(bool) * t->natts);
+	last->array = palloc(VARSIZE(array));
+	memcpy(last->array, array, VARSIZE(array));
+	initStringInfo(&last->text);
+	appendStringInfoString(&last->text, text);
+	MemoryContextSwitchTo(old);
+	return last;
 }
 
 PG_FUNCTION_INFO_V1(audit_trigger);
@@ -1259,8 +1314,7 @@ audit_trigger(PG_FUNCTION_ARGS)
 			   *new_values = NULL;
 	bool	   *old_nulls = NULL,
 			   *new_nulls = NULL;
-	bool	   *changed = NULL;
-	ArrayType  *changed_names = NULL;
+	const ChangedNames *changed = NULL;
 	RowImage	old_row,
 				new_row;
 	const char *op;
@@ -1301,9 +1355,8 @@ audit_trigger(PG_FUNCTION_ARGS)
 	}
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
-		changed = palloc(sizeof(bool) * t->natts);
-		changed_names = ChangedColumns(t, old_values, old_nulls, new_values, new_nulls, changed);
-		if (changed_names == NULL)
+		changed = ChangedColumns(t, old_values, old_nulls, new_values, new_nulls);
+		if (changed == NULL)
 			return PointerGetDatum(NULL);
 		op = "UPDATE";
 	}
@@ -1313,9 +1366,9 @@ audit_trigger(PG_FUNCTION_ARGS)
 	if (old_values)
 		RenderRow(t, old_values, old_nulls, NULL, NULL, &old_row);
 	if (new_values)
-		RenderRow(t, new_values, new_nulls, old_values ? &old_row : NULL, changed, &new_row);
-	AuditAppend(t->relid, t->name, op, old_values ? &old_row : NULL, new_values ? &new_row : NULL,
-				changed_names, true);
+		RenderRow(t, new_values, new_nulls, old_values ? &old_row : NULL, changed ? changed->changed : NULL,
+				  &new_row);
+	AuditAppend(t->relid, t->name, op, old_values ? &old_row : NULL, new_values ? &new_row : NULL, changed, true);
 	return PointerGetDatum(NULL);
 }
 
@@ -1443,7 +1496,7 @@ verify_audit(PG_FUNCTION_ARGS)
 				bad = true;
 			else
 			{
-				AuditRowHash(values, nulls, NULL, NULL, hash);
+				AuditRowHash(values, nulls, NULL, hash);
 				bad = !HashEquals(values[AUDIT_HASH], hash);
 			}
 			MemoryContextSwitchTo(old);

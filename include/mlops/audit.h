@@ -40,11 +40,11 @@ typedef enum AuditColumn
 /*
  * The hash of a log row given its column values (AUDIT_HASH is not read):
  * sha256 of the canonical text of every other column (see README, "Audit").
- * old_text and new_text: the text of old_row and new_row when already known,
- * else NULL.
+ * known: NULL, or for each column the text of its value when the caller has
+ * it already (NULL where it does not).
  */
-extern void AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *old_text,
-						 const StringInfoData *new_text, uint8 *hash);
+extern void AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *const *known,
+						 uint8 *hash);
 
 /*
  * Appends an event about table relid (op such as "ENABLE") with an optional
