@@ -5,7 +5,8 @@ training and for building the matrix — one by default: on this shared 2-core
 machine two OpenMP threads on busy cores are several times slower than one,
 which would measure the load, not the code; BENCH_XGB_THREADS=2 on an idle
 machine) against Python's xgboost.train on the same rows held in a numpy
-array, and against fetching the rows with psycopg2 then training in Python.
+array (bare, and evaluating every round as train() does), and against fetching
+the rows with psycopg2 then training in Python.
 Also the peak memory of each: the backend's VmHWM growth during train() less
 the shared buffers and library pages it mapped meanwhile (RssShmem and RssFile
 growth: the table's pages and code, not the training's memory), and the VmHWM
@@ -58,6 +59,12 @@ X, y = fetch()
 
 def in_memory():
     xgb.train(PARAMS, xgb.DMatrix(X, label=y, nthread=THREADS), ROUNDS)
+
+
+def in_memory_evaluated():
+    """The same with the metric of every round on the training rows, as train() logs it."""
+    d = xgb.DMatrix(X, label=y, nthread=THREADS)
+    xgb.train(PARAMS, d, ROUNDS, evals=[(d, "train")], verbose_eval=False)
 
 
 def fetch_and_train():
@@ -113,6 +120,7 @@ def peer_peak_mb():
 # the Python peers.
 wall, cpu = interleaved_medians({"ours": (ours, backend_cpu_seconds(conn)),
                                  "in_memory": (in_memory, time.process_time),
+                                 "in_memory_evaluated": (in_memory_evaluated, time.process_time),
                                  "fetch": (fetch_and_train, time.process_time)},
                                 int(os.environ.get("BENCH_XGB_REPEAT", 3)))
 t_ours, t_mem, t_fetch = wall["ours"], wall["in_memory"], wall["fetch"]
@@ -120,6 +128,8 @@ what = f"xgboost train, {ROWS // 1000}k x {FEATURES}, {ROUNDS} rounds depth 6, {
 report(f"{what}: train() vs xgboost.train on numpy", t_ours, t_mem, "1.15")
 report(f"{what}: train() vs psycopg2 fetch + xgboost.train", t_ours, t_fetch, "0.8")
 report(f"{what}: CPU time, train()'s backend vs xgboost.train on numpy", cpu["ours"], cpu["in_memory"], "")
+report(f"{what}: train() vs xgboost.train on numpy evaluating every round (as train() logs)",
+       t_ours, wall["in_memory_evaluated"], "")
 matrix_mb = ROWS * FEATURES * 4 / 2**20
 report(f"peak memory growth, train() vs psycopg2 + xgboost.train (float32 matrix {matrix_mb:.0f} MB)",
        backend_peak_mb(), peer_peak_mb(), "", unit="MB")
