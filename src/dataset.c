@@ -94,7 +94,8 @@ struct DatasetPrivate
 	Size		test_cache_bytes;
 	Size		reserved;		/* bytes counted against mlops.max_training_memory */
 	bool		want_profile;	/* the first complete scan profiles the inputs */
-	ProfileBuilder *profile;	/* ... fed every row of the source */
+	ProfileBuilder *profile;	/* ... fed every row of the source, in its own context */
+	Jsonb	   *frozen_profile; /* ... its result, once that scan is over */
 };
 
 struct DatasetScan
@@ -965,7 +966,8 @@ DatasetBeginScan(Dataset *ds)
 	scan->reader = SourceOpen(ds->source, ds->priv->select_list);
 	if (scan->first && ds->priv->want_profile && ds->priv->profile == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(ds->priv->context);
+		MemoryContext old = MemoryContextSwitchTo(AllocSetContextCreate(ds->priv->context, "mlops dataset profile",
+																		ALLOCSET_DEFAULT_SIZES));
 		List	   *names = NIL;
 
 		for (int j = 0; j < ds->ninputs; j++)
@@ -1131,6 +1133,25 @@ DatasetNextBatch(DatasetScan *scan)
 	return b->nrows > 0 ? b : NULL;
 }
 
+/*
+ * Turns the first scan's profile builder into the profile's jsonb and frees
+ * the builder (its row sample can be tens of MB) before the consumer goes on
+ * to build what it needs from the rows (XGBoost's matrix).
+ */
+static void
+FreezeProfile(Dataset *ds)
+{
+	MemoryContext builder_context = GetMemoryChunkContext(ds->priv->profile);
+	MemoryContext old = MemoryContextSwitchTo(builder_context);
+	List	   *profiles = ProfileBuilderFinish(ds->priv->profile, PROFILE_SAMPLE_SIZE);
+
+	MemoryContextSwitchTo(ds->priv->context);
+	ds->priv->frozen_profile = ProfileToJsonb(profiles);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(builder_context);
+	ds->priv->profile = NULL;
+}
+
 /* Ends a scan; the first complete one finishes the fingerprint and pending means. */
 void
 DatasetEndScan(DatasetScan *scan)
@@ -1163,6 +1184,8 @@ DatasetEndScan(DatasetScan *scan)
 		FinishStats(ds, true);
 		ds->priv->stats_pending = false;
 	}
+	if (ds->priv->profile)
+		FreezeProfile(ds);
 	ds->priv->scanned = true;
 }
 
@@ -1179,9 +1202,9 @@ DatasetCollectProfile(Dataset *ds)
 Jsonb *
 DatasetProfile(Dataset *ds)
 {
-	if (ds->priv->profile == NULL || !ds->priv->scanned)
+	if (ds->priv->frozen_profile == NULL)
 		elog(ERROR, "the dataset was not profiled");
-	return ProfileToJsonb(ProfileBuilderFinish(ds->priv->profile, PROFILE_SAMPLE_SIZE));
+	return ds->priv->frozen_profile;
 }
 
 /* The value NULL of input j is replaced by (mean, or mode index), for linear models. */
