@@ -1156,11 +1156,11 @@ ProfileFromJsonb(Jsonb *profile)
 }
 
 /*
- * The frozen profile of the named columns of a source, as stored in
- * mlops.model_version.profile. Opens its own SPI connection (nesting is
- * fine); the result is allocated in the caller's memory context.
+ * The frozen profile of the named columns of a source, as training freezes
+ * it. Opens its own SPI connection (nesting is fine); the result is
+ * allocated in the caller's memory context.
  */
-Jsonb *
+static Jsonb *
 ProfileBuild(const char *source, List *names)
 {
 	MemoryContext caller = CurrentMemoryContext;

@@ -5,13 +5,9 @@
  * of categorical ones, and a sorted sample of the numeric values for KS and
  * Wasserstein). docs/model-format.md ("profile") describes the jsonb layout.
  *
- * A frozen profile (mlops.profile(), a version's) comes from one call
- * (inside SPI_connect()):
- *
- *     Jsonb *profile = ProfileBuild(source, feature_names);
- *
- * or, from a reader of the rows (training's dataset scan), a builder fed
- * every row:
+ * A frozen profile (a version's, or mlops.profile()'s) comes from a reader
+ * of the rows (training's dataset scan, or mlops.profile()'s own) feeding a
+ * builder every row:
  *
  *     ProfileBuilder *b = ProfileBuilderCreate(tupdesc, feature_names, PROFILE_EXACT_ROWS);
  *     SourceFetch(reader, ProfileBuilderAddSlot, b);   (or per row)
@@ -138,12 +134,5 @@ extern Jsonb *ProfileToJsonb(List *profiles);
 
 /* The profiles of a jsonb document written by ProfileToJsonb. */
 extern List *ProfileFromJsonb(Jsonb *profile);
-
-/*
- * The frozen profile of the named columns of a source, as stored in
- * mlops.model_version.profile. Call inside SPI_connect(); the result is
- * allocated in the caller's memory context at entry.
- */
-extern Jsonb *ProfileBuild(const char *source, List *names);
 
 #endif
