@@ -115,12 +115,16 @@ typedef struct AuditTable
 	Oid			relid;
 	TupleDesc	tupdesc;
 	MemoryContext cxt;			/* where this lives: the statement's */
-	char	   *name;			/* schema-qualified, quoted as needed */
+	text	   *name;			/* schema-qualified, quoted as needed */
 	int			nkeys;			/* audited columns */
 	int		   *keys;			/* their indexes in attrs, in jsonb's order of keys */
 	/* the changed columns of the last UPDATE logged: the rows of a statement mostly change the same ones */
 	ChangedNames last_changed;
 	bool	   *changed;		/* scratch: the columns the row at hand changed */
+	Datum	   *old_values;		/* scratch: the row at hand, deformed */
+	bool	   *old_nulls;
+	Datum	   *new_values;
+	bool	   *new_nulls;
 	int			natts;
 	AuditAttr	attrs[FLEXIBLE_ARRAY_MEMBER];
 } AuditTable;
@@ -808,7 +812,7 @@ AddLogRow(Datum *values, bool *nulls)
  * trigger keeps the log open for the next row of its statement.
  */
 static void
-AuditAppend(Oid relid, const char *relname, const char *op, RowImage *old_row, RowImage *new_row,
+AuditAppend(Oid relid, text *relname, const char *op, RowImage *old_row, RowImage *new_row,
 			const ChangedNames *changed, bool keep_open)
 {
 	Datum		values[AUDIT_NCOLUMNS];
@@ -822,7 +826,7 @@ AuditAppend(Oid relid, const char *relname, const char *op, RowImage *old_row, R
 	values[AUDIT_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
 	values[AUDIT_TXID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 	values[AUDIT_TABLE_OID] = ObjectIdGetDatum(relid);
-	values[AUDIT_TABLE_NAME] = CStringGetTextDatum(relname);
+	values[AUDIT_TABLE_NAME] = PointerGetDatum(relname);
 	values[AUDIT_OP] = CStringGetTextDatum(op);
 	values[AUDIT_OLD_ROW] = old_row ? PointerGetDatum(old_row->jsonb) : (Datum) 0;
 	nulls[AUDIT_OLD_ROW] = old_row == NULL;
@@ -875,7 +879,7 @@ AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
 		initStringInfo(&row.text);
 		JsonbToCString(&row.text, &detail->root, VARSIZE(detail));
 	}
-	AuditAppend(relid, relname, op, NULL, detail ? &row : NULL, NULL, false);
+	AuditAppend(relid, cstring_to_text(relname), op, NULL, detail ? &row : NULL, NULL, false);
 }
 
 /* True when name is one of the trigger's arguments (the ignored columns). */
@@ -926,11 +930,16 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 	t->relid = RelationGetRelid(rel);
 	t->tupdesc = desc;
 	t->cxt = flinfo->fn_mcxt;
-	t->name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
+	t->name = cstring_to_text(quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+														 RelationGetRelationName(rel)));
 	t->natts = desc->natts;
 	t->keys = palloc(sizeof(int) * desc->natts);
 	t->last_changed.changed = palloc(sizeof(bool) * desc->natts);
 	t->changed = palloc(sizeof(bool) * desc->natts);
+	t->old_values = palloc(sizeof(Datum) * desc->natts);
+	t->old_nulls = palloc(sizeof(bool) * desc->natts);
+	t->new_values = palloc(sizeof(Datum) * desc->natts);
+	t->new_nulls = palloc(sizeof(bool) * desc->natts);
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -1328,7 +1337,8 @@ audit_trigger(PG_FUNCTION_ARGS)
 		Relation	rel = td->tg_relation;
 
 		AuditAppend(RelationGetRelid(rel),
-					quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel)),
+					cstring_to_text(quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+															   RelationGetRelationName(rel))),
 					"TRUNCATE", NULL, NULL, NULL, false);
 		return PointerGetDatum(NULL);
 	}
@@ -1341,16 +1351,16 @@ audit_trigger(PG_FUNCTION_ARGS)
 	desc = t->tupdesc;
 	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
-		old_values = palloc(sizeof(Datum) * t->natts);
-		old_nulls = palloc(sizeof(bool) * t->natts);
+		old_values = t->old_values;
+		old_nulls = t->old_nulls;
 		heap_deform_tuple(td->tg_trigtuple, desc, old_values, old_nulls);
 	}
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
 		HeapTuple	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 
-		new_values = palloc(sizeof(Datum) * t->natts);
-		new_nulls = palloc(sizeof(bool) * t->natts);
+		new_values = t->new_values;
+		new_nulls = t->new_nulls;
 		heap_deform_tuple(tuple, desc, new_values, new_nulls);
 	}
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))

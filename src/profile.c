@@ -1156,28 +1156,9 @@ ProfileFromJsonb(Jsonb *profile)
 }
 
 /*
- * The frozen profile of the named columns of a source, as training freezes
- * it. Opens its own SPI connection (nesting is fine); the result is
- * allocated in the caller's memory context.
- */
-static Jsonb *
-ProfileBuild(const char *source, List *names)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	Jsonb	   *built;
-	Jsonb	   *result;
-
-	SPI_connect();
-	built = ProfileToJsonb(ProfileSource(source, names, PROFILE_EXACT_ROWS, PROFILE_SAMPLE_SIZE));
-	result = MemoryContextAlloc(caller, VARSIZE(built));
-	memcpy(result, built, VARSIZE(built));
-	SPI_finish();
-	return result;
-}
-
-/*
  * mlops.profile(source text, columns text[] DEFAULT NULL) RETURNS jsonb: the
- * profile of a source's columns (NULL: every numeric or categorical column).
+ * profile of a source's columns (NULL: every numeric or categorical column),
+ * as training freezes it. The result is copied out of SPI's memory.
  */
 PG_FUNCTION_INFO_V1(profile);
 Datum
@@ -1185,8 +1166,16 @@ profile(PG_FUNCTION_ARGS)
 {
 	char	   *source = RequireTextArg(fcinfo, 0, "source");
 	List	   *names = NIL;
+	MemoryContext caller = CurrentMemoryContext;
+	Jsonb	   *built;
+	Jsonb	   *result;
 
 	if (!PG_ARGISNULL(1))
 		names = TextArrayToNames(PG_GETARG_ARRAYTYPE_P(1));
-	PG_RETURN_JSONB_P(ProfileBuild(source, names));
+	SPI_connect();
+	built = ProfileToJsonb(ProfileSource(source, names, PROFILE_EXACT_ROWS, PROFILE_SAMPLE_SIZE));
+	result = MemoryContextAlloc(caller, VARSIZE(built));
+	memcpy(result, built, VARSIZE(built));
+	SPI_finish();
+	PG_RETURN_JSONB_P(result);
 }

@@ -57,7 +57,6 @@ typedef struct XgbHandles
 typedef struct XgbTrained
 {
 	XgbHandles *handles;
-	bool		compiled;		/* trees is set, on the first prediction */
 	TreeModel  *trees;			/* NULL when trees.h does not cover the model */
 } XgbTrained;
 
@@ -874,15 +873,6 @@ XgbTrainPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch
 	float	   *x = palloc(sizeof(float) * Max((Size) batch->nrows * k, 1));
 	float	   *res = palloc(sizeof(float) * Max((Size) batch->nrows * nout, 1));
 
-	if (!t->compiled)
-	{
-		bytea	   *json = XgbSave(t->handles->booster, "json");
-		const char *why_not;
-
-		t->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, &why_not);
-		t->compiled = true;
-		pfree(json);
-	}
 	for (Size i = 0; i < (Size) batch->nrows * k; i++)
 		x[i] = (float) batch->x[i];
 	if (t->trees)
@@ -994,6 +984,15 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	out->spec_impute = false;
 	trained = palloc0(sizeof(XgbTrained));
 	trained->handles = h;
+	if (out->eval_pred == NULL)
+	{
+		/* train() scores the evaluation rows itself: with the compiled trees when they cover the model */
+		bytea	   *json = XgbSave(h->booster, "json");
+		const char *why_not;
+
+		trained->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, &why_not);
+		pfree(json);
+	}
 	out->predict = XgbTrainPredict;
 	out->state = trained;
 }
