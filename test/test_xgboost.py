@@ -6,8 +6,8 @@ predicts, for regression, binary and multiclass; the evaluation logged at
 every round is Python's; the version's metrics are scikit-learn's of those
 predictions (on a test split, XGBoost's own evaluation of it); early stopping keeps the best round; categorical
 inputs with NULLs train the model Python trains with native categorical
-features (SQL predict() of such a model is checked too, with the scorer's
-known NaN-token gap reported as XFAIL); a training cancelled by
+features, and SQL predict() of such a model scores every row exactly as
+Python does; a training cancelled by
 statement_timeout stops within a second and registers nothing; XGBoost's
 worker threads block PostgreSQL's signals; failed and cancelled trainings
 leak no XGBoost handle; bad hyperparameters are clear errors."""
@@ -156,16 +156,9 @@ check(ours.feature_types == ["c", "q"] and '"split_type"' in ours.save_raw("json
 p_peer = peer.predict(dcat)
 check(np.array_equal(ours.predict(dcat), p_peer),
       "categorical: the stored model predicts exactly what xgboost.train's does (NULLs as missing)")
-# KNOWN GAP (scoring branch): XGBoost 1.7 writes NaN as the split condition of a
-# categorical split and the scorer's model parser rejects the token; until it
-# accepts it, that one error is reported as XFAIL. Any other outcome is checked.
-try:
-    sql = [v for (v,) in query(conn, "SELECT mlops.predict('cat', t) FROM (SELECT colour, x FROM cats ORDER BY id) t")]
-    check(np.array_equal(np.array(sql, dtype=np.float32), p_peer),
-          "categorical: mlops.predict() in SQL follows the categorical splits as XGBoost does")
-except psycopg2.errors.DataCorrupted as e:
-    check("Token \"NaN\" is invalid" in str(e), "categorical: SQL scoring fails only on the known NaN-token gap")
-    print(f"XFAIL categorical model not scorable in SQL yet: {str(e).strip()}")
+sql = [v for (v,) in query(conn, "SELECT mlops.predict('cat', t) FROM (SELECT colour, x FROM cats ORDER BY id) t")]
+check(np.array_equal(np.array(sql, dtype=np.float32), p_peer),
+      "categorical: mlops.predict() in SQL follows the categorical splits as XGBoost does")
 (spec,), = query(conn, """SELECT v.spec FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
                           WHERE m.name = 'cat'""")
 check(spec["inputs"][0]["categories"] == categories and all("impute" not in i for i in spec["inputs"]),
