@@ -10,7 +10,10 @@ the rows with psycopg2 then training in Python.
 Also the peak memory of each: the backend's VmHWM growth during train() less
 the shared buffers and library pages it mapped meanwhile (RssShmem and RssFile
 growth: the table's pages and code, not the training's memory), and the VmHWM
-growth of a fresh Python process doing the fetch and the training. 500k rows
+growth of a fresh Python process doing the fetch and the training; and, for
+scale, the VmHWM growth of a fresh Python process in which libxgboost alone
+builds its QuantileDMatrix from a float32 array already in memory and trains
+(the least any caller of this libxgboost can peak at). 500k rows
 by default (BENCH_XGB_ROWS for fewer while iterating), a warm-up round and
 three interleaved repetitions (BENCH_XGB_REPEAT)."""
 import os
@@ -94,24 +97,38 @@ def backend_peak_mb():
     return (hwm - shm - lib) / 1024
 
 
-PEER = f"""
+def python_peak_mb(setup, work):
+    """Peak memory growth (VmHWM, MB) of a fresh Python process while it runs
+    the statements work, after the statements setup."""
+    program = f"""
 import numpy as np, psycopg2, xgboost as xgb
 def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
+{setup}
 before = hwm()
+{work}
+print((hwm() - before) / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", program], check=True, capture_output=True, text=True).stdout
+    return float(out.split()[-1])
+
+
+# The peer: fetching the rows with psycopg2 and training.
+PEER = f"""
 c = psycopg2.connect(dbname={DB!r}); cur = c.cursor(); cur.execute({SELECT!r})
 data = np.array(cur.fetchall(), dtype=np.float64); cur.close(); c.close()
 xgb.train({PARAMS!r}, xgb.DMatrix(data[:, :{FEATURES}], label=data[:, {FEATURES}], nthread={THREADS}), {ROUNDS})
-print((hwm() - before) / 1024)
 """
-
-
-def peer_peak_mb():
-    """Peak memory growth of a fresh Python process fetching the rows and training."""
-    out = subprocess.run([sys.executable, "-c", PEER], check=True, capture_output=True, text=True).stdout
-    return float(out.split()[-1])
+# libxgboost alone: its QuantileDMatrix of a float32 array already in memory, and training.
+LIBRARY_SETUP = f"""
+X = np.random.default_rng(0).random(({ROWS}, {FEATURES}), dtype=np.float32)
+y = X.sum(axis=1)
+"""
+LIBRARY_ALONE = f"""
+xgb.train({PARAMS!r}, xgb.QuantileDMatrix(X, label=y, nthread={THREADS}), {ROUNDS})
+"""
 
 
 # Interleaved rounds (ours, in-memory, fetch+train, ...) after a warm-up round,
@@ -131,5 +148,10 @@ report(f"{what}: CPU time, train()'s backend vs xgboost.train on numpy", cpu["ou
 report(f"{what}: train() vs xgboost.train on numpy evaluating every round (as train() logs)",
        t_ours, wall["in_memory_evaluated"], "")
 matrix_mb = ROWS * FEATURES * 4 / 2**20
+ours_peak = backend_peak_mb()
+library_peak = python_peak_mb(LIBRARY_SETUP, LIBRARY_ALONE)
 report(f"peak memory growth, train() vs psycopg2 + xgboost.train (float32 matrix {matrix_mb:.0f} MB)",
-       backend_peak_mb(), peer_peak_mb(), "", unit="MB")
+       ours_peak, python_peak_mb("", PEER), "", unit="MB")
+report("peak memory growth, train() vs the float32 matrix", ours_peak, matrix_mb, "1.5", unit="MB")
+report("peak memory growth, libxgboost alone (QuantileDMatrix of a float32 array in memory, then "
+       "xgboost.train) vs the float32 matrix", library_peak, matrix_mb, "", unit="MB")
