@@ -1135,18 +1135,19 @@ DatasetNextBatch(DatasetScan *scan)
 
 /*
  * Turns the first scan's profile builder into the profile's jsonb and frees
- * the builder (its row sample can be tens of MB) before the consumer goes on
- * to build what it needs from the rows (XGBoost's matrix).
+ * the builder (its row sample can be tens of MB) and what building the jsonb
+ * took (about ten times the jsonb) before the consumer goes on to build what
+ * it needs from the rows (XGBoost's matrix): only the jsonb is kept.
  */
 static void
 FreezeProfile(Dataset *ds)
 {
 	MemoryContext builder_context = GetMemoryChunkContext(ds->priv->profile);
 	MemoryContext old = MemoryContextSwitchTo(builder_context);
-	List	   *profiles = ProfileBuilderFinish(ds->priv->profile, PROFILE_SAMPLE_SIZE);
+	Jsonb	   *profile = ProfileToJsonb(ProfileBuilderFinish(ds->priv->profile, PROFILE_SAMPLE_SIZE));
 
-	MemoryContextSwitchTo(ds->priv->context);
-	ds->priv->frozen_profile = ProfileToJsonb(profiles);
+	ds->priv->frozen_profile = MemoryContextAlloc(ds->priv->context, VARSIZE(profile));
+	memcpy(ds->priv->frozen_profile, profile, VARSIZE(profile));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(builder_context);
 	ds->priv->profile = NULL;
