@@ -195,7 +195,10 @@ COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
 -- After DDL: only superusers may alter the log; an audit trigger is not
 -- disabled behind disable_audit()'s back; and every partition of an audited
 -- partitioned table gets the TRUNCATE trigger (statement triggers are not
--- inherited, and a partition can be truncated on its own).
+-- inherited, and a partition can be truncated on its own). It checks the
+-- tables a command reports, so it fires for ALTER TABLE (triggers enabled or
+-- disabled, ATTACH PARTITION) and CREATE TABLE (PARTITION OF); CREATE TRIGGER
+-- reports no table, CREATE TABLE AS a new table with no trigger and no parent.
 CREATE FUNCTION mlops._audit_ddl() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -236,7 +239,7 @@ $$;
 COMMENT ON FUNCTION mlops._audit_ddl() IS
     'internal event trigger: protects the audit log and audit triggers from DDL, extends auditing to new partitions';
 CREATE EVENT TRIGGER mlops_audit_ddl ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'CREATE TRIGGER')
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
     EXECUTE FUNCTION mlops._audit_ddl();
 ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
 
