@@ -138,8 +138,8 @@ BEGIN
     PERFORM mlops._audit_check_not_inherited(tbl);
     SELECT string_agg(quote_literal(c), ', ' ORDER BY c) INTO missing
       FROM unnest(ignore_columns) c
-     WHERE c IS NULL OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
-                                                                 AND a.attnum > 0 AND NOT a.attisdropped);
+     WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
+                                                    AND a.attnum > 0 AND NOT a.attisdropped);
     IF missing IS NOT NULL OR array_position(ignore_columns, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'table % has no column %', tbl, coalesce(missing, 'NULL')
             USING ERRCODE = 'undefined_column',
