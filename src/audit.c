@@ -65,6 +65,29 @@
 
 #include "mlops/audit.h"
 
+#define AUDIT_HASH_LEN 32		/* sha256 */
+
+/* Columns of mlops.audit_log, in table (and hash) order. */
+typedef enum AuditColumn
+{
+	AUDIT_ID,
+	AUDIT_AT,
+	AUDIT_TXID,
+	AUDIT_TABLE_OID,
+	AUDIT_TABLE_NAME,
+	AUDIT_OP,
+	AUDIT_OLD_ROW,
+	AUDIT_NEW_ROW,
+	AUDIT_CHANGED_COLUMNS,
+	AUDIT_SESSION_USER,
+	AUDIT_CURRENT_USER,
+	AUDIT_APPLICATION_NAME,
+	AUDIT_CLIENT_ADDR,
+	AUDIT_PREV_HASH,
+	AUDIT_HASH,
+	AUDIT_NCOLUMNS
+} AuditColumn;
+
 /* How a column's values become jsonb (the same values to_jsonb() gives). */
 typedef enum JsonKind
 {
@@ -421,7 +444,7 @@ Sha256(const char *data, size_t len, uint8 *hash)
  * text of the columns whose text the caller has already (a row's jsonb, the
  * changed columns, the client's address): those are not printed again.
  */
-void
+static void
 AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *const *known, uint8 *hash)
 {
 	StringInfoData buf;
