@@ -880,8 +880,8 @@ AuditAppend(Oid relid, text *relname, const char *op, RowImage *old_row, RowImag
 }
 
 /*
- * Appends an event about a table (ENABLE, DISABLE, DROP, ARCHIVE) to the log;
- * relname NULL: looked up.
+ * Appends an event about a table (ENABLE, DISABLE, DROP, ARCHIVE, TRUNCATE) to
+ * the log; relname NULL: looked up.
  */
 void
 AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
@@ -1357,12 +1357,7 @@ audit_trigger(PG_FUNCTION_ARGS)
 				 errmsg("mlops._audit_trigger() must be fired AFTER a change")));
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
-		Relation	rel = td->tg_relation;
-
-		AuditAppend(RelationGetRelid(rel),
-					cstring_to_text(quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-															   RelationGetRelationName(rel))),
-					"TRUNCATE", NULL, NULL, NULL, false);
+		AuditAppendEvent(RelationGetRelid(td->tg_relation), NULL, "TRUNCATE", NULL);
 		return PointerGetDatum(NULL);
 	}
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
