@@ -171,8 +171,7 @@ typedef struct RowImage
 /* The head of the chain as this transaction knows it. */
 typedef struct AuditChain
 {
-	LocalTransactionId lxid;	/* valid for this transaction only */
-	bool		valid;
+	LocalTransactionId lxid;	/* the transaction it is known for (InvalidLocalTransactionId: none) */
 	Oid			log_oid;
 	Oid			chain_oid;
 	int64		last_id;
@@ -283,7 +282,7 @@ AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	}
 	else if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
-		chain.valid = false;
+		chain.lxid = InvalidLocalTransactionId;
 		writer.busy = false;	/* a write that failed is over */
 		if (writer.npending == 0)
 			return;
@@ -323,7 +322,7 @@ AuditChainLock(void)
 	IndexScanDesc scan;
 	bool		isnull;
 
-	if (chain.valid && chain.lxid == MyProc->lxid)
+	if (chain.lxid == MyProc->lxid)
 		return;
 	if (!registered)
 	{
@@ -384,7 +383,6 @@ AuditChainLock(void)
 		}
 	}
 	chain.lxid = MyProc->lxid;
-	chain.valid = true;
 }
 
 /* Appends one non-NULL field of the canonical text: "<length in bytes>:<text>". */
