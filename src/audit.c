@@ -227,7 +227,7 @@ static LogWriter writer;
 /* True only while archive_audit() removes rows: the guard lets them go. */
 static bool archiving = false;
 
-static void AuditXactCallback(XactEvent event, void *arg);
+static void InstallCallbacks(void);
 
 /*
  * Takes the pending log rows of subtransaction subxact out of the pending
@@ -314,7 +314,6 @@ CopyHash(Datum value, uint8 *out, const char *what)
 static void
 AuditChainLock(void)
 {
-	static bool registered = false;
 	Oid			nsp;
 	Relation	logrel;
 	Relation	index;
@@ -324,12 +323,7 @@ AuditChainLock(void)
 
 	if (chain.lxid == MyProc->lxid)
 		return;
-	if (!registered)
-	{
-		RegisterSubXactCallback(AuditSubXactCallback, NULL);
-		RegisterXactCallback(AuditXactCallback, NULL);
-		registered = true;
-	}
+	InstallCallbacks();
 	nsp = get_namespace_oid("mlops", false);
 	chain.log_oid = get_relname_relid("audit_log", nsp);
 	chain.chain_oid = get_relname_relid("audit_chain", nsp);
@@ -640,20 +634,9 @@ AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 static void
 OpenLogWriter(void)
 {
-	static bool hooked = false;
 	ResourceOwner saved_owner = CurrentResourceOwner;
 	MemoryContext old;
 
-	if (!hooked)
-	{
-		prev_ExecutorStart = ExecutorStart_hook;
-		ExecutorStart_hook = AuditExecutorStart;
-		prev_ExecutorEnd = ExecutorEnd_hook;
-		ExecutorEnd_hook = AuditExecutorEnd;
-		prev_ProcessUtility = ProcessUtility_hook;
-		ProcessUtility_hook = AuditProcessUtility;
-		hooked = true;
-	}
 	writer.cxt = AllocSetContextCreate(TopTransactionContext, "mlops audit log writer", ALLOCSET_DEFAULT_SIZES);
 	writer.flush_cxt = AllocSetContextCreate(writer.cxt, "mlops audit log batch", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(writer.cxt);
@@ -729,6 +712,30 @@ AuditXactCallback(XactEvent event, void *arg)
 		writer.busy = false;
 		writer.npending = 0;
 	}
+}
+
+/*
+ * Installs, once per backend (when it first takes the chain lock), the
+ * (sub)transaction callbacks that keep the chain's head and the pending log
+ * rows in step with (sub)transactions, and the executor and utility hooks
+ * that write the pending rows in time.
+ */
+static void
+InstallCallbacks(void)
+{
+	static bool installed = false;
+
+	if (installed)
+		return;
+	RegisterSubXactCallback(AuditSubXactCallback, NULL);
+	RegisterXactCallback(AuditXactCallback, NULL);
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = AuditExecutorStart;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = AuditExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = AuditProcessUtility;
+	installed = true;
 }
 
 /*
