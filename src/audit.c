@@ -307,6 +307,16 @@ CopyHash(Datum value, uint8 *out, const char *what)
 	memcpy(out, VARDATA_ANY(b), AUDIT_HASH_LEN);
 }
 
+/* Makes the log row held in slot the head of the chain. */
+static void
+ChainHeadFromLogRow(TupleTableSlot *slot)
+{
+	bool		isnull;
+
+	chain.last_id = DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull));
+	CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), chain.last_hash, "last hash");
+}
+
 /*
  * Takes the chain lock for this transaction (once) and reads the head of the
  * chain: the last log row, or the anchor when the log is empty.
@@ -341,10 +351,7 @@ AuditChainLock(void)
 	scan = index_beginscan(logrel, index, SnapshotSelf, 0, 0);
 	index_rescan(scan, NULL, 0, NULL, 0);
 	if (index_getnext_slot(scan, BackwardScanDirection, slot))
-	{
-		chain.last_id = DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull));
-		CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), chain.last_hash, "last hash");
-	}
+		ChainHeadFromLogRow(slot);
 	else
 	{
 		Relation	chainrel = table_open(chain.chain_oid, AccessShareLock);
@@ -371,10 +378,7 @@ AuditChainLock(void)
 	{
 		slot = writer.slots[writer.npending - 1];
 		if (DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > chain.last_id)
-		{
-			chain.last_id = DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull));
-			CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), chain.last_hash, "last hash");
-		}
+			ChainHeadFromLogRow(slot);
 	}
 	chain.lxid = MyProc->lxid;
 }
