@@ -1051,11 +1051,7 @@ JsonbToValue(Jsonb *j, JsonbValue *v)
 	if (JB_ROOT_IS_SCALAR(j))
 		JsonbExtractScalar(&j->root, v);
 	else
-	{
-		v->type = jbvBinary;
-		v->val.binary.data = &j->root;
-		v->val.binary.len = VARSIZE(j) - VARHDRSZ;
-	}
+		JsonbToJsonbValue(j, v);
 }
 
 /*
