@@ -1456,6 +1456,27 @@ audit_event(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Reads the anchor of the chain through SPI: returns its id and copies its
+ * hash into hash (unless NULL). read_only: with the caller's snapshot, else
+ * with a new one (at READ COMMITTED, one that sees every commit so far).
+ */
+static int64
+ReadAnchor(bool read_only, uint8 *hash)
+{
+	bool		isnull;
+
+	if (SPI_execute("SELECT anchor_id, anchor_hash FROM mlops.audit_chain", read_only, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the audit chain has no anchor"),
+				 errdetail("mlops.audit_chain must hold exactly one row.")));
+	if (hash != NULL)
+		CopyHash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), hash, "anchor");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /* True when the bytea value holds exactly the given hash. */
 static bool
 HashEquals(Datum value, const uint8 *hash)
@@ -1482,7 +1503,6 @@ verify_audit(PG_FUNCTION_ARGS)
 	int64		checked = 0;
 	int64		expected_id;
 	uint8		prev[AUDIT_HASH_LEN];
-	bool		isnull;
 	Portal		portal;
 	SPIPlanPtr	plan;
 	MemoryContext row_cxt;
@@ -1492,14 +1512,7 @@ verify_audit(PG_FUNCTION_ARGS)
 		elog(ERROR, "verify_audit must return a composite type");
 	SPI_connect();
 	/* read only: the anchor and the rows are read with the same snapshot */
-	if (SPI_execute("SELECT anchor_id, anchor_hash FROM mlops.audit_chain", true, 0) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("the audit chain has no anchor"),
-				 errdetail("mlops.audit_chain must hold exactly one row.")));
-	expected_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) + 1;
-	CopyHash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), prev, "anchor");
+	expected_id = ReadAnchor(true, prev) + 1;
 
 	plan = SPI_prepare("SELECT id, at, txid, table_oid, table_name, op, old_row, new_row, changed_columns, "
 					   "session_user_name, current_user_name, application_name, client_addr, prev_hash, hash "
@@ -1586,8 +1599,8 @@ archive_audit(PG_FUNCTION_ARGS)
 				 errdetail("It must see every log row committed before it took the chain lock.")));
 	AuditChainLock();
 	SPI_connect();
-	SPI_execute("SELECT anchor_id FROM mlops.audit_chain", false, 0);
-	anchor_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	/* not read only: a new snapshot, taken under the chain lock */
+	anchor_id = ReadAnchor(false, NULL);
 	if (before_id <= anchor_id + 1 || before_id > chain.last_id + 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
