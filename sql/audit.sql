@@ -362,6 +362,28 @@ UPDATE items SET name = CASE WHEN id IN (50, 53) THEN 'rivet' ELSE name END,
  WHERE id BETWEEN 50 AND 53;
 SELECT new_row -> 'id' AS item, changed_columns FROM log WHERE id > (SELECT max(id) - 4 FROM log) ORDER BY 1;
 
+-- every partition gets the TRUNCATE trigger: several at once (auditing a
+-- table with partitions, attaching a partitioned one), and a partition created
+-- by CREATE SCHEMA
+CREATE TABLE parts (id int) PARTITION BY RANGE (id);
+CREATE TABLE parts_a PARTITION OF parts FOR VALUES FROM (0) TO (10);
+CREATE TABLE parts_b PARTITION OF parts FOR VALUES FROM (10) TO (20);
+SELECT mlops.enable_audit('parts');
+CREATE TABLE parts_c (id int) PARTITION BY RANGE (id);
+CREATE TABLE parts_c1 PARTITION OF parts_c FOR VALUES FROM (20) TO (25);
+CREATE TABLE parts_c2 PARTITION OF parts_c FOR VALUES FROM (25) TO (30);
+ALTER TABLE parts ATTACH PARTITION parts_c FOR VALUES FROM (20) TO (30);
+CREATE SCHEMA parts_more CREATE TABLE parts_d PARTITION OF public.parts FOR VALUES FROM (30) TO (40);
+SELECT p.relid AS partition, t.tgenabled AS truncate_trigger
+  FROM pg_partition_tree('parts') p
+  LEFT JOIN pg_trigger t ON t.tgrelid = p.relid AND t.tgname = 'mlops_audit_truncate'
+ ORDER BY p.relid::text;
+INSERT INTO parts VALUES (35);
+TRUNCATE parts_more.parts_d;
+SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
+DROP TABLE parts;
+DROP SCHEMA parts_more;
+
 SELECT ok FROM mlops.verify_audit();
 
 DROP OWNED BY regress_writer, regress_trainer, regress_admin;

@@ -197,8 +197,9 @@ COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
 -- partitioned table gets the TRUNCATE trigger (statement triggers are not
 -- inherited, and a partition can be truncated on its own). It checks the
 -- tables a command reports, so it fires for ALTER TABLE (triggers enabled or
--- disabled, ATTACH PARTITION) and CREATE TABLE (PARTITION OF); CREATE TRIGGER
--- reports no table, CREATE TABLE AS a new table with no trigger and no parent.
+-- disabled, ATTACH PARTITION), CREATE TABLE (PARTITION OF) and CREATE SCHEMA
+-- (whose CREATE TABLE may be a PARTITION OF); CREATE TRIGGER reports no table,
+-- CREATE TABLE AS a new table with no trigger and no parent.
 CREATE FUNCTION mlops._audit_ddl() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -206,6 +207,7 @@ AS $$
 DECLARE
     cmd record;
     root regclass;
+    parts regclass[];
     part regclass;
 BEGIN
     FOR cmd IN SELECT DISTINCT c.objid::regclass AS tbl FROM pg_event_trigger_ddl_commands() c
@@ -226,11 +228,16 @@ BEGIN
           JOIN pg_trigger t ON t.tgrelid = a.relid AND t.tgname = 'mlops_audit' AND t.tgparentid = 0
          LIMIT 1;
         CONTINUE WHEN root IS NULL;
-        FOR part IN SELECT p.relid FROM pg_partition_tree(root) p
-                     WHERE NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = p.relid
-                                                                  AND t.tgname = 'mlops_audit_truncate') LOOP
+        -- every missing trigger first, then each one's ENABLE ALWAYS: that
+        -- ALTER TABLE runs this function again, which must find none missing
+        parts := ARRAY(SELECT p.relid FROM pg_partition_tree(root) p
+                        WHERE NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = p.relid
+                                                                     AND t.tgname = 'mlops_audit_truncate'));
+        FOREACH part IN ARRAY parts LOOP
             EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
                            'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', part);
+        END LOOP;
+        FOREACH part IN ARRAY parts LOOP
             EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit_truncate', part);
         END LOOP;
     END LOOP;
@@ -239,7 +246,7 @@ $$;
 COMMENT ON FUNCTION mlops._audit_ddl() IS
     'internal event trigger: protects the audit log and audit triggers from DDL, extends auditing to new partitions';
 CREATE EVENT TRIGGER mlops_audit_ddl ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE SCHEMA')
     EXECUTE FUNCTION mlops._audit_ddl();
 ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
 
