@@ -928,39 +928,22 @@ DatasetForgoTestCache(Dataset *ds)
 	ds->priv->no_test_cache = true;
 }
 
-/* Starts a scan over the test rows only: from memory when the first scan kept them. */
-DatasetScan *
-DatasetBeginTestScan(Dataset *ds)
-{
-	DatasetScan *scan;
-
-	if (ds->priv->scanned && ds->priv->test_cache_ok)
-	{
-		scan = palloc0(sizeof(DatasetScan));
-		scan->ds = ds;
-		scan->test_only = true;
-		scan->cached = list_head(ds->priv->test_cache);
-		return scan;
-	}
-	scan = DatasetBeginScan(ds);
-	scan->test_only = true;
-	/*
-	 * Seeing only the test rows, it cannot finish what the first scan
-	 * finishes (fingerprint, training means): a later full scan does.
-	 */
-	scan->first = false;
-	return scan;
-}
-
-/* Starts a scan over the source's rows (target not NULL), in batches. */
-DatasetScan *
-DatasetBeginScan(Dataset *ds)
+/*
+ * Starts a scan reading the source: over every row, or over the test rows
+ * only. The first complete scan (neither a test scan nor the statistics pass)
+ * also finishes what only it can (fingerprint, training means, the profile)
+ * and decides whether the test rows are kept in memory; a test scan, seeing
+ * only the test rows, leaves that to a later full scan.
+ */
+static DatasetScan *
+BeginSourceScan(Dataset *ds, bool test_only)
 {
 	DatasetScan *scan = palloc0(sizeof(DatasetScan));
 	int			cap = SOURCE_BATCH_ROWS;
 
 	scan->ds = ds;
-	scan->first = !ds->priv->scanned && !ds->priv->collecting;
+	scan->test_only = test_only;
+	scan->first = !test_only && !ds->priv->scanned && !ds->priv->collecting;
 	if (scan->first)
 		ds->priv->test_cache_ok = ds->test_fraction > 0 && !ds->priv->no_test_cache;
 	scan->reader = SourceOpen(ds->source, ds->priv->select_list);
@@ -982,6 +965,30 @@ DatasetBeginScan(Dataset *ds)
 	scan->batch.label = palloc(sizeof(int) * cap);
 	scan->batch.is_test = palloc(sizeof(bool) * cap);
 	return scan;
+}
+
+/* Starts a scan over the test rows only: from memory when the first scan kept them. */
+DatasetScan *
+DatasetBeginTestScan(Dataset *ds)
+{
+	DatasetScan *scan;
+
+	if (ds->priv->scanned && ds->priv->test_cache_ok)
+	{
+		scan = palloc0(sizeof(DatasetScan));
+		scan->ds = ds;
+		scan->test_only = true;
+		scan->cached = list_head(ds->priv->test_cache);
+		return scan;
+	}
+	return BeginSourceScan(ds, true);
+}
+
+/* Starts a scan over the source's rows (target not NULL), in batches. */
+DatasetScan *
+DatasetBeginScan(Dataset *ds)
+{
+	return BeginSourceScan(ds, false);
 }
 
 /* The index of a category among an input's training categories, or -1. */
