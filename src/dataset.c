@@ -130,26 +130,24 @@ DoubleBits(double v)
 
 /*
  * The content hash of a decoded row (target and inputs), independent of the
- * seed: one multiply-xorshift step per column (the order of columns matters),
- * then the full SplitMix64 finaliser.
+ * seed: the target starts it, each input takes a ContentHashStep (mix64.h).
  */
 static uint64
 RowHash(const Dataset *ds, const RowValues *row)
 {
-	uint64		h = DoubleBits(row->y) ^ UINT64CONST(0x243f6a8885a308d3);
+	uint64		h = DoubleBits(row->y) ^ CONTENT_HASH_SEED;
 
 	for (int j = 0; j < ds->priv->split_inputs; j++)
 	{
 		uint64		v;
 
 		if (row->null[j])
-			v = UINT64CONST(0x13198a2e03707344);
+			v = CONTENT_HASH_NULL;
 		else if (ds->inputs[j].kind == INPUT_NUMERIC)
 			v = DoubleBits(row->num[j]);
 		else
 			v = hash_bytes_extended((const unsigned char *) row->text[j], strlen(row->text[j]), j);
-		h = (h ^ v) * UINT64CONST(0x9e3779b97f4a7c15);
-		h ^= h >> 29;
+		h = ContentHashStep(h, v);
 	}
 	return Mix64(h);
 }

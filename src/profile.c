@@ -467,7 +467,7 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 	ProfileBuilder *b = (ProfileBuilder *) arg;
 	Datum	   *values;
 	bool	   *isnull;
-	uint64		h = UINT64CONST(0x243f6a8885a308d3);
+	uint64		h = CONTENT_HASH_SEED;
 	int			k = 0;
 	double	   *row = NULL;		/* the row's numeric values, in the sample's next entry */
 	/* in locals: the stores below would make the compiler reload them */
@@ -495,7 +495,7 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 		if (f->kind == FEATURE_NUMERIC)
 		{
 			double		x = NAN;
-			uint64		bits = UINT64CONST(0x13198a2e03707344);	/* NULL */
+			uint64		bits = CONTENT_HASH_NULL;
 
 			if (isnull[f->attno])
 				f->nulls++;
@@ -517,8 +517,7 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 			if (row)
 			{
 				row[k++] = x;
-				h = (h ^ bits) * UINT64CONST(0x9e3779b97f4a7c15);
-				h ^= h >> 29;
+				h = ContentHashStep(h, bits);
 			}
 		}
 		else if (isnull[f->attno])
