@@ -188,18 +188,7 @@ KsWasserstein(const double *a, int64 na, const double *b, int64 nb, double *ks, 
 void
 DriftBinFractions(const FeatureProfile *ref, const FeatureProfile *cur, double *fractions)
 {
-	int			nbins = ProfileBins(ref->nedges);
-	int			bin = 0;
-
-	memset(fractions, 0, sizeof(double) * nbins);
-	for (int64 i = 0; i < cur->nsample; i++)
-	{
-		while (bin < nbins - 1 && cur->sample[i] > ref->edges[bin + 1])
-			bin++;
-		fractions[bin] += 1.0;
-	}
-	for (int i = 0; i < nbins; i++)
-		fractions[i] /= cur->nsample;
+	ProfileBinFractions(ref->edges, ref->nedges, cur->sample, NULL, cur->nsample, fractions);
 }
 
 /*

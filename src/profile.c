@@ -224,26 +224,34 @@ SortDoubles(double *values, size_t n)
 }
 
 /*
- * The bin of a value: bin i holds (e[i], e[i+1]] of the inner edges
- * e = edges[1..nedges-2], the first and last bins are open.
+ * The fractions of sorted values (each once, or weight[i] times) in the bins
+ * of nedges unique edges: bin i holds (e[i], e[i+1]] of the inner edges
+ * e = edges[1..nedges-2] (numpy.searchsorted(side='left')), the first and
+ * last bins are open. The profile's own fractions and drift's current ones
+ * both come from here, so that they are binned alike.
  */
-int
-ProfileBinOf(const double *edges, int nedges, double value)
+void
+ProfileBinFractions(const double *edges, int nedges, const double *sorted, const int64 *weight,
+					int64 m, double *fractions)
 {
-	int			lo = 0;
-	int			hi = ProfileBins(nedges) - 1;	/* number of inner edges */
+	int			nbins = ProfileBins(nedges);
+	int			bin = 0;
+	int64		n = 0;
 
-	/* the first inner edge >= value, as numpy.searchsorted(side='left') */
-	while (lo < hi)
+	/* the counts, summed in the doubles: exact (below 2^53) */
+	memset(fractions, 0, sizeof(double) * nbins);
+	for (int64 i = 0; i < m; i++)
 	{
-		int			mid = (lo + hi) / 2;
+		int64		w = weight ? weight[i] : 1;
 
-		if (edges[mid + 1] < value)
-			lo = mid + 1;
-		else
-			hi = mid;
+		/* sorted values: the bin only moves forward */
+		while (bin < nbins - 1 && sorted[i] > edges[bin + 1])
+			bin++;
+		fractions[bin] += w;
+		n += w;
 	}
-	return lo;
+	for (int i = 0; i < nbins; i++)
+		fractions[i] /= n;
 }
 
 /* Hash and match of category strings (the key is a char *). */
@@ -624,8 +632,6 @@ SummariseSorted(FeatureProfile *p, const double *sorted, const int64 *weight, in
 {
 	SortedValues s;
 	int64	   *cum = NULL;
-	int64	   *bins;
-	int			nbins;
 	int64		n;
 
 	if (weight)
@@ -652,22 +658,8 @@ SummariseSorted(FeatureProfile *p, const double *sorted, const int64 *weight, in
 		if (p->nedges == 0 || e != p->edges[p->nedges - 1])
 			p->edges[p->nedges++] = e;
 	}
-	nbins = ProfileBins(p->nedges);
-	bins = palloc0(sizeof(int64) * nbins);
-	{
-		int			bin = 0;
-
-		/* sorted values: the bin only moves forward */
-		for (int64 i = 0; i < m; i++)
-		{
-			while (bin < nbins - 1 && sorted[i] > p->edges[bin + 1])
-				bin++;
-			bins[bin] += weight ? weight[i] : 1;
-		}
-	}
-	p->fractions = palloc(sizeof(double) * nbins);
-	for (int i = 0; i < nbins; i++)
-		p->fractions[i] = (double) bins[i] / n;
+	p->fractions = palloc(sizeof(double) * ProfileBins(p->nedges));
+	ProfileBinFractions(p->edges, p->nedges, sorted, weight, m, p->fractions);
 
 	if (sample_size <= 0 || n <= sample_size)
 	{

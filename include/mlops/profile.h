@@ -94,10 +94,13 @@ ProfileBins(int nedges)
 }
 
 /*
- * The bin of a value: bin i holds (e[i], e[i+1]] of the inner edges
- * e = edges[1..nedges-2], the first and last bins are open.
+ * The fractions of m sorted values (weight NULL: each once, else weight[i]
+ * times; at least one value) in the ProfileBins(nedges) bins of nedges unique
+ * edges: bin i holds (e[i], e[i+1]] of the inner edges e = edges[1..nedges-2],
+ * the first and last bins are open.
  */
-extern int	ProfileBinOf(const double *edges, int nedges, double value);
+extern void ProfileBinFractions(const double *edges, int nedges, const double *sorted,
+								const int64 *weight, int64 m, double *fractions);
 
 /* Sorts doubles ascending (no NaN). */
 extern void SortDoubles(double *values, size_t n);
