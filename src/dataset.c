@@ -390,11 +390,11 @@ AccumulateStats(Dataset *ds)
 	}
 }
 
-/* qsort comparator of C strings (C collation). */
+/* qsort comparator of category entries (pointers) by text, in C collation. */
 static int
-CompareStrings(const void *a, const void *b)
+CompareCategoryEntries(const void *a, const void *b)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
+	return strcmp((*(CategoryEntry *const *) a)->text, (*(CategoryEntry *const *) b)->text);
 }
 
 /* qsort comparator of doubles. */
@@ -409,61 +409,52 @@ CompareDoubles(const void *a, const void *b)
 
 /* Turns the accumulated statistics into categories, modes and means; checks every input has a value. */
 static void
-FinishStats(Dataset *ds, bool numeric_too)
+FinishStats(Dataset *ds)
 {
 	struct DatasetPrivate *p = ds->priv;
 
 	for (int j = 0; j < ds->ninputs; j++)
 	{
 		DatasetInput *in = &ds->inputs[j];
+		HASH_SEQ_STATUS status;
+		CategoryEntry *e;
+		CategoryEntry **entries;
+		int			n = 0;
+		int64		best = -1;
 
+		if ((in->kind == INPUT_NUMERIC ? p->counts[j] : hash_get_num_entries(p->category_tables[j])) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("feature \"%s\" has no value in the training rows", in->name),
+					 errdetail("Every one of its %lld training values is NULL.", (long long) in->nulls),
+					 errhint("Leave the column out of the features.")));
 		if (in->kind == INPUT_NUMERIC)
 		{
-			if (!numeric_too)
-				continue;
-			if (p->counts[j] == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("feature \"%s\" has no value in the training rows", in->name),
-						 errdetail("Every one of its %lld training values is NULL.", (long long) in->nulls),
-						 errhint("Leave the column out of the features.")));
 			in->mean = p->sums[j] / p->counts[j];
+			continue;
 		}
-		else
+
+		/* the categories in sorted order, with their counts */
+		in->ncategories = hash_get_num_entries(p->category_tables[j]);
+		entries = palloc(sizeof(CategoryEntry *) * in->ncategories);
+		hash_seq_init(&status, p->category_tables[j]);
+		while ((e = hash_seq_search(&status)) != NULL)
+			entries[n++] = e;
+		qsort(entries, n, sizeof(CategoryEntry *), CompareCategoryEntries);
+		in->categories = palloc(sizeof(char *) * n);
+		for (int c = 0; c < n; c++)
 		{
-			HASH_SEQ_STATUS status;
-			CategoryEntry *e;
-			int			n = 0;
-			int64		best = -1;
-
-			in->ncategories = hash_get_num_entries(p->category_tables[j]);
-			if (in->ncategories == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("feature \"%s\" has no value in the training rows", in->name),
-						 errdetail("Every one of its %lld training values is NULL.", (long long) in->nulls),
-						 errhint("Leave the column out of the features.")));
-			in->categories = palloc(sizeof(char *) * in->ncategories);
-			hash_seq_init(&status, p->category_tables[j]);
-			while ((e = hash_seq_search(&status)) != NULL)
-				in->categories[n++] = e->text;
-			qsort(in->categories, n, sizeof(char *), CompareStrings);
+			in->categories[c] = entries[c]->text;
 			/* the mode: the most frequent category, the first in sorted order on ties */
-			for (int c = 0; c < n; c++)
+			if (entries[c]->count > best)
 			{
-				uint64		h = hash_bytes_extended((const unsigned char *) in->categories[c],
-													strlen(in->categories[c]), 0);
-				CategoryEntry *ce = hash_search(p->category_tables[j], &h, HASH_FIND, NULL);
-
-				if (ce->count > best)
-				{
-					best = ce->count;
-					in->mode = c;
-				}
+				best = entries[c]->count;
+				in->mode = c;
 			}
-			hash_destroy(p->category_tables[j]);
-			p->category_tables[j] = NULL;
 		}
+		pfree(entries);
+		hash_destroy(p->category_tables[j]);
+		p->category_tables[j] = NULL;
 	}
 }
 
@@ -747,7 +738,7 @@ FirstPass(Dataset *ds, bool *has_nulls)
 	ds->train_rows = ds->rows_read - ds->skipped_rows - ds->test_rows;
 	CheckTrainRows(ds);
 	if (!split)
-		FinishStats(ds, true);
+		FinishStats(ds);
 }
 
 /* A second pass over the training rows for their categories and means. */
@@ -763,7 +754,7 @@ StatsPass(Dataset *ds)
 		;
 	DatasetEndScan(scan);
 	ds->priv->collecting = false;
-	FinishStats(ds, true);
+	FinishStats(ds);
 }
 
 /* Reads the source's schema and makes the first pass(es) over its rows. */
@@ -1187,7 +1178,7 @@ DatasetEndScan(DatasetScan *scan)
 							   (unsigned long long) scan->fingerprint_sum);
 	if (ds->priv->stats_pending)
 	{
-		FinishStats(ds, true);
+		FinishStats(ds);
 		ds->priv->stats_pending = false;
 	}
 	if (ds->priv->profile)
