@@ -798,6 +798,21 @@ CategoryCompare(const void *a, const void *b)
 	return strcmp(((const CategoryEntry *) a)->name, ((const CategoryEntry *) b)->name);
 }
 
+/* Sets a categorical profile's categories and their counts from n entries, sorting them by strcmp. */
+static void
+SetCategories(FeatureProfile *p, CategoryEntry *entries, int n)
+{
+	qsort(entries, n, sizeof(CategoryEntry), CategoryCompare);
+	p->ncategories = n;
+	p->categories = palloc(sizeof(char *) * Max(1, n));
+	p->counts = palloc(sizeof(int64) * Max(1, n));
+	for (int k = 0; k < n; k++)
+	{
+		p->categories[k] = entries[k].name;
+		p->counts[k] = entries[k].count;
+	}
+}
+
 /*
  * The profiles (a List of FeatureProfile *), in column order. The numeric
  * sample keeps every value when there are at most sample_size of them
@@ -841,16 +856,9 @@ ProfileBuilderFinish(ProfileBuilder *b, int64 sample_size)
 			hash_seq_init(&seq, f->categories);
 			while ((e = hash_seq_search(&seq)) != NULL)
 				entries[k++] = *e;
-			qsort(entries, n, sizeof(CategoryEntry), CategoryCompare);
-			p->ncategories = n;
-			p->categories = palloc(sizeof(char *) * Max(1, n));
-			p->counts = palloc(sizeof(int64) * Max(1, n));
+			SetCategories(p, entries, n);
 			for (k = 0; k < n; k++)
-			{
-				p->categories[k] = entries[k].name;
-				p->counts[k] = entries[k].count;
-				p->count += entries[k].count;
-			}
+				p->count += p->counts[k];
 		}
 		profiles = lappend(profiles, p);
 	}
@@ -1049,12 +1057,14 @@ ProfileFromJsonb(Jsonb *profile)
 {
 	JsonbValue *features;
 	List	   *profiles = NIL;
+	int64		rows;
 	int			n;
 
 	if (!JB_ROOT_IS_OBJECT(profile))
 		BadProfile("not an object");
 	if (ProfileNumber(&profile->root, "format") != PROFILE_FORMAT_VERSION)
 		BadProfile("unknown format");
+	rows = (int64) ProfileNumber(&profile->root, "rows");
 	features = ProfileKey(&profile->root, "features");
 	if (features == NULL || features->type != jbvBinary || !JsonContainerIsArray(features->val.binary.data))
 		BadProfile("\"features\" is missing or not an array");
@@ -1075,7 +1085,7 @@ ProfileFromJsonb(Jsonb *profile)
 		if (name == NULL || name->type != jbvString || kind == NULL || kind->type != jbvString)
 			BadProfile("a feature has no name or kind");
 		p->name = pnstrdup(name->val.string.val, name->val.string.len);
-		p->rows = (int64) ProfileNumber(&profile->root, "rows");
+		p->rows = rows;
 		p->count = (int64) ProfileNumber(f, "count");
 		p->nulls = (int64) ProfileNumber(f, "nulls");
 		if (strncmp(kind->val.string.val, "numeric", kind->val.string.len) == 0)
@@ -1105,39 +1115,29 @@ ProfileFromJsonb(Jsonb *profile)
 			JsonbIterator *it;
 			JsonbValue	v;
 			JsonbIteratorToken tok;
+			CategoryEntry *entries;
 			int			k = 0;
 
 			p->kind = FEATURE_CATEGORICAL;
 			if (cats == NULL || cats->type != jbvBinary || !JsonContainerIsObject(cats->val.binary.data))
 				BadProfile("\"categories\" is missing or not an object");
-			p->ncategories = JsonContainerSize(cats->val.binary.data);
-			p->categories = palloc(sizeof(char *) * Max(1, p->ncategories));
-			p->counts = palloc(sizeof(int64) * Max(1, p->ncategories));
+			entries = palloc(sizeof(CategoryEntry) * Max(1, JsonContainerSize(cats->val.binary.data)));
 			it = JsonbIteratorInit(cats->val.binary.data);
 			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 			{
 				if (tok == WJB_KEY)
-					p->categories[k] = pnstrdup(v.val.string.val, v.val.string.len);
+					entries[k].name = pnstrdup(v.val.string.val, v.val.string.len);
 				else if (tok == WJB_VALUE)
 				{
 					if (v.type != jbvNumeric)
 						BadProfile("a category count is not a number");
-					p->counts[k++] = (int64) DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-																				 NumericGetDatum(v.val.numeric)));
+					entries[k++].count = (int64) DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+																					 NumericGetDatum(v.val.numeric)));
 				}
 			}
-			/* jsonb orders keys by length first: restore strcmp order */
-			for (int a = 1; a < p->ncategories; a++)
-				for (int b = a; b > 0 && strcmp(p->categories[b - 1], p->categories[b]) > 0; b--)
-				{
-					char	   *s = p->categories[b];
-					int64		c = p->counts[b];
-
-					p->categories[b] = p->categories[b - 1];
-					p->counts[b] = p->counts[b - 1];
-					p->categories[b - 1] = s;
-					p->counts[b - 1] = c;
-				}
+			/* jsonb orders keys by length first: back to strcmp order */
+			SetCategories(p, entries, k);
+			pfree(entries);
 		}
 		else
 			BadProfile("unknown feature kind");
