@@ -176,7 +176,6 @@ uint64
 SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg)
 {
 	RowReceiver receiver;
-	uint64		n;
 
 	CHECK_FOR_INTERRUPTS();
 	memset(&receiver, 0, sizeof(receiver));
@@ -187,9 +186,7 @@ SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg)
 	receiver.pub.mydest = DestNone;
 	receiver.fn = fn;
 	receiver.arg = arg;
-	n = PortalRunFetch(reader->portal, FETCH_FORWARD, SOURCE_BATCH_ROWS, &receiver.pub);
-	reader->rows_read += n;
-	return n;
+	return PortalRunFetch(reader->portal, FETCH_FORWARD, SOURCE_BATCH_ROWS, &receiver.pub);
 }
 
 /* Closes the cursor. */
@@ -246,8 +243,6 @@ DatumGetOtherNumericFloat8(Datum value, Oid type)
 			return (double) DatumGetInt64(value);
 		case FLOAT4OID:
 			return (double) DatumGetFloat4(value);
-		case FLOAT8OID:
-			return DatumGetFloat8(value);	/* a domain over float8 */
 		case NUMERICOID:
 			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, value));
 		case BOOLOID:

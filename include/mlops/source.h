@@ -29,7 +29,6 @@ typedef struct SourceReader
 {
 	Portal		portal;
 	TupleDesc	tupdesc;		/* of the rows SourceFetch hands out */
-	uint64		rows_read;
 } SourceReader;
 
 /* One column of a source, as SourceColumns reports it. */
