@@ -92,7 +92,6 @@ typedef struct FeatureAccum
 
 struct ProfileBuilder
 {
-	TupleDesc	tupdesc;
 	int			nfeatures;
 	FeatureAccum *features;
 	int64		rows;
@@ -281,7 +280,6 @@ ProfileBuilderCreate(TupleDesc tupdesc, List *names, int64 max_rows)
 	ProfileBuilder *b = palloc0(sizeof(ProfileBuilder));
 	ListCell   *lc;
 
-	b->tupdesc = tupdesc;
 	b->cxt = CurrentMemoryContext;
 	b->features = palloc0(sizeof(FeatureAccum) * Max(1, tupdesc->natts));
 	b->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "mlops profile row",
