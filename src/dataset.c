@@ -397,16 +397,6 @@ CompareCategoryEntries(const void *a, const void *b)
 	return strcmp((*(CategoryEntry *const *) a)->text, (*(CategoryEntry *const *) b)->text);
 }
 
-/* qsort comparator of doubles. */
-static int
-CompareDoubles(const void *a, const void *b)
-{
-	double		x = *(const double *) a,
-				y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* Turns the accumulated statistics into categories, modes and means; checks every input has a value. */
 static void
 FinishStats(Dataset *ds)
@@ -707,7 +697,7 @@ FirstPass(Dataset *ds, bool *has_nulls)
 		ds->nclasses = st.nfound;
 		ds->classes = palloc(sizeof(double) * st.nfound);
 		memcpy(ds->classes, st.found_values, sizeof(double) * st.nfound);
-		qsort(ds->classes, st.nfound, sizeof(double), CompareDoubles);
+		SortDoubles(ds->classes, st.nfound);
 		for (int c = 0; c < st.nfound; c++)
 			sorted_keys[ClassIndex(ds, st.found_values[c])] = keys[c];
 		keys = sorted_keys;
