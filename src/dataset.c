@@ -109,7 +109,6 @@ struct DatasetScan
 	ListCell   *cached;			/* a test scan served from the cache: the next batch */
 	uint64		fingerprint_sum;
 	int64		fingerprint_rows;
-	uint64		rows_seen;
 	bool		done;			/* the source has no more rows */
 	bool		batch_has_null;	/* an input of the current batch is NULL */
 };
@@ -588,8 +587,6 @@ FirstPassRow(TupleTableSlot *slot, void *arg)
 	MemoryContext old = MemoryContextSwitchTo(st->row_context);
 	int			c = 0;
 
-	if ((ds->rows_read & 1023) == 0)
-		CHECK_FOR_INTERRUPTS();
 	DecodeRow(ds, slot);
 	ds->rows_read++;
 	if (p->row.target_null)
@@ -1006,8 +1003,6 @@ ScanRow(TupleTableSlot *slot, void *arg)
 	int			label = -1;
 	double	   *x;
 
-	if ((++scan->rows_seen & 1023) == 0)
-		CHECK_FOR_INTERRUPTS();
 	if (scan->first && p->profile)
 		ProfileBuilderAddSlot(slot, p->profile);
 	DecodeRow(ds, slot);

@@ -481,7 +481,6 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 	int			nfeatures = b->nfeatures;
 	bool		bounded = b->max_rows > 0;
 
-	CHECK_FOR_INTERRUPTS();
 	slot_getallattrs(slot);
 	values = slot->tts_values;
 	isnull = slot->tts_isnull;

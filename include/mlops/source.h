@@ -51,13 +51,17 @@ extern List *SourceColumns(const char *source);
 /* Opens a cursor over SourceSelect(source, select_list). */
 extern SourceReader *SourceOpen(const char *source, const char *select_list);
 
-/* Receives one row of SourceFetch (the executor's slot: read it, do not keep it). */
+/*
+ * Receives one row of SourceFetch (the executor's slot: read it, do not keep
+ * it). It need not check for interrupts: the executor does between rows, and
+ * SourceFetch before each batch.
+ */
 typedef void (*SourceRowFn) (TupleTableSlot *slot, void *arg);
 
 /*
  * Fetches up to SOURCE_BATCH_ROWS rows, handing each to fn without copying
- * it; returns how many came,
- * 0 at the end. fn runs in the executor's memory context.
+ * it; returns how many came, 0 at the end. fn runs in the executor's memory
+ * context.
  */
 extern uint64 SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg);
 
