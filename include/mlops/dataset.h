@@ -7,8 +7,9 @@
  * Rows are never held in memory by the loader (but for the test rows, kept by
  * the first scan when they fit, see DatasetBeginTestScan): it reads the source
  * through an SPI cursor, once to discover the classes and the split (and, when
- * needed, once more for the categories and means of the training rows), then
- * yields the rows in batches to its consumer, as many times as it scans.
+ * needed, once more for the categories and means of the training rows; not at
+ * all for a one_pass regression over numeric inputs), then yields the rows in
+ * batches to its consumer, as many times as it scans.
  *
  * The split: each row's key is a hash of its content and the seed. For
  * classification, exactly round(test_fraction × n) rows of each class (the
@@ -18,14 +19,14 @@
  * Usage (inside SPI_connect()/SPI_finish()):
  *
  *     Dataset    *ds = DatasetPrepare(source, target, features, classification,
- *                                     test_fraction, seed);
+ *                                     test_fraction, seed, one_pass);
  *     DatasetScan *scan = DatasetBeginScan(ds);
  *     DatasetBatch *b;
  *     while ((b = DatasetNextBatch(scan)) != NULL)
  *         for (int i = 0; i < b->nrows; i++)
  *             ... b->x[i * ds->ninputs + j], b->y[i], b->label[i], b->is_test[i] ...
  *     DatasetEndScan(scan);
- *     ... ds->fingerprint, ds->train_rows, DatasetSpec(ds, true) ...
+ *     ... ds->fingerprint, ds->train_rows, DatasetSpecJson(ds, true, &buf) ...
  *
  * An input value in a batch is the column's value as float8 for a numeric
  * input (booleans 0/1), the 0-based index into inputs[j].categories for a
