@@ -19,6 +19,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/shortest_dec.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -26,7 +27,6 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -905,14 +905,23 @@ TextArrayToNames(ArrayType *array)
 	return names;
 }
 
-/* Appends a finite double as a JSON number, or null. */
+/*
+ * Appends a finite double as a JSON number in its shortest exact form, or
+ * null: whatever extra_float_digits says, so that a frozen profile reads back
+ * bit for bit (float8out rounds it when extra_float_digits <= 0).
+ */
 static void
 AppendNumber(StringInfo buf, double x)
 {
-	if (isfinite(x))
-		appendStringInfoString(buf, float8out_internal(x));
-	else
+	char		text[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	if (!isfinite(x))
+	{
 		appendStringInfoString(buf, "null");
+		return;
+	}
+	double_to_shortest_decimal_buf(x, text);
+	appendStringInfoString(buf, text);
 }
 
 /* Appends a JSON array of doubles. */

@@ -269,6 +269,14 @@ query(conn, "SELECT * FROM mlops.train('huge_trained', 'huge_ref', 'y', 'linear'
 check(query(conn, "SELECT profile = mlops.profile('huge_ref', '{v,z,k}') FROM mlops.model_version v "
                   "JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'huge_trained'")[0][0],
       "train() freezes the profile mlops.profile() gives (NULL-target rows included), from its single scan")
+# a profile's numbers are exact whatever extra_float_digits says (float8out rounds them at 0)
+thirds = "SELECT g / 3.0::float8 AS v FROM generate_series(1, 20) g"
+exact = query(conn, "SELECT mlops.profile(%s)", (thirds,))[0][0]
+query(conn, "SET extra_float_digits = 0")
+at_zero = query(conn, "SELECT mlops.profile(%s)", (thirds,))[0][0]
+query(conn, "RESET extra_float_digits")
+check(at_zero == exact and exact["features"][0]["min"] == 1 / 3,
+      "a profile's numbers are exact whatever extra_float_digits says")
 
 # --- bad input -------------------------------------------------------------
 expect_error(conn, "SELECT * FROM mlops.compare('syn_ref', 'select * from syn_cur where false')", "22023")
