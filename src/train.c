@@ -261,8 +261,6 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 	double	   *y = NULL,
 			   *pred;
 	int		   *label = NULL;
-	double	   *batch_pred;
-	DatasetBatch sub;
 	DatasetScan *scan;
 	DatasetBatch *b;
 	int64		m = 0;
@@ -275,58 +273,37 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 		return ds->classification ? ClassificationMetrics(model->eval_label, model->eval_pred, n, nout, metrics)
 			: RegressionMetrics(model->eval_y, model->eval_pred, n, metrics);
 	}
-	batch_pred = palloc(sizeof(double) * SOURCE_BATCH_ROWS * nout);
 	DatasetReserveMemory(ds, sizeof(double) * n * (nout + 1), "the evaluation rows' predictions");
 	pred = palloc_extended(sizeof(double) * n * nout, MCXT_ALLOC_HUGE);
 	if (ds->classification)
 		label = palloc_extended(sizeof(int) * n, MCXT_ALLOC_HUGE);
 	else
 		y = palloc_extended(sizeof(double) * n, MCXT_ALLOC_HUGE);
-	sub.x = palloc(sizeof(double) * SOURCE_BATCH_ROWS * Max(ds->ninputs, 1));
-	sub.y = palloc(sizeof(double) * SOURCE_BATCH_ROWS);
-	sub.label = palloc(sizeof(int) * SOURCE_BATCH_ROWS);
-	sub.is_test = palloc(sizeof(bool) * SOURCE_BATCH_ROWS);
 
+	/*
+	 * A test scan yields test rows only, and a full scan without test rows
+	 * training rows only: any other row means the source changed.
+	 */
 	scan = all ? DatasetBeginScan(ds) : DatasetBeginTestScan(ds);
 	while ((b = DatasetNextBatch(scan)) != NULL)
 	{
-		DatasetBatch *e = b;	/* the batch's evaluation rows */
-		int			nsub = 0;
+		bool		changed = m + b->nrows > n;
 
 		for (int i = 0; i < b->nrows; i++)
-			nsub += b->is_test[i] == !all;
-		if (nsub == 0)
-			continue;
-		if (nsub < b->nrows)
-		{
-			e = &sub;
-			sub.nrows = 0;
-			for (int i = 0; i < b->nrows; i++)
-			{
-				if (b->is_test[i] != !all)
-					continue;
-				memcpy(sub.x + (Size) sub.nrows * ds->ninputs, b->x + (Size) i * ds->ninputs,
-					   sizeof(double) * ds->ninputs);
-				sub.y[sub.nrows] = b->y[i];
-				sub.label[sub.nrows] = b->label[i];
-				sub.is_test[sub.nrows] = b->is_test[i];
-				sub.nrows++;
-			}
-		}
-		if (m + e->nrows > n)
+			changed |= b->is_test[i] == all;
+		if (changed)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("source \"%s\" changed while it was read", ds->source)));
-		model->predict(model, ds, e, batch_pred);
-		memcpy(pred + m * nout, batch_pred, sizeof(double) * e->nrows * nout);
-		for (int i = 0; i < e->nrows; i++)
+		model->predict(model, ds, b, pred + m * nout);
+		for (int i = 0; i < b->nrows; i++)
 		{
 			if (ds->classification)
-				label[m + i] = e->label[i];
+				label[m + i] = b->label[i];
 			else
-				y[m + i] = e->y[i];
+				y[m + i] = b->y[i];
 		}
-		m += e->nrows;
+		m += b->nrows;
 	}
 	DatasetEndScan(scan);
 	if (m != n)
