@@ -536,6 +536,16 @@ AggContext(FunctionCallInfo fcinfo)
 	return agg;
 }
 
+/* Raises 2202E when rows of k inputs meet a state of k_state: every row of an aggregate has one width. */
+static void
+CheckWidth(int k, int k_state)
+{
+	if (k != k_state)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("x has %d elements, previous rows had %d", k, k_state)));
+}
+
 PG_FUNCTION_INFO_V1(linear_stats_accum);
 
 /*
@@ -574,10 +584,8 @@ linear_stats_accum(PG_FUNCTION_ARGS)
 		st = AggStateCreate(k);
 		MemoryContextSwitchTo(old);
 	}
-	else if (k != st->stats->k)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("x has %d elements, previous rows had %d", k, st->stats->k)));
+	else
+		CheckWidth(k, st->stats->k);
 	if (isnan(y))
 		PG_RETURN_POINTER(st);
 	row = st->block + (Size) st->rows * (k + 1);
@@ -617,10 +625,8 @@ linear_stats_combine(PG_FUNCTION_ARGS)
 		a = AggStateCreate(b->stats->k);
 		MemoryContextSwitchTo(old);
 	}
-	else if (a->stats->k != b->stats->k)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("x has %d elements, previous rows had %d", b->stats->k, a->stats->k)));
+	else
+		CheckWidth(b->stats->k, a->stats->k);
 	AggFlush(a);
 	LinearStateMerge(a->stats, b->stats);
 	PG_RETURN_POINTER(a);
@@ -737,10 +743,8 @@ linear_stats_merge_accum(PG_FUNCTION_ARGS)
 		st = AggStateCreate(part->k);
 		MemoryContextSwitchTo(old);
 	}
-	else if (part->k != st->stats->k)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("x has %d elements, previous rows had %d", part->k, st->stats->k)));
+	else
+		CheckWidth(part->k, st->stats->k);
 	LinearStateMerge(st->stats, part);
 	PG_RETURN_POINTER(st);
 }
