@@ -1,9 +1,8 @@
 /*
- * xgb.c — the only file that calls libxgboost. Sections: errors and signals
- * (shared by every call), boosters (load, save, inspect), prediction.
- * Training belongs here too, in its own section, with every libxgboost call
- * between XgbSignalsOff and XgbSignalsOn and every handle owned by a memory
- * context (see XgbLoad).
+ * xgb.c — the libxgboost calls shared by scoring, import, export, reports and
+ * training (xgb.h). Sections: errors and signals (shared by every call),
+ * boosters (load, save, inspect), prediction. Training's own calls are in
+ * xgb_train.c.
  */
 #include "postgres.h"
 
@@ -23,7 +22,7 @@
  * XGBoost's last error message, palloc'd, without its "[hh:mm:ss] file:line: "
  * prefix and its stack trace, so that it reads the same on every run.
  */
-char *
+static char *
 XgbLastError(void)
 {
 	const char *msg = XGBGetLastError();
@@ -41,7 +40,7 @@ XgbLastError(void)
 
 /* Raises sqlerrcode carrying XGBoost's last message unless rc is 0. */
 void
-XgbCheck(int rc, int sqlerrcode, const char *what)
+XgbCheckCode(int rc, int sqlerrcode, const char *what)
 {
 	if (rc != 0)
 		ereport(ERROR,
@@ -94,7 +93,7 @@ XgbLoad(const void *data, size_t len, MemoryContext owner)
 	int			rc;
 
 	cb = MemoryContextAlloc(owner, sizeof(MemoryContextCallback));
-	XgbCheck(XGBoosterCreate(NULL, 0, &booster), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a booster");
+	XgbCheck(XGBoosterCreate(NULL, 0, &booster), "create a booster");
 	cb->func = XgbFreeCallback;
 	cb->arg = booster;
 	MemoryContextRegisterResetCallback(owner, cb);
@@ -120,15 +119,11 @@ XgbSave(BoosterHandle booster, const char *format)
 	bst_ulong	len;
 	const char *buf;
 	bytea	   *result;
-
-	sigset_t	saved;
 	int			rc;
 
 	snprintf(config, sizeof(config), "{\"format\": \"%s\"}", format);
-	XgbSignalsOff(&saved);
-	rc = XGBoosterSaveModelToBuffer(booster, config, &len, &buf);
-	XgbSignalsOn(&saved);
-	XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "serialise the model");
+	XGB_BLOCKED(rc, XGBoosterSaveModelToBuffer(booster, config, &len, &buf));
+	XgbCheck(rc, "serialise the model");
 	result = palloc(VARHDRSZ + len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	memcpy(VARDATA(result), buf, len);
@@ -142,7 +137,7 @@ XgbConfig(BoosterHandle booster)
 	bst_ulong	len;
 	const char *buf;
 
-	XgbCheck(XGBoosterSaveJsonConfig(booster, &len, &buf), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "save its configuration");
+	XgbCheck(XGBoosterSaveJsonConfig(booster, &len, &buf), "save its configuration");
 	return pnstrdup(buf, len);
 }
 
@@ -152,7 +147,7 @@ XgbNumFeatures(BoosterHandle booster)
 {
 	bst_ulong	n;
 
-	XgbCheck(XGBoosterGetNumFeature(booster, &n), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "count the model's features");
+	XgbCheck(XGBoosterGetNumFeature(booster, &n), "count the model's features");
 	return (int) n;
 }
 
@@ -162,7 +157,7 @@ XgbBoostedRounds(BoosterHandle booster)
 {
 	int			n;
 
-	XgbCheck(XGBoosterBoostedRounds(booster, &n), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "count the model's rounds");
+	XgbCheck(XGBoosterBoostedRounds(booster, &n), "count the model's rounds");
 	return n;
 }
 
@@ -186,7 +181,7 @@ XgbFeatureScores(BoosterHandle booster, const char *importance_type, const char 
 
 	snprintf(config, sizeof(config), "{\"importance_type\": \"%s\"}", importance_type);
 	XgbCheck(XGBoosterFeatureScore(booster, config, &nscored, &scored, &dim, &shape, &scores),
-			 ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "compute feature importance");
+			 "compute feature importance");
 	for (bst_ulong i = 1; i < dim; i++)
 		per_feature *= shape[i];
 	/* read the thread-local result before anything else calls libxgboost */
@@ -248,7 +243,7 @@ PredictInto(BoosterHandle booster, DMatrixHandle dmat, XgbPredictKind kind, floa
 static void
 PredictCheck(int rc, size_t n, size_t out_len)
 {
-	XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "predict");
+	XgbCheck(rc, "predict");
 	if (n != out_len)
 		elog(ERROR, "xgboost returned %zu prediction values where %zu were expected", n, out_len);
 }
@@ -272,7 +267,7 @@ XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
 	if (rc != 0)
 	{
 		XgbSignalsOn(&saved);
-		XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a matrix");
+		XgbCheck(rc, "create a matrix");
 	}
 	rc = PredictInto(booster, dmat, kind, out, out_len, &n);
 	XGDMatrixFree(dmat);
@@ -289,10 +284,7 @@ XgbPredictMatrix(BoosterHandle booster, DMatrixHandle dmat, XgbPredictKind kind,
 {
 	size_t		n = 0;
 	int			rc;
-	sigset_t	saved;
 
-	XgbSignalsOff(&saved);
-	rc = PredictInto(booster, dmat, kind, out, out_len, &n);
-	XgbSignalsOn(&saved);
+	XGB_BLOCKED(rc, PredictInto(booster, dmat, kind, out, out_len, &n));
 	PredictCheck(rc, n, out_len);
 }

@@ -114,15 +114,6 @@ XgbLogCallback(const char *msg)
 	log_text[log_len] = '\0';
 }
 
-/* Runs a libxgboost call (which never raises a PostgreSQL error) with signals blocked. */
-#define XGB_BLOCKED(rc, call) \
-	do { \
-		sigset_t	old_mask_; \
-		XgbSignalsOff(&old_mask_); \
-		(rc) = (call); \
-		XgbSignalsOn(&old_mask_); \
-	} while (0)
-
 /* Memory-context callback: frees the handles still held. */
 static void
 XgbHandlesFree(void *arg)
@@ -521,14 +512,11 @@ CreateMatrix(const Dataset *ds, const float *x, const float *y, int64 rows, int 
 	ArrayInterface(array, sizeof(array), x, rows, ds->ninputs);
 	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d}", nthread);
 	XGB_BLOCKED(rc, XGDMatrixCreateFromDense(array, config, slot));
-	XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "build its training matrix");
-	XgbCheck(XGDMatrixSetFloatInfo(*slot, "label", y, (bst_ulong) rows),
-				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the labels");
+	XgbCheck(rc, "build its training matrix");
+	XgbCheck(XGDMatrixSetFloatInfo(*slot, "label", y, (bst_ulong) rows), "set the labels");
 	FeatureInfo(ds, &names, &types);
-	XgbCheck(XGDMatrixSetStrFeatureInfo(*slot, "feature_name", names, ds->ninputs),
-				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature names");
-	XgbCheck(XGDMatrixSetStrFeatureInfo(*slot, "feature_type", types, ds->ninputs),
-				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature types");
+	XgbCheck(XGDMatrixSetStrFeatureInfo(*slot, "feature_name", names, ds->ninputs), "set the feature names");
+	XgbCheck(XGDMatrixSetStrFeatureInfo(*slot, "feature_type", types, ds->ninputs), "set the feature types");
 }
 
 /* Iterator callback: rewinds to the one batch. */
@@ -578,7 +566,7 @@ CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 ro
 	int			rc;
 
 	memset(&it, 0, sizeof(it));
-	XgbCheck(XGProxyDMatrixCreate(&h->proxy), ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a proxy matrix");
+	XgbCheck(XGProxyDMatrixCreate(&h->proxy), "create a proxy matrix");
 	it.proxy = h->proxy;
 	it.x = x;
 	it.y = y;
@@ -591,7 +579,7 @@ CreateQuantileMatrix(const Dataset *ds, const float *x, const float *y, int64 ro
 														 config, slot));
 	XGDMatrixFree(h->proxy);
 	h->proxy = NULL;
-	XgbCheck(rc != 0 || it.failed ? -1 : 0, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "build its training matrix");
+	XgbCheck(rc != 0 || it.failed ? -1 : 0, "build its training matrix");
 }
 
 /*
@@ -678,23 +666,20 @@ CreateBooster(const Dataset *ds, XgbHandles *h, const XgbParams *p)
 	const char *config;
 	int			rc;
 
-	XgbCheck(XGBoosterCreate(dmats, h->dtest ? 2 : 1, &h->booster),
-				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "create a booster");
+	XgbCheck(XGBoosterCreate(dmats, h->dtest ? 2 : 1, &h->booster), "create a booster");
 	FeatureInfo(ds, &names, &types);
-	XgbCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_name", names, ds->ninputs),
-				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature names");
-	XgbCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_type", types, ds->ninputs),
-				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "set the feature types");
+	XgbCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_name", names, ds->ninputs), "set the feature names");
+	XgbCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_type", types, ds->ninputs), "set the feature types");
 	forboth(k, p->keys, v, p->values)
-		XgbCheck(XGBoosterSetParam(h->booster, lfirst(k), lfirst(v)),
-					  ERRCODE_INVALID_PARAMETER_VALUE, psprintf("set hyperparameter \"%s\"", (char *) lfirst(k)));
+		XgbCheckCode(XGBoosterSetParam(h->booster, lfirst(k), lfirst(v)), ERRCODE_INVALID_PARAMETER_VALUE,
+					 psprintf("set hyperparameter \"%s\"", (char *) lfirst(k)));
 	XGBRegisterLogCallback(XgbLogCallback);
 	log_len = 0;
 	log_text[0] = '\0';
 	log_capture = true;
 	XGB_BLOCKED(rc, XGBoosterSaveJsonConfig(h->booster, &len, &config));
 	log_capture = false;
-	XgbCheck(rc, ERRCODE_INVALID_PARAMETER_VALUE, "use these hyperparameters");
+	XgbCheckCode(rc, ERRCODE_INVALID_PARAMETER_VALUE, "use these hyperparameters");
 	ReportUnusedParams(log_text);
 }
 
@@ -771,9 +756,9 @@ Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p)
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(round_context);
 		XGB_BLOCKED(rc, XGBoosterUpdateOneIter(h->booster, iter, h->dtrain));
-		XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "boost a round");
+		XgbCheck(rc, "boost a round");
 		XGB_BLOCKED(rc, XGBoosterEvalOneIter(h->booster, iter, dmats, names, h->dtest ? 2 : 1, &eval));
-		XgbCheck(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "evaluate a round");
+		XgbCheck(rc, "evaluate a round");
 		value = LogEvaluation(req, eval, iter, &metric);
 
 		if (p->early_stopping_rounds > 0 && metric != NULL)
@@ -826,13 +811,11 @@ TruncateBooster(XgbHandles *h, int rounds)
 	BoosterHandle sliced;
 	char		best[16];
 
-	XgbCheck(XGBoosterSlice(h->booster, 0, rounds, 1, &sliced),
-				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "keep the best rounds");
+	XgbCheck(XGBoosterSlice(h->booster, 0, rounds, 1, &sliced), "keep the best rounds");
 	XGBoosterFree(h->booster);
 	h->booster = sliced;
 	snprintf(best, sizeof(best), "%d", rounds - 1);
-	XgbCheck(XGBoosterSetAttr(h->booster, "best_iteration", best),
-				  ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, "record the best iteration");
+	XgbCheck(XGBoosterSetAttr(h->booster, "best_iteration", best), "record the best iteration");
 }
 
 /*

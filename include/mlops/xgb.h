@@ -1,5 +1,8 @@
 /*
- * xgb.h — every call into libxgboost goes through here.
+ * xgb.h — the libxgboost calls shared by scoring, import, export, reports and
+ * training: errors, signals, boosters (load, save, inspect) and prediction.
+ * Training's own calls (matrices, parameters, boosting rounds) are in
+ * xgb_train.c, under the same rules.
  *
  * Boosters are owned by a memory context: XgbLoad registers a reset callback
  * that frees the handle when the context is reset or deleted, so that no error
@@ -19,16 +22,17 @@
 #include <xgboost/c_api.h>
 
 /*
- * XGBoost's last error message, palloc'd, without its "[hh:mm:ss] file:line: "
- * prefix and its stack trace (deterministic, fit for errdetail).
- */
-extern char *XgbLastError(void);
-
-/*
  * Raises sqlerrcode, "xgboost could not WHAT" with XGBoost's last message as
  * detail, unless rc (a libxgboost return code) is 0.
  */
-extern void XgbCheck(int rc, int sqlerrcode, const char *what);
+extern void XgbCheckCode(int rc, int sqlerrcode, const char *what);
+
+/* XgbCheckCode for a failure inside libxgboost: 38000 (external_routine_exception). */
+static inline void
+XgbCheck(int rc, const char *what)
+{
+	XgbCheckCode(rc, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, what);
+}
 
 /*
  * Blocks every signal of the calling thread, saving the old mask in *saved.
@@ -40,6 +44,15 @@ extern void XgbSignalsOff(sigset_t *saved);
 
 /* Restores the signal mask XgbSignalsOff saved. */
 extern void XgbSignalsOn(const sigset_t *saved);
+
+/* Runs one libxgboost call (which never raises a PostgreSQL error) with signals blocked; its return code into rc. */
+#define XGB_BLOCKED(rc, call) \
+	do { \
+		sigset_t	old_mask_; \
+		XgbSignalsOff(&old_mask_); \
+		(rc) = (call); \
+		XgbSignalsOn(&old_mask_); \
+	} while (0)
 
 /* What XgbPredictDense computes (XGBoost's prediction "type"). */
 typedef enum XgbPredictKind
