@@ -818,6 +818,13 @@ TruncateBooster(XgbHandles *h, int rounds)
 	XgbCheck(XGBoosterSetAttr(h->booster, "best_iteration", best), "record the best iteration");
 }
 
+/* The values XGBoost predicts per row: one probability per class for multiclass, else one. */
+static int
+XgbOutputs(const Dataset *ds)
+{
+	return ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
+}
+
 /*
  * Copies XGBoost's predictions of n rows (the value, one probability for
  * binary, one per class for multiclass) into out as train() takes them: the
@@ -826,7 +833,7 @@ TruncateBooster(XgbHandles *h, int rounds)
 static void
 StorePredictions(const Dataset *ds, const float *res, int64 n, double *out)
 {
-	int			nout = ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
+	int			nout = XgbOutputs(ds);
 
 	for (int64 i = 0; i < n; i++)
 	{
@@ -852,7 +859,7 @@ XgbTrainPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch
 {
 	XgbTrained *t = model->state;
 	int			k = ds->ninputs;
-	int			nout = ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
+	int			nout = XgbOutputs(ds);
 	float	   *x = palloc(sizeof(float) * Max((Size) batch->nrows * k, 1));
 	float	   *res = palloc(sizeof(float) * Max((Size) batch->nrows * nout, 1));
 
@@ -885,7 +892,7 @@ static void
 EvalPredictions(Dataset *ds, XgbHandles *h, double *target, TrainedModel *out)
 {
 	int64		n = ds->test_rows > 0 ? ds->test_rows : ds->train_rows;
-	int			nout = ds->classification && ds->nclasses > 2 ? ds->nclasses : 1;
+	int			nout = XgbOutputs(ds);
 	int			nprob = ds->classification ? ds->nclasses : 1;
 	float	   *res;
 
