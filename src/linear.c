@@ -3,9 +3,10 @@
  * cross products accumulated in blocks with BLAS (dgemv for the block means,
  * dsyrk for the block's cross products), merged with Chan's formulas, solved
  * with LAPACK (Cholesky of the unit-diagonal scaled system; eigenvalues for
- * the rank test and the condition number). Also the design encoding shared by
- * the linear algorithms, the linear-json artifact, and the SQL aggregate
- * mlops.linear_stats() with its combine/serialise functions for parallel query.
+ * the rank test and the condition number). Also the design encoding and the
+ * trained model (linear-json artifact, predictions) shared by the linear
+ * algorithms, and the SQL aggregate mlops.linear_stats() with its
+ * combine/serialise functions for parallel query.
  */
 #include "postgres.h"
 
@@ -24,6 +25,7 @@
 #include <cblas.h>
 
 #include "mlops/linear.h"
+#include "mlops/scoring.h"
 #include "mlops/source.h"
 #include "mlops/train.h"
 
@@ -447,8 +449,11 @@ AppendFitStats(StringInfo out, const LinearFit *fit)
 	AppendJsonFloat8(out, fit->condition_number);
 }
 
-/* Writes the linear-json artifact (docs/model-format.md). */
-void
+/*
+ * Writes the linear-json artifact (docs/model-format.md): nout outputs,
+ * intercept[nout], coef[nout × width] row-major, stats may be NULL.
+ */
+static void
 LinearArtifactJson(const Dataset *ds, const char *algorithm, int nout,
 				   const double *intercept, const double *coef,
 				   const LinearFit *stats, StringInfo out)
@@ -801,26 +806,61 @@ const HyperParamDef ridge_params[] = {
 	{NULL}
 };
 
-/* A fitted single-output linear model, for predict. */
+/* A fitted linear model (nout outputs), for train()'s predictions. */
 typedef struct LinearModel
 {
 	int			width;
-	double		intercept;
-	double	   *coef;
+	int			nout;
+	const double *intercept;	/* nout */
+	const double *coef;			/* nout × width */
 	double	   *row;			/* a design row buffer */
 } LinearModel;
 
-/* Scores a batch with a single-output linear model: intercept + coef · design row. */
+/*
+ * Scores a batch: margin o = intercept[o] + coef[o] · design row; for
+ * classification turned into class probabilities as scoring does.
+ */
 static void
 LinearPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch *b, double *out)
 {
 	const LinearModel *lm = model->state;
+	int			k = ds->classification ? ds->nclasses : 1;
 
 	for (int i = 0; i < b->nrows; i++)
 	{
+		double	   *p = out + (Size) i * k;
+
 		LinearEncode(ds, b->x + (Size) i * ds->ninputs, lm->row);
-		out[i] = lm->intercept + (lm->width > 0 ? cblas_ddot(lm->width, lm->coef, 1, lm->row, 1) : 0.0);
+		for (int o = 0; o < lm->nout; o++)
+			p[o] = lm->intercept[o] +
+				(lm->width > 0 ? cblas_ddot(lm->width, lm->coef + (Size) o * lm->width, 1, lm->row, 1) : 0.0);
+		if (ds->classification)
+			ScoringLinearProba(p, lm->nout);
 	}
+}
+
+/*
+ * Fills in what a linear algorithm hands train(): the linear-json artifact of
+ * nout outputs (intercept[nout], coef[nout × width]; stats may be NULL), and
+ * a predict function over these arrays, which must outlive the training.
+ */
+void
+LinearTrainedModel(const Dataset *ds, const char *algorithm, int nout, const double *intercept,
+				   const double *coef, const LinearFit *stats, TrainedModel *out)
+{
+	LinearModel *lm = palloc0(sizeof(LinearModel));
+
+	lm->width = LinearDesignWidth(ds);
+	lm->nout = nout;
+	lm->intercept = intercept;
+	lm->coef = coef;
+	lm->row = palloc(sizeof(double) * Max(lm->width, 1));
+	initStringInfo(&out->artifact);
+	LinearArtifactJson(ds, algorithm, nout, intercept, coef, stats, &out->artifact);
+	out->artifact_format = "linear-json";
+	out->spec_impute = true;
+	out->predict = LinearPredict;
+	out->state = lm;
 }
 
 /*
@@ -840,7 +880,6 @@ TrainLinear(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	DatasetScan *scan;
 	DatasetBatch *b;
 	LinearFit  *fit;
-	LinearModel *lm;
 
 	DatasetReserveMemory(ds, sizeof(double) * ((Size) d * d + block_rows * d), "the normal equations");
 	block = palloc_extended(sizeof(double) * block_rows * d, MCXT_ALLOC_HUGE);
@@ -867,15 +906,5 @@ TrainLinear(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	DatasetEndScan(scan);
 
 	fit = LinearStateSolve(state, alpha, LinearDesignTerms(ds));
-	lm = palloc0(sizeof(LinearModel));
-	lm->width = width;
-	lm->intercept = fit->intercept;
-	lm->coef = fit->coef;
-	lm->row = palloc(sizeof(double) * Max(width, 1));
-	initStringInfo(&out->artifact);
-	LinearArtifactJson(ds, req->algorithm, 1, &fit->intercept, fit->coef, fit, &out->artifact);
-	out->artifact_format = "linear-json";
-	out->spec_impute = true;
-	out->predict = LinearPredict;
-	out->state = lm;
+	LinearTrainedModel(ds, req->algorithm, 1, &fit->intercept, fit->coef, fit, out);
 }

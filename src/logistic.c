@@ -79,7 +79,7 @@ Objective(LogisticProblem *lp, const double *theta)
 		if (lp->nout == 1)
 		{
 			loss += Log1pExp(z[0]) - (lp->label[i] == 1 ? z[0] : 0.0);
-			p[0] = 1.0 / (1.0 + exp(-z[0]));
+			p[0] = ScoringSigmoid(z[0]);
 		}
 		else
 		{
@@ -214,44 +214,6 @@ MaxAbs(const double *v, int n)
 	return m;
 }
 
-/* A fitted logistic model, for predict. */
-typedef struct LogisticModel
-{
-	int			width;
-	int			nout;
-	double	   *intercept;		/* nout */
-	double	   *coef;			/* nout × width */
-	double	   *row;
-} LogisticModel;
-
-/* Scores a batch: class probabilities (binary: [1 - p, p]). */
-static void
-LogisticPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch *b, double *out)
-{
-	const LogisticModel *lm = model->state;
-	int			k = ds->nclasses;
-
-	for (int i = 0; i < b->nrows; i++)
-	{
-		double	   *p = out + (Size) i * k;
-
-		LinearEncode(ds, b->x + (Size) i * ds->ninputs, lm->row);
-		if (lm->nout == 1)
-		{
-			double		z = lm->intercept[0] + cblas_ddot(lm->width, lm->coef, 1, lm->row, 1);
-
-			p[1] = 1.0 / (1.0 + exp(-z));
-			p[0] = 1.0 - p[1];
-		}
-		else
-		{
-			for (int o = 0; o < k; o++)
-				p[o] = lm->intercept[o] + cblas_ddot(lm->width, lm->coef + (Size) o * lm->width, 1, lm->row, 1);
-			ScoringSoftmax(p, k);
-		}
-	}
-}
-
 /* Holds the training rows as a design matrix with a column of ones. */
 static void
 LoadRows(Dataset *ds, LogisticProblem *lp)
@@ -301,7 +263,8 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 				g0,
 				gmax;
 	int			iter;
-	LogisticModel *lm;
+	double	   *intercept,
+			   *coef;
 
 	memset(&lp, 0, sizeof(lp));
 	lp.C = req->params[0];
@@ -372,24 +335,15 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 				 errdetail("The largest gradient component is %g.", gmax),
 				 errhint("Raise max_iter, or scale the features.")));
 
-	lm = palloc0(sizeof(LogisticModel));
-	lm->width = lp.width;
-	lm->nout = lp.nout;
-	lm->intercept = palloc(sizeof(double) * lp.nout);
-	lm->coef = palloc(sizeof(double) * Max(lp.nout * lp.width, 1));
+	intercept = palloc(sizeof(double) * lp.nout);
+	coef = palloc(sizeof(double) * Max(lp.nout * lp.width, 1));
 	for (int o = 0; o < lp.nout; o++)
 	{
-		memcpy(lm->coef + (Size) o * lp.width, theta + (Size) o * lp.d, sizeof(double) * lp.width);
-		lm->intercept[o] = theta[o * lp.d + lp.width];
+		memcpy(coef + (Size) o * lp.width, theta + (Size) o * lp.d, sizeof(double) * lp.width);
+		intercept[o] = theta[o * lp.d + lp.width];
 	}
-	lm->row = palloc(sizeof(double) * Max(lp.width, 1));
 	pfree(lp.X);
 	pfree(tmp);
 	pfree(h);
-	initStringInfo(&out->artifact);
-	LinearArtifactJson(ds, "logistic", lp.nout, lm->intercept, lm->coef, NULL, &out->artifact);
-	out->artifact_format = "linear-json";
-	out->spec_impute = true;
-	out->predict = LogisticPredict;
-	out->state = lm;
+	LinearTrainedModel(ds, "logistic", lp.nout, intercept, coef, NULL, out);
 }

@@ -1,9 +1,10 @@
 /*
  * scoring.c — scoring one input vector with a ScoringModel: the compiled
  * trees, libxgboost for what they do not cover, or the linear coefficients;
- * and the encoding helpers around it (category lookup, linear imputation, the
- * class label of probabilities). Shared by predict (predict.c) and evaluate
- * (evaluate.c), so that both score exactly alike.
+ * and the helpers around it (category lookup, linear imputation, linear
+ * models' probabilities, the class label of probabilities). Shared by predict
+ * (predict.c) and evaluate (evaluate.c), so that both score exactly alike, and
+ * by train()'s linear algorithms, so that their metrics are scoring's.
  */
 #include "postgres.h"
 
@@ -100,15 +101,8 @@ ScoreVector(ScoringModel *m, double *x, float *xf, float *margins, double *out)
 	{
 		ScoringImputeLinear(m, x);
 		ScoringLinearMargins(m, x, out);
-		if (!m->classification)
-			return;
-		if (m->noutputs == 1)
-		{
-			out[1] = 1.0 / (1.0 + exp(-out[0]));
-			out[0] = 1.0 - out[1];
-		}
-		else
-			ScoringSoftmax(out, m->noutputs);
+		if (m->classification)
+			ScoringLinearProba(out, m->noutputs);
 		return;
 	}
 
@@ -156,7 +150,6 @@ ScoringClassLabel(const ScoringModel *m, const double *proba)
 	return m->classes[best];
 }
 
-
 /* Softmax of n margins in place; returns their log-sum-exp. */
 double
 ScoringSoftmax(double *x, int n)
@@ -171,4 +164,24 @@ ScoringSoftmax(double *x, int n)
 	for (int o = 0; o < n; o++)
 		x[o] /= sum;
 	return max + log(sum);
+}
+
+/* The logistic function of a margin, in float8. */
+double
+ScoringSigmoid(double z)
+{
+	return 1.0 / (1.0 + exp(-z));
+}
+
+/* Linear models' class probabilities from their margins, in place: [1 - p, p] for one margin, else softmax. */
+void
+ScoringLinearProba(double *x, int noutputs)
+{
+	if (noutputs == 1)
+	{
+		x[1] = ScoringSigmoid(x[0]);
+		x[0] = 1.0 - x[1];
+	}
+	else
+		ScoringSoftmax(x, noutputs);
 }

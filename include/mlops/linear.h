@@ -8,8 +8,8 @@
 
 #include "postgres.h"
 
-#include "lib/stringinfo.h"
 #include "mlops/dataset.h"
+#include "mlops/train.h"
 
 /*
  * Centred sufficient statistics of rows z = (x_1..x_k, y): the count, the mean
@@ -66,12 +66,14 @@ extern char **LinearDesignTerms(const Dataset *ds);
 extern void LinearEncode(const Dataset *ds, const double *x, double *out);
 
 /*
- * Writes the linear-json artifact (docs/model-format.md): nout outputs,
- * intercept[nout], coef[nout × width] row-major, stats may be NULL.
+ * Fills in what a linear algorithm hands train() (train.h): the linear-json
+ * artifact (docs/model-format.md) of nout outputs, intercept[nout] and
+ * coef[nout × width] row-major, with stats (NULL: none), and a predict
+ * function over these arrays, which must outlive the training.
  */
-extern void LinearArtifactJson(const Dataset *ds, const char *algorithm, int nout,
+extern void LinearTrainedModel(const Dataset *ds, const char *algorithm, int nout,
 							   const double *intercept, const double *coef,
-							   const LinearFit *stats, StringInfo out);
+							   const LinearFit *stats, TrainedModel *out);
 
 /* The survival function of Student's t distribution, P(T > t), df degrees of freedom. */
 extern double StudentTSurvival(double t, double df);

@@ -45,4 +45,14 @@ extern void ScoringLinearMargins(const ScoringModel *m, const double *x, double 
  */
 extern double ScoringSoftmax(double *x, int n);
 
+/* The logistic function of a margin, in float8 (linear models; logistic training). */
+extern double ScoringSigmoid(double z);
+
+/*
+ * Linear models: turns the noutputs margins in x into class probabilities in
+ * place: one margin (binary) into [1 - p, p] (x holds two values), several
+ * into their softmax. Shared by scoring and train()'s linear predictions.
+ */
+extern void ScoringLinearProba(double *x, int noutputs);
+
 #endif
