@@ -849,14 +849,19 @@ LinearTrainedModel(const Dataset *ds, const char *algorithm, int nout, const dou
 				   const double *coef, const LinearFit *stats, TrainedModel *out)
 {
 	LinearModel *lm = palloc0(sizeof(LinearModel));
+	StringInfoData artifact;
 
 	lm->width = LinearDesignWidth(ds);
 	lm->nout = nout;
 	lm->intercept = intercept;
 	lm->coef = coef;
 	lm->row = palloc(sizeof(double) * Max(lm->width, 1));
-	initStringInfo(&out->artifact);
-	LinearArtifactJson(ds, algorithm, nout, intercept, coef, stats, &out->artifact);
+	/* the JSON written after room for a varlena header: the buffer becomes the bytea */
+	initStringInfo(&artifact);
+	appendStringInfoSpaces(&artifact, VARHDRSZ);
+	LinearArtifactJson(ds, algorithm, nout, intercept, coef, stats, &artifact);
+	SET_VARSIZE(artifact.data, artifact.len);
+	out->artifact = (bytea *) artifact.data;
 	out->artifact_format = "linear-json";
 	out->spec_impute = true;
 	out->predict = LinearPredict;

@@ -460,12 +460,9 @@ train(PG_FUNCTION_ARGS)
 		INT8OID, INT8OID, INT8OID, TEXTOID, BYTEAOID, TEXTOID};
 		Datum		values[18];
 		char		nulls[18];
-		bytea	   *artifact = palloc(VARHDRSZ + model.artifact.len);
 		int			rc;
 
 		memset(nulls, ' ', sizeof(nulls));
-		SET_VARSIZE(artifact, VARHDRSZ + model.artifact.len);
-		memcpy(VARDATA(artifact), model.artifact.data, model.artifact.len);
 		values[0] = CStringGetTextDatum(model_name);
 		values[1] = CStringGetTextDatum(alg->name);
 		values[2] = CStringGetTextDatum(classification ? "classification" : "regression");
@@ -492,7 +489,7 @@ train(PG_FUNCTION_ARGS)
 		values[13] = Int64GetDatum(ds->test_rows);
 		values[14] = Int64GetDatum(ds->skipped_rows);
 		values[15] = CStringGetTextDatum(ds->fingerprint);
-		values[16] = PointerGetDatum(artifact);
+		values[16] = PointerGetDatum(model.artifact);
 		values[17] = CStringGetTextDatum(model.artifact_format);
 		rc = SPI_execute_with_args("SELECT mlops._register_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
 								   "$11, $12, $13, $14, $15, $16, $17, $18)",

@@ -928,7 +928,6 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	const char *nthread;
 	int			nfree;
 	int			rounds;
-	bytea	   *artifact;
 	XgbTrained *trained;
 	const char *booster;
 	bool		predicts_eval;
@@ -967,9 +966,7 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	if (p.early_stopping_rounds > 0)
 		TruncateBooster(h, rounds);
 
-	artifact = XgbSave(h->booster, "ubj");
-	initStringInfo(&out->artifact);
-	appendBinaryStringInfo(&out->artifact, VARDATA(artifact), VARSIZE(artifact) - VARHDRSZ);
+	out->artifact = XgbSave(h->booster, "ubj");
 	out->artifact_format = "xgboost-ubj";
 	out->spec_impute = false;
 	trained = palloc0(sizeof(XgbTrained));

@@ -24,7 +24,6 @@
 
 #include "postgres.h"
 
-#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 #include "mlops/dataset.h"
@@ -60,7 +59,7 @@ typedef void (*PredictBatchFn) (const TrainedModel *model, const Dataset *ds,
 
 struct TrainedModel
 {
-	StringInfoData artifact;	/* the bytes stored in model_version.artifact */
+	bytea	   *artifact;		/* what model_version.artifact stores */
 	const char *artifact_format;	/* "linear-json" or "xgboost-ubj" */
 	bool		spec_impute;	/* the spec carries imputation values (linear models) */
 	PredictBatchFn predict;
