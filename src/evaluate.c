@@ -1,14 +1,16 @@
 /*
- * evaluate.c — evaluate(model, source): the metrics of a model version on the
- * rows of any table or query holding its target and features, and the
- * internal _evaluate_versions that promote's gate uses to score a candidate
- * and an incumbent on the same rows (evaluate.h).
+ * evaluate.c — evaluate(model, source): the quality metrics (metrics.h) of a
+ * model version on the rows of any table or query holding its target and
+ * features, and the internal _evaluate_versions that promote's gate uses to
+ * score a candidate and an incumbent on the same rows in one scan.
  *
- * Rows come from the dataset loader, so a split is the very split train()
- * made; their encoding is the source's (its categories, its classes), mapped
- * to each model's by category text and class value. Scoring is ScoreVector's,
- * the same as predict's. Not SECURITY DEFINER: sources are read with the
- * caller's privileges.
+ * Rows come from the dataset loader (dataset.h): every row whose target is
+ * not NULL, or only the test rows of the split (test_fraction, seed) — the
+ * very split train() made, when the source still holds the same rows. Their
+ * encoding is the source's (its categories, its classes), mapped to each
+ * model's by category text and class value. Scoring is ScoreVector's
+ * (scoring.h), the same as predict's. Not SECURITY DEFINER: sources are read
+ * with the caller's privileges.
  */
 #include "postgres.h"
 
@@ -28,7 +30,6 @@
 
 #include "mlops/args.h"
 #include "mlops/dataset.h"
-#include "mlops/evaluate.h"
 #include "mlops/metrics.h"
 #include "mlops/model_cache.h"
 #include "mlops/scoring.h"
@@ -206,7 +207,15 @@ Grow(EvalModel *models, int nmodels, double **y, int64 *capacity, int64 need)
 	*capacity = cap;
 }
 
-int64
+/*
+ * Evaluates the versions that the model references refs (resolved through
+ * mlops.resolve_model) mean on source: metrics_json[i] receives the metrics
+ * of refs[i] as a JSON object; returns the number of rows scored. The
+ * target column is the first version's, and so is the split (decided by its
+ * features alone); the other versions must share its task and target, and
+ * every version's features must be columns of the source. Not inside SPI.
+ */
+static int64
 EvaluateSource(const char *const *refs, int nrefs, const char *source,
 			   double test_fraction, int seed, char **metrics_json)
 {
