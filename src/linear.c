@@ -35,8 +35,40 @@
 /* Reciprocal condition below which the scaled system is treated as singular. */
 #define LINEAR_RCOND 1e-12
 
+/*
+ * Centred sufficient statistics of rows z = (x_1..x_k, y): the count, the mean
+ * of every column and the centred cross-product matrix Σ (z - mean)(z - mean)'
+ * (upper triangle, row-major, (k+1)²). Blocks and states merge exactly with
+ * Chan's pairwise formulas, so workers and shards can each accumulate a part.
+ */
+typedef struct LinearState
+{
+	int			k;				/* inputs; the matrices have k + 1 columns */
+	double		n;
+	double	   *mean;			/* k + 1 */
+	double	   *m;				/* (k + 1) × (k + 1), upper triangle */
+} LinearState;
+
+/* A fitted linear model (one output) with, for OLS, the MADlib-style statistics. */
+struct LinearFit
+{
+	int			k;
+	double		intercept;
+	double	   *coef;
+	bool		has_stats;
+	double	   *std_err;		/* k + 1, intercept first */
+	double	   *t_stat;
+	double	   *p_value;
+	double		r2;
+	double		adj_r2;
+	double		condition_number;
+};
+
+/* P(T > t) for Student's t distribution (below, with the incomplete beta function it needs). */
+static double StudentTSurvival(double t, double df);
+
 /* A new, empty state for k inputs. */
-LinearState *
+static LinearState *
 LinearStateCreate(int k)
 {
 	LinearState *s = palloc0(sizeof(LinearState));
@@ -70,7 +102,7 @@ MergeMeans(LinearState *s, double nb, const double *mb)
 }
 
 /* Adds a block of rows (rows × (k + 1), row-major, y last); the block is overwritten. */
-void
+static void
 LinearStateAddBlock(LinearState *s, double *block, int rows)
 {
 	int			d = s->k + 1;
@@ -94,7 +126,7 @@ LinearStateAddBlock(LinearState *s, double *block, int rows)
 }
 
 /* Merges state b into state a. */
-void
+static void
 LinearStateMerge(LinearState *a, const LinearState *b)
 {
 	int			d = a->k + 1;
@@ -168,7 +200,7 @@ ReportCollinear(const double *scaled, int k, char **terms, const char *why)
  * > 0, intercept not penalised), on the centred system, scaled to a unit
  * diagonal for the Cholesky factorisation.
  */
-LinearFit *
+static LinearFit *
 LinearStateSolve(const LinearState *s, double alpha, char **terms)
 {
 	int			k = s->k,
@@ -350,7 +382,7 @@ IncompleteBeta(double a, double b, double x)
 }
 
 /* The survival function of Student's t distribution, P(T > t), df degrees of freedom. */
-double
+static double
 StudentTSurvival(double t, double df)
 {
 	double		tail;
@@ -373,7 +405,7 @@ LinearDesignWidth(const Dataset *ds)
 }
 
 /* The names of the design's columns ("name" or "name=category"). */
-char	  **
+static char	  **
 LinearDesignTerms(const Dataset *ds)
 {
 	char	  **terms = palloc(sizeof(char *) * Max(LinearDesignWidth(ds), 1));
