@@ -328,13 +328,11 @@ PG_FUNCTION_INFO_V1(evaluate);
 Datum
 evaluate(PG_FUNCTION_ARGS)
 {
-	const char *ref;
+	const char *ref = RequireTextArg(fcinfo, 0, "model");
+	char	   *source = RequireTextArg(fcinfo, 1, "source");
 	char	   *metrics;
 
-	RequireArg(fcinfo, 0, "model");
-	RequireArg(fcinfo, 1, "source");
-	ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	EvaluateSource(&ref, 1, text_to_cstring(PG_GETARG_TEXT_PP(1)), 0, 0, &metrics);
+	EvaluateSource(&ref, 1, source, 0, 0, &metrics);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics)));
 }
 

@@ -740,9 +740,8 @@ predict_version(PG_FUNCTION_ARGS)
 	char	   *name;
 	int32		version;
 
-	RequireArg(fcinfo, 0, "model");
+	name = RequireTextArg(fcinfo, 0, "model");
 	RequireArg(fcinfo, 1, "version");
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	version = PG_GETARG_INT32(1);
 	if (m == NULL || m->version != version || strcmp(m->name, name) != 0)
 	{
