@@ -849,7 +849,9 @@ typedef struct LinearModel
 } LinearModel;
 
 /*
- * Scores a batch: margin o = intercept[o] + coef[o] · design row; for
+ * Scores a batch: margin o = intercept[o] + coef[o] · design row, summed term
+ * by term from the intercept as scoring sums it (not by BLAS, whose order
+ * differs), so that train()'s metrics are evaluate()'s to the last bit; for
  * classification turned into class probabilities as scoring does.
  */
 static void
@@ -864,8 +866,14 @@ LinearPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch *
 
 		LinearEncode(ds, b->x + (Size) i * ds->ninputs, lm->row);
 		for (int o = 0; o < lm->nout; o++)
-			p[o] = lm->intercept[o] +
-				(lm->width > 0 ? cblas_ddot(lm->width, lm->coef + (Size) o * lm->width, 1, lm->row, 1) : 0.0);
+		{
+			const double *coef = lm->coef + (Size) o * lm->width;
+			double		sum = lm->intercept[o];
+
+			for (int t = 0; t < lm->width; t++)
+				sum += coef[t] * lm->row[t];
+			p[o] = sum;
+		}
 		if (ds->classification)
 			ScoringLinearProba(p, lm->nout);
 	}

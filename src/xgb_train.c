@@ -839,7 +839,7 @@ StorePredictions(const Dataset *ds, const float *res, int64 n, double *out)
 	{
 		if (ds->classification && nout == 1)
 		{
-			out[2 * i] = 1.0 - res[i];
+			out[2 * i] = 1.0f - res[i];	/* in float32, as predict_proba() and evaluate() */
 			out[2 * i + 1] = res[i];
 		}
 		else

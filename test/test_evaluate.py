@@ -75,6 +75,12 @@ for model, table, algorithm, task, hyper in CASES:
                    f"FROM {table} t WHERE mod(hashtext(t::text), 5) <> 0",
             task, f"{model} on a query with other rows, columns in another order and NULL targets")
 
+# train()'s metrics of its test split are those evaluate gives on the same rows, to the last digit
+for model, table, *_ in CASES:
+    logged = query(conn, "SELECT metrics FROM mlops.model_versions WHERE name = %s AND version = 1", (model,))[0][0]
+    again = query(conn, "SELECT mlops._evaluate_versions(%s, '{1}', %s, 0.2, 42)", (model, table))[0][0]["metrics"][0]
+    check(again == logged, f"{model}: train()'s test metrics equal evaluate's on its test split ({logged} vs {again})")
+
 # a source holding only some of the classes: f1_macro over the labels present, log_loss over the model's
 for model in ("wine_logistic", "wine_xgb"):
     compare(model, "SELECT * FROM wine WHERE target < 2", "classification", f"{model} on two of its three classes")
