@@ -20,19 +20,18 @@
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "common/shortest_dec.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "mlops/dataset.h"
+#include "mlops/float_text.h"
 #include "mlops/mix64.h"
 #include "mlops/profile.h"
 #include "mlops/settings.h"
@@ -1196,33 +1195,6 @@ DatasetImputeValue(const Dataset *ds, int j)
 	const DatasetInput *in = &ds->inputs[j];
 
 	return in->kind == INPUT_NUMERIC ? in->mean : (double) in->mode;
-}
-
-/*
- * A float8 as text in its shortest exact form, whatever extra_float_digits
- * says, so that stored coefficients and statistics read back bit for bit.
- */
-char *
-Float8ExactText(double v)
-{
-	char	   *buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
-
-	if (isnan(v))
-		return pstrdup("NaN");
-	if (isinf(v))
-		return pstrdup(v > 0 ? "Infinity" : "-Infinity");
-	double_to_shortest_decimal_buf(v, buf);
-	return buf;
-}
-
-/* Appends a float8 as JSON: an exact number, or the string "NaN"/"Infinity"/"-Infinity". */
-void
-AppendJsonFloat8(StringInfo out, double v)
-{
-	if (isnan(v) || isinf(v))
-		escape_json(out, Float8ExactText(v));
-	else
-		appendStringInfoString(out, Float8ExactText(v));
 }
 
 /* The version's spec (docs/model-format.md) as JSON text; with_impute for linear models. */

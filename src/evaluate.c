@@ -30,6 +30,7 @@
 
 #include "mlops/args.h"
 #include "mlops/dataset.h"
+#include "mlops/float_text.h"
 #include "mlops/metrics.h"
 #include "mlops/model_cache.h"
 #include "mlops/scoring.h"

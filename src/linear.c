@@ -24,6 +24,7 @@
 
 #include <cblas.h>
 
+#include "mlops/float_text.h"
 #include "mlops/linear.h"
 #include "mlops/scoring.h"
 #include "mlops/source.h"

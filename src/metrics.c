@@ -12,6 +12,7 @@
 #include "utils/json.h"
 
 #include "mlops/dataset.h"
+#include "mlops/float_text.h"
 #include "mlops/metrics.h"
 
 /* Regression metrics: r2 (1 when the targets are constant and matched), rmse, mse, mae. */

@@ -26,7 +26,6 @@
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/fmgroids.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -36,6 +35,7 @@
 #include "utils/typcache.h"
 
 #include "mlops/args.h"
+#include "mlops/float_text.h"
 #include "mlops/model_cache.h"
 #include "mlops/scoring.h"
 #include "mlops/settings.h"
@@ -566,10 +566,7 @@ AppendJsonNumber(StringInfo buf, const char *key, double v)
 {
 	escape_json(buf, key);
 	appendStringInfoString(buf, ": ");
-	if (isnan(v) || isinf(v))
-		appendStringInfoString(buf, "null");
-	else
-		appendStringInfoString(buf, float8out_internal(v));
+	AppendJsonNumberOrNull(buf, v);
 }
 
 /*

@@ -19,7 +19,6 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "common/shortest_dec.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -35,6 +34,7 @@
 #include "utils/numeric.h"
 
 #include "mlops/args.h"
+#include "mlops/float_text.h"
 #include "mlops/mix64.h"
 #include "mlops/profile.h"
 #include "mlops/source.h"
@@ -905,25 +905,6 @@ TextArrayToNames(ArrayType *array)
 	return names;
 }
 
-/*
- * Appends a finite double as a JSON number in its shortest exact form, or
- * null: whatever extra_float_digits says, so that a frozen profile reads back
- * bit for bit (float8out rounds it when extra_float_digits <= 0).
- */
-static void
-AppendNumber(StringInfo buf, double x)
-{
-	char		text[DOUBLE_SHORTEST_DECIMAL_LEN];
-
-	if (!isfinite(x))
-	{
-		appendStringInfoString(buf, "null");
-		return;
-	}
-	double_to_shortest_decimal_buf(x, text);
-	appendStringInfoString(buf, text);
-}
-
 /* Appends a JSON array of doubles. */
 static void
 AppendNumbers(StringInfo buf, const double *x, int64 n)
@@ -933,7 +914,7 @@ AppendNumbers(StringInfo buf, const double *x, int64 n)
 	{
 		if (i > 0)
 			appendStringInfoChar(buf, ',');
-		AppendNumber(buf, x[i]);
+		AppendJsonNumberOrNull(buf, x[i]);
 	}
 	appendStringInfoChar(buf, ']');
 }
@@ -969,13 +950,13 @@ ProfileToJsonb(List *profiles)
 			bool		any = p->count > 0;
 
 			appendStringInfo(&buf, ", \"nonfinite\": " INT64_FORMAT ", \"mean\": ", p->nonfinite);
-			AppendNumber(&buf, any ? p->mean : NAN);
+			AppendJsonNumberOrNull(&buf, any ? p->mean : NAN);
 			appendStringInfoString(&buf, ", \"std\": ");
-			AppendNumber(&buf, any ? p->std : NAN);
+			AppendJsonNumberOrNull(&buf, any ? p->std : NAN);
 			appendStringInfoString(&buf, ", \"min\": ");
-			AppendNumber(&buf, any ? p->min : NAN);
+			AppendJsonNumberOrNull(&buf, any ? p->min : NAN);
 			appendStringInfoString(&buf, ", \"max\": ");
-			AppendNumber(&buf, any ? p->max : NAN);
+			AppendJsonNumberOrNull(&buf, any ? p->max : NAN);
 			appendStringInfoString(&buf, ", \"edges\": ");
 			AppendNumbers(&buf, p->edges, p->nedges);
 			appendStringInfoString(&buf, ", \"fractions\": ");
@@ -983,7 +964,7 @@ ProfileToJsonb(List *profiles)
 			appendStringInfoString(&buf, ", \"sample\": ");
 			AppendNumbers(&buf, p->sample, p->nsample);
 			appendStringInfoString(&buf, ", \"sample_error\": ");
-			AppendNumber(&buf, p->sample_error);
+			AppendJsonNumberOrNull(&buf, p->sample_error);
 			if (p->sampled > 0)
 				appendStringInfo(&buf, ", \"sampled\": " INT64_FORMAT, p->sampled);
 		}

@@ -27,6 +27,7 @@
 
 #include "mlops/args.h"
 #include "mlops/dataset.h"
+#include "mlops/float_text.h"
 #include "mlops/metrics.h"
 #include "mlops/source.h"
 #include "mlops/train.h"

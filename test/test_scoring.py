@@ -193,6 +193,10 @@ for i, e in enumerate(expl):
     ok &= close(e["bias"], lin.intercept_) and all(close(e["contributions"][k], v, rel=1e-12, abs_=1e-12) for k, v in want.items())
     ok &= close(e["bias"] + sum(e["contributions"].values()), ours[i], rel=1e-9)
 check(ok, "linear explain: contribution = coef·x per input (indicator terms summed), bias = intercept")
+query(conn, "SET extra_float_digits = 0")
+rounded = [r[0] for r in query(conn, "SELECT mlops.explain('lin', t) FROM ldata t ORDER BY id")]
+query(conn, "RESET extra_float_digits")
+check(rounded == expl, "explain's numbers are exact whatever extra_float_digits says")
 row = np.array([[spec["inputs"][0]["impute"], 1.0, 2.0, 1, 0]])
 expect_error(conn, "SELECT mlops.predict('lin', ROW(1.0::float8, 1.0::float8)::record)", "42703")
 query(conn, "CREATE TYPE pt AS (a float8, b float8, city text, c float8)")

@@ -169,12 +169,6 @@ extern double DatasetImputeValue(const Dataset *ds, int j);
 /* The version's spec (docs/model-format.md) as JSON text; with_impute for linear models. */
 extern void DatasetSpecJson(const Dataset *ds, bool with_impute, StringInfo out);
 
-/* A float8 as text in its shortest exact form (NaN, Infinity, -Infinity spelled out). */
-extern char *Float8ExactText(double v);
-
-/* Appends a float8 as JSON: an exact number, or the string "NaN"/"Infinity"/"-Infinity". */
-extern void AppendJsonFloat8(StringInfo out, double v);
-
 /* The input names as a text[] datum, in order (the version's features). */
 extern Datum DatasetFeaturesArray(const Dataset *ds);
 
