@@ -358,6 +358,70 @@ KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
 	return nkeep;
 }
 
+/*
+ * Appends the line (or steps) of series number s through its kept points
+ * (KeptPoints), when at least two of them are finite; returns how many are.
+ */
+static int
+AppendSeriesLine(StringInfo out, const SvgSeries *ser, int s, const SvgScale *sx, const SvgScale *sy, int bottom)
+{
+	StringInfoData d;
+	bool		pen_down = false;
+	int			finite = 0;
+	int		   *keep = palloc(sizeof(int) * (ser->n + 1));
+	int			nkeep = KeptPoints(ser, sx, keep);
+
+	initStringInfo(&d);
+	for (int k = 0; k < nkeep; k++)
+	{
+		int			i = keep[k];
+		double		px,
+					py;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!isfinite(ser->x[i]) || !isfinite(ser->y[i]))
+		{
+			pen_down = false;
+			continue;
+		}
+		finite++;
+		px = ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT);
+		py = ScalePosition(sy, ser->y[i], bottom, PLOT_TOP);
+		if (!pen_down)
+			appendStringInfo(&d, "M%.1f %.1f", px, py);
+		else if (ser->style == SVG_STEP)
+			appendStringInfo(&d, "H%.1fV%.1f", px, py);
+		else
+			appendStringInfo(&d, "L%.1f %.1f", px, py);
+		pen_down = true;
+	}
+	if (finite > 1)
+	{
+		appendStringInfo(out, "<path class=\"series\" fill=\"none\" d=\"%s\"", d.data);
+		AppendStroke(out, s, ser->emphasis);
+		appendStringInfoString(out, "/>");
+	}
+	pfree(d.data);
+	pfree(keep);
+	return finite;
+}
+
+/* Appends a marker, in the colour of series number s, at every finite point of the series. */
+static void
+AppendSeriesMarkers(StringInfo out, const SvgSeries *ser, int s, const SvgScale *sx, const SvgScale *sy, int bottom)
+{
+	for (int i = 0; i < ser->n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!isfinite(ser->x[i]) || !isfinite(ser->y[i]))
+			continue;
+		appendStringInfo(out, "<circle class=\"series\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"/>",
+						 ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT),
+						 ScalePosition(sy, ser->y[i], bottom, PLOT_TOP),
+						 ser->emphasis ? "4" : "3", palette[s % PALETTE_SIZE]);
+	}
+}
+
 /* Appends a line, step or scatter chart: axes on nice ticks, the series, a legend. */
 void
 SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int nseries)
@@ -400,59 +464,12 @@ SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int n
 	AppendValueAxis(out, &sx, false, LINE_LEFT, bottom);
 	AppendAxisLabels(out, axes, LINE_LEFT, bottom);
 
+	/* a scatter series is its markers; a line gets them too when it has few points */
 	for (s = 0; s < nseries; s++)
 	{
-		const SvgSeries *ser = &series[s];
-		StringInfoData d;
-		bool		pen_down = false;
-		int			finite = 0;
-		int		   *keep = palloc(sizeof(int) * (ser->n + 1));
-		int			nkeep = KeptPoints(ser, &sx, keep);
-
-		initStringInfo(&d);
-		for (int k = 0; k < nkeep; k++)
-		{
-			double		px,
-						py;
-
-			i = keep[k];
-			CHECK_FOR_INTERRUPTS();
-			if (!isfinite(ser->x[i]) || !isfinite(ser->y[i]))
-			{
-				pen_down = false;
-				continue;
-			}
-			finite++;
-			px = ScalePosition(&sx, ser->x[i], LINE_LEFT, PLOT_RIGHT);
-			py = ScalePosition(&sy, ser->y[i], bottom, PLOT_TOP);
-			if (!pen_down)
-				appendStringInfo(&d, "M%.1f %.1f", px, py);
-			else if (ser->style == SVG_STEP)
-				appendStringInfo(&d, "H%.1fV%.1f", px, py);
-			else
-				appendStringInfo(&d, "L%.1f %.1f", px, py);
-			pen_down = true;
-		}
-		if (ser->style != SVG_POINTS && finite > 1)
-		{
-			appendStringInfo(out, "<path class=\"series\" fill=\"none\" d=\"%s\"", d.data);
-			AppendStroke(out, s, ser->emphasis);
-			appendStringInfoString(out, "/>");
-		}
-		if (ser->style == SVG_POINTS || finite <= MAX_MARKED)
-		{
-			for (i = 0; i < ser->n; i++)
-			{
-				if (!isfinite(ser->x[i]) || !isfinite(ser->y[i]))
-					continue;
-				appendStringInfo(out, "<circle class=\"series\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"/>",
-								 ScalePosition(&sx, ser->x[i], LINE_LEFT, PLOT_RIGHT),
-								 ScalePosition(&sy, ser->y[i], bottom, PLOT_TOP),
-								 ser->emphasis ? "4" : "3", palette[s % PALETTE_SIZE]);
-			}
-		}
-		pfree(d.data);
-		pfree(keep);
+		if (series[s].style == SVG_POINTS ||
+			AppendSeriesLine(out, &series[s], s, &sx, &sy, bottom) <= MAX_MARKED)
+			AppendSeriesMarkers(out, &series[s], s, &sx, &sy, bottom);
 	}
 	AppendLegend(out, names, emphasis, styles, nseries, bottom + AXIS_SPACE);
 	appendStringInfoString(out, "</svg>");
