@@ -220,6 +220,35 @@ ReportNote(StringInfo out, const char *text)
 	appendStringInfoString(out, "</p>");
 }
 
+/* Opens a figure with its caption, which is also the accessible title of its chart. */
+static void
+FigureBegin(StringInfo out, const char *caption, SvgAxes *axes)
+{
+	axes->title = caption;
+	appendStringInfoString(out, "<figure><figcaption>");
+	MarkupEscape(out, caption, 0);
+	appendStringInfoString(out, "</figcaption>");
+}
+
+/* Appends a figure with a line chart of the series. */
+static void
+AppendLineFigure(StringInfo out, const char *caption, SvgAxes *axes, const SvgSeries *series, int nseries)
+{
+	FigureBegin(out, caption, axes);
+	SvgLineChart(out, axes, series, nseries);
+	appendStringInfoString(out, "</figure>");
+}
+
+/* Appends a figure with a bar chart (see SvgBarChart). */
+static void
+AppendBarFigure(StringInfo out, const char *caption, SvgAxes *axes, const char *const *categories,
+				int ncategories, const SvgBars *bars, int nbars, int emphasis_category)
+{
+	FigureBegin(out, caption, axes);
+	SvgBarChart(out, axes, categories, ncategories, bars, nbars, emphasis_category);
+	appendStringInfoString(out, "</figure>");
+}
+
 /* The style a query of ReportCharts names. */
 static SvgStyle
 ParseStyle(const char *style)
@@ -280,14 +309,9 @@ ReportCharts(StringInfo out, const char *sql, int nargs, Oid *types, Datum *valu
 		{
 			if (charts++ == 0)
 				appendStringInfoString(out, "<div class=\"charts\">");
-			appendStringInfoString(out, "<figure><figcaption>");
-			MarkupEscape(out, chart, 0);
-			appendStringInfoString(out, "</figcaption>");
-			chart_axes.title = chart;
 			if (chart_axes.y_label == NULL)
 				chart_axes.y_label = chart;
-			SvgLineChart(out, &chart_axes, series, nseries);
-			appendStringInfoString(out, "</figure>");
+			AppendLineFigure(out, chart, &chart_axes, series, nseries);
 		}
 		start = row;
 	}
@@ -428,13 +452,11 @@ AppendBestRunSection(StringInfo out, const ReportRuns *runs, const char *metric,
 		SvgAxes		axes = {0};
 		SvgBars		bars = {metric, runs->value};
 
-		axes.title = psprintf("%s by run", metric);
 		axes.x_label = metric;
-		appendStringInfoString(out, "<div class=\"charts\"><figure><figcaption>");
-		MarkupEscape(out, axes.title, 0);
-		appendStringInfoString(out, "</figcaption>");
-		SvgBarChart(out, &axes, (const char *const *) runs->labels, runs->n, &bars, 1, runs->best);
-		appendStringInfoString(out, "</figure></div>");
+		appendStringInfoString(out, "<div class=\"charts\">");
+		AppendBarFigure(out, psprintf("%s by run", metric), &axes, (const char *const *) runs->labels, runs->n,
+						&bars, 1, runs->best);
+		appendStringInfoString(out, "</div>");
 	}
 	ReportSectionEnd(out);
 }
@@ -849,15 +871,10 @@ AppendRankedBars(StringInfo out, const char *caption, const char *x_label,
 	}
 	if (shown < n)
 		caption = psprintf("%s (the %d largest of %d)", caption, shown, n);
-	axes.title = caption;
 	axes.x_label = x_label;
 	bars.name = x_label;
 	bars.values = sorted;
-	appendStringInfoString(out, "<figure><figcaption>");
-	MarkupEscape(out, caption, 0);
-	appendStringInfoString(out, "</figcaption>");
-	SvgBarChart(out, &axes, labels, shown, &bars, 1, -1);
-	appendStringInfoString(out, "</figure>");
+	AppendBarFigure(out, caption, &axes, labels, shown, &bars, 1, -1);
 }
 
 /* The elements of a text[] column as C strings, NULL for SQL NULL; sets *n. */
@@ -1195,18 +1212,6 @@ ScoreTestSplit(void *arg)
 	t->fingerprint = ds->fingerprint;
 }
 
-/* Appends a figure with a line chart of the series. */
-static void
-AppendLineFigure(StringInfo out, const char *caption, SvgAxes *axes, const SvgSeries *series, int nseries)
-{
-	axes->title = caption;
-	appendStringInfoString(out, "<figure><figcaption>");
-	MarkupEscape(out, caption, 0);
-	appendStringInfoString(out, "</figcaption>");
-	SvgLineChart(out, axes, series, nseries);
-	appendStringInfoString(out, "</figure>");
-}
-
 /*
  * Appends the ROC and precision-recall curves of the scored test rows: of the
  * positive class (classes[1]) for a binary model, one-vs-rest per class for a
@@ -1462,13 +1467,8 @@ AppendDriftHistogram(StringInfo out, const FeatureProfile *ref, const FeaturePro
 	bars[0].values = r;
 	bars[1].name = "current";
 	bars[1].values = c;
-	axes.title = caption;
 	axes.x_label = "fraction of rows";
-	appendStringInfoString(out, "<figure><figcaption>");
-	MarkupEscape(out, caption, 0);
-	appendStringInfoString(out, "</figcaption>");
-	SvgBarChart(out, &axes, labels, n, bars, 2, -1);
-	appendStringInfoString(out, "</figure>");
+	AppendBarFigure(out, caption, &axes, labels, n, bars, 2, -1);
 }
 
 /* Appends the table of a monitor's latest metric per feature (mlops.drift_status), drifted rows marked. */
