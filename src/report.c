@@ -749,7 +749,7 @@ AppendLearningCurveSection(StringInfo out, const char *model, int featured, cons
 	if (featured == 0)
 	{
 		ReportNote(out, psprintf("No version is behind alias \"%s\", so there is no learning curve to show.",
-								 mlops_default_alias ? mlops_default_alias : "production"));
+								 mlops_default_alias));
 		ReportSectionEnd(out);
 		return;
 	}
@@ -1071,7 +1071,7 @@ AppendImportanceSection(StringInfo out, const char *model, int featured)
 	if (featured == 0)
 	{
 		ReportNote(out, psprintf("No version is behind alias \"%s\", so there is no feature importance to show.",
-								 mlops_default_alias ? mlops_default_alias : "production"));
+								 mlops_default_alias));
 		ReportSectionEnd(out);
 		return;
 	}
@@ -1342,7 +1342,7 @@ AppendTestSplitSection(StringInfo out, const char *model, int featured)
 	if (featured == 0)
 	{
 		ReportNote(out, psprintf("No version is behind alias \"%s\", so there is no test split to show.",
-								 mlops_default_alias ? mlops_default_alias : "production"));
+								 mlops_default_alias));
 		ReportSectionEnd(out);
 		return;
 	}
@@ -1611,8 +1611,7 @@ static void
 AppendDeploymentsSection(StringInfo out, const char *model)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2] = {CStringGetTextDatum(model),
-	CStringGetTextDatum(mlops_default_alias ? mlops_default_alias : "production")};
+	Datum		values[2] = {CStringGetTextDatum(model), CStringGetTextDatum(mlops_default_alias)};
 	SPITupleTable *rows;
 	SvgAxes		axes = {0};
 
@@ -1680,7 +1679,7 @@ AppendModelReport(StringInfo out, const char *ref)
 	char	   *model = (char *) ref;
 	char	   *featured_ref;
 	int			featured = 0;
-	const char *alias = mlops_default_alias ? mlops_default_alias : "production";
+	const char *alias = mlops_default_alias;
 	const char *models_sql =
 		"SELECT (aliases ->> $2)::int, description, latest_version::text,"
 		"       (SELECT string_agg(key || ' (v' || value || ')', ', ' ORDER BY key) FROM jsonb_each_text(aliases)),"
