@@ -1155,6 +1155,7 @@ ScoreTestSplit(void *arg)
 	int64		cap = Min(ds->test_rows, REPORT_MAX_TEST_ROWS);
 	int			width = t->classification ? t->nclasses : 1;
 	Datum	   *elems = palloc(sizeof(Datum) * (ds->ninputs + 1));
+	Datum		values[2] = {CStringGetTextDatum(t->ref)};
 	DatasetScan *scan;
 	DatasetBatch *b;
 
@@ -1177,7 +1178,6 @@ ScoreTestSplit(void *arg)
 	{
 		for (int i = 0; i < b->nrows && t->n < cap; i++)
 		{
-			Datum		values[2];
 			bool		isnull;
 			Datum		result;
 
@@ -1186,7 +1186,6 @@ ScoreTestSplit(void *arg)
 				continue;
 			for (int j = 0; j < ds->ninputs; j++)
 				elems[j] = Float8GetDatum(b->x[i * ds->ninputs + j]);
-			values[0] = CStringGetTextDatum(t->ref);
 			values[1] = PointerGetDatum(construct_array(elems, ds->ninputs, FLOAT8OID, sizeof(float8),
 														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 			if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
