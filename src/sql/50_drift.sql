@@ -199,16 +199,15 @@ DECLARE
     message text;
 BEGIN
     SELECT * INTO STRICT m FROM mlops.monitor mon WHERE mon.name = _record_monitor_run.monitor;
+    SELECT coalesce(array_agg(e->>'feature' ORDER BY ord), '{}') INTO bad
+      FROM jsonb_array_elements(coalesce(results, '[]')) WITH ORDINALITY AS x(e, ord)
+     WHERE (e->>'drifted')::boolean;
     INSERT INTO mlops.monitor_run (monitor_id, model, version, by, features, drifted, error)
-        VALUES (m.id, model, version, mlops.invoker(), jsonb_array_length(results),
-                (SELECT count(*) FROM jsonb_array_elements(results) e WHERE (e->>'drifted')::boolean), error)
+        VALUES (m.id, model, version, mlops.invoker(), jsonb_array_length(results), cardinality(bad), error)
         RETURNING id INTO run;
     INSERT INTO mlops.drift_result (run_id, feature, metric, value, threshold, drifted)
         SELECT run, e->>'feature', m.metric, (e->>'value')::float8, m.threshold, (e->>'drifted')::boolean
           FROM jsonb_array_elements(coalesce(results, '[]')) e;
-    SELECT coalesce(array_agg(e->>'feature' ORDER BY ord), '{}') INTO bad
-      FROM jsonb_array_elements(coalesce(results, '[]')) WITH ORDINALITY AS x(e, ord)
-     WHERE (e->>'drifted')::boolean;
     IF error IS NOT NULL THEN
         message := format('monitor "%s" failed: %s', monitor, error);
         INSERT INTO mlops.alert (run_id, kind, action, message) VALUES (run, 'error', m.action, message)
