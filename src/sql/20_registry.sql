@@ -13,6 +13,25 @@ CREATE DOMAIN mlops.alias_name AS text
     CHECK (VALUE ~ '^[a-z_][a-z0-9_-]{0,62}$');
 COMMENT ON DOMAIN mlops.alias_name IS 'an alias name: a lower-case letter or "_", then lower-case letters, digits, "_" or "-" (at most 63)';
 
+-- Raises 42602 (invalid_name) unless model is a valid model name (the domain
+-- mlops.model_name), for the functions that create a model. STRICT: a NULL
+-- name is not a name to check (the caller's _require or NOT NULL refuses it).
+CREATE FUNCTION mlops._check_model_name(model text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM model::mlops.model_name;
+    RETURN model;
+EXCEPTION WHEN check_violation THEN
+    RAISE EXCEPTION 'invalid model name "%"', model
+        USING ERRCODE = 'invalid_name',
+              DETAIL = 'A model name starts with a letter or "_" and continues with letters, digits, "_", "." or "-" (at most 128 characters).';
+END
+$$;
+COMMENT ON FUNCTION mlops._check_model_name(text) IS
+    'internal: returns model, or raises 42602 unless it is a valid model name';
+
 CREATE TABLE mlops.model (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name         mlops.model_name NOT NULL UNIQUE,
@@ -151,13 +170,7 @@ DECLARE
     mid bigint;
     new_version int;
 BEGIN
-    BEGIN
-        PERFORM model::mlops.model_name;
-    EXCEPTION WHEN check_violation THEN
-        RAISE EXCEPTION 'invalid model name "%"', model
-            USING ERRCODE = 'invalid_name',
-                  DETAIL = 'A model name starts with a letter or "_" and continues with letters, digits, "_", "." or "-" (at most 128 characters).';
-    END;
+    PERFORM mlops._check_model_name(model);
     INSERT INTO mlops.model (name, created_by) VALUES (model, mlops.invoker()) ON CONFLICT (name) DO NOTHING;
     UPDATE mlops.model m SET last_version = m.last_version + 1 WHERE m.name = _register_version.model
         RETURNING m.id, m.last_version INTO STRICT mid, new_version;

@@ -58,11 +58,7 @@ BEGIN
             USING ERRCODE = 'data_corrupted',
                   DETAIL = 'The artifact was altered on its way from the publishing server.';
     END IF;
-    BEGIN
-        PERFORM model::mlops.model_name;
-    EXCEPTION WHEN check_violation THEN
-        RAISE EXCEPTION 'invalid model name "%"', model USING ERRCODE = 'invalid_name';
-    END;
+    PERFORM mlops._check_model_name(model);
     INSERT INTO mlops.model (name, created_by) VALUES (model, mlops.invoker()) ON CONFLICT (name) DO NOTHING;
     SELECT m.id, m.last_version INTO STRICT mid, last FROM mlops.model m
      WHERE m.name = _install_version.model FOR UPDATE;
