@@ -8,6 +8,22 @@
 -- which the source was given at training.
 -- ---------------------------------------------------------------------------
 
+-- Raises 42704 (undefined_object) unless pg_cron is installed in this database.
+CREATE FUNCTION mlops._require_pg_cron() RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database'
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, and run CREATE EXTENSION pg_cron.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._require_pg_cron() IS
+    'internal: raises 42704, saying how to install it, unless pg_cron is installed in this database';
+
 -- The pg_cron job and run this backend is executing, or NULLs outside one.
 CREATE FUNCTION mlops._current_cron_run(OUT job_id bigint, OUT run_id bigint)
     LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
@@ -228,11 +244,7 @@ DECLARE
     job bigint;
 BEGIN
     PERFORM mlops._require(schedule, 'schedule');
-    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
-        RAISE EXCEPTION 'pg_cron is not installed in this database'
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, and run CREATE EXTENSION pg_cron.';
-    END IF;
+    PERFORM mlops._require_pg_cron();
     EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, schedule,
         format('DO $job$ BEGIN IF to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
                'ELSE PERFORM %s; END IF; END $job$', needs, job_name, call);
@@ -286,9 +298,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'mlops jobs are named mlops:retrain:<model> and mlops:monitor:<name>; use cron.unschedule() for others.';
     END IF;
-    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
-        RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = 'undefined_object';
-    END IF;
+    PERFORM mlops._require_pg_cron();
     BEGIN
         EXECUTE 'SELECT cron.unschedule($1)' INTO removed USING job_name;
     EXCEPTION WHEN internal_error THEN
@@ -302,7 +312,7 @@ COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of 
 
 -- A trainer's monitor with action retrain runs the unattended retraining,
 -- which records its failure (retrain and production are for mlops_admin).
-GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops.unschedule(text),
+GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops.unschedule(text), mlops._require_pg_cron(),
     mlops._scheduled_monitor(text), mlops._unschedule_current_job(text), mlops._current_cron_run(),
     mlops._retrain_spec(text),
     mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
