@@ -5,6 +5,8 @@ linked to the pg_cron job run. pg_cron works in one database per server (the
 throwaway server's cron.database_name is "mlops"), so this test uses it."""
 import time
 
+import psycopg2
+
 from mlops_test import check, connect, expect_error, finish, psql, query
 
 conn = connect("mlops")
@@ -59,6 +61,23 @@ if versions == 2:
 # A job outlives nothing it works on: it runs while mlops is there, and its
 # next run after DROP EXTENSION removes it (its command is run here as pg_cron would).
 query(conn, "SELECT mlops.create_monitor('cron_mon', 'cron_diabetes', 'diabetes')")
+
+# roles that are not superusers schedule the jobs their mlops role allows (with USAGE on schema cron);
+# each job runs as its scheduler, who alone can remove it
+query(conn, "CREATE ROLE cron_trainer IN ROLE mlops_trainer")
+query(conn, "CREATE ROLE cron_admin IN ROLE mlops_admin")
+query(conn, "GRANT USAGE ON SCHEMA cron TO cron_trainer, cron_admin")
+for role, call, name in (("cron_trainer", "mlops.schedule_monitor('cron_mon', '0 4 * * *')", "mlops:monitor:cron_mon"),
+                         ("cron_admin", "mlops.schedule_retrain('cron_diabetes', '0 4 * * *')", "mlops:retrain:cron_diabetes")):
+    query(conn, f"SET ROLE {role}")
+    try:
+        job = query(conn, f"SELECT {call}")[0][0]
+        who = query(conn, "SELECT username FROM cron.job WHERE jobid = %s", (job,))
+        removed = query(conn, "SELECT mlops.unschedule(%s)", (name,))[0][0]
+        check(who == [(role,)] and removed, f"{role} schedules {name}, run as {role} ({who}), and removes it")
+    except psycopg2.Error as e:
+        check(False, f"{role} schedules and removes {name}: {e}")
+    query(conn, "RESET ROLE")
 query(conn, "SELECT mlops.schedule_monitor('cron_mon', '0 4 * * *')")
 command = query(conn, "SELECT command FROM cron.job WHERE jobname = 'mlops:monitor:cron_mon'")[0][0]
 query(conn, command)

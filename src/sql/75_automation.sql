@@ -313,6 +313,7 @@ COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of 
 -- A trainer's monitor with action retrain runs the unattended retraining,
 -- which records its failure (retrain and production are for mlops_admin).
 GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops.unschedule(text), mlops._require_pg_cron(),
+    mlops._cron_schedule(text, text, text, text),
     mlops._scheduled_monitor(text), mlops._unschedule_current_job(text), mlops._current_cron_run(),
     mlops._retrain_spec(text),
     mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
