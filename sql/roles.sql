@@ -60,6 +60,19 @@ SELECT mlops.start_run('roles');
 SELECT count(*) FROM mlops.runs;
 RESET ROLE;
 
+-- a function a role may call, running with the caller's rights, may call the
+-- mlops functions it names (only retraining is left to mlops_admin: a trainer's
+-- monitor with action retrain records the refusal)
+WITH f AS (SELECT oid, proname, prosecdef, prosrc FROM pg_proc WHERE pronamespace = 'mlops'::regnamespace),
+     calls AS (SELECT f.oid AS caller, f.proname, m[1] AS callee
+                 FROM f, regexp_matches(f.prosrc, 'mlops\.([a-z_0-9]+)\s*\(', 'g') m WHERE NOT f.prosecdef)
+SELECT DISTINCT r AS role, c.proname AS caller, c.callee
+  FROM calls c, unnest(ARRAY['mlops_scorer', 'mlops_trainer', 'mlops_admin']) r
+ WHERE has_function_privilege(r, c.caller, 'EXECUTE')
+   AND EXISTS (SELECT FROM f WHERE f.proname = c.callee)
+   AND NOT EXISTS (SELECT FROM f WHERE f.proname = c.callee AND has_function_privilege(r, f.oid, 'EXECUTE'))
+ ORDER BY 1, 2, 3;
+
 -- who: invoker() is the caller even inside SECURITY DEFINER functions
 SELECT created_by FROM mlops.run WHERE id = :run;
 
