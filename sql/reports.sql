@@ -208,3 +208,18 @@ SELECT pg_temp.charts(p, 'test-split') AS residual_plots, pg_temp.charts(p, 'imp
 RESET ROLE;
 REVOKE SELECT ON diabetes, diabetes_shifted FROM regress_report_trainer;
 DROP ROLE regress_report_trainer;
+-- the test split is scored as evaluate() scores it: the source's categories
+-- are the version's by text, whatever their positions now (a new colour
+-- 'green' sorts between 'blue' and 'red'). The version fits blue and red
+-- rows exactly: their residuals are 0; green, unseen, is imputed (+5)
+CREATE TABLE shop AS
+SELECT (ARRAY['blue', 'red'])[1 + i % 2] AS colour, (i % 17)::float8 AS x,
+       (i % 17) + CASE WHEN i % 2 = 1 THEN 10 ELSE 0 END AS y
+  FROM generate_series(1, 200) i;
+SELECT version FROM mlops.train('shop', 'shop', 'y', 'linear');
+INSERT INTO shop SELECT 'green', (i % 17)::float8, (i % 17) + 5 FROM generate_series(1, 50) i;
+SELECT pg_temp.section(mlops.report('shop'), 'test-split') AS split \gset
+SELECT string_agg(m[1], ' ') AS residual_ticks
+  FROM regexp_matches(:'split', '<text x="59" y="[^"]*" text-anchor="end">([^<]*)</text>', 'g') m;
+SELECT count(DISTINCT m[1]) AS residual_levels
+  FROM regexp_matches(:'split', '<circle class="series" cx="[^"]*" cy="([^"]*)" r="3" fill="#0072b2"/>', 'g') m;

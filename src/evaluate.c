@@ -2,7 +2,8 @@
  * evaluate.c — evaluate(model, source): the quality metrics (metrics.h) of a
  * model version on the rows of any table or query holding its target and
  * features, and the internal _evaluate_versions that promote's gate uses to
- * score a candidate and an incumbent on the same rows in one scan.
+ * score a candidate and an incumbent on the same rows in one scan; and
+ * (evaluate.h) that scoring of one version's rows, for the report's test split.
  *
  * Rows come from the dataset loader (dataset.h): every row whose target is
  * not NULL, or only the test rows of the split (test_fraction, seed) — the
@@ -30,13 +31,14 @@
 
 #include "mlops/args.h"
 #include "mlops/dataset.h"
+#include "mlops/evaluate.h"
 #include "mlops/float_text.h"
 #include "mlops/metrics.h"
 #include "mlops/model_cache.h"
 #include "mlops/scoring.h"
 
 /* One version being evaluated: how the dataset's rows become its inputs, and its scores. */
-typedef struct EvalModel
+struct EvalModel
 {
 	const char *ref;
 	char	   *name;
@@ -53,18 +55,24 @@ typedef struct EvalModel
 	double	   *out;
 	double	   *scores;			/* per row: the prediction, or nclasses probabilities */
 	int		   *label;			/* per row: the true class as the model's index */
-} EvalModel;
+};
 
-/* Resolves a reference and reads the version's target column (inside SPI). */
-static void
-ResolveEvalModel(EvalModel *e)
+/*
+ * Resolves a model reference (inside SPI): the version it means, its target
+ * column and its scoring model, loaded into cxt (where the EvalModel lives).
+ */
+EvalModel *
+EvalModelOpen(const char *ref, MemoryContext cxt)
 {
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	EvalModel  *e = palloc0(sizeof(EvalModel));
 	Oid			type = TEXTOID;
-	Datum		arg = CStringGetTextDatum(e->ref);
+	Datum		arg = CStringGetTextDatum(ref);
 	bool		isnull;
 	HeapTuple	tup;
 	TupleDesc	desc;
 
+	e->ref = ref;
 	if (SPI_execute_with_args("SELECT r.model, r.version, r.model_id, v.target "
 							  "FROM mlops.resolve_model($1) r "
 							  "JOIN mlops.model_versions v ON v.name = r.model AND v.version = r.version",
@@ -82,6 +90,17 @@ ResolveEvalModel(EvalModel *e)
 				 errmsg("model \"%s\" version %d has no target column", e->name, e->version),
 				 errdetail("It was imported without naming its target."),
 				 errhint("Import it with the target argument of import_model to evaluate it.")));
+	e->m = ModelCacheGet(get_relname_relid("model_version", get_namespace_oid("mlops", false)),
+						 e->model_id, e->version, e->name, cxt);
+	MemoryContextSwitchTo(old);
+	return e;
+}
+
+/* How many scores a row gets: the number of classes, or 1 for regression. */
+int
+EvalModelWidth(const EvalModel *e)
+{
+	return e->m->classification ? e->m->nclasses : 1;
 }
 
 /* The index of a dataset input by name, or -1. */
@@ -95,13 +114,16 @@ DatasetInputIndex(const Dataset *ds, const char *name)
 }
 
 /*
- * Maps the dataset's inputs (read for version first_version), categories and classes to those of the model
- * being evaluated; raises a clear error where they cannot correspond.
+ * Maps the dataset's inputs (read for version first_version), categories and
+ * classes to those of the model being evaluated, so that its rows can be
+ * scored (in the EvalModel's context); raises a clear error where they
+ * cannot correspond.
  */
-static void
-MapToModel(EvalModel *e, const Dataset *ds, int32 first_version)
+void
+EvalModelMap(EvalModel *e, const Dataset *ds, int32 first_version, MemoryContext cxt)
 {
 	ScoringModel *m = e->m;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 
 	if (m->classification != ds->classification)
 		ereport(ERROR,
@@ -136,9 +158,13 @@ MapToModel(EvalModel *e, const Dataset *ds, int32 first_version)
 		for (int c = 0; c < din->ncategories; c++)
 			e->category[i][c] = ScoringCategoryIndex(in, din->categories[c], strlen(din->categories[c]));
 	}
+	e->x = palloc(sizeof(double) * Max(m->ninputs, 1));
+	e->xf = palloc(sizeof(float) * Max(m->ninputs, 1));
+	e->margins = palloc(sizeof(float) * Max(m->noutputs, 1));
+	MemoryContextSwitchTo(old);
 	if (!m->classification)
 		return;
-	e->class_index = palloc(sizeof(int) * ds->nclasses);
+	e->class_index = MemoryContextAlloc(cxt, sizeof(int) * ds->nclasses);
 	for (int c = 0; c < ds->nclasses; c++)
 	{
 		int			k = -1;
@@ -164,13 +190,16 @@ MapToModel(EvalModel *e, const Dataset *ds, int32 first_version)
 	}
 }
 
-/* Scores row i of a batch with model e, storing the scores as row `row`. */
-static void
-ScoreRow(EvalModel *e, const Dataset *ds, const DatasetBatch *b, int i, int64 row)
+/*
+ * Scores row i of a batch as predict() would: EvalModelWidth() scores into
+ * scores and, for classification, the row's class as the model's index into
+ * *label.
+ */
+void
+EvalModelScoreRow(EvalModel *e, const Dataset *ds, const DatasetBatch *b, int i, double *scores, int *label)
 {
 	ScoringModel *m = e->m;
 	const double *bx = b->x + (Size) i * ds->ninputs;
-	int			width = m->classification ? m->nclasses : 1;
 
 	for (int k = 0; k < m->ninputs; k++)
 	{
@@ -180,14 +209,14 @@ ScoreRow(EvalModel *e, const Dataset *ds, const DatasetBatch *b, int i, int64 ro
 			v = e->category[k][(int) v];
 		e->x[k] = v;
 	}
-	ScoreVector(m, e->x, e->xf, e->margins, e->scores + row * width);
+	ScoreVector(m, e->x, e->xf, e->margins, scores);
 	if (m->classification)
-		e->label[row] = e->class_index[b->label[i]];
+		*label = e->class_index[b->label[i]];
 }
 
 /* Makes room for `need` rows of scores in every model (and the targets). */
 static void
-Grow(EvalModel *models, int nmodels, double **y, int64 *capacity, int64 need)
+Grow(EvalModel **models, int nmodels, double **y, int64 *capacity, int64 need)
 {
 	int64		cap = *capacity;
 
@@ -198,12 +227,10 @@ Grow(EvalModel *models, int nmodels, double **y, int64 *capacity, int64 need)
 	*y = repalloc_huge(*y, sizeof(double) * cap);
 	for (int k = 0; k < nmodels; k++)
 	{
-		ScoringModel *m = models[k].m;
-		int			width = m->classification ? m->nclasses : 1;
+		EvalModel  *e = models[k];
 
-		models[k].scores = repalloc_huge(models[k].scores, sizeof(double) * width * cap);
-		if (m->classification)
-			models[k].label = repalloc_huge(models[k].label, sizeof(int) * cap);
+		e->scores = repalloc_huge(e->scores, sizeof(double) * EvalModelWidth(e) * cap);
+		e->label = repalloc_huge(e->label, sizeof(int) * cap);
 	}
 	*capacity = cap;
 }
@@ -222,9 +249,8 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext cxt = AllocSetContextCreate(caller, "mlops evaluate", ALLOCSET_DEFAULT_SIZES);
-	EvalModel  *models;
+	EvalModel **models;
 	List	   *features = NIL;
-	Oid			registry;
 	Dataset    *ds;
 	DatasetScan *scan;
 	DatasetBatch *b;
@@ -235,21 +261,16 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
-	registry = get_relname_relid("model_version", get_namespace_oid("mlops", false));
-	models = palloc0(sizeof(EvalModel) * nrefs);
+	models = palloc0(sizeof(EvalModel *) * nrefs);
 	for (int k = 0; k < nrefs; k++)
 	{
-		EvalModel  *e = &models[k];
+		EvalModel  *e = models[k] = EvalModelOpen(refs[k], cxt);
 
-		e->ref = refs[k];
-		ResolveEvalModel(e);
-		e->m = ModelCacheGet(registry, e->model_id, e->version, e->name, cxt);
-		MemoryContextSwitchTo(cxt);
-		if (k > 0 && strcmp(e->target, models[0].target) != 0)
+		if (k > 0 && strcmp(e->target, models[0]->target) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("model \"%s\" version %d predicts \"%s\", version %d \"%s\"",
-							e->name, e->version, e->target, models[0].version, models[0].target),
+							e->name, e->version, e->target, models[0]->version, models[0]->target),
 					 errdetail("Versions are compared on the same target only.")));
 		for (int i = 0; i < e->m->ninputs; i++)
 		{
@@ -265,19 +286,15 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 	}
 
 	/* the split is the first version's: its features alone decide it */
-	ds = DatasetPrepareSplit(source, models[0].target, features, models[0].m->ninputs,
-							 models[0].m->classification, test_fraction, seed, false);
+	ds = DatasetPrepareSplit(source, models[0]->target, features, models[0]->m->ninputs,
+							 models[0]->m->classification, test_fraction, seed, false);
 	y = palloc(sizeof(double) * capacity);
 	for (int k = 0; k < nrefs; k++)
 	{
-		EvalModel  *e = &models[k];
-		ScoringModel *m = e->m;
+		EvalModel  *e = models[k];
 
-		MapToModel(e, ds, models[0].version);
-		e->x = palloc(sizeof(double) * Max(m->ninputs, 1));
-		e->xf = palloc(sizeof(float) * Max(m->ninputs, 1));
-		e->margins = palloc(sizeof(float) * Max(m->noutputs, 1));
-		e->scores = palloc(sizeof(double) * capacity * (m->classification ? m->nclasses : 1));
+		EvalModelMap(e, ds, models[0]->version, cxt);
+		e->scores = palloc(sizeof(double) * capacity * EvalModelWidth(e));
 		e->label = palloc(sizeof(int) * capacity);
 	}
 
@@ -291,7 +308,8 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 				CHECK_FOR_INTERRUPTS();
 			y[n] = b->y[i];
 			for (int k = 0; k < nrefs; k++)
-				ScoreRow(&models[k], ds, b, i, n);
+				EvalModelScoreRow(models[k], ds, b, i, models[k]->scores + n * EvalModelWidth(models[k]),
+								  &models[k]->label[n]);
 			n++;
 		}
 	}
@@ -305,15 +323,15 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 
 	for (int k = 0; k < nrefs; k++)
 	{
-		ScoringModel *m = models[k].m;
+		ScoringModel *m = models[k]->m;
 		Metric		metrics[METRICS_MAX];
 		int			nmetrics;
 		StringInfoData buf;
 
 		if (m->classification)
-			nmetrics = ClassificationMetrics(models[k].label, models[k].scores, n, m->nclasses, metrics);
+			nmetrics = ClassificationMetrics(models[k]->label, models[k]->scores, n, m->nclasses, metrics);
 		else
-			nmetrics = RegressionMetrics(y, models[k].scores, n, metrics);
+			nmetrics = RegressionMetrics(y, models[k]->scores, n, metrics);
 		initStringInfo(&buf);
 		MetricsJson(metrics, nmetrics, &buf);
 		metrics_json[k] = MemoryContextStrdup(caller, buf.data);

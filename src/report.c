@@ -45,6 +45,7 @@
 #include "mlops/arrays.h"
 #include "mlops/dataset.h"
 #include "mlops/drift.h"
+#include "mlops/evaluate.h"
 #include "mlops/metrics.h"
 #include "mlops/profile.h"
 #include "mlops/settings.h"
@@ -1140,6 +1141,7 @@ AppendImportanceSection(StringInfo out, const char *model, int featured)
 typedef struct TestSplit
 {
 	const char *ref;			/* 'name:version', the pinned version */
+	int			version;
 	const char *source;
 	const char *target;
 	List	   *features;
@@ -1150,39 +1152,31 @@ typedef struct TestSplit
 	int64		n;				/* test rows scored */
 	int64		total;			/* test rows in the split */
 	double	   *y;				/* regression: the target */
-	int		   *label;			/* classification: the class index */
-	double	   *pred;			/* regression: predict(); classification: n × nclasses predict_proba() */
+	int		   *label;			/* classification: the version's class index */
+	double	   *pred;			/* regression: the prediction; classification: n × nclasses probabilities */
 	char	   *fingerprint;	/* of the source now */
 } TestSplit;
 
 /*
  * Reads the test split of the version's source as train() drew it (same
  * loader, test_fraction and seed) and scores its first REPORT_MAX_TEST_ROWS
- * rows with the pinned version through mlops.predict / mlops.predict_proba
- * (a ReportTry function).
+ * rows with the pinned version as evaluate() does: the source's categories
+ * and classes mapped to the version's by text and value, whatever they are
+ * now (a ReportTry function).
  */
 static void
 ScoreTestSplit(void *arg)
 {
 	TestSplit  *t = arg;
-	Oid			types[2] = {TEXTOID, FLOAT8ARRAYOID};
+	EvalModel  *e = EvalModelOpen(t->ref, CurrentMemoryContext);
 	Dataset    *ds = DatasetPrepare(t->source, t->target, t->features, t->classification,
 									t->test_fraction, t->seed, false);
-	SPIPlanPtr	plan = SPI_prepare(t->classification ? "SELECT mlops.predict_proba($1, $2)"
-								   : "SELECT mlops.predict($1, $2)", 2, types);
 	int64		cap = Min(ds->test_rows, REPORT_MAX_TEST_ROWS);
-	int			width = t->classification ? t->nclasses : 1;
-	Datum	   *elems = palloc(sizeof(Datum) * (ds->ninputs + 1));
-	Datum		values[2] = {CStringGetTextDatum(t->ref)};
+	int			width = EvalModelWidth(e);
 	DatasetScan *scan;
 	DatasetBatch *b;
 
-	if (plan == NULL)
-		elog(ERROR, "report query failed: %s", SPI_result_code_string(SPI_result));
-	if (t->classification && ds->nclasses != t->nclasses)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the source has %d classes now, the version %d", ds->nclasses, t->nclasses)));
+	EvalModelMap(e, ds, t->version, CurrentMemoryContext);
 	t->total = ds->test_rows;
 	t->y = palloc(sizeof(double) * (cap + 1));
 	t->label = palloc(sizeof(int) * (cap + 1));
@@ -1196,32 +1190,11 @@ ScoreTestSplit(void *arg)
 	{
 		for (int i = 0; i < b->nrows && t->n < cap; i++)
 		{
-			bool		isnull;
-			Datum		result;
-
 			CHECK_FOR_INTERRUPTS();
 			if (!b->is_test[i])
 				continue;
-			for (int j = 0; j < ds->ninputs; j++)
-				elems[j] = Float8GetDatum(b->x[i * ds->ninputs + j]);
-			values[1] = PointerGetDatum(construct_array(elems, ds->ninputs, FLOAT8OID, sizeof(float8),
-														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-			if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "report query failed: %s", SPI_result_code_string(SPI_result));
-			result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 			t->y[t->n] = b->y[i];
-			t->label[t->n] = b->label[i];
-			if (!t->classification)
-				t->pred[t->n] = isnull ? NAN : DatumGetFloat8(result);
-			else
-			{
-				int			k;
-				double	   *proba = isnull ? NULL : Float8ArrayElements(result, &k);
-
-				for (int c = 0; c < width; c++)
-					t->pred[t->n * width + c] = proba && k == width ? proba[c] : NAN;
-			}
-			SPI_freetuptable(SPI_tuptable);
+			EvalModelScoreRow(e, ds, b, i, t->pred + t->n * width, &t->label[t->n]);
 			t->n++;
 		}
 	}
@@ -1387,6 +1360,7 @@ AppendTestSplitSection(StringInfo out, const char *model, int featured)
 	}
 	t.seed = pg_strtoint32(TextAt(rows, 0, 7));
 	t.ref = psprintf("%s:%d", model, featured);
+	t.version = featured;
 	features = TextArrayAt(rows, 0, 3, &nfeatures);
 	for (int i = 0; i < nfeatures; i++)
 		t.features = lappend(t.features, features[i]);
