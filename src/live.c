@@ -1,8 +1,12 @@
 /*
- * live.c — the aggregate mlops._quality_agg: the task's quality metrics over
- * a group of logged predictions whose outcome is known, with metrics.c's
- * scikit-learn definitions (see live.h). Rows without an outcome are skipped;
- * the rows of a group are kept in memory until the final function.
+ * live.c — live model quality: the aggregate mlops._quality_agg(classes
+ * float8[], actual float8, prediction float8, probabilities float8[]) behind
+ * the live_metrics view, the task's quality metrics over a group of logged
+ * predictions whose outcome is known, with metrics.c's scikit-learn
+ * definitions. Rows without an outcome are skipped; the rows of a group are
+ * kept in memory until the final function. The SQL side (prediction_log,
+ * outcome, predict_logged, record_outcome, purge_predictions, live_metrics)
+ * is in src/sql/55_live.sql.
  */
 #include "postgres.h"
 
@@ -14,7 +18,6 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "mlops/live.h"
 #include "mlops/metrics.h"
 
 PG_FUNCTION_INFO_V1(quality_agg_transfn);
