@@ -63,7 +63,6 @@
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
-#include "mlops/audit.h"
 
 #define AUDIT_HASH_LEN 32		/* sha256 */
 
@@ -890,9 +889,9 @@ AuditAppend(Oid relid, text *relname, const char *op, RowImage *old_row, RowImag
 
 /*
  * Appends an event about a table (ENABLE, DISABLE, DROP, ARCHIVE, TRUNCATE) to
- * the log; relname NULL: looked up.
+ * the log, with an optional jsonb detail (as new_row); relname NULL: looked up.
  */
-void
+static void
 AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
 {
 	RowImage	row;
