@@ -58,8 +58,12 @@ def update(table):
 
 
 # The three tables take turns in each round, so that the load of a shared
-# machine falls on all of them alike; medians over the rounds.
-ROUNDS = 3
+# machine falls on all of them alike; medians over the rounds. A CHECKPOINT
+# before each statement starts every one from the same state: no checkpoint
+# that the WAL of an earlier statement asked for runs during it, and the WAL
+# segments it writes are recycled ones, as on a server in steady state, not
+# new files that a fresh server must first fill with zeros.
+ROUNDS = 5
 times = {}
 cpu = {}
 for what, statement in (("insert", insert), ("update", update)):
@@ -67,6 +71,7 @@ for what, statement in (("insert", insert), ("update", update)):
         for table in ("plain", "audited", "plpgsql"):
             if what == "insert":
                 query(conn, f"TRUNCATE {table}")
+            query(conn, "CHECKPOINT")
             start, start_cpu = time.perf_counter(), backend_cpu()
             statement(table)
             if round_ > 0:          # the first round warms up
