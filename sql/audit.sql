@@ -195,13 +195,32 @@ SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('items')$$);
 CREATE TABLE trainer_table (x int);
 SELECT mlops.enable_audit('trainer_table');                          -- the owner may
 INSERT INTO trainer_table VALUES (1);
+-- and may add partitions to an audited partitioned table of theirs
+CREATE TABLE trainer_parted (x int) PARTITION BY RANGE (x);
+SELECT mlops.enable_audit('trainer_parted');
+CREATE TABLE trainer_parted_1 PARTITION OF trainer_parted FOR VALUES FROM (0) TO (10);
+CREATE TABLE trainer_parted_2 (x int);
+ALTER TABLE trainer_parted ATTACH PARTITION trainer_parted_2 FOR VALUES FROM (10) TO (20);
+INSERT INTO trainer_parted VALUES (1), (11);
+SELECT pg_temp.sqlstate($$SELECT mlops._audit_trigger()$$);         -- only ever a trigger
 SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.audit_log$$);
 RESET ROLE;
 SET ROLE regress_admin;
 SELECT ok FROM mlops.verify_audit();
-SELECT table_name, op, new_row FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
+SELECT table_name, op, new_row FROM mlops.audit_log WHERE id > (SELECT max(id) - 3 FROM mlops.audit_log) ORDER BY id;
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(3)$$);         -- superusers only
 RESET ROLE;
+-- an mlops_admin audits only a table it may read (its rows go to the log)
+CREATE TABLE secrets (x int);
+SET ROLE regress_admin;
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('secrets')$$);
+RESET ROLE;
+GRANT SELECT ON secrets TO regress_admin;
+SET ROLE regress_admin;
+SELECT mlops.enable_audit('secrets');
+SELECT mlops.disable_audit('secrets');
+RESET ROLE;
+DROP TABLE secrets;
 -- a non-superuser owner of the log can neither change it nor switch its protection off
 ALTER TABLE mlops.audit_log OWNER TO regress_admin;
 SET ROLE regress_admin;

@@ -135,6 +135,11 @@ BEGIN
         RAISE EXCEPTION 'the audit log cannot audit itself' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM mlops._audit_check_owner(tbl);
+    IF NOT has_table_privilege(mlops.invoker(), tbl, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Auditing a table logs its rows: it takes the right to read them.';
+    END IF;
     PERFORM mlops._audit_check_not_inherited(tbl);
     SELECT string_agg(quote_literal(c), ', ' ORDER BY c) INTO missing
       FROM unnest(ignore_columns) c
@@ -309,5 +314,9 @@ SELECT mlops.enable_audit('mlops.deployment');
 
 GRANT SELECT ON mlops.audit_log, mlops.audit_chain, mlops.audited_tables TO mlops_admin;
 GRANT EXECUTE ON FUNCTION mlops.verify_audit() TO mlops_admin;
--- table owners among the trainers may audit their tables (checked inside)
-GRANT EXECUTE ON FUNCTION mlops.enable_audit(regclass, text[]), mlops.disable_audit(regclass) TO mlops_trainer;
+-- table owners among the trainers may audit their tables (checked inside), and
+-- add partitions to them: PostgreSQL copies the row trigger onto a new or
+-- attached partition only for a role that may execute its function (which can
+-- only ever run as a trigger)
+GRANT EXECUTE ON FUNCTION mlops.enable_audit(regclass, text[]), mlops.disable_audit(regclass),
+    mlops._audit_trigger() TO mlops_trainer;
