@@ -29,6 +29,15 @@ ALTER TABLE breast_cancer RENAME COLUMN diagnosis TO target;
 -- only_on_drift: nothing happens until a monitor flags drift
 SELECT mlops._scheduled_retrain('cancer', true);
 
+-- under another default alias, retrain() retrains the version behind it and
+-- promotes to it: production stays where it is
+SET mlops.default_alias = 'live';
+SELECT mlops.set_alias('cancer', 'live', 1);
+SELECT r->>'version' AS version, r->>'retrained_from' AS retrained_from FROM mlops.retrain('cancer') r;
+SELECT alias, action, from_version, to_version FROM mlops.deployments
+ WHERE model = 'cancer' AND id > (SELECT max(id) - 2 FROM mlops.deployments) ORDER BY id;
+RESET mlops.default_alias;
+
 -- a dropped source
 CREATE TABLE wine_copy AS SELECT * FROM wine;
 SELECT version FROM mlops.train('grapes', 'wine_copy', 'target', 'logistic');

@@ -108,9 +108,9 @@ BEGIN
       FROM mlops.train(spec.model_name, spec.source, spec.target, spec.algorithm, spec.task, spec.features,
                        spec.hyperparams, spec.test_fraction, spec.seed);
     PERFORM mlops._link_run_to_cron(trained.run_id);
-    -- the gate compares on the new version's test split, or on every row when
-    -- the model trains on every row
-    outcome := mlops.promote(spec.model_name, trained.version,
+    -- to the default alias (the spec's), through the gate: on the new version's
+    -- test split, or on every row when the model trains on every row
+    outcome := mlops.promote(spec.model_name, trained.version, current_setting('mlops.default_alias'),
                              gate => CASE WHEN spec.test_fraction = 0 THEN jsonb_build_object('source', spec.source)
                                           ELSE '{}' END);
     RETURN outcome || jsonb_build_object('model', spec.model_name, 'version', trained.version,
@@ -118,7 +118,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops.retrain(text) IS
-    'trains a new version with the production version''s spec (source, target, features, algorithm, hyperparams, split) on today''s data, then promotes it through the gate; returns the gate outcome';
+    'trains a new version with the spec of the version behind the default alias (source, target, features, algorithm, hyperparams, split) on today''s data, then promotes it to that alias through the gate; returns the gate outcome';
 
 -- Records an unattended retraining that did not promote: a failure as a failed
 -- run, and either as an alert, leaving production as it was.
