@@ -43,6 +43,8 @@ SELECT count(*) FROM mlops.run_param;
 RESET ROLE;
 
 -- a scorer neither logs runs nor reads or writes the registry
+CREATE TABLE tiny AS SELECT i::float8 AS x, 2.0 * i + 1 AS y FROM generate_series(1, 20) i;
+SELECT version FROM mlops.train('tiny', 'tiny', 'y', 'linear', test_fraction => 0);
 SET ROLE regress_scorer;
 SELECT mlops.start_run('roles');
 SELECT mlops.log_metric(:run, 'm', 2);
@@ -52,6 +54,9 @@ INSERT INTO mlops.model (name, created_by) VALUES ('m', 'x');
 SELECT mlops._register_version('m', 'linear', 'regression', '{a}', 'y', NULL,
        '{}', '{}', '{}', NULL, NULL, 't', 1, 0, 0, 'fp', '\x00', 'linear-json');
 SELECT mlops.build_info() ? 'xgboost' AS has_build_info;
+-- it scores, but cannot take the artifact through scoring's helper (export is a trainer's)
+SELECT round(mlops.predict('tiny', ARRAY[3.0]::float8[])::numeric, 6) AS prediction;
+SELECT pg_temp.sqlstate($$SELECT artifact FROM mlops._model_artifact((SELECT model_id FROM mlops.resolve_model('tiny')), 1)$$);
 RESET ROLE;
 
 -- a role outside mlops cannot even reach the schema

@@ -6,13 +6,16 @@
 
 #include <math.h>
 
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "mlops/arrays.h"
 #include "mlops/model_cache.h"
@@ -228,7 +231,26 @@ DecodeXgboost(ScoringModel *m)
 		BadVersion(m, "Its XGBoost model does not have one output, or one per class.");
 }
 
-/* Reads version (model_id, version) through mlops._model_artifact and decodes it. */
+/* The role that owns the registry table registry (and mlops's functions). */
+static Oid
+RegistryOwner(Oid registry)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(registry));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", registry);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Reads version (model_id, version) through mlops._model_artifact and decodes
+ * it. The query runs as the registry's owner: whoever scores gets the model
+ * compiled, while only trainers may call _model_artifact themselves (it hands
+ * out the whole artifact, which is export_model's).
+ */
 static ScoringModel *
 ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 {
@@ -242,6 +264,9 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 	bool		isnull;
 	char	   *algorithm;
 	char	   *format;
+	Oid			caller;
+	int			caller_context;
+	int			rc;
 
 	context = AllocSetContextCreate(TopMemoryContext, "mlops scoring model", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(context);
@@ -252,6 +277,7 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 	m->version = version;
 	m->name = pstrdup(name);
 
+	GetUserIdAndSecContext(&caller, &caller_context);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -266,7 +292,10 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 		}
 		args[0] = Int64GetDatum(model_id);
 		args[1] = Int32GetDatum(version);
-		if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+		SetUserIdAndSecContext(RegistryOwner(registry), caller_context | SECURITY_LOCAL_USERID_CHANGE);
+		rc = SPI_execute_plan(plan, args, NULL, true, 1);
+		SetUserIdAndSecContext(caller, caller_context);
+		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not read the model version");
 		if (SPI_processed != 1)
 			ereport(ERROR,
@@ -307,6 +336,7 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 	}
 	PG_CATCH();
 	{
+		SetUserIdAndSecContext(caller, caller_context);
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(context);
 		PG_RE_THROW();

@@ -6,7 +6,9 @@
 
 -- Everything scoring needs of one version, with the spec decomposed per input
 -- (in the order of features) and a linear-json artifact decomposed into arrays.
--- SECURITY DEFINER because mlops_scorer cannot read the registry tables.
+-- SECURITY DEFINER because mlops_trainer cannot read the registry tables; the
+-- scoring code calls it as the registry's owner, so that a scorer, who may not
+-- export models, cannot call it for the artifact.
 CREATE FUNCTION mlops._model_artifact(model_id bigint, version int,
         OUT name text, OUT algorithm text, OUT task text, OUT features text[], OUT classes float8[],
         OUT kinds text[], OUT impute text[], OUT categories text[], OUT category_counts int[],
@@ -46,7 +48,7 @@ SELECT v.name, v.algorithm, v.task, v.features, v.classes,
 $$;
 COMMENT ON FUNCTION mlops._model_artifact(bigint, int) IS
     'internal: what scoring needs of a model version (spec decomposed per input, linear coefficients as arrays)';
-GRANT EXECUTE ON FUNCTION mlops._model_artifact(bigint, int) TO mlops_scorer;
+GRANT EXECUTE ON FUNCTION mlops._model_artifact(bigint, int) TO mlops_trainer;
 
 CREATE FUNCTION mlops.predict(model text, features float8[]) RETURNS float8
     AS 'MODULE_PATHNAME', 'predict_array'
