@@ -42,9 +42,9 @@ INSERT INTO mlops.deployment (model_id, alias, action, by) VALUES (1, 'productio
 SELECT count(*) FROM mlops.run_param;
 RESET ROLE;
 
--- a scorer neither logs runs nor reads or writes the registry
 CREATE TABLE tiny AS SELECT i::float8 AS x, 2.0 * i + 1 AS y FROM generate_series(1, 20) i;
 SELECT version FROM mlops.train('tiny', 'tiny', 'y', 'linear', test_fraction => 0);
+-- a scorer neither logs runs nor reads or writes the registry
 SET ROLE regress_scorer;
 SELECT mlops.start_run('roles');
 SELECT mlops.log_metric(:run, 'm', 2);

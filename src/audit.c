@@ -63,7 +63,6 @@
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
-
 #define AUDIT_HASH_LEN 32		/* sha256 */
 
 /* Columns of mlops.audit_log, in table (and hash) order. */
@@ -316,6 +315,17 @@ ChainHeadFromLogRow(TupleTableSlot *slot)
 	CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), chain.last_hash, "last hash");
 }
 
+/* Raises the error for an audit_chain without its one row. */
+static void
+pg_attribute_noreturn()
+MissingAnchor(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("the audit chain has no anchor"),
+			 errdetail("mlops.audit_chain must hold exactly one row.")));
+}
+
 /*
  * Takes the chain lock for this transaction (once) and reads the head of the
  * chain: the last log row, or the anchor when the log is empty.
@@ -358,10 +368,7 @@ AuditChainLock(void)
 		TableScanDesc cscan = table_beginscan(chainrel, SnapshotSelf, 0, NULL);
 
 		if (!table_scan_getnextslot(cscan, ForwardScanDirection, cslot))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("the audit chain has no anchor"),
-					 errdetail("mlops.audit_chain must hold exactly one row.")));
+			MissingAnchor();
 		chain.last_id = DatumGetInt64(slot_getattr(cslot, 2, &isnull));
 		CopyHash(slot_getattr(cslot, 3, &isnull), chain.last_hash, "anchor");
 		table_endscan(cscan);
@@ -1467,10 +1474,7 @@ ReadAnchor(bool read_only, uint8 *hash)
 
 	if (SPI_execute("SELECT anchor_id, anchor_hash FROM mlops.audit_chain", read_only, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("the audit chain has no anchor"),
-				 errdetail("mlops.audit_chain must hold exactly one row.")));
+		MissingAnchor();
 	if (hash != NULL)
 		CopyHash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), hash, "anchor");
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -409,8 +409,9 @@ FinishStats(Dataset *ds)
 		CategoryEntry **entries;
 		int			n = 0;
 		int64		best = -1;
+		int64		values = in->kind == INPUT_NUMERIC ? p->counts[j] : hash_get_num_entries(p->category_tables[j]);
 
-		if ((in->kind == INPUT_NUMERIC ? p->counts[j] : hash_get_num_entries(p->category_tables[j])) == 0)
+		if (values == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("feature \"%s\" has no value in the training rows", in->name),
@@ -423,7 +424,7 @@ FinishStats(Dataset *ds)
 		}
 
 		/* the categories in sorted order, with their counts */
-		in->ncategories = hash_get_num_entries(p->category_tables[j]);
+		in->ncategories = values;
 		entries = palloc(sizeof(CategoryEntry *) * in->ncategories);
 		hash_seq_init(&status, p->category_tables[j]);
 		while ((e = hash_seq_search(&status)) != NULL)

@@ -40,9 +40,7 @@
 /* One version being evaluated: how the dataset's rows become its inputs, and its scores. */
 struct EvalModel
 {
-	const char *ref;
 	char	   *name;
-	int64		model_id;
 	int32		version;
 	char	   *target;
 	ScoringModel *m;
@@ -52,37 +50,38 @@ struct EvalModel
 	double	   *x;
 	float	   *xf;
 	float	   *margins;
-	double	   *out;
-	double	   *scores;			/* per row: the prediction, or nclasses probabilities */
-	int		   *label;			/* per row: the true class as the model's index */
+	double	   *scores;			/* evaluate(): per row, the prediction or nclasses probabilities */
+	int		   *label;			/* evaluate(), classification: per row, the true class as the model's index */
 };
 
 /*
  * Resolves a model reference (inside SPI): the version it means, its target
- * column and its scoring model, loaded into cxt (where the EvalModel lives).
+ * column and its scoring model, kept in cxt.
  */
-EvalModel *
+static EvalModel *
 EvalModelOpen(const char *ref, MemoryContext cxt)
 {
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	EvalModel  *e = palloc0(sizeof(EvalModel));
 	Oid			type = TEXTOID;
 	Datum		arg = CStringGetTextDatum(ref);
 	bool		isnull;
 	HeapTuple	tup;
 	TupleDesc	desc;
+	int64		model_id;
+	EvalModel  *e;
+	MemoryContext old;
 
-	e->ref = ref;
 	if (SPI_execute_with_args("SELECT r.model, r.version, r.model_id, v.target "
 							  "FROM mlops.resolve_model($1) r "
 							  "JOIN mlops.model_versions v ON v.name = r.model AND v.version = r.version",
 							  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not resolve model reference \"%s\"", e->ref);
+		elog(ERROR, "could not resolve model reference \"%s\"", ref);
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	old = MemoryContextSwitchTo(cxt);
+	e = palloc0(sizeof(EvalModel));
 	e->name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
 	e->version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-	e->model_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	model_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	e->target = SPI_getvalue(tup, desc, 4);
 	if (e->target == NULL)
 		ereport(ERROR,
@@ -91,7 +90,7 @@ EvalModelOpen(const char *ref, MemoryContext cxt)
 				 errdetail("It was imported without naming its target."),
 				 errhint("Import it with the target argument of import_model to evaluate it.")));
 	e->m = ModelCacheGet(get_relname_relid("model_version", get_namespace_oid("mlops", false)),
-						 e->model_id, e->version, e->name, cxt);
+						 model_id, e->version, e->name, cxt);
 	MemoryContextSwitchTo(old);
 	return e;
 }
@@ -116,10 +115,10 @@ DatasetInputIndex(const Dataset *ds, const char *name)
 /*
  * Maps the dataset's inputs (read for version first_version), categories and
  * classes to those of the model being evaluated, so that its rows can be
- * scored (in the EvalModel's context); raises a clear error where they
- * cannot correspond.
+ * scored (the mapping kept in cxt); raises a clear error where they cannot
+ * correspond.
  */
-void
+static void
 EvalModelMap(EvalModel *e, const Dataset *ds, int32 first_version, MemoryContext cxt)
 {
 	ScoringModel *m = e->m;
@@ -161,11 +160,9 @@ EvalModelMap(EvalModel *e, const Dataset *ds, int32 first_version, MemoryContext
 	e->x = palloc(sizeof(double) * Max(m->ninputs, 1));
 	e->xf = palloc(sizeof(float) * Max(m->ninputs, 1));
 	e->margins = palloc(sizeof(float) * Max(m->noutputs, 1));
-	MemoryContextSwitchTo(old);
-	if (!m->classification)
-		return;
-	e->class_index = MemoryContextAlloc(cxt, sizeof(int) * ds->nclasses);
-	for (int c = 0; c < ds->nclasses; c++)
+	if (m->classification)
+		e->class_index = palloc(sizeof(int) * ds->nclasses);
+	for (int c = 0; m->classification && c < ds->nclasses; c++)
 	{
 		int			k = -1;
 
@@ -188,6 +185,50 @@ EvalModelMap(EvalModel *e, const Dataset *ds, int32 first_version, MemoryContext
 		}
 		e->class_index[c] = k;
 	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Resolves the model references refs (inside SPI) into models[] and reads
+ * source for them: the target column is the first version's, and so is the
+ * split (decided by its features alone); the other versions must share its
+ * task and target, and every version's features must be columns of the
+ * source. Returns the dataset, mapped to each version (kept in cxt).
+ */
+Dataset *
+EvalPrepare(const char *const *refs, int nrefs, const char *source, double test_fraction, int seed,
+			MemoryContext cxt, EvalModel **models)
+{
+	List	   *features = NIL;
+	Dataset    *ds;
+
+	for (int k = 0; k < nrefs; k++)
+	{
+		EvalModel  *e = models[k] = EvalModelOpen(refs[k], cxt);
+
+		if (k > 0 && strcmp(e->target, models[0]->target) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model \"%s\" version %d predicts \"%s\", version %d \"%s\"",
+							e->name, e->version, e->target, models[0]->version, models[0]->target),
+					 errdetail("Versions are compared on the same target only.")));
+		for (int i = 0; i < e->m->ninputs; i++)
+		{
+			const char *name = e->m->inputs[i].name;
+			bool		seen = false;
+			ListCell   *lc;
+
+			foreach(lc, features)
+				seen |= strcmp(lfirst(lc), name) == 0;
+			if (!seen)
+				features = lappend(features, pstrdup(name));
+		}
+	}
+	ds = DatasetPrepareSplit(source, models[0]->target, features, models[0]->m->ninputs,
+							 models[0]->m->classification, test_fraction, seed, false);
+	for (int k = 0; k < nrefs; k++)
+		EvalModelMap(models[k], ds, models[0]->version, cxt);
+	return ds;
 }
 
 /*
@@ -230,18 +271,17 @@ Grow(EvalModel **models, int nmodels, double **y, int64 *capacity, int64 need)
 		EvalModel  *e = models[k];
 
 		e->scores = repalloc_huge(e->scores, sizeof(double) * EvalModelWidth(e) * cap);
-		e->label = repalloc_huge(e->label, sizeof(int) * cap);
+		if (e->label != NULL)
+			e->label = repalloc_huge(e->label, sizeof(int) * cap);
 	}
 	*capacity = cap;
 }
 
 /*
  * Evaluates the versions that the model references refs (resolved through
- * mlops.resolve_model) mean on source: metrics_json[i] receives the metrics
- * of refs[i] as a JSON object; returns the number of rows scored. The
- * target column is the first version's, and so is the split (decided by its
- * features alone); the other versions must share its task and target, and
- * every version's features must be columns of the source. Not inside SPI.
+ * mlops.resolve_model) mean on source (as EvalPrepare reads it):
+ * metrics_json[i] receives the metrics of refs[i] as a JSON object; returns
+ * the number of rows scored. Not inside SPI.
  */
 static int64
 EvaluateSource(const char *const *refs, int nrefs, const char *source,
@@ -250,7 +290,6 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext cxt = AllocSetContextCreate(caller, "mlops evaluate", ALLOCSET_DEFAULT_SIZES);
 	EvalModel **models;
-	List	   *features = NIL;
 	Dataset    *ds;
 	DatasetScan *scan;
 	DatasetBatch *b;
@@ -262,40 +301,15 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
 	models = palloc0(sizeof(EvalModel *) * nrefs);
-	for (int k = 0; k < nrefs; k++)
-	{
-		EvalModel  *e = models[k] = EvalModelOpen(refs[k], cxt);
-
-		if (k > 0 && strcmp(e->target, models[0]->target) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("model \"%s\" version %d predicts \"%s\", version %d \"%s\"",
-							e->name, e->version, e->target, models[0]->version, models[0]->target),
-					 errdetail("Versions are compared on the same target only.")));
-		for (int i = 0; i < e->m->ninputs; i++)
-		{
-			const char *name = e->m->inputs[i].name;
-			bool		seen = false;
-			ListCell   *lc;
-
-			foreach(lc, features)
-				seen |= strcmp(lfirst(lc), name) == 0;
-			if (!seen)
-				features = lappend(features, pstrdup(name));
-		}
-	}
-
-	/* the split is the first version's: its features alone decide it */
-	ds = DatasetPrepareSplit(source, models[0]->target, features, models[0]->m->ninputs,
-							 models[0]->m->classification, test_fraction, seed, false);
+	ds = EvalPrepare(refs, nrefs, source, test_fraction, seed, cxt, models);
 	y = palloc(sizeof(double) * capacity);
 	for (int k = 0; k < nrefs; k++)
 	{
 		EvalModel  *e = models[k];
 
-		EvalModelMap(e, ds, models[0]->version, cxt);
 		e->scores = palloc(sizeof(double) * capacity * EvalModelWidth(e));
-		e->label = palloc(sizeof(int) * capacity);
+		if (e->m->classification)
+			e->label = palloc(sizeof(int) * capacity);
 	}
 
 	scan = test_fraction > 0 ? DatasetBeginTestScan(ds) : DatasetBeginScan(ds);
@@ -308,8 +322,11 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 				CHECK_FOR_INTERRUPTS();
 			y[n] = b->y[i];
 			for (int k = 0; k < nrefs; k++)
-				EvalModelScoreRow(models[k], ds, b, i, models[k]->scores + n * EvalModelWidth(models[k]),
-								  &models[k]->label[n]);
+			{
+				EvalModel  *e = models[k];
+
+				EvalModelScoreRow(e, ds, b, i, e->scores + n * EvalModelWidth(e), e->label ? e->label + n : NULL);
+			}
 			n++;
 		}
 	}

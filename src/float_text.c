@@ -12,28 +12,22 @@
 
 #include "mlops/float_text.h"
 
-/*
- * A float8 as text in its shortest exact form, whatever extra_float_digits
- * says, so that stored coefficients and statistics read back bit for bit.
- */
+/* A float8 as text in its shortest exact form (NaN, Infinity, -Infinity spelled out). */
 char *
 Float8ExactText(double v)
 {
-	char	   *buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
+	char	   *buf;
 
 	if (isnan(v))
 		return pstrdup("NaN");
 	if (isinf(v))
 		return pstrdup(v > 0 ? "Infinity" : "-Infinity");
+	buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
 	double_to_shortest_decimal_buf(v, buf);
 	return buf;
 }
 
-/*
- * Appends a finite float8 as a JSON number in its shortest exact form, else
- * null: whatever extra_float_digits says (float8out rounds at <= 0), so that
- * the number reads back bit for bit.
- */
+/* Appends a finite float8 as a JSON number in its shortest exact form, else null. */
 void
 AppendJsonNumberOrNull(StringInfo out, double v)
 {

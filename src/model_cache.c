@@ -292,7 +292,8 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 		}
 		args[0] = Int64GetDatum(model_id);
 		args[1] = Int32GetDatum(version);
-		SetUserIdAndSecContext(RegistryOwner(registry), caller_context | SECURITY_LOCAL_USERID_CHANGE);
+		SetUserIdAndSecContext(RegistryOwner(registry),
+							   caller_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 		rc = SPI_execute_plan(plan, args, NULL, true, 1);
 		SetUserIdAndSecContext(caller, caller_context);
 		if (rc != SPI_OK_SELECT)

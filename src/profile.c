@@ -848,14 +848,15 @@ ProfileBuilderFinish(ProfileBuilder *b, int64 sample_size)
 			CategoryEntry *entries = palloc(sizeof(CategoryEntry) * Max(1, n));
 			CategoryEntry *e;
 			HASH_SEQ_STATUS seq;
-			int			k = 0;
+			int			i = 0;
 
 			hash_seq_init(&seq, f->categories);
 			while ((e = hash_seq_search(&seq)) != NULL)
-				entries[k++] = *e;
+			{
+				entries[i++] = *e;
+				p->count += e->count;
+			}
 			SetCategories(p, entries, n);
-			for (k = 0; k < n; k++)
-				p->count += p->counts[k];
 		}
 		profiles = lappend(profiles, p);
 	}

@@ -1141,10 +1141,8 @@ AppendImportanceSection(StringInfo out, const char *model, int featured)
 typedef struct TestSplit
 {
 	const char *ref;			/* 'name:version', the pinned version */
-	int			version;
 	const char *source;
 	const char *target;
-	List	   *features;
 	bool		classification;
 	int			nclasses;		/* the version's classes */
 	double		test_fraction;
@@ -1168,23 +1166,23 @@ static void
 ScoreTestSplit(void *arg)
 {
 	TestSplit  *t = arg;
-	EvalModel  *e = EvalModelOpen(t->ref, CurrentMemoryContext);
-	Dataset    *ds = DatasetPrepare(t->source, t->target, t->features, t->classification,
-									t->test_fraction, t->seed, false);
+	EvalModel  *e;
+	Dataset    *ds = EvalPrepare(&t->ref, 1, t->source, t->test_fraction, t->seed, CurrentMemoryContext, &e);
 	int64		cap = Min(ds->test_rows, REPORT_MAX_TEST_ROWS);
 	int			width = EvalModelWidth(e);
 	DatasetScan *scan;
 	DatasetBatch *b;
 
-	EvalModelMap(e, ds, t->version, CurrentMemoryContext);
 	t->total = ds->test_rows;
 	t->y = palloc(sizeof(double) * (cap + 1));
 	t->label = palloc(sizeof(int) * (cap + 1));
 	t->pred = palloc(sizeof(double) * (cap * width + 1));
 	/*
 	 * A full scan, keeping its test rows: a test-only scan cannot be the
-	 * first one (it skips the training rows the fingerprint counts).
+	 * first one (it skips the training rows the fingerprint counts); no test
+	 * scan follows, so the loader need not keep them too.
 	 */
+	DatasetForgoTestCache(ds);
 	scan = DatasetBeginScan(ds);
 	while ((b = DatasetNextBatch(scan)) != NULL)
 	{
@@ -1322,8 +1320,6 @@ AppendTestSplitSection(StringInfo out, const char *model, int featured)
 	Datum		values[2] = {CStringGetTextDatum(model), Int32GetDatum(featured)};
 	SPITupleTable *rows;
 	TestSplit	t = {0};
-	char	  **features;
-	int			nfeatures;
 	int			nclasses;
 	double	   *classes;
 	char	   *message;
@@ -1336,15 +1332,15 @@ AppendTestSplitSection(StringInfo out, const char *model, int featured)
 		ReportSectionEnd(out);
 		return;
 	}
-	rows = RunQuery("SELECT v.source, v.target, v.features, v.task = 'classification', v.classes,"
+	rows = RunQuery("SELECT v.source, v.target, v.task = 'classification', v.classes,"
 					"       (r.params ->> 'test_fraction')::float8, (r.params ->> 'seed')::int, v.data_fingerprint"
 					"  FROM mlops.model_versions v LEFT JOIN mlops.runs r USING (run_id)"
 					" WHERE v.name = $1 AND v.version = $2", 2, types, values);
 	t.source = TextAt(rows, 0, 1);
 	t.target = TextAt(rows, 0, 2);
-	t.classification = BoolAt(rows, 0, 4);
-	t.test_fraction = FloatAt(rows, 0, 6);
-	if (t.source == NULL || t.target == NULL || !isfinite(t.test_fraction) || TextAt(rows, 0, 7) == NULL)
+	t.classification = BoolAt(rows, 0, 3);
+	t.test_fraction = FloatAt(rows, 0, 5);
+	if (t.source == NULL || t.target == NULL || !isfinite(t.test_fraction) || TextAt(rows, 0, 6) == NULL)
 	{
 		ReportNote(out, psprintf("Version %d was not trained by mlops.train (imported, or registered without a "
 								 "source and a run recording test_fraction and seed): there is no test split.",
@@ -1358,13 +1354,9 @@ AppendTestSplitSection(StringInfo out, const char *model, int featured)
 		ReportSectionEnd(out);
 		return;
 	}
-	t.seed = pg_strtoint32(TextAt(rows, 0, 7));
+	t.seed = pg_strtoint32(TextAt(rows, 0, 6));
 	t.ref = psprintf("%s:%d", model, featured);
-	t.version = featured;
-	features = TextArrayAt(rows, 0, 3, &nfeatures);
-	for (int i = 0; i < nfeatures; i++)
-		t.features = lappend(t.features, features[i]);
-	classes = FloatArrayAt(rows, 0, 5, &nclasses);
+	classes = FloatArrayAt(rows, 0, 4, &nclasses);
 	t.nclasses = nclasses;
 	if (!ReportTry(ScoreTestSplit, &t, &message))
 	{
@@ -1380,7 +1372,7 @@ AppendTestSplitSection(StringInfo out, const char *model, int featured)
 	if (t.n < t.total)
 		appendStringInfo(out, ", the first " INT64_FORMAT " scored", t.n);
 	appendStringInfoString(out, ".</p>");
-	if (t.fingerprint && TextAt(rows, 0, 8) && strcmp(t.fingerprint, TextAt(rows, 0, 8)) != 0)
+	if (t.fingerprint && TextAt(rows, 0, 7) && strcmp(t.fingerprint, TextAt(rows, 0, 7)) != 0)
 		ReportNote(out, "The source has changed since training (its data fingerprint differs): these are the "
 				   "rows that fall in the test split now.");
 	if (t.n == 0)

@@ -66,7 +66,11 @@ ScoringImputeLinear(ScoringModel *m, double *x)
 	}
 }
 
-/* Linear models: the margins of one (imputed) row into out[noutputs]. */
+/*
+ * Linear models: the margins of one (imputed) row into out[noutputs], summed
+ * from the intercept term by term. train()'s LinearPredict (linear.c) sums in
+ * the same order, so that its metrics are evaluate()'s to the last bit.
+ */
 void
 ScoringLinearMargins(const ScoringModel *m, const double *x, double *margins)
 {

@@ -226,9 +226,9 @@ TypeIsCategorical(Oid type)
 }
 
 /*
- * A non-NULL datum of a TypeIsNumeric type other than float8 (inline in
- * source.h) as float8. The built-in types are recognised without a catalog
- * lookup (this runs once per value); only a domain costs a getBaseType().
+ * A non-NULL datum of a TypeIsNumeric base type other than float8 (inline in
+ * source.h) as float8, recognised without a catalog lookup (this runs once
+ * per value): callers pass the base type of a domain column.
  */
 double
 DatumGetOtherNumericFloat8(Datum value, Oid type)
@@ -248,8 +248,6 @@ DatumGetOtherNumericFloat8(Datum value, Oid type)
 		case BOOLOID:
 			return DatumGetBool(value) ? 1.0 : 0.0;
 		default:
-			if (getBaseType(type) != type)
-				return DatumGetNumericFloat8(value, getBaseType(type));
 			elog(ERROR, "type %u is not numeric", type);
 	}
 	return 0.0;					/* keep the compiler quiet */

@@ -78,6 +78,9 @@ for role, call, name in (("cron_trainer", "mlops.schedule_monitor('cron_mon', '0
     except psycopg2.Error as e:
         check(False, f"{role} schedules and removes {name}: {e}")
     query(conn, "RESET ROLE")
+query(conn, "DELETE FROM cron.job WHERE username IN ('cron_trainer', 'cron_admin')")
+query(conn, "DROP OWNED BY cron_trainer, cron_admin")
+query(conn, "DROP ROLE cron_trainer, cron_admin")
 query(conn, "SELECT mlops.schedule_monitor('cron_mon', '0 4 * * *')")
 command = query(conn, "SELECT command FROM cron.job WHERE jobname = 'mlops:monitor:cron_mon'")[0][0]
 query(conn, command)

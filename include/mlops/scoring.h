@@ -1,6 +1,7 @@
 /*
  * scoring.h — scoring one input vector with a ready-to-score model
- * (model_cache.h), shared by predict and evaluate.
+ * (model_cache.h), shared by predict and evaluate; its logistic and softmax
+ * serve train()'s linear algorithms too.
  *
  * An input vector holds, per input of the model in order, the numeric value
  * as float8, or for a categorical input the index of its category in the

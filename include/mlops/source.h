@@ -74,10 +74,10 @@ extern bool TypeIsNumeric(Oid type);
 /* True when values of the type are categories (text, varchar, char, enums). */
 extern bool TypeIsCategorical(Oid type);
 
-/* A non-NULL datum of a TypeIsNumeric type other than float8 as float8. */
+/* A non-NULL datum of a TypeIsNumeric base type other than float8 as float8. */
 extern double DatumGetOtherNumericFloat8(Datum value, Oid type);
 
-/* A non-NULL datum of a TypeIsNumeric type as float8 (inline for float8: once per value read). */
+/* A non-NULL datum of a TypeIsNumeric base type as float8 (inline for float8: once per value read). */
 static inline double
 DatumGetNumericFloat8(Datum value, Oid type)
 {

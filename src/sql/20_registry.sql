@@ -16,8 +16,9 @@ COMMENT ON DOMAIN mlops.alias_name IS 'an alias name: a lower-case letter or "_"
 -- Raises 42602 (invalid_name) unless model is a valid model name (the domain
 -- mlops.model_name), for the functions that create a model. STRICT: a NULL
 -- name is not a name to check (the caller's _require or NOT NULL refuses it).
+-- PARALLEL UNSAFE: its EXCEPTION block opens a subtransaction.
 CREATE FUNCTION mlops._check_model_name(model text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN

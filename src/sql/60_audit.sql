@@ -317,6 +317,7 @@ GRANT EXECUTE ON FUNCTION mlops.verify_audit() TO mlops_admin;
 -- table owners among the trainers may audit their tables (checked inside), and
 -- add partitions to them: PostgreSQL copies the row trigger onto a new or
 -- attached partition only for a role that may execute its function (which can
--- only ever run as a trigger)
+-- only ever run as a trigger). An owner outside mlops's roles, whose table an
+-- mlops_admin audits, needs a superuser to add partitions.
 GRANT EXECUTE ON FUNCTION mlops.enable_audit(regclass, text[]), mlops.disable_audit(regclass),
     mlops._audit_trigger() TO mlops_trainer;

@@ -1,5 +1,6 @@
 -- ---------------------------------------------------------------------------
--- Automation: retraining a model with its production version's spec, and
+-- Automation: retraining a model with the spec of the version behind its
+-- default alias (production unless mlops.default_alias says otherwise), and
 -- pg_cron jobs that retrain models or run monitors on a schedule. pg_cron is a
 -- soft dependency: it is looked up when a job is scheduled, never at install.
 -- Jobs run as the role that scheduled them, so the scheduling functions are
@@ -110,7 +111,7 @@ BEGIN
     PERFORM mlops._link_run_to_cron(trained.run_id);
     -- to the default alias (the spec's), through the gate: on the new version's
     -- test split, or on every row when the model trains on every row
-    outcome := mlops.promote(spec.model_name, trained.version, current_setting('mlops.default_alias'),
+    outcome := mlops.promote(spec.model_name, trained.version, mlops._default_alias(),
                              gate => CASE WHEN spec.test_fraction = 0 THEN jsonb_build_object('source', spec.source)
                                           ELSE '{}' END);
     RETURN outcome || jsonb_build_object('model', spec.model_name, 'version', trained.version,
@@ -163,8 +164,9 @@ BEGIN
     END;
     IF NOT (outcome->>'promoted')::boolean THEN
         RETURN mlops._record_retrain_outcome(model, outcome,
-                                             format('the gate kept version %s of "%s" in production: %s',
-                                                    outcome->>'retrained_from', model, outcome->>'reason'), reason);
+                                             format('the gate kept version %s of "%s" in %s: %s',
+                                                    outcome->>'retrained_from', model, mlops._default_alias(),
+                                                    outcome->>'reason'), reason);
     END IF;
     RETURN outcome;
 END
@@ -313,7 +315,7 @@ COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of 
 -- A trainer's monitor with action retrain runs the unattended retraining,
 -- which records its failure (retrain and production are for mlops_admin).
 GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops.unschedule(text), mlops._require_pg_cron(),
-    mlops._cron_schedule(text, text, text, text),
+    mlops._cron_schedule(text, text, text, text), mlops._default_alias(),
     mlops._scheduled_monitor(text), mlops._unschedule_current_job(text), mlops._current_cron_run(),
     mlops._retrain_spec(text),
     mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
