@@ -65,3 +65,11 @@ SELECT pg_temp.sqlstate($$SELECT mlops.promote('c', 2, 'Prod uction')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('c', 1, 'o''brien')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('c', 2)$$);
 SELECT alias, action, from_version, to_version FROM mlops.deployments ORDER BY id;
+
+-- a binary candidate against a multiclass incumbent: the default gate metric
+-- (roc_auc) is not one of the incumbent's; a metric of both compares them
+SELECT version FROM mlops.train('m', 'SELECT x, z, i % 3 AS k FROM pts', 'k', 'logistic');
+SELECT version FROM mlops.train('m', 'SELECT x, z, least(i % 3, 1) AS k FROM pts', 'k', 'logistic');
+SELECT mlops.promote('m');
+SELECT (p->>'promoted')::bool AS promoted, p->>'metric' AS metric
+  FROM mlops.promote('m', gate => '{"metric": "accuracy"}') p;

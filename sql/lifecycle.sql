@@ -55,6 +55,7 @@ SELECT q, pg_temp.sqlstate(q) AS outcome FROM (VALUES
     ($$SELECT mlops.delete_version('churn', 2)$$),
     ($$SELECT mlops.delete_version('churn', NULL)$$),
     ($$SELECT mlops.rollback('nope')$$),
+    ($$SELECT mlops.rollback('churn', 'never_set')$$),
     ($$SELECT mlops.rollback(NULL)$$)
 ) AS cases(q);
 SELECT count(*) AS deployments FROM mlops.deployments;

@@ -141,6 +141,9 @@ BEGIN
     -- serialise with other moves of this alias, so the history we replay is the one we extend
     PERFORM FROM mlops.model m WHERE m.id = mid FOR UPDATE;
     stack := mlops._alias_stack(mid, alias);
+    IF cardinality(stack) = 0 THEN
+        RAISE EXCEPTION 'model "%" has no alias "%"', model, alias USING ERRCODE = 'undefined_object';
+    END IF;
     IF cardinality(stack) < 2 THEN
         RAISE EXCEPTION 'alias "%" of model "%" has no earlier version to roll back to', alias, model
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -334,6 +337,14 @@ BEGIN
             source, test_fraction, seed);
         candidate_value := (evaluation->'metrics'->0->>metric)::float8;
         incumbent_value := (evaluation->'metrics'->1->>metric)::float8;
+        -- a multiclass incumbent has no binary metric (a binary candidate's default roc_auc)
+        IF incumbent IS NOT NULL AND NOT (evaluation->'metrics'->1) ? metric THEN
+            RAISE EXCEPTION 'version % of model "%" has no metric "%"', incumbent, model, metric
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = pg_catalog.format('Its metrics are: %s.',
+                          (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(evaluation->'metrics'->1) k)),
+                      HINT = 'Choose a metric of both versions as gate.metric.';
+        END IF;
         IF candidate_value IS NULL OR (incumbent IS NOT NULL AND incumbent_value IS NULL) THEN
             RAISE EXCEPTION 'metric "%" is undefined on the gate''s rows', metric
                 USING ERRCODE = 'data_exception',
