@@ -47,6 +47,7 @@ SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks@staging', ARRAY[1, 2])$$)
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks:7', ARRAY[1, 2])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks', ARRAY[1, 2, 3])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks', NULL::float8[])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks', ARRAY[[1], [2]]::float8[])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_proba('price', ARRAY[1, 2, 0])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', ROW(1, 2)::record)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', h) FROM (SELECT now() AS rooms, 1 AS area, 'lyon' AS city) h$$);

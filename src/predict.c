@@ -338,14 +338,16 @@ ArrayInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg)
 
 	RequireArg(fcinfo, arg, "features");
 	a = PG_GETARG_ARRAYTYPE_P(arg);
-	n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
-	if (ARR_NDIM(a) > 1 || n != m->ninputs)
+	if (ARR_NDIM(a) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model \"%s\" version %d takes %d features, not %d",
-						m->name, m->version, m->ninputs, ARR_NDIM(a) > 1 ? ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a)) : n),
-				 errdetail("The features are, in order: %s.", InputList(m)),
-				 ARR_NDIM(a) > 1 ? errhint("Pass a one-dimensional array.") : 0));
+				 errmsg("features must be a one-dimensional array")));
+	n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
+	if (n != m->ninputs)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" version %d takes %d features, not %d", m->name, m->version, m->ninputs, n),
+				 errdetail("The features are, in order: %s.", InputList(m))));
 	bitmap = ARR_NULLBITMAP(a);
 	p = ARR_DATA_PTR(a);
 	if (bitmap == NULL)
