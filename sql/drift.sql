@@ -63,6 +63,18 @@ SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'p
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'psi', 0.2, 'page')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('', 'price', 'houses')$$);
+-- a metric that measures none of the version's features could never alert:
+-- refused when the monitor is made, an error when its reference moves to such a version
+SELECT mlops._register_version('rooms', 'linear', 'regression', '{x}', 'y', NULL, '{}', '{}', '{}',
+       mlops.profile('houses', '{x}'), NULL, 'houses', 100, 0, 0, NULL, '\x00', 'linear-json');
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'rooms', 'houses', 'linf')$$);
+SELECT mlops.create_monitor('rooms_ks', 'rooms', 'houses', 'ks') > 0 AS created;
+SELECT mlops._register_version('rooms', 'linear', 'regression', '{city}', 'y', NULL, '{}', '{}', '{}',
+       mlops.profile('houses', '{city}'), NULL, 'houses', 100, 0, 0, NULL, '\x00', 'linear-json');
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'rooms:2', 'houses', 'wasserstein')$$);
+SELECT mlops.set_alias('rooms', 'production', 2);
+SELECT pg_temp.sqlstate($$SELECT mlops.run_monitor('rooms_ks')$$);
+SELECT mlops.drop_monitor('rooms_ks');
 SELECT pg_temp.sqlstate($$SELECT mlops.run_monitor('nope')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.run_monitor(NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.drop_monitor('nope')$$);

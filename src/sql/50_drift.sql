@@ -131,6 +131,27 @@ SELECT a.id, a.at, m.name AS monitor, coalesce(r.model, a.model) AS model, coale
   FROM mlops.alert a LEFT JOIN mlops.monitor_run r ON r.id = a.run_id LEFT JOIN mlops.monitor m ON m.id = r.monitor_id;
 COMMENT ON VIEW mlops.alerts IS 'alerts (kind drift, error or retrain) with the monitor, model version and, for retrain alerts, the training run';
 
+-- Why a monitor's metric measures none of the features of a profile (ks and
+-- wasserstein measure numeric features only, linf categorical ones only), or
+-- NULL when it measures one at least (or the version has no profile): such
+-- a monitor could never alert.
+CREATE FUNCTION mlops._metric_misfit(metric text, profile jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN profile IS NULL THEN NULL
+                WHEN metric IN ('ks', 'wasserstein')
+                     AND NOT EXISTS (SELECT FROM jsonb_array_elements(profile->'features') f
+                                      WHERE f->>'kind' = 'numeric')
+                THEN pg_catalog.format('The metric %s measures numeric features, and every feature of the version is categorical.', metric)
+                WHEN metric = 'linf'
+                     AND NOT EXISTS (SELECT FROM jsonb_array_elements(profile->'features') f
+                                      WHERE f->>'kind' = 'categorical')
+                THEN 'The metric linf measures categorical features, and every feature of the version is numeric.' END
+$$;
+COMMENT ON FUNCTION mlops._metric_misfit(text, jsonb) IS
+    'internal: why a drift metric measures no feature of a profile, or NULL when it measures one';
+
 CREATE FUNCTION mlops.create_monitor(name text, model text, source text, metric text DEFAULT 'psi',
                                      threshold float8 DEFAULT NULL, action text DEFAULT 'alert') RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -138,9 +159,11 @@ CREATE FUNCTION mlops.create_monitor(name text, model text, source text, metric 
 AS $$
 DECLARE
     new_id bigint;
+    v record;
+    misfit text;
 BEGIN
     PERFORM mlops._check_key(name, 'name');
-    PERFORM mlops.resolve_model(model);
+    SELECT * INTO v FROM mlops.resolve_model(model);
     PERFORM mlops._require(source, 'source');
     PERFORM mlops._require(metric, 'metric');
     PERFORM mlops._require(action, 'action');
@@ -148,6 +171,14 @@ BEGIN
         RAISE EXCEPTION 'unknown drift metric "%"', metric
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The metrics are psi, js, ks, wasserstein, linf and null_rate.';
+    END IF;
+    -- a metric that measures none of the version's features would never alert
+    SELECT mlops._metric_misfit(metric, p.profile) INTO misfit
+      FROM mlops.model_version p WHERE p.model_id = v.model_id AND p.version = v.version;
+    IF misfit IS NOT NULL THEN
+        RAISE EXCEPTION 'drift metric "%" measures no feature of version % of model "%"', metric, v.version, v.model
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = misfit,
+                  HINT = 'The metrics psi, js and null_rate measure every feature.';
     END IF;
     IF action NOT IN ('alert', 'retrain') THEN
         RAISE EXCEPTION 'unknown monitor action "%"', action
@@ -236,6 +267,7 @@ AS $$
 DECLARE
     m record;
     v record;
+    misfit text;
     results jsonb;
     outcome jsonb;
 BEGIN
@@ -245,6 +277,13 @@ BEGIN
         RAISE EXCEPTION 'monitor "%" does not exist', run_monitor.name USING ERRCODE = 'undefined_object';
     END IF;
     SELECT * INTO v FROM mlops.resolve_model(m.model);
+    -- the reference may now be a version whose features the metric does not measure
+    misfit := mlops._metric_misfit(m.metric, mlops._version_profile(v.model || ':' || v.version));
+    IF misfit IS NOT NULL THEN
+        RAISE EXCEPTION 'drift metric "%" measures no feature of version % of model "%"', m.metric, v.version, v.model
+            USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = misfit,
+                  HINT = pg_catalog.format('Drop monitor "%s" and create one with psi, js or null_rate, which measure every feature.', m.name);
+    END IF;
     -- the version is pinned so that the profile and the recorded version agree
     WITH d AS MATERIALIZED (SELECT * FROM mlops.drift(v.model || ':' || v.version, m.source))
     SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -298,6 +337,7 @@ COMMENT ON FUNCTION mlops.run_monitors() IS
 
 GRANT SELECT ON mlops.monitors, mlops.drift_results, mlops.drift_status, mlops.alerts TO mlops_trainer;
 GRANT EXECUTE ON FUNCTION mlops.profile(text, text[]), mlops._version_profile(text), mlops.drift(text, text),
+                          mlops._metric_misfit(text, jsonb),
                           mlops.compare(text, text, text[]),
                           mlops.create_monitor(text, text, text, text, float8, text), mlops.drop_monitor(text),
                           mlops._record_monitor_run(text, text, int, jsonb, text),
