@@ -79,6 +79,14 @@ SELECT mlops.purge_predictions(now() - interval '1 day');
 SELECT count(*) FROM mlops.prediction_log;
 SELECT key FROM mlops.outcome WHERE key IN ('z', 'later');
 
+-- a regression group with a single outcome: r2 is left out (r2_score is NaN
+-- on one row), the errors are there (3 predicted, 7 actual)
+SELECT mlops.predict_logged('price', 'one', ARRAY[1, 2]);
+UPDATE mlops.prediction_log SET scored_at = scored_at - interval '3 days' WHERE key = 'one';
+SELECT mlops.record_outcome('price', 'one', 7);
+SELECT model, version, scored, with_outcome, metrics FROM mlops.live_metrics
+ WHERE day < (now() AT TIME ZONE 'UTC')::date;
+
 -- the objects: volatility, parallel safety, strictness, who may call them
 SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, p.provolatile, p.proparallel,
        p.proisstrict, p.prosecdef,

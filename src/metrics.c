@@ -15,7 +15,10 @@
 #include "mlops/float_text.h"
 #include "mlops/metrics.h"
 
-/* Regression metrics: r2 (1 when the targets are constant and matched), rmse, mse, mae. */
+/*
+ * Regression metrics: r2 (1 when the targets are constant and matched; left
+ * out for a single row, where r2_score is NaN), rmse, mse, mae.
+ */
 int
 RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out)
 {
@@ -23,6 +26,7 @@ RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out)
 				ss_res = 0,
 				ss_tot = 0,
 				abs_err = 0;
+	int			m = 0;
 
 	for (int64 i = 0; i < n; i++)
 		mean += y[i];
@@ -37,24 +41,28 @@ RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out)
 		ss_tot += (y[i] - mean) * (y[i] - mean);
 		abs_err += fabs(e);
 	}
-	/* r2_score's force_finite: a constant target gives 1 when predicted exactly, else 0 */
-	out[0] = (Metric)
+	/*
+	 * r2_score's force_finite: a constant target gives 1 when predicted
+	 * exactly, else 0; but one row is no variance at all (r2_score: NaN)
+	 */
+	if (n >= 2)
+		out[m++] = (Metric)
 	{
 		"r2", ss_tot > 0 ? 1.0 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0)
 	};
-	out[1] = (Metric)
+	out[m++] = (Metric)
 	{
 		"rmse", sqrt(ss_res / n)
 	};
-	out[2] = (Metric)
+	out[m++] = (Metric)
 	{
 		"mse", ss_res / n
 	};
-	out[3] = (Metric)
+	out[m++] = (Metric)
 	{
 		"mae", abs_err / n
 	};
-	return 4;
+	return m;
 }
 
 /* A score and whether its row is positive, for roc_auc. */

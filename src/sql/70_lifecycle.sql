@@ -348,7 +348,7 @@ BEGIN
         IF candidate_value IS NULL OR (incumbent IS NOT NULL AND incumbent_value IS NULL) THEN
             RAISE EXCEPTION 'metric "%" is undefined on the gate''s rows', metric
                 USING ERRCODE = 'data_exception',
-                      DETAIL = 'roc_auc needs rows of both classes.',
+                      DETAIL = 'roc_auc needs rows of both classes, r2 two rows at least.',
                       HINT = 'Choose another gate.metric or another gate.source.';
         END IF;
     END IF;
