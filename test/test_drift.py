@@ -5,12 +5,15 @@ against profiles frozen with a version (exact when the reference fits the
 stored sample, within the documented bounds otherwise), and bad input."""
 import io
 import math
+import threading
+import time
 
 import numpy as np
+import psycopg2
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, kstwo, wasserstein_distance
 
-from mlops_test import check, close, expect_error, finish, fresh_database, query
+from mlops_test import check, close, connect, expect_error, finish, fresh_database, query
 
 conn = fresh_database("test_drift")
 rng = np.random.default_rng(7)
@@ -320,4 +323,36 @@ got = results("SELECT * FROM mlops.compare('select v from (values (1.0::float8),
 check(close(got[("v", "null_rate")][0], 2 / 3) and got[("v", "ks")][0] == 1.0,
       "NaN and ±Infinity count as missing and are left out of the distribution")
 check(query(conn, "SELECT 1") == [(1,)], "the session is still usable")
+
+# two sessions create a monitor of the same name: the second waits for the
+# first and, once it commits, is told the monitor exists (42710, as without
+# the race), not a unique violation (23505)
+register("race", "const_ref", ["v"])
+first = connect("test_drift")
+first.autocommit = False
+query(first, "SELECT mlops.create_monitor('race', 'race', 'const_ref')")
+second = {}
+
+
+def create_second():
+    c = connect("test_drift")
+    try:
+        query(c, "SELECT mlops.create_monitor('race', 'race', 'const_ref')")
+        second["code"] = "ok"
+    except psycopg2.Error as e:
+        second["code"] = e.pgcode
+    c.close()
+
+
+th = threading.Thread(target=create_second)
+th.start()
+for _ in range(300):  # until the second waits for the first's uncommitted row
+    if query(conn, """SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                       AND query LIKE '%%create_monitor(''race''%%'""")[0][0]:
+        break
+    time.sleep(0.1)
+first.commit()
+th.join()
+first.close()
+check(second.get("code") == "42710", f"a monitor created meanwhile by another session: 42710 (got {second.get('code')})")
 finish()

@@ -190,12 +190,15 @@ BEGIN
     IF NOT (threshold >= 0 AND threshold < 'Infinity') THEN
         RAISE EXCEPTION 'threshold must be a finite number >= 0' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF EXISTS (SELECT FROM mlops.monitor m WHERE m.name = create_monitor.name) THEN
+    -- ON CONFLICT, not a look first: a monitor of that name created by a
+    -- concurrent transaction is found once it commits, not as a 23505
+    INSERT INTO mlops.monitor AS mon (name, model, source, metric, threshold, action, created_by)
+        VALUES (name, model, source, metric, threshold, action, mlops.invoker())
+        ON CONFLICT ON CONSTRAINT monitor_name_key DO NOTHING
+        RETURNING mon.id INTO new_id;
+    IF new_id IS NULL THEN
         RAISE EXCEPTION 'monitor "%" already exists', name USING ERRCODE = 'duplicate_object';
     END IF;
-    INSERT INTO mlops.monitor (name, model, source, metric, threshold, action, created_by)
-        VALUES (name, model, source, metric, threshold, action, mlops.invoker())
-        RETURNING id INTO new_id;
     RETURN new_id;
 END
 $$;
