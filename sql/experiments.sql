@@ -29,6 +29,9 @@ SELECT metrics FROM mlops.runs WHERE run_id = :run1;
 SELECT mlops.log_metrics(:run1, '{"auc": "high"}');
 SELECT mlops.log_metrics(:run1, '{"auc": [1]}');
 SELECT mlops.log_metrics(:run1, '[1, 2]');
+-- a JSON number beyond float8: 22003 naming the metric
+SELECT mlops.log_metrics(:run1, '{"auc": 1e400}');
+SELECT mlops.log_metrics(:run1, '{"auc": "-1e-400"}');
 
 -- tags: last value wins; huge values are stored whole
 SELECT mlops.set_tag(:run1, 'owner', 'bo');

@@ -161,6 +161,10 @@ BEGIN
         EXCEPTION WHEN invalid_text_representation THEN
             RAISE EXCEPTION 'metric "%" is not a number', kv.key USING ERRCODE = 'invalid_parameter_value',
                 DETAIL = pg_catalog.format('The value is %s.', pg_catalog.left(kv.value::text, 200));
+        WHEN numeric_value_out_of_range THEN
+            -- a JSON number beyond float8 (1e400, or 1e-400 that would round to 0)
+            RAISE EXCEPTION 'metric "%" is out of range for type double precision', kv.key
+                USING ERRCODE = 'numeric_value_out_of_range';
         END;
     END LOOP;
 END
