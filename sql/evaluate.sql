@@ -73,3 +73,6 @@ SELECT version FROM mlops.train('m', 'SELECT x, z, least(i % 3, 1) AS k FROM pts
 SELECT mlops.promote('m');
 SELECT (p->>'promoted')::bool AS promoted, p->>'metric' AS metric
   FROM mlops.promote('m', gate => '{"metric": "accuracy"}') p;
+-- r2 of one row is undefined for both versions: undefined on the rows, not missing from one
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 3 - (SELECT version FROM mlops.resolve_model('r')),
+                                               gate => '{"metric": "r2", "source": "SELECT * FROM pts WHERE i = 1"}')$$);

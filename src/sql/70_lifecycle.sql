@@ -337,8 +337,10 @@ BEGIN
             source, test_fraction, seed);
         candidate_value := (evaluation->'metrics'->0->>metric)::float8;
         incumbent_value := (evaluation->'metrics'->1->>metric)::float8;
-        -- a multiclass incumbent has no binary metric (a binary candidate's default roc_auc)
-        IF incumbent IS NOT NULL AND NOT (evaluation->'metrics'->1) ? metric THEN
+        -- a multiclass incumbent has no binary metric (a binary candidate's default roc_auc);
+        -- one the candidate lacks too is undefined on the rows (below)
+        IF incumbent IS NOT NULL AND (evaluation->'metrics'->0) ? metric
+           AND NOT (evaluation->'metrics'->1) ? metric THEN
             RAISE EXCEPTION 'version % of model "%" has no metric "%"', incumbent, model, metric
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = pg_catalog.format('Its metrics are: %s.',
