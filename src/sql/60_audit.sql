@@ -141,12 +141,15 @@ BEGIN
                   DETAIL = 'Auditing a table logs its rows: it takes the right to read them.';
     END IF;
     PERFORM mlops._audit_check_not_inherited(tbl);
-    SELECT string_agg(quote_literal(c), ', ' ORDER BY c) INTO missing
+    IF array_position(ignore_columns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ignore_columns must not contain nulls' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT string_agg('"' || replace(c, '"', '""') || '"', ', ' ORDER BY c) INTO missing
       FROM unnest(ignore_columns) c
      WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
                                                     AND a.attnum > 0 AND NOT a.attisdropped);
-    IF missing IS NOT NULL OR array_position(ignore_columns, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'table % has no column %', tbl, coalesce(missing, 'NULL')
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'table % has no column %', tbl, missing
             USING ERRCODE = 'undefined_column',
                   HINT = 'ignore_columns lists names of columns of the audited table.';
     END IF;
