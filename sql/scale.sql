@@ -87,6 +87,14 @@ SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats_merge(s) FROM (VALUES ('\x00
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats_merge(s) FROM (
     SELECT mlops.linear_stats(y, ARRAY[x1, x2]) FROM obs UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1]) FROM obs) v(s)$$);
 SELECT mlops.linear_stats_merge(s) IS NULL AS no_rows FROM (SELECT NULL::bytea) v(s);
+-- a row count that is no count (here -1) is a malformed value; an infinite
+-- input, or squares beyond float8, a clear error rather than NaN
+-- coefficients; too many inputs for a linear_stats value to fit in a bytea
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(overlay(mlops.linear_stats(y, ARRAY[x1]) PLACING '\x000000000000f0bf' FROM 5)) FROM obs$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[CASE WHEN x1 > 0 THEN 'Infinity' ELSE x1 END])) FROM obs$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) FROM (
+    SELECT mlops.linear_stats(y * 1e200, ARRAY[x1]) FROM obs UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1]) FROM obs) v(s)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats(1, array_fill(1::float8, ARRAY[10001]))$$);
 SELECT mlops.linear_stats(y, x) IS NULL AS no_rows FROM (VALUES (NULL::float8, NULL::float8[])) v(y, x);
 
 -- publish_model needs dblink (not installed here) and a server; the shard side

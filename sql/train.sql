@@ -145,9 +145,25 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target',
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train(NULL, 'diabetes', 'target', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', seed => NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad name!', 'diabetes', 'target', 'linear')$$);
+-- beyond float8: out of range (22023), not a float8 input error
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpha": 1e400}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'breast_cancer', 'target', 'logistic', hyperparams => '{"max_iter": 1e400}')$$);
+-- an infinite target or feature (or a numeric beyond float8) is refused, not
+-- trained into NaN coefficients or reported as a constant feature
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, CASE WHEN x = 3 THEN ''Infinity'' ELSE y END AS y FROM nulls', 'y', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT CASE WHEN x = 3 THEN ''-Infinity'' ELSE x END AS x, y FROM nulls', 'y', 'ridge', test_fraction => 0)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x::numeric * 1e400 AS x, y FROM nulls', 'y', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, (x > 5)::int AS y, CASE WHEN x = 3 THEN ''Infinity''::float8 END AS z FROM nulls', 'y', 'logistic')$$);
+-- finite values whose squares overflow: an error, not NaN coefficients
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x * 1e200 AS x, y FROM nulls', 'y', 'linear')$$);
 SET mlops.max_training_memory = '1MB';
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, g % 2 AS y FROM generate_series(1, 100000) g', 'y', 'logistic')$$);
 RESET mlops.max_training_memory;
 SELECT count(*) - :versions AS new_versions FROM mlops.model_version;
 SELECT count(*) - :runs AS new_runs, count(*) FILTER (WHERE status = 'running') AS running FROM mlops.run;
 SELECT 1 AS session_usable;
+-- a row without a target is skipped, whatever its features hold
+SELECT version > 0 AS trained FROM mlops.train('skips_inf',
+    'SELECT CASE WHEN x = 3 THEN ''Infinity'' ELSE x END AS x, CASE WHEN x <> 3 THEN y END AS y FROM nulls',
+    'y', 'linear', test_fraction => 0);
+SELECT skipped_rows FROM mlops.model_versions WHERE name = 'skips_inf';

@@ -73,6 +73,10 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', featu
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"eval_metric": [1]}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"n_estimators": 1e400}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a, b, CASE WHEN id = 7 THEN ''Infinity'' ELSE value END AS value FROM pts',
+                                                    'value', features => '{a,b}', hyperparams => '{"n_estimators": 2}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"early_stopping_rounds": 2}',
                                                     test_fraction => 0)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',

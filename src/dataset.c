@@ -76,6 +76,7 @@ struct DatasetPrivate
 	int			target_att;		/* the target's position in the select list */
 	int		   *input_att;		/* ... and each input's */
 	int			split_inputs;	/* the row key hashes the target and the first this many inputs */
+	bool		finite;			/* training: an infinite target or input is an error */
 	FmgrInfo   *out_funcs;		/* categorical inputs: output functions */
 	RowValues	row;
 	uint64	   *cut;			/* per class (or [0] for regression): test iff key < cut */
@@ -297,6 +298,24 @@ ResolveColumns(Dataset *ds, List *features)
 	}
 }
 
+/*
+ * Raises 22003 for an infinite value (or a numeric too large for a float8) of
+ * the target or of input j (-1: the target) in a row with a target (the
+ * others are skipped): no algorithm can use it (least squares turns it into
+ * NaN coefficients, XGBoost refuses it), and a NULL or NaN already means a
+ * missing value.
+ */
+static void
+RefuseInfinite(const Dataset *ds, int j, double v)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("%s \"%s\" of source \"%s\" has the value %s", j < 0 ? "target" : "feature",
+					j < 0 ? ds->target : ds->inputs[j].name, ds->source, v > 0 ? "Infinity" : "-Infinity"),
+			 errdetail("Training needs finite values; NULL or NaN is a missing value."),
+			 errhint("Leave such rows out, or turn the value into NULL, in a query source.")));
+}
+
 /* Decodes one row of the source (the select list's) into ds->priv->row. */
 static void
 DecodeRow(Dataset *ds, TupleTableSlot *slot)
@@ -321,6 +340,8 @@ DecodeRow(Dataset *ds, TupleTableSlot *slot)
 	{
 		row->y = DatumGetNumericFloat8(values[p->target_att], ds->target_type);
 		row->target_null = isnan(row->y);
+		if (unlikely(isinf(row->y)) && p->finite)
+			RefuseInfinite(ds, -1, row->y);
 	}
 	for (int j = 0; j < ninputs; j++)
 	{
@@ -330,6 +351,8 @@ DecodeRow(Dataset *ds, TupleTableSlot *slot)
 		{
 			num[j] = DatumGetNumericFloat8(values[att[j]], inputs[j].type);
 			null = isnan(num[j]);
+			if (unlikely(isinf(num[j])) && p->finite && !row->target_null)
+				RefuseInfinite(ds, j, num[j]);
 		}
 		else if (!null)
 			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[att[j]]);
@@ -744,18 +767,33 @@ StatsPass(Dataset *ds)
 	FinishStats(ds);
 }
 
-/* Reads the source's schema and makes the first pass(es) over its rows. */
+static Dataset *Prepare(const char *source, const char *target, List *features, int split_inputs,
+						bool classification, double test_fraction, int seed, bool one_pass,
+						bool finite);
+
+/* Reads a training set: the source's schema and the first pass(es) over its rows. */
 Dataset *
 DatasetPrepare(const char *source, const char *target, List *features,
 			   bool classification, double test_fraction, int seed, bool one_pass)
 {
-	return DatasetPrepareSplit(source, target, features, -1, classification, test_fraction, seed, one_pass);
+	return Prepare(source, target, features, -1, classification, test_fraction, seed, one_pass, true);
 }
 
-/* DatasetPrepare, the split decided by the first split_inputs features only (-1: all). */
+/*
+ * For evaluation: DatasetPrepare, the split decided by the first split_inputs
+ * features only (-1: all), and infinite values kept (scoring takes them).
+ */
 Dataset *
 DatasetPrepareSplit(const char *source, const char *target, List *features, int split_inputs,
 					bool classification, double test_fraction, int seed, bool one_pass)
+{
+	return Prepare(source, target, features, split_inputs, classification, test_fraction, seed, one_pass, false);
+}
+
+/* DatasetPrepare and DatasetPrepareSplit; finite: an infinite target or input is an error. */
+static Dataset *
+Prepare(const char *source, const char *target, List *features, int split_inputs,
+		bool classification, double test_fraction, int seed, bool one_pass, bool finite)
 {
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	struct DatasetPrivate *p = palloc0(sizeof(struct DatasetPrivate));
@@ -763,6 +801,7 @@ DatasetPrepareSplit(const char *source, const char *target, List *features, int 
 	bool		need_stats = false;
 
 	ds->priv = p;
+	p->finite = finite;
 	p->context = CurrentMemoryContext;
 	ds->source = pstrdup(source);
 	ds->target = pstrdup(target);

@@ -37,6 +37,13 @@
 #define LINEAR_RCOND 1e-12
 
 /*
+ * Multiply-adds of one dsyrk folding a block of rows into the cross products
+ * (~0.1 s): interrupts are checked between blocks, so a block of wide rows
+ * (many one-hot terms) holds fewer rows.
+ */
+#define LINEAR_BLOCK_FLOPS 1e9
+
+/*
  * Centred sufficient statistics of rows z = (x_1..x_k, y): the count, the mean
  * of every column and the centred cross-product matrix Σ (z - mean)(z - mean)'
  * (upper triangle, row-major, (k+1)²). Blocks and states merge exactly with
@@ -145,7 +152,7 @@ static double *
 SymmetricEigen(const double *a, int k, double **vectors)
 {
 	double	   *w = palloc(sizeof(double) * k);
-	double	   *copy = palloc(sizeof(double) * k * k);
+	double	   *copy = palloc_extended(sizeof(double) * k * k, MCXT_ALLOC_HUGE);
 	char		jobz = vectors ? 'V' : 'N',
 				uplo = 'L';		/* row-major upper = column-major lower */
 	lapack_int	n = k,
@@ -161,8 +168,8 @@ SymmetricEigen(const double *a, int k, double **vectors)
 	LAPACK_dsyevd(&jobz, &uplo, &n, copy, &n, w, &work_size, &lwork, &iwork_size, &liwork, &info);
 	lwork = (lapack_int) work_size;
 	liwork = iwork_size;
-	work = palloc(sizeof(double) * Max(lwork, 1));
-	iwork = palloc(sizeof(lapack_int) * Max(liwork, 1));
+	work = palloc_extended(sizeof(double) * Max(lwork, 1), MCXT_ALLOC_HUGE);
+	iwork = palloc_extended(sizeof(lapack_int) * Max(liwork, 1), MCXT_ALLOC_HUGE);
 	LAPACK_dsyevd(&jobz, &uplo, &n, copy, &n, w, work, &lwork, iwork, &liwork, &info);
 	if (info != 0)
 		elog(ERROR, "dsyevd failed: info %d", (int) info);
@@ -197,6 +204,34 @@ ReportCollinear(const double *scaled, int k, char **terms, const char *why)
 }
 
 /*
+ * Raises 22003 when the statistics are not finite: a term or the target had
+ * an infinite value (linear_stats takes them; train() refuses them when it
+ * reads the rows), or values so large that their centred squares overflow.
+ * Without it the solution would be NaN, or the term reported as constant.
+ */
+static void
+CheckFinite(const LinearState *s, char **terms)
+{
+	int			d = s->k + 1;
+
+	for (int i = 0; i < d; i++)
+	{
+		bool		finite = isfinite(s->mean[i]);
+
+		for (int j = i; j < d && finite; j++)
+			finite = isfinite(s->m[i * d + j]);
+		if (!finite)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the least-squares statistics of %s%s%s are not finite",
+							i < s->k ? "term \"" : "the target", i < s->k ? terms[i] : "",
+							i < s->k ? "\"" : ""),
+					 errdetail("A value is infinite, or values are too large for the sum of their squares to be a float8."),
+					 errhint("Leave such rows out, or rescale the column.")));
+	}
+}
+
+/*
  * Solves for the coefficients: OLS (alpha 0, with statistics) or ridge (alpha
  * > 0, intercept not penalised), on the centred system, scaled to a unit
  * diagonal for the Cholesky factorisation.
@@ -207,7 +242,7 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms)
 	int			k = s->k,
 				d = k + 1;
 	LinearFit  *fit = palloc0(sizeof(LinearFit));
-	double	   *a = palloc0(sizeof(double) * Max(k * k, 1));
+	double	   *a = palloc_extended(sizeof(double) * Max((Size) k * k, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	double	   *b = palloc(sizeof(double) * Max(k, 1));
 	double	   *scale = palloc(sizeof(double) * Max(k, 1));
 	double		syy = s->m[k * d + k];
@@ -219,6 +254,7 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms)
 
 	fit->k = k;
 	fit->coef = palloc0(sizeof(double) * Max(k, 1));
+	CheckFinite(s, terms);
 	if (alpha == 0 && s->n < k + 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -272,7 +308,7 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms)
 		double		df = s->n - k - 1;
 		double		sigma2 = Max(sse, 0.0) / df;
 		double		var_intercept = 1.0 / s->n;
-		double	   *g = palloc(sizeof(double) * d * d);
+		double	   *g = palloc_extended(sizeof(double) * d * d, MCXT_ALLOC_HUGE);
 		double	   *w;
 
 		fit->has_stats = true;
@@ -533,8 +569,14 @@ LinearArtifactJson(const Dataset *ds, const char *algorithm, int nout,
  * mlops.linear_fit(stats bytea, alpha float8) → jsonb.
  * ------------------------------------------------------------------------ */
 
-/* Rows buffered by the aggregate before a dsyrk. */
+/* Rows buffered by the aggregate before a dsyrk (fewer for wide rows: BlockRows). */
 #define AGG_BLOCK_ROWS 256
+
+/*
+ * At most this many inputs in linear_stats: its value, (k+2)(k+1)/2 + k + 2
+ * float8s, must fit in a bytea (1 GB), and its state holds (k+1)² of them.
+ */
+#define LINEAR_STATS_MAX_INPUTS 10000
 
 /* The aggregate's transition state: the statistics and a block of buffered rows. */
 typedef struct LinearAggState
@@ -542,7 +584,21 @@ typedef struct LinearAggState
 	LinearState *stats;
 	double	   *block;
 	int			rows;
+	int			capacity;		/* rows the block holds */
 } LinearAggState;
+
+/*
+ * Rows of d values folded into the cross products in one dsyrk (rows × d²
+ * multiply-adds, between which nothing can be cancelled): at most max_rows,
+ * and fewer for wide rows so that one call stays well under a second.
+ */
+static int
+BlockRows(int d, int max_rows)
+{
+	double		rows = LINEAR_BLOCK_FLOPS / ((double) d * d);
+
+	return (int) Max(1, Min(rows, max_rows));
+}
 
 /* A new aggregate state for k inputs, in the current (aggregate) memory context. */
 static LinearAggState *
@@ -551,7 +607,8 @@ AggStateCreate(int k)
 	LinearAggState *st = palloc0(sizeof(LinearAggState));
 
 	st->stats = LinearStateCreate(k);
-	st->block = palloc(sizeof(double) * AGG_BLOCK_ROWS * (k + 1));
+	st->capacity = BlockRows(k + 1, AGG_BLOCK_ROWS);
+	st->block = palloc(sizeof(double) * st->capacity * (k + 1));
 	return st;
 }
 
@@ -574,14 +631,18 @@ AggContext(FunctionCallInfo fcinfo)
 	return agg;
 }
 
-/* Raises 2202E when rows of k inputs meet a state of k_state: every row of an aggregate has one width. */
+/*
+ * Raises 2202E when rows (or linear_stats values, merged) of k inputs meet a
+ * state of k_state: every row of an aggregate has one width.
+ */
 static void
-CheckWidth(int k, int k_state)
+CheckWidth(int k, int k_state, bool values)
 {
 	if (k != k_state)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("x has %d elements, previous rows had %d", k, k_state)));
+				 values ? errmsg("linear_stats value of %d inputs, previous values had %d", k, k_state)
+				 : errmsg("x has %d elements, previous rows had %d", k, k_state)));
 }
 
 PG_FUNCTION_INFO_V1(linear_stats_accum);
@@ -615,6 +676,10 @@ linear_stats_accum(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("x must be a one-dimensional array")));
 	deconstruct_array(arr, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &k);
+	if (k > LINEAR_STATS_MAX_INPUTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("x has %d elements, more than linear_stats allows (%d)", k, LINEAR_STATS_MAX_INPUTS)));
 	if (st == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(agg);
@@ -623,7 +688,7 @@ linear_stats_accum(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 	else
-		CheckWidth(k, st->stats->k);
+		CheckWidth(k, st->stats->k, false);
 	if (isnan(y))
 		PG_RETURN_POINTER(st);
 	row = st->block + (Size) st->rows * (k + 1);
@@ -634,7 +699,7 @@ linear_stats_accum(PG_FUNCTION_ARGS)
 		row[i] = DatumGetFloat8(elems[i]);
 	}
 	row[k] = y;
-	if (++st->rows == AGG_BLOCK_ROWS)
+	if (++st->rows == st->capacity)
 		AggFlush(st);
 	PG_RETURN_POINTER(st);
 }
@@ -664,7 +729,7 @@ linear_stats_combine(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 	else
-		CheckWidth(b->stats->k, a->stats->k);
+		CheckWidth(b->stats->k, a->stats->k, false);
 	AggFlush(a);
 	LinearStateMerge(a->stats, b->stats);
 	PG_RETURN_POINTER(a);
@@ -707,7 +772,10 @@ linear_stats_serialize(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(w);
 }
 
-/* Reads a serialised state back, checking its size; raises 22P03 on a malformed value. */
+/*
+ * Reads a serialised state back, checking its size and its row count (a
+ * whole number, at least 0); raises 22P03 on a malformed value.
+ */
 static LinearState *
 StateFromBytea(bytea *b)
 {
@@ -716,9 +784,10 @@ StateFromBytea(bytea *b)
 	const double *p;
 	int			d;
 
-	if (VARSIZE(b) < sizeof(LinearStateWire) || w->k < 0 || w->k > 100000 ||
+	if (VARSIZE(b) < sizeof(LinearStateWire) || w->k < 0 || w->k > LINEAR_STATS_MAX_INPUTS ||
 		VARSIZE(b) != sizeof(LinearStateWire) +
-		sizeof(double) * ((w->k + 1) + (Size) (w->k + 1) * (w->k + 2) / 2))
+		sizeof(double) * ((w->k + 1) + (Size) (w->k + 1) * (w->k + 2) / 2) ||
+		!(w->n >= 0 && w->n <= 9007199254740992.0 && w->n == floor(w->n)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid linear_stats state")));
@@ -747,7 +816,8 @@ linear_stats_deserialize(PG_FUNCTION_ARGS)
 	LinearAggState *st = palloc0(sizeof(LinearAggState));
 
 	st->stats = s;
-	st->block = palloc(sizeof(double) * AGG_BLOCK_ROWS * (s->k + 1));
+	st->capacity = BlockRows(s->k + 1, AGG_BLOCK_ROWS);
+	st->block = palloc(sizeof(double) * st->capacity * (s->k + 1));
 	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(st);
 }
@@ -782,7 +852,7 @@ linear_stats_merge_accum(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 	else
-		CheckWidth(part->k, st->stats->k);
+		CheckWidth(part->k, st->stats->k, true);
 	LinearStateMerge(st->stats, part);
 	PG_RETURN_POINTER(st);
 }
@@ -920,7 +990,7 @@ TrainLinear(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	int			width = LinearDesignWidth(ds);
 	int			d = width + 1;
 	LinearState *state = LinearStateCreate(width);
-	Size		block_rows = SOURCE_BATCH_ROWS;
+	Size		block_rows = BlockRows(d, SOURCE_BATCH_ROWS);
 	double	   *block;
 	int			rows = 0;
 	DatasetScan *scan;

@@ -35,10 +35,10 @@
 
 /* The algorithms of this build. */
 static const TrainAlgorithm algorithms[] = {
-	{"linear", true, false, linear_params, true, TrainLinear},
-	{"ridge", true, false, ridge_params, true, TrainLinear},
-	{"logistic", false, true, logistic_params, false, TrainLogistic},
-	{"xgboost", true, true, NULL, true, TrainXgboost},
+	{"linear", true, false, linear_params, true, TrainLinear, NULL},
+	{"ridge", true, false, ridge_params, true, TrainLinear, NULL},
+	{"logistic", false, true, logistic_params, false, TrainLogistic, NULL},
+	{"xgboost", true, true, NULL, true, TrainXgboost, XgbCheckHyperParams},
 };
 
 /* The names of the algorithms of this build, comma-separated. */
@@ -125,16 +125,17 @@ ParseHyperParams(const TrainAlgorithm *alg, Jsonb *hyperparams)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("hyperparameter \"%s\" must be a number", key)));
-		x = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v.val.numeric)));
+		/* beyond float8's range: ±Infinity, reported as out of range below */
+		x = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(v.val.numeric)));
 		if (def->integer && x != floor(x))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("hyperparameter \"%s\" must be an integer", key)));
-		if (isnan(x) || x < def->min || (def->min_exclusive && x == def->min) || x > def->max)
+		if (isnan(x) || isinf(x) || x < def->min || (def->min_exclusive && x == def->min) || x > def->max)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("hyperparameter \"%s\" is out of range", key),
-					 errdetail("It must be %s %g%s%s.", def->min_exclusive ? ">" : ">=", def->min,
+					 errdetail("It must be a finite number %s %g%s%s.", def->min_exclusive ? ">" : ">=", def->min,
 							   isinf(def->max) ? "" : " and <= ",
 							   isinf(def->max) ? "" : psprintf("%g", def->max))));
 		values[i] = x;
@@ -399,6 +400,8 @@ train(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("hyperparams must be a jsonb object")));
 	params = alg->params ? ParseHyperParams(alg, hyperparams) : NULL;
+	if (alg->check_params)
+		alg->check_params(hyperparams);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)

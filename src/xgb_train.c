@@ -150,8 +150,8 @@ RoundsParam(const char *key, const JsonbValue *v)
 {
 	double		x = NAN;
 
-	if (v->type == jbvNumeric)
-		x = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	if (v->type == jbvNumeric)			/* beyond float8's range: ±Infinity, refused below */
+		x = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(v->val.numeric)));
 	if (!(x >= 1 && x <= XGB_MAX_ROUNDS && x == floor(x)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -254,6 +254,21 @@ ParseParams(Jsonb *hyperparams, XgbParams *p)
 		else
 			AddParam(p, key, ScalarText(key, &v));
 	}
+}
+
+/*
+ * Checks the form of hyperparams as ParseParams reads them (a number of
+ * rounds, scalars, eval_metric's names), before train() opens its run: a
+ * JSON null would otherwise first reach the run's params.
+ */
+void
+XgbCheckHyperParams(Jsonb *hyperparams)
+{
+	XgbParams	p;
+
+	ParseParams(hyperparams, &p);
+	list_free_deep(p.keys);
+	list_free_deep(p.values);
 }
 
 /*

@@ -39,6 +39,22 @@ for algorithm in ("linear", "logistic"):
             check(e.pgcode == "57014" and latency < 1.0,
                   f"{algorithm}: pg_cancel_backend after {delay} s stops it in {latency:.3f} s (57014)")
 
+# a wide design (4500 one-hot terms): each block of rows folded into the
+# cross products is small enough to stop at (a block of 10000 rows was
+# 2·10¹¹ multiply-adds, seconds in one BLAS call)
+wide = ("SELECT 'c' || (g % 4501) AS c, (g % 7)::float8 AS y FROM generate_series(1, 20000) g")
+started = {}
+t = threading.Thread(target=lambda: started.setdefault("at", cancel_after(1.5)))
+t.start()
+try:
+    query(conn, "SELECT * FROM mlops.train('slow', %s, 'y', 'linear', test_fraction => 0)", (wide,))
+    check(False, "a wide linear design: cancelled")
+except psycopg2.Error as e:
+    t.join()
+    latency = time.perf_counter() - started["at"]
+    check(e.pgcode == "57014" and latency < 1.0,
+          f"a wide linear design: pg_cancel_backend while it folds the rows stops it in {latency:.3f} s (57014)")
+
 query(conn, "SET statement_timeout = '700ms'")
 start = time.perf_counter()
 try:

@@ -109,17 +109,20 @@ typedef struct DatasetScan DatasetScan;
  * first scan — they are final after DatasetEndScan of that scan. A regression
  * over numeric inputs is then read without a first pass (an empty source is
  * reported by DatasetEndScan). With one_pass false, everything is known on
- * return.
+ * return. An infinite target or numeric input value (or a numeric too large
+ * for a float8) of a row with a target is an error (22003), wherever a scan
+ * meets it.
  */
 extern Dataset *DatasetPrepare(const char *source, const char *target, List *features,
 							   bool classification, double test_fraction, int seed,
 							   bool one_pass);
 
 /*
- * DatasetPrepare where only the first split_inputs features (and the target)
- * decide the split: the rows of a split made over those features, read with
- * further columns (promote's gate scores an incumbent with other features on
- * the candidate's test split). -1 means all of them, as DatasetPrepare.
+ * For evaluation: DatasetPrepare where only the first split_inputs features
+ * (and the target) decide the split: the rows of a split made over those
+ * features, read with further columns (promote's gate scores an incumbent
+ * with other features on the candidate's test split). -1 means all of them,
+ * as DatasetPrepare. Infinite values are kept: scoring takes them as given.
  */
 extern Dataset *DatasetPrepareSplit(const char *source, const char *target, List *features,
 									int split_inputs, bool classification, double test_fraction,

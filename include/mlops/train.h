@@ -16,8 +16,11 @@
  *      imputation values, and a predict function (and, if it has them, the
  *      evaluation rows' predictions);
  *   2. add {"foo", regression?, classification?, params-or-NULL, streams?,
- *      TrainFoo} to the table in train.c (streams: see DatasetPrepare's
- *      one_pass; false when it needs ds->train_rows before its scan).
+ *      TrainFoo, check-or-NULL} to the table in train.c (streams: see
+ *      DatasetPrepare's one_pass; false when it needs ds->train_rows before
+ *      its scan; check: with params NULL, a function that rejects malformed
+ *      hyperparams before the run opens, so that they never reach the run's
+ *      params).
  */
 #ifndef MLOPS_TRAIN_H
 #define MLOPS_TRAIN_H
@@ -78,6 +81,9 @@ struct TrainedModel
 
 typedef void (*TrainFn) (Dataset *ds, TrainRequest *req, TrainedModel *out);
 
+/* Raises 22023 for hyperparams an algorithm that validates its own cannot take. */
+typedef void (*CheckParamsFn) (Jsonb *hyperparams);
+
 typedef struct TrainAlgorithm
 {
 	const char *name;
@@ -87,6 +93,8 @@ typedef struct TrainAlgorithm
 	bool		streams;		/* reads its rows in one scan, needing no row counts first
 								 * (DatasetPrepare's one_pass) */
 	TrainFn		train;
+	CheckParamsFn check_params; /* params NULL: checks hyperparams before the
+								 * run opens (train checks them again) */
 } TrainAlgorithm;
 
 /* Logs one point of a metric series into the training's run (step = iteration). */

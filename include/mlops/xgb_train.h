@@ -18,4 +18,7 @@
 /* Trains a booster on ds's training rows; the artifact is its UBJ model. */
 extern void TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out);
 
+/* Raises 22023 for hyperparams that are not XGBoost parameters in form (before any row is read). */
+extern void XgbCheckHyperParams(Jsonb *hyperparams);
+
 #endif
