@@ -403,6 +403,63 @@ SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY
 DROP TABLE parts;
 DROP SCHEMA parts_more;
 
+-- ignored columns follow a column renamed, and forget one dropped: a renamed
+-- ignored column stays out of the log, no other column is hidden by taking its
+-- name (each change of the ignored columns is logged as DISABLE and ENABLE)
+CREATE TABLE staff (id int, salary int, note text);
+SELECT mlops.enable_audit('staff', '{salary}');
+ALTER TABLE staff RENAME COLUMN salary TO pay;
+INSERT INTO staff VALUES (1, 100, 'a');
+ALTER TABLE staff RENAME COLUMN note TO salary;
+UPDATE staff SET salary = 'b', pay = 200;
+ALTER TABLE staff DROP COLUMN pay;
+ALTER TABLE staff ADD COLUMN pay int;
+UPDATE staff SET pay = 300;
+SELECT op, new_row, changed_columns FROM log WHERE table_name = 'public.staff' ORDER BY id;
+-- in a partitioned table and a table that inherits the column too
+CREATE TABLE staff_parted (id int, salary int) PARTITION BY RANGE (id);
+CREATE TABLE staff_parted_1 PARTITION OF staff_parted FOR VALUES FROM (0) TO (10);
+SELECT mlops.enable_audit('staff_parted', '{salary}');
+CREATE TABLE staff_base (id int, salary int);
+CREATE TABLE staff_child (extra int) INHERITS (staff_base);
+SELECT mlops.enable_audit('staff_child', '{salary}');
+ALTER TABLE staff_parted RENAME COLUMN salary TO pay;
+ALTER TABLE staff_base RENAME COLUMN salary TO pay;
+INSERT INTO staff_parted VALUES (1, 100);
+INSERT INTO staff_child VALUES (1, 100, 1);
+SELECT table_name, new_row FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
+
+-- a partition detached from an audited table is not audited any more, which is
+-- logged; it keeps no audit trigger (disable_audit has nothing to remove)
+CREATE TABLE sales (region text, amount int) PARTITION BY LIST (region);
+CREATE TABLE sales_eu PARTITION OF sales FOR VALUES IN ('eu');
+CREATE TABLE sales_us PARTITION OF sales FOR VALUES IN ('us');
+SELECT mlops.enable_audit('sales');
+ALTER TABLE sales DETACH PARTITION sales_eu;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'sales_eu'::regclass;
+INSERT INTO sales_eu VALUES ('eu', 1);
+TRUNCATE sales_eu;
+SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
+SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('sales_eu')$$);
+
+-- the audit triggers keep their names (renamed, then dropped, they would
+-- stop auditing unlogged), and the TRUNCATE trigger goes with the row trigger only
+CREATE TABLE guarded (x int);
+SELECT mlops.enable_audit('guarded');
+SELECT pg_temp.sqlstate($$ALTER TRIGGER mlops_audit ON guarded RENAME TO hidden$$);
+SELECT pg_temp.sqlstate($$ALTER TRIGGER mlops_audit_truncate ON guarded RENAME TO hidden$$);
+SELECT pg_temp.sqlstate($$DROP TRIGGER mlops_audit_truncate ON guarded$$);
+SELECT pg_temp.sqlstate($$ALTER TRIGGER mlops_audit ON sales RENAME TO hidden$$);
+SELECT pg_temp.sqlstate($$DROP TRIGGER mlops_audit_truncate ON sales_us$$);
+CREATE FUNCTION nothing() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+CREATE TRIGGER other AFTER INSERT ON sales_eu FOR EACH ROW EXECUTE FUNCTION nothing();
+SELECT pg_temp.sqlstate($$ALTER TRIGGER other ON sales_eu RENAME TO mlops_audit$$);
+DROP TRIGGER mlops_audit ON guarded;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'guarded'::regclass;
+SELECT table_name, op FROM log WHERE id = (SELECT max(id) FROM log);
+DROP TABLE staff, staff_parted, staff_base, staff_child, sales, sales_eu, guarded;
+DROP FUNCTION nothing();
+
 SELECT ok FROM mlops.verify_audit();
 
 DROP OWNED BY regress_writer, regress_trainer, regress_admin;

@@ -113,6 +113,62 @@ $$;
 COMMENT ON FUNCTION mlops._audit_check_not_inherited(regclass) IS
     'internal: raises 55000 when the table is a partition audited through its parent';
 
+-- Installs (or replaces) the audit triggers of a table with the given ignored
+-- columns, which must be columns of the table, and logs it as ENABLE. The
+-- caller has checked the arguments and the caller's rights.
+CREATE FUNCTION mlops._audit_install(tbl regclass, ignore_columns text[]) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    args text;
+BEGIN
+    ignore_columns := ARRAY(SELECT DISTINCT c FROM unnest(ignore_columns) c ORDER BY c);
+    SELECT string_agg(quote_literal(c), ', ') INTO args FROM unnest(ignore_columns) c;
+    -- audited again: the triggers are replaced (with the new ignore_columns)
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit') THEN
+        EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
+    END IF;
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
+        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
+    EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', tbl);
+    -- one command, so that the DDL guard never sees one of them not enabled ALWAYS
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit, ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
+    PERFORM mlops._audit_event(tbl, 'ENABLE', jsonb_build_object('ignore_columns', to_jsonb(ignore_columns)));
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_install(regclass, text[]) IS
+    'internal: installs or replaces the audit triggers of a table and logs ENABLE with its ignored columns';
+
+-- The ignored columns of an audit row trigger: its arguments.
+CREATE FUNCTION mlops._audit_ignored_columns(trigger oid) RETURNS text[]
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    args bytea;
+    nargs int;
+    pos int := 1;
+    len int;
+    names text[] := '{}';
+BEGIN
+    SELECT tgargs, tgnargs INTO args, nargs FROM pg_trigger WHERE oid = trigger;
+    FOR i IN 1 .. coalesce(nargs, 0) LOOP
+        -- each argument is followed by a zero byte
+        len := position('\x00'::bytea IN substring(args FROM pos)) - 1;
+        names := names || convert_from(substring(args FROM pos FOR len), current_setting('server_encoding'));
+        pos := pos + len + 1;
+    END LOOP;
+    RETURN names;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_ignored_columns(oid) IS
+    'internal: the ignored columns of an audit trigger (its arguments)';
+
 -- Installs (or, on an audited table, replaces) the audit triggers of a table.
 CREATE FUNCTION mlops.enable_audit(tbl regclass, ignore_columns text[] DEFAULT '{}') RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
@@ -121,7 +177,6 @@ AS $$
 DECLARE
     kind "char";
     missing text;
-    args text;
 BEGIN
     PERFORM mlops._require(tbl, 'tbl');
     PERFORM mlops._require(ignore_columns, 'ignore_columns');
@@ -153,22 +208,7 @@ BEGIN
             USING ERRCODE = 'undefined_column',
                   HINT = 'ignore_columns lists names of columns of the audited table.';
     END IF;
-    ignore_columns := ARRAY(SELECT DISTINCT c FROM unnest(ignore_columns) c ORDER BY c);
-    SELECT string_agg(quote_literal(c), ', ') INTO args FROM unnest(ignore_columns) c;
-    -- audited again: the triggers are replaced (with the new ignore_columns)
-    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit') THEN
-        EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
-    END IF;
-    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
-        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
-    END IF;
-    EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
-    EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', tbl);
-    -- one command, so that the DDL guard never sees one of them not enabled ALWAYS
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit, ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
-    PERFORM mlops._audit_event(tbl, 'ENABLE', jsonb_build_object('ignore_columns', to_jsonb(ignore_columns)));
+    PERFORM mlops._audit_install(tbl, ignore_columns);
 END
 $$;
 COMMENT ON FUNCTION mlops.enable_audit(regclass, text[]) IS
@@ -201,25 +241,49 @@ COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
     'stops auditing a table (the log keeps its rows; the change is logged)';
 
 -- After DDL: only superusers may alter the log; an audit trigger is not
--- disabled behind disable_audit()'s back; and every partition of an audited
+-- disabled or renamed behind disable_audit()'s back; the ignored columns
+-- follow a column renamed (and forget one dropped), so that a renamed ignored
+-- column stays out of the log and no other column comes to be ignored by
+-- taking its name (the triggers are replaced: logged as DISABLE and ENABLE);
+-- a partition detached from an audited table is no longer audited (logged as
+-- DISABLE, its TRUNCATE trigger removed); and every partition of an audited
 -- partitioned table gets the TRUNCATE trigger (statement triggers are not
 -- inherited, and a partition can be truncated on its own). It checks the
 -- tables a command reports, so it fires for ALTER TABLE (triggers enabled or
--- disabled, ATTACH PARTITION), CREATE TABLE (PARTITION OF) and CREATE SCHEMA
--- (whose CREATE TABLE may be a PARTITION OF); CREATE TRIGGER reports no table,
--- CREATE TABLE AS a new table with no trigger and no parent.
+-- disabled, columns renamed or dropped, ATTACH and DETACH PARTITION), CREATE
+-- TABLE (PARTITION OF) and CREATE SCHEMA (whose CREATE TABLE may be a
+-- PARTITION OF), and the triggers ALTER TRIGGER reports; CREATE TRIGGER
+-- reports no table, CREATE TABLE AS a new table with no trigger and no parent.
 CREATE FUNCTION mlops._audit_ddl() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
     cmd record;
+    trig record;
+    aud record;
     root regclass;
     parts regclass[];
     part regclass;
+    ignored text[];
+    kept text[];
 BEGIN
-    FOR cmd IN SELECT DISTINCT c.objid::regclass AS tbl FROM pg_event_trigger_ddl_commands() c
-                WHERE c.classid = 'pg_class'::regclass AND c.object_type = 'table' LOOP
+    -- the audit triggers keep their names, which no other trigger takes
+    FOR trig IN SELECT t.tgname, t.tgrelid::regclass AS tbl, t.tgfoid = 'mlops._audit_trigger'::regproc AS is_audit
+                  FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
+                 WHERE c.classid = 'pg_trigger'::regclass LOOP
+        IF trig.is_audit AND trig.tgname NOT IN ('mlops_audit', 'mlops_audit_truncate') THEN
+            RAISE EXCEPTION 'cannot rename an audit trigger of table %', trig.tbl
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Auditing finds its triggers by their names.',
+                      HINT = 'mlops.disable_audit() stops auditing a table, and logs that it did.';
+        ELSIF NOT trig.is_audit AND trig.tgname IN ('mlops_audit', 'mlops_audit_truncate') THEN
+            RAISE EXCEPTION 'trigger name "%" is reserved for auditing', trig.tgname
+                USING ERRCODE = 'reserved_name';
+        END IF;
+    END LOOP;
+    FOR cmd IN SELECT DISTINCT c.objid::regclass AS tbl, c.object_type, c.objsubid FROM pg_event_trigger_ddl_commands() c
+                WHERE c.classid = 'pg_class'::regclass AND c.object_type IN ('table', 'table column') LOOP
         IF cmd.tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass)
            AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = mlops.invoker()) THEN
             RAISE EXCEPTION 'only a superuser may alter %', cmd.tbl
@@ -231,6 +295,36 @@ BEGIN
             RAISE EXCEPTION 'the audit triggers of % must stay enabled ALWAYS', cmd.tbl
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'mlops.disable_audit() stops auditing a table, and logs that it did.';
+        END IF;
+        -- ignored columns renamed or dropped, in the table and the tables
+        -- inheriting from it (a rename or drop recurses to them)
+        FOR aud IN WITH RECURSIVE tree(relid) AS (
+                       SELECT cmd.tbl::oid
+                       UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.relid)
+                   SELECT t.oid, t.tgrelid::regclass AS tbl
+                     FROM tree JOIN pg_trigger t ON t.tgrelid = tree.relid AND t.tgname = 'mlops_audit'
+                    WHERE t.tgparentid = 0 AND t.tgnargs > 0 LOOP
+            ignored := mlops._audit_ignored_columns(aud.oid);
+            kept := ARRAY(SELECT c FROM unnest(ignored) c
+                           WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = aud.tbl AND a.attname = c
+                                                                      AND a.attnum > 0 AND NOT a.attisdropped));
+            CONTINUE WHEN cardinality(kept) = cardinality(ignored);
+            -- a column renamed: the one ignored name gone is its old name
+            IF cmd.object_type = 'table column' AND cardinality(ignored) = cardinality(kept) + 1 THEN
+                kept := kept || (SELECT a.attname::text FROM pg_attribute a
+                                  WHERE a.attrelid = cmd.tbl AND a.attnum = cmd.objsubid);
+            END IF;
+            PERFORM mlops._audit_install(aud.tbl, kept);
+        END LOOP;
+        -- a partition detached from an audited table lost its row trigger
+        IF (SELECT relkind FROM pg_class WHERE oid = cmd.tbl) = 'p' THEN
+            FOR part IN SELECT t.tgrelid::regclass FROM pg_trigger t
+                         WHERE t.tgname = 'mlops_audit_truncate'
+                           AND NOT EXISTS (SELECT FROM pg_trigger r WHERE r.tgrelid = t.tgrelid AND r.tgname = 'mlops_audit')
+                         ORDER BY t.tgrelid LOOP
+                EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', part);
+                PERFORM mlops._audit_event(part, 'DISABLE', NULL);
+            END LOOP;
         END IF;
         SELECT a.relid INTO root FROM pg_partition_ancestors(cmd.tbl) a
           JOIN pg_trigger t ON t.tgrelid = a.relid AND t.tgname = 'mlops_audit' AND t.tgparentid = 0
@@ -252,20 +346,25 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_ddl() IS
-    'internal event trigger: protects the audit log and audit triggers from DDL, extends auditing to new partitions';
+    'internal event trigger: protects the audit log and audit triggers from DDL, keeps ignored columns and partitions in step';
 CREATE EVENT TRIGGER mlops_audit_ddl ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE SCHEMA')
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE SCHEMA', 'ALTER TRIGGER')
     EXECUTE FUNCTION mlops._audit_ddl();
 ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
 
 -- After a DROP: an audit trigger dropped, by disable_audit() or directly, is
--- logged as DISABLE of its table; an audited table dropped, as DROP.
+-- logged as DISABLE of its table (and the TRUNCATE triggers it leaves, the
+-- table's and its partitions', are removed); an audited table dropped, as
+-- DROP. The TRUNCATE trigger of a table that is still audited cannot be
+-- dropped on its own: its TRUNCATEs would go unlogged.
 CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
     obj record;
+    part regclass;
+    disabled boolean := false;
 BEGIN
     IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
                 WHERE d.object_type = 'table' AND d.address_names = '{mlops,audit_log}') THEN
@@ -275,13 +374,30 @@ BEGIN
                  FROM pg_event_trigger_dropped_objects() t
                  LEFT JOIN pg_event_trigger_dropped_objects() d
                         ON d.object_type = 'table' AND d.address_names = t.address_names[1:2]
-                WHERE t.object_type = 'trigger' AND t.address_names[3] = 'mlops_audit' LOOP
+                WHERE t.object_type = 'trigger' AND t.address_names[3] IN ('mlops_audit', 'mlops_audit_truncate') LOOP
         IF obj.dropped_table IS NOT NULL THEN
-            PERFORM mlops._audit_event(obj.dropped_table, 'DROP', NULL, format('%I.%I', obj.names[1], obj.names[2]));
-        ELSE
+            IF obj.names[3] = 'mlops_audit' THEN
+                PERFORM mlops._audit_event(obj.dropped_table, 'DROP', NULL, format('%I.%I', obj.names[1], obj.names[2]));
+            END IF;
+        ELSIF obj.names[3] = 'mlops_audit' THEN
             PERFORM mlops._audit_event(format('%I.%I', obj.names[1], obj.names[2])::regclass, 'DISABLE', NULL);
+            disabled := true;
+        ELSIF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = format('%I.%I', obj.names[1], obj.names[2])::regclass
+                                                AND tgname = 'mlops_audit') THEN
+            RAISE EXCEPTION 'cannot drop trigger mlops_audit_truncate of audited table %.%',
+                            quote_ident(obj.names[1]), quote_ident(obj.names[2])
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'The table''s TRUNCATE statements would not be logged.',
+                      HINT = 'mlops.disable_audit() stops auditing a table, and logs that it did.';
         END IF;
     END LOOP;
+    IF disabled THEN
+        FOR part IN SELECT t.tgrelid::regclass FROM pg_trigger t
+                     WHERE t.tgname = 'mlops_audit_truncate'
+                       AND NOT EXISTS (SELECT FROM pg_trigger r WHERE r.tgrelid = t.tgrelid AND r.tgname = 'mlops_audit') LOOP
+            EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', part);
+        END LOOP;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_drop() IS
