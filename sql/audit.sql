@@ -142,6 +142,8 @@ SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('items', '{NULL}')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('no_such_table')$$);
 CREATE VIEW v AS SELECT 1 AS x;
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('v')$$);
+CREATE VIEW "My View" AS SELECT 1 AS x;                   -- named once, not quoted twice
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('"My View"')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('mlops.audit_log')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('v')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(-5)$$);

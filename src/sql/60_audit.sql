@@ -182,7 +182,7 @@ BEGIN
     PERFORM mlops._require(ignore_columns, 'ignore_columns');
     SELECT relkind INTO kind FROM pg_class WHERE oid = tbl;
     IF kind NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION '"%" is not a table', tbl
+        RAISE EXCEPTION '% is not a table', tbl
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'Only ordinary and partitioned tables can be audited.';
     END IF;
