@@ -59,3 +59,44 @@ SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('c
 SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-ubj', '{x,y}', 'classification')$$);
 SELECT count(*) AS bad_models FROM mlops.models WHERE name = 'bad';
 SELECT mlops.predict('clicks', ARRAY[3, 1]);
+
+-- A version number freed by a rollback is given again to the next version: a
+-- backend that scored the rolled-back version must not keep scoring it from
+-- its model cache (y = 2x + 1 rolled back, then y = 5x - 7 under the same number).
+CREATE TABLE line_a AS SELECT i::float8 AS x, (2 * i + 1)::float8 AS y FROM generate_series(1, 50) i;
+CREATE TABLE line_b AS SELECT i::float8 AS x, (5 * i - 7)::float8 AS y FROM generate_series(1, 50) i;
+SELECT version FROM mlops.train('line', 'line_a', 'y', 'linear', test_fraction => 0);
+BEGIN;
+SELECT version FROM mlops.train('line', 'line_a', 'y', 'linear', test_fraction => 0);
+SELECT round(mlops.predict('line:2', ARRAY[10])) AS rolled_back;
+ROLLBACK;
+SELECT version FROM mlops.train('line', 'line_b', 'y', 'linear', test_fraction => 0);
+SELECT round(mlops.predict('line:2', ARRAY[10])) AS predict, round(mlops.predict_version('line', 2, ARRAY[10])) AS predict_version;
+BEGIN;
+SAVEPOINT before_training;
+SELECT version FROM mlops.train('line', 'line_a', 'y', 'linear', test_fraction => 0);
+SELECT round(mlops.predict('line:3', ARRAY[10])) AS rolled_back;
+ROLLBACK TO before_training;
+SELECT version FROM mlops.train('line', 'line_b', 'y', 'linear', test_fraction => 0);
+SELECT round(mlops.predict('line:3', ARRAY[10])) AS predict, round((mlops.evaluate('line:3', 'line_b')->>'rmse')::numeric, 6) AS rmse;
+COMMIT;
+SELECT round(mlops.predict('line:3', ARRAY[10])) AS predict_after_commit;
+-- one call site living across a rolled-back subtransaction (PL/pgSQL keeps its simple expressions)
+DO $$
+DECLARE
+    v int;
+BEGIN
+    FOR i IN 1..2 LOOP
+        BEGIN
+            SELECT version INTO v FROM mlops.train('line', CASE i WHEN 1 THEN 'line_a' ELSE 'line_b' END, 'y', 'linear',
+                                                   test_fraction => 0);
+            RAISE NOTICE 'version %: %', v, round(mlops.predict('line:' || v, ARRAY[10]));
+            IF i = 1 THEN
+                RAISE EXCEPTION 'roll back';
+            END IF;
+        EXCEPTION WHEN raise_exception THEN
+            NULL;
+        END;
+    END LOOP;
+END
+$$;

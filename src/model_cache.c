@@ -6,6 +6,7 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -23,6 +24,8 @@
 
 static dlist_head cache = DLIST_STATIC_INIT(cache);	/* most recently used first */
 static int	cache_count = 0;
+static dlist_head provisional_models = DLIST_STATIC_INIT(provisional_models);
+static bool watching_transactions = false;
 
 /* A pin held until a memory context goes away. */
 typedef struct ModelPin
@@ -36,7 +39,71 @@ static void
 ModelFreeIfUnused(ScoringModel *m)
 {
 	if (m->pins == 0 && !m->cached)
+	{
+		if (m->provisional)
+			dlist_delete(&m->provisional_node);
 		MemoryContextDelete(m->context);	/* frees the booster too */
+	}
+}
+
+/*
+ * The transaction that wrote the provisional models ends: on commit they are
+ * ordinary versions; on a rollback (of the transaction, of any subtransaction,
+ * or a PREPARE, after which another session decides) they are dropped from
+ * the cache and marked stale, so that no one scores a version number that
+ * the registry may give again to another model.
+ */
+static void
+ModelCacheEndProvisional(bool committed)
+{
+	dlist_mutable_iter it;
+
+	dlist_foreach_modify(it, &provisional_models)
+	{
+		ScoringModel *m = dlist_container(ScoringModel, provisional_node, it.cur);
+
+		dlist_delete(&m->provisional_node);
+		m->provisional = false;
+		if (committed)
+			continue;
+		m->stale = true;
+		if (m->cached)
+		{
+			dlist_delete(&m->lru);
+			cache_count--;
+			m->cached = false;
+		}
+		ModelFreeIfUnused(m);
+	}
+}
+
+/* Transaction callback: settles the provisional models at commit, rollback or PREPARE. */
+static void
+ModelCacheXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			ModelCacheEndProvisional(true);
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			ModelCacheEndProvisional(false);
+			break;
+		default:
+			break;
+	}
+}
+
+/* Subtransaction callback: a rolled-back subtransaction drops the provisional models. */
+static void
+ModelCacheSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+						  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		ModelCacheEndProvisional(false);
 }
 
 /* Evicts least recently used unpinned models beyond mlops.model_cache_size. */
@@ -332,6 +399,11 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 		if (m->classification && m->kind == SCORING_LINEAR &&
 			!(m->noutputs == 1 && m->nclasses == 2) && m->noutputs != m->nclasses)
 			BadVersion(m, "Its coefficients have neither one row nor one row per class.");
+		{
+			Datum		xmin = SPI_getbinval(tup, desc, 15, &isnull);
+
+			m->provisional = !isnull && TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin));
+		}
 		MemoryContextSwitchTo(old);
 		SPI_finish();
 	}
@@ -375,6 +447,16 @@ ModelCacheGet(Oid registry, int64 model_id, int32 version, const char *name, Mem
 		found = ModelLoad(registry, model_id, version, name);
 		found->cached = true;
 		cache_count++;
+		if (found->provisional)
+		{
+			if (!watching_transactions)
+			{
+				RegisterXactCallback(ModelCacheXactCallback, NULL);
+				RegisterSubXactCallback(ModelCacheSubXactCallback, NULL);
+				watching_transactions = true;
+			}
+			dlist_push_head(&provisional_models, &found->provisional_node);
+		}
 	}
 	dlist_push_head(&cache, &found->lru);
 	found->pins++;

@@ -275,7 +275,7 @@ SizeBuffers(CallSite *cs, ScoringModel *m)
 static ScoringModel *
 UseResolution(CallSite *cs, const Resolution *res, const char *ref)
 {
-	if (cs->model == NULL || cs->model->model_id != res->model_id ||
+	if (cs->model == NULL || cs->model->stale || cs->model->model_id != res->model_id ||
 		cs->model->version != res->version || cs->model->registry != res->registry)
 		cs->model = ModelCacheGet(res->registry, res->model_id, res->version, res->name, cs->mcxt);
 	if (cs->res.ref)
@@ -301,11 +301,11 @@ CallSiteModel(FunctionCallInfo fcinfo, CallSite *cs, int arg)
 
 	RequireArg(fcinfo, arg, "model");
 	/* a constant reference needs no comparing once resolved */
-	if (cs->res.ref && cs->ref_is_constant && CallSiteKeyHolds(&cs->res.key) &&
+	if (cs->res.ref && !cs->model->stale && cs->ref_is_constant && CallSiteKeyHolds(&cs->res.key) &&
 		strcmp(cs->res.default_alias, mlops_default_alias) == 0)
 		return cs->model;
 	ref_text = PG_GETARG_TEXT_PP(arg);
-	if (cs->res.ref && CallSiteKeyHolds(&cs->res.key) &&
+	if (cs->res.ref && !cs->model->stale && CallSiteKeyHolds(&cs->res.key) &&
 		strlen(cs->res.ref) == VARSIZE_ANY_EXHDR(ref_text) &&
 		memcmp(cs->res.ref, VARDATA_ANY(ref_text), VARSIZE_ANY_EXHDR(ref_text)) == 0 &&
 		strcmp(cs->res.default_alias, mlops_default_alias) == 0)
@@ -742,7 +742,7 @@ predict_version(PG_FUNCTION_ARGS)
 	name = RequireTextArg(fcinfo, 0, "model");
 	RequireArg(fcinfo, 1, "version");
 	version = PG_GETARG_INT32(1);
-	if (m == NULL || m->version != version || strcmp(m->name, name) != 0)
+	if (m == NULL || m->stale || m->version != version || strcmp(m->name, name) != 0)
 	{
 		char	   *ref;
 

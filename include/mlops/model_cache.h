@@ -6,7 +6,11 @@
  * booster for what the compiler does not cover, or linear coefficients.
  * Versions are immutable, so a cached model never goes stale: the cache is a
  * plain LRU keyed by (registry, model_id, version), holding at most
- * mlops.model_cache_size models that no running statement uses.
+ * mlops.model_cache_size models that no running statement uses. The one
+ * exception is a version written by this backend's own transaction: when that
+ * transaction (or any subtransaction) rolls back, its number is given again to
+ * the next version trained, so such a "provisional" model is forgotten at
+ * every rollback (marked stale: callers holding it load the version again).
  *
  * A caller pins the model it gets for as long as a memory context lives
  * (typically the statement's), so eviction never frees a model in use.
@@ -73,6 +77,9 @@ typedef struct ScoringModel
 	int			pins;
 	bool		cached;			/* still in the LRU (false once evicted) */
 	dlist_node	lru;
+	bool		provisional;	/* written by our transaction, not committed yet */
+	dlist_node	provisional_node;	/* in the list of provisional models, while provisional */
+	bool		stale;			/* rolled back: its number may now mean another version */
 } ScoringModel;
 
 /*

@@ -8,17 +8,21 @@
 -- (in the order of features) and a linear-json artifact decomposed into arrays.
 -- SECURITY DEFINER because mlops_trainer cannot read the registry tables; the
 -- scoring code calls it as the registry's owner, so that a scorer, who may not
--- export models, cannot call it for the artifact.
+-- export models, cannot call it for the artifact. row_xmin is the transaction
+-- that wrote the version: the model cache forgets a version written by the
+-- scoring backend's own transaction if that transaction rolls back, since its
+-- number is then given again to the next version trained.
 CREATE FUNCTION mlops._model_artifact(model_id bigint, version int,
         OUT name text, OUT algorithm text, OUT task text, OUT features text[], OUT classes float8[],
         OUT kinds text[], OUT impute text[], OUT categories text[], OUT category_counts int[],
         OUT artifact bytea, OUT artifact_format text,
-        OUT terms text[], OUT intercept float8[], OUT coef float8[])
+        OUT terms text[], OUT intercept float8[], OUT coef float8[], OUT row_xmin xid)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 WITH v AS (
     SELECT m.name, v.algorithm, v.task, v.features, v.classes, v.spec, v.artifact, v.artifact_format,
+           v.xmin AS row_xmin,
            CASE WHEN v.artifact_format = 'linear-json'
                 THEN convert_from(v.artifact, 'UTF8')::jsonb END AS linear
       FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
@@ -43,7 +47,8 @@ SELECT v.name, v.algorithm, v.task, v.features, v.classes,
        (SELECT array_agg(x::float8 ORDER BY k) FROM jsonb_array_elements_text(v.linear->'intercept') WITH ORDINALITY AS i(x, k)),
        (SELECT array_agg(x::float8 ORDER BY r, k)
           FROM jsonb_array_elements(v.linear->'coef') WITH ORDINALITY AS row(coefs, r),
-               jsonb_array_elements_text(row.coefs) WITH ORDINALITY AS c(x, k))
+               jsonb_array_elements_text(row.coefs) WITH ORDINALITY AS c(x, k)),
+       v.row_xmin
   FROM v
 $$;
 COMMENT ON FUNCTION mlops._model_artifact(bigint, int) IS
