@@ -2,6 +2,11 @@
 """Alias moves are transactional across sessions: a move in an open transaction
 is invisible to another session until it commits, and a rolled-back move leaves
 no trace. (The scoring tests check the same through predict().)"""
+import threading
+import time
+
+import psycopg2
+
 from mlops_test import check, connect, finish, fresh_database, query
 
 mover = fresh_database("test_lifecycle_tx", datasets=False)
@@ -44,4 +49,51 @@ mover.commit()
 check(production(reader) == 2, "it keeps version 2 to the end of its transaction")
 reader.commit()
 check(production(reader) == 3, "and sees version 3 in its next transaction")
+reader.commit()
+reader.autocommit = True
+
+
+def in_thread(conn, sql, outcome):
+    """Runs sql on conn in a thread (it may wait for a lock); outcome gets 'ok' or the SQLSTATE."""
+    def run():
+        try:
+            query(conn, sql)
+            conn.commit()
+            outcome.append("ok")
+        except psycopg2.Error as e:
+            conn.rollback()
+            outcome.append(e.pgcode)
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+# delete_version racing a set_alias to the same version that has not committed
+# yet: it waits for it, then refuses because of the alias (55000), not with the
+# alias's foreign key (23503)
+query(mover, "SELECT mlops._register_version('churn', 'logistic', 'classification', '{a}', 'y', '{0,1}', "
+             "'{}', '{}', '{}', NULL, NULL, 't', 1, 0, 0, 'fp', '\\x07', 'linear-json')")
+mover.commit()
+query(mover, "SELECT mlops.set_alias('churn', 'canary', 4)")
+deleter = connect("test_lifecycle_tx")
+deleter.autocommit = False
+outcome = []
+t = in_thread(deleter, "SELECT mlops.delete_version('churn', 4)", outcome)
+time.sleep(0.5)
+check(t.is_alive(), "delete_version waits for the uncommitted set_alias to the version")
+mover.commit()
+t.join()
+check(outcome == ["55000"], "then refuses: the version is aliased (55000), got %s" % outcome)
+check(query(reader, "SELECT count(*) FROM mlops.model_versions WHERE name = 'churn' AND version = 4")[0][0] == 1,
+      "version 4 is still there")
+# the other order: the set_alias waits for the uncommitted deletion, then finds no version (42704)
+query(mover, "SELECT mlops.delete_alias('churn', 'canary')")
+mover.commit()
+query(deleter, "SELECT mlops.delete_version('churn', 4)")
+outcome = []
+t = in_thread(mover, "SELECT mlops.set_alias('churn', 'canary', 4)", outcome)
+time.sleep(0.5)
+deleter.commit()
+t.join()
+check(outcome == ["42704"], "a set_alias to a version deleted meanwhile is 42704, got %s" % outcome)
 finish()

@@ -162,6 +162,10 @@ $$;
 COMMENT ON FUNCTION mlops.rollback(text, text) IS
     'moves an alias back to the version it pointed to before its last move; repeated, walks further back';
 
+-- The version is locked FOR UPDATE before its aliases are looked at: a
+-- set_alias or promote to it that has not committed yet holds a KEY SHARE lock
+-- on it, so this waits for that transaction and then sees its alias (55000)
+-- rather than failing on the alias's foreign key (23503).
 CREATE FUNCTION mlops.delete_version(model text, version int) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -170,7 +174,12 @@ DECLARE
     mid bigint := mlops._model_id(model);
     aliases text;
 BEGIN
-    PERFORM mlops._lock_version(mid, model, version);
+    PERFORM FROM mlops.model_version v
+      WHERE v.model_id = mid AND v.version = mlops._require(delete_version.version, 'version')
+      FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'version % of model "%" does not exist', version, model USING ERRCODE = 'undefined_object';
+    END IF;
     SELECT string_agg(a.alias, ', ' ORDER BY a.alias) INTO aliases
       FROM mlops.alias a WHERE a.model_id = mid AND a.version = delete_version.version;
     IF aliases IS NOT NULL THEN
