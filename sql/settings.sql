@@ -9,6 +9,11 @@ SHOW mlops.max_training_memory;
 SET mlops.threads = -1;
 SET mlops.default_alias = 'Has Space';
 SET mlops.default_alias = '';
+-- the rule of alias names (mlops.alias_name): the first version of a new model gets this alias
+SET mlops.default_alias = '9live';
+SET mlops.default_alias = '-live';
+SET mlops.default_alias = 'a123456789012345678901234567890123456789012345678901234567890123';
+SET mlops.default_alias = '_a12345678901234567890123456789012345678901234567890123456789-0';
 SET mlops.default_alias = 'champion';
 SHOW mlops.default_alias;
 -- a typo in a parameter name is an error, not a silently created placeholder

@@ -30,7 +30,12 @@ int			mlops_max_training_memory = 1024 * 1024;	/* 1GB in kB */
 int			mlops_model_cache_size = 16;
 char	   *mlops_default_alias = NULL;
 
-/* Checks that mlops.default_alias is a valid alias name. */
+/*
+ * Checks that mlops.default_alias is a valid alias name, by the rule of the
+ * domain mlops.alias_name (a lower-case letter or "_", then lower-case
+ * letters, digits, "_" or "-", at most 63 characters): the first version of a
+ * new model is given this alias, which the registry stores in that domain.
+ */
 static bool
 check_default_alias(char **newval, void **extra, GucSource source)
 {
@@ -43,11 +48,17 @@ check_default_alias(char **newval, void **extra, GucSource source)
 	}
 	for (p = *newval; *p; p++)
 	{
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+		if (!((*p >= 'a' && *p <= 'z') || *p == '_' ||
+			  (p > *newval && ((*p >= '0' && *p <= '9') || *p == '-'))))
 		{
-			GUC_check_errdetail("Alias names consist of lower-case letters, digits, \"_\" and \"-\".");
+			GUC_check_errdetail("An alias name is a lower-case letter or \"_\", then lower-case letters, digits, \"_\" or \"-\".");
 			return false;
 		}
+	}
+	if (p - *newval > 63)
+	{
+		GUC_check_errdetail("An alias name is at most 63 characters long.");
+		return false;
 	}
 	return true;
 }
