@@ -86,6 +86,19 @@ command = query(conn, "SELECT command FROM cron.job WHERE jobname = 'mlops:monit
 query(conn, command)
 check(query(conn, "SELECT count(*) FROM mlops.drift_results WHERE monitor = 'cron_mon'")[0][0] > 0,
       "the monitor job's command runs the monitor")
+# a monitor name holding the job's dollar-quote tag and quotes still makes a command that runs
+odd = "odd$job$'name\\"
+query(conn, "SELECT mlops.create_monitor(%s, 'cron_diabetes', 'diabetes')", (odd,))
+query(conn, "SELECT mlops.schedule_monitor(%s, '0 4 * * *')", (odd,))
+odd_command = query(conn, "SELECT command FROM cron.job WHERE jobname = %s", ("mlops:monitor:" + odd,))[0][0]
+try:
+    query(conn, odd_command)
+    ran = query(conn, "SELECT count(*) FROM mlops.drift_results WHERE monitor = %s", (odd,))[0][0] > 0
+except psycopg2.Error as e:
+    ran = False
+    print(e)
+check(ran, "the job of a monitor named %r runs it" % odd)
+query(conn, "SELECT mlops.unschedule(%s)", ("mlops:monitor:" + odd,))
 query(conn, "DROP EXTENSION mlops CASCADE")
 query(conn, command)
 check(query(conn, "SELECT count(*) FROM cron.job WHERE jobname = 'mlops:monitor:cron_mon'")[0][0] == 0,

@@ -238,18 +238,28 @@ COMMENT ON FUNCTION mlops._scheduled_monitor(text) IS
 -- Schedules (or reschedules) a pg_cron job as the calling role; returns its id.
 -- The job performs call while the function `needs` exists, and removes itself
 -- once it does not (mlops dropped): pg_cron has no hook for DROP EXTENSION.
+-- The DO block's body is dollar-quoted with a tag that does not occur in it
+-- (a monitor's name, quoted as a literal inside, may contain "$job$").
 CREATE FUNCTION mlops._cron_schedule(job_name text, schedule text, call text, needs text) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
     job bigint;
+    body text;
+    tag text := '$job$';
+    n int := 0;
 BEGIN
     PERFORM mlops._require(schedule, 'schedule');
     PERFORM mlops._require_pg_cron();
+    body := format(' BEGIN IF to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
+                   'ELSE PERFORM %s; END IF; END ', needs, job_name, call);
+    WHILE strpos(body, tag) > 0 LOOP
+        n := n + 1;
+        tag := '$job' || n || '$';
+    END LOOP;
     EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, schedule,
-        format('DO $job$ BEGIN IF to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
-               'ELSE PERFORM %s; END IF; END $job$', needs, job_name, call);
+        'DO ' || tag || body || tag;
     RETURN job;
 END
 $$;
