@@ -67,7 +67,7 @@ SET mlops.default_alias = 'staging';
 SELECT version FROM mlops.resolve_model('price');
 RESET mlops.default_alias;
 SELECT ref, pg_temp.sqlstate(format('SELECT mlops.resolve_model(%L)', ref)) AS outcome
-  FROM (VALUES ('nope'), ('nope@production'), ('price@canary'), ('price:2'), ('price:99'),
+  FROM (VALUES ('nope'), ('nope@production'), ('price@canary'), ('price:2'), ('price:99'), ('price:99999999999'),
                ('price:x'), ('price@'), ('price@a@b'), (''), (NULL)) v(ref);
 
 -- lineage: which data and parameters produced the version behind each alias

@@ -216,6 +216,11 @@ BEGIN
         RAISE EXCEPTION 'model "%" does not exist', parts[1] USING ERRCODE = 'undefined_object';
     END IF;
     IF parts[3] IS NOT NULL THEN
+        -- a number beyond int names no version either (not 22003 from the cast)
+        IF (CASE WHEN length(ltrim(parts[3], '0')) > 10 THEN true ELSE parts[3]::numeric > 2147483647 END) THEN
+            RAISE EXCEPTION 'version % of model "%" does not exist', ltrim(parts[3], '0'), model
+                USING ERRCODE = 'undefined_object';
+        END IF;
         version := parts[3]::int;
         PERFORM FROM mlops.model_version v WHERE v.model_id = resolve_model.model_id AND v.version = resolve_model.version;
         IF NOT FOUND THEN
