@@ -37,6 +37,12 @@ SELECT experiment, params->>'objective' AS objective, params->>'num_class' AS nu
 SELECT DISTINCT key FROM mlops.metric_history
  WHERE experiment IN ('bin', 'multi') AND key LIKE '%-%' ORDER BY key;
 SELECT v.classes FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'multi';
+-- num_class is a number: 3.0 and "3" are the 3 classes (XGBoost itself is given "3");
+-- nthread is an integer up to 1024 (-1 and 0: every core)
+SELECT version FROM mlops.train('multi3', 'SELECT a, b, c, kind FROM pts ORDER BY id', 'kind',
+                                hyperparams => '{"n_estimators": 2, "num_class": 3.0, "nthread": 1.0}');
+SELECT version FROM mlops.train('multi3', 'SELECT a, b, c, kind FROM pts ORDER BY id', 'kind',
+                                hyperparams => '{"n_estimators": 2, "num_class": "3", "nthread": -1}');
 
 -- early stopping keeps the best round
 SELECT version FROM mlops.train('early', 'SELECT a, b, c, value FROM pts ORDER BY id', 'value',
@@ -64,6 +70,14 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', featu
                                                     hyperparams => '{"objective": "multi:softprob"}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'kind', features => '{a,b}',
                                                     hyperparams => '{"num_class": 2}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'kind', features => '{a,b}',
+                                                    hyperparams => '{"num_class": 3.5}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"nthread": 100000}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"nthread": "two"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"nthread": 1e400}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'flag', features => '{a,b}',
                                                     hyperparams => '{"objective": "binary:hinge"}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',

@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 
 #include <xgboost/c_api.h>
@@ -31,6 +33,7 @@
 
 #define XGB_DEFAULT_ROUNDS 100
 #define XGB_MAX_ROUNDS 1000000
+#define XGB_MAX_THREADS 1024	/* as mlops.threads: XGBoost would start as many threads as asked */
 
 /* A NOTICE with the training's progress at most this often (ms); none for shorter trainings. */
 #define XGB_PROGRESS_INTERVAL_MS 5000
@@ -188,6 +191,38 @@ AddParam(XgbParams *p, const char *key, const char *value)
 	p->values = lappend(p->values, pstrdup(value));
 }
 
+/* Replaces the value of every occurrence of an XGBoost parameter. */
+static void
+SetParam(XgbParams *p, const char *key, const char *value)
+{
+	ListCell   *k,
+			   *v;
+
+	forboth(k, p->keys, v, p->values)
+		if (strcmp(lfirst(k), key) == 0)
+		lfirst(v) = pstrdup(value);
+}
+
+/*
+ * Whether a parameter's text is a whole number from min to max ("3", "3.0",
+ * 3e0: JSON numbers keep the form they were written in), stored in *out.
+ */
+static bool
+WholeNumberText(const char *text, double min, double max, int *out)
+{
+	char	   *end;
+	double		x;
+
+	errno = 0;
+	x = strtod(text, &end);
+	while (isspace((unsigned char) *end))
+		end++;
+	if (end == text || *end != '\0' || errno == ERANGE || !(x >= min && x <= max) || x != floor(x))
+		return false;
+	*out = (int) x;
+	return true;
+}
+
 /* The last value given for an XGBoost parameter, or NULL. */
 static const char *
 ParamValue(const XgbParams *p, const char *key)
@@ -305,17 +340,36 @@ TaskParams(const Dataset *ds, XgbParams *p)
 	else if (objective == NULL)
 		AddParam(p, "objective", "reg:squarederror");
 
-	if (num_class != NULL && !(multiclass && strcmp(num_class, psprintf("%d", ds->nclasses)) == 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hyperparameter \"num_class\" does not match the target"),
-				 multiclass ? errdetail("The target has %d classes; XGBoost is trained on their indexes 0 to %d.",
-										ds->nclasses, ds->nclasses - 1)
-				 : errdetail("num_class is for multiclass classification only.")));
+	/* compared as a number (3.0 is 3), and handed to XGBoost as the integer it parses */
+	if (num_class != NULL)
+	{
+		int			given;
+
+		if (!(multiclass && WholeNumberText(num_class, ds->nclasses, ds->nclasses, &given)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hyperparameter \"num_class\" does not match the target"),
+					 multiclass ? errdetail("The target has %d classes; XGBoost is trained on their indexes 0 to %d.",
+											ds->nclasses, ds->nclasses - 1)
+					 : errdetail("num_class is for multiclass classification only.")));
+		SetParam(p, "num_class", psprintf("%d", given));
+	}
 	if (multiclass && num_class == NULL)
 		AddParam(p, "num_class", psprintf("%d", ds->nclasses));
 
-	if (ParamValue(p, "nthread") == NULL)
+	/* XGBoost starts as many threads as it is told to: bounded as mlops.threads is */
+	if (ParamValue(p, "nthread") != NULL)
+	{
+		int			nthread;
+
+		if (!WholeNumberText(ParamValue(p, "nthread"), -1, XGB_MAX_THREADS, &nthread))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hyperparameter \"nthread\" must be an integer from -1 to %d", XGB_MAX_THREADS),
+					 errhint("0 or -1 uses every core; without nthread, training uses mlops.threads.")));
+		SetParam(p, "nthread", psprintf("%d", nthread));
+	}
+	else
 		AddParam(p, "nthread", psprintf("%d", MlopsTrainingThreads()));
 	if (ParamValue(p, "seed") == NULL)
 		AddParam(p, "seed", psprintf("%d", ds->seed));
