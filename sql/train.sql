@@ -129,6 +129,9 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target',
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, target}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'no_such_table', 'target', 'linear')$$);
+-- an empty source and one of white space only name nothing alike
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', '', 'target', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', E'  \t\n', 'target', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpah": 1}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpha": "1"}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpha": -1}')$$);

@@ -44,7 +44,8 @@ SourceIsQuery(const char *source)
 /*
  * The FROM item for a source: a query in parentheses, or the relation's quoted,
  * schema-qualified name. An unknown relation is reported here (42P01), before
- * any SQL is built from the name.
+ * any SQL is built from the name. An empty source, or one of white space
+ * only, names nothing (22023; a NULL one is refused by the callers, 22004).
  */
 static char *
 SourceFromItem(const char *source)
@@ -52,10 +53,13 @@ SourceFromItem(const char *source)
 	List	   *names;
 	RangeVar   *rv;
 	Oid			relid;
+	const char *p = source;
 
-	if (source == NULL || *source == '\0')
+	while (p != NULL && isspace((unsigned char) *p))
+		p++;
+	if (p == NULL || *p == '\0')
 		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source must not be empty"),
 				 errhint("Give a table or view name, or a SELECT query.")));
 	if (SourceIsQuery(source))
