@@ -149,6 +149,9 @@ for sql, state_code in [
     ("SELECT mlops.promote('m', 4)", "55000"),
 ]:
     expect_error(conn, sql, state_code)
+# a min_delta beyond float8 is named, not spelt out in its 400 digits by float8in
+msg = expect_error(conn, "SELECT mlops.promote('m', 2, gate => '{\"min_delta\": 1e400}')", "22003")
+check(msg is not None and "min_delta" in msg and len(msg) < 200, "an out-of-range min_delta is named (%r)" % msg)
 check((aliases("m"), len(history("m"))) == state, "none of the refused calls changed an alias or the history")
 
 # --- transactional across sessions, seen through predict() -------------------------------

@@ -289,7 +289,13 @@ BEGIN
         RAISE EXCEPTION 'gate values have the wrong type' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = 'gate.source and gate.metric are strings, gate.min_delta is a number.';
     END IF;
-    min_delta := coalesce((gate->>'min_delta')::float8, 0);
+    BEGIN
+        min_delta := coalesce((gate->>'min_delta')::float8, 0);
+    EXCEPTION WHEN numeric_value_out_of_range THEN
+        -- a JSON number beyond float8 (1e400, or 1e-400 that would round to 0)
+        RAISE EXCEPTION 'gate.min_delta is out of range for type double precision'
+            USING ERRCODE = 'numeric_value_out_of_range';
+    END;
 
     -- the candidate and the incumbent
     IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name = promote.model) THEN
