@@ -943,6 +943,35 @@ import_model(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the model takes %d features but %d feature names were given", num_feature, nfeatures),
 				 errdetail("The model's num_feature is %d.", num_feature)));
+	/*
+	 * A name the model knows (Python sets them from a DataFrame's columns)
+	 * given at another position would score every row with its inputs in the
+	 * wrong order; names the model does not have rename its inputs.
+	 */
+	{
+		int			nnames;
+		char	  **names = XgbFeatureNames(booster, &nnames);
+
+		for (int i = 0; i < nfeatures && nnames == nfeatures; i++)
+		{
+			char	   *given = TextDatumGetCString(feature_elems[i]);
+
+			for (int j = 0; j < nnames; j++)
+				if (j != i && strcmp(names[j], given) == 0)
+				{
+					StringInfoData list;
+
+					initStringInfo(&list);
+					for (int k = 0; k < nnames; k++)
+						appendStringInfo(&list, "%s%s", k ? ", " : "", names[k]);
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("feature \"%s\" is input %d of the model, not input %d", given, j + 1, i + 1),
+							 errdetail("The model's features are, in order: %s.", list.data),
+							 errhint("Give the features in the model's order.")));
+				}
+		}
+	}
 	if (!ClassificationObjective(objective) && !RegressionObjective(objective))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -151,6 +151,26 @@ XgbNumFeatures(BoosterHandle booster)
 	return (int) n;
 }
 
+/*
+ * The feature names the model carries (Python sets them from a DataFrame's
+ * columns), copied out of XGBoost's thread-local buffer; *n is 0 when it
+ * carries none.
+ */
+char	  **
+XgbFeatureNames(BoosterHandle booster, int *n)
+{
+	bst_ulong	len;
+	const char **names;
+	char	  **copy;
+
+	XgbCheck(XGBoosterGetStrFeatureInfo(booster, "feature_name", &len, &names), "read the feature names");
+	copy = palloc(Max(len, 1) * sizeof(char *));
+	for (bst_ulong i = 0; i < len; i++)
+		copy[i] = pstrdup(names[i]);
+	*n = (int) len;
+	return copy;
+}
+
 /* The number of boosting rounds in the model. */
 int
 XgbBoostedRounds(BoosterHandle booster)

@@ -150,6 +150,19 @@ for name, model in [("reg", reg), ("multi", multi)]:
     check(raw.lstrip().startswith(b"{") and np.array_equal(b.inplace_predict(X), model.inplace_predict(X)),
           f"export_model({name}): XGBoost JSON that Python loads and that predicts identically")
 
+# --- feature names the model carries (from a DataFrame): the given ones must not reorder them ---
+named = xgb.train({"nthread": 1, "max_depth": 3}, xgb.DMatrix(X[:2000], label=y_reg[:2000], feature_names=names), 10)
+raw = psycopg2.Binary(bytes(named.save_raw("ubj")))
+msg = expect_error(conn, "SELECT mlops.import_model('named', %s, 'xgboost-ubj', %s, 'regression')", "22023",
+                   (raw, names[::-1]))
+check(msg is not None and "f7" in msg and "input 8" in msg,
+      "import_model refuses the model's own feature names in another order (they would score wrong inputs)")
+query(conn, "SELECT mlops.import_model('named', %s, 'xgboost-ubj', %s, 'regression')",
+      (raw, [n.upper() for n in names]))
+ours = np.array(scores("mlops.predict('{m}', {a})", "named"), dtype=np.float64)
+check(np.array_equal(ours.astype(np.float32), named.inplace_predict(X)),
+      "names the model does not have rename its inputs in order (same predictions)")
+
 # --- linear models: registered with a linear-json artifact from scikit-learn ------------------
 Nl = 2000
 Xl = Z[:Nl, :3].astype(np.float64)

@@ -78,6 +78,9 @@ extern char *XgbConfig(BoosterHandle booster);
 /* The number of features the model was trained on. */
 extern int	XgbNumFeatures(BoosterHandle booster);
 
+/* The feature names the model carries, palloc'd (*n = 0: none). */
+extern char **XgbFeatureNames(BoosterHandle booster, int *n);
+
 /* The number of boosting rounds in the model. */
 extern int	XgbBoostedRounds(BoosterHandle booster);
 
