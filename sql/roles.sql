@@ -81,5 +81,31 @@ SELECT DISTINCT r AS role, c.proname AS caller, c.callee
 -- who: invoker() is the caller even inside SECURITY DEFINER functions
 SELECT created_by FROM mlops.run WHERE id = :run;
 
+-- a trainer's index expression that moves production does not move it when a
+-- superuser (or autovacuum) runs ANALYZE: PostgreSQL runs it as the table's
+-- owner, and mlops refuses to take the superuser for the caller
+SELECT version FROM mlops.train('tiny', 'tiny', 'y', 'ridge', test_fraction => 0);
+GRANT CREATE ON SCHEMA public TO regress_trainer;
+SET ROLE regress_trainer;
+CREATE TABLE trap (x int);
+CREATE FUNCTION trap_key(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+    BEGIN
+        PERFORM mlops.set_alias('tiny', 'production', 2);
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE NOTICE '%', SQLERRM;
+    END;
+    RETURN $1;
+END
+$f$;
+CREATE INDEX ON trap (trap_key(x));
+INSERT INTO trap VALUES (1);
+RESET ROLE;
+ANALYZE trap;
+SELECT aliases FROM mlops.models WHERE name = 'tiny';
+SELECT count(*) AS production_moves FROM mlops.deployments WHERE model = 'tiny' AND alias = 'production';
+DROP TABLE trap;
+REVOKE CREATE ON SCHEMA public FROM regress_trainer;
+
 DROP OWNED BY regress_scorer, regress_trainer, regress_nobody;
 DROP ROLE regress_scorer, regress_trainer, regress_nobody;

@@ -127,11 +127,28 @@ PG_FUNCTION_INFO_V1(invoker);
 /*
  * invoker() — the role that called into mlops, as seen outside any SECURITY
  * DEFINER function: the registry's SECURITY DEFINER functions record it as
- * "who" (current_user inside them is the extension's owner).
+ * "who" (current_user inside them is the extension's owner) and decide by it
+ * who may move the alias production.
+ *
+ * Within a security-restricted operation (ANALYZE and VACUUM, autovacuum's
+ * included, CREATE INDEX, REINDEX, CLUSTER, materialized views) PostgreSQL
+ * runs a table owner's functions (index expressions, the view's query) as
+ * that owner, while the outer role stays the one that ran the command — a
+ * superuser, or autovacuum's. Taking the outer role there would let a
+ * trainer's index expression move production on the next ANALYZE, recorded
+ * as done by the superuser; the calling role cannot be told, so it is an
+ * error (42501).
  */
 Datum
 invoker(PG_FUNCTION_ARGS)
 {
+	if (InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("mlops cannot identify the calling role within a security-restricted operation"),
+				 errdetail("Maintenance commands (ANALYZE, VACUUM, CREATE INDEX, REFRESH MATERIALIZED VIEW) run a table owner's functions as that owner, "
+						   "while mlops records and authorizes changes by the role that ran the command."),
+				 errhint("Do not call mlops functions that write from index expressions or materialized views.")));
 	PG_RETURN_DATUM(DirectFunctionCall1(namein,
 										CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false))));
 }
