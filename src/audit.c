@@ -1440,7 +1440,7 @@ audit_guard(PG_FUNCTION_ARGS)
 		TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE" : "TRUNCATE";
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("%s of %s is not allowed", op, RelationGetRelationName(td->tg_relation)),
+			 errmsg("%s of table \"%s\" is not allowed", op, RelationGetRelationName(td->tg_relation)),
 			 errdetail("The audit log is append-only and written only by the audit trigger."),
 			 errhint("A superuser may remove old rows with mlops.archive_audit().")));
 	PG_RETURN_NULL();			/* not reached */

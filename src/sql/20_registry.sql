@@ -103,7 +103,7 @@ CREATE FUNCTION mlops._refuse_change() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RAISE EXCEPTION '% of % is not allowed', TG_OP, TG_TABLE_NAME
+    RAISE EXCEPTION '% of table "%" is not allowed', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'object_not_in_prerequisite_state',
               DETAIL = TG_ARGV[0];
 END
