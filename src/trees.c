@@ -500,7 +500,6 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 	JsonParseErrorType err;
 	TreeModel  *m;
 	TreeTransform transform;
-	bool		logit_base;
 
 	sem.semstate = r;
 	sem.object_start = ReaderPush;
@@ -558,9 +557,12 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 		if ((m->nodes[i].feature & TREE_FEATURE_MASK) >= (uint32) m->num_feature)
 			BadModel("A split refers to a feature the model does not have.");
 
-	/* base_score is kept in probability space for the logistic objectives */
-	logit_base = transform == TREE_LOGISTIC || strcmp(r->objective, "binary:logitraw") == 0;
-	if (logit_base)
+	/*
+	 * base_score is kept in probability space for the logistic objectives;
+	 * binary:logitraw, whose predictions are margins, takes it as a margin
+	 * (XGBoost's LogisticRaw::ProbToMargin is the identity).
+	 */
+	if (transform == TREE_LOGISTIC)
 	{
 		if (!(r->base_score > 0.0f && r->base_score < 1.0f))
 			BadModel("base_score of a logistic objective must be between 0 and 1.");

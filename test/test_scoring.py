@@ -101,6 +101,16 @@ for obj, label, task, extra in [("reg:pseudohubererror", y_reg, "regression", {}
     else:
         ours = np.array(scores("mlops.predict('{m}', {a})", name)[:2000])
         check(np.array_equal(ours, b.inplace_predict(small).astype(float)), f"{obj}: same classes as XGBoost")
+# binary:logitraw predicts margins: XGBoost adds its base_score to them as it is (no logit)
+for base in (0.5, 0.2):
+    b = train({"objective": "binary:logitraw", "max_depth": 3, "base_score": base}, y_bin, 10)
+    name = f"logitraw{int(base * 10)}"
+    imp(name, b, "classification")
+    m = b.predict(xgb.DMatrix(small), output_margin=True).astype(np.float64)
+    pr = np.array(scores("mlops.predict_proba('{m}', {a})", name)[:2000])
+    lab = np.array(scores("mlops.predict('{m}', {a})", name)[:2000])
+    check(np.allclose(pr[:, 1], 1 / (1 + np.exp(-m)), rtol=1e-6, atol=1e-7) and np.array_equal(lab, (m > 0).astype(float)),
+          f"binary:logitraw base_score {base}: P(class 1) = sigmoid of XGBoost's margin, labels its sign")
 for obj, params in [("count:poisson", {"max_depth": 4}), ("reg:gamma", {"max_depth": 3}),
                     ("reg:squarederror", {"booster": "gblinear"})]:
     label = np.abs(y_reg) + 0.1
