@@ -290,8 +290,9 @@ DecodeXgboost(ScoringModel *m)
 	}
 	else
 	{
+		/* a multiclass objective with num_class 2 gives two margins, not one */
 		m->kind = SCORING_BOOSTER;
-		m->noutputs = m->classification && m->nclasses > 2 ? m->nclasses : 1;
+		m->noutputs = XgbNumOutputs(m->booster);
 	}
 	if (m->classification ? !(m->noutputs == 1 && m->nclasses == 2) && m->noutputs != m->nclasses
 		: m->noutputs != 1)

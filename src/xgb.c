@@ -12,6 +12,8 @@
 #include <signal.h>
 
 #include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 #include "mlops/xgb.h"
@@ -169,6 +171,33 @@ XgbFeatureNames(BoosterHandle booster, int *n)
 		copy[i] = pstrdup(names[i]);
 	*n = (int) len;
 	return copy;
+}
+
+/*
+ * The number of margins the model gives per row (XGBoost's output groups):
+ * num_class for a multiclass model, else num_target (1 but for a
+ * multi-output model), read from the booster's configuration.
+ */
+int
+XgbNumOutputs(BoosterHandle booster)
+{
+	Jsonb	   *cfg = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(XgbConfig(booster))));
+	const char *const path[] = {"learner", "learner_model_param"};
+	const char *const keys[] = {"num_class", "num_target"};
+	JsonbContainer *c = &cfg->root;
+	JsonbValue	v;
+	int			outputs = 1;
+
+	for (int i = 0; i < lengthof(path); i++)
+	{
+		if (!getKeyJsonValueFromContainer(c, path[i], strlen(path[i]), &v) || v.type != jbvBinary)
+			return 1;
+		c = v.val.binary.data;
+	}
+	for (int i = 0; i < lengthof(keys); i++)
+		if (getKeyJsonValueFromContainer(c, keys[i], strlen(keys[i]), &v) && v.type == jbvString)
+			outputs = Max(outputs, atoi(pnstrdup(v.val.string.val, v.val.string.len)));
+	return outputs;
 }
 
 /* The number of boosting rounds in the model. */

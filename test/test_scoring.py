@@ -121,6 +121,16 @@ for obj, params in [("count:poisson", {"max_depth": 4}), ("reg:gamma", {"max_dep
     ours = np.array(scores("mlops.predict('{m}', {a})", name)[:2000])
     check(close(list(ours), list(b.predict(xgb.DMatrix(small)).astype(float)), rel=1e-5, abs_=1e-6),
           f"{obj} {params.get('booster', 'gbtree')}: libxgboost fallback agrees with Python XGBoost")
+# a multiclass objective with num_class 2 gives two margins: libxgboost's boosters too
+for booster in ("dart", "gblinear"):
+    b = xgb.train({"objective": "multi:softprob", "num_class": 2, "booster": booster, "nthread": 1},
+                  xgb.DMatrix(X[:2000], label=y_bin[:2000]), 10)
+    name = f"softprob2_{booster}"
+    imp(name, b, "classification")
+    pr = np.array(scores("mlops.predict_proba('{m}', {a})", name)[:500])
+    e = query(conn, "SELECT mlops.explain(%s, f) FROM data WHERE id = 0", (name,))[0][0]
+    check(np.array_equal(pr.astype(np.float32), b.predict(xgb.DMatrix(small[:500]))) and e["class"] in (0, 1),
+          f"multi:softprob num_class 2 ({booster}, scored by libxgboost): probabilities float32-equal to XGBoost, explain works")
 
 # --- categorical splits ---------------------------------------------------------------------
 Xc = X.copy()

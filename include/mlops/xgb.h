@@ -81,6 +81,9 @@ extern int	XgbNumFeatures(BoosterHandle booster);
 /* The feature names the model carries, palloc'd (*n = 0: none). */
 extern char **XgbFeatureNames(BoosterHandle booster, int *n);
 
+/* The number of margins the model gives per row: num_class (multiclass), else num_target. */
+extern int	XgbNumOutputs(BoosterHandle booster);
+
 /* The number of boosting rounds in the model. */
 extern int	XgbBoostedRounds(BoosterHandle booster);
 
