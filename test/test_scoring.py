@@ -132,6 +132,14 @@ for booster in ("dart", "gblinear"):
     check(np.array_equal(pr.astype(np.float32), b.predict(xgb.DMatrix(small[:500]))) and e["class"] in (0, 1),
           f"multi:softprob num_class 2 ({booster}, scored by libxgboost): probabilities float32-equal to XGBoost, explain works")
 
+# multi-output regression (one margin per target) is refused at import, whichever booster
+for booster in ("gbtree", "dart"):
+    b = xgb.train({"tree_method": "hist", "booster": booster, "nthread": 1},
+                  xgb.DMatrix(X[:500], label=np.stack([y_reg[:500], y_bin[:500]], axis=1)), 3)
+    msg = expect_error(conn, "SELECT mlops.import_model('multi_target', %s, 'xgboost-ubj', %s, 'regression')", "0A000",
+                       (psycopg2.Binary(bytes(b.save_raw("ubj"))), names))
+    check(msg is not None and "multi-output" in msg, f"import_model refuses a multi-output {booster} model (0A000)")
+
 # --- categorical splits ---------------------------------------------------------------------
 Xc = X.copy()
 Xc[:, 0] = np.where(np.isnan(X[:, 0]), np.nan, np.floor(np.abs(Z[:, 0]) * 3) % 7)
