@@ -455,7 +455,8 @@ ReaderLayOutByLevel(Reader *r)
 	r->nodes.v.p = nodes;
 	r->cat_start.v.i = new_start;
 	r->cat_words.v.i = new_words;
-	pfree(old);
+	if (old != NULL)			/* a model of no trees (0 rounds) has no nodes */
+		pfree(old);
 	pfree(where);
 }
 

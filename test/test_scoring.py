@@ -140,6 +140,12 @@ for booster in ("gbtree", "dart"):
                        (psycopg2.Binary(bytes(b.save_raw("ubj"))), names))
     check(msg is not None and "multi-output" in msg, f"import_model refuses a multi-output {booster} model (0A000)")
 
+# a model of no trees (0 rounds) predicts its base_score (its compilation crashed the backend)
+b = xgb.train({"objective": "binary:logistic", "base_score": 0.3, "nthread": 1}, xgb.DMatrix(X[:100], label=y_bin[:100]), 0)
+imp("no_trees", b, "classification")
+pr = query(conn, "SELECT mlops.predict_proba('no_trees', f) FROM data WHERE id = 0")[0][0]
+check(np.float32(pr[1]) == b.predict(xgb.DMatrix(X[:1]))[0], "a model of 0 rounds imports and predicts its base_score")
+
 # --- categorical splits ---------------------------------------------------------------------
 Xc = X.copy()
 Xc[:, 0] = np.where(np.isnan(X[:, 0]), np.nan, np.floor(np.abs(Z[:, 0]) * 3) % 7)
