@@ -574,17 +574,20 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 	return m;
 }
 
-/* Whether a categorical split sends value x left (XGBoost's rule). */
+/*
+ * Whether a categorical split sends value x (not NaN) left, by XGBoost 1.7's
+ * rule (common::Decision): a category in the split's set goes right; any
+ * other value goes left, a negative one or one beyond the set's bits too
+ * (not the default direction, which is for missing values only).
+ */
 static inline bool
 CategoryGoesLeft(const TreeModel *m, int32 node, float x)
 {
-	const TreeNode *n = &m->nodes[node];
 	int32		words = m->cat_words[node];
 	uint32		cat;
 
-	/* negative or beyond the split's set: the default direction */
 	if (x < 0.0f || x >= (float) (words * 32))
-		return (n->feature & TREE_DEFAULT_LEFT) != 0;
+		return true;
 	cat = (uint32) x;
 	return (m->cat_bits[m->cat_start[node] + cat / 32] & (1u << (cat % 32))) == 0;
 }

@@ -156,6 +156,23 @@ imp("cat", cat, "regression")
 ours = np.array([query(conn, "SELECT mlops.predict('cat', %s::float8[])", (r,))[0][0] for r in sql_rows(Xc[:500])])
 check(np.array_equal(ours.astype(np.float32), cat.inplace_predict(Xc[:500])),
       "categorical splits: float32-equal to XGBoost")
+# a value that is no category of a split (negative, beyond its set) goes left, even where the
+# default direction (missing values) is right: one-hot splits learn such defaults
+c = rng.integers(0, 8, 600).astype(np.float32)
+yc = np.where(np.isin(c, [1, 4, 6]), 3.0, 0.0) + rng.normal(scale=0.3, size=600)
+c[(yc > 2) & (rng.random(600) < 0.5)] = np.nan
+Xo = np.stack([c] + [X[:600, i] for i in range(1, F)], axis=1)
+onehot = xgb.train({"tree_method": "hist", "max_cat_to_onehot": 64, "max_depth": 2, "nthread": 1},
+                   xgb.DMatrix(Xo, label=yc, feature_types=["c"] + ["q"] * (F - 1), enable_categorical=True), 10)
+dl = [t["default_left"][n] for t in json.loads(bytes(onehot.save_raw("json")).replace(b"NaN", b"0"))
+      ["learner"]["gradient_booster"]["model"]["trees"] for n in t["categories_nodes"]]
+imp("cat_onehot", onehot, "regression")
+odd = np.repeat(Xo[:12], 1, axis=0)
+odd[:, 0] = [-1, -0.5, -0.0, 0, 3.5, 7, 8, 31, 32, 100, 1e7, np.nan]
+ours = np.array([query(conn, "SELECT mlops.predict('cat_onehot', %s::float8[])", (r,))[0][0] for r in sql_rows(odd)])
+check(0 in dl and np.array_equal(ours.astype(np.float32),
+                                 onehot.predict(xgb.DMatrix(odd, feature_types=["c"] + ["q"] * (F - 1), enable_categorical=True))),
+      "categorical splits with a right default: negative and out-of-set values go left, as in XGBoost")
 
 # --- explain: TreeSHAP equals XGBoost's, additive on every row -------------------------------
 E = 200
