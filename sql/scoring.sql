@@ -60,6 +60,12 @@ SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('c
 SELECT count(*) AS bad_models FROM mlops.models WHERE name = 'bad';
 SELECT mlops.predict('clicks', ARRAY[3, 1]);
 
+-- A model of no trees (Python's xgb.train(..., 0)) predicts its base_score, which
+-- binary:logitraw adds to the margin as it is (sigmoid(0.25) = 0.562).
+SELECT mlops.import_model('no_trees', convert_to($json${"learner":{"attributes":{},"feature_names":[],"feature_types":[],"gradient_booster":{"model":{"gbtree_model_param":{"num_parallel_tree":"1","num_trees":"0","size_leaf_vector":"0"},"tree_info":[],"trees":[]},"name":"gbtree"},"learner_model_param":{"base_score":"2.5E-1","boost_from_average":"0","num_class":"0","num_feature":"2","num_target":"1"},"objective":{"name":"binary:logitraw","reg_loss_param":{"scale_pos_weight":"1"}}},"version":[1,7,4]}$json$, 'UTF8'),
+                          'xgboost-json', '{x,y}', 'classification');
+SELECT mlops.predict_proba('no_trees', ARRAY[1, 2]) AS proba, mlops.explain('no_trees', ARRAY[1, 2]) AS explain;
+
 -- A version number freed by a rollback is given again to the next version: a
 -- backend that scored the rolled-back version must not keep scoring it from
 -- its model cache (y = 2x + 1 rolled back, then y = 5x - 7 under the same number).
