@@ -25,35 +25,41 @@ def cancel_after(delay):
     return start
 
 
-for algorithm in ("linear", "logistic"):
-    for delay in (0.3, 1.5):
+def cancelled_train(source, algorithm, delay, extra=""):
+    """Runs a train() that pg_cancel_backend interrupts after `delay` seconds;
+    returns its SQLSTATE and the seconds from the cancel to the error. A
+    latency over a second is measured once more: on a loaded shared machine
+    one slow wake-up is noise, a training that does not check for interrupts
+    is slow every time."""
+    for attempt in range(2):
         started = {}
         t = threading.Thread(target=lambda: started.setdefault("at", cancel_after(delay)))
         t.start()
         try:
-            query(conn, "SELECT * FROM mlops.train('slow', %s, 'y', %s)", (slow, algorithm))
-            check(False, f"{algorithm}: cancelled after {delay} s")
+            query(conn, f"SELECT * FROM mlops.train('slow', %s, 'y', %s{extra})", (source, algorithm))
+            code = None
         except psycopg2.Error as e:
-            t.join()
-            latency = time.perf_counter() - started["at"]
-            check(e.pgcode == "57014" and latency < 1.0,
-                  f"{algorithm}: pg_cancel_backend after {delay} s stops it in {latency:.3f} s (57014)")
+            code = e.pgcode
+        t.join()
+        latency = time.perf_counter() - started["at"]
+        if code != "57014" or latency < 1.0:
+            break
+    return code, latency
+
+
+for algorithm in ("linear", "logistic"):
+    for delay in (0.3, 1.5):
+        code, latency = cancelled_train(slow, algorithm, delay)
+        check(code == "57014" and latency < 1.0,
+              f"{algorithm}: pg_cancel_backend after {delay} s stops it in {latency:.3f} s (57014)")
 
 # a wide design (4500 one-hot terms): each block of rows folded into the
 # cross products is small enough to stop at (a block of 10000 rows was
 # 2·10¹¹ multiply-adds, seconds in one BLAS call)
 wide = ("SELECT 'c' || (g % 4501) AS c, (g % 7)::float8 AS y FROM generate_series(1, 20000) g")
-started = {}
-t = threading.Thread(target=lambda: started.setdefault("at", cancel_after(1.5)))
-t.start()
-try:
-    query(conn, "SELECT * FROM mlops.train('slow', %s, 'y', 'linear', test_fraction => 0)", (wide,))
-    check(False, "a wide linear design: cancelled")
-except psycopg2.Error as e:
-    t.join()
-    latency = time.perf_counter() - started["at"]
-    check(e.pgcode == "57014" and latency < 1.0,
-          f"a wide linear design: pg_cancel_backend while it folds the rows stops it in {latency:.3f} s (57014)")
+code, latency = cancelled_train(wide, "linear", 1.5, ", test_fraction => 0")
+check(code == "57014" and latency < 1.0,
+      f"a wide linear design: pg_cancel_backend while it folds the rows stops it in {latency:.3f} s (57014)")
 
 query(conn, "SET statement_timeout = '700ms'")
 start = time.perf_counter()
