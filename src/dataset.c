@@ -158,13 +158,33 @@ SplitKey(const Dataset *ds, uint64 content_hash)
 	return Mix64(content_hash ^ Mix64((uint64) (uint32) ds->seed + UINT64CONST(0xa4093822299f31d0)));
 }
 
-/* Counts bytes against mlops.max_training_memory, or raises 53200. */
+/*
+ * Frees the test rows the first scan kept (test scans then read the source
+ * again) and stops keeping more.
+ */
+static void
+DropTestCache(struct DatasetPrivate *p)
+{
+	list_free_deep(p->test_cache);
+	p->test_cache = NIL;
+	p->reserved -= p->test_cache_bytes;
+	p->test_cache_bytes = 0;
+	p->test_cache_ok = false;
+}
+
+/*
+ * Counts bytes against mlops.max_training_memory, or raises 53200. The test
+ * rows kept in memory are only a shortcut: they are dropped before what is
+ * needed is refused. Not to be called while a test scan reads them.
+ */
 void
 DatasetReserveMemory(Dataset *ds, Size bytes, const char *what)
 {
 	Size		limit = (Size) mlops_max_training_memory * 1024;
 
 	ds->priv->reserved += bytes;
+	if (ds->priv->reserved > limit && ds->priv->test_cache_bytes > 0)
+		DropTestCache(ds->priv);
 	if (ds->priv->reserved > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -902,11 +922,7 @@ CacheTestRows(Dataset *ds, const DatasetBatch *b)
 	bytes = (Size) n * (sizeof(double) * (ds->ninputs + 1) + sizeof(int) + sizeof(bool));
 	if (p->reserved + bytes > (Size) mlops_max_training_memory * 1024)
 	{
-		list_free_deep(p->test_cache);
-		p->test_cache = NIL;
-		p->reserved -= p->test_cache_bytes;
-		p->test_cache_bytes = 0;
-		p->test_cache_ok = false;
+		DropTestCache(p);
 		return;
 	}
 	p->reserved += bytes;
