@@ -65,9 +65,10 @@ RESET extra_float_digits;
 SELECT count(DISTINCT v.artifact_sha256) AS artifacts, count(DISTINCT v.spec) AS specs
   FROM mlops.model_versions m JOIN mlops.model_version v ON v.run_id = m.run_id WHERE m.name = 'exact';
 
--- test rows that do not fit in mlops.max_training_memory are read again, not an error
+-- test rows that do not fit in mlops.max_training_memory are read again, not an error (13MB holds the
+-- drift profile's 200,000-row sample while it prunes, 13.0 MB, but not the 1.1 MB of test rows beside it)
 SELECT version FROM mlops.train('reread', 'SELECT g::float8 AS a, (g % 13)::float8 AS b, sqrt(g) AS y FROM generate_series(1, 200000) g', 'y', 'ridge');
-SET mlops.max_training_memory = '1MB';
+SET mlops.max_training_memory = '13MB';
 SELECT version FROM mlops.train('reread', 'SELECT g::float8 AS a, (g % 13)::float8 AS b, sqrt(g) AS y FROM generate_series(1, 200000) g', 'y', 'ridge');
 RESET mlops.max_training_memory;
 SELECT count(DISTINCT pg_temp.rounded(metrics)) AS metrics, count(DISTINCT data_fingerprint) AS fingerprints, min(test_rows) > 39000 AS test_rows
@@ -82,6 +83,15 @@ SET mlops.max_training_memory = '34500kB';
 SELECT version FROM mlops.train('reread_logistic', :'cat_src', 'y', 'logistic');
 RESET mlops.max_training_memory;
 SELECT count(DISTINCT pg_temp.rounded(metrics)) AS metrics FROM mlops.model_versions WHERE name = 'reread_logistic';
+-- the version's drift profile counts against the limit: its row sample (every numeric input of up
+-- to 200,000 rows) and the building of its jsonb take far more than linear's normal equations
+-- (100 features, 20,000 rows: about 130 MB in all, the profile's jsonb alone 8 MB)
+SELECT 'SELECT (g % 7)::float8 AS y, ' || string_agg(format('sin(g * %s.5) AS x%s', i, i), ', ') ||
+       ' FROM generate_series(1, 20000) g' AS wide_src FROM generate_series(1, 100) i \gset
+SET mlops.max_training_memory = '16MB';
+SELECT pg_temp.sqlstate(format('SELECT * FROM mlops.train(%L, %L, %L, %L)', 'wide_profile', :'wide_src', 'y', 'linear'));
+RESET mlops.max_training_memory;
+SELECT count(*) AS versions FROM mlops.model_versions WHERE name = 'wide_profile';
 
 -- a trainer reads sources with its own privileges (train() is not SECURITY DEFINER)
 CREATE ROLE regress_train_ana;

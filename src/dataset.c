@@ -93,6 +93,7 @@ struct DatasetPrivate
 	bool		no_test_cache;	/* DatasetForgoTestCache: the consumer keeps what it needs */
 	Size		test_cache_bytes;
 	Size		reserved;		/* bytes counted against mlops.max_training_memory */
+	Size		profile_reserved;	/* ... of them, the profile builder's row sample */
 	bool		want_profile;	/* the first complete scan profiles the inputs */
 	ProfileBuilder *profile;	/* ... fed every row of the source, in its own context */
 	Jsonb	   *frozen_profile; /* ... its result, once that scan is over */
@@ -192,6 +193,24 @@ DatasetReserveMemory(Dataset *ds, Size bytes, const char *what)
 				 errdetail("Holding %s needs %zu kB in all; the limit is %d kB.",
 						   what, ds->priv->reserved / 1024, mlops_max_training_memory),
 				 errhint("Raise mlops.max_training_memory, or train on fewer rows or features.")));
+}
+
+/*
+ * Sets what the version's drift profile holds now (bytes, in all) — the
+ * profile builder's row sample, up to 200,000 rows of every numeric input
+ * (as its ProfileMemoryHook), then the building of its jsonb, then the jsonb
+ * — counted against mlops.max_training_memory like the rows an algorithm
+ * holds.
+ */
+static void
+ChargeProfileMemory(void *arg, Size bytes)
+{
+	Dataset    *ds = arg;
+	struct DatasetPrivate *p = ds->priv;
+
+	p->reserved -= p->profile_reserved;
+	p->profile_reserved = bytes;
+	DatasetReserveMemory(ds, bytes, "the drift profile");
 }
 
 /* Finds a column of the source by name, or raises 42703. */
@@ -987,6 +1006,7 @@ BeginSourceScan(Dataset *ds, bool test_only)
 		for (int j = 0; j < ds->ninputs; j++)
 			names = lappend(names, ds->inputs[j].name);
 		ds->priv->profile = ProfileBuilderCreate(scan->reader->tupdesc, names, PROFILE_EXACT_ROWS);
+		ProfileBuilderSetMemoryHook(ds->priv->profile, ChargeProfileMemory, ds);
 		MemoryContextSwitchTo(old);
 	}
 	scan->row_context = AllocSetContextCreate(CurrentMemoryContext, "mlops dataset rows",
@@ -1180,13 +1200,18 @@ FreezeProfile(Dataset *ds)
 {
 	MemoryContext builder_context = GetMemoryChunkContext(ds->priv->profile);
 	MemoryContext old = MemoryContextSwitchTo(builder_context);
-	Jsonb	   *profile = ProfileToJsonb(ProfileBuilderFinish(ds->priv->profile, PROFILE_SAMPLE_SIZE));
+	List	   *profiles = ProfileBuilderFinish(ds->priv->profile, PROFILE_SAMPLE_SIZE);
+	Jsonb	   *profile;
 
+	/* building the document takes far more than the summaries (its row sample is freed) */
+	ChargeProfileMemory(ds, ProfileJsonbBytes(profiles));
+	profile = ProfileToJsonb(profiles);
 	ds->priv->frozen_profile = MemoryContextAlloc(ds->priv->context, VARSIZE(profile));
 	memcpy(ds->priv->frozen_profile, profile, VARSIZE(profile));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(builder_context);
 	ds->priv->profile = NULL;
+	ChargeProfileMemory(ds, VARSIZE(ds->priv->frozen_profile));
 }
 
 /* Ends a scan; the first complete one finishes the fingerprint and pending means. */

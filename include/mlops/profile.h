@@ -116,6 +116,15 @@ extern void SortDoubles(double *values, size_t n);
  */
 extern ProfileBuilder *ProfileBuilderCreate(TupleDesc tupdesc, List *names, int64 max_rows);
 
+/*
+ * Told the bytes a bounded builder's row sample (with the scratch of pruning
+ * and summarising it) is about to take in all, before it allocates them.
+ */
+typedef void (*ProfileMemoryHook) (void *arg, Size bytes);
+
+/* Sets the builder's memory hook (see ProfileMemoryHook). */
+extern void ProfileBuilderSetMemoryHook(ProfileBuilder *b, ProfileMemoryHook hook, void *arg);
+
 /* Adds one row, read from the executor's slot (a SourceRowFn for SourceFetch). */
 extern void ProfileBuilderAddSlot(TupleTableSlot *slot, void *builder);
 
@@ -123,6 +132,7 @@ extern void ProfileBuilderAddSlot(TupleTableSlot *slot, void *builder);
  * The profiles (a List of FeatureProfile *), in column order. The numeric
  * sample keeps every value when there are at most sample_size of them
  * (sample_size 0: always every value), else sample_size quantile points.
+ * A bounded builder's row sample is freed: call it once.
  */
 extern List *ProfileBuilderFinish(ProfileBuilder *builder, int64 sample_size);
 
@@ -131,6 +141,9 @@ extern List *ProfileSource(const char *source, List *names, int64 max_rows, int6
 
 /* The elements of a text[] of column names (NULL elements: 22004; empty: 22023). */
 extern List *TextArrayToNames(ArrayType *array);
+
+/* The bytes ProfileToJsonb takes while it builds the document of these profiles (an estimate). */
+extern Size ProfileJsonbBytes(List *profiles);
 
 /* The jsonb document of a list of profiles. */
 extern Jsonb *ProfileToJsonb(List *profiles);
