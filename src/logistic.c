@@ -41,6 +41,17 @@ const HyperParamDef logistic_params[] = {
 /* Newton stops when the largest gradient component is below tol times this, relative to the start. */
 #define NEWTON_TOL_FACTOR 1e-6
 
+/*
+ * The products over the training rows (margins, gradient, Hessian) run in
+ * blocks of rows of at most this many multiply-adds, between which a cancel
+ * is honoured: one BLAS call over every row of a wide design (hundreds of
+ * one-hot terms) would take seconds.
+ */
+#define LOGISTIC_BLOCK_FLOPS 1e9
+
+/* What Objective costs per row and output beyond the margin's d multiply-adds (exp, log). */
+#define LOGISTIC_ROW_COST 20
+
 /* The training rows and the current point's per-row quantities. */
 typedef struct LogisticProblem
 {
@@ -62,29 +73,45 @@ Log1pExp(double z)
 	return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
 }
 
+/* The rows of a block of a product costing per_row multiply-adds a row (LOGISTIC_BLOCK_FLOPS). */
+static int64
+BlockRows(const LogisticProblem *lp, double per_row)
+{
+	double		rows = LOGISTIC_BLOCK_FLOPS / Max(per_row, 1.0);
+
+	return (int64) Max(1.0, Min(rows, (double) Max(lp->n, 1)));
+}
+
 /* Computes the margins and probabilities at theta (nout × d) and returns the objective. */
 static double
 Objective(LogisticProblem *lp, const double *theta)
 {
 	double		loss = 0,
 				penalty = 0;
+	int64		block = BlockRows(lp, (double) lp->nout * (lp->d + LOGISTIC_ROW_COST));
 
-	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lp->n, lp->nout, lp->d,
-				1.0, lp->X, lp->d, theta, lp->d, 0.0, lp->z, lp->nout);
-	for (int64 i = 0; i < lp->n; i++)
+	for (int64 start = 0; start < lp->n; start += block)
 	{
-		double	   *z = lp->z + i * lp->nout;
-		double	   *p = lp->p + i * lp->nout;
+		int64		end = Min(start + block, lp->n);
 
-		if (lp->nout == 1)
+		CHECK_FOR_INTERRUPTS();
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, end - start, lp->nout, lp->d,
+					1.0, lp->X + start * lp->d, lp->d, theta, lp->d, 0.0, lp->z + start * lp->nout, lp->nout);
+		for (int64 i = start; i < end; i++)
 		{
-			loss += Log1pExp(z[0]) - (lp->label[i] == 1 ? z[0] : 0.0);
-			p[0] = ScoringSigmoid(z[0]);
-		}
-		else
-		{
-			memcpy(p, z, sizeof(double) * lp->nout);
-			loss += ScoringSoftmax(p, lp->nout) - z[lp->label[i]];
+			double	   *z = lp->z + i * lp->nout;
+			double	   *p = lp->p + i * lp->nout;
+
+			if (lp->nout == 1)
+			{
+				loss += Log1pExp(z[0]) - (lp->label[i] == 1 ? z[0] : 0.0);
+				p[0] = ScoringSigmoid(z[0]);
+			}
+			else
+			{
+				memcpy(p, z, sizeof(double) * lp->nout);
+				loss += ScoringSoftmax(p, lp->nout) - z[lp->label[i]];
+			}
 		}
 	}
 	for (int o = 0; o < lp->nout; o++)
@@ -97,6 +124,8 @@ Objective(LogisticProblem *lp, const double *theta)
 static void
 Gradient(LogisticProblem *lp, const double *theta, double *g, double *residual)
 {
+	int64		block = BlockRows(lp, (double) lp->nout * lp->d);
+
 	for (int64 i = 0; i < lp->n; i++)
 		for (int o = 0; o < lp->nout; o++)
 		{
@@ -104,41 +133,62 @@ Gradient(LogisticProblem *lp, const double *theta, double *g, double *residual)
 
 			residual[i * lp->nout + o] = lp->p[i * lp->nout + o] - (is_label ? 1.0 : 0.0);
 		}
-	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, lp->nout, lp->d, lp->n,
-				lp->C, residual, lp->nout, lp->X, lp->d, 0.0, g, lp->d);
+	for (int64 start = 0; start < lp->n; start += block)
+	{
+		int64		end = Min(start + block, lp->n);
+
+		CHECK_FOR_INTERRUPTS();
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, lp->nout, lp->d, end - start,
+					lp->C, residual + start * lp->nout, lp->nout, lp->X + start * lp->d, lp->d,
+					start == 0 ? 0.0 : 1.0, g, lp->d);
+	}
 	for (int o = 0; o < lp->nout; o++)
 		for (int j = 0; j < lp->width; j++)
 			g[o * lp->d + j] += theta[o * lp->d + j];
+}
+
+/* Rows of the Hessian's workspace (HessianRows × d): one block of its product. */
+static int64
+HessianRows(const LogisticProblem *lp)
+{
+	return BlockRows(lp, (double) lp->d * lp->d);
 }
 
 /*
  * The Hessian (nout·d square) at the point Objective last saw; for the
  * multinomial, plus a rank-one term along the intercepts' common shift, which
  * leaves Newton steps unchanged (the gradient has no component along it) but
- * makes the matrix definite.
+ * makes the matrix definite. tmp holds HessianRows × d values.
  */
 static void
 Hessian(LogisticProblem *lp, double *h, double *tmp)
 {
 	int			m = lp->nout * lp->d;
 	double		shift_scale = 0;
+	int64		rows = HessianRows(lp);
 
 	for (int o = 0; o < lp->nout; o++)
 		for (int q = o; q < lp->nout; q++)
 		{
 			double	   *block = palloc(sizeof(double) * lp->d * lp->d);
 
-			CHECK_FOR_INTERRUPTS();
-			for (int64 i = 0; i < lp->n; i++)
+			for (int64 start = 0; start < lp->n; start += rows)
 			{
-				const double *p = lp->p + i * lp->nout;
-				double		s = lp->nout == 1 ? p[0] * (1.0 - p[0]) : p[o] * ((o == q ? 1.0 : 0.0) - p[q]);
+				int64		end = Min(start + rows, lp->n);
 
-				for (int j = 0; j < lp->d; j++)
-					tmp[i * lp->d + j] = s * lp->X[i * lp->d + j];
+				CHECK_FOR_INTERRUPTS();
+				for (int64 i = start; i < end; i++)
+				{
+					const double *p = lp->p + i * lp->nout;
+					double		s = lp->nout == 1 ? p[0] * (1.0 - p[0]) : p[o] * ((o == q ? 1.0 : 0.0) - p[q]);
+
+					for (int j = 0; j < lp->d; j++)
+						tmp[(i - start) * lp->d + j] = s * lp->X[i * lp->d + j];
+				}
+				cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, lp->d, lp->d, end - start,
+							lp->C, lp->X + start * lp->d, lp->d, tmp, lp->d, start == 0 ? 0.0 : 1.0,
+							block, lp->d);
 			}
-			cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, lp->d, lp->d, lp->n,
-						lp->C, lp->X, lp->d, tmp, lp->d, 0.0, block, lp->d);
 			for (int a = 0; a < lp->d; a++)
 				for (int b = 0; b < lp->d; b++)
 				{
@@ -274,11 +324,11 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	m = lp.nout * lp.d;
 	DatasetReserveMemory(ds, sizeof(double) * (Size) m * m * 3, "the Hessian");
 	LoadRows(ds, &lp);
-	DatasetReserveMemory(ds, sizeof(double) * lp.n * lp.d, "the Hessian's workspace");
+	DatasetReserveMemory(ds, sizeof(double) * HessianRows(&lp) * lp.d, "the Hessian's workspace");
 	lp.z = palloc_extended(sizeof(double) * lp.n * lp.nout, MCXT_ALLOC_HUGE);
 	lp.p = palloc_extended(sizeof(double) * lp.n * lp.nout, MCXT_ALLOC_HUGE);
 	residual = palloc_extended(sizeof(double) * lp.n * lp.nout, MCXT_ALLOC_HUGE);
-	tmp = palloc_extended(sizeof(double) * lp.n * lp.d, MCXT_ALLOC_HUGE);
+	tmp = palloc_extended(sizeof(double) * HessianRows(&lp) * lp.d, MCXT_ALLOC_HUGE);
 	theta = palloc0(sizeof(double) * m);
 	trial = palloc(sizeof(double) * m);
 	g = palloc(sizeof(double) * m);
