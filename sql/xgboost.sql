@@ -100,6 +100,12 @@ CREATE TABLE wide AS SELECT i AS id, random() AS a, random() AS b, random() AS c
                             random() AS e, random() AS f, random() AS y
                        FROM generate_series(1, 40000) i;
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y')$$);
+-- the histogram methods keep every feature's gradient histogram per tree node: deep trees take
+-- far more than the matrices (here the backend grew by 16 MB at max_depth 4, 147 MB at 12, and
+-- 305 MB growing lossguide to 4096 leaves)
+SET mlops.max_training_memory = '32MB';
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', hyperparams => '{"tree_method": "hist", "max_depth": 12}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', hyperparams => '{"tree_method": "approx", "max_depth": 0, "grow_policy": "lossguide", "max_leaves": 4096}')$$);
 RESET mlops.max_training_memory;
 SELECT count(*) AS models_named_bad FROM mlops.model WHERE name = 'bad';
 SELECT count(*) AS runs FROM mlops.runs;
