@@ -1,6 +1,7 @@
 /*
  * trees.c — the compiled tree evaluator (see trees.h): a streaming reader of
- * XGBoost's JSON model that flattens its trees, and the per-row evaluation.
+ * XGBoost's JSON (or UBJ) model that checks and flattens its trees, and the
+ * per-row evaluation.
  */
 #include "postgres.h"
 
@@ -12,6 +13,7 @@
 #include "utils/memutils.h"
 
 #include "mlops/trees.h"
+#include "mlops/ubjson.h"
 
 /* A growable array of int32 or float. */
 typedef struct Vec
@@ -46,7 +48,8 @@ typedef enum Place
 	P_LEARNER,
 	P_BOOSTER,					/* learner.gradient_booster */
 	P_BOOSTER_NAME,
-	P_MODEL,					/* learner.gradient_booster.model */
+	P_INNER_BOOSTER,			/* dart's learner.gradient_booster.gbtree */
+	P_MODEL,					/* learner.gradient_booster(.gbtree).model */
 	P_TREES,
 	P_TREE,
 	P_TREE_INFO,
@@ -130,6 +133,11 @@ FieldPlace(Place parent, const char *name)
 		case P_BOOSTER:
 			if (strcmp(name, "name") == 0)
 				return P_BOOSTER_NAME;
+			if (strcmp(name, "gbtree") == 0)
+				return P_INNER_BOOSTER;
+			return strcmp(name, "model") == 0 ? P_MODEL : P_OTHER;
+		case P_INNER_BOOSTER:
+			/* dart keeps its trees in a gbtree: they are read (and checked) too */
 			return strcmp(name, "model") == 0 ? P_MODEL : P_OTHER;
 		case P_MODEL:
 			if (strcmp(name, "trees") == 0)
@@ -186,6 +194,46 @@ ReaderPush(void *state)
 		for (int i = 0; i < TREE_ARRAYS; i++)
 			r->tree[i].n = 0;
 	r->next = P_OTHER;
+}
+
+/*
+ * Checks that the nodes of the tree just read (n of them) whose split_type is
+ * categorical are exactly those categories_nodes lists, in ascending order, as
+ * XGBoost writes them. libxgboost 1.7 loads a document in which they differ
+ * (it matches categories_nodes to nodes in ascending order and skips what does
+ * not match), but a categorical node left without categories then aborts the
+ * process when the model is written out. A leaf may be categorical: XGBoost's
+ * pruner leaves the type (and the categories) of a split it turns into a leaf.
+ * Without split_type, XGBoost takes every node as numerical and ignores the
+ * categories.
+ */
+static void
+ReaderCheckCategoricalNodes(Reader *r, int n)
+{
+	Vec		   *types = &r->tree[P_SPLIT_TYPE - P_LEFT];
+	Vec		   *listed = &r->tree[P_CAT_NODES - P_LEFT];
+	int			k = 0;
+
+	if (types->n == 0)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		if (types->v.i[i] != 1)
+			continue;
+		if (k < listed->n && listed->v.i[k] < i)
+			break;				/* the listed node is not categorical: said below */
+		if (k == listed->n || listed->v.i[k] != i)
+		{
+			for (int j = k; j < listed->n; j++)
+				if (listed->v.i[j] == i)
+					BadModel("A tree's categories_nodes is not in ascending order.");
+			BadModel(psprintf("Node %d of a tree is a categorical split that categories_nodes does not list.", i));
+		}
+		k++;
+	}
+	if (k < listed->n)
+		BadModel(psprintf("categories_nodes lists node %d of a tree, which is not a categorical split "
+						  "(or is out of order).", listed->v.i[k]));
 }
 
 /*
@@ -250,6 +298,8 @@ ReaderFinishTree(Reader *r)
 	}
 	pfree(level);
 
+	ReaderCheckCategoricalNodes(r, n);
+
 	/* category sets: a bit per category that goes right */
 	if (t[P_CAT_NODES - P_LEFT].n > 0)
 	{
@@ -268,8 +318,10 @@ ReaderFinishTree(Reader *r)
 			int32		words;
 			int32		start = r->cat_bits.n;
 
-			if (node < 0 || node >= n || seg < 0 || size < 0 || seg + size > cats->n)
+			if (node < 0 || node >= n || seg < 0 || size < 0 || (int64) seg + size > cats->n)
 				BadModel("A tree's categorical split refers outside its arrays.");
+			if (size == 0)
+				BadModel("A tree's categorical split has no categories.");
 			for (int j = seg; j < seg + size; j++)
 			{
 				if (cats->v.i[j] < 0)
@@ -489,19 +541,19 @@ ObjectiveTransform(const char *objective, TreeTransform *transform)
 }
 
 /*
- * Compiles an XGBoost JSON model into a TreeModel, or returns NULL with the
- * reason when its booster or objective is not covered.
+ * Reads an XGBoost model document, JSON (whose non-finite numbers are
+ * overwritten in place) or UBJ, into a new Reader, checking its trees.
+ * Returns NULL, or what makes the document unreadable as JSON or UBJSON.
  */
-TreeModel *
-TreeModelCompile(char *json, size_t len, const char **why_not)
+static const char *
+ReaderRead(char *doc, size_t len, bool ubj, Reader **reader)
 {
 	Reader	   *r = palloc0(sizeof(Reader));
 	JsonSemAction sem = {0};
 	JsonLexContext *lex;
 	JsonParseErrorType err;
-	TreeModel  *m;
-	TreeTransform transform;
 
+	*reader = r;
 	sem.semstate = r;
 	sem.object_start = ReaderPush;
 	sem.object_end = ReaderPop;
@@ -514,22 +566,107 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 
 	/* the trees come before num_feature: feature indexes are checked at the end */
 	r->num_feature = PG_INT32_MAX;
-	NonFiniteToStrings(json, len);
-	lex = makeJsonLexContextCstringLen(json, (int) len, PG_UTF8, true);
+	if (ubj)
+		return UbjsonParse(doc, len, &sem);
+	NonFiniteToStrings(doc, len);
+	lex = makeJsonLexContextCstringLen(doc, (int) len, PG_UTF8, true);
 	err = pg_parse_json(lex, &sem);
-	if (err != JSON_SUCCESS)
-		BadModel(json_errdetail(err, lex));
+	return err == JSON_SUCCESS ? NULL : json_errdetail(err, lex);
+}
+
+/*
+ * Checks an XGBoost model document, JSON or UBJ, before libxgboost reads it:
+ * 22023 when it is not readable JSON (UTF-8) or UBJSON, XX001 when its trees
+ * are inconsistent (see ReaderFinishTree). The document is not modified.
+ */
+void
+TreeModelCheck(const char *doc, size_t len, bool ubj)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "mlops model check",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	char	   *copy = (char *) doc;
+	const char *error = NULL;
+	Reader	   *r;
+
+	if (!ubj)
+	{
+		copy = palloc(len + 1);
+		memcpy(copy, doc, len);
+		copy[len] = '\0';
+		if (!pg_verify_mbstr(PG_UTF8, copy, (int) len, true))
+			error = "The JSON document is not valid UTF-8 (or holds a zero byte).";
+	}
+	if (error == NULL)
+		error = ReaderRead(copy, len, ubj, &r);
+	if (error != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("artifact is not a valid xgboost model"),
+				 errdetail("%s", error)));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
+/* Frees a Vec's array. */
+static void
+VecFree(Vec *vec)
+{
+	if (vec->v.p != NULL)
+		pfree(vec->v.p);
+	vec->v.p = NULL;
+	vec->n = vec->cap = 0;
+}
+
+/*
+ * Frees what a Reader read, for a model that is not compiled (its trees, dart's
+ * included, were read and checked all the same).
+ */
+static void
+ReaderFree(Reader *r)
+{
+	Vec		   *vecs[] = {&r->tree_info, &r->roots, &r->depths, &r->nodes, &r->cat_start,
+	&r->cat_words, &r->cat_bits, &r->levels};
+
+	for (int i = 0; i < TREE_ARRAYS; i++)
+		VecFree(&r->tree[i]);
+	for (int i = 0; i < lengthof(vecs); i++)
+		VecFree(vecs[i]);
+	if (r->booster)
+		pfree(r->booster);
+	if (r->objective)
+		pfree(r->objective);
+	pfree(r);
+}
+
+/*
+ * Compiles an XGBoost JSON model into a TreeModel, or returns NULL with the
+ * reason when its booster or objective is not covered.
+ */
+TreeModel *
+TreeModelCompile(char *json, size_t len, const char **why_not)
+{
+	Reader	   *r;
+	const char *error;
+	TreeModel  *m;
+	TreeTransform transform;
+
+	error = ReaderRead(json, len, false, &r);
+	if (error != NULL)
+		BadModel(error);
 
 	if (r->booster == NULL || r->objective == NULL)
 		BadModel("The document has no learner.gradient_booster.name or learner.objective.name.");
 	if (strcmp(r->booster, "gbtree") != 0)
 	{
 		*why_not = psprintf("booster \"%s\"", r->booster);
+		ReaderFree(r);
 		return NULL;
 	}
 	if (!ObjectiveTransform(r->objective, &transform))
 	{
 		*why_not = psprintf("objective \"%s\"", r->objective);
+		ReaderFree(r);
 		return NULL;
 	}
 	if (r->num_feature <= 0 || r->num_feature == PG_INT32_MAX || r->num_class < 0)

@@ -63,6 +63,18 @@ typedef struct TreeModel
  */
 extern TreeModel *TreeModelCompile(char *json, size_t len, const char **why_not);
 
+/*
+ * Checks an XGBoost model document (JSON, or UBJ when ubj is true) before
+ * libxgboost reads it, with the compiler's own reader, the trees of every
+ * booster included (dart's too): raises 22023 ("artifact is not a valid
+ * xgboost model") when the bytes are not a readable JSON or UBJSON document,
+ * XX001 ("invalid xgboost model document") when a tree is inconsistent — its
+ * arrays, child or category indexes, or categorical nodes that categories_nodes
+ * does not list exactly (which libxgboost 1.7 loads, then aborts the process
+ * writing out). The document is not modified.
+ */
+extern void TreeModelCheck(const char *doc, size_t len, bool ubj);
+
 /* The raw margins (num_group of them) of one row of num_feature floats (NaN = missing). */
 extern void TreeModelMargins(const TreeModel *model, const float *row, float *margins);
 
