@@ -57,6 +57,25 @@ SELECT version FROM mlops.train('cat', 'SELECT region, a, value FROM pts ORDER B
 SELECT r.params->>'tree_method' AS tree_method, v.spec
   FROM mlops.runs r JOIN mlops.model_version v ON v.run_id = r.run_id WHERE r.experiment = 'cat';
 
+-- import_model reads the stored UBJ (categorical splits) with mlops's own reader
+-- before libxgboost: it imports and scores the same; truncated, it is refused
+SELECT mlops.import_model('cat_copy', v.artifact, 'xgboost-ubj', '{region,a}', 'regression') AS version
+  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'cat';
+SELECT count(*) FILTER (WHERE mlops.predict('cat_copy', ARRAY[r, x]) = mlops.predict('cat', ARRAY[r, x])) AS same_scores
+  FROM generate_series(0, 3) r, (VALUES (-1.0), (0.0), (0.5), (2.0)) x(x);
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', substring(v.artifact FROM 1 FOR length(v.artifact) / 2),
+                                                    'xgboost-ubj', '{region,a}', 'regression')
+                          FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'cat'$$);
+-- a root marked categorical that categories_nodes does not list: libxgboost 1.7
+-- loads it, then aborts the backend writing it out; refused before (XX001)
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', convert_to(jsonb_set(jsonb_set(jsonb_set(jsonb_set(
+           replace(convert_from(mlops.export_model('cat'), 'UTF8'), 'NaN', '0')::jsonb,
+           '{learner,gradient_booster,model,trees,0,split_type,0}', '1'),
+           '{learner,gradient_booster,model,trees,0,categories_nodes}', '[]'),
+           '{learner,gradient_booster,model,trees,0,categories_segments}', '[]'),
+           '{learner,gradient_booster,model,trees,0,categories_sizes}', '[]')::text, 'UTF8'),
+         'xgboost-json', '{region,a}', 'regression')$$);
+
 -- bad input
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"max_dept": 3}')$$);

@@ -842,7 +842,7 @@ SpiValue(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 PG_FUNCTION_INFO_V1(import_model);
 /*
  * import_model(model, artifact, format, features, task, target): validates an
- * XGBoost model by loading it with libxgboost, then registers it as a new
+ * XGBoost model with our own reader and by loading it with libxgboost, then registers it as a new
  * version (stored as UBJ) with a run that records the import.
  */
 Datum
@@ -915,8 +915,14 @@ import_model(PG_FUNCTION_ARGS)
 						 errmsg("feature \"%s\" is named twice", TextDatumGetCString(feature_elems[i]))));
 	}
 
-	/* load with libxgboost: what it refuses is not a model */
+	/*
+	 * Read it first with our own reader, which refuses what libxgboost would
+	 * load but then abort the backend on (a categorical split without its
+	 * categories) and bytes it would read out of bounds; then load with
+	 * libxgboost: what it refuses is not a model.
+	 */
 	CheckArtifactFormat(format, (unsigned char *) VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact));
+	TreeModelCheck(VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), strcmp(format, "xgboost-ubj") == 0);
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "mlops import", ALLOCSET_DEFAULT_SIZES);
 	booster = XgbLoad(VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), scratch);
 	config = XgbConfig(booster);

@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""import_model reads the artifact with mlops's own reader (JSON, or UBJ) before
+libxgboost sees it. A hand-edited document whose categorical split is not listed
+in its tree's categories_nodes is loaded by libxgboost 1.7, which then aborts the
+process writing it out (Python's too): it is refused with XX001 and the session
+(the server) lives on. Models XGBoost writes still import, in both formats —
+among them a pruned one whose root, turned into a leaf, keeps its categorical
+type — and hostile or truncated UBJ is refused, never read out of bounds."""
+import copy
+import json
+import struct
+
+import numpy as np
+import psycopg2
+import xgboost as xgb
+
+from mlops_test import check, expect_error, finish, fresh_database, query
+
+conn = fresh_database("test_import_checks", datasets=False)
+feats = ["c", "x"]
+
+# --- a UBJSON writer that mirrors XGBoost 1.7's (UBJWriter, src/common/json.cc) ---------------
+# Tree arrays are typed ([$<type>#L<count> + big-endian elements), as XGBoost writes them.
+TYPED = {"loss_changes": "d", "sum_hessian": "d", "base_weights": "d", "split_conditions": "d",
+         "left_children": "l", "right_children": "l", "parents": "l", "split_indices": "l",
+         "categories": "l", "categories_nodes": "l", "categories_segments": "L",
+         "categories_sizes": "L", "default_left": "U", "split_type": "U"}
+PACK = {"d": ">f", "l": ">i", "L": ">q", "U": ">B"}
+
+
+def ubj_key(s):
+    b = s.encode()
+    return b"L" + struct.pack(">q", len(b)) + b
+
+
+def ubj_int(i):
+    if -128 < i < 127:
+        return b"i" + struct.pack(">b", i)
+    if -32768 < i < 32767:
+        return b"I" + struct.pack(">h", i)
+    if -2 ** 31 < i < 2 ** 31 - 1:
+        return b"l" + struct.pack(">i", i)
+    return b"L" + struct.pack(">q", i)
+
+
+def ubj(v, key=None):
+    if isinstance(v, dict):
+        return b"{" + b"".join(ubj_key(k) + ubj(x, k) for k, x in v.items()) + b"}"
+    if isinstance(v, list):
+        if key in TYPED:
+            t = TYPED[key]
+            return b"[$" + t.encode() + b"#L" + struct.pack(">q", len(v)) + b"".join(struct.pack(PACK[t], x) for x in v)
+        return b"[#L" + struct.pack(">q", len(v)) + b"".join(ubj(x) for x in v)
+    if isinstance(v, bool):
+        return b"T" if v else b"F"
+    if isinstance(v, int):
+        return ubj_int(v)
+    if isinstance(v, float):
+        return b"d" + struct.pack(">f", v)
+    if isinstance(v, str):
+        return b"S" + ubj_key(v)
+    if v is None:
+        return b"Z"
+    raise TypeError(type(v))
+
+
+# --- models -----------------------------------------------------------------------------------
+rng = np.random.default_rng(7)
+X = np.column_stack([rng.integers(0, 6, 600), rng.normal(size=600)]).astype(np.float32)
+y = (X[:, 0] % 2) * 3 + X[:, 1] * 0.5 + rng.normal(size=600) * 0.01
+dm = xgb.DMatrix(X, label=y, feature_types=["c", "q"], enable_categorical=True)
+base = {"tree_method": "hist", "max_cat_to_onehot": 1, "max_depth": 2, "nthread": 1}
+cat_tree = xgb.train(base, dm, 2)
+cat_dart = xgb.train({**base, "booster": "dart", "rate_drop": 0.3, "seed": 1}, dm, 3)
+# a model pruned back to its root: the root, now a leaf, keeps its categorical type and categories
+deep = xgb.train({**base, "max_depth": 3}, dm, 2)
+pruned = xgb.train({"process_type": "update", "updater": "prune", "gamma": 1e9, "nthread": 1}, dm, 2, xgb_model=deep)
+
+doc = json.loads(cat_tree.save_raw("json"))
+check(ubj(doc) == bytes(cat_tree.save_raw("ubj")),
+      "the test's UBJ writer reproduces XGBoost's save_raw('ubj') byte for byte")
+pruned_doc = json.loads(pruned.save_raw("json"))
+pt = pruned_doc["learner"]["gradient_booster"]["model"]["trees"][0]
+check(pt["left_children"][0] == -1 and pt["split_type"][0] == 1 and pt["categories_nodes"] == [0],
+      "XGBoost writes a pruned root as a leaf that keeps its categorical type")
+
+
+def imp(name, raw, fmt):
+    return query(conn, "SELECT mlops.import_model(%s, %s, %s, %s, 'regression')",
+                 (name, psycopg2.Binary(raw), f"xgboost-{fmt}", feats))[0][0]
+
+
+def refused(name, d, sqlstate, what, detail_has=None):
+    """Imports document d as JSON and as UBJ: both refused with sqlstate, the session alive."""
+    for fmt, raw in (("json", json.dumps(d).encode()), ("ubj", ubj(d))):
+        msg = expect_error(conn, "SELECT mlops.import_model(%s, %s, %s, %s, 'regression')", sqlstate,
+                           (name, psycopg2.Binary(raw), f"xgboost-{fmt}", feats))
+        check(msg is not None and (detail_has is None or detail_has in msg),
+              f"{what} ({fmt}): refused with {sqlstate}: {msg and msg.splitlines()[-1]}")
+        check(query(conn, "SELECT 1") == [(1,)], f"{what} ({fmt}): the same connection still works")
+
+
+def trees_of(d):
+    gb = d["learner"]["gradient_booster"]
+    return (gb["gbtree"] if gb["name"] == "dart" else gb)["model"]["trees"]
+
+
+def drop_first_category(d):
+    d = copy.deepcopy(d)
+    t = trees_of(d)[0]
+    for k in ("categories_nodes", "categories_segments", "categories_sizes"):
+        del t[k][0]
+    return d
+
+
+# --- the backend-aborting document, gbtree and dart, JSON and UBJ -----------------------------
+refused("broken", drop_first_category(doc), "XX001",
+        "a categorical split not listed in categories_nodes", "categorical split that categories_nodes does not list")
+refused("broken", drop_first_category(json.loads(cat_dart.save_raw("json"))), "XX001",
+        "dart: a categorical split not listed in categories_nodes", "categories_nodes does not list")
+
+# --- other inconsistent categorical splits ----------------------------------------------------
+d = copy.deepcopy(doc)
+t = trees_of(d)[0]
+t["split_type"] = [0] * len(t["split_type"])
+refused("broken", d, "XX001", "categories_nodes lists a numerical node", "not a categorical split")
+# two categorical splits (nodes 0 and 2 of tree 0): valid as written, refused listed in reverse
+two = copy.deepcopy(doc)
+t = trees_of(two)[0]
+check(t["left_children"][0] > 0 and t["left_children"][2] > 0 and t["split_type"][2] == 0, "tree 0 splits at nodes 0 and 2")
+t["split_type"][2] = 1
+t["split_indices"][2] = 0
+t["split_conditions"][2] = float("nan")
+t["categories_nodes"].append(2)
+t["categories_segments"].append(len(t["categories"]))
+t["categories_sizes"].append(1)
+t["categories"].append(1)
+check(imp("two", json.dumps(two).encode(), "json") == 1 and imp("two", ubj(two), "ubj") == 2,
+      "a hand-edited document with two categorical splits, consistent, imports (json and ubj)")
+d = copy.deepcopy(two)
+t = trees_of(d)[0]
+for k in ("categories_nodes", "categories_segments", "categories_sizes"):
+    t[k].reverse()
+refused("broken", d, "XX001", "categories_nodes out of order (libxgboost would skip some)", "not in ascending order")
+d = copy.deepcopy(doc)
+trees_of(d)[0]["categories_sizes"][0] = 0
+refused("broken", d, "XX001", "a categorical split with no categories")
+d = copy.deepcopy(doc)
+trees_of(d)[0]["categories_segments"][0] = 2 ** 31 - 2
+trees_of(d)[0]["categories_sizes"][0] = 5
+refused("broken", d, "XX001", "categories beyond the categories array (no int32 overflow)")
+check(query(conn, "SELECT count(*) FROM mlops.model WHERE name = 'broken'") == [(0,)], "nothing registered by the refused imports")
+
+# --- hostile and truncated UBJ: 22023, no read outside the bytes ------------------------------
+raw = bytes(cat_tree.save_raw("ubj"))
+cuts = sorted(set(list(range(1, 64)) + list(range(64, len(raw), max(1, len(raw) // 60)))))
+bad = []
+for cut in cuts:
+    try:
+        imp("trunc", raw[:cut], "ubj")
+        bad.append((cut, "accepted"))
+    except psycopg2.Error as e:
+        if e.pgcode != "22023":
+            bad.append((cut, e.pgcode))
+check(not bad, f"{len(cuts)} truncations of a UBJ model: each refused with 22023 ({bad[:5]})")
+huge = b"{" + ubj_key("learner") + b"[$l#L" + struct.pack(">q", 2 ** 62) + b"\0\0\0\1}"
+expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-ubj', %s, 'regression')", "22023", (psycopg2.Binary(huge), feats))
+huge_key = b"{L" + struct.pack(">q", -1) + b"x}"
+expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-ubj', %s, 'regression')", "22023", (psycopg2.Binary(huge_key), feats))
+deep_nest = b"{" + ubj_key("a") + b"[" * 100000 + b"]" * 100000 + b"}"
+expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-ubj', %s, 'regression')", "XX001", (psycopg2.Binary(deep_nest), feats))
+expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-ubj', %s, 'regression')", "22023", (psycopg2.Binary(raw + b"x"), feats))
+expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-json', %s, 'regression')", "22023",
+             (psycopg2.Binary(bytes(cat_tree.save_raw("json")).replace(b'"learner"', b'"le\xffrner"')), feats))
+check(query(conn, "SELECT 1") == [(1,)], "the server lives after the hostile documents")
+
+# --- what XGBoost writes still imports, in both formats, and scores as XGBoost does -----------
+gblinear = xgb.train({"booster": "gblinear", "nthread": 1}, xgb.DMatrix(X, label=y), 3)
+for name, booster in (("cat", cat_tree), ("cat_dart", cat_dart), ("pruned", pruned), ("linear", gblinear)):
+    for fmt in ("json", "ubj"):
+        v = imp(name, bytes(booster.save_raw(fmt)), fmt)
+        check(v >= 1, f"{name} imports as xgboost-{fmt} (version {v})")
+    ours = np.array([query(conn, "SELECT mlops.predict(%s, %s::float8[])", (name, [float(a), float(b)]))[0][0]
+                     for a, b in X[:40]], dtype=np.float64)
+    peer = booster.predict(xgb.DMatrix(X[:40], feature_types=["c", "q"], enable_categorical=True)) \
+        if name != "linear" else booster.predict(xgb.DMatrix(X[:40]))
+    check(np.array_equal(ours.astype(np.float32), peer), f"{name}: scores equal XGBoost's after import")
+# A UBJ document written by the test's writer from edited-then-restored JSON imports as well
+check(imp("cat_ubj_rewritten", ubj(json.loads(cat_tree.save_raw("json"))), "ubj") == 1,
+      "a UBJ document of the same dialect (the test's writer) imports")
+
+finish()
