@@ -842,8 +842,9 @@ SpiValue(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 PG_FUNCTION_INFO_V1(import_model);
 /*
  * import_model(model, artifact, format, features, task, target): validates an
- * XGBoost model with our own reader and by loading it with libxgboost, then registers it as a new
- * version (stored as UBJ) with a run that records the import.
+ * XGBoost model with our own reader and by loading it with libxgboost, then
+ * registers it as a new version (stored as UBJ) with a run that records the
+ * import.
  */
 Datum
 import_model(PG_FUNCTION_ARGS)
