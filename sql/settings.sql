@@ -22,3 +22,14 @@ SELECT (mlops.build_info()->>'training_threads')::int > 0 AS threads_known,
        mlops.build_info()->>'xgboost' AS xgboost;
 SET mlops.threads = 3;
 SELECT mlops.build_info()->>'training_threads' AS training_threads;
+-- the ranges and the error code the README's Settings table gives
+\i test/lib/sqlstate.sql
+SELECT pg_temp.sqlstate($$SET mlops.threads = 1025$$);
+SELECT pg_temp.sqlstate($$SET mlops.threads = 'two'$$);
+SELECT pg_temp.sqlstate($$SET mlops.max_training_memory = '1023kB'$$);
+SELECT pg_temp.sqlstate($$SET mlops.max_training_memory = '1MB'$$);
+SELECT pg_temp.sqlstate($$SET mlops.model_cache_size = -1$$);
+SELECT pg_temp.sqlstate($$SET mlops.model_cache_size = 10001$$);
+SELECT pg_temp.sqlstate($$SET mlops.model_cache_size = 0$$);
+SELECT pg_temp.sqlstate($$SET mlops.default_alias = 'Champion'$$);
+SHOW mlops.default_alias;
