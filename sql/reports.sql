@@ -223,3 +223,18 @@ SELECT string_agg(m[1], ' ') AS residual_ticks
   FROM regexp_matches(:'split', '<text x="59" y="[^"]*" text-anchor="end">([^<]*)</text>', 'g') m;
 SELECT count(DISTINCT m[1]) AS residual_levels
   FROM regexp_matches(:'split', '<circle class="series" cx="[^"]*" cy="([^"]*)" r="3" fill="#0072b2"/>', 'g') m;
+
+-- history charts plot the best run and the 9 most recent others: 10 series whether the best is the
+-- oldest run or among the most recent
+SELECT count(mlops.start_run('dozen', 'r' || i)) FROM generate_series(1, 12) i;
+SELECT count(mlops.log_metric(r.run_id, 'loss', r.run_id + s, s)) FROM mlops.runs r, generate_series(0, 1) s
+ WHERE r.experiment = 'dozen';
+SELECT count(mlops.end_run(run_id)) FROM mlops.runs WHERE experiment = 'dozen';
+SELECT m AS metric, (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'metric-history'), '<path class="series"', 'g')) AS series,
+       substring(p FROM 'Plotted: [^<]*') AS note
+  FROM unnest(ARRAY['loss', 'no_such_metric']) m, mlops.report_experiment('dozen', m) p;
+SELECT mlops.start_run('dozen', 'best') AS best \gset
+SELECT mlops.log_metric(:best, 'loss', 0, 0), mlops.log_metric(:best, 'loss', 0, 1), mlops.end_run(:best);
+SELECT (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'metric-history'), '<path class="series"', 'g')) AS series,
+       substring(p FROM 'Plotted: [^<]*') AS note
+  FROM mlops.report_experiment('dozen', 'loss') p;

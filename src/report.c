@@ -538,9 +538,12 @@ AppendHistorySection(StringInfo out, const ReportRuns *runs)
 		ReportSectionEnd(out);
 		return;
 	}
-	/* the best run and the most recent others, in run order */
+	/*
+	 * the best run and the most recent others, in run order: walking from the
+	 * most recent, a slot is kept for the best run while it is still ahead
+	 */
 	for (int i = runs->n - 1; i >= 0; i--)
-		if (i == runs->best || nplotted < REPORT_MAX_SERIES - (runs->best > i ? 1 : 0))
+		if (i == runs->best || nplotted < REPORT_MAX_SERIES - (runs->best >= 0 && runs->best < i ? 1 : 0))
 			plotted[nplotted++] = runs->ids[i];
 	for (int i = 0; i < nplotted / 2; i++)
 	{
