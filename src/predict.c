@@ -866,6 +866,7 @@ import_model(PG_FUNCTION_ARGS)
 	Jsonb	   *cfg;
 	int			num_class,
 				num_feature,
+				noutputs,
 				rounds;
 	bytea	   *ubj;
 	bytea	   *json;
@@ -985,12 +986,13 @@ import_model(PG_FUNCTION_ARGS)
 				 errmsg("objective \"%s\" is not supported", objective),
 				 errhint("Classification objectives: binary:logistic, binary:logitraw, multi:softprob, multi:softmax; "
 						 "regression: reg:*, count:*, survival:*, rank:*.")));
-	if (num_class <= 1 && XgbNumOutputs(booster) > 1)
+	noutputs = XgbNumOutputs(booster);
+	if (num_class <= 1 && noutputs > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("multi-output models are not supported"),
 				 errdetail("The model predicts %d targets per row; mlops scores one value, or one probability per class.",
-						   XgbNumOutputs(booster)),
+						   noutputs),
 				 errhint("Import one model per target.")));
 	if (ClassificationObjective(objective) != (strcmp(task, "classification") == 0))
 		ereport(ERROR,
