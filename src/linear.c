@@ -37,9 +37,8 @@
 #define LINEAR_RCOND 1e-12
 
 /*
- * Multiply-adds of one dsyrk folding a block of rows into the cross products
- * (~0.1 s): interrupts are checked between blocks, so a block of wide rows
- * (many one-hot terms) holds fewer rows.
+ * Multiply-adds of one BLAS call over a block of rows (~0.1 s): interrupts
+ * are checked between blocks (LinearBlockRows).
  */
 #define LINEAR_BLOCK_FLOPS 1e9
 
@@ -569,7 +568,7 @@ LinearArtifactJson(const Dataset *ds, const char *algorithm, int nout,
  * mlops.linear_fit(stats bytea, alpha float8) → jsonb.
  * ------------------------------------------------------------------------ */
 
-/* Rows buffered by the aggregate before a dsyrk (fewer for wide rows: BlockRows). */
+/* Rows buffered by the aggregate before a dsyrk (fewer for wide rows: LinearBlockRows). */
 #define AGG_BLOCK_ROWS 256
 
 /*
@@ -587,17 +586,20 @@ typedef struct LinearAggState
 	int			capacity;		/* rows the block holds */
 } LinearAggState;
 
-/*
- * Rows of d values folded into the cross products in one dsyrk (rows × d²
- * multiply-adds, between which nothing can be cancelled): at most max_rows,
- * and fewer for wide rows so that one call stays well under a second.
- */
+/* See linear.h. */
+int64
+LinearBlockRows(double per_row, double max_rows)
+{
+	double		rows = LINEAR_BLOCK_FLOPS / Max(per_row, 1.0);
+
+	return (int64) Max(1.0, Min(rows, max_rows));
+}
+
+/* Rows of d values folded into the cross products in one dsyrk (d² multiply-adds a row). */
 static int
 BlockRows(int d, int max_rows)
 {
-	double		rows = LINEAR_BLOCK_FLOPS / ((double) d * d);
-
-	return (int) Max(1, Min(rows, max_rows));
+	return (int) LinearBlockRows((double) d * d, max_rows);
 }
 
 /* A new aggregate state for k inputs, in the current (aggregate) memory context. */

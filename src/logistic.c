@@ -41,14 +41,6 @@ const HyperParamDef logistic_params[] = {
 /* Newton stops when the largest gradient component is below tol times this, relative to the start. */
 #define NEWTON_TOL_FACTOR 1e-6
 
-/*
- * The products over the training rows (margins, gradient, Hessian) run in
- * blocks of rows of at most this many multiply-adds, between which a cancel
- * is honoured: one BLAS call over every row of a wide design (hundreds of
- * one-hot terms) would take seconds.
- */
-#define LOGISTIC_BLOCK_FLOPS 1e9
-
 /* What Objective costs per row and output beyond the margin's d multiply-adds (exp, log). */
 #define LOGISTIC_ROW_COST 20
 
@@ -73,13 +65,16 @@ Log1pExp(double z)
 	return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
 }
 
-/* The rows of a block of a product costing per_row multiply-adds a row (LOGISTIC_BLOCK_FLOPS). */
+/*
+ * The rows of a block of a product over the training rows (margins,
+ * gradient, Hessian) costing per_row multiply-adds a row: one BLAS call over
+ * every row of a wide design (hundreds of one-hot terms) would take seconds
+ * without a cancel being honoured (LinearBlockRows).
+ */
 static int64
 BlockRows(const LogisticProblem *lp, double per_row)
 {
-	double		rows = LOGISTIC_BLOCK_FLOPS / Max(per_row, 1.0);
-
-	return (int64) Max(1.0, Min(rows, (double) Max(lp->n, 1)));
+	return LinearBlockRows(per_row, (double) Max(lp->n, 1));
 }
 
 /* Computes the margins and probabilities at theta (nout × d) and returns the objective. */

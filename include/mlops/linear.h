@@ -31,4 +31,12 @@ extern void LinearTrainedModel(const Dataset *ds, const char *algorithm, int nou
 							   const double *intercept, const double *coef,
 							   const LinearFit *stats, TrainedModel *out);
 
+/*
+ * Rows of a block of a BLAS product costing per_row multiply-adds a row: at
+ * most LINEAR_BLOCK_FLOPS (~0.1 s) a call, between which a cancel is
+ * honoured, so that a block of wide rows (many one-hot terms) holds fewer;
+ * at least 1 and at most max_rows.
+ */
+extern int64 LinearBlockRows(double per_row, double max_rows);
+
 #endif
