@@ -169,6 +169,28 @@ $$;
 COMMENT ON FUNCTION mlops._audit_ignored_columns(oid) IS
     'internal: the ignored columns of an audit trigger (its arguments)';
 
+-- Drops the TRUNCATE triggers left on tables that no longer have the row
+-- trigger (a partition detached, or auditing of its table or parent stopped);
+-- returns those tables, in oid order.
+CREATE FUNCTION mlops._audit_drop_truncate_leftovers() RETURNS SETOF regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    tbl regclass;
+BEGIN
+    FOR tbl IN SELECT t.tgrelid::regclass FROM pg_trigger t
+                WHERE t.tgname = 'mlops_audit_truncate'
+                  AND NOT EXISTS (SELECT FROM pg_trigger r WHERE r.tgrelid = t.tgrelid AND r.tgname = 'mlops_audit')
+                ORDER BY t.tgrelid LOOP
+        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
+        RETURN NEXT tbl;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_drop_truncate_leftovers() IS
+    'internal: drops the TRUNCATE audit triggers of tables without the row audit trigger, and returns those tables';
+
 -- Installs (or, on an audited table, replaces) the audit triggers of a table.
 CREATE FUNCTION mlops.enable_audit(tbl regclass, ignore_columns text[] DEFAULT '{}') RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
@@ -318,11 +340,7 @@ BEGIN
         END LOOP;
         -- a partition detached from an audited table lost its row trigger
         IF (SELECT relkind FROM pg_class WHERE oid = cmd.tbl) = 'p' THEN
-            FOR part IN SELECT t.tgrelid::regclass FROM pg_trigger t
-                         WHERE t.tgname = 'mlops_audit_truncate'
-                           AND NOT EXISTS (SELECT FROM pg_trigger r WHERE r.tgrelid = t.tgrelid AND r.tgname = 'mlops_audit')
-                         ORDER BY t.tgrelid LOOP
-                EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', part);
+            FOR part IN SELECT mlops._audit_drop_truncate_leftovers() LOOP
                 PERFORM mlops._audit_event(part, 'DISABLE', NULL);
             END LOOP;
         END IF;
@@ -363,7 +381,6 @@ CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
 AS $$
 DECLARE
     obj record;
-    part regclass;
     disabled boolean := false;
 BEGIN
     IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
@@ -392,11 +409,7 @@ BEGIN
         END IF;
     END LOOP;
     IF disabled THEN
-        FOR part IN SELECT t.tgrelid::regclass FROM pg_trigger t
-                     WHERE t.tgname = 'mlops_audit_truncate'
-                       AND NOT EXISTS (SELECT FROM pg_trigger r WHERE r.tgrelid = t.tgrelid AND r.tgname = 'mlops_audit') LOOP
-            EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', part);
-        END LOOP;
+        PERFORM mlops._audit_drop_truncate_leftovers();
     END IF;
 END
 $$;
