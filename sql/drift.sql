@@ -115,3 +115,14 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.alerts$$);
 RESET ROLE;
 DROP OWNED BY regress_drift_trainer, regress_drift_scorer;
 DROP ROLE regress_drift_trainer, regress_drift_scorer;
+
+-- drift_status shows each monitor's latest run that measured: a failed run
+-- leaves it as it was, and a feature the newer version lacks drops out
+SELECT mlops._register_version('price', 'linear', 'regression', '{x,city}', 'y', NULL, '{}', '{}', '{}',
+       mlops.profile('houses', '{x,city}'), NULL, 'houses', 100, 0, 0, NULL, '\x00', 'linear-json') AS version \gset
+SELECT mlops.set_alias('price', 'production', :version);
+SELECT r->'version' AS version, r->'features' AS features FROM mlops.run_monitor('price_psi') r;
+SELECT monitor, version, feature, drifted FROM mlops.drift_status WHERE monitor = 'price_psi' ORDER BY feature;
+DROP TABLE houses_today;
+SELECT r->>'error' AS error FROM mlops.run_monitors() r WHERE r->>'monitor' = 'price_psi';
+SELECT monitor, version, feature, drifted FROM mlops.drift_status WHERE monitor = 'price_psi' ORDER BY feature;

@@ -117,13 +117,16 @@ SELECT r.id AS run_id, m.name AS monitor, r.model, r.version, r.at, d.feature, d
   FROM mlops.drift_result d JOIN mlops.monitor_run r ON r.id = d.run_id JOIN mlops.monitor m ON m.id = r.monitor_id;
 COMMENT ON VIEW mlops.drift_results IS 'every value recorded by every monitor run';
 
+-- Only the latest measuring run counts: a feature the model's newer version
+-- no longer has is not reported with the value an older run gave it.
 CREATE VIEW mlops.drift_status AS
-SELECT DISTINCT ON (m.name, d.feature)
-       m.name AS monitor, r.model, r.version, d.feature, d.metric, d.value, d.threshold, d.drifted,
+SELECT m.name AS monitor, r.model, r.version, d.feature, d.metric, d.value, d.threshold, d.drifted,
        r.at, r.id AS run_id
-  FROM mlops.drift_result d JOIN mlops.monitor_run r ON r.id = d.run_id JOIN mlops.monitor m ON m.id = r.monitor_id
- ORDER BY m.name, d.feature, r.id DESC;
-COMMENT ON VIEW mlops.drift_status IS 'the latest value of every monitor and feature';
+  FROM mlops.monitor m
+  JOIN LATERAL (SELECT * FROM mlops.monitor_run r WHERE r.monitor_id = m.id AND r.error IS NULL
+                 ORDER BY r.id DESC LIMIT 1) r ON true
+  JOIN mlops.drift_result d ON d.run_id = r.id;
+COMMENT ON VIEW mlops.drift_status IS 'every feature''s value at the latest run of each monitor that measured (failed runs are in alerts)';
 
 CREATE VIEW mlops.alerts AS
 SELECT a.id, a.at, m.name AS monitor, coalesce(r.model, a.model) AS model, coalesce(r.version, a.version) AS version,
