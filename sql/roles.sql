@@ -107,5 +107,47 @@ SELECT count(*) AS production_moves FROM mlops.deployments WHERE model = 'tiny' 
 DROP TABLE trap;
 REVOKE CREATE ON SCHEMA public FROM regress_trainer;
 
-DROP OWNED BY regress_scorer, regress_trainer, regress_nobody;
-DROP ROLE regress_scorer, regress_trainer, regress_nobody;
+-- a trainer writes its own runs, monitors and versions, not another trainer's:
+-- those are their creator's and mlops_admin's
+CREATE ROLE regress_trainer2 LOGIN IN ROLE mlops_trainer;
+CREATE ROLE regress_admin LOGIN IN ROLE mlops_admin;
+GRANT SELECT ON tiny TO regress_trainer;
+SET ROLE regress_trainer;
+SELECT mlops.start_run('roles', 'own') AS own_run \gset
+SELECT version FROM mlops.train('own', 'tiny', 'y', 'linear', test_fraction => 0);
+SELECT version, run_id AS own_version_run FROM mlops.train('own', 'tiny', 'y', 'ridge', test_fraction => 0) \gset
+SELECT mlops.create_monitor('own_psi', 'own', 'tiny') > 0 AS created;
+RESET ROLE;
+SET ROLE regress_trainer2;
+SELECT pg_temp.sqlstate('SELECT mlops.log_param(' || :own_run || ', ''p'', ''x'')');
+SELECT pg_temp.sqlstate('SELECT mlops.log_params(' || :own_run || ', ''{"p": "x"}'')');
+SELECT pg_temp.sqlstate('SELECT mlops.log_metric(' || :own_run || ', ''m'', 0)');
+SELECT pg_temp.sqlstate('SELECT mlops.log_metrics(' || :own_run || ', ''{"m": 0}'')');
+SELECT pg_temp.sqlstate('SELECT mlops.set_tag(' || :own_run || ', ''t'', ''x'')');
+SELECT pg_temp.sqlstate('SELECT mlops.end_run(' || :own_run || ', ''killed'')');
+SELECT pg_temp.sqlstate('SELECT mlops._link_run_to_cron(' || :own_run || ')');
+SELECT pg_temp.sqlstate('SELECT mlops._register_version(''claimed'', ''linear'', ''regression'', ''{x}'', ''y'', NULL, '
+                        '''{}'', ''{}'', ''{}'', NULL, ' || :own_version_run || ', ''tiny'', 1, 0, 0, ''fp'', '
+                        '''{"terms": ["x"], "intercept": [0], "coef": [[1]]}'', ''linear-json'')');
+SELECT pg_temp.sqlstate($$SELECT mlops.drop_monitor('own_psi')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.delete_version('own', 2)$$);
+RESET ROLE;
+SELECT status, params, metrics, tags FROM mlops.runs WHERE run_id = :own_run;
+SELECT count(*) AS claimed FROM mlops.models WHERE name = 'claimed';
+SELECT count(*) AS monitors FROM mlops.monitors WHERE name = 'own_psi';
+SELECT version FROM mlops.model_versions WHERE name = 'own' ORDER BY version;
+-- its creator and mlops_admin still do
+SET ROLE regress_trainer;
+SELECT mlops.log_metric(:own_run, 'm', 1);
+SELECT mlops.end_run(:own_run);
+RESET ROLE;
+SET ROLE regress_admin;
+SELECT mlops.set_tag(:own_run, 'reviewed', 'yes');
+SELECT mlops.delete_version('own', 2);
+SELECT mlops.drop_monitor('own_psi');
+RESET ROLE;
+SELECT status, metrics, tags FROM mlops.runs WHERE run_id = :own_run;
+SELECT version FROM mlops.model_versions WHERE name = 'own' ORDER BY version;
+
+DROP OWNED BY regress_scorer, regress_trainer, regress_trainer2, regress_admin, regress_nobody;
+DROP ROLE regress_scorer, regress_trainer, regress_trainer2, regress_admin, regress_nobody;

@@ -53,7 +53,8 @@ CREATE INDEX ON mlops.run_metric (run_id, key, step);
 COMMENT ON TABLE mlops.run_metric IS 'run metrics: one row per logged point of each time series';
 
 -- Returns the run, locked against a concurrent end_run, or raises an error when
--- it does not exist (42704) or, with must_be_running, has ended (55000).
+-- it does not exist (42704), was started by a role the caller may not act for
+-- (42501, see _check_creator) or, with must_be_running, has ended (55000).
 CREATE FUNCTION mlops._lock_run(run_id bigint, must_be_running boolean) RETURNS mlops.run
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
@@ -66,6 +67,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', run_id USING ERRCODE = 'undefined_object';
     END IF;
+    PERFORM mlops._check_creator(r.created_by, pg_catalog.format('run %s', run_id));
     IF must_be_running AND r.status <> 'running' THEN
         RAISE EXCEPTION 'run % has ended', run_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -76,7 +78,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._lock_run(bigint, boolean) IS
-    'internal: locks and returns a run, raising 42704 if unknown and 55000 if ended when it must be running';
+    'internal: locks and returns a run, raising 42704 if unknown, 42501 if another role''s and 55000 if ended when it must be running';
 
 CREATE FUNCTION mlops.log_param(run_id bigint, key text, value text) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

@@ -159,6 +159,8 @@ COMMENT ON FUNCTION mlops._move_alias(bigint, text, int, text, text, jsonb) IS
 -- Registers a new version of a model (creating the model on its first version,
 -- which gets the default alias) and returns its number. Called by train() and
 -- import_model(). Version numbers are never reused, even after delete_version.
+-- The version's run must be one the caller may write (_lock_run): a version
+-- cannot claim another role's run as its lineage.
 CREATE FUNCTION mlops._register_version(
         model text, algorithm text, task text, features text[], target text, classes float8[],
         hyperparams jsonb, metrics jsonb, spec jsonb, profile jsonb, run_id bigint, source text,
@@ -172,6 +174,9 @@ DECLARE
     new_version int;
 BEGIN
     PERFORM mlops._check_model_name(model);
+    IF run_id IS NOT NULL THEN
+        PERFORM mlops._lock_run(run_id, false);
+    END IF;
     INSERT INTO mlops.model (name, created_by) VALUES (model, mlops.invoker()) ON CONFLICT (name) DO NOTHING;
     UPDATE mlops.model m SET last_version = m.last_version + 1 WHERE m.name = _register_version.model
         RETURNING m.id, m.last_version INTO STRICT mid, new_version;

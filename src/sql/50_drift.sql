@@ -208,18 +208,25 @@ $$;
 COMMENT ON FUNCTION mlops.create_monitor(text, text, text, text, float8, text) IS
     'creates a drift monitor of a model reference over a source (threshold NULL: the metric''s default); action alert or retrain';
 
+-- Only the monitor's creator (or a member of that role) and mlops_admin may
+-- drop it: it takes the monitor's history with it.
 CREATE FUNCTION mlops.drop_monitor(name text) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
+DECLARE
+    m mlops.monitor;
 BEGIN
-    DELETE FROM mlops.monitor m WHERE m.name = mlops._require(drop_monitor.name, 'name');
+    SELECT * INTO m FROM mlops.monitor mon WHERE mon.name = mlops._require(drop_monitor.name, 'name') FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'monitor "%" does not exist', name USING ERRCODE = 'undefined_object';
     END IF;
+    PERFORM mlops._check_creator(m.created_by, pg_catalog.format('monitor "%s"', name));
+    DELETE FROM mlops.monitor mon WHERE mon.id = m.id;
 END
 $$;
-COMMENT ON FUNCTION mlops.drop_monitor(text) IS 'drops a monitor with its recorded runs, results and alerts';
+COMMENT ON FUNCTION mlops.drop_monitor(text) IS
+    'drops a monitor with its recorded runs, results and alerts (its creator or mlops_admin)';
 
 -- Records one run of a monitor (results: [{"feature", "value", "drifted"}], or
 -- error) and its alert; returns the run's summary.

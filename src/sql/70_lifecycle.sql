@@ -165,21 +165,24 @@ COMMENT ON FUNCTION mlops.rollback(text, text) IS
 -- The version is locked FOR UPDATE before its aliases are looked at: a
 -- set_alias or promote to it that has not committed yet holds a KEY SHARE lock
 -- on it, so this waits for that transaction and then sees its alias (55000)
--- rather than failing on the alias's foreign key (23503).
+-- rather than failing on the alias's foreign key (23503). Only the version's
+-- creator (or a member of that role) and mlops_admin may delete it.
 CREATE FUNCTION mlops.delete_version(model text, version int) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
     mid bigint := mlops._model_id(model);
+    creator name;
     aliases text;
 BEGIN
-    PERFORM FROM mlops.model_version v
-      WHERE v.model_id = mid AND v.version = mlops._require(delete_version.version, 'version')
-      FOR UPDATE;
+    SELECT v.created_by INTO creator FROM mlops.model_version v
+     WHERE v.model_id = mid AND v.version = mlops._require(delete_version.version, 'version')
+       FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'version % of model "%" does not exist', version, model USING ERRCODE = 'undefined_object';
     END IF;
+    PERFORM mlops._check_creator(creator, pg_catalog.format('version %s of model "%s"', version, model));
     SELECT string_agg(a.alias, ', ' ORDER BY a.alias) INTO aliases
       FROM mlops.alias a WHERE a.model_id = mid AND a.version = delete_version.version;
     IF aliases IS NOT NULL THEN
@@ -192,7 +195,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops.delete_version(text, int) IS
-    'deletes a model version that no alias points at (its number is never reused)';
+    'deletes a model version that no alias points at (its creator or mlops_admin; its number is never reused)';
 
 GRANT EXECUTE ON FUNCTION mlops.set_alias(text, text, int), mlops.delete_alias(text, text),
     mlops.rollback(text, text), mlops.delete_version(text, int) TO mlops_trainer;

@@ -44,7 +44,8 @@ $$;
 COMMENT ON FUNCTION mlops._current_cron_run() IS
     'internal: the pg_cron job id and run id this backend is executing (NULLs when not in a pg_cron job)';
 
--- Links a run to the pg_cron job run executing it, if any.
+-- Links a run to the pg_cron job run executing it, if any. Only a run the
+-- caller may write (_lock_run): a job must not claim another role's run.
 CREATE FUNCTION mlops._link_run_to_cron(run_id bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -52,6 +53,7 @@ AS $$
 DECLARE
     cron record;
 BEGIN
+    PERFORM mlops._lock_run(run_id, false);
     SELECT * INTO cron FROM mlops._current_cron_run();
     IF cron.job_id IS NOT NULL THEN
         UPDATE mlops.run r SET cron_job_id = cron.job_id, cron_run_id = cron.run_id WHERE r.id = _link_run_to_cron.run_id;
