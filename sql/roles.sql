@@ -149,5 +149,28 @@ RESET ROLE;
 SELECT status, metrics, tags FROM mlops.runs WHERE run_id = :own_run;
 SELECT version FROM mlops.model_versions WHERE name = 'own' ORDER BY version;
 
+-- a role with CREATE on the database (pg_cron is not installed here) cannot
+-- have mlops read a cron.job_run_details of its making as mlops's owner
+SELECT current_database() AS db \gset
+GRANT CREATE ON DATABASE :"db" TO regress_trainer;
+SET ROLE regress_trainer;
+CREATE SCHEMA cron;
+CREATE FUNCTION cron.escalate() RETURNS bigint LANGUAGE plpgsql AS $f$
+BEGIN
+    ALTER ROLE regress_trainer SUPERUSER;
+    RETURN NULL;
+EXCEPTION WHEN insufficient_privilege THEN
+    RETURN NULL;
+END
+$f$;
+CREATE VIEW cron.job_run_details AS
+SELECT cron.escalate() AS jobid, NULL::bigint AS runid, pg_backend_pid() AS job_pid, 'running' AS status;
+SELECT mlops._link_run_to_cron(:own_run);
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_trainer';
+ALTER ROLE regress_trainer NOSUPERUSER;
+DROP SCHEMA cron CASCADE;
+REVOKE CREATE ON DATABASE :"db" FROM regress_trainer;
+
 DROP OWNED BY regress_scorer, regress_trainer, regress_trainer2, regress_admin, regress_nobody;
 DROP ROLE regress_scorer, regress_trainer, regress_trainer2, regress_admin, regress_nobody;

@@ -26,12 +26,19 @@ COMMENT ON FUNCTION mlops._require_pg_cron() IS
     'internal: raises 42704, saying how to install it, unless pg_cron is installed in this database';
 
 -- The pg_cron job and run this backend is executing, or NULLs outside one.
+-- Only pg_cron's own table is read: _link_run_to_cron calls this as mlops's
+-- owner, and a cron.job_run_details that a role with CREATE on the database
+-- made itself (while pg_cron is not installed) could be a view calling that
+-- role's functions, which would then run as the owner, a superuser.
 CREATE FUNCTION mlops._current_cron_run(OUT job_id bigint, OUT run_id bigint)
     LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF to_regclass('cron.job_run_details') IS NULL THEN
+    IF NOT EXISTS (SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = to_regclass('cron.job_run_details')
+                      AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                      AND e.extname = 'pg_cron') THEN
         RETURN;
     END IF;
     EXECUTE 'SELECT jobid, runid FROM cron.job_run_details
