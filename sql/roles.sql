@@ -172,5 +172,20 @@ ALTER ROLE regress_trainer NOSUPERUSER;
 DROP SCHEMA cron CASCADE;
 REVOKE CREATE ON DATABASE :"db" FROM regress_trainer;
 
+-- a role outside mlops cannot have its table audited by naming a trigger of
+-- its own mlops_audit (the DDL guard rebuilds audit triggers as mlops's owner)
+GRANT CREATE ON SCHEMA public TO regress_nobody;
+SET ROLE regress_nobody;
+CREATE TABLE own_table (a int, b int);
+CREATE FUNCTION own_trigger() RETURNS trigger LANGUAGE plpgsql AS $f$BEGIN RETURN NULL; END$f$;
+SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit AFTER INSERT ON own_table FOR EACH ROW EXECUTE FUNCTION own_trigger('b')$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE own_table ENABLE ALWAYS TRIGGER mlops_audit$$);
+ALTER TABLE own_table DROP COLUMN b;
+RESET ROLE;
+SELECT count(*) AS audited FROM mlops.audited_tables WHERE table_name = 'own_table'::regclass;
+DROP TABLE own_table;
+DROP FUNCTION own_trigger();
+REVOKE CREATE ON SCHEMA public FROM regress_nobody;
+
 DROP OWNED BY regress_scorer, regress_trainer, regress_trainer2, regress_admin, regress_nobody;
 DROP ROLE regress_scorer, regress_trainer, regress_trainer2, regress_admin, regress_nobody;

@@ -274,8 +274,12 @@ COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
 -- tables a command reports, so it fires for ALTER TABLE (triggers enabled or
 -- disabled, columns renamed or dropped, ATTACH and DETACH PARTITION), CREATE
 -- TABLE (PARTITION OF) and CREATE SCHEMA (whose CREATE TABLE may be a
--- PARTITION OF), and the triggers ALTER TRIGGER reports; CREATE TRIGGER
--- reports no table, CREATE TABLE AS a new table with no trigger and no parent.
+-- PARTITION OF), and the triggers ALTER TRIGGER and CREATE TRIGGER report
+-- (the audit triggers' names are reserved to them: the DDL run here as
+-- mlops's owner rebuilds only triggers of mlops._audit_trigger, and one of
+-- another function under that name would let a role outside mlops have its
+-- table audited); CREATE TABLE AS reports a new table with no trigger and no
+-- parent.
 CREATE FUNCTION mlops._audit_ddl() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -290,11 +294,12 @@ DECLARE
     ignored text[];
     kept text[];
 BEGIN
-    -- the audit triggers keep their names, which no other trigger takes
+    -- the audit triggers keep their names (ALTER TRIGGER), which no other
+    -- trigger takes (ALTER or CREATE TRIGGER)
     FOR trig IN SELECT t.tgname, t.tgrelid::regclass AS tbl, t.tgfoid = 'mlops._audit_trigger'::regproc AS is_audit
                   FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
                  WHERE c.classid = 'pg_trigger'::regclass LOOP
-        IF trig.is_audit AND trig.tgname NOT IN ('mlops_audit', 'mlops_audit_truncate') THEN
+        IF trig.is_audit AND trig.tgname NOT IN ('mlops_audit', 'mlops_audit_truncate') AND TG_TAG = 'ALTER TRIGGER' THEN
             RAISE EXCEPTION 'cannot rename an audit trigger of table %', trig.tbl
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       DETAIL = 'Auditing finds its triggers by their names.',
@@ -325,7 +330,7 @@ BEGIN
                        UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.relid)
                    SELECT t.oid, t.tgrelid::regclass AS tbl
                      FROM tree JOIN pg_trigger t ON t.tgrelid = tree.relid AND t.tgname = 'mlops_audit'
-                    WHERE t.tgparentid = 0 AND t.tgnargs > 0 LOOP
+                    WHERE t.tgparentid = 0 AND t.tgnargs > 0 AND t.tgfoid = 'mlops._audit_trigger'::regproc LOOP
             ignored := mlops._audit_ignored_columns(aud.oid);
             kept := ARRAY(SELECT c FROM unnest(ignored) c
                            WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = aud.tbl AND a.attname = c
@@ -366,7 +371,7 @@ $$;
 COMMENT ON FUNCTION mlops._audit_ddl() IS
     'internal event trigger: protects the audit log and audit triggers from DDL, keeps ignored columns and partitions in step';
 CREATE EVENT TRIGGER mlops_audit_ddl ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE SCHEMA', 'ALTER TRIGGER')
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE SCHEMA', 'ALTER TRIGGER', 'CREATE TRIGGER')
     EXECUTE FUNCTION mlops._audit_ddl();
 ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
 
