@@ -187,5 +187,49 @@ DROP TABLE own_table;
 DROP FUNCTION own_trigger();
 REVOKE CREATE ON SCHEMA public FROM regress_nobody;
 
+-- the functions that keep the caller's search_path (sources are named against
+-- it) take no function or operator from it: a trainer's in public that match
+-- better than pg_catalog's do not run when an admin promotes, evaluates in the
+-- gate or runs a monitor (each would move production as the admin)
+GRANT CREATE ON SCHEMA public TO regress_trainer;
+GRANT SELECT ON tiny TO regress_admin;
+SET ROLE regress_trainer;
+CREATE TABLE public.trapped (hook text);
+GRANT INSERT ON public.trapped TO PUBLIC;
+CREATE FUNCTION public.trap(hook text) RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+    INSERT INTO public.trapped VALUES (hook);
+    PERFORM mlops.set_alias('tiny', 'production', 2);
+EXCEPTION WHEN insufficient_privilege THEN
+    NULL;
+END
+$f$;
+CREATE FUNCTION public.trap_eq(mlops.model_name, text) RETURNS boolean LANGUAGE plpgsql AS
+    $f$BEGIN PERFORM public.trap('= (model_name, text)'); RETURN $1::text OPERATOR(pg_catalog.=) $2; END$f$;
+CREATE OPERATOR public.= (LEFTARG = mlops.model_name, RIGHTARG = text, FUNCTION = public.trap_eq);
+CREATE FUNCTION public.trap_gt(float8, int) RETURNS boolean LANGUAGE plpgsql AS
+    $f$BEGIN PERFORM public.trap('> (float8, int)'); RETURN $1 OPERATOR(pg_catalog.>) $2::float8; END$f$;
+CREATE OPERATOR public.> (LEFTARG = float8, RIGHTARG = int, FUNCTION = public.trap_gt);
+CREATE FUNCTION public.trap_cat(text, int) RETURNS text LANGUAGE plpgsql AS
+    $f$BEGIN PERFORM public.trap('|| (text, int)'); RETURN $1 OPERATOR(pg_catalog.||) $2::text; END$f$;
+CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = int, FUNCTION = public.trap_cat);
+CREATE FUNCTION public.jsonb_agg(jsonb) RETURNS jsonb LANGUAGE plpgsql AS
+    $f$BEGIN PERFORM public.trap('jsonb_agg(jsonb)'); RETURN NULL; END$f$;
+RESET ROLE;
+SET ROLE regress_admin;
+SELECT mlops.promote('tiny', 2, 'staging')->>'promoted' AS promoted;
+SELECT mlops.promote('tiny', 2, 'checked', gate => '{"source": "tiny"}')->>'promoted' AS promoted;
+SELECT mlops.create_monitor('tiny_psi', 'tiny', 'tiny') > 0 AS created;
+SELECT mlops.run_monitor('tiny_psi')->>'monitor' AS monitor;
+RESET ROLE;
+DROP OPERATOR public.= (mlops.model_name, text), public.> (float8, int), public.|| (text, int);
+DROP FUNCTION public.trap_eq, public.trap_gt, public.trap_cat, public.jsonb_agg(jsonb);
+SELECT DISTINCT hook FROM public.trapped ORDER BY hook;
+SELECT count(*) AS production_moves_by_admin FROM mlops.deployments
+ WHERE model = 'tiny' AND alias = 'production' AND by = 'regress_admin';
+DROP FUNCTION public.trap;
+DROP TABLE public.trapped;
+REVOKE CREATE ON SCHEMA public FROM regress_trainer;
+
 DROP OWNED BY regress_scorer, regress_trainer, regress_trainer2, regress_admin, regress_nobody;
 DROP ROLE regress_scorer, regress_trainer, regress_trainer2, regress_admin, regress_nobody;

@@ -56,7 +56,10 @@ struct EvalModel
 
 /*
  * Resolves a model reference (inside SPI): the version it means, its target
- * column and its scoring model, kept in cxt.
+ * column and its scoring model, kept in cxt. The query runs with the caller's
+ * search_path (sources are named against it), so the domain model_name is
+ * compared as text: an operator = (mlops.model_name, text) created in a
+ * schema on that path would otherwise be chosen over pg_catalog's.
  */
 static EvalModel *
 EvalModelOpen(const char *ref, MemoryContext cxt)
@@ -72,7 +75,7 @@ EvalModelOpen(const char *ref, MemoryContext cxt)
 
 	if (SPI_execute_with_args("SELECT r.model, r.version, r.model_id, v.target "
 							  "FROM mlops.resolve_model($1) r "
-							  "JOIN mlops.model_versions v ON v.name = r.model AND v.version = r.version",
+							  "JOIN mlops.model_versions v ON v.name::text = r.model AND v.version = r.version",
 							  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not resolve model reference \"%s\"", ref);
 	tup = SPI_tuptable->vals[0];

@@ -30,6 +30,16 @@ GRANT USAGE ON SCHEMA mlops TO mlops_scorer;
 -- functions meant for users are not STRICT, so that a NULL argument is an error
 -- naming it (22004) rather than a silent NULL result; SECURITY DEFINER functions
 -- pin search_path; every function has a COMMENT and explicit GRANTs.
+-- Functions that keep the caller's search_path, so that the sources they read
+-- are named as the caller names them (promote, retrain, run_monitor and their
+-- callers), name nothing in their bodies that a schema on that path could
+-- take: every function is qualified (pg_catalog.format), and every operator
+-- gets operands of built-in types that it takes exactly (a domain is cast to
+-- its base type, 0::float8 rather than 0), since PostgreSQL prefers a function
+-- or operator of any schema on the path that matches the argument types
+-- better than pg_catalog's variadic, polymorphic or cross-type one.
+-- Otherwise anyone who may create in such a schema (public, often) runs code
+-- as whoever calls them: a trainer's as an admin who promotes.
 
 -- ---------------------------------------------------------------------------
 -- Helpers shared by every concept.

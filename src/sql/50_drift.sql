@@ -273,7 +273,8 @@ $$;
 COMMENT ON FUNCTION mlops._record_monitor_run(text, text, int, jsonb, text) IS
     'internal: records a monitor run, its per-feature results and its alert; returns the run summary';
 
--- Not SECURITY DEFINER: the monitor's source is read with the caller's privileges.
+-- Not SECURITY DEFINER: the monitor's source is read with the caller's privileges
+-- and search_path (which its body is proof against: see 00_base.sql).
 CREATE FUNCTION mlops.run_monitor(name text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
 AS $$
@@ -291,15 +292,15 @@ BEGIN
     END IF;
     SELECT * INTO v FROM mlops.resolve_model(m.model);
     -- the reference may now be a version whose features the metric does not measure
-    misfit := mlops._metric_misfit(m.metric, mlops._version_profile(v.model || ':' || v.version));
+    misfit := mlops._metric_misfit(m.metric, mlops._version_profile(v.model || ':' || v.version::text));
     IF misfit IS NOT NULL THEN
         RAISE EXCEPTION 'drift metric "%" measures no feature of version % of model "%"', m.metric, v.version, v.model
             USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = misfit,
                   HINT = pg_catalog.format('Drop monitor "%s" and create one with psi, js or null_rate, which measure every feature.', m.name);
     END IF;
     -- the version is pinned so that the profile and the recorded version agree
-    WITH d AS MATERIALIZED (SELECT * FROM mlops.drift(v.model || ':' || v.version, m.source))
-    SELECT coalesce(jsonb_agg(jsonb_build_object(
+    WITH d AS MATERIALIZED (SELECT * FROM mlops.drift(v.model || ':' || v.version::text, m.source))
+    SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'feature', x.feature, 'value', x.value,
                'drifted', CASE WHEN m.metric = 'ks'
                                THEN (SELECT p.value FROM d p WHERE p.feature = x.feature AND p.metric = 'ks_pvalue') < m.threshold
@@ -308,9 +309,9 @@ BEGIN
       FROM d x WHERE x.metric = m.metric;
     outcome := mlops._record_monitor_run(m.name, v.model, v.version, results, NULL);
     -- action retrain: a drifted feature retrains the model through the gate
-    IF m.action = 'retrain' AND jsonb_array_length(outcome->'drifted') > 0 THEN
-        outcome := outcome || jsonb_build_object('retrain',
-            mlops._retrain_unattended(v.model, format('drift detected by monitor "%s"', m.name)));
+    IF m.action = 'retrain' AND pg_catalog.jsonb_array_length(outcome->'drifted') > 0 THEN
+        outcome := outcome || pg_catalog.jsonb_build_object('retrain',
+            mlops._retrain_unattended(v.model, pg_catalog.format('drift detected by monitor "%s"', m.name)));
     END IF;
     RETURN outcome;
 END

@@ -241,8 +241,9 @@ COMMENT ON FUNCTION mlops._record_promotion(text, text, int, int, boolean, text,
 
 -- The validation gate. Not SECURITY DEFINER: the rows are read with the
 -- caller's privileges; the registry is written by _record_promotion. Nor does
--- it pin search_path: gate.source is named as the caller would name it (every
--- object it uses itself is schema-qualified).
+-- it pin search_path: gate.source is named as the caller would name it. So
+-- its body names nothing that a schema on that path could take (see
+-- 00_base.sql): an admin promoting must not call a trainer's function.
 CREATE FUNCTION mlops.promote(model text, version int DEFAULT NULL, alias text DEFAULT 'production',
                               gate jsonb DEFAULT '{}', force boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -276,19 +277,19 @@ BEGIN
     PERFORM mlops._check_alias_move(alias);
 
     -- the gate
-    IF jsonb_typeof(gate) <> 'object' THEN
+    IF pg_catalog.jsonb_typeof(gate) <> 'object' THEN
         RAISE EXCEPTION 'gate must be a jsonb object' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'For example {"metric": "rmse", "min_delta": 0.01, "source": "holdout"}.';
     END IF;
-    FOR gate_key IN SELECT jsonb_object_keys(gate) LOOP
+    FOR gate_key IN SELECT pg_catalog.jsonb_object_keys(gate) LOOP
         IF gate_key NOT IN ('source', 'metric', 'min_delta') THEN
             RAISE EXCEPTION 'unknown gate key "%"', gate_key USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'The gate keys are source, metric and min_delta.';
         END IF;
     END LOOP;
-    IF jsonb_typeof(gate->'source') IS DISTINCT FROM 'string' AND gate ? 'source'
-       OR jsonb_typeof(gate->'metric') IS DISTINCT FROM 'string' AND gate ? 'metric'
-       OR jsonb_typeof(gate->'min_delta') IS DISTINCT FROM 'number' AND gate ? 'min_delta' THEN
+    IF pg_catalog.jsonb_typeof(gate->'source') IS DISTINCT FROM 'string' AND gate ? 'source'
+       OR pg_catalog.jsonb_typeof(gate->'metric') IS DISTINCT FROM 'string' AND gate ? 'metric'
+       OR pg_catalog.jsonb_typeof(gate->'min_delta') IS DISTINCT FROM 'number' AND gate ? 'min_delta' THEN
         RAISE EXCEPTION 'gate values have the wrong type' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = 'gate.source and gate.metric are strings, gate.min_delta is a number.';
     END IF;
@@ -301,19 +302,19 @@ BEGIN
     END;
 
     -- the candidate and the incumbent
-    IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name = promote.model) THEN
+    IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name::text = promote.model) THEN
         RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
     END IF;
     SELECT v.version, v.task, v.classes, v.source, v.run_id INTO candidate
       FROM mlops.model_versions v
-     WHERE v.name = promote.model
+     WHERE v.name::text = promote.model
        AND v.version = coalesce(promote.version, (SELECT m.latest_version FROM mlops.models m
-                                                   WHERE m.name = promote.model));
+                                                   WHERE m.name::text = promote.model));
     IF NOT FOUND THEN
         RAISE EXCEPTION 'version % of model "%" does not exist', coalesce(version::text, '(latest)'), model
             USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT (m.aliases->>promote.alias)::int INTO incumbent FROM mlops.models m WHERE m.name = promote.model;
+    SELECT (m.aliases->>promote.alias)::int INTO incumbent FROM mlops.models m WHERE m.name::text = promote.model;
     IF incumbent = candidate.version THEN
         RAISE EXCEPTION 'alias "%" of model "%" already points at version %', alias, model, incumbent
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -321,7 +322,7 @@ BEGIN
 
     -- the metric
     kind := CASE WHEN candidate.task = 'regression' THEN 'regression'
-                 WHEN cardinality(candidate.classes) = 2 THEN 'binary' ELSE 'multiclass' END;
+                 WHEN pg_catalog.cardinality(candidate.classes) = 2 THEN 'binary' ELSE 'multiclass' END;
     metrics := CASE kind WHEN 'regression' THEN '{r2,rmse,mse,mae}'::text[]
                          WHEN 'binary' THEN '{roc_auc,accuracy,precision,recall,f1,log_loss}'::text[]
                          ELSE '{f1_macro,accuracy,log_loss}'::text[] END;
@@ -329,7 +330,7 @@ BEGIN
     IF NOT metric = ANY (metrics) THEN
         RAISE EXCEPTION 'metric "%" does not fit a % model', metric, kind
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = pg_catalog.format('The metrics of a %s model are: %s.', kind, array_to_string(metrics, ', '));
+                  HINT = pg_catalog.format('The metrics of a %s model are: %s.', kind, pg_catalog.array_to_string(metrics, ', '));
     END IF;
     lower_better := metric IN ('rmse', 'mse', 'mae', 'log_loss');
 
@@ -340,7 +341,7 @@ BEGIN
         SELECT r.params INTO params FROM mlops.runs r WHERE r.run_id = candidate.run_id;
         test_fraction := coalesce((params->>'test_fraction')::float8, 0);
         seed := coalesce((params->>'seed')::int, 0);
-        IF candidate.source IS NOT NULL AND test_fraction > 0 THEN
+        IF candidate.source IS NOT NULL AND test_fraction > 0::float8 THEN
             source := candidate.source;
         ELSIF incumbent IS NOT NULL THEN
             RAISE EXCEPTION 'version % of model "%" has no test split to evaluate on', candidate.version, model
@@ -362,7 +363,7 @@ BEGIN
             RAISE EXCEPTION 'version % of model "%" has no metric "%"', incumbent, model, metric
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = pg_catalog.format('Its metrics are: %s.',
-                          (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(evaluation->'metrics'->1) k)),
+                          (SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) FROM pg_catalog.jsonb_object_keys(evaluation->'metrics'->1) k)),
                       HINT = 'Choose a metric of both versions as gate.metric.';
         END IF;
         IF candidate_value IS NULL OR (incumbent IS NOT NULL AND incumbent_value IS NULL) THEN
@@ -390,13 +391,13 @@ BEGIN
             reason := 'forced despite the gate: ' || reason;
         END IF;
     END IF;
-    outcome := jsonb_build_object('promoted', promoted, 'metric', metric,
-                                  'candidate', candidate_value, 'incumbent', incumbent_value,
-                                  'reason', reason, 'candidate_version', candidate.version,
-                                  'incumbent_version', incumbent, 'forced', forced, 'min_delta', min_delta,
-                                  'rows', evaluation->'rows', 'source', source,
-                                  'test_split', CASE WHEN test_fraction > 0
-                                                     THEN jsonb_build_object('test_fraction', test_fraction, 'seed', seed) END);
+    outcome := pg_catalog.jsonb_build_object('promoted', promoted, 'metric', metric,
+                                             'candidate', candidate_value, 'incumbent', incumbent_value,
+                                             'reason', reason, 'candidate_version', candidate.version,
+                                             'incumbent_version', incumbent, 'forced', forced, 'min_delta', min_delta,
+                                             'rows', evaluation->'rows', 'source', source,
+                                             'test_split', CASE WHEN test_fraction > 0::float8
+                                                                THEN pg_catalog.jsonb_build_object('test_fraction', test_fraction, 'seed', seed) END);
     PERFORM mlops._record_promotion(model, alias, candidate.version, incumbent, promoted, reason, outcome);
     RETURN outcome;
 END

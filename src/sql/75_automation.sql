@@ -6,7 +6,8 @@
 -- Jobs run as the role that scheduled them, so the scheduling functions are
 -- SECURITY INVOKER (pg_cron records current_user as the job's user); the
 -- functions that read a model's source keep the caller's search_path, against
--- which the source was given at training.
+-- which the source was given at training (their bodies are proof against it:
+-- see 00_base.sql).
 -- ---------------------------------------------------------------------------
 
 -- Raises 42704 (undefined_object) unless pg_cron is installed in this database.
@@ -121,9 +122,9 @@ BEGIN
     -- to the default alias (the spec's), through the gate: on the new version's
     -- test split, or on every row when the model trains on every row
     outcome := mlops.promote(spec.model_name, trained.version, mlops._default_alias(),
-                             gate => CASE WHEN spec.test_fraction = 0 THEN jsonb_build_object('source', spec.source)
+                             gate => CASE WHEN spec.test_fraction = 0::float8 THEN pg_catalog.jsonb_build_object('source', spec.source)
                                           ELSE '{}' END);
-    RETURN outcome || jsonb_build_object('model', spec.model_name, 'version', trained.version,
+    RETURN outcome || pg_catalog.jsonb_build_object('model', spec.model_name, 'version', trained.version,
                                          'run_id', trained.run_id, 'retrained_from', spec.version);
 END
 $$;
@@ -169,11 +170,11 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
         RETURN mlops._record_retrain_outcome(model, NULL,
-                                             format('retraining "%s" failed (%s): %s', model, state, message), reason);
+                                             pg_catalog.format('retraining "%s" failed (%s): %s', model, state, message), reason);
     END;
     IF NOT (outcome->>'promoted')::boolean THEN
         RETURN mlops._record_retrain_outcome(model, outcome,
-                                             format('the gate kept version %s of "%s" in %s: %s',
+                                             pg_catalog.format('the gate kept version %s of "%s" in %s: %s',
                                                     outcome->>'retrained_from', model, mlops._default_alias(),
                                                     outcome->>'reason'), reason);
     END IF;
@@ -217,12 +218,12 @@ CREATE FUNCTION mlops._scheduled_retrain(model text, only_on_drift boolean) RETU
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name = _scheduled_retrain.model) THEN
-        RETURN mlops._unschedule_current_job(format('model "%s" no longer exists', model));
+    IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name::text = _scheduled_retrain.model) THEN
+        RETURN mlops._unschedule_current_job(pg_catalog.format('model "%s" no longer exists', model));
     END IF;
     IF only_on_drift AND NOT mlops._drifted_since_production(model) THEN
-        RETURN jsonb_build_object('retrained', false,
-                                  'reason', 'no monitor flagged drift since the production version was made');
+        RETURN pg_catalog.jsonb_build_object('retrained', false,
+                                             'reason', 'no monitor flagged drift since the production version was made');
     END IF;
     RETURN mlops._retrain_unattended(model, CASE WHEN only_on_drift THEN 'drift' ELSE 'schedule' END);
 END
@@ -236,7 +237,7 @@ CREATE FUNCTION mlops._scheduled_monitor(name text) RETURNS jsonb
 AS $$
 BEGIN
     IF NOT EXISTS (SELECT FROM mlops.monitors m WHERE m.name = _scheduled_monitor.name) THEN
-        RETURN mlops._unschedule_current_job(format('monitor "%s" no longer exists', name));
+        RETURN mlops._unschedule_current_job(pg_catalog.format('monitor "%s" no longer exists', name));
     END IF;
     RETURN mlops.run_monitor(name);
 END
