@@ -238,3 +238,28 @@ SELECT mlops.log_metric(:best, 'loss', 0, 0), mlops.log_metric(:best, 'loss', 0,
 SELECT (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'metric-history'), '<path class="series"', 'g')) AS series,
        substring(p FROM 'Plotted: [^<]*') AS note
   FROM mlops.report_experiment('dozen', 'loss') p;
+
+-- values at the limits of float8: every coordinate and tick is finite, the scale spans the values
+-- (a domain from -1e308 to 1e308, or DBL_MAX padded, overflowed to NaN and Infinity)
+CREATE FUNCTION pg_temp.ticks(html text) RETURNS text LANGUAGE sql
+    RETURN (SELECT string_agg(m[1], ' ') FROM regexp_matches(html, '<text x="[^"]*" y="[^"]*" text-anchor="(?:end|middle)">([^<]*)</text>', 'g') m);
+CREATE FUNCTION pg_temp.finite(html text) RETURNS boolean LANGUAGE sql
+    RETURN html !~* '="[^"]*\y(nan|inf)|>-?(nan|inf)';
+SELECT mlops.start_run('huge', 'wide') AS huge \gset
+SELECT mlops.log_metric(:huge, 'r2', -1e308, 0), mlops.log_metric(:huge, 'r2', 1e308, 1), mlops.end_run(:huge);
+SELECT mlops.start_run('huge', 'max') AS huge \gset
+SELECT mlops.log_metric(:huge, 'top', 1.7976931348623157e308, 0), mlops.log_metric(:huge, 'top', 1.7976931348623157e308, 1),
+       mlops.log_metric(:huge, 'r2', -1.7976931348623157e308), mlops.end_run(:huge);
+SELECT xml_is_well_formed_document(p) AS well_formed, pg_temp.finite(p) AS finite,
+       pg_temp.ticks(pg_temp.section(p, 'best-run')) AS bar_ticks,
+       pg_temp.ticks(pg_temp.section(p, 'metric-history')) AS history_ticks
+  FROM mlops.report_experiment('huge') p;
+
+-- tick labels tell neighbouring ticks apart: large steps, large values, values equal but for rounding
+SELECT mlops.start_run('ticks', 'close') AS close \gset
+SELECT mlops.log_metric(:close, 'big', 1000001, 12345), mlops.log_metric(:close, 'big', 1000009, 12346),
+       mlops.log_metric(:close, 'noise', 0.9, 0), mlops.log_metric(:close, 'noise', 0.9 + 1e-16, 1),
+       mlops.end_run(:close);
+SELECT substring(f FROM '^<figcaption>([^<]*)') AS chart, pg_temp.ticks(f) AS ticks
+  FROM mlops.report_experiment('ticks') p, regexp_split_to_table(pg_temp.section(p, 'metric-history'), '<figure>') f
+ WHERE f LIKE '<figcaption>%';

@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 
@@ -115,7 +116,12 @@ MarkupEscape(StringInfo out, const char *text, int max_chars)
 		appendStringInfoString(out, "&#x2026;");
 }
 
-/* Chooses a scale covering [lo, hi] with about TARGET_TICKS ticks at 1, 2 or 5 × 10^k. */
+/*
+ * Chooses a scale covering [lo, hi] with about TARGET_TICKS ticks at 1, 2 or
+ * 5 × 10^k. A domain of one value, or of values that differ only in their last
+ * digits (rounding noise a chart could not show), is widened around them; the
+ * domain stays within float8 (DBL_MAX is never padded to infinity).
+ */
 static void
 NiceScale(double lo, double hi, bool integer, SvgScale *scale)
 {
@@ -124,14 +130,14 @@ NiceScale(double lo, double hi, bool integer, SvgScale *scale)
 				norm,
 				step;
 
-	if (!(hi > lo))
+	if (!(hi - lo > (integer ? 0 : Max(fabs(lo), fabs(hi)) * 1e-9)))
 	{
-		double		pad = fabs(lo) * 0.1;
+		double		pad = Max(fabs(lo), fabs(hi)) * 0.1;
 
 		if (pad == 0 || (integer && pad < 1))
 			pad = 1;
-		lo -= pad;
-		hi += pad;
+		lo = Max(lo - pad, -DBL_MAX);
+		hi = Min(hi + pad, DBL_MAX);
 	}
 	rough = (hi - lo) / (TARGET_TICKS - 1);
 	magnitude = pow(10, floor(log10(rough)));
@@ -153,23 +159,55 @@ NiceScale(double lo, double hi, bool integer, SvgScale *scale)
 	}
 }
 
-/* Maps a value of the scale's domain onto [from, to]. */
+/*
+ * Maps a value of the scale's domain onto [from, to]. A domain wider than
+ * float8 holds (-1e308 to 1e308) is measured in halves, which do not overflow.
+ */
 static double
 ScalePosition(const SvgScale *scale, double value, double from, double to)
 {
-	return from + (value - scale->lo) / (scale->hi - scale->lo) * (to - from);
+	double		span = scale->hi - scale->lo;
+
+	if (isfinite(span))
+		return from + (value - scale->lo) / span * (to - from);
+	return from + (value / 2 - scale->lo / 2) / (scale->hi / 2 - scale->lo / 2) * (to - from);
 }
 
-/* The value of tick i, as short text: as many decimals as the tick step needs. */
+/*
+ * The value of tick i: the ends of the domain, multiples of the step between
+ * them (computed only there: the step of a domain wider than float8 holds is
+ * infinite).
+ */
+static double
+TickValue(const SvgScale *scale, int i)
+{
+	double		value = i == 0 ? scale->lo : i == scale->nticks - 1 ? scale->hi : scale->lo + i * scale->step;
+
+	/* -0, or a middle tick that is zero but for rounding */
+	if (value == 0 || (scale->nticks > 2 && fabs(value) < fabs(scale->step) * 1e-9))
+		value = 0;
+	return value;
+}
+
+/*
+ * The value of tick i, as short text: as many decimals as the tick step
+ * needs, or, for large, tiny or arbitrary (two-tick) values, as many
+ * significant digits as tell neighbouring ticks apart (at least 3).
+ */
 static void
 AppendTick(StringInfo out, const SvgScale *scale, int i)
 {
-	double		value = scale->lo + i * scale->step;
+	double		value = TickValue(scale, i);
+	double		largest = Max(fabs(scale->lo), fabs(scale->hi));
 
-	if (fabs(value) < fabs(scale->step) * 1e-9)
-		value = 0;
 	if (fabs(value) >= 1e6 || fabs(scale->step) < 1e-5 || scale->nticks == 2)
-		appendStringInfo(out, "%.3g", value);
+	{
+		int			digits = 3;
+
+		if (isfinite(scale->step) && scale->step > 0 && largest > 0)
+			digits = Max(3, Min(17, (int) floor(log10(largest)) - (int) floor(log10(scale->step)) + 1));
+		appendStringInfo(out, "%.*g", digits, value);
+	}
 	else
 		appendStringInfo(out, "%.*f", scale->step >= 1 ? 0 : (int) ceil(-log10(scale->step) - 1e-9), value);
 }
@@ -209,7 +247,7 @@ AppendValueAxis(StringInfo out, const SvgScale *scale, bool vertical, int left, 
 	appendStringInfoString(out, "<path class=\"grid\" fill=\"none\" stroke=\"#e3e3e3\" d=\"");
 	for (i = 0; i < scale->nticks; i++)
 	{
-		double		v = scale->lo + i * scale->step;
+		double		v = TickValue(scale, i);
 
 		if (vertical)
 			appendStringInfo(out, "M%d %.1fH%d", left, ScalePosition(scale, v, bottom, PLOT_TOP), PLOT_RIGHT);
@@ -219,7 +257,7 @@ AppendValueAxis(StringInfo out, const SvgScale *scale, bool vertical, int left, 
 	appendStringInfoString(out, "\"/>");
 	for (i = 0; i < scale->nticks; i++)
 	{
-		double		v = scale->lo + i * scale->step;
+		double		v = TickValue(scale, i);
 
 		if (vertical)
 			appendStringInfo(out, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">",
