@@ -263,3 +263,19 @@ SELECT mlops.log_metric(:close, 'big', 1000001, 12345), mlops.log_metric(:close,
 SELECT substring(f FROM '^<figcaption>([^<]*)') AS chart, pg_temp.ticks(f) AS ticks
   FROM mlops.report_experiment('ticks') p, regexp_split_to_table(pg_temp.section(p, 'metric-history'), '<figure>') f
  WHERE f LIKE '<figcaption>%';
+
+-- points logged at the same steps: one chart when at two steps or more, its markers thinned as
+-- its line is (each point had a marker: 3000 circles); the same step again is no history
+SELECT mlops.start_run('repeats', 'two-steps') AS repeats \gset
+SELECT count(mlops.log_metric(:repeats, 'loss', i % 10, i / 1500)) FROM generate_series(0, 2999) i;
+SELECT mlops.log_metric(:repeats, 'once', 1), mlops.log_metric(:repeats, 'once', 2), mlops.end_run(:repeats);
+SELECT string_agg(m[1], ' ') AS charts,
+       (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'metric-history'), '<circle class="series"', 'g')) AS markers,
+       length(p) < 10000 AS bounded
+  FROM mlops.report_experiment('repeats') p,
+       regexp_matches(pg_temp.section(p, 'metric-history'), '<figcaption>([^<]*)</figcaption>', 'g') m GROUP BY p;
+SELECT mlops.start_run('repeats', 'one-step') AS once \gset
+SELECT mlops.log_metric(:once, 'loss', 1, 5), mlops.log_metric(:once, 'loss', 2, 5), mlops.end_run(:once);
+SELECT mlops._register_version('once', 'linear', 'regression', '{a}', 'y', NULL, '{}', '{}', '{}', NULL,
+                               :once, 't', 1, 0, 0, 'fp', '\x00', 'linear-json');
+SELECT pg_temp.notes(pg_temp.section(p, 'learning-curve')) FROM mlops.report('once') p;

@@ -560,7 +560,7 @@ AppendHistorySection(StringInfo out, const ReportRuns *runs)
 					 "WITH p AS (SELECT * FROM unnest($1::bigint[]) WITH ORDINALITY AS p(run_id, ord)),"
 					 " h AS MATERIALIZED (SELECT m.run_id, m.key, m.step, m.value, m.logged_at"
 					 "                      FROM mlops.metric_history m WHERE m.run_id = ANY ($1)),"
-					 " k AS (SELECT DISTINCT key FROM h GROUP BY key, run_id HAVING count(*) > 1)"
+					 " k AS (SELECT DISTINCT key FROM h GROUP BY key, run_id HAVING count(DISTINCT step) > 1)"
 					 "SELECT h.key, " RUN_LABEL_SQL("r") ", h.step::float8, h.value, h.run_id = $2, 'line'"
 					 "  FROM h JOIN k USING (key) JOIN p USING (run_id) JOIN mlops.runs r ON r.run_id = h.run_id"
 					 " ORDER BY h.key, p.ord, h.step, h.logged_at",
@@ -793,7 +793,7 @@ AppendLearningCurveSection(StringInfo out, const char *model, int featured, cons
 	if (ReportCharts(out,
 					 "WITH h AS MATERIALIZED (SELECT key, step, value, logged_at FROM mlops.metric_history"
 					 "                         WHERE run_id = $2),"
-					 " k AS (SELECT key FROM h GROUP BY key HAVING count(*) > 1)"
+					 " k AS (SELECT key FROM h GROUP BY key HAVING count(DISTINCT step) > 1)"
 					 "SELECT CASE WHEN strpos(key, '-') > 0 THEN substr(key, strpos(key, '-') + 1) ELSE key END,"
 					 "       CASE WHEN strpos(key, '-') > 0 THEN left(key, strpos(key, '-') - 1) ELSE key END,"
 					 "       step::float8, value, false, 'line'"

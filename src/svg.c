@@ -340,10 +340,12 @@ Keep(int *keep, int *nkeep, int i)
 
 /*
  * Chooses the points of a series worth drawing into keep[] (indexes, in
- * order) and returns how many: all of them up to MAX_DRAWN; beyond, in each
- * column of the plot one unit wide, only the first, lowest, highest and last
- * point, which draws the same picture (a thousand-round learning curve of
- * many runs stays a small page). Non-finite points are kept: they break lines.
+ * order) and returns how many: all of them up to MAX_DRAWN, and all the points
+ * of a scatter series; beyond, in each column of the plot one unit wide, only
+ * the first, lowest, highest and last point of a line, which draws the same
+ * picture (a thousand-round learning curve of many runs, or thousands of
+ * points logged at a few steps, stays a small page). Non-finite points are
+ * kept: they break lines.
  */
 static int
 KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
@@ -360,7 +362,7 @@ KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
 		bool		finite = i < ser->n && isfinite(ser->x[i]) && isfinite(ser->y[i]);
 		int			c = finite ? (int) floor(ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT)) : INT_MIN;
 
-		if (ser->n <= MAX_DRAWN)
+		if (ser->n <= MAX_DRAWN || ser->style == SVG_POINTS)
 		{
 			if (i < ser->n)
 				keep[nkeep++] = i;
@@ -401,13 +403,12 @@ KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
  * (KeptPoints), when at least two of them are finite; returns how many are.
  */
 static int
-AppendSeriesLine(StringInfo out, const SvgSeries *ser, int s, const SvgScale *sx, const SvgScale *sy, int bottom)
+AppendSeriesLine(StringInfo out, const SvgSeries *ser, int s, const int *keep, int nkeep,
+				 const SvgScale *sx, const SvgScale *sy, int bottom)
 {
 	StringInfoData d;
 	bool		pen_down = false;
 	int			finite = 0;
-	int		   *keep = palloc(sizeof(int) * (ser->n + 1));
-	int			nkeep = KeptPoints(ser, sx, keep);
 
 	initStringInfo(&d);
 	for (int k = 0; k < nkeep; k++)
@@ -440,16 +441,18 @@ AppendSeriesLine(StringInfo out, const SvgSeries *ser, int s, const SvgScale *sx
 		appendStringInfoString(out, "/>");
 	}
 	pfree(d.data);
-	pfree(keep);
 	return finite;
 }
 
-/* Appends a marker, in the colour of series number s, at every finite point of the series. */
+/* Appends a marker, in the colour of series number s, at every finite kept point of the series. */
 static void
-AppendSeriesMarkers(StringInfo out, const SvgSeries *ser, int s, const SvgScale *sx, const SvgScale *sy, int bottom)
+AppendSeriesMarkers(StringInfo out, const SvgSeries *ser, int s, const int *keep, int nkeep,
+					const SvgScale *sx, const SvgScale *sy, int bottom)
 {
-	for (int i = 0; i < ser->n; i++)
+	for (int k = 0; k < nkeep; k++)
 	{
+		int			i = keep[k];
+
 		CHECK_FOR_INTERRUPTS();
 		if (!isfinite(ser->x[i]) || !isfinite(ser->y[i]))
 			continue;
@@ -505,9 +508,13 @@ SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int n
 	/* a scatter series is its markers; a line gets them too when it has few points */
 	for (s = 0; s < nseries; s++)
 	{
+		int		   *keep = palloc(sizeof(int) * (series[s].n + 1));
+		int			nkeep = KeptPoints(&series[s], &sx, keep);
+
 		if (series[s].style == SVG_POINTS ||
-			AppendSeriesLine(out, &series[s], s, &sx, &sy, bottom) <= MAX_MARKED)
-			AppendSeriesMarkers(out, &series[s], s, &sx, &sy, bottom);
+			AppendSeriesLine(out, &series[s], s, keep, nkeep, &sx, &sy, bottom) <= MAX_MARKED)
+			AppendSeriesMarkers(out, &series[s], s, keep, nkeep, &sx, &sy, bottom);
+		pfree(keep);
 	}
 	AppendLegend(out, names, emphasis, styles, nseries, bottom + AXIS_SPACE);
 	appendStringInfoString(out, "</svg>");
