@@ -279,3 +279,10 @@ SELECT mlops.log_metric(:once, 'loss', 1, 5), mlops.log_metric(:once, 'loss', 2,
 SELECT mlops._register_version('once', 'linear', 'regression', '{a}', 'y', NULL, '{}', '{}', '{}', NULL,
                                :once, 't', 1, 0, 0, 'fp', '\x00', 'linear-json');
 SELECT pg_temp.notes(pg_temp.section(p, 'learning-curve')) FROM mlops.report('once') p;
+
+-- bidi embedding, override and isolate controls would reorder the rest of the line ("with 0.5."
+-- shown as ".5.0 htiw"): they become U+FFFD like control characters
+SELECT mlops.start_run('bidi', E'run \u202Eevil', tags => jsonb_build_object('note', E'\u2067x')) AS bidi \gset
+SELECT mlops.log_metric(:bidi, 'r2', 0.5), mlops.end_run(:bidi);
+SELECT pg_temp.best(p), p ~ '&#x(202[A-E]|206[6-9]);' AS bidi_controls
+  FROM mlops.report_experiment('bidi') p;
