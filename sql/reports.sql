@@ -286,3 +286,7 @@ SELECT mlops.start_run('bidi', E'run \u202Eevil', tags => jsonb_build_object('no
 SELECT mlops.log_metric(:bidi, 'r2', 0.5), mlops.end_run(:bidi);
 SELECT pg_temp.best(p), p ~ '&#x(202[A-E]|206[6-9]);' AS bidi_controls
   FROM mlops.report_experiment('bidi') p;
+-- non-characters (a reference to one is an HTML parse error) become U+FFFD too
+SELECT mlops.set_tag(:bidi, 'nonchar', E'a\uFDD0b\uFFFEc\U0001FFFFd');
+SELECT substring(p FROM '<th>nonchar</th><td[^>]*>([^<]*)</td>') AS nonchar
+  FROM mlops.report_experiment('bidi') p;

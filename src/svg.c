@@ -106,12 +106,14 @@ MarkupEscape(StringInfo out, const char *text, int max_chars)
 			else
 				cp = utf8_to_unicode(s);
 			/*
-			 * C1 controls and the non-characters U+FFFE/U+FFFF are not text;
-			 * the bidi embedding, override and isolate controls would reorder
-			 * what follows the string up to the end of its paragraph (a run
-			 * named "\u202Eevil" would show "with 0.5." as ".5.0 htiw")
+			 * C1 controls and the non-characters (U+FDD0..U+FDEF, the last two
+			 * code points of every plane) are not text (a reference to one is
+			 * an HTML parse error); the bidi embedding, override and isolate
+			 * controls would reorder what follows the string up to the end of
+			 * its paragraph (a run named "\u202Eevil" would show "with 0.5."
+			 * as ".5.0 htiw")
 			 */
-			if ((cp >= 0x80 && cp <= 0x9f) || cp == 0xfffe || cp == 0xffff ||
+			if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe ||
 				(cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
 				cp = 0xfffd;
 			appendStringInfo(out, "&#x%X;", (unsigned int) cp);

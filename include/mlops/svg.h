@@ -54,10 +54,10 @@ typedef struct SvgAxes
  * Appends text escaped for HTML/XML character data and attribute values: the
  * five markup characters as entities, every non-ASCII character as a numeric
  * reference (so the page is ASCII whatever the database and client encodings),
- * and control characters XML does not allow, as well as the bidi embedding,
- * override and isolate controls (which would reorder the text after the
- * string), as U+FFFD. max_chars > 0 clips the text to that many characters,
- * with an ellipsis.
+ * and control characters XML does not allow, non-characters, and the bidi
+ * embedding, override and isolate controls (which would reorder the text
+ * after the string), as U+FFFD. max_chars > 0 clips the text to that many
+ * characters, with an ellipsis.
  */
 extern void MarkupEscape(StringInfo out, const char *text, int max_chars);
 
