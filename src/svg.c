@@ -59,7 +59,15 @@ MarkupEscape(StringInfo out, const char *text, int max_chars)
 
 	if (max_chars > 0)
 		clipped = pg_mbcharcliplen(text, len, max_chars);
-	utf8 = GetDatabaseEncoding() == PG_UTF8 ? text : pg_server_to_any(text, clipped, PG_UTF8);
+	/*
+	 * A SQL_ASCII database's bytes have no known encoding: they are read as
+	 * UTF-8 where they are, as U+FFFD where not (converting would instead
+	 * raise an error for the first byte that is not UTF-8, failing the page)
+	 */
+	if (GetDatabaseEncoding() == PG_UTF8 || GetDatabaseEncoding() == PG_SQL_ASCII)
+		utf8 = text;
+	else
+		utf8 = pg_server_to_any(text, clipped, PG_UTF8);
 	if (utf8 != text)
 		len = strlen(utf8);
 	else

@@ -16,15 +16,20 @@ _failures = []
 _passed = 0
 
 
-def fresh_database(name, datasets=True):
+def fresh_database(name, datasets=True, encoding=None):
     """Creates database `name` (dropping an old one) with mlops installed and,
     unless told otherwise, the embedded datasets loaded; returns an autocommit
-    connection to it."""
+    connection to it. `encoding` (e.g. "LATIN1", "SQL_ASCII") makes it a
+    database of that encoding, with the C locale."""
     admin = psycopg2.connect(dbname="postgres")
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
+        if encoding:
+            cur.execute(f'CREATE DATABASE "{name}" ENCODING \'{encoding}\' LC_COLLATE \'C\' LC_CTYPE \'C\' '
+                        'TEMPLATE template0')
+        else:
+            cur.execute(f'CREATE DATABASE "{name}"')
     admin.close()
     conn = connect(name)
     with conn.cursor() as cur:

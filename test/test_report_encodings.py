@@ -1,0 +1,51 @@
+#!/usr/bin/python3
+"""The reports in databases that are not UTF-8: a LATIN1 database (its text
+converted to UTF-8 for the page) and a SQL_ASCII one (bytes of no known
+encoding: UTF-8 sequences kept, other bytes shown as U+FFFD). Either way the
+page is built, is ASCII (every non-ASCII character a reference), and is
+well-formed XML; text cells are clipped by characters, not bytes."""
+import re
+import xml.etree.ElementTree as ET
+
+from mlops_test import check, finish, fresh_database, query
+
+
+def check_page(page, what):
+    """The page is ASCII and well-formed XML."""
+    check(all(ord(c) < 0x7f for c in page), f"{what}: the page is ASCII")
+    try:
+        ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
+        check(True, f"{what}: the page is well-formed XML")
+    except ET.ParseError as e:
+        check(False, f"{what}: the page is well-formed XML ({e})")
+
+
+# LATIN1: é and ÿ are one byte each in the database, references on the page.
+conn = fresh_database("test_report_encodings_latin1", datasets=False, encoding="LATIN1")
+conn.set_client_encoding("UTF8")
+run = query(conn, "SELECT mlops.start_run('café ÿ <x>', 'ré', %s)", ('{"long": "' + "é" * 300 + '"}',))[0][0]
+query(conn, "SELECT mlops.log_metric(%s, 'mé', i, i) FROM generate_series(1, 3) i", (run,))
+query(conn, "SELECT mlops.end_run(%s)", (run,))
+page = query(conn, "SELECT mlops.report_experiment('café ÿ <x>')")[0][0]
+check_page(page, "LATIN1")
+check("<h1>Experiment caf&#xE9; &#xFF; &lt;x&gt;</h1>" in page, "LATIN1: the experiment name is converted and escaped")
+check("<figcaption>m&#xE9;</figcaption>" in page, "LATIN1: the metric key captions its history chart")
+cell = re.search(r"<th>long</th><td[^>]*>([^<]*)</td>", page)
+check(cell is not None and cell.group(1) == "&#xE9;" * 200 + "&#x2026;",
+      "LATIN1: a long param is clipped to 200 characters")
+conn.close()
+
+# SQL_ASCII: bytes that are not UTF-8 (0xff, 0xfe, a sequence cut short) become U+FFFD one by one;
+# UTF-8 sequences are read as the characters they encode. Converting them raised 22021 and failed the page.
+conn = fresh_database("test_report_encodings_sql_ascii", datasets=False, encoding="SQL_ASCII")
+run = query(conn, r"SELECT mlops.start_run(E'bad\xff\xfe <x>', E'caf\xc3\xa9 \xc3')")[0][0]
+query(conn, r"SELECT mlops.log_metric(%s, E'm\xe2\x82', i, i) FROM generate_series(1, 3) i", (run,))
+query(conn, "SELECT mlops.end_run(%s)", (run,))
+page = query(conn, r"SELECT mlops.report_experiment(E'bad\xff\xfe <x>')")[0][0]
+check_page(page, "SQL_ASCII")
+check("<h1>Experiment bad&#xFFFD;&#xFFFD; &lt;x&gt;</h1>" in page, "SQL_ASCII: bytes that are not UTF-8 are U+FFFD")
+check("caf&#xE9; &#xFFFD; (#" in page, "SQL_ASCII: a UTF-8 sequence is its character, a cut one U+FFFD")
+check("<figcaption>m&#xFFFD;&#xFFFD;</figcaption>" in page, "SQL_ASCII: the metric key captions its history chart")
+conn.close()
+
+finish()
