@@ -290,3 +290,12 @@ SELECT pg_temp.best(p), p ~ '&#x(202[A-E]|206[6-9]);' AS bidi_controls
 SELECT mlops.set_tag(:bidi, 'nonchar', E'a\uFDD0b\uFFFEc\U0001FFFFd');
 SELECT substring(p FROM '<th>nonchar</th><td[^>]*>([^<]*)</td>') AS nonchar
   FROM mlops.report_experiment('bidi') p;
+
+-- a "seed" hyperparameter is XGBoost's: the run keeps train()'s seed, the one the test split is drawn
+-- again with (the hyperparameter took its place: a seed beyond int failed the page with 22003, another
+-- one drew other rows)
+SELECT version FROM mlops.train('seeded', 'diabetes', 'target', 'xgboost',
+                                hyperparams => '{"seed": 99999999999, "n_estimators": 3}');
+SELECT r.params ->> 'seed' AS run_seed, v.hyperparams ->> 'seed' AS xgboost_seed, v.test_rows,
+       substring(pg_temp.section(mlops.report('seeded'), 'test-split') FROM '<p class="meta">([^<]*)') AS split
+  FROM mlops.model_versions v JOIN mlops.runs r USING (run_id) WHERE v.name = 'seeded';

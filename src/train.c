@@ -411,7 +411,12 @@ train(PG_FUNCTION_ARGS)
 	params_json = alg->params ? HyperParamsJson(alg, params)
 		: JsonbToCString(NULL, &hyperparams->root, VARSIZE(hyperparams));
 
-	/* the run, with the training's params */
+	/*
+	 * the run, with the training's params: hyperparams, then train()'s own,
+	 * which win over a hyperparameter of the same name (XGBoost's "seed"),
+	 * since promote, retrain and report draw the test split again with the
+	 * run's test_fraction and seed
+	 */
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"algorithm\": ");
 	escape_json(&buf, alg->name);
@@ -423,7 +428,7 @@ train(PG_FUNCTION_ARGS)
 	{
 		const char *args[] = {experiment, buf.data, params_json};
 
-		req.run_id = DatumGetInt64(SpiRun("SELECT mlops.start_run($1, NULL, $2::jsonb || $3::jsonb)",
+		req.run_id = DatumGetInt64(SpiRun("SELECT mlops.start_run($1, NULL, $3::jsonb || $2::jsonb)",
 										  3, args, &isnull));
 	}
 	req.algorithm = alg->name;
