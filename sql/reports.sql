@@ -299,3 +299,11 @@ SELECT version FROM mlops.train('seeded', 'diabetes', 'target', 'xgboost',
 SELECT r.params ->> 'seed' AS run_seed, v.hyperparams ->> 'seed' AS xgboost_seed, v.test_rows,
        substring(pg_temp.section(mlops.report('seeded'), 'test-split') FROM '<p class="meta">([^<]*)') AS split
   FROM mlops.model_versions v JOIN mlops.runs r USING (run_id) WHERE v.name = 'seeded';
+
+-- whole numbers in table cells are shown in full (1234567 train rows read "1.23457e+06"), other
+-- numbers with 6 significant digits
+SELECT mlops._register_version('counts', 'linear', 'regression', '{a}', 'y', NULL, '{}',
+                               '{"n": 2500001, "r2": 0.123456789}', '{}', NULL, NULL, 't', 1234567, 7654321, 0, 'fp',
+                               '\x00', 'linear-json');
+SELECT string_agg(m[1], ' ') AS cells
+  FROM mlops.report('counts') p, regexp_matches(pg_temp.section(p, 'versions'), '<td class="num">([^<]*)</td>', 'g') m;

@@ -161,7 +161,8 @@ AppendText(StringInfo out, const char *text)
 
 /*
  * Appends a table cell holding text (clipped to REPORT_MAX_CELL characters);
- * a finite number is shown with 6 significant digits.
+ * a whole number below 10^15 (a count of rows, a version) is shown in full,
+ * any other finite number with 6 significant digits.
  */
 static void
 AppendCell(StringInfo out, const char *text, bool numeric, const char *class)
@@ -170,7 +171,8 @@ AppendCell(StringInfo out, const char *text, bool numeric, const char *class)
 	double		v = text && numeric ? strtod(text, &end) : 0;
 
 	if (text && numeric && end != text && *end == '\0' && isfinite(v))
-		appendStringInfo(out, "<td class=\"num%s%s\">%.6g</td>", class ? " " : "", class ? class : "", v);
+		appendStringInfo(out, v == floor(v) && fabs(v) < 1e15 ? "<td class=\"num%s%s\">%.0f</td>"
+						 : "<td class=\"num%s%s\">%.6g</td>", class ? " " : "", class ? class : "", v);
 	else
 	{
 		if (class)
