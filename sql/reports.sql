@@ -307,3 +307,21 @@ SELECT mlops._register_version('counts', 'linear', 'regression', '{a}', 'y', NUL
                                '\x00', 'linear-json');
 SELECT string_agg(m[1], ' ') AS cells
   FROM mlops.report('counts') p, regexp_matches(pg_temp.section(p, 'versions'), '<td class="num">([^<]*)</td>', 'g') m;
+
+-- a linear model's probability is NaN for a row whose terms are +Infinity and -Infinity: such rows
+-- are left out of the ROC and precision-recall curves (the curves' tie loop never moved past a NaN
+-- score: it wrote past its arrays and crashed the server), and roc_auc, which has no ranking to
+-- measure, is left out of evaluate() (its tie loop spun forever)
+CREATE TABLE spiky AS
+SELECT (i % 13)::float8 - 6 AS a, (i % 7)::float8 - 3 AS b, i::float8 AS c,
+       ((i % 13) - 6 + (i % 7) - 3 + (i % 5) - 2 > 0)::int AS y
+  FROM generate_series(1, 400) i;
+SELECT version FROM mlops.train('spiky', 'spiky', 'y', 'logistic');
+INSERT INTO spiky SELECT 'Infinity', '-Infinity', 1000 + i, i % 2 FROM generate_series(1, 100) i;
+SELECT mlops.predict_proba('spiky', s) FROM spiky s WHERE c = 1001;
+SET statement_timeout = '20s';
+SELECT xml_is_well_formed_document(p) AS well_formed, pg_temp.charts(p, 'test-split') AS curves,
+       pg_temp.notes(pg_temp.section(p, 'test-split')) AS notes
+  FROM mlops.report('spiky') p;
+SELECT jsonb_object_keys(mlops.evaluate('spiky', 'SELECT * FROM spiky WHERE c > 1000 OR c < 20')) AS metric;
+RESET statement_timeout;

@@ -85,7 +85,9 @@ CompareScores(const void *a, const void *b)
 /*
  * The area under the ROC curve of scores for a binary label (the
  * Mann-Whitney statistic with tied scores counted one half, which equals
- * roc_auc_score's trapezoidal area); NaN when only one class is present.
+ * roc_auc_score's trapezoidal area); NaN when only one class is present, or
+ * when a score is NaN (it has no rank: a NaN equals no score, not even its
+ * own, so the tie loop below would never move past it).
  */
 static double
 RocAuc(const int *label, const double *proba, int64 n)
@@ -94,14 +96,16 @@ RocAuc(const int *label, const double *proba, int64 n)
 	double		rank_sum = 0;
 	int64		npos = 0;
 	int64		i = 0;
+	bool		unranked = false;
 
 	for (int64 r = 0; r < n; r++)
 	{
 		rows[r].score = proba[2 * r + 1];
 		rows[r].positive = label[r] == 1;
 		npos += rows[r].positive;
+		unranked |= isnan(rows[r].score);
 	}
-	if (npos == 0 || npos == n)
+	if (npos == 0 || npos == n || unranked)
 	{
 		pfree(rows);
 		return NAN;
@@ -128,8 +132,10 @@ RocAuc(const int *label, const double *proba, int64 n)
  * point per distinct score, from the highest (every row with a score >= it
  * predicted positive), after a first point (fpr 0, tpr 0; recall 0,
  * precision 1) — roc_curve's and precision_recall_curve's points without
- * their dropping of collinear ones. The arrays hold n + 1 values; returns the
- * number of points, 0 when only one outcome is present.
+ * their dropping of collinear ones. Rows whose score is NaN are left out (a
+ * NaN equals no threshold, not even its own: the tie loop below would never
+ * move past it). The arrays hold n + 1 values; returns the number of points,
+ * 0 when only one outcome is present.
  */
 int
 BinaryCurves(const double *score, const bool *positive, int64 n,
@@ -141,13 +147,18 @@ BinaryCurves(const double *score, const bool *positive, int64 n,
 				fp = 0;
 	int64		i;
 	int			points = 1;
+	int64		scored = 0;
 
 	for (int64 r = 0; r < n; r++)
 	{
-		rows[r].score = score[r];
-		rows[r].positive = positive[r];
+		if (isnan(score[r]))
+			continue;
+		rows[scored].score = score[r];
+		rows[scored].positive = positive[r];
 		npos += positive[r];
+		scored++;
 	}
+	n = scored;
 	if (npos == 0 || npos == n)
 	{
 		pfree(rows);
