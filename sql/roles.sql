@@ -221,6 +221,7 @@ SELECT mlops.promote('tiny', 2, 'staging')->>'promoted' AS promoted;
 SELECT mlops.promote('tiny', 2, 'checked', gate => '{"source": "tiny"}')->>'promoted' AS promoted;
 SELECT mlops.create_monitor('tiny_psi', 'tiny', 'tiny') > 0 AS created;
 SELECT mlops.run_monitor('tiny_psi')->>'monitor' AS monitor;
+SELECT length(mlops.report('tiny')) > 0 AS report, length(mlops.report_experiment('tiny')) > 0 AS experiment_report;
 RESET ROLE;
 DROP OPERATOR public.= (mlops.model_name, text), public.> (float8, int), public.|| (text, int);
 DROP FUNCTION public.trap_eq, public.trap_gt, public.trap_cat, public.jsonb_agg(jsonb);

@@ -36,6 +36,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -104,15 +105,40 @@ static const char report_css[] =
 ".best,.featured{background:#fff1c2}.refused{color:#b00020}.promoted{color:#00703c}"
 "footer{margin-top:28px;color:#777;font-size:12px}";
 
-/* Runs a read-only query with arguments (none NULL) and returns its rows. */
+/*
+ * Runs a read-only query with arguments (none NULL) and returns its rows.
+ * A query over a source (from SourceSelect) is named as the caller names it,
+ * with the caller's search_path.
+ */
 static SPITupleTable *
-RunQuery(const char *sql, int nargs, Oid *types, Datum *values)
+RunSourceQuery(const char *sql, int nargs, Oid *types, Datum *values)
 {
 	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, true, 0);
 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "report query failed: %s", SPI_result_code_string(rc));
 	return SPI_tuptable;
+}
+
+/*
+ * Runs a read-only query of mlops's own tables and views, with search_path
+ * pinned to pg_catalog, mlops, pg_temp as in mlops's SECURITY DEFINER
+ * functions: the report functions keep the caller's search_path for the
+ * sources they read, and a function or operator that someone created in a
+ * schema on it, matching better than pg_catalog's, must not run in a report
+ * as whoever reads it.
+ */
+static SPITupleTable *
+RunQuery(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	int			nest_level = NewGUCNestLevel();
+	SPITupleTable *rows;
+
+	(void) set_config_option("search_path", "pg_catalog, mlops, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	rows = RunSourceQuery(sql, nargs, types, values);
+	AtEOXact_GUC(true, nest_level);
+	return rows;
 }
 
 /* Column col (from 1) of row as text; NULL for SQL NULL. */
@@ -1062,12 +1088,12 @@ ComputeMeanShap(void *arg)
 	Datum		values[2] = {CStringGetTextDatum(s->ref), s->features};
 	SPITupleTable *rows;
 
-	rows = RunQuery(psprintf("WITH e AS MATERIALIZED (%s LIMIT %d)"
-							 "SELECT avg(abs((e.e -> 'contributions' ->> f.name)::float8)), count(e.e)"
-							 "  FROM unnest($2::text[]) WITH ORDINALITY AS f(name, n) CROSS JOIN e"
-							 " GROUP BY f.n ORDER BY f.n",
-							 SourceSelect(s->source, "mlops.explain($1, source.*) AS e"), REPORT_SHAP_ROWS),
-					2, types, values);
+	rows = RunSourceQuery(psprintf("WITH e AS MATERIALIZED (%s LIMIT %d)"
+								   "SELECT avg(abs((e.e -> 'contributions' ->> f.name)::float8)), count(e.e)"
+								   "  FROM unnest($2::text[]) WITH ORDINALITY AS f(name, n) CROSS JOIN e"
+								   " GROUP BY f.n ORDER BY f.n",
+								   SourceSelect(s->source, "mlops.explain($1, source.*) AS e"), REPORT_SHAP_ROWS),
+						  2, types, values);
 	s->rows = SPI_processed > 0 ? Int8At(rows, 0, 2) : 0;
 	s->mean = palloc(sizeof(double) * (s->nfeatures + 1));
 	for (int i = 0; i < s->nfeatures; i++)
