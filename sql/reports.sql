@@ -325,3 +325,9 @@ SELECT xml_is_well_formed_document(p) AS well_formed, pg_temp.charts(p, 'test-sp
   FROM mlops.report('spiky') p;
 SELECT jsonb_object_keys(mlops.evaluate('spiky', 'SELECT * FROM spiky WHERE c > 1000 OR c < 20')) AS metric;
 RESET statement_timeout;
+
+-- the history note counts every run of an experiment, as the runs table's note does, not only
+-- the runs that table shows (the best and the 50 most recent)
+SELECT count(mlops.start_run('dozen', 'later' || i)) FROM generate_series(1, 50) i;
+SELECT substring(p FROM 'Plotted: [^<]*') AS plotted, substring(p FROM 'Showing [^<]*') AS shown
+  FROM mlops.report_experiment('dozen', 'loss') p;

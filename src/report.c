@@ -549,9 +549,12 @@ AppendRunsSection(StringInfo out, const ReportRuns *runs, int64 total)
 	ReportSectionEnd(out);
 }
 
-/* Appends one chart per metric key logged at more than one step: one series per run. */
+/*
+ * Appends one chart per metric key logged at more than one step: one series
+ * per plotted run, out of the experiment's total runs.
+ */
 static void
-AppendHistorySection(StringInfo out, const ReportRuns *runs)
+AppendHistorySection(StringInfo out, const ReportRuns *runs, int64 total)
 {
 	int64	   *plotted = palloc(sizeof(int64) * (runs->n + 1));
 	int			nplotted = 0;
@@ -594,8 +597,9 @@ AppendHistorySection(StringInfo out, const ReportRuns *runs)
 					 " ORDER BY h.key, p.ord, h.step, h.logged_at",
 					 2, types, values, &axes) == 0)
 		ReportNote(out, "No run logged a metric at more than one step: there is no history to plot.");
-	else if (nplotted < runs->n)
-		ReportNote(out, psprintf("Plotted: the best run and the most recent ones, %d of %d.", nplotted, runs->n));
+	else if (nplotted < total)
+		ReportNote(out, psprintf("Plotted: the best run and the most recent ones, %d of " INT64_FORMAT " runs.",
+								 nplotted, total));
 	ReportSectionEnd(out);
 }
 
@@ -680,7 +684,7 @@ AppendExperimentReport(StringInfo out, const char *experiment, const char *metri
 
 	AppendBestRunSection(out, &runs, metric, lower);
 	AppendRunsSection(out, &runs, total);
-	AppendHistorySection(out, &runs);
+	AppendHistorySection(out, &runs, total);
 	ReportEnd(out);
 }
 
