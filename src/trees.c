@@ -48,15 +48,21 @@ typedef enum Place
 	P_LEARNER,
 	P_BOOSTER,					/* learner.gradient_booster */
 	P_BOOSTER_NAME,
+	P_WEIGHT_DROP,				/* dart's weight_drop */
 	P_INNER_BOOSTER,			/* dart's learner.gradient_booster.gbtree */
 	P_MODEL,					/* learner.gradient_booster(.gbtree).model */
 	P_TREES,
 	P_TREE,
 	P_TREE_INFO,
+	P_WEIGHTS,					/* gblinear's model.weights */
+	P_GBTREE_PARAM,				/* model.gbtree_model_param */
+	P_NUM_TREES,
+	P_NUM_PARALLEL_TREE,
 	P_PARAM,					/* learner.learner_model_param */
 	P_BASE_SCORE,
 	P_NUM_CLASS,
 	P_NUM_FEATURE,
+	P_NUM_TARGET,
 	P_OBJECTIVE,
 	P_OBJECTIVE_NAME,
 	/* arrays of a tree, in the order of the Tree's vectors below */
@@ -69,10 +75,32 @@ typedef enum Place
 	P_CATEGORIES,
 	P_CAT_NODES,
 	P_CAT_SEGMENTS,
-	P_CAT_SIZES
+	P_CAT_SIZES,
+	P_PARENTS
 } Place;
 
-#define TREE_ARRAYS (P_CAT_SIZES - P_LEFT + 1)
+#define TREE_ARRAYS (P_PARENTS - P_LEFT + 1)
+
+/*
+ * XGBoost's largest category, 2^24 - 1 (common::InvalidCat): beyond, float32
+ * does not hold every integer, and XGBoost sends such a value left.
+ */
+#define TREE_MAX_CATEGORY 16777215
+
+/*
+ * The most 32-bit words the category sets of a model's categorical splits may
+ * take (256 MB): a set takes a bit per category up to its largest, so one
+ * category near TREE_MAX_CATEGORY costs 2 MB, in libxgboost too.
+ */
+#define TREE_MAX_CAT_WORDS (1 << 26)
+
+/*
+ * The deepest tree import_model takes: libxgboost's TreeSHAP (explain)
+ * allocates 8 bytes times the square of a tree's depth per call (3 GB at
+ * depth 20000), and walks the tree recursively.
+ */
+#define TREE_MAX_DEPTH 1024
+
 #define MAX_NESTING 32
 
 /* The state of the streaming reader. */
@@ -88,6 +116,12 @@ typedef struct Reader
 	float		base_score;
 	int			num_class;
 	int			num_feature;
+	int			num_target;
+	int			num_weights;	/* gblinear's */
+	int			num_weight_drop;	/* dart's */
+	int			num_trees;		/* gbtree_model_param's, -1 if not given */
+	int			num_parallel_tree;
+	bool		has_split_type; /* the tree being read has a split_type array */
 	Vec			tree_info;
 	Vec			roots;
 	Vec			depths;
@@ -101,7 +135,7 @@ typedef struct Reader
 
 static const char *const tree_fields[TREE_ARRAYS] = {
 	"left_children", "right_children", "split_indices", "split_conditions", "default_left",
-	"split_type", "categories", "categories_nodes", "categories_segments", "categories_sizes"
+	"split_type", "categories", "categories_nodes", "categories_segments", "categories_sizes", "parents"
 };
 
 /* Raises the error for a document that is not the XGBoost model it should be. */
@@ -133,6 +167,8 @@ FieldPlace(Place parent, const char *name)
 		case P_BOOSTER:
 			if (strcmp(name, "name") == 0)
 				return P_BOOSTER_NAME;
+			if (strcmp(name, "weight_drop") == 0)
+				return P_WEIGHT_DROP;
 			if (strcmp(name, "gbtree") == 0)
 				return P_INNER_BOOSTER;
 			return strcmp(name, "model") == 0 ? P_MODEL : P_OTHER;
@@ -142,12 +178,22 @@ FieldPlace(Place parent, const char *name)
 		case P_MODEL:
 			if (strcmp(name, "trees") == 0)
 				return P_TREES;
+			if (strcmp(name, "weights") == 0)
+				return P_WEIGHTS;
+			if (strcmp(name, "gbtree_model_param") == 0)
+				return P_GBTREE_PARAM;
 			return strcmp(name, "tree_info") == 0 ? P_TREE_INFO : P_OTHER;
+		case P_GBTREE_PARAM:
+			if (strcmp(name, "num_trees") == 0)
+				return P_NUM_TREES;
+			return strcmp(name, "num_parallel_tree") == 0 ? P_NUM_PARALLEL_TREE : P_OTHER;
 		case P_PARAM:
 			if (strcmp(name, "base_score") == 0)
 				return P_BASE_SCORE;
 			if (strcmp(name, "num_class") == 0)
 				return P_NUM_CLASS;
+			if (strcmp(name, "num_target") == 0)
+				return P_NUM_TARGET;
 			return strcmp(name, "num_feature") == 0 ? P_NUM_FEATURE : P_OTHER;
 		case P_OBJECTIVE:
 			return strcmp(name, "name") == 0 ? P_OBJECTIVE_NAME : P_OTHER;
@@ -167,6 +213,8 @@ ReaderFieldStart(void *state, char *fname, bool isnull)
 	Reader	   *r = state;
 
 	r->next = FieldPlace(r->stack[r->depth - 1], fname);
+	if (r->next == P_SPLIT_TYPE)
+		r->has_split_type = true;
 	pfree(fname);
 }
 
@@ -191,8 +239,11 @@ ReaderPush(void *state)
 	r->stack[r->depth] = r->depth == 0 ? P_ROOT : r->next;
 	r->depth++;
 	if (r->stack[r->depth - 1] == P_TREE)
+	{
 		for (int i = 0; i < TREE_ARRAYS; i++)
 			r->tree[i].n = 0;
+		r->has_split_type = false;
+	}
 	r->next = P_OTHER;
 }
 
@@ -237,6 +288,35 @@ ReaderCheckCategoricalNodes(Reader *r, int n)
 }
 
 /*
+ * Checks the shape of the tree just read (n nodes) as XGBoost 1.7 relies on
+ * it, which its loader does not check: a leaf has no children (-1, -1); a
+ * split's children are allocated as a pair after it (right = left + 1: its
+ * predictor steps to left + 1, not to right_children, for a numerical
+ * split); each node's parent is a node of the tree (the loader reads that
+ * node, a crash when it is out of range), the split whose child it is. So
+ * every tree is a tree: no cycle, no node shared by two splits.
+ */
+static void
+ReaderCheckShape(Reader *r, int n)
+{
+	const int32 *left = r->tree[P_LEFT - P_LEFT].v.i;
+	const int32 *right = r->tree[P_RIGHT - P_LEFT].v.i;
+	const int32 *parent = r->tree[P_PARENTS - P_LEFT].v.i;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (left[i] == -1 ? right[i] != -1 :
+			left[i] <= i || left[i] >= n - 1 || right[i] != left[i] + 1)
+			BadModel(psprintf("Node %d of a tree has children %d and %d: a leaf has -1 and -1, "
+							  "a split two consecutive nodes after it.", i, left[i], right[i]));
+		if (i > 0 && (parent[i] < 0 || parent[i] >= n))
+			BadModel(psprintf("Node %d of a tree has parent %d, which is not a node of the tree.", i, parent[i]));
+		if (left[i] != -1 && (parent[left[i]] != i || parent[right[i]] != i))
+			BadModel(psprintf("The children of node %d of a tree do not have it as their parent.", i));
+	}
+}
+
+/*
  * Flattens the tree just read into r->nodes: node ids are offset by the
  * tree's first index, a leaf's children are itself, and each tree's depth is
  * measured for the fixed-step evaluation.
@@ -253,8 +333,9 @@ ReaderFinishTree(Reader *r)
 	CHECK_FOR_INTERRUPTS();		/* a big model has thousands of trees */
 	if (n == 0 || t[P_RIGHT - P_LEFT].n != n || t[P_SPLIT_INDEX - P_LEFT].n != n ||
 		t[P_SPLIT_COND - P_LEFT].n != n || t[P_DEFAULT_LEFT - P_LEFT].n != n ||
-		(t[P_SPLIT_TYPE - P_LEFT].n != 0 && t[P_SPLIT_TYPE - P_LEFT].n != n))
+		t[P_PARENTS - P_LEFT].n != n || t[P_SPLIT_TYPE - P_LEFT].n != (r->has_split_type ? n : 0))
 		BadModel("A tree's node arrays are missing or of different lengths.");
+	ReaderCheckShape(r, n);
 
 	level = palloc0(n * sizeof(int32));
 	for (int i = 0; i < n; i++)
@@ -274,9 +355,9 @@ ReaderFinishTree(Reader *r)
 		{
 			int32		index = t[P_SPLIT_INDEX - P_LEFT].v.i[i];
 
-			if (left >= n || right >= n || left <= i || right <= i || index < 0 ||
-				index > (int32) TREE_FEATURE_MASK)
-				BadModel("A tree's child or feature index is out of range.");
+			/* checked against num_feature once it is read (ReaderCheckModel) */
+			if (index < 0 || index > (int32) TREE_FEATURE_MASK)
+				BadModel("A tree's feature index is out of range.");
 			feature = (uint32) index;
 			if (t[P_DEFAULT_LEFT - P_LEFT].v.i[i])
 				feature |= TREE_DEFAULT_LEFT;
@@ -324,11 +405,15 @@ ReaderFinishTree(Reader *r)
 				BadModel("A tree's categorical split has no categories.");
 			for (int j = seg; j < seg + size; j++)
 			{
-				if (cats->v.i[j] < 0)
-					BadModel("A categorical split holds a negative category.");
+				if (cats->v.i[j] < 0 || cats->v.i[j] > TREE_MAX_CATEGORY)
+					BadModel(psprintf("A categorical split holds category %d: XGBoost's categories are 0 to %d.",
+									  cats->v.i[j], TREE_MAX_CATEGORY));
 				max_cat = Max(max_cat, cats->v.i[j]);
 			}
 			words = max_cat / 32 + 1;
+			if (words > TREE_MAX_CAT_WORDS - r->cat_bits.n)
+				BadModel(psprintf("The category sets of the categorical splits take more than %d MB.",
+								  TREE_MAX_CAT_WORDS / (1 << 18)));
 			for (int j = 0; j < words; j++)
 				VecPush(&r->cat_bits, 0);
 			for (int j = seg; j < seg + size; j++)
@@ -339,6 +424,89 @@ ReaderFinishTree(Reader *r)
 	}
 	VecPush(&r->roots, (uint32) base);
 	VecPush(&r->depths, (uint32) depth);
+}
+
+/* The prediction transform of a covered objective; false if not covered. */
+static bool
+ObjectiveTransform(const char *objective, TreeTransform *transform)
+{
+	static const char *const identity[] = {
+		"reg:squarederror", "reg:linear", "reg:squaredlogerror", "reg:pseudohubererror",
+		"reg:absoluteerror", "binary:logitraw"
+	};
+
+	for (int i = 0; i < lengthof(identity); i++)
+		if (strcmp(objective, identity[i]) == 0)
+		{
+			*transform = TREE_IDENTITY;
+			return true;
+		}
+	if (strcmp(objective, "reg:logistic") == 0 || strcmp(objective, "binary:logistic") == 0)
+	{
+		*transform = TREE_LOGISTIC;
+		return true;
+	}
+	if (strcmp(objective, "multi:softprob") == 0 || strcmp(objective, "multi:softmax") == 0)
+	{
+		*transform = TREE_SOFTMAX;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Checks what ties the trees (or gblinear's weights) to the rest of the
+ * document, once it is all read: libxgboost 1.7 loads a document in which
+ * this does not hold, then reads or writes out of bounds when it predicts.
+ * Every split's feature is below num_feature (when the document gives it);
+ * tree_info gives each tree an output group below the model's number of
+ * outputs (num_class, or num_target for a multi-output model); gblinear has a
+ * weight per feature and output and a bias per output. A tree booster's
+ * num_trees is its number of trees (libxgboost reads that many), which is a
+ * whole number of rounds of num_parallel_tree trees per output (XGBoost
+ * predicts with whole rounds only, and would leave the rest out); dart has a
+ * weight_drop per tree. The base_score of a logistic objective is a
+ * probability (libxgboost loads another, then fails to write the model out).
+ */
+static void
+ReaderCheckModel(Reader *r)
+{
+	const TreeNode *nodes = (const TreeNode *) r->nodes.v.p;
+	int			outputs = Max(Max(r->num_class, r->num_target), 1);
+	TreeTransform transform;
+
+	if (r->objective != NULL && ObjectiveTransform(r->objective, &transform) && transform == TREE_LOGISTIC &&
+		!(r->base_score > 0.0f && r->base_score < 1.0f))
+		BadModel("base_score of a logistic objective must be between 0 and 1.");
+
+	for (int i = 0; i < r->nodes.n / 4; i++)
+		if (nodes[i].child[0] != i &&	/* a split */
+			(nodes[i].feature & TREE_FEATURE_MASK) >= (uint32) r->num_feature)
+			BadModel(psprintf("A split refers to feature %u; the model has num_feature %d.",
+							  nodes[i].feature & TREE_FEATURE_MASK, r->num_feature));
+	if (r->tree_info.n != r->roots.n)
+		BadModel("tree_info does not have one entry per tree.");
+	for (int t = 0; t < r->tree_info.n; t++)
+		if (r->tree_info.v.i[t] < 0 || r->tree_info.v.i[t] >= outputs)
+			BadModel(psprintf("tree_info gives a tree output group %d; the model has %d.",
+							  r->tree_info.v.i[t], outputs));
+	if (r->booster != NULL && strcmp(r->booster, "gblinear") == 0)
+	{
+		if ((int64) r->num_weights != ((int64) r->num_feature + 1) * outputs)
+			BadModel(psprintf("gblinear has %d weights; num_feature %d and %d outputs take %lld.",
+							  r->num_weights, r->num_feature, outputs,
+							  (long long) (((int64) r->num_feature + 1) * outputs)));
+		return;
+	}
+	if (r->booster == NULL || (strcmp(r->booster, "gbtree") != 0 && strcmp(r->booster, "dart") != 0))
+		return;					/* libxgboost refuses it */
+	if (r->num_trees != r->roots.n)
+		BadModel(psprintf("gbtree_model_param gives num_trees %d; the model has %d trees.", r->num_trees, r->roots.n));
+	if (r->num_parallel_tree < 1 || r->roots.n % ((int64) r->num_parallel_tree * outputs) != 0)
+		BadModel(psprintf("The model's %d trees are not whole rounds of num_parallel_tree %d times %d outputs.",
+						  r->roots.n, r->num_parallel_tree, outputs));
+	if (strcmp(r->booster, "dart") == 0 && r->num_weight_drop != r->roots.n)
+		BadModel(psprintf("dart has %d weight_drop values for %d trees.", r->num_weight_drop, r->roots.n));
 }
 
 /* Leaves an object or array. */
@@ -413,6 +581,21 @@ ReaderScalar(void *state, char *token, JsonTokenType type)
 		case P_NUM_FEATURE:
 			r->num_feature = TokenInt(token);
 			break;
+		case P_NUM_TARGET:
+			r->num_target = TokenInt(token);
+			break;
+		case P_WEIGHTS:
+			r->num_weights++;
+			break;
+		case P_WEIGHT_DROP:
+			r->num_weight_drop++;
+			break;
+		case P_NUM_TREES:
+			r->num_trees = TokenInt(token);
+			break;
+		case P_NUM_PARALLEL_TREE:
+			r->num_parallel_tree = TokenInt(token);
+			break;
 		case P_TREE_INFO:
 			VecPush(&r->tree_info, (uint32) TokenInt(token));
 			break;
@@ -421,7 +604,7 @@ ReaderScalar(void *state, char *token, JsonTokenType type)
 			VecPush(&r->tree[P_SPLIT_COND - P_LEFT], *(uint32 *) &f);
 			break;
 		default:
-			if (r->next >= P_LEFT && r->next <= P_CAT_SIZES)
+			if (r->next >= P_LEFT && r->next <= P_PARENTS)
 				VecPush(&r->tree[r->next - P_LEFT], (uint32) TokenInt(token));
 			break;
 	}
@@ -472,7 +655,8 @@ NonFiniteToStrings(char *json, size_t len)
 /*
  * Lays the nodes of all trees out level by level (every root, then every
  * node of depth 1, ...): the top levels, which every row visits, then share a
- * few kilobytes that stay in the L1 cache while rows stream through.
+ * few kilobytes that stay in the L1 cache while rows stream through. A
+ * counting sort by level, in time linear in the nodes however deep the trees.
  */
 static void
 ReaderLayOutByLevel(Reader *r)
@@ -485,15 +669,18 @@ ReaderLayOutByLevel(Reader *r)
 	int32	   *words = r->cat_words.v.i;
 	int32	   *new_start = palloc(Max(n, 1) * sizeof(int32));
 	int32	   *new_words = palloc(Max(n, 1) * sizeof(int32));
-	int			next = 0;
+	int32	   *first;			/* per level: where its next node goes */
 	int			max_level = 0;
 
 	for (int i = 0; i < n; i++)
 		max_level = Max(max_level, r->levels.v.i[i]);
-	for (int level = 0; level <= max_level; level++)
-		for (int i = 0; i < n; i++)
-			if (r->levels.v.i[i] == level)
-				where[i] = next++;
+	first = palloc0((max_level + 2) * sizeof(int32));
+	for (int i = 0; i < n; i++)
+		first[r->levels.v.i[i] + 1]++;
+	for (int level = 0; level < max_level; level++)
+		first[level + 1] += first[level];
+	for (int i = 0; i < n; i++)
+		where[i] = first[r->levels.v.i[i]]++;
 	for (int i = 0; i < n; i++)
 	{
 		nodes[where[i]] = old[i];
@@ -510,34 +697,7 @@ ReaderLayOutByLevel(Reader *r)
 	if (old != NULL)			/* a model of no trees (0 rounds) has no nodes */
 		pfree(old);
 	pfree(where);
-}
-
-/* The prediction transform of a covered objective; false if not covered. */
-static bool
-ObjectiveTransform(const char *objective, TreeTransform *transform)
-{
-	static const char *const identity[] = {
-		"reg:squarederror", "reg:linear", "reg:squaredlogerror", "reg:pseudohubererror",
-		"reg:absoluteerror", "binary:logitraw"
-	};
-
-	for (int i = 0; i < lengthof(identity); i++)
-		if (strcmp(objective, identity[i]) == 0)
-		{
-			*transform = TREE_IDENTITY;
-			return true;
-		}
-	if (strcmp(objective, "reg:logistic") == 0 || strcmp(objective, "binary:logistic") == 0)
-	{
-		*transform = TREE_LOGISTIC;
-		return true;
-	}
-	if (strcmp(objective, "multi:softprob") == 0 || strcmp(objective, "multi:softmax") == 0)
-	{
-		*transform = TREE_SOFTMAX;
-		return true;
-	}
-	return false;
+	pfree(first);
 }
 
 /*
@@ -563,6 +723,8 @@ ReaderRead(char *doc, size_t len, bool ubj, Reader **reader)
 	sem.array_element_start = ReaderElementStart;
 	sem.scalar = ReaderScalar;
 	r->base_score = 0.5f;
+	r->num_trees = -1;
+	r->num_parallel_tree = 1;
 
 	/* the trees come before num_feature: feature indexes are checked at the end */
 	r->num_feature = PG_INT32_MAX;
@@ -604,6 +766,10 @@ TreeModelCheck(const char *doc, size_t len, bool ubj)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("artifact is not a valid xgboost model"),
 				 errdetail("%s", error)));
+	ReaderCheckModel(r);
+	for (int t = 0; t < r->depths.n; t++)
+		if (r->depths.v.i[t] > TREE_MAX_DEPTH)
+			BadModel(psprintf("Tree %d is %d levels deep; the most taken is %d.", t, r->depths.v.i[t], TREE_MAX_DEPTH));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 }
@@ -654,6 +820,7 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 	error = ReaderRead(json, len, false, &r);
 	if (error != NULL)
 		BadModel(error);
+	ReaderCheckModel(r);
 
 	if (r->booster == NULL || r->objective == NULL)
 		BadModel("The document has no learner.gradient_booster.name or learner.objective.name.");
@@ -671,6 +838,13 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 	}
 	if (r->num_feature <= 0 || r->num_feature == PG_INT32_MAX || r->num_class < 0)
 		BadModel("The document has no valid num_feature or num_class.");
+	if (r->num_target > 1)
+	{
+		/* its trees' output groups are targets: num_class margins would not hold them */
+		*why_not = psprintf("num_target %d", r->num_target);
+		ReaderFree(r);
+		return NULL;
+	}
 
 	ReaderLayOutByLevel(r);
 	m = palloc0(sizeof(TreeModel));
@@ -685,15 +859,7 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 	m->cat_start = r->cat_start.v.i;
 	m->cat_words = r->cat_words.v.i;
 	m->cat_bits = (uint32 *) r->cat_bits.v.p;
-	if (r->tree_info.n != m->num_trees)
-		BadModel("tree_info does not have one entry per tree.");
 	m->groups = r->tree_info.v.i;
-	for (int t = 0; t < m->num_trees; t++)
-		if (m->groups[t] < 0 || m->groups[t] >= m->num_group)
-			BadModel("tree_info names an output group the model does not have.");
-	for (int i = 0; i < r->nodes.n / 4; i++)
-		if ((m->nodes[i].feature & TREE_FEATURE_MASK) >= (uint32) m->num_feature)
-			BadModel("A split refers to a feature the model does not have.");
 
 	/*
 	 * base_score is kept in probability space for the logistic objectives;
@@ -701,11 +867,7 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 	 * (XGBoost's LogisticRaw::ProbToMargin is the identity).
 	 */
 	if (transform == TREE_LOGISTIC)
-	{
-		if (!(r->base_score > 0.0f && r->base_score < 1.0f))
-			BadModel("base_score of a logistic objective must be between 0 and 1.");
-		m->base_margin = -logf(1.0f / r->base_score - 1.0f);
-	}
+		m->base_margin = -logf(1.0f / r->base_score - 1.0f);	/* in (0, 1): ReaderCheckModel */
 	else
 		m->base_margin = r->base_score;
 	return m;

@@ -3,7 +3,9 @@
 libxgboost sees it. A hand-edited document whose categorical split is not listed
 in its tree's categories_nodes is loaded by libxgboost 1.7, which then aborts the
 process writing it out (Python's too): it is refused with XX001 and the session
-(the server) lives on. Models XGBoost writes still import, in both formats —
+(the server) lives on. So are the other documents libxgboost loads unchecked and then crashes
+on or scores otherwise (parents, children, features, tree_info, num_trees, weights out of range,
+trees too deep). Models XGBoost writes still import, in both formats —
 among them a pruned one whose root, turned into a leaf, keeps its categorical
 type — and hostile or truncated UBJ is refused, never read out of bounds."""
 import copy
@@ -150,6 +152,138 @@ trees_of(d)[0]["categories_segments"][0] = 2 ** 31 - 2
 trees_of(d)[0]["categories_sizes"][0] = 5
 refused("broken", d, "XX001", "categories beyond the categories array (no int32 overflow)")
 check(query(conn, "SELECT count(*) FROM mlops.model WHERE name = 'broken'") == [(0,)], "nothing registered by the refused imports")
+
+# --- trees whose shape libxgboost 1.7 relies on without checking ---------------------------------
+# Each of these documents was loaded by libxgboost, which then crashed the backend (a parent out of
+# range at import; a child -2^31, a feature or output group out of range at prediction), or was
+# scored differently from XGBoost (children not a consecutive pair: its predictor takes left + 1).
+num = xgb.DMatrix(X, label=y)
+reg = xgb.train({"max_depth": 2, "nthread": 1}, num, 3)
+reg_dart = xgb.train({"booster": "dart", "max_depth": 2, "rate_drop": 0.3, "seed": 1, "nthread": 1}, num, 3)
+linear = xgb.train({"booster": "gblinear", "nthread": 1}, num, 2)
+binary = xgb.train({"objective": "binary:logistic", "max_depth": 2, "nthread": 1}, xgb.DMatrix(X, label=X[:, 1] > 0), 2)
+reg_doc, dart_doc = json.loads(reg.save_raw("json")), json.loads(reg_dart.save_raw("json"))
+rows = np.vstack([X[:20], [[np.nan, 0.5], [1.0, np.nan]]]).astype(np.float32)
+
+
+def edited(d, edit):
+    d = copy.deepcopy(d)
+    edit(d, trees_of(d)[0])
+    return d
+
+
+def set_at(key, i, v):
+    return lambda d, t: t[key].__setitem__(i, v)
+
+
+def swap_children(d, t):
+    t["left_children"][0], t["right_children"][0] = t["right_children"][0], t["left_children"][0]
+
+
+def share_children(d, t):
+    t["left_children"][2], t["right_children"][2] = t["left_children"][1], t["right_children"][1]
+
+
+def model_of(d):
+    gb = d["learner"]["gradient_booster"]
+    return (gb["gbtree"] if gb["name"] == "dart" else gb)["model"]
+
+
+check(reg_doc["learner"]["gradient_booster"]["model"]["trees"][0]["left_children"][:3] == [1, 3, 5],
+      "the regression model's first tree splits at nodes 0, 1 and 2")
+for what, d, detail in (
+        ("a parent beyond the tree (libxgboost read it at import)", edited(reg_doc, set_at("parents", 3, 10 ** 6)), "parent"),
+        ("a negative parent", edited(reg_doc, set_at("parents", 1, -5)), "parent"),
+        ("a dart tree's parent beyond the tree", edited(dart_doc, set_at("parents", 4, 2 ** 31 - 1)), "parent"),
+        ("a split whose left child is -2^31 (libxgboost walked to it)", edited(reg_doc, set_at("left_children", 1, -2 ** 31)), "has children"),
+        ("a leaf with a right child", edited(reg_doc, set_at("right_children", 3, 4)), "has children"),
+        ("children swapped (XGBoost's predictor takes left + 1)", edited(reg_doc, lambda d, t: swap_children(d, t)), "consecutive"),
+        ("two splits sharing their children", edited(reg_doc, lambda d, t: share_children(d, t)), "as their parent"),
+        ("a child pointing back at the root (a cycle)", edited(reg_doc, set_at("right_children", 1, 0)), "has children"),
+        ("a dart split on a feature beyond num_feature (libxgboost read beyond the row)",
+         edited(dart_doc, set_at("split_indices", 0, 2 ** 28)), "num_feature 2"),
+        ("a dart tree in output group 5 of 1 (libxgboost wrote beyond the predictions)",
+         edited(dart_doc, lambda d, t: model_of(d)["tree_info"].__setitem__(0, 5)), "output group 5"),
+        ("a dart tree_info shorter than the trees", edited(dart_doc, lambda d, t: model_of(d)["tree_info"].pop()), "one entry per tree"),
+):
+    refused("broken", d, "XX001", what, detail)
+
+
+def set_param(key, v):
+    return lambda d, t: model_of(d)["gbtree_model_param"].__setitem__(key, v)
+
+
+for what, d, detail in (
+        ("num_trees beyond the trees (libxgboost read that many)", edited(dart_doc, set_param("num_trees", "4")), "num_trees 4"),
+        ("num_trees short of the trees", edited(reg_doc, set_param("num_trees", "2")), "num_trees 2"),
+        # XGBoost predicts whole rounds of num_parallel_tree trees: it would leave the third tree out
+        ("3 trees in rounds of num_parallel_tree 2", edited(reg_doc, set_param("num_parallel_tree", "2")), "whole rounds"),
+        ("dart with a weight_drop missing (every prediction then failed)",
+         edited(dart_doc, lambda d, t: d["learner"]["gradient_booster"]["weight_drop"].pop()), "weight_drop"),
+        ("a categorical dart tree with an empty split_type (libxgboost read beyond it)",
+         edited(json.loads(cat_dart.save_raw("json")), lambda d, t: t.__setitem__("split_type", [])), "different lengths"),
+):
+    refused("broken", d, "XX001", what, detail)
+
+d = json.loads(binary.save_raw("json"))
+d["learner"]["learner_model_param"]["base_score"] = "2"
+msg = expect_error(conn, "SELECT mlops.import_model('broken', %s, 'xgboost-json', %s, 'classification')", "XX001",
+                   (psycopg2.Binary(json.dumps(d).encode()), feats))
+check(msg is not None and "base_score" in msg, f"binary:logistic with base_score 2 (libxgboost failed to write it out): {msg}")
+
+d = copy.deepcopy(pruned_doc)
+trees_of(d)[0]["parents"][-1] = 10 ** 6
+check(trees_of(d)[0]["left_children"] == [-1] * len(trees_of(d)[0]["left_children"]), "the pruned tree's other nodes are deleted")
+refused("broken", d, "XX001", "a deleted node's parent beyond the tree", "not a node of the tree")
+
+
+def chain(depth):
+    """The regression model with its first tree a chain of `depth` splits (2 depth + 1 nodes)."""
+    d = copy.deepcopy(reg_doc)
+    t = trees_of(d)[0]
+    n = 2 * depth + 1
+    t.update(left_children=[-1] * n, right_children=[-1] * n, parents=[2 ** 31 - 1] + [0] * (n - 1),
+             split_indices=[1] * n, split_conditions=[float(k % 5) / 10 for k in range(n)], default_left=[1] * n,
+             base_weights=[0.5] * n, sum_hessian=[1.0] * n, loss_changes=[0.0] * n, split_type=[0] * n)
+    for k in range(depth):
+        t["left_children"][2 * k], t["right_children"][2 * k] = 2 * k + 1, 2 * k + 2
+        t["parents"][2 * k + 1] = t["parents"][2 * k + 2] = 2 * k
+    t["tree_param"]["num_nodes"] = str(n)
+    return d
+
+
+# explain (libxgboost's TreeSHAP) takes memory in the square of a tree's depth: 3 GB per call at
+# depth 20000. Trees up to 1024 deep import; deeper ones are refused.
+refused("broken", chain(1025), "XX001", "a tree 1025 levels deep", "1025 levels deep")
+d = chain(1024)
+imp("deep", json.dumps(d).encode(), "json")
+deep = xgb.Booster(model_file=bytearray(json.dumps(d).encode()))
+ours = np.array([query(conn, "SELECT mlops.predict('deep', %s::float8[])", ([float(v) for v in r],))[0][0]
+                 for r in rows], dtype=np.float32)
+check(np.array_equal(ours, deep.predict(xgb.DMatrix(rows))), "a tree 1024 levels deep imports and scores as XGBoost does")
+e = query(conn, "SELECT mlops.explain('deep', %s::float8[])", ([float(v) for v in rows[0]],))[0][0]
+shap = deep.predict(xgb.DMatrix(rows[:1]), pred_contribs=True)[0]
+check(np.allclose([e["contributions"]["c"], e["contributions"]["x"], e["bias"]], shap, rtol=1e-6),
+      f"and explains as XGBoost does ({e})")
+
+d = json.loads(linear.save_raw("json"))
+d["learner"]["gradient_booster"]["model"]["weights"].pop()
+refused("broken", d, "XX001", "gblinear with a weight missing (libxgboost read beyond its weights)", "weights")
+d = copy.deepcopy(doc)
+trees_of(d)[0]["categories"][0] = 2 ** 24
+refused("broken", d, "XX001", "a category beyond XGBoost's largest, 2^24 - 1", "categories are 0 to 16777215")
+check(query(conn, "SELECT count(*) FROM mlops.model WHERE name = 'broken'") == [(0,)], "nothing registered by these either")
+
+# Category sets take a bit per category up to the largest: 130 splits on category 2^24 - 1 would
+# take 260 MB (in libxgboost too); refused at 256 MB with XX001, not at 1 GB with an internal error.
+d = copy.deepcopy(doc)
+model = d["learner"]["gradient_booster"]["model"]
+t = model["trees"][0]
+t["categories"][t["categories_segments"][0]] = 2 ** 24 - 1
+model["trees"] = [dict(copy.deepcopy(t), id=i) for i in range(130)]
+model["tree_info"] = [0] * 130
+model["gbtree_model_param"]["num_trees"] = "130"
+refused("broken", d, "XX001", "category sets beyond 256 MB", "more than 256 MB")
 
 # --- hostile and truncated UBJ: 22023, no read outside the bytes ------------------------------
 raw = bytes(cat_tree.save_raw("ubj"))

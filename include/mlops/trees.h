@@ -68,10 +68,13 @@ extern TreeModel *TreeModelCompile(char *json, size_t len, const char **why_not)
  * libxgboost reads it, with the compiler's own reader, the trees of every
  * booster included (dart's too): raises 22023 ("artifact is not a valid
  * xgboost model") when the bytes are not a readable JSON or UBJSON document,
- * XX001 ("invalid xgboost model document") when a tree is inconsistent — its
- * arrays, child or category indexes, or categorical nodes that categories_nodes
- * does not list exactly (which libxgboost 1.7 loads, then aborts the process
- * writing out). The document is not modified.
+ * XX001 ("invalid xgboost model document") when what libxgboost 1.7 loads
+ * unchecked, then crashes, aborts or mis-scores on, does not hold: each tree
+ * is a tree as XGBoost lays it out (arrays, children, parents, categorical
+ * nodes that categories_nodes lists exactly, categories), at most 1024 levels
+ * deep; splits, tree_info, num_trees, dart's weight_drop and gblinear's
+ * weights agree with the model's num_feature and outputs (see
+ * ReaderCheckShape, ReaderCheckModel). The document is not modified.
  */
 extern void TreeModelCheck(const char *doc, size_t len, bool ubj);
 
