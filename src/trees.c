@@ -916,7 +916,11 @@ TreeLeafGeneral(const TreeModel *m, int32 node, const float *row)
 
 #define TREE_LANES 8
 
-/* One step down from node i for a row: the default child for a missing value. */
+/*
+ * One step down from node i for a row: the default child for a missing value,
+ * else right unless x < value, XGBoost's test (a NaN threshold sends every
+ * value right).
+ */
 static inline int32
 TreeStep(const TreeNode *nodes, const float *row, int32 i)
 {
@@ -924,8 +928,8 @@ TreeStep(const TreeNode *nodes, const float *row, int32 i)
 	float		x = row[n->feature & TREE_FEATURE_MASK];
 	int			right;
 
-	/* x >= value is false for NaN, which then goes right unless the default is left */
-	right = (x >= n->value) | ((x != x) & ((n->feature & TREE_DEFAULT_LEFT) == 0));
+	/* !(x < value) holds for a missing x, which then goes right unless the default is left */
+	right = !(x < n->value) & !((x != x) & ((n->feature & TREE_DEFAULT_LEFT) != 0));
 	return n->child[right];
 }
 
@@ -996,11 +1000,15 @@ TreeModelMargins(const TreeModel *m, const float *row, float *margins)
 	}
 }
 
-/* XGBoost's logistic function (common::Sigmoid), in float32. */
+/*
+ * XGBoost's logistic function (common::Sigmoid), in float32: its
+ * std::min(-x, 88.7f) keeps a NaN margin NaN, so the comparison is written
+ * in that order.
+ */
 float
 TreeSigmoid(float x)
 {
-	float		e = expf(Min(-x, 88.7f));
+	float		e = expf(88.7f < -x ? 88.7f : -x);
 
 	return 1.0f / (e + 1.0f + 1e-16f);
 }

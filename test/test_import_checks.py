@@ -274,6 +274,30 @@ trees_of(d)[0]["categories"][0] = 2 ** 24
 refused("broken", d, "XX001", "a category beyond XGBoost's largest, 2^24 - 1", "categories are 0 to 16777215")
 check(query(conn, "SELECT count(*) FROM mlops.model WHERE name = 'broken'") == [(0,)], "nothing registered by these either")
 
+# A NaN threshold on a numerical split: XGBoost sends every value right (not x < NaN), and so must
+# the compiled trees; a missing value still goes the default way.
+d = edited(reg_doc, set_at("split_conditions", 0, float("nan")))
+nan_booster = xgb.Booster(model_file=bytearray(json.dumps(d).encode()))
+imp("nan_threshold", json.dumps(d).encode(), "json")
+ours = np.array([query(conn, "SELECT mlops.predict('nan_threshold', %s::float8[])", ([float(v) for v in r],))[0][0]
+                 for r in rows], dtype=np.float32)
+check(np.array_equal(ours, nan_booster.predict(xgb.DMatrix(rows))), "a NaN threshold scores as XGBoost does")
+
+# A NaN leaf of a binary:logistic model: XGBoost's sigmoid keeps the margin NaN (std::min(-x, 88.7f)
+# returns the NaN), so P is NaN, not 3e-39.
+d = json.loads(binary.save_raw("json"))
+t = trees_of(d)[0]
+t["split_conditions"][t["left_children"].index(-1)] = float("nan")
+nan_leaf = xgb.Booster(model_file=bytearray(json.dumps(d).encode()))
+query(conn, "SELECT mlops.import_model('nan_leaf', %s, 'xgboost-json', %s, 'classification')",
+      (psycopg2.Binary(json.dumps(d).encode()), feats))
+ours = np.array([query(conn, "SELECT (mlops.predict_proba('nan_leaf', %s::float8[]))[2]", ([float(v) for v in r],))[0][0]
+                 for r in rows], dtype=np.float64)
+theirs = nan_leaf.predict(xgb.DMatrix(rows)).astype(np.float64)
+check(np.isnan(theirs).any() and np.array_equal(np.isnan(ours), np.isnan(theirs)) and
+      np.array_equal(ours[~np.isnan(ours)], theirs[~np.isnan(theirs)]),
+      f"a NaN leaf gives P = NaN as XGBoost does ({np.isnan(ours).sum()} rows)")
+
 # Category sets take a bit per category up to the largest: 130 splits on category 2^24 - 1 would
 # take 260 MB (in libxgboost too); refused at 256 MB with XX001, not at 1 GB with an internal error.
 d = copy.deepcopy(doc)
