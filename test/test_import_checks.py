@@ -343,6 +343,18 @@ for name, booster in (("cat", cat_tree), ("cat_dart", cat_dart), ("pruned", prun
     peer = booster.predict(xgb.DMatrix(X[:40], feature_types=["c", "q"], enable_categorical=True)) \
         if name != "linear" else booster.predict(xgb.DMatrix(X[:40]))
     check(np.array_equal(ours.astype(np.float32), peer), f"{name}: scores equal XGBoost's after import")
+# a model the exact method grew, then pruned by gamma: its trees keep the deleted nodes (leaves of
+# a split turned leaf), which pass the shape checks
+partly = xgb.train({"tree_method": "exact", "gamma": 0.5, "max_depth": 6, "nthread": 1}, num, 5)
+partly_trees = trees_of(json.loads(partly.save_raw("json")))
+check(sum(int(t["tree_param"]["num_deleted"]) for t in partly_trees) > 0 and len(partly_trees[0]["left_children"]) > 3,
+      "the exact method pruned some splits of its trees and kept others")
+for fmt in ("json", "ubj"):
+    v = imp("partly", bytes(partly.save_raw(fmt)), fmt)
+    ours = np.array([query(conn, "SELECT mlops.predict('partly', %s::float8[])", ([float(a), float(b)],))[0][0]
+                     for a, b in X[:40]], dtype=np.float64)
+    check(v >= 1 and np.array_equal(ours.astype(np.float32), partly.predict(xgb.DMatrix(X[:40]))),
+          f"the pruned model imports as xgboost-{fmt} and scores as XGBoost does")
 # A UBJ document written by the test's writer from edited-then-restored JSON imports as well
 check(imp("cat_ubj_rewritten", ubj(json.loads(cat_tree.save_raw("json"))), "ubj") == 1,
       "a UBJ document of the same dialect (the test's writer) imports")
