@@ -292,7 +292,7 @@ DecodeXgboost(ScoringModel *m)
 	{
 		/* a multiclass objective with num_class 2 gives two margins, not one */
 		m->kind = SCORING_BOOSTER;
-		m->noutputs = XgbNumOutputs(m->booster);
+		m->noutputs = XgbNumOutputs(XgbConfig(m->booster));
 	}
 	if (m->classification ? !(m->noutputs == 1 && m->nclasses == 2) && m->noutputs != m->nclasses
 		: m->noutputs != 1)

@@ -758,31 +758,6 @@ predict_version(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(PredictOne(cs, m));
 }
 
-/* The string at a path of keys in a jsonb document, or NULL. */
-static char *
-JsonbPathText(Jsonb *doc, const char *const *path, int depth)
-{
-	JsonbContainer *c = &doc->root;
-	JsonbValue	v;
-
-	for (int i = 0; i < depth; i++)
-	{
-		if (!getKeyJsonValueFromContainer(c, path[i], strlen(path[i]), &v))
-			return NULL;
-		if (i < depth - 1)
-		{
-			if (v.type != jbvBinary)
-				return NULL;
-			c = v.val.binary.data;
-		}
-	}
-	if (v.type == jbvString)
-		return pnstrdup(v.val.string.val, v.val.string.len);
-	if (v.type == jbvNumeric)
-		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-	return NULL;
-}
-
 /* Whether an XGBoost objective predicts classes (mlops scores it as a classifier). */
 static bool
 ClassificationObjective(const char *objective)
@@ -852,7 +827,6 @@ import_model(PG_FUNCTION_ARGS)
 	const char *argnames[] = {"model", "artifact", "format", "features", "task"};
 	char	   *format,
 			   *task,
-			   *config,
 			   *objective,
 			   *num_class_text,
 			   *booster_name;
@@ -927,16 +901,15 @@ import_model(PG_FUNCTION_ARGS)
 	TreeModelCheck(VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), strcmp(format, "xgboost-ubj") == 0);
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "mlops import", ALLOCSET_DEFAULT_SIZES);
 	booster = XgbLoad(VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), scratch);
-	config = XgbConfig(booster);
-	cfg = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(config)));
+	cfg = XgbConfig(booster);
 	{
 		const char *obj_path[] = {"learner", "objective", "name"};
 		const char *class_path[] = {"learner", "learner_model_param", "num_class"};
 		const char *booster_path[] = {"learner", "gradient_booster", "name"};
 
-		objective = JsonbPathText(cfg, obj_path, 3);
-		num_class_text = JsonbPathText(cfg, class_path, 3);
-		booster_name = JsonbPathText(cfg, booster_path, 3);
+		objective = XgbConfigValue(cfg, obj_path, 3);
+		num_class_text = XgbConfigValue(cfg, class_path, 3);
+		booster_name = XgbConfigValue(cfg, booster_path, 3);
 	}
 	if (objective == NULL || num_class_text == NULL || booster_name == NULL)
 		ereport(ERROR,
@@ -986,7 +959,7 @@ import_model(PG_FUNCTION_ARGS)
 				 errmsg("objective \"%s\" is not supported", objective),
 				 errhint("Classification objectives: binary:logistic, binary:logitraw, multi:softprob, multi:softmax; "
 						 "regression: reg:*, count:*, survival:*, rank:*.")));
-	noutputs = XgbNumOutputs(booster);
+	noutputs = XgbNumOutputs(cfg);
 	if (num_class <= 1 && noutputs > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -132,15 +132,44 @@ XgbSave(BoosterHandle booster, const char *format)
 	return result;
 }
 
-/* The booster's JSON configuration, copied into a palloc'd string. */
-char *
+/* The booster's JSON configuration, parsed into palloc'd jsonb. */
+Jsonb *
 XgbConfig(BoosterHandle booster)
 {
 	bst_ulong	len;
 	const char *buf;
 
 	XgbCheck(XGBoosterSaveJsonConfig(booster, &len, &buf), "save its configuration");
-	return pnstrdup(buf, len);
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(buf, len))));
+}
+
+/*
+ * The string at a path of keys in a booster's configuration (XGBoost writes
+ * its parameters as strings), or a number there as text; NULL when the path
+ * does not lead to one.
+ */
+char *
+XgbConfigValue(Jsonb *config, const char *const *path, int depth)
+{
+	JsonbContainer *c = &config->root;
+	JsonbValue	v;
+
+	for (int i = 0; i < depth; i++)
+	{
+		if (!getKeyJsonValueFromContainer(c, path[i], strlen(path[i]), &v))
+			return NULL;
+		if (i < depth - 1)
+		{
+			if (v.type != jbvBinary)
+				return NULL;
+			c = v.val.binary.data;
+		}
+	}
+	if (v.type == jbvString)
+		return pnstrdup(v.val.string.val, v.val.string.len);
+	if (v.type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+	return NULL;
 }
 
 /* The number of features the model was trained on. */
@@ -179,24 +208,20 @@ XgbFeatureNames(BoosterHandle booster, int *n)
  * multi-output model), read from the booster's configuration.
  */
 int
-XgbNumOutputs(BoosterHandle booster)
+XgbNumOutputs(Jsonb *config)
 {
-	Jsonb	   *cfg = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(XgbConfig(booster))));
-	const char *const path[] = {"learner", "learner_model_param"};
-	const char *const keys[] = {"num_class", "num_target"};
-	JsonbContainer *c = &cfg->root;
-	JsonbValue	v;
+	const char *const num_class[] = {"learner", "learner_model_param", "num_class"};
+	const char *const num_target[] = {"learner", "learner_model_param", "num_target"};
+	const char *const *paths[] = {num_class, num_target};
 	int			outputs = 1;
 
-	for (int i = 0; i < lengthof(path); i++)
+	for (int i = 0; i < lengthof(paths); i++)
 	{
-		if (!getKeyJsonValueFromContainer(c, path[i], strlen(path[i]), &v) || v.type != jbvBinary)
-			return 1;
-		c = v.val.binary.data;
+		char	   *value = XgbConfigValue(config, paths[i], 3);
+
+		if (value != NULL)
+			outputs = Max(outputs, atoi(value));
 	}
-	for (int i = 0; i < lengthof(keys); i++)
-		if (getKeyJsonValueFromContainer(c, keys[i], strlen(keys[i]), &v) && v.type == jbvString)
-			outputs = Max(outputs, atoi(pnstrdup(v.val.string.val, v.val.string.len)));
 	return outputs;
 }
 

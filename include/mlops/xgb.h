@@ -21,6 +21,8 @@
 
 #include <xgboost/c_api.h>
 
+#include "utils/jsonb.h"
+
 /*
  * Raises sqlerrcode, "xgboost could not WHAT" with XGBoost's last message as
  * detail, unless rc (a libxgboost return code) is 0.
@@ -72,8 +74,11 @@ extern BoosterHandle XgbLoad(const void *data, size_t len, MemoryContext owner);
 /* The model serialised as "json" or "ubj", as a palloc'd bytea. */
 extern bytea *XgbSave(BoosterHandle booster, const char *format);
 
-/* The booster's configuration (XGBoosterSaveJsonConfig) as a palloc'd string. */
-extern char *XgbConfig(BoosterHandle booster);
+/* The booster's configuration (XGBoosterSaveJsonConfig) as palloc'd jsonb. */
+extern Jsonb *XgbConfig(BoosterHandle booster);
+
+/* The string (or number, as text) at a path of keys in a configuration, or NULL. */
+extern char *XgbConfigValue(Jsonb *config, const char *const *path, int depth);
 
 /* The number of features the model was trained on. */
 extern int	XgbNumFeatures(BoosterHandle booster);
@@ -82,7 +87,7 @@ extern int	XgbNumFeatures(BoosterHandle booster);
 extern char **XgbFeatureNames(BoosterHandle booster, int *n);
 
 /* The number of margins the model gives per row: num_class (multiclass), else num_target. */
-extern int	XgbNumOutputs(BoosterHandle booster);
+extern int	XgbNumOutputs(Jsonb *config);
 
 /* The number of boosting rounds in the model. */
 extern int	XgbBoostedRounds(BoosterHandle booster);
