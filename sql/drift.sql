@@ -126,3 +126,20 @@ SELECT monitor, version, feature, drifted FROM mlops.drift_status WHERE monitor 
 DROP TABLE houses_today;
 SELECT r->>'error' AS error FROM mlops.run_monitors() r WHERE r->>'monitor' = 'price_psi';
 SELECT monitor, version, feature, drifted FROM mlops.drift_status WHERE monitor = 'price_psi' ORDER BY feature;
+
+-- values near the float8 limit: the quantile edges between -1e308 and 1e308
+-- are numbers (the interpolation overflowed to Infinity, or NaN, written as
+-- null: drift() then refused the frozen profile), the std is finite, and
+-- Wasserstein of equal sides is 0 (a zero gap times an infinite step was NaN)
+SELECT p->'features'->0->'edges' @? '$[*] ? (@ == null)' AS null_edge,
+       (p->'features'->0->>'std')::float8 AS std
+  FROM mlops.profile($$VALUES (1e308::float8), (-1e308), (1e308), (-1e308)$$) p;
+SELECT metric, round(value::numeric, 6) AS value, drifted
+  FROM mlops.compare($$VALUES (1e308::float8), (-1e308)$$, $$VALUES (-1e308::float8), (1e308)$$);
+SELECT metric, round(value::numeric, 6) AS value, drifted
+  FROM mlops.compare($$VALUES (1e308::float8), (-1e308), (1e308), (-1e308)$$, $$VALUES (0::float8), (1), (2)$$);
+SELECT mlops._register_version('huge', 'linear', 'regression', '{x}', 'y', NULL, '{}', '{}', '{}',
+       mlops.profile($$SELECT x FROM (VALUES (1e308::float8), (-1e308), (1e308), (-1e308)) t(x)$$),
+       NULL, 'houses', 4, 0, 0, NULL, '\x00', 'linear-json') AS version \gset
+SELECT metric, round(value::numeric, 6) AS value, drifted
+  FROM mlops.drift('huge', $$SELECT x FROM (VALUES (0::float8), (1), (2)) t(x)$$);

@@ -653,6 +653,13 @@ LinearQuantile(const SortedValues *s, double q)
 		b = RankValue(s, lo + 1);
 	}
 	diff = b - a;
+	/*
+	 * a span beyond float8 (-1e308 to 1e308): numpy's _lerp would give inf
+	 * or, for gamma 0, inf · 0 = NaN, an edge no bin can use; the weighted
+	 * mean stays between a and b
+	 */
+	if (!isfinite(diff))
+		return a * (1 - gamma) + b * gamma;
 	/* numpy's _lerp: from the nearer end, so that gamma 1 gives b exactly */
 	return gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma;
 }
@@ -735,26 +742,42 @@ SummariseSorted(FeatureProfile *p, const double *sorted, const int64 *weight, in
 	}
 }
 
-/* Numeric summary of every value, sorted: moments, then bins and sample. */
+/*
+ * Numeric summary of every value, sorted: moments, then bins and sample.
+ * Values near the float8 limit (1e308) overflow the sums: the moments are
+ * then taken again on the values divided by the greatest magnitude (both
+ * are finite, and Wasserstein is divided by the std).
+ */
 static void
 SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
 {
 	double		sum = 0.0,
 				ss = 0.0;
+	double		scale = 1.0;
 
 	p->count = n;
 	if (n == 0)
 		return;
+	p->min = sorted[0];
+	p->max = sorted[n - 1];
 	for (int64 i = 0; i < n; i++)
 		sum += sorted[i];
 	p->mean = sum / n;
 	CHECK_FOR_INTERRUPTS();
 	for (int64 i = 0; i < n; i++)
 		ss += (sorted[i] - p->mean) * (sorted[i] - p->mean);
+	if (!isfinite(ss))
+	{
+		scale = Max(fabs(p->min), fabs(p->max));
+		sum = ss = 0.0;
+		for (int64 i = 0; i < n; i++)
+			sum += sorted[i] / scale;
+		for (int64 i = 0; i < n; i++)
+			ss += (sorted[i] / scale - sum / n) * (sorted[i] / scale - sum / n);
+		p->mean = sum / n * scale;
+	}
 	CHECK_FOR_INTERRUPTS();
-	p->std = sqrt(ss / n);
-	p->min = sorted[0];
-	p->max = sorted[n - 1];
+	p->std = sqrt(ss / n) * scale;
 	SummariseSorted(p, sorted, NULL, n, sample_size);
 }
 
