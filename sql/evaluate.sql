@@ -76,3 +76,18 @@ SELECT (p->>'promoted')::bool AS promoted, p->>'metric' AS metric
 -- r2 of one row is undefined for both versions: undefined on the rows, not missing from one
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 3 - (SELECT version FROM mlops.resolve_model('r')),
                                                gate => '{"metric": "r2", "source": "SELECT * FROM pts WHERE i = 1"}')$$);
+
+-- NaN and infinities: a linear model's row whose terms are +Infinity and
+-- -Infinity scores NaN. A metric that would be NaN is left out (it was
+-- reported as "NaN", and the gate, comparing NaN as PostgreSQL orders it,
+-- promoted a candidate whose rmse was NaN); log_loss of a NaN probability too
+-- (it was clipped to a made-up loss)
+SELECT version FROM mlops.train('nan_r', 'pts', 'y', 'linear', features => '{x,z}');
+SELECT version FROM mlops.train('nan_r', 'pts', 'y', 'linear', features => '{x,z}');
+SELECT mlops.evaluate('nan_r', $$SELECT 'Infinity'::float8 AS x, '-Infinity'::float8 AS z, 1.0 AS y$$);
+SELECT mlops.set_alias('nan_r', 'production', 1);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('nan_r', 2, gate => '{"source": "SELECT ''Infinity''::float8 AS x, ''-Infinity''::float8 AS z, 1.0 AS y"}')$$);
+SELECT alias, action, to_version FROM mlops.deployments WHERE model = 'nan_r';
+SELECT array_agg(key ORDER BY key)
+  FROM jsonb_object_keys(mlops.evaluate('c:2', $$SELECT x, z, hit FROM pts UNION ALL
+                                                SELECT 'Infinity', '-Infinity', 1$$)) key;

@@ -311,7 +311,7 @@ SELECT string_agg(m[1], ' ') AS cells
 -- a linear model's probability is NaN for a row whose terms are +Infinity and -Infinity: such rows
 -- are left out of the ROC and precision-recall curves (the curves' tie loop never moved past a NaN
 -- score: it wrote past its arrays and crashed the server), and roc_auc, which has no ranking to
--- measure, is left out of evaluate() (its tie loop spun forever)
+-- measure, is left out of evaluate() (its tie loop spun forever), as log_loss is (NaN)
 CREATE TABLE spiky AS
 SELECT (i % 13)::float8 - 6 AS a, (i % 7)::float8 - 3 AS b, i::float8 AS c,
        ((i % 13) - 6 + (i % 7) - 3 + (i % 5) - 2 > 0)::int AS y

@@ -16,6 +16,19 @@
 #include "mlops/metrics.h"
 
 /*
+ * Appends a metric to out[*m], unless its value is NaN: a metric undefined on
+ * the rows (a NaN prediction or probability, roc_auc with one class) is left
+ * out rather than reported, so that no caller compares a NaN (PostgreSQL
+ * orders NaN above every number: promote's gate took it for an improvement).
+ */
+static void
+AddMetric(Metric *out, int *m, const char *name, double value)
+{
+	if (!isnan(value))
+		out[(*m)++] = (Metric) {name, value};
+}
+
+/*
  * Regression metrics: r2 (1 when the targets are constant and matched; left
  * out for a single row, where r2_score is NaN), rmse, mse, mae.
  */
@@ -46,22 +59,10 @@ RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out)
 	 * exactly, else 0; but one row is no variance at all (r2_score: NaN)
 	 */
 	if (n >= 2)
-		out[m++] = (Metric)
-	{
-		"r2", ss_tot > 0 ? 1.0 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0)
-	};
-	out[m++] = (Metric)
-	{
-		"rmse", sqrt(ss_res / n)
-	};
-	out[m++] = (Metric)
-	{
-		"mse", ss_res / n
-	};
-	out[m++] = (Metric)
-	{
-		"mae", abs_err / n
-	};
+		AddMetric(out, &m, "r2", ss_tot > 0 ? 1.0 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0));
+	AddMetric(out, &m, "rmse", sqrt(ss_res / n));
+	AddMetric(out, &m, "mse", ss_res / n);
+	AddMetric(out, &m, "mae", abs_err / n);
 	return m;
 }
 
@@ -187,6 +188,17 @@ BinaryCurves(const double *score, const bool *positive, int64 n,
 }
 
 /*
+ * A probability clipped to [eps, 1 - eps] for log_loss; NaN stays NaN (Min
+ * and Max would turn it into eps, a made-up loss for a row without a
+ * probability).
+ */
+static double
+ClipProbability(double p)
+{
+	return isnan(p) ? p : Min(Max(p, LOG_LOSS_EPS), 1.0 - LOG_LOSS_EPS);
+}
+
+/*
  * Classification metrics. The predicted class is the most probable one (the
  * first on ties, as numpy's argmax), which for two classes is the positive
  * class exactly when its probability is > 0.5.
@@ -221,37 +233,20 @@ ClassificationMetrics(const int *label, const double *proba, int64 n, int k, Met
 		}
 		/* log_loss: clip, renormalise the row, take the true class's probability */
 		for (int c = 0; c < k; c++)
-			sum += Min(Max(p[c], LOG_LOSS_EPS), 1.0 - LOG_LOSS_EPS);
-		loss -= log(Min(Max(p[label[i]], LOG_LOSS_EPS), 1.0 - LOG_LOSS_EPS) / sum);
+			sum += ClipProbability(p[c]);
+		loss -= log(ClipProbability(p[label[i]]) / sum);
 	}
-	out[m++] = (Metric)
-	{
-		"accuracy", (double) correct / n
-	};
+	AddMetric(out, &m, "accuracy", (double) correct / n);
 	if (k == 2)
 	{
 		int64		fp = pred_count[1] - tp[1],
 					fn = true_count[1] - tp[1];
-		double		auc = RocAuc(label, proba, n);
 
 		/* zero_division=0: an empty denominator gives 0 */
-		out[m++] = (Metric)
-		{
-			"precision", pred_count[1] > 0 ? (double) tp[1] / pred_count[1] : 0.0
-		};
-		out[m++] = (Metric)
-		{
-			"recall", true_count[1] > 0 ? (double) tp[1] / true_count[1] : 0.0
-		};
-		out[m++] = (Metric)
-		{
-			"f1", (2 * tp[1] + fp + fn) > 0 ? 2.0 * tp[1] / (2 * tp[1] + fp + fn) : 0.0
-		};
-		if (!isnan(auc))
-			out[m++] = (Metric)
-		{
-			"roc_auc", auc
-		};
+		AddMetric(out, &m, "precision", pred_count[1] > 0 ? (double) tp[1] / pred_count[1] : 0.0);
+		AddMetric(out, &m, "recall", true_count[1] > 0 ? (double) tp[1] / true_count[1] : 0.0);
+		AddMetric(out, &m, "f1", (2 * tp[1] + fp + fn) > 0 ? 2.0 * tp[1] / (2 * tp[1] + fp + fn) : 0.0);
+		AddMetric(out, &m, "roc_auc", RocAuc(label, proba, n));
 	}
 	else
 	{
@@ -268,15 +263,10 @@ ClassificationMetrics(const int *label, const double *proba, int64 n, int k, Met
 			present++;
 			f1_sum += 2.0 * tp[c] / denom;
 		}
-		out[m++] = (Metric)
-		{
-			"f1_macro", f1_sum / present
-		};
+		AddMetric(out, &m, "f1_macro", f1_sum / present);
 	}
-	out[m++] = (Metric)
-	{
-		"log_loss", loss / n
-	};
+	/* NaN when a probability is NaN (sklearn refuses it): left out */
+	AddMetric(out, &m, "log_loss", loss / n);
 	pfree(tp);
 	pfree(pred_count);
 	pfree(true_count);

@@ -8,7 +8,8 @@
  * predicted when its probability is > 0.5, as LogisticRegression.predict),
  * roc_auc, log_loss; multiclass: accuracy, f1_macro, log_loss.
  * A metric that is undefined on the given rows (roc_auc with one class
- * present, r2 of a single row) is left out.
+ * present, r2 of a single row, any metric that would be NaN: a NaN
+ * prediction or probability) is left out.
  */
 #ifndef MLOPS_METRICS_H
 #define MLOPS_METRICS_H
