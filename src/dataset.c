@@ -76,7 +76,7 @@ struct DatasetPrivate
 	int			target_att;		/* the target's position in the select list */
 	int		   *input_att;		/* ... and each input's */
 	int			split_inputs;	/* the row key hashes the target and the first this many inputs */
-	bool		finite;			/* training: an infinite target or input is an error */
+	bool		finite;			/* training: an infinite input is an error */
 	FmgrInfo   *out_funcs;		/* categorical inputs: output functions */
 	RowValues	row;
 	uint64	   *cut;			/* per class (or [0] for regression): test iff key < cut */
@@ -341,8 +341,9 @@ ResolveColumns(Dataset *ds, List *features)
  * Raises 22003 for an infinite value (or a numeric too large for a float8) of
  * the target or of input j (-1: the target) in a row with a target (the
  * others are skipped): no algorithm can use it (least squares turns it into
- * NaN coefficients, XGBoost refuses it), and a NULL or NaN already means a
- * missing value.
+ * NaN coefficients, XGBoost refuses it), no metric measures against an
+ * infinite target (evaluation refuses it too), and a NULL or NaN already
+ * means a missing value.
  */
 static void
 RefuseInfinite(const Dataset *ds, int j, double v)
@@ -351,7 +352,8 @@ RefuseInfinite(const Dataset *ds, int j, double v)
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 			 errmsg("%s \"%s\" of source \"%s\" has the value %s", j < 0 ? "target" : "feature",
 					j < 0 ? ds->target : ds->inputs[j].name, ds->source, v > 0 ? "Infinity" : "-Infinity"),
-			 errdetail("Training needs finite values; NULL or NaN is a missing value."),
+			 j < 0 ? errdetail("Training and evaluation need finite targets; a row whose target is NULL or NaN is skipped.")
+			 : errdetail("Training needs finite values; NULL or NaN is a missing value."),
 			 errhint("Leave such rows out, or turn the value into NULL, in a query source.")));
 }
 
@@ -379,7 +381,7 @@ DecodeRow(Dataset *ds, TupleTableSlot *slot)
 	{
 		row->y = DatumGetNumericFloat8(values[p->target_att], ds->target_type);
 		row->target_null = isnan(row->y);
-		if (unlikely(isinf(row->y)) && p->finite)
+		if (unlikely(isinf(row->y)))
 			RefuseInfinite(ds, -1, row->y);
 	}
 	for (int j = 0; j < ninputs; j++)
@@ -820,7 +822,7 @@ DatasetPrepare(const char *source, const char *target, List *features,
 
 /*
  * For evaluation: DatasetPrepare, the split decided by the first split_inputs
- * features only (-1: all), and infinite values kept (scoring takes them).
+ * features only (-1: all), and infinite features kept (scoring takes them).
  */
 Dataset *
 DatasetPrepareSplit(const char *source, const char *target, List *features, int split_inputs,
@@ -829,7 +831,7 @@ DatasetPrepareSplit(const char *source, const char *target, List *features, int 
 	return Prepare(source, target, features, split_inputs, classification, test_fraction, seed, one_pass, false);
 }
 
-/* DatasetPrepare and DatasetPrepareSplit; finite: an infinite target or input is an error. */
+/* DatasetPrepare and DatasetPrepareSplit; finite: an infinite input is an error (an infinite target always is). */
 static Dataset *
 Prepare(const char *source, const char *target, List *features, int split_inputs,
 		bool classification, double test_fraction, int seed, bool one_pass, bool finite)
