@@ -143,3 +143,7 @@ SELECT mlops._register_version('huge', 'linear', 'regression', '{x}', 'y', NULL,
        NULL, 'houses', 4, 0, 0, NULL, '\x00', 'linear-json') AS version \gset
 SELECT metric, round(value::numeric, 6) AS value, drifted
   FROM mlops.drift('huge', $$SELECT x FROM (VALUES (0::float8), (1), (2)) t(x)$$);
+-- beyond 100,000 distinct rows the running sums overflowed as well (std was null)
+SELECT (p->'features'->0->>'std')::float8 > 9e307 AS std_near_1e308, p->'features'->0 ? 'sampled' AS sampled
+  FROM mlops.profile($$SELECT CASE WHEN i % 2 = 0 THEN 1e308 ELSE -1e308 END * (1 - i / 1e7) AS x
+                         FROM generate_series(1, 150000) i$$) p;

@@ -743,41 +743,60 @@ SummariseSorted(FeatureProfile *p, const double *sorted, const int64 *weight, in
 }
 
 /*
- * Numeric summary of every value, sorted: moments, then bins and sample.
- * Values near the float8 limit (1e308) overflow the sums: the moments are
- * then taken again on the values divided by the greatest magnitude (both
- * are finite, and Wasserstein is divided by the std).
+ * The mean and population std of sorted values (each once, or weight[i]
+ * times; m > 0) taken on the values divided by the greatest magnitude: for
+ * values near the float8 limit (1e308), whose sums overflow, while mean and
+ * std are finite (and Wasserstein is divided by the std).
  */
+static void
+ScaledMoments(const double *sorted, const int64 *weight, int64 m, double *mean, double *std)
+{
+	double		scale = Max(fabs(sorted[0]), fabs(sorted[m - 1]));
+	double		sum = 0.0,
+				ss = 0.0,
+				n = 0.0,
+				mu;
+
+	for (int64 i = 0; i < m; i++)
+	{
+		double		w = weight ? weight[i] : 1;
+
+		sum += w * (sorted[i] / scale);
+		n += w;
+	}
+	mu = sum / n;
+	for (int64 i = 0; i < m; i++)
+	{
+		double		d = sorted[i] / scale - mu;
+
+		ss += (weight ? weight[i] : 1) * d * d;
+	}
+	*mean = mu * scale;
+	*std = sqrt(ss / n) * scale;
+}
+
+/* Numeric summary of every value, sorted: moments, then bins and sample. */
 static void
 SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
 {
 	double		sum = 0.0,
 				ss = 0.0;
-	double		scale = 1.0;
 
 	p->count = n;
 	if (n == 0)
 		return;
-	p->min = sorted[0];
-	p->max = sorted[n - 1];
 	for (int64 i = 0; i < n; i++)
 		sum += sorted[i];
 	p->mean = sum / n;
 	CHECK_FOR_INTERRUPTS();
 	for (int64 i = 0; i < n; i++)
 		ss += (sorted[i] - p->mean) * (sorted[i] - p->mean);
-	if (!isfinite(ss))
-	{
-		scale = Max(fabs(p->min), fabs(p->max));
-		sum = ss = 0.0;
-		for (int64 i = 0; i < n; i++)
-			sum += sorted[i] / scale;
-		for (int64 i = 0; i < n; i++)
-			ss += (sorted[i] / scale - sum / n) * (sorted[i] / scale - sum / n);
-		p->mean = sum / n * scale;
-	}
 	CHECK_FOR_INTERRUPTS();
-	p->std = sqrt(ss / n) * scale;
+	p->std = sqrt(ss / n);
+	if (!isfinite(ss))
+		ScaledMoments(sorted, NULL, n, &p->mean, &p->std);
+	p->min = sorted[0];
+	p->max = sorted[n - 1];
 	SummariseSorted(p, sorted, NULL, n, sample_size);
 }
 
@@ -796,6 +815,7 @@ SummariseSample(ProfileBuilder *b, FeatureAccum *f, int k, FeatureProfile *p, in
 	int64		m = 0;
 	double		w1 = 0.0,
 				w2 = 0.0;
+	bool		overflow;
 
 	if (!b->merged)
 	{
@@ -818,8 +838,12 @@ SummariseSample(ProfileBuilder *b, FeatureAccum *f, int k, FeatureProfile *p, in
 	p->std = sqrt(Max(f->sumsq / f->count - (f->sum / f->count) * (f->sum / f->count), 0.0));
 	p->min = f->min;
 	p->max = f->max;
+	/* running sums that overflowed (values near 1e308): the moments of the kept rows */
+	overflow = !isfinite(f->sum) || !isfinite(f->sumsq);
 	if (!b->merged)
 	{
+		if (overflow && m > 0)
+			ScaledMoments(sorted, NULL, m, &p->mean, &p->std);
 		p->sampled = m;
 		SummariseSorted(p, sorted, NULL, m, sample_size);
 		return;
@@ -843,6 +867,8 @@ SummariseSample(ProfileBuilder *b, FeatureAccum *f, int k, FeatureProfile *p, in
 		weight[i] = wv[i].weight;
 	}
 	pfree(wv);
+	if (overflow && m > 0)
+		ScaledMoments(sorted, weight, m, &p->mean, &p->std);
 	/* the effective size of the weighted sample, when it is not every value */
 	if (b->discarded && m > 0)
 		p->sampled = (int64) floor(w1 * w1 / w2 + 0.5);
