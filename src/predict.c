@@ -45,23 +45,24 @@
 
 /*
  * Identifies what a snapshot can see. Two MVCC snapshots with the same xmin,
- * xmax and in-progress transactions see the same committed transactions; with
- * the same own transaction and command id they see the same own changes too.
+ * xmax and in-progress transactions (and subtransactions, or both overflowed)
+ * see the same committed transactions; with the same own transaction and
+ * command id they see the same own changes too. The in-progress xids are kept
+ * whatever their number: xmin and xmax alone do not tell, as the commit of an
+ * xid older than the newest completed one leaves both as they were.
  */
-#define SNAPKEY_XIDS 32
-
 typedef struct SnapKey
 {
-	bool		comparable;		/* false: no snapshot, or too many running xids */
-	Snapshot	snapshot;		/* the snapshot itself, for a key that is not comparable */
+	bool		comparable;		/* false: no MVCC snapshot */
 	TransactionId xmin;
 	TransactionId xmax;
 	TransactionId own_xid;
 	CommandId	curcid;
+	bool		suboverflowed;
+	bool		recovery;		/* takenDuringRecovery: the xids are in subxip */
 	uint32		xcnt;
-	int32		subxcnt;
-	TransactionId xip[SNAPKEY_XIDS];
-	TransactionId subxip[SNAPKEY_XIDS];
+	int32		subxcnt;		/* of subxids kept (0 when overflowed) */
+	TransactionId *xids;		/* xip then subxip, or NULL */
 } SnapKey;
 
 /* A resolved model reference. */
@@ -111,28 +112,53 @@ typedef struct CallSite
 static Resolution backend_res[BACKEND_RESOLUTIONS];
 static int	backend_res_next = 0;
 
-/* The key of the active snapshot (not comparable when there is none or it is too big). */
+/* The key of the active snapshot, its xids allocated in `cxt` (not comparable when there is none). */
 static void
-CurrentSnapKey(SnapKey *key)
+CurrentSnapKey(SnapKey *key, MemoryContext cxt)
 {
 	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
 
-	memset(key, 0, offsetof(SnapKey, xip));
-	key->snapshot = snap;
-	if (snap == NULL)
+	memset(key, 0, sizeof(SnapKey));
+	if (snap == NULL || snap->snapshot_type != SNAPSHOT_MVCC)
 		return;
+	key->comparable = true;
 	key->xmin = snap->xmin;
 	key->xmax = snap->xmax;
 	key->own_xid = GetCurrentTransactionIdIfAny();
 	key->curcid = snap->curcid;
-	if (snap->snapshot_type != SNAPSHOT_MVCC || snap->suboverflowed ||
-		snap->xcnt > SNAPKEY_XIDS || snap->subxcnt > SNAPKEY_XIDS || snap->subxcnt < 0)
-		return;
-	key->comparable = true;
+	key->suboverflowed = snap->suboverflowed;
+	key->recovery = snap->takenDuringRecovery;
 	key->xcnt = snap->xcnt;
-	key->subxcnt = snap->subxcnt;
-	memcpy(key->xip, snap->xip, snap->xcnt * sizeof(TransactionId));
-	memcpy(key->subxip, snap->subxip, snap->subxcnt * sizeof(TransactionId));
+	key->subxcnt = snap->suboverflowed && !snap->takenDuringRecovery ? 0 : Max(snap->subxcnt, 0);
+	if (key->xcnt + key->subxcnt > 0)
+	{
+		key->xids = MemoryContextAlloc(cxt, (key->xcnt + key->subxcnt) * sizeof(TransactionId));
+		memcpy(key->xids, snap->xip, key->xcnt * sizeof(TransactionId));
+		memcpy(key->xids + key->xcnt, snap->subxip, key->subxcnt * sizeof(TransactionId));
+	}
+}
+
+/* A copy of `key` with its xids in `cxt`. */
+static SnapKey
+CopySnapKey(const SnapKey *key, MemoryContext cxt)
+{
+	SnapKey		copy = *key;
+
+	if (key->xids)
+	{
+		copy.xids = MemoryContextAlloc(cxt, (key->xcnt + key->subxcnt) * sizeof(TransactionId));
+		memcpy(copy.xids, key->xids, (key->xcnt + key->subxcnt) * sizeof(TransactionId));
+	}
+	return copy;
+}
+
+/* Frees the xids of a key. */
+static void
+FreeSnapKey(SnapKey *key)
+{
+	if (key->xids)
+		pfree(key->xids);
+	key->xids = NULL;
 }
 
 /* Whether the active snapshot sees what the snapshot of `key` saw. */
@@ -140,37 +166,19 @@ static bool
 SnapKeyHolds(const SnapKey *key)
 {
 	Snapshot	snap;
+	int32		subxcnt;
 
 	if (!key->comparable || !ActiveSnapshotSet())
 		return false;
 	snap = GetActiveSnapshot();
-	if (snap->xmin != key->xmin || snap->xmax != key->xmax || snap->curcid != key->curcid ||
-		snap->xcnt != key->xcnt || snap->subxcnt != key->subxcnt || snap->suboverflowed ||
-		snap->snapshot_type != SNAPSHOT_MVCC || GetCurrentTransactionIdIfAny() != key->own_xid)
-		return false;
-	for (uint32 i = 0; i < key->xcnt; i++)
-		if (snap->xip[i] != key->xip[i])
-			return false;
-	for (int32 i = 0; i < key->subxcnt; i++)
-		if (snap->subxip[i] != key->subxip[i])
-			return false;
-	return true;
-}
-
-/*
- * Whether a call site's resolution still holds: under a comparable key as
- * above, else only under the very same snapshot (the rest of its statement).
- */
-static bool
-CallSiteKeyHolds(const SnapKey *key)
-{
-	Snapshot	snap;
-
-	if (key->comparable)
-		return SnapKeyHolds(key);
-	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
-	return snap != NULL && snap == key->snapshot && snap->xmin == key->xmin &&
-		snap->xmax == key->xmax && snap->curcid == key->curcid;
+	subxcnt = snap->suboverflowed && !snap->takenDuringRecovery ? 0 : Max(snap->subxcnt, 0);
+	return snap->snapshot_type == SNAPSHOT_MVCC &&
+		snap->xmin == key->xmin && snap->xmax == key->xmax && snap->curcid == key->curcid &&
+		GetCurrentTransactionIdIfAny() == key->own_xid &&
+		snap->suboverflowed == key->suboverflowed && snap->takenDuringRecovery == key->recovery &&
+		snap->xcnt == key->xcnt && subxcnt == key->subxcnt &&
+		(key->xcnt == 0 || memcmp(snap->xip, key->xids, key->xcnt * sizeof(TransactionId)) == 0) &&
+		(subxcnt == 0 || memcmp(snap->subxip, key->xids + key->xcnt, subxcnt * sizeof(TransactionId)) == 0);
 }
 
 /* Resolves a reference through mlops.resolve_model (SPI, under the active snapshot). */
@@ -228,12 +236,13 @@ Resolve(const char *ref)
 		pfree(res->ref);
 		pfree(res->default_alias);
 		pfree(res->name);
+		FreeSnapKey(&res->key);
 	}
 	memset(res, 0, sizeof(Resolution));
 	ResolveThroughSpi(ref, res);	/* may fail: res stays empty */
 	res->ref = MemoryContextStrdup(TopMemoryContext, ref);
 	res->default_alias = MemoryContextStrdup(TopMemoryContext, mlops_default_alias);
-	CurrentSnapKey(&res->key);
+	CurrentSnapKey(&res->key, TopMemoryContext);
 	return res;
 }
 
@@ -282,12 +291,14 @@ UseResolution(CallSite *cs, const Resolution *res, const char *ref)
 	{
 		pfree(cs->res.ref);
 		pfree(cs->res.default_alias);
+		FreeSnapKey(&cs->res.key);
 	}
 	/* own copies: the backend's entry may be recycled while the call site lives */
 	cs->res = *res;
 	cs->res.ref = MemoryContextStrdup(cs->mcxt, ref);
 	cs->res.default_alias = MemoryContextStrdup(cs->mcxt, res->default_alias);
 	cs->res.name = NULL;
+	cs->res.key = CopySnapKey(&res->key, cs->mcxt);
 	SizeBuffers(cs, cs->model);
 	return cs->model;
 }
@@ -301,11 +312,11 @@ CallSiteModel(FunctionCallInfo fcinfo, CallSite *cs, int arg)
 
 	RequireArg(fcinfo, arg, "model");
 	/* a constant reference needs no comparing once resolved */
-	if (cs->res.ref && !cs->model->stale && cs->ref_is_constant && CallSiteKeyHolds(&cs->res.key) &&
+	if (cs->res.ref && !cs->model->stale && cs->ref_is_constant && SnapKeyHolds(&cs->res.key) &&
 		strcmp(cs->res.default_alias, mlops_default_alias) == 0)
 		return cs->model;
 	ref_text = PG_GETARG_TEXT_PP(arg);
-	if (cs->res.ref && !cs->model->stale && CallSiteKeyHolds(&cs->res.key) &&
+	if (cs->res.ref && !cs->model->stale && SnapKeyHolds(&cs->res.key) &&
 		strlen(cs->res.ref) == VARSIZE_ANY_EXHDR(ref_text) &&
 		memcmp(cs->res.ref, VARDATA_ANY(ref_text), VARSIZE_ANY_EXHDR(ref_text)) == 0 &&
 		strcmp(cs->res.default_alias, mlops_default_alias) == 0)

@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""Sessions racing each other on the registry: what one session commits is
+seen by another from its next statement on, in every case the snapshot
+machinery allows, and racing writers get clean results or documented errors."""
+import threading
+
+import psycopg2
+
+from mlops_test import check, connect, finish, fresh_database, query
+
+DB = "test_concurrency"
+admin = fresh_database(DB)
+query(admin, "CREATE TABLE filler (i int)")
+v1 = query(admin, "SELECT version FROM mlops.train('m', 'diabetes', 'target', 'linear', "
+                  "features => '{age,bmi}', seed => 1)")[0][0]
+v2 = query(admin, "SELECT version FROM mlops.train('m', 'diabetes', 'target', 'linear', "
+                  "features => '{age,bmi}', seed => 7)")[0][0]
+P = {v: query(admin, "SELECT mlops.predict(%s, ARRAY[0.05, 0.05])", ("m:%d" % v,))[0][0] for v in (v1, v2)}
+check(P[v1] != P[v2], "the two versions score differently")
+
+
+def scoring_loop(conn):
+    """Scores 'm' in a PL/pgSQL loop (one call site, a new snapshot per
+    statement) until a statement sees production on v2, then once more with
+    the same call site; returns the version that last score belongs to."""
+    query(conn, """CREATE OR REPLACE FUNCTION pg_temp.score_until_moved(target int) RETURNS float8
+        LANGUAGE plpgsql AS $$
+        DECLARE p float8; seen boolean := false;
+        BEGIN
+            LOOP
+                p := mlops.predict('m', ARRAY[0.05, 0.05]);
+                EXIT WHEN seen;
+                seen := (SELECT version FROM mlops.resolve_model('m')) = target;
+                PERFORM pg_sleep(0.01);
+            END LOOP;
+            RETURN p;
+        END $$""")
+    p = query(conn, "SELECT pg_temp.score_until_moved(%s)", (v2,))[0][0]
+    return [v for v in P if P[v] == p]
+
+
+def stale_after_commit(overflow):
+    """A commit that leaves the snapshot's xmin and xmax as they were (the
+    mover's xid is older than a transaction that completed before it) must
+    still be seen by the next statement. overflow: another session holds more
+    subtransactions than a snapshot lists (a suboverflowed snapshot)."""
+    query(admin, "SELECT mlops.set_alias('m', 'production', %s)", (v1,))
+    old = connect(DB)
+    old.autocommit = False
+    query(old, "SELECT pg_current_xact_id()")  # the oldest running xid: xmin stays
+    if overflow:
+        for i in range(70):
+            query(old, "SAVEPOINT s%d; INSERT INTO filler VALUES (%d)" % (i, i))
+    mover = connect(DB)
+    mover.autocommit = False
+    query(mover, "SELECT pg_current_xact_id()")
+    younger = connect(DB)
+    query(younger, "BEGIN; SELECT pg_current_xact_id(); COMMIT")  # completes after the mover's xid
+    query(mover, "SELECT mlops.set_alias('m', 'production', %s)", (v2,))
+    scorer = connect(DB)
+    out = []
+    t = threading.Thread(target=lambda: out.append(scoring_loop(scorer)))
+    t.start()
+    t.join(0.3)
+    mover.commit()
+    t.join()
+    old.rollback()
+    for c in (old, mover, younger, scorer):
+        c.close()
+    return out[0]
+
+
+for overflow in (False, True):
+    got = stale_after_commit(overflow)
+    check(got == [v2], "%s: the statement after the move's commit scores v2 (got version %s)"
+          % ("suboverflowed snapshots" if overflow else "ordinary snapshots", got))
+
+
+finish()
