@@ -76,4 +76,61 @@ for overflow in (False, True):
           % ("suboverflowed snapshots" if overflow else "ordinary snapshots", got))
 
 
+# Alias moves of one model happen one at a time. A trigger makes a set_alias
+# pause after it has taken the alias (before its history row's foreign key
+# locks the model) while another move of the same alias runs.
+query(admin, """CREATE FUNCTION pg_temp.nap() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF current_setting('test.nap', true) = 'on' THEN PERFORM pg_sleep(0.5); END IF;
+        RETURN NEW;
+    END $$""")
+query(admin, "CREATE TRIGGER nap BEFORE INSERT ON mlops.deployment FOR EACH ROW EXECUTE FUNCTION pg_temp.nap()")
+v3 = query(admin, "SELECT version FROM mlops.train('m', 'diabetes', 'target', 'linear', "
+                  "features => '{age,bmi}', seed => 9)")[0][0]
+
+
+def racing(first, second):
+    """Runs `first` in a session that pauses in it, and `second` in another
+    session meanwhile; returns each one's outcome ('ok' or the SQLSTATE)."""
+    outcome = {}
+
+    def run(name, sql, nap):
+        conn = connect(DB)
+        try:
+            if nap:
+                query(conn, "SET test.nap = on")
+            query(conn, sql)
+            outcome[name] = "ok"
+        except psycopg2.Error as e:
+            outcome[name] = e.pgcode
+        conn.close()
+    a = threading.Thread(target=run, args=("first", first, True))
+    a.start()
+    a.join(0.2)
+    b = threading.Thread(target=run, args=("second", second, False))
+    b.start()
+    a.join()
+    b.join()
+    return outcome["first"], outcome["second"]
+
+
+def history(alias):
+    return query(admin, "SELECT action, from_version, to_version FROM mlops.deployments "
+                        "WHERE model = 'm' AND alias = %s ORDER BY id", (alias,))
+
+
+query(admin, "SELECT mlops.set_alias('m', 'staging', %s)", (v1,))
+query(admin, "SELECT mlops.set_alias('m', 'staging', %s)", (v2,))
+got = racing("SELECT mlops.set_alias('m', 'staging', %d)" % v3, "SELECT mlops.rollback('m', 'staging')")
+check(got == ("ok", "ok"), "a rollback racing a set_alias of the same alias waits for it, no deadlock (got %s)"
+      % (got,))
+check(history("staging")[-2:] == [("set", v2, v3), ("rollback", v3, v2)],
+      "the rollback undid the move that committed before it: %s" % history("staging")[-2:])
+
+got = racing("SELECT mlops.set_alias('m', 'canary', %d)" % v1, "SELECT mlops.set_alias('m', 'canary', %d)" % v2)
+check(got == ("ok", "ok"), "two set_alias creating the same alias both succeed (got %s)" % (got,))
+check(history("canary") == [("set", None, v1), ("set", v1, v2)],
+      "the second move records where the first left the alias: %s" % history("canary"))
+query(admin, "DROP TRIGGER nap ON mlops.deployment")
+
 finish()

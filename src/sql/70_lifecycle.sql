@@ -22,6 +22,25 @@ END
 $$;
 COMMENT ON FUNCTION mlops._model_id(text) IS 'internal: the id of a model by name; 42704 when there is none';
 
+-- Locks a model's row against other alias moves until the transaction ends, so
+-- that moves of its aliases (set_alias, delete_alias, rollback, promote) happen
+-- one at a time: each reads the alias and its history as the previous move
+-- left them. Taken before any other registry lock of the move (the model, then
+-- the version, then the alias), the order training follows too, so two moves
+-- never deadlock. FOR NO KEY UPDATE: the foreign keys of versions and history
+-- rows inserted meanwhile (KEY SHARE) do not wait for it.
+CREATE FUNCTION mlops._lock_model(model_id bigint) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+BEGIN
+    PERFORM FROM mlops.model m WHERE m.id = _lock_model.model_id FOR NO KEY UPDATE;
+    RETURN model_id;
+END
+$$;
+COMMENT ON FUNCTION mlops._lock_model(bigint) IS
+    'internal: locks a model against concurrent alias moves until the transaction ends';
+
 -- Checks that alias is a valid alias name that the calling role may move:
 -- "production" is reserved to mlops_admin.
 CREATE FUNCTION mlops._check_alias_move(alias text) RETURNS text
@@ -73,6 +92,7 @@ DECLARE
     mid bigint := mlops._model_id(model);
 BEGIN
     PERFORM mlops._check_alias_move(alias);
+    PERFORM mlops._lock_model(mid);
     PERFORM mlops._lock_version(mid, model, version);
     IF EXISTS (SELECT FROM mlops.alias a WHERE a.model_id = mid AND a.alias = set_alias.alias
                                           AND a.version = set_alias.version) THEN
@@ -92,6 +112,7 @@ DECLARE
     mid bigint := mlops._model_id(model);
 BEGIN
     PERFORM mlops._check_alias_move(alias);
+    PERFORM mlops._lock_model(mid);
     IF NOT EXISTS (SELECT FROM mlops.alias a WHERE a.model_id = mid AND a.alias = delete_alias.alias) THEN
         RAISE EXCEPTION 'model "%" has no alias "%"', model, alias USING ERRCODE = 'undefined_object';
     END IF;
@@ -139,7 +160,7 @@ DECLARE
 BEGIN
     PERFORM mlops._check_alias_move(alias);
     -- serialise with other moves of this alias, so the history we replay is the one we extend
-    PERFORM FROM mlops.model m WHERE m.id = mid FOR UPDATE;
+    PERFORM mlops._lock_model(mid);
     stack := mlops._alias_stack(mid, alias);
     IF cardinality(stack) = 0 THEN
         RAISE EXCEPTION 'model "%" has no alias "%"', model, alias USING ERRCODE = 'undefined_object';
@@ -216,8 +237,8 @@ DECLARE
     current int;
 BEGIN
     PERFORM mlops._check_alias_move(alias);
-    -- serialise with rollback() and other promotions of this model
-    PERFORM FROM mlops.model m WHERE m.id = mid FOR UPDATE;
+    -- serialise with the other moves of this model's aliases
+    PERFORM mlops._lock_model(mid);
     PERFORM mlops._lock_version(mid, model, candidate);
     SELECT a.version INTO current FROM mlops.alias a
      WHERE a.model_id = mid AND a.alias = _record_promotion.alias FOR UPDATE;
