@@ -133,4 +133,25 @@ check(history("canary") == [("set", None, v1), ("set", v1, v2)],
       "the second move records where the first left the alias: %s" % history("canary"))
 query(admin, "DROP TRIGGER nap ON mlops.deployment")
 
+# log_param at REPEATABLE READ: a param another session committed after the
+# snapshot is a serialization failure, not the primary key's raw 23505
+logger = connect(DB)
+run = query(logger, "SELECT mlops.start_run('params')")[0][0]
+late = connect(DB)
+late.autocommit = False
+query(late, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+query(late, "SELECT count(*) FROM mlops.runs")  # the snapshot
+query(logger, "SELECT mlops.log_param(%s, 'k', 'v')", (run,))
+try:
+    query(late, "SELECT mlops.log_param(%s, 'k', 'v')", (run,))
+    got = "ok"
+except psycopg2.Error as e:
+    got = e.pgcode
+late.rollback()
+check(got == "40001", "log_param of a param committed after a REPEATABLE READ snapshot: 40001 (got %s)" % got)
+query(late, "SELECT mlops.log_param(%s, 'k', 'v')", (run,))
+late.commit()
+check(query(logger, "SELECT params FROM mlops.runs WHERE run_id = %s", (run,))[0][0] == {"k": "v"},
+      "run again, it is the no-op a same value is")
+
 finish()

@@ -90,10 +90,15 @@ BEGIN
     PERFORM mlops._lock_run(run_id, true);
     PERFORM mlops._check_key(key, 'param key');
     PERFORM mlops._require(value, 'value');
+    -- ON CONFLICT: at REPEATABLE READ a param committed after our snapshot is
+    -- invisible to a SELECT; the insert then fails with 40001, not with the
+    -- primary key's 23505
+    INSERT INTO mlops.run_param VALUES (run_id, key, value) ON CONFLICT ON CONSTRAINT run_param_pkey DO NOTHING;
+    IF FOUND THEN
+        RETURN;
+    END IF;
     SELECT p.value INTO old FROM mlops.run_param p WHERE p.run_id = log_param.run_id AND p.key = log_param.key;
-    IF NOT FOUND THEN
-        INSERT INTO mlops.run_param VALUES (run_id, key, value);
-    ELSIF old IS DISTINCT FROM value THEN
+    IF old IS DISTINCT FROM value THEN
         RAISE EXCEPTION 'param "%" of run % is already set to a different value', key, run_id
             USING ERRCODE = 'unique_violation',
                   DETAIL = pg_catalog.format('The logged value is %L; the new value is %L.',
