@@ -154,4 +154,40 @@ late.commit()
 check(query(logger, "SELECT params FROM mlops.runs WHERE run_id = %s", (run,))[0][0] == {"k": "v"},
       "run again, it is the no-op a same value is")
 
+# a monitor dropped while it runs: 42704 and nothing recorded, whether the drop
+# commits before the run records or is still open when it does
+query(admin, "CREATE VIEW slow_diabetes AS SELECT d.* FROM diabetes d, pg_sleep(0.4)")
+
+
+def run_while_dropped(drop_open, sql):
+    query(admin, "SELECT mlops.create_monitor('mon', 'm', 'slow_diabetes')")
+    out = []
+
+    def run():
+        try:
+            out.append(query(connect(DB), sql))
+        except psycopg2.Error as e:
+            out.append(e.pgcode)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(0.2)
+    dropper = connect(DB)
+    dropper.autocommit = not drop_open
+    query(dropper, "SELECT mlops.drop_monitor('mon')")
+    if drop_open:
+        t.join(0.5)  # the run waits at its recording for the open drop
+        dropper.commit()
+    t.join()
+    dropper.close()
+    return out[0]
+
+
+for drop_open in (False, True):
+    when = "open while the run records" if drop_open else "committed before the run records"
+    got = run_while_dropped(drop_open, "SELECT mlops.run_monitor('mon')")
+    check(got == "42704", "run_monitor of a monitor dropped meanwhile (%s): 42704 (got %s)" % (when, got))
+    got = run_while_dropped(drop_open, "SELECT * FROM mlops.run_monitors()")
+    check(got == [], "run_monitors leaves a monitor dropped meanwhile out (%s), got %s" % (when, got))
+check(query(admin, "SELECT count(*) FROM mlops.monitor_run")[0][0] == 0, "no run of a dropped monitor is left")
+
 finish()

@@ -229,7 +229,11 @@ COMMENT ON FUNCTION mlops.drop_monitor(text) IS
     'drops a monitor with its recorded runs, results and alerts (its creator or mlops_admin)';
 
 -- Records one run of a monitor (results: [{"feature", "value", "drifted"}], or
--- error) and its alert; returns the run's summary.
+-- error) and its alert; returns the run's summary, or NULL when the monitor
+-- was dropped meanwhile. The monitor is locked (KEY SHARE) first: a drop that
+-- has not committed is waited for and then finds nothing to record to, rather
+-- than the run failing on the monitor's foreign key (23503), and a later drop
+-- waits for this transaction.
 CREATE FUNCTION mlops._record_monitor_run(monitor text, model text, version int, results jsonb, error text)
     RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -242,7 +246,10 @@ DECLARE
     alert_id bigint;
     message text;
 BEGIN
-    SELECT * INTO STRICT m FROM mlops.monitor mon WHERE mon.name = _record_monitor_run.monitor;
+    SELECT * INTO m FROM mlops.monitor mon WHERE mon.name = _record_monitor_run.monitor FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
     SELECT coalesce(array_agg(e->>'feature' ORDER BY ord), '{}') INTO bad
       FROM jsonb_array_elements(coalesce(results, '[]')) WITH ORDINALITY AS x(e, ord)
      WHERE (e->>'drifted')::boolean;
@@ -308,6 +315,10 @@ BEGIN
       INTO results
       FROM d x WHERE x.metric = m.metric;
     outcome := mlops._record_monitor_run(m.name, v.model, v.version, results, NULL);
+    IF outcome IS NULL THEN
+        RAISE EXCEPTION 'monitor "%" does not exist', run_monitor.name USING ERRCODE = 'undefined_object',
+            DETAIL = 'It was dropped while it ran.';
+    END IF;
     -- action retrain: a drifted feature retrains the model through the gate
     IF m.action = 'retrain' AND pg_catalog.jsonb_array_length(outcome->'drifted') > 0 THEN
         outcome := outcome || pg_catalog.jsonb_build_object('retrain',
@@ -327,6 +338,7 @@ DECLARE
     resolved_model text;
     resolved_version int;
     failure text;
+    outcome jsonb;
 BEGIN
     FOR m IN SELECT * FROM mlops.monitors ORDER BY monitors.name LOOP
         BEGIN
@@ -341,7 +353,10 @@ BEGIN
             EXCEPTION WHEN OTHERS THEN
                 NULL;           -- the model reference itself is what failed
             END;
-            RETURN NEXT mlops._record_monitor_run(m.name, resolved_model, resolved_version, '[]', failure);
+            outcome := mlops._record_monitor_run(m.name, resolved_model, resolved_version, '[]', failure);
+            IF outcome IS NOT NULL THEN  -- NULL: the monitor was dropped since the loop began
+                RETURN NEXT outcome;
+            END IF;
         END;
     END LOOP;
 END
