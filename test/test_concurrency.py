@@ -3,6 +3,7 @@
 seen by another from its next statement on, in every case the snapshot
 machinery allows, and racing writers get clean results or documented errors."""
 import threading
+import time
 
 import psycopg2
 
@@ -189,5 +190,49 @@ for drop_open in (False, True):
     got = run_while_dropped(drop_open, "SELECT * FROM mlops.run_monitors()")
     check(got == [], "run_monitors leaves a monitor dropped meanwhile out (%s), got %s" % (when, got))
 check(query(admin, "SELECT count(*) FROM mlops.monitor_run")[0][0] == 0, "no run of a dropped monitor is left")
+
+# The registry is audited: a transaction that wrote it (model "other") holds
+# the audit log's lock, then moves "m". A single move or training of "m" that
+# started meanwhile waits for it without having locked "m" first: no deadlock.
+query(admin, "SELECT mlops.train('other', 'diabetes', 'target', 'linear', features => '{age,bmi}')")
+vd = query(admin, "SELECT version FROM mlops.train('m', 'diabetes', 'target', 'linear', "
+                  "features => '{age,bmi}', seed => 11)")[0][0]
+for i, (sql, target) in enumerate((("SELECT mlops.set_alias('m', 'staging', %d)" % v1, v2),
+                                   ("SELECT version FROM mlops.train('m', 'diabetes', 'target', 'linear', "
+                                    "features => '{age,bmi}', seed => 3)", v2),
+                                   ("SELECT mlops.delete_version('m', %d)" % vd, vd))):
+    several = connect(DB)
+    several.autocommit = False
+    query(several, "SELECT mlops.set_alias('other', %s, 1)", ("canary-%d" % i,))  # a write: a new alias
+    out = []
+    conn = connect(DB)
+    pid = conn.get_backend_pid()
+
+    def single():
+        try:
+            query(conn, sql)
+            out.append("ok")
+        except psycopg2.Error as e:
+            out.append(e.pgcode)
+    t = threading.Thread(target=single)
+    t.start()
+    for _ in range(500):  # until it waits for the audit log's lock
+        if query(admin, "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (pid,)) == [(True,)]:
+            break
+        time.sleep(0.01)
+    try:
+        query(several, "SELECT mlops.set_alias('m', %s, %s)", ("shadow-%d" % i, target))
+        several.commit()
+        out.append("ok")
+    except psycopg2.Error as e:
+        several.rollback()
+        out.append(e.pgcode)
+    t.join()
+    several.close()
+    # (in the order they end) the deletion waits for the transaction, then
+    # finds the version aliased
+    want = ["ok", "55000"] if "delete_version" in sql else ["ok", "ok"]
+    check(out == want, "%s racing a transaction that moved another model first: %s (got %s)"
+          % (sql.split("(")[0].split(".")[1], want, out))
 
 finish()

@@ -130,6 +130,30 @@ CREATE FUNCTION mlops._default_alias() RETURNS text
     RETURN coalesce(nullif(current_setting('mlops.default_alias', true), ''), 'production');
 COMMENT ON FUNCTION mlops._default_alias() IS 'internal: the value of mlops.default_alias (production when unset)';
 
+-- Takes the audit log's lock (mlops.audit_chain, EXCLUSIVE, until the
+-- transaction ends) when a registry table is audited, before a registry write
+-- locks any row: the first audited write would take it anyway, and taking it
+-- first gives every registry writer the same lock order (the audit log, then
+-- the model, the version, the alias). Otherwise a move or training that locked
+-- its model and then waited for the log would deadlock with a transaction that
+-- holds the log (it wrote another model, or any audited table) and then turns
+-- to that model.
+CREATE FUNCTION mlops._lock_registry() RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid IN ('mlops.model'::regclass, 'mlops.model_version'::regclass,
+                                    'mlops.alias'::regclass, 'mlops.deployment'::regclass)
+                  AND t.tgname = 'mlops_audit') THEN
+        LOCK TABLE mlops.audit_chain IN EXCLUSIVE MODE;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._lock_registry() IS
+    'internal: takes the audit log''s lock before a registry write when the registry is audited (one lock order for all its writers)';
+
 -- Moves (or, with version NULL, removes) an alias and appends the move to the
 -- deployment history, in the caller's transaction. Returns the previous version.
 CREATE FUNCTION mlops._move_alias(model_id bigint, alias text, version int, action text,
@@ -174,6 +198,7 @@ DECLARE
     new_version int;
 BEGIN
     PERFORM mlops._check_model_name(model);
+    PERFORM mlops._lock_registry();
     IF run_id IS NOT NULL THEN
         PERFORM mlops._lock_run(run_id, false);
     END IF;

@@ -25,15 +25,17 @@ COMMENT ON FUNCTION mlops._model_id(text) IS 'internal: the id of a model by nam
 -- Locks a model's row against other alias moves until the transaction ends, so
 -- that moves of its aliases (set_alias, delete_alias, rollback, promote) happen
 -- one at a time: each reads the alias and its history as the previous move
--- left them. Taken before any other registry lock of the move (the model, then
--- the version, then the alias), the order training follows too, so two moves
--- never deadlock. FOR NO KEY UPDATE: the foreign keys of versions and history
--- rows inserted meanwhile (KEY SHARE) do not wait for it.
+-- left them. Taken before any other registry lock of the move but the audit
+-- log's (_lock_registry; then the model, the version, the alias), the order
+-- training follows too, so two moves never deadlock. FOR NO KEY UPDATE: the
+-- foreign keys of versions and history rows inserted meanwhile (KEY SHARE) do
+-- not wait for it.
 CREATE FUNCTION mlops._lock_model(model_id bigint) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 BEGIN
+    PERFORM mlops._lock_registry();
     PERFORM FROM mlops.model m WHERE m.id = _lock_model.model_id FOR NO KEY UPDATE;
     RETURN model_id;
 END
@@ -197,6 +199,7 @@ DECLARE
     creator name;
     aliases text;
 BEGIN
+    PERFORM mlops._lock_registry();
     SELECT v.created_by INTO creator FROM mlops.model_version v
      WHERE v.model_id = mid AND v.version = mlops._require(delete_version.version, 'version')
        FOR UPDATE;

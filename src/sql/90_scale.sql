@@ -59,6 +59,7 @@ BEGIN
                   DETAIL = 'The artifact was altered on its way from the publishing server.';
     END IF;
     PERFORM mlops._check_model_name(model);
+    PERFORM mlops._lock_registry();
     INSERT INTO mlops.model (name, created_by) VALUES (model, mlops.invoker()) ON CONFLICT (name) DO NOTHING;
     SELECT m.id, m.last_version INTO STRICT mid, last FROM mlops.model m
      WHERE m.name = _install_version.model FOR UPDATE;
