@@ -235,4 +235,40 @@ for i, (sql, target) in enumerate((("SELECT mlops.set_alias('m', 'staging', %d)"
     check(out == want, "%s racing a transaction that moved another model first: %s (got %s)"
           % (sql.split("(")[0].split(".")[1], want, out))
 
+# predict_logged racing a move of its alias and the deletion of the version it
+# resolved: the deletion waits for the scoring transaction, which logs the
+# version that scored (not a 23503 from the log row's foreign key). A trigger
+# makes the log insert pause, as a slow scoring would.
+vl = query(admin, "SELECT version FROM mlops.train('m', 'diabetes', 'target', 'linear', "
+                  "features => '{age,bmi}', seed => 13)")[0][0]
+query(admin, "SELECT mlops.set_alias('m', 'live', %s)", (vl,))
+query(admin, "CREATE TRIGGER nap BEFORE INSERT ON mlops.prediction_log FOR EACH ROW EXECUTE FUNCTION pg_temp.nap()")
+out = []
+
+
+def logged():
+    conn = connect(DB)
+    query(conn, "SET test.nap = on")
+    try:
+        out.append(query(conn, "SELECT mlops.predict_logged('m@live', 'k1', ARRAY[0.05, 0.05])")[0][0])
+    except psycopg2.Error as e:
+        out.append(e.pgcode)
+    conn.close()
+
+
+t = threading.Thread(target=logged)
+t.start()
+t.join(0.2)
+query(admin, "SELECT mlops.set_alias('m', 'live', %s)", (v1,))
+try:
+    query(admin, "SELECT mlops.delete_version('m', %s)", (vl,))
+    deleted = "ok"
+except psycopg2.Error as e:
+    deleted = e.pgcode
+t.join()
+query(admin, "DROP TRIGGER nap ON mlops.prediction_log")
+check(deleted == "ok", "the version is deleted once the scoring transaction ends (got %s)" % deleted)
+check(len(out) == 1 and not isinstance(out[0], str),
+      "predict_logged of a version deleted meanwhile scores it and logs it (got %s)" % out)
+
 finish()

@@ -38,19 +38,30 @@ COMMENT ON TABLE mlops.outcome IS 'the actual value of each key of a model, reco
 
 -- What predict_logged needs, checked and resolved once: the key (22004 when
 -- NULL, 22023 when empty or too long), the pinned 'name:version' reference
--- that scores, and whether the version classifies. SECURITY DEFINER because
--- mlops_scorer cannot read the registry tables.
+-- that scores, and whether the version classifies. The version is locked
+-- (KEY SHARE) until the transaction ends, so a delete_version committing
+-- between the resolution, the scoring and the log row's foreign key check
+-- cannot turn a valid reference into a 42704 or a 23503: the deletion waits
+-- instead. A version deleted between the resolution and the lock is resolved
+-- again (at READ COMMITTED the next statement sees where the alias went; at
+-- REPEATABLE READ the lock fails with 40001). SECURITY DEFINER because
+-- mlops_scorer cannot read the registry tables; VOLATILE and PARALLEL UNSAFE
+-- for the lock.
 CREATE FUNCTION mlops._resolve_logged(model text, key text, OUT ref text, OUT model_id bigint,
                                       OUT version int, OUT classification boolean)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 BEGIN
     PERFORM mlops._check_key(key, 'key');
-    SELECT r.model || ':' || r.version, r.model_id, r.version, v.task = 'classification'
-      INTO STRICT ref, model_id, version, classification
-      FROM mlops.resolve_model(_resolve_logged.model) r
-      JOIN mlops.model_version v ON v.model_id = r.model_id AND v.version = r.version;
+    LOOP
+        SELECT r.model || ':' || r.version, r.model_id, r.version, v.task = 'classification'
+          INTO ref, model_id, version, classification
+          FROM mlops.resolve_model(_resolve_logged.model) r
+          JOIN mlops.model_version v ON v.model_id = r.model_id AND v.version = r.version
+           FOR KEY SHARE OF v;
+        EXIT WHEN FOUND;
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION mlops._resolve_logged(text, text) IS
