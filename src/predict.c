@@ -112,6 +112,17 @@ typedef struct CallSite
 static Resolution backend_res[BACKEND_RESOLUTIONS];
 static int	backend_res_next = 0;
 
+/*
+ * How many subxids of a snapshot tell what it sees: none when it overflowed
+ * (an in-progress subtransaction is then looked up in pg_subtrans, whose
+ * top-level xid is in xip), except in recovery, where every xid is in subxip.
+ */
+static int32
+KeptSubxids(Snapshot snap)
+{
+	return snap->suboverflowed && !snap->takenDuringRecovery ? 0 : Max(snap->subxcnt, 0);
+}
+
 /* The key of the active snapshot, its xids allocated in `cxt` (not comparable when there is none). */
 static void
 CurrentSnapKey(SnapKey *key, MemoryContext cxt)
@@ -129,7 +140,7 @@ CurrentSnapKey(SnapKey *key, MemoryContext cxt)
 	key->suboverflowed = snap->suboverflowed;
 	key->recovery = snap->takenDuringRecovery;
 	key->xcnt = snap->xcnt;
-	key->subxcnt = snap->suboverflowed && !snap->takenDuringRecovery ? 0 : Max(snap->subxcnt, 0);
+	key->subxcnt = KeptSubxids(snap);
 	if (key->xcnt + key->subxcnt > 0)
 	{
 		key->xids = MemoryContextAlloc(cxt, (key->xcnt + key->subxcnt) * sizeof(TransactionId));
@@ -171,7 +182,7 @@ SnapKeyHolds(const SnapKey *key)
 	if (!key->comparable || !ActiveSnapshotSet())
 		return false;
 	snap = GetActiveSnapshot();
-	subxcnt = snap->suboverflowed && !snap->takenDuringRecovery ? 0 : Max(snap->subxcnt, 0);
+	subxcnt = KeptSubxids(snap);
 	return snap->snapshot_type == SNAPSHOT_MVCC &&
 		snap->xmin == key->xmin && snap->xmax == key->xmax && snap->curcid == key->curcid &&
 		GetCurrentTransactionIdIfAny() == key->own_xid &&
