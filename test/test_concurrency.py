@@ -20,6 +20,15 @@ P = {v: query(admin, "SELECT mlops.predict(%s, ARRAY[0.05, 0.05])", ("m:%d" % v,
 check(P[v1] != P[v2], "the two versions score differently")
 
 
+def sqlstate(conn, sql, params=None):
+    """Runs a statement; 'ok', or the SQLSTATE it failed with."""
+    try:
+        query(conn, sql, params)
+        return "ok"
+    except psycopg2.Error as e:
+        return e.pgcode
+
+
 def scoring_loop(conn):
     """Scores 'm' in a PL/pgSQL loop (one call site, a new snapshot per
     statement) until a statement sees production on v2, then once more with
@@ -97,13 +106,9 @@ def racing(first, second):
 
     def run(name, sql, nap):
         conn = connect(DB)
-        try:
-            if nap:
-                query(conn, "SET test.nap = on")
-            query(conn, sql)
-            outcome[name] = "ok"
-        except psycopg2.Error as e:
-            outcome[name] = e.pgcode
+        if nap:
+            query(conn, "SET test.nap = on")
+        outcome[name] = sqlstate(conn, sql)
         conn.close()
     a = threading.Thread(target=run, args=("first", first, True))
     a.start()
@@ -143,11 +148,7 @@ late.autocommit = False
 query(late, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 query(late, "SELECT count(*) FROM mlops.runs")  # the snapshot
 query(logger, "SELECT mlops.log_param(%s, 'k', 'v')", (run,))
-try:
-    query(late, "SELECT mlops.log_param(%s, 'k', 'v')", (run,))
-    got = "ok"
-except psycopg2.Error as e:
-    got = e.pgcode
+got = sqlstate(late, "SELECT mlops.log_param(%s, 'k', 'v')", (run,))
 late.rollback()
 check(got == "40001", "log_param of a param committed after a REPEATABLE READ snapshot: 40001 (got %s)" % got)
 query(late, "SELECT mlops.log_param(%s, 'k', 'v')", (run,))
@@ -209,11 +210,7 @@ for i, (sql, target) in enumerate((("SELECT mlops.set_alias('m', 'staging', %d)"
     pid = conn.get_backend_pid()
 
     def single():
-        try:
-            query(conn, sql)
-            out.append("ok")
-        except psycopg2.Error as e:
-            out.append(e.pgcode)
+        out.append(sqlstate(conn, sql))
     t = threading.Thread(target=single)
     t.start()
     for _ in range(500):  # until it waits for the audit log's lock
@@ -260,11 +257,7 @@ t = threading.Thread(target=logged)
 t.start()
 t.join(0.2)
 query(admin, "SELECT mlops.set_alias('m', 'live', %s)", (v1,))
-try:
-    query(admin, "SELECT mlops.delete_version('m', %s)", (vl,))
-    deleted = "ok"
-except psycopg2.Error as e:
-    deleted = e.pgcode
+deleted = sqlstate(admin, "SELECT mlops.delete_version('m', %s)", (vl,))
 t.join()
 query(admin, "DROP TRIGGER nap ON mlops.prediction_log")
 check(deleted == "ok", "the version is deleted once the scoring transaction ends (got %s)" % deleted)
