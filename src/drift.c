@@ -169,13 +169,8 @@ KsWasserstein(const double *a, int64 na, const double *b, int64 nb, double *ks, 
 		d = Max(d, gap);
 		if (i == na && j == nb)
 			break;
-		if (gap == 0.0)
-			continue;			/* nothing between v and the next value (0 · inf is NaN) */
 		next = (j >= nb || (i < na && a[i] <= b[j])) ? a[i] : b[j];
-		term = gap * (next - v);
-		/* a step beyond float8 (-1e308 to 1e308): gap <= 1 keeps both products finite */
-		if (!isfinite(term))
-			term = gap * next - gap * v;
+		term = StepArea(gap, v, next);
 		/* Neumaier summation */
 		t = sum + term;
 		comp += fabs(sum) >= fabs(term) ? (sum - t) + term : (term - t) + sum;

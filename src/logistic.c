@@ -297,6 +297,7 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	int			max_iter = (int) req->params[1];
 	double		tol = req->params[2];
 	int			m;
+	Size		workspace;	/* bytes of the Hessian's workspace */
 	double	   *theta,
 			   *trial,
 			   *g,
@@ -319,11 +320,12 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	m = lp.nout * lp.d;
 	DatasetReserveMemory(ds, sizeof(double) * (Size) m * m * 3, "the Hessian");
 	LoadRows(ds, &lp);
-	DatasetReserveMemory(ds, sizeof(double) * HessianRows(&lp) * lp.d, "the Hessian's workspace");
+	workspace = sizeof(double) * HessianRows(&lp) * lp.d;
+	DatasetReserveMemory(ds, workspace, "the Hessian's workspace");
 	lp.z = palloc_extended(sizeof(double) * lp.n * lp.nout, MCXT_ALLOC_HUGE);
 	lp.p = palloc_extended(sizeof(double) * lp.n * lp.nout, MCXT_ALLOC_HUGE);
 	residual = palloc_extended(sizeof(double) * lp.n * lp.nout, MCXT_ALLOC_HUGE);
-	tmp = palloc_extended(sizeof(double) * HessianRows(&lp) * lp.d, MCXT_ALLOC_HUGE);
+	tmp = palloc_extended(workspace, MCXT_ALLOC_HUGE);
 	theta = palloc0(sizeof(double) * m);
 	trial = palloc(sizeof(double) * m);
 	g = palloc(sizeof(double) * m);

@@ -69,7 +69,7 @@ _PG_init(void)
 {
 	DefineCustomIntVariable("mlops.threads",
 							"Number of threads a training may use (0 = every core).",
-							NULL, &mlops_threads, 0, 0, 1024,
+							NULL, &mlops_threads, 0, 0, MLOPS_MAX_THREADS,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.max_training_memory",
 							"Largest amount of memory a training may hold its data in.",

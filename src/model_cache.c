@@ -46,6 +46,16 @@ ModelFreeIfUnused(ScoringModel *m)
 	}
 }
 
+/* Drops a model from the cache, freeing it unless it is pinned. */
+static void
+ModelUncache(ScoringModel *m)
+{
+	dlist_delete(&m->lru);
+	cache_count--;
+	m->cached = false;
+	ModelFreeIfUnused(m);
+}
+
 /*
  * The transaction that wrote the provisional models ends: on commit they are
  * ordinary versions; on a rollback (of the transaction, of any subtransaction,
@@ -68,12 +78,9 @@ ModelCacheEndProvisional(bool committed)
 			continue;
 		m->stale = true;
 		if (m->cached)
-		{
-			dlist_delete(&m->lru);
-			cache_count--;
-			m->cached = false;
-		}
-		ModelFreeIfUnused(m);
+			ModelUncache(m);
+		else
+			ModelFreeIfUnused(m);
 	}
 }
 
@@ -119,10 +126,7 @@ ModelCacheTrim(void)
 		node = dlist_has_prev(&cache, node) ? dlist_prev_node(&cache, node) : NULL;
 		if (m->pins > 0)
 			continue;
-		dlist_delete(&m->lru);
-		cache_count--;
-		m->cached = false;
-		ModelFreeIfUnused(m);
+		ModelUncache(m);
 	}
 }
 
@@ -290,9 +294,12 @@ DecodeXgboost(ScoringModel *m)
 	}
 	else
 	{
-		/* a multiclass objective with num_class 2 gives two margins, not one */
+		Jsonb	   *config = XgbConfig(m->booster);
+
 		m->kind = SCORING_BOOSTER;
-		m->noutputs = XgbNumOutputs(XgbConfig(m->booster));
+		/* a multiclass objective with num_class 2 gives two margins, not one */
+		m->noutputs = XgbNumOutputs(config);
+		pfree(config);			/* not kept in the model's long-lived context */
 	}
 	if (m->classification ? !(m->noutputs == 1 && m->nclasses == 2) && m->noutputs != m->nclasses
 		: m->noutputs != 1)

@@ -320,17 +320,17 @@ CallSiteModel(FunctionCallInfo fcinfo, CallSite *cs, int arg)
 {
 	text	   *ref_text;
 	char	   *ref;
+	bool		current;		/* the last resolution holds for what it resolved */
 
 	RequireArg(fcinfo, arg, "model");
+	current = cs->res.ref && !cs->model->stale && SnapKeyHolds(&cs->res.key) &&
+		strcmp(cs->res.default_alias, mlops_default_alias) == 0;
 	/* a constant reference needs no comparing once resolved */
-	if (cs->res.ref && !cs->model->stale && cs->ref_is_constant && SnapKeyHolds(&cs->res.key) &&
-		strcmp(cs->res.default_alias, mlops_default_alias) == 0)
+	if (current && cs->ref_is_constant)
 		return cs->model;
 	ref_text = PG_GETARG_TEXT_PP(arg);
-	if (cs->res.ref && !cs->model->stale && SnapKeyHolds(&cs->res.key) &&
-		strlen(cs->res.ref) == VARSIZE_ANY_EXHDR(ref_text) &&
-		memcmp(cs->res.ref, VARDATA_ANY(ref_text), VARSIZE_ANY_EXHDR(ref_text)) == 0 &&
-		strcmp(cs->res.default_alias, mlops_default_alias) == 0)
+	if (current && strlen(cs->res.ref) == VARSIZE_ANY_EXHDR(ref_text) &&
+		memcmp(cs->res.ref, VARDATA_ANY(ref_text), VARSIZE_ANY_EXHDR(ref_text)) == 0)
 		return cs->model;
 	ref = text_to_cstring(ref_text);
 	cs->ref_is_constant = get_fn_expr_arg_stable(fcinfo->flinfo, arg);

@@ -736,7 +736,7 @@ SummariseSorted(FeatureProfile *p, const double *sorted, const int64 *weight, in
 
 			if ((j & 0xFFFF) == 0)
 				CHECK_FOR_INTERRUPTS();
-			err += (f - g) * (sorted[j + 1] - sorted[j]);
+			err += StepArea(f - g, sorted[j], sorted[j + 1]);
 		}
 		p->sample_error = err;
 	}

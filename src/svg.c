@@ -373,17 +373,17 @@ KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
 				high = -1,
 				last = -1;
 
+	if (ser->n <= MAX_DRAWN || ser->style == SVG_POINTS)
+	{
+		for (int i = 0; i < ser->n; i++)
+			keep[i] = i;
+		return ser->n;
+	}
 	for (int i = 0; i <= ser->n; i++)
 	{
 		bool		finite = i < ser->n && isfinite(ser->x[i]) && isfinite(ser->y[i]);
 		int			c = finite ? (int) floor(ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT)) : INT_MIN;
 
-		if (ser->n <= MAX_DRAWN || ser->style == SVG_POINTS)
-		{
-			if (i < ser->n)
-				keep[nkeep++] = i;
-			continue;
-		}
 		if (first >= 0 && (!finite || c != column))
 		{
 			/* flush the column: its extremes in the order they came */

@@ -34,7 +34,6 @@
 
 #define XGB_DEFAULT_ROUNDS 100
 #define XGB_MAX_ROUNDS 1000000
-#define XGB_MAX_THREADS 1024	/* as mlops.threads: XGBoost would start as many threads as asked */
 
 /* A NOTICE with the training's progress at most this often (ms); none for shorter trainings. */
 #define XGB_PROGRESS_INTERVAL_MS 5000
@@ -363,10 +362,10 @@ TaskParams(const Dataset *ds, XgbParams *p)
 	{
 		int			nthread;
 
-		if (!WholeNumberText(ParamValue(p, "nthread"), -1, XGB_MAX_THREADS, &nthread))
+		if (!WholeNumberText(ParamValue(p, "nthread"), -1, MLOPS_MAX_THREADS, &nthread))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("hyperparameter \"nthread\" must be an integer from -1 to %d", XGB_MAX_THREADS),
+					 errmsg("hyperparameter \"nthread\" must be an integer from -1 to %d", MLOPS_MAX_THREADS),
 					 errhint("0 or -1 uses every core; without nthread, training uses mlops.threads.")));
 		SetParam(p, "nthread", psprintf("%d", nthread));
 	}
@@ -516,10 +515,11 @@ HistogramBytes(const Dataset *ds, const XgbParams *p, int bins)
 	if (!(tree_method != NULL && (strcmp(tree_method, "hist") == 0 || strcmp(tree_method, "approx") == 0)) &&
 		!((tree_method == NULL || strcmp(tree_method, "auto") == 0) && ds->train_rows >= (INT64CONST(4) << 20)))
 		return 0;
-	if ((text = ParamValue(p, "max_depth")) != NULL && !WholeNumberText(text, 0, INT_MAX, &depth))
-		depth = 6;				/* XGBoost refuses it */
-	if ((text = ParamValue(p, "max_leaves")) != NULL && !WholeNumberText(text, 0, INT_MAX, &max_leaves))
-		max_leaves = 0;
+	/* a value XGBoost refuses leaves the default */
+	if ((text = ParamValue(p, "max_depth")) != NULL)
+		(void) WholeNumberText(text, 0, INT_MAX, &depth);
+	if ((text = ParamValue(p, "max_leaves")) != NULL)
+		(void) WholeNumberText(text, 0, INT_MAX, &max_leaves);
 	leaves = depth > 0 ? ldexp(1.0, Min(depth, 62)) : (double) ds->train_rows;
 	if (max_leaves > 0)
 		leaves = Min(leaves, (double) max_leaves);

@@ -102,9 +102,14 @@ def refused(name, d, sqlstate, what, detail_has=None):
         check(query(conn, "SELECT 1") == [(1,)], f"{what} ({fmt}): the same connection still works")
 
 
-def trees_of(d):
+def model_of(d):
+    """The tree model of a document (dart keeps it in its gbtree)."""
     gb = d["learner"]["gradient_booster"]
-    return (gb["gbtree"] if gb["name"] == "dart" else gb)["model"]["trees"]
+    return (gb["gbtree"] if gb["name"] == "dart" else gb)["model"]
+
+
+def trees_of(d):
+    return model_of(d)["trees"]
 
 
 def drop_first_category(d):
@@ -182,11 +187,6 @@ def swap_children(d, t):
 
 def share_children(d, t):
     t["left_children"][2], t["right_children"][2] = t["left_children"][1], t["right_children"][1]
-
-
-def model_of(d):
-    gb = d["learner"]["gradient_booster"]
-    return (gb["gbtree"] if gb["name"] == "dart" else gb)["model"]
 
 
 check(reg_doc["learner"]["gradient_booster"]["model"]["trees"][0]["left_children"][:3] == [1, 3, 5],

@@ -22,6 +22,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "executor/tuptable.h"
@@ -104,6 +106,19 @@ extern void ProfileBinFractions(const double *edges, int nedges, const double *s
 
 /* Sorts doubles ascending (no NaN). */
 extern void SortDoubles(double *values, size_t n);
+
+/*
+ * The area gap · (hi - lo) under a step of two CDFs' difference (0 <= gap <= 1)
+ * between sorted values lo and hi: finite even when hi - lo overflows (values
+ * from -1e308 to 1e308), and 0 for a zero gap (0 · inf is NaN).
+ */
+static inline double
+StepArea(double gap, double lo, double hi)
+{
+	double		area = gap * (hi - lo);
+
+	return isfinite(area) ? area : (gap == 0.0 ? 0.0 : gap * hi - gap * lo);
+}
 
 /*
  * A builder for the named columns of rows described by tupdesc (names NIL =

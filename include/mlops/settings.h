@@ -5,6 +5,9 @@
 #define MLOPS_SETTINGS_H
 
 extern int	mlops_threads;				/* training threads; 0 = every core */
+
+/* The most threads a training may ask for (mlops.threads, XGBoost's nthread). */
+#define MLOPS_MAX_THREADS 1024
 extern int	mlops_max_training_memory;	/* in kB */
 extern int	mlops_model_cache_size;		/* compiled models kept per backend */
 extern char *mlops_default_alias;		/* alias a bare model name resolves to */

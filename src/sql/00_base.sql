@@ -91,31 +91,38 @@ $$;
 COMMENT ON FUNCTION mlops._check_key(text, text) IS
     'internal: returns key, or raises an error unless it is a non-empty name of at most 250 characters';
 
--- Raises 42501 (insufficient_privilege) unless the calling role may change an
--- object that created_by created: that role or a member of it, or a member of
--- mlops_admin. The SECURITY DEFINER writers call it, so that a trainer cannot
--- end, log to, delete or drop what another trainer made. STABLE: it reads the
--- catalog and mlops.invoker() only. The role that created the object may have
--- been dropped since: then only mlops_admin may change it.
-CREATE FUNCTION mlops._check_creator(created_by name, what text) RETURNS void
+-- Whether the calling role may act for role: it is that role or a member of
+-- it, or a member of mlops_admin. A role dropped since (an object's creator)
+-- leaves only mlops_admin. STABLE: it reads the catalog and mlops.invoker().
+CREATE FUNCTION mlops._acts_for(role name) RETURNS boolean
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     caller name := mlops.invoker();
 BEGIN
-    IF caller = created_by OR pg_has_role(caller, 'mlops_admin', 'USAGE') THEN
-        RETURN;
+    RETURN caller = role OR pg_has_role(caller, 'mlops_admin', 'USAGE')
+        OR (EXISTS (SELECT FROM pg_roles WHERE rolname = role) AND pg_has_role(caller, role, 'USAGE'));
+END
+$$;
+COMMENT ON FUNCTION mlops._acts_for(name) IS
+    'internal: whether the calling role is the role given, a member of it, or a member of mlops_admin';
+
+-- Raises 42501 (insufficient_privilege) unless the calling role may change an
+-- object that created_by created (_acts_for). The SECURITY DEFINER writers
+-- call it, so that a trainer cannot end, log to, delete or drop what another
+-- trainer made.
+CREATE FUNCTION mlops._check_creator(created_by name, what text) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT mlops._acts_for(created_by) THEN
+        RAISE EXCEPTION 'permission denied for %', what
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('It was created by role "%s".', created_by),
+                  HINT = 'Only the role that created it, its members and members of mlops_admin may change it.';
     END IF;
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = created_by) THEN
-        IF pg_has_role(caller, created_by, 'USAGE') THEN
-            RETURN;
-        END IF;
-    END IF;
-    RAISE EXCEPTION 'permission denied for %', what
-        USING ERRCODE = 'insufficient_privilege',
-              DETAIL = pg_catalog.format('It was created by role "%s".', created_by),
-              HINT = 'Only the role that created it, its members and members of mlops_admin may change it.';
 END
 $$;
 COMMENT ON FUNCTION mlops._check_creator(name, text) IS

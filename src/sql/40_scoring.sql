@@ -52,7 +52,7 @@ SELECT v.name, v.algorithm, v.task, v.features, v.classes,
   FROM v
 $$;
 COMMENT ON FUNCTION mlops._model_artifact(bigint, int) IS
-    'internal: what scoring needs of a model version (spec decomposed per input, linear coefficients as arrays)';
+    'internal: what scoring needs of a model version (spec decomposed per input, linear coefficients as arrays, the row''s xmin)';
 GRANT EXECUTE ON FUNCTION mlops._model_artifact(bigint, int) TO mlops_trainer;
 
 CREATE FUNCTION mlops.predict(model text, features float8[]) RETURNS float8

@@ -211,7 +211,7 @@ COMMENT ON FUNCTION mlops.create_monitor(text, text, text, text, float8, text) I
 -- Only the monitor's creator (or a member of that role) and mlops_admin may
 -- drop it: it takes the monitor's history with it.
 CREATE FUNCTION mlops.drop_monitor(name text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -236,7 +236,7 @@ COMMENT ON FUNCTION mlops.drop_monitor(text) IS
 -- waits for this transaction.
 CREATE FUNCTION mlops._record_monitor_run(monitor text, model text, version int, results jsonb, error text)
     RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -278,12 +278,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._record_monitor_run(text, text, int, jsonb, text) IS
-    'internal: records a monitor run, its per-feature results and its alert; returns the run summary';
+    'internal: records a monitor run, its per-feature results and its alert; returns the run summary, or NULL when the monitor was dropped meanwhile';
 
 -- Not SECURITY DEFINER: the monitor's source is read with the caller's privileges
 -- and search_path (which its body is proof against: see 00_base.sql).
 CREATE FUNCTION mlops.run_monitor(name text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 DECLARE
     m record;
@@ -331,7 +331,7 @@ COMMENT ON FUNCTION mlops.run_monitor(text) IS
     'runs a monitor: measures its metric per feature, appends to drift_results, raises an alert when a feature drifted; returns the run summary';
 
 CREATE FUNCTION mlops.run_monitors() RETURNS SETOF jsonb
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 DECLARE
     m record;

@@ -65,7 +65,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._resolve_logged(text, text) IS
-    'internal: checks the key and resolves a model reference for predict_logged (pinned reference, model id, version, task)';
+    'internal: checks the key and resolves a model reference for predict_logged (pinned reference, model id, version, task), locking the version against deletion';
 
 -- Appends one prediction to the log. SECURITY DEFINER so that mlops_scorer
 -- logs through predict_logged without any right on the table.

@@ -83,8 +83,7 @@ CREATE FUNCTION mlops._audit_check_owner(tbl regclass) RETURNS void
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT pg_has_role(mlops.invoker(), (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE')
-       AND NOT pg_has_role(mlops.invoker(), 'mlops_admin', 'USAGE') THEN
+    IF NOT mlops._acts_for((SELECT r.rolname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE c.oid = tbl)) THEN
         RAISE EXCEPTION 'must be the owner of table % or a member of mlops_admin to change its auditing', tbl
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -241,8 +240,6 @@ CREATE FUNCTION mlops.disable_audit(tbl regclass) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
-DECLARE
-    part regclass;
 BEGIN
     PERFORM mlops._require(tbl, 'tbl');
     PERFORM mlops._audit_check_owner(tbl);
@@ -251,12 +248,9 @@ BEGIN
         RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
     END IF;
     EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);      -- logged by mlops._audit_drop()
-    -- the TRUNCATE trigger of the table and of its partitions
-    FOR part IN SELECT t.tgrelid::regclass FROM pg_trigger t
-                 WHERE t.tgname = 'mlops_audit_truncate'
-                   AND (t.tgrelid = tbl OR t.tgrelid IN (SELECT relid FROM pg_partition_tree(tbl))) LOOP
-        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', part);
-    END LOOP;
+    -- the TRUNCATE triggers of the table and its partitions (_audit_drop drops
+    -- them too, unless a superuser disabled it)
+    PERFORM mlops._audit_drop_truncate_leftovers();
 END
 $$;
 COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
