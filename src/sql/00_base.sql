@@ -101,8 +101,10 @@ AS $$
 DECLARE
     caller name := mlops.invoker();
 BEGIN
+    -- pg_has_role raises an error for a role that does not exist
     RETURN caller = role OR pg_has_role(caller, 'mlops_admin', 'USAGE')
-        OR (EXISTS (SELECT FROM pg_roles WHERE rolname = role) AND pg_has_role(caller, role, 'USAGE'));
+        OR CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = role)
+                THEN pg_has_role(caller, role, 'USAGE') ELSE false END;
 END
 $$;
 COMMENT ON FUNCTION mlops._acts_for(name) IS
