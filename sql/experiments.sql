@@ -63,6 +63,8 @@ SELECT q, pg_temp.sqlstate(format(q, :run1, :run3)) AS outcome FROM (VALUES
     ($$SELECT mlops.start_run(NULL)$$),
     ($$SELECT mlops.start_run('')$$),
     ($$SELECT mlops.start_run(repeat('e', 251))$$),
+    ($$SELECT mlops.start_run('churn', '')$$),
+    ($$SELECT mlops.start_run('churn', repeat('r', 251))$$),
     ($$SELECT mlops.log_param(%2$s, NULL, 'v')$$),
     ($$SELECT mlops.log_param(%2$s, 'k', NULL)$$),
     ($$SELECT mlops.log_metric(%2$s, NULL, 1)$$),

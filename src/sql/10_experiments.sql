@@ -13,7 +13,7 @@ COMMENT ON TABLE mlops.experiment IS 'experiments: named groups of runs';
 CREATE TABLE mlops.run (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     experiment_id bigint NOT NULL REFERENCES mlops.experiment,
-    run_name      text,
+    run_name      text CHECK (run_name <> '' AND length(run_name) <= 250),
     status        text NOT NULL DEFAULT 'running'
                   CHECK (status IN ('running', 'finished', 'failed', 'killed')),
     started_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -205,6 +205,9 @@ DECLARE
     kv record;
 BEGIN
     PERFORM mlops._check_key(experiment, 'experiment name');
+    IF run_name IS NOT NULL THEN
+        PERFORM mlops._check_key(run_name, 'run name');
+    END IF;
     IF jsonb_typeof(mlops._require(tags, 'tags')) <> 'object' THEN
         RAISE EXCEPTION 'tags must be a jsonb object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -221,7 +224,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops.start_run(text, text, jsonb, jsonb) IS
-    'starts a run (status running) in an experiment, creating the experiment if needed; returns the run id';
+    'starts a run (status running) in an experiment, creating the experiment if needed; returns the run id; run_name NULL or 1 to 250 characters';
 
 CREATE FUNCTION mlops.end_run(run_id bigint, status text DEFAULT 'finished') RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
