@@ -147,3 +147,17 @@ SELECT metric, round(value::numeric, 6) AS value, drifted
 SELECT (p->'features'->0->>'std')::float8 > 9e307 AS std_near_1e308, p->'features'->0 ? 'sampled' AS sampled
   FROM mlops.profile($$SELECT CASE WHEN i % 2 = 0 THEN 1e308 ELSE -1e308 END * (1 - i / 1e7) AS x
                          FROM generate_series(1, 150000) i$$) p;
+
+-- reading a source in full is bounded by mlops.max_training_memory (53200,
+-- before the memory is taken): compare() and drift() keep every value, any
+-- profile every category; within the limit the same calls succeed
+SET mlops.max_training_memory = '1MB';
+SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i',
+                                                              'houses', '{x}')$$);
+SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.drift('price', 'SELECT i::float8 AS x, ''c'' AS city
+                                                                      FROM generate_series(1, 200000) i')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('SELECT ''c'' || i AS city FROM generate_series(1, 20000) i')$$);
+SET mlops.max_training_memory = '8MB';
+SELECT count(*) AS metrics FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i', 'houses', '{x}');
+SELECT mlops.profile('SELECT ''c'' || i AS city FROM generate_series(1, 20000) i')->'features'->0->'categories' IS NOT NULL AS profiled;
+RESET mlops.max_training_memory;

@@ -37,6 +37,7 @@
 #include "mlops/float_text.h"
 #include "mlops/mix64.h"
 #include "mlops/profile.h"
+#include "mlops/settings.h"
 #include "mlops/source.h"
 
 /* An ascending sort of doubles, specialised (no comparator calls). */
@@ -110,10 +111,17 @@ struct ProfileBuilder
 	bool		merged;			/* identical rows were merged into one entry */
 	bool		discarded;		/* rows were left out: the sample is not every row */
 
-	/* told of the bytes the row sample is about to take (ProfileBuilderSetMemoryHook) */
+	/* what else grows with the rows: every value (unbounded), the categories */
+	Size		value_bytes;
+	Size		sample_bytes;	/* the row sample and its scratch, as last charged */
+
+	/* told of the bytes the builder is about to hold (ProfileBuilderSetMemoryHook) */
 	ProfileMemoryHook memory_hook;
 	void	   *memory_hook_arg;
 };
+
+/* What a category's hash entry takes besides its name (entry, bucket, allocation headers). */
+#define CATEGORY_ENTRY_BYTES 64
 
 /*
  * Scratch bytes per row-sample entry while the sample is pruned (RadixSort's
@@ -133,12 +141,24 @@ SampleBytes(const ProfileBuilder *b, int64 cap)
 	return (Size) cap * (sizeof(uint64) + sizeof(int64) + sizeof(double) * b->nnumeric);
 }
 
-/* Tells the memory hook, if any, that the builder is about to hold `bytes` in all. */
+/*
+ * Tells the memory hook, if any, that the row sample and its scratch are
+ * about to take `bytes` in all, beside the values and categories held.
+ */
 static void
 ChargeMemory(ProfileBuilder *b, Size bytes)
 {
+	b->sample_bytes = bytes;
 	if (b->memory_hook)
-		b->memory_hook(b->memory_hook_arg, bytes);
+		b->memory_hook(b->memory_hook_arg, b->sample_bytes + b->value_bytes);
+}
+
+/* Tells the memory hook, if any, that the builder is about to hold `more` bytes of values or categories. */
+static void
+ChargeValues(ProfileBuilder *b, Size more)
+{
+	b->value_bytes += more;
+	ChargeMemory(b, b->sample_bytes);
 }
 
 /* The bits of a double as an unsigned key in the same order (no NaN). */
@@ -356,6 +376,7 @@ ProfileBuilderCreate(TupleDesc tupdesc, List *names, int64 max_rows)
 			{
 				f->capacity = 1024;
 				f->values = palloc(sizeof(double) * f->capacity);
+				b->value_bytes += sizeof(double) * f->capacity;
 			}
 			b->nnumeric++;
 		}
@@ -479,9 +500,12 @@ PruneSample(ProfileBuilder *b, int64 keep)
 	ChargeMemory(b, SampleBytes(b, b->capacity));
 }
 
-/* Adds a finite numeric value to a feature (of a bounded builder: to its running sums). */
+/*
+ * Adds a finite numeric value to feature f of builder b (of a bounded
+ * builder: to its running sums; else to its values, charged as they grow).
+ */
 static inline void
-AddNumeric(FeatureAccum *f, bool bounded, double x)
+AddNumeric(ProfileBuilder *b, FeatureAccum *f, bool bounded, double x)
 {
 	if (bounded)
 	{
@@ -498,6 +522,7 @@ AddNumeric(FeatureAccum *f, bool bounded, double x)
 	}
 	if (f->nvalues == f->capacity)
 	{
+		ChargeValues(b, sizeof(double) * f->capacity);
 		f->capacity *= 2;
 		f->values = repalloc_huge(f->values, sizeof(double) * f->capacity);
 	}
@@ -554,7 +579,7 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 				else
 				{
 					bits = DoubleKey(x == 0.0 ? 0.0 : x);
-					AddNumeric(f, bounded, x);
+					AddNumeric(b, f, bounded, x);
 				}
 			}
 			if (row)
@@ -576,6 +601,7 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 			entry = hash_search(f->categories, &label, HASH_ENTER, &found);
 			if (!found)
 			{
+				ChargeValues(b, CATEGORY_ENTRY_BYTES + strlen(label) + 1);
 				entry->name = MemoryContextStrdup(b->cxt, label);
 				entry->count = 0;
 			}
@@ -1004,7 +1030,28 @@ ProfileBuilderSetMemoryHook(ProfileBuilder *b, ProfileMemoryHook hook, void *arg
 	b->memory_hook_arg = arg;
 }
 
-/* Reads a source (SPI connected) into profiles; see ProfileBuilderCreate and ProfileBuilderFinish. */
+/*
+ * Refuses (53200) to hold more than mlops.max_training_memory while reading
+ * a source into profiles: compare() and drift() keep every value, and any
+ * profile every category, so that a large source would otherwise exhaust the
+ * server's memory.
+ */
+static void
+LimitSourceMemory(void *arg, Size bytes)
+{
+	if (bytes > (Size) mlops_max_training_memory * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("reading the source needs more memory than mlops.max_training_memory allows"),
+				 errdetail("Its values, categories and row sample need %zu kB; the limit is %d kB.",
+						   (bytes + 1023) / 1024, mlops_max_training_memory),
+				 errhint("Raise mlops.max_training_memory, or read fewer rows or columns.")));
+}
+
+/*
+ * Reads a source (SPI connected) into profiles, within
+ * mlops.max_training_memory; see ProfileBuilderCreate and ProfileBuilderFinish.
+ */
 List *
 ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size)
 {
@@ -1014,6 +1061,7 @@ ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size
 
 	reader = SourceOpen(source, names ? QuoteColumnList(names) : NULL);
 	b = ProfileBuilderCreate(reader->tupdesc, names, max_rows);
+	ProfileBuilderSetMemoryHook(b, LimitSourceMemory, NULL);
 	while (SourceFetch(reader, ProfileBuilderAddSlot, b) > 0)
 		;
 	SourceClose(reader);

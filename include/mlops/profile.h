@@ -132,8 +132,9 @@ StepArea(double gap, double lo, double hi)
 extern ProfileBuilder *ProfileBuilderCreate(TupleDesc tupdesc, List *names, int64 max_rows);
 
 /*
- * Told the bytes a bounded builder's row sample (with the scratch of pruning
- * and summarising it) is about to take in all, before it allocates them.
+ * Told the bytes the builder is about to hold in all, before it allocates
+ * them: a bounded builder's row sample (with the scratch of pruning and
+ * summarising it), an unbounded builder's values, and the categories.
  */
 typedef void (*ProfileMemoryHook) (void *arg, Size bytes);
 
@@ -151,7 +152,7 @@ extern void ProfileBuilderAddSlot(TupleTableSlot *slot, void *builder);
  */
 extern List *ProfileBuilderFinish(ProfileBuilder *builder, int64 sample_size);
 
-/* Reads a source (SPI connected) into profiles; see ProfileBuilderCreate and ProfileBuilderFinish. */
+/* Reads a source (SPI connected) into profiles, within mlops.max_training_memory (else 53200). */
 extern List *ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size);
 
 /* The elements of a text[] of column names (NULL elements: 22004; empty: 22023). */
