@@ -20,14 +20,14 @@ SELECT alias, action, from_version, to_version FROM mlops.deployments WHERE mode
 ALTER TABLE breast_cancer RENAME COLUMN target TO diagnosis;
 SELECT pg_temp.sqlstate($$SELECT mlops.retrain('cancer')$$);
 -- unattended (as a pg_cron job or a monitor runs it): recorded as a failed run and an alert, not raised
-SELECT r->>'promoted' AS promoted, r->>'alert' AS alert FROM mlops._scheduled_retrain('cancer', false) r;
+SELECT r->>'promoted' AS promoted, r->>'alert' AS alert FROM mlops._scheduled_retrain('cancer', false, 'production') r;
 SELECT status, tags->>'error' AS error FROM mlops.runs WHERE run_name = 'retrain';
 SELECT kind, model, message, training_run IS NOT NULL AS has_run FROM mlops.alerts;
 SELECT version FROM mlops.resolve_model('cancer');
 ALTER TABLE breast_cancer RENAME COLUMN diagnosis TO target;
 
 -- only_on_drift: nothing happens until a monitor flags drift
-SELECT mlops._scheduled_retrain('cancer', true);
+SELECT mlops._scheduled_retrain('cancer', true, 'production');
 
 -- under another default alias, retrain() retrains the version behind it and
 -- promotes to it: production stays where it is

@@ -99,6 +99,40 @@ except psycopg2.Error as e:
     print(e)
 check(ran, "the job of a monitor named %r runs it" % odd)
 query(conn, "SELECT mlops.unschedule(%s)", ("mlops:monitor:" + odd,))
+
+# pg_cron keeps job names to 63 bytes: two models whose names share their first
+# 49 characters still get a job each, and each unschedule removes its own
+long_models = ["m" * 60 + "_one", "m" * 60 + "_two"]
+for name in long_models:
+    query(conn, "SELECT * FROM mlops.train(%s, 'diabetes', 'target', 'linear')", (name,))
+long_jobs = [query(conn, "SELECT mlops.schedule_retrain(%s, '0 4 * * *')", (name,))[0][0] for name in long_models]
+commands = [r[0] for r in query(conn, "SELECT command FROM cron.job WHERE jobid = ANY(%s) ORDER BY jobid", (long_jobs,))]
+check(len(set(long_jobs)) == 2 and len(commands) == 2 and all(n in c for n, c in zip(long_models, commands)),
+      f"two long model names get a job each ({long_jobs})")
+check(query(conn, "SELECT mlops.unschedule(%s)", ("mlops:retrain:" + long_models[0],))[0][0]
+      and query(conn, "SELECT count(*) FROM cron.job WHERE command LIKE %s", ("%" + long_models[1] + "%",))[0][0] == 1,
+      "unscheduling the first long name leaves the second's job")
+try:
+    query(conn, "SELECT mlops.unschedule(%s)", ("mlops:retrain:" + long_models[1],))
+except psycopg2.Error as e:
+    print(e)
+check(query(conn, "SELECT count(*) FROM cron.job WHERE command LIKE '%mmmmmmmmmm%'")[0][0] == 0,
+      "and unscheduling the second removes it")
+
+# a job retrains the version behind the default alias in effect when it was
+# scheduled, and promotes to it (pg_cron runs it with the server's defaults)
+query(conn, "SET mlops.default_alias = 'live'")
+query(conn, "SELECT * FROM mlops.train('cron_live', 'diabetes', 'target', 'linear')")
+query(conn, "SELECT mlops.schedule_retrain('cron_live', '0 4 * * *')")
+query(conn, "RESET mlops.default_alias")
+live_command = query(conn, "SELECT command FROM cron.job WHERE jobname = 'mlops:retrain:cron_live'")[0][0]
+query(conn, live_command)
+failures = query(conn, "SELECT message FROM mlops.alerts WHERE model = 'cron_live'")
+check(failures == [] and query(conn, "SELECT version FROM mlops.resolve_model('cron_live@live')")[0][0] == 2,
+      f"the job of a model scheduled under another default alias retrains and promotes to it ({failures})")
+check(query(conn, "SELECT current_setting('mlops.default_alias')")[0][0] == "production",
+      "and the session running the job keeps its own default alias")
+query(conn, "SELECT mlops.unschedule('mlops:retrain:cron_live')")
 query(conn, "DROP EXTENSION mlops CASCADE")
 query(conn, command)
 check(query(conn, "SELECT count(*) FROM cron.job WHERE jobname = 'mlops:monitor:cron_mon'")[0][0] == 0,

@@ -213,23 +213,32 @@ $$;
 COMMENT ON FUNCTION mlops._unschedule_current_job(text) IS
     'internal: removes the pg_cron job this backend runs, when what it works on no longer exists';
 
--- What a retraining job runs.
-CREATE FUNCTION mlops._scheduled_retrain(model text, only_on_drift boolean) RETURNS jsonb
+-- What a retraining job runs. pg_cron runs it with the server's settings, so
+-- the job carries the default alias it was scheduled under (the version it
+-- retrains and the alias it promotes to), in effect for this call only.
+CREATE FUNCTION mlops._scheduled_retrain(model text, only_on_drift boolean, alias text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
+DECLARE
+    caller_alias text := pg_catalog.current_setting('mlops.default_alias', true);
+    outcome jsonb;
 BEGIN
     IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name::text = _scheduled_retrain.model) THEN
         RETURN mlops._unschedule_current_job(pg_catalog.format('model "%s" no longer exists', model));
     END IF;
+    PERFORM pg_catalog.set_config('mlops.default_alias', alias, true);
     IF only_on_drift AND NOT mlops._drifted_since_production(model) THEN
-        RETURN pg_catalog.jsonb_build_object('retrained', false,
-                                             'reason', 'no monitor flagged drift since the production version was made');
+        outcome := pg_catalog.jsonb_build_object('retrained', false,
+                                                 'reason', 'no monitor flagged drift since the production version was made');
+    ELSE
+        outcome := mlops._retrain_unattended(model, CASE WHEN only_on_drift THEN 'drift' ELSE 'schedule' END);
     END IF;
-    RETURN mlops._retrain_unattended(model, CASE WHEN only_on_drift THEN 'drift' ELSE 'schedule' END);
+    PERFORM pg_catalog.set_config('mlops.default_alias', caller_alias, true);
+    RETURN outcome;
 END
 $$;
-COMMENT ON FUNCTION mlops._scheduled_retrain(text, boolean) IS
-    'internal: the command of a mlops:retrain job: retrain unattended, optionally only after drift';
+COMMENT ON FUNCTION mlops._scheduled_retrain(text, boolean, text) IS
+    'internal: the command of a mlops:retrain job: retrain unattended under the default alias it was scheduled with, optionally only after drift';
 
 -- What a monitoring job runs.
 CREATE FUNCTION mlops._scheduled_monitor(name text) RETURNS jsonb
@@ -244,6 +253,31 @@ END
 $$;
 COMMENT ON FUNCTION mlops._scheduled_monitor(text) IS
     'internal: the command of a mlops:monitor job: runs the monitor, or removes the job once the monitor is dropped';
+
+-- The name pg_cron keeps for an mlops job: pg_cron stores job names as type
+-- name (63 bytes), which would cut a long one short and give models or
+-- monitors sharing their first characters one job between them. A name
+-- longer than that keeps its first characters (at most 46 bytes), "~" and the
+-- first 16 hex digits of its SHA-256, so it stays distinct; a name that fits
+-- is kept as it is (hence a shortened name maps to itself).
+CREATE FUNCTION mlops._cron_job_name(job_name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kept text := left(job_name, 46);
+BEGIN
+    IF octet_length(job_name) <= 63 THEN
+        RETURN job_name;
+    END IF;
+    WHILE octet_length(kept) > 46 LOOP
+        kept := left(kept, -1);
+    END LOOP;
+    RETURN kept || '~' || left(encode(sha256(convert_to(job_name, 'UTF8')), 'hex'), 16);
+END
+$$;
+COMMENT ON FUNCTION mlops._cron_job_name(text) IS
+    'internal: the pg_cron job name of an mlops job: the name itself within 63 bytes, else a prefix, "~" and a hash of it';
 
 -- Schedules (or reschedules) a pg_cron job as the calling role; returns its id.
 -- The job performs call while the function `needs` exists, and removes itself
@@ -262,6 +296,7 @@ DECLARE
 BEGIN
     PERFORM mlops._require(schedule, 'schedule');
     PERFORM mlops._require_pg_cron();
+    job_name := mlops._cron_job_name(job_name);
     body := format(' BEGIN IF to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
                    'ELSE PERFORM %s; END IF; END ', needs, job_name, call);
     WHILE strpos(body, tag) > 0 LOOP
@@ -285,9 +320,9 @@ DECLARE
 BEGIN
     SELECT * INTO spec FROM mlops._retrain_spec(model);
     RETURN mlops._cron_schedule('mlops:retrain:' || spec.model_name, schedule,
-                                format('mlops._scheduled_retrain(%L, %L)', spec.model_name,
-                                       mlops._require(only_on_drift, 'only_on_drift')),
-                                'mlops._scheduled_retrain(text,boolean)');
+                                format('mlops._scheduled_retrain(%L, %L, %L)', spec.model_name,
+                                       mlops._require(only_on_drift, 'only_on_drift'), mlops._default_alias()),
+                                'mlops._scheduled_retrain(text,boolean,text)');
 END
 $$;
 COMMENT ON FUNCTION mlops.schedule_retrain(text, text, boolean) IS
@@ -322,7 +357,7 @@ BEGIN
     END IF;
     PERFORM mlops._require_pg_cron();
     BEGIN
-        EXECUTE 'SELECT cron.unschedule($1)' INTO removed USING job_name;
+        EXECUTE 'SELECT cron.unschedule($1)' INTO removed USING mlops._cron_job_name(job_name);
     EXCEPTION WHEN internal_error THEN
         -- pg_cron reports an unknown job name with a plain ERROR
         RAISE EXCEPTION 'job "%" does not exist', job_name USING ERRCODE = 'undefined_object';
@@ -335,11 +370,11 @@ COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of 
 -- A trainer's monitor with action retrain runs the unattended retraining,
 -- which records its failure (retrain and production are for mlops_admin).
 GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops.unschedule(text), mlops._require_pg_cron(),
-    mlops._cron_schedule(text, text, text, text), mlops._default_alias(),
+    mlops._cron_schedule(text, text, text, text), mlops._cron_job_name(text), mlops._default_alias(),
     mlops._scheduled_monitor(text), mlops._unschedule_current_job(text), mlops._current_cron_run(),
     mlops._retrain_spec(text),
     mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
     mlops._record_retrain_outcome(text, jsonb, text, text), mlops._drifted_since_production(text)
     TO mlops_trainer;
 GRANT EXECUTE ON FUNCTION mlops.retrain(text), mlops.schedule_retrain(text, text, boolean),
-    mlops._scheduled_retrain(text, boolean) TO mlops_admin;
+    mlops._scheduled_retrain(text, boolean, text) TO mlops_admin;
