@@ -4,6 +4,8 @@ CREATE EXTENSION mlops;
 \set SHOW_CONTEXT never
 \i test/lib/sqlstate.sql
 \i test/data/load.sql
+-- load.sql stops at the first error; this suite shows some errors raw
+\set ON_ERROR_STOP 0
 
 SELECT model, version FROM mlops.train('cancer', 'breast_cancer', 'target', 'logistic');
 
@@ -63,4 +65,13 @@ SELECT mlops.schedule_retrain('cancer', '* * * * *');
 SELECT mlops._register_version('handmade', 'linear', 'regression', '{a}', 'y', NULL, '{}', '{}', '{}', NULL,
        NULL, NULL, 1, 0, 0, 'fp', '\x00', 'linear-json');
 SELECT pg_temp.sqlstate($$SELECT mlops.retrain('handmade')$$);
+-- a monitoring job whose monitor fails (its source dropped) records the failure
+-- as run_monitors() does, with an error alert, rather than failing unseen
+CREATE TABLE cancer_now AS SELECT * FROM breast_cancer;
+SELECT mlops.create_monitor('cancer_now', 'cancer', 'cancer_now');
+DROP TABLE cancer_now;
+SELECT r->>'monitor' AS monitor, r->>'error' AS error, r->>'alert_id' IS NOT NULL AS alerted
+  FROM mlops._scheduled_monitor('cancer_now') r;
+SELECT kind, monitor, message FROM mlops.alerts WHERE monitor = 'cancer_now';
+SELECT mlops.drop_monitor('cancer_now');
 SELECT 1 AS session_usable;

@@ -330,34 +330,48 @@ $$;
 COMMENT ON FUNCTION mlops.run_monitor(text) IS
     'runs a monitor: measures its metric per feature, appends to drift_results, raises an alert when a feature drifted; returns the run summary';
 
-CREATE FUNCTION mlops.run_monitors() RETURNS SETOF jsonb
+-- Runs a monitor for a caller no one watches (run_monitors, a pg_cron job):
+-- a failure (a dropped source, a deleted alias) is recorded as a failed run
+-- with an error alert instead of raised. NULL when the monitor was dropped
+-- meanwhile. Keeps the caller's search_path, as run_monitor does.
+CREATE FUNCTION mlops._run_monitor_recorded(name text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 DECLARE
     m record;
     resolved_model text;
     resolved_version int;
-    failure text;
+BEGIN
+    RETURN mlops.run_monitor(name);
+EXCEPTION WHEN OTHERS THEN
+    SELECT * INTO m FROM mlops.monitors WHERE monitors.name = _run_monitor_recorded.name;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        SELECT r.model, r.version INTO resolved_model, resolved_version FROM mlops.resolve_model(m.model) r;
+    EXCEPTION WHEN OTHERS THEN
+        NULL;           -- the model reference itself is what failed
+    END;
+    RETURN mlops._record_monitor_run(m.name, resolved_model, resolved_version, '[]', SQLSTATE || ': ' || SQLERRM);
+END
+$$;
+COMMENT ON FUNCTION mlops._run_monitor_recorded(text) IS
+    'internal: runs a monitor, recording a failure as a failed run with an error alert instead of raising it (NULL: monitor dropped)';
+
+CREATE FUNCTION mlops.run_monitors() RETURNS SETOF jsonb
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+DECLARE
+    name text;
     outcome jsonb;
 BEGIN
-    FOR m IN SELECT * FROM mlops.monitors ORDER BY monitors.name LOOP
-        BEGIN
-            RETURN NEXT mlops.run_monitor(m.name);
-        EXCEPTION WHEN OTHERS THEN
-            -- one failing monitor (a dropped source, a deleted alias) does not stop the others
-            failure := SQLSTATE || ': ' || SQLERRM;
-            resolved_model := NULL;
-            resolved_version := NULL;
-            BEGIN
-                SELECT r.model, r.version INTO resolved_model, resolved_version FROM mlops.resolve_model(m.model) r;
-            EXCEPTION WHEN OTHERS THEN
-                NULL;           -- the model reference itself is what failed
-            END;
-            outcome := mlops._record_monitor_run(m.name, resolved_model, resolved_version, '[]', failure);
-            IF outcome IS NOT NULL THEN  -- NULL: the monitor was dropped since the loop began
-                RETURN NEXT outcome;
-            END IF;
-        END;
+    -- one failing monitor (a dropped source, a deleted alias) does not stop the others
+    FOR name IN SELECT m.name FROM mlops.monitors m ORDER BY m.name LOOP
+        outcome := mlops._run_monitor_recorded(name);
+        IF outcome IS NOT NULL THEN  -- NULL: the monitor was dropped since the loop began
+            RETURN NEXT outcome;
+        END IF;
     END LOOP;
 END
 $$;
@@ -370,4 +384,4 @@ GRANT EXECUTE ON FUNCTION mlops.profile(text, text[]), mlops._version_profile(te
                           mlops.compare(text, text, text[]),
                           mlops.create_monitor(text, text, text, text, float8, text), mlops.drop_monitor(text),
                           mlops._record_monitor_run(text, text, int, jsonb, text),
-                          mlops.run_monitor(text), mlops.run_monitors() TO mlops_trainer;
+                          mlops.run_monitor(text), mlops._run_monitor_recorded(text), mlops.run_monitors() TO mlops_trainer;

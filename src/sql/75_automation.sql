@@ -240,7 +240,8 @@ $$;
 COMMENT ON FUNCTION mlops._scheduled_retrain(text, boolean, text) IS
     'internal: the command of a mlops:retrain job: retrain unattended under the default alias it was scheduled with, optionally only after drift';
 
--- What a monitoring job runs.
+-- What a monitoring job runs: as run_monitors() does, a failing monitor is
+-- recorded with an error alert (no one reads cron.job_run_details).
 CREATE FUNCTION mlops._scheduled_monitor(name text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
@@ -248,11 +249,11 @@ BEGIN
     IF NOT EXISTS (SELECT FROM mlops.monitors m WHERE m.name = _scheduled_monitor.name) THEN
         RETURN mlops._unschedule_current_job(pg_catalog.format('monitor "%s" no longer exists', name));
     END IF;
-    RETURN mlops.run_monitor(name);
+    RETURN mlops._run_monitor_recorded(name);
 END
 $$;
 COMMENT ON FUNCTION mlops._scheduled_monitor(text) IS
-    'internal: the command of a mlops:monitor job: runs the monitor, or removes the job once the monitor is dropped';
+    'internal: the command of a mlops:monitor job: runs the monitor (a failure becomes an error alert), or removes the job once the monitor is dropped';
 
 -- The name pg_cron keeps for an mlops job: pg_cron stores job names as type
 -- name (63 bytes), which would cut a long one short and give models or
