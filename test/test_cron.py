@@ -64,9 +64,21 @@ query(conn, "SELECT mlops.create_monitor('cron_mon', 'cron_diabetes', 'diabetes'
 
 # roles that are not superusers schedule the jobs their mlops role allows (with USAGE on schema cron);
 # each job runs as its scheduler, who alone can remove it
-query(conn, "CREATE ROLE cron_trainer IN ROLE mlops_trainer")
-query(conn, "CREATE ROLE cron_admin IN ROLE mlops_admin")
+query(conn, "CREATE ROLE cron_trainer LOGIN IN ROLE mlops_trainer")
+query(conn, "CREATE ROLE cron_admin LOGIN IN ROLE mlops_admin")
 query(conn, "GRANT USAGE ON SCHEMA cron TO cron_trainer, cron_admin")
+# pg_cron connects as the job's role: a role that cannot log in is refused a
+# job that would fail at every run
+query(conn, "CREATE ROLE cron_group NOLOGIN IN ROLE mlops_admin")
+query(conn, "GRANT USAGE ON SCHEMA cron TO cron_group")
+query(conn, "SET ROLE cron_group")
+for call in ("mlops.schedule_monitor('cron_mon', '0 4 * * *')", "mlops.schedule_retrain('cron_diabetes', '0 4 * * *')"):
+    expect_error(conn, f"SELECT {call}", "55000")
+query(conn, "RESET ROLE")
+check(query(conn, "SELECT count(*) FROM cron.job WHERE username = 'cron_group'")[0][0] == 0,
+      "no job was made for the role that cannot log in")
+query(conn, "DROP OWNED BY cron_group")
+query(conn, "DROP ROLE cron_group")
 for role, call, name in (("cron_trainer", "mlops.schedule_monitor('cron_mon', '0 4 * * *')", "mlops:monitor:cron_mon"),
                          ("cron_admin", "mlops.schedule_retrain('cron_diabetes', '0 4 * * *')", "mlops:retrain:cron_diabetes")):
     query(conn, f"SET ROLE {role}")

@@ -297,6 +297,14 @@ DECLARE
 BEGIN
     PERFORM mlops._require(schedule, 'schedule');
     PERFORM mlops._require_pg_cron();
+    -- pg_cron connects as current_user to run the job: a role that cannot
+    -- log in (one taken with SET ROLE) would fail at every run
+    IF NOT (SELECT r.rolcanlogin FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'role "%" cannot log in, so pg_cron could not run its job', current_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'pg_cron runs a job as the role that scheduled it.',
+                  HINT = 'Schedule as a role with LOGIN (RESET ROLE), or give this role LOGIN.';
+    END IF;
     job_name := mlops._cron_job_name(job_name);
     body := format(' BEGIN IF to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
                    'ELSE PERFORM %s; END IF; END ', needs, job_name, call);
