@@ -145,6 +145,15 @@ check(failures == [] and query(conn, "SELECT version FROM mlops.resolve_model('c
 check(query(conn, "SELECT current_setting('mlops.default_alias')")[0][0] == "production",
       "and the session running the job keeps its own default alias")
 query(conn, "SELECT mlops.unschedule('mlops:retrain:cron_live')")
+
+# scheduling again replaces a job paused with cron.alter_job(active => false):
+# the job runs again, on the new schedule
+paused = query(conn, "SELECT mlops.schedule_retrain('cron_diabetes', '0 4 * * *')")[0][0]
+query(conn, "SELECT cron.alter_job(%s, active => false)", (paused,))
+again = query(conn, "SELECT mlops.schedule_retrain('cron_diabetes', '0 5 * * *')")[0][0]
+row = query(conn, "SELECT schedule, active FROM cron.job WHERE jobid = %s", (again,))
+check(again == paused and row == [("0 5 * * *", True)], f"a paused job scheduled again is active ({row})")
+query(conn, "SELECT mlops.unschedule('mlops:retrain:cron_diabetes')")
 query(conn, "DROP EXTENSION mlops CASCADE")
 query(conn, command)
 check(query(conn, "SELECT count(*) FROM cron.job WHERE jobname = 'mlops:monitor:cron_mon'")[0][0] == 0,

@@ -280,7 +280,7 @@ $$;
 COMMENT ON FUNCTION mlops._cron_job_name(text) IS
     'internal: the pg_cron job name of an mlops job: the name itself within 63 bytes, else a prefix, "~" and a hash of it';
 
--- Schedules (or reschedules) a pg_cron job as the calling role; returns its id.
+-- Schedules (or reschedules, active again) a pg_cron job as the calling role; returns its id.
 -- The job performs call while the function `needs` exists, and removes itself
 -- once it does not (mlops dropped): pg_cron has no hook for DROP EXTENSION.
 -- The DO block's body is dollar-quoted with a tag that does not occur in it
@@ -294,6 +294,7 @@ DECLARE
     body text;
     tag text := '$job$';
     n int := 0;
+    active boolean;
 BEGIN
     PERFORM mlops._require(schedule, 'schedule');
     PERFORM mlops._require_pg_cron();
@@ -314,6 +315,13 @@ BEGIN
     END LOOP;
     EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, schedule,
         'DO ' || tag || body || tag;
+    -- a job of that name paused with cron.alter_job keeps active = false
+    -- through cron.schedule: replaced, it runs again (alter_job is only for
+    -- the roles pg_cron lets pause a job, hence called only then)
+    EXECUTE 'SELECT j.active FROM cron.job j WHERE j.jobid = $1' INTO active USING job;
+    IF NOT active THEN
+        EXECUTE 'SELECT cron.alter_job($1, active => true)' USING job;
+    END IF;
     RETURN job;
 END
 $$;
