@@ -70,6 +70,12 @@ query(conn, "GRANT USAGE ON SCHEMA cron TO cron_trainer, cron_admin")
 # pg_cron connects as the job's role: a role that cannot log in is refused a
 # job that would fail at every run
 query(conn, "CREATE ROLE cron_group NOLOGIN IN ROLE mlops_admin")
+query(conn, "SET ROLE cron_group")
+# without USAGE on schema cron: 42501, saying which GRANT is missing
+error = expect_error(conn, "SELECT mlops.schedule_monitor('cron_mon', '0 4 * * *')", "42501")
+check(error is not None and "GRANT USAGE ON SCHEMA cron TO cron_group" in error, f"with a hint ({error})")
+expect_error(conn, "SELECT mlops.unschedule('mlops:monitor:cron_mon')", "42501")
+query(conn, "RESET ROLE")
 query(conn, "GRANT USAGE ON SCHEMA cron TO cron_group")
 query(conn, "SET ROLE cron_group")
 for call in ("mlops.schedule_monitor('cron_mon', '0 4 * * *')", "mlops.schedule_retrain('cron_diabetes', '0 4 * * *')"):

@@ -10,7 +10,8 @@
 -- see 00_base.sql).
 -- ---------------------------------------------------------------------------
 
--- Raises 42704 (undefined_object) unless pg_cron is installed in this database.
+-- Raises 42704 (undefined_object) unless pg_cron is installed in this
+-- database, and 42501 unless the calling role may use its schema (saying how).
 CREATE FUNCTION mlops._require_pg_cron() RETURNS void
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -21,10 +22,16 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, and run CREATE EXTENSION pg_cron.';
     END IF;
+    IF NOT has_schema_privilege('cron', 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied for schema cron'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'mlops jobs are pg_cron jobs of the role that schedules them.',
+                  HINT = format('Ask a superuser to run GRANT USAGE ON SCHEMA cron TO %I.', current_user);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION mlops._require_pg_cron() IS
-    'internal: raises 42704, saying how to install it, unless pg_cron is installed in this database';
+    'internal: raises 42704, saying how to install it, unless pg_cron is installed in this database, and 42501 unless the caller may use it';
 
 -- The pg_cron job and run this backend is executing, or NULLs outside one.
 -- Only pg_cron's own table is read: _link_run_to_cron calls this as mlops's
