@@ -74,4 +74,14 @@ SELECT r->>'monitor' AS monitor, r->>'error' AS error, r->>'alert_id' IS NOT NUL
   FROM mlops._scheduled_monitor('cancer_now') r;
 SELECT kind, monitor, message FROM mlops.alerts WHERE monitor = 'cancer_now';
 SELECT mlops.drop_monitor('cancer_now');
+-- a retraining, and an unattended one that fails, log their runs into the
+-- experiment of the version they retrain
+CREATE TABLE diabetes_lineage AS SELECT * FROM diabetes;
+SELECT version FROM mlops.train('lineage', 'diabetes_lineage', 'target', 'linear', experiment => 'lineage_exp');
+SELECT r->>'version' AS version FROM mlops.retrain('lineage') r;
+ALTER TABLE diabetes_lineage RENAME COLUMN target TO y;
+SELECT r->>'promoted' AS promoted FROM mlops._scheduled_retrain('lineage', false, 'production') r;
+SELECT r.experiment, r.status, v.version
+  FROM mlops.runs r LEFT JOIN mlops.model_versions v ON v.run_id = r.run_id AND v.name = 'lineage'
+ WHERE v.name IS NOT NULL OR r.tags->>'error' LIKE '%"lineage"%' ORDER BY r.run_id;
 SELECT 1 AS session_usable;

@@ -79,10 +79,12 @@ COMMENT ON FUNCTION mlops._link_run_to_cron(bigint) IS
     'internal: records in a run the pg_cron job and job run that executed it, when one did';
 
 -- The spec retrain() trains with: that of the version behind the default alias
--- of a model (given by name), which must have been trained by train().
+-- of a model (given by name), which must have been trained by train(); the
+-- new run goes to the experiment of that version's run.
 CREATE FUNCTION mlops._retrain_spec(model text, OUT model_name text, OUT version int, OUT source text,
                                     OUT target text, OUT features text[], OUT algorithm text, OUT task text,
-                                    OUT hyperparams jsonb, OUT test_fraction float8, OUT seed int)
+                                    OUT hyperparams jsonb, OUT test_fraction float8, OUT seed int,
+                                    OUT experiment text)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
@@ -105,7 +107,7 @@ BEGIN
                   DETAIL = 'An imported version has no training source to retrain from.',
                   HINT = 'Train a version with mlops.train() and promote it first.';
     END IF;
-    SELECT r.params INTO params FROM mlops.runs r WHERE r.run_id = training_run;
+    SELECT r.params, r.experiment INTO params, experiment FROM mlops.runs r WHERE r.run_id = training_run;
     test_fraction := coalesce((params->>'test_fraction')::float8, 0.2);
     seed := coalesce((params->>'seed')::int, 42);
 END
@@ -124,7 +126,7 @@ BEGIN
     SELECT * INTO spec FROM mlops._retrain_spec(model);
     SELECT * INTO trained
       FROM mlops.train(spec.model_name, spec.source, spec.target, spec.algorithm, spec.task, spec.features,
-                       spec.hyperparams, spec.test_fraction, spec.seed);
+                       spec.hyperparams, spec.test_fraction, spec.seed, spec.experiment);
     PERFORM mlops._link_run_to_cron(trained.run_id);
     -- to the default alias (the spec's), through the gate: on the new version's
     -- test split, or on every row when the model trains on every row
@@ -139,16 +141,24 @@ COMMENT ON FUNCTION mlops.retrain(text) IS
     'trains a new version with the spec of the version behind the default alias (source, target, features, algorithm, hyperparams, split) on today''s data, then promotes it to that alias through the gate; returns the gate outcome';
 
 -- Records an unattended retraining that did not promote: a failure as a failed
--- run, and either as an alert, leaving production as it was.
+-- run (in the experiment a retraining would have logged to, or one named after
+-- the model when there is no spec to tell), and either as an alert, leaving
+-- production as it was.
 CREATE FUNCTION mlops._record_retrain_outcome(model text, outcome jsonb, message text, reason text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
     run bigint := (outcome->>'run_id')::bigint;
+    experiment text;
 BEGIN
     IF outcome IS NULL THEN
-        run := mlops.start_run(model, 'retrain', jsonb_build_object('reason', reason));
+        BEGIN
+            SELECT s.experiment INTO experiment FROM mlops._retrain_spec(model) s;
+        EXCEPTION WHEN OTHERS THEN
+            NULL;       -- no production version, or not trained by train()
+        END;
+        run := mlops.start_run(coalesce(experiment, model), 'retrain', jsonb_build_object('reason', reason));
         PERFORM mlops.set_tag(run, 'error', message);
         PERFORM mlops._link_run_to_cron(run);
         PERFORM mlops.end_run(run, 'failed');
