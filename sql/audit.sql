@@ -462,6 +462,32 @@ SELECT table_name, op FROM log WHERE id = (SELECT max(id) FROM log);
 DROP TABLE staff, staff_parted, staff_base, staff_child, sales, sales_eu, guarded;
 DROP FUNCTION nothing();
 
+-- a json value that jsonb cannot hold (\u0000, a number beyond numeric) cannot
+-- be logged: the change fails, and its error says which column of which table
+CREATE TABLE raw_json (id int, j json);
+INSERT INTO raw_json VALUES (1, '{"a": "\u0000"}'), (2, '[1e200000]');
+SELECT mlops.enable_audit('raw_json');
+CREATE FUNCTION pg_temp.audit_context(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    ctx text;
+BEGIN
+    EXECUTE query;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS ctx = PG_EXCEPTION_CONTEXT;
+    RETURN SQLSTATE || ': ' || SQLERRM || ' / ' ||
+           coalesce((SELECT string_agg(l, ' / ') FROM regexp_split_to_table(ctx, E'\n') l WHERE l LIKE '%audit_log%'), 'no audit context');
+END
+$$;
+SELECT pg_temp.audit_context($$UPDATE raw_json SET id = 3 WHERE id = 1$$);
+SELECT pg_temp.audit_context($$DELETE FROM raw_json WHERE id = 2$$);
+SELECT pg_temp.audit_context($$INSERT INTO raw_json VALUES (4, '"\u0000"')$$);
+-- disabled around it, the rows can be changed (logged as DISABLE and ENABLE)
+SELECT mlops.disable_audit('raw_json');
+DELETE FROM raw_json;
+SELECT mlops.enable_audit('raw_json');
+DROP TABLE raw_json;
+
 SELECT ok FROM mlops.verify_audit();
 
 DROP OWNED BY regress_writer, regress_trainer, regress_admin;

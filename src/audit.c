@@ -1219,6 +1219,31 @@ RenderValue(AuditAttr *a, Datum value, JsonbValue *v, StringInfo out)
 		ExpandContainer(v);
 }
 
+/* The column RenderRow is at (-1: none), for the context of an error (RenderRowContext). */
+typedef struct RenderPosition
+{
+	AuditTable *table;
+	int			attr;
+} RenderPosition;
+
+/*
+ * Says, in the context of an error raised while a row is turned into jsonb
+ * (a json value that jsonb cannot hold, a row too large), that the change
+ * failed because it could not be logged, and which column could not be.
+ */
+static void
+RenderRowContext(void *arg)
+{
+	RenderPosition *pos = (RenderPosition *) arg;
+
+	if (pos->attr < 0)
+		errcontext("logging a row of table %s to mlops.audit_log", text_to_cstring(pos->table->name));
+	else
+		errcontext("logging column %s of table %s to mlops.audit_log",
+				   quote_identifier(pos->table->attrs[pos->attr].key.val.string.val),
+				   text_to_cstring(pos->table->name));
+}
+
 /*
  * Renders the audited columns of a deformed row into row. For an UPDATE's new
  * row, like is the old row and changed says which columns changed: the others
@@ -1228,7 +1253,11 @@ static void
 RenderRow(AuditTable *t, Datum *values, bool *nulls, const RowImage *like, const bool *changed, RowImage *row)
 {
 	JsonbValue	object;
+	RenderPosition pos = {t, -1};
+	ErrorContextCallback context = {error_context_stack, RenderRowContext, &pos};
 	int			k;
+
+	error_context_stack = &context;
 
 	row->pairs = palloc(sizeof(JsonbPair) * Max(t->nkeys, 1));
 	row->start = palloc(sizeof(int) * Max(t->nkeys, 1));
@@ -1258,7 +1287,11 @@ RenderRow(AuditTable *t, Datum *values, bool *nulls, const RowImage *like, const
 			AppendValueText(&row->text, &pair->value);
 		}
 		else
+		{
+			pos.attr = i;
 			RenderValue(a, values[i], &pair->value, &row->text);
+			pos.attr = -1;
+		}
 		row->end[k] = row->text.len;
 	}
 	appendStringInfoChar(&row->text, '}');
@@ -1267,6 +1300,7 @@ RenderRow(AuditTable *t, Datum *values, bool *nulls, const RowImage *like, const
 	object.val.object.nPairs = t->nkeys;
 	object.val.object.pairs = row->pairs;
 	row->jsonb = JsonbValueToJsonb(&object);
+	error_context_stack = context.previous;
 }
 
 /* True when two non-NULL values of a column are the same (same bytes). */
