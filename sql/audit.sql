@@ -488,6 +488,26 @@ DELETE FROM raw_json;
 SELECT mlops.enable_audit('raw_json');
 DROP TABLE raw_json;
 
+-- the role names are those of the moment of the write, a role renamed
+-- earlier in the same transaction included
+CREATE ROLE regress_before_rename;
+CREATE TABLE renamed_owner (id int);
+ALTER TABLE renamed_owner OWNER TO regress_before_rename;
+SELECT mlops.enable_audit('renamed_owner');
+CREATE FUNCTION insert_as_owner(i int) RETURNS void LANGUAGE sql SECURITY DEFINER
+    AS 'INSERT INTO renamed_owner VALUES (i)';
+ALTER FUNCTION insert_as_owner(int) OWNER TO regress_before_rename;
+BEGIN;
+SELECT insert_as_owner(1);
+ALTER ROLE regress_before_rename RENAME TO regress_after_rename;
+SELECT insert_as_owner(2);
+COMMIT;
+SELECT new_row, current_user_name FROM mlops.audit_log
+ WHERE table_name = 'public.renamed_owner' AND op = 'INSERT' ORDER BY id;
+DROP TABLE renamed_owner;
+DROP FUNCTION insert_as_owner(int);
+DROP ROLE regress_after_rename;
+
 SELECT ok FROM mlops.verify_audit();
 
 DROP OWNED BY regress_writer, regress_trainer, regress_admin;

@@ -52,6 +52,7 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/inet.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -60,6 +61,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
@@ -566,26 +568,37 @@ HashDatum(const uint8 *hash)
 }
 
 /*
- * The name of a role as a text Datum, remembered for the rest of the
- * transaction (a role is renamed by a transaction of its own).
+ * The names of the two roles a log row names (session and current user), as
+ * text Datums kept in TopMemoryContext until a role changes (RoleNamesForget):
+ * looking them up costs a syscache lookup per row.
  */
+static Oid	role_oid[2];
+static Datum role_name[2];
+
+/* Forgets the remembered role names: a role was renamed (or dropped), in this session or another. */
+static void
+RoleNamesForget(Datum arg, int cacheid, uint32 hashvalue)
+{
+	role_oid[0] = role_oid[1] = InvalidOid;
+}
+
+/* The name of a role as a text Datum (which: 0 for the session user, 1 for the current user). */
 static Datum
 RoleNameDatum(Oid role, int which)
 {
-	static LocalTransactionId lxid[2];
-	static Oid	oid[2];
-	static Datum name[2];
-
-	if (lxid[which] != MyProc->lxid || oid[which] != role)
+	if (role_oid[which] != role)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		char	   *name = GetUserNameFromId(role, false);
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-		name[which] = PointerGetDatum(cstring_to_text(GetUserNameFromId(role, false)));
+		role_oid[which] = InvalidOid;	/* not valid until the new name is in */
+		if (role_name[which] != (Datum) 0)
+			pfree(DatumGetPointer(role_name[which]));
+		role_name[which] = PointerGetDatum(cstring_to_text(name));
 		MemoryContextSwitchTo(old);
-		lxid[which] = MyProc->lxid;
-		oid[which] = role;
+		role_oid[which] = role;
 	}
-	return name[which];
+	return role_name[which];
 }
 
 
@@ -727,8 +740,9 @@ AuditXactCallback(XactEvent event, void *arg)
 /*
  * Installs, once per backend (when it first takes the chain lock), the
  * (sub)transaction callbacks that keep the chain's head and the pending log
- * rows in step with (sub)transactions, and the executor and utility hooks
- * that write the pending rows in time.
+ * rows in step with (sub)transactions, the executor and utility hooks that
+ * write the pending rows in time, and the role cache callback that keeps the
+ * role names of the log rows up to date.
  */
 static void
 InstallCallbacks(void)
@@ -739,6 +753,7 @@ InstallCallbacks(void)
 		return;
 	RegisterSubXactCallback(AuditSubXactCallback, NULL);
 	RegisterXactCallback(AuditXactCallback, NULL);
+	CacheRegisterSyscacheCallback(AUTHOID, RoleNamesForget, (Datum) 0);
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = AuditExecutorStart;
 	prev_ExecutorEnd = ExecutorEnd_hook;
