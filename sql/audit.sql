@@ -144,6 +144,10 @@ CREATE VIEW v AS SELECT 1 AS x;
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('v')$$);
 CREATE VIEW "My View" AS SELECT 1 AS x;                   -- named once, not quoted twice
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('"My View"')$$);
+-- a temporary table's rows go at commit or with the session, unlogged
+CREATE TEMP TABLE scratch (x int) ON COMMIT DELETE ROWS;
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('scratch')$$);
+DROP TABLE scratch;
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('mlops.audit_log')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('v')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(-5)$$);

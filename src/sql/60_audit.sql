@@ -197,15 +197,22 @@ CREATE FUNCTION mlops.enable_audit(tbl regclass, ignore_columns text[] DEFAULT '
 AS $$
 DECLARE
     kind "char";
+    persistence "char";
     missing text;
 BEGIN
     PERFORM mlops._require(tbl, 'tbl');
     PERFORM mlops._require(ignore_columns, 'ignore_columns');
-    SELECT relkind INTO kind FROM pg_class WHERE oid = tbl;
+    SELECT relkind, relpersistence INTO kind, persistence FROM pg_class WHERE oid = tbl;
     IF kind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '% is not a table', tbl
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'Only ordinary and partitioned tables can be audited.';
+    END IF;
+    -- its rows would go unlogged: no trigger fires for them
+    IF persistence = 't' THEN
+        RAISE EXCEPTION 'cannot audit temporary table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A temporary table''s rows are removed at commit (ON COMMIT DELETE ROWS or DROP) or with the session without firing any trigger.';
     END IF;
     IF tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass) THEN
         RAISE EXCEPTION 'the audit log cannot audit itself' USING ERRCODE = 'invalid_parameter_value';
