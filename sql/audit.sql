@@ -492,6 +492,26 @@ DELETE FROM raw_json;
 SELECT mlops.enable_audit('raw_json');
 DROP TABLE raw_json;
 
+-- a partitioned table with foreign partitions (see "Scaling out") can be
+-- audited: its foreign partitions (which cannot have a TRUNCATE trigger) are
+-- covered by the row trigger only
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'nowhere');
+CREATE TABLE sharded (id int, v text) PARTITION BY LIST (id);
+CREATE TABLE sharded_local PARTITION OF sharded FOR VALUES IN (1);
+CREATE FOREIGN TABLE sharded_remote PARTITION OF sharded FOR VALUES IN (2) SERVER elsewhere;
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('sharded')$$);
+CREATE FOREIGN TABLE sharded_remote2 (id int, v text) SERVER elsewhere;
+SELECT pg_temp.sqlstate($$ALTER TABLE sharded ATTACH PARTITION sharded_remote2 FOR VALUES IN (3)$$);
+SELECT c.relname, array_agg(t.tgname ORDER BY t.tgname) AS triggers
+  FROM pg_partition_tree('sharded') p JOIN pg_class c ON c.oid = p.relid
+  LEFT JOIN pg_trigger t ON t.tgrelid = p.relid AND t.tgname LIKE 'mlops_audit%'
+ GROUP BY c.relname ORDER BY c.relname;
+DROP TABLE sharded;
+SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 4 FROM log) ORDER BY id;
+DROP SERVER elsewhere;
+DROP EXTENSION postgres_fdw;
+
 -- the role names are those of the moment of the write, a role renamed
 -- earlier in the same transaction included
 CREATE ROLE regress_before_rename;

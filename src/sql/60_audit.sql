@@ -270,8 +270,8 @@ COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
 -- taking its name (the triggers are replaced: logged as DISABLE and ENABLE);
 -- a partition detached from an audited table is no longer audited (logged as
 -- DISABLE, its TRUNCATE trigger removed); and every partition of an audited
--- partitioned table gets the TRUNCATE trigger (statement triggers are not
--- inherited, and a partition can be truncated on its own). It checks the
+-- partitioned table, but a foreign one, gets the TRUNCATE trigger (statement
+-- triggers are not inherited, and a partition can be truncated on its own). It checks the
 -- tables a command reports, so it fires for ALTER TABLE (triggers enabled or
 -- disabled, columns renamed or dropped, ATTACH and DETACH PARTITION), CREATE
 -- TABLE (PARTITION OF) and CREATE SCHEMA (whose CREATE TABLE may be a
@@ -355,9 +355,12 @@ BEGIN
          LIMIT 1;
         CONTINUE WHEN root IS NULL;
         -- every missing trigger first, then each one's ENABLE ALWAYS: that
-        -- ALTER TABLE runs this function again, which must find none missing
-        parts := ARRAY(SELECT p.relid FROM pg_partition_tree(root) p
-                        WHERE NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = p.relid
+        -- ALTER TABLE runs this function again, which must find none missing.
+        -- A foreign partition cannot have a TRUNCATE trigger: the row trigger
+        -- covers it, and the TRUNCATE row of its partitioned table.
+        parts := ARRAY(SELECT p.relid FROM pg_partition_tree(root) p JOIN pg_class c ON c.oid = p.relid
+                        WHERE c.relkind <> 'f'
+                          AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = p.relid
                                                                      AND t.tgname = 'mlops_audit_truncate'));
         FOREACH part IN ARRAY parts LOOP
             EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
@@ -396,7 +399,7 @@ BEGIN
     FOR obj IN SELECT t.address_names AS names, d.objid AS dropped_table
                  FROM pg_event_trigger_dropped_objects() t
                  LEFT JOIN pg_event_trigger_dropped_objects() d
-                        ON d.object_type = 'table' AND d.address_names = t.address_names[1:2]
+                        ON d.object_type IN ('table', 'foreign table') AND d.address_names = t.address_names[1:2]
                 WHERE t.object_type = 'trigger' AND t.address_names[3] IN ('mlops_audit', 'mlops_audit_truncate') LOOP
         IF obj.dropped_table IS NOT NULL THEN
             IF obj.names[3] = 'mlops_audit' THEN
