@@ -512,6 +512,20 @@ SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 4 FROM log) ORDER BY
 DROP SERVER elsewhere;
 DROP EXTENSION postgres_fdw;
 
+-- a timestamptz is written in the time zone of the moment, changed by another
+-- trigger of the same statement included, as to_jsonb() then writes it
+SET TimeZone = 'UTC';
+CREATE TABLE zoned (id int, at timestamptz);
+SELECT mlops.enable_audit('zoned');
+CREATE FUNCTION to_tokyo() RETURNS trigger LANGUAGE plpgsql
+    AS $$BEGIN PERFORM set_config('TimeZone', 'Asia/Tokyo', false); RETURN NULL; END$$;
+CREATE TRIGGER next_zone AFTER INSERT ON zoned FOR EACH ROW EXECUTE FUNCTION to_tokyo();
+INSERT INTO zoned VALUES (1, '2024-01-01 00:00+00'), (2, '2024-01-01 00:00+00');
+SELECT new_row FROM mlops.audit_log WHERE table_name = 'public.zoned' AND op = 'INSERT' ORDER BY id;
+RESET TimeZone;
+DROP TABLE zoned;
+DROP FUNCTION to_tokyo();
+
 -- the role names are those of the moment of the write, a role renamed
 -- earlier in the same transaction included
 CREATE ROLE regress_before_rename;

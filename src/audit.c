@@ -42,6 +42,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "pgtime.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
@@ -113,9 +114,10 @@ typedef struct AuditAttr
 	char	   *key_text;		/* the name as a JSON string, then ": " */
 	int			key_text_len;
 	FmgrInfo	convert;		/* output function (JSON_FLOAT) or to_jsonb (JSON_OTHER) */
-	/* JSON_DATETIME: the last value seen and its text (rows often share one, e.g. now()) */
+	/* JSON_DATETIME: the last value seen, the time zone and its text (rows often share one, e.g. now()) */
 	bool		have_last;
 	Datum		last;
+	pg_tz	   *last_tz;
 	char		last_text[MAXDATELEN + 1];
 } AuditAttr;
 
@@ -1215,10 +1217,12 @@ RenderValue(AuditAttr *a, Datum value, JsonbValue *v, StringInfo out)
 			JsonbToValue(DatumGetJsonbP(value), v);
 			break;
 		case JSON_DATETIME:
-			if (!a->have_last || a->last != value)
+			/* a timestamptz's text depends on TimeZone, which another trigger may have changed */
+			if (!a->have_last || a->last != value || a->last_tz != session_timezone)
 			{
 				JsonEncodeDateTime(a->last_text, value, a->basetype, NULL);
 				a->last = value;
+				a->last_tz = session_timezone;
 				a->have_last = true;
 			}
 			v->type = jbvString;
