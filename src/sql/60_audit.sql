@@ -271,8 +271,8 @@ COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
 -- a partition detached from an audited table is no longer audited (logged as
 -- DISABLE, its TRUNCATE trigger removed); and every partition of an audited
 -- partitioned table, but a foreign one, gets the TRUNCATE trigger (statement
--- triggers are not inherited, and a partition can be truncated on its own). It checks the
--- tables a command reports, so it fires for ALTER TABLE (triggers enabled or
+-- triggers are not inherited, and a partition can be truncated on its own).
+-- It checks the tables a command reports, so it fires for ALTER TABLE (triggers enabled or
 -- disabled, columns renamed or dropped, ATTACH and DETACH PARTITION), CREATE
 -- TABLE (PARTITION OF) and CREATE SCHEMA (whose CREATE TABLE may be a
 -- PARTITION OF), and the triggers ALTER TRIGGER and CREATE TRIGGER report
