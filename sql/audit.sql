@@ -555,3 +555,19 @@ DROP ROLE regress_writer, regress_trainer, regress_admin;
 DROP EXTENSION mlops CASCADE;
 INSERT INTO items (id, name, qty) VALUES (40, 'unaudited', 1);
 SELECT count(*) AS audit_triggers FROM pg_trigger WHERE tgname LIKE 'mlops_audit%';
+
+-- dropped and created again in one transaction that had written the log: the
+-- new log starts its own chain (the dropped log's head was kept, XX000)
+CREATE TABLE reborn (id int PRIMARY KEY);
+CREATE EXTENSION mlops;
+SELECT mlops.enable_audit('reborn');
+BEGIN;
+INSERT INTO reborn VALUES (1);
+DROP EXTENSION mlops CASCADE;
+CREATE EXTENSION mlops;
+SELECT mlops.enable_audit('reborn');
+INSERT INTO reborn VALUES (2);
+COMMIT;
+SELECT id, op, new_row FROM mlops.audit_log WHERE table_name = 'public.reborn' ORDER BY id;
+SELECT * FROM mlops.verify_audit();
+DROP TABLE reborn;

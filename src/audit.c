@@ -294,6 +294,19 @@ AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
+/*
+ * Forgets the head of the chain when the log or its anchor table may have
+ * changed, as when the extension is dropped and created again in this very
+ * transaction (the head would name a log that is gone): the next log row
+ * reads it again, as after a subtransaction's abort.
+ */
+static void
+ChainForget(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == chain.log_oid || relid == chain.chain_oid)
+		chain.lxid = InvalidLocalTransactionId;
+}
+
 /* Copies a stored hash (bytea) into out, refusing one of the wrong length. */
 static void
 CopyHash(Datum value, uint8 *out, const char *what)
@@ -743,8 +756,9 @@ AuditXactCallback(XactEvent event, void *arg)
  * Installs, once per backend (when it first takes the chain lock), the
  * (sub)transaction callbacks that keep the chain's head and the pending log
  * rows in step with (sub)transactions, the executor and utility hooks that
- * write the pending rows in time, and the role cache callback that keeps the
- * role names of the log rows up to date.
+ * write the pending rows in time, the role cache callback that keeps the
+ * role names of the log rows up to date, and the relation cache callback that
+ * forgets the head of a log that changed.
  */
 static void
 InstallCallbacks(void)
@@ -756,6 +770,7 @@ InstallCallbacks(void)
 	RegisterSubXactCallback(AuditSubXactCallback, NULL);
 	RegisterXactCallback(AuditXactCallback, NULL);
 	CacheRegisterSyscacheCallback(AUTHOID, RoleNamesForget, (Datum) 0);
+	CacheRegisterRelcacheCallback(ChainForget, (Datum) 0);
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = AuditExecutorStart;
 	prev_ExecutorEnd = ExecutorEnd_hook;
