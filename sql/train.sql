@@ -186,6 +186,10 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x::numeric * 
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, (x > 5)::int AS y, CASE WHEN x = 3 THEN ''Infinity''::float8 END AS z FROM nulls', 'y', 'logistic')$$);
 -- finite values whose squares overflow: an error, not NaN coefficients
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x * 1e200 AS x, y FROM nulls', 'y', 'linear')$$);
+-- and in logistic's Newton steps, or a C so large that the objective overflows: an error, not
+-- the all-zero model Newton's method would leave
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x * 1e155 AS x, (x > 5)::int AS y FROM nulls', 'y', 'logistic')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, (x > 5)::int AS y FROM nulls', 'y', 'logistic', hyperparams => '{"C": 1e308}')$$);
 SET mlops.max_training_memory = '1MB';
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, g % 2 AS y FROM generate_series(1, 100000) g', 'y', 'logistic')$$);
 RESET mlops.max_training_memory;

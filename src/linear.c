@@ -441,7 +441,7 @@ LinearDesignWidth(const Dataset *ds)
 }
 
 /* The names of the design's columns ("name" or "name=category"). */
-static char	  **
+char	  **
 LinearDesignTerms(const Dataset *ds)
 {
 	char	  **terms = palloc(sizeof(char *) * Max(LinearDesignWidth(ds), 1));

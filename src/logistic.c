@@ -259,6 +259,40 @@ MaxAbs(const double *v, int n)
 	return m;
 }
 
+/*
+ * Raises 22003 when the objective f, a component of the gradient g or (h not
+ * NULL) a diagonal entry of the Hessian h (its largest entries: it is
+ * semi-definite) is not finite: values of a term so large that C times the
+ * sum of their squares overflows, or a C so large that C times the losses
+ * does. Newton's method cannot move from there: without it, train() would
+ * register the all-zero model as if it were the optimum.
+ */
+static void
+CheckFiniteNewton(const LogisticProblem *lp, const Dataset *ds, double f, const double *g, const double *h)
+{
+	int			m = lp->nout * lp->d;
+
+	for (int i = -1; i < m; i++)
+	{
+		int			j = i % lp->d;
+
+		if (i < 0 ? isfinite(f) : isfinite(g[i]) && (h == NULL || isfinite(h[(Size) i * m + i])))
+			continue;
+		if (i < 0 || j == lp->width)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the logistic regression objective is not finite"),
+					 errdetail("C = %g times the sum of the losses of the training rows is beyond the range of float8.", lp->C),
+					 errhint("Lower C.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the logistic regression statistics of term \"%s\" are not finite",
+						LinearDesignTerms(ds)[j]),
+				 errdetail("Its values are too large for C times the sum of their squares to be a float8."),
+				 errhint("Rescale the column, or lower C.")));
+	}
+}
+
 /* Holds the training rows as a design matrix with a column of ones. */
 static void
 LoadRows(Dataset *ds, LogisticProblem *lp)
@@ -334,6 +368,7 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 
 	f = Objective(&lp, theta);
 	Gradient(&lp, theta, g, residual);
+	CheckFiniteNewton(&lp, ds, f, g, NULL);
 	g0 = Max(MaxAbs(g, m), DBL_MIN);
 	gmax = g0;
 	for (iter = 1; iter <= max_iter && gmax > tol * NEWTON_TOL_FACTOR * g0; iter++)
@@ -345,6 +380,7 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 
 		CHECK_FOR_INTERRUPTS();
 		Hessian(&lp, h, tmp);
+		CheckFiniteNewton(&lp, ds, f, g, h);
 		NewtonStep(h, g, step, m);
 		for (int i = 0; i < m; i++)
 			slope += g[i] * step[i];

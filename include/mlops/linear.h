@@ -18,6 +18,9 @@ typedef struct LinearFit LinearFit;
 /* The number of columns of the design of a dataset (numeric inputs + one-hot indicators). */
 extern int	LinearDesignWidth(const Dataset *ds);
 
+/* The names of the design's columns ("name" or "name=category"), palloc'd. */
+extern char **LinearDesignTerms(const Dataset *ds);
+
 /* Encodes one input vector (as DatasetBatch gives it) into a design row, imputing NULLs. */
 extern void LinearEncode(const Dataset *ds, const double *x, double *out);
 
