@@ -109,6 +109,11 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', featu
                                                     hyperparams => '{"n_estimators": 1e400}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a, b, CASE WHEN id = 7 THEN ''Infinity'' ELSE value END AS value FROM pts',
                                                     'value', features => '{a,b}', hyperparams => '{"n_estimators": 2}')$$);
+-- finite in float8 but beyond float32, which XGBoost takes: out of range (22003), as an infinity
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a * 1e39 AS a, b, value FROM pts',
+                                                    'value', features => '{a,b}', hyperparams => '{"n_estimators": 2}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a, b, value * 1e300 AS value FROM pts',
+                                                    'value', features => '{a,b}', hyperparams => '{"n_estimators": 2}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"early_stopping_rounds": 2}',
                                                     test_fraction => 0)$$);

@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 
@@ -540,6 +541,23 @@ XgbMatrixBytes(int64 rows, int ncols, bool hist)
 }
 
 /*
+ * Raises 22003 for a finite value of input j (-1: the target) beyond
+ * float32's range, which the matrices XGBoost takes cannot hold: converted,
+ * it would be an infinity that XGBoost refuses with an error of its own, as
+ * Python's does (the loader already refuses infinities themselves).
+ */
+static void
+RefuseBeyondFloat32(const Dataset *ds, int j, double v)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("%s \"%s\" of source \"%s\" has the value %g, beyond the range of float32",
+					j < 0 ? "target" : "feature", j < 0 ? ds->target : ds->inputs[j].name, ds->source, v),
+			 errdetail("XGBoost takes its inputs and labels as float32, at most %g in magnitude.", (double) FLT_MAX),
+			 errhint("Leave such rows out, or rescale the column, in a query source.")));
+}
+
+/*
  * Reads the rows in one scan into float32 matrices and label vectors (and
  * targets, where kept), the training rows into train and the test rows into
  * test, each batch counted against mlops.max_training_memory as it arrives.
@@ -575,10 +593,12 @@ LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 			double		target = ds->classification ? b->label[i] : b->y[i];
 
 			for (int j = 0; j < k; j++)
-				x[j] = (float) src[j];
+				if (unlikely(isinf(x[j] = (float) src[j])))
+					RefuseBeyondFloat32(ds, j, src[j]);
 			if (buf->keep_target)
 				buf->target[buf->rows] = target;
-			buf->y[buf->rows++] = (float) target;
+			if (unlikely(isinf(buf->y[buf->rows++] = (float) target)))
+				RefuseBeyondFloat32(ds, -1, target);
 		}
 	}
 	DatasetEndScan(scan);
