@@ -201,3 +201,11 @@ SELECT version > 0 AS trained FROM mlops.train('skips_inf',
     'SELECT CASE WHEN x = 3 THEN ''Infinity'' ELSE x END AS x, CASE WHEN x <> 3 THEN y END AS y FROM nulls',
     'y', 'linear', test_fraction => 0);
 SELECT skipped_rows FROM mlops.model_versions WHERE name = 'skips_inf';
+-- the split key hashes each column in turn: a feature equal to the target (or to twice it) does
+-- not cancel the target out of it, which gave every row one key and put them all on one side
+SELECT version > 0 AS trained FROM mlops.train('same_as_target',
+    'SELECT g::float8 AS x, g::float8 AS y FROM generate_series(1, 100) g', 'y', 'ridge');
+SELECT version > 0 AS trained FROM mlops.train('same_as_target',
+    'SELECT g::float8 AS x, 2 * g::float8 AS y FROM generate_series(1, 100) g', 'y', 'ridge');
+SELECT version, test_rows BETWEEN 10 AND 30 AS test_rows_near_20 FROM mlops.model_versions
+ WHERE name = 'same_as_target' ORDER BY version;

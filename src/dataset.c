@@ -135,7 +135,7 @@ DoubleBits(double v)
 static uint64
 RowHash(const Dataset *ds, const RowValues *row)
 {
-	uint64		h = DoubleBits(row->y) ^ CONTENT_HASH_SEED;
+	uint64		h = ContentHashStep(CONTENT_HASH_SEED, DoubleBits(row->y));
 
 	for (int j = 0; j < ds->priv->split_inputs; j++)
 	{
