@@ -17,6 +17,14 @@ CREATE TABLE houses (id int, city text, area numeric, rooms int);
 INSERT INTO houses VALUES (1, 'paris', 50, 2), (2, 'lyon', 100, 4), (3, NULL, NULL, 1), (4, 'rome', 60, NULL);
 -- the row form matches columns by name; NULL and unseen categories are imputed
 SELECT id, mlops.predict('price', h) FROM houses h ORDER BY id;
+-- every text type a categorical input takes, name (fixed-length, not a varlena, which was read as
+-- one) included: paris scores 10 + 2·2 + 3 = 17; the long and the empty name are unseen (lyon, 14)
+SELECT 'text' AS t, mlops.predict('price', c) FROM (SELECT 'paris'::text AS city, 0 AS area, 2 AS rooms) c
+UNION ALL SELECT 'varchar', mlops.predict('price', c) FROM (SELECT 'paris'::varchar AS city, 0 AS area, 2 AS rooms) c
+UNION ALL SELECT 'bpchar', mlops.predict('price', c) FROM (SELECT 'paris'::char(8) AS city, 0 AS area, 2 AS rooms) c
+UNION ALL SELECT 'name', mlops.predict('price', c) FROM (SELECT 'paris'::name AS city, 0 AS area, 2 AS rooms) c
+UNION ALL SELECT 'long name', mlops.predict('price', c) FROM (SELECT 'parisparisparis'::name AS city, 0 AS area, 2 AS rooms) c
+UNION ALL SELECT 'empty name', mlops.predict('price', c) FROM (SELECT ''::name AS city, 0 AS area, 2 AS rooms) c;
 -- the array form takes the categorical input as its index; integer and numeric arrays work
 SELECT mlops.predict('price', ARRAY[2, 50, 1]), mlops.predict('price', ARRAY[2, 50.0, 1]),
        mlops.predict('price', ARRAY[2, 50, 1]::float8[]), mlops.predict('price', ARRAY[NULL, NULL, NULL]::float8[]);

@@ -81,7 +81,7 @@ typedef struct Resolution
 typedef enum ColumnKind
 {
 	COL_FLOAT8, COL_FLOAT4, COL_INT2, COL_INT4, COL_INT8, COL_BOOL, COL_NUMERIC,
-	COL_TEXT, COL_ENUM
+	COL_TEXT, COL_NAME, COL_ENUM
 } ColumnKind;
 
 /* Per call site state, in fn_extra. */
@@ -395,8 +395,10 @@ ColumnKindOf(ScoringModel *m, ScoringInput *in, Oid type)
 	{
 		if (type_is_enum(type))
 			return COL_ENUM;
-		if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID || type == NAMEOID)
+		if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID)
 			return COL_TEXT;
+		if (type == NAMEOID)
+			return COL_NAME;	/* fixed-length, not a varlena */
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" must be text or an enum for model \"%s\"", in->name, m->name),
@@ -535,6 +537,13 @@ RowInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg)
 						while (len > 0 && s[len - 1] == ' ')
 							len--;	/* as bpchar's cast to text does */
 					x = ScoringCategoryIndex(&m->inputs[i], s, len);
+					break;
+				}
+			case COL_NAME:
+				{
+					const char *s = NameStr(*DatumGetName(v));
+
+					x = ScoringCategoryIndex(&m->inputs[i], s, strlen(s));
 					break;
 				}
 			case COL_ENUM:
