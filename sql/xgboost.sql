@@ -56,6 +56,12 @@ SELECT version FROM mlops.train('cat', 'SELECT region, a, value FROM pts ORDER B
                                 hyperparams => '{"n_estimators": 3}', test_fraction => 0);
 SELECT r.params->>'tree_method' AS tree_method, v.spec
   FROM mlops.runs r JOIN mlops.model_version v ON v.run_id = r.run_id WHERE r.experiment = 'cat';
+-- but for gblinear, which has no tree method (XGBoost refused the one mlops set as unknown) and
+-- takes a category index as a number, as Python's does
+SELECT version FROM mlops.train('cat_linear', 'SELECT region, a, value FROM pts ORDER BY id', 'value',
+                                hyperparams => '{"n_estimators": 3, "booster": "gblinear"}', test_fraction => 0);
+SELECT r.params->>'tree_method' AS tree_method, r.params->>'booster' AS booster
+  FROM mlops.runs r WHERE r.experiment = 'cat_linear';
 
 -- import_model reads the stored UBJ (categorical splits) with mlops's own reader
 -- before libxgboost: it imports and scores the same; truncated, it is refused

@@ -376,7 +376,9 @@ TaskParams(const Dataset *ds, XgbParams *p)
 		AddParam(p, "seed", psprintf("%d", ds->seed));
 	if (ParamValue(p, "validate_parameters") == NULL)
 		AddParam(p, "validate_parameters", "1");
-	if (ParamValue(p, "tree_method") == NULL)
+	/* gblinear has no tree method: validate_parameters would refuse one as unknown */
+	if (ParamValue(p, "tree_method") == NULL &&
+		(ParamValue(p, "booster") == NULL || strcmp(ParamValue(p, "booster"), "gblinear") != 0))
 		for (int j = 0; j < ds->ninputs; j++)
 			if (ds->inputs[j].kind == INPUT_CATEGORICAL)
 			{
