@@ -115,6 +115,14 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', featu
                                                     hyperparams => '{"n_estimators": 1e400}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a, b, CASE WHEN id = 7 THEN ''Infinity'' ELSE value END AS value FROM pts',
                                                     'value', features => '{a,b}', hyperparams => '{"n_estimators": 2}')$$);
+-- what XGBoost refuses only as it boosts or evaluates the first round: the hyperparameters against
+-- each other or the targets, 22023 as the rest of bad input (it was 38000)
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"max_depth": 0, "tree_method": "exact"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a, b, -value AS value FROM pts', 'value',
+                                                    hyperparams => '{"objective": "reg:gamma"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'flag', features => '{a,b}',
+                                                    hyperparams => '{"eval_metric": "mlogloss"}')$$);
 -- finite in float8 but beyond float32, which XGBoost takes: out of range (22003), as an infinity
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a * 1e39 AS a, b, value FROM pts',
                                                     'value', features => '{a,b}', hyperparams => '{"n_estimators": 2}')$$);

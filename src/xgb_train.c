@@ -895,10 +895,18 @@ Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p)
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(round_context);
+		/*
+		 * XGBoost checks the hyperparameters against each other and the
+		 * targets (max_depth 0 with exact, reg:gamma's positive labels, a
+		 * metric of another task) only as it boosts and evaluates the first
+		 * round: a refusal there is the user's input, 22023.
+		 */
 		XGB_BLOCKED(rc, XGBoosterUpdateOneIter(h->booster, iter, h->dtrain));
-		XgbCheck(rc, "boost a round");
+		XgbCheckCode(rc, iter == 0 ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
+					 "boost a round");
 		XGB_BLOCKED(rc, XGBoosterEvalOneIter(h->booster, iter, dmats, names, h->dtest ? 2 : 1, &eval));
-		XgbCheck(rc, "evaluate a round");
+		XgbCheckCode(rc, iter == 0 ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
+					 "evaluate a round");
 		value = LogEvaluation(req, eval, iter, &metric);
 
 		if (p->early_stopping_rounds > 0 && metric != NULL)
