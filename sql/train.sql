@@ -147,6 +147,8 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', 'linear'
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, ''a''::text AS c, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'collinear', 'y', 'linear')$$);
+-- a ridge penalty too small to make them independent: the hint is to raise it, not to use ridge
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'collinear', 'y', 'ridge', hyperparams => '{"alpha": 1e-300}')$$, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, 1 AS y FROM consts', 'y', 'logistic')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'label', 'linear', features => '{x}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'y', 'linear')$$);

@@ -177,9 +177,13 @@ SymmetricEigen(const double *a, int k, double **vectors)
 	return w;
 }
 
-/* Raises 22000 naming the terms of the design that are (nearly) linearly dependent. */
+/*
+ * Raises 22000 naming the terms of the design that are (nearly) linearly
+ * dependent; with a ridge penalty (alpha > 0) too small to make them
+ * independent, the hint is to raise it.
+ */
 static void
-ReportCollinear(const double *scaled, int k, char **terms, const char *why)
+ReportCollinear(const double *scaled, int k, char **terms, double alpha, const char *why)
 {
 	double	   *vectors;
 	StringInfoData names;
@@ -199,7 +203,8 @@ ReportCollinear(const double *scaled, int k, char **terms, const char *why)
 			(errcode(ERRCODE_DATA_EXCEPTION),
 			 errmsg("features are collinear"),
 			 errdetail("%s Terms involved: %s.", why, names.data),
-			 errhint("Leave out one of the dependent features, or use algorithm 'ridge'.")));
+			 alpha > 0 ? errhint("Leave out one of the dependent features, or raise alpha.")
+			 : errhint("Leave out one of the dependent features, or use algorithm 'ridge'.")));
 }
 
 /*
@@ -283,10 +288,10 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms)
 		double	   *w = SymmetricEigen(a, k, NULL);
 
 		if (w[0] <= LINEAR_RCOND * w[k - 1])
-			ReportCollinear(a, k, terms, "The scaled normal equations are singular to working precision.");
+			ReportCollinear(a, k, terms, alpha, "The scaled normal equations are singular to working precision.");
 		LAPACK_dpotrf(&uplo, &n, a, &n, &info);
 		if (info != 0)
-			ReportCollinear(a, k, terms, "The Cholesky factorisation of the normal equations failed.");
+			ReportCollinear(a, k, terms, alpha, "The Cholesky factorisation of the normal equations failed.");
 		LAPACK_dpotrs(&uplo, &n, &one, a, &n, b, &n, &info);
 		if (info != 0)
 			elog(ERROR, "dpotrs failed: info %d", (int) info);
