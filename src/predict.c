@@ -637,17 +637,26 @@ Explain(CallSite *cs, ScoringModel *m)
 	{
 		int			width = m->ninputs + 1;
 
+		/* the compiled trees' TreeSHAP, libxgboost's bit for bit in memory linear in the depth */
+		bool		compiled = m->kind == SCORING_TREES && m->trees->covers != NULL;
+
 		for (int i = 0; i < m->ninputs; i++)
 			cs->xf[i] = (float) cs->x[i];
 		if (m->noutputs > 1)
 		{
-			XgbPredictDense(m->booster, cs->xf, 1, m->ninputs, XGB_PREDICT_MARGIN, cs->out, m->noutputs);
+			if (compiled)
+				TreeModelMargins(m->trees, cs->xf, cs->out);
+			else
+				XgbPredictDense(m->booster, cs->xf, 1, m->ninputs, XGB_PREDICT_MARGIN, cs->out, m->noutputs);
 			for (int o = 1; o < m->noutputs; o++)
 				if (cs->out[o] > cs->out[group])
 					group = o;
 		}
-		XgbPredictDense(m->booster, cs->xf, 1, m->ninputs, XGB_PREDICT_CONTRIBS,
-						cs->out, (size_t) width * m->noutputs);
+		if (compiled)
+			TreeModelContributions(m->trees, cs->xf, cs->out);
+		else
+			XgbPredictDense(m->booster, cs->xf, 1, m->ninputs, XGB_PREDICT_CONTRIBS,
+							cs->out, (size_t) width * m->noutputs);
 		for (int i = 0; i < m->ninputs; i++)
 			contrib[i] = cs->out[group * width + i];
 		bias = cs->out[group * width + m->ninputs];

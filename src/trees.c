@@ -76,6 +76,7 @@ typedef enum Place
 	P_CAT_NODES,
 	P_CAT_SEGMENTS,
 	P_CAT_SIZES,
+	P_SUM_HESS,
 	P_PARENTS
 } Place;
 
@@ -95,9 +96,10 @@ typedef enum Place
 #define TREE_MAX_CAT_WORDS (1 << 26)
 
 /*
- * The deepest tree import_model takes: libxgboost's TreeSHAP (explain)
- * allocates 8 bytes times the square of a tree's depth per call (3 GB at
- * depth 20000), and walks the tree recursively.
+ * The deepest tree import_model takes: libxgboost's TreeSHAP (explain of the
+ * models not compiled; treeshap.c explains the others) allocates 8 bytes
+ * times the square of a tree's depth per call (3 GB at depth 20000), and
+ * walks the tree recursively.
  */
 #define TREE_MAX_DEPTH 1024
 
@@ -130,12 +132,15 @@ typedef struct Reader
 	Vec			cat_words;		/* per node */
 	Vec			cat_bits;
 	Vec			levels;			/* per node: its depth in its tree */
+	Vec			covers;			/* per node: its sum_hessian (float32 bits) */
+	bool		no_covers;		/* a tree without one sum_hessian per node */
 	bool		has_categorical;
 } Reader;
 
 static const char *const tree_fields[TREE_ARRAYS] = {
 	"left_children", "right_children", "split_indices", "split_conditions", "default_left",
-	"split_type", "categories", "categories_nodes", "categories_segments", "categories_sizes", "parents"
+	"split_type", "categories", "categories_nodes", "categories_segments", "categories_sizes", "sum_hessian",
+	"parents"
 };
 
 /* Raises the error for a document that is not the XGBoost model it should be. */
@@ -376,7 +381,10 @@ ReaderFinishTree(Reader *r)
 		VecPush(&r->cat_start, 0);
 		VecPush(&r->cat_words, 0);
 		VecPush(&r->levels, (uint32) level[i]);
+		/* TreeSHAP's weights (explain); a document without them is explained by libxgboost */
+		VecPush(&r->covers, t[P_SUM_HESS - P_LEFT].n == n ? t[P_SUM_HESS - P_LEFT].v.i[i] : 0);
 	}
+	r->no_covers |= t[P_SUM_HESS - P_LEFT].n != n;
 	pfree(level);
 
 	ReaderCheckCategoricalNodes(r, n);
@@ -600,8 +608,9 @@ ReaderScalar(void *state, char *token, JsonTokenType type)
 			VecPush(&r->tree_info, (uint32) TokenInt(token));
 			break;
 		case P_SPLIT_COND:
+		case P_SUM_HESS:
 			f = TokenFloat(token);
-			VecPush(&r->tree[P_SPLIT_COND - P_LEFT], *(uint32 *) &f);
+			VecPush(&r->tree[r->next - P_LEFT], *(uint32 *) &f);
 			break;
 		default:
 			if (r->next >= P_LEFT && r->next <= P_PARENTS)
@@ -669,6 +678,7 @@ ReaderLayOutByLevel(Reader *r)
 	int32	   *words = r->cat_words.v.i;
 	int32	   *new_start = palloc(Max(n, 1) * sizeof(int32));
 	int32	   *new_words = palloc(Max(n, 1) * sizeof(int32));
+	int32	   *new_covers = palloc(Max(n, 1) * sizeof(int32));
 	int32	   *first;			/* per level: where its next node goes */
 	int			max_level = 0;
 
@@ -688,12 +698,14 @@ ReaderLayOutByLevel(Reader *r)
 		nodes[where[i]].child[1] = where[old[i].child[1]];
 		new_start[where[i]] = start[i];
 		new_words[where[i]] = words[i];
+		new_covers[where[i]] = r->covers.v.i[i];
 	}
 	for (int t = 0; t < r->roots.n; t++)
 		r->roots.v.i[t] = where[r->roots.v.i[t]];
 	r->nodes.v.p = nodes;
 	r->cat_start.v.i = new_start;
 	r->cat_words.v.i = new_words;
+	r->covers.v.i = new_covers;
 	if (old != NULL)			/* a model of no trees (0 rounds) has no nodes */
 		pfree(old);
 	pfree(where);
@@ -792,7 +804,7 @@ static void
 ReaderFree(Reader *r)
 {
 	Vec		   *vecs[] = {&r->tree_info, &r->roots, &r->depths, &r->nodes, &r->cat_start,
-	&r->cat_words, &r->cat_bits, &r->levels};
+	&r->cat_words, &r->cat_bits, &r->levels, &r->covers};
 
 	for (int i = 0; i < TREE_ARRAYS; i++)
 		VecFree(&r->tree[i]);
@@ -803,6 +815,36 @@ ReaderFree(Reader *r)
 	if (r->objective)
 		pfree(r->objective);
 	pfree(r);
+}
+
+/*
+ * Sets the model's covers (one per node of its n) and each node's mean: its
+ * leaves' values weighted by their covers, XGBoost's FillNodeMeanValues in
+ * float32 with the same operations (the left child's product, plus the
+ * right's, over the node's cover), children before parents. Nodes are laid
+ * out level by level, so the deepest come last: a walk from the end sees
+ * every child before its parent, without recursion however deep the tree.
+ */
+static void
+TreeModelMeans(TreeModel *m, int n, float *covers)
+{
+	m->covers = covers;
+	m->means = palloc(Max(n, 1) * sizeof(float));
+	for (int i = n - 1; i >= 0; i--)
+	{
+		const TreeNode *node = &m->nodes[i];
+		float		mean;
+
+		if (node->child[0] == i)
+			mean = node->value;
+		else
+		{
+			mean = m->means[node->child[0]] * covers[node->child[0]];
+			mean += m->means[node->child[1]] * covers[node->child[1]];
+			mean /= covers[i];
+		}
+		m->means[i] = mean;
+	}
 }
 
 /*
@@ -860,6 +902,8 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 	m->cat_words = r->cat_words.v.i;
 	m->cat_bits = (uint32 *) r->cat_bits.v.p;
 	m->groups = r->tree_info.v.i;
+	if (!r->no_covers)
+		TreeModelMeans(m, r->nodes.n / 4, (float *) r->covers.v.p);
 
 	/*
 	 * base_score is kept in probability space for the logistic objectives;
@@ -891,27 +935,33 @@ CategoryGoesLeft(const TreeModel *m, int32 node, float x)
 	return (m->cat_bits[m->cat_start[node] + cat / 32] & (1u << (cat % 32))) == 0;
 }
 
+/*
+ * The child split `node` sends a row to, through categorical splits too
+ * (XGBoost's GetNextNode): the default one for a missing value.
+ */
+int32
+TreeModelChild(const TreeModel *m, int32 node, const float *row)
+{
+	const TreeNode *n = &m->nodes[node];
+	float		x = row[n->feature & TREE_FEATURE_MASK];
+	bool		left;
+
+	if (isnan(x))
+		left = (n->feature & TREE_DEFAULT_LEFT) != 0;
+	else if (n->feature & TREE_CATEGORICAL)
+		left = CategoryGoesLeft(m, node, x);
+	else
+		left = x < n->value;
+	return n->child[left ? 0 : 1];
+}
+
 /* The leaf one tree sends a row to, through categorical splits too. */
 static int32
 TreeLeafGeneral(const TreeModel *m, int32 node, const float *row)
 {
-	for (;;)
-	{
-		const TreeNode *n = &m->nodes[node];
-		float		x;
-		bool		left;
-
-		if (n->child[0] == node)
-			return node;
-		x = row[n->feature & TREE_FEATURE_MASK];
-		if (isnan(x))
-			left = (n->feature & TREE_DEFAULT_LEFT) != 0;
-		else if (n->feature & TREE_CATEGORICAL)
-			left = CategoryGoesLeft(m, node, x);
-		else
-			left = x < n->value;
-		node = n->child[left ? 0 : 1];
-	}
+	while (m->nodes[node].child[0] != node)
+		node = TreeModelChild(m, node, row);
+	return node;
 }
 
 #define TREE_LANES 8

@@ -53,6 +53,8 @@ typedef struct TreeModel
 	int32	   *cat_start;		/* categorical nodes: first word of their set in cat_bits */
 	int32	   *cat_words;		/* categorical nodes: words in their set */
 	uint32	   *cat_bits;		/* category bit sets of categorical splits */
+	float	   *covers;			/* per node: XGBoost's sum_hessian (NULL: the document has none) */
+	float	   *means;			/* per node: the cover-weighted mean of its leaves' values */
 } TreeModel;
 
 /*
@@ -77,6 +79,16 @@ extern TreeModel *TreeModelCompile(char *json, size_t len, const char **why_not)
  * ReaderCheckShape, ReaderCheckModel). The document is not modified.
  */
 extern void TreeModelCheck(const char *doc, size_t len, bool ubj);
+
+/* The child split `node` sends a row of num_feature floats to (NaN = missing). */
+extern int32 TreeModelChild(const TreeModel *m, int32 node, const float *row);
+
+/*
+ * XGBoost's TreeSHAP (pred_contribs) of one row, bit for bit, into out:
+ * num_group blocks of num_feature contributions and the bias (treeshap.c).
+ * Needs the model's covers. Its memory is linear in the trees' depth.
+ */
+extern void TreeModelContributions(const TreeModel *m, const float *row, float *out);
 
 /* The raw margins (num_group of them) of one row of num_feature floats (NaN = missing). */
 extern void TreeModelMargins(const TreeModel *model, const float *row, float *margins);
