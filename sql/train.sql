@@ -177,6 +177,10 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target',
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train(NULL, 'diabetes', 'target', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', seed => NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad name!', 'diabetes', 'target', 'linear')$$);
+-- the model name is checked before anything else (it was at the registration, once trained, and an
+-- empty one, also the default experiment's, was refused by start_run as an experiment name)
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad name!', 'no_such_table', 'target', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('', 'diabetes', 'target', 'linear')$$);
 -- beyond float8: out of range (22023), not a float8 input error
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpha": 1e400}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'breast_cancer', 'target', 'logistic', hyperparams => '{"max_iter": 1e400}')$$);

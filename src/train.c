@@ -17,6 +17,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -342,6 +344,23 @@ TextArrayToList(ArrayType *arr, const char *what)
 	return list;
 }
 
+/*
+ * Raises 42602 unless name is a valid model name, by the registry's own check
+ * (mlops._check_model_name), called through fmgr, where no EXECUTE right is
+ * asked: registering the version checks it too, but only once the training
+ * is done, and the model name is also the default experiment's, which
+ * start_run refuses with a message about experiments.
+ */
+static void
+CheckModelName(const char *name)
+{
+	Oid			argtype = TEXTOID;
+	Oid			check = LookupFuncName(list_make2(makeString("mlops"), makeString("_check_model_name")),
+									   1, &argtype, false);
+
+	(void) OidFunctionCall1(check, CStringGetTextDatum(name));
+}
+
 PG_FUNCTION_INFO_V1(train);
 
 /*
@@ -384,6 +403,7 @@ train(PG_FUNCTION_ARGS)
 	Datum		result[4];
 	bool		result_nulls[4] = {false, false, false, false};
 
+	CheckModelName(model_name);
 	RequireArg(fcinfo, 6, "hyperparams");
 	RequireArg(fcinfo, 7, "test_fraction");
 	RequireArg(fcinfo, 8, "seed");
