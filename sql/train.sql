@@ -157,6 +157,7 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target',
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, age}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, target}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{{age},{bmi}}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'no_such_table', 'target', 'linear')$$);
 -- an empty source and one of white space only name nothing alike
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', '', 'target', 'linear')$$);

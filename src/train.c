@@ -318,7 +318,7 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 		: RegressionMetrics(y, pred, n, metrics);
 }
 
-/* The elements of a text[] as a List of C strings; NULL elements are errors. */
+/* The elements of a one-dimensional text[] as a List of C strings; NULL elements are errors. */
 static List *
 TextArrayToList(ArrayType *arr, const char *what)
 {
@@ -327,6 +327,10 @@ TextArrayToList(ArrayType *arr, const char *what)
 	int			n;
 	List	   *list = NIL;
 
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", what)));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	if (n == 0)
 		ereport(ERROR,
