@@ -818,18 +818,20 @@ ReaderFree(Reader *r)
 }
 
 /*
- * Sets the model's covers (one per node of its n) and each node's mean: its
- * leaves' values weighted by their covers, XGBoost's FillNodeMeanValues in
- * float32 with the same operations (the left child's product, plus the
+ * Sets the model's covers (one per node of its n) and each tree's mean value:
+ * its leaves' values weighted by their covers, XGBoost's FillNodeMeanValues
+ * in float32 with the same operations (the left child's product, plus the
  * right's, over the node's cover), children before parents. Nodes are laid
  * out level by level, so the deepest come last: a walk from the end sees
  * every child before its parent, without recursion however deep the tree.
+ * TreeSHAP needs the roots' means only.
  */
 static void
 TreeModelMeans(TreeModel *m, int n, float *covers)
 {
+	float	   *means = palloc(Max(n, 1) * sizeof(float));
+
 	m->covers = covers;
-	m->means = palloc(Max(n, 1) * sizeof(float));
 	for (int i = n - 1; i >= 0; i--)
 	{
 		const TreeNode *node = &m->nodes[i];
@@ -839,12 +841,16 @@ TreeModelMeans(TreeModel *m, int n, float *covers)
 			mean = node->value;
 		else
 		{
-			mean = m->means[node->child[0]] * covers[node->child[0]];
-			mean += m->means[node->child[1]] * covers[node->child[1]];
+			mean = means[node->child[0]] * covers[node->child[0]];
+			mean += means[node->child[1]] * covers[node->child[1]];
 			mean /= covers[i];
 		}
-		m->means[i] = mean;
+		means[i] = mean;
 	}
+	m->root_means = palloc(Max(m->num_trees, 1) * sizeof(float));
+	for (int t = 0; t < m->num_trees; t++)
+		m->root_means[t] = means[m->roots[t]];
+	pfree(means);
 }
 
 /*

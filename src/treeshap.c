@@ -196,7 +196,7 @@ TreeModelContributions(const TreeModel *m, const float *row, float *out)
 				continue;
 			CHECK_FOR_INTERRUPTS();
 			memset(tree, 0, sizeof(float) * width);
-			tree[m->num_feature] += m->means[m->roots[t]];
+			tree[m->num_feature] += m->root_means[t];
 			TreeShap(m, row, tree, m->roots[t], 0, paths, 1, 1, -1);
 			for (int c = 0; c < width; c++)
 				contribs[c] += tree[c] * 1.0f;

@@ -54,7 +54,7 @@ typedef struct TreeModel
 	int32	   *cat_words;		/* categorical nodes: words in their set */
 	uint32	   *cat_bits;		/* category bit sets of categorical splits */
 	float	   *covers;			/* per node: XGBoost's sum_hessian (NULL: the document has none) */
-	float	   *means;			/* per node: the cover-weighted mean of its leaves' values */
+	float	   *root_means;		/* per tree: the cover-weighted mean of its leaves' values */
 } TreeModel;
 
 /*
