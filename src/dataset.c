@@ -76,7 +76,7 @@ struct DatasetPrivate
 	int			target_att;		/* the target's position in the select list */
 	int		   *input_att;		/* ... and each input's */
 	int			split_inputs;	/* the row key hashes the target and the first this many inputs */
-	bool		finite;			/* training: an infinite input is an error */
+	bool		training;		/* an infinite input is an error, a single class too */
 	FmgrInfo   *out_funcs;		/* categorical inputs: output functions */
 	RowValues	row;
 	uint64	   *cut;			/* per class (or [0] for regression): test iff key < cut */
@@ -392,7 +392,7 @@ DecodeRow(Dataset *ds, TupleTableSlot *slot)
 		{
 			num[j] = DatumGetNumericFloat8(values[att[j]], inputs[j].type);
 			null = isnan(num[j]);
-			if (unlikely(isinf(num[j])) && p->finite && !row->target_null)
+			if (unlikely(isinf(num[j])) && p->training && !row->target_null)
 				RefuseInfinite(ds, j, num[j]);
 		}
 		else if (!null)
@@ -749,7 +749,7 @@ FirstPass(Dataset *ds, bool *has_nulls)
 	{
 		KeyArray   *sorted_keys = palloc0(sizeof(KeyArray) * st.nfound);
 
-		if (st.nfound < 2)
+		if (st.nfound < 2 && p->training)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("target \"%s\" has a single class", ds->target),
@@ -810,7 +810,7 @@ StatsPass(Dataset *ds)
 
 static Dataset *Prepare(const char *source, const char *target, List *features, int split_inputs,
 						bool classification, double test_fraction, int seed, bool one_pass,
-						bool finite);
+						bool training);
 
 /* Reads a training set: the source's schema and the first pass(es) over its rows. */
 Dataset *
@@ -831,10 +831,14 @@ DatasetPrepareSplit(const char *source, const char *target, List *features, int 
 	return Prepare(source, target, features, split_inputs, classification, test_fraction, seed, one_pass, false);
 }
 
-/* DatasetPrepare and DatasetPrepareSplit; finite: an infinite input is an error (an infinite target always is). */
+/*
+ * DatasetPrepare and DatasetPrepareSplit; training: an infinite input is an
+ * error (an infinite target always is), and so is a classification target of
+ * a single class, which evaluation takes (a batch of positives only).
+ */
 static Dataset *
 Prepare(const char *source, const char *target, List *features, int split_inputs,
-		bool classification, double test_fraction, int seed, bool one_pass, bool finite)
+		bool classification, double test_fraction, int seed, bool one_pass, bool training)
 {
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	struct DatasetPrivate *p = palloc0(sizeof(struct DatasetPrivate));
@@ -842,7 +846,7 @@ Prepare(const char *source, const char *target, List *features, int split_inputs
 	bool		need_stats = false;
 
 	ds->priv = p;
-	p->finite = finite;
+	p->training = training;
 	p->context = CurrentMemoryContext;
 	ds->source = pstrdup(source);
 	ds->target = pstrdup(target);

@@ -122,7 +122,8 @@ extern Dataset *DatasetPrepare(const char *source, const char *target, List *fea
  * (and the target) decide the split: the rows of a split made over those
  * features, read with further columns (promote's gate scores an incumbent
  * with other features on the candidate's test split). -1 means all of them,
- * as DatasetPrepare. Infinite values are kept: scoring takes them as given.
+ * as DatasetPrepare. Infinite values are kept: scoring takes them as given;
+ * so is a target of a single class.
  */
 extern Dataset *DatasetPrepareSplit(const char *source, const char *target, List *features,
 									int split_inputs, bool classification, double test_fraction,
