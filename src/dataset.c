@@ -34,6 +34,7 @@
 #include "mlops/float_text.h"
 #include "mlops/mix64.h"
 #include "mlops/profile.h"
+#include "mlops/progress.h"
 #include "mlops/settings.h"
 #include "mlops/source.h"
 
@@ -97,6 +98,8 @@ struct DatasetPrivate
 	bool		want_profile;	/* the first complete scan profiles the inputs */
 	ProfileBuilder *profile;	/* ... fed every row of the source, in its own context */
 	Jsonb	   *frozen_profile; /* ... its result, once that scan is over */
+	Progress	progress;		/* of the work on the dataset, from its preparation */
+	int			passes;			/* over the source so far */
 };
 
 struct DatasetScan
@@ -112,6 +115,8 @@ struct DatasetScan
 	int64		fingerprint_rows;
 	bool		done;			/* the source has no more rows */
 	bool		batch_has_null;	/* an input of the current batch is NULL */
+	int			pass;			/* which pass over the source it is */
+	int64		rows_fetched;	/* the rows it has read */
 };
 
 /* The bits of a float8, with -0 and every NaN made canonical, for hashing. */
@@ -171,6 +176,13 @@ DropTestCache(struct DatasetPrivate *p)
 	p->reserved -= p->test_cache_bytes;
 	p->test_cache_bytes = 0;
 	p->test_cache_ok = false;
+}
+
+/* The progress clock of the work on the dataset, started when it was prepared. */
+Progress *
+DatasetProgress(Dataset *ds)
+{
+	return &ds->priv->progress;
 }
 
 /*
@@ -704,6 +716,21 @@ FirstPassRow(TupleTableSlot *slot, void *arg)
 }
 
 /*
+ * Tells the session, when a progress NOTICE is due, how far pass `pass` over
+ * the source has come: a pass over a large source takes minutes.
+ */
+static void
+ReportPass(Dataset *ds, int pass, int64 rows)
+{
+	double		elapsed;
+
+	if (ProgressDue(&ds->priv->progress, &elapsed))
+		ereport(NOTICE,
+				(errmsg("pass %d over the source: %lld rows read, %.1f s elapsed",
+						pass, (long long) rows, elapsed)));
+}
+
+/*
  * The first pass: counts the rows, discovers the classes, collects the split
  * keys per class and computes the cuts; with test_fraction 0 (every row is a
  * training row) it also gathers the statistics of the inputs.
@@ -716,6 +743,8 @@ FirstPass(Dataset *ds, bool *has_nulls)
 	FirstPassState st;
 	KeyArray   *keys;
 	bool		split = ds->test_fraction > 0;
+	uint64		fetched;
+	int64		rows = 0;
 
 	memset(&st, 0, sizeof(st));
 	st.ds = ds;
@@ -736,8 +765,13 @@ FirstPass(Dataset *ds, bool *has_nulls)
 	st.keys = palloc0(sizeof(KeyArray) * (ds->classification ? DATASET_MAX_CATEGORIES + 1 : 1));
 	if (!split)
 		StartStats(ds);
-	while (SourceFetch(reader, FirstPassRow, &st) > 0)
+	p->passes++;
+	while ((fetched = SourceFetch(reader, FirstPassRow, &st)) > 0)
+	{
 		MemoryContextReset(st.row_context);
+		rows += fetched;
+		ReportPass(ds, p->passes, rows);
+	}
 	SourceClose(reader);
 	MemoryContextDelete(st.row_context);
 	keys = st.keys;
@@ -846,6 +880,7 @@ Prepare(const char *source, const char *target, List *features, int split_inputs
 	bool		need_stats = false;
 
 	ds->priv = p;
+	ProgressStart(&p->progress);
 	p->training = training;
 	p->context = CurrentMemoryContext;
 	ds->source = pstrdup(source);
@@ -1003,6 +1038,7 @@ BeginSourceScan(Dataset *ds, bool test_only)
 	if (scan->first)
 		ds->priv->test_cache_ok = ds->test_fraction > 0 && !ds->priv->no_test_cache;
 	scan->reader = SourceOpen(ds->source, ds->priv->select_list);
+	scan->pass = ++ds->priv->passes;
 	if (scan->first && ds->priv->want_profile && ds->priv->profile == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(AllocSetContextCreate(ds->priv->context, "mlops dataset profile",
@@ -1181,8 +1217,14 @@ DatasetNextBatch(DatasetScan *scan)
 	scan->batch_has_null = false;
 	while (b->nrows == 0 && !scan->done)
 	{
+		uint64		fetched;
+
 		MemoryContextReset(scan->row_context);
-		scan->done = SourceFetch(scan->reader, ScanRow, scan) == 0;
+		fetched = SourceFetch(scan->reader, ScanRow, scan);
+		scan->done = fetched == 0;
+		scan->rows_fetched += fetched;
+		if (fetched > 0)
+			ReportPass(ds, scan->pass, scan->rows_fetched);
 	}
 	/* the imputation values, before the first batch that needs them */
 	if (scan->batch_has_null && p->stats_pending)

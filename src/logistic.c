@@ -25,6 +25,7 @@
 #include <cblas.h>
 
 #include "mlops/linear.h"
+#include "mlops/progress.h"
 #include "mlops/scoring.h"
 #include "mlops/train.h"
 
@@ -341,7 +342,8 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 			   *tmp;
 	double		f,
 				g0,
-				gmax;
+				gmax,
+				elapsed;
 	int			iter;
 	double	   *intercept,
 			   *coef;
@@ -411,6 +413,10 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 		Gradient(&lp, theta, g, residual);
 		gmax = MaxAbs(g, m);
 		TrainLogMetric(req, "train_objective", f, iter);
+		if (ProgressDue(DatasetProgress(ds), &elapsed))
+			ereport(NOTICE,
+					(errmsg("logistic iteration %d of at most %d: objective %g, largest gradient %.3g of the first's, %.1f s elapsed",
+							iter, max_iter, f, gmax / g0, elapsed)));
 	}
 	if (gmax > tol * g0 && iter > max_iter)
 		ereport(WARNING,

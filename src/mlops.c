@@ -29,6 +29,7 @@ int			mlops_threads = 0;
 int			mlops_max_training_memory = 1024 * 1024;	/* 1GB in kB */
 int			mlops_model_cache_size = 16;
 char	   *mlops_default_alias = NULL;
+int			mlops_progress_interval = 5000;	/* 5 s in ms */
 
 /*
  * Checks that mlops.default_alias is a valid alias name, by the rule of the
@@ -84,6 +85,11 @@ _PG_init(void)
 							   "Alias that a bare model name resolves to.",
 							   NULL, &mlops_default_alias, "production",
 							   PGC_USERSET, 0, check_default_alias, NULL, NULL);
+	DefineCustomIntVariable("mlops.progress_interval",
+							"Time between the progress notices of a long training (-1 = none).",
+							"The first comes once that much time has passed; 0 reports every step.",
+							&mlops_progress_interval, 5000, -1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("mlops");
 }
 

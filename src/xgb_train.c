@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "mlops/progress.h"
 #include "mlops/settings.h"
 #include "mlops/trees.h"
 #include "mlops/xgb.h"
@@ -35,9 +36,6 @@
 
 #define XGB_DEFAULT_ROUNDS 100
 #define XGB_MAX_ROUNDS 1000000
-
-/* A NOTICE with the training's progress at most this often (ms); none for shorter trainings. */
-#define XGB_PROGRESS_INTERVAL_MS 5000
 
 /*
  * Bytes XGBoost holds per matrix value, estimated for mlops.max_training_memory:
@@ -867,11 +865,12 @@ LogEvaluation(TrainRequest *req, const char *line, int iter, char **last_name)
 
 /*
  * Boosts up to n_estimators rounds, logging each round's evaluation, with
- * early stopping on the test rows' last metric; returns the number of rounds
- * to keep. Cancellation is checked between rounds.
+ * early stopping on the test rows' last metric, and a progress NOTICE when
+ * one is due; returns the number of rounds to keep. Cancellation is checked
+ * between rounds.
  */
 static int
-Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p)
+Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p, Progress *progress)
 {
 	DMatrixHandle dmats[2] = {h->dtrain, h->dtest};
 	const char *names[2] = {"train", "test"};
@@ -879,7 +878,6 @@ Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p)
 														ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(round_context);
 	TimestampTz start = GetCurrentTimestamp();
-	TimestampTz last_notice = start;
 	double		best = NAN;
 	int			best_iter = -1;
 	int			stagnant = 0;
@@ -891,7 +889,7 @@ Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p)
 		char	   *metric;
 		double		value;
 		int			rc;
-		TimestampTz now;
+		double		elapsed;
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(round_context);
@@ -927,17 +925,12 @@ Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p)
 			}
 		}
 
-		now = GetCurrentTimestamp();
-		if (iter + 1 < p->n_estimators && TimestampDifferenceExceeds(last_notice, now, XGB_PROGRESS_INTERVAL_MS))
-		{
-			double		elapsed = (now - start) / 1e6;
-
+		/* the rounds to come take what the rounds so far took, each */
+		if (iter + 1 < p->n_estimators && ProgressDue(progress, &elapsed))
 			ereport(NOTICE,
 					(errmsg("xgboost round %d of %d: %s %g, %.1f s elapsed, about %.0f s remaining",
-							iter + 1, p->n_estimators, metric ? metric : "no metric", value,
-							elapsed, elapsed / (iter + 1) * (p->n_estimators - iter - 1))));
-			last_notice = now;
-		}
+							iter + 1, p->n_estimators, metric ? metric : "no metric", value, elapsed,
+							(GetCurrentTimestamp() - start) / 1e6 / (iter + 1) * (p->n_estimators - iter - 1))));
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(round_context);
@@ -1101,7 +1094,7 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 				 errmsg("early_stopping_rounds needs test rows"),
 				 errhint("Give a test_fraction greater than 0.")));
 	CreateBooster(ds, h, &p);
-	rounds = Boost(req, h, &p);
+	rounds = Boost(req, h, &p, DatasetProgress(ds));
 	if (predicts_eval && eval_target != NULL)
 		EvalPredictions(ds, h, eval_target, out);
 	XGDMatrixFree(h->dtrain);

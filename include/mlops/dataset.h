@@ -167,6 +167,9 @@ extern void DatasetEndScan(DatasetScan *scan);
  */
 extern void DatasetReserveMemory(Dataset *ds, Size bytes, const char *what);
 
+/* The progress clock of the work on the dataset (progress.h), started when it was prepared. */
+extern struct Progress *DatasetProgress(Dataset *ds);
+
 /* The value NULL of input j is replaced by (mean or mode index), for linear models. */
 extern double DatasetImputeValue(const Dataset *ds, int j);
 

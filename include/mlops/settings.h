@@ -11,6 +11,7 @@ extern int	mlops_threads;				/* training threads; 0 = every core */
 extern int	mlops_max_training_memory;	/* in kB */
 extern int	mlops_model_cache_size;		/* compiled models kept per backend */
 extern char *mlops_default_alias;		/* alias a bare model name resolves to */
+extern int	mlops_progress_interval;	/* ms between progress NOTICEs; -1 = none */
 
 /* The number of training threads to use: mlops.threads, or every core for 0. */
 extern int	MlopsTrainingThreads(void);
