@@ -96,6 +96,19 @@ SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) F
     SELECT mlops.linear_stats(y * 1e200, ARRAY[x1]) FROM obs UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1]) FROM obs) v(s)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats(1, array_fill(1::float8, ARRAY[10001]))$$);
 SELECT mlops.linear_stats(y, x) IS NULL AS no_rows FROM (VALUES (NULL::float8, NULL::float8[])) v(y, x);
+-- a constant column is reported as such (22000), whether its value sums
+-- exactly or not (0.1, 1e150), serially, merged per part and in parallel,
+-- never fitted to the rounding noise of its mean
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[x1, x2, 0.1])) FROM obs$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) FROM (
+    SELECT mlops.linear_stats(y, ARRAY[x1, 1e150, x2]) FROM obs WHERE id % 3 = 0
+    UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1, 1e150, x2]) FROM obs WHERE id % 3 > 0) v(s)$$);
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[1.0 / 3, x1, x2])) FROM obs$$);
+RESET ALL;
 
 -- publish_model needs dblink (not installed here) and a server; the shard side
 -- checks what it is given before it touches the registry

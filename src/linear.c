@@ -108,27 +108,43 @@ MergeMeans(LinearState *s, double nb, const double *mb)
 	pfree(delta);
 }
 
-/* Adds a block of rows (rows × (k + 1), row-major, y last); the block is overwritten. */
+/*
+ * Adds a block of rows (rows × (k + 1), row-major, y last); the block is
+ * overwritten. The rows are first shifted by the block's first row, so that
+ * a column constant in the block has a mean of exactly that constant and
+ * centred values of exactly 0 (a mean of the raw values, rounded, would leave
+ * it a variance of rounding noise, which the solve would fit as a feature),
+ * and so that large offsets cancel before any rounding.
+ */
 static void
 LinearStateAddBlock(LinearState *s, double *block, int rows)
 {
 	int			d = s->k + 1;
 	double	   *ones,
+			   *shift,
 			   *bmean;
 
 	if (rows <= 0)
 		return;
 	ones = palloc(sizeof(double) * rows);
+	shift = palloc(sizeof(double) * d);
 	bmean = palloc(sizeof(double) * d);
 	for (int i = 0; i < rows; i++)
 		ones[i] = 1.0;
+	memcpy(shift, block, sizeof(double) * d);
+	for (int r = 0; r < rows; r++)
+		for (int i = 0; i < d; i++)
+			block[(Size) r * d + i] -= shift[i];
 	cblas_dgemv(CblasRowMajor, CblasTrans, rows, d, 1.0 / rows, block, d, ones, 1, 0.0, bmean, 1);
 	for (int r = 0; r < rows; r++)
 		for (int i = 0; i < d; i++)
 			block[(Size) r * d + i] -= bmean[i];
 	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, rows, 1.0, block, d, 1.0, s->m, d);
+	for (int i = 0; i < d; i++)
+		bmean[i] += shift[i];
 	MergeMeans(s, rows, bmean);
 	pfree(ones);
+	pfree(shift);
 	pfree(bmean);
 }
 
