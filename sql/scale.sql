@@ -96,6 +96,15 @@ SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) F
     SELECT mlops.linear_stats(y * 1e200, ARRAY[x1]) FROM obs UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1]) FROM obs) v(s)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats(1, array_fill(1::float8, ARRAY[10001]))$$);
 SELECT mlops.linear_stats(y, x) IS NULL AS no_rows FROM (VALUES (NULL::float8, NULL::float8[])) v(y, x);
+-- a value that no aggregate can produce is malformed too, even when merged
+-- with valid ones: a negative sum of squares (here x1's, set to -1), and a
+-- value of no rows with means that are not 0
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) FROM (
+    SELECT overlay(mlops.linear_stats(y, ARRAY[x1]) PLACING '\x000000000000f0bf' FROM 29) FROM obs
+    UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1]) FROM obs) v(s)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) FROM (
+    SELECT overlay(mlops.linear_stats(y, ARRAY[x1]) PLACING '\x0000000000000000' FROM 5) FROM obs
+    UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1]) FROM obs) v(s)$$);
 -- a constant column is reported as such (22000), whether its value sums
 -- exactly or not (0.1, 1e150), serially, merged per part and in parallel,
 -- never fitted to the rounding noise of its mean

@@ -795,9 +795,23 @@ linear_stats_serialize(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(w);
 }
 
+/* Raises 22P03: a bytea that is not a linear_stats value. */
+static void
+InvalidState(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid linear_stats state"),
+			 errdetail("%s", why)));
+}
+
 /*
- * Reads a serialised state back, checking its size and its row count (a
- * whole number, at least 0); raises 22P03 on a malformed value.
+ * Reads a serialised state back, checking what any aggregate's value
+ * satisfies: its size, its row count (a whole number, at least 0), sums of
+ * squares that are not negative, and all zeros for no rows. Raises 22P03
+ * otherwise, rather than merging a hand-made or damaged value into others.
+ * Non-finite numbers pass: an infinite input gives them, and linear_fit
+ * reports them (22003).
  */
 static LinearState *
 StateFromBytea(bytea *b)
@@ -809,20 +823,31 @@ StateFromBytea(bytea *b)
 
 	if (VARSIZE(b) < sizeof(LinearStateWire) || w->k < 0 || w->k > LINEAR_STATS_MAX_INPUTS ||
 		VARSIZE(b) != sizeof(LinearStateWire) +
-		sizeof(double) * ((w->k + 1) + (Size) (w->k + 1) * (w->k + 2) / 2) ||
-		!(w->n >= 0 && w->n <= 9007199254740992.0 && w->n == floor(w->n)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid linear_stats state")));
+		sizeof(double) * ((w->k + 1) + (Size) (w->k + 1) * (w->k + 2) / 2))
+		InvalidState("Its size is not that of the statistics of any number of inputs.");
+	if (!(w->n >= 0 && w->n <= 9007199254740992.0 && w->n == floor(w->n)))
+		InvalidState("Its row count is not a whole number of at least 0.");
 	s = LinearStateCreate(w->k);
 	d = w->k + 1;
 	s->n = w->n;
 	p = (const double *) (w + 1);
-	memcpy(s->mean, p, sizeof(double) * d);
-	p += d;
+	for (int i = 0; i < d; i++)
+	{
+		s->mean[i] = *p++;
+		if (s->n == 0 && s->mean[i] != 0)
+			InvalidState("It has no rows but means that are not 0.");
+	}
 	for (int i = 0; i < d; i++)
 		for (int j = i; j < d; j++)
-			s->m[i * d + j] = *p++;
+		{
+			double		v = *p++;
+
+			if (i == j && v < 0)
+				InvalidState("A sum of squares is negative.");
+			if (s->n == 0 && v != 0)
+				InvalidState("It has no rows but sums of squares or products that are not 0.");
+			s->m[i * d + j] = v;
+		}
 	return s;
 }
 
