@@ -68,14 +68,37 @@ COMMENT ON FUNCTION mlops._resolve_logged(text, text) IS
     'internal: checks the key and resolves a model reference for predict_logged (pinned reference, model id, version, task), locking the version against deletion';
 
 -- Appends one prediction to the log. SECURITY DEFINER so that mlops_scorer
--- logs through predict_logged without any right on the table.
+-- logs through predict_logged without any right on the table. Since a scorer
+-- may also call it directly, it takes only what predict_logged logs (22023
+-- otherwise): for a classification version one probability per class, each in
+-- [0, 1] or NaN; for a regression version none. A malformed row would make
+-- the live_metrics aggregate fail for every reader.
 CREATE FUNCTION mlops._log_prediction(model_id bigint, version int, key text, features jsonb,
                                       prediction float8, probabilities float8[]) RETURNS void
-    LANGUAGE sql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
-INSERT INTO mlops.prediction_log (model_id, version, key, features, prediction, probabilities, scored_by)
-VALUES (model_id, version, key, features, prediction, probabilities, mlops.invoker())
+DECLARE
+    model text;
+    classes float8[];
+BEGIN
+    SELECT m.name, CASE WHEN v.task = 'classification' THEN v.classes END INTO model, classes
+      FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
+     WHERE v.model_id = _log_prediction.model_id AND v.version = _log_prediction.version;
+    IF FOUND AND (CASE WHEN classes IS NULL THEN probabilities IS NOT NULL
+                       ELSE probabilities IS NULL OR array_ndims(probabilities) IS DISTINCT FROM 1
+                            OR cardinality(probabilities) <> cardinality(classes)
+                            OR EXISTS (SELECT FROM unnest(probabilities) p
+                                        WHERE p IS NULL OR NOT (p BETWEEN 0 AND 1 OR p = 'NaN'::float8)) END) THEN
+        RAISE EXCEPTION 'invalid probabilities for version % of model "%"', version, model
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = CASE WHEN classes IS NULL THEN 'A regression version logs no probabilities.'
+                           ELSE pg_catalog.format('A classification version logs one probability in [0, 1] per class (%s), not %s.',
+                                                  cardinality(classes), coalesce(probabilities::text, 'NULL')) END;
+    END IF;
+    INSERT INTO mlops.prediction_log (model_id, version, key, features, prediction, probabilities, scored_by)
+    VALUES (model_id, version, key, features, prediction, probabilities, mlops.invoker());
+END
 $$;
 COMMENT ON FUNCTION mlops._log_prediction(bigint, int, text, jsonb, float8, float8[]) IS
     'internal: appends one served prediction to prediction_log';
