@@ -160,4 +160,10 @@ SELECT pg_temp.sqlstate($$SELECT mlops.profile('SELECT ''c'' || i AS city FROM g
 SET mlops.max_training_memory = '8MB';
 SELECT count(*) AS metrics FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i', 'houses', '{x}');
 SELECT mlops.profile('SELECT ''c'' || i AS city FROM generate_series(1, 20000) i')->'features'->0->'categories' IS NOT NULL AS profiled;
+-- compare() holds the reference's values while it reads the current side:
+-- each side fits alone, both together do not
+SET mlops.max_training_memory = '4MB';
+SELECT count(*) AS metrics FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i', 'houses', '{x}');
+SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i',
+                                                              'SELECT i::float8 AS x FROM generate_series(1, 200000) i')$$);
 RESET mlops.max_training_memory;

@@ -94,7 +94,7 @@ struct DatasetPrivate
 	bool		no_test_cache;	/* DatasetForgoTestCache: the consumer keeps what it needs */
 	Size		test_cache_bytes;
 	Size		reserved;		/* bytes counted against mlops.max_training_memory */
-	Size		profile_reserved;	/* ... of them, the profile builder's row sample */
+	Size		profile_reserved;	/* ... of them, the profile builder's (row sample, categories) */
 	bool		want_profile;	/* the first complete scan profiles the inputs */
 	ProfileBuilder *profile;	/* ... fed every row of the source, in its own context */
 	Jsonb	   *frozen_profile; /* ... its result, once that scan is over */
@@ -209,8 +209,9 @@ DatasetReserveMemory(Dataset *ds, Size bytes, const char *what)
 
 /*
  * Sets what the version's drift profile holds now (bytes, in all) — the
- * profile builder's row sample, up to 200,000 rows of every numeric input
- * (as its ProfileMemoryHook), then the building of its jsonb, then the jsonb
+ * profile builder's row sample, up to 200,000 rows of every numeric input,
+ * and its categories (as its ProfileMemoryHook), then the building of its
+ * jsonb, then the jsonb
  * — counted against mlops.max_training_memory like the rows an algorithm
  * holds.
  */

@@ -337,7 +337,7 @@ EmitDrift(FunctionCallInfo fcinfo, List *ref, const char *current)
 		RequireRows(lfirst(lr), "reference");
 		names = lappend(names, ((FeatureProfile *) lfirst(lr))->name);
 	}
-	cur = ProfileSource(current, names, 0, 0);
+	cur = ProfileSource(current, names, 0, 0, ProfilesBytes(ref));
 	forboth(lr, ref, lc, cur)
 	{
 		ListCell   *lm;
@@ -370,11 +370,11 @@ compare(PG_FUNCTION_ARGS)
 {
 	char	   *reference = RequireTextArg(fcinfo, 0, "reference");
 	char	   *current = RequireTextArg(fcinfo, 1, "current");
-	List	   *names = PG_ARGISNULL(2) ? NIL : TextArrayToNames(PG_GETARG_ARRAYTYPE_P(2));
+	List	   *names = NameListArg(fcinfo, 2, "columns");
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	EmitDrift(fcinfo, ProfileSource(reference, names, 0, 0), current);
+	EmitDrift(fcinfo, ProfileSource(reference, names, 0, 0, 0), current);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -981,7 +981,11 @@ ProfileBuilderFinish(ProfileBuilder *b, int64 sample_size)
 		}
 		else if (f->kind == FEATURE_NUMERIC)
 		{
+			Size		scratch_bytes = sizeof(uint64) * f->nvalues;	/* SortDoubles' keys */
+
+			ChargeValues(b, scratch_bytes);
 			SortDoubles(f->values, f->nvalues);
+			b->value_bytes -= scratch_bytes;
 			SummariseNumeric(p, f->values, f->nvalues, sample_size);
 		}
 		else
@@ -1018,9 +1022,10 @@ ProfileBuilderFinish(ProfileBuilder *b, int64 sample_size)
 }
 
 /*
- * Has `hook` told, before the builder allocates, of the bytes its row sample
- * (and the scratch of pruning and summarising it) is about to take in all:
- * training counts them against mlops.max_training_memory. The hook may
+ * Has `hook` told, before the builder allocates, of the bytes it is about to
+ * hold in all (its row sample with the scratch of pruning and summarising
+ * it, an unbounded builder's values, the categories): training and
+ * ProfileSource count them against mlops.max_training_memory. The hook may
  * raise an error.
  */
 void
@@ -1039,21 +1044,46 @@ ProfileBuilderSetMemoryHook(ProfileBuilder *b, ProfileMemoryHook hook, void *arg
 static void
 LimitSourceMemory(void *arg, Size bytes)
 {
-	if (bytes > (Size) mlops_max_training_memory * 1024)
+	Size		held = *(const Size *) arg;
+
+	if (held + bytes > (Size) mlops_max_training_memory * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("reading the source needs more memory than mlops.max_training_memory allows"),
-				 errdetail("Its values, categories and row sample need %zu kB; the limit is %d kB.",
-						   (bytes + 1023) / 1024, mlops_max_training_memory),
+				 errdetail("Its values, categories and row sample need %zu kB, beside %zu kB held already; the limit is %d kB.",
+						   (bytes + 1023) / 1024, (held + 1023) / 1024, mlops_max_training_memory),
 				 errhint("Raise mlops.max_training_memory, or read fewer rows or columns.")));
 }
 
 /*
+ * The bytes a list of profiles holds (their samples, edges, fractions and
+ * categories), as counted for mlops.max_training_memory.
+ */
+Size
+ProfilesBytes(List *profiles)
+{
+	Size		bytes = 0;
+	ListCell   *lc;
+
+	foreach(lc, profiles)
+	{
+		const FeatureProfile *p = lfirst(lc);
+
+		bytes += sizeof(FeatureProfile) + sizeof(double) * (p->nsample + p->nedges + ProfileBins(p->nedges));
+		for (int i = 0; i < p->ncategories; i++)
+			bytes += CATEGORY_ENTRY_BYTES + strlen(p->categories[i]) + 1;
+	}
+	return bytes;
+}
+
+/*
  * Reads a source (SPI connected) into profiles, within
- * mlops.max_training_memory; see ProfileBuilderCreate and ProfileBuilderFinish.
+ * mlops.max_training_memory beside the `held` bytes the caller holds already
+ * (the other side's profiles); see ProfileBuilderCreate and
+ * ProfileBuilderFinish.
  */
 List *
-ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size)
+ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size, Size held)
 {
 	SourceReader *reader;
 	ProfileBuilder *b = NULL;
@@ -1061,38 +1091,12 @@ ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size
 
 	reader = SourceOpen(source, names ? QuoteColumnList(names) : NULL);
 	b = ProfileBuilderCreate(reader->tupdesc, names, max_rows);
-	ProfileBuilderSetMemoryHook(b, LimitSourceMemory, NULL);
+	ProfileBuilderSetMemoryHook(b, LimitSourceMemory, &held);
 	while (SourceFetch(reader, ProfileBuilderAddSlot, b) > 0)
 		;
 	SourceClose(reader);
 	profiles = ProfileBuilderFinish(b, sample_size);
 	return profiles;
-}
-
-/* The elements of a text[] of column names (NULL elements: 22004). */
-List *
-TextArrayToNames(ArrayType *array)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	List	   *names = NIL;
-
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("column names must not be null")));
-		names = lappend(names, TextDatumGetCString(elems[i]));
-	}
-	if (names == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the list of columns is empty"),
-				 errhint("Pass NULL for every column.")));
-	return names;
 }
 
 /* Appends a JSON array of doubles. */
@@ -1364,10 +1368,9 @@ profile(PG_FUNCTION_ARGS)
 	Jsonb	   *built;
 	Jsonb	   *result;
 
-	if (!PG_ARGISNULL(1))
-		names = TextArrayToNames(PG_GETARG_ARRAYTYPE_P(1));
+	names = NameListArg(fcinfo, 1, "columns");
 	SPI_connect();
-	built = ProfileToJsonb(ProfileSource(source, names, PROFILE_EXACT_ROWS, PROFILE_SAMPLE_SIZE));
+	built = ProfileToJsonb(ProfileSource(source, names, PROFILE_EXACT_ROWS, PROFILE_SAMPLE_SIZE, 0));
 	result = MemoryContextAlloc(caller, VARSIZE(built));
 	memcpy(result, built, VARSIZE(built));
 	SPI_finish();

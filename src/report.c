@@ -1433,7 +1433,7 @@ ComputeCurrentProfiles(void *arg)
 {
 	CurrentProfiles *c = arg;
 
-	c->profiles = ProfileSource(c->source, c->names, 0, 0);
+	c->profiles = ProfileSource(c->source, c->names, 0, 0, 0);
 }
 
 /* The label of quantile bin i of nbins on the edges: "<= e1", "e1 to e2", "> e8". */

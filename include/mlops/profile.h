@@ -152,11 +152,15 @@ extern void ProfileBuilderAddSlot(TupleTableSlot *slot, void *builder);
  */
 extern List *ProfileBuilderFinish(ProfileBuilder *builder, int64 sample_size);
 
-/* Reads a source (SPI connected) into profiles, within mlops.max_training_memory (else 53200). */
-extern List *ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size);
+/*
+ * Reads a source (SPI connected) into profiles, within
+ * mlops.max_training_memory (else 53200) beside the `held` bytes the caller
+ * holds already.
+ */
+extern List *ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size, Size held);
 
-/* The elements of a text[] of column names (NULL elements: 22004; empty: 22023). */
-extern List *TextArrayToNames(ArrayType *array);
+/* The bytes a list of profiles holds, as counted for mlops.max_training_memory. */
+extern Size ProfilesBytes(List *profiles);
 
 /* The bytes ProfileToJsonb takes while it builds the document of these profiles (an estimate). */
 extern Size ProfileJsonbBytes(List *profiles);
