@@ -53,8 +53,8 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
 #include "utils/inet.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -605,12 +605,13 @@ RoleNameDatum(Oid role, int which)
 	{
 		char	   *name = GetUserNameFromId(role, false);
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		Datum		fresh = PointerGetDatum(cstring_to_text(name));
 
-		role_oid[which] = InvalidOid;	/* not valid until the new name is in */
+		MemoryContextSwitchTo(old);
+		/* the old name is freed only once the new one is in (an error above keeps it) */
 		if (role_name[which] != (Datum) 0)
 			pfree(DatumGetPointer(role_name[which]));
-		role_name[which] = PointerGetDatum(cstring_to_text(name));
-		MemoryContextSwitchTo(old);
+		role_name[which] = fresh;
 		role_oid[which] = role;
 	}
 	return role_name[which];

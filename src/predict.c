@@ -637,7 +637,7 @@ Explain(CallSite *cs, ScoringModel *m)
 	{
 		int			width = m->ninputs + 1;
 
-		/* the compiled trees' TreeSHAP, libxgboost's bit for bit in memory linear in the depth */
+		/* the compiled trees' TreeSHAP, libxgboost's bit for bit in less memory (treeshap.c) */
 		bool		compiled = m->kind == SCORING_TREES && m->trees->covers != NULL;
 
 		for (int i = 0; i < m->ninputs; i++)

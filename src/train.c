@@ -318,36 +318,6 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 		: RegressionMetrics(y, pred, n, metrics);
 }
 
-/* The elements of a one-dimensional text[] as a List of C strings; NULL elements are errors. */
-static List *
-TextArrayToList(ArrayType *arr, const char *what)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	List	   *list = NIL;
-
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a one-dimensional array", what)));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", what),
-				 errhint("Give NULL for every column of the source but the target.")));
-	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULL", what)));
-		list = lappend(list, TextDatumGetCString(elems[i]));
-	}
-	return list;
-}
-
 /*
  * Raises 42602 unless name is a valid model name, by the registry's own check
  * (mlops._check_model_name), called through fmgr, where no EXECUTE right is
@@ -381,12 +351,12 @@ train(PG_FUNCTION_ARGS)
 	char	   *target = RequireTextArg(fcinfo, 2, "target");
 	char	   *algorithm = RequireTextArg(fcinfo, 3, "algorithm");
 	char	   *task = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
-	List	   *features = PG_ARGISNULL(5) ? NIL : TextArrayToList(PG_GETARG_ARRAYTYPE_P(5), "features");
+	List	   *features;
 	Jsonb	   *hyperparams;
 	double		test_fraction;
 	int			seed;
 	char	   *experiment = PG_ARGISNULL(9) ? model_name : TextDatumGetCString(PG_GETARG_DATUM(9));
-	const TrainAlgorithm *alg = FindAlgorithm(algorithm);
+	const TrainAlgorithm *alg;
 	bool		classification;
 	double	   *params;
 	char	   *params_json;
@@ -408,6 +378,8 @@ train(PG_FUNCTION_ARGS)
 	bool		result_nulls[4] = {false, false, false, false};
 
 	CheckModelName(model_name);
+	alg = FindAlgorithm(algorithm);
+	features = NameListArg(fcinfo, 5, "features");
 	RequireArg(fcinfo, 6, "hyperparams");
 	RequireArg(fcinfo, 7, "test_fraction");
 	RequireArg(fcinfo, 8, "seed");

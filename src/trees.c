@@ -40,6 +40,16 @@ VecPush(Vec *vec, uint32 bits)
 	((uint32 *) vec->v.p)[vec->n++] = bits;
 }
 
+/* Frees a Vec's array. */
+static void
+VecFree(Vec *vec)
+{
+	if (vec->v.p != NULL)
+		pfree(vec->v.p);
+	vec->v.p = NULL;
+	vec->n = vec->cap = 0;
+}
+
 /* What a JSON value is, given where it sits in the model document. */
 typedef enum Place
 {
@@ -678,6 +688,7 @@ ReaderLayOutByLevel(Reader *r)
 	int32	   *words = r->cat_words.v.i;
 	int32	   *new_start = palloc(Max(n, 1) * sizeof(int32));
 	int32	   *new_words = palloc(Max(n, 1) * sizeof(int32));
+	int32	   *covers = r->covers.v.i;
 	int32	   *new_covers = palloc(Max(n, 1) * sizeof(int32));
 	int32	   *first;			/* per level: where its next node goes */
 	int			max_level = 0;
@@ -698,7 +709,7 @@ ReaderLayOutByLevel(Reader *r)
 		nodes[where[i]].child[1] = where[old[i].child[1]];
 		new_start[where[i]] = start[i];
 		new_words[where[i]] = words[i];
-		new_covers[where[i]] = r->covers.v.i[i];
+		new_covers[where[i]] = covers[i];
 	}
 	for (int t = 0; t < r->roots.n; t++)
 		r->roots.v.i[t] = where[r->roots.v.i[t]];
@@ -706,8 +717,15 @@ ReaderLayOutByLevel(Reader *r)
 	r->cat_start.v.i = new_start;
 	r->cat_words.v.i = new_words;
 	r->covers.v.i = new_covers;
+	/* the old arrays would stay in the compiled model's context as long as it is cached */
 	if (old != NULL)			/* a model of no trees (0 rounds) has no nodes */
+	{
 		pfree(old);
+		pfree(start);
+		pfree(words);
+		pfree(covers);
+	}
+	VecFree(&r->levels);
 	pfree(where);
 	pfree(first);
 }
@@ -784,16 +802,6 @@ TreeModelCheck(const char *doc, size_t len, bool ubj)
 			BadModel(psprintf("Tree %d is %d levels deep; the most taken is %d.", t, r->depths.v.i[t], TREE_MAX_DEPTH));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
-}
-
-/* Frees a Vec's array. */
-static void
-VecFree(Vec *vec)
-{
-	if (vec->v.p != NULL)
-		pfree(vec->v.p);
-	vec->v.p = NULL;
-	vec->n = vec->cap = 0;
 }
 
 /*

@@ -8,8 +8,10 @@
  * square of the tree's depth (16 bytes × (depth + 2)(depth + 3)/2: 3 GB at
  * depth 20000), though a node's path holds only the distinct features above
  * it. The buffer here has the size the walk reaches: the same layout (each
- * node's path after its parent's), but bounded by the number of features,
- * so linear in the depth.
+ * node's path after its parent's), but a node's path bounded by the number
+ * of features, so depth × min(depth, features) elements: linear in the depth
+ * for a given number of features (a deep chain of few features, as
+ * lossguide grows), and never more than libxgboost's.
  */
 #include "postgres.h"
 
@@ -107,6 +109,7 @@ TreeShap(const TreeModel *m, const float *row, float *phi, int32 node, unsigned 
 	PathElement *path = parent_path + depth + 1;
 
 	check_stack_depth();		/* a recursion as deep as the tree */
+	CHECK_FOR_INTERRUPTS();		/* one deep tree's walk can take seconds */
 	memcpy(path, parent_path, sizeof(PathElement) * (depth + 1));
 	ExtendPath(path, depth, parent_zero_fraction, parent_one_fraction, parent_feature);
 

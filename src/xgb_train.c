@@ -549,10 +549,17 @@ XgbMatrixBytes(int64 rows, int ncols, bool hist)
 static void
 RefuseBeyondFloat32(const Dataset *ds, int j, double v)
 {
+	if (j < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("target \"%s\" of source \"%s\" has the value %g, beyond the range of float32",
+						ds->target, ds->source, v),
+				 errdetail("XGBoost takes its inputs and labels as float32, at most %g in magnitude.", (double) FLT_MAX),
+				 errhint("Leave such rows out, or rescale the column, in a query source.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("%s \"%s\" of source \"%s\" has the value %g, beyond the range of float32",
-					j < 0 ? "target" : "feature", j < 0 ? ds->target : ds->inputs[j].name, ds->source, v),
+			 errmsg("feature \"%s\" of source \"%s\" has the value %g, beyond the range of float32",
+					ds->inputs[j].name, ds->source, v),
 			 errdetail("XGBoost takes its inputs and labels as float32, at most %g in magnitude.", (double) FLT_MAX),
 			 errhint("Leave such rows out, or rescale the column, in a query source.")));
 }
@@ -593,12 +600,17 @@ LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 			double		target = ds->classification ? b->label[i] : b->y[i];
 
 			for (int j = 0; j < k; j++)
-				if (unlikely(isinf(x[j] = (float) src[j])))
+			{
+				x[j] = (float) src[j];
+				if (unlikely(isinf(x[j])))
 					RefuseBeyondFloat32(ds, j, src[j]);
+			}
 			if (buf->keep_target)
 				buf->target[buf->rows] = target;
-			if (unlikely(isinf(buf->y[buf->rows++] = (float) target)))
+			buf->y[buf->rows] = (float) target;
+			if (unlikely(isinf(buf->y[buf->rows])))
 				RefuseBeyondFloat32(ds, -1, target);
+			buf->rows++;
 		}
 	}
 	DatasetEndScan(scan);
@@ -897,7 +909,9 @@ Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p, Progress *progress)
 		 * XGBoost checks the hyperparameters against each other and the
 		 * targets (max_depth 0 with exact, reg:gamma's positive labels, a
 		 * metric of another task) only as it boosts and evaluates the first
-		 * round: a refusal there is the user's input, 22023.
+		 * round: a refusal there is the user's input, 22023. Its errors carry
+		 * no kind to tell them from its own failures (memory, say), which the
+		 * first round reports as 22023 too, with libxgboost's message.
 		 */
 		XGB_BLOCKED(rc, XGBoosterUpdateOneIter(h->booster, iter, h->dtrain));
 		XgbCheckCode(rc, iter == 0 ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,

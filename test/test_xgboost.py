@@ -252,7 +252,7 @@ growth_mb = (rss_anon_kb(pid) - before_kb) / 1024
 check(growth_mb < 4, f"40 failed or cancelled trainings leave no XGBoost handle behind (memory growth {growth_mb:.1f} MB)")
 leak.close()
 
-# --- explain on a deep tree: TreeSHAP in memory linear in the depth ---------
+# --- explain on a deep tree of one feature: TreeSHAP in memory linear in the depth
 # Alternating targets along x: growing lossguide without limits, every split cuts off one row, a
 # chain of 2999 levels. libxgboost's TreeSHAP takes 16 bytes × (depth + 2)(depth + 3) / 2 a call
 # (72 MB here, 3 GB at depth 20000); explain gives XGBoost's contributions bit for bit without it.

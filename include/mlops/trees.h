@@ -86,7 +86,7 @@ extern int32 TreeModelChild(const TreeModel *m, int32 node, const float *row);
 /*
  * XGBoost's TreeSHAP (pred_contribs) of one row, bit for bit, into out:
  * num_group blocks of num_feature contributions and the bias (treeshap.c).
- * Needs the model's covers. Its memory is linear in the trees' depth.
+ * Needs the model's covers. Its memory is depth × min(depth, features) path elements.
  */
 extern void TreeModelContributions(const TreeModel *m, const float *row, float *out);
 
