@@ -4,8 +4,6 @@ CREATE EXTENSION mlops;
 \set SHOW_CONTEXT never
 \i test/lib/sqlstate.sql
 \i test/data/load.sql
--- load.sql stops at the first error; this suite shows some errors raw
-\set ON_ERROR_STOP 0
 
 SELECT model, version FROM mlops.train('cancer', 'breast_cancer', 'target', 'logistic');
 

@@ -73,12 +73,21 @@ SELECT pg_temp.sqlstate($$SELECT mlops.record_outcome('price', 'k', '-Infinity')
 SELECT pg_temp.sqlstate($$SELECT mlops.record_outcome('spam', 'm1', 0.5)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.purge_predictions(NULL)$$);
 -- the log helper (executable by mlops_scorer) takes only what predict_logged
--- would log: one probability in [0, 1] (or NaN) per class for a
--- classification version, none for a regression one; a malformed row would
--- otherwise make live_metrics fail for everyone
+-- would log: one of its classes with one probability in [0, 1] (or NaN) per
+-- class for a classification version, no probabilities for a regression one;
+-- a malformed row would otherwise make live_metrics fail for everyone, and a
+-- made-up class would count in its metrics
 SELECT pg_temp.sqlstate(format($$SELECT mlops._log_prediction(%s, 1, 'm1', '[]', 1, %L)$$, id, p))
   FROM mlops.model, (VALUES (NULL::float8[]), ('{0.5}'), ('{{0.5,0.5}}'), ('{0.5,NULL}'), ('{2,-1}'), ('{}')) v(p)
  WHERE name = 'spam';
+SELECT pg_temp.sqlstate(format($$SELECT mlops._log_prediction(%s, 1, 'm1', '[]', %s, '{0.5,0.5}')$$, id, y))
+  FROM mlops.model, (VALUES ('7'), ('0.5'), ('''NaN'''), ('NULL')) v(y)
+ WHERE name = 'spam';
+BEGIN;
+SELECT pg_temp.sqlstate(format($$SELECT mlops._log_prediction(%s, 1, 'm1', '[]', %s, %L)$$, id, y, p))
+  FROM mlops.model, (VALUES ('1', '{0.3,0.7}'), ('0', '{NaN,NaN}')) v(y, p)
+ WHERE name = 'spam';
+ROLLBACK;
 SELECT pg_temp.sqlstate(format($$SELECT mlops._log_prediction(%s, 1, 'h1', '[]', 1, '{0.5,0.5}')$$, id))
   FROM mlops.model WHERE name = 'price';
 SELECT pg_temp.sqlstate($$SELECT count(metrics) FROM mlops.live_metrics$$);

@@ -211,10 +211,12 @@ DROP ROLE regress_report_trainer;
 -- the test split is scored as evaluate() scores it: the source's categories
 -- are the version's by text, whatever their positions now (a new colour
 -- 'green' sorts between 'blue' and 'red'). The version fits blue and red
--- rows exactly: their residuals are 0; green, unseen, is imputed (+5)
+-- rows exactly: their residuals are 0; green, unseen, is imputed as the
+-- training rows' most frequent colour, blue (two rows in three, whatever the
+-- split), whose y is x: its residual is +5
 CREATE TABLE shop AS
-SELECT (ARRAY['blue', 'red'])[1 + i % 2] AS colour, (i % 17)::float8 AS x,
-       (i % 17) + CASE WHEN i % 2 = 1 THEN 10 ELSE 0 END AS y
+SELECT (ARRAY['blue', 'blue', 'red'])[1 + i % 3] AS colour, (i % 17)::float8 AS x,
+       (i % 17) + CASE WHEN i % 3 = 2 THEN 10 ELSE 0 END AS y
   FROM generate_series(1, 200) i;
 SELECT version FROM mlops.train('shop', 'shop', 'y', 'linear');
 INSERT INTO shop SELECT 'green', (i % 17)::float8, (i % 17) + 5 FROM generate_series(1, 50) i;

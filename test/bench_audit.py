@@ -60,9 +60,8 @@ def update(table):
 
 def write_log_rows():
     """The floor of any audit of the update that keeps this log: its log rows,
-    taken from the audited table's last update, inserted by themselves into a
-    copy of the log (same columns and primary key), with no trigger at all."""
-    query(conn, "TRUNCATE log_copy")
+    taken from the audited table's last update, inserted by themselves into an
+    empty copy of the log (same columns and primary key), with no trigger."""
     query(conn, "INSERT INTO log_copy SELECT * FROM update_log_rows")
 
 
@@ -90,6 +89,7 @@ for what, statement in (("insert", insert), ("update", update)):
             if round_ == 0:
                 query(conn, f"""CREATE TABLE update_log_rows AS SELECT * FROM mlops.audit_log
                                  WHERE table_name = 'public.audited' AND op = 'UPDATE' ORDER BY id DESC LIMIT {ROWS}""")
+            query(conn, "TRUNCATE log_copy")
             query(conn, "CHECKPOINT")
             start = time.perf_counter()
             write_log_rows()

@@ -70,9 +70,11 @@ COMMENT ON FUNCTION mlops._resolve_logged(text, text) IS
 -- Appends one prediction to the log. SECURITY DEFINER so that mlops_scorer
 -- logs through predict_logged without any right on the table. Since a scorer
 -- may also call it directly, it takes only what predict_logged logs (22023
--- otherwise): for a classification version one probability per class, each in
--- [0, 1] or NaN; for a regression version none. A malformed row would make
--- the live_metrics aggregate fail for every reader.
+-- otherwise): for a classification version one of its classes, with one
+-- probability per class, each in [0, 1] or NaN; for a regression version any
+-- number (a model can give ±Infinity or NaN) and no probabilities. A
+-- malformed row would make the live_metrics aggregate fail for every reader,
+-- and a class the version does not have would count in its metrics.
 CREATE FUNCTION mlops._log_prediction(model_id bigint, version int, key text, features jsonb,
                                       prediction float8, probabilities float8[]) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
@@ -96,12 +98,17 @@ BEGIN
                            ELSE pg_catalog.format('A classification version logs one probability in [0, 1] per class (%s), not %s.',
                                                   cardinality(classes), coalesce(probabilities::text, 'NULL')) END;
     END IF;
+    IF classes IS NOT NULL AND (prediction IS NULL OR NOT prediction = ANY (classes)) THEN
+        RAISE EXCEPTION 'prediction % is not a class of version % of model "%"', coalesce(prediction::text, 'NULL'), version, model
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Its classes are %s.', classes);
+    END IF;
     INSERT INTO mlops.prediction_log (model_id, version, key, features, prediction, probabilities, scored_by)
     VALUES (model_id, version, key, features, prediction, probabilities, mlops.invoker());
 END
 $$;
 COMMENT ON FUNCTION mlops._log_prediction(bigint, int, text, jsonb, float8, float8[]) IS
-    'internal: appends one served prediction to prediction_log';
+    'internal: appends one served prediction to prediction_log, refusing (22023) what predict_logged could not have logged: a class the version does not have, probabilities not one per class in [0, 1]';
 
 -- predict_logged: resolves the reference once, scores with that pinned
 -- version (so the logged version is the one that scored), logs, returns the

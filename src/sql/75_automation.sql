@@ -277,9 +277,10 @@ COMMENT ON FUNCTION mlops._scheduled_monitor(text) IS
 -- monitors sharing their first characters one job between them. A name
 -- longer than that keeps its first characters (at most 46 bytes), "~" and the
 -- first 16 hex digits of its SHA-256, so it stays distinct; a name that fits
--- is kept as it is (hence a shortened name maps to itself).
+-- is kept as it is (hence a shortened name maps to itself). STABLE, as
+-- convert_to is.
 CREATE FUNCTION mlops._cron_job_name(job_name text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -343,7 +344,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._cron_schedule(text, text, text, text) IS
-    'internal: schedules a pg_cron job as the calling role (removing itself once mlops is dropped), with a clear error when pg_cron is missing';
+    'internal: schedules (or reschedules, active again) a pg_cron job as the calling role, which must be able to log in (removing itself once mlops is dropped), with a clear error when pg_cron is missing or not usable';
 
 CREATE FUNCTION mlops.schedule_retrain(model text, schedule text, only_on_drift boolean DEFAULT false) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -360,7 +361,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops.schedule_retrain(text, text, boolean) IS
-    'creates or replaces the pg_cron job mlops:retrain:<model>, run as the calling role, that retrains the model (only after drift, if asked); returns the job id';
+    'creates or replaces the pg_cron job mlops:retrain:<model>, run as the calling role under the default alias in effect now, that retrains the model (only after drift, if asked); returns the job id';
 
 CREATE FUNCTION mlops.schedule_monitor(name text, schedule text) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE

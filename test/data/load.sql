@@ -73,3 +73,5 @@ CREATE TABLE diabetes (
 );
 \copy diabetes FROM 'test/data/diabetes.csv' WITH (FORMAT csv, HEADER true)
 RESET client_min_messages;
+-- psql's default again: a suite that includes this script goes on past an error it shows
+\set ON_ERROR_STOP 0
