@@ -17,3 +17,14 @@ else
     PG_BINDIR=/usr/lib/postgresql/15/bin
 fi
 PYTHON=/usr/bin/python3
+
+# Runs pg_regress suite $1 (sql/$1.sql against expected/$1.out), its results in
+# directory $2, against the server PGHOST/PGPORT/PGUSER name, in a database of
+# its own. Progress notices are off: a training slower than their interval (a
+# loaded machine, valgrind) would add them to the output.
+run_suite() {
+    PGOPTIONS="${PGOPTIONS:-} -c mlops.progress_interval=-1" \
+        "$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")/../test/regress/pg_regress" \
+        --inputdir=. --outputdir="$2" --bindir="$PG_BINDIR" \
+        --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" --dbname="regress_$1" "$1"
+}
