@@ -448,15 +448,35 @@ TRUNCATE sales_eu;
 SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
 SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('sales_eu')$$);
 
--- the audit triggers keep their names (renamed, then dropped, they would
--- stop auditing unlogged), and the TRUNCATE trigger goes with the row trigger only
+-- the audit triggers keep their names (renamed, they would stop auditing
+-- unlogged), and the TRUNCATE trigger goes with the row trigger only: dropped
+-- on its own (as pg_restore --clean does first), it comes back enabled ALWAYS
 CREATE TABLE guarded (x int);
 SELECT mlops.enable_audit('guarded');
 SELECT pg_temp.sqlstate($$ALTER TRIGGER mlops_audit ON guarded RENAME TO hidden$$);
 SELECT pg_temp.sqlstate($$ALTER TRIGGER mlops_audit_truncate ON guarded RENAME TO hidden$$);
-SELECT pg_temp.sqlstate($$DROP TRIGGER mlops_audit_truncate ON guarded$$);
+SELECT max(id) AS before_drops FROM mlops.audit_log \gset
+DROP TRIGGER mlops_audit_truncate ON guarded;
 SELECT pg_temp.sqlstate($$ALTER TRIGGER mlops_audit ON sales RENAME TO hidden$$);
-SELECT pg_temp.sqlstate($$DROP TRIGGER mlops_audit_truncate ON sales_us$$);
+DROP TRIGGER mlops_audit_truncate ON sales_us;
+DROP TRIGGER mlops_audit_truncate ON sales;
+SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
+ WHERE tgrelid IN ('guarded'::regclass, 'sales'::regclass, 'sales_us'::regclass) ORDER BY 1, 2;
+TRUNCATE guarded, sales_us;
+SELECT table_name, op FROM log WHERE id > :before_drops ORDER BY id;
+-- a dump's CREATE TRIGGER of the very TRUNCATE trigger auditing made replaces
+-- it, for the table's owner (pg_restore of an audited partitioned table,
+-- whose partitions get it as soon as the row trigger is enabled); any other
+-- definition, or another role, still finds it there
+CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON sales_us FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger();
+SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'sales_us'::regclass AND tgname = 'mlops_audit_truncate';
+SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit_truncate BEFORE TRUNCATE ON sales_us FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()$$);
+SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON sales_us FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger('x')$$);
+GRANT TRIGGER ON sales_us TO regress_trainer;
+SET ROLE regress_trainer;
+SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON sales_us FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()$$);
+RESET ROLE;
+REVOKE TRIGGER ON sales_us FROM regress_trainer;
 CREATE FUNCTION nothing() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
 CREATE TRIGGER other AFTER INSERT ON sales_eu FOR EACH ROW EXECUTE FUNCTION nothing();
 SELECT pg_temp.sqlstate($$ALTER TRIGGER other ON sales_eu RENAME TO mlops_audit$$);

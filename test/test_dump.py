@@ -5,7 +5,9 @@ run, a monitor's results, logged predictions and an outcome is dumped
 registry, runs and monitoring tables hold the same rows, the restored models
 predict the same on every row, ids and version numbers continue where they
 stopped, and the restored database's own audit chain verifies. A parallel
-restore (pg_restore -j) by the README's recipe restores the same rows."""
+restore (pg_restore -j) by the README's recipe restores the same rows. Audited
+user tables, one of them partitioned, restore without an error with
+--exit-on-error, --single-transaction and --clean, audited as before."""
 import os
 import subprocess
 import tempfile
@@ -36,6 +38,11 @@ query(conn, "SELECT mlops.record_outcome('dump_lin', '4', 90)")
 query(conn, "CREATE TABLE acct (id int PRIMARY KEY, balance numeric)")
 query(conn, "SELECT mlops.enable_audit('acct')")
 query(conn, "INSERT INTO acct VALUES (1, 10), (2, 20)")
+query(conn, "CREATE TABLE ledger (region text, amount int) PARTITION BY LIST (region)")
+query(conn, "CREATE TABLE ledger_eu PARTITION OF ledger FOR VALUES IN ('eu')")
+query(conn, "CREATE TABLE ledger_us PARTITION OF ledger FOR VALUES IN ('us')")
+query(conn, "SELECT mlops.enable_audit('ledger')")
+query(conn, "INSERT INTO ledger VALUES ('eu', 1), ('us', 2)")
 
 # What the restored database must hold, each in a stable order.
 COMPARED = {
@@ -56,7 +63,11 @@ COMPARED = {
     "outcomes": "SELECT * FROM mlops.outcome ORDER BY model_id, key",
     "live_metrics": "SELECT * FROM mlops.live_metrics ORDER BY 1, 2, 3",
     "audited user table": "SELECT * FROM acct ORDER BY id",
+    "audited partitioned table": "SELECT * FROM ledger ORDER BY region",
     "audited tables": "SELECT table_name::text FROM mlops.audited_tables ORDER BY 1",
+    "audit triggers": "SELECT tgrelid::regclass::text, tgname, tgenabled, tgparentid <> 0, tgfoid::regproc::text "
+                      "FROM pg_trigger WHERE tgname LIKE 'mlops\\_audit%' "
+                      "AND tgrelid::regclass::text NOT LIKE 'mlops.%' ORDER BY 1, 2",
 }
 PREDICTIONS = {
     "dump_lin": "SELECT mlops.predict('dump_lin', d) FROM diabetes d ORDER BY d::text",
@@ -80,6 +91,50 @@ new = connect(RESTORED)
 for name, sql in COMPARED.items():
     after = query(new, sql)
     check(after == before[name], f"{name}: the same {len(after)} rows after the restore")
+check(len(before["audit triggers"]) == 8 and all(r[2] == "A" for r in before["audit triggers"]),
+      "the source's audited tables have their row and TRUNCATE triggers, enabled ALWAYS")
+
+
+def check_audited(db, how):
+    """The audited user tables of database db, restored by how, are audited
+    as in the source: same triggers, a TRUNCATE of a partition logged, and
+    the chain verifies."""
+    c = connect(db)
+    check(query(c, COMPARED["audit triggers"]) == before["audit triggers"], f"{how}: the audit triggers are as before")
+    check(query(c, COMPARED["audited partitioned table"]) == before["audited partitioned table"],
+          f"{how}: the audited partitioned table's rows are restored")
+    c.autocommit = False
+    query(c, "TRUNCATE ledger_us")
+    logged = query(c, "SELECT count(*) FROM mlops.audit_log WHERE op = 'TRUNCATE' AND table_name = 'public.ledger_us'")
+    c.rollback()
+    check(logged == [(1,)], f"{how}: a TRUNCATE of a partition is logged ({logged})")
+    check(query(c, "SELECT (mlops.verify_audit()).ok")[0][0], f"{how}: the audit chain verifies")
+    c.rollback()
+    c.close()
+
+
+check_audited(RESTORED, "pg_restore --exit-on-error")
+# --single-transaction, and --clean into the restored database: the dump's
+# TRUNCATE triggers replace those auditing made when it enabled a row
+# trigger, and --clean's drops of the TRUNCATE triggers before the row
+# triggers succeed; each restore exits 0.
+SINGLE = "test_dump_single"
+query(admin, f'DROP DATABASE IF EXISTS "{SINGLE}" WITH (FORCE)')
+query(admin, f'CREATE DATABASE "{SINGLE}"')
+
+
+def restore_again(db, *options):
+    """pg_restore --exit-on-error of the dump into db with options exits 0,
+    and leaves db's user tables audited as in the source."""
+    how = " ".join(["pg_restore", *options])
+    again = subprocess.run([f"{BINDIR}/pg_restore", "--exit-on-error", *options, "-d", db], input=dump, capture_output=True)
+    check(again.returncode == 0, f"{how} succeeds ({again.stderr.decode()[:300]})")
+    check_audited(db, how)
+
+
+restore_again(SINGLE, "--single-transaction")
+restore_again(SINGLE, "--clean", "--single-transaction")
+query(admin, f'DROP DATABASE "{SINGLE}" WITH (FORCE)')
 
 # A parallel restore loads mlops's tables side by side, whatever their foreign
 # keys: the README's recipe skips those checks (the dump is consistent), while
@@ -131,6 +186,7 @@ check(query(new, "SELECT count(*) FROM mlops.audit_log WHERE table_name = 'publi
 check(query(new, "SELECT (mlops.verify_audit()).ok")[0][0], "the audit chain still verifies after new changes")
 
 new.close()
+restore_again(RESTORED, "--clean")
 conn.close()
 query(admin, f'DROP DATABASE "{RESTORED}" WITH (FORCE)')
 admin.close()

@@ -112,6 +112,19 @@ $$;
 COMMENT ON FUNCTION mlops._audit_check_not_inherited(regclass) IS
     'internal: raises 55000 when the table is a partition audited through its parent';
 
+-- Creates the TRUNCATE audit trigger of a table (not yet enabled ALWAYS).
+CREATE FUNCTION mlops._audit_add_truncate(tbl regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', tbl);
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_add_truncate(regclass) IS
+    'internal: creates the TRUNCATE audit trigger of a table';
+
 -- Installs (or replaces) the audit triggers of a table with the given ignored
 -- columns, which must be columns of the table, and logs it as ENABLE. The
 -- caller has checked the arguments and the caller's rights.
@@ -133,8 +146,7 @@ BEGIN
     END IF;
     EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
-    EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', tbl);
+    PERFORM mlops._audit_add_truncate(tbl);
     -- one command, so that the DDL guard never sees one of them not enabled ALWAYS
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit, ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
     PERFORM mlops._audit_event(tbl, 'ENABLE', jsonb_build_object('ignore_columns', to_jsonb(ignore_columns)));
@@ -263,6 +275,22 @@ $$;
 COMMENT ON FUNCTION mlops.disable_audit(regclass) IS
     'stops auditing a table (the log keeps its rows; the change is logged)';
 
+-- A table and the tables inheriting from it (its partitions), at any depth,
+-- read from the catalog without locking them: pg_partition_tree() would take
+-- a lock on every partition, and the schema-change handling of two partitions
+-- of one tree, each holding its own (pg_restore -j), would wait on each other.
+CREATE FUNCTION mlops._audit_tree(tbl regclass) RETURNS SETOF regclass
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE tree(relid) AS (
+        SELECT tbl::oid
+        UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.relid)
+    SELECT relid::regclass FROM tree
+$$;
+COMMENT ON FUNCTION mlops._audit_tree(regclass) IS
+    'internal: a table and the tables inheriting from it, at any depth, without locking them';
+
 -- After DDL: only superusers may alter the log; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
 -- follow a column renamed (and forget one dropped), so that a renamed ignored
@@ -326,11 +354,9 @@ BEGIN
         END IF;
         -- ignored columns renamed or dropped, in the table and the tables
         -- inheriting from it (a rename or drop recurses to them)
-        FOR aud IN WITH RECURSIVE tree(relid) AS (
-                       SELECT cmd.tbl::oid
-                       UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.relid)
-                   SELECT t.oid, t.tgrelid::regclass AS tbl
-                     FROM tree JOIN pg_trigger t ON t.tgrelid = tree.relid AND t.tgname = 'mlops_audit'
+        FOR aud IN SELECT t.oid, t.tgrelid::regclass AS tbl
+                     FROM mlops._audit_tree(cmd.tbl) tree(relid)
+                     JOIN pg_trigger t ON t.tgrelid = tree.relid AND t.tgname = 'mlops_audit'
                     WHERE t.tgparentid = 0 AND t.tgnargs > 0 AND t.tgfoid = 'mlops._audit_trigger'::regproc LOOP
             ignored := mlops._audit_ignored_columns(aud.oid);
             kept := ARRAY(SELECT c FROM unnest(ignored) c
@@ -358,13 +384,12 @@ BEGIN
         -- ALTER TABLE runs this function again, which must find none missing.
         -- A foreign partition cannot have a TRUNCATE trigger: the row trigger
         -- covers it, and the TRUNCATE row of its partitioned table.
-        parts := ARRAY(SELECT p.relid FROM pg_partition_tree(root) p JOIN pg_class c ON c.oid = p.relid
+        parts := ARRAY(SELECT p.relid FROM mlops._audit_tree(root) p(relid) JOIN pg_class c ON c.oid = p.relid
                         WHERE c.relkind <> 'f'
                           AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = p.relid
                                                                      AND t.tgname = 'mlops_audit_truncate'));
         FOREACH part IN ARRAY parts LOOP
-            EXECUTE format('CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON %s '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()', part);
+            PERFORM mlops._audit_add_truncate(part);
         END LOOP;
         FOREACH part IN ARRAY parts LOOP
             EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit_truncate', part);
@@ -379,11 +404,56 @@ CREATE EVENT TRIGGER mlops_audit_ddl ON ddl_command_end
     EXECUTE FUNCTION mlops._audit_ddl();
 ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
 
+-- After the TRUNCATE audit trigger of a table is dropped on its own: while the
+-- table keeps its row trigger, it gets the TRUNCATE trigger back, enabled like
+-- the row trigger (ALWAYS), so that its TRUNCATEs are never unlogged. The
+-- drop, a statement of its own, cannot be refused: pg_restore --clean drops
+-- the TRUNCATE triggers before the row triggers, one statement each. A
+-- CREATE TRIGGER that replaced it (mlops._audit_replace_truncate_trigger)
+-- made the new one, which is enabled ALWAYS here.
+CREATE FUNCTION mlops._audit_keep_truncate(tbl regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    row_enabled "char";
+BEGIN
+    SELECT tgenabled INTO row_enabled FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit';
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
+        PERFORM mlops._audit_add_truncate(tbl);
+        RAISE NOTICE 'trigger mlops_audit_truncate of audited table % recreated', tbl
+            USING DETAIL = 'The TRUNCATE statements of an audited table are logged.',
+                  HINT = 'mlops.disable_audit() stops auditing a table, and logs that it did.';
+    END IF;
+    IF row_enabled = 'A' AND EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate'
+                                                              AND tgenabled <> 'A') THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_keep_truncate(regclass) IS
+    'internal: gives an audited table whose TRUNCATE audit trigger was dropped or replaced an enabled one';
+
+-- Before CREATE TRIGGER: a dump's audit TRUNCATE trigger replaces the one that
+-- auditing gave the table already (see src/audit_restore.c).
+CREATE FUNCTION mlops._audit_replace_truncate_trigger() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'audit_replace_truncate_trigger'
+    LANGUAGE C;
+COMMENT ON FUNCTION mlops._audit_replace_truncate_trigger() IS
+    'internal event trigger: lets CREATE TRIGGER of the audit TRUNCATE trigger replace the identical existing one';
+CREATE EVENT TRIGGER mlops_audit_replace_truncate ON ddl_command_start
+    WHEN TAG IN ('CREATE TRIGGER')
+    EXECUTE FUNCTION mlops._audit_replace_truncate_trigger();
+ALTER EVENT TRIGGER mlops_audit_replace_truncate ENABLE ALWAYS;
+
 -- After a DROP: an audit trigger dropped, by disable_audit() or directly, is
 -- logged as DISABLE of its table (and the TRUNCATE triggers it leaves, the
 -- table's and its partitions', are removed); an audited table dropped, as
--- DROP. The TRUNCATE trigger of a table that is still audited cannot be
--- dropped on its own: its TRUNCATEs would go unlogged.
+-- DROP. The TRUNCATE trigger of a table that is still audited, dropped on its
+-- own, comes back (mlops._audit_keep_truncate).
 CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -408,13 +478,8 @@ BEGIN
         ELSIF obj.names[3] = 'mlops_audit' THEN
             PERFORM mlops._audit_event(format('%I.%I', obj.names[1], obj.names[2])::regclass, 'DISABLE', NULL);
             disabled := true;
-        ELSIF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = format('%I.%I', obj.names[1], obj.names[2])::regclass
-                                                AND tgname = 'mlops_audit') THEN
-            RAISE EXCEPTION 'cannot drop trigger mlops_audit_truncate of audited table %.%',
-                            quote_ident(obj.names[1]), quote_ident(obj.names[2])
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'The table''s TRUNCATE statements would not be logged.',
-                      HINT = 'mlops.disable_audit() stops auditing a table, and logs that it did.';
+        ELSE
+            PERFORM mlops._audit_keep_truncate(format('%I.%I', obj.names[1], obj.names[2])::regclass);
         END IF;
     END LOOP;
     IF disabled THEN
