@@ -477,6 +477,11 @@ SET ROLE regress_trainer;
 SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON sales_us FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()$$);
 RESET ROLE;
 REVOKE TRIGGER ON sales_us FROM regress_trainer;
+-- nor does CREATE OR REPLACE TRIGGER change an audit trigger unlogged (its
+-- ignored columns, its ENABLE ALWAYS)
+SELECT pg_temp.sqlstate($$CREATE OR REPLACE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON guarded FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger('x')$$);
+SELECT pg_temp.sqlstate($$CREATE OR REPLACE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON guarded FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()$$);
+SELECT tgname, tgenabled, tgnargs FROM pg_trigger WHERE tgrelid = 'guarded'::regclass ORDER BY 1;
 CREATE FUNCTION nothing() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
 CREATE TRIGGER other AFTER INSERT ON sales_eu FOR EACH ROW EXECUTE FUNCTION nothing();
 SELECT pg_temp.sqlstate($$ALTER TRIGGER other ON sales_eu RENAME TO mlops_audit$$);

@@ -409,7 +409,7 @@ ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
 -- the row trigger (ALWAYS), so that its TRUNCATEs are never unlogged. The
 -- drop, a statement of its own, cannot be refused: pg_restore --clean drops
 -- the TRUNCATE triggers before the row triggers, one statement each. A
--- CREATE TRIGGER that replaced it (mlops._audit_replace_truncate_trigger)
+-- CREATE TRIGGER that replaced it (mlops._audit_create_trigger)
 -- made the new one, which is enabled ALWAYS here.
 CREATE FUNCTION mlops._audit_keep_truncate(tbl regclass) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -438,16 +438,17 @@ COMMENT ON FUNCTION mlops._audit_keep_truncate(regclass) IS
     'internal: gives an audited table whose TRUNCATE audit trigger was dropped or replaced an enabled one';
 
 -- Before CREATE TRIGGER: a dump's audit TRUNCATE trigger replaces the one that
--- auditing gave the table already (see src/audit_restore.c).
-CREATE FUNCTION mlops._audit_replace_truncate_trigger() RETURNS event_trigger
-    AS 'MODULE_PATHNAME', 'audit_replace_truncate_trigger'
+-- auditing gave the table already; CREATE OR REPLACE TRIGGER of an audit
+-- trigger is refused (see src/audit_create_trigger.c).
+CREATE FUNCTION mlops._audit_create_trigger() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'audit_create_trigger'
     LANGUAGE C;
-COMMENT ON FUNCTION mlops._audit_replace_truncate_trigger() IS
-    'internal event trigger: lets CREATE TRIGGER of the audit TRUNCATE trigger replace the identical existing one';
-CREATE EVENT TRIGGER mlops_audit_replace_truncate ON ddl_command_start
+COMMENT ON FUNCTION mlops._audit_create_trigger() IS
+    'internal event trigger: lets CREATE TRIGGER of the audit TRUNCATE trigger replace the identical existing one, refuses OR REPLACE of an audit trigger';
+CREATE EVENT TRIGGER mlops_audit_create_trigger ON ddl_command_start
     WHEN TAG IN ('CREATE TRIGGER')
-    EXECUTE FUNCTION mlops._audit_replace_truncate_trigger();
-ALTER EVENT TRIGGER mlops_audit_replace_truncate ENABLE ALWAYS;
+    EXECUTE FUNCTION mlops._audit_create_trigger();
+ALTER EVENT TRIGGER mlops_audit_create_trigger ENABLE ALWAYS;
 
 -- After a DROP: an audit trigger dropped, by disable_audit() or directly, is
 -- logged as DISABLE of its table (and the TRUNCATE triggers it leaves, the

@@ -1,19 +1,25 @@
 /*
- * audit_restore.c — a dump's audit TRUNCATE triggers restore over the ones
- * auditing already made.
+ * audit_create_trigger.c — CREATE TRIGGER under the name of an existing audit
+ * trigger.
  *
- * pg_dump carries every audit trigger: the row trigger of an audited table
- * (with its ENABLE ALWAYS) and the TRUNCATE trigger of the table and of each
- * of its partitions. Restored in that order, enabling the row trigger of a
- * partitioned table makes the schema-change handling (mlops._audit_ddl) give
- * every partition its TRUNCATE trigger at once, so that none of them is ever
- * truncated unlogged; pg_restore's own CREATE TRIGGER mlops_audit_truncate
- * then finds the trigger there. This event trigger, at ddl_command_start,
- * drops the existing trigger when the command would create the very same one
- * (AFTER TRUNCATE FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger(),
- * nothing else), so that the command replaces it within its own transaction,
- * under the lock it holds: the table is never without it. The sql_drop
- * handling (mlops._audit_drop) enables the new one ALWAYS.
+ * A dump's audit TRUNCATE triggers restore over the ones auditing already
+ * made. pg_dump carries every audit trigger: the row trigger of an audited
+ * table (with its ENABLE ALWAYS) and the TRUNCATE trigger of the table and of
+ * each of its partitions. Restored in that order, enabling the row trigger of
+ * a partitioned table makes the schema-change handling (mlops._audit_ddl)
+ * give every partition its TRUNCATE trigger at once, so that none of them is
+ * ever truncated unlogged; pg_restore's own CREATE TRIGGER
+ * mlops_audit_truncate then finds the trigger there. So, at
+ * ddl_command_start, the existing trigger is dropped when the command would
+ * create the very same one (AFTER TRUNCATE FOR EACH STATEMENT EXECUTE
+ * FUNCTION mlops._audit_trigger(), nothing else) for the table's owner: the
+ * command replaces it within its own transaction, under the lock it holds,
+ * and the table is never without it. The sql_drop handling (mlops._audit_drop)
+ * enables the new one ALWAYS.
+ *
+ * CREATE OR REPLACE TRIGGER of an existing audit trigger is refused: it would
+ * change the trigger (the ignored columns, its ENABLE ALWAYS) unlogged, which
+ * the schema-change handling, at ddl_command_end, cannot tell from a CREATE.
  */
 #include "postgres.h"
 
@@ -27,8 +33,11 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#define AUDIT_ROW_TRIGGER "mlops_audit"
 #define AUDIT_TRUNCATE_TRIGGER "mlops_audit_truncate"
 
 /*
@@ -72,16 +81,39 @@ ExistingAuditTruncateTrigger(Oid relid, Oid audit_fn)
 	return found;
 }
 
-PG_FUNCTION_INFO_V1(audit_replace_truncate_trigger);
+/*
+ * Refuses CREATE OR REPLACE TRIGGER of an existing audit trigger (by name:
+ * no other trigger takes the names).
+ */
+static void
+CheckNotReplacingAuditTrigger(CreateTrigStmt *stmt)
+{
+	Oid			relid;
+
+	if (!stmt->replace ||
+		(strcmp(stmt->trigname, AUDIT_TRUNCATE_TRIGGER) != 0 && strcmp(stmt->trigname, AUDIT_ROW_TRIGGER) != 0))
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (OidIsValid(relid) && OidIsValid(get_trigger_oid(relid, stmt->trigname, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot replace audit trigger %s of table %s", stmt->trigname,
+						quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid))),
+				 errdetail("Its ignored columns and its ENABLE ALWAYS would change unlogged."),
+				 errhint("mlops.enable_audit() replaces the audit triggers of a table, and logs that it did.")));
+}
+
+PG_FUNCTION_INFO_V1(audit_create_trigger);
 
 /*
- * mlops._audit_replace_truncate_trigger() — event trigger at
- * ddl_command_start of CREATE TRIGGER: drops the table's audit TRUNCATE
- * trigger that the command is about to create again, for the table's owner
- * only (others keep the "already exists" error).
+ * mlops._audit_create_trigger() — event trigger at ddl_command_start of
+ * CREATE TRIGGER: refuses to replace an audit trigger with OR REPLACE, and
+ * drops the table's audit TRUNCATE trigger that the command is about to
+ * create again, for the table's owner only (others keep the "already exists"
+ * error).
  */
 Datum
-audit_replace_truncate_trigger(PG_FUNCTION_ARGS)
+audit_create_trigger(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *data;
 	CreateTrigStmt *stmt;
@@ -93,11 +125,12 @@ audit_replace_truncate_trigger(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function %s must be fired by an event trigger", "mlops._audit_replace_truncate_trigger")));
+				 errmsg("function %s must be fired by an event trigger", "mlops._audit_create_trigger")));
 	data = (EventTriggerData *) fcinfo->context;
 	if (!IsA(data->parsetree, CreateTrigStmt))
 		PG_RETURN_VOID();
 	stmt = (CreateTrigStmt *) data->parsetree;
+	CheckNotReplacingAuditTrigger(stmt);
 	if (strcmp(stmt->trigname, AUDIT_TRUNCATE_TRIGGER) != 0)
 		PG_RETURN_VOID();
 	audit_fn = LookupFuncName(list_make2(makeString("mlops"), makeString("_audit_trigger")), 0, NULL, false);
