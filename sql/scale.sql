@@ -109,6 +109,9 @@ SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) F
 -- exactly or not (0.1, 1e150), serially, merged per part and in parallel,
 -- never fitted to the rounding noise of its mean
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[x1, x2, 0.1])) FROM obs$$);
+-- the hints name linear_fit's way out (alpha) as well as train()'s
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[x1, 0.1])) FROM obs$$, true);
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[x1, 2 * x1])) FROM obs$$, true);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) FROM (
     SELECT mlops.linear_stats(y, ARRAY[x1, 1e150, x2]) FROM obs WHERE id % 3 = 0
     UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1, 1e150, x2]) FROM obs WHERE id % 3 > 0) v(s)$$);

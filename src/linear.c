@@ -220,7 +220,7 @@ ReportCollinear(const double *scaled, int k, char **terms, double alpha, const c
 			 errmsg("features are collinear"),
 			 errdetail("%s Terms involved: %s.", why, names.data),
 			 alpha > 0 ? errhint("Leave out one of the dependent features, or raise alpha.")
-			 : errhint("Leave out one of the dependent features, or use algorithm 'ridge'.")));
+			 : errhint("Leave out one of the dependent features, or regularise: alpha > 0 (train()'s algorithm 'ridge', or linear_fit's alpha).")));
 }
 
 /*
@@ -280,7 +280,7 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("more features than rows"),
 				 errdetail("The design has %d terms and an intercept, and only %.0f training rows.", k, s->n),
-				 errhint("Use fewer features, more rows, or algorithm 'ridge'.")));
+				 errhint("Use fewer features, more rows, or alpha > 0 (train()'s algorithm 'ridge', or linear_fit's alpha).")));
 	for (int i = 0; i < k; i++)
 	{
 		double		diag = s->m[i * d + i] + alpha;
@@ -290,7 +290,7 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("feature \"%s\" is constant in the training rows", terms[i]),
 					 errdetail("Its coefficient is not determined: it is collinear with the intercept."),
-					 errhint("Leave the feature out, or use algorithm 'ridge'.")));
+					 errhint("Leave the feature out, or regularise: alpha > 0 (train()'s algorithm 'ridge', or linear_fit's alpha).")));
 		scale[i] = sqrt(diag);
 	}
 	for (int i = 0; i < k; i++)
