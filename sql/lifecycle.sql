@@ -39,6 +39,8 @@ SELECT mlops.delete_version('churn', 2);
 SELECT mlops.delete_alias('churn', 'canary');
 SELECT mlops.delete_version('churn', 2);
 SELECT version FROM mlops.model_versions ORDER BY version;
+-- canary's deletion cannot be rolled back: the version it pointed to is gone
+SELECT pg_temp.sqlstate($$SELECT mlops.rollback('churn', 'canary')$$);
 SELECT mlops._register_version('churn', 'logistic', 'classification', '{a,b}', 'y', '{0,1}',
        '{}', '{}', '{}', NULL, NULL, 't', 10, 0, 0, 'fp', '\x05', 'linear-json') AS new_version;
 

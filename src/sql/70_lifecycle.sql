@@ -158,7 +158,7 @@ AS $$
 DECLARE
     mid bigint := mlops._model_id(model);
     stack int[];
-    target int;
+    earlier int;
 BEGIN
     PERFORM mlops._check_alias_move(alias);
     -- serialise with other moves of this alias, so the history we replay is the one we extend
@@ -171,15 +171,21 @@ BEGIN
         RAISE EXCEPTION 'alias "%" of model "%" has no earlier version to roll back to', alias, model
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    target := stack[cardinality(stack) - 1];
-    IF target IS NULL THEN
+    earlier := stack[cardinality(stack) - 1];
+    IF earlier IS NULL THEN
         RAISE EXCEPTION 'alias "%" of model "%" did not exist before its last move', alias, model
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Use mlops.delete_alias() to remove it.';
     END IF;
-    PERFORM mlops._lock_version(mid, model, target);
-    PERFORM mlops._move_alias(mid, alias, target, 'rollback');
-    RETURN target;
+    IF NOT EXISTS (SELECT FROM mlops.model_version v WHERE v.model_id = mid AND v.version = earlier) THEN
+        RAISE EXCEPTION 'version % of model "%", where alias "%" pointed before its last move, was deleted',
+                        earlier, model, alias
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Use mlops.set_alias() to point the alias at a version that exists.';
+    END IF;
+    PERFORM mlops._lock_version(mid, model, earlier);
+    PERFORM mlops._move_alias(mid, alias, earlier, 'rollback');
+    RETURN earlier;
 END
 $$;
 COMMENT ON FUNCTION mlops.rollback(text, text) IS
