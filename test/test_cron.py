@@ -118,6 +118,15 @@ except psycopg2.Error as e:
 check(ran, "the job of a monitor named %r runs it" % odd)
 query(conn, "SELECT mlops.unschedule(%s)", ("mlops:monitor:" + odd,))
 
+# dropping a monitor removes its job: a monitor created again under its name
+# is not run by the old job (of whoever scheduled it)
+query(conn, "SELECT mlops.schedule_monitor(%s, '0 4 * * *')", (odd,))
+query(conn, "SELECT mlops.drop_monitor(%s)", (odd,))
+query(conn, "SELECT mlops.create_monitor(%s, 'cron_diabetes', 'diabetes')", (odd,))
+check(query(conn, "SELECT count(*) FROM cron.job WHERE jobname = %s", ("mlops:monitor:" + odd,))[0][0] == 0,
+      "drop_monitor removes the monitor's job; the monitor created again has none")
+query(conn, "SELECT mlops.drop_monitor(%s)", (odd,))
+
 # pg_cron keeps job names to 63 bytes: two models whose names share their first
 # 49 characters still get a job each, and each unschedule removes its own
 long_models = ["m" * 60 + "_one", "m" * 60 + "_two"]

@@ -223,10 +223,16 @@ BEGIN
     END IF;
     PERFORM mlops._check_creator(m.created_by, pg_catalog.format('monitor "%s"', name));
     DELETE FROM mlops.monitor mon WHERE mon.id = m.id;
+    -- its pg_cron jobs (of any role) go with it: a monitor created again under
+    -- its name is not run by them; pg_cron's own table (the extension is there)
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_cron') THEN
+        EXECUTE 'DELETE FROM cron.job j WHERE j.jobname = $1'
+            USING mlops._cron_job_name('mlops:monitor:' || name);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION mlops.drop_monitor(text) IS
-    'drops a monitor with its recorded runs, results and alerts (its creator or mlops_admin)';
+    'drops a monitor with its recorded runs, results and alerts, and its pg_cron jobs (its creator or mlops_admin)';
 
 -- Records one run of a monitor (results: [{"feature", "value", "drifted"}], or
 -- error) and its alert; returns the run's summary, or NULL when the monitor
