@@ -549,17 +549,12 @@ XgbMatrixBytes(int64 rows, int ncols, bool hist)
 static void
 RefuseBeyondFloat32(const Dataset *ds, int j, double v)
 {
-	if (j < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("target \"%s\" of source \"%s\" has the value %g, beyond the range of float32",
-						ds->target, ds->source, v),
-				 errdetail("XGBoost takes its inputs and labels as float32, at most %g in magnitude.", (double) FLT_MAX),
-				 errhint("Leave such rows out, or rescale the column, in a query source.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("feature \"%s\" of source \"%s\" has the value %g, beyond the range of float32",
-					ds->inputs[j].name, ds->source, v),
+			 j < 0 ? errmsg("target \"%s\" of source \"%s\" has the value %g, beyond the range of float32",
+							ds->target, ds->source, v)
+			 : errmsg("feature \"%s\" of source \"%s\" has the value %g, beyond the range of float32",
+					  ds->inputs[j].name, ds->source, v),
 			 errdetail("XGBoost takes its inputs and labels as float32, at most %g in magnitude.", (double) FLT_MAX),
 			 errhint("Leave such rows out, or rescale the column, in a query source.")));
 }
