@@ -58,11 +58,12 @@ def update(table):
     query(conn, f"UPDATE {table} SET qty = qty + 1")
 
 
-def write_log_rows():
-    """The floor of any audit of the update that keeps this log: its log rows,
-    taken from the audited table's last update, inserted by themselves into an
-    empty copy of the log (same columns and primary key), with no trigger."""
-    query(conn, "INSERT INTO log_copy SELECT * FROM update_log_rows")
+def write_log_rows(what):
+    """The floor of any audit of the statement that keeps this log: its log
+    rows, taken from the audited table's last such statement, inserted by
+    themselves into an empty copy of the log (same columns and primary key),
+    with no trigger."""
+    query(conn, f"INSERT INTO log_copy SELECT * FROM {what}_log_rows")
 
 
 # The tables take turns in each round, so that the load of a shared
@@ -85,16 +86,15 @@ for what, statement in (("insert", insert), ("update", update)):
             if round_ > 0:          # the first round warms up
                 times.setdefault((what, table), []).append(time.perf_counter() - start)
                 cpu.setdefault((what, table), []).append(backend_cpu() - start_cpu)
-        if what == "update":
-            if round_ == 0:
-                query(conn, f"""CREATE TABLE update_log_rows AS SELECT * FROM mlops.audit_log
-                                 WHERE table_name = 'public.audited' AND op = 'UPDATE' ORDER BY id DESC LIMIT {ROWS}""")
-            query(conn, "TRUNCATE log_copy")
-            query(conn, "CHECKPOINT")
-            start = time.perf_counter()
-            write_log_rows()
-            if round_ > 0:
-                times.setdefault(("update", "log rows"), []).append(time.perf_counter() - start)
+        if round_ == 0:
+            query(conn, f"""CREATE TABLE {what}_log_rows AS SELECT * FROM mlops.audit_log
+                             WHERE table_name = 'public.audited' AND op = '{what.upper()}' ORDER BY id DESC LIMIT {ROWS}""")
+        query(conn, "TRUNCATE log_copy")
+        query(conn, "CHECKPOINT")
+        start = time.perf_counter()
+        write_log_rows(what)
+        if round_ > 0:
+            times.setdefault((what, "log rows"), []).append(time.perf_counter() - start)
         query(conn, "VACUUM")
 times = {k: statistics.median(v) for k, v in times.items()}
 cpu = {k: statistics.median(v) for k, v in cpu.items()}
@@ -102,8 +102,8 @@ for what in ("insert", "update"):
     report(f"audit, {ROWS // 1000}k-row {what}: audited vs unaudited", times[what, "audited"], times[what, "plain"], "<= 2.0")
     report(f"audit, {ROWS // 1000}k-row {what}: C trigger vs PL/pgSQL jsonb trigger", times[what, "audited"],
            times[what, "plpgsql"], "<= 0.4")
-report(f"audit, {ROWS // 1000}k-row update: floor (update + its log rows, no trigger) vs unaudited",
-       times["update", "log rows"] + times["update", "plain"], times["update", "plain"], "")
+    report(f"audit, {ROWS // 1000}k-row {what}: floor ({what} + its log rows, no trigger) vs unaudited",
+           times[what, "log rows"] + times[what, "plain"], times[what, "plain"], "")
 for what in ("insert", "update"):
     report(f"audit, {ROWS // 1000}k-row {what}, backend CPU: audited vs unaudited", cpu[what, "audited"],
            cpu[what, "plain"], "<= 2.0")
