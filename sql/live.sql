@@ -31,6 +31,12 @@ INSERT INTO houses VALUES (1, 50, 2, 'a'), (2, 100, 4, 'b'), (3, 80, 3, 'c');
 -- predict_logged returns what predict returns; the row form logs the whole row
 SELECT id, mlops.predict_logged('price', 'h' || id, h), mlops.predict('price', h) FROM houses h ORDER BY id;
 SELECT mlops.predict_logged('price', 'h4', ARRAY[1, 20.5]), mlops.predict_logged('price', 'h5', ARRAY[1, 2]);
+-- named notation with the SQL contract's argument names (the row is features too); rolled back
+BEGIN;
+SELECT mlops.predict_logged(model => 'price', key => 'named', features => h),
+       mlops.predict_logged(model => 'price', key => 'named', features => ARRAY[2, 50])
+  FROM houses h WHERE id = 1;
+ROLLBACK;
 -- an explicit version, then the alias moved: each row records the version that scored it
 SELECT mlops.predict_logged('price:2', 'h1', h) FROM houses h WHERE id = 1;
 SELECT mlops.set_alias('price', 'production', 2);

@@ -48,6 +48,13 @@ SELECT x, y, mlops.predict_proba('clicks', ARRAY[x, y]) AS proba, mlops.predict(
 SELECT mlops.explain('clicks', ARRAY[0, 0]);
 SELECT convert_from(mlops.export_model('clicks'), 'UTF8')::jsonb #> '{learner,objective,name}' AS exported_objective;
 SELECT convert_from(mlops.export_model('price'), 'UTF8')::jsonb ->> 'format' AS exported_format;
+-- named notation with the SQL contract's argument names: the row form of predict takes "row",
+-- those of predict_proba and explain take the row as features, as their array forms do
+SELECT mlops.predict(model => 'clicks', "row" => c), mlops.predict_proba(model => 'clicks', features => c),
+       mlops.predict_proba(model => 'clicks', features => ARRAY[3, 1]), mlops.explain(model => 'clicks', features => c)
+  FROM (SELECT 3::float8 AS x, 1::float8 AS y) c;
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_proba(model => 'clicks', features => NULL::record)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.explain(model => 'clicks', features => NULL::record)$$);
 
 -- bad input: clear errors, and the session goes on
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('nope', ARRAY[1, 2])$$);

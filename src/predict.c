@@ -475,14 +475,17 @@ MapRowType(CallSite *cs, ScoringModel *m, Oid type, int32 typmod)
 	cs->row_model = m;
 }
 
-/* Reads a row argument into cs->x, its columns matched to the inputs by name. */
+/*
+ * Reads a row argument into cs->x, its columns matched to the inputs by name;
+ * argname is the argument's SQL name, for the error a NULL row gets.
+ */
 static void
-RowInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg)
+RowInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg, const char *argname)
 {
 	HeapTupleHeader td;
 	HeapTupleData tuple;
 
-	RequireArg(fcinfo, arg, "row");
+	RequireArg(fcinfo, arg, argname);
 	td = PG_GETARG_HEAPTUPLEHEADER(arg);
 	if (cs->row_model != m || cs->row_type != HeapTupleHeaderGetTypeId(td) ||
 		cs->row_typmod != HeapTupleHeaderGetTypMod(td))
@@ -685,16 +688,19 @@ Explain(CallSite *cs, ScoringModel *m)
  * The model of a scoring call (model text, features float8[] | row record),
  * resolved once per statement, with the call's inputs read into the call
  * site's buffers: what every predict/predict_proba/explain form starts with.
+ * row_arg is the SQL name of the row form's argument ("row" for predict,
+ * "features" for the others, as the SQL contract names them), NULL for the
+ * array form.
  */
 static ScoringModel *
-ScoringCallInputs(FunctionCallInfo fcinfo, CallSite **cs, bool row)
+ScoringCallInputs(FunctionCallInfo fcinfo, CallSite **cs, const char *row_arg)
 {
 	ScoringModel *m;
 
 	*cs = GetCallSite(fcinfo);
 	m = CallSiteModel(fcinfo, *cs, 0);
-	if (row)
-		RowInputs(fcinfo, *cs, m, 1);
+	if (row_arg)
+		RowInputs(fcinfo, *cs, m, 1, row_arg);
 	else
 		ArrayInputs(fcinfo, *cs, m, 1);
 	return m;
@@ -706,7 +712,7 @@ Datum
 predict_array(PG_FUNCTION_ARGS)
 {
 	CallSite   *cs;
-	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, false);
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, NULL);
 
 	PG_RETURN_FLOAT8(PredictOne(cs, m));
 }
@@ -717,7 +723,7 @@ Datum
 predict_row(PG_FUNCTION_ARGS)
 {
 	CallSite   *cs;
-	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, true);
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, "row");
 
 	PG_RETURN_FLOAT8(PredictOne(cs, m));
 }
@@ -728,18 +734,18 @@ Datum
 predict_proba_array(PG_FUNCTION_ARGS)
 {
 	CallSite   *cs;
-	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, false);
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, NULL);
 
 	PG_RETURN_DATUM(ProbaArray(cs, m));
 }
 
 PG_FUNCTION_INFO_V1(predict_proba_row);
-/* predict_proba(model text, row record) */
+/* predict_proba(model text, features record) */
 Datum
 predict_proba_row(PG_FUNCTION_ARGS)
 {
 	CallSite   *cs;
-	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, true);
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, "features");
 
 	PG_RETURN_DATUM(ProbaArray(cs, m));
 }
@@ -750,18 +756,18 @@ Datum
 explain_array(PG_FUNCTION_ARGS)
 {
 	CallSite   *cs;
-	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, false);
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, NULL);
 
 	PG_RETURN_DATUM(Explain(cs, m));
 }
 
 PG_FUNCTION_INFO_V1(explain_row);
-/* explain(model text, row record) */
+/* explain(model text, features record) */
 Datum
 explain_row(PG_FUNCTION_ARGS)
 {
 	CallSite   *cs;
-	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, true);
+	ScoringModel *m = ScoringCallInputs(fcinfo, &cs, "features");
 
 	PG_RETURN_DATUM(Explain(cs, m));
 }

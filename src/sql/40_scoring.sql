@@ -73,7 +73,7 @@ CREATE FUNCTION mlops.predict_proba(model text, features float8[]) RETURNS float
 COMMENT ON FUNCTION mlops.predict_proba(text, float8[]) IS
     'the class probabilities of a classification model for one feature vector, in label order';
 
-CREATE FUNCTION mlops.predict_proba(model text, "row" record) RETURNS float8[]
+CREATE FUNCTION mlops.predict_proba(model text, features record) RETURNS float8[]
     AS 'MODULE_PATHNAME', 'predict_proba_row'
     LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION mlops.predict_proba(text, record) IS
@@ -91,7 +91,7 @@ CREATE FUNCTION mlops.explain(model text, features float8[]) RETURNS jsonb
 COMMENT ON FUNCTION mlops.explain(text, float8[]) IS
     'per-feature contributions to the raw margin ({"bias", "contributions"}): TreeSHAP for xgboost, coef*x for linear models';
 
-CREATE FUNCTION mlops.explain(model text, "row" record) RETURNS jsonb
+CREATE FUNCTION mlops.explain(model text, features record) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'explain_row'
     LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION mlops.explain(text, record) IS

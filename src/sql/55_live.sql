@@ -131,7 +131,7 @@ $$;
 COMMENT ON FUNCTION mlops.predict_logged(text, text, float8[]) IS
     'predict() that also appends the prediction (version that scored, key, features, probabilities) to prediction_log';
 
-CREATE FUNCTION mlops.predict_logged(model text, key text, "row" record) RETURNS float8
+CREATE FUNCTION mlops.predict_logged(model text, key text, features record) RETURNS float8
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 DECLARE
@@ -139,9 +139,9 @@ DECLARE
     p float8;
 BEGIN
     SELECT * INTO STRICT r FROM mlops._resolve_logged(model, key);
-    p := mlops.predict(r.ref, "row");
-    PERFORM mlops._log_prediction(r.model_id, r.version, key, pg_catalog.to_jsonb("row"), p,
-                                  CASE WHEN r.classification THEN mlops.predict_proba(r.ref, "row") END);
+    p := mlops.predict(r.ref, features);
+    PERFORM mlops._log_prediction(r.model_id, r.version, key, pg_catalog.to_jsonb(features), p,
+                                  CASE WHEN r.classification THEN mlops.predict_proba(r.ref, features) END);
     RETURN p;
 END
 $$;
