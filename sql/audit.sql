@@ -150,6 +150,7 @@ SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('scratch')$$);
 DROP TABLE scratch;
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('mlops.audit_log')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('v')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(NULL)$$);  -- an error, as every NULL argument
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(-5)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(1000000)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops._audit_trigger()$$);

@@ -66,6 +66,8 @@
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
+#include "mlops/args.h"
+
 #define AUDIT_HASH_LEN 32		/* sha256 */
 
 /* Columns of mlops.audit_log, in table (and hash) order. */
@@ -1649,7 +1651,7 @@ PG_FUNCTION_INFO_V1(archive_audit);
 Datum
 archive_audit(PG_FUNCTION_ARGS)
 {
-	int64		before_id = PG_GETARG_INT64(0);
+	int64		before_id;
 	int64		anchor_id;
 	Datum		args[2];
 	Oid			argtypes[2] = {INT8OID, BYTEAOID};
@@ -1669,6 +1671,8 @@ archive_audit(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				 errmsg("archive_audit() must run at isolation level READ COMMITTED"),
 				 errdetail("It must see every log row committed before it took the chain lock.")));
+	RequireArg(fcinfo, 0, "before_id");
+	before_id = PG_GETARG_INT64(0);
 	AuditChainLock();
 	SPI_connect();
 	/* not read only: a new snapshot, taken under the chain lock */

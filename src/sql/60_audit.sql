@@ -502,7 +502,7 @@ COMMENT ON FUNCTION mlops.verify_audit() IS
 
 CREATE FUNCTION mlops.archive_audit(before_id bigint) RETURNS bigint
     AS 'MODULE_PATHNAME', 'archive_audit'
-    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;  -- not STRICT: a NULL before_id is 22004, not a silent NULL
 COMMENT ON FUNCTION mlops.archive_audit(bigint) IS
     'superuser only: removes the log rows before before_id, keeping the last removed hash as the anchor of the chain';
 
