@@ -4,9 +4,13 @@
 -- read with the caller's privileges (not SECURITY DEFINER).
 -- ---------------------------------------------------------------------------
 
+-- STABLE, as every function resolving a model reference: the statement's
+-- snapshot decides the version and the rows (its queries run read-only).
+-- PARALLEL RESTRICTED, as drift(): the source is any query, which may read
+-- temporary tables or call functions a parallel worker cannot run.
 CREATE FUNCTION mlops.evaluate(model text, source text) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'evaluate'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+    LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION mlops.evaluate(text, text) IS
     'the metrics of the version a model reference means on the rows of a table or query holding its target and features';
 
