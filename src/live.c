@@ -4,7 +4,8 @@
  * the live_metrics view, the task's quality metrics over a group of logged
  * predictions whose outcome is known, with metrics.c's scikit-learn
  * definitions. Rows without an outcome are skipped; the rows of a group are
- * kept in memory until the final function. The SQL side (prediction_log,
+ * kept in memory until the final function. Also mlops._key_logged, the check
+ * purge_predictions makes before deleting an outcome. The SQL side (prediction_log,
  * outcome, predict_logged, record_outcome, purge_predictions, live_metrics)
  * is in src/sql/55_live.sql.
  */
@@ -13,15 +14,18 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/snapmgr.h"
 
 #include "mlops/metrics.h"
 
 PG_FUNCTION_INFO_V1(quality_agg_transfn);
 PG_FUNCTION_INFO_V1(quality_agg_finalfn);
+PG_FUNCTION_INFO_V1(key_logged);
 
 /*
  * The rows of one group. Regression keeps (actual, prediction); classification
@@ -177,4 +181,39 @@ quality_agg_finalfn(PG_FUNCTION_ARGS)
 	initStringInfo(&json);
 	MetricsJson(metrics, m, &json);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
+}
+
+/*
+ * mlops._key_logged(model_id bigint, key text) → boolean: whether
+ * prediction_log holds a prediction of the key committed by now, read with
+ * the latest snapshot rather than the transaction's (as PostgreSQL's foreign
+ * key checks do). purge_predictions asks it about each outcome it has locked
+ * before deleting it: at REPEATABLE READ its snapshot predates the
+ * predictions of the scorers that committed since, whose outcome it would
+ * otherwise delete.
+ */
+Datum
+key_logged(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, TEXTOID};
+		SPIPlanPtr	prepared = SPI_prepare("SELECT FROM mlops.prediction_log l WHERE l.model_id = $1 AND l.key = $2",
+										   2, types);
+
+		if (prepared == NULL || SPI_keepplan(prepared) != 0)
+			elog(ERROR, "could not prepare the prediction_log probe: %s", SPI_result_code_string(SPI_result));
+		plan = prepared;
+	}
+	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "the prediction_log probe failed");
+	found = SPI_processed > 0;
+	SPI_finish();
+	PG_RETURN_BOOL(found);
 }

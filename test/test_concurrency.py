@@ -264,4 +264,53 @@ check(deleted == "ok", "the version is deleted once the scoring transaction ends
 check(len(out) == 1 and not isinstance(out[0], str),
       "predict_logged of a version deleted meanwhile scores it and logs it (got %s)" % out)
 
+
+# purge_predictions racing predict_logged of a key whose outcome is old (an
+# outcome recorded before its key is scored): the outcome must survive, as
+# the key has a prediction once the scorer commits. At READ COMMITTED the
+# scorer has not committed when the purge runs; at REPEATABLE READ it commits
+# after the purge's snapshot was taken. Two scorers of the same key do not wait
+# for each other.
+def old_outcome(key):
+    query(admin, "SELECT mlops.record_outcome('m', %s, 1)", (key,))
+    query(admin, "UPDATE mlops.outcome SET recorded_at = now() - interval '2 days' WHERE key = %s", (key,))
+
+
+def outcome_kept(key):
+    return query(admin, "SELECT count(*) FROM mlops.outcome WHERE key = %s", (key,))[0][0] == 1
+
+
+LOG = "SELECT mlops.predict_logged(%s, %s, ARRAY[0.05, 0.05])"
+PURGE = "SELECT mlops.purge_predictions(now() - interval '1 day')"
+old_outcome("early")
+scorers = [connect(DB), connect(DB)]
+for s in scorers:
+    s.autocommit = False
+    query(s, "SET lock_timeout = '5s'")
+    query(s, LOG, ("m:%d" % v1, "early"))
+check(all(s.status == psycopg2.extensions.STATUS_IN_TRANSACTION for s in scorers),
+      "two open transactions score the same key with an outcome without waiting for each other")
+purged = []
+t = threading.Thread(target=lambda: purged.append(sqlstate(admin, PURGE)))
+t.start()
+t.join(1)
+for s in scorers:
+    s.commit()
+t.join()
+check(purged == ["ok"], "the purge runs while the key is being scored (got %s)" % purged)
+check(outcome_kept("early"), "READ COMMITTED: the purge keeps the old outcome of a key scored by a transaction in progress")
+
+old_outcome("early_rr")
+purger = connect(DB)
+purger.autocommit = False
+query(purger, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+query(purger, "SELECT count(*) FROM mlops.outcome")  # takes the snapshot
+query(scorers[0], LOG, ("m:%d" % v1, "early_rr"))
+scorers[0].commit()
+query(purger, PURGE)
+purger.commit()
+check(outcome_kept("early_rr"), "REPEATABLE READ: the purge keeps the old outcome of a key scored since its snapshot")
+for c in scorers + [purger]:
+    c.close()
+
 finish()

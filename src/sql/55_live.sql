@@ -44,9 +44,11 @@ COMMENT ON TABLE mlops.outcome IS 'the actual value of each key of a model, reco
 -- cannot turn a valid reference into a 42704 or a 23503: the deletion waits
 -- instead. A version deleted between the resolution and the lock is resolved
 -- again (at READ COMMITTED the next statement sees where the alias went; at
--- REPEATABLE READ the lock fails with 40001). SECURITY DEFINER because
--- mlops_scorer cannot read the registry tables; VOLATILE and PARALLEL UNSAFE
--- for the lock.
+-- REPEATABLE READ the lock fails with 40001). The key's outcome, when there
+-- is one, is locked too (KEY SHARE, which scorers and record_outcome's
+-- update do not conflict with): purge_predictions leaves it alone while the
+-- prediction is not committed. SECURITY DEFINER because mlops_scorer cannot
+-- read the registry tables; VOLATILE and PARALLEL UNSAFE for the locks.
 CREATE FUNCTION mlops._resolve_logged(model text, key text, OUT ref text, OUT model_id bigint,
                                       OUT version int, OUT classification boolean)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
@@ -62,6 +64,9 @@ BEGIN
            FOR KEY SHARE OF v;
         EXIT WHEN FOUND;
     END LOOP;
+    PERFORM FROM mlops.outcome o
+      WHERE o.model_id = _resolve_logged.model_id AND o.key = _resolve_logged.key
+        FOR KEY SHARE;
 END
 $$;
 COMMENT ON FUNCTION mlops._resolve_logged(text, text) IS
@@ -196,9 +201,23 @@ $$;
 COMMENT ON FUNCTION mlops.record_outcome(text, text, float8) IS
     'records the actual value of a key (last write wins); returns how many logged predictions it applies to';
 
+-- Probe of prediction_log with the latest snapshot (src/live.c), for
+-- purge_predictions only (no grant). VOLATILE: its answer changes within a
+-- statement.
+CREATE FUNCTION mlops._key_logged(model_id bigint, key text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'key_logged'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlops._key_logged(bigint, text) IS
+    'internal: whether prediction_log has a committed prediction of the key, by the latest snapshot (not the transaction''s)';
+
 -- Deletes the predictions scored before a time, and the outcomes left without
 -- any logged prediction that were recorded before it too. Returns the number
--- of predictions deleted.
+-- of predictions deleted. An outcome whose key a transaction in progress is
+-- scoring (predict_logged holds a KEY SHARE lock on it) is skipped, kept for
+-- a later purge; each other candidate is locked, so that a scorer coming
+-- after waits for the purge, then deleted only if no prediction of its key
+-- committed since the purge's snapshot (_key_logged: at REPEATABLE READ that
+-- snapshot is older than the lock).
 CREATE FUNCTION mlops.purge_predictions(before timestamptz) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -209,9 +228,14 @@ BEGIN
     PERFORM mlops._require(before, 'before');
     DELETE FROM mlops.prediction_log l WHERE l.scored_at < before;
     GET DIAGNOSTICS deleted = ROW_COUNT;
-    DELETE FROM mlops.outcome o
-     WHERE o.recorded_at < before
-       AND NOT EXISTS (SELECT FROM mlops.prediction_log l WHERE l.model_id = o.model_id AND l.key = o.key);
+    WITH unused AS (
+        SELECT u.model_id, u.key FROM mlops.outcome u
+         WHERE u.recorded_at < before
+           AND NOT EXISTS (SELECT FROM mlops.prediction_log l WHERE l.model_id = u.model_id AND l.key = u.key)
+           FOR UPDATE OF u SKIP LOCKED)
+    DELETE FROM mlops.outcome o USING unused
+     WHERE o.model_id = unused.model_id AND o.key = unused.key
+       AND NOT mlops._key_logged(unused.model_id, unused.key);
     RETURN deleted;
 END
 $$;
