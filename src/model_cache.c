@@ -274,7 +274,11 @@ DecodeLinear(ScoringModel *m, HeapTuple tup, TupleDesc desc)
 	}
 }
 
-/* Decodes an xgboost-ubj artifact: a booster, and its compiled trees if covered. */
+/*
+ * Decodes an xgboost-ubj artifact: a booster, and its compiled trees if
+ * covered, for scoring (SCORING_TREES) or for explain only (dart, the
+ * objectives libxgboost scores).
+ */
 static void
 DecodeXgboost(ScoringModel *m)
 {
@@ -283,11 +287,11 @@ DecodeXgboost(ScoringModel *m)
 
 	m->booster = XgbLoad(VARDATA_ANY(m->artifact), VARSIZE_ANY_EXHDR(m->artifact), m->context);
 	json = XgbSave(m->booster, "json");
-	m->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, &why_not);
+	m->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, true, &why_not);
 	pfree(json);
 	if (XgbNumFeatures(m->booster) != m->ninputs)
 		BadVersion(m, "Its XGBoost model does not take one feature per input.");
-	if (m->trees)
+	if (m->trees && m->trees->scores)
 	{
 		m->kind = SCORING_TREES;
 		m->noutputs = m->trees->num_group;

@@ -641,13 +641,13 @@ Explain(CallSite *cs, ScoringModel *m)
 		int			width = m->ninputs + 1;
 
 		/* the compiled trees' TreeSHAP, libxgboost's bit for bit in less memory (treeshap.c) */
-		bool		compiled = m->kind == SCORING_TREES && m->trees->covers != NULL;
+		bool		compiled = m->trees != NULL && m->trees->covers != NULL;
 
 		for (int i = 0; i < m->ninputs; i++)
 			cs->xf[i] = (float) cs->x[i];
 		if (m->noutputs > 1)
 		{
-			if (compiled)
+			if (m->kind == SCORING_TREES)
 				TreeModelMargins(m->trees, cs->xf, cs->out);
 			else
 				XgbPredictDense(m->booster, cs->xf, 1, m->ninputs, XGB_PREDICT_MARGIN, cs->out, m->noutputs);
@@ -1025,7 +1025,7 @@ import_model(PG_FUNCTION_ARGS)
 	/* store as UBJ; check that its trees compile (when covered) before registering */
 	ubj = XgbSave(booster, "ubj");
 	json = XgbSave(booster, "json");
-	(void) TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, &why_not);
+	(void) TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, false, &why_not);
 
 	nclasses = ClassificationObjective(objective) ? (num_class > 1 ? num_class : 2) : 0;
 	class_elems = palloc(Max(nclasses, 1) * sizeof(Datum));

@@ -106,10 +106,9 @@ typedef enum Place
 #define TREE_MAX_CAT_WORDS (1 << 26)
 
 /*
- * The deepest tree import_model takes: libxgboost's TreeSHAP (explain of the
- * models not compiled; treeshap.c explains the others) allocates 8 bytes
- * times the square of a tree's depth per call (3 GB at depth 20000), and
- * walks the tree recursively.
+ * The deepest tree import_model takes: explain's TreeSHAP (treeshap.c) keeps
+ * about 8 bytes × depth × min(depth, features) of paths per call, at most 9 MB
+ * under this limit.
  */
 #define TREE_MAX_DEPTH 1024
 
@@ -130,7 +129,7 @@ typedef struct Reader
 	int			num_feature;
 	int			num_target;
 	int			num_weights;	/* gblinear's */
-	int			num_weight_drop;	/* dart's */
+	Vec			weight_drop;	/* dart's, per tree */
 	int			num_trees;		/* gbtree_model_param's, -1 if not given */
 	int			num_parallel_tree;
 	bool		has_split_type; /* the tree being read has a split_type array */
@@ -444,32 +443,68 @@ ReaderFinishTree(Reader *r)
 	VecPush(&r->depths, (uint32) depth);
 }
 
-/* The prediction transform of a covered objective; false if not covered. */
+/* How an objective turns base_score into a margin (XGBoost 1.7's ProbToMargin). */
+typedef enum ObjectiveLink
+{
+	LINK_IDENTITY,
+	LINK_LOGIT,					/* -log(1 / base_score - 1) */
+	LINK_LOG					/* log(base_score) */
+} ObjectiveLink;
+
+/*
+ * The objectives of XGBoost 1.7 tree models, with their link, and their
+ * prediction transform when the compiled evaluator scores them (-1: scored
+ * by libxgboost, explained over the compiled trees all the same, since
+ * TreeSHAP is in margin space).
+ */
+static const struct
+{
+	const char *name;
+	ObjectiveLink link;
+	int			transform;
+}			objectives[] = {
+	{"reg:squarederror", LINK_IDENTITY, TREE_IDENTITY},
+	{"reg:linear", LINK_IDENTITY, TREE_IDENTITY},
+	{"reg:squaredlogerror", LINK_IDENTITY, TREE_IDENTITY},
+	{"reg:pseudohubererror", LINK_IDENTITY, TREE_IDENTITY},
+	{"reg:absoluteerror", LINK_IDENTITY, TREE_IDENTITY},
+	/* its predictions are margins: base_score is one too */
+	{"binary:logitraw", LINK_IDENTITY, TREE_IDENTITY},
+	{"reg:logistic", LINK_LOGIT, TREE_LOGISTIC},
+	{"binary:logistic", LINK_LOGIT, TREE_LOGISTIC},
+	{"multi:softprob", LINK_IDENTITY, TREE_SOFTMAX},
+	{"multi:softmax", LINK_IDENTITY, TREE_SOFTMAX},
+	{"binary:hinge", LINK_IDENTITY, -1},
+	{"rank:pairwise", LINK_IDENTITY, -1},
+	{"rank:ndcg", LINK_IDENTITY, -1},
+	{"rank:map", LINK_IDENTITY, -1},
+	{"count:poisson", LINK_LOG, -1},
+	{"reg:gamma", LINK_LOG, -1},
+	{"reg:tweedie", LINK_LOG, -1},
+	{"survival:cox", LINK_LOG, -1},
+	{"survival:aft", LINK_LOG, -1}
+};
+
+/* The index of an objective in objectives[], or -1 for one not listed. */
+static int
+ObjectiveIndex(const char *objective)
+{
+	for (int i = 0; i < lengthof(objectives); i++)
+		if (strcmp(objective, objectives[i].name) == 0)
+			return i;
+	return -1;
+}
+
+/* The prediction transform of an objective the evaluator scores; false for the others. */
 static bool
 ObjectiveTransform(const char *objective, TreeTransform *transform)
 {
-	static const char *const identity[] = {
-		"reg:squarederror", "reg:linear", "reg:squaredlogerror", "reg:pseudohubererror",
-		"reg:absoluteerror", "binary:logitraw"
-	};
+	int			i = ObjectiveIndex(objective);
 
-	for (int i = 0; i < lengthof(identity); i++)
-		if (strcmp(objective, identity[i]) == 0)
-		{
-			*transform = TREE_IDENTITY;
-			return true;
-		}
-	if (strcmp(objective, "reg:logistic") == 0 || strcmp(objective, "binary:logistic") == 0)
-	{
-		*transform = TREE_LOGISTIC;
-		return true;
-	}
-	if (strcmp(objective, "multi:softprob") == 0 || strcmp(objective, "multi:softmax") == 0)
-	{
-		*transform = TREE_SOFTMAX;
-		return true;
-	}
-	return false;
+	if (i < 0 || objectives[i].transform < 0)
+		return false;
+	*transform = (TreeTransform) objectives[i].transform;
+	return true;
 }
 
 /*
@@ -523,8 +558,8 @@ ReaderCheckModel(Reader *r)
 	if (r->num_parallel_tree < 1 || r->roots.n % ((int64) r->num_parallel_tree * outputs) != 0)
 		BadModel(psprintf("The model's %d trees are not whole rounds of num_parallel_tree %d times %d outputs.",
 						  r->roots.n, r->num_parallel_tree, outputs));
-	if (strcmp(r->booster, "dart") == 0 && r->num_weight_drop != r->roots.n)
-		BadModel(psprintf("dart has %d weight_drop values for %d trees.", r->num_weight_drop, r->roots.n));
+	if (strcmp(r->booster, "dart") == 0 && r->weight_drop.n != r->roots.n)
+		BadModel(psprintf("dart has %d weight_drop values for %d trees.", r->weight_drop.n, r->roots.n));
 }
 
 /* Leaves an object or array. */
@@ -606,7 +641,8 @@ ReaderScalar(void *state, char *token, JsonTokenType type)
 			r->num_weights++;
 			break;
 		case P_WEIGHT_DROP:
-			r->num_weight_drop++;
+			f = TokenFloat(token);
+			VecPush(&r->weight_drop, *(uint32 *) &f);
 			break;
 		case P_NUM_TREES:
 			r->num_trees = TokenInt(token);
@@ -812,7 +848,7 @@ static void
 ReaderFree(Reader *r)
 {
 	Vec		   *vecs[] = {&r->tree_info, &r->roots, &r->depths, &r->nodes, &r->cat_start,
-	&r->cat_words, &r->cat_bits, &r->levels, &r->covers};
+	&r->cat_words, &r->cat_bits, &r->levels, &r->covers, &r->weight_drop};
 
 	for (int i = 0; i < TREE_ARRAYS; i++)
 		VecFree(&r->tree[i]);
@@ -863,15 +899,17 @@ TreeModelMeans(TreeModel *m, int n, float *covers)
 
 /*
  * Compiles an XGBoost JSON model into a TreeModel, or returns NULL with the
- * reason when its booster or objective is not covered.
+ * reason when its booster or objective is not covered (for explain only,
+ * when explain is true).
  */
 TreeModel *
-TreeModelCompile(char *json, size_t len, const char **why_not)
+TreeModelCompile(char *json, size_t len, bool explain, const char **why_not)
 {
 	Reader	   *r;
 	const char *error;
 	TreeModel  *m;
-	TreeTransform transform;
+	int			objective;
+	bool		dart;
 
 	error = ReaderRead(json, len, false, &r);
 	if (error != NULL)
@@ -880,13 +918,15 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 
 	if (r->booster == NULL || r->objective == NULL)
 		BadModel("The document has no learner.gradient_booster.name or learner.objective.name.");
-	if (strcmp(r->booster, "gbtree") != 0)
+	dart = strcmp(r->booster, "dart") == 0;
+	if (strcmp(r->booster, "gbtree") != 0 && !(explain && dart))
 	{
 		*why_not = psprintf("booster \"%s\"", r->booster);
 		ReaderFree(r);
 		return NULL;
 	}
-	if (!ObjectiveTransform(r->objective, &transform))
+	objective = ObjectiveIndex(r->objective);
+	if (objective < 0 || (!explain && objectives[objective].transform < 0))
 	{
 		*why_not = psprintf("objective \"%s\"", r->objective);
 		ReaderFree(r);
@@ -907,7 +947,9 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 	m->num_feature = r->num_feature;
 	m->num_group = r->num_class > 1 ? r->num_class : 1;
 	m->num_trees = r->roots.n;
-	m->transform = transform;
+	m->scores = !dart && objectives[objective].transform >= 0;
+	m->transform = m->scores ? (TreeTransform) objectives[objective].transform : TREE_IDENTITY;
+	m->tree_weights = dart ? r->weight_drop.v.f : NULL;
 	m->has_categorical = r->has_categorical;
 	m->roots = r->roots.v.i;
 	m->depths = r->depths.v.i;
@@ -919,13 +961,11 @@ TreeModelCompile(char *json, size_t len, const char **why_not)
 	if (!r->no_covers)
 		TreeModelMeans(m, r->nodes.n / 4, (float *) r->covers.v.p);
 
-	/*
-	 * base_score is kept in probability space for the logistic objectives;
-	 * binary:logitraw, whose predictions are margins, takes it as a margin
-	 * (XGBoost's LogisticRaw::ProbToMargin is the identity).
-	 */
-	if (transform == TREE_LOGISTIC)
+	/* base_score is in the objective's prediction space: its margin, in float32 as XGBoost computes it */
+	if (objectives[objective].link == LINK_LOGIT)
 		m->base_margin = -logf(1.0f / r->base_score - 1.0f);	/* in (0, 1): ReaderCheckModel */
+	else if (objectives[objective].link == LINK_LOG)
+		m->base_margin = logf(r->base_score);
 	else
 		m->base_margin = r->base_score;
 	return m;

@@ -1127,7 +1127,7 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 		bytea	   *json = XgbSave(h->booster, "json");
 		const char *why_not;
 
-		trained->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, &why_not);
+		trained->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, false, &why_not);
 		pfree(json);
 	}
 	out->predict = XgbTrainPredict;

@@ -252,8 +252,8 @@ def chain(depth):
     return d
 
 
-# explain (libxgboost's TreeSHAP) takes memory in the square of a tree's depth: 3 GB per call at
-# depth 20000. Trees up to 1024 deep import; deeper ones are refused.
+# explain keeps a path per level of a tree, in memory up to the square of its depth (3 GB per call at
+# depth 20000 over as many features). Trees up to 1024 deep import; deeper ones are refused.
 refused("broken", chain(1025), "XX001", "a tree 1025 levels deep", "1025 levels deep")
 d = chain(1024)
 imp("deep", json.dumps(d).encode(), "json")

@@ -175,8 +175,17 @@ check(0 in dl and np.array_equal(ours.astype(np.float32),
       "categorical splits with a right default: negative and out-of-set values go left, as in XGBoost")
 
 # --- explain: TreeSHAP equals XGBoost's, additive on every row -------------------------------
+# dart (its trees weighted by weight_drop) and objectives libxgboost scores (log link: base_score
+# a margin through the log) are explained over the compiled trees too
+dart = train({"booster": "dart", "rate_drop": 0.3, "objective": "reg:squarederror", "max_depth": 4, "seed": 1}, y_reg, 30)
+dart_multi = train({"booster": "dart", "rate_drop": 0.2, "skip_drop": 0.3, "objective": "multi:softprob", "num_class": 3,
+                    "max_depth": 3, "seed": 2}, y_multi, 20)
+tweedie = train({"objective": "reg:tweedie", "max_depth": 4, "base_score": 2}, np.abs(y_reg), 30)
+imp("dart", dart, "regression")
+imp("dart_multi", dart_multi, "classification")
+imp("tweedie", tweedie, "regression")
 E = 200
-for name, model in [("bin", binm), ("multi", multi)]:
+for name, model in [("bin", binm), ("multi", multi), ("dart", dart), ("dart_multi", dart_multi), ("tweedie", tweedie)]:
     expl = scores("mlops.explain('{m}', {a})", name)[:E]
     margins = model.predict(xgb.DMatrix(X[:E]), output_margin=True)
     contribs = model.predict(xgb.DMatrix(X[:E]), pred_contribs=True)

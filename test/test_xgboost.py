@@ -11,6 +11,7 @@ Python does; a training cancelled by
 statement_timeout stops within a second and registers nothing; XGBoost's
 worker threads block PostgreSQL's signals; failed and cancelled trainings
 leak no XGBoost handle; bad hyperparameters are clear errors."""
+import json
 import time
 
 import numpy as np
@@ -255,40 +256,51 @@ leak.close()
 # --- explain on a deep tree of one feature: TreeSHAP in memory linear in the depth
 # Alternating targets along x: growing lossguide without limits, every split cuts off one row, a
 # chain of 2999 levels. libxgboost's TreeSHAP takes 16 bytes × (depth + 2)(depth + 3) / 2 a call
-# (72 MB here, 3 GB at depth 20000); explain gives XGBoost's contributions bit for bit without it.
-query(conn, "CREATE TABLE chain AS SELECT g::float8 AS x, (g % 2 * 2 - 1)::float8 AS y FROM generate_series(1, 3000) g")
+# (72 MB here, 3 GB at depth 20000); explain gives XGBoost's contributions bit for bit without it,
+# for gbtree, dart (its trees weighted) and objectives libxgboost scores (count:poisson, whose
+# base_score is a margin through the log), and on a stack far smaller than the walk's depth
+# (the walk is a loop, not a recursion as deep as the tree).
+query(conn, "CREATE TABLE chain AS SELECT g::float8 AS x, (g % 2 * 2)::float8 AS y FROM generate_series(1, 3000) g")
 query(conn, "SET mlops.max_training_memory = '4GB'")
-query(conn, """SELECT * FROM mlops.train('chain', 'chain', 'y', test_fraction => 0, hyperparams =>
-                 '{"n_estimators": 1, "tree_method": "hist", "grow_policy": "lossguide", "max_depth": 0,
-                   "max_leaves": 0, "max_bin": 3000, "eta": 1, "base_score": 0, "lambda": 0}')""")
+CHAIN = {"n_estimators": 1, "tree_method": "hist", "grow_policy": "lossguide", "max_depth": 0,
+         "max_leaves": 0, "max_bin": 3000, "eta": 1, "lambda": 0}
+for name, extra in [("chain", {"base_score": 1}), ("chain_dart", {"booster": "dart", "base_score": 1}),
+                    ("chain_poisson", {"objective": "count:poisson", "base_score": 0.5, "max_delta_step": 0,
+                                      "min_child_weight": 0})]:
+    query(conn, "SELECT * FROM mlops.train(%s, 'chain', 'y', test_fraction => 0, hyperparams => %s)",
+          (name, json.dumps({**CHAIN, **extra})))
+    chain = stored_booster(name)
+    tree = json.loads(chain.save_raw("json"))["learner"]["gradient_booster"]
+    tree = (tree["gbtree"] if "gbtree" in tree else tree)["model"]["trees"][0]
+    levels = [0] * len(tree["left_children"])
+    for i, left in enumerate(tree["left_children"]):
+        if left >= 0:
+            levels[left] = levels[tree["right_children"][i]] = levels[i] + 1
+    xs = [1.0, 2.0, 1500.0, 2999.5, 3000.0, None]
+    X = np.array([[np.nan if x is None else x] for x in xs], dtype=np.float32)
+    shap = chain.predict(xgb.DMatrix(X, feature_names=chain.feature_names), pred_contribs=True)
+    scorer = connect(DB)
+    spid = query(scorer, "SELECT pg_backend_pid()")[0][0]
+    query(scorer, "SELECT mlops.predict(%s, ARRAY[1.0])", (name,))      # the model loaded and compiled
+    query(scorer, "SET max_stack_depth = '100kB'")
+
+    def peak_kb(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+    before_kb = peak_kb(spid)
+    try:
+        ours = [query(scorer, "SELECT mlops.explain(%s, ARRAY[%s]::float8[])", (name, x))[0][0] for x in xs]
+    except psycopg2.Error as e:
+        ours = [e.pgcode]
+    growth_mb = (peak_kb(spid) - before_kb) / 1024
+    scorer.close()
+    check(max(levels) > 2000 and len(ours) == len(xs) and
+          all(np.array_equal(np.float32([e["contributions"]["x"], e["bias"]]), shap[i]) for i, e in enumerate(ours)),
+          f"{name}: explain of a tree {max(levels)} levels deep, with a 100 kB stack, equals XGBoost's "
+          f"pred_contribs bit for bit (got {ours[0]})")
+    check(growth_mb < 20, f"{name}: and takes no memory in the square of the depth (peak grew {growth_mb:.1f} MB)")
 query(conn, "RESET mlops.max_training_memory")
-chain = stored_booster("chain")
-tree = __import__("json").loads(chain.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"][0]
-levels = [0] * len(tree["left_children"])
-for i, left in enumerate(tree["left_children"]):
-    if left >= 0:
-        levels[left] = levels[tree["right_children"][i]] = levels[i] + 1
-xs = [1.0, 2.0, 1500.0, 2999.5, 3000.0, None]
-X = np.array([[np.nan if x is None else x] for x in xs], dtype=np.float32)
-shap = chain.predict(xgb.DMatrix(X, feature_names=chain.feature_names), pred_contribs=True)
-scorer = connect(DB)
-spid = query(scorer, "SELECT pg_backend_pid()")[0][0]
-query(scorer, "SELECT mlops.predict('chain', ARRAY[1.0])")      # the model loaded and compiled
-
-
-def peak_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-
-
-before_kb = peak_kb(spid)
-ours = [query(scorer, "SELECT mlops.explain('chain', ARRAY[%s]::float8[])", (x,))[0][0] for x in xs]
-growth_mb = (peak_kb(spid) - before_kb) / 1024
-scorer.close()
-check(max(levels) > 2000 and all(np.array_equal(np.float32([e["contributions"]["x"], e["bias"]]), shap[i])
-                                 for i, e in enumerate(ours)),
-      f"explain of a tree {max(levels)} levels deep equals XGBoost's pred_contribs bit for bit")
-check(growth_mb < 20, f"and takes no memory in the square of the depth (peak grew {growth_mb:.1f} MB)")
 
 # --- bad input --------------------------------------------------------------
 before = counts()

@@ -60,7 +60,7 @@ typedef struct ScoringModel
 	int			noutputs;		/* margins per row: 1 (regression, binary), or one per class */
 
 	/* xgboost */
-	TreeModel  *trees;			/* compiled, or NULL (SCORING_BOOSTER) */
+	TreeModel  *trees;			/* compiled (for explain only unless SCORING_TREES), or NULL */
 	BoosterHandle booster;		/* always loaded for xgboost models (explain, fallback) */
 	bytea	   *artifact;		/* the stored UBJ model, for export */
 

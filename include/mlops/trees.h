@@ -11,7 +11,8 @@
  * the softmax (multi:softprob, multi:softmax). TreeModelCompile refuses
  * everything else (gblinear, dart, count:poisson, reg:gamma, reg:tweedie,
  * survival:*, rank:*, binary:hinge, ...), which callers score through
- * libxgboost instead.
+ * libxgboost instead; for explain (TreeSHAP, in margin space) it also
+ * compiles dart and those objectives, but not gblinear.
  */
 #ifndef MLOPS_TREES_H
 #define MLOPS_TREES_H
@@ -44,6 +45,7 @@ typedef struct TreeModel
 	int			num_group;		/* margins per row: 1, or the number of classes */
 	int			num_trees;
 	float		base_margin;	/* base_score in margin space */
+	bool		scores;			/* predictions covered (else compiled for explain only) */
 	TreeTransform transform;
 	bool		has_categorical;
 	int32	   *roots;			/* index of each tree's root in nodes */
@@ -55,15 +57,18 @@ typedef struct TreeModel
 	uint32	   *cat_bits;		/* category bit sets of categorical splits */
 	float	   *covers;			/* per node: XGBoost's sum_hessian (NULL: the document has none) */
 	float	   *root_means;		/* per tree: the cover-weighted mean of its leaves' values */
+	float	   *tree_weights;	/* dart's weight_drop per tree; NULL for gbtree */
 } TreeModel;
 
 /*
  * Compiles the XGBoost JSON model `json` (as XGBoost's SaveModel writes it;
  * its NaN/Infinity tokens are overwritten in place) into a TreeModel allocated
  * in the current memory context. Returns NULL, with the reason in *why_not,
- * when the booster or objective is not covered.
+ * when the booster or objective is not covered; with explain, also dart and
+ * the objectives scored by libxgboost, with scores false (TreeModelMargins
+ * and TreeModelTransform are then not for it).
  */
-extern TreeModel *TreeModelCompile(char *json, size_t len, const char **why_not);
+extern TreeModel *TreeModelCompile(char *json, size_t len, bool explain, const char **why_not);
 
 /*
  * Checks an XGBoost model document (JSON, or UBJ when ubj is true) before
