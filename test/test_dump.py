@@ -108,6 +108,12 @@ def check_audited(db, how):
     logged = query(c, "SELECT count(*) FROM mlops.audit_log WHERE op = 'TRUNCATE' AND table_name = 'public.ledger_us'")
     c.rollback()
     check(logged == [(1,)], f"{how}: a TRUNCATE of a partition is logged ({logged})")
+    # auditing began with the restore's CREATE TRIGGER, after the rows it loaded: logged as ENABLE
+    events = query(c, "SELECT DISTINCT ON (table_name) table_name, op, new_row FROM mlops.audit_log "
+                      "WHERE op IN ('ENABLE', 'DISABLE', 'DROP') AND table_name IN ('public.acct', 'public.ledger') "
+                      "ORDER BY table_name, id DESC")
+    check(events == [("public.acct", "ENABLE", {"ignore_columns": []}), ("public.ledger", "ENABLE", {"ignore_columns": []})],
+          f"{how}: the audited tables' last audit event is an ENABLE row ({events})")
     check(query(c, "SELECT (mlops.verify_audit()).ok")[0][0], f"{how}: the audit chain verifies")
     c.rollback()
     c.close()

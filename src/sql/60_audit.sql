@@ -126,8 +126,9 @@ COMMENT ON FUNCTION mlops._audit_add_truncate(regclass) IS
     'internal: creates the TRUNCATE audit trigger of a table';
 
 -- Installs (or replaces) the audit triggers of a table with the given ignored
--- columns, which must be columns of the table, and logs it as ENABLE. The
--- caller has checked the arguments and the caller's rights.
+-- columns, which must be columns of the table; the creation of the row
+-- trigger is logged as ENABLE (mlops._audit_ddl). The caller has checked the
+-- arguments and the caller's rights.
 CREATE FUNCTION mlops._audit_install(tbl regclass, ignore_columns text[]) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
@@ -149,7 +150,6 @@ BEGIN
     PERFORM mlops._audit_add_truncate(tbl);
     -- one command, so that the DDL guard never sees one of them not enabled ALWAYS
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit, ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
-    PERFORM mlops._audit_event(tbl, 'ENABLE', jsonb_build_object('ignore_columns', to_jsonb(ignore_columns)));
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_install(regclass, text[]) IS
@@ -291,7 +291,12 @@ $$;
 COMMENT ON FUNCTION mlops._audit_tree(regclass) IS
     'internal: a table and the tables inheriting from it, at any depth, without locking them';
 
--- After DDL: only superusers may alter the log; an audit trigger is not
+-- After DDL: the creation of an audit row trigger is logged as ENABLE of its
+-- table with its ignored columns, whoever creates it (enable_audit, the
+-- schema-change handling below, or pg_restore's CREATE TRIGGER, for which
+-- nothing else would log that auditing began after the rows it loaded), as
+-- its drop is logged as DISABLE (mlops._audit_drop); only superusers may
+-- alter the log; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
 -- follow a column renamed (and forget one dropped), so that a renamed ignored
 -- column stays out of the log and no other column comes to be ignored by
@@ -325,7 +330,8 @@ DECLARE
 BEGIN
     -- the audit triggers keep their names (ALTER TRIGGER), which no other
     -- trigger takes (ALTER or CREATE TRIGGER)
-    FOR trig IN SELECT t.tgname, t.tgrelid::regclass AS tbl, t.tgfoid = 'mlops._audit_trigger'::regproc AS is_audit
+    FOR trig IN SELECT t.oid, t.tgname, t.tgrelid::regclass AS tbl, t.tgparentid,
+                       t.tgfoid = 'mlops._audit_trigger'::regproc AS is_audit
                   FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
                  WHERE c.classid = 'pg_trigger'::regclass LOOP
         IF trig.is_audit AND trig.tgname NOT IN ('mlops_audit', 'mlops_audit_truncate') AND TG_TAG = 'ALTER TRIGGER' THEN
@@ -336,6 +342,9 @@ BEGIN
         ELSIF NOT trig.is_audit AND trig.tgname IN ('mlops_audit', 'mlops_audit_truncate') THEN
             RAISE EXCEPTION 'trigger name "%" is reserved for auditing', trig.tgname
                 USING ERRCODE = 'reserved_name';
+        ELSIF trig.is_audit AND trig.tgname = 'mlops_audit' AND trig.tgparentid = 0 AND TG_TAG = 'CREATE TRIGGER' THEN
+            PERFORM mlops._audit_event(trig.tbl, 'ENABLE', pg_catalog.jsonb_build_object('ignore_columns',
+                                       pg_catalog.to_jsonb(mlops._audit_ignored_columns(trig.oid))));
         END IF;
     END LOOP;
     FOR cmd IN SELECT DISTINCT c.objid::regclass AS tbl, c.object_type, c.objsubid FROM pg_event_trigger_ddl_commands() c
