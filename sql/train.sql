@@ -208,6 +208,16 @@ SELECT version > 0 AS trained FROM mlops.train('skips_inf',
     'SELECT CASE WHEN x = 3 THEN ''Infinity'' ELSE x END AS x, CASE WHEN x <> 3 THEN y END AS y FROM nulls',
     'y', 'linear', test_fraction => 0);
 SELECT skipped_rows FROM mlops.model_versions WHERE name = 'skips_inf';
+-- column names holding "=": the terms of a linear design are matched to the inputs in their order,
+-- not by name, where a numeric "a=v" and the indicator of category v of a text "a" are one term
+-- (predictions were silently off), and a text column "c=d" names no input before its "="
+CREATE TABLE eq_names AS
+SELECT (g % 7)::float8 AS "a=v", CASE WHEN g % 2 = 0 THEN 'u' ELSE 'v' END AS a,
+       (g % 3)::text AS "c=d", (10 * (g % 7) + 100 * (g % 2) + 1000 * (g % 3))::float8 AS y
+  FROM generate_series(1, 60) g;
+SELECT version FROM mlops.train('eq_names', 'eq_names', 'y', 'linear', test_fraction => 0);
+SELECT count(*) FILTER (WHERE round(mlops.predict('eq_names', e)) = y) AS correct, count(*) FROM eq_names e;
+SELECT jsonb_object_keys(mlops.explain('eq_names', e) -> 'contributions') AS input FROM eq_names e LIMIT 3;
 -- the split key hashes each column in turn: a feature equal to the target (or to twice it) does
 -- not cancel the target out of it, which gave every row one key and put them all on one side
 SELECT version > 0 AS trained FROM mlops.train('same_as_target',

@@ -217,16 +217,6 @@ DecodeInputs(ScoringModel *m, HeapTuple tup, TupleDesc desc)
 	}
 }
 
-/* The index of input `name`, or -1. */
-static int
-InputIndex(ScoringModel *m, const char *name, size_t len)
-{
-	for (int i = 0; i < m->ninputs; i++)
-		if (strlen(m->inputs[i].name) == len && strncmp(m->inputs[i].name, name, len) == 0)
-			return i;
-	return -1;
-}
-
 /* Decodes a linear-json artifact's terms and coefficients. */
 static void
 DecodeLinear(ScoringModel *m, HeapTuple tup, TupleDesc desc)
@@ -238,6 +228,7 @@ DecodeLinear(ScoringModel *m, HeapTuple tup, TupleDesc desc)
 	Datum		intercept = SPI_getbinval(tup, desc, 13, &isnull2);
 	Datum		coef = SPI_getbinval(tup, desc, 14, &isnull3);
 	int			ncoef;
+	int			t = 0;
 
 	if (isnull1 || isnull2 || isnull3)
 		BadVersion(m, "Its linear-json artifact lacks terms, intercept or coef.");
@@ -248,30 +239,34 @@ DecodeLinear(ScoringModel *m, HeapTuple tup, TupleDesc desc)
 	if (m->noutputs < 1 || ncoef != m->noutputs * m->nterms)
 		BadVersion(m, "Its linear-json artifact has coef of the wrong shape.");
 
-	/* each term is an input ("age") or the indicator of a category ("city=paris") */
+	/*
+	 * The terms are the design's columns in input order (LinearDesignTerms):
+	 * a numeric input's name ("age"), a categorical input's indicators of its
+	 * categories but the first ("city=rome"). They are matched in that order,
+	 * not looked up by name, which cannot tell them apart: a column's name
+	 * may hold "=" itself, and a numeric input "a=v" has the term of the
+	 * indicator of category "v" of an input "a".
+	 */
 	m->term_input = palloc(Max(m->nterms, 1) * sizeof(int));
 	m->term_category = palloc(Max(m->nterms, 1) * sizeof(int));
-	for (int t = 0; t < m->nterms; t++)
+	for (int i = 0; i < m->ninputs; i++)
 	{
-		const char *term = m->terms[t];
-		int			in = term ? InputIndex(m, term, strlen(term)) : -1;
-		const char *eq;
+		const ScoringInput *in = &m->inputs[i];
+		int			first = in->categorical ? 1 : -1;
+		int			last = in->categorical ? in->ncategories - 1 : -1;
 
-		m->term_category[t] = -1;
-		if (in < 0 && term && (eq = strchr(term, '=')) != NULL &&
-			(in = InputIndex(m, term, eq - term)) >= 0)
+		for (int c = first; c <= last; c++, t++)
 		{
-			for (int c = 0; c < m->inputs[in].ncategories; c++)
-				if (strcmp(m->inputs[in].categories[c], eq + 1) == 0)
-					m->term_category[t] = c;
-			if (m->term_category[t] < 0)
-				in = -1;
+			const char *expected = c < 0 ? in->name : psprintf("%s=%s", in->name, in->categories[c]);
+
+			if (t >= m->nterms || m->terms[t] == NULL || strcmp(m->terms[t], expected) != 0)
+				BadVersion(m, psprintf("Term %d of its linear-json artifact is not \"%s\".", t + 1, expected));
+			m->term_input[t] = i;
+			m->term_category[t] = c;
 		}
-		if (in < 0 || m->inputs[in].categorical != (m->term_category[t] >= 0))
-			BadVersion(m, psprintf("Term \"%s\" of its linear-json artifact matches no input.",
-								   term ? term : "(null)"));
-		m->term_input[t] = in;
 	}
+	if (t != m->nterms)
+		BadVersion(m, psprintf("Its linear-json artifact has %d terms, its inputs make %d.", m->nterms, t));
 }
 
 /*
