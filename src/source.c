@@ -21,21 +21,58 @@
 
 #include "mlops/source.h"
 
-/* True when text is a query rather than a relation name. */
+/*
+ * Skips white space and SQL comments (from "--" to the end of the line, and
+ * C-style block comments, which nest), as the SQL scanner does between tokens.
+ */
+static const char *
+SkipSpaceAndComments(const char *p)
+{
+	for (;;)
+	{
+		if (isspace((unsigned char) *p))
+			p++;
+		else if (p[0] == '-' && p[1] == '-')
+		{
+			while (*p != '\0' && *p != '\n' && *p != '\r')
+				p++;
+		}
+		else if (p[0] == '/' && p[1] == '*')
+		{
+			int			depth = 1;
+
+			p += 2;
+			while (*p != '\0' && depth > 0)
+			{
+				if (p[0] == '/' && p[1] == '*')
+					depth++, p += 2;
+				else if (p[0] == '*' && p[1] == '/')
+					depth--, p += 2;
+				else
+					p++;
+			}
+		}
+		else
+			return p;
+	}
+}
+
+/* True when text is a query rather than a relation name (comments may come first). */
 bool
 SourceIsQuery(const char *source)
 {
 	static const char *const keywords[] = {"select", "with", "values", "table"};
-	const char *p = source;
+	const char *p = SkipSpaceAndComments(source);
 
-	while (isspace((unsigned char) *p) || *p == '(')
-		p++;
+	while (*p == '(')
+		p = SkipSpaceAndComments(p + 1);
 	for (int i = 0; i < lengthof(keywords); i++)
 	{
 		size_t		n = strlen(keywords[i]);
 
 		if (pg_strncasecmp(p, keywords[i], n) == 0 &&
-			(p[n] == '\0' || isspace((unsigned char) p[n]) || p[n] == '('))
+			(p[n] == '\0' || isspace((unsigned char) p[n]) || p[n] == '(' ||
+			 (p[n] == '-' && p[n + 1] == '-') || (p[n] == '/' && p[n + 1] == '*')))
 			return true;
 	}
 	return false;
@@ -44,8 +81,10 @@ SourceIsQuery(const char *source)
 /*
  * The FROM item for a source: a query in parentheses, or the relation's quoted,
  * schema-qualified name. An unknown relation is reported here (42P01), before
- * any SQL is built from the name. An empty source, or one of white space
- * only, names nothing (22023; a NULL one is refused by the callers, 22004).
+ * any SQL is built from the name. An empty source, or one of white space and
+ * comments only, names nothing (22023; a NULL one is refused by the callers,
+ * 22004). A query may end in a "--" comment, hence the line break before the
+ * closing parenthesis, and in semicolons, which are left out.
  */
 static char *
 SourceFromItem(const char *source)
@@ -53,17 +92,20 @@ SourceFromItem(const char *source)
 	List	   *names;
 	RangeVar   *rv;
 	Oid			relid;
-	const char *p = source;
 
-	while (p != NULL && isspace((unsigned char) *p))
-		p++;
-	if (p == NULL || *p == '\0')
+	if (source == NULL || *SkipSpaceAndComments(source) == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source must not be empty"),
 				 errhint("Give a table or view name, or a SELECT query.")));
 	if (SourceIsQuery(source))
-		return psprintf("(%s)", source);
+	{
+		int			len = strlen(source);
+
+		while (len > 0 && (isspace((unsigned char) source[len - 1]) || source[len - 1] == ';'))
+			len--;
+		return psprintf("(%.*s\n)", len, source);
+	}
 
 	names = stringToQualifiedNameList(source);
 	rv = makeRangeVarFromNameList(names);
