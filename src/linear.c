@@ -15,6 +15,7 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -554,11 +555,12 @@ LinearArtifactJson(const Dataset *ds, const char *algorithm, int nout,
 	escape_json(out, algorithm);
 	appendStringInfo(out, ", \"task\": \"%s\", \"terms\": [",
 					 ds->classification ? "classification" : "regression");
+	/* JSON is UTF-8 (convert_from reads it back so), whatever the database's encoding */
 	for (int t = 0; t < width; t++)
 	{
 		if (t > 0)
 			appendStringInfoString(out, ", ");
-		escape_json(out, terms[t]);
+		escape_json(out, pg_server_to_any(terms[t], strlen(terms[t]), PG_UTF8));
 	}
 	appendStringInfoString(out, "], \"intercept\": ");
 	AppendJsonNumbers(out, intercept, nout);

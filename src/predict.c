@@ -24,6 +24,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -973,7 +974,8 @@ import_model(PG_FUNCTION_ARGS)
 	/*
 	 * A name the model knows (Python sets them from a DataFrame's columns)
 	 * given at another position would score every row with its inputs in the
-	 * wrong order; names the model does not have rename its inputs.
+	 * wrong order; names the model does not have rename its inputs. The
+	 * model's names are UTF-8, the given ones in the database's encoding.
 	 */
 	{
 		int			nnames;
@@ -983,6 +985,8 @@ import_model(PG_FUNCTION_ARGS)
 		{
 			char	   *given = TextDatumGetCString(feature_elems[i]);
 
+			given = pg_server_to_any(given, strlen(given), PG_UTF8);
+
 			for (int j = 0; j < nnames; j++)
 				if (j != i && strcmp(names[j], given) == 0)
 				{
@@ -990,10 +994,12 @@ import_model(PG_FUNCTION_ARGS)
 
 					initStringInfo(&list);
 					for (int k = 0; k < nnames; k++)
-						appendStringInfo(&list, "%s%s", k ? ", " : "", names[k]);
+						appendStringInfo(&list, "%s%s", k ? ", " : "",
+										 pg_any_to_server(names[k], strlen(names[k]), PG_UTF8));
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("feature \"%s\" is input %d of the model, not input %d", given, j + 1, i + 1),
+							 errmsg("feature \"%s\" is input %d of the model, not input %d",
+									TextDatumGetCString(feature_elems[i]), j + 1, i + 1),
 							 errdetail("The model's features are, in order: %s.", list.data),
 							 errhint("Give the features in the model's order.")));
 				}

@@ -21,6 +21,7 @@
 
 #include <xgboost/c_api.h>
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -615,7 +616,11 @@ LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 				 errmsg("source \"%s\" changed while it was read", ds->source)));
 }
 
-/* The inputs' names and XGBoost feature types ('c' categorical, 'q' numeric), palloc'd. */
+/*
+ * The inputs' names in UTF-8, as XGBoost's JSON holds them (a model exported
+ * from a LATIN1 database is read by Python), and XGBoost feature types ('c'
+ * categorical, 'q' numeric), palloc'd.
+ */
 static void
 FeatureInfo(const Dataset *ds, const char ***names, const char ***types)
 {
@@ -623,7 +628,7 @@ FeatureInfo(const Dataset *ds, const char ***names, const char ***types)
 	*types = palloc(sizeof(char *) * ds->ninputs);
 	for (int j = 0; j < ds->ninputs; j++)
 	{
-		(*names)[j] = ds->inputs[j].name;
+		(*names)[j] = pg_server_to_any(ds->inputs[j].name, strlen(ds->inputs[j].name), PG_UTF8);
 		(*types)[j] = ds->inputs[j].kind == INPUT_CATEGORICAL ? "c" : "q";
 	}
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/python3
+"""Models in a LATIN1 database with non-ASCII column names: the documents
+mlops writes are JSON, which is UTF-8 whatever the database's encoding. A
+linear model's artifact held its terms in LATIN1, so that reading it back
+(as UTF-8) failed every predict and explain with 22021; an XGBoost model
+held its feature names in LATIN1, so that export_model gave Python a model
+whose feature names are not UTF-8, and import_model could not tell a
+Python model's non-ASCII names given out of order."""
+import json
+
+import xgboost as xgb
+
+from mlops_test import check, expect_error, finish, fresh_database, query
+
+conn = fresh_database("test_model_encodings_latin1", datasets=False, encoding="LATIN1")
+conn.set_client_encoding("UTF8")
+query(conn, """CREATE TABLE "ventes é" AS
+               SELECT g::float8 AS "prix é", (g % 3)::text || 'ü' AS "catégorie",
+                      2 * g + (g % 3)::float8 AS "cible ÿ"
+                 FROM generate_series(1, 100) g""")
+for model, algorithm, hyperparams in (("lin", "linear", "{}"), ("xgb", "xgboost", '{"n_estimators": 3}')):
+    query(conn, """SELECT * FROM mlops.train(%s, '"ventes é"', 'cible ÿ', %s, hyperparams => %s)""",
+          (model, algorithm, hyperparams))
+    explained = query(conn, """SELECT mlops.explain(%s, v) -> 'contributions'
+                                 FROM "ventes é" v ORDER BY "prix é" LIMIT 1""", (model,))[0][0]
+    check(sorted(explained) == ["catégorie", "prix é"], f"{algorithm}: explain by row names the inputs")
+    exported = bytes(query(conn, "SELECT mlops.export_model(%s)", (model,))[0][0])
+    try:
+        document = json.loads(exported.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        document = None
+        check(False, f"{algorithm}: export_model is UTF-8 JSON ({e})")
+    if algorithm == "linear" and document is not None:
+        check(document["terms"] == ["prix é", "catégorie=1ü", "catégorie=2ü"],
+              "linear: the artifact's terms are the design's, in UTF-8")
+    if algorithm == "xgboost":
+        booster = xgb.Booster()
+        booster.load_model(bytearray(exported))
+        try:
+            names = booster.feature_names
+        except UnicodeDecodeError:
+            names = None
+        check(names == ["prix é", "catégorie"], f"xgboost: Python reads the feature names ({names})")
+
+# a Python model's names are UTF-8: given in another order, they are refused
+expect_error(conn, """SELECT mlops.import_model('xgb2', mlops.export_model('xgb'), 'xgboost-json',
+                      ARRAY['catégorie', 'prix é'], 'regression')""", "22023")
+check(query(conn, """SELECT mlops.import_model('xgb2', mlops.export_model('xgb'), 'xgboost-json',
+                     ARRAY['prix é', 'catégorie'], 'regression')""")[0][0] == 1,
+      "import_model takes the names in the model's order")
+conn.close()
+
+finish()
