@@ -72,6 +72,16 @@ SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', convert_to('{"a": 1}'
 SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-json', '{x}', 'classification')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-json', '{x,y}', 'regression')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-ubj', '{x,y}', 'classification')$$);
+-- feature names longer than an identifier are truncated as PostgreSQL truncates identifiers (to 63
+-- bytes, not within a character: here 62), so that the row forms find them among a row's columns,
+-- whose names are truncated alike; two names that truncate alike are one name twice
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-json', ARRAY[repeat('x', 63) || 'a', repeat('x', 63) || 'b'], 'classification')$$);
+SELECT mlops.import_model('long_names', mlops.export_model('clicks'), 'xgboost-json',
+                          ARRAY[repeat('x', 62) || 'é and more', 'y'], 'classification');
+SELECT octet_length(features[1]) AS bytes, features[1] = repeat('x', 62) AS truncated
+  FROM mlops.model_versions WHERE name = 'long_names';
+SELECT mlops.predict('long_names', c) = mlops.predict('clicks', ARRAY[3, 1]) AS row_form_scores
+  FROM (SELECT 3::float8 AS "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxé and more", 1::float8 AS y) c;
 SELECT count(*) AS bad_models FROM mlops.models WHERE name = 'bad';
 SELECT mlops.predict('clicks', ARRAY[3, 1]);
 

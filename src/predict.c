@@ -25,6 +25,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "parser/scansup.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -881,6 +882,7 @@ import_model(PG_FUNCTION_ARGS)
 	ArrayType  *features;
 	Datum	   *feature_elems;
 	bool	   *feature_nulls;
+	char	  **given_names;
 	int			nfeatures;
 	MemoryContext scratch;
 	BoosterHandle booster;
@@ -925,18 +927,33 @@ import_model(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("features must name at least one feature")));
+	/*
+	 * A name longer than an identifier is truncated as PostgreSQL truncates
+	 * an identifier (with its NOTICE), or no row's column could ever match it
+	 * in the row forms of predict; the model's own names are compared with
+	 * the names as given (given_names).
+	 */
+	given_names = palloc(sizeof(char *) * nfeatures);
 	for (int i = 0; i < nfeatures; i++)
 	{
+		char	   *name;
+
 		if (feature_nulls[i] || VARSIZE_ANY_EXHDR(DatumGetTextPP(feature_elems[i])) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("feature names must not be null or empty")));
+		given_names[i] = TextDatumGetCString(feature_elems[i]);
+		name = pstrdup(given_names[i]);
+		truncate_identifier(name, strlen(name), true);
+		feature_elems[i] = CStringGetTextDatum(name);
 		for (int j = 0; j < i; j++)
 			if (strcmp(TextDatumGetCString(feature_elems[i]), TextDatumGetCString(feature_elems[j])) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("feature \"%s\" is named twice", TextDatumGetCString(feature_elems[i]))));
 	}
+
+	features = construct_array(feature_elems, nfeatures, TEXTOID, -1, false, TYPALIGN_INT);
 
 	/*
 	 * Read it first with our own reader, which refuses what libxgboost would
@@ -983,9 +1000,8 @@ import_model(PG_FUNCTION_ARGS)
 
 		for (int i = 0; i < nfeatures && nnames == nfeatures; i++)
 		{
-			char	   *given = TextDatumGetCString(feature_elems[i]);
+			char	   *given = pg_server_to_any(given_names[i], strlen(given_names[i]), PG_UTF8);
 
-			given = pg_server_to_any(given, strlen(given), PG_UTF8);
 
 			for (int j = 0; j < nnames; j++)
 				if (j != i && strcmp(names[j], given) == 0)
@@ -999,7 +1015,7 @@ import_model(PG_FUNCTION_ARGS)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("feature \"%s\" is input %d of the model, not input %d",
-									TextDatumGetCString(feature_elems[i]), j + 1, i + 1),
+									given_names[i], j + 1, i + 1),
 							 errdetail("The model's features are, in order: %s.", list.data),
 							 errhint("Give the features in the model's order.")));
 				}
