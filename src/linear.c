@@ -15,7 +15,6 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -560,7 +559,7 @@ LinearArtifactJson(const Dataset *ds, const char *algorithm, int nout,
 	{
 		if (t > 0)
 			appendStringInfoString(out, ", ");
-		escape_json(out, pg_server_to_any(terms[t], strlen(terms[t]), PG_UTF8));
+		escape_json(out, ColumnNameToUtf8(terms[t]));
 	}
 	appendStringInfoString(out, "], \"intercept\": ");
 	AppendJsonNumbers(out, intercept, nout);

@@ -24,7 +24,6 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
 #include "parser/scansup.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -1000,7 +999,7 @@ import_model(PG_FUNCTION_ARGS)
 
 		for (int i = 0; i < nfeatures && nnames == nfeatures; i++)
 		{
-			char	   *given = pg_server_to_any(given_names[i], strlen(given_names[i]), PG_UTF8);
+			char	   *given = ColumnNameToUtf8(given_names[i]);
 
 
 			for (int j = 0; j < nnames; j++)
@@ -1010,8 +1009,7 @@ import_model(PG_FUNCTION_ARGS)
 
 					initStringInfo(&list);
 					for (int k = 0; k < nnames; k++)
-						appendStringInfo(&list, "%s%s", k ? ", " : "",
-										 pg_any_to_server(names[k], strlen(names[k]), PG_UTF8));
+						appendStringInfo(&list, "%s%s", k ? ", " : "", ColumnNameFromUtf8(names[k]));
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("feature \"%s\" is input %d of the model, not input %d",

@@ -10,6 +10,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "parser/parse_type.h"
 #include "tcop/pquery.h"
@@ -314,4 +315,27 @@ QuoteColumnList(List *names)
 		appendStringInfoString(&buf, quote_identifier((const char *) lfirst(lc)));
 	}
 	return buf.data;
+}
+
+/*
+ * A column name in UTF-8 (see source.h): what XGBoost's JSON and the
+ * linear-json artifact hold. Conversion from the server's encoding cannot
+ * fail; pg_server_to_any would instead check a SQL_ASCII database's bytes as
+ * UTF-8 and refuse the name.
+ */
+char *
+ColumnNameToUtf8(const char *name)
+{
+	if (GetDatabaseEncoding() == PG_SQL_ASCII)
+		return unconstify(char *, name);
+	return pg_server_to_any(name, strlen(name), PG_UTF8);
+}
+
+/* A UTF-8 column name in the server's encoding, as ColumnNameToUtf8's inverse. */
+char *
+ColumnNameFromUtf8(const char *name)
+{
+	if (GetDatabaseEncoding() == PG_SQL_ASCII)
+		return unconstify(char *, name);
+	return pg_any_to_server(name, strlen(name), PG_UTF8);
 }

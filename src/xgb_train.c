@@ -21,7 +21,6 @@
 
 #include <xgboost/c_api.h>
 
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -31,6 +30,7 @@
 
 #include "mlops/progress.h"
 #include "mlops/settings.h"
+#include "mlops/source.h"
 #include "mlops/trees.h"
 #include "mlops/xgb.h"
 #include "mlops/xgb_train.h"
@@ -628,7 +628,7 @@ FeatureInfo(const Dataset *ds, const char ***names, const char ***types)
 	*types = palloc(sizeof(char *) * ds->ninputs);
 	for (int j = 0; j < ds->ninputs; j++)
 	{
-		(*names)[j] = pg_server_to_any(ds->inputs[j].name, strlen(ds->inputs[j].name), PG_UTF8);
+		(*names)[j] = ColumnNameToUtf8(ds->inputs[j].name);
 		(*types)[j] = ds->inputs[j].kind == INPUT_CATEGORICAL ? "c" : "q";
 	}
 }

@@ -5,7 +5,9 @@ linear model's artifact held its terms in LATIN1, so that reading it back
 (as UTF-8) failed every predict and explain with 22021; an XGBoost model
 held its feature names in LATIN1, so that export_model gave Python a model
 whose feature names are not UTF-8, and import_model could not tell a
-Python model's non-ASCII names given out of order."""
+Python model's non-ASCII names given out of order. In a SQL_ASCII database,
+whose bytes have no known encoding, names that are not UTF-8 are kept as
+they are, and both kinds of model train and score."""
 import json
 
 import xgboost as xgb
@@ -48,6 +50,19 @@ expect_error(conn, """SELECT mlops.import_model('xgb2', mlops.export_model('xgb'
 check(query(conn, """SELECT mlops.import_model('xgb2', mlops.export_model('xgb'), 'xgboost-json',
                      ARRAY['prix é', 'catégorie'], 'regression')""")[0][0] == 1,
       "import_model takes the names in the model's order")
+conn.close()
+
+conn = fresh_database("test_model_encodings_sql_ascii", datasets=False, encoding="SQL_ASCII")
+query(conn, r"""DO $$ BEGIN EXECUTE format('CREATE TABLE t AS SELECT g::float8 AS %I, (g %% 3)::text AS %I,
+                                                2 * g + (g %% 3)::float8 AS y FROM generate_series(1, 100) g',
+                                          E'prix\xe9', E'cat\xe9gorie\xff'); END $$""")
+check(query(conn, r"""SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass
+                       AND position('\xe9'::bytea IN convert_to(attname::text, 'SQL_ASCII')) > 0""")[0][0] == 2,
+      "SQL_ASCII: the column names hold a byte that is not UTF-8")
+for model, algorithm, hyperparams in (("lin", "linear", "{}"), ("xgb", "xgboost", '{"n_estimators": 3}')):
+    query(conn, "SELECT * FROM mlops.train(%s, 't', 'y', %s, hyperparams => %s)", (model, algorithm, hyperparams))
+    scored = query(conn, "SELECT count(mlops.predict(%s, t)) FROM t", (model,))[0][0]
+    check(scored == 100, f"SQL_ASCII: a {algorithm} model of names that are not UTF-8 scores by row")
 conn.close()
 
 finish()

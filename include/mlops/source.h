@@ -87,4 +87,11 @@ DatumGetNumericFloat8(Datum value, Oid type)
 /* The quoted, comma-separated list of column names, for a select list. */
 extern char *QuoteColumnList(List *names);
 
+/*
+ * A column name in UTF-8, for the JSON of an artifact, and back; in a
+ * SQL_ASCII database, whose bytes have no known encoding, kept as it is.
+ */
+extern char *ColumnNameToUtf8(const char *name);
+extern char *ColumnNameFromUtf8(const char *name);
+
 #endif

@@ -23,8 +23,11 @@ AS $$
 WITH v AS (
     SELECT m.name, v.algorithm, v.task, v.features, v.classes, v.spec, v.artifact, v.artifact_format,
            v.xmin AS row_xmin,
+           -- the document is UTF-8, but in a SQL_ASCII database (ColumnNameToUtf8)
            CASE WHEN v.artifact_format = 'linear-json'
-                THEN convert_from(v.artifact, 'UTF8')::jsonb END AS linear
+                THEN convert_from(v.artifact, CASE pg_catalog.getdatabaseencoding()
+                                              WHEN 'SQL_ASCII' THEN 'SQL_ASCII' ELSE 'UTF8' END)::jsonb
+           END AS linear
       FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
      WHERE v.model_id = _model_artifact.model_id AND v.version = _model_artifact.version
 ), inputs AS (
