@@ -1001,7 +1001,6 @@ import_model(PG_FUNCTION_ARGS)
 		{
 			char	   *given = ColumnNameToUtf8(given_names[i]);
 
-
 			for (int j = 0; j < nnames; j++)
 				if (j != i && strcmp(names[j], given) == 0)
 				{
