@@ -65,6 +65,8 @@ SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks', NULL::float8[])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('clicks', ARRAY[[1], [2]]::float8[])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_proba('price', ARRAY[1, 2, 0])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', ROW(1, 2)::record)$$);
+-- a feature two columns of the row carry is ambiguous, as a reference to it would be
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', h) FROM (SELECT 3 AS rooms, 50 AS area, 'lyon' AS city, 4 AS rooms) h$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', h) FROM (SELECT now() AS rooms, 1 AS area, 'lyon' AS city) h$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', h) FROM (SELECT 'big'::text AS rooms, 1 AS area, 'lyon' AS city) h$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', '\x7b226c6561726e6572', 'xgboost-json', '{x,y}', 'classification')$$);

@@ -433,7 +433,11 @@ ColumnKindOf(ScoringModel *m, ScoringInput *in, Oid type)
 	return COL_FLOAT8;			/* keep the compiler quiet */
 }
 
-/* Maps the columns of a row type to the model's inputs, by name. */
+/*
+ * Maps the columns of a row type to the model's inputs, by name. A feature
+ * two columns of the row carry is ambiguous (42702), as a reference to it
+ * would be in SQL: neither is taken silently.
+ */
 static void
 MapRowType(CallSite *cs, ScoringModel *m, Oid type, int32 typmod)
 {
@@ -456,11 +460,16 @@ MapRowType(CallSite *cs, ScoringModel *m, Oid type, int32 typmod)
 		{
 			Form_pg_attribute att = TupleDescAttr(cs->row_desc, a);
 
-			if (!att->attisdropped && strcmp(NameStr(att->attname), m->inputs[i].name) == 0)
-			{
-				found = a;
-				break;
-			}
+			if (att->attisdropped || strcmp(NameStr(att->attname), m->inputs[i].name) != 0)
+				continue;
+			if (found >= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+						 errmsg("row has more than one column \"%s\", a feature of model \"%s\"",
+								m->inputs[i].name, m->name),
+						 errdetail("Columns %d and %d of the row are both named so.", found + 1, a + 1),
+						 errhint("Give the columns of the row distinct names.")));
+			found = a;
 		}
 		if (found < 0)
 			ereport(ERROR,
