@@ -151,6 +151,8 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'collinear', 'y', 'li
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'collinear', 'y', 'ridge', hyperparams => '{"alpha": 1e-300}')$$, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, 1 AS y FROM consts', 'y', 'logistic')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'label', 'linear', features => '{x}')$$);
+-- the hint's cast names the target as SQL must (quoted when it needs to be)
+SELECT * FROM mlops.train('bad', 'SELECT x, label AS "Label" FROM typed', 'Label', 'linear', features => '{x}');
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'nope', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, nope}')$$);

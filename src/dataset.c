@@ -264,7 +264,7 @@ ResolveColumns(Dataset *ds, List *features)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("target column \"%s\" must be numeric, not %s", ds->target, format_type_be(target->type)),
 				 errdetail("A target is an integer, float, numeric or boolean column; class labels are its values."),
-				 errhint("Cast the column in a query source, e.g. SELECT ..., (label = 'yes')::int AS %s.", ds->target)));
+				 errhint("Cast the column in a query source, e.g. SELECT ..., (label = 'yes')::int AS %s.", quote_identifier(ds->target))));
 	ds->target_type = target->type;
 
 	if (features == NIL)
