@@ -133,3 +133,25 @@ BEGIN
     END LOOP;
 END
 $$;
+-- A call site that moves from version to version holds only the one it
+-- scores with: the others go back to the cache, which keeps at most
+-- mlops.model_cache_size of them, so that a statement scoring each row with
+-- the model the row names (a model per customer) does not keep every model it
+-- met loaded, nor grow with every change of model. Each loaded model is a
+-- memory context of its own.
+SET mlops.model_cache_size = 1;
+CREATE FUNCTION pg_temp.models_loaded() RETURNS bigint
+    LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM pg_backend_memory_contexts WHERE name = 'mlops scoring model');
+END
+$$;
+SELECT i, round(mlops.predict('line:' || (i - 1) % 4 + 1, ARRAY[10])) AS prediction, pg_temp.models_loaded()
+  FROM generate_series(1, 8) i;
+-- with no cache at all, the model a call site moves away from is freed at
+-- once: the row form still scores each row with its own model's columns
+SET mlops.model_cache_size = 0;
+SELECT i, mlops.predict(CASE WHEN i % 2 = 1 THEN 'price' ELSE 'line:1' END, r) AS prediction
+  FROM (SELECT i, 2 AS rooms, 50 AS area, 'paris' AS city, 10 AS x FROM generate_series(1, 4) i) r
+ ORDER BY i;
+RESET mlops.model_cache_size;

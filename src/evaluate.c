@@ -92,8 +92,8 @@ EvalModelOpen(const char *ref, MemoryContext cxt)
 				 errmsg("model \"%s\" version %d has no target column", e->name, e->version),
 				 errdetail("It was imported without naming its target."),
 				 errhint("Import it with the target argument of import_model to evaluate it.")));
-	e->m = ModelCacheGet(get_relname_relid("model_version", get_namespace_oid("mlops", false)),
-						 model_id, e->version, e->name, cxt);
+	e->m = ModelCacheGet(ModelPinCreate(cxt), get_relname_relid("model_version", get_namespace_oid("mlops", false)),
+						 model_id, e->version, e->name);
 	MemoryContextSwitchTo(old);
 	return e;
 }

@@ -27,12 +27,12 @@ static int	cache_count = 0;
 static dlist_head provisional_models = DLIST_STATIC_INIT(provisional_models);
 static bool watching_transactions = false;
 
-/* A pin held until a memory context goes away. */
-typedef struct ModelPin
+/* What holds a model in use: one at a time, until a memory context goes away. */
+struct ModelPin
 {
 	MemoryContextCallback cb;
-	ScoringModel *model;
-} ModelPin;
+	ScoringModel *model;		/* NULL: none yet */
+};
 
 /* Frees a model no longer cached nor pinned. */
 static void
@@ -130,17 +130,40 @@ ModelCacheTrim(void)
 	}
 }
 
-/* Memory-context callback: releases a pin. */
+/* Lets go of the model a pin holds, if any, freeing it when it is evicted and no one else holds it. */
+static void
+ModelPinRelease(ModelPin *pin)
+{
+	ScoringModel *m = pin->model;
+
+	if (m == NULL)
+		return;
+	pin->model = NULL;
+	m->pins--;
+	ModelFreeIfUnused(m);
+}
+
+/* Memory-context callback: releases a pin, then evicts what the cache holds beyond its size. */
 static void
 ModelUnpin(void *arg)
 {
-	ModelPin   *pin = arg;
+	ModelPinRelease(arg);
+	ModelCacheTrim();
+}
 
-	pin->model->pins--;
-	if (pin->model->cached)
-		ModelCacheTrim();
-	else
-		ModelFreeIfUnused(pin->model);
+/*
+ * A pin holding no model yet, released when `holder` is reset or deleted.
+ * ModelCacheGet moves it from model to model.
+ */
+ModelPin *
+ModelPinCreate(MemoryContext holder)
+{
+	ModelPin   *pin = MemoryContextAllocZero(holder, sizeof(ModelPin));
+
+	pin->cb.func = ModelUnpin;
+	pin->cb.arg = pin;
+	MemoryContextRegisterResetCallback(holder, &pin->cb);
+	return pin;
 }
 
 /* The stored version is not what scoring expects: a can't-happen, reported clearly. */
@@ -426,15 +449,16 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 }
 
 /*
- * The model version, from the cache or loaded into it, pinned until `holder`
- * is reset or deleted.
+ * The model version, from the cache or loaded into it, held by `pin` in place
+ * of the model the pin held (which goes back to the cache): a caller that
+ * moves from version to version keeps only the one it uses loaded. When the
+ * version cannot be loaded, the pin keeps its model.
  */
 ScoringModel *
-ModelCacheGet(Oid registry, int64 model_id, int32 version, const char *name, MemoryContext holder)
+ModelCacheGet(ModelPin *pin, Oid registry, int64 model_id, int32 version, const char *name)
 {
 	ScoringModel *found = NULL;
 	dlist_iter	it;
-	ModelPin   *pin;
 
 	dlist_foreach(it, &cache)
 	{
@@ -446,7 +470,6 @@ ModelCacheGet(Oid registry, int64 model_id, int32 version, const char *name, Mem
 			break;
 		}
 	}
-	pin = MemoryContextAllocZero(holder, sizeof(ModelPin));
 	if (found)
 		dlist_delete(&found->lru);
 	else
@@ -467,10 +490,8 @@ ModelCacheGet(Oid registry, int64 model_id, int32 version, const char *name, Mem
 	}
 	dlist_push_head(&cache, &found->lru);
 	found->pins++;
+	ModelPinRelease(pin);
 	pin->model = found;
-	pin->cb.func = ModelUnpin;
-	pin->cb.arg = pin;
-	MemoryContextRegisterResetCallback(holder, &pin->cb);
 	ModelCacheTrim();
 	return found;
 }

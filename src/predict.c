@@ -91,7 +91,8 @@ typedef struct CallSite
 	MemoryContext mcxt;			/* fn_mcxt: lives as long as the call site */
 	Resolution	res;			/* the last resolution (ref NULL: none yet) */
 	bool		ref_is_constant;	/* the model argument is the same at every call */
-	ScoringModel *model;		/* pinned until mcxt goes away */
+	ModelPin   *pin;			/* holds model until another replaces it or mcxt goes away */
+	ScoringModel *model;
 	double	   *x;				/* the input vector being built */
 	float	   *xf;
 	float	   *out;			/* margins, probabilities, contributions */
@@ -268,6 +269,7 @@ GetCallSite(FunctionCallInfo fcinfo)
 	{
 		cs = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite));
 		cs->mcxt = fcinfo->flinfo->fn_mcxt;
+		cs->pin = ModelPinCreate(cs->mcxt);
 		fcinfo->flinfo->fn_extra = cs;
 	}
 	return cs;
@@ -292,13 +294,17 @@ SizeBuffers(CallSite *cs, ScoringModel *m)
 	}
 }
 
-/* Pins a resolved version for the call site and makes it the current model. */
+/* Pins a resolved version for the call site (in place of its previous one) and makes it the current model. */
 static ScoringModel *
 UseResolution(CallSite *cs, const Resolution *res, const char *ref)
 {
 	if (cs->model == NULL || cs->model->stale || cs->model->model_id != res->model_id ||
 		cs->model->version != res->version || cs->model->registry != res->registry)
-		cs->model = ModelCacheGet(res->registry, res->model_id, res->version, res->name, cs->mcxt);
+	{
+		cs->model = ModelCacheGet(cs->pin, res->registry, res->model_id, res->version, res->name);
+		/* the model the row mapping was made for may be freed, and its address reused */
+		cs->row_model = NULL;
+	}
 	if (cs->res.ref)
 	{
 		pfree(cs->res.ref);

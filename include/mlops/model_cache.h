@@ -12,8 +12,10 @@
  * the next version trained, so such a "provisional" model is forgotten at
  * every rollback (marked stale: callers holding it load the version again).
  *
- * A caller pins the model it gets for as long as a memory context lives
- * (typically the statement's), so eviction never frees a model in use.
+ * A caller holds the model it gets with a pin (ModelPin) that lives as long
+ * as a memory context (typically the statement's), so eviction never frees a
+ * model in use; a pin holds one model at a time, so a caller that moves from
+ * version to version (one per row) holds only the one it uses.
  */
 #ifndef MLOPS_MODEL_CACHE_H
 #define MLOPS_MODEL_CACHE_H
@@ -82,12 +84,18 @@ typedef struct ScoringModel
 	bool		stale;			/* rolled back: its number may now mean another version */
 } ScoringModel;
 
+/* What holds a model in use (see ModelPinCreate). */
+typedef struct ModelPin ModelPin;
+
+/* A pin holding no model yet, released when `holder` is reset or deleted. */
+extern ModelPin *ModelPinCreate(MemoryContext holder);
+
 /*
  * The model version (model_id, version) of the registry whose model_version
  * table is `registry`, loaded on first use through mlops._model_artifact and
- * pinned until `holder` is reset or deleted.
+ * held by `pin` in place of the model it held before.
  */
-extern ScoringModel *ModelCacheGet(Oid registry, int64 model_id, int32 version,
-								   const char *name, MemoryContext holder);
+extern ScoringModel *ModelCacheGet(ModelPin *pin, Oid registry, int64 model_id, int32 version,
+								   const char *name);
 
 #endif
