@@ -155,3 +155,18 @@ SELECT i, mlops.predict(CASE WHEN i % 2 = 1 THEN 'price' ELSE 'line:1' END, r) A
   FROM (SELECT i, 2 AS rooms, 50 AS area, 'paris' AS city, 10 AS x FROM generate_series(1, 4) i) r
  ORDER BY i;
 RESET mlops.model_cache_size;
+-- An alias move rolled back is forgotten even when the snapshot looks the
+-- same afterwards: here a later subtransaction's rollback has already carried
+-- the snapshot's horizon past the move's transaction, so undoing the move
+-- changes neither the snapshot nor its command id.
+CREATE TABLE scratch (i int);
+BEGIN;
+SAVEPOINT alias_move;
+SELECT mlops.set_alias('line', 'production', 2);
+SAVEPOINT later_write;
+INSERT INTO scratch VALUES (1);
+ROLLBACK TO later_write;
+SELECT round(mlops.predict('line', ARRAY[10])) AS moved;
+ROLLBACK TO alias_move;
+SELECT round(mlops.predict('line', ARRAY[10])) AS moved_back, (SELECT version FROM mlops.resolve_model('line')) AS resolves_to;
+COMMIT;

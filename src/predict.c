@@ -9,9 +9,9 @@
  * move from its next statement on. Resolutions are remembered per call site
  * (fn_extra) and per backend, keyed by what the snapshot they were made under
  * can see: while later snapshots see exactly the same transactions (no commit
- * or abort since, no write of our own), the registry cannot look different, so
- * the answer is reused without asking again. This is what keeps online
- * scoring (one short statement after another) cheap.
+ * or abort since, no write or rollback of our own), the registry cannot look
+ * different, so the answer is reused without asking again. This is what keeps
+ * online scoring (one short statement after another) cheap.
  */
 #include "postgres.h"
 
@@ -48,9 +48,12 @@
  * Identifies what a snapshot can see. Two MVCC snapshots with the same xmin,
  * xmax and in-progress transactions (and subtransactions, or both overflowed)
  * see the same committed transactions; with the same own transaction and
- * command id they see the same own changes too. The in-progress xids are kept
- * whatever their number: xmin and xmax alone do not tell, as the commit of an
- * xid older than the newest completed one leaves both as they were.
+ * command id, and no rollback of ours in between, they see the same own
+ * changes too. The in-progress xids are kept whatever their number: xmin and
+ * xmax alone do not tell, as the commit of an xid older than the newest
+ * completed one leaves both as they were. Rollbacks are counted because
+ * undoing our own writes changes none of the rest: the command id goes on,
+ * and the xmax need not move (a newer xid may have completed first).
  */
 typedef struct SnapKey
 {
@@ -59,6 +62,7 @@ typedef struct SnapKey
 	TransactionId xmax;
 	TransactionId own_xid;
 	CommandId	curcid;
+	uint64		rollbacks;		/* of this backend's (sub)transactions, so far */
 	bool		suboverflowed;
 	bool		recovery;		/* takenDuringRecovery: the xids are in subxip */
 	uint32		xcnt;
@@ -114,6 +118,25 @@ typedef struct CallSite
 static Resolution backend_res[BACKEND_RESOLUTIONS];
 static int	backend_res_next = 0;
 
+static uint64 rollbacks = 0;	/* of this backend's transactions and subtransactions */
+static bool counting_rollbacks = false;
+
+/* Transaction callback: counts the rollbacks of transactions. */
+static void
+CountRollback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		rollbacks++;
+}
+
+/* Subtransaction callback: counts the rollbacks of subtransactions. */
+static void
+CountSubRollback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		rollbacks++;
+}
+
 /*
  * How many subxids of a snapshot tell what it sees: none when it overflowed
  * (an in-progress subtransaction is then looked up in pg_subtrans, whose
@@ -134,7 +157,14 @@ CurrentSnapKey(SnapKey *key, MemoryContext cxt)
 	memset(key, 0, sizeof(SnapKey));
 	if (snap == NULL || snap->snapshot_type != SNAPSHOT_MVCC)
 		return;
+	if (!counting_rollbacks)
+	{
+		RegisterXactCallback(CountRollback, NULL);
+		RegisterSubXactCallback(CountSubRollback, NULL);
+		counting_rollbacks = true;
+	}
 	key->comparable = true;
+	key->rollbacks = rollbacks;
 	key->xmin = snap->xmin;
 	key->xmax = snap->xmax;
 	key->own_xid = GetCurrentTransactionIdIfAny();
@@ -187,7 +217,7 @@ SnapKeyHolds(const SnapKey *key)
 	subxcnt = KeptSubxids(snap);
 	return snap->snapshot_type == SNAPSHOT_MVCC &&
 		snap->xmin == key->xmin && snap->xmax == key->xmax && snap->curcid == key->curcid &&
-		GetCurrentTransactionIdIfAny() == key->own_xid &&
+		GetCurrentTransactionIdIfAny() == key->own_xid && rollbacks == key->rollbacks &&
 		snap->suboverflowed == key->suboverflowed && snap->takenDuringRecovery == key->recovery &&
 		snap->xcnt == key->xcnt && subxcnt == key->subxcnt &&
 		(key->xcnt == 0 || memcmp(snap->xip, key->xids, key->xcnt * sizeof(TransactionId)) == 0) &&
