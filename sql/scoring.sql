@@ -170,3 +170,17 @@ SELECT round(mlops.predict('line', ARRAY[10])) AS moved;
 ROLLBACK TO alias_move;
 SELECT round(mlops.predict('line', ARRAY[10])) AS moved_back, (SELECT version FROM mlops.resolve_model('line')) AS resolves_to;
 COMMIT;
+-- predict_version of a version deleted since is 42704, as predict('line:4')
+-- is, even from a call site that scored it before (PL/pgSQL keeps its
+-- expressions, and the call sites in them, for the whole transaction)
+CREATE FUNCTION pg_temp.line_version(v int) RETURNS float8
+    LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN round(mlops.predict_version('line', v, ARRAY[10]));
+END
+$$;
+BEGIN;
+SELECT pg_temp.line_version(4);
+SELECT mlops.delete_version('line', 4);
+SELECT pg_temp.sqlstate($$SELECT pg_temp.line_version(4)$$);
+ROLLBACK;

@@ -834,7 +834,9 @@ predict_version(PG_FUNCTION_ARGS)
 	name = RequireTextArg(fcinfo, 0, "model");
 	RequireArg(fcinfo, 1, "version");
 	version = PG_GETARG_INT32(1);
-	if (m == NULL || m->stale || m->version != version || strcmp(m->name, name) != 0)
+	/* the last call's version, unless the registry may have deleted it since */
+	if (m == NULL || m->stale || m->version != version || strcmp(m->name, name) != 0 ||
+		!SnapKeyHolds(&cs->res.key))
 	{
 		char	   *ref;
 
