@@ -184,3 +184,18 @@ SELECT pg_temp.line_version(4);
 SELECT mlops.delete_version('line', 4);
 SELECT pg_temp.sqlstate($$SELECT pg_temp.line_version(4)$$);
 ROLLBACK;
+-- A row-form call site kept across an ALTER TABLE of the row's type maps the
+-- columns again, by their new positions (PL/pgSQL keeps the call site for the
+-- transaction, a procedure across its COMMITs)
+CREATE TABLE flat (city text, area numeric, rooms int);
+CREATE FUNCTION pg_temp.flat_price(f flat) RETURNS float8
+    LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN mlops.predict('price', f);
+END
+$$;
+BEGIN;
+SELECT pg_temp.flat_price(ROW('paris', 50, 2)::flat);
+ALTER TABLE flat DROP COLUMN city, ADD COLUMN note text, ADD COLUMN city text;
+SELECT pg_temp.flat_price(ROW(50, 2, 'two rooms', 'paris')::flat);
+COMMIT;

@@ -105,6 +105,8 @@ typedef struct CallSite
 	/* row form: the mapping from the row type to the model's inputs */
 	Oid			row_type;
 	int32		row_typmod;
+	TypeCacheEntry *row_typentry;	/* a named row type's, whose columns ALTER may change; else NULL */
+	uint64		row_tupdesc_id; /* the row_typentry->tupDesc_identifier mapped */
 	ScoringModel *row_model;
 	TupleDesc	row_desc;
 	int		   *row_attr;		/* per input: the column's index */
@@ -470,16 +472,25 @@ ColumnKindOf(ScoringModel *m, ScoringInput *in, Oid type)
 }
 
 /*
- * Maps the columns of a row type to the model's inputs, by name. A feature
- * two columns of the row carry is ambiguous (42702), as a reference to it
- * would be in SQL: neither is taken silently.
+ * Maps the columns of a row type to the model's inputs, by name (again when
+ * the type changed). A feature two columns of the row carry is ambiguous
+ * (42702), as a reference to it would be in SQL: neither is taken silently.
  */
 static void
 MapRowType(CallSite *cs, ScoringModel *m, Oid type, int32 typmod)
 {
-	TupleDesc	desc = lookup_rowtype_tupdesc(type, typmod);
-	MemoryContext old = MemoryContextSwitchTo(cs->mcxt);
+	TupleDesc	desc;
+	MemoryContext old;
 
+	/*
+	 * A registered record type (typmod >= 0) never changes; a named one does
+	 * with ALTER TABLE or ALTER TYPE. Its identifier is taken before its
+	 * columns are read: a change in between is then seen at the next row.
+	 */
+	cs->row_typentry = typmod < 0 ? lookup_type_cache(type, TYPECACHE_TUPDESC) : NULL;
+	cs->row_tupdesc_id = cs->row_typentry ? cs->row_typentry->tupDesc_identifier : 0;
+	desc = lookup_rowtype_tupdesc(type, typmod);
+	old = MemoryContextSwitchTo(cs->mcxt);
 	cs->row_model = NULL;
 	cs->row_desc = CreateTupleDescCopy(desc);
 	ReleaseTupleDesc(desc);
@@ -534,7 +545,8 @@ RowInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg, const
 	RequireArg(fcinfo, arg, argname);
 	td = PG_GETARG_HEAPTUPLEHEADER(arg);
 	if (cs->row_model != m || cs->row_type != HeapTupleHeaderGetTypeId(td) ||
-		cs->row_typmod != HeapTupleHeaderGetTypMod(td))
+		cs->row_typmod != HeapTupleHeaderGetTypMod(td) ||
+		(cs->row_typentry && cs->row_typentry->tupDesc_identifier != cs->row_tupdesc_id))
 		MapRowType(cs, m, HeapTupleHeaderGetTypeId(td), HeapTupleHeaderGetTypMod(td));
 	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
 	ItemPointerSetInvalid(&tuple.t_self);
