@@ -46,12 +46,24 @@ def connect(name):
     return conn
 
 
-def start_server():
-    """Starts a further throwaway server (scripts/cluster, the staged build when
-    MLOPS_PG_STAGE is set) and returns its directory (its socket directory)."""
-    out = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "start"],
+def _cluster(*args):
+    """Runs scripts/cluster (the staged build when MLOPS_PG_STAGE is set) and
+    returns the directory (socket directory) and port of the server it started."""
+    out = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), *args],
                          check=True, capture_output=True, text=True).stdout
-    return re.search(r"MLOPS_CLUSTER=([^;]+);", out).group(1)
+    return re.search(r"MLOPS_CLUSTER=([^;]+);", out).group(1), int(re.search(r"PGPORT=(\d+);", out).group(1))
+
+
+def start_server():
+    """Starts a further throwaway server and returns its directory (its socket
+    directory; it listens on port 5432)."""
+    return _cluster("start")[0]
+
+
+def start_standby(primary):
+    """Starts a hot standby of the start_server server in directory `primary`
+    (streaming replication) and returns its directory and port."""
+    return _cluster("standby", primary)
 
 
 def stop_server(directory):
@@ -59,9 +71,9 @@ def stop_server(directory):
     subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "stop", directory], check=False)
 
 
-def server_connection(directory):
-    """An autocommit connection to database mlops of a start_server server."""
-    conn = psycopg2.connect(host=directory, port=5432, user="postgres", dbname="mlops")
+def server_connection(directory, port=5432):
+    """An autocommit connection to database mlops of a start_server (or start_standby) server."""
+    conn = psycopg2.connect(host=directory, port=port, user="postgres", dbname="mlops")
     conn.autocommit = True
     return conn
 
