@@ -1666,6 +1666,8 @@ archive_audit(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be superuser to archive the audit log"),
 				 errdetail("Archiving removes rows from the audit log.")));
+	/* before the chain lock, which a hot standby refuses with a less telling 55000 */
+	PreventCommandIfReadOnly("archive_audit()");
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
