@@ -47,14 +47,23 @@ COMMENT ON TABLE mlops.outcome IS 'the actual value of each key of a model, reco
 -- REPEATABLE READ the lock fails with 40001). The key's outcome, when there
 -- is one, is locked too (KEY SHARE, which scorers and record_outcome's
 -- update do not conflict with): purge_predictions leaves it alone while the
--- prediction is not committed. SECURITY DEFINER because mlops_scorer cannot
--- read the registry tables; VOLATILE and PARALLEL UNSAFE for the locks.
+-- prediction is not committed. A read-only transaction (a hot standby) is
+-- refused first, in predict_logged's words (25006), not with the lock's
+-- "cannot execute SELECT FOR KEY SHARE". SECURITY DEFINER because
+-- mlops_scorer cannot read the registry tables; VOLATILE and PARALLEL UNSAFE
+-- for the locks.
 CREATE FUNCTION mlops._resolve_logged(model text, key text, OUT ref text, OUT model_id bigint,
                                       OUT version int, OUT classification boolean)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 BEGIN
+    IF pg_catalog.current_setting('transaction_read_only')::boolean THEN
+        RAISE EXCEPTION 'cannot execute predict_logged() in a read-only transaction'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  DETAIL = 'predict_logged() appends to mlops.prediction_log.',
+                  HINT = 'On a hot standby, score with predict() and log the predictions on the primary.';
+    END IF;
     PERFORM mlops._check_key(key, 'key');
     LOOP
         SELECT r.model || ':' || r.version, r.model_id, r.version, v.task = 'classification'
