@@ -175,6 +175,40 @@ def repeatable_read(primary, standby, connect, pinned, feedback):
     other.close()
 
 
+def commit_below_xmax(primary, primary_dir, standby, pinned, overflow):
+    """A standby snapshot holds the running xids in subxip (xip is empty during
+    recovery): an alias move whose commit leaves xmax where it was, because a
+    later xid committed first, changes only that array, and must still be seen
+    by the next statement. With a primary transaction of more than 64
+    subtransactions open, the standby's snapshots are suboverflowed, which on
+    a primary would make the subxids irrelevant, but not in recovery (the
+    primary logs the subxids' parent past 64, and the standby forgets them)."""
+    what = "with a suboverflowed snapshot" if overflow else "without overflow"
+    score = f"SELECT mlops.predict('lin', {DIABETES}) FROM diabetes LIMIT 1"
+    query(primary, "SELECT mlops.set_alias('lin', 'production', 1)")
+    holder = server_connection(primary_dir)
+    holder.autocommit = False
+    query(holder, "INSERT INTO scratch VALUES (0)")                 # xid a < b: xmin stays a
+    if overflow:
+        for i in range(100):
+            query(holder, f"SAVEPOINT s{i}")
+            query(holder, "INSERT INTO scratch VALUES (%s)", (i,))
+    mover = server_connection(primary_dir)
+    mover.autocommit = False
+    query(mover, "SELECT mlops.set_alias('lin', 'production', 2)")   # xid b, not committed
+    query(primary, "INSERT INTO scratch VALUES (0)")                 # a later xid, committed
+    wait_for_replay(primary, standby)
+    before = query(standby, score)
+    mover.commit()                                                   # xmax stays, b leaves subxip
+    wait_for_replay(primary, standby)
+    after = query(standby, score)
+    check(before == [(pinned[1],)] and after == [(pinned[2],)],
+          f"{what}: an alias move committed below xmax is scored by the next statement (before {before}, after {after})")
+    holder.rollback()
+    holder.close()
+    mover.close()
+
+
 def main():
     primary_dir = start_server()
     standby_dir = None
@@ -199,6 +233,9 @@ def main():
         reads(primary, standby)
         writes(standby)
         pinned = replay(primary, standby)
+        query(primary, "CREATE TABLE scratch (i int)")
+        commit_below_xmax(primary, primary_dir, standby, pinned, overflow=False)
+        commit_below_xmax(primary, primary_dir, standby, pinned, overflow=True)
         repeatable_read(primary, standby, connect, pinned, feedback=True)
         repeatable_read(primary, standby, connect, pinned, feedback=False)
     finally:
