@@ -4,7 +4,8 @@ Everything that only reads answers on the standby as on the primary: scoring in
 every form, resolution, evaluate, drift, compare, profile, the reports,
 verify_audit, the registry views. What the primary commits (an alias moved, a
 version trained, imported or deleted) is seen by the standby's next statement
-once replayed, the same session scoring all along; a REPEATABLE READ
+once replayed, the same session scoring all along, a commit that changes only
+the running xids of the standby's snapshots included; a REPEATABLE READ
 transaction keeps the versions of its snapshot, with hot_standby_feedback on
 and off. Every function that writes fails with 25006 (read_only_sql_transaction),
 the session usable afterwards."""
