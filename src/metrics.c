@@ -14,6 +14,7 @@
 #include "mlops/dataset.h"
 #include "mlops/float_text.h"
 #include "mlops/metrics.h"
+#include "mlops/profile.h"
 
 /*
  * Appends a metric to out[*m], unless its value is NaN: a metric undefined on
@@ -66,23 +67,6 @@ RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out)
 	return m;
 }
 
-/* A score and whether its row is positive, for roc_auc. */
-typedef struct ScoredRow
-{
-	double		score;
-	bool		positive;
-} ScoredRow;
-
-/* qsort comparator of ScoredRow by score. */
-static int
-CompareScores(const void *a, const void *b)
-{
-	double		x = ((const ScoredRow *) a)->score,
-				y = ((const ScoredRow *) b)->score;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * The area under the ROC curve of scores for a binary label (the
  * Mann-Whitney statistic with tied scores counted one half, which equals
@@ -93,7 +77,8 @@ CompareScores(const void *a, const void *b)
 static double
 RocAuc(const int *label, const double *proba, int64 n)
 {
-	ScoredRow  *rows = palloc_extended(sizeof(ScoredRow) * n, MCXT_ALLOC_HUGE);
+	double	   *score = palloc_extended(sizeof(double) * Max(n, 1), MCXT_ALLOC_HUGE);
+	int64	   *positive = palloc_extended(sizeof(int64) * Max(n, 1), MCXT_ALLOC_HUGE);
 	double		rank_sum = 0;
 	int64		npos = 0;
 	int64		i = 0;
@@ -101,30 +86,32 @@ RocAuc(const int *label, const double *proba, int64 n)
 
 	for (int64 r = 0; r < n; r++)
 	{
-		rows[r].score = proba[2 * r + 1];
-		rows[r].positive = label[r] == 1;
-		npos += rows[r].positive;
-		unranked |= isnan(rows[r].score);
+		score[r] = proba[2 * r + 1];
+		positive[r] = label[r] == 1;
+		npos += positive[r];
+		unranked |= isnan(score[r]);
 	}
 	if (npos == 0 || npos == n || unranked)
 	{
-		pfree(rows);
+		pfree(score);
+		pfree(positive);
 		return NAN;
 	}
-	qsort(rows, n, sizeof(ScoredRow), CompareScores);
+	SortDoublesWithPayload(score, positive, n);
 	while (i < n)
 	{
 		int64		j = i;
 		int64		pos_in_tie = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		while (j < n && rows[j].score == rows[i].score)
-			pos_in_tie += rows[j++].positive;
+		while (j < n && score[j] == score[i])
+			pos_in_tie += positive[j++];
 		/* ranks i+1 .. j share their average rank */
 		rank_sum += pos_in_tie * ((double) (i + 1) + (double) j) / 2.0;
 		i = j;
 	}
-	pfree(rows);
+	pfree(score);
+	pfree(positive);
 	return (rank_sum - (double) npos * (npos + 1) / 2.0) / ((double) npos * (double) (n - npos));
 }
 
@@ -142,7 +129,8 @@ int
 BinaryCurves(const double *score, const bool *positive, int64 n,
 			 double *fpr, double *tpr, double *precision, double *recall)
 {
-	ScoredRow  *rows = palloc_extended(sizeof(ScoredRow) * (n + 1), MCXT_ALLOC_HUGE);
+	double	   *sorted = palloc_extended(sizeof(double) * (n + 1), MCXT_ALLOC_HUGE);
+	int64	   *is_positive = palloc_extended(sizeof(int64) * (n + 1), MCXT_ALLOC_HUGE);
 	int64		npos = 0;
 	int64		tp = 0,
 				fp = 0;
@@ -154,36 +142,38 @@ BinaryCurves(const double *score, const bool *positive, int64 n,
 	{
 		if (isnan(score[r]))
 			continue;
-		rows[scored].score = score[r];
-		rows[scored].positive = positive[r];
+		sorted[scored] = score[r];
+		is_positive[scored] = positive[r];
 		npos += positive[r];
 		scored++;
 	}
 	n = scored;
 	if (npos == 0 || npos == n)
 	{
-		pfree(rows);
+		pfree(sorted);
+		pfree(is_positive);
 		return 0;
 	}
-	qsort(rows, n, sizeof(ScoredRow), CompareScores);
+	SortDoublesWithPayload(sorted, is_positive, n);
 	fpr[0] = tpr[0] = recall[0] = 0;
 	precision[0] = 1;
 	for (i = n - 1; i >= 0;)
 	{
-		double		threshold = rows[i].score;
+		double		threshold = sorted[i];
 
 		CHECK_FOR_INTERRUPTS();
-		for (; i >= 0 && rows[i].score == threshold; i--)
+		for (; i >= 0 && sorted[i] == threshold; i--)
 		{
-			tp += rows[i].positive;
-			fp += !rows[i].positive;
+			tp += is_positive[i];
+			fp += !is_positive[i];
 		}
 		fpr[points] = (double) fp / (n - npos);
 		tpr[points] = recall[points] = (double) tp / npos;
 		precision[points] = (double) tp / (tp + fp);
 		points++;
 	}
-	pfree(rows);
+	pfree(sorted);
+	pfree(is_positive);
 	return points;
 }
 

@@ -256,17 +256,26 @@ RadixSort(uint64 *keys, int64 *payload, size_t n)
 void
 SortDoubles(double *values, size_t n)
 {
-	uint64	   *keys;
-
 	if (n < 4096)
-	{
 		SortDoublesImpl(values, n);
-		return;
-	}
-	keys = palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE);
+	else
+		SortDoublesWithPayload(values, NULL, n);
+}
+
+/*
+ * Sorts doubles ascending (no NaN; -0 and 0 stay side by side), moving an
+ * int64 payload (NULL: none) along: the radix sort, which checks for interrupts between
+ * its passes, where a comparison sort of millions of values could not be
+ * cancelled for seconds.
+ */
+void
+SortDoublesWithPayload(double *values, int64 *payload, size_t n)
+{
+	uint64	   *keys = palloc_extended(sizeof(uint64) * Max(n, 1), MCXT_ALLOC_HUGE);
+
 	for (size_t i = 0; i < n; i++)
 		keys[i] = DoubleKey(values[i]);
-	RadixSort(keys, NULL, n);
+	RadixSort(keys, payload, n);
 	for (size_t i = 0; i < n; i++)
 		values[i] = KeyDouble(keys[i]);
 	pfree(keys);

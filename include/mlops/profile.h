@@ -107,6 +107,9 @@ extern void ProfileBinFractions(const double *edges, int nedges, const double *s
 /* Sorts doubles ascending (no NaN). */
 extern void SortDoubles(double *values, size_t n);
 
+/* Sorts doubles ascending (no NaN) with an int64 payload (NULL: none) moved along; interruptible. */
+extern void SortDoublesWithPayload(double *values, int64 *payload, size_t n);
+
 /*
  * The area gap · (hi - lo) under a step of two CDFs' difference (0 <= gap <= 1)
  * between sorted values lo and hi: finite even when hi - lo overflows (values

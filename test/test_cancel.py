@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""Long work other than training's scan stops within a second of
+pg_cancel_backend in each of its stages (test_linear_cancel.py and
+test_xgboost.py cover training's): evaluate's roc_auc, which sorts every
+scored row once the source is read."""
+import threading
+import time
+
+import psycopg2
+
+from mlops_test import check, connect, finish, fresh_database, query
+
+DB = "test_cancel"
+conn = fresh_database(DB, datasets=False)
+other = connect(DB)
+(pid,), = query(conn, "SELECT pg_backend_pid()")
+
+
+def cancelled_once(sql, sequence, takes, settle):
+    """Runs sql, cancelling it `settle` seconds after it has taken `takes`
+    values of `sequence` (which any session sees at once: a source's last row
+    takes one each time the source is read); returns its SQLSTATE and the
+    seconds from the cancel to the error."""
+    at = {}
+    query(conn, f"SELECT setval('{sequence}', 1, false)")
+
+    def canceller():
+        while query(other, f"SELECT is_called AND last_value >= %s FROM {sequence}", (takes,)) != [(True,)]:
+            if not running.is_set():
+                return
+            time.sleep(0.02)
+        time.sleep(settle)
+        at["t"] = time.perf_counter()
+        query(other, "SELECT pg_cancel_backend(%s)", (pid,))
+
+    running = threading.Event()
+    running.set()
+    t = threading.Thread(target=canceller)
+    t.start()
+    try:
+        query(conn, sql)
+        code = None
+    except psycopg2.Error as e:
+        code = e.pgcode
+    end = time.perf_counter()
+    running.clear()
+    t.join()
+    return code, end - at.get("t", end)
+
+
+def cancelled(sql, sequence, takes, settle):
+    """cancelled_once, measured once more when slower than a second: on a
+    loaded shared machine one slow wake-up is noise, a stage that does not
+    check for interrupts is slow every time."""
+    code, latency = cancelled_once(sql, sequence, takes, settle)
+    if code == "57014" and latency >= 1.0:
+        code, latency = cancelled_once(sql, sequence, takes, settle)
+    return code, latency
+
+
+# --- evaluate: roc_auc sorts millions of scores --------------------------
+# A binary model scored on 16 million rows: once they are read, roc_auc sorts
+# them (a comparison sort took seconds without a check for interrupts).
+query(conn, "CREATE TABLE small AS SELECT g::float8 AS x, (g % 3 = 0)::int AS y FROM generate_series(1, 300) g")
+query(conn, "SELECT * FROM mlops.train('bin', 'small', 'y', 'logistic', test_fraction => 0)")
+query(conn, "CREATE SEQUENCE last_row")
+
+
+def rows_then_last(n):
+    """A query source of n rows of x and a binary y, then one whose reading
+    takes a value of sequence last_row."""
+    return (f"SELECT ((g::bigint * 7919) % 1000003)::float8 / 3000 AS x, (g % 3 = 0)::int AS y "
+            f"FROM generate_series(1, {n}) g UNION ALL SELECT 1, least(nextval('last_row'), 1)::int")
+
+
+query(conn, "SELECT setval('last_row', 1, false)")
+query(conn, f"SELECT mlops.evaluate('bin', $${rows_then_last(10)}$$)")
+(reads,), = query(conn, "SELECT last_value FROM last_row")
+code, latency = cancelled(f"SELECT mlops.evaluate('bin', $${rows_then_last(16000000)}$$)", "last_row", reads, 0.3)
+check(code == "57014" and latency < 1.0,
+      f"evaluate: pg_cancel_backend while roc_auc sorts the scores stops it in {latency:.3f} s (57014)")
+check(query(conn, "SELECT (mlops.evaluate('bin', 'small')->>'roc_auc')::float8 > 0.4") == [(True,)],
+      "the session evaluates again after the cancel")
+finish()
