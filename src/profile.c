@@ -69,6 +69,18 @@ typedef struct CategoryEntry
 	int64		count;
 } CategoryEntry;
 
+/*
+ * Category entries ordered by name, interruptible: a text column of millions
+ * of distinct values (an id) has millions of categories, seconds of sorting.
+ */
+#define ST_SORT SortCategoryEntries
+#define ST_ELEMENT_TYPE CategoryEntry
+#define ST_COMPARE(a, b) strcmp((a)->name, (b)->name)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 /* What the builder accumulates for one column. */
 typedef struct FeatureAccum
 {
@@ -910,18 +922,11 @@ SummariseSample(ProfileBuilder *b, FeatureAccum *f, int k, FeatureProfile *p, in
 	SummariseSorted(p, sorted, weight, m, sample_size);
 }
 
-/* Orders category entries by name. */
-static int
-CategoryCompare(const void *a, const void *b)
-{
-	return strcmp(((const CategoryEntry *) a)->name, ((const CategoryEntry *) b)->name);
-}
-
 /* Sets a categorical profile's categories and their counts from n entries, sorting them by strcmp. */
 static void
 SetCategories(FeatureProfile *p, CategoryEntry *entries, int n)
 {
-	qsort(entries, n, sizeof(CategoryEntry), CategoryCompare);
+	SortCategoryEntries(entries, n);
 	p->ncategories = n;
 	p->categories = palloc(sizeof(char *) * Max(1, n));
 	p->counts = palloc(sizeof(int64) * Max(1, n));
@@ -1202,6 +1207,8 @@ ProfileToJsonb(List *profiles)
 			appendStringInfoString(&buf, ", \"categories\": {");
 			for (int k = 0; k < p->ncategories; k++)
 			{
+				if ((k & 0xFFFF) == 0)
+					CHECK_FOR_INTERRUPTS();
 				if (k > 0)
 					appendStringInfoString(&buf, ", ");
 				escape_json(&buf, p->categories[k]);

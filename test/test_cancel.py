@@ -2,7 +2,8 @@
 """Long work other than training's scan stops within a second of
 pg_cancel_backend in each of its stages (test_linear_cancel.py and
 test_xgboost.py cover training's): evaluate's roc_auc, which sorts every
-scored row once the source is read."""
+scored row once the source is read, and profile's sort of the categories of
+a text column of millions of distinct values."""
 import threading
 import time
 
@@ -81,4 +82,18 @@ check(code == "57014" and latency < 1.0,
       f"evaluate: pg_cancel_backend while roc_auc sorts the scores stops it in {latency:.3f} s (57014)")
 check(query(conn, "SELECT (mlops.evaluate('bin', 'small')->>'roc_auc')::float8 > 0.4") == [(True,)],
       "the session evaluates again after the cancel")
+
+# --- profile: millions of categories --------------------------------------
+# A text column of 3 million distinct values (an id): once read, its
+# categories are sorted by name (qsort took seconds without a check).
+ids = ("SELECT md5(g::text) AS id FROM generate_series(1, {n}) g "
+       "UNION ALL SELECT md5(least(nextval('last_row'), 1)::text)")
+query(conn, "SELECT setval('last_row', 1, false)")
+query(conn, f"SELECT mlops.profile($${ids.format(n=10)}$$)")
+(reads,), = query(conn, "SELECT last_value FROM last_row")
+code, latency = cancelled(f"SELECT mlops.profile($${ids.format(n=3000000)}$$)", "last_row", reads, 0.3)
+check(code == "57014" and latency < 1.0,
+      f"profile: pg_cancel_backend while the categories are sorted stops it in {latency:.3f} s (57014)")
+check(query(conn, f"SELECT mlops.profile($${ids.format(n=10)}$$)->'features'->0->'categories' ? md5('7')") == [(True,)],
+      "the session profiles again after the cancel")
 finish()
