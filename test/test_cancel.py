@@ -59,41 +59,51 @@ def cancelled(sql, sequence, takes, settle):
     return code, latency
 
 
+def check_stops_after_reading(what, call, source, n):
+    """Checks that call (a format taking {source}) on the query source(n) stops
+    within a second of a pg_cancel_backend sent 0.3 s after its last read of
+    the source reached the last row (which takes a value of sequence
+    last_row); the reads are counted on source(10) first."""
+    query(conn, "SELECT setval('last_row', 1, false)")
+    query(conn, call.format(source=source(10)))
+    (reads,), = query(conn, "SELECT last_value FROM last_row")
+    code, latency = cancelled(call.format(source=source(n)), "last_row", reads, 0.3)
+    check(code == "57014" and latency < 1.0,
+          f"{what}: pg_cancel_backend after the source was read stops it in {latency:.3f} s (57014)")
+
+
+query(conn, "CREATE SEQUENCE last_row")
+
 # --- evaluate: roc_auc sorts millions of scores --------------------------
 # A binary model scored on 16 million rows: once they are read, roc_auc sorts
 # them (a comparison sort took seconds without a check for interrupts).
 query(conn, "CREATE TABLE small AS SELECT g::float8 AS x, (g % 3 = 0)::int AS y FROM generate_series(1, 300) g")
 query(conn, "SELECT * FROM mlops.train('bin', 'small', 'y', 'logistic', test_fraction => 0)")
-query(conn, "CREATE SEQUENCE last_row")
 
 
-def rows_then_last(n):
-    """A query source of n rows of x and a binary y, then one whose reading
-    takes a value of sequence last_row."""
+def scored_rows(n):
+    """n rows of x and a binary y, then one whose reading takes a value of last_row."""
     return (f"SELECT ((g::bigint * 7919) % 1000003)::float8 / 3000 AS x, (g % 3 = 0)::int AS y "
             f"FROM generate_series(1, {n}) g UNION ALL SELECT 1, least(nextval('last_row'), 1)::int")
 
 
-query(conn, "SELECT setval('last_row', 1, false)")
-query(conn, f"SELECT mlops.evaluate('bin', $${rows_then_last(10)}$$)")
-(reads,), = query(conn, "SELECT last_value FROM last_row")
-code, latency = cancelled(f"SELECT mlops.evaluate('bin', $${rows_then_last(16000000)}$$)", "last_row", reads, 0.3)
-check(code == "57014" and latency < 1.0,
-      f"evaluate: pg_cancel_backend while roc_auc sorts the scores stops it in {latency:.3f} s (57014)")
+check_stops_after_reading("evaluate (roc_auc's sort)", "SELECT mlops.evaluate('bin', $${source}$$)",
+                          scored_rows, 16000000)
 check(query(conn, "SELECT (mlops.evaluate('bin', 'small')->>'roc_auc')::float8 > 0.4") == [(True,)],
       "the session evaluates again after the cancel")
 
 # --- profile: millions of categories --------------------------------------
 # A text column of 3 million distinct values (an id): once read, its
 # categories are sorted by name (qsort took seconds without a check).
-ids = ("SELECT md5(g::text) AS id FROM generate_series(1, {n}) g "
-       "UNION ALL SELECT md5(least(nextval('last_row'), 1)::text)")
-query(conn, "SELECT setval('last_row', 1, false)")
-query(conn, f"SELECT mlops.profile($${ids.format(n=10)}$$)")
-(reads,), = query(conn, "SELECT last_value FROM last_row")
-code, latency = cancelled(f"SELECT mlops.profile($${ids.format(n=3000000)}$$)", "last_row", reads, 0.3)
-check(code == "57014" and latency < 1.0,
-      f"profile: pg_cancel_backend while the categories are sorted stops it in {latency:.3f} s (57014)")
-check(query(conn, f"SELECT mlops.profile($${ids.format(n=10)}$$)->'features'->0->'categories' ? md5('7')") == [(True,)],
+
+
+def ids(n):
+    """n distinct text values, then one whose reading takes a value of last_row."""
+    return (f"SELECT md5(g::text) AS id FROM generate_series(1, {n}) g "
+            f"UNION ALL SELECT md5(least(nextval('last_row'), 1)::text)")
+
+
+check_stops_after_reading("profile (the categories' sort)", "SELECT mlops.profile($${source}$$)", ids, 3000000)
+check(query(conn, f"SELECT mlops.profile($${ids(10)}$$)->'features'->0->'categories' ? md5('7')") == [(True,)],
       "the session profiles again after the cancel")
 finish()
