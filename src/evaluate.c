@@ -59,7 +59,9 @@ struct EvalModel
  * column and its scoring model, kept in cxt. The query runs with the caller's
  * search_path (sources are named against it), so the domain model_name is
  * compared as text: an operator = (mlops.model_name, text) created in a
- * schema on that path would otherwise be chosen over pg_catalog's.
+ * schema on that path would otherwise be chosen over pg_catalog's. The
+ * version's row is a subquery, looked up by model and version: a join with
+ * the resolution may be planned as a scan of every version of the model.
  */
 static EvalModel *
 EvalModelOpen(const char *ref, MemoryContext cxt)
@@ -73,9 +75,10 @@ EvalModelOpen(const char *ref, MemoryContext cxt)
 	EvalModel  *e;
 	MemoryContext old;
 
-	if (SPI_execute_with_args("SELECT r.model, r.version, r.model_id, v.target "
-							  "FROM mlops.resolve_model($1) r "
-							  "JOIN mlops.model_versions v ON v.name::text = r.model AND v.version = r.version",
+	if (SPI_execute_with_args("SELECT r.model, r.version, r.model_id, "
+							  "(SELECT v.target FROM mlops.model_versions v "
+							  "  WHERE v.name::text = r.model AND v.version = r.version) "
+							  "FROM mlops.resolve_model($1) r",
 							  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not resolve model reference \"%s\"", ref);
 	tup = SPI_tuptable->vals[0];

@@ -953,14 +953,20 @@ FloatArrayAt(SPITupleTable *rows, uint64 row, int col, int *n)
 	return isnull ? NULL : Float8ArrayElements(d, n);
 }
 
-/* The reference profile frozen with a version ('name:version'): a List of FeatureProfile *, NIL when it has none. */
+/*
+ * The reference profile frozen with a version ('name:version'): a List of
+ * FeatureProfile *, NIL when it has none. A subquery looks the version up by
+ * model and version: a join with the resolution may be planned as a scan of
+ * every version of the model.
+ */
 static List *
 VersionProfile(const char *ref)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(ref)};
-	SPITupleTable *rows = RunQuery("SELECT p.profile FROM mlops.resolve_model($1) r"
-								   "  JOIN mlops.model_profiles p ON p.name = r.model AND p.version = r.version",
+	SPITupleTable *rows = RunQuery("SELECT (SELECT p.profile FROM mlops.model_profiles p"
+								   "         WHERE p.name = r.model AND p.version = r.version)"
+								   "  FROM mlops.resolve_model($1) r",
 								   1, types, values);
 	bool		isnull = true;
 	Datum		d = SPI_processed > 0 ? SPI_getbinval(rows->vals[0], rows->tupdesc, 1, &isnull) : (Datum) 0;

@@ -188,11 +188,15 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Outcomes are recorded per model name, without alias or version.';
     END IF;
-    -- a classification outcome must be a class of every version that scored the key
+    -- a classification outcome must be a class of every version that scored the key;
+    -- each version is looked up by its primary key in a subquery, since a join
+    -- (planned generically once the function has run a few times) could scan
+    -- every version of the model for each call
     SELECT string_agg(DISTINCT l.version::text, ', ') INTO foreign_versions
-      FROM mlops.prediction_log l JOIN mlops.model_version v ON v.model_id = l.model_id AND v.version = l.version
+      FROM mlops.prediction_log l
      WHERE l.model_id = mid AND l.key = record_outcome.key
-       AND v.task = 'classification' AND NOT actual = ANY (v.classes);
+       AND (SELECT v.task = 'classification' AND NOT actual = ANY (v.classes)
+              FROM mlops.model_version v WHERE v.model_id = l.model_id AND v.version = l.version);
     IF foreign_versions IS NOT NULL THEN
         RAISE EXCEPTION 'actual % is not a class of model "%"', actual, model
             USING ERRCODE = 'invalid_parameter_value',
