@@ -112,6 +112,18 @@ SELECT mlops.record_outcome('price', 'one', 7);
 SELECT model, version, scored, with_outcome, metrics FROM mlops.live_metrics
  WHERE day < (now() AT TIME ZONE 'UTC')::date;
 
+-- delete_version's cascade to the log (the foreign key's generic query) probes the
+-- rows of the version through an index, not the whole log (seq scans off: the
+-- log is small here)
+SET enable_seqscan = off;
+SET plan_cache_mode = force_generic_plan;
+PREPARE cascade(bigint, int) AS
+    DELETE FROM ONLY mlops.prediction_log WHERE $1 OPERATOR(pg_catalog.=) model_id AND $2 OPERATOR(pg_catalog.=) version;
+EXPLAIN (COSTS OFF) EXECUTE cascade(1, 1);
+DEALLOCATE cascade;
+RESET plan_cache_mode;
+RESET enable_seqscan;
+
 -- the objects: volatility, parallel safety, strictness, who may call them
 SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, p.provolatile, p.proparallel,
        p.proisstrict, p.prosecdef,

@@ -21,6 +21,9 @@ CREATE TABLE mlops.prediction_log (
     FOREIGN KEY (model_id, version) REFERENCES mlops.model_version ON DELETE CASCADE
 );
 CREATE INDEX ON mlops.prediction_log (model_id, key);
+-- for the foreign key's cascade: delete_version finds the rows of its version
+-- here instead of reading the whole log while it holds the registry's locks
+CREATE INDEX ON mlops.prediction_log (model_id, version);
 CREATE INDEX ON mlops.prediction_log (scored_at);
 COMMENT ON TABLE mlops.prediction_log IS 'predictions served by predict_logged: version that scored, key, features, result, when, who';
 
