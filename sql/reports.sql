@@ -333,3 +333,23 @@ RESET statement_timeout;
 SELECT count(mlops.start_run('dozen', 'later' || i)) FROM generate_series(1, 50) i;
 SELECT substring(p FROM 'Plotted: [^<]*') AS plotted, substring(p FROM 'Showing [^<]*') AS shown
   FROM mlops.report_experiment('dozen', 'loss') p;
+
+-- a model retrained for years: the versions table lists the featured version and the 50 most
+-- recent ones, the deployments table the 50 most recent events (numbered in the whole history),
+-- each saying so; the charts still cover every version and event (a page of 20,000 versions was
+-- 9.5 MB of table rows)
+SELECT count(mlops._register_version('yearly', 'linear', 'regression', '{a}', 'y', NULL, '{}',
+                                     jsonb_build_object('r2', i / 100.0), '{}', NULL, NULL, 't', 1, 1, 0, 'fp',
+                                     '\x00', 'linear-json')) AS versions
+  FROM generate_series(1, 70) i;
+SELECT count(mlops.set_alias('yearly', 'staging', i)) AS moves FROM generate_series(2, 70) i;
+SELECT mlops.set_alias('yearly', 'production', 3);
+SELECT (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'versions'), '<tr[ >]', 'g')) - 1 AS version_rows,
+       (SELECT string_agg(m[1], ' ') FROM regexp_matches(pg_temp.section(p, 'versions'),
+                                                        '<tr[^>]*><td class="num">([0-9]+)</td>', 'g') m) AS listed,
+       (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'deployments'), '<tr[ >]', 'g')) - 1 AS event_rows,
+       substring(pg_temp.section(p, 'deployments') FROM '<tbody><tr><td class="num">([0-9]+)</td>') AS first_event,
+       pg_temp.charts(p, 'versions') AS version_charts
+  FROM mlops.report('yearly') p;
+SELECT pg_temp.notes(pg_temp.section(p, 'versions')) AS versions_note FROM mlops.report('yearly') p;
+SELECT pg_temp.notes(pg_temp.section(p, 'deployments')) AS deployments_note FROM mlops.report('yearly') p;

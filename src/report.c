@@ -58,6 +58,8 @@
 #define REPORT_MAX_RUNS		50
 /* Runs plotted in the metric history charts: the best and the most recent others. */
 #define REPORT_MAX_SERIES	10
+/* Rows of a model report's tables of versions and of deployments: the most recent ones. */
+#define REPORT_MAX_HISTORY	50
 
 /* How a run is named in headers, legends and bar labels. */
 #define RUN_LABEL_SQL(alias) \
@@ -710,22 +712,35 @@ report_experiment(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
 }
 
-/* Appends the table of versions (aliases, lineage, metrics) and one chart per metric across versions. */
+/* The versions a model report's table lists ($1 the model, $2 the featured version): it and the most recent ones. */
+#define TABLE_VERSIONS_SQL(alias) \
+	alias ".name = $1 AND (" alias ".version = $2 OR " alias ".version IN (" \
+	"SELECT version FROM mlops.model_versions WHERE name = $1" \
+	" ORDER BY version DESC LIMIT " CppAsString2(REPORT_MAX_HISTORY) "))"
+
+/*
+ * Appends the table of versions (aliases, lineage, metrics) — the featured
+ * version and the most recent others, so that the page of a model retrained
+ * for years stays readable — and one chart per metric across every version.
+ */
 static void
 AppendVersionsSection(StringInfo out, const char *model, int featured)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(model)};
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model), Int32GetDatum(featured)};
 	SPITupleTable *versions;
 	SPITupleTable *metrics;
+	int64		total;
 	uint64		nversions;
 	uint64		nkeys;
 	SvgAxes		axes = {0};
 
 	ReportSectionBegin(out, "versions", "Versions");
+	total = Int8At(RunQuery("SELECT count(*) FROM mlops.model_versions WHERE name = $1", 1, types, values), 0, 1);
 	versions = RunQuery("SELECT version, to_char(created_at, " TIME_FORMAT "), created_by::text, algorithm, task,"
 					 "       array_to_string(aliases, ', '), run_id::text, train_rows::text, test_rows::text"
-					 "  FROM mlops.model_versions WHERE name = $1 ORDER BY version", 1, types, values);
+					 "  FROM mlops.model_versions v WHERE " TABLE_VERSIONS_SQL("v") " ORDER BY version",
+					 2, types, values);
 	nversions = SPI_processed;
 	if (nversions == 0)
 	{
@@ -735,10 +750,14 @@ AppendVersionsSection(StringInfo out, const char *model, int featured)
 	}
 	metrics = RunQuery("SELECT k.key, v.metrics ->> k.key"
 					"  FROM mlops.model_versions v"
-					" CROSS JOIN (SELECT DISTINCT jsonb_object_keys(metrics) AS key"
-					"               FROM mlops.model_versions WHERE name = $1) k"
-					" WHERE v.name = $1 ORDER BY v.version, k.key", 1, types, values);
+					" CROSS JOIN (SELECT DISTINCT jsonb_object_keys(s.metrics) AS key"
+					"               FROM mlops.model_versions s WHERE " TABLE_VERSIONS_SQL("s") ") k"
+					" WHERE " TABLE_VERSIONS_SQL("v") " ORDER BY v.version, k.key", 2, types, values);
 	nkeys = SPI_processed / nversions;
+	if (total > (int64) nversions)
+		ReportNote(out, psprintf("The table shows the featured version and the most recent ones: " UINT64_FORMAT
+								 " of " INT64_FORMAT " versions (the charts below show them all).",
+								 nversions, total));
 
 	appendStringInfoString(out, "<div class=\"scroll\"><table><thead><tr><th>version</th><th>created</th>"
 						   "<th>by</th><th>algorithm</th><th>task</th><th>aliases</th><th>run</th>"
@@ -1629,7 +1648,7 @@ AppendGateCell(StringInfo out, SPITupleTable *rows, uint64 row)
 /*
  * Appends the deployment timeline: a step chart of the version behind each
  * alias, event by event (refused promotions as points), and the history table
- * with the gate outcomes.
+ * of the most recent events with the gate outcomes.
  */
 static void
 AppendDeploymentsSection(StringInfo out, const char *model)
@@ -1637,6 +1656,7 @@ AppendDeploymentsSection(StringInfo out, const char *model)
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2] = {CStringGetTextDatum(model), CStringGetTextDatum(mlops_default_alias)};
 	SPITupleTable *rows;
+	int64		total;
 	SvgAxes		axes = {0};
 
 	ReportSectionBegin(out, "deployments", "Deployment timeline");
@@ -1666,11 +1686,17 @@ AppendDeploymentsSection(StringInfo out, const char *model)
 		ReportSectionEnd(out);
 		return;
 	}
-	rows = RunQuery("SELECT row_number() OVER (ORDER BY id), to_char(at, " TIME_FORMAT "), alias, action,"
+	total = Int8At(RunQuery("SELECT count(*) FROM mlops.deployments WHERE model = $1", 1, types, values), 0, 1);
+	rows = RunQuery("SELECT * FROM ("
+				 "SELECT row_number() OVER (ORDER BY id) AS n, to_char(at, " TIME_FORMAT "), alias, action,"
 				 "       coalesce('v' || from_version, '-'), coalesce('v' || to_version, '-'),"
 				 "       gate ->> 'promoted', gate ->> 'metric', gate ->> 'candidate', gate ->> 'incumbent',"
 				 "       reason, by::text"
-				 "  FROM mlops.deployments WHERE model = $1 ORDER BY id", 1, types, values);
+				 "  FROM mlops.deployments WHERE model = $1"
+				 " ORDER BY id DESC LIMIT " CppAsString2(REPORT_MAX_HISTORY) ") d ORDER BY n", 1, types, values);
+	if (total > (int64) SPI_processed)
+		ReportNote(out, psprintf("The table shows the most recent events: " UINT64_FORMAT " of " INT64_FORMAT
+								 " (the chart shows them all).", SPI_processed, total));
 	appendStringInfoString(out, "<div class=\"scroll\"><table><thead><tr><th>#</th><th>when</th><th>alias</th>"
 						   "<th>action</th><th>from</th><th>to</th><th>gate</th><th>reason</th><th>by</th>"
 						   "</tr></thead><tbody>");
