@@ -415,7 +415,10 @@ typedef struct ReportRuns
 
 /*
  * Appends table rows, one per key of the jsonb column (params, metrics or
- * tags) of mlops.runs, one cell per run; returns how many.
+ * tags) of mlops.runs, one cell per run; returns how many. The runs are
+ * restricted by id on the view itself: joined to the ids only, the view may
+ * be planned as a hash join that computes the latest metrics of every run in
+ * the database first.
  */
 static int
 AppendKeyRows(StringInfo out, const char *column, const ReportRuns *runs, bool numeric)
@@ -428,7 +431,7 @@ AppendKeyRows(StringInfo out, const char *column, const ReportRuns *runs, bool n
 	rows = RunQuery(psprintf("WITH r AS MATERIALIZED ("
 						  "  SELECT s.ord, v.%s AS kv"
 						  "    FROM unnest($1::bigint[]) WITH ORDINALITY AS s(run_id, ord)"
-						  "    JOIN mlops.runs v USING (run_id))"
+						  "    JOIN mlops.runs v USING (run_id) WHERE v.run_id = ANY ($1))"
 						  "SELECT k.key, r.kv ->> k.key"
 						  "  FROM (SELECT DISTINCT jsonb_object_keys(kv) AS key FROM r) k CROSS JOIN r"
 						  " ORDER BY k.key, r.ord", column),

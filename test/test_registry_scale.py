@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """A registry as it is after long use: one model with hundreds of versions
-beside hundreds of models with one. The lookups of one version that mlops
-makes per call (record_outcome's class check, the version evaluate and the
-report score, the reference profile a report draws) must probe that version,
-not read every version of the model: checked on the plans auto_explain
-reports for them (with ANALYZE, so rows actually read), in generic plans too
-(a PL/pgSQL function's statements are planned generically after five calls)."""
+beside hundreds of models with one, and hundreds of runs with metrics. The
+lookups of one version that mlops makes per call (record_outcome's class
+check, the version evaluate and the report score, the reference profile a
+report draws) must probe that version, not read every version of the model,
+and an experiment report must read the metrics of its own runs, not of every
+run: checked on the plans auto_explain reports for them (with ANALYZE, so
+rows actually read), in generic plans too (a PL/pgSQL function's statements
+are planned generically after five calls)."""
 import collections
 import json
 
@@ -31,6 +33,10 @@ query(conn, "ANALYZE")
 query(conn, f"SELECT mlops.set_alias('many', 'production', {VERSIONS})")
 query(conn, f"SELECT mlops.predict_logged('many:' || (g * 37 % {VERSIONS} + 1), 'k' || g, ARRAY[x1, x2]) "
             "FROM feat, generate_series(1, 10) g WHERE id = g")
+query(conn, f"""WITH runs AS MATERIALIZED (SELECT mlops.start_run('busy') AS id FROM generate_series(1, {VERSIONS}))
+               SELECT count(mlops.log_metric(id, 'loss', 1.0 / s, s)) FROM runs, generate_series(1, 5) s""")
+query(conn, "SELECT mlops.log_metric(mlops.start_run('small'), 'loss', 0.5)")
+query(conn, "ANALYZE")
 query(conn, "SELECT mlops.create_monitor('watch', 'many', 'feat')")
 query(conn, "SELECT mlops.run_monitor('watch')")
 
@@ -44,6 +50,7 @@ for g in range(1, 11):
     query(conn, f"SELECT mlops.record_outcome('many', 'k{g}', {g})")
 query(conn, f"SELECT mlops.evaluate('many:{VERSIONS}', 'feat')")
 query(conn, "SELECT mlops.report('many')")
+query(conn, "SELECT mlops.report_experiment('small')")
 query(conn, "RESET auto_explain.log_min_duration")
 
 
@@ -80,5 +87,11 @@ for what, fragment, least in (
     check(len(plans) >= least, f"{what}: auto_explain reported its plan {least} times at least ({len(plans)})")
     worst = max([versions_read(p) for p in plans] or [0])
     check(worst <= 1, f"{what}: reads one version of a model of {VERSIONS}, not all of them (read {worst:g} per call)")
+
+# the params, metrics and tags of the runs an experiment report shows: the runs whose metrics are read
+plans = plans_of("WITH r AS MATERIALIZED")
+check(len(plans) == 3, f"report_experiment: auto_explain reported the plans of its param, metric and tag rows ({len(plans)})")
+read = max([n.get("Actual Loops", 0) for p in plans for n in nodes(p) if n.get("Relation Name") == "run_metric"] or [0])
+check(read <= 1, f"report_experiment of a one-run experiment reads the metrics of that run, not of every run (of {read})")
 
 finish()
