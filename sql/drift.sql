@@ -167,3 +167,14 @@ SELECT count(*) AS metrics FROM mlops.compare('SELECT i::float8 AS x FROM genera
 SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i',
                                                               'SELECT i::float8 AS x FROM generate_series(1, 200000) i')$$);
 RESET mlops.max_training_memory;
+
+-- drop_monitor's cascade from each of the monitor's runs to its alerts (the foreign key's
+-- generic query) probes an index, not the whole alert table once per run (seq scans off: the
+-- table is small here)
+SET enable_seqscan = off;
+SET plan_cache_mode = force_generic_plan;
+PREPARE cascade(bigint) AS DELETE FROM ONLY mlops.alert WHERE $1 OPERATOR(pg_catalog.=) run_id;
+EXPLAIN (COSTS OFF) EXECUTE cascade(1);
+DEALLOCATE cascade;
+RESET plan_cache_mode;
+RESET enable_seqscan;
