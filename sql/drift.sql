@@ -178,3 +178,9 @@ EXPLAIN (COSTS OFF) EXECUTE cascade(1);
 DEALLOCATE cascade;
 RESET plan_cache_mode;
 RESET enable_seqscan;
+
+-- a monitor's last run (the monitors view, which run_monitor reads) is one index probe, not a
+-- read of every run of the monitor
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT last_run_at FROM mlops.monitors WHERE name = 'x';
+RESET enable_seqscan;
