@@ -183,4 +183,6 @@ RESET enable_seqscan;
 -- read of every run of the monitor
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT last_run_at FROM mlops.monitors WHERE name = 'x';
+-- and so is the latest run that measured a model (its report's drift section), monitored or not
+EXPLAIN (COSTS OFF) SELECT run_id FROM mlops.drift_results WHERE model = 'x' ORDER BY run_id DESC LIMIT 1;
 RESET enable_seqscan;

@@ -79,6 +79,8 @@ CREATE TABLE mlops.monitor_run (
 CREATE INDEX ON mlops.monitor_run (monitor_id, id);
 -- the monitors view's last_run_at (read by every run_monitor) without reading every run
 CREATE INDEX ON mlops.monitor_run (monitor_id, at);
+-- a model's latest monitor run (the drift section of its report) without reading every run
+CREATE INDEX ON mlops.monitor_run (model, id);
 COMMENT ON TABLE mlops.monitor_run IS 'every run of a monitor: the version it measured, or the error that stopped it';
 
 CREATE TABLE mlops.drift_result (
