@@ -7,7 +7,8 @@ report draws) must probe that version, not read every version of the model,
 and an experiment report must read the metrics of its own runs, not of every
 run: checked on the plans auto_explain reports for them (with ANALYZE, so
 rows actually read), in generic plans too (a PL/pgSQL function's statements
-are planned generically after five calls)."""
+are planned generically after five calls). And loading a wide model matches
+its spec to its features in one pass, not a read of the spec per feature."""
 import collections
 import json
 
@@ -37,6 +38,17 @@ query(conn, f"""WITH runs AS MATERIALIZED (SELECT mlops.start_run('busy') AS id 
                SELECT count(mlops.log_metric(id, 'loss', 1.0 / s, s)) FROM runs, generate_series(1, 5) s""")
 query(conn, "SELECT mlops.log_metric(mlops.start_run('small'), 'loss', 0.5)")
 query(conn, "ANALYZE")
+# a linear model of 1000 features
+WIDE = 1000
+query(conn, f"""SELECT mlops._register_version('wide', 'linear', 'regression', array_agg('f' || i ORDER BY i), 'y', NULL,
+                   '{{}}', '{{}}', jsonb_build_object('inputs', jsonb_agg(jsonb_build_object('name', 'f' || i, 'kind', 'numeric',
+                                                                                           'impute', i) ORDER BY i)),
+                   NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   convert_to(jsonb_build_object('format', 'mlops-linear', 'algorithm', 'linear', 'task', 'regression',
+                                                 'terms', jsonb_agg('f' || i ORDER BY i), 'intercept', jsonb_build_array(1),
+                                                 'coef', jsonb_build_array(jsonb_agg(1 ORDER BY i)))::text, 'UTF8'),
+                   'linear-json')
+                FROM generate_series(1, {WIDE}) i""")
 query(conn, "SELECT mlops.create_monitor('watch', 'many', 'feat')")
 query(conn, "SELECT mlops.run_monitor('watch')")
 
@@ -51,6 +63,8 @@ for g in range(1, 11):
 query(conn, f"SELECT mlops.evaluate('many:{VERSIONS}', 'feat')")
 query(conn, "SELECT mlops.report('many')")
 query(conn, "SELECT mlops.report_experiment('small')")
+# NULL inputs are imputed with the spec's value: f_i with i, so the prediction is 1 + sum(i)
+wide_prediction = query(conn, f"SELECT mlops.predict('wide', array_fill(NULL::float8, ARRAY[{WIDE}]))")[0][0]
 query(conn, "RESET auto_explain.log_min_duration")
 
 
@@ -93,5 +107,13 @@ plans = plans_of("WITH r AS MATERIALIZED")
 check(len(plans) == 3, f"report_experiment: auto_explain reported the plans of its param, metric and tag rows ({len(plans)})")
 read = max([n.get("Actual Loops", 0) for p in plans for n in nodes(p) if n.get("Relation Name") == "run_metric"] or [0])
 check(read <= 1, f"report_experiment of a one-run experiment reads the metrics of that run, not of every run (of {read})")
+
+# loading the wide model: its spec's input documents are read once, not once per feature
+check(wide_prediction == 1 + WIDE * (WIDE + 1) / 2, f"the wide model imputes every feature from its spec ({wide_prediction})")
+plans = plans_of("spec->'inputs'")
+check(len(plans) >= 1, f"auto_explain reported the plans of _model_artifact, the wide model's among them ({len(plans)})")
+loops = max([n.get("Actual Loops", 0) for p in plans for n in nodes(p)
+             if n.get("Function Name") == "jsonb_array_elements"] or [0])
+check(loops == 1, f"loading a model of {WIDE} features reads its spec's inputs once, not once per feature ({loops})")
 
 finish()

@@ -30,14 +30,20 @@ WITH v AS (
            END AS linear
       FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
      WHERE v.model_id = _model_artifact.model_id AND v.version = _model_artifact.version
+), docs AS (
+    -- the first input document of each name, matched to the features in one
+    -- join (a lookup per feature would read the spec once per feature: seconds
+    -- for thousands of features)
+    SELECT DISTINCT ON (e->>'name') e->>'name' AS name, e AS doc
+      FROM v, jsonb_array_elements(coalesce(v.spec->'inputs', '[]')) WITH ORDINALITY AS x(e, k)
+     ORDER BY e->>'name', k
 ), inputs AS (
     SELECT f.n, coalesce(i.doc->>'kind', 'numeric') AS kind, i.doc->>'impute' AS impute,
            coalesce((SELECT array_agg(c.c ORDER BY c.k)
                        FROM jsonb_array_elements_text(i.doc->'categories') WITH ORDINALITY AS c(c, k)),
                     '{}') AS categories
       FROM v, unnest(v.features) WITH ORDINALITY AS f(name, n)
-      LEFT JOIN LATERAL (SELECT e AS doc FROM jsonb_array_elements(coalesce(v.spec->'inputs', '[]')) e
-                          WHERE e->>'name' = f.name LIMIT 1) i ON true
+      LEFT JOIN docs i ON i.name = f.name
 )
 SELECT v.name, v.algorithm, v.task, v.features, v.classes,
        (SELECT array_agg(kind ORDER BY n) FROM inputs),
