@@ -16,6 +16,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "mlops/source.h"
 #include "mlops/xgb.h"
 
 /* ---- errors and signals ------------------------------------------------- */
@@ -239,8 +240,9 @@ XgbBoostedRounds(BoosterHandle booster)
  * The importance of every feature (XGBoosterFeatureScore, importance_type
  * "weight", "gain", "cover", "total_gain" or "total_cover") into out[0..n-1],
  * in the order of names: XGBoost names a feature by the name the booster was
- * trained with, or "f<index>" when it has none. A feature no split uses
- * scores 0; scores of several outputs (gblinear, multiclass) are summed.
+ * trained with (UTF-8, as its JSON is), or "f<index>" when it has none;
+ * names are in the database's encoding. A feature no split uses scores 0;
+ * scores of several outputs (gblinear, multiclass) are summed.
  */
 void
 XgbFeatureScores(BoosterHandle booster, const char *importance_type, const char *const *names, int n, double *out)
@@ -252,7 +254,10 @@ XgbFeatureScores(BoosterHandle booster, const char *importance_type, const char 
 	const bst_ulong *shape;
 	const float *scores;
 	size_t		per_feature = 1;
+	char	  **utf8_names = palloc(sizeof(char *) * Max(n, 1));
 
+	for (int j = 0; j < n; j++)
+		utf8_names[j] = ColumnNameToUtf8(names[j]);
 	snprintf(config, sizeof(config), "{\"importance_type\": \"%s\"}", importance_type);
 	XgbCheck(XGBoosterFeatureScore(booster, config, &nscored, &scored, &dim, &shape, &scores),
 			 "compute feature importance");
@@ -265,7 +270,7 @@ XgbFeatureScores(BoosterHandle booster, const char *importance_type, const char 
 		int			j;
 		char	   *end;
 
-		for (j = 0; j < n && strcmp(scored[i], names[j]) != 0; j++)
+		for (j = 0; j < n && strcmp(scored[i], utf8_names[j]) != 0; j++)
 			;
 		if (j == n && scored[i][0] == 'f' && isdigit((unsigned char) scored[i][1]))
 		{
@@ -278,6 +283,7 @@ XgbFeatureScores(BoosterHandle booster, const char *importance_type, const char 
 		for (size_t k = 0; k < per_feature; k++)
 			out[j] += scores[i * per_feature + k];
 	}
+	pfree(utf8_names);
 }
 
 /* ---- prediction --------------------------------------------------------- */

@@ -4,11 +4,13 @@ mlops writes are JSON, which is UTF-8 whatever the database's encoding. A
 linear model's artifact held its terms in LATIN1, so that reading it back
 (as UTF-8) failed every predict and explain with 22021; an XGBoost model
 held its feature names in LATIN1, so that export_model gave Python a model
-whose feature names are not UTF-8, and import_model could not tell a
-Python model's non-ASCII names given out of order. In a SQL_ASCII database,
+whose feature names are not UTF-8, import_model could not tell a
+Python model's non-ASCII names given out of order, and the report's
+importance found no gain for a non-ASCII name. In a SQL_ASCII database,
 whose bytes have no known encoding, names that are not UTF-8 are kept as
 they are, and both kinds of model train and score."""
 import json
+import re
 
 import xgboost as xgb
 
@@ -43,6 +45,11 @@ for model, algorithm, hyperparams in (("lin", "linear", "{}"), ("xgb", "xgboost"
         except UnicodeDecodeError:
             names = None
         check(names == ["prix é", "catégorie"], f"xgboost: Python reads the feature names ({names})")
+        # the report's importance matches the booster's (UTF-8) names to the version's
+        page = query(conn, "SELECT mlops.report(%s)", (model,))[0][0]
+        gain = re.search(r"Total gain</figcaption>.*?<title>prix &#xE9;: ([0-9.e+-]+)</title>", page, re.S)
+        check(gain is not None and float(gain.group(1)) > 0,
+              f"xgboost: the report's total gain of the non-ASCII feature ({gain and gain.group(1)})")
 
 # a Python model's names are UTF-8: given in another order, they are refused
 expect_error(conn, """SELECT mlops.import_model('xgb2', mlops.export_model('xgb'), 'xgboost-json',
