@@ -155,6 +155,17 @@ SELECT i, mlops.predict(CASE WHEN i % 2 = 1 THEN 'price' ELSE 'line:1' END, r) A
   FROM (SELECT i, 2 AS rooms, 50 AS area, 'paris' AS city, 10 AS x FROM generate_series(1, 4) i) r
  ORDER BY i;
 RESET mlops.model_cache_size;
+-- and the mapping of the row's columns, made again at each change of model,
+-- replaces the previous one: memory does not grow with the query's rows
+CREATE FUNCTION pg_temp.backend_memory() RETURNS numeric
+    LANGUAGE sql AS $$
+SELECT sum(total_bytes) FROM pg_backend_memory_contexts
+$$;
+SELECT max(memory) FILTER (WHERE i = 2000) - max(memory) FILTER (WHERE i = 200) < 100000 AS flat,
+       count(prediction) AS scored
+  FROM (SELECT i, mlops.predict(CASE WHEN i % 2 = 1 THEN 'price' ELSE 'line:1' END, r) AS prediction,
+               pg_temp.backend_memory() AS memory
+          FROM (SELECT i, 2 AS rooms, 50 AS area, 'paris' AS city, 10 AS x FROM generate_series(1, 2000) i) r) s;
 -- An alias move rolled back is forgotten even when the snapshot looks the
 -- same afterwards: here a later subtransaction's rollback has already carried
 -- the snapshot's horizon past the move's transaction, so undoing the move

@@ -492,6 +492,15 @@ MapRowType(CallSite *cs, ScoringModel *m, Oid type, int32 typmod)
 	desc = lookup_rowtype_tupdesc(type, typmod);
 	old = MemoryContextSwitchTo(cs->mcxt);
 	cs->row_model = NULL;
+	if (cs->row_desc != NULL)
+	{
+		/* the previous mapping's: a call site may map once per row (models alternating) */
+		FreeTupleDesc(cs->row_desc);
+		pfree(cs->row_attr);
+		pfree(cs->row_kind);
+		pfree(cs->values);
+		pfree(cs->nulls);
+	}
 	cs->row_desc = CreateTupleDescCopy(desc);
 	ReleaseTupleDesc(desc);
 	cs->row_attr = palloc(Max(m->ninputs, 1) * sizeof(int));
@@ -502,21 +511,27 @@ MapRowType(CallSite *cs, ScoringModel *m, Oid type, int32 typmod)
 	for (int i = 0; i < m->ninputs; i++)
 	{
 		int			found = -1;
+		int			found_position = 0;
+		int			position = 0;	/* among the columns not dropped, as users count them */
 
 		for (int a = 0; a < cs->row_desc->natts; a++)
 		{
 			Form_pg_attribute att = TupleDescAttr(cs->row_desc, a);
 
-			if (att->attisdropped || strcmp(NameStr(att->attname), m->inputs[i].name) != 0)
+			if (att->attisdropped)
+				continue;
+			position++;
+			if (strcmp(NameStr(att->attname), m->inputs[i].name) != 0)
 				continue;
 			if (found >= 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_AMBIGUOUS_COLUMN),
 						 errmsg("row has more than one column \"%s\", a feature of model \"%s\"",
 								m->inputs[i].name, m->name),
-						 errdetail("Columns %d and %d of the row are both named so.", found + 1, a + 1),
+						 errdetail("Columns %d and %d of the row are both named so.", found_position, position),
 						 errhint("Give the columns of the row distinct names.")));
 			found = a;
+			found_position = position;
 		}
 		if (found < 0)
 			ereport(ERROR,
