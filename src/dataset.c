@@ -186,25 +186,21 @@ DatasetProgress(Dataset *ds)
 }
 
 /*
- * Counts bytes against mlops.max_training_memory, or raises 53200. The test
- * rows kept in memory are only a shortcut: they are dropped before what is
- * needed is refused. Not to be called while a test scan reads them.
+ * Counts bytes against mlops.max_training_memory, or raises 53200 (as
+ * training's or, for DatasetPrepareSplit, evaluation's). The test rows kept
+ * in memory are only a shortcut: they are dropped before what is needed is
+ * refused. Not to be called while a test scan reads them.
  */
 void
 DatasetReserveMemory(Dataset *ds, Size bytes, const char *what)
 {
-	Size		limit = (Size) mlops_max_training_memory * 1024;
+	struct DatasetPrivate *p = ds->priv;
 
-	ds->priv->reserved += bytes;
-	if (ds->priv->reserved > limit && ds->priv->test_cache_bytes > 0)
-		DropTestCache(ds->priv);
-	if (ds->priv->reserved > limit)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("training needs more memory than mlops.max_training_memory allows"),
-				 errdetail("Holding %s needs %zu kB in all; the limit is %d kB.",
-						   what, ds->priv->reserved / 1024, mlops_max_training_memory),
-				 errhint("Raise mlops.max_training_memory, or train on fewer rows or features.")));
+	p->reserved += bytes;
+	if (p->reserved > (Size) mlops_max_training_memory * 1024 && p->test_cache_bytes > 0)
+		DropTestCache(p);
+	MlopsRequireMemory(p->reserved, p->training ? "training" : "evaluation", what,
+					   p->training ? "train on fewer rows or features" : "evaluate on fewer rows");
 }
 
 /*

@@ -105,6 +105,27 @@ MlopsTrainingThreads(void)
 	return cores > 0 ? (int) cores : 1;
 }
 
+/*
+ * Raises 53200 when `held` bytes, in all, exceed mlops.max_training_memory:
+ * the one check of what grows with the rows read — a training's data, an
+ * evaluation's scores, a reading of a source in full (compare, drift,
+ * profiles), a live_metrics group — which would otherwise exhaust the
+ * server's memory. `work` names the work in the message ("training"), `what`
+ * what it holds, `fewer` what to do short of raising the limit.
+ */
+void
+MlopsRequireMemory(Size held, const char *work, const char *what, const char *fewer)
+{
+	if (held <= (Size) mlops_max_training_memory * 1024)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("%s needs more memory than mlops.max_training_memory allows", work),
+			 errdetail("Holding %s needs %zu kB in all; the limit is %d kB.",
+					   what, (held + 1023) / 1024, mlops_max_training_memory),
+			 errhint("Raise mlops.max_training_memory, or %s.", fewer)));
+}
+
 PG_FUNCTION_INFO_V1(build_info);
 
 /*

@@ -1060,13 +1060,8 @@ LimitSourceMemory(void *arg, Size bytes)
 {
 	Size		held = *(const Size *) arg;
 
-	if (held + bytes > (Size) mlops_max_training_memory * 1024)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("reading the source needs more memory than mlops.max_training_memory allows"),
-				 errdetail("Its values, categories and row sample need %zu kB, beside %zu kB held already; the limit is %d kB.",
-						   (bytes + 1023) / 1024, (held + 1023) / 1024, mlops_max_training_memory),
-				 errhint("Raise mlops.max_training_memory, or read fewer rows or columns.")));
+	MlopsRequireMemory(held + bytes, "reading the source", "the values, categories and row samples read",
+					   "read fewer rows or columns");
 }
 
 /*

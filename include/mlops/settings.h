@@ -16,4 +16,7 @@ extern int	mlops_progress_interval;	/* ms between progress NOTICEs; -1 = none */
 /* The number of training threads to use: mlops.threads, or every core for 0. */
 extern int	MlopsTrainingThreads(void);
 
+/* Raises 53200 when `held` bytes exceed mlops.max_training_memory (see mlops.c). */
+extern void MlopsRequireMemory(Size held, const char *work, const char *what, const char *fewer);
+
 #endif
