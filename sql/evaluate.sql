@@ -105,3 +105,14 @@ SELECT array_agg(key ORDER BY key)
 SELECT array_agg(key ORDER BY key) FROM jsonb_object_keys(mlops.evaluate('c:2', 'SELECT x, z, hit FROM pts WHERE hit = 1')) key;
 -- an infinite target: refused as training refuses it (22003), not measured against
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('nan_r:1', 'SELECT 1.0::float8 AS x, 2.0::float8 AS z, ''Infinity''::float8 AS y')$$);
+
+-- memory: evaluate keeps every row's target and scores (16 bytes a row for a regression
+-- version, 4 + 8·(classes + 1) for a classification one) for its metrics, counted against
+-- mlops.max_training_memory (it held any number of rows): 100,000 rows need more than 1MB,
+-- 20,000 fit; promote's gate scores the same way
+SET mlops.max_training_memory = '1MB';
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('r:1', 'SELECT (i % 17)::float8 AS x, 1.0::float8 AS y FROM generate_series(1, 100000) i')$$, true);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('c:2', 'SELECT (i % 17)::float8 AS x, (i % 5)::float8 AS z, i % 2 AS hit FROM generate_series(1, 100000) i')$$, true);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 3 - (SELECT version FROM mlops.resolve_model('r')), gate => '{"source": "SELECT (i % 17)::float8 AS x, 1.0::float8 AS y, ''a'' AS kind FROM generate_series(1, 100000) i"}')$$, true);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('r:1', 'SELECT (i % 17)::float8 AS x, 1.0::float8 AS y FROM generate_series(1, 20000) i')$$);
+RESET mlops.max_training_memory;

@@ -261,24 +261,33 @@ EvalModelScoreRow(EvalModel *e, const Dataset *ds, const DatasetBatch *b, int i,
 		*label = e->class_index[b->label[i]];
 }
 
-/* Makes room for `need` rows of scores in every model (and the targets). */
+/*
+ * Makes room for `need` rows of targets and of every model's scores (and
+ * classes), counted against mlops.max_training_memory: they are kept until
+ * the metrics are computed, so that a large source would otherwise exhaust
+ * the server's memory.
+ */
 static void
-Grow(EvalModel **models, int nmodels, double **y, int64 *capacity, int64 need)
+Grow(Dataset *ds, EvalModel **models, int nmodels, double **y, int64 *capacity, int64 need)
 {
-	int64		cap = *capacity;
+	int64		cap = Max(need, *capacity * 2);
+	Size		row_bytes = sizeof(double);
 
-	if (need <= cap)
+	if (need <= *capacity)
 		return;
-	while (cap < need)
-		cap *= 2;
-	*y = repalloc_huge(*y, sizeof(double) * cap);
+	for (int k = 0; k < nmodels; k++)
+		row_bytes += sizeof(double) * EvalModelWidth(models[k]) + (models[k]->m->classification ? sizeof(int) : 0);
+	DatasetReserveMemory(ds, (Size) (cap - *capacity) * row_bytes, "the targets and scores of every row");
+	*y = *y ? repalloc_huge(*y, sizeof(double) * cap) : palloc_extended(sizeof(double) * cap, MCXT_ALLOC_HUGE);
 	for (int k = 0; k < nmodels; k++)
 	{
 		EvalModel  *e = models[k];
+		Size		scores = sizeof(double) * EvalModelWidth(e) * cap;
 
-		e->scores = repalloc_huge(e->scores, sizeof(double) * EvalModelWidth(e) * cap);
-		if (e->label != NULL)
-			e->label = repalloc_huge(e->label, sizeof(int) * cap);
+		e->scores = e->scores ? repalloc_huge(e->scores, scores) : palloc_extended(scores, MCXT_ALLOC_HUGE);
+		if (e->m->classification)
+			e->label = e->label ? repalloc_huge(e->label, sizeof(int) * cap)
+				: palloc_extended(sizeof(int) * cap, MCXT_ALLOC_HUGE);
 	}
 	*capacity = cap;
 }
@@ -299,29 +308,21 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 	Dataset    *ds;
 	DatasetScan *scan;
 	DatasetBatch *b;
-	double	   *y;
+	double	   *y = NULL;
 	int64		n = 0,
-				capacity = 1024;
+				capacity = 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
 	models = palloc0(sizeof(EvalModel *) * nrefs);
 	ds = EvalPrepare(refs, nrefs, source, test_fraction, seed, cxt, models);
-	y = palloc(sizeof(double) * capacity);
-	for (int k = 0; k < nrefs; k++)
-	{
-		EvalModel  *e = models[k];
-
-		e->scores = palloc(sizeof(double) * capacity * EvalModelWidth(e));
-		if (e->m->classification)
-			e->label = palloc(sizeof(int) * capacity);
-	}
-
+	/* room for the rows the first pass counted (more only if the source grows meanwhile) */
+	Grow(ds, models, nrefs, &y, &capacity, test_fraction > 0 ? ds->test_rows : ds->train_rows);
 	scan = test_fraction > 0 ? DatasetBeginTestScan(ds) : DatasetBeginScan(ds);
 	while ((b = DatasetNextBatch(scan)) != NULL)
 	{
-		Grow(models, nrefs, &y, &capacity, n + b->nrows);
+		Grow(ds, models, nrefs, &y, &capacity, n + b->nrows);
 		for (int i = 0; i < b->nrows; i++)
 		{
 			if ((i & 1023) == 0)
