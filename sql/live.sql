@@ -139,3 +139,12 @@ SELECT c.relname, has_table_privilege('mlops_scorer', c.oid, 'SELECT') AS scorer
        has_table_privilege('mlops_trainer', c.oid, 'SELECT') AS trainer_select
   FROM pg_class c WHERE c.relnamespace = 'mlops'::regnamespace
    AND c.relname IN ('prediction_log', 'outcome', 'live_metrics') ORDER BY 1;
+
+-- memory: the aggregate keeps a group's rows with an outcome (16 bytes a row for regression,
+-- 4 + 8·classes for classification), counted against mlops.max_training_memory as its arrays
+-- grow (they held any number of rows): 100,000 rows need more than 1MB, 30,000 fit
+SET mlops.max_training_memory = '1MB';
+SELECT pg_temp.sqlstate($$SELECT mlops._quality_agg(NULL, i, i + 1, NULL) FROM generate_series(1, 100000) i$$, true);
+SELECT pg_temp.sqlstate($$SELECT mlops._quality_agg('{0,1}', i % 2, i % 2, '{0.5,0.5}') FROM generate_series(1, 100000) i$$, true);
+SELECT mlops._quality_agg(NULL, i, i + 1, NULL)->>'mae' AS mae FROM generate_series(1, 30000) i;
+RESET mlops.max_training_memory;

@@ -4,10 +4,10 @@
  * the live_metrics view, the task's quality metrics over a group of logged
  * predictions whose outcome is known, with metrics.c's scikit-learn
  * definitions. Rows without an outcome are skipped; the rows of a group are
- * kept in memory until the final function. Also mlops._key_logged, the check
- * purge_predictions makes before deleting an outcome. The SQL side (prediction_log,
- * outcome, predict_logged, record_outcome, purge_predictions, live_metrics)
- * is in src/sql/55_live.sql.
+ * kept in memory (within mlops.max_training_memory) until the final function.
+ * Also mlops._key_logged, the check purge_predictions makes before deleting
+ * an outcome. The SQL side (prediction_log, outcome, predict_logged,
+ * record_outcome, purge_predictions, live_metrics) is in src/sql/55_live.sql.
  */
 #include "postgres.h"
 
@@ -22,6 +22,7 @@
 #include "utils/snapmgr.h"
 
 #include "mlops/metrics.h"
+#include "mlops/settings.h"
 
 PG_FUNCTION_INFO_V1(quality_agg_transfn);
 PG_FUNCTION_INFO_V1(quality_agg_finalfn);
@@ -74,7 +75,11 @@ NewState(MemoryContext agg, FunctionCallInfo fcinfo)
 	return state;
 }
 
-/* Makes room for one more row, doubling the arrays. */
+/*
+ * Makes room for one more row, doubling the arrays, whose bytes are counted
+ * against mlops.max_training_memory: a group's rows are kept until the final
+ * function, so that a large log would otherwise exhaust the server's memory.
+ */
 static void
 Grow(QualityState *state)
 {
@@ -83,6 +88,9 @@ Grow(QualityState *state)
 	if (state->n < state->capacity)
 		return;
 	cap = state->capacity ? state->capacity * 2 : 64;
+	MlopsRequireMemory((Size) cap * (state->k == 0 ? 2 * sizeof(double) : sizeof(int) + sizeof(double) * state->k),
+					   "live_metrics", "the outcome rows of one model version and day",
+					   "keep fewer predictions with purge_predictions");
 	if (state->k == 0)
 	{
 		state->actual = state->actual ? repalloc_huge(state->actual, sizeof(double) * cap)
