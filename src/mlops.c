@@ -73,8 +73,8 @@ _PG_init(void)
 							NULL, &mlops_threads, 0, 0, MLOPS_MAX_THREADS,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.max_training_memory",
-							"Largest amount of memory a training may hold its data in.",
-							"Beyond it a training stops with an error instead of exhausting the server's memory.",
+							"Largest amount of memory a training, an evaluation or a reading of a source in full may hold its rows in.",
+							"Beyond it the call stops with an error instead of exhausting the server's memory; live_metrics holds each group within it.",
 							&mlops_max_training_memory, 1024 * 1024, 1024, INT_MAX,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlops.model_cache_size",
