@@ -956,6 +956,7 @@ import_model(PG_FUNCTION_ARGS)
 	Datum	   *feature_elems;
 	bool	   *feature_nulls;
 	char	  **given_names;
+	char	  **truncated;		/* given_names truncated as identifiers are */
 	int			nfeatures;
 	MemoryContext scratch;
 	BoosterHandle booster;
@@ -1007,23 +1008,24 @@ import_model(PG_FUNCTION_ARGS)
 	 * the names as given (given_names).
 	 */
 	given_names = palloc(sizeof(char *) * nfeatures);
+	truncated = palloc(sizeof(char *) * nfeatures);
 	for (int i = 0; i < nfeatures; i++)
 	{
-		char	   *name;
-
 		if (feature_nulls[i] || VARSIZE_ANY_EXHDR(DatumGetTextPP(feature_elems[i])) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("feature names must not be null or empty")));
 		given_names[i] = TextDatumGetCString(feature_elems[i]);
-		name = pstrdup(given_names[i]);
-		truncate_identifier(name, strlen(name), true);
-		feature_elems[i] = CStringGetTextDatum(name);
+		truncated[i] = pstrdup(given_names[i]);
+		truncate_identifier(truncated[i], strlen(truncated[i]), true);
+		feature_elems[i] = CStringGetTextDatum(truncated[i]);
 		for (int j = 0; j < i; j++)
-			if (strcmp(TextDatumGetCString(feature_elems[i]), TextDatumGetCString(feature_elems[j])) == 0)
+			if (strcmp(truncated[i], truncated[j]) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("feature \"%s\" is named twice", TextDatumGetCString(feature_elems[i]))));
+						 errmsg("feature \"%s\" is named twice", truncated[i]),
+						 strcmp(given_names[i], given_names[j]) != 0 ?
+						 errdetail("Feature names are truncated to %d bytes, as identifiers are.", NAMEDATALEN - 1) : 0));
 	}
 
 	features = construct_array(feature_elems, nfeatures, TEXTOID, -1, false, TYPALIGN_INT);
@@ -1115,10 +1117,10 @@ import_model(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("multiclass model has num_class %d", num_class)));
 
-	/* store as UBJ; check that its trees compile (when covered) before registering */
+	/* store as UBJ; check that its trees compile, as loading will (for scoring or explain), before registering */
 	ubj = XgbSave(booster, "ubj");
 	json = XgbSave(booster, "json");
-	(void) TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, false, &why_not);
+	(void) TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, true, &why_not);
 
 	nclasses = ClassificationObjective(objective) ? (num_class > 1 ? num_class : 2) : 0;
 	class_elems = palloc(Max(nclasses, 1) * sizeof(Datum));
