@@ -220,9 +220,13 @@ SELECT (g % 7)::float8 AS "a=v", CASE WHEN g % 2 = 0 THEN 'u' ELSE 'v' END AS a,
 SELECT version FROM mlops.train('eq_names', 'eq_names', 'y', 'linear', test_fraction => 0);
 SELECT count(*) FILTER (WHERE round(mlops.predict('eq_names', e)) = y) AS correct, count(*) FROM eq_names e;
 SELECT jsonb_object_keys(mlops.explain('eq_names', e) -> 'contributions') AS input FROM eq_names e LIMIT 3;
--- a query source may start with comments, end in a "--" comment or in semicolons
+-- a query source may start and end with comments and end in semicolons
 SELECT round((mlops.evaluate('eq_names', E'-- every row\n/* a /* nested */ comment */ SELECT * FROM eq_names -- all of them\n;\n')->>'mae')::numeric, 6) AS mae;
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', E'-- no query')$$);
+-- comments after the semicolon too (the query is what the parser delimits); two statements are refused
+SELECT round((mlops.evaluate('eq_names', E'SELECT * FROM eq_names; -- done')->>'mae')::numeric, 6) AS mae;
+SELECT round((mlops.evaluate('eq_names', 'SELECT * FROM eq_names; /* done */ ;')->>'mae')::numeric, 6) AS mae;
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'SELECT * FROM eq_names; SELECT 1')$$);
 -- the split key hashes each column in turn: a feature equal to the target (or to twice it) does
 -- not cancel the target out of it, which gave every row one key and put them all on one side
 SELECT version > 0 AS trained FROM mlops.train('same_as_target',

@@ -13,6 +13,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "parser/parse_type.h"
+#include "parser/parser.h"
 #include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -84,8 +85,10 @@ SourceIsQuery(const char *source)
  * schema-qualified name. An unknown relation is reported here (42P01), before
  * any SQL is built from the name. An empty source, or one of white space and
  * comments only, names nothing (22023; a NULL one is refused by the callers,
- * 22004). A query may end in a "--" comment, hence the line break before the
- * closing parenthesis, and in semicolons, which are left out.
+ * 22004). A query is taken as PostgreSQL's parser delimits it: comments and
+ * semicolons after it are left out (a "--" comment within it is why a line
+ * break precedes the closing parenthesis), and a second statement is refused
+ * (42601).
  */
 static char *
 SourceFromItem(const char *source)
@@ -101,11 +104,18 @@ SourceFromItem(const char *source)
 				 errhint("Give a table or view name, or a SELECT query.")));
 	if (SourceIsQuery(source))
 	{
-		int			len = strlen(source);
+		List	   *statements = raw_parser(source, RAW_PARSE_DEFAULT);
+		RawStmt    *query;
 
-		while (len > 0 && (isspace((unsigned char) source[len - 1]) || source[len - 1] == ';'))
-			len--;
-		return psprintf("(%.*s\n)", len, source);
+		if (list_length(statements) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("source must be a single query"),
+					 errdetail("It holds %d statements.", list_length(statements))));
+		query = linitial_node(RawStmt, statements);
+		/* stmt_len 0: the query runs to the end of the text */
+		return psprintf("(%.*s\n)", query->stmt_len > 0 ? query->stmt_len : (int) strlen(source + query->stmt_location),
+						source + query->stmt_location);
 	}
 
 	names = stringToQualifiedNameList(source);
