@@ -253,7 +253,7 @@ ReportSectionEnd(StringInfo out)
 	appendStringInfoString(out, "</section>\n");
 }
 
-/* Says why there is no plot or table where one would be. */
+/* A note under a section: why a plot or table is missing, or what a table leaves out. */
 static void
 ReportNote(StringInfo out, const char *text)
 {

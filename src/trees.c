@@ -107,8 +107,9 @@ typedef enum Place
 
 /*
  * The deepest tree import_model takes: explain's TreeSHAP (treeshap.c) keeps
- * about 8 bytes × depth × min(depth, features) of paths per call, at most 9 MB
- * under this limit.
+ * a path of up to min(level, features) + 2 elements of 16 bytes per level, 16
+ * bytes × depth × features when features are few, about 8 bytes × depth²
+ * when they are not: about 8 MB a call under this limit.
  */
 #define TREE_MAX_DEPTH 1024
 

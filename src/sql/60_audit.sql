@@ -153,7 +153,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_install(regclass, text[]) IS
-    'internal: installs or replaces the audit triggers of a table and logs ENABLE with its ignored columns';
+    'internal: installs or replaces the audit triggers of a table (the event trigger logs their creation as ENABLE)';
 
 -- The ignored columns of an audit row trigger: its arguments.
 CREATE FUNCTION mlops._audit_ignored_columns(trigger oid) RETURNS text[]
