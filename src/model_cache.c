@@ -280,10 +280,12 @@ DecodeLinear(ScoringModel *m, HeapTuple tup, TupleDesc desc)
 
 		for (int c = first; c <= last; c++, t++)
 		{
-			const char *expected = c < 0 ? in->name : psprintf("%s=%s", in->name, in->categories[c]);
+			char	   *expected = c < 0 ? in->name : psprintf("%s=%s", in->name, in->categories[c]);
 
 			if (t >= m->nterms || m->terms[t] == NULL || strcmp(m->terms[t], expected) != 0)
 				BadVersion(m, psprintf("Term %d of its linear-json artifact is not \"%s\".", t + 1, expected));
+			if (c >= 0)
+				pfree(expected);	/* the model's context lives as long as it is cached */
 			m->term_input[t] = i;
 			m->term_category[t] = c;
 		}
