@@ -4,59 +4,33 @@ pg_cancel_backend in each of its stages (test_linear_cancel.py and
 test_xgboost.py cover training's): evaluate's roc_auc, which sorts every
 scored row once the source is read, and profile's sort of the categories of
 a text column of millions of distinct values."""
-import threading
 import time
 
-import psycopg2
-
-from mlops_test import check, connect, finish, fresh_database, query
+from mlops_test import cancelled, check, connect, finish, fresh_database, query
 
 DB = "test_cancel"
 conn = fresh_database(DB, datasets=False)
 other = connect(DB)
-(pid,), = query(conn, "SELECT pg_backend_pid()")
 
 
-def cancelled_once(sql, sequence, takes, settle):
-    """Runs sql, cancelling it `settle` seconds after it has taken `takes`
-    values of `sequence` (which any session sees at once: a source's last row
-    takes one each time the source is read); returns its SQLSTATE and the
-    seconds from the cancel to the error."""
-    at = {}
-    query(conn, f"SELECT setval('{sequence}', 1, false)")
+def after_reads(sequence, takes, settle):
+    """A when_to_cancel for cancelled(): true `settle` seconds after `takes`
+    more values of `sequence` were taken (any session sees them at once: a
+    source's last row takes one each time the source is read), counted from
+    when it starts waiting, long before a big source's last row; false if the
+    statement ends first."""
+    def taken():
+        return query(other, f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {sequence}")[0][0]
 
-    def canceller():
-        while query(other, f"SELECT is_called AND last_value >= %s FROM {sequence}", (takes,)) != [(True,)]:
+    def when(running):
+        target = taken() + takes
+        while taken() < target:
             if not running.is_set():
-                return
+                return False
             time.sleep(0.02)
         time.sleep(settle)
-        at["t"] = time.perf_counter()
-        query(other, "SELECT pg_cancel_backend(%s)", (pid,))
-
-    running = threading.Event()
-    running.set()
-    t = threading.Thread(target=canceller)
-    t.start()
-    try:
-        query(conn, sql)
-        code = None
-    except psycopg2.Error as e:
-        code = e.pgcode
-    end = time.perf_counter()
-    running.clear()
-    t.join()
-    return code, end - at.get("t", end)
-
-
-def cancelled(sql, sequence, takes, settle):
-    """cancelled_once, measured once more when slower than a second: on a
-    loaded shared machine one slow wake-up is noise, a stage that does not
-    check for interrupts is slow every time."""
-    code, latency = cancelled_once(sql, sequence, takes, settle)
-    if code == "57014" and latency >= 1.0:
-        code, latency = cancelled_once(sql, sequence, takes, settle)
-    return code, latency
+        return True
+    return when
 
 
 def check_stops_after_reading(what, call, source, n):
@@ -67,7 +41,7 @@ def check_stops_after_reading(what, call, source, n):
     query(conn, "SELECT setval('last_row', 1, false)")
     query(conn, call.format(source=source(10)))
     (reads,), = query(conn, "SELECT last_value FROM last_row")
-    code, latency = cancelled(call.format(source=source(n)), "last_row", reads, 0.3)
+    code, latency = cancelled(conn, other, call.format(source=source(n)), after_reads("last_row", reads, 0.3))
     check(code == "57014" and latency < 1.0,
           f"{what}: pg_cancel_backend after the source was read stops it in {latency:.3f} s (57014)")
 

@@ -2,49 +2,25 @@
 """A long train() over a large query source is cancelled within a second
 (pg_cancel_backend and statement_timeout), leaving no run and no version
 behind, and the session usable."""
-import threading
 import time
 
 import psycopg2
 
-from mlops_test import check, connect, finish, fresh_database, query
+from mlops_test import cancelled, check, connect, finish, fresh_database, query
 
 conn = fresh_database("test_linear_cancel", datasets=False)
 other = connect("test_linear_cancel")
-(pid,), = query(conn, "SELECT pg_backend_pid()")
 
 # a source that takes far longer than the test to read
 slow = ("SELECT g::float8 AS x, (g % 7)::float8 AS z, (g % 2) AS y "
         "FROM generate_series(1, 200000000) g")
 
 
-def cancel_after(delay):
-    time.sleep(delay)
-    start = time.perf_counter()
-    query(other, "SELECT pg_cancel_backend(%s)", (pid,))
-    return start
-
-
 def cancelled_train(source, algorithm, delay, extra=""):
     """Runs a train() that pg_cancel_backend interrupts after `delay` seconds;
-    returns its SQLSTATE and the seconds from the cancel to the error. A
-    latency over a second is measured once more: on a loaded shared machine
-    one slow wake-up is noise, a training that does not check for interrupts
-    is slow every time."""
-    for attempt in range(2):
-        started = {}
-        t = threading.Thread(target=lambda: started.setdefault("at", cancel_after(delay)))
-        t.start()
-        try:
-            query(conn, f"SELECT * FROM mlops.train('slow', %s, 'y', %s{extra})", (source, algorithm))
-            code = None
-        except psycopg2.Error as e:
-            code = e.pgcode
-        t.join()
-        latency = time.perf_counter() - started["at"]
-        if code != "57014" or latency < 1.0:
-            break
-    return code, latency
+    returns its SQLSTATE and the seconds from the cancel to the error."""
+    return cancelled(conn, other, f"SELECT * FROM mlops.train('slow', %s, 'y', %s{extra})",
+                     lambda running: time.sleep(delay) or True, (source, algorithm))
 
 
 for algorithm in ("linear", "logistic"):

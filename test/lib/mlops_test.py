@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 
 import psycopg2
 
@@ -122,6 +124,41 @@ def expect_error(conn, sql, sqlstate, params=None):
         return e.pgerror
     check(False, f"{sql[:70]!r} fails with {sqlstate} (it succeeded)")
     return None
+
+
+def cancelled(conn, other, sql, when_to_cancel, params=None):
+    """Runs sql on conn, which connection other cancels (pg_cancel_backend)
+    once when_to_cancel(running) returns true (running: an Event cleared when
+    the statement has ended, for a wait that polls); returns the statement's
+    SQLSTATE (None if it finished) and the seconds from the cancel to the
+    error. A latency over a second is measured once more: on a loaded shared
+    machine one slow wake-up is noise, a stage that does not check for
+    interrupts is slow every time."""
+    (pid,), = query(conn, "SELECT pg_backend_pid()")
+    for _ in range(2):
+        sent = {}
+        running = threading.Event()
+        running.set()
+
+        def cancel():
+            if when_to_cancel(running):
+                sent["at"] = time.perf_counter()
+                query(other, "SELECT pg_cancel_backend(%s)", (pid,))
+
+        t = threading.Thread(target=cancel)
+        t.start()
+        try:
+            query(conn, sql, params)
+            code = None
+        except psycopg2.Error as e:
+            code = e.pgcode
+        end = time.perf_counter()
+        running.clear()
+        t.join()
+        latency = end - sent.get("at", end)
+        if code != "57014" or latency < 1.0:
+            break
+    return code, latency
 
 
 def finish():
