@@ -207,9 +207,8 @@ DatasetReserveMemory(Dataset *ds, Size bytes, const char *what)
  * Sets what the version's drift profile holds now (bytes, in all) — the
  * profile builder's row sample, up to 200,000 rows of every numeric input,
  * and its categories (as its ProfileMemoryHook), then the building of its
- * jsonb, then the jsonb
- * — counted against mlops.max_training_memory like the rows an algorithm
- * holds.
+ * jsonb, then the jsonb — counted against mlops.max_training_memory like the
+ * rows an algorithm holds.
  */
 static void
 ChargeProfileMemory(void *arg, Size bytes)
