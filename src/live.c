@@ -23,6 +23,7 @@
 
 #include "mlops/metrics.h"
 #include "mlops/settings.h"
+#include "mlops/spi_plan.h"
 
 PG_FUNCTION_INFO_V1(quality_agg_transfn);
 PG_FUNCTION_INFO_V1(quality_agg_finalfn);
@@ -204,21 +205,13 @@ Datum
 key_logged(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		values[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
 	bool		found;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			types[2] = {INT8OID, TEXTOID};
-		SPIPlanPtr	prepared = SPI_prepare("SELECT FROM mlops.prediction_log l WHERE l.model_id = $1 AND l.key = $2",
-										   2, types);
-
-		if (prepared == NULL || SPI_keepplan(prepared) != 0)
-			elog(ERROR, "could not prepare the prediction_log probe: %s", SPI_result_code_string(SPI_result));
-		plan = prepared;
-	}
+	SpiKeptPlan(&plan, "SELECT FROM mlops.prediction_log l WHERE l.model_id = $1 AND l.key = $2", 2, types);
 	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "the prediction_log probe failed");
 	found = SPI_processed > 0;

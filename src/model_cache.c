@@ -21,6 +21,7 @@
 #include "mlops/arrays.h"
 #include "mlops/model_cache.h"
 #include "mlops/settings.h"
+#include "mlops/spi_plan.h"
 
 static dlist_head cache = DLIST_STATIC_INIT(cache);	/* most recently used first */
 static int	cache_count = 0;
@@ -354,6 +355,7 @@ static ScoringModel *
 ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8OID, INT4OID};
 	MemoryContext context;
 	MemoryContext old;
 	ScoringModel *m;
@@ -381,14 +383,7 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (plan == NULL)
-		{
-			Oid			types[2] = {INT8OID, INT4OID};
-
-			plan = SPI_prepare("SELECT * FROM mlops._model_artifact($1, $2)", 2, types);
-			if (plan == NULL || SPI_keepplan(plan) != 0)
-				elog(ERROR, "could not prepare the model loading query");
-		}
+		SpiKeptPlan(&plan, "SELECT * FROM mlops._model_artifact($1, $2)", 2, types);
 		args[0] = Int64GetDatum(model_id);
 		args[1] = Int32GetDatum(version);
 		SetUserIdAndSecContext(RegistryOwner(registry),

@@ -41,6 +41,7 @@
 #include "mlops/scoring.h"
 #include "mlops/settings.h"
 #include "mlops/source.h"
+#include "mlops/spi_plan.h"
 #include "mlops/trees.h"
 #include "mlops/xgb.h"
 
@@ -231,20 +232,14 @@ static void
 ResolveThroughSpi(const char *ref, Resolution *res)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			type = TEXTOID;
 	Datum		arg = CStringGetTextDatum(ref);
 	bool		isnull;
 	MemoryContext caller = CurrentMemoryContext;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			type = TEXTOID;
-
-		plan = SPI_prepare("SELECT model, version, model_id FROM mlops.resolve_model($1)", 1, &type);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the model resolution query");
-	}
+	SpiKeptPlan(&plan, "SELECT model, version, model_id FROM mlops.resolve_model($1)", 1, &type);
 	if (SPI_execute_plan(plan, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "mlops.resolve_model returned no row");
 	res->name = MemoryContextStrdup(TopMemoryContext,
