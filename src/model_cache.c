@@ -326,6 +326,7 @@ DecodeXgboost(ScoringModel *m)
 		m->noutputs = XgbNumOutputs(config);
 		pfree(config);			/* not kept in the model's long-lived context */
 	}
+	XgbReleaseFreedMemory();	/* what parsing and compiling the model freed */
 	if (m->classification ? !(m->noutputs == 1 && m->nclasses == 2) && m->noutputs != m->nclasses
 		: m->noutputs != 1)
 		BadVersion(m, "Its XGBoost model does not have one output, or one per class.");

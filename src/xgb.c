@@ -7,6 +7,7 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -76,11 +77,21 @@ XgbSignalsOn(const sigset_t *saved)
 
 /* ---- boosters: load, save, inspect -------------------------------------- */
 
-/* Memory-context callback: frees the booster owned by the context. */
+/* Returns the heap's free memory to the operating system (see xgb.h). */
+void
+XgbReleaseFreedMemory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+/* Memory-context callback: frees the booster owned by the context, and the memory it held. */
 static void
 XgbFreeCallback(void *arg)
 {
 	XGBoosterFree((BoosterHandle) arg);
+	XgbReleaseFreedMemory();
 }
 
 /*

@@ -117,7 +117,7 @@ XgbLogCallback(const char *msg)
 	log_text[log_len] = '\0';
 }
 
-/* Memory-context callback: frees the handles still held. */
+/* Memory-context callback: frees the handles still held, and the memory libxgboost freed. */
 static void
 XgbHandlesFree(void *arg)
 {
@@ -132,6 +132,7 @@ XgbHandlesFree(void *arg)
 	if (h->booster)
 		XGBoosterFree(h->booster);
 	h->dtrain = h->dtest = h->proxy = h->booster = NULL;
+	XgbReleaseFreedMemory();
 }
 
 /* Handles owned by the current memory context: freed when it is reset or deleted. */

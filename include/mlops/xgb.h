@@ -71,6 +71,16 @@ typedef enum XgbPredictKind
  */
 extern BoosterHandle XgbLoad(const void *data, size_t len, MemoryContext owner);
 
+/*
+ * Returns the process heap's free memory to the operating system. Parsing a
+ * model or training one, libxgboost mallocs and frees hundreds of MB; glibc
+ * keeps what is freed (its trim threshold grows with the largest block freed),
+ * so without this a session that imported a large model would hold that
+ * memory until it disconnects. Called after boosters and training handles are
+ * freed, and after a model is decoded for scoring.
+ */
+extern void XgbReleaseFreedMemory(void);
+
 /* The model serialised as "json" or "ubj", as a palloc'd bytea. */
 extern bytea *XgbSave(BoosterHandle booster, const char *format);
 
