@@ -44,7 +44,9 @@ INSERT INTO items (id, name, qty, price, ratio, flags, doc, raw, pt, day, secret
 VALUES (3, 'washer', 1, 1e-20, 1.5e300, '{}', '[]', '\xdeadbeef', (NULL, 'x'), 'infinity', 's3');
 SELECT new_row = to_jsonb(i) - 'secret' AS same_as_to_jsonb
   FROM log, items i WHERE log.id = (SELECT max(id) FROM log) AND i.id = 3;
--- every type, in and out of arrays and composites, as to_jsonb() has it
+-- every type, in and out of arrays and composites, as to_jsonb() has it under
+-- the default output settings in UTC, whatever the writer's (this suite runs
+-- with DateStyle Postgres, IntervalStyle postgres_verbose, TimeZone PST8PDT)
 CREATE TYPE mood AS ENUM ('sad', 'ok');
 CREATE TABLE kinds (
     i2 int2, i8 int8, f4 float4, f8 float8, n numeric(12, 4), m money, t text, vc varchar(10), c char(5),
@@ -59,9 +61,15 @@ INSERT INTO kinds VALUES (-2, 9007199254740993, 1.1, 1e-310, 12345678.1234, 3.5,
     '{"z": {"y": null}}', '<a>x</a>', '{{1,2},{3,NULL}}', '{"a,b",NULL}', '{infinity,2020-01-01}', (7, 'seven'),
     ARRAY[(1, 'a')::pair, NULL], 5, 'ok', '[1,5)', '(1.5,2)', B'1010', 'fat cat', 42);
 INSERT INTO kinds DEFAULT VALUES;
+SET TimeZone = 'UTC';
+SET DateStyle = ISO;
+SET IntervalStyle = postgres;
 SELECT count(*) AS rows, count(*) FILTER (WHERE l.new_row = to_jsonb(k)) AS same_as_to_jsonb
   FROM kinds k JOIN log l ON l.table_name = 'public.kinds' AND l.op = 'INSERT'
    AND l.new_row -> 'i2' IS NOT DISTINCT FROM to_jsonb(k) -> 'i2';
+RESET TimeZone;
+RESET DateStyle;
+RESET IntervalStyle;
 SELECT key, value FROM log, jsonb_each(new_row)
  WHERE table_name = 'public.kinds' AND op = 'INSERT' AND new_row ->> 'i2' = '-2' AND key <> 'm' ORDER BY key;
 
@@ -538,8 +546,8 @@ SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 4 FROM log) ORDER BY
 DROP SERVER elsewhere;
 DROP EXTENSION postgres_fdw;
 
--- a timestamptz is written in the time zone of the moment, changed by another
--- trigger of the same statement included, as to_jsonb() then writes it
+-- a timestamptz is written in UTC whatever the time zone of the moment, changed
+-- by another trigger of the same statement included
 SET TimeZone = 'UTC';
 CREATE TABLE zoned (id int, at timestamptz);
 SELECT mlops.enable_audit('zoned');

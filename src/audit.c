@@ -42,7 +42,6 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
-#include "pgtime.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
@@ -67,6 +66,7 @@
 #include "utils/xid8.h"
 
 #include "mlops/args.h"
+#include "mlops/canonical_output.h"
 
 #define AUDIT_HASH_LEN 32		/* sha256 */
 
@@ -100,7 +100,7 @@ typedef enum JsonKind
 	JSON_FLOAT,					/* float4, float8: through their text */
 	JSON_TEXT,					/* text, varchar, bpchar */
 	JSON_JSONB,
-	JSON_DATETIME,				/* date, timestamp(tz): ISO 8601 strings */
+	JSON_DATETIME,				/* date, timestamp(tz): ISO 8601 strings, timestamptz in UTC */
 	JSON_OTHER					/* anything else: to_jsonb() of the value */
 } JsonKind;
 
@@ -116,10 +116,9 @@ typedef struct AuditAttr
 	char	   *key_text;		/* the name as a JSON string, then ": " */
 	int			key_text_len;
 	FmgrInfo	convert;		/* output function (JSON_FLOAT) or to_jsonb (JSON_OTHER) */
-	/* JSON_DATETIME: the last value seen, the time zone and its text (rows often share one, e.g. now()) */
+	/* JSON_DATETIME: the last value seen and its text (rows often share one, e.g. now()) */
 	bool		have_last;
 	Datum		last;
-	pg_tz	   *last_tz;
 	char		last_text[MAXDATELEN + 1];
 } AuditAttr;
 
@@ -144,6 +143,7 @@ typedef struct AuditTable
 	MemoryContext cxt;			/* where this lives: the statement's */
 	text	   *name;			/* schema-qualified, quoted as needed */
 	int			nkeys;			/* audited columns */
+	int			output_settings;	/* the settings their text depends on (OUTPUT_* flags) */
 	int		   *keys;			/* their indexes in attrs, in jsonb's order of keys */
 	/* the changed columns of the last UPDATE logged: the rows of a statement mostly change the same ones */
 	ChangedNames last_changed;
@@ -1052,6 +1052,7 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 			case FLOAT4OID:
 			case FLOAT8OID:
 				a->kind = JSON_FLOAT;
+				t->output_settings |= OUTPUT_FLOAT;
 				getTypeOutputInfo(att->atttypid, &output, &varlena);
 				fmgr_info_cxt(output, &a->convert, flinfo->fn_mcxt);
 				break;
@@ -1071,6 +1072,7 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 			default:
 				/* to_jsonb() finds the type of its argument in fn_expr */
 				a->kind = JSON_OTHER;
+				t->output_settings |= TypeOutputSettings(att->atttypid);
 				fmgr_info_cxt(F_TO_JSONB, &a->convert, flinfo->fn_mcxt);
 				a->convert.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
 														   list_make1(makeNullConst(att->atttypid, att->atttypmod,
@@ -1235,12 +1237,13 @@ RenderValue(AuditAttr *a, Datum value, JsonbValue *v, StringInfo out)
 			JsonbToValue(DatumGetJsonbP(value), v);
 			break;
 		case JSON_DATETIME:
-			/* a timestamptz's text depends on TimeZone, which another trigger may have changed */
-			if (!a->have_last || a->last != value || a->last_tz != session_timezone)
+			if (!a->have_last || a->last != value)
 			{
-				JsonEncodeDateTime(a->last_text, value, a->basetype, NULL);
+				/* a timestamptz in UTC, whatever the writer's TimeZone */
+				static const int utc = 0;
+
+				JsonEncodeDateTime(a->last_text, value, a->basetype, &utc);
 				a->last = value;
-				a->last_tz = session_timezone;
 				a->have_last = true;
 			}
 			v->type = jbvString;
@@ -1432,6 +1435,7 @@ audit_trigger(PG_FUNCTION_ARGS)
 	RowImage	old_row,
 				new_row;
 	const char *op;
+	int			level;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
 		ereport(ERROR,
@@ -1473,11 +1477,14 @@ audit_trigger(PG_FUNCTION_ARGS)
 	else
 		op = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? "INSERT" : "DELETE";
 
+	/* the row's text must not depend on the writer's settings (the log is compared, and hashed, as text) */
+	level = CanonicalOutputBegin(t->output_settings);
 	if (old_values)
 		RenderRow(t, old_values, old_nulls, NULL, NULL, &old_row);
 	if (new_values)
 		RenderRow(t, new_values, new_nulls, old_values ? &old_row : NULL, changed ? changed->changed : NULL,
 				  &new_row);
+	CanonicalOutputEnd(level);
 	AuditAppend(t->relid, t->name, op, old_values ? &old_row : NULL, new_values ? &new_row : NULL, changed, true);
 	return PointerGetDatum(NULL);
 }

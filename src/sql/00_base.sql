@@ -58,6 +58,18 @@ COMMENT ON FUNCTION mlops.invoker() IS
     'the role that called into mlops (current_user outside every SECURITY DEFINER function), recorded as "who"';
 GRANT EXECUTE ON FUNCTION mlops.invoker() TO mlops_scorer;
 
+-- What mlops stores as jsonb from a value (metrics, logged features) must not
+-- depend on the writer's extra_float_digits, DateStyle, IntervalStyle,
+-- TimeZone, bytea_output or lc_monetary. STABLE like to_jsonb (a type's
+-- output function may read the catalog); it changes settings only for the
+-- length of the conversion, at a GUC nest level, which parallel workers allow.
+CREATE FUNCTION mlops._to_jsonb_canonical(value anyelement) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'to_jsonb_canonical'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops._to_jsonb_canonical(anyelement) IS
+    'internal: to_jsonb(value) as it is under the default output settings with TimeZone UTC (floats exact), whatever the session''s';
+GRANT EXECUTE ON FUNCTION mlops._to_jsonb_canonical(anyelement) TO mlops_scorer;
+
 -- Raises 22004 (null_value_not_allowed) when a required argument is NULL.
 CREATE FUNCTION mlops._require(value anyelement, argument text) RETURNS anyelement
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE

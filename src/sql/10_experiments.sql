@@ -254,8 +254,7 @@ CREATE VIEW mlops.runs AS
 SELECT r.id AS run_id, e.name AS experiment, r.run_name, r.status, r.started_at, r.ended_at,
        coalesce(r.ended_at, clock_timestamp()) - r.started_at AS duration,
        coalesce((SELECT jsonb_object_agg(p.key, p.value) FROM mlops.run_param p WHERE p.run_id = r.id), '{}') AS params,
-       coalesce((SELECT jsonb_object_agg(m.key, CASE WHEN m.value IN ('NaN', 'Infinity', '-Infinity')
-                                                    THEN to_jsonb(m.value::text) ELSE to_jsonb(m.value) END)
+       coalesce((SELECT jsonb_object_agg(m.key, mlops._to_jsonb_canonical(m.value))
                    FROM (SELECT DISTINCT ON (key) key, value FROM mlops.run_metric
                           WHERE run_id = r.id ORDER BY key, step DESC, id DESC) m), '{}') AS metrics,
        coalesce((SELECT jsonb_object_agg(t.key, t.value) FROM mlops.run_tag t WHERE t.run_id = r.id), '{}') AS tags,

@@ -140,7 +140,7 @@ DECLARE
 BEGIN
     SELECT * INTO STRICT r FROM mlops._resolve_logged(model, key);
     p := mlops.predict(r.ref, features);
-    PERFORM mlops._log_prediction(r.model_id, r.version, key, pg_catalog.to_jsonb(features), p,
+    PERFORM mlops._log_prediction(r.model_id, r.version, key, mlops._to_jsonb_canonical(features), p,
                                   CASE WHEN r.classification THEN mlops.predict_proba(r.ref, features) END);
     RETURN p;
 END
@@ -157,7 +157,7 @@ DECLARE
 BEGIN
     SELECT * INTO STRICT r FROM mlops._resolve_logged(model, key);
     p := mlops.predict(r.ref, features);
-    PERFORM mlops._log_prediction(r.model_id, r.version, key, pg_catalog.to_jsonb(features), p,
+    PERFORM mlops._log_prediction(r.model_id, r.version, key, mlops._to_jsonb_canonical(features), p,
                                   CASE WHEN r.classification THEN mlops.predict_proba(r.ref, features) END);
     RETURN p;
 END

@@ -1,0 +1,186 @@
+/*
+ * canonical_output.c — values turned into text (and JSON) as they are under
+ * the default output settings, whatever the session's.
+ *
+ * What mlops stores as text or jsonb (the audit log's rows, prediction_log's
+ * features, run metrics as jsonb) must not depend on who wrote it: float8out
+ * rounds at extra_float_digits <= 0, and DateStyle, IntervalStyle, TimeZone,
+ * bytea_output and lc_monetary change how dates, intervals, bytea and money
+ * are spelled. The canonical settings are PostgreSQL's defaults, with TimeZone
+ * UTC: extra_float_digits 1 (shortest exact), DateStyle ISO, IntervalStyle
+ * postgres, bytea_output hex, lc_monetary C. They are set, for the length of
+ * one conversion, only where the session's differ, and only those that the
+ * value's type depends on, so that a session at the defaults pays nothing.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/bytea.h"
+#include "utils/float.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/pg_locale.h"
+#include "utils/typcache.h"
+
+#include "mlops/canonical_output.h"
+
+/*
+ * The settings the text of a value of type typid depends on: those of its
+ * base type (a domain), its elements (an array), its subtype (a range or a
+ * multirange) or its columns (a composite); every setting for an anonymous
+ * record, whose columns are not known. Types of other extensions count as
+ * depending on none.
+ */
+int
+TypeOutputSettings(Oid typid)
+{
+	Oid			inner;
+	int			flags = 0;
+
+	check_stack_depth();
+	typid = getBaseType(typid);
+	switch (typid)
+	{
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case POINTOID:
+		case LSEGOID:
+		case PATHOID:
+		case BOXOID:
+		case POLYGONOID:
+		case LINEOID:
+		case CIRCLEOID:
+			return OUTPUT_FLOAT;
+		case DATEOID:
+		case TIMESTAMPOID:
+			return OUTPUT_DATESTYLE;
+		case TIMESTAMPTZOID:
+			return OUTPUT_DATESTYLE | OUTPUT_TIMEZONE;
+		case INTERVALOID:
+			return OUTPUT_INTERVALSTYLE;
+		case BYTEAOID:
+			return OUTPUT_BYTEA;
+		case CASHOID:
+			return OUTPUT_MONETARY;
+		case RECORDOID:
+			return OUTPUT_ALL;
+	}
+	if ((inner = get_element_type(typid)) != InvalidOid)
+		return TypeOutputSettings(inner);
+	if ((inner = get_range_subtype(typid)) != InvalidOid)
+		return TypeOutputSettings(inner);
+	if ((inner = get_multirange_range(typid)) != InvalidOid)
+		return TypeOutputSettings(inner);
+	if (get_typtype(typid) == TYPTYPE_COMPOSITE)
+	{
+		TupleDesc	desc = lookup_rowtype_tupdesc(typid, -1);
+
+		for (int i = 0; i < desc->natts; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped)
+				flags |= TypeOutputSettings(TupleDescAttr(desc, i)->atttypid);
+		ReleaseTupleDesc(desc);
+	}
+	return flags;
+}
+
+/* True when the session's time zone is UTC (a fixed offset of 0). */
+static bool
+TimeZoneIsUtc(void)
+{
+	long int	gmtoff;
+
+	return pg_get_timezone_offset(session_timezone, &gmtoff) && gmtoff == 0;
+}
+
+/* Sets one setting, saved to be restored at the GUC nest level opened before. */
+static void
+SetCanonical(const char *name, const char *value)
+{
+	(void) set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * Puts the settings of flags that differ from their canonical values to them,
+ * at a new GUC nest level, until CanonicalOutputEnd; returns that level, or
+ * -1 when every one of them was canonical already (the common case, which
+ * costs a few comparisons). An error in between restores them as the
+ * (sub)transaction aborts.
+ */
+int
+CanonicalOutputBegin(int flags)
+{
+	bool		float_ok = !(flags & OUTPUT_FLOAT) || extra_float_digits > 0;
+	bool		date_ok = !(flags & OUTPUT_DATESTYLE) || DateStyle == USE_ISO_DATES;
+	bool		interval_ok = !(flags & OUTPUT_INTERVALSTYLE) || IntervalStyle == INTSTYLE_POSTGRES;
+	bool		zone_ok = !(flags & OUTPUT_TIMEZONE) || TimeZoneIsUtc();
+	bool		bytea_ok = !(flags & OUTPUT_BYTEA) || bytea_output == BYTEA_OUTPUT_HEX;
+	bool		money_ok = !(flags & OUTPUT_MONETARY) ||
+		strcmp(locale_monetary, "C") == 0 || strcmp(locale_monetary, "POSIX") == 0;
+	int			level;
+
+	if (float_ok && date_ok && interval_ok && zone_ok && bytea_ok && money_ok)
+		return -1;
+	level = NewGUCNestLevel();
+	if (!float_ok)
+		SetCanonical("extra_float_digits", "1");
+	if (!date_ok)
+		SetCanonical("DateStyle", "ISO");
+	if (!interval_ok)
+		SetCanonical("IntervalStyle", "postgres");
+	if (!zone_ok)
+		SetCanonical("TimeZone", "UTC");
+	if (!bytea_ok)
+		SetCanonical("bytea_output", "hex");
+	if (!money_ok)
+		SetCanonical("lc_monetary", "C");
+	return level;
+}
+
+/* Restores the settings CanonicalOutputBegin changed (none for level -1). */
+void
+CanonicalOutputEnd(int level)
+{
+	if (level >= 0)
+		AtEOXact_GUC(true, level);
+}
+
+/* What mlops._to_jsonb_canonical keeps per call site. */
+typedef struct ToJsonbCall
+{
+	int			flags;			/* the settings the argument's type depends on */
+	FmgrInfo	to_jsonb;		/* to_jsonb(), finding that type in our call's expression */
+} ToJsonbCall;
+
+PG_FUNCTION_INFO_V1(to_jsonb_canonical);
+
+/*
+ * mlops._to_jsonb_canonical(anyelement) — to_jsonb() of the value as it is
+ * under the canonical settings: what mlops stores as jsonb reads the same
+ * whoever wrote it.
+ */
+Datum
+to_jsonb_canonical(PG_FUNCTION_ARGS)
+{
+	ToJsonbCall *call = (ToJsonbCall *) fcinfo->flinfo->fn_extra;
+	int			level;
+	Datum		result;
+
+	if (call == NULL)
+	{
+		call = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(ToJsonbCall));
+		call->flags = TypeOutputSettings(get_fn_expr_argtype(fcinfo->flinfo, 0));
+		fmgr_info_cxt(F_TO_JSONB, &call->to_jsonb, fcinfo->flinfo->fn_mcxt);
+		call->to_jsonb.fn_expr = fcinfo->flinfo->fn_expr;
+		fcinfo->flinfo->fn_extra = call;
+	}
+	level = CanonicalOutputBegin(call->flags);
+	result = FunctionCall1(&call->to_jsonb, PG_GETARG_DATUM(0));
+	CanonicalOutputEnd(level);
+	PG_RETURN_DATUM(result);
+}

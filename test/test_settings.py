@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+"""What mlops stores and shows does not depend on the session's output
+settings: the same action under the defaults and under odd DateStyle,
+IntervalStyle, TimeZone, extra_float_digits, bytea_output and client_encoding
+stores the same numbers and text (run metrics, prediction_log, the promotion
+gate's outcome, monitor runs, audit_log rows), and a log written under one
+setting verifies under another."""
+import re
+
+from mlops_test import check, connect, finish, fresh_database, query
+
+DB = "test_settings"
+conn = fresh_database(DB)
+ODD = {
+    "rounding": ["SET extra_float_digits = -15", "SET DateStyle = 'SQL, DMY'", "SET IntervalStyle = sql_standard",
+                 "SET TimeZone = 'America/St_Johns'", "SET bytea_output = escape"],
+    "german": ["SET extra_float_digits = 0", "SET DateStyle = 'German'", "SET IntervalStyle = iso_8601",
+               "SET TimeZone = '+14'", "SET bytea_output = escape", "SET standard_conforming_strings = off",
+               "SET client_encoding = 'LATIN1'"],
+    "verbose": ["SET extra_float_digits = 3", "SET DateStyle = 'Postgres, DMY'",
+                "SET IntervalStyle = postgres_verbose", "SET TimeZone = 'Pacific/Chatham'"],
+}
+
+
+def session(name=None):
+    """A new connection, under the odd settings `name` (None: the defaults)."""
+    c = connect(DB)
+    for s in ODD.get(name, []):
+        query(c, s)
+    return c
+
+
+default = session()
+odd = {name: session(name) for name in ODD}
+FEATURES = "ARRAY[0.1::float8 + 0.2, 1/3.0::float8, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 2/3.0::float8]"
+
+# --- run metrics (mlops.runs and the experiment report read them) ---------
+run = query(default, "SELECT mlops.start_run('metrics')")[0][0]
+query(default, "SELECT mlops.log_metric(%s, 'third', 1/3.0::float8)", (run,))
+query(default, "SELECT mlops.log_metric(%s, 'roc_auc', 0.99362843729)", (run,))
+query(default, "SELECT mlops.log_metric(%s, 'nan', 'NaN')", (run,))
+query(default, "SELECT mlops.end_run(%s)", (run,))
+want = query(default, "SELECT metrics::text FROM mlops.runs WHERE run_id = %s", (run,))[0][0]
+check('"third": 0.3333333333333333' in want, f"runs shows a metric exactly under the defaults ({want})")
+for name, c in odd.items():
+    got = query(c, "SELECT metrics::text FROM mlops.runs WHERE run_id = %s", (run,))[0][0]
+    check(got == want, f"runs shows the same metrics under {name} settings ({got})")
+
+
+def page(c, sql):
+    """A report page without its times (shown in the session's time zone, as they should)."""
+    return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[^<]*", "", query(c, sql)[0][0])
+
+
+want = page(default, "SELECT mlops.report_experiment('metrics', 'roc_auc')")
+check("0.993628" in want, "the experiment report shows the best run's roc_auc")
+for name, c in odd.items():
+    check(page(c, "SELECT mlops.report_experiment('metrics', 'roc_auc')") == want,
+          f"the experiment report is the same page under {name} settings")
+
+# --- prediction_log --------------------------------------------------------
+query(default, "CREATE TABLE rows_in (k text, age float8, sex float8, bmi float8, bp float8, s1 float8, s2 float8, "
+               "s3 float8, s4 float8, s5 float8, s6 float8, seen timestamptz, wait interval)")
+query(default, "SELECT * FROM mlops.train('d', 'diabetes', 'target', 'linear')")
+
+
+def logged(c, key):
+    """Scores the same features (array and row) with predict_logged under c's settings; returns what the log holds."""
+    query(c, f"SELECT mlops.predict_logged('d', %s, {FEATURES})", (key + "-array",))
+    query(c, f"SELECT mlops.predict_logged('d', %s, r) FROM (SELECT 'x' AS k, v[1] AS age, v[2] AS sex, v[3] AS bmi, "
+             "v[4] AS bp, v[5] AS s1, v[6] AS s2, v[7] AS s3, v[8] AS s4, v[9] AS s5, v[10] AS s6, "
+             "'2026-01-02 03:04:05.25+00'::timestamptz AS seen, '1 day 02:03:04.5'::interval AS wait "
+             f"FROM (SELECT {FEATURES} AS v) f) r", (key + "-row",))
+    return query(default, "SELECT features::text, prediction FROM mlops.prediction_log "
+                          "WHERE key LIKE %s ORDER BY key", (key + "-%",))
+
+
+want = logged(default, "default")
+check("0.30000000000000004" in want[0][0], f"predict_logged logs the features exactly under the defaults ({want[0][0]})")
+for name, c in odd.items():
+    check(logged(c, name) == want, f"predict_logged logs the same features under {name} settings")
+
+# --- audit_log rows ----------------------------------------------------------
+query(default, "CREATE TYPE pair AS (f float8, at timestamptz)")
+query(default, "CREATE TABLE audited (id int PRIMARY KEY, f float8, r real, fa float8[], iv interval, b bytea, "
+               "ts timestamptz, t timestamp, d date, tr tstzrange, dr daterange, p point, c pair, ta timestamptz[], "
+               "nr numrange, ia interval[])")
+query(default, "SELECT mlops.enable_audit('audited')")
+ROW = ("0.1::float8 + 0.2, 0.1::real, ARRAY[1/3.0::float8, 'NaN'], '1 year 2 mons -3 days 04:05:06.5', decode('00ff41', 'hex'), "
+       "'2026-01-02 03:04:05.25+00', '2026-01-02 03:04:05.25', '2026-01-02', "
+       "'[2026-01-02 03:04:05+00, 2026-02-03 00:00+00)', '[2026-01-02, 2026-02-03)', point(0.1::float8 + 0.2, 1), "
+       "ROW(1/3.0::float8, '2026-01-02 03:04:05+00')::pair, ARRAY['2026-01-02 03:04:05+00'::timestamptz], "
+       "'[1.5, 2)', ARRAY['1 day'::interval]")
+
+
+def audited(c, id):
+    """Inserts the same row (as id) under c's settings, then updates its float to one float8out rounds alike at
+    extra_float_digits <= 0; returns the log rows."""
+    query(c, f"INSERT INTO audited VALUES ({id}, {ROW})")
+    query(c, "UPDATE audited SET f = 0.3 WHERE id = %s", (id,))
+    return query(default, "SELECT op, old_row - 'id', new_row - 'id', changed_columns FROM mlops.audit_log "
+                          "WHERE table_name = 'public.audited' AND coalesce(new_row, old_row)->'id' = %s::text::jsonb "
+                          "ORDER BY id", (id,))
+
+
+want = audited(default, 0)
+check(want[0][2]["f"] == 0.30000000000000004 and want[0][2]["ts"] == "2026-01-02T03:04:05.25+00:00",
+      f"the log holds a float exactly and a timestamptz in UTC under the defaults ({want[0][2]})")
+check(want[1][1]["f"] != want[1][2]["f"], "an update of 0.30000000000000004 to 0.3 logs both values apart")
+for i, (name, c) in enumerate(odd.items(), 1):
+    got = audited(c, i)
+    check(got == want, f"the log holds the same rows under {name} settings"
+          + ("" if got == want else f" ({got[0][2]})"))
+for name, c in [("default", default)] + list(odd.items()):
+    check(query(c, "SELECT ok FROM mlops.verify_audit()")[0][0], f"verify_audit accepts the log under {name} settings")
+
+finish()
