@@ -128,7 +128,8 @@ RunSourceQuery(const char *sql, int nargs, Oid *types, Datum *values)
  * functions: the report functions keep the caller's search_path for the
  * sources they read, and a function or operator that someone created in a
  * schema on it, matching better than pg_catalog's, must not run in a report
- * as whoever reads it.
+ * as whoever reads it. extra_float_digits is pinned too, so that the numbers
+ * a query gives as text (value::text) are exact whatever the reader's setting.
  */
 static SPITupleTable *
 RunQuery(const char *sql, int nargs, Oid *types, Datum *values)
@@ -137,6 +138,8 @@ RunQuery(const char *sql, int nargs, Oid *types, Datum *values)
 	SPITupleTable *rows;
 
 	(void) set_config_option("search_path", "pg_catalog, mlops, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	rows = RunSourceQuery(sql, nargs, types, values);
 	AtEOXact_GUC(true, nest_level);

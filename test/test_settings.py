@@ -80,6 +80,51 @@ check("0.30000000000000004" in want[0][0], f"predict_logged logs the features ex
 for name, c in odd.items():
     check(logged(c, name) == want, f"predict_logged logs the same features under {name} settings")
 
+# --- the promotion gate's outcome and the deployments it records -----------
+query(default, "SELECT * FROM mlops.train('d', 'diabetes', 'target', 'linear', features => '{age,sex,bmi}')")
+GATE = "SELECT mlops.promote('d', 2, gate => '{\"min_delta\": 1000.123456789012}')::text"
+want = query(default, GATE)[0][0]
+check(re.search(r'"candidate": \d+\.\d{10,}', want) is not None, f"the gate's outcome is exact under the defaults ({want})")
+for name, c in odd.items():
+    check(query(c, GATE)[0][0] == want, f"the gate's outcome is the same under {name} settings")
+reasons = query(default, "SELECT DISTINCT reason FROM mlops.deployments WHERE model = 'd' AND NOT (gate->>'promoted')::boolean")
+check(len(reasons) == 1, f"deployments records the same reason under every setting ({reasons})")
+
+# --- the statement that publishes a version to another server ------------------
+query(default, "SELECT * FROM mlops.train('thirds', 'SELECT g::float8 AS x, CASE WHEN g % 2 = 0 THEN 1/3.0::float8 "
+               "ELSE 2/3.0::float8 END AS y FROM generate_series(1, 40) g', 'y', 'logistic', 'classification')")
+PUBLISH = ("SELECT mlops._install_statement(model_id, version) FROM mlops.model_version "
+           "WHERE model_id = (SELECT id FROM mlops.model WHERE name = 'thirds')")
+want = query(default, PUBLISH)[0][0]
+check("0.3333333333333333" in want, "the statement publishing a version holds its classes exactly")
+for name, c in odd.items():
+    check(query(c, PUBLISH)[0][0] == want, f"the statement publishing a version is the same under {name} settings")
+
+# --- monitor runs ----------------------------------------------------------
+query(default, "SELECT mlops.create_monitor('mon', 'd:1', 'SELECT * FROM diabetes WHERE age > 0', 'psi', 0.123456789012345)")
+
+
+def monitored(c):
+    """Runs the monitor under c's settings; returns its recorded results and its alert's message."""
+    out = query(c, "SELECT mlops.run_monitor('mon')::text")[0][0]
+    run_id = int(re.search(r'"run_id": (\d+)', out).group(1))
+    rows = query(default, "SELECT feature, value, threshold, drifted FROM mlops.drift_result "
+                          "WHERE run_id = %s ORDER BY feature", (run_id,))
+    alert = query(default, "SELECT message FROM mlops.alert WHERE run_id = %s", (run_id,))
+    return re.sub(r'"(run_id|alert_id)": \d+', "", out), rows, alert
+
+
+want = monitored(default)
+check(len(want[1]) == 10, "a monitor run records one result per feature")
+for name, c in odd.items():
+    check(monitored(c) == want, f"a monitor run records the same values, threshold and message under {name} settings")
+query(default, "SELECT * FROM mlops.train('c', 'breast_cancer', 'target', hyperparams => '{\"n_estimators\": 5}')")
+for model in ["d:1", "c"]:
+    want = page(default, f"SELECT mlops.report('{model}')")
+    for name, c in odd.items():
+        check(page(c, f"SELECT mlops.report('{model}')") == want,
+              f"the report of {model} is the same page under {name} settings")
+
 # --- audit_log rows ----------------------------------------------------------
 query(default, "CREATE TYPE pair AS (f float8, at timestamptz)")
 query(default, "CREATE TABLE audited (id int PRIMARY KEY, f float8, r real, fa float8[], iv interval, b bytea, "

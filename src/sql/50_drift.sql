@@ -246,11 +246,13 @@ COMMENT ON FUNCTION mlops.drop_monitor(text) IS
 -- was dropped meanwhile. The monitor is locked (KEY SHARE) first: a drop that
 -- has not committed is waited for and then finds nothing to record to, rather
 -- than the run failing on the monitor's foreign key (23503), and a later drop
--- waits for this transaction.
+-- waits for this transaction. extra_float_digits is pinned for the threshold
+-- in the summary and in the alert's message.
 CREATE FUNCTION mlops._record_monitor_run(monitor text, model text, version int, results jsonb, error text)
     RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
+    SET extra_float_digits = 1
 AS $$
 DECLARE
     m mlops.monitor;
@@ -295,8 +297,11 @@ COMMENT ON FUNCTION mlops._record_monitor_run(text, text, int, jsonb, text) IS
 
 -- Not SECURITY DEFINER: the monitor's source is read with the caller's privileges
 -- and search_path (which its body is proof against: see 00_base.sql).
+-- extra_float_digits is pinned: the values pass through jsonb on their way to
+-- drift_results and must arrive exact whatever the caller's setting.
 CREATE FUNCTION mlops.run_monitor(name text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET extra_float_digits = 1
 AS $$
 DECLARE
     m record;

@@ -274,9 +274,12 @@ COMMENT ON FUNCTION mlops._record_promotion(text, text, int, int, boolean, text,
 -- it pin search_path: gate.source is named as the caller would name it. So
 -- its body names nothing that a schema on that path could take (see
 -- 00_base.sql): an admin promoting must not call a trainer's function.
+-- extra_float_digits is pinned so that the metrics in the outcome and in its
+-- reason, recorded in deployments, are exact whatever the caller's setting.
 CREATE FUNCTION mlops.promote(model text, version int DEFAULT NULL, alias text DEFAULT 'production',
                               gate jsonb DEFAULT '{}', force boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET extra_float_digits = 1
 AS $$
 DECLARE
     gate_key text;

@@ -98,10 +98,14 @@ COMMENT ON FUNCTION mlops._install_version(text, int, text, text, text[], text, 
 -- The statement that installs a version on another server: a call of
 -- _install_version with every column as a literal. SECURITY DEFINER so that
 -- publish_model reads the registry while it connects with the caller's own
--- user mapping.
+-- user mapping. extra_float_digits is pinned so that the classes travel
+-- exact, bytea_output so that the statement is the same for every caller
+-- (escape would spell a binary artifact up to twice as long as hex).
 CREATE FUNCTION mlops._install_statement(model_id bigint, version int) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
+    SET extra_float_digits = 1
+    SET bytea_output = hex
 BEGIN ATOMIC
     SELECT pg_catalog.format(
                'SELECT mlops._install_version(%L, %s, %L, %L, %L::text[], %L, %L::float8[], %L::jsonb, '
