@@ -125,6 +125,28 @@ for model in ["d:1", "c"]:
         check(page(c, f"SELECT mlops.report('{model}')") == want,
               f"the report of {model} is the same page under {name} settings")
 
+# --- under session_replication_role = replica ------------------------------
+# (a superuser's setting, in which foreign-key actions do not fire): deleting a
+# version or dropping a monitor still takes what belongs to it
+query(default, "SELECT * FROM mlops.train('gone', 'diabetes', 'target', 'linear', features => '{age,sex}')")
+query(default, "SELECT * FROM mlops.train('gone', 'diabetes', 'target', 'linear', features => '{age,bmi}')")
+query(default, "SELECT mlops.predict_logged('gone:2', 'k', ARRAY[0.1, 0.2])")
+query(default, "SELECT mlops.create_monitor('gone_mon', 'gone:2', 'diabetes', 'psi', 0)")
+query(default, "SELECT mlops.run_monitor('gone_mon')")
+replica = session()
+query(replica, "SET session_replication_role = replica")
+query(replica, "SELECT mlops.drop_monitor('gone_mon')")
+query(replica, "SELECT mlops.delete_version('gone', 2)")
+left = query(default, """SELECT (SELECT count(*) FROM mlops.prediction_log l JOIN mlops.model m ON m.id = l.model_id
+                                  WHERE m.name = 'gone'),
+                                (SELECT count(*) FROM mlops.monitor_run r WHERE r.model = 'gone'),
+                                (SELECT count(*) FROM mlops.drift_result d
+                                  WHERE NOT EXISTS (SELECT FROM mlops.monitor_run r WHERE r.id = d.run_id)),
+                                (SELECT count(*) FROM mlops.alert a WHERE a.run_id IS NOT NULL
+                                    AND NOT EXISTS (SELECT FROM mlops.monitor_run r WHERE r.id = a.run_id))""")[0]
+check(left == (0, 0, 0, 0), f"delete_version and drop_monitor leave no logged prediction, monitor run, result or alert "
+                            f"behind under session_replication_role = replica ({left})")
+
 # --- audit_log rows ----------------------------------------------------------
 query(default, "CREATE TYPE pair AS (f float8, at timestamptz)")
 query(default, "CREATE TABLE audited (id int PRIMARY KEY, f float8, r real, fa float8[], iv interval, b bytea, "

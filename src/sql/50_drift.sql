@@ -229,6 +229,11 @@ BEGIN
         RAISE EXCEPTION 'monitor "%" does not exist', name USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM mlops._check_creator(m.created_by, pg_catalog.format('monitor "%s"', name));
+    -- its history is deleted here, not left to the foreign keys' cascades,
+    -- which do not fire under session_replication_role = replica
+    DELETE FROM mlops.alert a USING mlops.monitor_run r WHERE a.run_id = r.id AND r.monitor_id = m.id;
+    DELETE FROM mlops.drift_result d USING mlops.monitor_run r WHERE d.run_id = r.id AND r.monitor_id = m.id;
+    DELETE FROM mlops.monitor_run r WHERE r.monitor_id = m.id;
     DELETE FROM mlops.monitor mon WHERE mon.id = m.id;
     -- its pg_cron jobs (of any role) go with it: a monitor created again under
     -- its name is not run by them; pg_cron's own table (the extension is there)

@@ -221,6 +221,9 @@ BEGIN
                   DETAIL = pg_catalog.format('Aliases pointing at it: %s.', aliases),
                   HINT = 'Move or delete those aliases first.';
     END IF;
+    -- its logged predictions are deleted here, not left to the foreign key's
+    -- cascade, which does not fire under session_replication_role = replica
+    DELETE FROM mlops.prediction_log l WHERE l.model_id = mid AND l.version = delete_version.version;
     DELETE FROM mlops.model_version v WHERE v.model_id = mid AND v.version = delete_version.version;
 END
 $$;
