@@ -573,6 +573,31 @@ ClientAddr(bool *isnull, const StringInfoData **text)
 	return addr;
 }
 
+/*
+ * The schema-qualified name of a table as the log names it, quoted only where
+ * needed whatever quote_all_identifiers says, so that a table is logged under
+ * one name by every session.
+ */
+static char *
+AuditTableName(Oid relid, const char *name)
+{
+	char	   *schema = get_namespace_name(get_rel_namespace(relid));
+	bool		quote_all = quote_all_identifiers;
+	char	   *result;
+
+	quote_all_identifiers = false;
+	PG_TRY();
+	{
+		result = quote_qualified_identifier(schema, name);
+	}
+	PG_FINALLY();
+	{
+		quote_all_identifiers = quote_all;
+	}
+	PG_END_TRY();
+	return result;
+}
+
 /* A bytea Datum holding a hash. */
 static Datum
 HashDatum(const uint8 *hash)
@@ -944,7 +969,7 @@ AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
 
 		if (name == NULL)
 			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
-		relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+		relname = AuditTableName(relid, name);
 	}
 	if (detail != NULL)
 	{
@@ -1003,8 +1028,7 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 	t->relid = RelationGetRelid(rel);
 	t->tupdesc = desc;
 	t->cxt = flinfo->fn_mcxt;
-	t->name = cstring_to_text(quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-														 RelationGetRelationName(rel)));
+	t->name = cstring_to_text(AuditTableName(RelationGetRelid(rel), RelationGetRelationName(rel)));
 	t->natts = desc->natts;
 	t->keys = palloc(sizeof(int) * desc->natts);
 	t->last_changed.changed = palloc(sizeof(bool) * desc->natts);

@@ -18,7 +18,8 @@ ODD = {
                "SET TimeZone = '+14'", "SET bytea_output = escape", "SET standard_conforming_strings = off",
                "SET client_encoding = 'LATIN1'"],
     "verbose": ["SET extra_float_digits = 3", "SET DateStyle = 'Postgres, DMY'",
-                "SET IntervalStyle = postgres_verbose", "SET TimeZone = 'Pacific/Chatham'"],
+                "SET IntervalStyle = postgres_verbose", "SET TimeZone = 'Pacific/Chatham'",
+                "SET quote_all_identifiers = on"],
 }
 
 
@@ -177,7 +178,13 @@ check(want[1][1]["f"] != want[1][2]["f"], "an update of 0.30000000000000004 to 0
 for i, (name, c) in enumerate(odd.items(), 1):
     got = audited(c, i)
     check(got == want, f"the log holds the same rows under {name} settings"
-          + ("" if got == want else f" ({got[0][2]})"))
+          + ("" if got == want else f" ({got[0][2] if got else 'none found'})"))
+query(odd["verbose"], "CREATE TABLE dropped (id int)")
+query(odd["verbose"], "SELECT mlops.enable_audit('dropped')")
+query(odd["verbose"], "DROP TABLE dropped")
+names = query(default, "SELECT op, table_name FROM mlops.audit_log WHERE table_name LIKE '%dropped%' ORDER BY id")
+check(names == [("ENABLE", "public.dropped"), ("DROP", "public.dropped")],
+      f"the log names a table alike whatever quote_all_identifiers says ({names})")
 for name, c in [("default", default)] + list(odd.items()):
     check(query(c, "SELECT ok FROM mlops.verify_audit()")[0][0], f"verify_audit accepts the log under {name} settings")
 

@@ -463,10 +463,12 @@ ALTER EVENT TRIGGER mlops_audit_create_trigger ENABLE ALWAYS;
 -- logged as DISABLE of its table (and the TRUNCATE triggers it leaves, the
 -- table's and its partitions', are removed); an audited table dropped, as
 -- DROP. The TRUNCATE trigger of a table that is still audited, dropped on its
--- own, comes back (mlops._audit_keep_truncate).
+-- own, comes back (mlops._audit_keep_truncate). quote_all_identifiers is
+-- pinned: the log names a table alike whatever the session says.
 CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
+    SET quote_all_identifiers = off
 AS $$
 DECLARE
     obj record;
