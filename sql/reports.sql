@@ -13,6 +13,17 @@ CREATE FUNCTION pg_temp.notes(html text) RETURNS SETOF text LANGUAGE sql
     AS $$SELECT m[1] FROM regexp_matches(html, '<p class="note">([^<]*)</p>', 'g') m$$;
 CREATE FUNCTION pg_temp.best(html text) RETURNS text LANGUAGE sql
     RETURN substring(html FROM '<p>Best run by (.*?)</p>');
+-- the points a path's d attribute visits (one row per command, at the point it ends at: the first M
+-- is absolute, the rest relative), and its markers' path: one zero-length subpath "m dx dy h0" per dot
+CREATE FUNCTION pg_temp.path_points(d text) RETURNS TABLE (command text, x numeric, y numeric) LANGUAGE sql
+    AS $$SELECT c, sum(dx) OVER w, sum(dy) OVER w
+           FROM (SELECT m[1] AS c, n, CASE m[1] WHEN 'v' THEN 0 ELSE m[2]::numeric END AS dx,
+                        CASE m[1] WHEN 'h' THEN 0 WHEN 'v' THEN m[2]::numeric ELSE m[3]::numeric END AS dy
+                   FROM regexp_matches(d, '([MmlhvLHV])(-?[0-9]*\.?[0-9]+) ?(-?[0-9]*\.?[0-9]+)?', 'g')
+                        WITH ORDINALITY AS t(m, n)) s
+         WINDOW w AS (ORDER BY n)$$;
+CREATE FUNCTION pg_temp.markers(html text) RETURNS text LANGUAGE sql
+    RETURN substring(html FROM '<path class="series markers"[^>]* d="([^"]*)"');
 CREATE FUNCTION pg_temp.charts(html text, section text) RETURNS int LANGUAGE sql
     RETURN (SELECT count(*) FROM regexp_matches(
                 substring(html FROM '<section id="' || section || '">.*?</section>'), '<svg ', 'g'));
@@ -59,10 +70,10 @@ SELECT count(mlops.log_metric(:long, 'loss', CASE WHEN i = 3001 THEN 9 ELSE sin(
   FROM generate_series(1, 5000) i;
 SELECT mlops.end_run(:long);
 SELECT length(p) < 60000 AS bounded,
-       (SELECT count(*) FROM regexp_matches(substring(p FROM '<path class="series"[^>]* d="([^"]*)"'), 'L', 'g')) AS segments,
-       (SELECT min(m[1]::float8) FROM regexp_matches(substring(p FROM '<path class="series"[^>]* d="([^"]*)"'),
-                                                     '[ML][0-9.]+ ([0-9.]+)', 'g') m) AS peak_y  -- 9 on [-2, 10]: 220 - 11/12 * 210
-  FROM mlops.report_experiment('long') p;
+       count(*) FILTER (WHERE command IN ('l', 'h', 'v')) AS segments,
+       min(y) AS peak_y  -- 9 on [-2, 10]: 220 - 11/12 * 210
+  FROM mlops.report_experiment('long') p,
+       pg_temp.path_points(substring(p FROM '<path class="series"[^>]* d="([^"]*)"')) GROUP BY p;
 
 -- an experiment without runs (only a direct insert makes one)
 INSERT INTO mlops.experiment (name, created_by) VALUES ('empty', 'nobody');
@@ -223,8 +234,25 @@ INSERT INTO shop SELECT 'green', (i % 17)::float8, (i % 17) + 5 FROM generate_se
 SELECT pg_temp.section(mlops.report('shop'), 'test-split') AS split \gset
 SELECT string_agg(m[1], ' ') AS residual_ticks
   FROM regexp_matches(:'split', '<text x="59" y="[^"]*" text-anchor="end">([^<]*)</text>', 'g') m;
-SELECT count(DISTINCT m[1]) AS residual_levels
-  FROM regexp_matches(:'split', '<circle class="series" cx="[^"]*" cy="([^"]*)" r="3" fill="#0072b2"/>', 'g') m;
+SELECT count(DISTINCT y) AS residual_levels FROM pg_temp.path_points(pg_temp.markers(:'split')) WHERE command IN ('M', 'm');
+
+-- a residual plot of 10000 test rows is one path of dots, each "m dx dy h0" stroked round as wide as a
+-- marker, and dots at the same printed position are one: 20 predictions by 7 residuals (y = x + i % 7,
+-- plus a part in 1e12 that makes every row distinct, so each of the 140 pairs has test rows) are 140
+-- dots; scattered rows stay a page of about 100 kB (10000 circle elements were 670 kB)
+CREATE TABLE grid AS SELECT (i % 20)::float8 AS x, (i % 20) + (i % 7) + (i / 140) * 1e-12::float8 AS y
+  FROM generate_series(1, 60000) i;
+CREATE TABLE cloud AS SELECT a, b, a + b * b + c AS y
+  FROM (SELECT (i * 7919 % 10007) / 10007.0 AS a, (i * 104729 % 10009) / 10009.0 AS b,
+               (i * 15485863 % 10037) / 10037.0 AS c FROM generate_series(1::bigint, 60000) i) s;
+SELECT count(*) FROM unnest(ARRAY['grid', 'cloud']) t, mlops.train(t, t, 'y', 'linear');
+SELECT t AS model, substring(p FROM '<path class="series markers"[^>]*? d=') AS markers,
+       (SELECT count(*) FROM pg_temp.path_points(pg_temp.markers(p)) WHERE command IN ('M', 'm')) AS dots,
+       (SELECT count(*) FROM (SELECT DISTINCT x, y
+                                FROM pg_temp.path_points(pg_temp.markers(p))) d) AS positions,
+       (SELECT count(*) FROM regexp_matches(pg_temp.markers(p), 'h0', 'g')) AS zero_length,
+       p !~ '<circle class="series"' AS no_circles, length(p) < 150000 AS bounded
+  FROM unnest(ARRAY['grid', 'cloud']) t, mlops.report(t) p;
 
 -- history charts plot the best run and the 9 most recent others: 10 series whether the best is the
 -- oldest run or among the most recent
@@ -267,12 +295,14 @@ SELECT substring(f FROM '^<figcaption>([^<]*)') AS chart, pg_temp.ticks(f) AS ti
  WHERE f LIKE '<figcaption>%';
 
 -- points logged at the same steps: one chart when at two steps or more, its markers thinned as
--- its line is (each point had a marker: 3000 circles); the same step again is no history
+-- its line is (each point had a marker: 3000 circles), one per printed position; the same step
+-- again is no history
 SELECT mlops.start_run('repeats', 'two-steps') AS repeats \gset
 SELECT count(mlops.log_metric(:repeats, 'loss', i % 10, i / 1500)) FROM generate_series(0, 2999) i;
 SELECT mlops.log_metric(:repeats, 'once', 1), mlops.log_metric(:repeats, 'once', 2), mlops.end_run(:repeats);
 SELECT string_agg(m[1], ' ') AS charts,
-       (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'metric-history'), '<circle class="series"', 'g')) AS markers,
+       (SELECT count(*) FROM pg_temp.path_points(pg_temp.markers(pg_temp.section(p, 'metric-history')))
+         WHERE command IN ('M', 'm')) AS markers,
        length(p) < 10000 AS bounded
   FROM mlops.report_experiment('repeats') p,
        regexp_matches(pg_temp.section(p, 'metric-history'), '<figcaption>([^<]*)</figcaption>', 'g') m GROUP BY p;

@@ -414,6 +414,91 @@ KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
 	return nkeep;
 }
 
+/* A point of a chart in tenths of a viewBox unit: the precision the page prints. */
+typedef struct SvgDot
+{
+	int			x;
+	int			y;
+} SvgDot;
+
+/*
+ * A path's "d" attribute being written: coordinates relative to the previous
+ * point (short numbers), each point rounded to tenths once, so the error
+ * never accumulates and every point is where "%.1f" would have printed it.
+ */
+typedef struct SvgPath
+{
+	StringInfoData d;
+	bool		started;
+	SvgDot		at;				/* the current point */
+} SvgPath;
+
+/* The printed position of a point of the plot (viewBox units), in tenths. */
+static SvgDot
+DotAt(double px, double py)
+{
+	SvgDot		dot = {(int) lround(px * 10), (int) lround(py * 10)};
+
+	return dot;
+}
+
+/*
+ * Appends a coordinate in tenths as short decimal text ("12", "1.5", ".3",
+ * "-.3"); a space separates it from the number before unless it is negative
+ * or the first of its command.
+ */
+static void
+AppendTenths(StringInfo d, int v, bool separate)
+{
+	int			a = abs(v);
+
+	if (v < 0)
+		appendStringInfoChar(d, '-');
+	else if (separate)
+		appendStringInfoChar(d, ' ');
+	if (a >= 10 || a == 0)
+		appendStringInfo(d, "%d", a / 10);
+	if (a % 10)
+		appendStringInfo(d, ".%d", a % 10);
+}
+
+/* Starts a subpath at the dot: absolute first, relative to the current point after. */
+static void
+PathMove(SvgPath *p, SvgDot to)
+{
+	appendStringInfoChar(&p->d, p->started ? 'm' : 'M');
+	AppendTenths(&p->d, p->started ? to.x - p->at.x : to.x, false);
+	AppendTenths(&p->d, p->started ? to.y - p->at.y : to.y, true);
+	p->started = true;
+	p->at = to;
+}
+
+/*
+ * Draws a segment to the dot: horizontal or vertical when it is, nothing when
+ * it has no length (it would draw nothing).
+ */
+static void
+PathLine(SvgPath *p, SvgDot to)
+{
+	if (to.y == p->at.y && to.x != p->at.x)
+	{
+		appendStringInfoChar(&p->d, 'h');
+		AppendTenths(&p->d, to.x - p->at.x, false);
+	}
+	else if (to.x == p->at.x && to.y != p->at.y)
+	{
+		appendStringInfoChar(&p->d, 'v');
+		AppendTenths(&p->d, to.y - p->at.y, false);
+	}
+	else if (to.x != p->at.x)
+	{
+		appendStringInfoChar(&p->d, 'l');
+		AppendTenths(&p->d, to.x - p->at.x, false);
+		AppendTenths(&p->d, to.y - p->at.y, true);
+	}
+	p->at = to;
+}
+
 /*
  * Appends the line (or steps) of series number s through its kept points
  * (KeptPoints), when at least two of them are finite; returns how many are.
@@ -422,16 +507,15 @@ static int
 AppendSeriesLine(StringInfo out, const SvgSeries *ser, int s, const int *keep, int nkeep,
 				 const SvgScale *sx, const SvgScale *sy, int bottom)
 {
-	StringInfoData d;
+	SvgPath		path = {0};
 	bool		pen_down = false;
 	int			finite = 0;
 
-	initStringInfo(&d);
+	initStringInfo(&path.d);
 	for (int k = 0; k < nkeep; k++)
 	{
 		int			i = keep[k];
-		double		px,
-					py;
+		SvgDot		dot;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!isfinite(ser->x[i]) || !isfinite(ser->y[i]))
@@ -440,43 +524,92 @@ AppendSeriesLine(StringInfo out, const SvgSeries *ser, int s, const int *keep, i
 			continue;
 		}
 		finite++;
-		px = ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT);
-		py = ScalePosition(sy, ser->y[i], bottom, PLOT_TOP);
+		dot = DotAt(ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT),
+					ScalePosition(sy, ser->y[i], bottom, PLOT_TOP));
 		if (!pen_down)
-			appendStringInfo(&d, "M%.1f %.1f", px, py);
-		else if (ser->style == SVG_STEP)
-			appendStringInfo(&d, "H%.1fV%.1f", px, py);
+			PathMove(&path, dot);
 		else
-			appendStringInfo(&d, "L%.1f %.1f", px, py);
+		{
+			if (ser->style == SVG_STEP)
+			{
+				SvgDot		corner = {dot.x, path.at.y};
+
+				PathLine(&path, corner);
+			}
+			PathLine(&path, dot);
+		}
 		pen_down = true;
 	}
 	if (finite > 1)
 	{
-		appendStringInfo(out, "<path class=\"series\" fill=\"none\" d=\"%s\"", d.data);
+		appendStringInfo(out, "<path class=\"series\" fill=\"none\" d=\"%s\"", path.d.data);
 		AppendStroke(out, s, ser->emphasis);
 		appendStringInfoString(out, "/>");
 	}
-	pfree(d.data);
+	pfree(path.d.data);
 	return finite;
 }
 
-/* Appends a marker, in the colour of series number s, at every finite kept point of the series. */
+/*
+ * Orders dots column by column (one viewBox unit wide), down one column and
+ * up the next, so that each is near the one before (short relative moves)
+ * and equal dots are neighbours.
+ */
+static int
+CompareDots(const void *a, const void *b)
+{
+	const SvgDot *p = (const SvgDot *) a;
+	const SvgDot *q = (const SvgDot *) b;
+	int			column = p->x / 10;
+
+	if (column != q->x / 10)
+		return column < q->x / 10 ? -1 : 1;
+	if (p->y != q->y)
+		return (p->y < q->y) == (column % 2 == 0) ? -1 : 1;
+	if (p->x != q->x)
+		return p->x < q->x ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Appends the markers of series number s, at its finite kept points, as one
+ * path of zero-length subpaths ("h0") stroked with round caps as wide as a
+ * marker: each is a dot of that diameter, in a few bytes instead of a
+ * <circle> element's seventy (a scatter of 10000 test rows). Dots printed at
+ * the same position (tenths of a unit) draw the same pixels: one is written.
+ */
 static void
 AppendSeriesMarkers(StringInfo out, const SvgSeries *ser, int s, const int *keep, int nkeep,
 					const SvgScale *sx, const SvgScale *sy, int bottom)
 {
+	SvgDot	   *dots = palloc(sizeof(SvgDot) * Max(nkeep, 1));
+	int			ndots = 0;
+	SvgPath		path = {0};
+
 	for (int k = 0; k < nkeep; k++)
 	{
 		int			i = keep[k];
 
 		CHECK_FOR_INTERRUPTS();
-		if (!isfinite(ser->x[i]) || !isfinite(ser->y[i]))
-			continue;
-		appendStringInfo(out, "<circle class=\"series\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"/>",
-						 ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT),
-						 ScalePosition(sy, ser->y[i], bottom, PLOT_TOP),
-						 ser->emphasis ? "4" : "3", palette[s % PALETTE_SIZE]);
+		if (isfinite(ser->x[i]) && isfinite(ser->y[i]))
+			dots[ndots++] = DotAt(ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT),
+								  ScalePosition(sy, ser->y[i], bottom, PLOT_TOP));
 	}
+	qsort(dots, ndots, sizeof(SvgDot), CompareDots);
+	initStringInfo(&path.d);
+	for (int k = 0; k < ndots; k++)
+	{
+		if (k > 0 && CompareDots(&dots[k], &dots[k - 1]) == 0)
+			continue;
+		PathMove(&path, dots[k]);
+		appendStringInfoString(&path.d, "h0");
+	}
+	if (ndots > 0)
+		appendStringInfo(out, "<path class=\"series markers\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" "
+						 "stroke-linecap=\"round\" d=\"%s\"/>",
+						 palette[s % PALETTE_SIZE], ser->emphasis ? "8" : "6", path.d.data);
+	pfree(path.d.data);
+	pfree(dots);
 }
 
 /* Appends a line, step or scatter chart: axes on nice ticks, the series, a legend. */

@@ -5,7 +5,9 @@ test checks the DOM it built (sections, one non-empty SVG per expected plot, no
 script element even where every name is `<script>alert(1)</script>`, the notes
 that replace plots where data is missing), that nothing overflows a 375px-wide
 window, that the browser logged no error, and takes screenshots. The pages are
-also parsed as XML (well-formed XHTML).
+also parsed as XML (well-formed XHTML). A residual plot's markers (one path of
+round-capped zero-length subpaths) are rendered and compared, pixel by pixel,
+with the same dots drawn as <circle> elements.
 
 Models trained by mlops.train on the embedded datasets (linear, logistic,
 XGBoost) and monitored on a shifted copy show the test-split, importance and
@@ -19,7 +21,9 @@ import shutil
 import subprocess
 import tempfile
 import re
+import struct
 import xml.etree.ElementTree as ET
+import zlib
 from html import unescape
 from html.parser import HTMLParser
 
@@ -158,8 +162,7 @@ class Dom(HTMLParser):
             self.in_note = True
             sec["notes"].append("")
         elif sec["svgs"] and (
-                (tag == "path" and a.get("class") == "series" and len(a.get("d", "")) > 3)
-                or (tag == "circle" and a.get("class") == "series")
+                (tag == "path" and "series" in a.get("class", "").split() and len(a.get("d", "")) > 3)
                 or (tag == "rect" and a.get("class") == "bar"
                     and float(a.get("width", 0)) > 0 and float(a.get("height", 0)) > 0)):
             sec["svgs"][-1] += 1
@@ -331,6 +334,86 @@ check(plots(outside, "test-split")[0] == 0 and "not trained by mlops.train" in n
 check(plots(outside, "importance") == (1, True) and "records no source" in notes["importance"],
       "imported: the gain chart, and a note in place of mean |SHAP|")
 check(plots(outside, "drift")[0] == 0 and "never been monitored" in notes["drift"], "imported: never monitored, said")
+
+
+
+def path_dots(d):
+    """The dots of a markers path ("M x y h0 m dx dy h0 ..."), in absolute viewBox units."""
+    dots, x, y = [], 0.0, 0.0
+    for cmd, dx, dy in re.findall(r"([Mm])(-?[0-9]*\.?[0-9]+) ?(-?[0-9]*\.?[0-9]+)h0", d):
+        x, y = (float(dx), float(dy)) if cmd == "M" else (x + float(dx), y + float(dy))
+        dots.append((x, y))
+    return dots
+
+
+def png_pixels(path):
+    """(width, height, rows of (r, g, b) tuples) of an 8-bit RGB or RGBA PNG, as Chromium writes them."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", chunk)
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0, header
+    bpp = 3 if colour == 2 else 4
+    raw, stride, rows, prev = zlib.decompress(idat), width * bpp, [], bytearray(width * bpp)
+    for r in range(height):
+        kind, line = raw[r * (stride + 1)], bytearray(raw[r * (stride + 1) + 1:(r + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - bpp] if i >= bpp else 0
+            up, corner = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
+        rows.append([tuple(line[i:i + 3]) for i in range(0, stride, bpp)])
+        prev = line
+    return width, height, rows
+
+
+def render_svg(name, svg):
+    """Screenshot of an SVG chart alone, 480 CSS pixels wide (one pixel per viewBox unit); its pixels."""
+    page = os.path.join(workdir, name + ".html")
+    with open(page, "w") as f:
+        f.write('<!DOCTYPE html><html><body style="margin:0;background:#fff">'
+                '<style>svg{display:block;width:480px;height:auto}</style>' + svg + "</body></html>")
+    png = os.path.join(workdir, name + ".png")
+    chromium([f"--screenshot={png}", "--window-size=480,340", "--force-device-scale-factor=1", "--hide-scrollbars"],
+             "file://" + page)
+    return png_pixels(png)
+
+
+# The residual plot's markers render as dots: the path of zero-length round-capped subpaths draws what
+# one <circle> per dot drew (the same pixels but for anti-aliasing), a dot in the marker's colour at each.
+html = query(conn, "SELECT mlops.report('diabetes-lin')")[0][0]
+svg = re.search(r"<figcaption>Residuals</figcaption>(<svg.*?</svg>)", html, re.S).group(1)
+markers = re.search(r'<path class="series markers" fill="none" stroke="(#[0-9a-f]{6})" stroke-width="6" '
+                    r'stroke-linecap="round" d="([^"]*)"/>', svg)
+dots = path_dots(markers.group(2)) if markers else []
+check(len(dots) > 50 and len(set(dots)) == len(dots),
+      f"linear: the residual plot's markers are one path, one subpath per distinct position ({len(dots)} dots)")
+colour = tuple(int(markers.group(1)[i:i + 2], 16) for i in (1, 3, 5)) if markers else (0, 0, 0)
+circles = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{markers.group(1)}"/>' for x, y in dots)
+_, _, drawn = render_svg("residuals-path", svg)
+_, _, reference = render_svg("residuals-circles", svg.replace(markers.group(0), circles) if markers else svg)
+differ = sum(1 for a, b in zip(drawn, reference) for p, q in zip(a, b) if max(abs(i - j) for i, j in zip(p, q)) > 96)
+coloured = sum(1 for row in reference for p in row if max(abs(i - j) for i, j in zip(p, colour)) <= 24)
+centred = sum(1 for x, y in dots if max(abs(i - j) for i, j in zip(drawn[int(y)][int(x)], colour)) <= 24)
+check(coloured > 10 * len(dots) and differ <= coloured // 20,
+      f"linear: the dots render as the circles did ({differ} of {coloured} marker pixels differ)")
+check(centred >= 0.9 * len(dots), f"linear: a dot in the marker colour at {centred} of {len(dots)} positions")
 
 # Narrow window: nothing wider than the window except inside the scrolled table boxes.
 for name in ("experiment", "model", "linear"):

@@ -4,8 +4,9 @@
  * Every chart is an <svg> element sized by its viewBox only (CSS makes it as
  * wide as its container), with linear axes on "nice" ticks, axis labels and a
  * legend. The markup is XML-compatible, so a report is also well-formed XHTML.
- * Data elements carry class "series" (lines, points) or "bar" (bars), which the
- * browser test counts. Every piece of text goes through MarkupEscape.
+ * Data elements carry class "series" (lines; "series markers" for a series'
+ * markers, one path of dots) or "bar" (bars), which the browser test counts.
+ * Every piece of text goes through MarkupEscape.
  */
 #ifndef MLOPS_SVG_H
 #define MLOPS_SVG_H
