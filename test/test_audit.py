@@ -132,6 +132,10 @@ tb.start()
 check(not done.wait(0.5), "a second audited transaction waits for the first to end")
 a.commit()
 tb.join()
+check(query(b, "SELECT count(*) FROM mlops.audit_log WHERE new_row ->> 'owner' = 'a'") == [(0,)],
+      "the waiting writer's snapshot does not see the row it chained after")
+check(query(b, "SELECT ok FROM mlops.verify_audit()") == [(True,)],
+      "yet verify_audit() in that transaction finds the chain valid (it verifies with a snapshot taken under the lock)")
 b.commit()
 check(query(conn, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the chain is valid after the wait")
 check(query(conn, "SELECT new_row ->> 'owner' FROM mlops.audit_log ORDER BY id DESC LIMIT 2") == [("b",), ("a",)],
