@@ -140,6 +140,47 @@ b.commit()
 check(query(conn, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the chain is valid after the wait")
 check(query(conn, "SELECT new_row ->> 'owner' FROM mlops.audit_log ORDER BY id DESC LIMIT 2") == [("b",), ("a",)],
       "the waiting writer chained after the committed one")
+
+# A prepared transaction: its log rows, a deferred trigger's included, are
+# written before PREPARE; it keeps the chain lock, so another writer waits;
+# COMMIT PREPARED from a third session lets it chain after them; after
+# ROLLBACK PREPARED the preparing session's next transaction chains from the
+# rows before them.
+query(conn, "CREATE TABLE later_note (id int)")
+query(conn, "SELECT mlops.enable_audit('later_note')")
+query(conn, """CREATE FUNCTION note_later() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN INSERT INTO later_note VALUES (NEW.id); RETURN NULL; END $$""")
+query(conn, """CREATE CONSTRAINT TRIGGER later AFTER INSERT ON acct DEFERRABLE INITIALLY DEFERRED
+               FOR EACH ROW EXECUTE FUNCTION note_later()""")
+a.autocommit = b.autocommit = True
+head = query(conn, "SELECT max(id) FROM mlops.audit_log")[0][0]
+query(a, "BEGIN")
+query(a, "INSERT INTO acct VALUES (-3, 'prepared', 1, NULL)")
+query(a, "PREPARE TRANSACTION 'audit_2pc'")
+check(query(conn, "SELECT max(id), (mlops.verify_audit()).ok FROM mlops.audit_log") == [(head, True)],
+      "while it is prepared, other sessions read and verify the log without its rows")
+done.clear()
+tb = threading.Thread(target=lambda: (query(b, "INSERT INTO acct VALUES (-4, 'after prepared', 1, NULL)"), done.set()))
+tb.start()
+check(not done.wait(0.5), "a writer waits for the prepared transaction")
+query(conn, "COMMIT PREPARED 'audit_2pc'")
+tb.join()
+check(query(conn, "SELECT table_name, coalesce(new_row ->> 'owner', new_row ->> 'id') FROM mlops.audit_log "
+                  "WHERE id > %s ORDER BY id", (head,)) ==
+      [("public.acct", "prepared"), ("public.later_note", "-3"),
+       ("public.acct", "after prepared"), ("public.later_note", "-4")],
+      "the prepared rows, its deferred trigger's included, then the waiting writer's")
+check(query(conn, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the chain is valid after COMMIT PREPARED")
+query(a, "BEGIN")
+query(a, "UPDATE acct SET balance = 2 WHERE id = -3")
+query(a, "PREPARE TRANSACTION 'audit_2pc'")
+query(conn, "ROLLBACK PREPARED 'audit_2pc'")
+query(a, "UPDATE acct SET balance = 3 WHERE id = -3")
+check(query(conn, "SELECT new_row ->> 'balance', prev_hash = (SELECT hash FROM mlops.audit_log WHERE id = %s) "
+                  "FROM mlops.audit_log WHERE id = %s", (head + 4, head + 5)) == [("3", True)],
+      "after ROLLBACK PREPARED the preparing session's next row chains from the rows before it")
+check(query(conn, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the chain is valid after ROLLBACK PREPARED")
+query(conn, "DROP TRIGGER later ON acct")
 a.close()
 b.close()
 
