@@ -96,4 +96,29 @@ time.sleep(0.5)
 deleter.commit()
 t.join()
 check(outcome == ["42704"], "a set_alias to a version deleted meanwhile is 42704, got %s" % outcome)
+
+# An alias move in a prepared transaction: invisible until COMMIT PREPARED
+# (from another session), another move of the model waits for it, and
+# ROLLBACK PREPARED leaves nothing; the audit chain holds throughout.
+mover.commit()
+mover.autocommit = True
+query(mover, "BEGIN")
+query(mover, "SELECT mlops.set_alias('churn', 'production', 1)")
+query(mover, "PREPARE TRANSACTION 'move'")
+check(production(reader) == 3 and production(mover) == 3, "the prepared move is invisible, to its session too")
+outcome = []
+t = in_thread(deleter, "SELECT mlops.set_alias('churn', 'production', 2)", outcome)
+time.sleep(0.5)
+check(t.is_alive(), "another move of the model waits for the prepared one")
+query(reader, "COMMIT PREPARED 'move'")
+t.join()
+check(outcome == ["ok"] and production(reader) == 2, "then moves the alias after it (%s)" % outcome)
+check(query(reader, "SELECT from_version, to_version FROM mlops.deployments ORDER BY id DESC LIMIT 2")
+      == [(1, 2), (3, 1)], "the history records the prepared move, then the waiting one")
+query(mover, "BEGIN")
+query(mover, "SELECT mlops.set_alias('churn', 'production', 3)")
+query(mover, "PREPARE TRANSACTION 'move'")
+query(reader, "ROLLBACK PREPARED 'move'")
+check(production(mover) == 2, "ROLLBACK PREPARED leaves the alias where it was")
+check(query(reader, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the audit chain holds")
 finish()
