@@ -325,6 +325,35 @@ CREATE TRIGGER zz_seen AFTER INSERT ON notes FOR EACH ROW EXECUTE FUNCTION count
 INSERT INTO notes SELECT i FROM generate_series(200001, 200005) i;
 SELECT count(*) AS rows, min(logged) AS each_logged_once, max(logged) FROM seen;
 DROP TRIGGER zz_seen ON notes;
+-- so does a query in a subtransaction that a later trigger opens (an EXCEPTION
+-- block), and verify_audit() there finds the log whole; rolled back, that
+-- subtransaction takes only its own log rows with it
+CREATE TABLE side (id int);
+SELECT mlops.enable_audit('side');
+CREATE TABLE seen_in_block (id int, logged bigint, verified boolean);
+CREATE FUNCTION check_in_block() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+    verified boolean;
+BEGIN
+    BEGIN
+        INSERT INTO side VALUES (NEW.id);
+        SELECT count(*) INTO n FROM mlops.audit_log
+         WHERE table_name = 'public.notes' AND (new_row ->> 'id')::int = NEW.id;
+        SELECT ok INTO verified FROM mlops.verify_audit();
+        IF NEW.id % 2 = 0 THEN RAISE EXCEPTION 'undo'; END IF;
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+    INSERT INTO seen_in_block VALUES (NEW.id, n, verified);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER zz_check AFTER INSERT ON notes FOR EACH ROW EXECUTE FUNCTION check_in_block();
+INSERT INTO notes SELECT i FROM generate_series(200011, 200016) i;
+SELECT count(*) AS rows, min(logged) AS each_logged_once, max(logged), bool_and(verified) AS verified FROM seen_in_block;
+SELECT table_name, new_row ->> 'id' AS id FROM log WHERE id > (SELECT max(id) - 9 FROM log) ORDER BY log.id;
+SELECT ok FROM mlops.verify_audit();
+DROP TRIGGER zz_check ON notes;
+DROP TABLE side, seen_in_block;
 -- a cascade, a deferred trigger, COPY read back in its transaction
 DELETE FROM parent WHERE id BETWEEN 7001 AND 7010;
 CREATE FUNCTION note_later() RETURNS trigger LANGUAGE plpgsql AS $$

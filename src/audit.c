@@ -192,7 +192,12 @@ static AuditChain chain;
  * page instead of one per row), each with the command id it was formed under,
  * so that it is visible exactly when a row inserted at once would have been.
  * A row is written under the (sub)transaction it belongs to: when that one
- * aborts, the row goes with it, written or not.
+ * aborts, the row goes with it, written or not. The one exception: a query
+ * that reads the log inside a subtransaction (one that a later trigger of the
+ * same statement opened) must find the rows of the enclosing ones too, so
+ * they are written then, under it, and a copy of each is kept (EarlyRow)
+ * until its own subtransaction owns the write: if the one that wrote them
+ * aborts, they are pending again.
  *
  * Rows are written when the batch is full, before a query that reads the log
  * starts, when an executor run ends, around every utility statement, and
@@ -224,7 +229,21 @@ typedef struct LogWriter
 	TupleTableSlot **batch;		/* rows taken out to be written or dropped */
 	CommandId  *batch_cid;
 	int			size;			/* of the five arrays */
+	List	   *early;			/* EarlyRows, in id order */
 } LogWriter;
+
+/*
+ * A row of an enclosing subtransaction written early, under the current one
+ * (see above), kept until the subtransaction it was written under commits
+ * into the one it belongs to.
+ */
+typedef struct EarlyRow
+{
+	HeapTuple	tuple;			/* a copy, in writer.cxt */
+	SubTransactionId owner;		/* the subtransaction the row belongs to */
+	SubTransactionId written_in;	/* the one it was written under */
+	CommandId	cid;
+} EarlyRow;
 
 static LogWriter writer;
 
@@ -234,10 +253,11 @@ static bool archiving = false;
 static void InstallCallbacks(void);
 
 /*
- * Takes the pending log rows of subtransaction subxact out of the pending
- * ones, in order, into writer.batch (and their command ids into
- * writer.batch_cid); returns how many. Their slots are still full: the caller
- * writes them or drops them, then clears them.
+ * Takes the pending log rows of subtransaction subxact (of every one when
+ * InvalidSubTransactionId) out of the pending ones, in order, into
+ * writer.batch (and their command ids into writer.batch_cid); returns how
+ * many. Their slots are still full: the caller writes them or drops them,
+ * then clears them.
  */
 static int
 TakePendingRows(SubTransactionId subxact)
@@ -249,7 +269,7 @@ TakePendingRows(SubTransactionId subxact)
 	writer.pending_bytes = 0;
 	for (i = 0; i < writer.npending; i++)
 	{
-		if (writer.subxact[i] == subxact)
+		if (subxact == InvalidSubTransactionId || writer.subxact[i] == subxact)
 		{
 			writer.batch[n] = writer.slots[i];
 			writer.batch_cid[n++] = writer.cid[i];
@@ -266,15 +286,22 @@ TakePendingRows(SubTransactionId subxact)
 	return n;
 }
 
+static void AddPendingRow(HeapTuple tuple, SubTransactionId subxact, CommandId cid);
+
 /*
  * Keeps the pending log rows with the subtransaction they belong to: those of
  * a committed subtransaction now belong to its parent, those of an aborted
- * one are dropped (and the head of the chain must be read again).
+ * one are dropped (and the head of the chain must be read again). The rows
+ * written early under a committed subtransaction are now written under its
+ * parent (and forgotten once that is the one they belong to); those written
+ * early under an aborted one are gone from the log, and pending again.
  */
 static void
 AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 					 SubTransactionId parentSubid, void *arg)
 {
+	List	   *early;
+	ListCell   *lc;
 	int			n;
 	int			i;
 
@@ -283,16 +310,55 @@ AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		for (i = 0; i < writer.npending; i++)
 			if (writer.subxact[i] == mySubid)
 				writer.subxact[i] = parentSubid;
+		foreach(lc, writer.early)
+		{
+			EarlyRow   *row = lfirst(lc);
+
+			if (row->written_in != mySubid)
+				continue;
+			row->written_in = parentSubid;
+			if (row->owner == parentSubid)
+			{
+				heap_freetuple(row->tuple);
+				pfree(row);
+				writer.early = foreach_delete_current(writer.early, lc);
+			}
+		}
 	}
 	else if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		chain.lxid = InvalidLocalTransactionId;
 		writer.busy = false;	/* a write that failed is over */
-		if (writer.npending == 0)
+		if (writer.rel == NULL)
 			return;
 		n = TakePendingRows(mySubid);
 		for (i = 0; i < n; i++)
 			ExecClearTuple(writer.batch[i]);
+		/*
+		 * Appended after the rows still pending, which are none when this
+		 * subtransaction wrote rows early: that took every row the enclosing
+		 * ones had, and they form no more until it ends.
+		 */
+		early = writer.early;
+		writer.early = NIL;
+		foreach(lc, early)
+		{
+			EarlyRow   *row = lfirst(lc);
+
+			if (row->written_in == mySubid)
+			{
+				AddPendingRow(row->tuple, row->owner, row->cid);
+				pfree(row);
+			}
+			else
+			{
+				MemoryContext old = MemoryContextSwitchTo(writer.cxt);
+
+				writer.early = lappend(writer.early, row);
+				MemoryContextSwitchTo(old);
+			}
+		}
+		list_free(early);
 	}
 }
 
@@ -649,15 +715,18 @@ static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-static void FlushLogRows(void);
+static void FlushLogRows(bool enclosing);
 static void CloseLogWriter(void);
 
-/* Writes the pending log rows before a query that reads the log starts (its scans must find them). */
+/*
+ * Writes the pending log rows, those of enclosing subtransactions included,
+ * before a query that reads the log starts (its scans must find them).
+ */
 static void
 AuditExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (writer.npending > 0 && list_member_oid(queryDesc->plannedstmt->relationOids, chain.log_oid))
-		FlushLogRows();
+		FlushLogRows(true);
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
@@ -672,13 +741,14 @@ AuditExecutorEnd(QueryDesc *queryDesc)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
-	FlushLogRows();
+	FlushLogRows(false);
 	CloseLogWriter();
 }
 
 /*
  * Writes the pending log rows and closes the log writer before and after a
- * utility statement: before, for one that reads or alters the log; after, for
+ * utility statement: before (those of enclosing subtransactions included),
+ * for one that reads or alters the log; after, for
  * the rows it logged (COPY FROM, TRUNCATE, auditing events).
  */
 static void
@@ -686,13 +756,13 @@ AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 					ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *queryEnv,
 					DestReceiver *dest, QueryCompletion *qc)
 {
-	FlushLogRows();
+	FlushLogRows(true);
 	CloseLogWriter();
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-	FlushLogRows();
+	FlushLogRows(false);
 	CloseLogWriter();
 }
 
@@ -725,6 +795,7 @@ OpenLogWriter(void)
 		writer.cid = palloc(sizeof(CommandId) * writer.size);
 		writer.batch = palloc(sizeof(TupleTableSlot *) * writer.size);
 		writer.batch_cid = palloc(sizeof(CommandId) * writer.size);
+		writer.early = NIL;
 		writer.npending = writer.nslots = 0;
 		writer.pending_bytes = 0;
 		writer.lxid = MyProc->lxid;
@@ -738,14 +809,17 @@ OpenLogWriter(void)
 	MemoryContextSwitchTo(old);
 }
 
-/* Closes the log writer, unless it is closed, writing, or holds rows not written yet. */
+/*
+ * Closes the log writer, unless it is closed, writing, or holds rows not
+ * written yet or written early.
+ */
 static void
 CloseLogWriter(void)
 {
 	ResourceOwner saved_owner = CurrentResourceOwner;
 	int			i;
 
-	if (writer.rel == NULL || writer.busy || writer.npending > 0)
+	if (writer.rel == NULL || writer.busy || writer.npending > 0 || writer.early != NIL)
 		return;
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	for (i = 0; i < writer.nslots; i++)
@@ -767,8 +841,8 @@ AuditXactCallback(XactEvent event, void *arg)
 		return;
 	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
 	{
-		FlushLogRows();
-		if (writer.npending > 0)
+		FlushLogRows(false);
+		if (writer.npending > 0 || writer.early != NIL)
 			elog(ERROR, "audit log rows of an ended subtransaction were not written");
 		CloseLogWriter();
 	}
@@ -777,6 +851,7 @@ AuditXactCallback(XactEvent event, void *arg)
 		writer.rel = NULL;		/* released by the resource owner, freed with the transaction's memory */
 		writer.busy = false;
 		writer.npending = 0;
+		writer.early = NIL;
 	}
 }
 
@@ -810,15 +885,17 @@ InstallCallbacks(void)
 
 /*
  * Writes the pending log rows of the current subtransaction into
- * mlops.audit_log and its indexes (those of enclosing subtransactions must
- * wait until it ends: written now, they would go if it aborts), as the log's
- * owner and in a restricted security context (index expressions, if anyone
- * adds some, run as the owner, not as the writer).
+ * mlops.audit_log and its indexes, as the log's owner and in a restricted
+ * security context (index expressions, if anyone adds some, run as the
+ * owner, not as the writer). Those of enclosing subtransactions wait until it
+ * ends (written now, they would go if it aborts), unless enclosing: then
+ * they are written too, and kept as EarlyRows.
  */
 static void
-FlushLogRows(void)
+FlushLogRows(bool enclosing)
 {
 	ResourceOwner saved_owner = CurrentResourceOwner;
+	SubTransactionId current = GetCurrentSubTransactionId();
 	MemoryContext old;
 	Oid			saved_user;
 	int			saved_context;
@@ -828,7 +905,33 @@ FlushLogRows(void)
 
 	if (writer.rel == NULL || writer.busy || writer.npending == 0)
 		return;
-	n = TakePendingRows(GetCurrentSubTransactionId());
+	if (enclosing)
+	{
+		/* everything allocated before any row leaves the pending ones: none is lost on an error */
+		List	   *early = NIL;
+		List	   *all;
+
+		old = MemoryContextSwitchTo(writer.cxt);
+		for (i = 0; i < writer.npending; i++)
+		{
+			EarlyRow   *row;
+
+			if (writer.subxact[i] == current)
+				continue;
+			row = palloc(sizeof(EarlyRow));
+			row->tuple = heap_copytuple(ExecFetchSlotHeapTuple(writer.slots[i], false, NULL));
+			row->owner = writer.subxact[i];
+			row->written_in = current;
+			row->cid = writer.cid[i];
+			early = lappend(early, row);
+		}
+		all = list_concat_copy(writer.early, early);
+		MemoryContextSwitchTo(old);
+		list_free(writer.early);
+		list_free(early);
+		writer.early = all;
+	}
+	n = TakePendingRows(enclosing ? InvalidSubTransactionId : current);
 	if (n == 0)
 		return;
 	GetUserIdAndSecContext(&saved_user, &saved_context);
@@ -859,23 +962,15 @@ FlushLogRows(void)
 }
 
 /*
- * Forms a log row and adds it to the pending ones (written with the next
- * batch), under the current subtransaction and command id.
+ * Adds a log row (allocated in writer.cxt, which the pending rows now own)
+ * to the pending ones, after them, under subtransaction subxact and command
+ * id cid.
  */
 static void
-AddLogRow(Datum *values, bool *nulls)
+AddPendingRow(HeapTuple tuple, SubTransactionId subxact, CommandId cid)
 {
-	MemoryContext old;
-	HeapTuple	tuple;
+	MemoryContext old = MemoryContextSwitchTo(writer.cxt);
 
-	if (writer.rel == NULL || writer.lxid != MyProc->lxid)
-		OpenLogWriter();
-	if (writer.busy)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("an index expression of mlops.audit_log changed an audited table"),
-				 errdetail("The audit log cannot be written while it is being written.")));
-	old = MemoryContextSwitchTo(writer.cxt);
 	if (writer.npending == writer.size)
 	{
 		writer.size *= 2;
@@ -893,15 +988,37 @@ AddLogRow(Datum *values, bool *nulls)
 		writer.slots[writer.nslots++] = MakeSingleTupleTableSlot(RelationGetDescr(writer.rel), &TTSOpsHeapTuple);
 		CurrentResourceOwner = saved_owner;
 	}
-	tuple = heap_form_tuple(RelationGetDescr(writer.rel), values, nulls);
 	MemoryContextSwitchTo(old);
 	ExecStoreHeapTuple(tuple, writer.slots[writer.npending], true);
-	writer.subxact[writer.npending] = GetCurrentSubTransactionId();
-	writer.cid[writer.npending] = GetCurrentCommandId(true);
+	writer.subxact[writer.npending] = subxact;
+	writer.cid[writer.npending] = cid;
 	writer.npending++;
 	writer.pending_bytes += tuple->t_len;
+}
+
+/*
+ * Forms a log row and adds it to the pending ones (written with the next
+ * batch), under the current subtransaction and command id.
+ */
+static void
+AddLogRow(Datum *values, bool *nulls)
+{
+	MemoryContext old;
+	HeapTuple	tuple;
+
+	if (writer.rel == NULL || writer.lxid != MyProc->lxid)
+		OpenLogWriter();
+	if (writer.busy)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("an index expression of mlops.audit_log changed an audited table"),
+				 errdetail("The audit log cannot be written while it is being written.")));
+	old = MemoryContextSwitchTo(writer.cxt);
+	tuple = heap_form_tuple(RelationGetDescr(writer.rel), values, nulls);
+	MemoryContextSwitchTo(old);
+	AddPendingRow(tuple, GetCurrentSubTransactionId(), GetCurrentCommandId(true));
 	if (writer.npending >= LOG_BATCH_ROWS || writer.pending_bytes >= LOG_BATCH_BYTES)
-		FlushLogRows();
+		FlushLogRows(false);
 }
 
 /*
@@ -947,7 +1064,7 @@ AuditAppend(Oid relid, text *relname, const char *op, RowImage *old_row, RowImag
 	AddLogRow(values, nulls);
 	if (!keep_open)
 	{
-		FlushLogRows();
+		FlushLogRows(false);
 		CloseLogWriter();
 	}
 	chain.last_id++;
