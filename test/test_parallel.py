@@ -231,4 +231,19 @@ check(not any(n.get("Workers Launched") or n.get("Parallel Aware") for n in node
       "predict_logged (it writes) runs in the leader alone, outside parallel mode")
 query(conn, "RESET ALL")
 
+# --- markings: a PL/pgSQL EXCEPTION block opens a subtransaction, which parallel mode refuses,
+# in the leader too (where a PARALLEL RESTRICTED function runs) ------------------------------------
+with_blocks = [r[0] for r in query(conn, r"""
+    SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+     WHERE l.lanname = 'plpgsql' AND p.pronamespace = 'mlops'::regnamespace AND p.proparallel <> 'u'
+       AND p.prosrc ~* '(^|\n)\s*EXCEPTION\s*(\n|WHEN)'""")]
+check(with_blocks == [], f"no function with an EXCEPTION block is marked PARALLEL SAFE or RESTRICTED ({with_blocks})")
+query(conn, "SET force_parallel_mode = on")
+try:
+    outside_cron = query(conn, "SELECT job_id FROM mlops._current_cron_run()")
+except psycopg2.Error as e:
+    outside_cron = e.pgerror
+check(outside_cron == [(None,)], f"_current_cron_run() runs under force_parallel_mode (got {outside_cron})")
+query(conn, "RESET force_parallel_mode")
+
 finish()

@@ -38,8 +38,10 @@ COMMENT ON FUNCTION mlops._require_pg_cron() IS
 -- owner, and a cron.job_run_details that a role with CREATE on the database
 -- made itself (while pg_cron is not installed) could be a view calling that
 -- role's functions, which would then run as the owner, a superuser.
+-- PARALLEL UNSAFE: its EXCEPTION block opens a subtransaction, which
+-- PostgreSQL refuses in parallel mode (the leader's too).
 CREATE FUNCTION mlops._current_cron_run(OUT job_id bigint, OUT run_id bigint)
-    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+    LANGUAGE plpgsql STABLE PARALLEL UNSAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
