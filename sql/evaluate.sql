@@ -17,7 +17,7 @@ SELECT version FROM mlops.train('r', 'pts', 'y', 'linear', features => '{x}');
 SELECT version FROM mlops.train('r', 'pts', 'y', 'linear', features => '{x,kind}');
 SELECT key, round(value::numeric, 6) FROM jsonb_each_text(mlops.evaluate('r:2', 'pts')) ORDER BY key;
 -- resolving a model reference as the scoring functions do, evaluate is STABLE (one version per
--- statement); it runs its source query, so it is PARALLEL RESTRICTED, as drift() is
+-- statement); it runs its source query, so it is PARALLEL UNSAFE, as drift() is
 SELECT p.oid::regprocedure, p.provolatile, p.proparallel FROM pg_proc p
  WHERE p.pronamespace = 'mlops'::regnamespace AND p.proname IN ('evaluate', 'drift') ORDER BY 1::text;
 -- a query source, columns in another order, rows of two categories only, NULL targets skipped

@@ -231,6 +231,24 @@ check(not any(n.get("Workers Launched") or n.get("Parallel Aware") for n in node
       "predict_logged (it writes) runs in the leader alone, outside parallel mode")
 query(conn, "RESET ALL")
 
+# --- what runs a source query keeps its statement out of parallel mode ------------------------------
+# A source is any query: here a view calling a function with an EXCEPTION block (a subtransaction)
+# and taking sequence values, both refused in parallel mode, in the leader too. Beside a scan that
+# the planner makes parallel (the table is large enough by default), they must still read it.
+query(conn, """CREATE FUNCTION ratio(a float8, b float8) RETURNS float8 LANGUAGE plpgsql AS $$
+               BEGIN RETURN a / b; EXCEPTION WHEN division_by_zero THEN RETURN NULL; END $$""")
+query(conn, "CREATE SEQUENCE reads")
+query(conn, "CREATE VIEW holdout AS SELECT a, b, c, d, city, y, ratio(a, b) AS r, nextval('reads') AS n "
+            "FROM pt WHERE id > 199000")
+for call in ["mlops.evaluate('lin', 'holdout')", "mlops.profile('holdout', '{a}')",
+             "(SELECT count(*) FROM mlops.drift('lin', 'holdout'))",
+             "(SELECT count(*) FROM mlops.compare('holdout', 'holdout', '{a, r}'))"]:
+    try:
+        got = query(conn, f"SELECT n, {call} IS NOT NULL FROM (SELECT count(*) n FROM pt) x")
+    except psycopg2.Error as e:
+        got = e.pgerror
+    check(got == [(N, True)], f"{call} beside a parallel scan reads a source that parallel mode refuses (got {got})")
+
 # --- markings: a PL/pgSQL EXCEPTION block opens a subtransaction, which parallel mode refuses,
 # in the leader too (where a PARALLEL RESTRICTED function runs) ------------------------------------
 with_blocks = [r[0] for r in query(conn, r"""

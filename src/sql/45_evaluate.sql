@@ -6,11 +6,13 @@
 
 -- STABLE, as every function resolving a model reference: the statement's
 -- snapshot decides the version and the rows (its queries run read-only).
--- PARALLEL RESTRICTED, as drift(): the source is any query, which may read
--- temporary tables or call functions a parallel worker cannot run.
+-- PARALLEL UNSAFE, as drift(): the source is any query, which may read
+-- temporary tables, take sequence values or open subtransactions (a PL/pgSQL
+-- EXCEPTION block), and parallel mode refuses the last two in the leader too:
+-- RESTRICTED would let a parallel scan elsewhere in the statement break it.
 CREATE FUNCTION mlops.evaluate(model text, source text) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'evaluate'
-    LANGUAGE C STABLE PARALLEL RESTRICTED;
+    LANGUAGE C STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlops.evaluate(text, text) IS
     'the metrics of the version a model reference means on the rows of a table or query holding its target and features';
 

@@ -6,9 +6,12 @@
 -- SECURITY DEFINER helpers below.
 -- ---------------------------------------------------------------------------
 
+-- profile, drift and compare run their sources, any queries: PARALLEL UNSAFE,
+-- as evaluate() (a source may take sequence values or open subtransactions,
+-- which parallel mode refuses even in the leader).
 CREATE FUNCTION mlops.profile(source text, columns text[] DEFAULT NULL) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'profile'
-    LANGUAGE C STABLE PARALLEL RESTRICTED;
+    LANGUAGE C STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlops.profile(text, text[]) IS
     'feature statistics of a table, view or query (count, nulls, mean, std, min, max, 10-quantile bins, sample; category counts), as frozen with model versions';
 
@@ -38,14 +41,14 @@ COMMENT ON FUNCTION mlops._version_profile(text) IS
 CREATE FUNCTION mlops.drift(model text, source text)
     RETURNS TABLE(feature text, metric text, value float8, threshold float8, drifted boolean)
     AS 'MODULE_PATHNAME', 'drift'
-    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 60;
+    LANGUAGE C STABLE PARALLEL UNSAFE ROWS 60;
 COMMENT ON FUNCTION mlops.drift(text, text) IS
     'drift metrics of a table, view or query against the reference profile frozen with a model version, at the default thresholds';
 
 CREATE FUNCTION mlops.compare(reference text, current text, columns text[] DEFAULT NULL)
     RETURNS TABLE(feature text, metric text, value float8, threshold float8, drifted boolean)
     AS 'MODULE_PATHNAME', 'compare'
-    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 60;
+    LANGUAGE C STABLE PARALLEL UNSAFE ROWS 60;
 COMMENT ON FUNCTION mlops.compare(text, text, text[]) IS
     'drift metrics between two tables, views or queries (NULL columns: every numeric or categorical column of the reference), at the default thresholds';
 
