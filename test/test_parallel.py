@@ -2,15 +2,15 @@
 """Parallel query: scoring in parallel workers gives the serial plan's results
 bit for bit, for every kind of model; the workers see the leader's transaction
 (an alias moved, a version registered, deleted or rolled back in it) and its
-settings; an error raised in a worker keeps its SQLSTATE; and what cannot run
-in parallel mode is not marked as if it could."""
-import json
+settings; an error raised in a worker keeps its SQLSTATE; what cannot run in
+parallel mode is not marked as if it could; and JIT-compiled expressions
+(with mlops's bitcode inlined where LLVM may) score the same bits."""
 
 import numpy as np
 import psycopg2
 import xgboost as xgb
 
-from mlops_test import check, close, connect, expect_error, finish, fresh_database, query
+from mlops_test import check, close, expect_error, finish, fresh_database, query
 
 conn = fresh_database("test_parallel", datasets=False)
 N = 200000
@@ -229,6 +229,21 @@ logged = plan("SELECT count(mlops.predict_logged('lin', id::text, pt)) FROM pt W
 check(not any(n.get("Workers Launched") or n.get("Parallel Aware") for n in nodes(logged)) and
       query(conn, "SELECT count(*) FROM mlops.prediction_log")[0][0] == 500,
       "predict_logged (it writes) runs in the leader alone, outside parallel mode")
+query(conn, "RESET ALL")
+
+# --- JIT: expressions compiled by LLVM, mlops's bitcode offered for inlining, score the same bits ----
+serial()
+exprs = ["mlops.predict('lin', pt)", "mlops.predict_proba('multi', pt)", "mlops.explain('xgbc', pt)",
+         "mlops.predict_proba('xgbm', pt)", "mlops.predict('dart', ARRAY[a, b, c, d])"]
+select = f"SELECT id, {', '.join(exprs)} FROM pt WHERE id % 4 = 0 ORDER BY id"
+fit = "SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[a, b, c, d])) FROM pt"
+query(conn, "SET jit = off")
+plain, plain_fit = query(conn, select), query(conn, fit)
+query(conn, "SET jit = on; SET jit_above_cost = 0; SET jit_inline_above_cost = 0; SET jit_optimize_above_cost = 0")
+jit = query(conn, "EXPLAIN (ANALYZE, FORMAT JSON) " + select)[0][0][0].get("JIT", {})
+check(jit.get("Functions", 0) > 0 and jit.get("Options", {}).get("Inlining") is True and
+      query(conn, select) == plain and query(conn, fit) == plain_fit,
+      f"with every expression JIT-compiled and inlined, scoring and linear_stats give the same bits ({jit})")
 query(conn, "RESET ALL")
 
 # --- what runs a source query keeps its statement out of parallel mode ------------------------------
