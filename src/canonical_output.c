@@ -6,15 +6,20 @@
  * features, run metrics as jsonb) must not depend on who wrote it: float8out
  * rounds at extra_float_digits <= 0, and DateStyle, IntervalStyle, TimeZone,
  * bytea_output and lc_monetary change how dates, intervals, bytea and money
- * are spelled. The canonical settings are PostgreSQL's defaults, with TimeZone
- * UTC: extra_float_digits 1 (shortest exact), DateStyle ISO, IntervalStyle
- * postgres, bytea_output hex, lc_monetary C. They are set, for the length of
- * one conversion, only where the session's differ, and only those that the
- * value's type depends on, so that a session at the defaults pays nothing.
+ * are spelled, search_path and quote_all_identifiers how regclass and the
+ * other reg* types name objects. The canonical settings are PostgreSQL's
+ * defaults, with TimeZone UTC: extra_float_digits 1 (shortest exact),
+ * DateStyle ISO, IntervalStyle postgres, bytea_output hex, lc_monetary C; and
+ * an empty search_path (names schema-qualified but pg_catalog's), without
+ * quote_all_identifiers. They are set, for the length of one conversion, only
+ * where the session's differ, and only those that the value's type depends
+ * on, so that a session at the defaults pays nothing (but for reg* values).
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/transam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -34,13 +39,16 @@
  * The settings the text of a value of type typid depends on: those of its
  * base type (a domain), its elements (an array), its subtype (a range or a
  * multirange) or its columns (a composite); every setting for an anonymous
- * record, whose columns are not known. Types of other extensions count as
- * depending on none.
+ * record, whose columns are not known. A base type of another extension
+ * counts as depending on extra_float_digits, the one setting of ours that
+ * such types' output is known to read (cube's, through float8out); an enum
+ * on none.
  */
 int
 TypeOutputSettings(Oid typid)
 {
 	Oid			inner;
+	char		typtype;
 	int			flags = 0;
 
 	check_stack_depth();
@@ -68,6 +76,18 @@ TypeOutputSettings(Oid typid)
 			return OUTPUT_BYTEA;
 		case CASHOID:
 			return OUTPUT_MONETARY;
+		case REGCLASSOID:
+		case REGCOLLATIONOID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+		case REGNAMESPACEOID:
+		case REGOPERATOROID:
+		case REGOPEROID:
+		case REGPROCEDUREOID:
+		case REGPROCOID:
+		case REGROLEOID:
+		case REGTYPEOID:
+			return OUTPUT_NAMES;
 		case RECORDOID:
 			return OUTPUT_ALL;
 	}
@@ -77,7 +97,8 @@ TypeOutputSettings(Oid typid)
 		return TypeOutputSettings(inner);
 	if ((inner = get_multirange_range(typid)) != InvalidOid)
 		return TypeOutputSettings(inner);
-	if (get_typtype(typid) == TYPTYPE_COMPOSITE)
+	typtype = get_typtype(typid);
+	if (typtype == TYPTYPE_COMPOSITE)
 	{
 		TupleDesc	desc = lookup_rowtype_tupdesc(typid, -1);
 
@@ -86,6 +107,8 @@ TypeOutputSettings(Oid typid)
 				flags |= TypeOutputSettings(TupleDescAttr(desc, i)->atttypid);
 		ReleaseTupleDesc(desc);
 	}
+	else if (typtype == TYPTYPE_BASE && typid >= FirstNormalObjectId)
+		flags = OUTPUT_FLOAT;	/* a type of another extension */
 	return flags;
 }
 
@@ -120,11 +143,12 @@ CanonicalOutputBegin(int flags)
 	bool		interval_ok = !(flags & OUTPUT_INTERVALSTYLE) || IntervalStyle == INTSTYLE_POSTGRES;
 	bool		zone_ok = !(flags & OUTPUT_TIMEZONE) || TimeZoneIsUtc();
 	bool		bytea_ok = !(flags & OUTPUT_BYTEA) || bytea_output == BYTEA_OUTPUT_HEX;
-	bool		money_ok = !(flags & OUTPUT_MONETARY) ||
-		strcmp(locale_monetary, "C") == 0 || strcmp(locale_monetary, "POSIX") == 0;
+	bool		money_ok = !(flags & OUTPUT_MONETARY) || strcmp(locale_monetary, "C") == 0 ||
+		strncmp(locale_monetary, "C.", 2) == 0 || strcmp(locale_monetary, "POSIX") == 0;
+	bool		names_ok = !(flags & OUTPUT_NAMES) || (namespace_search_path[0] == '\0' && !quote_all_identifiers);
 	int			level;
 
-	if (float_ok && date_ok && interval_ok && zone_ok && bytea_ok && money_ok)
+	if (float_ok && date_ok && interval_ok && zone_ok && bytea_ok && money_ok && names_ok)
 		return -1;
 	level = NewGUCNestLevel();
 	if (!float_ok)
@@ -139,6 +163,11 @@ CanonicalOutputBegin(int flags)
 		SetCanonical("bytea_output", "hex");
 	if (!money_ok)
 		SetCanonical("lc_monetary", "C");
+	if (!names_ok)
+	{
+		SetCanonical("search_path", "");
+		SetCanonical("quote_all_identifiers", "off");
+	}
 	return level;
 }
 

@@ -179,6 +179,32 @@ for i, (name, c) in enumerate(odd.items(), 1):
     got = audited(c, i)
     check(got == want, f"the log holds the same rows under {name} settings"
           + ("" if got == want else f" ({got[0][2] if got else 'none found'})"))
+# reg* values name objects as search_path and quote_all_identifiers have it, and an extension's type (cube) may
+# print floats through float8out: a table with only those columns is logged alike too
+query(default, "CREATE EXTENSION cube")
+query(default, "CREATE SCHEMA s2")
+query(default, "CREATE TABLE s2.tgt (id int)")
+query(default, "CREATE TABLE named (id int PRIMARY KEY, rc regclass, rt regtype[], cu cube)")
+query(default, "SELECT mlops.enable_audit('named')")
+NAMED = "'s2.tgt'::regclass, ARRAY['s2.tgt'::regtype], cube(ARRAY[0.1::float8 + 0.2, 1/3.0::float8])"
+
+
+def named(c, id):
+    """Inserts the same reg* and cube values (as id) under c's settings with s2 on its search_path; the log row."""
+    query(c, "SET search_path = s2, public")
+    query(c, f"INSERT INTO named VALUES ({id}, {NAMED})")
+    query(c, "RESET search_path")
+    return query(default, "SELECT new_row - 'id' FROM mlops.audit_log WHERE table_name = 'public.named' "
+                          "AND new_row->'id' = %s::text::jsonb", (id,))
+
+
+want = named(default, 0)
+check(want == [({"rc": "s2.tgt", "rt": ["s2.tgt"], "cu": "(0.30000000000000004, 0.3333333333333333)"},)],
+      f"the log holds reg* names schema-qualified and an extension's floats exact under the defaults ({want})")
+for i, (name, c) in enumerate(odd.items(), 1):
+    got = named(c, i)
+    check(got == want, f"the log holds the same reg* names and cube under {name} settings ({got})")
+
 query(odd["verbose"], "CREATE TABLE dropped (id int)")
 query(odd["verbose"], "SELECT mlops.enable_audit('dropped')")
 query(odd["verbose"], "DROP TABLE dropped")

@@ -14,7 +14,8 @@
 #define OUTPUT_TIMEZONE			0x08
 #define OUTPUT_BYTEA			0x10	/* bytea_output */
 #define OUTPUT_MONETARY			0x20	/* lc_monetary */
-#define OUTPUT_ALL				0x3f
+#define OUTPUT_NAMES			0x40	/* search_path, quote_all_identifiers (reg* types) */
+#define OUTPUT_ALL				0x7f
 
 /* The settings the text of a value of type typid depends on (OUTPUT_* flags). */
 extern int	TypeOutputSettings(Oid typid);
