@@ -239,7 +239,7 @@ SELECT count(DISTINCT y) AS residual_levels FROM pg_temp.path_points(pg_temp.mar
 -- a residual plot of 10000 test rows is one path of dots, each "m dx dy h0" stroked round as wide as a
 -- marker, and dots at the same printed position are one: 20 predictions by 7 residuals (y = x + i % 7,
 -- plus a part in 1e12 that makes every row distinct, so each of the 140 pairs has test rows) are 140
--- dots; scattered rows stay a page of about 100 kB (10000 circle elements were 670 kB)
+-- dots; scattered rows stay a page of about 100 kB (10000 dots, a few bytes each)
 CREATE TABLE grid AS SELECT (i % 20)::float8 AS x, (i % 20) + (i % 7) + (i / 140) * 1e-12::float8 AS y
   FROM generate_series(1, 60000) i;
 CREATE TABLE cloud AS SELECT a, b, a + b * b + c AS y

@@ -251,6 +251,7 @@ static LogWriter writer;
 static bool archiving = false;
 
 static void InstallCallbacks(void);
+static void AddPendingRow(HeapTuple tuple, SubTransactionId subxact, CommandId cid);
 
 /*
  * Takes the pending log rows of subtransaction subxact (of every one when
@@ -285,8 +286,6 @@ TakePendingRows(SubTransactionId subxact)
 	writer.npending = kept;
 	return n;
 }
-
-static void AddPendingRow(HeapTuple tuple, SubTransactionId subxact, CommandId cid);
 
 /*
  * Keeps the pending log rows with the subtransaction they belong to: those of

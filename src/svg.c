@@ -424,7 +424,7 @@ typedef struct SvgDot
 /*
  * A path's "d" attribute being written: coordinates relative to the previous
  * point (short numbers), each point rounded to tenths once, so the error
- * never accumulates and every point is where "%.1f" would have printed it.
+ * never accumulates: every point is within half a tenth of where it lies.
  */
 typedef struct SvgPath
 {
@@ -599,6 +599,7 @@ AppendSeriesMarkers(StringInfo out, const SvgSeries *ser, int s, const int *keep
 	initStringInfo(&path.d);
 	for (int k = 0; k < ndots; k++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (k > 0 && CompareDots(&dots[k], &dots[k - 1]) == 0)
 			continue;
 		PathMove(&path, dots[k]);

@@ -385,6 +385,6 @@ def backend_anon_mb():
 before = backend_anon_mb()
 imp("forest", forest_raw, "json")
 grown = backend_anon_mb() - before
-check(grown < 100, f"importing a {len(forest_raw) >> 20} MB model leaves the backend {grown:.0f} MB bigger (< 100)")
+check(grown < 100, f"importing a {len(forest_raw) / 1e6:.0f} MB model leaves the backend {grown:.0f} MB bigger (< 100)")
 
 finish()

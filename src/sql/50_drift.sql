@@ -110,7 +110,7 @@ CREATE TABLE mlops.alert (
     at            timestamptz NOT NULL DEFAULT clock_timestamp(),
     CHECK ((kind = 'retrain') = (run_id IS NULL))
 );
--- for the foreign key's cascade: drop_monitor deletes the alerts of each of
+-- drop_monitor (and the foreign key's cascade) delete the alerts of each of
 -- the monitor's runs, which without it read the whole alert table once per run
 CREATE INDEX ON mlops.alert (run_id);
 COMMENT ON TABLE mlops.alert IS 'alerts: drift beyond a monitor''s threshold, a monitor run that failed, an unattended retraining that failed or was refused by the gate';

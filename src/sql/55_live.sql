@@ -21,7 +21,7 @@ CREATE TABLE mlops.prediction_log (
     FOREIGN KEY (model_id, version) REFERENCES mlops.model_version ON DELETE CASCADE
 );
 CREATE INDEX ON mlops.prediction_log (model_id, key);
--- for the foreign key's cascade: delete_version finds the rows of its version
+-- delete_version (and the foreign key's cascade) find the rows of a version
 -- here instead of reading the whole log while it holds the registry's locks
 CREATE INDEX ON mlops.prediction_log (model_id, version);
 CREATE INDEX ON mlops.prediction_log (scored_at);
