@@ -35,6 +35,8 @@
 
 #include "mlops/canonical_output.h"
 
+static int	RowOutputSettings(Oid typid, int32 typmod);
+
 /*
  * The settings the text of a value of type typid depends on: those of its
  * base type (a domain), its elements (an array), its subtype (a range or a
@@ -99,16 +101,26 @@ TypeOutputSettings(Oid typid)
 		return TypeOutputSettings(inner);
 	typtype = get_typtype(typid);
 	if (typtype == TYPTYPE_COMPOSITE)
-	{
-		TupleDesc	desc = lookup_rowtype_tupdesc(typid, -1);
-
-		for (int i = 0; i < desc->natts; i++)
-			if (!TupleDescAttr(desc, i)->attisdropped)
-				flags |= TypeOutputSettings(TupleDescAttr(desc, i)->atttypid);
-		ReleaseTupleDesc(desc);
-	}
+		flags = RowOutputSettings(typid, -1);
 	else if (typtype == TYPTYPE_BASE && typid >= FirstNormalObjectId)
 		flags = OUTPUT_FLOAT;	/* a type of another extension */
+	return flags;
+}
+
+/*
+ * The settings the text of a row of type (typid, typmod) depends on: those of
+ * its columns. typmod tells an anonymous record type (typid RECORDOID) apart.
+ */
+static int
+RowOutputSettings(Oid typid, int32 typmod)
+{
+	TupleDesc	desc = lookup_rowtype_tupdesc(typid, typmod);
+	int			flags = 0;
+
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			flags |= TypeOutputSettings(TupleDescAttr(desc, i)->atttypid);
+	ReleaseTupleDesc(desc);
 	return flags;
 }
 
@@ -182,9 +194,38 @@ CanonicalOutputEnd(int level)
 /* What mlops._to_jsonb_canonical keeps per call site. */
 typedef struct ToJsonbCall
 {
-	int			flags;			/* the settings the argument's type depends on */
+	Oid			type;			/* the argument's declared type */
+	int			flags;			/* the settings it depends on; for a record, its last row type's */
+	Oid			row_type;		/* a record: the row type flags are for (InvalidOid: none yet) */
+	int32		row_typmod;		/* and its typmod (an anonymous row type's number) */
 	FmgrInfo	to_jsonb;		/* to_jsonb(), finding that type in our call's expression */
 } ToJsonbCall;
+
+/*
+ * The settings the text of value depends on: its declared type's, or for a
+ * record (a PL/pgSQL record variable, a row of a subquery) those of the row
+ * type it holds, so that a row of floats does not switch every setting.
+ */
+static int
+ValueOutputSettings(ToJsonbCall *call, Datum value)
+{
+	HeapTupleHeader row;
+	Oid			row_type;
+	int32		typmod;
+
+	if (call->type != RECORDOID)
+		return call->flags;
+	row = DatumGetHeapTupleHeader(value);
+	row_type = HeapTupleHeaderGetTypeId(row);
+	typmod = HeapTupleHeaderGetTypMod(row);
+	if (row_type != call->row_type || typmod != call->row_typmod)
+	{
+		call->flags = RowOutputSettings(row_type, typmod);
+		call->row_type = row_type;
+		call->row_typmod = typmod;
+	}
+	return call->flags;
+}
 
 PG_FUNCTION_INFO_V1(to_jsonb_canonical);
 
@@ -203,12 +244,14 @@ to_jsonb_canonical(PG_FUNCTION_ARGS)
 	if (call == NULL)
 	{
 		call = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(ToJsonbCall));
-		call->flags = TypeOutputSettings(get_fn_expr_argtype(fcinfo->flinfo, 0));
+		call->type = getBaseType(get_fn_expr_argtype(fcinfo->flinfo, 0));
+		call->flags = TypeOutputSettings(call->type);
+		call->row_type = InvalidOid;
 		fmgr_info_cxt(F_TO_JSONB, &call->to_jsonb, fcinfo->flinfo->fn_mcxt);
 		call->to_jsonb.fn_expr = fcinfo->flinfo->fn_expr;
 		fcinfo->flinfo->fn_extra = call;
 	}
-	level = CanonicalOutputBegin(call->flags);
+	level = CanonicalOutputBegin(ValueOutputSettings(call, PG_GETARG_DATUM(0)));
 	result = FunctionCall1(&call->to_jsonb, PG_GETARG_DATUM(0));
 	CanonicalOutputEnd(level);
 	PG_RETURN_DATUM(result);
