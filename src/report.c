@@ -1122,6 +1122,7 @@ ComputeMeanShap(void *arg)
 	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
 	Datum		values[2] = {CStringGetTextDatum(s->ref), s->features};
 	SPITupleTable *rows;
+	int			level = SourceScanOrderBegin();	/* the same first rows every time */
 
 	rows = RunSourceQuery(psprintf("WITH e AS MATERIALIZED (%s LIMIT %d)"
 								   "SELECT avg(abs((e.e -> 'contributions' ->> f.name)::float8)), count(e.e)"
@@ -1129,6 +1130,7 @@ ComputeMeanShap(void *arg)
 								   " GROUP BY f.n ORDER BY f.n",
 								   SourceSelect(s->source, "mlops.explain($1, source.*) AS e"), REPORT_SHAP_ROWS),
 						  2, types, values);
+	AtEOXact_GUC(true, level);
 	s->rows = SPI_processed > 0 ? Int8At(rows, 0, 2) : 0;
 	s->mean = palloc(sizeof(double) * (s->nfeatures + 1));
 	for (int i = 0; i < s->nfeatures; i++)

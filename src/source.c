@@ -16,6 +16,7 @@
 #include "parser/parser.h"
 #include "tcop/pquery.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
@@ -223,6 +224,19 @@ RowReceiverShutdown(DestReceiver *self)
 {
 }
 
+/* Pins the settings that decide the order of a source's rows (see source.h). */
+int
+SourceScanOrderBegin(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
 /*
  * Fetches up to SOURCE_BATCH_ROWS rows and hands each to fn as the executor's
  * slot, without copying it into an SPI tuple table (which costs more than the
@@ -233,6 +247,8 @@ uint64
 SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg)
 {
 	RowReceiver receiver;
+	int			level;
+	uint64		fetched;
 
 	CHECK_FOR_INTERRUPTS();
 	memset(&receiver, 0, sizeof(receiver));
@@ -243,7 +259,11 @@ SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg)
 	receiver.pub.mydest = DestNone;
 	receiver.fn = fn;
 	receiver.arg = arg;
-	return PortalRunFetch(reader->portal, FETCH_FORWARD, SOURCE_BATCH_ROWS, &receiver.pub);
+	/* a scan starts (or restarts) inside a fetch: where it starts is decided there */
+	level = SourceScanOrderBegin();
+	fetched = PortalRunFetch(reader->portal, FETCH_FORWARD, SOURCE_BATCH_ROWS, &receiver.pub);
+	AtEOXact_GUC(true, level);
+	return fetched;
 }
 
 /* Closes the cursor. */

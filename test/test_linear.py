@@ -12,7 +12,7 @@ from scipy.special import expit, softmax
 from sklearn import datasets, metrics
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
-from mlops_test import check, close, finish, fresh_database, query
+from mlops_test import check, close, connect, finish, fresh_database, query
 
 warnings.simplefilter("ignore")  # ConvergenceWarning of the lbfgs comparisons
 conn = fresh_database("test_linear")
@@ -294,4 +294,26 @@ X = design(spec, rows)
 yl = np.array([r["y"] for r in rows])
 check(rel_close(art["coef"][0], Ridge(alpha=1.0).fit(X, yl).coef_, 1e-6), "streamed regression: coefficients equal sklearn's")
 check_regression_metrics("streamed regression", got, yl, score(art, X))
+# --- a large table is read from its first block: a scan that could join another running scan of it
+# --- (synchronize_seqscans) would sum the rows in another order and change the last digits
+query(conn, "CREATE TABLE big (a float8, b float8, c float8, y float8) WITH (fillfactor = 10)")
+query(conn, "INSERT INTO big SELECT sin(g), cos(g), sqrt(g), sin(g) * 3 + cos(g) / 7 + sqrt(g) * 1e-3 + sin(g * 7) "
+            "FROM generate_series(1, 300000) g")
+check(query(conn, "SELECT pg_relation_size('big') / 8192 > setting::int / 4 FROM pg_settings WHERE name = 'shared_buffers'")[0][0],
+      "the table is larger than a quarter of shared_buffers (the size at which scans synchronise)")
+
+
+def big_model(name):
+    query(conn, f"SELECT version FROM mlops.train('{name}', 'big', 'y', 'linear', test_fraction => 0)")
+    return bytes(query(conn, f"SELECT mlops.export_model('{name}')")[0][0])
+
+
+alone = big_model("big_alone")
+other = connect("test_linear")
+query(other, "BEGIN")
+query(other, "DECLARE half NO SCROLL CURSOR FOR SELECT * FROM big")
+query(other, "FETCH 150000 FROM half")
+joined = big_model("big_joined")
+query(other, "COMMIT")
+check(alone == joined, "a training while another scan of the table is half way gives the same model, bit for bit")
 finish()

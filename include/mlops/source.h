@@ -59,9 +59,18 @@ extern SourceReader *SourceOpen(const char *source, const char *select_list);
 typedef void (*SourceRowFn) (TupleTableSlot *slot, void *arg);
 
 /*
+ * Pins, until AtEOXact_GUC(true, the level returned), the settings that
+ * decide in what order a source's rows come: no synchronized sequential scan
+ * (a large table's scan would start wherever another running scan of it is)
+ * and no parallel plan. The same rows then come in the same order, so that
+ * sums of floats, and what "the first rows" are, do not change from run to run.
+ */
+extern int	SourceScanOrderBegin(void);
+
+/*
  * Fetches up to SOURCE_BATCH_ROWS rows, handing each to fn without copying
  * it; returns how many came, 0 at the end. fn runs in the executor's memory
- * context.
+ * context. Scans read in a fixed order (SourceScanOrderBegin).
  */
 extern uint64 SourceFetch(SourceReader *reader, SourceRowFn fn, void *arg);
 
