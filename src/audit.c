@@ -67,6 +67,7 @@
 
 #include "mlops/args.h"
 #include "mlops/canonical_output.h"
+#include "mlops/float_text.h"
 
 #define AUDIT_HASH_LEN 32		/* sha256 */
 
@@ -97,7 +98,7 @@ typedef enum JsonKind
 	JSON_BOOL,
 	JSON_INT,					/* int2, int4, int8 */
 	JSON_NUMERIC,
-	JSON_FLOAT,					/* float4, float8: through their text */
+	JSON_FLOAT,					/* float4, float8: their shortest exact text */
 	JSON_TEXT,					/* text, varchar, bpchar */
 	JSON_JSONB,
 	JSON_DATETIME,				/* date, timestamp(tz): ISO 8601 strings, timestamptz in UTC */
@@ -115,7 +116,7 @@ typedef struct AuditAttr
 	JsonbValue	key;			/* the column name */
 	char	   *key_text;		/* the name as a JSON string, then ": " */
 	int			key_text_len;
-	FmgrInfo	convert;		/* output function (JSON_FLOAT) or to_jsonb (JSON_OTHER) */
+	FmgrInfo	convert;		/* JSON_OTHER: to_jsonb */
 	/* JSON_DATETIME: the last value seen and its text (rows often share one, e.g. now()) */
 	bool		have_last;
 	Datum		last;
@@ -1157,8 +1158,6 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		AuditAttr  *a = &t->attrs[i];
-		Oid			output;
-		bool		varlena;
 		StringInfoData key_text;
 
 		a->skip = att->attisdropped || IsIgnored(td->tg_trigger, NameStr(att->attname));
@@ -1192,9 +1191,6 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 			case FLOAT4OID:
 			case FLOAT8OID:
 				a->kind = JSON_FLOAT;
-				t->output_settings |= OUTPUT_FLOAT;
-				getTypeOutputInfo(att->atttypid, &output, &varlena);
-				fmgr_info_cxt(output, &a->convert, flinfo->fn_mcxt);
 				break;
 			case TEXTOID:
 			case VARCHAROID:
@@ -1362,7 +1358,9 @@ RenderValue(AuditAttr *a, Datum value, JsonbValue *v, StringInfo out)
 				break;
 			}
 		case JSON_FLOAT:
-			NumberTextToValue(OutputFunctionCall(&a->convert, value), v);
+			/* exact whatever the writer's extra_float_digits */
+			NumberTextToValue(a->basetype == FLOAT4OID ? Float4ExactText(DatumGetFloat4(value))
+							  : Float8ExactText(DatumGetFloat8(value)), v);
 			break;
 		case JSON_TEXT:
 			{

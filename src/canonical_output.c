@@ -133,11 +133,50 @@ TimeZoneIsUtc(void)
 	return pg_get_timezone_offset(session_timezone, &gmtoff) && gmtoff == 0;
 }
 
-/* Sets one setting, saved to be restored at the GUC nest level opened before. */
-static void
-SetCanonical(const char *name, const char *value)
+/* The canonical value of each setting, under the flag of the types whose text it shapes. */
+static const struct
 {
-	(void) set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	int			flag;
+	const char *name;
+	const char *value;
+}			canonical[] =
+{
+	{OUTPUT_FLOAT, "extra_float_digits", "1"},
+	{OUTPUT_DATESTYLE, "DateStyle", "ISO"},
+	{OUTPUT_INTERVALSTYLE, "IntervalStyle", "postgres"},
+	{OUTPUT_TIMEZONE, "TimeZone", "UTC"},
+	{OUTPUT_BYTEA, "bytea_output", "hex"},
+	{OUTPUT_MONETARY, "lc_monetary", "C"},
+	{OUTPUT_NAMES, "search_path", ""},
+	{OUTPUT_NAMES, "quote_all_identifiers", "off"},
+};
+
+/*
+ * True when the session's settings of flag (one OUTPUT_* bit) already give
+ * the canonical text: checked on the variables, which is cheap.
+ */
+static bool
+IsCanonical(int flag)
+{
+	switch (flag)
+	{
+		case OUTPUT_FLOAT:
+			return extra_float_digits > 0;
+		case OUTPUT_DATESTYLE:
+			return DateStyle == USE_ISO_DATES;
+		case OUTPUT_INTERVALSTYLE:
+			return IntervalStyle == INTSTYLE_POSTGRES;
+		case OUTPUT_TIMEZONE:
+			return TimeZoneIsUtc();
+		case OUTPUT_BYTEA:
+			return bytea_output == BYTEA_OUTPUT_HEX;
+		case OUTPUT_MONETARY:
+			return strcmp(locale_monetary, "C") == 0 || strncmp(locale_monetary, "C.", 2) == 0 ||
+				strcmp(locale_monetary, "POSIX") == 0;
+		case OUTPUT_NAMES:
+			return namespace_search_path[0] == '\0' && !quote_all_identifiers;
+	}
+	return true;
 }
 
 /*
@@ -150,36 +189,19 @@ SetCanonical(const char *name, const char *value)
 int
 CanonicalOutputBegin(int flags)
 {
-	bool		float_ok = !(flags & OUTPUT_FLOAT) || extra_float_digits > 0;
-	bool		date_ok = !(flags & OUTPUT_DATESTYLE) || DateStyle == USE_ISO_DATES;
-	bool		interval_ok = !(flags & OUTPUT_INTERVALSTYLE) || IntervalStyle == INTSTYLE_POSTGRES;
-	bool		zone_ok = !(flags & OUTPUT_TIMEZONE) || TimeZoneIsUtc();
-	bool		bytea_ok = !(flags & OUTPUT_BYTEA) || bytea_output == BYTEA_OUTPUT_HEX;
-	bool		money_ok = !(flags & OUTPUT_MONETARY) || strcmp(locale_monetary, "C") == 0 ||
-		strncmp(locale_monetary, "C.", 2) == 0 || strcmp(locale_monetary, "POSIX") == 0;
-	bool		names_ok = !(flags & OUTPUT_NAMES) || (namespace_search_path[0] == '\0' && !quote_all_identifiers);
+	int			differ = 0;
 	int			level;
 
-	if (float_ok && date_ok && interval_ok && zone_ok && bytea_ok && money_ok && names_ok)
+	for (int bit = 1; bit <= OUTPUT_ALL; bit <<= 1)
+		if ((flags & bit) && !IsCanonical(bit))
+			differ |= bit;
+	if (differ == 0)
 		return -1;
 	level = NewGUCNestLevel();
-	if (!float_ok)
-		SetCanonical("extra_float_digits", "1");
-	if (!date_ok)
-		SetCanonical("DateStyle", "ISO");
-	if (!interval_ok)
-		SetCanonical("IntervalStyle", "postgres");
-	if (!zone_ok)
-		SetCanonical("TimeZone", "UTC");
-	if (!bytea_ok)
-		SetCanonical("bytea_output", "hex");
-	if (!money_ok)
-		SetCanonical("lc_monetary", "C");
-	if (!names_ok)
-	{
-		SetCanonical("search_path", "");
-		SetCanonical("quote_all_identifiers", "off");
-	}
+	for (int i = 0; i < lengthof(canonical); i++)
+		if (differ & canonical[i].flag)
+			(void) set_config_option(canonical[i].name, canonical[i].value, PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
 	return level;
 }
 

@@ -27,6 +27,21 @@ Float8ExactText(double v)
 	return buf;
 }
 
+/* A float4 as text in its shortest exact form, as float4out writes it at extra_float_digits > 0. */
+char *
+Float4ExactText(float v)
+{
+	char	   *buf;
+
+	if (isnan(v))
+		return pstrdup("NaN");
+	if (isinf(v))
+		return pstrdup(v > 0 ? "Infinity" : "-Infinity");
+	buf = palloc(FLOAT_SHORTEST_DECIMAL_LEN);
+	float_to_shortest_decimal_buf(v, buf);
+	return buf;
+}
+
 /* Appends a finite float8 as a JSON number in its shortest exact form, else null. */
 void
 AppendJsonNumberOrNull(StringInfo out, double v)

@@ -44,6 +44,7 @@
 
 #include "mlops/args.h"
 #include "mlops/arrays.h"
+#include "mlops/canonical_output.h"
 #include "mlops/dataset.h"
 #include "mlops/drift.h"
 #include "mlops/evaluate.h"
@@ -135,13 +136,14 @@ static SPITupleTable *
 RunQuery(const char *sql, int nargs, Oid *types, Datum *values)
 {
 	int			nest_level = NewGUCNestLevel();
+	int			exact;
 	SPITupleTable *rows;
 
 	(void) set_config_option("search_path", "pg_catalog, mlops, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	exact = CanonicalOutputBegin(OUTPUT_FLOAT);
 	rows = RunSourceQuery(sql, nargs, types, values);
+	CanonicalOutputEnd(exact);
 	AtEOXact_GUC(true, nest_level);
 	return rows;
 }
