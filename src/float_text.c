@@ -12,18 +12,28 @@
 
 #include "mlops/float_text.h"
 
-/* A float8 as text in its shortest exact form (NaN, Infinity, -Infinity spelled out). */
-char *
-Float8ExactText(double v)
+/* "NaN", "Infinity" or "-Infinity" (palloc'd) for a value that is not finite, else NULL. */
+static char *
+NonFiniteText(double v)
 {
-	char	   *buf;
-
 	if (isnan(v))
 		return pstrdup("NaN");
 	if (isinf(v))
 		return pstrdup(v > 0 ? "Infinity" : "-Infinity");
-	buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
-	double_to_shortest_decimal_buf(v, buf);
+	return NULL;
+}
+
+/* A float8 as text in its shortest exact form (NaN, Infinity, -Infinity spelled out). */
+char *
+Float8ExactText(double v)
+{
+	char	   *buf = NonFiniteText(v);
+
+	if (buf == NULL)
+	{
+		buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
+		double_to_shortest_decimal_buf(v, buf);
+	}
 	return buf;
 }
 
@@ -31,14 +41,13 @@ Float8ExactText(double v)
 char *
 Float4ExactText(float v)
 {
-	char	   *buf;
+	char	   *buf = NonFiniteText(v);
 
-	if (isnan(v))
-		return pstrdup("NaN");
-	if (isinf(v))
-		return pstrdup(v > 0 ? "Infinity" : "-Infinity");
-	buf = palloc(FLOAT_SHORTEST_DECIMAL_LEN);
-	float_to_shortest_decimal_buf(v, buf);
+	if (buf == NULL)
+	{
+		buf = palloc(FLOAT_SHORTEST_DECIMAL_LEN);
+		float_to_shortest_decimal_buf(v, buf);
+	}
 	return buf;
 }
 
