@@ -175,10 +175,12 @@ DROP TRIGGER mlops_audit ON kinds;
 DROP TABLE wide;
 SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
 
--- the registry: the artifact is left out, its sha256 is in
+-- the registry: the artifact and the profile are left out, their sha256 digests
+-- are in (the profile's: of its text in UTF-8)
 SELECT mlops._register_version('price', 'linear', 'regression', '{rooms}', 'price', NULL,
-       '{}', '{}', '{}', NULL, NULL, 'houses', 8, 2, 0, 'fp', '\x0102', 'linear-json');
-SELECT table_name, op, changed_columns, new_row ? 'artifact' AS has_artifact, new_row ->> 'artifact_sha256' AS sha256
+       '{}', '{}', '{}', '{"rows": 10, "name": "é"}', NULL, 'houses', 8, 2, 0, 'fp', '\x0102', 'linear-json');
+SELECT table_name, op, changed_columns, new_row ? 'artifact' AS has_artifact, new_row ->> 'artifact_sha256' AS sha256,
+       new_row ? 'profile' AS has_profile, new_row ->> 'profile_sha256' AS profile_sha256
   FROM log WHERE table_name LIKE 'mlops.%' AND op <> 'ENABLE' ORDER BY id;
 
 -- the log is append-only, for its owner (a superuser here) too, and under replica

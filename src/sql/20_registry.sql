@@ -43,6 +43,16 @@ CREATE TABLE mlops.model (
 );
 COMMENT ON TABLE mlops.model IS 'registered models';
 
+-- The digest of a jsonb document: sha256 of its text in UTF-8, whatever the
+-- database's encoding, so that the same document has the same digest in every
+-- database. IMMUTABLE although convert_to() is only STABLE: what it depends
+-- on, the database's encoding, never changes. For generated columns.
+CREATE FUNCTION mlops._jsonb_sha256(doc jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN encode(sha256(convert_to(doc::text, 'UTF8')), 'hex');
+COMMENT ON FUNCTION mlops._jsonb_sha256(jsonb) IS
+    'internal: sha256 (hex) of the UTF-8 text of a jsonb document';
+
 CREATE TABLE mlops.model_version (
     model_id          bigint NOT NULL REFERENCES mlops.model,
     version           int NOT NULL CHECK (version > 0),
@@ -55,6 +65,7 @@ CREATE TABLE mlops.model_version (
     metrics           jsonb NOT NULL DEFAULT '{}',
     spec              jsonb NOT NULL DEFAULT '{}', -- how to rebuild the feature vector: encodings, imputation
     profile           jsonb,             -- frozen reference profile of every feature (drift)
+    profile_sha256    text GENERATED ALWAYS AS (mlops._jsonb_sha256(profile)) STORED,
     run_id            bigint REFERENCES mlops.run,
     source            text,
     train_rows        bigint,

@@ -523,10 +523,11 @@ SELECT t.tgrelid::regclass AS table_name
  WHERE t.tgname = 'mlops_audit' AND t.tgfoid = 'mlops._audit_trigger'::regproc AND t.tgparentid = 0;
 COMMENT ON VIEW mlops.audited_tables IS 'tables audited with enable_audit() (partitions of an audited table are covered by it)';
 
--- The registry's own tables are audited from install; the artifact of a model
--- version is left out of the log (its sha256 is a column of the row).
+-- The registry's own tables are audited from install; the artifact and the
+-- drift profile of a model version (up to megabytes each) are left out of the
+-- log: their sha256 digests are columns of the row, logged in their place.
 SELECT mlops.enable_audit('mlops.model');
-SELECT mlops.enable_audit('mlops.model_version', '{artifact}');
+SELECT mlops.enable_audit('mlops.model_version', '{artifact,profile}');
 SELECT mlops.enable_audit('mlops.alias');
 SELECT mlops.enable_audit('mlops.deployment');
 
