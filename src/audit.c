@@ -1,11 +1,12 @@
 /*
- * audit.c — the tamper-evident audit log.
+ * audit.c — the tamper-evident audit log: its trigger and its hash chain.
  *
  * mlops._audit_trigger(), a row-level AFTER trigger (and a TRUNCATE statement
- * trigger), turns each changed row into jsonb and appends one row to
- * mlops.audit_log. Every log row carries prev_hash (the hash of the row before
- * it) and hash = sha256 of its own canonical text, prev_hash included, so that
- * altering, inserting or removing a row breaks the chain (verify_audit()).
+ * trigger), turns each changed row into jsonb (audit_row.c) and appends one
+ * row to mlops.audit_log (written in batches by audit_writer.c). Every log row
+ * carries prev_hash (the hash of the row before it) and hash = sha256 of its
+ * own canonical text, prev_hash included, so that altering, inserting or
+ * removing a row breaks the chain (verify_audit()).
  *
  * Concurrency: the first audited write of a transaction locks
  * mlops.audit_chain (EXCLUSIVE, until the transaction ends) and reads the head
@@ -14,21 +15,12 @@
  * consecutive and the chain order is the commit order. The head is then kept
  * in backend memory for the rest of the transaction (re-read after a
  * subtransaction aborts, whose log rows vanish with it).
- *
- * Log rows are written directly (table_multi_insert + ExecInsertIndexTuples
- * on every index of the log, as the log's owner), so that writers need no
- * privilege on the log and pay no executor start-up per row, in batches
- * (see LogWriter): a statement's rows are written together when its triggers
- * are done, and at the latest before anything reads the log.
  */
 #include "postgres.h"
 
 #include <openssl/evp.h>
 
-#include "access/detoast.h"
 #include "access/genam.h"
-#include "access/heapam.h"
-#include "access/hio.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -41,24 +33,16 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
-#include "tcop/utility.h"
 #include "storage/proc.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inet.h"
 #include "utils/inval.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -66,8 +50,9 @@
 #include "utils/xid8.h"
 
 #include "mlops/args.h"
+#include "mlops/audit_row.h"
+#include "mlops/audit_writer.h"
 #include "mlops/canonical_output.h"
-#include "mlops/float_text.h"
 
 #define AUDIT_HASH_LEN 32		/* sha256 */
 
@@ -92,87 +77,6 @@ typedef enum AuditColumn
 	AUDIT_NCOLUMNS
 } AuditColumn;
 
-/* How a column's values become jsonb (the same values to_jsonb() gives). */
-typedef enum JsonKind
-{
-	JSON_BOOL,
-	JSON_INT,					/* int2, int4, int8 */
-	JSON_NUMERIC,
-	JSON_FLOAT,					/* float4, float8: their shortest exact text */
-	JSON_TEXT,					/* text, varchar, bpchar */
-	JSON_JSONB,
-	JSON_DATETIME,				/* date, timestamp(tz): ISO 8601 strings, timestamptz in UTC */
-	JSON_OTHER					/* anything else: to_jsonb() of the value */
-} JsonKind;
-
-/* What the trigger knows of one column of an audited table. */
-typedef struct AuditAttr
-{
-	bool		skip;			/* dropped or ignored */
-	JsonKind	kind;
-	int16		typlen;
-	bool		typbyval;
-	Oid			basetype;
-	JsonbValue	key;			/* the column name */
-	char	   *key_text;		/* the name as a JSON string, then ": " */
-	int			key_text_len;
-	FmgrInfo	convert;		/* JSON_OTHER: to_jsonb */
-	/* JSON_DATETIME: the last value seen and its text (rows often share one, e.g. now()) */
-	bool		have_last;
-	Datum		last;
-	char		last_text[MAXDATELEN + 1];
-} AuditAttr;
-
-/*
- * The audited columns an UPDATE changed: which ones (one flag per column of
- * the table), their names as the text[] the log stores, and its text (for the
- * hash).
- */
-typedef struct ChangedNames
-{
-	bool	   *changed;
-	ArrayType  *array;			/* NULL: none computed yet */
-	StringInfoData text;
-} ChangedNames;
-
-/* What the trigger knows of an audited table, kept in fn_extra per statement. */
-typedef struct AuditTable
-{
-	Oid			trigger_oid;
-	Oid			relid;
-	TupleDesc	tupdesc;
-	MemoryContext cxt;			/* where this lives: the statement's */
-	text	   *name;			/* schema-qualified, quoted as needed */
-	int			nkeys;			/* audited columns */
-	int			output_settings;	/* the settings their text depends on (OUTPUT_* flags) */
-	int		   *keys;			/* their indexes in attrs, in jsonb's order of keys */
-	/* the changed columns of the last UPDATE logged: the rows of a statement mostly change the same ones */
-	ChangedNames last_changed;
-	bool	   *changed;		/* scratch: the columns the row at hand changed */
-	Datum	   *old_values;		/* scratch: the row at hand, deformed */
-	bool	   *old_nulls;
-	Datum	   *new_values;
-	bool	   *new_nulls;
-	int			natts;
-	AuditAttr	attrs[FLEXIBLE_ARRAY_MEMBER];
-} AuditTable;
-
-/*
- * A row as the log holds it: its audited columns as a jsonb object, and the
- * text of that object (what jsonb's output function gives), built together
- * so that hashing needs no second pass. The text of the value of pairs[k] is
- * text.data[start[k]] up to text.data[end[k]], so that an UPDATE's new row
- * can reuse the unchanged values of the old one.
- */
-typedef struct RowImage
-{
-	Jsonb	   *jsonb;
-	StringInfoData text;
-	JsonbPair  *pairs;
-	int		   *start;
-	int		   *end;
-} RowImage;
-
 /* The head of the chain as this transaction knows it. */
 typedef struct AuditChain
 {
@@ -185,182 +89,10 @@ typedef struct AuditChain
 
 static AuditChain chain;
 
-/*
- * The log rows of this transaction not yet written, and what writing them
- * needs: the log opened with its indexes and kept open (opening them for each
- * row costs as much as the insert). Rows are formed one by one as the trigger
- * fires and written in batches with table_multi_insert (one WAL record per
- * page instead of one per row), each with the command id it was formed under,
- * so that it is visible exactly when a row inserted at once would have been.
- * A row is written under the (sub)transaction it belongs to: when that one
- * aborts, the row goes with it, written or not. The one exception: a query
- * that reads the log inside a subtransaction (one that a later trigger of the
- * same statement opened) must find the rows of the enclosing ones too, so
- * they are written then, under it, and a copy of each is kept (EarlyRow)
- * until its own subtransaction owns the write: if the one that wrote them
- * aborts, they are pending again.
- *
- * Rows are written when the batch is full, before a query that reads the log
- * starts, when an executor run ends, around every utility statement, and
- * before commit. The writer is owned by the top transaction's resource owner,
- * so that it survives subtransactions; closed when an executor run or a
- * utility statement ends with nothing pending (so that DDL on the log later
- * in the transaction is not blocked) and before commit, forgotten on abort.
- */
-#define LOG_BATCH_ROWS 1000
-#define LOG_BATCH_BYTES (256 * 1024)
-
-typedef struct LogWriter
-{
-	LocalTransactionId lxid;
-	MemoryContext cxt;			/* everything below lives in it */
-	MemoryContext flush_cxt;	/* reset after each batch */
-	Relation	rel;			/* NULL when closed */
-	ResultRelInfo *rri;
-	EState	   *estate;
-	BulkInsertState bistate;	/* keeps the log's last page pinned from one batch to the next */
-	bool		busy;			/* writing: an index expression may run an executor */
-	/* slots[0 .. npending - 1]: rows not yet written, in id order; then empty slots to reuse */
-	TupleTableSlot **slots;
-	SubTransactionId *subxact;	/* the subtransaction each pending row belongs to */
-	CommandId  *cid;			/* and its command id */
-	int			npending;
-	int			nslots;
-	Size		pending_bytes;
-	TupleTableSlot **batch;		/* rows taken out to be written or dropped */
-	CommandId  *batch_cid;
-	int			size;			/* of the five arrays */
-	List	   *early;			/* EarlyRows, in id order */
-} LogWriter;
-
-/*
- * A row of an enclosing subtransaction written early, under the current one
- * (see above), kept until the subtransaction it was written under commits
- * into the one it belongs to.
- */
-typedef struct EarlyRow
-{
-	HeapTuple	tuple;			/* a copy, in writer.cxt */
-	SubTransactionId owner;		/* the subtransaction the row belongs to */
-	SubTransactionId written_in;	/* the one it was written under */
-	CommandId	cid;
-} EarlyRow;
-
-static LogWriter writer;
-
 /* True only while archive_audit() removes rows: the guard lets them go. */
 static bool archiving = false;
 
 static void InstallCallbacks(void);
-static void AddPendingRow(HeapTuple tuple, SubTransactionId subxact, CommandId cid);
-
-/*
- * Takes the pending log rows of subtransaction subxact (of every one when
- * InvalidSubTransactionId) out of the pending ones, in order, into
- * writer.batch (and their command ids into writer.batch_cid); returns how
- * many. Their slots are still full: the caller writes them or drops them,
- * then clears them.
- */
-static int
-TakePendingRows(SubTransactionId subxact)
-{
-	int			n = 0;
-	int			kept = 0;
-	int			i;
-
-	writer.pending_bytes = 0;
-	for (i = 0; i < writer.npending; i++)
-	{
-		if (subxact == InvalidSubTransactionId || writer.subxact[i] == subxact)
-		{
-			writer.batch[n] = writer.slots[i];
-			writer.batch_cid[n++] = writer.cid[i];
-			continue;
-		}
-		writer.slots[kept] = writer.slots[i];
-		writer.subxact[kept] = writer.subxact[i];
-		writer.cid[kept++] = writer.cid[i];
-		writer.pending_bytes += ExecFetchSlotHeapTuple(writer.slots[i], false, NULL)->t_len;
-	}
-	/* the taken slots become free ones, reused once cleared */
-	memcpy(&writer.slots[kept], writer.batch, sizeof(TupleTableSlot *) * n);
-	writer.npending = kept;
-	return n;
-}
-
-/*
- * Keeps the pending log rows with the subtransaction they belong to: those of
- * a committed subtransaction now belong to its parent, those of an aborted
- * one are dropped (and the head of the chain must be read again). The rows
- * written early under a committed subtransaction are now written under its
- * parent (and forgotten once that is the one they belong to); those written
- * early under an aborted one are gone from the log, and pending again.
- */
-static void
-AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
-					 SubTransactionId parentSubid, void *arg)
-{
-	List	   *early;
-	ListCell   *lc;
-	int			n;
-	int			i;
-
-	if (event == SUBXACT_EVENT_COMMIT_SUB)
-	{
-		for (i = 0; i < writer.npending; i++)
-			if (writer.subxact[i] == mySubid)
-				writer.subxact[i] = parentSubid;
-		foreach(lc, writer.early)
-		{
-			EarlyRow   *row = lfirst(lc);
-
-			if (row->written_in != mySubid)
-				continue;
-			row->written_in = parentSubid;
-			if (row->owner == parentSubid)
-			{
-				heap_freetuple(row->tuple);
-				pfree(row);
-				writer.early = foreach_delete_current(writer.early, lc);
-			}
-		}
-	}
-	else if (event == SUBXACT_EVENT_ABORT_SUB)
-	{
-		chain.lxid = InvalidLocalTransactionId;
-		writer.busy = false;	/* a write that failed is over */
-		if (writer.rel == NULL)
-			return;
-		n = TakePendingRows(mySubid);
-		for (i = 0; i < n; i++)
-			ExecClearTuple(writer.batch[i]);
-		/*
-		 * Appended after the rows still pending, which are none when this
-		 * subtransaction wrote rows early: that took every row the enclosing
-		 * ones had, and they form no more until it ends.
-		 */
-		early = writer.early;
-		writer.early = NIL;
-		foreach(lc, early)
-		{
-			EarlyRow   *row = lfirst(lc);
-
-			if (row->written_in == mySubid)
-			{
-				AddPendingRow(row->tuple, row->owner, row->cid);
-				pfree(row);
-			}
-			else
-			{
-				MemoryContext old = MemoryContextSwitchTo(writer.cxt);
-
-				writer.early = lappend(writer.early, row);
-				MemoryContextSwitchTo(old);
-			}
-		}
-		list_free(early);
-	}
-}
 
 /*
  * Forgets the head of the chain when the log or its anchor table may have
@@ -372,6 +104,14 @@ static void
 ChainForget(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == chain.log_oid || relid == chain.chain_oid)
+		chain.lxid = InvalidLocalTransactionId;
+}
+
+/* Forgets the head of the chain when a subtransaction aborts: its log rows went with it. */
+static void
+ChainSubXactCallback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
 		chain.lxid = InvalidLocalTransactionId;
 }
 
@@ -465,12 +205,9 @@ AuditChainLock(void)
 	index_close(index, AccessShareLock);
 	table_close(logrel, AccessShareLock);
 	/* this transaction's rows not written yet, when the last of them is newer */
-	if (writer.npending > 0)
-	{
-		slot = writer.slots[writer.npending - 1];
-		if (DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > chain.last_id)
-			ChainHeadFromLogRow(slot);
-	}
+	slot = LastPendingLogRow();
+	if (slot != NULL && DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > chain.last_id)
+		ChainHeadFromLogRow(slot);
 	chain.lxid = MyProc->lxid;
 }
 
@@ -639,31 +376,6 @@ ClientAddr(bool *isnull, const StringInfoData **text)
 	return addr;
 }
 
-/*
- * The schema-qualified name of a table as the log names it, quoted only where
- * needed whatever quote_all_identifiers says, so that a table is logged under
- * one name by every session.
- */
-static char *
-AuditTableName(Oid relid, const char *name)
-{
-	char	   *schema = get_namespace_name(get_rel_namespace(relid));
-	bool		quote_all = quote_all_identifiers;
-	char	   *result;
-
-	quote_all_identifiers = false;
-	PG_TRY();
-	{
-		result = quote_qualified_identifier(schema, name);
-	}
-	PG_FINALLY();
-	{
-		quote_all_identifiers = quote_all;
-	}
-	PG_END_TRY();
-	return result;
-}
-
 /* A bytea Datum holding a hash. */
 static Datum
 HashDatum(const uint8 *hash)
@@ -710,158 +422,12 @@ RoleNameDatum(Oid role, int which)
 	return role_name[which];
 }
 
-
-static ExecutorStart_hook_type prev_ExecutorStart = NULL;
-static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-
-static void FlushLogRows(bool enclosing);
-static void CloseLogWriter(void);
-
-/*
- * Writes the pending log rows, those of enclosing subtransactions included,
- * before a query that reads the log starts (its scans must find them).
- */
-static void
-AuditExecutorStart(QueryDesc *queryDesc, int eflags)
-{
-	if (writer.npending > 0 && list_member_oid(queryDesc->plannedstmt->relationOids, chain.log_oid))
-		FlushLogRows(true);
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
-}
-
-/* Writes the pending log rows and closes the log writer when an executor run ends. */
-static void
-AuditExecutorEnd(QueryDesc *queryDesc)
-{
-	if (prev_ExecutorEnd)
-		prev_ExecutorEnd(queryDesc);
-	else
-		standard_ExecutorEnd(queryDesc);
-	FlushLogRows(false);
-	CloseLogWriter();
-}
-
-/*
- * Writes the pending log rows and closes the log writer before and after a
- * utility statement: before (those of enclosing subtransactions included),
- * for one that reads or alters the log; after, for
- * the rows it logged (COPY FROM, TRUNCATE, auditing events).
- */
-static void
-AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-					ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *queryEnv,
-					DestReceiver *dest, QueryCompletion *qc)
-{
-	FlushLogRows(true);
-	CloseLogWriter();
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-	FlushLogRows(false);
-	CloseLogWriter();
-}
-
-/* Opens the log writer for this transaction. */
-static void
-OpenLogWriter(void)
-{
-	ResourceOwner saved_owner = CurrentResourceOwner;
-	MemoryContext old;
-
-	writer.cxt = AllocSetContextCreate(TopTransactionContext, "mlops audit log writer", ALLOCSET_DEFAULT_SIZES);
-	writer.flush_cxt = AllocSetContextCreate(writer.cxt, "mlops audit log batch", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(writer.cxt);
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	PG_TRY();
-	{
-		Relation	rel = table_open(chain.log_oid, RowExclusiveLock);
-
-		writer.rri = makeNode(ResultRelInfo);
-		InitResultRelInfo(writer.rri, rel, 1, NULL, 0);
-		ExecOpenIndices(writer.rri, false);
-		writer.estate = CreateExecutorState();
-		/* the pinned page, without the ring of buffers of a bulk load (whose reuse makes the writer flush WAL) */
-		writer.bistate = GetBulkInsertState();
-		FreeAccessStrategy(writer.bistate->strategy);
-		writer.bistate->strategy = NULL;
-		writer.size = 64;
-		writer.slots = palloc(sizeof(TupleTableSlot *) * writer.size);
-		writer.subxact = palloc(sizeof(SubTransactionId) * writer.size);
-		writer.cid = palloc(sizeof(CommandId) * writer.size);
-		writer.batch = palloc(sizeof(TupleTableSlot *) * writer.size);
-		writer.batch_cid = palloc(sizeof(CommandId) * writer.size);
-		writer.early = NIL;
-		writer.npending = writer.nslots = 0;
-		writer.pending_bytes = 0;
-		writer.lxid = MyProc->lxid;
-		writer.rel = rel;		/* open only once everything is */
-	}
-	PG_FINALLY();
-	{
-		CurrentResourceOwner = saved_owner;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(old);
-}
-
-/*
- * Closes the log writer, unless it is closed, writing, or holds rows not
- * written yet or written early.
- */
-static void
-CloseLogWriter(void)
-{
-	ResourceOwner saved_owner = CurrentResourceOwner;
-	int			i;
-
-	if (writer.rel == NULL || writer.busy || writer.npending > 0 || writer.early != NIL)
-		return;
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	for (i = 0; i < writer.nslots; i++)
-		ExecDropSingleTupleTableSlot(writer.slots[i]);
-	FreeBulkInsertState(writer.bistate);
-	ExecCloseIndices(writer.rri);
-	FreeExecutorState(writer.estate);
-	table_close(writer.rel, NoLock);
-	CurrentResourceOwner = saved_owner;
-	MemoryContextDelete(writer.cxt);
-	writer.rel = NULL;
-}
-
-/* Writes the pending log rows and closes the log writer before commit or prepare; forgets them on abort. */
-static void
-AuditXactCallback(XactEvent event, void *arg)
-{
-	if (writer.rel == NULL)
-		return;
-	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
-	{
-		FlushLogRows(false);
-		if (writer.npending > 0 || writer.early != NIL)
-			elog(ERROR, "audit log rows of an ended subtransaction were not written");
-		CloseLogWriter();
-	}
-	else if (event == XACT_EVENT_ABORT)
-	{
-		writer.rel = NULL;		/* released by the resource owner, freed with the transaction's memory */
-		writer.busy = false;
-		writer.npending = 0;
-		writer.early = NIL;
-	}
-}
-
 /*
  * Installs, once per backend (when it first takes the chain lock), the
- * (sub)transaction callbacks that keep the chain's head and the pending log
- * rows in step with (sub)transactions, the executor and utility hooks that
- * write the pending rows in time, the role cache callback that keeps the
- * role names of the log rows up to date, and the relation cache callback that
- * forgets the head of a log that changed.
+ * subtransaction callback that forgets the chain's head when its rows go, the
+ * relation cache callback that forgets the head of a log that changed, the
+ * role cache callback that keeps the role names of the log rows up to date,
+ * and the log writer's callbacks and hooks.
  */
 static void
 InstallCallbacks(void)
@@ -870,155 +436,11 @@ InstallCallbacks(void)
 
 	if (installed)
 		return;
-	RegisterSubXactCallback(AuditSubXactCallback, NULL);
-	RegisterXactCallback(AuditXactCallback, NULL);
+	RegisterSubXactCallback(ChainSubXactCallback, NULL);
 	CacheRegisterSyscacheCallback(AUTHOID, RoleNamesForget, (Datum) 0);
 	CacheRegisterRelcacheCallback(ChainForget, (Datum) 0);
-	prev_ExecutorStart = ExecutorStart_hook;
-	ExecutorStart_hook = AuditExecutorStart;
-	prev_ExecutorEnd = ExecutorEnd_hook;
-	ExecutorEnd_hook = AuditExecutorEnd;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = AuditProcessUtility;
+	LogWriterInstall();
 	installed = true;
-}
-
-/*
- * Writes the pending log rows of the current subtransaction into
- * mlops.audit_log and its indexes, as the log's owner and in a restricted
- * security context (index expressions, if anyone adds some, run as the
- * owner, not as the writer). Those of enclosing subtransactions wait until it
- * ends (written now, they would go if it aborts), unless enclosing: then
- * they are written too, and kept as EarlyRows.
- */
-static void
-FlushLogRows(bool enclosing)
-{
-	ResourceOwner saved_owner = CurrentResourceOwner;
-	SubTransactionId current = GetCurrentSubTransactionId();
-	MemoryContext old;
-	Oid			saved_user;
-	int			saved_context;
-	int			n;
-	int			start;
-	int			i;
-
-	if (writer.rel == NULL || writer.busy || writer.npending == 0)
-		return;
-	if (enclosing)
-	{
-		/* everything allocated before any row leaves the pending ones: none is lost on an error */
-		List	   *early = NIL;
-		List	   *all;
-
-		old = MemoryContextSwitchTo(writer.cxt);
-		for (i = 0; i < writer.npending; i++)
-		{
-			EarlyRow   *row;
-
-			if (writer.subxact[i] == current)
-				continue;
-			row = palloc(sizeof(EarlyRow));
-			row->tuple = heap_copytuple(ExecFetchSlotHeapTuple(writer.slots[i], false, NULL));
-			row->owner = writer.subxact[i];
-			row->written_in = current;
-			row->cid = writer.cid[i];
-			early = lappend(early, row);
-		}
-		all = list_concat_copy(writer.early, early);
-		MemoryContextSwitchTo(old);
-		list_free(writer.early);
-		list_free(early);
-		writer.early = all;
-	}
-	n = TakePendingRows(enclosing ? InvalidSubTransactionId : current);
-	if (n == 0)
-		return;
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(writer.rel->rd_rel->relowner,
-						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	writer.busy = true;
-	old = MemoryContextSwitchTo(writer.flush_cxt);
-	/* one multi-insert per run of rows formed under the same command id */
-	for (start = 0; start < n; start = i)
-	{
-		for (i = start + 1; i < n && writer.batch_cid[i] == writer.batch_cid[start]; i++)
-			;
-		CurrentResourceOwner = TopTransactionResourceOwner;	/* bistate's pin outlives subtransactions */
-		table_multi_insert(writer.rel, &writer.batch[start], i - start, writer.batch_cid[start], 0, writer.bistate);
-		CurrentResourceOwner = saved_owner;
-	}
-	for (i = 0; i < n; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		ExecInsertIndexTuples(writer.rri, writer.batch[i], writer.estate, false, false, NULL, NIL);
-		ResetPerTupleExprContext(writer.estate);
-		ExecClearTuple(writer.batch[i]);
-	}
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(writer.flush_cxt);
-	writer.busy = false;
-	SetUserIdAndSecContext(saved_user, saved_context);
-}
-
-/*
- * Adds a log row (allocated in writer.cxt, which the pending rows now own)
- * to the pending ones, after them, under subtransaction subxact and command
- * id cid.
- */
-static void
-AddPendingRow(HeapTuple tuple, SubTransactionId subxact, CommandId cid)
-{
-	MemoryContext old = MemoryContextSwitchTo(writer.cxt);
-
-	if (writer.npending == writer.size)
-	{
-		writer.size *= 2;
-		writer.slots = repalloc(writer.slots, sizeof(TupleTableSlot *) * writer.size);
-		writer.subxact = repalloc(writer.subxact, sizeof(SubTransactionId) * writer.size);
-		writer.cid = repalloc(writer.cid, sizeof(CommandId) * writer.size);
-		writer.batch = repalloc(writer.batch, sizeof(TupleTableSlot *) * writer.size);
-		writer.batch_cid = repalloc(writer.batch_cid, sizeof(CommandId) * writer.size);
-	}
-	if (writer.npending == writer.nslots)
-	{
-		ResourceOwner saved_owner = CurrentResourceOwner;
-
-		CurrentResourceOwner = TopTransactionResourceOwner;	/* the slot pins the log's tuple descriptor */
-		writer.slots[writer.nslots++] = MakeSingleTupleTableSlot(RelationGetDescr(writer.rel), &TTSOpsHeapTuple);
-		CurrentResourceOwner = saved_owner;
-	}
-	MemoryContextSwitchTo(old);
-	ExecStoreHeapTuple(tuple, writer.slots[writer.npending], true);
-	writer.subxact[writer.npending] = subxact;
-	writer.cid[writer.npending] = cid;
-	writer.npending++;
-	writer.pending_bytes += tuple->t_len;
-}
-
-/*
- * Forms a log row and adds it to the pending ones (written with the next
- * batch), under the current subtransaction and command id.
- */
-static void
-AddLogRow(Datum *values, bool *nulls)
-{
-	MemoryContext old;
-	HeapTuple	tuple;
-
-	if (writer.rel == NULL || writer.lxid != MyProc->lxid)
-		OpenLogWriter();
-	if (writer.busy)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("an index expression of mlops.audit_log changed an audited table"),
-				 errdetail("The audit log cannot be written while it is being written.")));
-	old = MemoryContextSwitchTo(writer.cxt);
-	tuple = heap_form_tuple(RelationGetDescr(writer.rel), values, nulls);
-	MemoryContextSwitchTo(old);
-	AddPendingRow(tuple, GetCurrentSubTransactionId(), GetCurrentCommandId(true));
-	if (writer.npending >= LOG_BATCH_ROWS || writer.pending_bytes >= LOG_BATCH_BYTES)
-		FlushLogRows(false);
 }
 
 /*
@@ -1061,7 +483,7 @@ AuditAppend(Oid relid, text *relname, const char *op, RowImage *old_row, RowImag
 	AuditRowHash(values, nulls, known, hash);
 	values[AUDIT_HASH] = HashDatum(hash);
 
-	AddLogRow(values, nulls);
+	AddLogRow(chain.log_oid, values, nulls);
 	if (!keep_open)
 	{
 		FlushLogRows(false);
@@ -1098,460 +520,6 @@ AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
 }
 
 /* True when name is one of the trigger's arguments (the ignored columns). */
-static bool
-IsIgnored(Trigger *trigger, const char *name)
-{
-	int			i;
-
-	for (i = 0; i < trigger->tgnargs; i++)
-		if (strcmp(trigger->tgargs[i], name) == 0)
-			return true;
-	return false;
-}
-
-/* jsonb's order of object keys (shorter first, then byte order), for qsort_arg over indexes in attrs. */
-static int
-KeyOrder(const void *x, const void *y, void *arg)
-{
-	const AuditAttr *attrs = (const AuditAttr *) arg;
-	const JsonbValue *a = &attrs[*(const int *) x].key;
-	const JsonbValue *b = &attrs[*(const int *) y].key;
-
-	if (a->val.string.len != b->val.string.len)
-		return a->val.string.len > b->val.string.len ? 1 : -1;
-	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
-}
-
-/*
- * What the trigger needs to know of the table it fires on, built once per
- * statement (per trigger and table) in fn_extra.
- */
-static AuditTable *
-AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
-{
-	AuditTable *t = (AuditTable *) flinfo->fn_extra;
-	Relation	rel = td->tg_relation;
-	TupleDesc	desc = RelationGetDescr(rel);
-	MemoryContext old;
-	int			i;
-
-	if (t != NULL && t->trigger_oid == td->tg_trigger->tgoid &&
-		t->relid == RelationGetRelid(rel) && t->tupdesc == desc)
-		return t;
-
-	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
-	t = palloc0(offsetof(AuditTable, attrs) + sizeof(AuditAttr) * desc->natts);
-	t->trigger_oid = td->tg_trigger->tgoid;
-	t->relid = RelationGetRelid(rel);
-	t->tupdesc = desc;
-	t->cxt = flinfo->fn_mcxt;
-	t->name = cstring_to_text(AuditTableName(RelationGetRelid(rel), RelationGetRelationName(rel)));
-	t->natts = desc->natts;
-	t->keys = palloc(sizeof(int) * desc->natts);
-	t->last_changed.changed = palloc(sizeof(bool) * desc->natts);
-	t->changed = palloc(sizeof(bool) * desc->natts);
-	t->old_values = palloc(sizeof(Datum) * desc->natts);
-	t->old_nulls = palloc(sizeof(bool) * desc->natts);
-	t->new_values = palloc(sizeof(Datum) * desc->natts);
-	t->new_nulls = palloc(sizeof(bool) * desc->natts);
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		AuditAttr  *a = &t->attrs[i];
-		StringInfoData key_text;
-
-		a->skip = att->attisdropped || IsIgnored(td->tg_trigger, NameStr(att->attname));
-		if (a->skip)
-			continue;
-		a->key.type = jbvString;
-		a->key.val.string.val = pstrdup(NameStr(att->attname));
-		a->key.val.string.len = strlen(a->key.val.string.val);
-		initStringInfo(&key_text);
-		escape_json(&key_text, a->key.val.string.val);
-		appendStringInfoString(&key_text, ": ");
-		a->key_text = key_text.data;
-		a->key_text_len = key_text.len;
-		t->keys[t->nkeys++] = i;
-		a->typlen = att->attlen;
-		a->typbyval = att->attbyval;
-		a->basetype = getBaseType(att->atttypid);
-		switch (a->basetype)
-		{
-			case BOOLOID:
-				a->kind = JSON_BOOL;
-				break;
-			case INT2OID:
-			case INT4OID:
-			case INT8OID:
-				a->kind = JSON_INT;
-				break;
-			case NUMERICOID:
-				a->kind = JSON_NUMERIC;
-				break;
-			case FLOAT4OID:
-			case FLOAT8OID:
-				a->kind = JSON_FLOAT;
-				break;
-			case TEXTOID:
-			case VARCHAROID:
-			case BPCHAROID:
-				a->kind = JSON_TEXT;
-				break;
-			case JSONBOID:
-				a->kind = JSON_JSONB;
-				break;
-			case DATEOID:
-			case TIMESTAMPOID:
-			case TIMESTAMPTZOID:
-				a->kind = JSON_DATETIME;
-				break;
-			default:
-				/* to_jsonb() finds the type of its argument in fn_expr */
-				a->kind = JSON_OTHER;
-				t->output_settings |= TypeOutputSettings(att->atttypid);
-				fmgr_info_cxt(F_TO_JSONB, &a->convert, flinfo->fn_mcxt);
-				a->convert.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-														   list_make1(makeNullConst(att->atttypid, att->atttypmod,
-																					att->attcollation)),
-														   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-				break;
-		}
-	}
-	qsort_arg(t->keys, t->nkeys, sizeof(int), KeyOrder, t->attrs);
-	MemoryContextSwitchTo(old);
-	flinfo->fn_extra = t;
-	return t;
-}
-
-/* Sets v to a jsonb value: the scalar itself, or the container (jbvBinary). */
-static void
-JsonbToValue(Jsonb *j, JsonbValue *v)
-{
-	if (JB_ROOT_IS_SCALAR(j))
-		JsonbExtractScalar(&j->root, v);
-	else
-		JsonbToJsonbValue(j, v);
-}
-
-/*
- * Replaces a container (jbvBinary) by the tree of its values: a jsonb object
- * built directly (JsonbValueToJsonb) nests trees, not containers.
- */
-static void
-ExpandContainer(JsonbValue *v)
-{
-	JsonbParseState *state = NULL;
-	JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-	JsonbIteratorToken token;
-	JsonbValue	item;
-	JsonbValue *tree = NULL;
-
-	while ((token = JsonbIteratorNext(&it, &item, false)) != WJB_DONE)
-		tree = pushJsonbValue(&state, token, token < WJB_BEGIN_ARRAY ? &item : NULL);
-	*v = *tree;
-}
-
-/* Sets v to a string or a number parsed from the text of a number. */
-static void
-NumberTextToValue(char *s, JsonbValue *v)
-{
-	/* NaN and infinities are no JSON numbers: to_jsonb() makes them strings */
-	if (strpbrk(s, "Nn") != NULL)
-	{
-		v->type = jbvString;
-		v->val.string.val = s;
-		v->val.string.len = strlen(s);
-	}
-	else
-	{
-		v->type = jbvNumeric;
-		v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
-															 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-	}
-}
-
-/*
- * Appends a string as a JSON string, as escape_json() does, but copying a
- * string that needs no escape (most do not) in one go.
- */
-static void
-AppendJsonString(StringInfo out, const char *s, int len)
-{
-	int			i;
-
-	for (i = 0; i < len; i++)
-		if ((unsigned char) s[i] < ' ' || s[i] == '"' || s[i] == '\\')
-		{
-			escape_json(out, pnstrdup(s, len));
-			return;
-		}
-	enlargeStringInfo(out, len + 2);
-	out->data[out->len++] = '"';
-	memcpy(out->data + out->len, s, len);
-	out->len += len;
-	out->data[out->len++] = '"';
-	out->data[out->len] = '\0';
-}
-
-/* Appends the text jsonb's output function gives for a value. */
-static void
-AppendValueText(StringInfo out, JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			appendBinaryStringInfo(out, "null", 4);
-			break;
-		case jbvBool:
-			appendStringInfoString(out, v->val.boolean ? "true" : "false");
-			break;
-		case jbvNumeric:
-			appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(numeric_out,
-																			NumericGetDatum(v->val.numeric))));
-			break;
-		case jbvString:
-			AppendJsonString(out, v->val.string.val, v->val.string.len);
-			break;
-		case jbvBinary:
-			JsonbToCString(out, v->val.binary.data, v->val.binary.len);
-			break;
-		default:
-			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
-	}
-}
-
-/*
- * Sets v to the jsonb form of a non-NULL column value (the value to_jsonb()
- * gives) and appends its text to out.
- */
-static void
-RenderValue(AuditAttr *a, Datum value, JsonbValue *v, StringInfo out)
-{
-	switch (a->kind)
-	{
-		case JSON_BOOL:
-			v->type = jbvBool;
-			v->val.boolean = DatumGetBool(value);
-			break;
-		case JSON_INT:
-			{
-				int64		i = a->typlen == 2 ? DatumGetInt16(value) :
-					a->typlen == 4 ? DatumGetInt32(value) : DatumGetInt64(value);
-				char		num[MAXINT8LEN + 1];
-
-				v->type = jbvNumeric;
-				v->val.numeric = int64_to_numeric(i);
-				appendBinaryStringInfo(out, num, pg_lltoa(i, num));	/* numeric_out's text */
-				return;
-			}
-		case JSON_NUMERIC:
-			{
-				Numeric		n = DatumGetNumeric(value);
-
-				if (numeric_is_nan(n) || numeric_is_inf(n))
-					NumberTextToValue(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n))), v);
-				else
-				{
-					v->type = jbvNumeric;
-					v->val.numeric = n;
-				}
-				break;
-			}
-		case JSON_FLOAT:
-			/* exact whatever the writer's extra_float_digits */
-			NumberTextToValue(a->basetype == FLOAT4OID ? Float4ExactText(DatumGetFloat4(value))
-							  : Float8ExactText(DatumGetFloat8(value)), v);
-			break;
-		case JSON_TEXT:
-			{
-				text	   *t = DatumGetTextPP(value);
-
-				v->type = jbvString;
-				v->val.string.val = VARDATA_ANY(t);
-				v->val.string.len = VARSIZE_ANY_EXHDR(t);
-				break;
-			}
-		case JSON_JSONB:
-			JsonbToValue(DatumGetJsonbP(value), v);
-			break;
-		case JSON_DATETIME:
-			if (!a->have_last || a->last != value)
-			{
-				/* a timestamptz in UTC, whatever the writer's TimeZone */
-				static const int utc = 0;
-
-				JsonEncodeDateTime(a->last_text, value, a->basetype, &utc);
-				a->last = value;
-				a->have_last = true;
-			}
-			v->type = jbvString;
-			v->val.string.val = a->last_text;
-			v->val.string.len = strlen(a->last_text);
-			break;
-		case JSON_OTHER:
-			JsonbToValue(DatumGetJsonbP(FunctionCall1(&a->convert, value)), v);
-			break;
-	}
-	AppendValueText(out, v);
-	if (v->type == jbvBinary)
-		ExpandContainer(v);
-}
-
-/* The column RenderRow is at (-1: none), for the context of an error (RenderRowContext). */
-typedef struct RenderPosition
-{
-	AuditTable *table;
-	int			attr;
-} RenderPosition;
-
-/*
- * Says, in the context of an error raised while a row is turned into jsonb
- * (a json value that jsonb cannot hold, a row too large), that the change
- * failed because it could not be logged, and which column could not be.
- */
-static void
-RenderRowContext(void *arg)
-{
-	RenderPosition *pos = (RenderPosition *) arg;
-
-	if (pos->attr < 0)
-		errcontext("logging a row of table %s to mlops.audit_log", text_to_cstring(pos->table->name));
-	else
-		errcontext("logging column %s of table %s to mlops.audit_log",
-				   quote_identifier(pos->table->attrs[pos->attr].key.val.string.val),
-				   text_to_cstring(pos->table->name));
-}
-
-/*
- * Renders the audited columns of a deformed row into row. For an UPDATE's new
- * row, like is the old row and changed says which columns changed: the others
- * are taken from like as they are.
- */
-static void
-RenderRow(AuditTable *t, Datum *values, bool *nulls, const RowImage *like, const bool *changed, RowImage *row)
-{
-	JsonbValue	object;
-	RenderPosition pos = {t, -1};
-	ErrorContextCallback context = {error_context_stack, RenderRowContext, &pos};
-	int			k;
-
-	error_context_stack = &context;
-
-	row->pairs = palloc(sizeof(JsonbPair) * Max(t->nkeys, 1));
-	row->start = palloc(sizeof(int) * Max(t->nkeys, 1));
-	row->end = palloc(sizeof(int) * Max(t->nkeys, 1));
-	initStringInfo(&row->text);
-	appendStringInfoChar(&row->text, '{');
-	for (k = 0; k < t->nkeys; k++)
-	{
-		int			i = t->keys[k];
-		AuditAttr  *a = &t->attrs[i];
-		JsonbPair  *pair = &row->pairs[k];
-
-		if (k > 0)
-			appendBinaryStringInfo(&row->text, ", ", 2);
-		appendBinaryStringInfo(&row->text, a->key_text, a->key_text_len);
-		pair->key = a->key;
-		pair->order = k;
-		row->start[k] = row->text.len;
-		if (like != NULL && !changed[i])
-		{
-			pair->value = like->pairs[k].value;
-			appendBinaryStringInfo(&row->text, like->text.data + like->start[k], like->end[k] - like->start[k]);
-		}
-		else if (nulls[i])
-		{
-			pair->value.type = jbvNull;
-			AppendValueText(&row->text, &pair->value);
-		}
-		else
-		{
-			pos.attr = i;
-			RenderValue(a, values[i], &pair->value, &row->text);
-			pos.attr = -1;
-		}
-		row->end[k] = row->text.len;
-	}
-	appendStringInfoChar(&row->text, '}');
-	/* the pairs are in jsonb's key order already: no pushJsonbValue, no sort */
-	object.type = jbvObject;
-	object.val.object.nPairs = t->nkeys;
-	object.val.object.pairs = row->pairs;
-	row->jsonb = JsonbValueToJsonb(&object);
-	error_context_stack = context.previous;
-}
-
-/* True when two non-NULL values of a column are the same (same bytes). */
-static bool
-SameValue(AuditAttr *a, Datum x, Datum y)
-{
-	/* an unchanged TOASTed value keeps its pointer: no need to fetch it */
-	if (a->typlen == -1 &&
-		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(x)) && VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(y)))
-	{
-		struct varatt_external px,
-					py;
-
-		VARATT_EXTERNAL_GET_POINTER(px, DatumGetPointer(x));
-		VARATT_EXTERNAL_GET_POINTER(py, DatumGetPointer(y));
-		if (px.va_valueid == py.va_valueid && px.va_toastrelid == py.va_toastrelid)
-			return true;
-	}
-	return datum_image_eq(x, y, a->typbyval, a->typlen);
-}
-
-/*
- * The audited columns an UPDATE changed, or NULL when none. Kept in t until a
- * row changes other columns, so that the rows of a statement that all change
- * the same columns share one array and its text.
- */
-static const ChangedNames *
-ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_values, bool *new_nulls)
-{
-	ChangedNames *last = &t->last_changed;
-	Datum	   *names;
-	ArrayType  *array;
-	char	   *text;
-	MemoryContext old;
-	int			n = 0;
-	int			i;
-
-	for (i = 0; i < t->natts; i++)
-	{
-		AuditAttr  *a = &t->attrs[i];
-
-		t->changed[i] = !a->skip &&
-			(old_nulls[i] != new_nulls[i] || (!old_nulls[i] && !SameValue(a, old_values[i], new_values[i])));
-		n += t->changed[i];
-	}
-	if (n == 0)
-		return NULL;
-	if (last->array != NULL && memcmp(last->changed, t->changed, sizeof(bool) * t->natts) == 0)
-		return last;
-
-	names = palloc(sizeof(Datum) * n);
-	n = 0;
-	for (i = 0; i < t->natts; i++)
-		if (t->changed[i])
-			names[n++] = PointerGetDatum(cstring_to_text_with_len(t->attrs[i].key.val.string.val,
-																  t->attrs[i].key.val.string.len));
-	array = construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
-	text = OidOutputFunctionCall(F_ARRAY_OUT, PointerGetDatum(array));
-	old = MemoryContextSwitchTo(t->cxt);
-	if (last->array != NULL)
-	{
-		pfree(last->array);
-		pfree(last->text.data);
-	}
-	memcpy(last->changed, t->changed, sizeof(bool) * t->natts);
-	last->array = palloc(VARSIZE(array));
-	memcpy(last->array, array, VARSIZE(array));
-	initStringInfo(&last->text);
-	appendStringInfoString(&last->text, text);
-	MemoryContextSwitchTo(old);
-	return last;
-}
-
 PG_FUNCTION_INFO_V1(audit_trigger);
 
 /*
