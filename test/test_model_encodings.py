@@ -9,6 +9,7 @@ Python model's non-ASCII names given out of order, and the report's
 importance found no gain for a non-ASCII name. In a SQL_ASCII database,
 whose bytes have no known encoding, names that are not UTF-8 are kept as
 they are, and both kinds of model train and score."""
+import hashlib
 import json
 import re
 
@@ -51,6 +52,11 @@ for model, algorithm, hyperparams in (("lin", "linear", "{}"), ("xgb", "xgboost"
         check(gain is not None and float(gain.group(1)) > 0,
               f"xgboost: the report's total gain of the non-ASCII feature ({gain and gain.group(1)})")
 
+# a version's profile is logged as its digest: of its text in UTF-8, whatever the database's encoding
+text, digest = query(conn, "SELECT profile::text, profile_sha256 FROM mlops.model_version ORDER BY model_id LIMIT 1")[0]
+check("prix é" in text and digest == hashlib.sha256(text.encode("utf-8")).hexdigest(),
+      "LATIN1: profile_sha256 is the sha256 of the profile's text in UTF-8")
+
 # a Python model's names are UTF-8: given in another order, they are refused
 expect_error(conn, """SELECT mlops.import_model('xgb2', mlops.export_model('xgb'), 'xgboost-json',
                       ARRAY['catégorie', 'prix é'], 'regression')""", "22023")
@@ -70,6 +76,10 @@ for model, algorithm, hyperparams in (("lin", "linear", "{}"), ("xgb", "xgboost"
     query(conn, "SELECT * FROM mlops.train(%s, 't', 'y', %s, hyperparams => %s)", (model, algorithm, hyperparams))
     scored = query(conn, "SELECT count(mlops.predict(%s, t)) FROM t", (model,))[0][0]
     check(scored == 100, f"SQL_ASCII: a {algorithm} model of names that are not UTF-8 scores by row")
+stored, digest = query(conn, """SELECT convert_to(profile::text, 'SQL_ASCII'), profile_sha256
+                                  FROM mlops.model_version ORDER BY model_id LIMIT 1""")[0]
+check(b"prix\xe9" in bytes(stored) and digest == hashlib.sha256(bytes(stored)).hexdigest(),
+      "SQL_ASCII: profile_sha256 is the sha256 of the profile's bytes as stored")
 conn.close()
 
 finish()

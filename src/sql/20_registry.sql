@@ -45,11 +45,13 @@ COMMENT ON TABLE mlops.model IS 'registered models';
 
 -- The digest of a jsonb document: sha256 of its text in UTF-8, whatever the
 -- database's encoding, so that the same document has the same digest in every
--- database. IMMUTABLE although convert_to() is only STABLE: what it depends
--- on, the database's encoding, never changes. For generated columns.
+-- database; in a SQL_ASCII database, whose text has no known encoding, of its
+-- bytes as stored. IMMUTABLE although convert_to() is only STABLE: what it
+-- depends on, the database's encoding, never changes. For generated columns.
 CREATE FUNCTION mlops._jsonb_sha256(doc jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN encode(sha256(convert_to(doc::text, 'UTF8')), 'hex');
+    RETURN encode(sha256(convert_to(doc::text, CASE getdatabaseencoding() WHEN 'SQL_ASCII' THEN 'SQL_ASCII'
+                                                                         ELSE 'UTF8' END)), 'hex');
 COMMENT ON FUNCTION mlops._jsonb_sha256(jsonb) IS
     'internal: sha256 (hex) of the UTF-8 text of a jsonb document';
 
