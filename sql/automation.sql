@@ -83,3 +83,19 @@ SELECT r.experiment, r.status, v.version
   FROM mlops.runs r LEFT JOIN mlops.model_versions v ON v.run_id = r.run_id AND v.name = 'lineage'
  WHERE v.name IS NOT NULL OR r.tags->>'error' LIKE '%"lineage"%' ORDER BY r.run_id;
 SELECT 1 AS session_usable;
+
+-- only_on_drift after a monitor that retrains on drift: the version it made is
+-- newer than the alert that made it (created_at is the clock time of its
+-- registration, not its transaction's start), so the job does not retrain
+-- again; a drift flagged after that version does retrain
+CREATE TABLE diabetes_fatter AS SELECT * FROM diabetes;
+UPDATE diabetes_fatter SET bmi = bmi + 20;
+SELECT version FROM mlops.train('fatter', 'diabetes', 'target', 'linear');
+SELECT mlops.create_monitor('fatter_bmi', 'fatter', 'diabetes_fatter', action => 'retrain') IS NOT NULL AS created;
+SELECT r->'drifted' AS drifted, r->'retrain'->>'version' AS retrained_to FROM mlops.run_monitor('fatter_bmi') r;
+SELECT r->>'retrained' AS retrained, r->>'reason' AS reason FROM mlops._scheduled_retrain('fatter', true, 'production') r;
+SELECT mlops.create_monitor('fatter_bmi_alert', 'fatter', 'diabetes_fatter') IS NOT NULL AS created;
+SELECT r->'drifted' AS drifted, r->>'version' AS version FROM mlops.run_monitor('fatter_bmi_alert') r;
+SELECT r->>'version' AS version, r->>'retrained_from' AS retrained_from
+  FROM mlops._scheduled_retrain('fatter', true, 'production') r;
+SELECT 1 AS session_usable_after_drift;
