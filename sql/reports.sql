@@ -193,6 +193,14 @@ SELECT m[1] AS feature, m[2] AS metric, m[3] AS drifted
   FROM regexp_matches(pg_temp.section(:'page', 'drift'),
                       '<tr><td>([^<]*)</td><td>([^<]*)</td><td[^>]*>[^<]*</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td></tr>',
                       'g') m;
+-- times (versions, monitor run, deployments, footer) are in the session's time
+-- zone, spelled with its UTC offset, not an abbreviation (IST is India's,
+-- Ireland's and Israel's)
+SET TimeZone = 'Asia/Kolkata';
+SELECT m[1] AS zone_shown, count(*) > 1 AS several
+  FROM regexp_matches(mlops.report('diab'), '\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? ?([^ .<,]+)', 'g') m
+ GROUP BY 1 ORDER BY 1;
+RESET TimeZone;
 -- an XGBoost classifier: ROC and precision-recall curves, total gain and mean |SHAP|; never monitored
 SELECT mlops.report('cancer') AS page \gset
 SELECT xml_is_well_formed_document(:'page') AS well_formed,

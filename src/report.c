@@ -80,8 +80,11 @@
 #define REPORT_MAX_BARS		30
 #define REPORT_MAX_DRIFT_CHARTS 40
 
-/* How timestamps are shown. */
-#define TIME_FORMAT "'YYYY-MM-DD HH24:MI:SS TZ'"
+/*
+ * How timestamps are shown: in the session's time zone with its UTC offset, as
+ * the footer spells it; an abbreviation can be ambiguous (IST, CST).
+ */
+#define TIME_FORMAT "'YYYY-MM-DD HH24:MI:SS OF'"
 
 /* Metrics that pick the best run when the caller names none, in order of preference. */
 #define DEFAULT_METRICS "{r2,roc_auc,f1_macro,accuracy,rmse,mse,mae,log_loss}"
