@@ -61,6 +61,12 @@ SELECT mlops.predict_logged('spam', 'z', ARRAY[3]);
 UPDATE mlops.prediction_log SET scored_at = scored_at - interval '2 days' WHERE key = 'z';
 SELECT model, version, scored, with_outcome, metrics FROM mlops.live_metrics
  WHERE day < (now() AT TIME ZONE 'UTC')::date;
+-- day is the UTC date of scored_at whatever the session's time zone: 23:30 UTC
+-- on 7 March is already 8 March in Chatham (+13:45)
+UPDATE mlops.prediction_log SET scored_at = '2026-03-07 23:30+00' WHERE key = 'z';
+SET TimeZone = 'Pacific/Chatham';
+SELECT model, version, to_char(day, 'YYYY-MM-DD') AS day, scored FROM mlops.live_metrics WHERE day < (now() AT TIME ZONE 'UTC')::date;
+RESET TimeZone;
 
 -- bad input: SQLSTATEs, nothing logged
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('nope', 'k', ARRAY[1.0])$$);
