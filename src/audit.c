@@ -33,6 +33,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "replication/logicalworker.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -600,7 +601,11 @@ PG_FUNCTION_INFO_V1(audit_guard);
 /*
  * mlops._audit_guard() — BEFORE trigger of the log and its anchor: refuses
  * every change (INSERT of the anchor, UPDATE, DELETE, TRUNCATE) for every role,
- * except what archive_audit() does while it runs.
+ * except what archive_audit() does while it runs. A row change that a logical
+ * replication worker applies (a subscription to a publication that includes
+ * another database's log, as FOR ALL TABLES does) is skipped instead: that
+ * log chains that database's changes, not this one's, whose own chain must go
+ * on unbroken, and refusing would make the subscription fail over and over.
  */
 Datum
 audit_guard(PG_FUNCTION_ARGS)
@@ -619,6 +624,8 @@ audit_guard(PG_FUNCTION_ARGS)
 		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 			return PointerGetDatum(td->tg_newtuple);
 	}
+	if (IsLogicalWorker() && TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		return PointerGetDatum(NULL);
 	op = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? "INSERT" :
 		TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" :
 		TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE" : "TRUNCATE";
