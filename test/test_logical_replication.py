@@ -11,7 +11,8 @@ as on the publisher, a table without a primary key under REPLICA IDENTITY
 FULL included), in the subscription owner's name; the apply waits for a
 local audited transaction, it does not deadlock. The replicated registry
 scores on the subscriber: each alias move is scored by the same session's
-next statement once applied, a deleted version is gone."""
+next statement once applied, a deleted version is gone; the subscriber
+refuses to change the replicated registry (55000)."""
 import time
 
 from mlops_test import check, expect_error, finish, psql, query, server_connection, start_server, stop_server
@@ -148,6 +149,13 @@ def registry(pub, sub):
         wait_for_apply(pub, "sub")
         seen.append(query(sub, score)[0] == (pinned[version], version))
     check(all(seen), f"each alias move is scored by the subscriber's next statement ({seen})")
+    for sql in ("SELECT mlops.set_alias('lin', 'staging', 1)",
+                "SELECT mlops.promote('lin', 2, force => true)",
+                "SELECT mlops.rollback('lin')",
+                "SELECT mlops.delete_version('lin', 2)"):
+        message = expect_error(sub, sql, "55000")
+        check(message is not None and 'subscription "sub"' in message,
+              f"{sql[:40]}... on the subscriber: the registry is replicated ({(message or '').partition(chr(10))[0]})")
     (trained,), = query(pub, "SELECT version FROM mlops.train('lin', 'diabetes', 'target', 'ridge')")
     wait_for_apply(pub, "sub")
     sql = f"SELECT mlops.predict('lin:{trained}', {DIABETES}) FROM diabetes LIMIT 1"

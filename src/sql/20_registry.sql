@@ -153,21 +153,40 @@ COMMENT ON FUNCTION mlops._default_alias() IS 'internal: the value of mlops.defa
 -- its model and then waited for the log would deadlock with a transaction that
 -- holds the log (it wrote another model, or any audited table) and then turns
 -- to that model.
+-- Every registry writer passes here, so it is also where a write is refused
+-- (55000) when a registry table receives its rows from a logical replication
+-- subscription: the ids and version numbers written here would be the ones
+-- the publisher gives its next rows, whose apply would then fail, stopping
+-- the subscription for every table, or overwrite the local change.
 CREATE FUNCTION mlops._lock_registry() RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
+DECLARE
+    registry regclass[] := ARRAY['mlops.model'::regclass, 'mlops.model_version'::regclass,
+                                 'mlops.alias'::regclass, 'mlops.deployment'::regclass];
+    replicated regclass;
+    subscription name;
 BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
-                WHERE t.tgrelid IN ('mlops.model'::regclass, 'mlops.model_version'::regclass,
-                                    'mlops.alias'::regclass, 'mlops.deployment'::regclass)
-                  AND t.tgname = 'mlops_audit') THEN
+                WHERE t.tgrelid = ANY (registry) AND t.tgname = 'mlops_audit') THEN
         LOCK TABLE mlops.audit_chain IN EXCLUSIVE MODE;
+    END IF;
+    SELECT r.srrelid, s.subname INTO replicated, subscription
+      FROM pg_catalog.pg_subscription_rel r JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid
+     WHERE r.srrelid = ANY (registry)
+     ORDER BY r.srrelid, s.subname LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'the model registry of this database is replicated from another one'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Table %s receives its rows through subscription "%s".',
+                                             replicated, subscription),
+                  HINT = 'Change the registry on the publisher.';
     END IF;
 END
 $$;
 COMMENT ON FUNCTION mlops._lock_registry() IS
-    'internal: takes the audit log''s lock before a registry write when the registry is audited (one lock order for all its writers)';
+    'internal: takes the audit log''s lock before a registry write when the registry is audited (one lock order for all its writers); 55000 when a subscription replicates the registry';
 
 -- Moves (or, with version NULL, removes) an alias and appends the move to the
 -- deployment history, in the caller's transaction. Returns the previous version.
