@@ -8,8 +8,8 @@ subscriber's log, whose chain, its own rows included, stays valid, an
 archive_audit() on the publisher included. The changes the subscription
 applies to the subscriber's audited tables are logged there (the same rows
 as on the publisher, a table without a primary key under REPLICA IDENTITY
-FULL included), in the subscription owner's name; the apply waits for a
-local audited transaction, it does not deadlock. The replicated registry
+FULL and a TRUNCATE included), in the subscription owner's name; the apply
+waits for a local audited transaction. The replicated registry
 scores on the subscriber: each alias move is scored by the same session's
 next statement once applied, a deleted version is gone; the subscriber
 refuses to change the replicated registry (55000)."""
@@ -92,6 +92,10 @@ def audit(pub, sub):
                      "AND op IN ('INSERT', 'UPDATE', 'DELETE')")
     check(who == [("postgres", "postgres", None, None)],
           f"the applied changes are logged in the subscription owner's name, without application or address ({who})")
+    query(pub, "TRUNCATE events")
+    wait_for_apply(pub, "sub")
+    last = query(sub, "SELECT op FROM mlops.audit_log WHERE table_name = 'public.events' ORDER BY id DESC LIMIT 1")
+    check(last == [("TRUNCATE",)], f"an applied TRUNCATE is logged ({last})")
     chain_valid(sub, "subscriber")
 
 
