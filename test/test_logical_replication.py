@@ -174,10 +174,10 @@ def registry(pub, sub):
 
 
 def main():
-    pub_dir = start_server()
+    pub_dir = start_server("wal_level = logical")
     sub_dir = None
     try:
-        sub_dir = start_server()
+        sub_dir = start_server("wal_level = logical")
         pub = server_connection(pub_dir)
         sub = server_connection(sub_dir)
         for conn, directory in ((pub, pub_dir), (sub, sub_dir)):

@@ -56,10 +56,11 @@ def _cluster(*args):
     return re.search(r"MLOPS_CLUSTER=([^;]+);", out).group(1), int(re.search(r"PGPORT=(\d+);", out).group(1))
 
 
-def start_server():
-    """Starts a further throwaway server and returns its directory (its socket
-    directory; it listens on port 5432)."""
-    return _cluster("start")[0]
+def start_server(*settings):
+    """Starts a further throwaway server, with further postgresql.conf lines
+    (settings), and returns its directory (its socket directory; it listens on
+    port 5432)."""
+    return _cluster("start", "", *settings)[0]
 
 
 def start_standby(primary):
