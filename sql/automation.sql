@@ -98,4 +98,9 @@ SELECT mlops.create_monitor('fatter_bmi_alert', 'fatter', 'diabetes_fatter') IS 
 SELECT r->'drifted' AS drifted, r->>'version' AS version FROM mlops.run_monitor('fatter_bmi_alert') r;
 SELECT r->>'version' AS version, r->>'retrained_from' AS retrained_from
   FROM mlops._scheduled_retrain('fatter', true, 'production') r;
+-- a drift flagged against another version than production's (a monitor
+-- pinned to the first one) does not retrain production
+SELECT mlops.create_monitor('fatter_v1', 'fatter:1', 'diabetes_fatter') IS NOT NULL AS created;
+SELECT r->'drifted' AS drifted, r->>'version' AS version FROM mlops.run_monitor('fatter_v1') r;
+SELECT r->>'retrained' AS retrained, r->>'reason' AS reason FROM mlops._scheduled_retrain('fatter', true, 'production') r;
 SELECT 1 AS session_usable_after_drift;

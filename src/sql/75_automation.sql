@@ -203,17 +203,18 @@ $$;
 COMMENT ON FUNCTION mlops._retrain_unattended(text, text) IS
     'internal: retrain() for pg_cron jobs and monitors: failures and gate refusals become alerts instead of errors';
 
--- True when a monitor of the model flagged drift after its production version was made.
+-- True when a monitor of the model flagged drift against its production version:
+-- the data moved away from what production learned (an alert against another
+-- version, by a monitor pinned to it, says nothing of production).
 CREATE FUNCTION mlops._drifted_since_production(model text) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
-    SELECT EXISTS (SELECT FROM mlops.alerts a, mlops.resolve_model(model) p, mlops.model_versions v
-                    WHERE a.kind = 'drift' AND a.model = p.model
-                      AND v.name = p.model AND v.version = p.version AND a.at > v.created_at)
+    SELECT EXISTS (SELECT FROM mlops.alerts a, mlops.resolve_model(model) p
+                    WHERE a.kind = 'drift' AND a.model = p.model AND a.version = p.version)
 $$;
 COMMENT ON FUNCTION mlops._drifted_since_production(text) IS
-    'internal: whether a monitor flagged drift on the model since its production version was created';
+    'internal: whether a monitor flagged drift against the model''s production version (its profile)';
 
 -- Removes the pg_cron job running this backend (its model or monitor is gone).
 CREATE FUNCTION mlops._unschedule_current_job(why text) RETURNS jsonb
@@ -248,7 +249,7 @@ BEGIN
     PERFORM pg_catalog.set_config('mlops.default_alias', alias, true);
     IF only_on_drift AND NOT mlops._drifted_since_production(model) THEN
         outcome := pg_catalog.jsonb_build_object('retrained', false,
-                                                 'reason', 'no monitor flagged drift since the production version was made');
+                                                 'reason', 'no monitor flagged drift against the production version');
     ELSE
         outcome := mlops._retrain_unattended(model, CASE WHEN only_on_drift THEN 'drift' ELSE 'schedule' END);
     END IF;
