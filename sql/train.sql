@@ -227,6 +227,18 @@ SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', E'-- no query')$$);
 SELECT round((mlops.evaluate('eq_names', E'SELECT * FROM eq_names; -- done')->>'mae')::numeric, 6) AS mae;
 SELECT round((mlops.evaluate('eq_names', 'SELECT * FROM eq_names; /* done */ ;')->>'mae')::numeric, 6) AS mae;
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'SELECT * FROM eq_names; SELECT 1')$$);
+-- a source is only read: a statement that changes data or a utility statement is refused as neither
+-- a name nor a query (42601, not "invalid name syntax"), as is a WITH before a DELETE; a data-modifying
+-- WITH and a locking query are refused too (0A000, not blamed on a "non-volatile function"), and no row went
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'DELETE FROM eq_names RETURNING *')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'SHOW work_mem')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'WITH d AS (SELECT 1) DELETE FROM eq_names RETURNING *')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'WITH d AS (DELETE FROM eq_names RETURNING *) SELECT * FROM d')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'SELECT * FROM eq_names FOR UPDATE')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'TABLE eq_names FOR SHARE', 'y', 'linear')$$);
+SELECT count(*) AS rows_kept FROM eq_names;
+-- a syntax error in a query source is shown in the source, where its position is
+SELECT mlops.evaluate('eq_names', 'SELECT * FORM eq_names');
 -- the split key hashes each column in turn: a feature equal to the target (or to twice it) does
 -- not cancel the target out of it, which gave every row one key and put them all on one side
 SELECT version > 0 AS trained FROM mlops.train('same_as_target',

@@ -21,6 +21,7 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
+#include "utils/varlena.h"
 
 #include "mlops/source.h"
 
@@ -82,6 +83,42 @@ SourceIsQuery(const char *source)
 }
 
 /*
+ * Error context of the parse of a query source: a syntax error's position is
+ * one in the source, so it is reported against the source's text (as SPI does
+ * for its queries) rather than against the caller's statement, where it would
+ * point at an unrelated character.
+ */
+static void
+SourceParseErrorCallback(void *arg)
+{
+	int			position = geterrposition();
+
+	if (position > 0)
+	{
+		errposition(0);
+		internalerrposition(position);
+		internalerrquery((const char *) arg);
+	}
+}
+
+/*
+ * Raises 42601 for a text that is neither a query (SELECT, WITH, VALUES,
+ * TABLE) nor a relation name: most often a statement that changes data or a
+ * utility statement, which a source, only ever read (and read again by every
+ * retraining, monitor run and report), must not be.
+ */
+static void
+RefuseNonQuery(const char *source)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("source is neither a relation name nor a query"),
+			 errdetail("A query source is a single SELECT, WITH, VALUES or TABLE query; "
+					   "INSERT, UPDATE, DELETE, MERGE and utility statements are not sources."),
+			 errhint("Give a table or view name, or a SELECT query.")));
+}
+
+/*
  * The FROM item for a source: a query in parentheses, or the relation's quoted,
  * schema-qualified name. An unknown relation is reported here (42P01), before
  * any SQL is built from the name. An empty source, or one of white space and
@@ -89,7 +126,10 @@ SourceIsQuery(const char *source)
  * 22004). A query is taken as PostgreSQL's parser delimits it: comments and
  * semicolons after it are left out (a "--" comment within it is why a line
  * break precedes the closing parenthesis), and a second statement is refused
- * (42601).
+ * (42601), as is a statement that is not a query (a WITH before a DELETE), a
+ * text that is no name either (RefuseNonQuery), and a query that locks the
+ * rows it reads (0A000; PostgreSQL's own refusal would blame a "non-volatile
+ * function").
  */
 static char *
 SourceFromItem(const char *source)
@@ -105,20 +145,37 @@ SourceFromItem(const char *source)
 				 errhint("Give a table or view name, or a SELECT query.")));
 	if (SourceIsQuery(source))
 	{
-		List	   *statements = raw_parser(source, RAW_PARSE_DEFAULT);
+		List	   *statements;
 		RawStmt    *query;
+		ErrorContextCallback errcallback;
 
+		errcallback.callback = SourceParseErrorCallback;
+		errcallback.arg = unconstify(char *, source);
+		errcallback.previous = error_context_stack;
+		error_context_stack = &errcallback;
+		statements = raw_parser(source, RAW_PARSE_DEFAULT);
+		error_context_stack = errcallback.previous;
 		if (list_length(statements) != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_SYNTAX_ERROR),
 					 errmsg("source must be a single query"),
 					 errdetail("It holds %d statements.", list_length(statements))));
 		query = linitial_node(RawStmt, statements);
+		if (!IsA(query->stmt, SelectStmt))
+			RefuseNonQuery(source);
+		if (((SelectStmt *) query->stmt)->lockingClause != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("source must not lock the rows it reads"),
+					 errdetail("A source is only read: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE and FOR KEY SHARE are refused."),
+					 errhint("Leave the locking clause out of the query.")));
 		/* stmt_len 0: the query runs to the end of the text */
 		return psprintf("(%.*s\n)", query->stmt_len > 0 ? query->stmt_len : (int) strlen(source + query->stmt_location),
 						source + query->stmt_location);
 	}
 
+	if (!SplitIdentifierString(pstrdup(source), '.', &names) || names == NIL)
+		RefuseNonQuery(source);
 	names = stringToQualifiedNameList(source);
 	rv = makeRangeVarFromNameList(names);
 	relid = RangeVarGetRelid(rv, NoLock, true);
