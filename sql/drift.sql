@@ -63,6 +63,16 @@ SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'p
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'psi', 0.2, 'page')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('', 'price', 'houses')$$);
+-- a source that no run could read is refused when the monitor is made (it was accepted, and every run
+-- failed); one naming a table not there yet is kept, resolved at each run
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'DELETE FROM houses RETURNING *')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * FROM houses WHERE')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * FROM houses; SELECT 1')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'TABLE houses FOR UPDATE')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', ' -- nothing')$$);
+SELECT count(*) AS made FROM mlops.monitors WHERE name = 'm';
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('later', 'price', 'houses_tomorrow')$$);
+SELECT mlops.drop_monitor('later');
 -- a metric that measures none of the version's features could never alert:
 -- refused when the monitor is made, an error when its reference moves to such a version
 SELECT mlops._register_version('rooms', 'linear', 'regression', '{x}', 'y', NULL, '{}', '{}', '{}',

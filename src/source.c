@@ -1,6 +1,7 @@
 /*
  * source.c — reading a source (table, view or query) through an SPI cursor in
- * batches, with the caller's privileges, and converting its values.
+ * batches, with the caller's privileges, and converting its values; checking
+ * the form of one that is stored to be read later.
  */
 #include "postgres.h"
 
@@ -119,25 +120,19 @@ RefuseNonQuery(const char *source)
 }
 
 /*
- * The FROM item for a source: a query in parentheses, or the relation's quoted,
- * schema-qualified name. An unknown relation is reported here (42P01), before
- * any SQL is built from the name. An empty source, or one of white space and
- * comments only, names nothing (22023; a NULL one is refused by the callers,
- * 22004). A query is taken as PostgreSQL's parser delimits it: comments and
- * semicolons after it are left out (a "--" comment within it is why a line
- * break precedes the closing parenthesis), and a second statement is refused
- * (42601), as is a statement that is not a query (a WITH before a DELETE), a
- * text that is no name either (RefuseNonQuery), and a query that locks the
- * rows it reads (0A000; PostgreSQL's own refusal would blame a "non-volatile
- * function").
+ * Checks the form of a source without looking anything up, and returns the
+ * text of a query source as PostgreSQL's parser delimits it (comments and
+ * semicolons after it left out), or NULL for a relation name, whose parts go
+ * to *names. An empty source, or one of white space and comments only, names
+ * nothing (22023; a NULL one is refused by the callers, 22004). A second
+ * statement is refused (42601), as is a statement that is not a query (a WITH
+ * before a DELETE) and a text that is no name either (RefuseNonQuery), and a
+ * query that locks the rows it reads (0A000; PostgreSQL's own refusal would
+ * blame a "non-volatile function").
  */
 static char *
-SourceFromItem(const char *source)
+SourceQueryText(const char *source, List **names)
 {
-	List	   *names;
-	RangeVar   *rv;
-	Oid			relid;
-
 	if (source == NULL || *SkipSpaceAndComments(source) == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -170,13 +165,31 @@ SourceFromItem(const char *source)
 					 errdetail("A source is only read: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE and FOR KEY SHARE are refused."),
 					 errhint("Leave the locking clause out of the query.")));
 		/* stmt_len 0: the query runs to the end of the text */
-		return psprintf("(%.*s\n)", query->stmt_len > 0 ? query->stmt_len : (int) strlen(source + query->stmt_location),
-						source + query->stmt_location);
+		return pnstrdup(source + query->stmt_location,
+						query->stmt_len > 0 ? query->stmt_len : strlen(source + query->stmt_location));
 	}
-
-	if (!SplitIdentifierString(pstrdup(source), '.', &names) || names == NIL)
+	if (!SplitIdentifierString(pstrdup(source), '.', names) || *names == NIL)
 		RefuseNonQuery(source);
-	names = stringToQualifiedNameList(source);
+	*names = stringToQualifiedNameList(source);
+	return NULL;
+}
+
+/*
+ * The FROM item for a source: a query in parentheses (a "--" comment within
+ * it is why a line break precedes the closing parenthesis), or the relation's
+ * quoted, schema-qualified name. An unknown relation is reported here
+ * (42P01), before any SQL is built from the name.
+ */
+static char *
+SourceFromItem(const char *source)
+{
+	List	   *names;
+	char	   *query = SourceQueryText(source, &names);
+	RangeVar   *rv;
+	Oid			relid;
+
+	if (query != NULL)
+		return psprintf("(%s\n)", query);
 	rv = makeRangeVarFromNameList(names);
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (!OidIsValid(relid))
@@ -186,6 +199,22 @@ SourceFromItem(const char *source)
 				 errhint("Give a table or view name, or a SELECT query.")));
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
+}
+
+/*
+ * mlops._check_source(source): raises what a reading of the source would
+ * raise for its form (SourceQueryText), reading and resolving nothing, for
+ * what stores a source to read later (a monitor): a source that can never be
+ * read is refused when it is given rather than at every run.
+ */
+PG_FUNCTION_INFO_V1(check_source);
+Datum
+check_source(PG_FUNCTION_ARGS)
+{
+	List	   *names;
+
+	(void) SourceQueryText(text_to_cstring(PG_GETARG_TEXT_PP(0)), &names);
+	PG_RETURN_VOID();
 }
 
 /* The SQL text "SELECT <select_list> FROM <source> AS source" (select_list NULL = *). */

@@ -58,6 +58,16 @@ COMMENT ON FUNCTION mlops.invoker() IS
     'the role that called into mlops (current_user outside every SECURITY DEFINER function), recorded as "who"';
 GRANT EXECUTE ON FUNCTION mlops.invoker() TO mlops_scorer;
 
+-- The form of a source (a relation name, or one SELECT/WITH/VALUES/TABLE query
+-- that locks nothing), checked without reading or resolving it, for what
+-- stores a source to read later. STABLE: the parse depends on
+-- standard_conforming_strings.
+CREATE FUNCTION mlops._check_source(source text) RETURNS void
+    AS 'MODULE_PATHNAME', 'check_source'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops._check_source(text) IS
+    'internal: raises what reading the source would raise for its form (empty, not a name nor a query, two statements, a syntax error, a locking query), reading nothing';
+
 -- What mlops stores as jsonb from a value (metrics, logged features) must not
 -- depend on the writer's extra_float_digits, DateStyle, IntervalStyle,
 -- TimeZone, bytea_output or lc_monetary. STABLE like to_jsonb (a type's

@@ -177,7 +177,8 @@ DECLARE
 BEGIN
     PERFORM mlops._check_key(name, 'name');
     SELECT * INTO v FROM mlops.resolve_model(model);
-    PERFORM mlops._require(source, 'source');
+    -- a source that no run could read is refused now, as a metric that measures nothing is below
+    PERFORM mlops._check_source(mlops._require(source, 'source'));
     PERFORM mlops._require(metric, 'metric');
     PERFORM mlops._require(action, 'action');
     IF metric NOT IN ('psi', 'js', 'ks', 'wasserstein', 'linf', 'null_rate') THEN
