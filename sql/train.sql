@@ -227,6 +227,9 @@ SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', E'-- no query')$$);
 SELECT round((mlops.evaluate('eq_names', E'SELECT * FROM eq_names; -- done')->>'mae')::numeric, 6) AS mae;
 SELECT round((mlops.evaluate('eq_names', 'SELECT * FROM eq_names; /* done */ ;')->>'mae')::numeric, 6) AS mae;
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'SELECT * FROM eq_names; SELECT 1')$$);
+-- a keyword ends where an identifier cannot go on, as in SQL: SELECT*FROM is a query, not a name
+SELECT round((mlops.evaluate('eq_names', 'SELECT*FROM eq_names')->>'mae')::numeric, 6) AS mae;
+SELECT round((mlops.evaluate('eq_names', 'TABLE"eq_names"')->>'mae')::numeric, 6) AS mae;
 -- a source is only read: a statement that changes data or a utility statement is refused as neither
 -- a name nor a query (42601, not "invalid name syntax"), as is a WITH before a DELETE; a data-modifying
 -- WITH and a locking query are refused too (0A000, not blamed on a "non-volatile function"), and no row went

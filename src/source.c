@@ -62,7 +62,13 @@ SkipSpaceAndComments(const char *p)
 	}
 }
 
-/* True when text is a query rather than a relation name (comments may come first). */
+/*
+ * True when text is a query rather than a relation name (comments may come
+ * first): it starts with one of the keywords as a whole word, which the
+ * scanner ends at any character that cannot continue an identifier
+ * ("SELECT*FROM t", "SELECT'a'"). A "." after it makes it a name's first part
+ * instead (a schema "table", as stringToQualifiedNameList reads it).
+ */
 bool
 SourceIsQuery(const char *source)
 {
@@ -74,10 +80,12 @@ SourceIsQuery(const char *source)
 	for (int i = 0; i < lengthof(keywords); i++)
 	{
 		size_t		n = strlen(keywords[i]);
+		unsigned char next;
 
-		if (pg_strncasecmp(p, keywords[i], n) == 0 &&
-			(p[n] == '\0' || isspace((unsigned char) p[n]) || p[n] == '(' ||
-			 (p[n] == '-' && p[n + 1] == '-') || (p[n] == '/' && p[n + 1] == '*')))
+		if (pg_strncasecmp(p, keywords[i], n) != 0)
+			continue;
+		next = (unsigned char) p[n];
+		if (!(isalnum(next) || next == '_' || next == '$' || next == '.' || IS_HIGHBIT_SET(next)))
 			return true;
 	}
 	return false;
