@@ -67,6 +67,7 @@ SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('', 'price', 'houses')$$);
 -- failed); one naming a table not there yet is kept, resolved at each run
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'DELETE FROM houses RETURNING *')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * FROM houses WHERE')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * INTO houses_copy FROM houses')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * FROM houses; SELECT 1')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'TABLE houses FOR UPDATE')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', ' -- nothing')$$);

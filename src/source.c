@@ -123,7 +123,7 @@ RefuseNonQuery(const char *source)
 			(errcode(ERRCODE_SYNTAX_ERROR),
 			 errmsg("source is neither a relation name nor a query"),
 			 errdetail("A query source is a single SELECT, WITH, VALUES or TABLE query; "
-					   "INSERT, UPDATE, DELETE, MERGE and utility statements are not sources."),
+					   "INSERT, UPDATE, DELETE, MERGE, SELECT ... INTO and utility statements are not sources."),
 			 errhint("Give a table or view name, or a SELECT query.")));
 }
 
@@ -133,10 +133,10 @@ RefuseNonQuery(const char *source)
  * semicolons after it left out), or NULL for a relation name, whose parts go
  * to *names. An empty source, or one of white space and comments only, names
  * nothing (22023; a NULL one is refused by the callers, 22004). A second
- * statement is refused (42601), as is a statement that is not a query (a WITH
- * before a DELETE) and a text that is no name either (RefuseNonQuery), and a
- * query that locks the rows it reads (0A000; PostgreSQL's own refusal would
- * blame a "non-volatile function").
+ * statement is refused (42601), as is a statement that is not a query (a
+ * WITH before a DELETE, a SELECT ... INTO) and a text that is no name either
+ * (RefuseNonQuery), and a query that locks the rows it reads (0A000;
+ * PostgreSQL's own refusal would blame a "non-volatile function").
  */
 static char *
 SourceQueryText(const char *source, List **names)
@@ -164,7 +164,7 @@ SourceQueryText(const char *source, List **names)
 					 errmsg("source must be a single query"),
 					 errdetail("It holds %d statements.", list_length(statements))));
 		query = linitial_node(RawStmt, statements);
-		if (!IsA(query->stmt, SelectStmt))
+		if (!IsA(query->stmt, SelectStmt) || ((SelectStmt *) query->stmt)->intoClause != NULL)
 			RefuseNonQuery(source);
 		if (((SelectStmt *) query->stmt)->lockingClause != NIL)
 			ereport(ERROR,
