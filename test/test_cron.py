@@ -161,6 +161,27 @@ check(query(conn, "SELECT current_setting('mlops.default_alias')")[0][0] == "pro
       "and the session running the job keeps its own default alias")
 query(conn, "SELECT mlops.unschedule('mlops:retrain:cron_live')")
 
+# a job reads its sources under the search_path it was scheduled under, not
+# its session's (pg_cron's has the role's default): a model and a monitor of a
+# table found through it retrain and run
+query(conn, "CREATE SCHEMA analytics")
+query(conn, "CREATE TABLE analytics.visits AS SELECT * FROM diabetes")
+query(conn, "SET search_path = analytics, public")
+query(conn, "SELECT * FROM mlops.train('cron_path', 'visits', 'target', 'linear')")
+query(conn, "SELECT mlops.create_monitor('cron_path_mon', 'cron_path', 'visits')")
+query(conn, "SELECT mlops.schedule_retrain('cron_path', '0 4 * * *')")
+query(conn, "SELECT mlops.schedule_monitor('cron_path_mon', '0 4 * * *')")
+query(conn, "RESET search_path")
+for name in ("mlops:retrain:cron_path", "mlops:monitor:cron_path_mon"):
+    query(conn, query(conn, "SELECT command FROM cron.job WHERE jobname = %s", (name,))[0][0])
+    query(conn, "SELECT mlops.unschedule(%s)", (name,))
+failures = query(conn, "SELECT message FROM mlops.alerts WHERE model = 'cron_path' AND kind IN ('error', 'retrain')"
+                       "   AND message LIKE '%%does not exist%%'")
+check(failures == [] and query(conn, "SELECT count(*) FROM mlops.model_versions WHERE name = 'cron_path'")[0][0] == 2
+      and query(conn, "SELECT count(*) FROM mlops.drift_results WHERE monitor = 'cron_path_mon'")[0][0] > 0,
+      f"jobs scheduled under search_path analytics retrain and monitor from analytics.visits ({failures})")
+check(query(conn, "SHOW search_path")[0][0] == '"$user", public', "and the session running the jobs keeps its search_path")
+
 # scheduling again replaces a job paused with cron.alter_job(active => false):
 # the job runs again, on the new schedule
 paused = query(conn, "SELECT mlops.schedule_retrain('cron_diabetes', '0 4 * * *')")[0][0]

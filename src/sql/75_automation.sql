@@ -304,9 +304,13 @@ COMMENT ON FUNCTION mlops._cron_job_name(text) IS
 -- Schedules (or reschedules, active again) a pg_cron job as the calling role; returns its id.
 -- The job performs call while the function `needs` exists, and removes itself
 -- once it does not (mlops dropped): pg_cron has no hook for DROP EXTENSION.
+-- It runs under reading_path, the search_path of the session that scheduled
+-- it (pg_cron's session has the role's default), so that it finds the sources
+-- its model or monitor names as they were found then.
 -- The DO block's body is dollar-quoted with a tag that does not occur in it
 -- (a monitor's name, quoted as a literal inside, may contain "$job$").
-CREATE FUNCTION mlops._cron_schedule(job_name text, schedule text, call text, needs text) RETURNS bigint
+CREATE FUNCTION mlops._cron_schedule(job_name text, schedule text, call text, needs text, reading_path text)
+    RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
@@ -328,8 +332,9 @@ BEGIN
                   HINT = 'Schedule as a role with LOGIN (RESET ROLE), or give this role LOGIN.';
     END IF;
     job_name := mlops._cron_job_name(job_name);
-    body := format(' BEGIN IF to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
-                   'ELSE PERFORM %s; END IF; END ', needs, job_name, call);
+    body := format(' BEGIN PERFORM pg_catalog.set_config(''search_path'', %L, true); '
+                   'IF pg_catalog.to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
+                   'ELSE PERFORM %s; END IF; END ', reading_path, needs, job_name, call);
     WHILE strpos(body, tag) > 0 LOOP
         n := n + 1;
         tag := '$job' || n || '$';
@@ -346,10 +351,15 @@ BEGIN
     RETURN job;
 END
 $$;
-COMMENT ON FUNCTION mlops._cron_schedule(text, text, text, text) IS
-    'internal: schedules (or reschedules, active again) a pg_cron job as the calling role, which must be able to log in (removing itself once mlops is dropped), with a clear error when pg_cron is missing or not usable';
+COMMENT ON FUNCTION mlops._cron_schedule(text, text, text, text, text) IS
+    'internal: schedules (or reschedules, active again) a pg_cron job as the calling role, which must be able to log in, under a given search_path (removing itself once mlops is dropped), with a clear error when pg_cron is missing or not usable';
 
-CREATE FUNCTION mlops.schedule_retrain(model text, schedule text, only_on_drift boolean DEFAULT false) RETURNS bigint
+-- schedule_retrain() and schedule_monitor() hand the caller's search_path
+-- to the job; their own SQL, which that search_path must not change, is in
+-- these two (with a search_path of their own) and in the callers' bodies,
+-- bound when they are created.
+CREATE FUNCTION mlops._schedule_retrain(model text, schedule text, only_on_drift boolean, reading_path text)
+    RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
@@ -360,26 +370,38 @@ BEGIN
     RETURN mlops._cron_schedule('mlops:retrain:' || spec.model_name, schedule,
                                 format('mlops._scheduled_retrain(%L, %L, %L)', spec.model_name,
                                        mlops._require(only_on_drift, 'only_on_drift'), mlops._default_alias()),
-                                'mlops._scheduled_retrain(text,boolean,text)');
+                                'mlops._scheduled_retrain(text,boolean,text)', reading_path);
 END
 $$;
-COMMENT ON FUNCTION mlops.schedule_retrain(text, text, boolean) IS
-    'creates or replaces the pg_cron job mlops:retrain:<model>, run as the calling role under the default alias in effect now, that retrains the model (only after drift, if asked); returns the job id';
+COMMENT ON FUNCTION mlops._schedule_retrain(text, text, boolean, text) IS
+    'internal: schedule_retrain() under the search_path the job is to read its source with';
 
-CREATE FUNCTION mlops.schedule_monitor(name text, schedule text) RETURNS bigint
+CREATE FUNCTION mlops.schedule_retrain(model text, schedule text, only_on_drift boolean DEFAULT false) RETURNS bigint
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURN mlops._schedule_retrain(model, schedule, only_on_drift, pg_catalog.current_setting('search_path'));
+COMMENT ON FUNCTION mlops.schedule_retrain(text, text, boolean) IS
+    'creates or replaces the pg_cron job mlops:retrain:<model>, run as the calling role under the default alias and the search_path in effect now, that retrains the model (only after drift, if asked); returns the job id';
+
+CREATE FUNCTION mlops._schedule_monitor(name text, schedule text, reading_path text) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM mlops.monitors m WHERE m.name = mlops._require(schedule_monitor.name, 'name')) THEN
+    IF NOT EXISTS (SELECT FROM mlops.monitors m WHERE m.name = mlops._require(_schedule_monitor.name, 'name')) THEN
         RAISE EXCEPTION 'monitor "%" does not exist', name USING ERRCODE = 'undefined_object';
     END IF;
     RETURN mlops._cron_schedule('mlops:monitor:' || name, schedule, format('mlops._scheduled_monitor(%L)', name),
-                                'mlops._scheduled_monitor(text)');
+                                'mlops._scheduled_monitor(text)', reading_path);
 END
 $$;
+COMMENT ON FUNCTION mlops._schedule_monitor(text, text, text) IS
+    'internal: schedule_monitor() under the search_path the job is to read its source with';
+
+CREATE FUNCTION mlops.schedule_monitor(name text, schedule text) RETURNS bigint
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURN mlops._schedule_monitor(name, schedule, pg_catalog.current_setting('search_path'));
 COMMENT ON FUNCTION mlops.schedule_monitor(text, text) IS
-    'creates or replaces the pg_cron job mlops:monitor:<name>, run as the calling role, that runs the monitor; returns the job id';
+    'creates or replaces the pg_cron job mlops:monitor:<name>, run as the calling role under the search_path in effect now, that runs the monitor; returns the job id';
 
 CREATE FUNCTION mlops.unschedule(job_name text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -407,12 +429,13 @@ COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of 
 
 -- A trainer's monitor with action retrain runs the unattended retraining,
 -- which records its failure (retrain and production are for mlops_admin).
-GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops.unschedule(text), mlops._require_pg_cron(),
-    mlops._cron_schedule(text, text, text, text), mlops._cron_job_name(text), mlops._default_alias(),
+GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops._schedule_monitor(text, text, text),
+    mlops.unschedule(text), mlops._require_pg_cron(),
+    mlops._cron_schedule(text, text, text, text, text), mlops._cron_job_name(text), mlops._default_alias(),
     mlops._scheduled_monitor(text), mlops._unschedule_current_job(text), mlops._current_cron_run(),
     mlops._retrain_spec(text),
     mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
     mlops._record_retrain_outcome(text, jsonb, text, text), mlops._drifted_since_production(text)
     TO mlops_trainer;
 GRANT EXECUTE ON FUNCTION mlops.retrain(text), mlops.schedule_retrain(text, text, boolean),
-    mlops._scheduled_retrain(text, boolean, text) TO mlops_admin;
+    mlops._schedule_retrain(text, text, boolean, text), mlops._scheduled_retrain(text, boolean, text) TO mlops_admin;
