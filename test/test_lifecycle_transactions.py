@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Alias moves are transactional across sessions: a move in an open transaction
 is invisible to another session until it commits, and a rolled-back move leaves
-no trace. (The scoring tests check the same through predict().)"""
+no trace. (The scoring tests check the same through predict().) So are
+they in prepared transactions, and so is a version trained in one: rolled
+back, its number is given to another model, whatever the preparing session
+scored with it."""
 import threading
 import time
 
@@ -121,4 +124,21 @@ query(mover, "PREPARE TRANSACTION 'move'")
 query(reader, "ROLLBACK PREPARED 'move'")
 check(production(mover) == 2, "ROLLBACK PREPARED leaves the alias where it was")
 check(query(reader, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the audit chain holds")
+
+# A version trained and scored in a transaction that is prepared, then rolled
+# back: its number is given again to another training, which the session that
+# scored the first one (and cached it) now scores, not the one it remembers.
+TRAIN = """SELECT * FROM mlops.train('twice', 'SELECT g::float8 AS x, %s * g::float8 AS y
+                                          FROM generate_series(1, 50) g', 'y', 'linear')"""
+query(reader, TRAIN % 2)
+query(mover, "BEGIN")
+query(mover, TRAIN % 3)
+check(query(mover, "SELECT round(mlops.predict('twice:2', ARRAY[10]::float8[]))") == [(30,)],
+      "the preparing session scores the version it trained")
+query(mover, "PREPARE TRANSACTION 'train'")
+query(reader, "ROLLBACK PREPARED 'train'")
+query(reader, TRAIN % 5)
+check(query(mover, "SELECT round(mlops.predict('twice:2', ARRAY[10]::float8[])), "
+                   "round(mlops.predict_version('twice', 2, ARRAY[10]::float8[]))") == [(50, 50)],
+      "after ROLLBACK PREPARED, version 2 of another training is scored in that session, not the one it cached")
 finish()
