@@ -69,6 +69,13 @@ def start_standby(primary):
     return _cluster("standby", primary)
 
 
+def crash_server(directory):
+    """Stops the start_server server in `directory` at once (immediate
+    shutdown: no checkpoint, every session ended) and starts it again, which
+    recovers from its WAL as after a crash."""
+    subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "crash", directory], check=True)
+
+
 def stop_server(directory):
     """Stops and removes a server start_server started."""
     subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "stop", directory], check=False)
