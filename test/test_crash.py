@@ -308,6 +308,25 @@ def prepared_across_shutdown(directory, admin):
     return admin
 
 
+def durable_head(directory, admin):
+    """The README's recipe for publishing the head of the log under
+    asynchronous commit: once the WAL is flushed past the insert position read
+    with it, the head survives a crash."""
+    writer = server_connection(directory)
+    query(writer, "SET synchronous_commit = off")
+    query(writer, "UPDATE points SET z = z + 1 WHERE g = 30")
+    head, lsn = query(admin, """SELECT (SELECT (id, encode(hash, 'hex'))::text FROM mlops.audit_log
+                                         ORDER BY id DESC LIMIT 1), pg_current_wal_insert_lsn()""")[0]
+    deadline = time.monotonic() + 10
+    while query(admin, "SELECT pg_current_wal_flush_lsn() < %s::pg_lsn", (lsn,)) == [(True,)] \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    admin = killed_during(directory, admin, "SELECT pg_sleep(60)", sleeping)
+    check(query(admin, "SELECT (id, encode(hash, 'hex'))::text FROM mlops.audit_log ORDER BY id DESC LIMIT 1")
+          == [(head,)], "a head read under asynchronous commit survives a crash once the WAL is flushed past it")
+    return admin
+
+
 def gone_clients(directory, admin):
     """A client that goes away: its call ends, and the lock its transaction held."""
     (last,), = query(admin, "SELECT max(id) FROM mlops.audit_log")
@@ -339,6 +358,7 @@ try:
     admin = main(server)
     admin = monitor_and_logged_scoring(server, admin)
     admin = prepared_across_shutdown(server, admin)
+    admin = durable_head(server, admin)
     gone_clients(server, admin)
 finally:
     stop_server(server)
