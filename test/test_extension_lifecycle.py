@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""The extension's own lifecycle in a cluster of several databases. mlops
+installs whatever the installer's search_path (an empty one included) and only
+into its own schema (CREATE EXTENSION ... SCHEMA other is refused); the
+extension does not depend on a user schema, so DROP SCHEMA public CASCADE
+leaves mlops, its registry and its audit log. Installed in two databases, it
+shares the cluster-wide roles: DROP EXTENSION in one keeps the roles, their
+memberships and the other database's grants, and CREATE EXTENSION there again
+gives the same grants."""
+import psycopg2
+
+from mlops_test import check, connect, expect_error, finish, fresh_database, query
+
+FIRST = "test_extension_lifecycle"
+SECOND = "test_extension_lifecycle_2"
+
+# an installer whose search_path names no existing schema still installs it
+conn = fresh_database(FIRST, datasets=False)
+query(conn, "DROP EXTENSION mlops")
+query(conn, "SET search_path = ''")
+try:
+    query(conn, "CREATE EXTENSION mlops")
+    installed = True
+except psycopg2.Error as e:
+    installed = False
+    print(e)
+check(installed, "CREATE EXTENSION mlops works with an empty search_path")
+query(conn, "RESET search_path")
+if not installed:
+    query(conn, "CREATE EXTENSION mlops")
+query(conn, "DROP EXTENSION mlops")
+
+# the objects always go to schema mlops: another schema is refused, and none is left
+query(conn, "CREATE SCHEMA elsewhere")
+expect_error(conn, "CREATE EXTENSION mlops SCHEMA elsewhere", "0A000")
+check(query(conn, "SELECT count(*) FROM pg_extension WHERE extname = 'mlops'")[0][0] == 0
+      and query(conn, "SELECT to_regnamespace('mlops')")[0][0] is None,
+      "a refused SCHEMA leaves no extension and no schema mlops")
+query(conn, "DROP EXTENSION IF EXISTS mlops")
+query(conn, "DROP SCHEMA elsewhere")
+query(conn, "CREATE EXTENSION mlops")
+
+# a user schema going with CASCADE takes none of mlops with it
+query(conn, "CREATE TABLE public.numbers AS SELECT i::float8 AS x, 2 * i::float8 + 1 AS y FROM generate_series(1, 50) i")
+query(conn, "SELECT mlops.train('lifecycle', 'public.numbers', 'y', 'linear')")
+query(conn, "DROP SCHEMA public CASCADE")
+left = query(conn, """SELECT (SELECT count(*) FROM pg_extension WHERE extname = 'mlops'),
+                             (SELECT count(*) FROM mlops.model_versions WHERE name = 'lifecycle'),
+                             (mlops.verify_audit()).ok""") if query(conn, "SELECT to_regnamespace('mlops')")[0][0] else None
+check(left == [(1, 1, True)], f"DROP SCHEMA public CASCADE leaves mlops, its registry and its audit log ({left})")
+check(abs(query(conn, "SELECT mlops.predict('lifecycle', ARRAY[3.0])")[0][0] - 7.0) < 1e-9,
+      "and the model still scores")
+query(conn, "CREATE SCHEMA public")
+
+# two databases share the roles; dropping the extension in one keeps them for the other
+other = fresh_database(SECOND, datasets=False)
+query(other, "CREATE TABLE numbers AS SELECT i::float8 AS x, 3 * i::float8 AS y FROM generate_series(1, 50) i")
+query(other, "DROP ROLE IF EXISTS lifecycle_trainer")
+query(other, "CREATE ROLE lifecycle_trainer LOGIN IN ROLE mlops_trainer")
+query(other, "GRANT SELECT ON numbers TO lifecycle_trainer")
+TRAIN = ("mlops.train(text,text,text,text,text,text[],jsonb,double precision,integer,text)")
+
+
+def grants(c):
+    """What each mlops role may do in the database of connection c."""
+    return query(c, f"""SELECT has_function_privilege('mlops_trainer', '{TRAIN}', 'EXECUTE'),
+                                has_function_privilege('mlops_scorer', '{TRAIN}', 'EXECUTE'),
+                                has_function_privilege('mlops_scorer', 'mlops.predict(text,record)', 'EXECUTE'),
+                                has_function_privilege('mlops_admin', 'mlops.retrain(text)', 'EXECUTE'),
+                                has_function_privilege('mlops_trainer', 'mlops.retrain(text)', 'EXECUTE'),
+                                pg_has_role('mlops_admin', 'mlops_scorer', 'USAGE'),
+                                pg_has_role('lifecycle_trainer', 'mlops_scorer', 'USAGE')""")
+
+
+expected = [(True, False, True, True, False, True, True)]
+check(grants(other) == expected, f"the second database's grants are the roles' ({grants(other)})")
+query(conn, "DROP EXTENSION mlops")
+check(grants(other) == expected, f"DROP EXTENSION in the first database keeps the roles and their grants in the second "
+                                 f"({grants(other)})")
+query(other, "SET ROLE lifecycle_trainer")
+try:
+    trained = query(other, "SELECT version FROM mlops.train('third', 'numbers', 'y', 'linear')")
+except psycopg2.Error as e:
+    trained = str(e)
+query(other, "RESET ROLE")
+check(trained == [(1,)], f"and a member of mlops_trainer trains there ({trained})")
+query(conn, "CREATE EXTENSION mlops")
+check(grants(conn) == expected, f"CREATE EXTENSION again gives the same grants ({grants(conn)})")
+
+other.close()
+conn.close()
+admin = connect("postgres")
+query(admin, f'DROP DATABASE "{SECOND}"')
+query(admin, f'DROP DATABASE "{FIRST}"')
+query(admin, "DROP ROLE lifecycle_trainer")
+finish()
