@@ -20,14 +20,18 @@ SELECT alias, action, from_version, to_version FROM mlops.deployments WHERE mode
 ALTER TABLE breast_cancer RENAME COLUMN target TO diagnosis;
 SELECT pg_temp.sqlstate($$SELECT mlops.retrain('cancer')$$);
 -- unattended (as a pg_cron job or a monitor runs it): recorded as a failed run and an alert, not raised
-SELECT r->>'promoted' AS promoted, r->>'alert' AS alert FROM mlops._scheduled_retrain('cancer', false, 'production') r;
+SELECT r->>'promoted' AS promoted, r->>'alert' AS alert FROM mlops._scheduled_retrain('cancer', false, 'production', (SELECT created_at FROM mlops.models WHERE name = 'cancer')) r;
 SELECT status, tags->>'error' AS error FROM mlops.runs WHERE run_name = 'retrain';
 SELECT kind, model, message, training_run IS NOT NULL AS has_run FROM mlops.alerts;
 SELECT version FROM mlops.resolve_model('cancer');
 ALTER TABLE breast_cancer RENAME COLUMN diagnosis TO target;
 
 -- only_on_drift: nothing happens until a monitor flags drift
-SELECT mlops._scheduled_retrain('cancer', true, 'production');
+SELECT mlops._scheduled_retrain('cancer', true, 'production', (SELECT created_at FROM mlops.models WHERE name = 'cancer'));
+-- a job made for a model that is gone (mlops dropped, then created again with
+-- a model of the same name) leaves the model of today alone
+SELECT mlops._scheduled_retrain('cancer', false, 'production', '2000-01-01T00:00:00+00:00');
+SELECT count(*) AS versions FROM mlops.model_versions WHERE name = 'cancer';
 
 -- under another default alias, retrain() retrains the version behind it and
 -- promotes to it: production stays where it is
@@ -69,7 +73,7 @@ CREATE TABLE cancer_now AS SELECT * FROM breast_cancer;
 SELECT mlops.create_monitor('cancer_now', 'cancer', 'cancer_now');
 DROP TABLE cancer_now;
 SELECT r->>'monitor' AS monitor, r->>'error' AS error, r->>'alert_id' IS NOT NULL AS alerted
-  FROM mlops._scheduled_monitor('cancer_now') r;
+  FROM mlops._scheduled_monitor('cancer_now', (SELECT created_at FROM mlops.monitors WHERE name = 'cancer_now')) r;
 SELECT kind, monitor, message FROM mlops.alerts WHERE monitor = 'cancer_now';
 SELECT mlops.drop_monitor('cancer_now');
 -- a retraining, and an unattended one that fails, log their runs into the
@@ -78,7 +82,7 @@ CREATE TABLE diabetes_lineage AS SELECT * FROM diabetes;
 SELECT version FROM mlops.train('lineage', 'diabetes_lineage', 'target', 'linear', experiment => 'lineage_exp');
 SELECT r->>'version' AS version FROM mlops.retrain('lineage') r;
 ALTER TABLE diabetes_lineage RENAME COLUMN target TO y;
-SELECT r->>'promoted' AS promoted FROM mlops._scheduled_retrain('lineage', false, 'production') r;
+SELECT r->>'promoted' AS promoted FROM mlops._scheduled_retrain('lineage', false, 'production', (SELECT created_at FROM mlops.models WHERE name = 'lineage')) r;
 SELECT r.experiment, r.status, v.version
   FROM mlops.runs r LEFT JOIN mlops.model_versions v ON v.run_id = r.run_id AND v.name = 'lineage'
  WHERE v.name IS NOT NULL OR r.tags->>'error' LIKE '%"lineage"%' ORDER BY r.run_id;
@@ -93,14 +97,14 @@ UPDATE diabetes_fatter SET bmi = bmi + 20;
 SELECT version FROM mlops.train('fatter', 'diabetes', 'target', 'linear');
 SELECT mlops.create_monitor('fatter_bmi', 'fatter', 'diabetes_fatter', action => 'retrain') IS NOT NULL AS created;
 SELECT r->'drifted' AS drifted, r->'retrain'->>'version' AS retrained_to FROM mlops.run_monitor('fatter_bmi') r;
-SELECT r->>'retrained' AS retrained, r->>'reason' AS reason FROM mlops._scheduled_retrain('fatter', true, 'production') r;
+SELECT r->>'retrained' AS retrained, r->>'reason' AS reason FROM mlops._scheduled_retrain('fatter', true, 'production', (SELECT created_at FROM mlops.models WHERE name = 'fatter')) r;
 SELECT mlops.create_monitor('fatter_bmi_alert', 'fatter', 'diabetes_fatter') IS NOT NULL AS created;
 SELECT r->'drifted' AS drifted, r->>'version' AS version FROM mlops.run_monitor('fatter_bmi_alert') r;
 SELECT r->>'version' AS version, r->>'retrained_from' AS retrained_from
-  FROM mlops._scheduled_retrain('fatter', true, 'production') r;
+  FROM mlops._scheduled_retrain('fatter', true, 'production', (SELECT created_at FROM mlops.models WHERE name = 'fatter')) r;
 -- a drift flagged against another version than production's (a monitor
 -- pinned to the first one) does not retrain production
 SELECT mlops.create_monitor('fatter_v1', 'fatter:1', 'diabetes_fatter') IS NOT NULL AS created;
 SELECT r->'drifted' AS drifted, r->>'version' AS version FROM mlops.run_monitor('fatter_v1') r;
-SELECT r->>'retrained' AS retrained, r->>'reason' AS reason FROM mlops._scheduled_retrain('fatter', true, 'production') r;
+SELECT r->>'retrained' AS retrained, r->>'reason' AS reason FROM mlops._scheduled_retrain('fatter', true, 'production', (SELECT created_at FROM mlops.models WHERE name = 'fatter')) r;
 SELECT 1 AS session_usable_after_drift;

@@ -235,15 +235,20 @@ COMMENT ON FUNCTION mlops._unschedule_current_job(text) IS
 
 -- What a retraining job runs. pg_cron runs it with the server's settings, so
 -- the job carries the default alias it was scheduled under (the version it
--- retrains and the alias it promotes to), in effect for this call only.
-CREATE FUNCTION mlops._scheduled_retrain(model text, only_on_drift boolean, alias text) RETURNS jsonb
+-- retrains and the alias it promotes to), in effect for this call only. It
+-- also carries its model's creation time: pg_cron keeps the job through DROP
+-- EXTENSION, and a model of the same name made after CREATE EXTENSION again
+-- is another one, not retrained by it (a restored registry keeps the time).
+CREATE FUNCTION mlops._scheduled_retrain(model text, only_on_drift boolean, alias text, created timestamptz)
+    RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 DECLARE
     caller_alias text := pg_catalog.current_setting('mlops.default_alias', true);
     outcome jsonb;
 BEGIN
-    IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name::text = _scheduled_retrain.model) THEN
+    IF NOT EXISTS (SELECT FROM mlops.models m
+                    WHERE m.name::text = _scheduled_retrain.model AND m.created_at = created) THEN
         RETURN mlops._unschedule_current_job(pg_catalog.format('model "%s" no longer exists', model));
     END IF;
     PERFORM pg_catalog.set_config('mlops.default_alias', alias, true);
@@ -257,22 +262,23 @@ BEGIN
     RETURN outcome;
 END
 $$;
-COMMENT ON FUNCTION mlops._scheduled_retrain(text, boolean, text) IS
-    'internal: the command of a mlops:retrain job: retrain unattended under the default alias it was scheduled with, optionally only after drift';
+COMMENT ON FUNCTION mlops._scheduled_retrain(text, boolean, text, timestamptz) IS
+    'internal: the command of a mlops:retrain job: retrain unattended under the default alias it was scheduled with, optionally only after drift, or remove the job once the model created then is gone';
 
 -- What a monitoring job runs: as run_monitors() does, a failing monitor is
--- recorded with an error alert (no one reads cron.job_run_details).
-CREATE FUNCTION mlops._scheduled_monitor(name text) RETURNS jsonb
+-- recorded with an error alert (no one reads cron.job_run_details). Only the
+-- monitor created when the job was scheduled, as _scheduled_retrain's model.
+CREATE FUNCTION mlops._scheduled_monitor(name text, created timestamptz) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM mlops.monitors m WHERE m.name = _scheduled_monitor.name) THEN
+    IF NOT EXISTS (SELECT FROM mlops.monitors m WHERE m.name = _scheduled_monitor.name AND m.created_at = created) THEN
         RETURN mlops._unschedule_current_job(pg_catalog.format('monitor "%s" no longer exists', name));
     END IF;
     RETURN mlops._run_monitor_recorded(name);
 END
 $$;
-COMMENT ON FUNCTION mlops._scheduled_monitor(text) IS
+COMMENT ON FUNCTION mlops._scheduled_monitor(text, timestamptz) IS
     'internal: the command of a mlops:monitor job: runs the monitor (a failure becomes an error alert), or removes the job once the monitor is dropped';
 
 -- The name pg_cron keeps for an mlops job: pg_cron stores job names as type
@@ -365,12 +371,17 @@ CREATE FUNCTION mlops._schedule_retrain(model text, schedule text, only_on_drift
 AS $$
 DECLARE
     spec record;
+    created timestamptz;
 BEGIN
     SELECT * INTO spec FROM mlops._retrain_spec(model);
+    SELECT m.created_at INTO created FROM mlops.models m WHERE m.name::text = spec.model_name;
+    -- the creation time in ISO 8601 (as jsonb has it), which reads the same
+    -- under the job session's DateStyle and TimeZone
     RETURN mlops._cron_schedule('mlops:retrain:' || spec.model_name, schedule,
-                                format('mlops._scheduled_retrain(%L, %L, %L)', spec.model_name,
-                                       mlops._require(only_on_drift, 'only_on_drift'), mlops._default_alias()),
-                                'mlops._scheduled_retrain(text,boolean,text)', reading_path);
+                                format('mlops._scheduled_retrain(%L, %L, %L, %L)', spec.model_name,
+                                       mlops._require(only_on_drift, 'only_on_drift'), mlops._default_alias(),
+                                       mlops._to_jsonb_canonical(created) #>> '{}'),
+                                'mlops._scheduled_retrain(text,boolean,text,timestamptz)', reading_path);
 END
 $$;
 COMMENT ON FUNCTION mlops._schedule_retrain(text, text, boolean, text) IS
@@ -386,12 +397,17 @@ CREATE FUNCTION mlops._schedule_monitor(name text, schedule text, reading_path t
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
+DECLARE
+    created timestamptz;
 BEGIN
-    IF NOT EXISTS (SELECT FROM mlops.monitors m WHERE m.name = mlops._require(_schedule_monitor.name, 'name')) THEN
+    SELECT m.created_at INTO created FROM mlops.monitors m WHERE m.name = mlops._require(_schedule_monitor.name, 'name');
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'monitor "%" does not exist', name USING ERRCODE = 'undefined_object';
     END IF;
-    RETURN mlops._cron_schedule('mlops:monitor:' || name, schedule, format('mlops._scheduled_monitor(%L)', name),
-                                'mlops._scheduled_monitor(text)', reading_path);
+    -- the creation time as _schedule_retrain writes it
+    RETURN mlops._cron_schedule('mlops:monitor:' || name, schedule,
+                                format('mlops._scheduled_monitor(%L, %L)', name, mlops._to_jsonb_canonical(created) #>> '{}'),
+                                'mlops._scheduled_monitor(text,timestamptz)', reading_path);
 END
 $$;
 COMMENT ON FUNCTION mlops._schedule_monitor(text, text, text) IS
@@ -432,10 +448,10 @@ COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of 
 GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops._schedule_monitor(text, text, text),
     mlops.unschedule(text), mlops._require_pg_cron(),
     mlops._cron_schedule(text, text, text, text, text), mlops._cron_job_name(text), mlops._default_alias(),
-    mlops._scheduled_monitor(text), mlops._unschedule_current_job(text), mlops._current_cron_run(),
+    mlops._scheduled_monitor(text, timestamptz), mlops._unschedule_current_job(text), mlops._current_cron_run(),
     mlops._retrain_spec(text),
     mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
     mlops._record_retrain_outcome(text, jsonb, text, text), mlops._drifted_since_production(text)
     TO mlops_trainer;
 GRANT EXECUTE ON FUNCTION mlops.retrain(text), mlops.schedule_retrain(text, text, boolean),
-    mlops._schedule_retrain(text, text, boolean, text), mlops._scheduled_retrain(text, boolean, text) TO mlops_admin;
+    mlops._schedule_retrain(text, text, boolean, text), mlops._scheduled_retrain(text, boolean, text, timestamptz) TO mlops_admin;
