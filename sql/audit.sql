@@ -474,6 +474,15 @@ ALTER TABLE staff_base RENAME COLUMN salary TO pay;
 INSERT INTO staff_parted VALUES (1, 100);
 INSERT INTO staff_child VALUES (1, 100, 1);
 SELECT table_name, new_row FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
+-- an ignored column that a cascade drops (DROP TYPE, or DROP EXTENSION of
+-- the extension of its type) is forgotten too: a column added under its name is logged
+CREATE TYPE wage AS (amount int);
+CREATE TABLE payroll (id int, pay wage);
+SELECT mlops.enable_audit('payroll', '{pay}');
+DROP TYPE wage CASCADE;
+ALTER TABLE payroll ADD COLUMN pay int;
+INSERT INTO payroll VALUES (1, 300);
+SELECT op, new_row FROM log WHERE table_name = 'public.payroll' ORDER BY id;
 
 -- a partition detached from an audited table is not audited any more, which is
 -- logged; it keeps no audit trigger (disable_audit has nothing to remove)

@@ -291,6 +291,43 @@ $$;
 COMMENT ON FUNCTION mlops._audit_tree(regclass) IS
     'internal: a table and the tables inheriting from it, at any depth, without locking them';
 
+-- Keeps the ignored columns of the audit row triggers of a table, and of the
+-- tables inheriting from it (a rename or drop recurses to them), in step with
+-- their columns: a column dropped, by ALTER TABLE or by a cascade (DROP TYPE,
+-- DROP EXTENSION ... CASCADE), is forgotten, so that no column a later
+-- command adds under its name goes unlogged; the column of table tbl whose
+-- attnum is renamed (NULL: none) stays ignored under its new name. Triggers
+-- are replaced (logged as DISABLE and ENABLE) only where an ignored name is gone.
+CREATE FUNCTION mlops._audit_follow_columns(tbl regclass, renamed int) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    aud record;
+    ignored text[];
+    kept text[];
+BEGIN
+    FOR aud IN SELECT t.oid, t.tgrelid::regclass AS tbl
+                 FROM mlops._audit_tree(_audit_follow_columns.tbl) tree(relid)
+                 JOIN pg_trigger t ON t.tgrelid = tree.relid AND t.tgname = 'mlops_audit'
+                WHERE t.tgparentid = 0 AND t.tgnargs > 0 AND t.tgfoid = 'mlops._audit_trigger'::regproc LOOP
+        ignored := mlops._audit_ignored_columns(aud.oid);
+        kept := ARRAY(SELECT c FROM unnest(ignored) c
+                       WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = aud.tbl AND a.attname = c
+                                                                  AND a.attnum > 0 AND NOT a.attisdropped));
+        CONTINUE WHEN cardinality(kept) = cardinality(ignored);
+        -- a column renamed: the one ignored name gone is its old name
+        IF renamed IS NOT NULL AND cardinality(ignored) = cardinality(kept) + 1 THEN
+            kept := kept || (SELECT a.attname::text FROM pg_attribute a
+                              WHERE a.attrelid = _audit_follow_columns.tbl AND a.attnum = renamed);
+        END IF;
+        PERFORM mlops._audit_install(aud.tbl, kept);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
+    'internal: makes the ignored columns of the audit triggers of a table and its inheritors forget dropped columns and follow a renamed one';
+
 -- After DDL: the creation of an audit row trigger is logged as ENABLE of its
 -- table with its ignored columns, whoever creates it (enable_audit, the
 -- schema-change handling below, or pg_restore's CREATE TRIGGER, for which
@@ -298,7 +335,7 @@ COMMENT ON FUNCTION mlops._audit_tree(regclass) IS
 -- its drop is logged as DISABLE (mlops._audit_drop); only superusers may
 -- alter the log; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
--- follow a column renamed (and forget one dropped), so that a renamed ignored
+-- follow a column renamed (one dropped is forgotten by mlops._audit_drop), so that a renamed ignored
 -- column stays out of the log and no other column comes to be ignored by
 -- taking its name (the triggers are replaced: logged as DISABLE and ENABLE);
 -- a partition detached from an audited table is no longer audited (logged as
@@ -321,12 +358,9 @@ AS $$
 DECLARE
     cmd record;
     trig record;
-    aud record;
     root regclass;
     parts regclass[];
     part regclass;
-    ignored text[];
-    kept text[];
 BEGIN
     -- the audit triggers keep their names (ALTER TRIGGER), which no other
     -- trigger takes (ALTER or CREATE TRIGGER)
@@ -361,24 +395,8 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'mlops.disable_audit() stops auditing a table, and logs that it did.';
         END IF;
-        -- ignored columns renamed or dropped, in the table and the tables
-        -- inheriting from it (a rename or drop recurses to them)
-        FOR aud IN SELECT t.oid, t.tgrelid::regclass AS tbl
-                     FROM mlops._audit_tree(cmd.tbl) tree(relid)
-                     JOIN pg_trigger t ON t.tgrelid = tree.relid AND t.tgname = 'mlops_audit'
-                    WHERE t.tgparentid = 0 AND t.tgnargs > 0 AND t.tgfoid = 'mlops._audit_trigger'::regproc LOOP
-            ignored := mlops._audit_ignored_columns(aud.oid);
-            kept := ARRAY(SELECT c FROM unnest(ignored) c
-                           WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = aud.tbl AND a.attname = c
-                                                                      AND a.attnum > 0 AND NOT a.attisdropped));
-            CONTINUE WHEN cardinality(kept) = cardinality(ignored);
-            -- a column renamed: the one ignored name gone is its old name
-            IF cmd.object_type = 'table column' AND cardinality(ignored) = cardinality(kept) + 1 THEN
-                kept := kept || (SELECT a.attname::text FROM pg_attribute a
-                                  WHERE a.attrelid = cmd.tbl AND a.attnum = cmd.objsubid);
-            END IF;
-            PERFORM mlops._audit_install(aud.tbl, kept);
-        END LOOP;
+        -- ignored columns renamed (or dropped: mlops._audit_drop has seen them)
+        PERFORM mlops._audit_follow_columns(cmd.tbl, CASE WHEN cmd.object_type = 'table column' THEN cmd.objsubid END);
         -- a partition detached from an audited table lost its row trigger
         IF (SELECT relkind FROM pg_class WHERE oid = cmd.tbl) = 'p' THEN
             FOR part IN SELECT mlops._audit_drop_truncate_leftovers() LOOP
@@ -463,7 +481,8 @@ ALTER EVENT TRIGGER mlops_audit_create_trigger ENABLE ALWAYS;
 -- logged as DISABLE of its table (and the TRUNCATE triggers it leaves, the
 -- table's and its partitions', are removed); an audited table dropped, as
 -- DROP. The TRUNCATE trigger of a table that is still audited, dropped on its
--- own, comes back (mlops._audit_keep_truncate). quote_all_identifiers is
+-- own, comes back (mlops._audit_keep_truncate). A column dropped from a table
+-- that stays, whatever dropped it, leaves its ignored columns. quote_all_identifiers is
 -- pinned: the log names a table alike whatever the session says.
 CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -497,6 +516,13 @@ BEGIN
     IF disabled THEN
         PERFORM mlops._audit_drop_truncate_leftovers();
     END IF;
+    -- columns dropped from tables that stay: the ignored columns forget them
+    FOR obj IN SELECT DISTINCT c.objid::regclass AS tbl FROM pg_event_trigger_dropped_objects() c
+                WHERE c.object_type = 'table column'
+                  AND NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                                   WHERE d.objid = c.objid AND d.object_type IN ('table', 'foreign table')) LOOP
+        PERFORM mlops._audit_follow_columns(obj.tbl, NULL);
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_drop() IS
