@@ -6,10 +6,15 @@ extension does not depend on a user schema, so DROP SCHEMA public CASCADE
 leaves mlops, its registry and its audit log. Installed in two databases, it
 shares the cluster-wide roles: DROP EXTENSION in one keeps the roles, their
 memberships and the other database's grants, and CREATE EXTENSION there again
-gives the same grants."""
+gives the same grants. On a server without the roles yet, two databases
+installing mlops at the same time both succeed."""
+import threading
+import time
+
 import psycopg2
 
-from mlops_test import check, connect, expect_error, finish, fresh_database, query
+from mlops_test import (check, connect, expect_error, finish, fresh_database, query, start_server,
+                        stop_server)
 
 FIRST = "test_extension_lifecycle"
 SECOND = "test_extension_lifecycle_2"
@@ -89,6 +94,48 @@ check(grants(conn) == expected, f"CREATE EXTENSION again gives the same grants (
 
 other.close()
 conn.close()
+
+# the first two installs of a server, at the same time in two databases:
+# the second waits for the first's roles, then uses them
+directory = start_server()
+try:
+    server = psycopg2.connect(host=directory, user="postgres", dbname="postgres")
+    server.autocommit = True
+    query(server, "CREATE DATABASE first_install")
+    query(server, "CREATE DATABASE second_install")
+    first = psycopg2.connect(host=directory, user="postgres", dbname="first_install")
+    second = psycopg2.connect(host=directory, user="postgres", dbname="second_install")
+    query(first, "CREATE EXTENSION mlops")               # not committed yet
+    outcome = {}
+
+    def install_second():
+        try:
+            query(second, "CREATE EXTENSION mlops")
+            second.commit()
+            outcome["second"] = "installed"
+        except psycopg2.Error as e:
+            outcome["second"] = f"{e.pgcode}: {e.pgerror.strip()}"
+
+    installer = threading.Thread(target=install_second)
+    installer.start()
+    waiting = False
+    for _ in range(100):
+        waiting = query(server, "SELECT count(*) FROM pg_stat_activity "
+                                "WHERE datname = 'second_install' AND wait_event_type = 'Lock'")[0][0] > 0
+        if waiting:
+            break
+        time.sleep(0.1)
+    first.commit()
+    installer.join()
+    check(waiting and outcome.get("second") == "installed",
+          f"two databases installing mlops at once both succeed (waited: {waiting}, second: {outcome})")
+    check(query(server, "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'mlops%'")[0][0] == 3,
+          "with one set of roles")
+    first.close()
+    second.close()
+    server.close()
+finally:
+    stop_server(directory)
 admin = connect("postgres")
 query(admin, f'DROP DATABASE "{SECOND}"')
 query(admin, f'DROP DATABASE "{FIRST}"')

@@ -7,7 +7,9 @@ CREATE SCHEMA mlops;
 COMMENT ON SCHEMA mlops IS 'in-database MLOps: experiments, training, model registry, scoring, drift, audit';
 
 -- ---------------------------------------------------------------------------
--- Roles. They are cluster-wide, so an existing role is reused, never replaced.
+-- Roles. They are cluster-wide, so an existing role is reused, never replaced:
+-- one that a CREATE EXTENSION in another database creates at the same time
+-- too (this CREATE ROLE waits for that transaction, then finds the name taken).
 -- mlops_admin ⊃ mlops_trainer ⊃ mlops_scorer: each role holds the next one's
 -- rights, and the grants of every function are in the file that defines it.
 -- ---------------------------------------------------------------------------
@@ -17,7 +19,11 @@ DECLARE
 BEGIN
     FOREACH r IN ARRAY ARRAY['mlops_scorer', 'mlops_trainer', 'mlops_admin'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
-            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+            BEGIN
+                EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+            EXCEPTION WHEN unique_violation OR duplicate_object THEN
+                NULL;
+            END;
         END IF;
     END LOOP;
 END
