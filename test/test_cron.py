@@ -147,11 +147,17 @@ check(query(conn, "SELECT count(*) FROM cron.job WHERE command LIKE '%mmmmmmmmmm
       "and unscheduling the second removes it")
 
 # a job retrains the version behind the default alias in effect when it was
-# scheduled, and promotes to it (pg_cron runs it with the server's defaults)
+# scheduled, and promotes to it (pg_cron runs it with the server's defaults);
+# the model's creation time it carries reads the same under other DateStyle
+# and TimeZone settings than the scheduler's
 query(conn, "SET mlops.default_alias = 'live'")
 query(conn, "SELECT * FROM mlops.train('cron_live', 'diabetes', 'target', 'linear')")
+query(conn, "SET DateStyle = 'SQL, DMY'")
+query(conn, "SET TimeZone = 'Asia/Kolkata'")
 query(conn, "SELECT mlops.schedule_retrain('cron_live', '0 4 * * *')")
 query(conn, "RESET mlops.default_alias")
+query(conn, "SET DateStyle = 'SQL, MDY'")
+query(conn, "SET TimeZone = 'America/St_Johns'")
 live_command = query(conn, "SELECT command FROM cron.job WHERE jobname = 'mlops:retrain:cron_live'")[0][0]
 query(conn, live_command)
 failures = query(conn, "SELECT message FROM mlops.alerts WHERE model = 'cron_live'")
@@ -160,6 +166,8 @@ check(failures == [] and query(conn, "SELECT version FROM mlops.resolve_model('c
 check(query(conn, "SELECT current_setting('mlops.default_alias')")[0][0] == "production",
       "and the session running the job keeps its own default alias")
 query(conn, "SELECT mlops.unschedule('mlops:retrain:cron_live')")
+query(conn, "RESET DateStyle")
+query(conn, "RESET TimeZone")
 
 # a job reads its sources under the search_path it was scheduled under, not
 # its session's (pg_cron's has the role's default): a model and a monitor of a
