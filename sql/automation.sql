@@ -88,10 +88,9 @@ SELECT r.experiment, r.status, v.version
  WHERE v.name IS NOT NULL OR r.tags->>'error' LIKE '%"lineage"%' ORDER BY r.run_id;
 SELECT 1 AS session_usable;
 
--- only_on_drift after a monitor that retrains on drift: the version it made is
--- newer than the alert that made it (created_at is the clock time of its
--- registration, not its transaction's start), so the job does not retrain
--- again; a drift flagged after that version does retrain
+-- only_on_drift after a monitor that retrains on drift: the monitor's run was
+-- against the version before the one it made, so the job does not retrain
+-- again; a drift flagged against that version does retrain
 CREATE TABLE diabetes_fatter AS SELECT * FROM diabetes;
 UPDATE diabetes_fatter SET bmi = bmi + 20;
 SELECT version FROM mlops.train('fatter', 'diabetes', 'target', 'linear');
@@ -107,4 +106,13 @@ SELECT r->>'version' AS version, r->>'retrained_from' AS retrained_from
 SELECT mlops.create_monitor('fatter_v1', 'fatter:1', 'diabetes_fatter') IS NOT NULL AS created;
 SELECT r->'drifted' AS drifted, r->>'version' AS version FROM mlops.run_monitor('fatter_v1') r;
 SELECT r->>'retrained' AS retrained, r->>'reason' AS reason FROM mlops._scheduled_retrain('fatter', true, 'production', (SELECT created_at FROM mlops.models WHERE name = 'fatter')) r;
+-- only drift flagged now counts: once the monitor's latest run against
+-- production finds the data back to normal, the job does not retrain for the
+-- drift it flagged before
+SELECT r->'drifted' AS drifted, r->>'version' = (SELECT version::text FROM mlops.resolve_model('fatter')) AS against_production
+  FROM mlops.run_monitor('fatter_bmi_alert') r;
+UPDATE diabetes_fatter SET bmi = bmi - 20;
+SELECT r->'drifted' AS drifted FROM mlops.run_monitor('fatter_bmi_alert') r;
+SELECT r->>'retrained' AS retrained, r->>'reason' AS reason
+  FROM mlops._scheduled_retrain('fatter', true, 'production', (SELECT created_at FROM mlops.models WHERE name = 'fatter')) r;
 SELECT 1 AS session_usable_after_drift;

@@ -77,8 +77,9 @@ CREATE TABLE mlops.model_version (
     artifact          bytea NOT NULL,
     artifact_format   text NOT NULL CHECK (artifact_format IN ('xgboost-ubj', 'linear-json')),
     artifact_sha256   text NOT NULL GENERATED ALWAYS AS (encode(sha256(artifact), 'hex')) STORED,
-    -- the clock time of the registration, not its transaction's start: a drift
-    -- alert that made a retraining is older than the version it made
+    -- the clock time of the registration, not its transaction's start, as the
+    -- times of alerts and monitor runs are: a drift alert that made a
+    -- retraining is older than the version it made
     created_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
     created_by        name NOT NULL,
     created_xid       xid8 NOT NULL DEFAULT pg_current_xact_id(),

@@ -203,18 +203,19 @@ $$;
 COMMENT ON FUNCTION mlops._retrain_unattended(text, text) IS
     'internal: retrain() for pg_cron jobs and monitors: failures and gate refusals become alerts instead of errors';
 
--- True when a monitor of the model flagged drift against its production version:
--- the data moved away from what production learned (an alert against another
--- version, by a monitor pinned to it, says nothing of production).
-CREATE FUNCTION mlops._drifted_since_production(model text) RETURNS boolean
+-- True when the latest run of a monitor of the model, against its production
+-- version, flagged drift: the data has moved away from what production learned,
+-- and still has. A run against another version (a monitor pinned to it) says
+-- nothing of production, and a drift that a later run no longer finds is over.
+CREATE FUNCTION mlops._production_drifting(model text) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
-    SELECT EXISTS (SELECT FROM mlops.alerts a, mlops.resolve_model(model) p
-                    WHERE a.kind = 'drift' AND a.model = p.model AND a.version = p.version)
+    SELECT EXISTS (SELECT FROM mlops.drift_status s, mlops.resolve_model(model) p
+                    WHERE s.model = p.model AND s.version = p.version AND s.drifted)
 $$;
-COMMENT ON FUNCTION mlops._drifted_since_production(text) IS
-    'internal: whether a monitor flagged drift against the model''s production version (its profile)';
+COMMENT ON FUNCTION mlops._production_drifting(text) IS
+    'internal: whether the latest run of a monitor of the model against its production version flagged drift';
 
 -- Removes the pg_cron job running this backend (its model or monitor is gone).
 CREATE FUNCTION mlops._unschedule_current_job(why text) RETURNS jsonb
@@ -252,9 +253,9 @@ BEGIN
         RETURN mlops._unschedule_current_job(pg_catalog.format('model "%s" no longer exists', model));
     END IF;
     PERFORM pg_catalog.set_config('mlops.default_alias', alias, true);
-    IF only_on_drift AND NOT mlops._drifted_since_production(model) THEN
+    IF only_on_drift AND NOT mlops._production_drifting(model) THEN
         outcome := pg_catalog.jsonb_build_object('retrained', false,
-                                                 'reason', 'no monitor flagged drift against the production version');
+                                                 'reason', 'no monitor''s latest run flags drift against the production version');
     ELSE
         outcome := mlops._retrain_unattended(model, CASE WHEN only_on_drift THEN 'drift' ELSE 'schedule' END);
     END IF;
@@ -451,7 +452,7 @@ GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops._schedule_mo
     mlops._scheduled_monitor(text, timestamptz), mlops._unschedule_current_job(text), mlops._current_cron_run(),
     mlops._retrain_spec(text),
     mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
-    mlops._record_retrain_outcome(text, jsonb, text, text), mlops._drifted_since_production(text)
+    mlops._record_retrain_outcome(text, jsonb, text, text), mlops._production_drifting(text)
     TO mlops_trainer;
 GRANT EXECUTE ON FUNCTION mlops.retrain(text), mlops.schedule_retrain(text, text, boolean),
     mlops._schedule_retrain(text, text, boolean, text), mlops._scheduled_retrain(text, boolean, text, timestamptz) TO mlops_admin;
