@@ -71,6 +71,13 @@ SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * IN
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * FROM houses; SELECT 1')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'TABLE houses FOR UPDATE')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', ' -- nothing')$$);
+-- in any SELECT of the query: a branch of a UNION, a WITH query, a subquery
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * INTO houses_copy FROM houses UNION ALL SELECT * FROM houses')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'WITH d AS (DELETE FROM houses RETURNING *) SELECT * FROM d')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'WITH x AS (SELECT * FROM houses FOR UPDATE) SELECT * FROM x')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * FROM (SELECT * FROM houses FOR SHARE) s')$$);
+-- a name that needs quoting is an invalid name, not a statement
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'sales data')$$);
 SELECT count(*) AS made FROM mlops.monitors WHERE name = 'm';
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('later', 'price', 'houses_tomorrow')$$);
 SELECT mlops.drop_monitor('later');

@@ -239,6 +239,7 @@ SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'WITH d AS (SELECT 1
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'WITH d AS (DELETE FROM eq_names RETURNING *) SELECT * FROM d')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'SELECT * FROM eq_names FOR UPDATE')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'TABLE eq_names FOR SHARE', 'y', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', 'WITH x AS (SELECT * FROM eq_names FOR UPDATE) SELECT * FROM x')$$);
 SELECT count(*) AS rows_kept FROM eq_names;
 -- a syntax error in a query source is shown in the source, where its position is
 SELECT mlops.evaluate('eq_names', 'SELECT * FORM eq_names');

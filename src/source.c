@@ -11,8 +11,10 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "common/keywords.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "parser/parse_type.h"
 #include "parser/parser.h"
 #include "tcop/pquery.h"
@@ -128,15 +130,75 @@ RefuseNonQuery(const char *source)
 }
 
 /*
+ * raw_expression_tree_walker callback: refuses, in every SELECT of a query
+ * source (the query itself, the branches of a UNION, its WITH queries and
+ * subqueries), what makes it no source: an INTO (RefuseNonQuery), a locking
+ * clause (0A000; PostgreSQL's own refusal would blame a "non-volatile
+ * function"), and a WITH query that changes data (0A000). context: the
+ * source's text.
+ */
+static bool
+RefuseNonSourceNode(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, SelectStmt))
+	{
+		SelectStmt *select = (SelectStmt *) node;
+
+		if (select->intoClause != NULL)
+			RefuseNonQuery((const char *) context);
+		if (select->lockingClause != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("source must not lock the rows it reads"),
+					 errdetail("A source is only read: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE and FOR KEY SHARE are refused."),
+					 errhint("Leave the locking clause out of the query.")));
+	}
+	else if (IsA(node, CommonTableExpr) && !IsA(((CommonTableExpr *) node)->ctequery, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source must not change data"),
+				 errdetail("A source is only read: a WITH query that inserts, updates or deletes is refused."),
+				 errhint("Give a SELECT query.")));
+	return raw_expression_tree_walker(node, RefuseNonSourceNode, context);
+}
+
+/*
+ * Raises the error for a source that is no relation name: 42601 when it
+ * starts with an SQL keyword (a statement that is not a query: DELETE, SHOW,
+ * ONLY t), else 42602, as for a name that needs quoting ("sales data").
+ */
+static void
+RefuseBadName(const char *source)
+{
+	const char *p = SkipSpaceAndComments(source);
+	char		word[NAMEDATALEN];
+	int			n = 0;
+
+	while (n < NAMEDATALEN - 1 && (isalpha((unsigned char) p[n]) || p[n] == '_'))
+	{
+		word[n] = pg_ascii_tolower((unsigned char) p[n]);
+		n++;
+	}
+	word[n] = '\0';
+	if (n > 0 && ScanKeywordLookup(word, &ScanKeywords) >= 0)
+		RefuseNonQuery(source);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_NAME),
+			 errmsg("source \"%s\" is not a valid relation name", source),
+			 errhint("Quote a name that holds spaces or other special characters, or give a SELECT query.")));
+}
+
+/*
  * Checks the form of a source without looking anything up, and returns the
  * text of a query source as PostgreSQL's parser delimits it (comments and
  * semicolons after it left out), or NULL for a relation name, whose parts go
  * to *names. An empty source, or one of white space and comments only, names
  * nothing (22023; a NULL one is refused by the callers, 22004). A second
  * statement is refused (42601), as is a statement that is not a query (a
- * WITH before a DELETE, a SELECT ... INTO) and a text that is no name either
- * (RefuseNonQuery), and a query that locks the rows it reads (0A000;
- * PostgreSQL's own refusal would blame a "non-volatile function").
+ * WITH before a DELETE: RefuseNonQuery) and what RefuseNonSourceNode and
+ * RefuseBadName refuse.
  */
 static char *
 SourceQueryText(const char *source, List **names)
@@ -164,20 +226,16 @@ SourceQueryText(const char *source, List **names)
 					 errmsg("source must be a single query"),
 					 errdetail("It holds %d statements.", list_length(statements))));
 		query = linitial_node(RawStmt, statements);
-		if (!IsA(query->stmt, SelectStmt) || ((SelectStmt *) query->stmt)->intoClause != NULL)
+		if (!IsA(query->stmt, SelectStmt))
 			RefuseNonQuery(source);
-		if (((SelectStmt *) query->stmt)->lockingClause != NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("source must not lock the rows it reads"),
-					 errdetail("A source is only read: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE and FOR KEY SHARE are refused."),
-					 errhint("Leave the locking clause out of the query.")));
+		(void) RefuseNonSourceNode(query->stmt, unconstify(char *, source));
 		/* stmt_len 0: the query runs to the end of the text */
 		return pnstrdup(source + query->stmt_location,
 						query->stmt_len > 0 ? query->stmt_len : strlen(source + query->stmt_location));
 	}
+	/* the check stringToQualifiedNameList makes, with an error of our own */
 	if (!SplitIdentifierString(pstrdup(source), '.', names) || *names == NIL)
-		RefuseNonQuery(source);
+		RefuseBadName(source);
 	*names = stringToQualifiedNameList(source);
 	return NULL;
 }
