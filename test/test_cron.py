@@ -171,10 +171,11 @@ query(conn, "RESET TimeZone")
 
 # a job reads its sources under the search_path it was scheduled under, not
 # its session's (pg_cron's has the role's default): a model and a monitor of a
-# table found through it retrain and run
-query(conn, "CREATE SCHEMA analytics")
-query(conn, "CREATE TABLE analytics.visits AS SELECT * FROM diabetes")
-query(conn, "SET search_path = analytics, public")
+# table found through it retrain and run (a schema whose name has a quote and
+# the job's dollar-quote tag: the path is quoted into the job's command)
+query(conn, """CREATE SCHEMA "o'brien $job$" """)
+query(conn, """CREATE TABLE "o'brien $job$".visits AS SELECT * FROM diabetes""")
+query(conn, """SET search_path = "o'brien $job$", public""")
 query(conn, "SELECT * FROM mlops.train('cron_path', 'visits', 'target', 'linear')")
 query(conn, "SELECT mlops.create_monitor('cron_path_mon', 'cron_path', 'visits')")
 query(conn, "SELECT mlops.schedule_retrain('cron_path', '0 4 * * *')")
@@ -187,7 +188,7 @@ failures = query(conn, "SELECT message FROM mlops.alerts WHERE model = 'cron_pat
                        "   AND message LIKE '%%does not exist%%'")
 check(failures == [] and query(conn, "SELECT count(*) FROM mlops.model_versions WHERE name = 'cron_path'")[0][0] == 2
       and query(conn, "SELECT count(*) FROM mlops.drift_results WHERE monitor = 'cron_path_mon'")[0][0] > 0,
-      f"jobs scheduled under search_path analytics retrain and monitor from analytics.visits ({failures})")
+      f"jobs scheduled under search_path \"o'brien $job$\" retrain and monitor from its visits ({failures})")
 check(query(conn, "SHOW search_path")[0][0] == '"$user", public', "and the session running the jobs keeps its search_path")
 
 # scheduling again replaces a job paused with cron.alter_job(active => false):

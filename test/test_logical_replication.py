@@ -124,9 +124,15 @@ def local_writer(pub, sub, sub_dir):
     local.autocommit = False
     query(local, "INSERT INTO notes VALUES (2, 'local, in a transaction')")
     query(pub, "INSERT INTO orders VALUES (200, 'while the subscriber writes', 1)")
-    time.sleep(1)
-    check(query(sub, "SELECT count(*) FROM orders WHERE id = 200") == [(0,)],
-          "the apply waits for the subscriber's audited transaction")
+    deadline = time.time() + 30
+    waiting = False
+    while not waiting and time.time() < deadline:
+        time.sleep(0.05)
+        waiting = query(sub, """SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                                  WHERE NOT l.granted AND l.relation = 'mlops.audit_chain'::regclass
+                                    AND a.backend_type = 'logical replication worker')""")[0][0]
+    check(waiting and query(sub, "SELECT count(*) FROM orders WHERE id = 200") == [(0,)],
+          "the apply waits on the chain lock for the subscriber's audited transaction")
     local.commit()
     local.close()
     wait_for_apply(pub, "sub")

@@ -53,7 +53,7 @@ CREATE FUNCTION mlops._jsonb_sha256(doc jsonb) RETURNS text
     RETURN encode(sha256(convert_to(doc::text, CASE getdatabaseencoding() WHEN 'SQL_ASCII' THEN 'SQL_ASCII'
                                                                          ELSE 'UTF8' END)), 'hex');
 COMMENT ON FUNCTION mlops._jsonb_sha256(jsonb) IS
-    'internal: sha256 (hex) of the UTF-8 text of a jsonb document';
+    'internal: sha256 (hex) of the UTF-8 text of a jsonb document (in a SQL_ASCII database, of its bytes as stored)';
 
 CREATE TABLE mlops.model_version (
     model_id          bigint NOT NULL REFERENCES mlops.model,
@@ -317,7 +317,7 @@ COMMENT ON VIEW mlops.models IS 'models with their latest version and their alia
 CREATE VIEW mlops.model_versions AS
 SELECT m.name, v.version, v.algorithm, v.task, v.features, v.target, v.classes, v.hyperparams, v.metrics,
        v.run_id, v.source, v.train_rows, v.test_rows, v.skipped_rows, v.data_fingerprint,
-       octet_length(v.artifact) AS artifact_size, v.artifact_sha256, v.artifact_format,
+       octet_length(v.artifact) AS artifact_size, v.artifact_sha256, v.artifact_format, v.profile_sha256,
        coalesce((SELECT array_agg(a.alias ORDER BY a.alias) FROM mlops.alias a
                   WHERE a.model_id = v.model_id AND a.version = v.version), '{}') AS aliases,
        v.created_at, v.created_by, v.created_xid

@@ -47,13 +47,14 @@ CREATE FUNCTION mlops._audit_trigger() RETURNS trigger
 COMMENT ON FUNCTION mlops._audit_trigger() IS
     'internal trigger: appends the change of an audited row (or a TRUNCATE) to the audit log';
 
--- Refuses UPDATE, DELETE and TRUNCATE of the log and its anchor, except the
--- deletion done by archive_audit().
+-- Refuses INSERT, UPDATE, DELETE and TRUNCATE of the log and its anchor,
+-- except what archive_audit() does; skips the rows a logical replication
+-- worker applies to them (another database's log: see audit_guard).
 CREATE FUNCTION mlops._audit_guard() RETURNS trigger
     AS 'MODULE_PATHNAME', 'audit_guard'
     LANGUAGE C;
 COMMENT ON FUNCTION mlops._audit_guard() IS
-    'internal trigger: keeps the audit log append-only (archive_audit() is the only exception)';
+    'internal trigger: keeps the audit log append-only (archive_audit() is the only exception; rows applied by logical replication are skipped)';
 
 CREATE TRIGGER audit_log_append_only BEFORE INSERT OR UPDATE OR DELETE ON mlops.audit_log
     FOR EACH ROW EXECUTE FUNCTION mlops._audit_guard();

@@ -339,9 +339,11 @@ BEGIN
                   HINT = 'Schedule as a role with LOGIN (RESET ROLE), or give this role LOGIN.';
     END IF;
     job_name := mlops._cron_job_name(job_name);
-    body := format(' BEGIN PERFORM pg_catalog.set_config(''search_path'', %L, true); '
-                   'IF pg_catalog.to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
-                   'ELSE PERFORM %s; END IF; END ', reading_path, needs, job_name, call);
+    -- the search_path is set once the function is found (by its signature's
+    -- built-in types, which that path could hide)
+    body := format(' BEGIN IF pg_catalog.to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
+                   'ELSE PERFORM pg_catalog.set_config(''search_path'', %L, true); PERFORM %s; END IF; END ',
+                   needs, job_name, reading_path, call);
     WHILE strpos(body, tag) > 0 LOOP
         n := n + 1;
         tag := '$job' || n || '$';
@@ -388,6 +390,8 @@ $$;
 COMMENT ON FUNCTION mlops._schedule_retrain(text, text, boolean, text) IS
     'internal: schedule_retrain() under the search_path the job is to read its source with';
 
+-- Schedules a model's retraining under the caller's search_path (a body bound
+-- at creation: nothing in it is looked up in that path).
 CREATE FUNCTION mlops.schedule_retrain(model text, schedule text, only_on_drift boolean DEFAULT false) RETURNS bigint
     LANGUAGE sql VOLATILE PARALLEL UNSAFE
     RETURN mlops._schedule_retrain(model, schedule, only_on_drift, pg_catalog.current_setting('search_path'));
@@ -414,6 +418,7 @@ $$;
 COMMENT ON FUNCTION mlops._schedule_monitor(text, text, text) IS
     'internal: schedule_monitor() under the search_path the job is to read its source with';
 
+-- Schedules a monitor's runs under the caller's search_path (as schedule_retrain).
 CREATE FUNCTION mlops.schedule_monitor(name text, schedule text) RETURNS bigint
     LANGUAGE sql VOLATILE PARALLEL UNSAFE
     RETURN mlops._schedule_monitor(name, schedule, pg_catalog.current_setting('search_path'));
