@@ -16,8 +16,21 @@ CREATE FUNCTION mlops._require_pg_cron() RETURNS void
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    cron_database text;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        -- pg_cron serves one database: when it is loaded for another one, say
+        -- which, to a role that may read the setting (it is superuser-only)
+        IF pg_has_role('pg_read_all_settings', 'USAGE') OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+            cron_database := current_setting('cron.database_name', true);
+        END IF;
+        IF cron_database <> current_database() THEN
+            RAISE EXCEPTION 'pg_cron is not installed in this database'
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = format('pg_cron runs the jobs of database "%s" (cron.database_name) only.', cron_database),
+                      HINT = 'Schedule mlops jobs in that database, or set cron.database_name to this one, restart, and run CREATE EXTENSION pg_cron here.';
+        END IF;
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'undefined_object',
                   HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, and run CREATE EXTENSION pg_cron.';
