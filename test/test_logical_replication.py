@@ -161,6 +161,8 @@ def registry(pub, sub):
     check(all(seen), f"each alias move is scored by the subscriber's next statement ({seen})")
     for sql in ("SELECT mlops.set_alias('lin', 'staging', 1)",
                 "SELECT mlops.promote('lin', 2, force => true)",
+                # refused before its gate reads anything (a source the subscriber lacks)
+                "SELECT mlops.promote('lin', 2, gate => '{\"source\": \"not_on_the_subscriber\"}')",
                 "SELECT mlops.rollback('lin')",
                 "SELECT mlops.delete_version('lin', 2)"):
         message = expect_error(sub, sql, "55000")

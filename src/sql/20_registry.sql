@@ -146,6 +146,37 @@ CREATE FUNCTION mlops._default_alias() RETURNS text
     RETURN coalesce(nullif(current_setting('mlops.default_alias', true), ''), 'production');
 COMMENT ON FUNCTION mlops._default_alias() IS 'internal: the value of mlops.default_alias (production when unset)';
 
+-- Refuses (55000) a change of the registry when one of its tables receives
+-- its rows from a logical replication subscription: the ids and version
+-- numbers written here would be the ones the publisher gives its next rows,
+-- whose apply would then fail, stopping the subscription for every table, or
+-- overwrite the local change. A registry writer that reads before it writes
+-- (promote's gate) calls it first, so that the refusal is the error it shows.
+CREATE FUNCTION mlops._refuse_replicated_registry() RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    replicated regclass;
+    subscription name;
+BEGIN
+    SELECT r.srrelid, s.subname INTO replicated, subscription
+      FROM pg_catalog.pg_subscription_rel r JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid
+     WHERE r.srrelid = ANY (ARRAY['mlops.model'::regclass, 'mlops.model_version'::regclass,
+                                  'mlops.alias'::regclass, 'mlops.deployment'::regclass])
+     ORDER BY r.srrelid, s.subname LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'the model registry of this database is replicated from another one'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Table %s receives its rows through subscription "%s".',
+                                             replicated, subscription),
+                  HINT = 'Change the registry on the publisher.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._refuse_replicated_registry() IS
+    'internal: 55000 when a logical replication subscription fills a table of the registry';
+
 -- Takes the audit log's lock (mlops.audit_chain, EXCLUSIVE, until the
 -- transaction ends) when a registry table is audited, before a registry write
 -- locks any row: the first audited write would take it anyway, and taking it
@@ -156,34 +187,19 @@ COMMENT ON FUNCTION mlops._default_alias() IS 'internal: the value of mlops.defa
 -- to that model.
 -- Every registry writer passes here, so it is also where a write is refused
 -- (55000) when a registry table receives its rows from a logical replication
--- subscription: the ids and version numbers written here would be the ones
--- the publisher gives its next rows, whose apply would then fail, stopping
--- the subscription for every table, or overwrite the local change.
+-- subscription (_refuse_replicated_registry).
 CREATE FUNCTION mlops._lock_registry() RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
-DECLARE
-    registry regclass[] := ARRAY['mlops.model'::regclass, 'mlops.model_version'::regclass,
-                                 'mlops.alias'::regclass, 'mlops.deployment'::regclass];
-    replicated regclass;
-    subscription name;
 BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
-                WHERE t.tgrelid = ANY (registry) AND t.tgname = 'mlops_audit') THEN
+                WHERE t.tgrelid = ANY (ARRAY['mlops.model'::regclass, 'mlops.model_version'::regclass,
+                                             'mlops.alias'::regclass, 'mlops.deployment'::regclass])
+                  AND t.tgname = 'mlops_audit') THEN
         LOCK TABLE mlops.audit_chain IN EXCLUSIVE MODE;
     END IF;
-    SELECT r.srrelid, s.subname INTO replicated, subscription
-      FROM pg_catalog.pg_subscription_rel r JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid
-     WHERE r.srrelid = ANY (registry)
-     ORDER BY r.srrelid, s.subname LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'the model registry of this database is replicated from another one'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = pg_catalog.format('Table %s receives its rows through subscription "%s".',
-                                             replicated, subscription),
-                  HINT = 'Change the registry on the publisher.';
-    END IF;
+    PERFORM mlops._refuse_replicated_registry();
 END
 $$;
 COMMENT ON FUNCTION mlops._lock_registry() IS

@@ -311,6 +311,7 @@ BEGIN
     PERFORM mlops._require(gate, 'gate');
     PERFORM mlops._require(force, 'force');
     PERFORM mlops._check_alias_move(alias);
+    PERFORM mlops._refuse_replicated_registry();   -- before the gate reads the runs
 
     -- the gate
     IF pg_catalog.jsonb_typeof(gate) <> 'object' THEN
@@ -443,4 +444,5 @@ COMMENT ON FUNCTION mlops.promote(text, int, text, jsonb, boolean) IS
 
 GRANT EXECUTE ON FUNCTION mlops.promote(text, int, text, jsonb, boolean),
     mlops._record_promotion(text, text, int, int, boolean, text, jsonb),
-    mlops._check_alias_move(text), mlops._require(anyelement, text) TO mlops_trainer;
+    mlops._check_alias_move(text), mlops._refuse_replicated_registry(),
+    mlops._require(anyelement, text) TO mlops_trainer;
