@@ -146,6 +146,14 @@ CREATE FUNCTION mlops._default_alias() RETURNS text
     RETURN coalesce(nullif(current_setting('mlops.default_alias', true), ''), 'production');
 COMMENT ON FUNCTION mlops._default_alias() IS 'internal: the value of mlops.default_alias (production when unset)';
 
+-- The registry's tables, which its writers lock the audit log for and which a
+-- subscription must not fill. STABLE: regclass constants, bound at creation.
+CREATE FUNCTION mlops._registry_tables() RETURNS regclass[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN ARRAY['mlops.model'::regclass, 'mlops.model_version'::regclass,
+                 'mlops.alias'::regclass, 'mlops.deployment'::regclass];
+COMMENT ON FUNCTION mlops._registry_tables() IS 'internal: the tables of the model registry';
+
 -- Refuses (55000) a change of the registry when one of its tables receives
 -- its rows from a logical replication subscription: the ids and version
 -- numbers written here would be the ones the publisher gives its next rows,
@@ -162,8 +170,7 @@ DECLARE
 BEGIN
     SELECT r.srrelid, s.subname INTO replicated, subscription
       FROM pg_catalog.pg_subscription_rel r JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid
-     WHERE r.srrelid = ANY (ARRAY['mlops.model'::regclass, 'mlops.model_version'::regclass,
-                                  'mlops.alias'::regclass, 'mlops.deployment'::regclass])
+     WHERE r.srrelid = ANY (mlops._registry_tables())
      ORDER BY r.srrelid, s.subname LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'the model registry of this database is replicated from another one'
@@ -194,9 +201,7 @@ CREATE FUNCTION mlops._lock_registry() RETURNS void
 AS $$
 BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
-                WHERE t.tgrelid = ANY (ARRAY['mlops.model'::regclass, 'mlops.model_version'::regclass,
-                                             'mlops.alias'::regclass, 'mlops.deployment'::regclass])
-                  AND t.tgname = 'mlops_audit') THEN
+                WHERE t.tgrelid = ANY (mlops._registry_tables()) AND t.tgname = 'mlops_audit') THEN
         LOCK TABLE mlops.audit_chain IN EXCLUSIVE MODE;
     END IF;
     PERFORM mlops._refuse_replicated_registry();

@@ -444,5 +444,5 @@ COMMENT ON FUNCTION mlops.promote(text, int, text, jsonb, boolean) IS
 
 GRANT EXECUTE ON FUNCTION mlops.promote(text, int, text, jsonb, boolean),
     mlops._record_promotion(text, text, int, int, boolean, text, jsonb),
-    mlops._check_alias_move(text), mlops._refuse_replicated_registry(),
+    mlops._check_alias_move(text), mlops._refuse_replicated_registry(), mlops._registry_tables(),
     mlops._require(anyelement, text) TO mlops_trainer;
