@@ -51,6 +51,7 @@ AuditTableName(Oid relid, const char *name)
 	return result;
 }
 
+/* Whether the trigger names the column among its ignored ones (its arguments). */
 static bool
 IsIgnored(Trigger *trigger, const char *name)
 {

@@ -333,6 +333,7 @@ CategoryHash(const void *key, Size keysize)
 	return hash_bytes((const unsigned char *) s, strlen(s));
 }
 
+/* strcmp-style match of two category keys, for the hash table. */
 static int
 CategoryMatch(const void *key1, const void *key2, Size keysize)
 {

@@ -919,6 +919,7 @@ typedef struct RankedValue
 	int			position;
 } RankedValue;
 
+/* qsort order of ranked values: largest first, ties in their original order. */
 static int
 CompareRanked(const void *a, const void *b)
 {

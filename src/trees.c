@@ -222,6 +222,7 @@ FieldPlace(Place parent, const char *name)
 	}
 }
 
+/* Notes where the value of an object field goes, by its name and its object. */
 static void
 ReaderFieldStart(void *state, char *fname, bool isnull)
 {
@@ -233,6 +234,7 @@ ReaderFieldStart(void *state, char *fname, bool isnull)
 	pfree(fname);
 }
 
+/* Notes where an array element goes, by its array. */
 static void
 ReaderElementStart(void *state, bool isnull)
 {
@@ -612,6 +614,7 @@ TokenInt(const char *token)
 	return (int32) v;
 }
 
+/* Stores a scalar in the place its field or array gave it. */
 static void
 ReaderScalar(void *state, char *token, JsonTokenType type)
 {
