@@ -167,7 +167,7 @@ COMMENT ON FUNCTION mlops._metric_misfit(text, jsonb) IS
 
 CREATE FUNCTION mlops.create_monitor(name text, model text, source text, metric text DEFAULT 'psi',
                                      threshold float8 DEFAULT NULL, action text DEFAULT 'alert') RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE

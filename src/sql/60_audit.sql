@@ -80,7 +80,7 @@ COMMENT ON FUNCTION mlops._audit_event(oid, text, jsonb, text) IS
 
 -- Raises 42501 unless the calling role owns tbl or is an mlops_admin.
 CREATE FUNCTION mlops._audit_check_owner(tbl regclass) RETURNS void
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -95,7 +95,7 @@ COMMENT ON FUNCTION mlops._audit_check_owner(regclass) IS
 
 -- Raises 55000 when tbl is a partition audited through its partitioned parent.
 CREATE FUNCTION mlops._audit_check_not_inherited(tbl regclass) RETURNS void
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
