@@ -216,6 +216,25 @@ done = query(conn, """SELECT (SELECT count(*) FROM mlops.model_versions WHERE na
 check(done == [(1, 0)], f"the jobs of the dropped mlops leave the model and monitor made again alone "
                         f"(versions, drift results: {done})")
 
+# so are a model and a monitor dropped with the extension and made again in
+# the very transaction that created and scheduled them
+query(conn, "BEGIN")
+query(conn, "SELECT * FROM mlops.train('cron_again', 'diabetes', 'target', 'linear')")
+query(conn, "SELECT mlops.create_monitor('cron_again_mon', 'cron_again', 'diabetes')")
+again_jobs = [query(conn, "SELECT mlops.schedule_retrain('cron_again', '0 4 * * *')")[0][0],
+              query(conn, "SELECT mlops.schedule_monitor('cron_again_mon', '0 4 * * *')")[0][0]]
+query(conn, "DROP EXTENSION mlops CASCADE")
+query(conn, "CREATE EXTENSION mlops")
+query(conn, "SELECT * FROM mlops.train('cron_again', 'diabetes', 'target', 'linear')")
+query(conn, "SELECT mlops.create_monitor('cron_again_mon', 'cron_again', 'diabetes')")
+query(conn, "COMMIT")
+for again_command in [r[0] for r in query(conn, "SELECT command FROM cron.job WHERE jobid = ANY(%s)", (again_jobs,))]:
+    query(conn, again_command)
+done = query(conn, """SELECT (SELECT count(*) FROM mlops.model_versions WHERE name = 'cron_again'),
+                              (SELECT count(*) FROM mlops.drift_results WHERE monitor = 'cron_again_mon')""")
+check(done == [(1, 0)], f"the jobs of objects dropped and made again in their creating transaction leave the new "
+                        f"ones alone (versions, drift results: {done})")
+
 query(conn, "DROP EXTENSION mlops CASCADE")
 query(conn, command)
 query(conn, retrain_command)

@@ -5,7 +5,7 @@
 CREATE TABLE mlops.experiment (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name        text NOT NULL UNIQUE CHECK (name <> '' AND length(name) <= 250),
-    created_at  timestamptz NOT NULL DEFAULT now(),
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),  -- as every time mlops keeps
     created_by  name NOT NULL
 );
 COMMENT ON TABLE mlops.experiment IS 'experiments: named groups of runs';

@@ -38,7 +38,10 @@ CREATE TABLE mlops.model (
     name         mlops.model_name NOT NULL UNIQUE,
     description  text,
     last_version int NOT NULL DEFAULT 0,  -- versions are numbered from it, never reused
-    created_at   timestamptz NOT NULL DEFAULT now(),
+    -- the clock time, not the transaction's start: a pg_cron job knows its
+    -- model by name and creation time, and a model dropped with mlops and made
+    -- again in one transaction is another
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     created_by   name NOT NULL
 );
 COMMENT ON TABLE mlops.model IS 'registered models';

@@ -63,7 +63,7 @@ CREATE TABLE mlops.monitor (
     metric      text NOT NULL CHECK (metric IN ('psi', 'js', 'ks', 'wasserstein', 'linf', 'null_rate')),
     threshold   float8 NOT NULL CHECK (threshold >= 0 AND threshold < 'Infinity'),
     action      text NOT NULL CHECK (action IN ('alert', 'retrain')),
-    created_at  timestamptz NOT NULL DEFAULT now(),
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),  -- as a model's (see mlops.model)
     created_by  name NOT NULL
 );
 COMMENT ON TABLE mlops.monitor IS 'drift monitors: a model reference, a source, a metric and its threshold, an action';
