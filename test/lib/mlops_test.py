@@ -139,11 +139,11 @@ def cancelled(conn, other, sql, when_to_cancel, params=None):
     once when_to_cancel(running) returns true (running: an Event cleared when
     the statement has ended, for a wait that polls); returns the statement's
     SQLSTATE (None if it finished) and the seconds from the cancel to the
-    error. A latency over a second is measured once more: on a loaded shared
-    machine one slow wake-up is noise, a stage that does not check for
+    error. A latency over a second is measured up to twice more: on a loaded
+    shared machine a slow wake-up is noise, a stage that does not check for
     interrupts is slow every time."""
     (pid,), = query(conn, "SELECT pg_backend_pid()")
-    for _ in range(2):
+    for _ in range(3):
         sent = {}
         running = threading.Event()
         running.set()
