@@ -75,6 +75,7 @@ typedef enum Place
 	P_NUM_TARGET,
 	P_OBJECTIVE,
 	P_OBJECTIVE_NAME,
+	P_TREE_ID,
 	/* arrays of a tree, in the order of the Tree's vectors below */
 	P_LEFT,
 	P_RIGHT,
@@ -134,6 +135,7 @@ typedef struct Reader
 	int			num_trees;		/* gbtree_model_param's, -1 if not given */
 	int			num_parallel_tree;
 	bool		has_split_type; /* the tree being read has a split_type array */
+	bool		id_is_position; /* the tree being read has its place in trees as its id */
 	Vec			tree_info;
 	Vec			roots;
 	Vec			depths;
@@ -213,6 +215,8 @@ FieldPlace(Place parent, const char *name)
 		case P_OBJECTIVE:
 			return strcmp(name, "name") == 0 ? P_OBJECTIVE_NAME : P_OTHER;
 		case P_TREE:
+			if (strcmp(name, "id") == 0)
+				return P_TREE_ID;
 			for (int i = 0; i < TREE_ARRAYS; i++)
 				if (strcmp(name, tree_fields[i]) == 0)
 					return (Place) (P_LEFT + i);
@@ -260,6 +264,7 @@ ReaderPush(void *state)
 		for (int i = 0; i < TREE_ARRAYS; i++)
 			r->tree[i].n = 0;
 		r->has_split_type = false;
+		r->id_is_position = false;
 	}
 	r->next = P_OTHER;
 }
@@ -352,6 +357,9 @@ ReaderFinishTree(Reader *r)
 		t[P_SPLIT_COND - P_LEFT].n != n || t[P_DEFAULT_LEFT - P_LEFT].n != n ||
 		t[P_PARENTS - P_LEFT].n != n || t[P_SPLIT_TYPE - P_LEFT].n != (r->has_split_type ? n : 0))
 		BadModel("A tree's node arrays are missing or of different lengths.");
+	/* libxgboost 1.7 puts each tree in the slot its id names: two trees of one id left a slot empty, which it then dereferenced */
+	if (!r->id_is_position)
+		BadModel(psprintf("Tree %d of the trees array does not have id %d.", r->roots.n, r->roots.n));
 	ReaderCheckShape(r, n);
 
 	level = palloc0(n * sizeof(int32));
@@ -656,6 +664,9 @@ ReaderScalar(void *state, char *token, JsonTokenType type)
 			break;
 		case P_TREE_INFO:
 			VecPush(&r->tree_info, (uint32) TokenInt(token));
+			break;
+		case P_TREE_ID:
+			r->id_is_position = TokenInt(token) == r->roots.n;
 			break;
 		case P_SPLIT_COND:
 		case P_SUM_HESS:

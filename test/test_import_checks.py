@@ -205,6 +205,11 @@ for what, d, detail in (
         ("a dart tree in output group 5 of 1 (libxgboost wrote beyond the predictions)",
          edited(dart_doc, lambda d, t: model_of(d)["tree_info"].__setitem__(0, 5)), "output group 5"),
         ("a dart tree_info shorter than the trees", edited(dart_doc, lambda d, t: model_of(d)["tree_info"].pop()), "one entry per tree"),
+        ("two trees of id 0 (libxgboost left tree 1's slot empty and crashed writing the model out)",
+         edited(reg_doc, lambda d, t: trees_of(d)[1].__setitem__("id", 0)), "Tree 1 of the trees array does not have id 1"),
+        ("trees numbered out of order (libxgboost reorders them, away from tree_info)",
+         edited(dart_doc, lambda d, t: (t.__setitem__("id", 1), trees_of(d)[1].__setitem__("id", 0))), "Tree 0"),
+        ("a tree without an id", edited(reg_doc, lambda d, t: trees_of(d)[2].pop("id")), "Tree 2"),
 ):
     refused("broken", d, "XX001", what, detail)
 
