@@ -92,6 +92,9 @@ SELECT mlops.linear_stats_merge(s) IS NULL AS no_rows FROM (SELECT NULL::bytea) 
 -- coefficients; too many inputs for a linear_stats value to fit in a bytea
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(overlay(mlops.linear_stats(y, ARRAY[x1]) PLACING '\x000000000000f0bf' FROM 5)) FROM obs$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[CASE WHEN x1 > 0 THEN 'Infinity' ELSE x1 END])) FROM obs$$);
+-- the error names the column that is not finite, not an earlier term whose cross products with it are
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[x1, CASE WHEN x1 > 0 THEN 'Infinity' ELSE x2 END])) FROM obs$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(CASE WHEN x1 > 0 THEN 'Infinity' ELSE y END, ARRAY[x1, x2])) FROM obs$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) FROM (
     SELECT mlops.linear_stats(y * 1e200, ARRAY[x1]) FROM obs UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1]) FROM obs) v(s)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats(1, array_fill(1::float8, ARRAY[10001]))$$);

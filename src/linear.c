@@ -228,27 +228,33 @@ ReportCollinear(const double *scaled, int k, char **terms, double alpha, const c
  * an infinite value (linear_stats takes them; train() refuses them when it
  * reads the rows), or values so large that their centred squares overflow.
  * Without it the solution would be NaN, or the term reported as constant.
+ * It names the term (or the target) whose own mean or sum of squares is not
+ * finite: an infinite column makes every cross product with it NaN, so the
+ * first row of the matrix that is not finite may belong to an earlier term.
+ * Only when every one is finite does it name the first term of a cross
+ * product that overflowed.
  */
 static void
 CheckFinite(const LinearState *s, char **terms)
 {
 	int			d = s->k + 1;
+	int			bad = -1;
 
-	for (int i = 0; i < d; i++)
-	{
-		bool		finite = isfinite(s->mean[i]);
-
-		for (int j = i; j < d && finite; j++)
-			finite = isfinite(s->m[i * d + j]);
-		if (!finite)
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("the least-squares statistics of %s%s%s are not finite",
-							i < s->k ? "term \"" : "the target", i < s->k ? terms[i] : "",
-							i < s->k ? "\"" : ""),
-					 errdetail("A value is infinite, or values are too large for the sum of their squares to be a float8."),
-					 errhint("Leave such rows out, or rescale the column.")));
-	}
+	for (int i = 0; i < d && bad < 0; i++)
+		if (!isfinite(s->mean[i]) || !isfinite(s->m[i * d + i]))
+			bad = i;
+	for (int i = 0; i < d && bad < 0; i++)
+		for (int j = i + 1; j < d && bad < 0; j++)
+			if (!isfinite(s->m[i * d + j]))
+				bad = i;
+	if (bad >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the least-squares statistics of %s%s%s are not finite",
+						bad < s->k ? "term \"" : "the target", bad < s->k ? terms[bad] : "",
+						bad < s->k ? "\"" : ""),
+				 errdetail("A value is infinite, or values are too large for the sum of their squares to be a float8."),
+				 errhint("Leave such rows out, or rescale the column.")));
 }
 
 /*
