@@ -83,4 +83,19 @@ SELECT mlops.set_alias('churn', 'production', 5);
 SELECT mlops.rollback('churn');
 RESET ROLE;
 SELECT alias, action, from_version, to_version, by FROM mlops.deployments ORDER BY id DESC LIMIT 3;
+
+-- a description: any trainer sets it, NULL clears it, the audit log keeps each change
+SET ROLE regress_trainer;
+SELECT mlops.set_model_description('churn', 'Monthly churn, "v2" features & <tags>');
+RESET ROLE;
+SELECT name, description FROM mlops.models WHERE name = 'churn';
+SELECT mlops.set_model_description('churn', NULL);
+SELECT description IS NULL AS cleared FROM mlops.models WHERE name = 'churn';
+SELECT op, old_row->>'description' AS old, new_row->>'description' AS new, changed_columns
+  FROM mlops.audit_log WHERE table_name = 'mlops.model' AND op = 'UPDATE' AND 'description' = ANY (changed_columns)
+ ORDER BY id;
+SELECT pg_temp.sqlstate(q) FROM (VALUES
+    ($$SELECT mlops.set_model_description('nope', 'x')$$),
+    ($$SELECT mlops.set_model_description(NULL, 'x')$$)
+) AS cases(q);
 DROP ROLE regress_trainer, regress_admin;

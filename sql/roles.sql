@@ -57,6 +57,7 @@ SELECT mlops.build_info() ? 'xgboost' AS has_build_info;
 -- it scores, but cannot take the artifact through scoring's helper (export is a trainer's)
 SELECT round(mlops.predict('tiny', ARRAY[3.0]::float8[])::numeric, 6) AS prediction;
 SELECT pg_temp.sqlstate($$SELECT artifact FROM mlops._model_artifact((SELECT model_id FROM mlops.resolve_model('tiny')), 1)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.set_model_description('tiny', 'x')$$);
 RESET ROLE;
 
 -- a role outside mlops cannot even reach the schema

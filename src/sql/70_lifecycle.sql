@@ -230,8 +230,24 @@ $$;
 COMMENT ON FUNCTION mlops.delete_version(text, int) IS
     'deletes a model version that no alias points at (its creator or mlops_admin; its number is never reused)';
 
+-- Sets a model's description (NULL clears it), which the models view and the
+-- model's report show. Models are shared: any trainer describes any model, as
+-- it trains new versions of any; the audit log keeps every change.
+CREATE FUNCTION mlops.set_model_description(model text, description text) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    mid bigint := mlops._lock_model(mlops._model_id(model));
+BEGIN
+    UPDATE mlops.model m SET description = set_model_description.description WHERE m.id = mid;
+END
+$$;
+COMMENT ON FUNCTION mlops.set_model_description(text, text) IS
+    'sets the description of a model shown by the models view and its report (NULL clears it)';
+
 GRANT EXECUTE ON FUNCTION mlops.set_alias(text, text, int), mlops.delete_alias(text, text),
-    mlops.rollback(text, text), mlops.delete_version(text, int) TO mlops_trainer;
+    mlops.rollback(text, text), mlops.delete_version(text, int), mlops.set_model_description(text, text) TO mlops_trainer;
 
 -- Records the outcome of promote's gate: moves the alias (action "promote") or
 -- records the refusal (action "refused", the alias unchanged), in the caller's
