@@ -132,7 +132,7 @@ SELECT xml_is_well_formed_document(:'page') AS well_formed,
 -- and the description are shown escaped
 SELECT mlops._register_version('evil', 'linear', 'regression', '{"<script>alert(1)</script>", b}', '<i>y</i>', NULL,
                                '{}', '{"<b>": 1}', '{}', NULL, NULL, 't', 1, 0, 0, 'fp', '\x00', 'linear-json');
-UPDATE mlops.model SET description = 'about <script>alert(2)</script>' WHERE name = 'evil';
+SELECT mlops.set_model_description('evil', 'about <script>alert(2)</script>');
 SELECT xml_is_well_formed_document(p), p ~* '<script|<b>|<i>' AS raw,
        substring(p FROM '<p class="meta">about ([^<]*)<br/>') AS description,
        substring(p FROM 'This report features [^<]*') AS featured, p LIKE '%<th>&lt;b&gt;</th>%' AS metric_key
