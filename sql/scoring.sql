@@ -70,6 +70,8 @@ SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', h) FROM (SELECT 3 AS roo
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', h) FROM (SELECT now() AS rooms, 1 AS area, 'lyon' AS city) h$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict('price', h) FROM (SELECT 'big'::text AS rooms, 1 AS area, 'lyon' AS city) h$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', '\x7b226c6561726e6572', 'xgboost-json', '{x,y}', 'classification')$$);
+-- a name that is no model name is refused as such before the artifact is read
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad:3', '\x7b226c6561726e6572', 'xgboost-json', '{x,y}', 'classification')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', convert_to('{"a": 1}', 'UTF8'), 'xgboost-json', '{x,y}', 'classification')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-json', '{x}', 'classification')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-json', '{x,y}', 'regression')$$);

@@ -1,10 +1,12 @@
 /*
  * args.c — shared argument checks for the SQL-callable C functions: NULL
- * arguments, and the lists of column names.
+ * arguments, the lists of column names, and model names.
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 
@@ -64,4 +66,21 @@ NameListArg(FunctionCallInfo fcinfo, int arg, const char *name)
 		names = lappend(names, TextDatumGetCString(elems[i]));
 	}
 	return names;
+}
+
+/*
+ * Raises 42602 unless name is a valid model name, by the registry's own check
+ * (mlops._check_model_name), called through fmgr, where no EXECUTE right is
+ * asked. Registering a version checks it too, but only once a training is
+ * done or an artifact read; and a model name is also the default experiment's,
+ * which start_run refuses with a message about experiments.
+ */
+void
+CheckModelName(const char *name)
+{
+	Oid			argtype = TEXTOID;
+	Oid			check = LookupFuncName(list_make2(makeString("mlops"), makeString("_check_model_name")),
+									   1, &argtype, false);
+
+	(void) OidFunctionCall1(check, CStringGetTextDatum(name));
 }

@@ -119,6 +119,7 @@ import_model(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < lengthof(argnames); i++)
 		RequireArg(fcinfo, i, argnames[i]);
+	CheckModelName(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	artifact = PG_GETARG_BYTEA_PP(1);
 	format = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	features = PG_GETARG_ARRAYTYPE_P(3);

@@ -17,8 +17,6 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -316,23 +314,6 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 				 errmsg("source \"%s\" changed while it was read", ds->source)));
 	return ds->classification ? ClassificationMetrics(label, pred, n, nout, metrics)
 		: RegressionMetrics(y, pred, n, metrics);
-}
-
-/*
- * Raises 42602 unless name is a valid model name, by the registry's own check
- * (mlops._check_model_name), called through fmgr, where no EXECUTE right is
- * asked: registering the version checks it too, but only once the training
- * is done, and the model name is also the default experiment's, which
- * start_run refuses with a message about experiments.
- */
-static void
-CheckModelName(const char *name)
-{
-	Oid			argtype = TEXTOID;
-	Oid			check = LookupFuncName(list_make2(makeString("mlops"), makeString("_check_model_name")),
-									   1, &argtype, false);
-
-	(void) OidFunctionCall1(check, CStringGetTextDatum(name));
 }
 
 PG_FUNCTION_INFO_V1(train);

@@ -22,4 +22,7 @@ extern char *RequireTextArg(FunctionCallInfo fcinfo, int arg, const char *name);
  */
 extern List *NameListArg(FunctionCallInfo fcinfo, int arg, const char *name);
 
+/* Raises 42602 unless name is a valid model name (of a model to create). */
+extern void CheckModelName(const char *name);
+
 #endif
