@@ -30,21 +30,21 @@ AddMetric(Metric *out, int *m, const char *name, double value)
 }
 
 /*
- * Regression metrics: r2 (1 when the targets are constant and matched; left
- * out for a single row, where r2_score is NaN), rmse, mse, mae.
+ * Regression metrics: r2 (1 when the targets are constant and matched, 0
+ * when constant and not; left out for a single row, where r2_score is NaN),
+ * rmse, mse, mae. The targets' sum of squares comes from CentredSumSquares,
+ * so that constant targets are told exactly and targets far from 0 keep
+ * their spread.
  */
 int
 RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out)
 {
-	double		mean = 0,
+	double		mean,
 				ss_res = 0,
-				ss_tot = 0,
+				ss_tot = CentredSumSquares(y, n, &mean),
 				abs_err = 0;
 	int			m = 0;
 
-	for (int64 i = 0; i < n; i++)
-		mean += y[i];
-	mean /= n;
 	for (int64 i = 0; i < n; i++)
 	{
 		double		e = y[i] - pred[i];
@@ -52,7 +52,6 @@ RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out)
 		if ((i & 65535) == 0)
 			CHECK_FOR_INTERRUPTS();
 		ss_res += e * e;
-		ss_tot += (y[i] - mean) * (y[i] - mean);
 		abs_err += fabs(e);
 	}
 	/*

@@ -823,23 +823,62 @@ ScaledMoments(const double *sorted, const int64 *weight, int64 m, double *mean, 
 	*std = sqrt(ss / n) * scale;
 }
 
+/*
+ * The mean of n > 0 values (into *mean) and the sum of their squared
+ * deviations from it, by the corrected two-pass algorithm (Chan, Golub and
+ * LeVeque): the deviations from the rounded mean sum to its error, which
+ * corrects both. A plain sum of values far from 0 with a small spread
+ * (1e9 + noise of 1e-4) loses the spread, and the squares around its mean
+ * come out several percent off; identical values give their value and
+ * exactly 0 (ten 0.1s sum to 0.9999999999999999). Not finite when the sum
+ * overflows (values near 1e308).
+ */
+double
+CentredSumSquares(const double *x, int64 n, double *mean)
+{
+	double		sum = 0.0,
+				ss = 0.0,
+				drift = 0.0;
+	bool		constant = true;
+
+	for (int64 i = 0; i < n; i++)
+	{
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		sum += x[i];
+		constant &= x[i] == x[0];
+	}
+	if (constant)
+	{
+		*mean = x[0];
+		return 0.0;
+	}
+	*mean = sum / n;
+	for (int64 i = 0; i < n; i++)
+	{
+		double		d = x[i] - *mean;
+
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		drift += d;
+		ss += d * d;
+	}
+	if (!isfinite(drift))
+		return ss;
+	*mean += drift / n;
+	return Max(ss - drift * (drift / n), 0.0);
+}
+
 /* Numeric summary of every value, sorted: moments, then bins and sample. */
 static void
 SummariseNumeric(FeatureProfile *p, double *sorted, int64 n, int64 sample_size)
 {
-	double		sum = 0.0,
-				ss = 0.0;
+	double		ss;
 
 	p->count = n;
 	if (n == 0)
 		return;
-	for (int64 i = 0; i < n; i++)
-		sum += sorted[i];
-	p->mean = sum / n;
-	CHECK_FOR_INTERRUPTS();
-	for (int64 i = 0; i < n; i++)
-		ss += (sorted[i] - p->mean) * (sorted[i] - p->mean);
-	CHECK_FOR_INTERRUPTS();
+	ss = CentredSumSquares(sorted, n, &p->mean);
 	p->std = sqrt(ss / n);
 	if (!isfinite(ss))
 		ScaledMoments(sorted, NULL, n, &p->mean, &p->std);

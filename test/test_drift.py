@@ -7,6 +7,7 @@ import io
 import math
 import threading
 import time
+from fractions import Fraction
 
 import numpy as np
 import psycopg2
@@ -176,6 +177,24 @@ for shift in (0.0, 0.02, 0.05, 0.08, 0.12):
     check_feature(got, "v", x, y, f"5000 vs 1200 rows, shift {shift}")
     worst = max(worst, abs(got[("v", "ks_pvalue")][0] - want.pvalue))
 check(worst < 0.005, f"KS p-values within 0.005 of scipy asymp over five effect sizes (worst {worst:.2g})")
+
+# values far from 0 with a small spread, whose plain sum loses the spread: the profile's mean and std,
+# and Wasserstein divided by that std, equal their exact values (rational arithmetic)
+for what, x, y in (("1e9 + N(0, 1e-4)", 1e9 + rng.normal(0, 1e-4, 3000), 1e9 + rng.normal(2e-5, 1e-4, 2000)),
+                   ("1e15 + {0, 1, 2}", 1e15 + rng.integers(0, 3, 3000), 1e15 + rng.integers(0, 4, 2000)),
+                   ("constant 0.1", np.full(3000, 0.1), np.full(2000, 0.1))):
+    load("far_x", {"v": ("float8", list(x))})
+    load("far_y", {"v": ("float8", list(y))})
+    exact = [Fraction(float(v)) for v in x]
+    mean = sum(exact) / len(exact)
+    std = math.sqrt(sum((v - mean) ** 2 for v in exact) / len(exact))
+    prof = query(conn, "SELECT mlops.profile('far_x')->'features'->0")[0][0]
+    check(close(prof["mean"], float(mean), rel=1e-15) and close(prof["std"], std, rel=1e-9, abs_=0),
+          f"{what}: profile mean {prof['mean']!r} and std {prof['std']!r} are the exact {float(mean)!r} and {std!r}")
+    got = results("SELECT * FROM mlops.compare('far_x', 'far_y')")
+    want = wasserstein_distance(x, y) / max(std, 0.001)
+    check(close(got[("v", "wasserstein")][0], want, rel=1e-9),
+          f"{what}: wasserstein {got[('v', 'wasserstein')][0]!r} is scipy's distance / the exact std ({want!r})")
 
 # --- drift() against a profile frozen with a version ----------------------
 def register(model, source, feats):

@@ -5,6 +5,7 @@ metrics evaluate() reports on a source equal scikit-learn's metrics of the
 predictions predict() makes on the same rows (1e-9); bad input gives clear
 errors with pinned SQLSTATEs."""
 import json
+from fractions import Fraction
 
 import numpy as np
 import psycopg2
@@ -130,6 +131,42 @@ compare("big_linear", "SELECT * FROM big", "regression", "25000 rows (three batc
 query(conn, "SELECT mlops.train('big_xgb', 'SELECT a, b, label AS target FROM big', 'target', 'xgboost', "
             "hyperparams => %s::jsonb)", (XGB,))
 compare("big_xgb", "SELECT a, b, label AS target FROM big", "classification", "25000 rows, binary xgboost")
+
+# --- the metrics' arithmetic at its edges (metrics.c, which train, evaluate and live_metrics share,
+# through the aggregate behind live_metrics) ---------------------------------------------------
+def agg_metrics(y, pred=None, proba=None, classes=None):
+    """The metrics of targets y and predictions pred (regression) or probabilities proba (classes)."""
+    if classes is None:
+        return query(conn, "SELECT mlops._quality_agg(NULL, y, p, NULL) FROM unnest(%s::float8[], %s::float8[]) t(y, p)",
+                     ([float(v) for v in y], [float(v) for v in pred]))[0][0]
+    return query(conn, "SELECT mlops._quality_agg(%s::float8[], y, 0, p::float8[]) "
+                       "FROM unnest(%s::float8[], %s::text[]) t(y, p)",
+                 (classes, [float(v) for v in y], ["{" + ",".join(repr(float(v)) for v in r) + "}" for r in proba]))[0][0]
+
+
+def exact_r2(y, pred):
+    """r2_score in exact rational arithmetic (force_finite: 1 or 0 for a constant target)."""
+    y = [Fraction(float(v)) for v in y]
+    pred = [Fraction(float(v)) for v in pred]
+    mean = sum(y) / len(y)
+    ss_res = sum((a - b) ** 2 for a, b in zip(y, pred))
+    ss_tot = sum((a - mean) ** 2 for a in y)
+    return float(1 - ss_res / ss_tot) if ss_tot else (1.0 if ss_res == 0 else 0.0)
+
+
+# a constant target whose float mean is not the constant (ten 0.1s sum to 0.9999999999999999): r2 is
+# r2_score's 1 when predicted exactly and 0 otherwise, not 1 - ss_res / (rounding error) = -5e31
+for value in (0.1, 0.7, 1e-3):
+    for pred in (value, 2 * value):
+        r2 = agg_metrics([value] * 10, [pred] * 10)["r2"]
+        check(r2 == exact_r2([value] * 10, [pred] * 10),
+              f"r2 of ten targets {value} predicted as {pred} is {exact_r2([value] * 10, [pred] * 10)} (got {r2})")
+# targets far from 0 with a small spread (their plain sum loses the spread): r2 equals the exact value
+erng = np.random.default_rng(11)
+for what, y, pred in (("1e15 + {0, 1, 2}", 1e15 + erng.integers(0, 3, 3000), 1e15 + erng.integers(0, 3, 3000)),
+                      ("1e9 + N(0, 1e-4)", 1e9 + erng.normal(0, 1e-4, 3000), 1e9 + erng.normal(0, 1e-4, 3000))):
+    r2 = agg_metrics(y, pred)["r2"]
+    check(close(r2, exact_r2(y, pred), rel=1e-9), f"r2 of targets {what} is the exact {exact_r2(y, pred)} (got {r2})")
 
 # --- bad input ---------------------------------------------------------------------
 expect_error(conn, "SELECT mlops.evaluate('dia_linear', 'SELECT age, sex FROM diabetes')", "42703")

@@ -104,6 +104,13 @@ ProfileBins(int nedges)
 extern void ProfileBinFractions(const double *edges, int nedges, const double *sorted,
 								const int64 *weight, int64 m, double *fractions);
 
+/*
+ * The mean of n > 0 values (into *mean) and the sum of their squared
+ * deviations from it, accurate for values far from 0 (corrected two-pass);
+ * exactly 0 for identical values.
+ */
+extern double CentredSumSquares(const double *x, int64 n, double *mean);
+
 /* Sorts doubles ascending (no NaN). */
 extern void SortDoubles(double *values, size_t n);
 
