@@ -167,6 +167,18 @@ for what, y, pred in (("1e15 + {0, 1, 2}", 1e15 + erng.integers(0, 3, 3000), 1e1
                       ("1e9 + N(0, 1e-4)", 1e9 + erng.normal(0, 1e-4, 3000), 1e9 + erng.normal(0, 1e-4, 3000))):
     r2 = agg_metrics(y, pred)["r2"]
     check(close(r2, exact_r2(y, pred), rel=1e-9), f"r2 of targets {what} is the exact {exact_r2(y, pred)} (got {r2})")
+# log_loss of probabilities 0 and 1: clipped at float8's epsilon, as scikit-learn (1.2 on) clips them
+for what, y, p in (("wrong and certain", [0, 1, 0, 1], [0.0, 1.0, 1.0, 0.0]),
+                   ("right and certain", [0, 1, 0, 1], [0.0, 1.0, 0.0, 1.0]),
+                   ("some certain", [0, 1, 1, 0, 1], [0.3, 1.0, 0.0, 1e-20, 0.9])):
+    proba = [[1 - v, v] for v in p]
+    ours = agg_metrics(y, proba=proba, classes=[0, 1])["log_loss"]
+    check(close(ours, skm.log_loss(y, proba, labels=[0, 1]), rel=1e-12),
+          f"log_loss of probabilities {what} equals scikit-learn's {skm.log_loss(y, proba, labels=[0, 1])} (got {ours})")
+proba = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.2, 0.0, 0.8]]
+ours = agg_metrics([0, 1, 2, 2], proba=proba, classes=[0, 1, 2])["log_loss"]
+check(close(ours, skm.log_loss([0, 1, 2, 2], proba, labels=[0, 1, 2]), rel=1e-12),
+      f"multiclass log_loss with probabilities 0 and 1 equals scikit-learn's (got {ours})")
 
 # --- bad input ---------------------------------------------------------------------
 expect_error(conn, "SELECT mlops.evaluate('dia_linear', 'SELECT age, sex FROM diabetes')", "42703")

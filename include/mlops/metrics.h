@@ -16,12 +16,17 @@
 
 #include "postgres.h"
 
+#include <float.h>
+
 #include "lib/stringinfo.h"
 
 #define METRICS_MAX 8
 
-/* Probabilities are clipped to [eps, 1 - eps] in log_loss (scikit-learn 1.2's default). */
-#define LOG_LOSS_EPS 1e-15
+/*
+ * Probabilities are clipped to [eps, 1 - eps] in log_loss: float8's machine
+ * epsilon, scikit-learn's default since 1.2 (eps="auto"; 1e-15 before).
+ */
+#define LOG_LOSS_EPS DBL_EPSILON
 
 typedef struct Metric
 {
