@@ -386,11 +386,11 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 		NewtonStep(h, g, step, m);
 		for (int i = 0; i < m; i++)
 			slope += g[i] * step[i];
-		/* the objective cannot decrease by more than about -slope / 2: done */
-		if (-slope <= 1e-15 * fabs(f))
-			break;
-		/* backtracking (Armijo) line search */
-		for (int ls = 0; ls < 60; ls++)
+		/*
+		 * backtracking (Armijo) line search, unless the objective cannot
+		 * decrease by more than about -slope / 2, which its rounding hides
+		 */
+		for (int ls = 0; ls < 60 && -slope > 1e-15 * fabs(f); ls++)
 		{
 			for (int i = 0; i < m; i++)
 				trial[i] = theta[i] + t * step[i];
@@ -404,13 +404,24 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 		}
 		if (!progress)
 		{
-			/* no decrease left at machine precision: the minimum is reached */
-			f = Objective(&lp, theta);
-			break;
+			/*
+			 * No decrease the objective (a sum of n rounded losses) can
+			 * show: it is at its minimum to its rounding, but the
+			 * coefficients may be 1e-7 short of it, the gradient far above
+			 * tol's bound. The full Newton step is then judged by the
+			 * gradient, which near the optimum it shrinks quadratically: it
+			 * is taken when it lowers the largest component, and the
+			 * iterations go on; otherwise they are over.
+			 */
+			for (int i = 0; i < m; i++)
+				trial[i] = theta[i] + step[i];
+			ft = Objective(&lp, trial);
 		}
+		Gradient(&lp, trial, g, residual);
+		if (!progress && !(MaxAbs(g, m) < gmax))
+			break;
 		memcpy(theta, trial, sizeof(double) * m);
 		f = ft;
-		Gradient(&lp, theta, g, residual);
 		gmax = MaxAbs(g, m);
 		TrainLogMetric(req, "train_objective", f, iter);
 		if (ProgressDue(DatasetProgress(ds), &elapsed))

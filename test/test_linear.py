@@ -263,6 +263,47 @@ for target in ("label", "kind"):
     check_lbfgs(f"synthetic logistic ({target})", art, X, yc, 1e-2)
     check_classification_metrics(f"synthetic logistic ({target})", got, yc, score(art, X), np.array(art["classes"]))
 
+# --- logistic's documented stopping rule: the largest gradient component of C·Σ loss + ½‖w‖² at the
+# returned coefficients is below tol × 1e-6 (tol 1e-4) of the one at 0 --------------------------
+def gradient(art, X, y, C):
+    """The objective's gradient (every coefficient, then the intercepts) at the artifact's coefficients."""
+    classes = art["classes"]
+    W, b = np.array(art["coef"]), np.array(art["intercept"])
+    Y = (np.asarray(y)[:, None] == np.array(classes)[None, :]).astype(float)
+    if len(classes) == 2:
+        R = expit(X @ W.T + b)[:, :1] - Y[:, 1:]
+    else:
+        R = softmax(X @ W.T + b, axis=1) - Y
+    return np.concatenate([(C * X.T @ R + W.T).ravel(), C * R.sum(axis=0)])
+
+
+def check_stationary(what, art, X, y, C=1.0):
+    zero = dict(art, coef=np.zeros_like(art["coef"]).tolist(), intercept=[0.0] * len(art["intercept"]))
+    ratio = np.max(np.abs(gradient(art, X, y, C))) / np.max(np.abs(gradient(zero, X, y, C)))
+    check(ratio < 1e-10, f"{what}: the largest gradient component is {ratio:.2g} of the first's (< 1e-10)")
+
+
+# a column constant in the training rows, beside the (unpenalised) intercept: the optimum gives it 0,
+# and the probability is the share of positives, which an objective flat to 1e-15 cannot tell apart
+yc = (np.arange(1000) < 290).astype(int)
+query(conn, "CREATE TABLE const_col AS SELECT 3.0::float8 AS x, t AS target FROM unnest(%s::int[]) t", (yc.tolist(),))
+got, art, spec, n = train("const_col", "const_col", "logistic")
+check_stationary("logistic with a constant column", art, np.full((1000, 1), 3.0), yc)
+p = expit(3.0 * art["coef"][0][0] + art["intercept"][0])
+check(close(p, yc.mean(), rel=1e-12), f"logistic with a constant column: probability {p!r} is the share of positives {yc.mean()!r}")
+for target in ("label", "kind"):
+    art = query(conn, """SELECT convert_from(v.artifact, 'UTF8')::jsonb FROM mlops.model_version v
+                           JOIN mlops.model m ON m.id = v.model_id WHERE m.name = %s""", (f"synth_{target}",))[0][0]
+    check_stationary(f"synthetic logistic ({target})", art, X, [r[target] for r in rows])
+for table in ("breast_cancer", "wine"):
+    cols = [r[0] for r in query(conn, """SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass
+                                          AND attnum > 0 AND attname <> 'target' ORDER BY attnum""", (table,))]
+    trows = rows_of(table, cols + ["target"])
+    for C in (1.0, 0.05):
+        (art, spec), = query(conn, """SELECT convert_from(v.artifact, 'UTF8')::jsonb, v.spec FROM mlops.model_version v
+                                        JOIN mlops.model m ON m.id = v.model_id WHERE m.name = %s""", (f"{table}_{C}",))
+        check_stationary(f"{table} logistic C={C}", art, design(spec, trows), [r["target"] for r in trows], C)
+
 # --- with a split: exact stratification for classification, categories of the training rows
 (version, m), = query(conn, "SELECT version, metrics FROM mlops.train('synth_split', 'synth', 'label', 'logistic', features => %s)",
                       (feats,))
