@@ -484,6 +484,28 @@ ALTER TABLE payroll ADD COLUMN pay int;
 INSERT INTO payroll VALUES (1, 300);
 SELECT op, new_row FROM log WHERE table_name = 'public.payroll' ORDER BY id;
 
+-- ALTER COLUMN ... TYPE that converts the stored values rewrites every row
+-- without firing a trigger (USING may set them to anything): refused on an
+-- audited table, a partitioned one included, whatever the column; a change
+-- that keeps the stored bytes (no rewrite), and other rewrites, are not
+CREATE TABLE accounts (id int, balance int, note varchar(10));
+SELECT mlops.enable_audit('accounts');
+INSERT INTO accounts VALUES (1, 100, 'a');
+SELECT max(id) AS before_rewrite FROM mlops.audit_log \gset
+SELECT pg_temp.sqlstate($$ALTER TABLE accounts ALTER COLUMN balance TYPE int USING 0$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE accounts ALTER COLUMN balance TYPE bigint$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE measures ALTER COLUMN v TYPE int USING v * 2$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE staff_parted ALTER COLUMN pay TYPE int USING 0$$);  -- even an ignored column
+ALTER TABLE accounts ALTER COLUMN note TYPE varchar(20), ADD COLUMN added float8 DEFAULT random();
+ALTER TABLE accounts SET UNLOGGED;
+SELECT id, balance, note FROM accounts;
+SELECT count(*) AS logged FROM mlops.audit_log WHERE id > :before_rewrite;
+-- around disable_audit / enable_audit (both logged) it goes through
+SELECT mlops.disable_audit('accounts');
+ALTER TABLE accounts ALTER COLUMN balance TYPE int USING 0;
+SELECT mlops.enable_audit('accounts');
+SELECT table_name, op FROM log WHERE id > :before_rewrite ORDER BY id;
+
 -- a partition detached from an audited table is not audited any more, which is
 -- logged; it keeps no audit trigger (disable_audit has nothing to remove)
 CREATE TABLE sales (region text, amount int) PARTITION BY LIST (region);

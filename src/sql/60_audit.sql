@@ -532,6 +532,38 @@ CREATE EVENT TRIGGER mlops_audit_drop ON sql_drop
     EXECUTE FUNCTION mlops._audit_drop();
 ALTER EVENT TRIGGER mlops_audit_drop ENABLE ALWAYS;
 
+-- Before a table is rewritten: ALTER TABLE ... ALTER COLUMN ... TYPE that
+-- converts the stored values (a USING expression, or a type whose values are
+-- not the same bytes) changes every row without firing any trigger, and USING
+-- may set them to anything, so an audited table's rows (a partition's, of an
+-- audited partitioned table) would change unlogged: refused, for every role.
+-- Which columns are converted is not known here, so an ignored one is refused
+-- too. The other rewrites (SET LOGGED or UNLOGGED, SET ACCESS METHOD, a column
+-- added with a volatile default) keep the values the table had. Reason bit 4
+-- is PostgreSQL's AT_REWRITE_COLUMN_REWRITE (catalog/event_trigger.h).
+CREATE FUNCTION mlops._audit_rewrite() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tbl oid := pg_event_trigger_table_rewrite_oid();
+BEGIN
+    IF pg_event_trigger_table_rewrite_reason() & 4 <> 0
+       AND EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit'
+                                            AND tgfoid = 'mlops._audit_trigger'::regproc) THEN
+        RAISE EXCEPTION 'cannot convert the stored values of audited table %', tbl::regclass
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Converting a column''s type rewrites every row without logging the change.',
+                  HINT = 'Stop auditing the table around the change: mlops.disable_audit() and mlops.enable_audit() are logged.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_rewrite() IS
+    'internal event trigger: refuses ALTER TABLE ... TYPE that converts the stored values of an audited table (no trigger would log it)';
+CREATE EVENT TRIGGER mlops_audit_rewrite ON table_rewrite
+    EXECUTE FUNCTION mlops._audit_rewrite();
+ALTER EVENT TRIGGER mlops_audit_rewrite ENABLE ALWAYS;
+
 CREATE FUNCTION mlops.verify_audit(OUT ok boolean, OUT rows_checked bigint, OUT first_bad_id bigint)
     AS 'MODULE_PATHNAME', 'verify_audit'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
