@@ -224,7 +224,7 @@ SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.audit_log$$);
 RESET ROLE;
 SET ROLE regress_admin;
 SELECT ok FROM mlops.verify_audit();
-SELECT table_name, op, new_row FROM mlops.audit_log WHERE id > (SELECT max(id) - 3 FROM mlops.audit_log) ORDER BY id;
+SELECT table_name, op, new_row FROM mlops.audit_log WHERE id > (SELECT max(id) - 4 FROM mlops.audit_log) ORDER BY id;
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(3)$$);         -- superusers only
 RESET ROLE;
 -- an mlops_admin audits only a table it may read (its rows go to the log)
@@ -518,6 +518,19 @@ INSERT INTO sales_eu VALUES ('eu', 1);
 TRUNCATE sales_eu;
 SELECT table_name, op FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
 SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('sales_eu')$$);
+-- and a table attached to one is, with the rows it brings (no trigger logs
+-- them), logged as ENABLE: itself and the tables under it
+CREATE TABLE sales_af (region text, amount int);
+INSERT INTO sales_af VALUES ('af', 2);
+CREATE TABLE sales_asia (region text, amount int) PARTITION BY LIST (region);
+CREATE TABLE sales_asia_jp PARTITION OF sales_asia FOR VALUES IN ('jp');
+INSERT INTO sales_asia VALUES ('jp', 3);
+SELECT max(id) AS before_attach FROM mlops.audit_log \gset
+ALTER TABLE sales ATTACH PARTITION sales_af FOR VALUES IN ('af');
+ALTER TABLE sales ATTACH PARTITION sales_asia FOR VALUES IN ('jp', 'cn');
+CREATE TABLE staff_parted_2 (id int, pay int);
+ALTER TABLE staff_parted ATTACH PARTITION staff_parted_2 FOR VALUES FROM (10) TO (20);   -- its ignored columns
+SELECT table_name, op, new_row FROM log WHERE id > :before_attach ORDER BY id;
 
 -- the audit triggers keep their names (renamed, they would stop auditing
 -- unlogged), and the TRUNCATE trigger goes with the row trigger only: dropped

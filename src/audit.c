@@ -51,6 +51,7 @@
 #include "utils/xid8.h"
 
 #include "mlops/args.h"
+#include "mlops/audit.h"
 #include "mlops/audit_row.h"
 #include "mlops/audit_writer.h"
 #include "mlops/canonical_output.h"
@@ -498,7 +499,7 @@ AuditAppend(Oid relid, text *relname, const char *op, RowImage *old_row, RowImag
  * Appends an event about a table (ENABLE, DISABLE, DROP, ARCHIVE, TRUNCATE) to
  * the log, with an optional jsonb detail (as new_row); relname NULL: looked up.
  */
-static void
+void
 AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
 {
 	RowImage	row;

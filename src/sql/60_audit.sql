@@ -532,6 +532,20 @@ CREATE EVENT TRIGGER mlops_audit_drop ON sql_drop
     EXECUTE FUNCTION mlops._audit_drop();
 ALTER EVENT TRIGGER mlops_audit_drop ENABLE ALWAYS;
 
+-- After ALTER TABLE ... ATTACH PARTITION: the attached table, and every table
+-- under it, that the command made audited (with the rows they hold, which no
+-- trigger logged) is logged as ENABLE, as a partition detached is logged as
+-- DISABLE (see src/audit_attach.c).
+CREATE FUNCTION mlops._audit_attach() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'audit_attach'
+    LANGUAGE C;
+COMMENT ON FUNCTION mlops._audit_attach() IS
+    'internal event trigger: logs ENABLE for the tables an ATTACH PARTITION makes audited';
+CREATE EVENT TRIGGER mlops_audit_attach ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION mlops._audit_attach();
+ALTER EVENT TRIGGER mlops_audit_attach ENABLE ALWAYS;
+
 -- Before a table is rewritten: ALTER TABLE ... ALTER COLUMN ... TYPE that
 -- converts the stored values (a USING expression, or a type whose values are
 -- not the same bytes) changes every row without firing any trigger, and USING

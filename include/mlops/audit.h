@@ -1,0 +1,17 @@
+/*
+ * audit.h — appending to the audit log what is not a row's change (see audit.c).
+ */
+#ifndef MLOPS_AUDIT_H
+#define MLOPS_AUDIT_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+/*
+ * Appends an event about a table (ENABLE, DISABLE, DROP, ARCHIVE, TRUNCATE) to
+ * the log, with an optional jsonb detail (as new_row); relname NULL: looked up.
+ */
+extern void AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail);
+
+#endif							/* MLOPS_AUDIT_H */
