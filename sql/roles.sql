@@ -182,6 +182,7 @@ CREATE FUNCTION own_trigger() RETURNS trigger LANGUAGE plpgsql AS $f$BEGIN RETUR
 SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit AFTER INSERT ON own_table FOR EACH ROW EXECUTE FUNCTION own_trigger('b')$$);
 SELECT pg_temp.sqlstate($$ALTER TABLE own_table ENABLE ALWAYS TRIGGER mlops_audit$$);
 ALTER TABLE own_table DROP COLUMN b;
+ALTER TABLE own_table ALTER COLUMN a TYPE bigint;                -- rewritten: not audited, and no right on mlops needed
 RESET ROLE;
 SELECT count(*) AS audited FROM mlops.audited_tables WHERE table_name = 'own_table'::regclass;
 DROP TABLE own_table;

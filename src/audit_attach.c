@@ -17,8 +17,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "commands/event_trigger.h"
-#include "nodes/makefuncs.h"
-#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -29,12 +27,29 @@
 #include "mlops/audit_row.h"
 
 /*
- * Logs ENABLE for a table that has the audit row trigger (of function
- * audit_fn), with its ignored columns (the trigger's arguments), as
- * enable_audit's ENABLE rows give them; nothing for a table without it.
+ * Whether a trigger is the audit row trigger: mlops_audit, of
+ * mlops._audit_trigger() (known from the catalog, not by looking the function
+ * up by name, which a role without USAGE on schema mlops may not do).
+ */
+static bool
+IsAuditRowTrigger(Trigger *t)
+{
+	char	   *fn;
+
+	if (strcmp(t->tgname, "mlops_audit") != 0)
+		return false;
+	fn = get_func_name(t->tgfoid);
+	return fn != NULL && strcmp(fn, "_audit_trigger") == 0 &&
+		get_func_namespace(t->tgfoid) == get_namespace_oid("mlops", false);
+}
+
+/*
+ * Logs ENABLE for a table that has the audit row trigger, with its ignored
+ * columns (the trigger's arguments), as enable_audit's ENABLE rows give them;
+ * nothing for a table without it.
  */
 static void
-LogEnabled(Oid relid, Oid audit_fn)
+LogEnabled(Oid relid)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
 	TriggerDesc *trigdesc = rel->trigdesc;
@@ -44,7 +59,7 @@ LogEnabled(Oid relid, Oid audit_fn)
 		Trigger    *t = &trigdesc->triggers[i];
 		StringInfoData detail;
 
-		if (strcmp(t->tgname, "mlops_audit") != 0 || t->tgfoid != audit_fn)
+		if (!IsAuditRowTrigger(t))
 			continue;
 		initStringInfo(&detail);
 		appendStringInfoString(&detail, "{\"ignore_columns\": [");
@@ -73,7 +88,6 @@ audit_attach(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *data;
 	AlterTableStmt *stmt;
-	Oid			audit_fn;
 	ListCell   *lc;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
@@ -86,7 +100,6 @@ audit_attach(PG_FUNCTION_ARGS)
 	stmt = (AlterTableStmt *) data->parsetree;
 	if (stmt->objtype != OBJECT_TABLE)
 		PG_RETURN_VOID();
-	audit_fn = LookupFuncName(list_make2(makeString("mlops"), makeString("_audit_trigger")), 0, NULL, false);
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
@@ -101,7 +114,7 @@ audit_attach(PG_FUNCTION_ARGS)
 			continue;
 		/* locked by the ATTACH, with the tables under it */
 		foreach(t, find_all_inheritors(attached, NoLock, NULL))
-			LogEnabled(lfirst_oid(t), audit_fn);
+			LogEnabled(lfirst_oid(t));
 	}
 	PG_RETURN_VOID();
 }

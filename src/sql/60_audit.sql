@@ -555,9 +555,11 @@ ALTER EVENT TRIGGER mlops_audit_attach ENABLE ALWAYS;
 -- too. The other rewrites (SET LOGGED or UNLOGGED, SET ACCESS METHOD, a column
 -- added with a volatile default) keep the values the table had. Reason bit 4
 -- is PostgreSQL's AT_REWRITE_COLUMN_REWRITE (catalog/event_trigger.h).
+-- SECURITY DEFINER: it fires for every role's tables, and naming mlops's
+-- trigger function takes USAGE on schema mlops.
 CREATE FUNCTION mlops._audit_rewrite() RETURNS event_trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
     tbl oid := pg_event_trigger_table_rewrite_oid();
