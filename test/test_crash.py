@@ -197,6 +197,7 @@ def main(directory):
     check(sleeping(admin, pid), "the transaction's audited update is done, its pg_sleep started")
     os.kill(pid, signal.SIGKILL)
     t.join(30)
+    check(disconnected(admin), "the server restarts every backend after a SIGKILL")
     admin = reconnect(directory)
     check(state(admin) == before, "after the crash: the killed update left no log row")
     check(query(admin, "SELECT ok, first_bad_id FROM mlops.verify_audit()") == [(True, None)],
