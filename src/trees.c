@@ -531,6 +531,8 @@ ObjectiveTransform(const char *objective, TreeTransform *transform)
  * predicts with whole rounds only, and would leave the rest out); dart has a
  * weight_drop per tree. The base_score of a logistic objective is a
  * probability (libxgboost loads another, then fails to write the model out).
+ * num_target is not negative (libxgboost reads it as unsigned: 2^32 - 1
+ * targets, and a multiclass model then fails to write out).
  */
 static void
 ReaderCheckModel(Reader *r)
@@ -538,6 +540,9 @@ ReaderCheckModel(Reader *r)
 	const TreeNode *nodes = (const TreeNode *) r->nodes.v.p;
 	int			outputs = Max(Max(r->num_class, r->num_target), 1);
 	TreeTransform transform;
+
+	if (r->num_target < 0)
+		BadModel(psprintf("num_target %d is negative.", r->num_target));
 
 	if (r->objective != NULL && ObjectiveTransform(r->objective, &transform) && transform == TREE_LOGISTIC &&
 		!(r->base_score > 0.0f && r->base_score < 1.0f))

@@ -230,6 +230,13 @@ for what, d, detail in (
 ):
     refused("broken", d, "XX001", what, detail)
 
+# libxgboost read num_target -1 as 2^32 - 1 targets: a multiclass model then failed to write out (38000)
+multi = xgb.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 2, "nthread": 1},
+                  xgb.DMatrix(X, label=X[:, 0] % 3), 2)
+d = json.loads(multi.save_raw("json"))
+d["learner"]["learner_model_param"]["num_target"] = "-1"
+refused("broken", d, "XX001", "a multiclass model with num_target -1", "num_target")
+
 d = json.loads(binary.save_raw("json"))
 d["learner"]["learner_model_param"]["base_score"] = "2"
 msg = expect_error(conn, "SELECT mlops.import_model('broken', %s, 'xgboost-json', %s, 'classification')", "XX001",
