@@ -101,8 +101,8 @@ SELECT changed_columns, right(new_row ->> 'big', 2) FROM log WHERE id = (SELECT 
 SELECT format('CREATE TABLE wide (%s)', string_agg(format('c%s int DEFAULT %s', i, i), ', '))
   FROM generate_series(1, 1000) i \gexec
 \set ECHO all
-SELECT mlops.enable_audit('wide');
 ALTER TABLE wide DROP COLUMN c500;
+SELECT mlops.enable_audit('wide');
 INSERT INTO wide DEFAULT VALUES;
 SELECT (SELECT count(*) FROM jsonb_object_keys(new_row)) AS keys, new_row -> 'c1000' AS c1000, new_row ? 'c500' AS has_dropped
   FROM log WHERE id = (SELECT max(id) FROM log);
@@ -505,6 +505,27 @@ SELECT mlops.disable_audit('accounts');
 ALTER TABLE accounts ALTER COLUMN balance TYPE int USING 0;
 SELECT mlops.enable_audit('accounts');
 SELECT table_name, op FROM log WHERE id > :before_rewrite ORDER BY id;
+
+-- dropping an audited column takes its values out of every row unlogged, and
+-- a column added back under its name with a volatile default sets them anew:
+-- refused too, for a partitioned table and a cascade's drop (DROP DOMAIN) as
+-- well; an ignored column is dropped (above)
+CREATE DOMAIN cents AS int;
+CREATE TABLE ledger (id int, amount cents, memo text);
+SELECT mlops.enable_audit('ledger', '{memo}');
+INSERT INTO ledger VALUES (1, 100, 'a');
+SELECT max(id) AS before_drop FROM mlops.audit_log \gset
+SELECT pg_temp.sqlstate($$ALTER TABLE ledger DROP COLUMN id, ADD COLUMN id int DEFAULT 7$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE measures DROP COLUMN v$$);
+SELECT pg_temp.sqlstate($$DROP DOMAIN cents CASCADE$$);
+ALTER TABLE ledger DROP COLUMN memo;
+SELECT * FROM ledger;
+-- around disable_audit / enable_audit (both logged) it goes through
+SELECT mlops.disable_audit('ledger');
+DROP DOMAIN cents CASCADE;
+SELECT mlops.enable_audit('ledger');
+SELECT table_name, op FROM log WHERE id > :before_drop ORDER BY id;
+DROP TABLE ledger;
 
 -- a partition detached from an audited table is not audited any more, which is
 -- logged; it keeps no audit trigger (disable_audit has nothing to remove)

@@ -483,8 +483,9 @@ ALTER EVENT TRIGGER mlops_audit_create_trigger ENABLE ALWAYS;
 -- table's and its partitions', are removed); an audited table dropped, as
 -- DROP. The TRUNCATE trigger of a table that is still audited, dropped on its
 -- own, comes back (mlops._audit_keep_truncate). A column dropped from a table
--- that stays, whatever dropped it, leaves its ignored columns. quote_all_identifiers is
--- pinned: the log names a table alike whatever the session says.
+-- that stays, whatever dropped it, leaves its ignored columns if it was one;
+-- an audited column is refused. quote_all_identifiers is pinned: the log
+-- names a table alike whatever the session says.
 CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -517,6 +518,24 @@ BEGIN
     IF disabled THEN
         PERFORM mlops._audit_drop_truncate_leftovers();
     END IF;
+    -- an audited column dropped from a table that stays loses its values in
+    -- every row unlogged (and one added back under its name, with a volatile
+    -- default, sets them anew): refused, as converting them is (_audit_rewrite)
+    SELECT c.objid::regclass AS tbl, c.address_names[3] AS col INTO obj
+      FROM pg_event_trigger_dropped_objects() c
+      JOIN pg_trigger t ON t.tgrelid = c.objid AND t.tgname = 'mlops_audit' AND t.tgfoid = 'mlops._audit_trigger'::regproc
+     WHERE c.object_type = 'table column'
+       AND c.address_names[3] <> ALL (mlops._audit_ignored_columns(t.oid))
+       AND NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                        WHERE d.objid = c.objid AND d.object_type IN ('table', 'foreign table'))
+     ORDER BY t.tgparentid <> 0, c.objid
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot drop column "%" of audited table %', obj.col, obj.tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Dropping an audited column removes its values from every row without logging the change.',
+                  HINT = 'Stop auditing the table around the change: mlops.disable_audit() and mlops.enable_audit() are logged.';
+    END IF;
     -- columns dropped from tables that stay: the ignored columns forget them
     FOR obj IN SELECT DISTINCT c.objid::regclass AS tbl FROM pg_event_trigger_dropped_objects() c
                 WHERE c.object_type = 'table column'
@@ -527,7 +546,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_drop() IS
-    'internal event trigger: logs audit triggers dropped (DISABLE) and audited tables dropped (DROP)';
+    'internal event trigger: logs audit triggers dropped (DISABLE) and audited tables dropped (DROP), refuses dropping an audited column';
 CREATE EVENT TRIGGER mlops_audit_drop ON sql_drop
     EXECUTE FUNCTION mlops._audit_drop();
 ALTER EVENT TRIGGER mlops_audit_drop ENABLE ALWAYS;
