@@ -526,6 +526,26 @@ DROP DOMAIN cents CASCADE;
 SELECT mlops.enable_audit('ledger');
 SELECT table_name, op FROM log WHERE id > :before_drop ORDER BY id;
 DROP TABLE ledger;
+-- so is a drop that takes values from inside an audited column: an attribute
+-- of its composite type (through an array or a domain too), or a column of
+-- the table whose row type it is; unless only ignored columns hold them
+CREATE TYPE point3 AS (x int, y int, z int);
+CREATE DOMAIN point3_d AS point3;
+CREATE TABLE point_rows (x int, y int);
+CREATE TABLE shapes (id int, corners point3[], centre point3_d, tag point3, origin point_rows);
+INSERT INTO shapes VALUES (1, ARRAY[ROW(1, 2, 3)::point3], ROW(4, 5, 6), ROW(7, 8, 9), ROW(0, 0));
+SELECT mlops.enable_audit('shapes', '{tag}');
+SELECT pg_temp.sqlstate($$ALTER TYPE point3 DROP ATTRIBUTE z$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE point_rows DROP COLUMN y$$);
+SELECT mlops.enable_audit('shapes', '{corners,tag,origin}');
+SELECT pg_temp.sqlstate($$ALTER TYPE point3 DROP ATTRIBUTE z$$);
+SELECT mlops.enable_audit('shapes', '{corners,centre,tag,origin}');
+ALTER TYPE point3 DROP ATTRIBUTE z;
+ALTER TABLE point_rows DROP COLUMN y;
+SELECT * FROM shapes;
+DROP TABLE shapes, point_rows;
+DROP DOMAIN point3_d;
+DROP TYPE point3;
 
 -- a partition detached from an audited table is not audited any more, which is
 -- logged; it keeps no audit trigger (disable_audit has nothing to remove)

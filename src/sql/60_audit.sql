@@ -478,6 +478,48 @@ CREATE EVENT TRIGGER mlops_audit_create_trigger ON ddl_command_start
     EXECUTE FUNCTION mlops._audit_create_trigger();
 ALTER EVENT TRIGGER mlops_audit_create_trigger ENABLE ALWAYS;
 
+-- In a sql_drop event trigger: the audited columns (of tables that stay, but
+-- ignored ones) whose values the command took something from, each with the
+-- column dropped (dropped, of relation rel): that column itself, or a column
+-- whose type holds rows of rel — a composite type that lost an attribute
+-- (ALTER TYPE ... DROP ATTRIBUTE), or a table whose row type is used as a
+-- column type — at any depth (arrays, domains, ranges, composites). The
+-- audited table the command named comes first.
+CREATE FUNCTION mlops._audit_dropped_values(OUT rel regclass, OUT dropped text, OUT tbl regclass, OUT col text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+    WITH RECURSIVE lost AS (
+        SELECT c.objid AS rel, c.address_names[3] AS dropped
+          FROM pg_event_trigger_dropped_objects() c
+         WHERE c.object_type IN ('table column', 'composite type column')
+           AND NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.objid AND d.objsubid = 0)),
+    -- (part, whole): a value of type whole holds values of type part
+    holds(part, whole) AS (
+        SELECT typelem, oid FROM pg_type WHERE typsubscript = 'array_subscript_handler'::regproc
+        UNION ALL SELECT typbasetype, oid FROM pg_type WHERE typtype = 'd'
+        UNION ALL SELECT rngsubtype, rngtypid FROM pg_range
+        UNION ALL SELECT rngtypid, rngmultitypid FROM pg_range
+        UNION ALL SELECT a.atttypid, r.reltype FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid
+                   WHERE a.attnum > 0 AND NOT a.attisdropped AND r.reltype <> 0),
+    holding(rel, dropped, type) AS (
+        SELECT l.rel, l.dropped, r.reltype FROM lost l JOIN pg_class r ON r.oid = l.rel WHERE r.reltype <> 0
+        UNION SELECT h.rel, h.dropped, w.whole FROM holding h JOIN holds w ON w.part = h.type),
+    affected(rel, dropped, tbl, col) AS (
+        SELECT l.rel, l.dropped, l.rel, l.dropped FROM lost l
+        UNION ALL SELECT h.rel, h.dropped, a.attrelid, a.attname::text
+          FROM holding h JOIN pg_attribute a ON a.atttypid = h.type AND a.attnum > 0 AND NOT a.attisdropped)
+    SELECT x.rel::regclass, x.dropped, x.tbl::regclass, x.col
+      FROM affected x
+      JOIN pg_trigger t ON t.tgrelid = x.tbl AND t.tgname = 'mlops_audit' AND t.tgfoid = 'mlops._audit_trigger'::regproc
+     WHERE x.col <> ALL (mlops._audit_ignored_columns(t.oid))
+     ORDER BY x.tbl = x.rel DESC, t.tgparentid <> 0, x.tbl, x.col
+$$;
+COMMENT ON FUNCTION mlops._audit_dropped_values() IS
+    'internal (sql_drop): the audited columns whose values the dropping of columns takes away, directly or through a type that holds them';
+
 -- After a DROP: an audit trigger dropped, by disable_audit() or directly, is
 -- logged as DISABLE of its table (and the TRUNCATE triggers it leaves, the
 -- table's and its partitions', are removed); an audited table dropped, as
@@ -518,22 +560,20 @@ BEGIN
     IF disabled THEN
         PERFORM mlops._audit_drop_truncate_leftovers();
     END IF;
-    -- an audited column dropped from a table that stays loses its values in
-    -- every row unlogged (and one added back under its name, with a volatile
-    -- default, sets them anew): refused, as converting them is (_audit_rewrite)
-    SELECT c.objid::regclass AS tbl, c.address_names[3] AS col INTO obj
-      FROM pg_event_trigger_dropped_objects() c
-      JOIN pg_trigger t ON t.tgrelid = c.objid AND t.tgname = 'mlops_audit' AND t.tgfoid = 'mlops._audit_trigger'::regproc
-     WHERE c.object_type = 'table column'
-       AND c.address_names[3] <> ALL (mlops._audit_ignored_columns(t.oid))
-       AND NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
-                        WHERE d.objid = c.objid AND d.object_type IN ('table', 'foreign table'))
-     ORDER BY t.tgparentid <> 0, c.objid
-     LIMIT 1;
-    IF FOUND THEN
+    -- an audited column that a drop takes values from loses them in every row
+    -- unlogged (and one added back under its name, with a volatile default,
+    -- sets them anew): refused, as converting them is (_audit_rewrite)
+    SELECT * INTO obj FROM mlops._audit_dropped_values() LIMIT 1;
+    IF FOUND AND obj.tbl = obj.rel AND obj.col = obj.dropped THEN
         RAISE EXCEPTION 'cannot drop column "%" of audited table %', obj.col, obj.tbl
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'Dropping an audited column removes its values from every row without logging the change.',
+                  HINT = 'Stop auditing the table around the change: mlops.disable_audit() and mlops.enable_audit() are logged.';
+    ELSIF FOUND THEN
+        RAISE EXCEPTION 'cannot drop column "%" of %', obj.dropped, obj.rel
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Column "%s" of audited table %s holds its values, which would leave every row without logging the change.',
+                                             obj.col, obj.tbl),
                   HINT = 'Stop auditing the table around the change: mlops.disable_audit() and mlops.enable_audit() are logged.';
     END IF;
     -- columns dropped from tables that stay: the ignored columns forget them
