@@ -526,7 +526,8 @@ COMMENT ON FUNCTION mlops._audit_dropped_values() IS
 -- DROP. The TRUNCATE trigger of a table that is still audited, dropped on its
 -- own, comes back (mlops._audit_keep_truncate). A column dropped from a table
 -- that stays, whatever dropped it, leaves its ignored columns if it was one;
--- an audited column is refused. quote_all_identifiers is pinned: the log
+-- dropping an audited column, or what its values hold (an attribute of its
+-- composite type), is refused. quote_all_identifiers is pinned: the log
 -- names a table alike whatever the session says.
 CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -535,6 +536,7 @@ CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
 AS $$
 DECLARE
     obj record;
+    lost record;
     disabled boolean := false;
 BEGIN
     IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
@@ -563,18 +565,21 @@ BEGIN
     -- an audited column that a drop takes values from loses them in every row
     -- unlogged (and one added back under its name, with a volatile default,
     -- sets them anew): refused, as converting them is (_audit_rewrite)
-    SELECT * INTO obj FROM mlops._audit_dropped_values() LIMIT 1;
-    IF FOUND AND obj.tbl = obj.rel AND obj.col = obj.dropped THEN
-        RAISE EXCEPTION 'cannot drop column "%" of audited table %', obj.col, obj.tbl
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'Dropping an audited column removes its values from every row without logging the change.',
-                  HINT = 'Stop auditing the table around the change: mlops.disable_audit() and mlops.enable_audit() are logged.';
-    ELSIF FOUND THEN
-        RAISE EXCEPTION 'cannot drop column "%" of %', obj.dropped, obj.rel
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = pg_catalog.format('Column "%s" of audited table %s holds its values, which would leave every row without logging the change.',
-                                             obj.col, obj.tbl),
-                  HINT = 'Stop auditing the table around the change: mlops.disable_audit() and mlops.enable_audit() are logged.';
+    IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() c
+                WHERE c.object_type IN ('table column', 'composite type column')) THEN
+        SELECT * INTO lost FROM mlops._audit_dropped_values() LIMIT 1;
+        IF FOUND AND lost.tbl = lost.rel AND lost.col = lost.dropped THEN
+            RAISE EXCEPTION 'cannot drop column "%" of audited table %', lost.col, lost.tbl
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Dropping an audited column removes its values from every row without logging the change.',
+                      HINT = 'Stop auditing the table around the change: mlops.disable_audit() and mlops.enable_audit() are logged.';
+        ELSIF FOUND THEN
+            RAISE EXCEPTION 'cannot drop column "%" of %', lost.dropped, lost.rel
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = pg_catalog.format('Column "%s" of audited table %s holds its values, which would leave every row without logging the change.',
+                                                 lost.col, lost.tbl),
+                      HINT = 'Stop auditing the table around the change: mlops.disable_audit() and mlops.enable_audit() are logged.';
+        END IF;
     END IF;
     -- columns dropped from tables that stay: the ignored columns forget them
     FOR obj IN SELECT DISTINCT c.objid::regclass AS tbl FROM pg_event_trigger_dropped_objects() c
