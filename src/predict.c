@@ -716,7 +716,7 @@ Explain(CallSite *cs, ScoringModel *m)
 			if (m->kind == SCORING_TREES)
 				TreeModelMargins(m->trees, cs->xf, cs->out);
 			else
-				XgbPredictDense(m->booster, cs->xf, 1, m->ninputs, XGB_PREDICT_MARGIN, cs->out, m->noutputs);
+				ScoringBoosterPredict(m, cs->xf, XGB_PREDICT_MARGIN, cs->out, m->noutputs);
 			for (int o = 1; o < m->noutputs; o++)
 				if (cs->out[o] > cs->out[group])
 					group = o;
@@ -724,8 +724,7 @@ Explain(CallSite *cs, ScoringModel *m)
 		if (compiled)
 			TreeModelContributions(m->trees, cs->xf, cs->out);
 		else
-			XgbPredictDense(m->booster, cs->xf, 1, m->ninputs, XGB_PREDICT_CONTRIBS,
-							cs->out, (size_t) width * m->noutputs);
+			ScoringBoosterPredict(m, cs->xf, XGB_PREDICT_CONTRIBS, cs->out, (size_t) width * m->noutputs);
 		for (int i = 0; i < m->ninputs; i++)
 			contrib[i] = cs->out[group * width + i];
 		bias = cs->out[group * width + m->ninputs];

@@ -92,6 +92,34 @@ ScoringLinearMargins(const ScoringModel *m, const double *x, double *margins)
 }
 
 /*
+ * libxgboost's prediction of `kind` for the row xf of model m, whose compiled
+ * trees do not score it (nor explain it, for contributions), into out.
+ * XGBoost's DMatrix refuses an infinite value (as float8 beyond float32's
+ * range is once in float32): a tree booster's value or margin of such a row is
+ * its in-place prediction, which Python's inplace_predict and the compiled
+ * trees give too; XGBoost has no other (gblinear, contributions): 22003.
+ */
+void
+ScoringBoosterPredict(const ScoringModel *m, const float *xf, XgbPredictKind kind, float *out, size_t out_len)
+{
+	int			inf = 0;
+
+	while (inf < m->ninputs && !isinf(xf[inf]))
+		inf++;
+	if (inf == m->ninputs)
+		XgbPredictDense(m->booster, xf, 1, m->ninputs, kind, out, out_len);
+	else if (m->trees != NULL && kind != XGB_PREDICT_CONTRIBS)
+		XgbPredictInPlace(m->booster, xf, 1, m->ninputs, kind, out, out_len);
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("input \"%s\" of model \"%s\" is infinite in float32", m->inputs[inf].name, m->name),
+				 errdetail("XGBoost computes this %s only from a DMatrix, which refuses infinite values "
+						   "(a float8 beyond float32's range is one).",
+						   kind == XGB_PREDICT_CONTRIBS ? "explanation" : "prediction")));
+}
+
+/*
  * Scores the input vector x (the model's encoding, NaN = missing; imputed in
  * place for linear models): for classification the class probabilities
  * (nclasses of them), for regression the prediction (one), into out. xf
@@ -119,9 +147,8 @@ ScoreVector(ScoringModel *m, double *x, float *xf, float *margins, double *out)
 			TreeModelTransform(m->trees, margins);
 	}
 	else
-		XgbPredictDense(m->booster, xf, 1, m->ninputs,
-						m->classification ? XGB_PREDICT_MARGIN : XGB_PREDICT_VALUE,
-						margins, m->noutputs);
+		ScoringBoosterPredict(m, xf, m->classification ? XGB_PREDICT_MARGIN : XGB_PREDICT_VALUE,
+							  margins, m->noutputs);
 
 	if (!m->classification)
 		out[0] = margins[0];

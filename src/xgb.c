@@ -300,16 +300,17 @@ XgbFeatureScores(BoosterHandle booster, const char *importance_type, const char 
 /* ---- prediction --------------------------------------------------------- */
 
 /*
- * XGBoost's prediction of `kind` on dmat, copied into out (before any other
- * libxgboost call can overwrite its thread-local result) when it has out_len
- * values; *n gets the number it has. Returns XGBoost's return code and raises
- * nothing: callers run it with signals blocked.
+ * XGBoost's prediction of `kind` on dmat, or in place on the dense matrix of
+ * array interface `dense` when it is not NULL, copied into out (before any
+ * other libxgboost call can overwrite its thread-local result) when it has
+ * out_len values; *n gets the number it has. Returns XGBoost's return code and
+ * raises nothing: callers run it with signals blocked.
  */
 static int
-PredictInto(BoosterHandle booster, DMatrixHandle dmat, XgbPredictKind kind, float *out, size_t out_len,
-			size_t *n)
+PredictInto(BoosterHandle booster, DMatrixHandle dmat, const char *dense, XgbPredictKind kind, float *out,
+			size_t out_len, size_t *n)
 {
-	char		config[160];
+	char		config[200];
 	const bst_ulong *shape;
 	bst_ulong	dim;
 	const float *result;
@@ -317,8 +318,11 @@ PredictInto(BoosterHandle booster, DMatrixHandle dmat, XgbPredictKind kind, floa
 
 	snprintf(config, sizeof(config),
 			 "{\"type\": %d, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
-			 "\"strict_shape\": false}", (int) kind);
-	rc = XGBoosterPredictFromDMatrix(booster, dmat, config, &shape, &dim, &result);
+			 "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}", (int) kind);
+	if (dense)
+		rc = XGBoosterPredictFromDense(booster, dense, config, NULL, &shape, &dim, &result);
+	else
+		rc = XGBoosterPredictFromDMatrix(booster, dmat, config, &shape, &dim, &result);
 	*n = 1;
 	if (rc == 0)
 	{
@@ -360,7 +364,7 @@ XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int ncol,
 		XgbSignalsOn(&saved);
 		XgbCheck(rc, "create a matrix");
 	}
-	rc = PredictInto(booster, dmat, kind, out, out_len, &n);
+	rc = PredictInto(booster, dmat, NULL, kind, out, out_len, &n);
 	XGDMatrixFree(dmat);
 	XgbSignalsOn(&saved);
 	PredictCheck(rc, n, out_len);
@@ -376,6 +380,28 @@ XgbPredictMatrix(BoosterHandle booster, DMatrixHandle dmat, XgbPredictKind kind,
 	size_t		n = 0;
 	int			rc;
 
-	XGB_BLOCKED(rc, PredictInto(booster, dmat, kind, out, out_len, &n));
+	XGB_BLOCKED(rc, PredictInto(booster, dmat, NULL, kind, out, out_len, &n));
+	PredictCheck(rc, n, out_len);
+}
+
+/*
+ * XGBoost's in-place prediction (Booster.inplace_predict) of `kind` (a value
+ * or a margin) on a dense float32 matrix, into out. A DMatrix refuses an
+ * infinite value, which the in-place prediction of a tree booster scores (as
+ * the compiled trees do); gblinear has none.
+ */
+void
+XgbPredictInPlace(BoosterHandle booster, const float *x, int nrow, int ncol,
+				  XgbPredictKind kind, float *out, size_t out_len)
+{
+	char		dense[160];
+	size_t		n = 0;
+	int			rc;
+
+	Assert(kind != XGB_PREDICT_CONTRIBS);
+	snprintf(dense, sizeof(dense),
+			 "{\"data\": [%zu, true], \"shape\": [%d, %d], \"typestr\": \"<f4\", \"version\": 3}",
+			 (size_t) (uintptr_t) x, nrow, ncol);
+	XGB_BLOCKED(rc, PredictInto(booster, NULL, dense, kind, out, out_len, &n));
 	PredictCheck(rc, n, out_len);
 }

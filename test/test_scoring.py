@@ -111,6 +111,7 @@ for base in (0.5, 0.2):
     lab = np.array(scores("mlops.predict('{m}', {a})", name)[:2000])
     check(np.allclose(pr[:, 1], 1 / (1 + np.exp(-m)), rtol=1e-6, atol=1e-7) and np.array_equal(lab, (m > 0).astype(float)),
           f"binary:logitraw base_score {base}: P(class 1) = sigmoid of XGBoost's margin, labels its sign")
+fallback = {}
 for obj, params in [("count:poisson", {"max_depth": 4}), ("reg:gamma", {"max_depth": 3}),
                     ("reg:squarederror", {"booster": "gblinear"})]:
     label = np.abs(y_reg) + 0.1
@@ -118,6 +119,7 @@ for obj, params in [("count:poisson", {"max_depth": 4}), ("reg:gamma", {"max_dep
         xgb.train({"objective": obj, "nthread": 1, **params}, xgb.DMatrix(X[:2000], label=label[:2000]), 20)
     name = "fallback_" + obj.replace(":", "_") + params.get("booster", "")
     imp(name, b, "regression")
+    fallback[name] = b
     ours = np.array(scores("mlops.predict('{m}', {a})", name)[:2000])
     check(close(list(ours), list(b.predict(xgb.DMatrix(small)).astype(float)), rel=1e-5, abs_=1e-6),
           f"{obj} {params.get('booster', 'gbtree')}: libxgboost fallback agrees with Python XGBoost")
@@ -202,6 +204,26 @@ for name, model in [("bin", binm), ("multi", multi), ("dart", dart), ("dart_mult
         ok_add &= abs(sum(c) + e["bias"] - m) <= 1e-4 * max(1.0, abs(m))
     check(ok_eq, f"explain {name}: contributions equal XGBoost's pred_contribs on {E} rows")
     check(ok_add, f"explain {name}: bias + Σ contributions = margin on every row")
+
+# --- infinite inputs (and float8 beyond float32, infinite once in float32): XGBoost's DMatrix
+# refuses them, its in-place prediction scores them as the compiled trees do; so do the models
+# libxgboost scores (they failed with 38000); gblinear, which XGBoost cannot score so, refuses (22003)
+inf_rows = X[:4].astype(np.float64)
+inf_rows[0, 0], inf_rows[1, 1], inf_rows[2, 2], inf_rows[3, :] = np.inf, -np.inf, 1e39, -1e300
+for name, model in [("reg", reg), ("fallback_count_poisson", fallback["fallback_count_poisson"]), ("dart", dart),
+                    ("tweedie", tweedie)]:
+    ours = np.array([query(conn, "SELECT mlops.predict(%s, %s::float8[])", (name, r))[0][0] for r in sql_rows(inf_rows)])
+    check(np.array_equal(ours.astype(np.float32), model.inplace_predict(inf_rows)),
+          f"{name}: infinite inputs scored as XGBoost's inplace_predict scores them")
+ours = np.array([query(conn, "SELECT mlops.predict_proba('dart_multi', %s::float8[])", (r,))[0][0] for r in sql_rows(inf_rows)])
+e = query(conn, "SELECT mlops.explain('dart_multi', %s::float8[])", (sql_rows(inf_rows)[0],))[0][0]
+check(np.array_equal(ours.astype(np.float32), dart_multi.inplace_predict(inf_rows)) and
+      e["class"] == int(np.argmax(dart_multi.inplace_predict(inf_rows[:1], predict_type="margin")[0])),
+      "dart multiclass: infinite inputs give inplace_predict's probabilities, explain's class its argmax")
+for fn in ("predict", "explain"):
+    msg = expect_error(conn, f"SELECT mlops.{fn}('fallback_reg_squarederrorgblinear', %s::float8[])", "22003",
+                       (sql_rows(inf_rows)[2],))
+    check(msg is not None and '"f2"' in msg, f"gblinear: {fn} of an infinite input is 22003, naming the input")
 
 # --- export: Python loads the exported JSON and predicts identically --------------------------
 for name, model in [("reg", reg), ("multi", multi)]:

@@ -27,6 +27,14 @@
  */
 extern void ScoreVector(ScoringModel *m, double *x, float *xf, float *margins, double *out);
 
+/*
+ * libxgboost's prediction of `kind` (out_len floats) for one row of a model
+ * the compiled trees do not score: through a DMatrix, or in place for a row
+ * with an infinity (22003 when XGBoost cannot predict it so).
+ */
+extern void ScoringBoosterPredict(const ScoringModel *m, const float *xf, XgbPredictKind kind, float *out,
+								  size_t out_len);
+
 /* The class label of probabilities: the greater label above 0.5 for binary, else argmax. */
 extern double ScoringClassLabel(const ScoringModel *m, const double *proba);
 

@@ -119,6 +119,14 @@ extern void XgbPredictDense(BoosterHandle booster, const float *x, int nrow, int
 							XgbPredictKind kind, float *out, size_t out_len);
 
 /*
+ * The same, value or margin, predicted in place (Booster.inplace_predict):
+ * for the rows a DMatrix refuses (an infinite value), which a tree booster
+ * scores so; not for gblinear, which has no in-place prediction.
+ */
+extern void XgbPredictInPlace(BoosterHandle booster, const float *x, int nrow, int ncol,
+							  XgbPredictKind kind, float *out, size_t out_len);
+
+/*
  * Prediction on a matrix XGBoost already holds, copied into `out` as
  * XgbPredictDense does. On the matrices a booster was trained and evaluated
  * on it costs nothing: XGBoost keeps its predictions of them.
