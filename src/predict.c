@@ -639,7 +639,7 @@ PredictOne(CallSite *cs, ScoringModel *m)
 	if (m->classification && m->nclasses > 2)
 		buf = palloc(m->nclasses * sizeof(double));
 	ScoreVector(m, cs->x, cs->xf, cs->out, buf);
-	return m->classification ? ScoringClassLabel(m, buf) : buf[0];
+	return m->classification ? m->classes[ScoringClassIndex(m, buf)] : buf[0];
 }
 
 /* predict_proba: the class probabilities as a float8[]. */
@@ -683,15 +683,20 @@ Explain(CallSite *cs, ScoringModel *m)
 	double		bias;
 	int			group = 0;
 
+	/* the class predict returns (margins within exp's rounding tie: the first, not the greater margin's) */
+	if (m->classification && m->noutputs > 1)
+	{
+		double	   *proba = palloc(m->nclasses * sizeof(double));
+
+		ScoreVector(m, cs->x, cs->xf, cs->out, proba);
+		group = ScoringClassIndex(m, proba);
+	}
 	if (m->kind == SCORING_LINEAR)
 	{
 		double	   *margins = palloc(m->noutputs * sizeof(double));
 
 		ScoringImputeLinear(m, cs->x);
 		ScoringLinearMargins(m, cs->x, margins);
-		for (int o = 1; o < m->noutputs; o++)
-			if (margins[o] > margins[group])
-				group = o;
 		for (int t = 0; t < m->nterms; t++)
 		{
 			double		v = cs->x[m->term_input[t]];
@@ -711,16 +716,6 @@ Explain(CallSite *cs, ScoringModel *m)
 
 		for (int i = 0; i < m->ninputs; i++)
 			cs->xf[i] = (float) cs->x[i];
-		if (m->noutputs > 1)
-		{
-			if (m->kind == SCORING_TREES)
-				TreeModelMargins(m->trees, cs->xf, cs->out);
-			else
-				ScoringBoosterPredict(m, cs->xf, XGB_PREDICT_MARGIN, cs->out, m->noutputs);
-			for (int o = 1; o < m->noutputs; o++)
-				if (cs->out[o] > cs->out[group])
-					group = o;
-		}
 		if (compiled)
 			TreeModelContributions(m->trees, cs->xf, cs->out);
 		else

@@ -167,18 +167,22 @@ ScoreVector(ScoringModel *m, double *x, float *xf, float *margins, double *out)
 	}
 }
 
-/* The class label of probabilities: the greater label above 0.5 for binary, else argmax. */
-double
-ScoringClassLabel(const ScoringModel *m, const double *proba)
+/*
+ * The index of the class probabilities predict: classes[1] when its
+ * probability is above 0.5 for binary, else the most probable (the first on
+ * ties, as numpy's argmax in XGBClassifier.predict).
+ */
+int
+ScoringClassIndex(const ScoringModel *m, const double *proba)
 {
 	int			best = 0;
 
 	if (m->nclasses == 2)
-		return m->classes[proba[1] > 0.5 ? 1 : 0];
+		return proba[1] > 0.5 ? 1 : 0;
 	for (int c = 1; c < m->nclasses; c++)
 		if (proba[c] > proba[best])
 			best = c;
-	return m->classes[best];
+	return best;
 }
 
 /* Softmax of n margins in place; returns their log-sum-exp. */

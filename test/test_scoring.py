@@ -205,6 +205,27 @@ for name, model in [("bin", binm), ("multi", multi), ("dart", dart), ("dart_mult
     check(ok_eq, f"explain {name}: contributions equal XGBoost's pred_contribs on {E} rows")
     check(ok_add, f"explain {name}: bias + Σ contributions = margin on every row")
 
+# explain's class is the class predict returns, also when two classes' margins differ by less than
+# float32's exp can tell (their probabilities tie: the first is predicted, as XGBClassifier's argmax
+# does; explain took the greater margin's)
+for k in (3, 2):
+    b = xgb.train({"objective": "multi:softprob", "num_class": k, "max_depth": 2, "base_score": 0, "nthread": 1},
+                  xgb.DMatrix(X[:300], label=y_multi[:300] % k), 1)
+    j = json.loads(bytes(b.save_raw("json")))
+    gb = j["learner"]["gradient_booster"]["model"]
+    leaf = [np.float32(0.1), np.nextafter(np.float32(0.1), np.float32(1)), np.float32(-1)]
+    for t in gb["trees"]:
+        v = float(leaf[gb["tree_info"][t["id"]]])
+        t["base_weights"] = [v] * len(t["base_weights"])
+        t["split_conditions"] = [v if l == -1 else c for c, l in zip(t["split_conditions"], t["left_children"])]
+    b = xgb.Booster(model_file=bytearray(json.dumps(j).encode()))
+    pr = b.predict(xgb.DMatrix(X[:1]))
+    query(conn, "SELECT mlops.import_model(%s, %s, 'xgboost-json', %s, 'classification')",
+          (f"tied{k}", psycopg2.Binary(json.dumps(j).encode()), names))
+    lab, e = query(conn, "SELECT mlops.predict(%s, f), mlops.explain(%s, f) FROM data WHERE id = 0", (f"tied{k}", f"tied{k}"))[0]
+    check(pr[0, 0] == pr[0, 1] and lab == 0 and e["class"] == 0,
+          f"{k} classes, margins 0.1 and 0.1 + 1 ulp (tied probabilities): predict and explain both give class 0")
+
 # --- infinite inputs (and float8 beyond float32, infinite once in float32): XGBoost's DMatrix
 # refuses them, its in-place prediction scores them as the compiled trees do; so do the models
 # libxgboost scores (they failed with 38000); gblinear, which XGBoost cannot score so, refuses (22003)
