@@ -63,6 +63,17 @@ SELECT version FROM mlops.train('cat_linear', 'SELECT region, a, value FROM pts 
 SELECT r.params->>'tree_method' AS tree_method, r.params->>'booster' AS booster
   FROM mlops.runs r WHERE r.experiment = 'cat_linear';
 
+-- char(n): trailing spaces are no part of the value (as in its cast to text), in training as in
+-- scoring, so a model trained on a char(n) column scores its rows as on text (its categories
+-- kept the padding, which scoring drops: every row was an unseen category, i.e. missing)
+CREATE TABLE pts_char AS SELECT id, region::char(8) AS region, a, value FROM pts;
+SELECT version FROM mlops.train('cat_char', 'SELECT region, a, value FROM pts_char ORDER BY id', 'value',
+                                hyperparams => '{"n_estimators": 3}', test_fraction => 0);
+SELECT v.spec->'inputs'->0->'categories' AS categories
+  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'cat_char';
+SELECT count(*) FILTER (WHERE mlops.predict('cat_char', ch) = mlops.predict('cat', t)) AS scored_as_text, count(*)
+  FROM pts_char ch JOIN pts t USING (id);
+
 -- import_model reads the stored UBJ (categorical splits) with mlops's own reader
 -- before libxgboost: it imports and scores the same; truncated, it is refused
 SELECT mlops.import_model('cat_copy', v.artifact, 'xgboost-ubj', '{region,a}', 'regression') AS version

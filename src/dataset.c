@@ -404,7 +404,18 @@ DecodeRow(Dataset *ds, TupleTableSlot *slot)
 				RefuseInfinite(ds, j, num[j]);
 		}
 		else if (!null)
+		{
 			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[att[j]]);
+			if (inputs[j].type == BPCHAROID)
+			{
+				/* char(n)'s padding is no part of its value: as its cast to text, and scoring, drop it */
+				char	   *end = row->text[j] + strlen(row->text[j]);
+
+				while (end > row->text[j] && end[-1] == ' ')
+					end--;
+				*end = '\0';
+			}
+		}
 		nulls[j] = null;
 	}
 }
