@@ -94,10 +94,11 @@ ScoringLinearMargins(const ScoringModel *m, const double *x, double *margins)
 /*
  * libxgboost's prediction of `kind` for the row xf of model m, whose compiled
  * trees do not score it (nor explain it, for contributions), into out.
- * XGBoost's DMatrix refuses an infinite value (as float8 beyond float32's
- * range is once in float32): a tree booster's value or margin of such a row is
- * its in-place prediction, which Python's inplace_predict and the compiled
- * trees give too; XGBoost has no other (gblinear, contributions): 22003.
+ * XGBoost's DMatrix refuses an infinite value (a float8 beyond float32's
+ * range becomes one): a tree booster's value or margin of such a row is its
+ * in-place prediction, which Python's inplace_predict and the compiled trees
+ * give too; XGBoost has no other prediction of it (gblinear, contributions):
+ * 22003.
  */
 void
 ScoringBoosterPredict(const ScoringModel *m, const float *xf, XgbPredictKind kind, float *out, size_t out_len)

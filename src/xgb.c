@@ -316,6 +316,7 @@ PredictInto(BoosterHandle booster, DMatrixHandle dmat, const char *dense, XgbPre
 	const float *result;
 	int			rc;
 
+	/* missing and cache_id are for the in-place call; a DMatrix's prediction ignores them */
 	snprintf(config, sizeof(config),
 			 "{\"type\": %d, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
 			 "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}", (int) kind);
