@@ -118,6 +118,11 @@ SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[x1
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) FROM (
     SELECT mlops.linear_stats(y, ARRAY[x1, 1e150, x2]) FROM obs WHERE id % 3 = 0
     UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1, 1e150, x2]) FROM obs WHERE id % 3 > 0) v(s)$$);
+-- a column whose mean is near the float8 range (here 2e154) is fitted: the
+-- condition number of X'X, which n·mean² takes beyond float8, is Infinity
+-- rather than an internal error of the eigensolver
+SELECT round((f->'coef'->>1)::numeric, 2) AS x2_coef, f->'condition_number' AS condition_number
+  FROM (SELECT mlops.linear_fit(mlops.linear_stats(y, ARRAY[2e154 * (1 + 1e-6 * x1), x2, cos(id)])) AS f FROM obs) v;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;

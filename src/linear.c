@@ -258,6 +258,36 @@ CheckFinite(const LinearState *s, char **terms)
 }
 
 /*
+ * The condition number of X'X with the intercept column, as MADlib reports
+ * it. X'X = M + n·μμ' (μ = (1, means)) is built divided by 4^e, e the binary
+ * exponent of the largest mean: the eigenvalues' ratio is the same, and n·μμ'
+ * stays finite when the means are near the float8 range (a column of values
+ * around 1e155 made it infinite, and the eigensolver fail).
+ */
+static double
+ConditionNumber(const LinearState *s)
+{
+	int			d = s->k + 1;
+	double	   *g = palloc_extended(sizeof(double) * d * d, MCXT_ALLOC_HUGE);
+	double	   *mu = palloc(sizeof(double) * d);
+	double		biggest = 1.0;
+	double	   *w;
+	int			e;
+
+	for (int i = 0; i < s->k; i++)
+		biggest = Max(biggest, fabs(s->mean[i]));
+	e = ilogb(biggest);
+	mu[0] = ldexp(1.0, -e);
+	for (int i = 1; i < d; i++)
+		mu[i] = ldexp(s->mean[i - 1], -e);
+	for (int i = 0; i < d; i++)
+		for (int j = i; j < d; j++)
+			g[i * d + j] = (i == 0 ? 0.0 : ldexp(s->m[(i - 1) * d + (j - 1)], -2 * e)) + s->n * mu[i] * mu[j];
+	w = SymmetricEigen(g, d, NULL);
+	return w[0] > 0 ? w[d - 1] / w[0] : INFINITY;
+}
+
+/*
  * Solves for the coefficients: OLS (alpha 0, with statistics) or ridge (alpha
  * > 0, intercept not penalised), on the centred system, scaled to a unit
  * diagonal for the Cholesky factorisation.
@@ -334,8 +364,6 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms)
 		double		df = s->n - k - 1;
 		double		sigma2 = Max(sse, 0.0) / df;
 		double		var_intercept = 1.0 / s->n;
-		double	   *g = palloc_extended(sizeof(double) * d * d, MCXT_ALLOC_HUGE);
-		double	   *w;
 
 		fit->has_stats = true;
 		fit->std_err = palloc(sizeof(double) * d);
@@ -367,21 +395,7 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms)
 		}
 		fit->r2 = syy > 0 ? 1.0 - sse / syy : NAN;
 		fit->adj_r2 = df > 0 ? 1.0 - (1.0 - fit->r2) * (s->n - 1) / df : NAN;
-
-		/* condition number of X'X with the intercept column, as MADlib reports it */
-		for (int i = 0; i < d; i++)
-			for (int j = i; j < d; j++)
-			{
-				double		v;
-
-				if (i == 0)
-					v = s->n * (j == 0 ? 1.0 : s->mean[j - 1]);
-				else
-					v = s->m[(i - 1) * d + (j - 1)] + s->n * s->mean[i - 1] * s->mean[j - 1];
-				g[i * d + j] = v;
-			}
-		w = SymmetricEigen(g, d, NULL);
-		fit->condition_number = w[0] > 0 ? w[d - 1] / w[0] : INFINITY;
+		fit->condition_number = ConditionNumber(s);
 	}
 	return fit;
 }
