@@ -108,6 +108,11 @@ SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) F
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats_merge(s)) FROM (
     SELECT overlay(mlops.linear_stats(y, ARRAY[x1]) PLACING '\x0000000000000000' FROM 5) FROM obs
     UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1]) FROM obs) v(s)$$);
+-- and a cross product beyond what the two sums of squares allow (here
+-- 1e200 for x1 with a constant 0), which made the solver's scaled system
+-- infinite at a small alpha: "collinear", or an internal error (XX000) of
+-- the eigensolver
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(overlay(mlops.linear_stats(y, ARRAY[x1, 0]) PLACING '\x5a62d7d718e77469' FROM 45), 1e-300) FROM obs$$);
 -- a constant column is reported as such (22000), whether its value sums
 -- exactly or not (0.1, 1e150), serially, merged per part and in parallel,
 -- never fitted to the rounding noise of its mean

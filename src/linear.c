@@ -829,10 +829,12 @@ InvalidState(const char *why)
 /*
  * Reads a serialised state back, checking what any aggregate's value
  * satisfies: its size, its row count (a whole number, at least 0), sums of
- * squares that are not negative, and all zeros for no rows. Raises 22P03
- * otherwise, rather than merging a hand-made or damaged value into others.
- * Non-finite numbers pass: an infinite input gives them, and linear_fit
- * reports them (22003).
+ * squares that are not negative, all zeros for no rows, and cross products
+ * within the Cauchy–Schwarz bound sqrt(s_ii·s_jj) (with a factor 2 for
+ * rounding, and squares that underflowed read as DBL_MIN): beyond it the
+ * scaled system the solver factors overflows. Raises 22P03 otherwise, rather
+ * than merging a hand-made or damaged value into others. Non-finite numbers
+ * pass: an infinite input gives them, and linear_fit reports them (22003).
  */
 static LinearState *
 StateFromBytea(bytea *b)
@@ -869,6 +871,10 @@ StateFromBytea(bytea *b)
 				InvalidState("It has no rows but sums of squares or products that are not 0.");
 			s->m[i * d + j] = v;
 		}
+	for (int i = 0; i < d; i++)
+		for (int j = i + 1; j < d; j++)
+			if (fabs(s->m[i * d + j]) > 2.0 * sqrt(Max(s->m[i * d + i], DBL_MIN)) * sqrt(Max(s->m[j * d + j], DBL_MIN)))
+				InvalidState("A cross product is larger than the sums of squares of its two columns allow.");
 	return s;
 }
 
