@@ -99,6 +99,9 @@ SELECT pg_temp.sqlstate($$SELECT mlops.drop_monitor('nope')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.profile(NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.profile('houses', '{x,x}')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.profile('houses', '{x,NULL}')$$);
+-- an empty name is a column the source lacks (42703), not a syntax error (42601)
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('houses', '{x,""}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('houses', 'houses', '{""}')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.profile('select now() as t')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.profile('insert into houses values (1)')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift(NULL, 'houses')$$);

@@ -1137,8 +1137,14 @@ ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size
 	SourceReader *reader;
 	ProfileBuilder *b = NULL;
 	List	   *profiles;
+	List	   *selected = NIL;
+	ListCell   *lc;
 
-	reader = SourceOpen(source, names ? QuoteColumnList(names) : NULL);
+	/* "" is no column name (nor an identifier to select): the builder reports it missing */
+	foreach(lc, names)
+		if (*(const char *) lfirst(lc) != '\0')
+			selected = lappend(selected, lfirst(lc));
+	reader = SourceOpen(source, names ? QuoteColumnList(selected) : NULL);
 	b = ProfileBuilderCreate(reader->tupdesc, names, max_rows);
 	ProfileBuilderSetMemoryHook(b, LimitSourceMemory, &held);
 	while (SourceFetch(reader, ProfileBuilderAddSlot, b) > 0)
