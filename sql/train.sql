@@ -220,6 +220,13 @@ SELECT (g % 7)::float8 AS "a=v", CASE WHEN g % 2 = 0 THEN 'u' ELSE 'v' END AS a,
 SELECT version FROM mlops.train('eq_names', 'eq_names', 'y', 'linear', test_fraction => 0);
 SELECT count(*) FILTER (WHERE round(mlops.predict('eq_names', e)) = y) AS correct, count(*) FROM eq_names e;
 SELECT jsonb_object_keys(mlops.explain('eq_names', e) -> 'contributions') AS input FROM eq_names e LIMIT 3;
+-- inputs that are all of a single category make no term: the version is an
+-- intercept-only model, scored as such (it was registered, then every
+-- predict, explain and evaluate of it failed with XX001 "lacks terms")
+SELECT version FROM mlops.train('one_category', 'SELECT ''same''::text AS c, (g % 3)::float8 AS y FROM generate_series(1, 30) g',
+                                'y', 'linear', test_fraction => 0);
+SELECT mlops.predict('one_category', ARRAY[0]), mlops.explain('one_category', (SELECT r FROM (SELECT 'other'::text AS c) r)),
+       mlops.evaluate('one_category', 'SELECT ''same''::text AS c, 1::float8 AS y')->'mae' AS mae;
 -- a query source may start and end with comments and end in semicolons
 SELECT round((mlops.evaluate('eq_names', E'-- every row\n/* a /* nested */ comment */ SELECT * FROM eq_names -- all of them\n;\n')->>'mae')::numeric, 6) AS mae;
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('eq_names', E'-- no query')$$);

@@ -52,11 +52,17 @@ SELECT v.name, v.algorithm, v.task, v.features, v.classes,
           FROM inputs, unnest(inputs.categories) WITH ORDINALITY AS u(c, k)),
        (SELECT array_agg(cardinality(inputs.categories) ORDER BY n) FROM inputs),
        v.artifact, v.artifact_format,
-       (SELECT array_agg(t ORDER BY k) FROM jsonb_array_elements_text(v.linear->'terms') WITH ORDINALITY AS t(t, k)),
+       -- no terms (every input a single category: an intercept-only model) is
+       -- '{}', not the NULL of array_agg over no rows, which means "lacks terms"
+       CASE WHEN jsonb_typeof(v.linear->'terms') = 'array' THEN
+       coalesce((SELECT array_agg(t ORDER BY k) FROM jsonb_array_elements_text(v.linear->'terms') WITH ORDINALITY AS t(t, k)),
+                '{}') END,
        (SELECT array_agg(x::float8 ORDER BY k) FROM jsonb_array_elements_text(v.linear->'intercept') WITH ORDINALITY AS i(x, k)),
-       (SELECT array_agg(x::float8 ORDER BY r, k)
-          FROM jsonb_array_elements(v.linear->'coef') WITH ORDINALITY AS row(coefs, r),
-               jsonb_array_elements_text(row.coefs) WITH ORDINALITY AS c(x, k)),
+       CASE WHEN jsonb_typeof(v.linear->'coef') = 'array' THEN
+       coalesce((SELECT array_agg(x::float8 ORDER BY r, k)
+                   FROM jsonb_array_elements(v.linear->'coef') WITH ORDINALITY AS row(coefs, r),
+                        jsonb_array_elements_text(row.coefs) WITH ORDINALITY AS c(x, k)),
+                '{}') END,
        v.row_xmin
   FROM v
 $$;
