@@ -571,7 +571,16 @@ ALTER TABLE sales ATTACH PARTITION sales_af FOR VALUES IN ('af');
 ALTER TABLE sales ATTACH PARTITION sales_asia FOR VALUES IN ('jp', 'cn');
 CREATE TABLE staff_parted_2 (id int, pay int);
 ALTER TABLE staff_parted ATTACH PARTITION staff_parted_2 FOR VALUES FROM (10) TO (20);   -- its ignored columns
-SELECT table_name, op, new_row FROM log WHERE id > :before_attach ORDER BY id;
+-- an audited table attached to a partitioned table that is not audited stays
+-- audited as it was: nothing to log
+CREATE TABLE unaudited_parent (id int) PARTITION BY RANGE (id);
+CREATE TABLE audited_child (id int);
+SELECT mlops.enable_audit('audited_child');
+SELECT max(id) AS before_own FROM mlops.audit_log \gset
+ALTER TABLE unaudited_parent ATTACH PARTITION audited_child FOR VALUES FROM (0) TO (10);
+SELECT count(*) AS logged FROM log WHERE id > :before_own;
+SELECT table_name, op, new_row FROM log WHERE id > :before_attach AND id <= :before_own - 1 ORDER BY id;
+DROP TABLE unaudited_parent;
 
 -- the audit triggers keep their names (renamed, they would stop auditing
 -- unlogged), and the TRUNCATE trigger goes with the row trigger only: dropped

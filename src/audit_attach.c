@@ -43,6 +43,33 @@ IsAuditRowTrigger(Trigger *t)
 		get_func_namespace(t->tgfoid) == get_namespace_oid("mlops", false);
 }
 
+/* The audit row trigger of a table, or NULL when it has none. */
+static Trigger *
+AuditRowTrigger(Relation rel)
+{
+	for (int i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+		if (IsAuditRowTrigger(&rel->trigdesc->triggers[i]))
+			return &rel->trigdesc->triggers[i];
+	return NULL;
+}
+
+/*
+ * Whether an attached table is audited through the partitioned table it was
+ * attached to: its audit row trigger is a clone of that table's. One audited
+ * on its own (attached to a table that is not audited) keeps its trigger, and
+ * its auditing did not change.
+ */
+static bool
+AuditedThroughParent(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Trigger    *t = AuditRowTrigger(rel);
+	bool		cloned = t != NULL && t->tgisclone;
+
+	table_close(rel, AccessShareLock);
+	return cloned;
+}
+
 /*
  * Logs ENABLE for a table that has the audit row trigger, with its ignored
  * columns (the trigger's arguments), as enable_audit's ENABLE rows give them;
@@ -52,15 +79,12 @@ static void
 LogEnabled(Oid relid)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	TriggerDesc *trigdesc = rel->trigdesc;
+	Trigger    *t = AuditRowTrigger(rel);
 
-	for (int i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
+	if (t != NULL)
 	{
-		Trigger    *t = &trigdesc->triggers[i];
 		StringInfoData detail;
 
-		if (!IsAuditRowTrigger(t))
-			continue;
 		initStringInfo(&detail);
 		appendStringInfoString(&detail, "{\"ignore_columns\": [");
 		for (int a = 0; a < t->tgnargs; a++)
@@ -110,7 +134,7 @@ audit_attach(PG_FUNCTION_ARGS)
 			continue;
 		/* none when ALTER TABLE IF EXISTS found no table */
 		attached = RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true);
-		if (!OidIsValid(attached))
+		if (!OidIsValid(attached) || !AuditedThroughParent(attached))
 			continue;
 		/* locked by the ATTACH, with the tables under it */
 		foreach(t, find_all_inheritors(attached, NoLock, NULL))
