@@ -43,7 +43,7 @@ INSERT INTO mlops.audit_chain (anchor_id, anchor_hash) VALUES (0, '\x00000000000
 -- TRUNCATE statement. Trigger arguments: the names of the ignored columns.
 CREATE FUNCTION mlops._audit_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'audit_trigger'
-    LANGUAGE C;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlops._audit_trigger() IS
     'internal trigger: appends the change of an audited row (or a TRUNCATE) to the audit log';
 
@@ -52,7 +52,7 @@ COMMENT ON FUNCTION mlops._audit_trigger() IS
 -- worker applies to them (another database's log: see audit_guard).
 CREATE FUNCTION mlops._audit_guard() RETURNS trigger
     AS 'MODULE_PATHNAME', 'audit_guard'
-    LANGUAGE C;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlops._audit_guard() IS
     'internal trigger: keeps the audit log append-only (archive_audit() is the only exception; rows applied by logical replication are skipped)';
 
@@ -353,7 +353,7 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- table audited); CREATE TABLE AS reports a new table with no trigger and no
 -- parent.
 CREATE FUNCTION mlops._audit_ddl() RETURNS event_trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
@@ -470,7 +470,7 @@ COMMENT ON FUNCTION mlops._audit_keep_truncate(regclass) IS
 -- trigger is refused (see src/audit_create_trigger.c).
 CREATE FUNCTION mlops._audit_create_trigger() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'audit_create_trigger'
-    LANGUAGE C;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlops._audit_create_trigger() IS
     'internal event trigger: lets CREATE TRIGGER of the audit TRUNCATE trigger replace the identical existing one, refuses OR REPLACE of an audit trigger';
 CREATE EVENT TRIGGER mlops_audit_create_trigger ON ddl_command_start
@@ -530,7 +530,7 @@ COMMENT ON FUNCTION mlops._audit_dropped_values() IS
 -- composite type), is refused. quote_all_identifiers is pinned: the log
 -- names a table alike whatever the session says.
 CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
     SET quote_all_identifiers = off
 AS $$
@@ -602,7 +602,7 @@ ALTER EVENT TRIGGER mlops_audit_drop ENABLE ALWAYS;
 -- DISABLE (see src/audit_attach.c).
 CREATE FUNCTION mlops._audit_attach() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'audit_attach'
-    LANGUAGE C;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlops._audit_attach() IS
     'internal event trigger: logs ENABLE for the tables an ATTACH PARTITION makes audited';
 CREATE EVENT TRIGGER mlops_audit_attach ON ddl_command_end
@@ -622,7 +622,7 @@ ALTER EVENT TRIGGER mlops_audit_attach ENABLE ALWAYS;
 -- SECURITY DEFINER: it fires for every role's tables, and naming mlops's
 -- trigger function takes USAGE on schema mlops.
 CREATE FUNCTION mlops._audit_rewrite() RETURNS event_trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
