@@ -336,6 +336,7 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	double	   *theta,
 			   *trial,
 			   *g,
+			   *g_trial,
 			   *h,
 			   *step,
 			   *residual,
@@ -365,6 +366,7 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	theta = palloc0(sizeof(double) * m);
 	trial = palloc(sizeof(double) * m);
 	g = palloc(sizeof(double) * m);
+	g_trial = palloc(sizeof(double) * m);
 	step = palloc(sizeof(double) * m);
 	h = palloc_extended(sizeof(double) * m * m, MCXT_ALLOC_HUGE);
 
@@ -410,17 +412,19 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 			 * coefficients may be 1e-7 short of it, the gradient far above
 			 * tol's bound. The full Newton step is then judged by the
 			 * gradient, which near the optimum it shrinks quadratically: it
-			 * is taken when it lowers the largest component, and the
-			 * iterations go on; otherwise they are over.
+			 * is taken when it lowers the largest component without raising
+			 * the objective beyond its rounding (n · ε of it, a sum of n
+			 * terms), and the iterations go on; otherwise they are over.
 			 */
 			for (int i = 0; i < m; i++)
 				trial[i] = theta[i] + step[i];
 			ft = Objective(&lp, trial);
 		}
-		Gradient(&lp, trial, g, residual);
-		if (!progress && !(MaxAbs(g, m) < gmax))
+		Gradient(&lp, trial, g_trial, residual);
+		if (!progress && !(MaxAbs(g_trial, m) < gmax && ft - f <= lp.n * DBL_EPSILON * fabs(f)))
 			break;
 		memcpy(theta, trial, sizeof(double) * m);
+		memcpy(g, g_trial, sizeof(double) * m);
 		f = ft;
 		gmax = MaxAbs(g, m);
 		TrainLogMetric(req, "train_objective", f, iter);
