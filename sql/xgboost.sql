@@ -73,6 +73,10 @@ SELECT v.spec->'inputs'->0->'categories' AS categories
   FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'cat_char';
 SELECT count(*) FILTER (WHERE mlops.predict('cat_char', ch) = mlops.predict('cat', t)) AS scored_as_text, count(*)
   FROM pts_char ch JOIN pts t USING (id);
+-- and its drift profile has the same categories as text's: no drift between the two
+SELECT jsonb_path_query_array(p, '$.features[*].categories.keyvalue().key') AS profiled
+  FROM mlops.profile('SELECT region FROM pts_char') p;
+SELECT feature, metric, value FROM mlops.drift('cat_char', 'SELECT region, a FROM pts') WHERE feature = 'region' AND metric = 'psi';
 
 -- import_model reads the stored UBJ (categorical splits) with mlops's own reader
 -- before libxgboost: it imports and scores the same; truncated, it is refused

@@ -406,15 +406,7 @@ DecodeRow(Dataset *ds, TupleTableSlot *slot)
 		else if (!null)
 		{
 			row->text[j] = OutputFunctionCall(&p->out_funcs[j], values[att[j]]);
-			if (inputs[j].type == BPCHAROID)
-			{
-				/* char(n)'s padding is no part of its value: as its cast to text, and scoring, drop it */
-				char	   *end = row->text[j] + strlen(row->text[j]);
-
-				while (end > row->text[j] && end[-1] == ' ')
-					end--;
-				*end = '\0';
-			}
+			row->text[j][CategoryTextLength(inputs[j].type, row->text[j], strlen(row->text[j]))] = '\0';
 		}
 		nulls[j] = null;
 	}

@@ -873,8 +873,16 @@ StateFromBytea(bytea *b)
 		}
 	for (int i = 0; i < d; i++)
 		for (int j = i + 1; j < d; j++)
-			if (fabs(s->m[i * d + j]) > 2.0 * sqrt(Max(s->m[i * d + i], DBL_MIN)) * sqrt(Max(s->m[j * d + j], DBL_MIN)))
+		{
+			double		mij = s->m[i * d + j],
+						mii = s->m[i * d + i],
+						mjj = s->m[j * d + j];
+
+			/* non-finite ones are linear_fit's to report */
+			if (isfinite(mij) && isfinite(mii) && isfinite(mjj) &&
+				fabs(mij) > 2.0 * sqrt(Max(mii, DBL_MIN)) * sqrt(Max(mjj, DBL_MIN)))
 				InvalidState("A cross product is larger than the sums of squares of its two columns allow.");
+		}
 	return s;
 }
 

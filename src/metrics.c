@@ -188,10 +188,24 @@ ClipProbability(double p)
 }
 
 /*
- * Classification metrics. The predicted class is the most probable one (the
- * first on ties, as numpy's argmax), which for two classes is the positive
- * class exactly when its probability is > 0.5.
+ * The class that k probabilities predict: the most probable, the first on
+ * ties (as numpy's argmax in XGBClassifier.predict); for two classes the
+ * positive one exactly when its probability is above 0.5.
  */
+int
+PredictedClass(const double *proba, int k)
+{
+	int			best = 0;
+
+	if (k == 2)
+		return proba[1] > 0.5 ? 1 : 0;
+	for (int c = 1; c < k; c++)
+		if (proba[c] > proba[best])
+			best = c;
+	return best;
+}
+
+/* Classification metrics, of the class PredictedClass gives for each row. */
 int
 ClassificationMetrics(const int *label, const double *proba, int64 n, int k, Metric *out)
 {
@@ -205,14 +219,11 @@ ClassificationMetrics(const int *label, const double *proba, int64 n, int k, Met
 	for (int64 i = 0; i < n; i++)
 	{
 		const double *p = proba + (Size) i * k;
-		int			best = 0;
+		int			best = PredictedClass(p, k);
 		double		sum = 0;
 
 		if ((i & 65535) == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (int c = 1; c < k; c++)
-			if (p[c] > p[best])
-				best = c;
 		pred_count[best]++;
 		true_count[label[i]]++;
 		if (best == label[i])

@@ -320,10 +320,13 @@ DecodeXgboost(ScoringModel *m)
 	else
 	{
 		Jsonb	   *config = XgbConfig(m->booster);
+		const char *booster_path[] = {"learner", "gradient_booster", "name"};
+		char	   *booster_name = XgbConfigValue(config, booster_path, 3);
 
 		m->kind = SCORING_BOOSTER;
 		/* a multiclass objective with num_class 2 gives two margins, not one */
 		m->noutputs = XgbNumOutputs(config);
+		m->gblinear = booster_name != NULL && strcmp(booster_name, "gblinear") == 0;
 		pfree(config);			/* not kept in the model's long-lived context */
 	}
 	XgbReleaseFreedMemory();	/* what parsing and compiling the model freed */

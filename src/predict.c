@@ -35,6 +35,7 @@
 
 #include "mlops/args.h"
 #include "mlops/float_text.h"
+#include "mlops/metrics.h"
 #include "mlops/model_cache.h"
 #include "mlops/scoring.h"
 #include "mlops/settings.h"
@@ -602,9 +603,7 @@ RowInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg, const
 					int			len = VARSIZE_ANY_EXHDR(t);
 					char	   *s = VARDATA_ANY(t);
 
-					if (getBaseType(TupleDescAttr(cs->row_desc, a)->atttypid) == BPCHAROID)
-						while (len > 0 && s[len - 1] == ' ')
-							len--;	/* as bpchar's cast to text does */
+					len = CategoryTextLength(getBaseType(TupleDescAttr(cs->row_desc, a)->atttypid), s, len);
 					x = ScoringCategoryIndex(&m->inputs[i], s, len);
 					break;
 				}
@@ -639,7 +638,7 @@ PredictOne(CallSite *cs, ScoringModel *m)
 	if (m->classification && m->nclasses > 2)
 		buf = palloc(m->nclasses * sizeof(double));
 	ScoreVector(m, cs->x, cs->xf, cs->out, buf);
-	return m->classification ? m->classes[ScoringClassIndex(m, buf)] : buf[0];
+	return m->classification ? m->classes[PredictedClass(buf, m->nclasses)] : buf[0];
 }
 
 /* predict_proba: the class probabilities as a float8[]. */
@@ -689,7 +688,7 @@ Explain(CallSite *cs, ScoringModel *m)
 		double	   *proba = palloc(m->nclasses * sizeof(double));
 
 		ScoreVector(m, cs->x, cs->xf, cs->out, proba);
-		group = ScoringClassIndex(m, proba);
+		group = PredictedClass(proba, m->nclasses);
 	}
 	if (m->kind == SCORING_LINEAR)
 	{

@@ -620,6 +620,7 @@ ProfileBuilderAddSlot(TupleTableSlot *slot, void *arg)
 			bool		found;
 
 			MemoryContextSwitchTo(old);
+			label[CategoryTextLength(f->type, label, strlen(label))] = '\0';
 			entry = hash_search(f->categories, &label, HASH_ENTER, &found);
 			if (!found)
 			{
@@ -824,7 +825,7 @@ ScaledMoments(const double *sorted, const int64 *weight, int64 m, double *mean, 
 }
 
 /*
- * The mean of n > 0 values (into *mean) and the sum of their squared
+ * The mean of n values (into *mean; NaN for none) and the sum of their squared
  * deviations from it, by the corrected two-pass algorithm (Chan, Golub and
  * LeVeque): the deviations from the rounded mean sum to its error, which
  * corrects both. A plain sum of values far from 0 with a small spread
@@ -841,6 +842,11 @@ CentredSumSquares(const double *x, int64 n, double *mean)
 				drift = 0.0;
 	bool		constant = true;
 
+	if (n <= 0)
+	{
+		*mean = NAN;
+		return 0.0;
+	}
 	for (int64 i = 0; i < n; i++)
 	{
 		if ((i & 65535) == 0)

@@ -109,7 +109,7 @@ ScoringBoosterPredict(const ScoringModel *m, const float *xf, XgbPredictKind kin
 		inf++;
 	if (inf == m->ninputs)
 		XgbPredictDense(m->booster, xf, 1, m->ninputs, kind, out, out_len);
-	else if (m->trees != NULL && kind != XGB_PREDICT_CONTRIBS)
+	else if (!m->gblinear && kind != XGB_PREDICT_CONTRIBS)
 		XgbPredictInPlace(m->booster, xf, 1, m->ninputs, kind, out, out_len);
 	else
 		ereport(ERROR,
@@ -166,24 +166,6 @@ ScoreVector(ScoringModel *m, double *x, float *xf, float *margins, double *out)
 		for (int o = 0; o < m->noutputs; o++)
 			out[o] = margins[o];
 	}
-}
-
-/*
- * The index of the class probabilities predict: classes[1] when its
- * probability is above 0.5 for binary, else the most probable (the first on
- * ties, as numpy's argmax in XGBClassifier.predict).
- */
-int
-ScoringClassIndex(const ScoringModel *m, const double *proba)
-{
-	int			best = 0;
-
-	if (m->nclasses == 2)
-		return proba[1] > 0.5 ? 1 : 0;
-	for (int c = 1; c < m->nclasses; c++)
-		if (proba[c] > proba[best])
-			best = c;
-	return best;
 }
 
 /* Softmax of n margins in place; returns their log-sum-exp. */

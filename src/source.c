@@ -455,6 +455,21 @@ TypeIsCategorical(Oid type)
 }
 
 /*
+ * The length of category text s (len bytes) of a column of base type `type`:
+ * char(n)'s trailing spaces are no part of its value (its cast to text drops
+ * them), so that training, scoring and profiles see one category, whatever
+ * text type a source gives it in.
+ */
+int
+CategoryTextLength(Oid type, const char *s, int len)
+{
+	if (type == BPCHAROID)
+		while (len > 0 && s[len - 1] == ' ')
+			len--;
+	return len;
+}
+
+/*
  * A non-NULL datum of a TypeIsNumeric base type other than float8 (inline in
  * source.h) as float8, recognised without a catalog lookup (this runs once
  * per value): callers pass the base type of a domain column.

@@ -38,6 +38,13 @@ typedef struct Metric
 extern int	RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out);
 
 /*
+ * The class that probabilities proba (k of them) predict: the most probable,
+ * the first on ties (numpy's argmax); for two classes the second exactly when
+ * its probability is above 0.5.
+ */
+extern int	PredictedClass(const double *proba, int k);
+
+/*
  * Classification metrics: label[i] the true class index (0..k-1), proba the
  * n × k class probabilities (row-major); k == 2 gives the binary metrics.
  */

@@ -64,6 +64,7 @@ typedef struct ScoringModel
 	/* xgboost */
 	TreeModel  *trees;			/* compiled (for explain only unless SCORING_TREES), or NULL */
 	BoosterHandle booster;		/* always loaded for xgboost models (explain, fallback) */
+	bool		gblinear;		/* its booster is gblinear: no in-place prediction */
 	bytea	   *artifact;		/* the stored UBJ model, for export */
 
 	/* linear: margin[o] = intercept[o] + Σ coef[o * nterms + t] · term t */

@@ -105,7 +105,7 @@ extern void ProfileBinFractions(const double *edges, int nedges, const double *s
 								const int64 *weight, int64 m, double *fractions);
 
 /*
- * The mean of n > 0 values (into *mean) and the sum of their squared
+ * The mean of n values (into *mean; NaN for none) and the sum of their squared
  * deviations from it, accurate for values far from 0 (corrected two-pass);
  * exactly 0 for identical values.
  */

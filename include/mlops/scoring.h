@@ -35,9 +35,6 @@ extern void ScoreVector(ScoringModel *m, double *x, float *xf, float *margins, d
 extern void ScoringBoosterPredict(const ScoringModel *m, const float *xf, XgbPredictKind kind, float *out,
 								  size_t out_len);
 
-/* The index in classes of the class probabilities predict: classes[1] above 0.5 for binary, else the argmax. */
-extern int	ScoringClassIndex(const ScoringModel *m, const double *proba);
-
 /* The index of a category's text (len bytes) in input `in`, or NaN when the model never saw it. */
 extern double ScoringCategoryIndex(const ScoringInput *in, const char *s, int len);
 

@@ -83,6 +83,12 @@ extern bool TypeIsNumeric(Oid type);
 /* True when values of the type are categories (text, varchar, char, enums). */
 extern bool TypeIsCategorical(Oid type);
 
+/*
+ * The length of category text s (len bytes) of a column of base type `type`:
+ * char(n)'s padding is no part of its value.
+ */
+extern int	CategoryTextLength(Oid type, const char *s, int len);
+
 /* A non-NULL datum of a TypeIsNumeric base type other than float8 as float8. */
 extern double DatumGetOtherNumericFloat8(Datum value, Oid type);
 
