@@ -496,21 +496,28 @@ AS $$
          WHERE c.object_type IN ('table column', 'composite type column')
            AND NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
                             WHERE d.classid = 'pg_class'::regclass AND d.objid = c.objid AND d.objsubid = 0)),
-    -- (part, whole): a value of type whole holds values of type part
-    holds(part, whole) AS (
-        SELECT typelem, oid FROM pg_type WHERE typsubscript = 'array_subscript_handler'::regproc
-        UNION ALL SELECT typbasetype, oid FROM pg_type WHERE typtype = 'd'
-        UNION ALL SELECT rngsubtype, rngtypid FROM pg_range
-        UNION ALL SELECT rngtypid, rngmultitypid FROM pg_range
-        UNION ALL SELECT a.atttypid, r.reltype FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid
-                   WHERE a.attnum > 0 AND NOT a.attisdropped AND r.reltype <> 0),
-    holding(rel, dropped, type) AS (
-        SELECT l.rel, l.dropped, r.reltype FROM lost l JOIN pg_class r ON r.oid = l.rel WHERE r.reltype <> 0
-        UNION SELECT h.rel, h.dropped, w.whole FROM holding h JOIN holds w ON w.part = h.type),
+    -- each column of an audited table, with every type its values hold, at
+    -- any depth: walked down from the audited columns through the catalogs'
+    -- indexes, so that a drop costs as much whatever else the database holds
+    holds(tbl, col, type) AS (
+        SELECT a.attrelid, a.attname::text, a.atttypid
+          FROM pg_trigger t JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE t.tgname = 'mlops_audit' AND t.tgfoid = 'mlops._audit_trigger'::regproc
+        UNION
+        SELECT h.tbl, h.col, p.part
+          FROM holds h CROSS JOIN LATERAL (
+                SELECT ty.typelem FROM pg_type ty
+                 WHERE ty.oid = h.type AND ty.typsubscript = 'array_subscript_handler'::regproc
+                UNION ALL SELECT ty.typbasetype FROM pg_type ty WHERE ty.oid = h.type AND ty.typtype = 'd'
+                UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = h.type
+                UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = h.type
+                UNION ALL SELECT a.atttypid FROM pg_type ty
+                            JOIN pg_attribute a ON a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+                           WHERE ty.oid = h.type AND ty.typtype = 'c') p(part)),
     affected(rel, dropped, tbl, col) AS (
         SELECT l.rel, l.dropped, l.rel, l.dropped FROM lost l
-        UNION ALL SELECT h.rel, h.dropped, a.attrelid, a.attname::text
-          FROM holding h JOIN pg_attribute a ON a.atttypid = h.type AND a.attnum > 0 AND NOT a.attisdropped)
+        UNION ALL SELECT l.rel, l.dropped, h.tbl, h.col
+          FROM lost l JOIN pg_class r ON r.oid = l.rel AND r.reltype <> 0 JOIN holds h ON h.type = r.reltype)
     SELECT x.rel::regclass, x.dropped, x.tbl::regclass, x.col
       FROM affected x
       JOIN pg_trigger t ON t.tgrelid = x.tbl AND t.tgname = 'mlops_audit' AND t.tgfoid = 'mlops._audit_trigger'::regproc
@@ -519,33 +526,6 @@ AS $$
 $$;
 COMMENT ON FUNCTION mlops._audit_dropped_values() IS
     'internal (sql_drop): the audited columns whose values the dropping of columns takes away, directly or through a type that holds them';
-
--- In a sql_drop event trigger that dropped columns: whether they may hold
--- audited values, which _audit_dropped_values (a walk of every column's type,
--- 0.4 s over 50,000 columns) then finds. Only when a column of an audited
--- table is dropped, or some audited column's type, through its domains and
--- arrays, is a composite (or a range, which may be of one): otherwise no
--- dropped column reaches an audited value, and a DROP COLUMN anywhere in the
--- database costs nothing more.
-CREATE FUNCTION mlops._audit_drop_may_lose_values() RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL UNSAFE
-    SET search_path = pg_catalog, mlops, pg_temp
-AS $$
-    SELECT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() c
-                     JOIN pg_trigger t ON t.tgrelid = c.objid AND t.tgname = 'mlops_audit'
-                    WHERE c.object_type = 'table column')
-        OR EXISTS (WITH RECURSIVE under(type) AS (
-                       SELECT a.atttypid FROM pg_trigger t
-                         JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum > 0 AND NOT a.attisdropped
-                        WHERE t.tgname = 'mlops_audit'
-                       UNION
-                       SELECT CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.typelem END
-                         FROM under u JOIN pg_type ty ON ty.oid = u.type
-                        WHERE ty.typtype = 'd' OR ty.typsubscript = 'array_subscript_handler'::regproc)
-                   SELECT FROM under u JOIN pg_type ty ON ty.oid = u.type WHERE ty.typtype IN ('c', 'r', 'm'))
-$$;
-COMMENT ON FUNCTION mlops._audit_drop_may_lose_values() IS
-    'internal (sql_drop): whether dropped columns may hold audited values (an audited table''s own, or an audited column of a type that holds others)';
 
 -- After a DROP: an audit trigger dropped, by disable_audit() or directly, is
 -- logged as DISABLE of its table (and the TRUNCATE triggers it leaves, the
@@ -593,8 +573,7 @@ BEGIN
     -- unlogged (and one added back under its name, with a volatile default,
     -- sets them anew): refused, as converting them is (_audit_rewrite)
     IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() c
-                WHERE c.object_type IN ('table column', 'composite type column'))
-       AND mlops._audit_drop_may_lose_values() THEN
+                WHERE c.object_type IN ('table column', 'composite type column')) THEN
         SELECT * INTO lost FROM mlops._audit_dropped_values() LIMIT 1;
         IF FOUND AND lost.tbl = lost.rel AND lost.col = lost.dropped THEN
             RAISE EXCEPTION 'cannot drop column "%" of audited table %', lost.col, lost.tbl
