@@ -86,7 +86,7 @@ typedef struct Resolution
 typedef enum ColumnKind
 {
 	COL_FLOAT8, COL_FLOAT4, COL_INT2, COL_INT4, COL_INT8, COL_BOOL, COL_NUMERIC,
-	COL_TEXT, COL_NAME, COL_ENUM
+	COL_TEXT, COL_CHAR, COL_NAME, COL_ENUM
 } ColumnKind;
 
 /* Per call site state, in fn_extra. */
@@ -428,8 +428,10 @@ ColumnKindOf(ScoringModel *m, ScoringInput *in, Oid type)
 	{
 		if (type_is_enum(type))
 			return COL_ENUM;
-		if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID)
+		if (type == TEXTOID || type == VARCHAROID)
 			return COL_TEXT;
+		if (type == BPCHAROID)
+			return COL_CHAR;	/* text without its padding */
 		if (type == NAMEOID)
 			return COL_NAME;	/* fixed-length, not a varlena */
 		ereport(ERROR,
@@ -598,12 +600,14 @@ RowInputs(FunctionCallInfo fcinfo, CallSite *cs, ScoringModel *m, int arg, const
 				x = DatumGetNumericFloat8(v, NUMERICOID);
 				break;
 			case COL_TEXT:
+			case COL_CHAR:
 				{
 					text	   *t = DatumGetTextPP(v);
 					int			len = VARSIZE_ANY_EXHDR(t);
 					char	   *s = VARDATA_ANY(t);
 
-					len = CategoryTextLength(getBaseType(TupleDescAttr(cs->row_desc, a)->atttypid), s, len);
+					if (cs->row_kind[i] == COL_CHAR)
+						len = CategoryTextLength(BPCHAROID, s, len);
 					x = ScoringCategoryIndex(&m->inputs[i], s, len);
 					break;
 				}
