@@ -316,6 +316,7 @@ expect_error(conn, "SELECT * FROM mlops.drift('bc:9', 'syn_cur')", "42704")
 query(conn, """SELECT mlops._register_version('noprofile', 'linear', 'regression', ARRAY['a'], 'y', NULL, '{}', '{}',
                '{}', NULL, NULL, NULL, 1, 0, 0, NULL, '\\x00', 'linear-json')""")
 expect_error(conn, "SELECT * FROM mlops.drift('noprofile', 'syn_cur')", "55000")
+expect_error(conn, "SELECT mlops.create_monitor('noprofile_psi', 'noprofile', 'syn_cur')", "55000")
 query(conn, """SELECT mlops._register_version('badprofile', 'linear', 'regression', ARRAY['a'], 'y', NULL, '{}', '{}',
                '{}', '{"format": 1, "features": [{"name": "a"}]}', NULL, NULL, 1, 0, 0, NULL, '\\x00', 'linear-json')""")
 expect_error(conn, "SELECT * FROM mlops.drift('badprofile', 'syn_cur')", "22023")

@@ -146,14 +146,12 @@ COMMENT ON VIEW mlops.alerts IS 'alerts (kind drift, error or retrain) with the 
 
 -- Why a monitor's metric measures none of the features of a profile (ks and
 -- wasserstein measure numeric features only, linf categorical ones only), or
--- NULL when it measures one at least (or the version has no profile): such
--- a monitor could never alert.
+-- NULL when it measures one at least: such a monitor could never alert.
 CREATE FUNCTION mlops._metric_misfit(metric text, profile jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN profile IS NULL THEN NULL
-                WHEN metric IN ('ks', 'wasserstein')
+    SELECT CASE WHEN metric IN ('ks', 'wasserstein')
                      AND NOT EXISTS (SELECT FROM jsonb_array_elements(profile->'features') f
                                       WHERE f->>'kind' = 'numeric')
                 THEN pg_catalog.format('The metric %s measures numeric features, and every feature of the version is categorical.', metric)
@@ -186,9 +184,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The metrics are psi, js, ks, wasserstein, linf and null_rate.';
     END IF;
-    -- a metric that measures none of the version's features would never alert
-    SELECT mlops._metric_misfit(metric, p.profile) INTO misfit
-      FROM mlops.model_version p WHERE p.model_id = v.model_id AND p.version = v.version;
+    -- a version with no profile (55000) or a metric that measures none of its
+    -- features would never alert
+    misfit := mlops._metric_misfit(metric, mlops._version_profile(v.model || ':' || v.version::text));
     IF misfit IS NOT NULL THEN
         RAISE EXCEPTION 'drift metric "%" measures no feature of version % of model "%"', metric, v.version, v.model
             USING ERRCODE = 'invalid_parameter_value', DETAIL = misfit,
