@@ -153,4 +153,19 @@ SET mlops.max_training_memory = '1MB';
 SELECT pg_temp.sqlstate($$SELECT mlops._quality_agg(NULL, i, i + 1, NULL) FROM generate_series(1, 100000) i$$, true);
 SELECT pg_temp.sqlstate($$SELECT mlops._quality_agg('{0,1}', i % 2, i % 2, '{0.5,0.5}') FROM generate_series(1, 100000) i$$, true);
 SELECT mlops._quality_agg(NULL, i, i + 1, NULL)->>'mae' AS mae FROM generate_series(1, 30000) i;
+-- and those arrays are all a group holds: the probabilities of a row read from a table (a short
+-- array, which reading copies) were copied into the group's memory, outside the count, for every
+-- row. The aggregate's memory, looked at once it has every row (the frame is the whole table),
+-- stays within the limit that its arrays of 50,000 rows (1.3 MB) fit in.
+CREATE TEMP TABLE quality_rows AS
+SELECT i, (i % 2)::float8 AS actual, ARRAY[0.3, 0.7]::float8[] AS p FROM generate_series(1, 50000) i;
+SET mlops.max_training_memory = '2MB';
+SELECT bytes <= 2 * 1024 * 1024 AS within_limit
+  FROM (SELECT i, (SELECT total_bytes FROM pg_backend_memory_contexts
+                    WHERE name = 'WindowAgg Aggregates' AND x IS NOT NULL) AS bytes
+          FROM (SELECT i, mlops._quality_agg('{0,1}', actual, actual, p)
+                            OVER (ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS x
+                  FROM quality_rows) w) s
+ WHERE i = 1;
+DROP TABLE quality_rows;
 RESET mlops.max_training_memory;

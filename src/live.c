@@ -77,14 +77,17 @@ NewState(MemoryContext agg, FunctionCallInfo fcinfo)
 }
 
 /*
- * Makes room for one more row, doubling the arrays, whose bytes are counted
- * against mlops.max_training_memory: a group's rows are kept until the final
- * function, so that a large log would otherwise exhaust the server's memory.
+ * Makes room for one more row, doubling the arrays (in the aggregate's
+ * context agg), whose bytes are counted against mlops.max_training_memory: a
+ * group's rows are kept until the final function, so that a large log would
+ * otherwise exhaust the server's memory. Nothing else of a row may be
+ * allocated in agg: it would outlive the row, uncounted.
  */
 static void
-Grow(QualityState *state)
+Grow(QualityState *state, MemoryContext agg)
 {
 	int64		cap;
+	MemoryContext old;
 
 	if (state->n < state->capacity)
 		return;
@@ -92,6 +95,7 @@ Grow(QualityState *state)
 	MlopsRequireMemory((Size) cap * (state->k == 0 ? 2 * sizeof(double) : sizeof(int) + sizeof(double) * state->k),
 					   "live_metrics", "the outcome rows of one model version and day",
 					   "keep fewer predictions with purge_predictions");
+	old = MemoryContextSwitchTo(agg);
 	if (state->k == 0)
 	{
 		state->actual = state->actual ? repalloc_huge(state->actual, sizeof(double) * cap)
@@ -106,6 +110,7 @@ Grow(QualityState *state)
 		state->proba = state->proba ? repalloc_huge(state->proba, sizeof(double) * cap * state->k)
 			: palloc_extended(sizeof(double) * cap * state->k, MCXT_ALLOC_HUGE);
 	}
+	MemoryContextSwitchTo(old);
 	state->capacity = cap;
 }
 
@@ -129,7 +134,6 @@ Datum
 quality_agg_transfn(PG_FUNCTION_ARGS)
 {
 	MemoryContext agg;
-	MemoryContext old;
 	QualityState *state;
 
 	if (!AggCheckCallContext(fcinfo, &agg))
@@ -138,10 +142,10 @@ quality_agg_transfn(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		PG_RETURN_POINTER(state);
 
-	old = MemoryContextSwitchTo(agg);
+	/* in the per-row context: reading a short array copies it */
 	if (state->k == 0)
 	{
-		Grow(state);
+		Grow(state, agg);
 		state->actual[state->n] = PG_GETARG_FLOAT8(2);
 		state->prediction[state->n] = PG_GETARG_FLOAT8(3);
 		state->n++;
@@ -159,13 +163,12 @@ quality_agg_transfn(PG_FUNCTION_ARGS)
 			elog(ERROR, "a logged classification has one probability per class");
 		if (label >= 0)
 		{
-			Grow(state);
+			Grow(state, agg);
 			state->label[state->n] = label;
 			memcpy(state->proba + (Size) state->n * k, proba, sizeof(double) * k);
 			state->n++;
 		}
 	}
-	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(state);
 }
 
