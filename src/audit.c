@@ -521,7 +521,6 @@ AuditAppendEvent(Oid relid, const char *relname, const char *op, Jsonb *detail)
 	AuditAppend(relid, cstring_to_text(relname), op, NULL, detail ? &row : NULL, NULL, false);
 }
 
-/* True when name is one of the trigger's arguments (the ignored columns). */
 PG_FUNCTION_INFO_V1(audit_trigger);
 
 /*

@@ -1,6 +1,7 @@
 /*
  * metrics.c — model quality metrics with scikit-learn's definitions (see
- * metrics.h), computed in one pass over the rows (plus a sort for roc_auc).
+ * metrics.h), computed in one pass over the rows (plus CentredSumSquares'
+ * two over the targets for r2, and a sort for roc_auc).
  */
 #include "postgres.h"
 

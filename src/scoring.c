@@ -2,7 +2,8 @@
  * scoring.c — scoring one input vector with a ScoringModel: the compiled
  * trees, libxgboost for what they do not cover, or the linear coefficients;
  * and the helpers around it (category lookup, linear imputation, linear
- * models' probabilities, the class label of probabilities). Shared by predict
+ * models' probabilities; the class of probabilities is metrics.c's
+ * PredictedClass). Shared by predict
  * (predict.c) and evaluate (evaluate.c), so that both score exactly alike, and
  * by train()'s linear algorithms, so that their metrics are scoring's.
  */

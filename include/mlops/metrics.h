@@ -1,7 +1,8 @@
 /*
  * metrics.h — model quality metrics with scikit-learn's definitions, from
  * targets and predictions held in arrays. Used by train() on the test split,
- * and meant for evaluate() and the live metrics as well.
+ * evaluate() (promote's gate included), live_metrics (live.c) and the
+ * report's curves (BinaryCurves).
  *
  * regression: r2, rmse, mse, mae (r2_score, mean_squared_error, ...);
  * binary: accuracy, precision, recall, f1 (positive class = the greater label,
