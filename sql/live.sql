@@ -169,3 +169,11 @@ SELECT bytes <= 2 * 1024 * 1024 AS within_limit
  WHERE i = 1;
 DROP TABLE quality_rows;
 RESET mlops.max_training_memory;
+-- the aggregate is callable on any values, not only the log's: malformed ones are the caller's
+-- error (22023, 22004), not an internal one (XX000)
+SELECT pg_temp.sqlstate($$SELECT mlops._quality_agg('{{0},{1}}', 1, 1, '{0.5,0.5}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops._quality_agg('{0,NULL}', 1, 1, '{0.5,0.5}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops._quality_agg('{1}', 1, 1, '{1}')$$, true);
+SELECT pg_temp.sqlstate($$SELECT mlops._quality_agg('{0,1}', 1, 1, NULL)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops._quality_agg('{0,1}', 1, 1, '{1}')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops._quality_agg('{0,1}', 1, 1, '{{0.5},{0.5}}')$$);

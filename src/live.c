@@ -46,12 +46,18 @@ typedef struct QualityState
 	double	   *proba;			/* classification: n × k probabilities */
 } QualityState;
 
-/* The elements of a one-dimensional float8 array without NULLs; elog when it is not one (can't happen: we log them). */
+/*
+ * The elements of argument name, a float8 array, which must be
+ * one-dimensional and without NULLs (22023). _log_prediction logs no other,
+ * but the aggregate is also callable on any values.
+ */
 static double *
-Float8Elements(ArrayType *a, int *count)
+Float8Elements(ArrayType *a, const char *name, int *count)
 {
 	if (ARR_NDIM(a) > 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
-		elog(ERROR, "expected a one-dimensional float8 array without NULLs");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional float8 array without nulls", name)));
 	*count = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
 	return (double *) ARR_DATA_PTR(a);
 }
@@ -65,10 +71,13 @@ NewState(MemoryContext agg, FunctionCallInfo fcinfo)
 	if (!PG_ARGISNULL(1))
 	{
 		int			k;
-		double	   *classes = Float8Elements(PG_GETARG_ARRAYTYPE_P(1), &k);
+		double	   *classes = Float8Elements(PG_GETARG_ARRAYTYPE_P(1), "classes", &k);
 
 		if (k < 2)
-			elog(ERROR, "a classification version has at least two classes");
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("classes must hold at least two class labels"),
+					 errhint("Pass NULL classes for a regression.")));
 		state->k = k;
 		state->classes = MemoryContextAlloc(agg, sizeof(double) * k);
 		memcpy(state->classes, classes, sizeof(double) * k);
@@ -157,10 +166,15 @@ quality_agg_transfn(PG_FUNCTION_ARGS)
 		double	   *proba;
 
 		if (PG_ARGISNULL(4))
-			elog(ERROR, "a logged classification has probabilities");
-		proba = Float8Elements(PG_GETARG_ARRAYTYPE_P(4), &k);
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("probabilities must not be null for a classification")));
+		proba = Float8Elements(PG_GETARG_ARRAYTYPE_P(4), "probabilities", &k);
 		if (k != state->k)
-			elog(ERROR, "a logged classification has one probability per class");
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("probabilities must hold one value per class"),
+					 errdetail("There are %d classes and %d probabilities.", state->k, k)));
 		if (label >= 0)
 		{
 			Grow(state, agg);
