@@ -1,5 +1,7 @@
 /*
- * mlops.c — module magic, configuration parameters and build information.
+ * mlops.c — module magic, configuration parameters and the memory check
+ * they set (MlopsRequireMemory), build information, and the role that called
+ * into mlops (invoker).
  *
  * Nothing heavy happens at load time: no thread pool is started here, so that a
  * library preloaded into the postmaster never forks with threads running.

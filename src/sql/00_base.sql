@@ -76,9 +76,11 @@ COMMENT ON FUNCTION mlops._check_source(text) IS
 
 -- What mlops stores as jsonb from a value (metrics, logged features) must not
 -- depend on the writer's extra_float_digits, DateStyle, IntervalStyle,
--- TimeZone, bytea_output or lc_monetary. STABLE like to_jsonb (a type's
--- output function may read the catalog); it changes settings only for the
--- length of the conversion, at a GUC nest level, which parallel workers allow.
+-- TimeZone, bytea_output or lc_monetary, nor, for reg* values, on its
+-- search_path and quote_all_identifiers (src/canonical_output.c). STABLE like
+-- to_jsonb (a type's output function may read the catalog); it changes
+-- settings only for the length of the conversion, at a GUC nest level, which
+-- parallel workers allow.
 CREATE FUNCTION mlops._to_jsonb_canonical(value anyelement) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'to_jsonb_canonical'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
