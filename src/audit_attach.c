@@ -36,7 +36,7 @@ IsAuditRowTrigger(Trigger *t)
 {
 	char	   *fn;
 
-	if (strcmp(t->tgname, "mlops_audit") != 0)
+	if (strcmp(t->tgname, AUDIT_ROW_TRIGGER) != 0)
 		return false;
 	fn = get_func_name(t->tgfoid);
 	return fn != NULL && strcmp(fn, "_audit_trigger") == 0 &&

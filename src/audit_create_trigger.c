@@ -37,8 +37,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#define AUDIT_ROW_TRIGGER "mlops_audit"
-#define AUDIT_TRUNCATE_TRIGGER "mlops_audit_truncate"
+#include "mlops/audit.h"
 
 /*
  * Whether stmt creates the audit TRUNCATE trigger (of function audit_fn)
