@@ -15,15 +15,12 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
-#include "parser/parse_type.h"
 #include "parser/parser.h"
 #include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
-#include "utils/syscache.h"
-#include "utils/typcache.h"
 #include "utils/varlena.h"
 
 #include "mlops/source.h"
@@ -71,7 +68,7 @@ SkipSpaceAndComments(const char *p)
  * ("SELECT*FROM t", "SELECT'a'"). A "." after it makes it a name's first part
  * instead (a schema "table", as stringToQualifiedNameList reads it).
  */
-bool
+static bool
 SourceIsQuery(const char *source)
 {
 	static const char *const keywords[] = {"select", "with", "values", "table"};
@@ -119,7 +116,7 @@ SourceParseErrorCallback(void *arg)
  * retraining, monitor run and report), must not be.
  */
 static void
-RefuseNonQuery(const char *source)
+RefuseNonQuery(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_SYNTAX_ERROR),
@@ -134,8 +131,7 @@ RefuseNonQuery(const char *source)
  * source (the query itself, the branches of a UNION, its WITH queries and
  * subqueries), what makes it no source: an INTO (RefuseNonQuery), a locking
  * clause (0A000; PostgreSQL's own refusal would blame a "non-volatile
- * function"), and a WITH query that changes data (0A000). context: the
- * source's text.
+ * function"), and a WITH query that changes data (0A000). context: unused.
  */
 static bool
 RefuseNonSourceNode(Node *node, void *context)
@@ -147,7 +143,7 @@ RefuseNonSourceNode(Node *node, void *context)
 		SelectStmt *select = (SelectStmt *) node;
 
 		if (select->intoClause != NULL)
-			RefuseNonQuery((const char *) context);
+			RefuseNonQuery();
 		if (select->lockingClause != NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -183,7 +179,7 @@ RefuseBadName(const char *source)
 	}
 	word[n] = '\0';
 	if (n > 0 && ScanKeywordLookup(word, &ScanKeywords) >= 0)
-		RefuseNonQuery(source);
+		RefuseNonQuery();
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_NAME),
 			 errmsg("source \"%s\" is not a valid relation name", source),
@@ -227,8 +223,8 @@ SourceQueryText(const char *source, List **names)
 					 errdetail("It holds %d statements.", list_length(statements))));
 		query = linitial_node(RawStmt, statements);
 		if (!IsA(query->stmt, SelectStmt))
-			RefuseNonQuery(source);
-		(void) RefuseNonSourceNode(query->stmt, unconstify(char *, source));
+			RefuseNonQuery();
+		(void) RefuseNonSourceNode(query->stmt, NULL);
 		/* stmt_len 0: the query runs to the end of the text */
 		return pnstrdup(source + query->stmt_location,
 						query->stmt_len > 0 ? query->stmt_len : strlen(source + query->stmt_location));
@@ -318,7 +314,6 @@ SourceColumns(const char *source)
 		col = palloc(sizeof(SourceColumn));
 		col->name = pstrdup(NameStr(att->attname));
 		col->type = getBaseType(att->atttypid);
-		col->typmod = att->atttypmod;
 		columns = lappend(columns, col);
 	}
 	SPI_freetuptable(SPI_tuptable);

@@ -36,11 +36,7 @@ typedef struct SourceColumn
 {
 	char	   *name;
 	Oid			type;			/* base type (domains resolved) */
-	int32		typmod;
 } SourceColumn;
-
-/* True when text is a query rather than a relation name. */
-extern bool SourceIsQuery(const char *source);
 
 /* The SQL text "SELECT <select_list> FROM <source> AS source" (select_list NULL = *). */
 extern char *SourceSelect(const char *source, const char *select_list);
