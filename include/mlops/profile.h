@@ -24,11 +24,9 @@
 
 #include <math.h>
 
-#include "access/htup.h"
 #include "access/tupdesc.h"
 #include "executor/tuptable.h"
 #include "nodes/pg_list.h"
-#include "utils/array.h"
 #include "utils/jsonb.h"
 
 /* Version of the jsonb layout written by ProfileToJsonb. */
