@@ -113,6 +113,12 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('select * from houses wher
 SELECT feature, metric, round(value::numeric, 6) AS value, drifted
   FROM mlops.compare('houses', $$select case when x < 50 then 'NaN' when x < 60 then 'Infinity' end::float8 as x,
                                          'tokyo' as city from houses$$, '{x,city}');
+-- a stored profile whose feature kind is only a prefix of a known one ("num",
+-- "", "cat") is refused as invalid (22023), not read as that kind
+SELECT mlops._register_version('prefix', 'linear', 'regression', '{x}', 'y', NULL, '{}', '{}', '{}',
+       jsonb_set(mlops.profile('houses', '{x}'), '{features,0,kind}', '"num"'), NULL, 'houses', 100, 0, 0,
+       NULL, '\x00', 'linear-json');
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift('prefix', 'houses')$$);
 
 -- privileges: a trainer measures drift and runs monitors over what it may
 -- read; sources are read with the caller's privileges; a scorer may not

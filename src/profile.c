@@ -1318,6 +1318,16 @@ ProfileNumbers(JsonbContainer *obj, const char *key, int64 *n)
 	return out;
 }
 
+/*
+ * True when a jsonb string is exactly s (a prefix of s, "" among them, is
+ * not: a strncmp over the value's length would take it).
+ */
+static bool
+JsonbStringIs(const JsonbValue *v, const char *s)
+{
+	return v->val.string.len == strlen(s) && memcmp(v->val.string.val, s, v->val.string.len) == 0;
+}
+
 /* The profiles of a jsonb document written by ProfileToJsonb. */
 List *
 ProfileFromJsonb(Jsonb *profile)
@@ -1355,7 +1365,7 @@ ProfileFromJsonb(Jsonb *profile)
 		p->rows = rows;
 		p->count = (int64) ProfileNumber(f, "count");
 		p->nulls = (int64) ProfileNumber(f, "nulls");
-		if (strncmp(kind->val.string.val, "numeric", kind->val.string.len) == 0)
+		if (JsonbStringIs(kind, "numeric"))
 		{
 			int64		nedges,
 						nfractions;
@@ -1376,7 +1386,7 @@ ProfileFromJsonb(Jsonb *profile)
 			if (p->count > 0 && (nedges < 1 || nfractions != ProfileBins(p->nedges) || p->nsample < 1))
 				BadProfile(psprintf("the bins or sample of \"%s\" do not match", p->name));
 		}
-		else if (strncmp(kind->val.string.val, "categorical", kind->val.string.len) == 0)
+		else if (JsonbStringIs(kind, "categorical"))
 		{
 			JsonbValue *cats = ProfileKey(f, "categories");
 			JsonbIterator *it;
