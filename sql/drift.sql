@@ -187,9 +187,15 @@ SELECT pg_temp.sqlstate($$SELECT mlops.profile('SELECT ''c'' || i AS city FROM g
 SET mlops.max_training_memory = '8MB';
 SELECT count(*) AS metrics FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i', 'houses', '{x}');
 SELECT mlops.profile('SELECT ''c'' || i AS city FROM generate_series(1, 20000) i')->'features'->0->'categories' IS NOT NULL AS profiled;
+-- sorting a side's values takes 16 bytes a value beside the 8 it holds (the
+-- radix sort's keys and its buffer): 200,000 values (2 MB held as they grew)
+-- need 5.2 MB, more than 4MB allows
+SET mlops.max_training_memory = '4MB';
+SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i',
+                                                              'houses', '{x}')$$);
 -- compare() holds the reference's values while it reads the current side:
 -- each side fits alone, both together do not
-SET mlops.max_training_memory = '4MB';
+SET mlops.max_training_memory = '6MB';
 SELECT count(*) AS metrics FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i', 'houses', '{x}');
 SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i',
                                                               'SELECT i::float8 AS x FROM generate_series(1, 200000) i')$$);

@@ -1038,7 +1038,8 @@ ProfileBuilderFinish(ProfileBuilder *b, int64 sample_size)
 		}
 		else if (f->kind == FEATURE_NUMERIC)
 		{
-			Size		scratch_bytes = sizeof(uint64) * f->nvalues;	/* SortDoubles' keys */
+			/* SortDoubles' keys, and RadixSort's buffer of as many */
+			Size		scratch_bytes = 2 * sizeof(uint64) * f->nvalues;
 
 			ChargeValues(b, scratch_bytes);
 			SortDoubles(f->values, f->nvalues);
