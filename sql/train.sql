@@ -141,6 +141,8 @@ CREATE TABLE collinear AS SELECT g::float8 AS x1, (2 * g + 3)::float8 AS x2, (g 
 CREATE TABLE typed AS SELECT g::float8 AS x, now()::date AS d, g::text AS label, g::float8 AS y FROM generate_series(1, 10) g;
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'empty', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT * FROM diabetes WHERE false', 'target', 'linear')$$);
+-- a NaN target is skipped like a NULL one, and the error's detail says so
+SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, g::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear');
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'nulls', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'consts', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', 'linear', test_fraction => 0)$$);

@@ -613,7 +613,7 @@ CheckNotEmpty(const Dataset *ds)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("source \"%s\" has no row with a target value", ds->source),
-				 errdetail("It has %lld rows; rows whose target \"%s\" is NULL are skipped.",
+				 errdetail("It has %lld rows; rows whose target \"%s\" is NULL or NaN are skipped.",
 						   (long long) ds->rows_read, ds->target)));
 }
 
@@ -1075,7 +1075,7 @@ DatasetBeginTestScan(Dataset *ds)
 	return BeginSourceScan(ds, true);
 }
 
-/* Starts a scan over the source's rows (target not NULL), in batches. */
+/* Starts a scan over the source's rows (target not NULL nor NaN), in batches. */
 DatasetScan *
 DatasetBeginScan(Dataset *ds)
 {

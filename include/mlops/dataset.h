@@ -78,7 +78,7 @@ typedef struct Dataset
 	double		test_fraction;
 	int			seed;
 	int64		rows_read;		/* rows of the source */
-	int64		skipped_rows;	/* rows whose target is NULL (never used) */
+	int64		skipped_rows;	/* rows whose target is NULL or NaN (never used) */
 	int64		train_rows;
 	int64		test_rows;
 	char	   *fingerprint;	/* "<train rows>:<hash>", after the first full scan */
@@ -139,7 +139,7 @@ extern void DatasetCollectProfile(Dataset *ds);
 /* That profile (a frozen profile's jsonb), after the first complete scan. */
 extern Jsonb *DatasetProfile(Dataset *ds);
 
-/* Starts a scan over the source's rows (target not NULL), in batches. */
+/* Starts a scan over the source's rows (target not NULL nor NaN), in batches. */
 extern DatasetScan *DatasetBeginScan(Dataset *ds);
 
 /*
