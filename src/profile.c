@@ -292,10 +292,11 @@ SortDoublesWithPayload(double *values, int64 *payload, size_t n)
 
 /*
  * The fractions of sorted values (each once, or weight[i] times) in the bins
- * of nedges unique edges: bin i holds (e[i], e[i+1]] of the inner edges
- * e = edges[1..nedges-2] (numpy.searchsorted(side='left')), the first and
- * last bins are open. The profile's own fractions and drift's current ones
- * both come from here, so that they are binned alike.
+ * of nedges unique edges: bin i holds (edges[i], edges[i+1]], the first bin
+ * open below and the last open above: bin i is numpy.searchsorted(side='left')
+ * of a value among the inner edges edges[1..nedges-2]. The profile's own
+ * fractions and drift's current ones both come from here, so that they are
+ * binned alike.
  */
 void
 ProfileBinFractions(const double *edges, int nedges, const double *sorted, const int64 *weight,

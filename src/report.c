@@ -1,9 +1,9 @@
 /*
  * report.c — the HTML reports: mlops.report_experiment(experiment, metric)
  * compares the runs of an experiment, mlops.report(model) shows a model's
- * versions, the learning curve and feature importance of its featured
- * version, the drift histograms of its latest monitor run and its deployment
- * timeline.
+ * versions, the learning curve, test split curves and feature importance of
+ * its featured version, the drift histograms of its latest monitor run and
+ * its deployment timeline.
  *
  * A report is one self-contained page: inline CSS and inline SVG (svg.c), no
  * script and nothing fetched (a Content-Security-Policy says so to the
@@ -1832,7 +1832,8 @@ PG_FUNCTION_INFO_V1(report_model);
 
 /*
  * report(model text) — a model's versions and their metrics, the learning
- * curve and feature importance of its featured version, its drift and its
+ * curve, the test split's ROC and precision-recall curves or residuals and
+ * the feature importance of its featured version, its drift and its
  * deployment timeline, as one HTML page.
  */
 Datum

@@ -439,7 +439,7 @@ TypeIsNumeric(Oid type)
 	}
 }
 
-/* True when values of the type are categories (text, varchar, char, enums). */
+/* True when values of the type are categories (text, varchar, char, name, enums). */
 bool
 TypeIsCategorical(Oid type)
 {

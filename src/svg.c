@@ -6,7 +6,7 @@
  * the browser to the width of their container, so they stay readable from a
  * phone to a wide screen. Colours are the Okabe-Ito palette (distinguishable
  * with the common colour-vision deficiencies); beyond eight series the colours
- * repeat with dashes.
+ * repeat, lines dashed (markers and bars are not).
  */
 #include "postgres.h"
 

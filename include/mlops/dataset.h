@@ -162,8 +162,9 @@ extern DatasetBatch *DatasetNextBatch(DatasetScan *scan);
 extern void DatasetEndScan(DatasetScan *scan);
 
 /*
- * Counts bytes a training is about to hold against mlops.max_training_memory;
- * raises 53200 (out_of_memory) with a hint when it would exceed it.
+ * Counts bytes a training (or, for DatasetPrepareSplit, an evaluation) is
+ * about to hold against mlops.max_training_memory; raises 53200
+ * (out_of_memory) with a hint when it would exceed it.
  */
 extern void DatasetReserveMemory(Dataset *ds, Size bytes, const char *what);
 

@@ -96,8 +96,9 @@ ProfileBins(int nedges)
 /*
  * The fractions of m sorted values (weight NULL: each once, else weight[i]
  * times; at least one value) in the ProfileBins(nedges) bins of nedges unique
- * edges: bin i holds (e[i], e[i+1]] of the inner edges e = edges[1..nedges-2],
- * the first and last bins are open.
+ * edges: bin i holds (edges[i], edges[i+1]], except that the first bin is
+ * open below (every value <= edges[1]) and the last open above (every value
+ * > edges[nedges-2]); the inner edges edges[1..nedges-2] split the line.
  */
 extern void ProfileBinFractions(const double *edges, int nedges, const double *sorted,
 								const int64 *weight, int64 m, double *fractions);

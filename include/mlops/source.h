@@ -76,7 +76,7 @@ extern void SourceClose(SourceReader *reader);
 /* True when values of the type convert to float8 (integers, floats, numeric, boolean). */
 extern bool TypeIsNumeric(Oid type);
 
-/* True when values of the type are categories (text, varchar, char, enums). */
+/* True when values of the type are categories (text, varchar, char, name, enums). */
 extern bool TypeIsCategorical(Oid type);
 
 /*

@@ -62,7 +62,7 @@ typedef struct SvgAxes
  */
 extern void MarkupEscape(StringInfo out, const char *text, int max_chars);
 
-/* Appends a line chart of the series (at least one point among them). */
+/* Appends a line chart of the series (at least one finite point among them, else elog). */
 extern void SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int nseries);
 
 /*
