@@ -629,6 +629,21 @@ CheckTrainRows(const Dataset *ds)
 				 errhint("Lower test_fraction, or give more rows.")));
 }
 
+/*
+ * Raises 55000 for a source whose rows differ between two passes over it
+ * (detail: what differed, a full sentence): the split, the classes and the
+ * statistics of the first pass would not describe the rows read.
+ */
+static void
+RefuseChangedSource(const Dataset *ds, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("source \"%s\" changed while it was read", ds->source),
+			 errdetail_internal("%s", detail),
+			 errhint("A query source must return the same rows each time it runs (no random() or volatile functions).")));
+}
+
 /* The regression cut: keys below test_fraction × 2^64 are test rows. */
 static uint64
 RegressionCut(double test_fraction)
@@ -1133,11 +1148,7 @@ ScanRow(TupleTableSlot *slot, void *arg)
 	{
 		label = ClassIndex(ds, p->row.y);
 		if (label < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("source \"%s\" changed while it was read", ds->source),
-					 errdetail("Target value %g was not in the first pass over the rows.", p->row.y),
-					 errhint("A query source must return the same rows each time it runs (no random() or volatile functions).")));
+			RefuseChangedSource(ds, psprintf("Target value %g was not in the first pass over the rows.", p->row.y));
 	}
 	h = RowHash(ds, &p->row);
 	if (ds->test_fraction > 0)
@@ -1279,12 +1290,8 @@ DatasetEndScan(DatasetScan *scan)
 		CheckTrainRows(ds);
 	}
 	if (scan->fingerprint_rows != ds->train_rows)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" changed while it was read", ds->source),
-				 errdetail("The first pass saw %lld training rows, the last one %lld.",
-						   (long long) ds->train_rows, (long long) scan->fingerprint_rows),
-				 errhint("A query source must return the same rows each time it runs (no random() or volatile functions).")));
+		RefuseChangedSource(ds, psprintf("The first pass saw %lld training rows, the last one %lld.",
+										 (long long) ds->train_rows, (long long) scan->fingerprint_rows));
 	ds->fingerprint = psprintf("%lld:%016llx", (long long) scan->fingerprint_rows,
 							   (unsigned long long) scan->fingerprint_sum);
 	if (ds->priv->stats_pending)
