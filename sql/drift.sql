@@ -186,6 +186,11 @@ SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.drift('price', 'SELECT i::f
 SELECT pg_temp.sqlstate($$SELECT mlops.profile('SELECT ''c'' || i AS city FROM generate_series(1, 20000) i')$$);
 SET mlops.max_training_memory = '8MB';
 SELECT count(*) AS metrics FROM mlops.compare('SELECT i::float8 AS x FROM generate_series(1, 200000) i', 'houses', '{x}');
+-- profile() counts the building of its jsonb document too (about 400 bytes a
+-- category, as training counts it for a version's profile): 20,000 categories
+-- (1.4 MB) need 10 MB, more than 8MB allows
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('SELECT ''c'' || i AS city FROM generate_series(1, 20000) i')$$);
+SET mlops.max_training_memory = '12MB';
 SELECT mlops.profile('SELECT ''c'' || i AS city FROM generate_series(1, 20000) i')->'features'->0->'categories' IS NOT NULL AS profiled;
 -- sorting a side's values takes 16 bytes a value beside the 8 it holds (the
 -- radix sort's keys and its buffer): 200,000 values (2 MB held as they grew)

@@ -1428,7 +1428,10 @@ ProfileFromJsonb(Jsonb *profile)
 /*
  * mlops.profile(source text, columns text[] DEFAULT NULL) RETURNS jsonb: the
  * profile of a source's columns (NULL: every numeric or categorical column),
- * as training freezes it. The result is copied out of SPI's memory.
+ * as training freezes it. Building the document takes far more than the
+ * profiles (ProfileJsonbBytes): it is counted against
+ * mlops.max_training_memory beside them, as training counts it. The result is
+ * copied out of SPI's memory.
  */
 PG_FUNCTION_INFO_V1(profile);
 Datum
@@ -1437,12 +1440,16 @@ profile(PG_FUNCTION_ARGS)
 	char	   *source = RequireTextArg(fcinfo, 0, "source");
 	List	   *names = NIL;
 	MemoryContext caller = CurrentMemoryContext;
+	List	   *profiles;
 	Jsonb	   *built;
 	Jsonb	   *result;
 
 	names = NameListArg(fcinfo, 1, "columns");
 	SPI_connect();
-	built = ProfileToJsonb(ProfileSource(source, names, PROFILE_EXACT_ROWS, PROFILE_SAMPLE_SIZE, 0));
+	profiles = ProfileSource(source, names, PROFILE_EXACT_ROWS, PROFILE_SAMPLE_SIZE, 0);
+	MlopsRequireMemory(ProfilesBytes(profiles) + ProfileJsonbBytes(profiles), "reading the source",
+					   "the profile and the building of its document", "read fewer rows or columns");
+	built = ProfileToJsonb(profiles);
 	result = MemoryContextAlloc(caller, VARSIZE(built));
 	memcpy(result, built, VARSIZE(built));
 	SPI_finish();
