@@ -1050,18 +1050,24 @@ ProfileBuilderFinish(ProfileBuilder *b, int64 sample_size)
 		else
 		{
 			long		n = hash_get_num_entries(f->categories);
-			CategoryEntry *entries = palloc(sizeof(CategoryEntry) * Max(1, n));
+			Size		entries_bytes = sizeof(CategoryEntry) * n;	/* their copy, sorted */
+			CategoryEntry *entries;
 			CategoryEntry *e;
 			HASH_SEQ_STATUS seq;
-			int			i = 0;
+			int			c = 0;
 
+			/* the copy, and the profile's names and counts it leaves */
+			ChargeValues(b, entries_bytes + (sizeof(char *) + sizeof(int64)) * n);
+			entries = palloc(sizeof(CategoryEntry) * Max(1, n));
 			hash_seq_init(&seq, f->categories);
 			while ((e = hash_seq_search(&seq)) != NULL)
 			{
-				entries[i++] = *e;
+				entries[c++] = *e;
 				p->count += e->count;
 			}
 			SetCategories(p, entries, n);
+			pfree(entries);
+			b->value_bytes -= entries_bytes;
 		}
 		profiles = lappend(profiles, p);
 	}
