@@ -1597,7 +1597,9 @@ AppendDriftSection(StringInfo out, const char *model)
 	version = pg_strtoint32(TextAt(rows, 0, 3));
 	appendStringInfoString(out, "<p class=\"meta\">Latest run of monitor ");
 	MarkupEscape(out, monitor, 0);
-	appendStringInfo(out, " (%s) at ", TextAt(rows, 0, 4));
+	appendStringInfoString(out, " (");
+	MarkupEscape(out, TextAt(rows, 0, 4), 0);
+	appendStringInfoString(out, ") at ");
 	MarkupEscape(out, TextAt(rows, 0, 5), 0);
 	appendStringInfo(out, ", against version %d; source ", version);
 	MarkupEscape(out, current.source, 0);
