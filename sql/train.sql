@@ -143,6 +143,8 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'empty', 'y', 'linear
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT * FROM diabetes WHERE false', 'target', 'linear')$$);
 -- a NaN target is skipped like a NULL one, and the error's detail says so
 SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, g::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear');
+-- a feature of NaN values only has no value either, and the detail says so
+SELECT * FROM mlops.train('bad', $$SELECT g::float8 AS y, 'NaN'::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear');
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'nulls', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'consts', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', 'linear', test_fraction => 0)$$);

@@ -489,6 +489,8 @@ FinishStats(Dataset *ds)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("feature \"%s\" has no value in the training rows", in->name),
+					 in->kind == INPUT_NUMERIC ?
+					 errdetail("Every one of its %lld training values is NULL or NaN.", (long long) in->nulls) :
 					 errdetail("Every one of its %lld training values is NULL.", (long long) in->nulls),
 					 errhint("Leave the column out of the features.")));
 		if (in->kind == INPUT_NUMERIC)

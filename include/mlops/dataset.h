@@ -60,7 +60,7 @@ typedef struct DatasetInput
 	InputKind	kind;
 	int			ncategories;	/* categorical: training categories, sorted (C collation) */
 	char	  **categories;
-	int64		nulls;			/* NULL values among the training rows */
+	int64		nulls;			/* NULL (numeric: or NaN) values among the training rows */
 	double		mean;			/* numeric: mean of the non-NULL training values (NaN if none) */
 	int			mode;			/* categorical: index of the most frequent category (-1 if none) */
 } DatasetInput;
