@@ -821,6 +821,21 @@ AppendVersionsSection(StringInfo out, const char *model, int featured)
 }
 
 /*
+ * When no version is featured (featured 0: none behind mlops.default_alias),
+ * says so in place of `what` and closes the section; returns whether it did.
+ */
+static bool
+NoFeaturedVersion(StringInfo out, int featured, const char *what)
+{
+	if (featured != 0)
+		return false;
+	ReportNote(out, psprintf("No version is behind alias \"%s\", so there is no %s to show.",
+							 mlops_default_alias, what));
+	ReportSectionEnd(out);
+	return true;
+}
+
+/*
  * Appends the learning curve of the featured version: its run's metrics
  * logged at more than one step, one chart per metric, one series per data
  * split. Keys follow XGBoost's "split-metric" naming ("train-rmse",
@@ -835,13 +850,8 @@ AppendLearningCurveSection(StringInfo out, const char *model, int featured, cons
 	SvgAxes		axes = {0};
 
 	ReportSectionBegin(out, "learning-curve", "Learning curve");
-	if (featured == 0)
-	{
-		ReportNote(out, psprintf("No version is behind alias \"%s\", so there is no learning curve to show.",
-								 mlops_default_alias));
-		ReportSectionEnd(out);
+	if (NoFeaturedVersion(out, featured, "learning curve"))
 		return;
-	}
 	rows = RunQuery("SELECT run_id FROM mlops.model_versions WHERE name = $1 AND version = $2", 2, types, values);
 	if (SPI_processed == 0 || Int8At(rows, 0, 1) == 0)
 	{
@@ -1166,13 +1176,8 @@ AppendImportanceSection(StringInfo out, const char *model, int featured)
 	bool		isnull;
 
 	ReportSectionBegin(out, "importance", "Feature importance");
-	if (featured == 0)
-	{
-		ReportNote(out, psprintf("No version is behind alias \"%s\", so there is no feature importance to show.",
-								 mlops_default_alias));
-		ReportSectionEnd(out);
+	if (NoFeaturedVersion(out, featured, "feature importance"))
 		return;
-	}
 	rows = RunQuery("SELECT source, features FROM mlops.model_versions WHERE name = $1 AND version = $2",
 					2, types, values);
 	source = TextAt(rows, 0, 1);
@@ -1404,13 +1409,8 @@ AppendTestSplitSection(StringInfo out, const char *model, int featured)
 	char	   *message;
 
 	ReportSectionBegin(out, "test-split", "Test split");
-	if (featured == 0)
-	{
-		ReportNote(out, psprintf("No version is behind alias \"%s\", so there is no test split to show.",
-								 mlops_default_alias));
-		ReportSectionEnd(out);
+	if (NoFeaturedVersion(out, featured, "test split"))
 		return;
-	}
 	rows = RunQuery("SELECT v.source, v.target, v.task = 'classification', v.classes,"
 					"       (r.params ->> 'test_fraction')::float8, (r.params ->> 'seed')::int, v.data_fingerprint"
 					"  FROM mlops.model_versions v LEFT JOIN mlops.runs r USING (run_id)"
