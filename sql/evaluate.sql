@@ -106,6 +106,24 @@ SELECT array_agg(key ORDER BY key) FROM jsonb_object_keys(mlops.evaluate('c:2', 
 -- an infinite target: refused as training refuses it (22003), not measured against
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('nan_r:1', 'SELECT 1.0::float8 AS x, 2.0::float8 AS z, ''Infinity''::float8 AS y')$$);
 
+-- the gate scores the incumbent as evaluate (and predict) score it on the same
+-- rows: a category the incumbent knows, found only in the candidate's test rows,
+-- was taken as unseen (the candidate's training rows' categories were the only
+-- ones read), so the gate measured the incumbent worse than it is
+CREATE TABLE cats AS SELECT (i % 7) + (i % 5) * 0.5 * (i % 2) AS y, 'u' || i AS c, (i % 5)::float8 AS x
+  FROM generate_series(1, 300) i;
+SELECT version FROM mlops.train('cats', 'cats', 'y', 'ridge', test_fraction => 0, hyperparams => '{"alpha": 0.1}');
+SELECT mlops.set_alias('cats', 'staging', 1);
+SELECT version FROM mlops.train('cats', 'cats', 'y', 'ridge', test_fraction => 0.3, seed => 3, hyperparams => '{"alpha": 0.1}');
+-- the candidate's test rows: those whose (unique) category its training rows lack
+CREATE TABLE cats_test AS SELECT * FROM cats WHERE c NOT IN
+  (SELECT jsonb_array_elements_text(v.spec->'inputs'->0->'categories')
+     FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'cats' AND v.version = 2);
+SELECT (p->>'rows')::int = (SELECT count(*) FROM cats_test) AS same_rows,
+       (p->>'incumbent')::float8 = (mlops.evaluate('cats:1', 'cats_test')->>'rmse')::float8 AS incumbent_as_evaluated,
+       (p->>'candidate')::float8 = (mlops.evaluate('cats:2', 'cats_test')->>'rmse')::float8 AS candidate_as_evaluated
+  FROM mlops.promote('cats', 2, 'staging') p;
+
 -- memory: evaluate keeps every row's target and scores (16 bytes a row for a regression
 -- version, 4 + 8·(classes + 1) for a classification one) for its metrics, counted against
 -- mlops.max_training_memory (it held any number of rows): 100,000 rows need more than 1MB,

@@ -84,7 +84,7 @@ struct DatasetPrivate
 	double	   *sums;			/* per numeric input: sum and count of training values */
 	int64	   *counts;
 	MemoryContext context;		/* where the dataset lives */
-	bool		collecting;		/* a scan that only gathers the training rows' statistics */
+	bool		collecting;		/* a scan that only gathers the statistics (StatsPass) */
 	bool		stats_pending;	/* numeric means still to be taken in the first scan */
 	bool		lazy;			/* no first pass: the first scan counts the rows */
 	bool		scanned;		/* a complete scan has finished */
@@ -841,7 +841,10 @@ FirstPass(Dataset *ds, bool *has_nulls)
 		FinishStats(ds);
 }
 
-/* A second pass over the training rows for their categories and means. */
+/*
+ * A second pass for the categories and means: of the training rows for
+ * training, of every row for evaluation (see ScanRow).
+ */
 static void
 StatsPass(Dataset *ds)
 {
@@ -1157,7 +1160,13 @@ ScanRow(TupleTableSlot *slot, void *arg)
 		is_test = SplitKey(ds, h) < p->cut[Max(label, 0)];
 	if (p->collecting)
 	{
-		if (!is_test)
+		/*
+		 * Training learns its categories from its training rows; evaluation's
+		 * categories are only the rows' encoding, mapped by text to each
+		 * model's (EvalModelMap), so they are those of every row it scores: a
+		 * category an incumbent knows is its own there too, as in predict.
+		 */
+		if (!is_test || !p->training)
 			AccumulateStats(ds);
 		goto done;
 	}

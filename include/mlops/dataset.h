@@ -58,7 +58,7 @@ typedef struct DatasetInput
 	char	   *name;			/* the column, as the user names it */
 	Oid			type;			/* its base type */
 	InputKind	kind;
-	int			ncategories;	/* categorical: training categories, sorted (C collation) */
+	int			ncategories;	/* categorical: the training rows' categories (evaluation: every row's), sorted (C collation) */
 	char	  **categories;
 	int64		nulls;			/* NULL (numeric: or NaN) values among the training rows */
 	double		mean;			/* numeric: mean of the non-NULL training values (NaN if none) */
