@@ -124,6 +124,14 @@ SELECT (p->>'rows')::int = (SELECT count(*) FROM cats_test) AS same_rows,
        (p->>'candidate')::float8 = (mlops.evaluate('cats:2', 'cats_test')->>'rmse')::float8 AS candidate_as_evaluated
   FROM mlops.promote('cats', 2, 'staging') p;
 
+-- evaluate scores a source of any number of distinct categories, as predict
+-- does (one the model never saw is missing): it refused more than training's
+-- 10000 (54000), a limit on what a model learns, not on what it scores
+SELECT version FROM mlops.train('many', 'SELECT (i % 3)::float8 AS y, (i % 5)::text AS c FROM generate_series(1, 100) i', 'y', 'linear');
+SELECT mlops.evaluate('many', 'SELECT (i % 3)::float8 AS y, i::text AS c FROM generate_series(1, 10001) i')
+     = mlops.evaluate('many', 'SELECT (i % 3)::float8 AS y, CASE WHEN i < 5 THEN i::text END AS c FROM generate_series(1, 10001) i')
+  AS unseen_as_missing;
+
 -- memory: evaluate keeps every row's target and scores (16 bytes a row for a regression
 -- version, 4 + 8·(classes + 1) for a classification one) for its metrics, counted against
 -- mlops.max_training_memory (it held any number of rows): 100,000 rows need more than 1MB,
@@ -133,4 +141,6 @@ SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('r:1', 'SELECT (i % 17)::float8 
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('c:2', 'SELECT (i % 17)::float8 AS x, (i % 5)::float8 AS z, i % 2 AS hit FROM generate_series(1, 100000) i')$$, true);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 3 - (SELECT version FROM mlops.resolve_model('r')), gate => '{"source": "SELECT (i % 17)::float8 AS x, 1.0::float8 AS y, ''a'' AS kind FROM generate_series(1, 100000) i"}')$$, true);
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('r:1', 'SELECT (i % 17)::float8 AS x, 1.0::float8 AS y FROM generate_series(1, 20000) i')$$);
+-- the distinct categories of the rows count too (about 64 bytes and the text each)
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('many', 'SELECT (i % 3)::float8 AS y, i::text AS c FROM generate_series(1, 100000) i')$$, true);
 RESET mlops.max_training_memory;

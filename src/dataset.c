@@ -37,6 +37,13 @@
 #include "mlops/settings.h"
 #include "mlops/source.h"
 
+/*
+ * The bytes a distinct category of an evaluation takes besides its text (its
+ * hash entry and its places in the sorted arrays), counted against
+ * mlops.max_training_memory.
+ */
+#define DATASET_CATEGORY_BYTES 64
+
 /* The keys of one class's rows (first pass), to find its cut. */
 typedef struct KeyArray
 {
@@ -446,7 +453,15 @@ AccumulateStats(Dataset *ds)
 
 			if (!found)
 			{
-				if (hash_get_num_entries(p->category_tables[j]) > DATASET_MAX_CATEGORIES)
+				/*
+				 * The limit is on what a model learns; evaluation scores any
+				 * number of categories, as predict does (those its models
+				 * never saw are missing), within the memory setting.
+				 */
+				if (!p->training)
+					DatasetReserveMemory(ds, DATASET_CATEGORY_BYTES + strlen(row->text[j]) + 1,
+										 "the categories of the rows");
+				else if (hash_get_num_entries(p->category_tables[j]) > DATASET_MAX_CATEGORIES)
 					ereport(ERROR,
 							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 							 errmsg("feature \"%s\" has more than %d categories", ds->inputs[j].name,
