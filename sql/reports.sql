@@ -396,3 +396,28 @@ SELECT (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'versions'), '<tr
   FROM mlops.report('yearly') p;
 SELECT pg_temp.notes(pg_temp.section(p, 'versions')) AS versions_note FROM mlops.report('yearly') p;
 SELECT pg_temp.notes(pg_temp.section(p, 'deployments')) AS deployments_note FROM mlops.report('yearly') p;
+
+-- a linear model's |coef| x std: each term scaled by the std of its own input, found by
+-- position as the loader finds it, not by its name, which cannot tell a numeric feature
+-- named "a=b" from the indicator of category "b" of a feature "a" (the numeric term was
+-- given the indicator's std, 0.47 for its 316)
+CREATE TABLE term_names AS SELECT (i % 7) * 1.0 + (i % 3) * 0.5 AS y, (ARRAY['a0', 'b', 'c'])[i % 3 + 1] AS a,
+                                  (i % 11) * 100.0 AS "a=b"
+  FROM generate_series(1, 200) i;
+SELECT version FROM mlops.train('term_names', 'term_names', 'y', 'linear');
+WITH v AS (SELECT convert_from(v.artifact, 'UTF8')::jsonb AS doc, v.profile AS p
+             FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'term_names'),
+     f AS (SELECT (SELECT f FROM jsonb_array_elements(p->'features') f WHERE f->>'name' = 'a') AS a,
+                  (SELECT f FROM jsonb_array_elements(p->'features') f WHERE f->>'name' = 'a=b') AS ab FROM v),
+     expected AS (SELECT abs((doc->'coef'->0->>0)::float8)
+                         * sqrt((f.a->'categories'->>'b')::float8 / (f.a->>'count')::float8
+                                * (1 - (f.a->'categories'->>'b')::float8 / (f.a->>'count')::float8)) AS indicator,
+                         abs((doc->'coef'->0->>2)::float8) * (f.ab->>'std')::float8 AS numeric
+                    FROM v, f),
+     bars AS (SELECT split_part(b, ': ', 1) AS term, split_part(b, ': ', 2)::float8 AS value
+                FROM mlops.report('term_names') p,
+                     pg_temp.bars(substring(pg_temp.section(p, 'importance')
+                                            FROM '<figcaption>\|coef\| x std of the term</figcaption>.*?</svg>')) b)
+SELECT count(*) FILTER (WHERE abs(value / indicator - 1) < 1e-5) AS indicator_bars,
+       count(*) FILTER (WHERE abs(value / numeric - 1) < 1e-5) AS numeric_bars
+  FROM bars, expected WHERE term = 'a=b';

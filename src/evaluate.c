@@ -17,7 +17,6 @@
 
 #include <math.h>
 
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -26,7 +25,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "mlops/args.h"
@@ -95,8 +93,7 @@ EvalModelOpen(const char *ref, MemoryContext cxt)
 				 errmsg("model \"%s\" version %d has no target column", e->name, e->version),
 				 errdetail("It was imported without naming its target."),
 				 errhint("Import it with the target argument of import_model to evaluate it.")));
-	e->m = ModelCacheGet(ModelPinCreate(cxt), get_relname_relid("model_version", get_namespace_oid("mlops", false)),
-						 model_id, e->version, e->name);
+	e->m = ModelCacheGet(ModelPinCreate(cxt), ModelRegistryOid(), model_id, e->version, e->name);
 	MemoryContextSwitchTo(old);
 	return e;
 }

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -447,6 +448,16 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 	}
 	PG_END_TRY();
 	return m;
+}
+
+/*
+ * The OID of mlops.model_version, the registry ModelCacheGet's keys name: a
+ * registry dropped and created again (DROP/CREATE EXTENSION) has another.
+ */
+Oid
+ModelRegistryOid(void)
+{
+	return get_relname_relid("model_version", get_namespace_oid("mlops", false));
 }
 
 /*

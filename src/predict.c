@@ -19,7 +19,6 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -246,7 +245,7 @@ ResolveThroughSpi(const char *ref, Resolution *res)
 																	  SPI_tuptable->tupdesc, 1, &isnull)));
 	res->version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	res->model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	res->registry = get_relname_relid("model_version", get_namespace_oid("mlops", false));
+	res->registry = ModelRegistryOid();
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
 }

@@ -49,6 +49,7 @@
 #include "mlops/drift.h"
 #include "mlops/evaluate.h"
 #include "mlops/metrics.h"
+#include "mlops/model_cache.h"
 #include "mlops/profile.h"
 #include "mlops/settings.h"
 #include "mlops/source.h"
@@ -1021,33 +1022,36 @@ VersionProfile(const char *ref)
 }
 
 /*
- * The standard deviation of a linear model's term in the reference profile:
- * the feature's for a numeric term "name", sqrt(p(1-p)) of the indicator for
- * a term "name=category" (p: the category's fraction); NaN when unknown.
+ * The standard deviation in the reference profile of a linear model's term of
+ * input `name`: the feature's for a numeric term (category NULL), sqrt(p(1-p))
+ * of the indicator of `category` (p: its fraction); NaN when unknown. The
+ * term's input is the loader's (ScoringModel's term_input), not read from the
+ * term's name, which cannot tell a numeric feature "a=b" from the indicator
+ * of category "b" of a feature "a".
  */
 static double
-TermStd(List *profile, const char *term)
+TermStd(List *profile, const char *name, const char *category)
 {
 	ListCell   *lc;
 
 	foreach(lc, profile)
 	{
 		FeatureProfile *f = lfirst(lc);
-		size_t		len = strlen(f->name);
 
-		if (f->kind == FEATURE_NUMERIC && strcmp(term, f->name) == 0)
-			return f->count > 0 ? f->std : NAN;
-		if (f->kind == FEATURE_CATEGORICAL && strncmp(term, f->name, len) == 0 && term[len] == '=')
-		{
-			for (int c = 0; c < f->ncategories; c++)
-				if (strcmp(term + len + 1, f->categories[c]) == 0 && f->count > 0)
-				{
-					double		p = (double) f->counts[c] / f->count;
+		if (strcmp(f->name, name) != 0)
+			continue;
+		if (f->count == 0 || (f->kind == FEATURE_NUMERIC) != (category == NULL))
+			return NAN;
+		if (category == NULL)
+			return f->std;
+		for (int c = 0; c < f->ncategories; c++)
+			if (strcmp(category, f->categories[c]) == 0)
+			{
+				double		p = (double) f->counts[c] / f->count;
 
-					return sqrt(p * (1 - p));
-				}
-			return f->count > 0 ? 0 : NAN;
-		}
+				return sqrt(p * (1 - p));
+			}
+		return 0;
 	}
 	return NAN;
 }
@@ -1077,7 +1081,7 @@ ComputeModelImportance(void *arg)
 	ModelImportance *m = arg;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(m->ref)};
-	SPITupleTable *art = RunQuery("SELECT a.artifact_format, a.artifact, a.terms, a.coef"
+	SPITupleTable *art = RunQuery("SELECT a.artifact_format, a.artifact, r.model_id, r.version::bigint, r.model"
 								  "  FROM mlops.resolve_model($1) r, mlops._model_artifact(r.model_id, r.version) a",
 								  1, types, values);
 	char	   *format = TextAt(art, 0, 1);
@@ -1098,24 +1102,28 @@ ComputeModelImportance(void *arg)
 	}
 	else
 	{
-		int			ncoef;
-		double	   *coef = FloatArrayAt(art, 0, 4, &ncoef);
+		/* decoded as scoring decodes it: each term's input and category known by position */
+		ScoringModel *sm = ModelCacheGet(ModelPinCreate(CurrentMemoryContext), ModelRegistryOid(),
+										 Int8At(art, 0, 3), (int32) Int8At(art, 0, 4), TextAt(art, 0, 5));
 		List	   *profile;
 
-		m->names = TextArrayAt(art, 0, 3, &m->nnames);
-		if (m->nnames == 0 || ncoef == 0 || ncoef % m->nnames != 0)
+		if (sm->kind != SCORING_LINEAR || sm->nterms == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("the %s artifact has no coefficients", format ? format : "model's")));
+		m->names = sm->terms;
+		m->nnames = sm->nterms;
 		m->values = palloc0(sizeof(double) * m->nnames);
 		profile = VersionProfile(m->ref);
 		m->scaled = profile != NIL;
 		for (int t = 0; t < m->nnames; t++)
 		{
-			double		std = m->scaled ? TermStd(profile, m->names[t]) : 1;
+			const ScoringInput *in = &sm->inputs[sm->term_input[t]];
+			double		std = m->scaled ? TermStd(profile, in->name, sm->term_category[t] < 0 ? NULL
+											  : in->categories[sm->term_category[t]]) : 1;
 
-			for (int r = 0; r < ncoef / m->nnames; r++)
-				m->values[t] += fabs(coef[r * m->nnames + t]) * std;
+			for (int o = 0; o < sm->noutputs; o++)
+				m->values[t] += fabs(sm->coef[(size_t) o * m->nnames + t]) * std;
 		}
 	}
 }

@@ -91,6 +91,9 @@ typedef struct ModelPin ModelPin;
 /* A pin holding no model yet, released when `holder` is reset or deleted. */
 extern ModelPin *ModelPinCreate(MemoryContext holder);
 
+/* The OID of mlops.model_version, the registry of ModelCacheGet. */
+extern Oid	ModelRegistryOid(void);
+
 /*
  * The model version (model_id, version) of the registry whose model_version
  * table is `registry`, loaded on first use through mlops._model_artifact and
