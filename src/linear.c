@@ -18,9 +18,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/json.h"
-#include "utils/jsonb.h"
 
 #include <cblas.h>
 

@@ -9,13 +9,10 @@
 #include <ctype.h>
 #include <malloc.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 
-#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/memutils.h"
 
 #include "mlops/source.h"
 #include "mlops/xgb.h"
