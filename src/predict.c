@@ -694,10 +694,7 @@ Explain(CallSite *cs, ScoringModel *m)
 	}
 	if (m->kind == SCORING_LINEAR)
 	{
-		double	   *margins = palloc(m->noutputs * sizeof(double));
-
 		ScoringImputeLinear(m, cs->x);
-		ScoringLinearMargins(m, cs->x, margins);
 		for (int t = 0; t < m->nterms; t++)
 		{
 			double		v = cs->x[m->term_input[t]];
