@@ -109,7 +109,6 @@ import_model(PG_FUNCTION_ARGS)
 				rounds;
 	bytea	   *ubj;
 	bytea	   *json;
-	const char *why_not;
 	StringInfoData spec,
 				params;
 	Datum	   *class_elems;
@@ -263,7 +262,7 @@ import_model(PG_FUNCTION_ARGS)
 	/* store as UBJ; check that its trees compile, as loading will (for scoring or explain), before registering */
 	ubj = XgbSave(booster, "ubj");
 	json = XgbSave(booster, "json");
-	(void) TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, true, &why_not);
+	(void) TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, true);
 
 	nclasses = ClassificationObjective(objective) ? (num_class > 1 ? num_class : 2) : 0;
 	class_elems = palloc(Max(nclasses, 1) * sizeof(Datum));

@@ -305,11 +305,10 @@ static void
 DecodeXgboost(ScoringModel *m)
 {
 	bytea	   *json;
-	const char *why_not = NULL;
 
 	m->booster = XgbLoad(VARDATA_ANY(m->artifact), VARSIZE_ANY_EXHDR(m->artifact), m->context);
 	json = XgbSave(m->booster, "json");
-	m->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, true, &why_not);
+	m->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, true);
 	pfree(json);
 	if (XgbNumFeatures(m->booster) != m->ninputs)
 		BadVersion(m, "Its XGBoost model does not take one feature per input.");

@@ -918,12 +918,12 @@ TreeModelMeans(TreeModel *m, int n, float *covers)
 }
 
 /*
- * Compiles an XGBoost JSON model into a TreeModel, or returns NULL with the
- * reason when its booster or objective is not covered (for explain only,
+ * Compiles an XGBoost JSON model into a TreeModel, or returns NULL when its
+ * booster, objective or number of targets is not covered (for explain only,
  * when explain is true).
  */
 TreeModel *
-TreeModelCompile(char *json, size_t len, bool explain, const char **why_not)
+TreeModelCompile(char *json, size_t len, bool explain)
 {
 	Reader	   *r;
 	const char *error;
@@ -941,14 +941,12 @@ TreeModelCompile(char *json, size_t len, bool explain, const char **why_not)
 	dart = strcmp(r->booster, "dart") == 0;
 	if (strcmp(r->booster, "gbtree") != 0 && !(explain && dart))
 	{
-		*why_not = psprintf("booster \"%s\"", r->booster);
 		ReaderFree(r);
 		return NULL;
 	}
 	objective = ObjectiveIndex(r->objective);
 	if (objective < 0 || (!explain && objectives[objective].transform < 0))
 	{
-		*why_not = psprintf("objective \"%s\"", r->objective);
 		ReaderFree(r);
 		return NULL;
 	}
@@ -957,7 +955,6 @@ TreeModelCompile(char *json, size_t len, bool explain, const char **why_not)
 	if (r->num_target > 1)
 	{
 		/* its trees' output groups are targets: num_class margins would not hold them */
-		*why_not = psprintf("num_target %d", r->num_target);
 		ReaderFree(r);
 		return NULL;
 	}

@@ -1131,9 +1131,8 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	{
 		/* train() scores the evaluation rows itself: with the compiled trees when they cover the model */
 		bytea	   *json = XgbSave(h->booster, "json");
-		const char *why_not;
 
-		trained->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, false, &why_not);
+		trained->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, false);
 		pfree(json);
 	}
 	out->predict = XgbTrainPredict;

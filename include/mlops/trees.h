@@ -63,12 +63,12 @@ typedef struct TreeModel
 /*
  * Compiles the XGBoost JSON model `json` (as XGBoost's SaveModel writes it;
  * its NaN/Infinity tokens are overwritten in place) into a TreeModel allocated
- * in the current memory context. Returns NULL, with the reason in *why_not,
- * when the booster or objective is not covered; with explain, also dart and
- * the objectives scored by libxgboost, with scores false (TreeModelMargins
- * and TreeModelTransform are then not for it).
+ * in the current memory context. Returns NULL when the booster, objective or
+ * number of targets is not covered; with explain, also dart and the
+ * objectives scored by libxgboost, with scores false (TreeModelMargins and
+ * TreeModelTransform are then not for it).
  */
-extern TreeModel *TreeModelCompile(char *json, size_t len, bool explain, const char **why_not);
+extern TreeModel *TreeModelCompile(char *json, size_t len, bool explain);
 
 /*
  * Checks an XGBoost model document (JSON, or UBJ when ubj is true) before
