@@ -310,8 +310,8 @@ XgbCheckHyperParams(Jsonb *hyperparams)
 /*
  * Adds the parameters the task fixes or defaults, and checks those given
  * against it: the objective (classification needs class probabilities), the
- * number of classes, threads, seed, validation of parameter names, and the
- * histogram method when there are categorical inputs.
+ * number of classes, threads, max_bin, seed, validation of parameter names,
+ * and the histogram method when there are categorical inputs.
  */
 static void
 TaskParams(const Dataset *ds, XgbParams *p)
@@ -372,6 +372,22 @@ TaskParams(const Dataset *ds, XgbParams *p)
 	}
 	else
 		AddParam(p, "nthread", psprintf("%d", MlopsTrainingThreads()));
+	/*
+	 * XGBoost's own bound, checked here because the quantised matrix of
+	 * tree_method hist is built with max_bin before the booster checks its
+	 * parameters: libxgboost then failed with no message a user could act on
+	 * (38000), and the histograms' estimate took a negative size
+	 */
+	if (ParamValue(p, "max_bin") != NULL)
+	{
+		int			max_bin;
+
+		if (!WholeNumberText(ParamValue(p, "max_bin"), 2, INT_MAX, &max_bin))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hyperparameter \"max_bin\" must be an integer of at least 2")));
+		SetParam(p, "max_bin", psprintf("%d", max_bin));
+	}
 	if (ParamValue(p, "seed") == NULL)
 		AddParam(p, "seed", psprintf("%d", ds->seed));
 	if (ParamValue(p, "validate_parameters") == NULL)
