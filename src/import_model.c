@@ -9,6 +9,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "parser/scansup.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -153,6 +154,7 @@ import_model(PG_FUNCTION_ARGS)
 	truncated = palloc(sizeof(char *) * nfeatures);
 	for (int i = 0; i < nfeatures; i++)
 	{
+		CHECK_FOR_INTERRUPTS();	/* the comparisons below are quadratic in the features */
 		if (feature_nulls[i] || VARSIZE_ANY_EXHDR(DatumGetTextPP(feature_elems[i])) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -218,6 +220,8 @@ import_model(PG_FUNCTION_ARGS)
 		for (int i = 0; i < nfeatures && nnames == nfeatures; i++)
 		{
 			char	   *given = ColumnNameToUtf8(given_names[i]);
+
+			CHECK_FOR_INTERRUPTS();
 
 			for (int j = 0; j < nnames; j++)
 				if (j != i && strcmp(names[j], given) == 0)

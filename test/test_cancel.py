@@ -2,8 +2,9 @@
 """Long work other than training's scan stops within a second of
 pg_cancel_backend in each of its stages (test_linear_cancel.py and
 test_xgboost.py cover training's): evaluate's roc_auc, which sorts every
-scored row once the source is read, and profile's sort of the categories of
-a text column of millions of distinct values."""
+scored row once the source is read, profile's sort of the categories of
+a text column of millions of distinct values, and import_model's checks of
+a hundred thousand feature names."""
 import time
 
 from mlops_test import cancelled, check, connect, finish, fresh_database, query
@@ -80,4 +81,22 @@ def ids(n):
 check_stops_after_reading("profile (the categories' sort)", "SELECT mlops.profile($${source}$$)", ids, 3000000)
 check(query(conn, f"SELECT mlops.profile($${ids(10)}$$)->'features'->0->'categories' ? md5('7')") == [(True,)],
       "the session profiles again after the cancel")
+
+# --- import_model: a hundred thousand feature names -------------------------
+# Each name is compared with every name before it (given twice?) and, when
+# the model names its features, with each of those (given at another
+# position?): 120,000 names took 20 s without a check for interrupts.
+
+
+def half_a_second_in(running):
+    """A when_to_cancel for cancelled(): true 0.5 s after the statement starts, if it still runs."""
+    time.sleep(0.5)
+    return running.is_set()
+
+
+code, latency = cancelled(conn, other, "SELECT mlops.import_model('wide', '\\x7b7d'::bytea, 'xgboost-json', "
+                          "array(SELECT 'f' || g FROM generate_series(1, 120000) g), 'regression')",
+                          half_a_second_in)
+check(code == "57014" and latency < 1.0,
+      f"import_model (its feature names' checks): pg_cancel_backend stops it in {latency:.3f} s ({code}, 57014 expected)")
 finish()
