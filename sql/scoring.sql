@@ -157,6 +157,18 @@ SELECT i, mlops.predict(CASE WHEN i % 2 = 1 THEN 'price' ELSE 'line:1' END, r) A
   FROM (SELECT i, 2 AS rooms, 50 AS area, 'paris' AS city, 10 AS x FROM generate_series(1, 4) i) r
  ORDER BY i;
 RESET mlops.model_cache_size;
+-- A cached XGBoost model holds its booster and compiled trees, not also a copy
+-- of the stored artifact, which nothing reads once the booster is loaded
+-- (export_model writes the booster out): its context, compiled trees and all,
+-- takes less than the artifact
+CREATE TABLE grid AS SELECT g AS id, (g % 97)::float8 AS a, (g % 89)::float8 AS b,
+                            ((g % 97) * (g % 89) % 101)::float8 AS y
+                       FROM generate_series(1, 3000) g;
+SELECT version FROM mlops.train('grid', 'grid', 'y', 'xgboost', features => '{a,b}',
+                                hyperparams => '{"n_estimators": 40, "max_depth": 6}');
+SELECT mlops.predict('grid', ARRAY[1, 2]) IS NOT NULL AS scored;
+SELECT max(c.used_bytes) < (SELECT artifact_size FROM mlops.model_versions WHERE name = 'grid') AS smaller_than_artifact
+  FROM pg_backend_memory_contexts c WHERE c.name = 'mlops scoring model';
 -- and the mapping of the row's columns, made again at each change of model,
 -- replaces the previous one: memory does not grow with the query's rows
 CREATE FUNCTION pg_temp.backend_memory() RETURNS numeric

@@ -307,6 +307,9 @@ DecodeXgboost(ScoringModel *m)
 	bytea	   *json;
 
 	m->booster = XgbLoad(VARDATA_ANY(m->artifact), VARSIZE_ANY_EXHDR(m->artifact), m->context);
+	/* the booster holds the model now (export_model writes it out): no second copy while cached */
+	pfree(m->artifact);
+	m->artifact = NULL;
 	json = XgbSave(m->booster, "json");
 	m->trees = TreeModelCompile(VARDATA(json), VARSIZE(json) - VARHDRSZ, true);
 	pfree(json);

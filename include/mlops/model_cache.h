@@ -65,7 +65,6 @@ typedef struct ScoringModel
 	TreeModel  *trees;			/* compiled (for explain only unless SCORING_TREES), or NULL */
 	BoosterHandle booster;		/* always loaded for xgboost models (explain, fallback) */
 	bool		gblinear;		/* its booster is gblinear: no in-place prediction */
-	bytea	   *artifact;		/* the stored UBJ model, for export */
 
 	/* linear: margin[o] = intercept[o] + Σ coef[o * nterms + t] · term t */
 	int			nterms;
@@ -74,6 +73,7 @@ typedef struct ScoringModel
 	int		   *term_category;	/* indicator terms: the category; -1 for numeric terms */
 	double	   *intercept;
 	double	   *coef;
+	bytea	   *artifact;		/* the stored linear-json document, for export */
 
 	/* cache bookkeeping */
 	MemoryContext context;		/* holds everything above */
