@@ -296,6 +296,15 @@ XgbFeatureScores(BoosterHandle booster, const char *importance_type, const char 
 
 /* ---- prediction --------------------------------------------------------- */
 
+/* The __array_interface__ document of a row-major float32 matrix, into buf (see xgb.h). */
+void
+XgbArrayInterface(char *buf, size_t size, const float *x, int64 rows, int cols)
+{
+	snprintf(buf, size,
+			 "{\"data\": [%lu, true], \"shape\": [%lld, %d], \"typestr\": \"<f4\", \"version\": 3}",
+			 (unsigned long) (uintptr_t) x, (long long) rows, cols);
+}
+
 /*
  * XGBoost's prediction of `kind` on dmat, or in place on the dense matrix of
  * array interface `dense` when it is not NULL, copied into out (before any
@@ -397,9 +406,7 @@ XgbPredictInPlace(BoosterHandle booster, const float *x, int nrow, int ncol,
 	int			rc;
 
 	Assert(kind != XGB_PREDICT_CONTRIBS);
-	snprintf(dense, sizeof(dense),
-			 "{\"data\": [%zu, true], \"shape\": [%d, %d], \"typestr\": \"<f4\", \"version\": 3}",
-			 (size_t) (uintptr_t) x, nrow, ncol);
+	XgbArrayInterface(dense, sizeof(dense), x, nrow, ncol);
 	XGB_BLOCKED(rc, PredictInto(booster, NULL, dense, kind, out, out_len, &n));
 	PredictCheck(rc, n, out_len);
 }

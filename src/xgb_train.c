@@ -650,15 +650,6 @@ FeatureInfo(const Dataset *ds, const char ***names, const char ***types)
 	}
 }
 
-/* The __array_interface__ document of a row-major float32 matrix, into buf. */
-static void
-ArrayInterface(char *buf, size_t size, const float *x, int64 rows, int cols)
-{
-	snprintf(buf, size,
-			 "{\"data\": [%lu, true], \"shape\": [%lld, %d], \"typestr\": \"<f4\", \"version\": 3}",
-			 (unsigned long) (uintptr_t) x, (long long) rows, cols);
-}
-
 /*
  * Hands a float32 matrix (rows × ninputs, NaN = missing) and its labels to
  * XGBoost, with the inputs' names and types ('c' for categorical: native
@@ -675,7 +666,7 @@ CreateMatrix(const Dataset *ds, const float *x, const float *y, int64 rows, int 
 	const char **types;
 	int			rc;
 
-	ArrayInterface(array, sizeof(array), x, rows, ds->ninputs);
+	XgbArrayInterface(array, sizeof(array), x, rows, ds->ninputs);
 	snprintf(config, sizeof(config), "{\"missing\": NaN, \"nthread\": %d}", nthread);
 	XGB_BLOCKED(rc, XGDMatrixCreateFromDense(array, config, slot));
 	XgbCheck(rc, "build its training matrix");
@@ -705,7 +696,7 @@ XgbBatchNext(DataIterHandle handle)
 	if (it->done)
 		return 0;
 	it->done = true;
-	ArrayInterface(array, sizeof(array), it->x, it->rows, it->ncols);
+	XgbArrayInterface(array, sizeof(array), it->x, it->rows, it->ncols);
 	if (XGProxyDMatrixSetDataDense(it->proxy, array) != 0 ||
 		XGDMatrixSetFloatInfo(it->proxy, "label", it->y, (bst_ulong) it->rows) != 0 ||
 		XGDMatrixSetStrFeatureInfo(it->proxy, "feature_name", it->names, it->ncols) != 0 ||

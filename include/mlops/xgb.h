@@ -111,6 +111,12 @@ extern void XgbFeatureScores(BoosterHandle booster, const char *importance_type,
 							 const char *const *names, int n, double *out);
 
 /*
+ * The __array_interface__ document (at most 160 bytes) by which XGBoost reads
+ * a row-major float32 matrix in place, into buf.
+ */
+extern void XgbArrayInterface(char *buf, size_t size, const float *x, int64 rows, int cols);
+
+/*
  * Prediction on a dense float32 matrix (nrow × ncol, row-major, NaN =
  * missing). Copies the result into `out`, which holds `out_len` floats: an
  * error unless XGBoost produced exactly that many.
