@@ -330,7 +330,7 @@ DecodeXgboost(ScoringModel *m)
 		/* a multiclass objective with num_class 2 gives two margins, not one */
 		m->noutputs = XgbNumOutputs(config);
 		m->gblinear = booster_name != NULL && strcmp(booster_name, "gblinear") == 0;
-		pfree(config);			/* not kept in the model's long-lived context */
+		pfree(config);			/* the jsonb goes; its text and the parser's leftovers (a few kB) stay */
 	}
 	XgbReleaseFreedMemory();	/* what parsing and compiling the model freed */
 	if (m->classification ? !(m->noutputs == 1 && m->nclasses == 2) && m->noutputs != m->nclasses

@@ -825,7 +825,9 @@ ReaderRead(char *doc, size_t len, bool ubj, Reader **reader)
 /*
  * Checks an XGBoost model document, JSON or UBJ, before libxgboost reads it:
  * 22023 when it is not readable JSON (UTF-8) or UBJSON, XX001 when its trees
- * are inconsistent (see ReaderFinishTree). The document is not modified.
+ * are inconsistent, with each other or with the rest of the document (see
+ * ReaderFinishTree, ReaderCheckModel), or deeper than TREE_MAX_DEPTH. The
+ * document is not modified.
  */
 void
 TreeModelCheck(const char *doc, size_t len, bool ubj)

@@ -9,7 +9,8 @@
  * PostgreSQL's signals (cancel, timeout, termination) stay pending until then
  * and are acted on by CHECK_FOR_INTERRUPTS between boosting rounds. No
  * PostgreSQL function runs on XGBoost's threads: the log callback below runs
- * on the backend's own thread, and only copies text into a static buffer.
+ * on the backend's own thread, and only copies text into a static buffer (or
+ * writes it to stderr, the server's log).
  */
 #include "postgres.h"
 
@@ -502,6 +503,8 @@ SketchBytes(int64 n, int max_bin)
 	return (Size) limit * 16 * (nlevel + 2);
 }
 
+#define XGB_HIST_BYTES_PER_BIN 24	/* 16 per histogram entry, and half as much again */
+
 /*
  * Bytes of the gradient histograms XGBoost keeps while it grows a tree with
  * a histogram method (hist, approx, and auto from 4M training rows on, where
@@ -515,8 +518,6 @@ SketchBytes(int64 n, int max_bin)
  * node's, and per-node scratch). Nothing without a histogram method or with
  * gblinear.
  */
-#define XGB_HIST_BYTES_PER_BIN 24	/* 16 per histogram entry, and half as much again */
-
 static Size
 HistogramBytes(const Dataset *ds, const XgbParams *p, int bins)
 {
