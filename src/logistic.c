@@ -166,7 +166,7 @@ Hessian(LogisticProblem *lp, double *h, double *tmp)
 	for (int o = 0; o < lp->nout; o++)
 		for (int q = o; q < lp->nout; q++)
 		{
-			double	   *block = palloc(sizeof(double) * lp->d * lp->d);
+			double	   *block = palloc_extended(sizeof(double) * lp->d * lp->d, MCXT_ALLOC_HUGE);
 
 			for (int64 start = 0; start < lp->n; start += rows)
 			{
@@ -214,7 +214,7 @@ static void
 NewtonStep(double *h, const double *g, double *step, int m)
 {
 	double	   *scale = palloc(sizeof(double) * m);
-	double	   *a = palloc(sizeof(double) * m * m);
+	double	   *a = palloc_extended(sizeof(double) * m * m, MCXT_ALLOC_HUGE);
 	char		uplo = 'L';
 	lapack_int	n = m,
 				one = 1,

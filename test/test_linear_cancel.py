@@ -37,6 +37,18 @@ code, latency = cancelled_train(wide, "linear", 1.5, ", test_fraction => 0")
 check(code == "57014" and latency < 1.0,
       f"a wide linear design: pg_cancel_backend while it folds the rows stops it in {latency:.3f} s (57014)")
 
+# a logistic design of 11,601 columns (two inputs of 5,801 categories): its
+# Hessian's blocks (11,601² float8s, beyond palloc's 1 GB without the huge
+# flag) failed with XX000 at the first Newton step; they are computed now, and
+# a cancel stops it between blocks
+query(conn, "SET mlops.max_training_memory = '6GB'")
+widest = ("SELECT 'a' || g AS a, 'b' || g AS b, (g % 2) AS y FROM generate_series(1, 5801) g")
+code, latency = cancelled_train(widest, "logistic", 4.0, ", test_fraction => 0")
+check(code == "57014" and latency < 1.0,
+      f"a logistic design of 11,601 columns: pg_cancel_backend while it builds the Hessian stops it "
+      f"in {latency:.3f} s ({code}, 57014 expected)")
+query(conn, "RESET mlops.max_training_memory")
+
 query(conn, "SET statement_timeout = '700ms'")
 start = time.perf_counter()
 try:
