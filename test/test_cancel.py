@@ -85,7 +85,7 @@ check(query(conn, f"SELECT mlops.profile($${ids(10)}$$)->'features'->0->'categor
 # --- import_model: a hundred thousand feature names -------------------------
 # Each name is compared with every name before it (given twice?) and, when
 # the model names its features, with each of those (given at another
-# position?): 120,000 names took 20 s without a check for interrupts.
+# position?): 120,000 names took 25 s without a check for interrupts.
 
 
 def half_a_second_in(running):
