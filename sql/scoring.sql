@@ -169,6 +169,20 @@ SELECT version FROM mlops.train('grid', 'grid', 'y', 'xgboost', features => '{a,
 SELECT mlops.predict('grid', ARRAY[1, 2]) IS NOT NULL AS scored;
 SELECT max(c.used_bytes) < (SELECT artifact_size FROM mlops.model_versions WHERE name = 'grid') AS smaller_than_artifact
   FROM pg_backend_memory_contexts c WHERE c.name = 'mlops scoring model';
+-- nor the compiler's scratch: the arrays of the last tree read, as large as
+-- the largest tree, took more than the compiled nodes of a model of one big tree
+CREATE TABLE onetree AS SELECT g AS id, (g::bigint * 7919 % 10007)::float8 AS a, (g::bigint * 104729 % 10009)::float8 AS b,
+                               (g::bigint * 15485863 % 10037)::float8 AS c, (g::bigint * 32452843 % 10039)::float8 AS d,
+                               (g % 1013)::float8 AS y
+                          FROM generate_series(1, 30000) g;
+SELECT version FROM mlops.train('onetree', 'onetree', 'y', 'xgboost', features => '{a,b,c,d}', test_fraction => 0,
+                                hyperparams => '{"n_estimators": 1, "tree_method": "hist", "grow_policy": "lossguide",
+                                                 "max_depth": 0, "max_leaves": 8192, "min_child_weight": 0, "lambda": 0}');
+SET mlops.model_cache_size = 1;
+SELECT mlops.predict('onetree', ARRAY[1, 2, 3, 4]) IS NOT NULL AS scored;
+SELECT c.used_bytes < (SELECT artifact_size FROM mlops.model_versions WHERE name = 'onetree') AS smaller_than_artifact
+  FROM pg_backend_memory_contexts c WHERE c.name = 'mlops scoring model';
+RESET mlops.model_cache_size;
 -- and the mapping of the row's columns, made again at each change of model,
 -- replaces the previous one: memory does not grow with the query's rows
 CREATE FUNCTION pg_temp.backend_memory() RETURNS numeric

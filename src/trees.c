@@ -863,8 +863,9 @@ TreeModelCheck(const char *doc, size_t len, bool ubj)
 }
 
 /*
- * Frees what a Reader read, for a model that is not compiled (its trees, dart's
- * included, were read and checked all the same).
+ * Frees what a Reader holds: all it read, for a model that is not compiled
+ * (its trees, dart's included, were read and checked all the same), or the
+ * rest of it once a compiled model has taken its arrays (set to NULL).
  */
 static void
 ReaderFree(Reader *r)
@@ -987,6 +988,19 @@ TreeModelCompile(char *json, size_t len, bool explain)
 		m->base_margin = logf(r->base_score);
 	else
 		m->base_margin = r->base_score;
+
+	/*
+	 * The rest would stay in the model's context as long as it is cached:
+	 * the last tree's arrays above all, sized by the largest tree (48 bytes a
+	 * node, more than the compiled nodes)
+	 */
+	r->roots.v.p = r->depths.v.p = r->nodes.v.p = r->tree_info.v.p = NULL;
+	r->cat_start.v.p = r->cat_words.v.p = r->cat_bits.v.p = NULL;
+	if (m->covers != NULL)
+		r->covers.v.p = NULL;
+	if (m->tree_weights != NULL)
+		r->weight_drop.v.p = NULL;
+	ReaderFree(r);
 	return m;
 }
 
