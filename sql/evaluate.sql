@@ -91,6 +91,10 @@ SELECT version FROM mlops.train('nan_r', 'pts', 'y', 'linear', features => '{x,z
 SELECT mlops.evaluate('nan_r', $$SELECT 'Infinity'::float8 AS x, '-Infinity'::float8 AS z, 1.0 AS y$$);
 SELECT mlops.set_alias('nan_r', 'production', 1);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('nan_r', 2, gate => '{"source": "SELECT ''Infinity''::float8 AS x, ''-Infinity''::float8 AS z, 1.0 AS y"}')$$);
+-- rmse Infinity for both versions (a target beyond 1e154 squares past float8) ranks neither:
+-- 22000, nothing recorded (Infinity - Infinity was a NaN improvement, which PostgreSQL orders
+-- above every min_delta, and promoted)
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('nan_r', 2, gate => '{"source": "SELECT 1.0::float8 AS x, 1.0::float8 AS z, 1e200::float8 AS y", "min_delta": 5}')$$);
 SELECT alias, action, to_version FROM mlops.deployments WHERE model = 'nan_r';
 -- (z's infinity is of the sign that makes the margin Infinity - Infinity, whichever signs the
 -- coefficients have)

@@ -434,6 +434,15 @@ BEGIN
     ELSE
         improvement := CASE WHEN lower_better THEN incumbent_value - candidate_value
                             ELSE candidate_value - incumbent_value END;
+        -- both infinite alike (an rmse past float8's range): Infinity - Infinity is
+        -- NaN, which PostgreSQL orders above every min_delta
+        IF improvement = 'NaN'::float8 THEN
+            RAISE EXCEPTION 'metric "%" cannot tell versions % and % apart on the gate''s rows',
+                            metric, candidate.version, incumbent
+                USING ERRCODE = 'data_exception',
+                      DETAIL = pg_catalog.format('Both versions score %s.', candidate_value),
+                      HINT = 'Choose another gate.metric or another gate.source.';
+        END IF;
         promoted := improvement >= min_delta;
         reason := pg_catalog.format('%s of version %s is %s, of version %s %s: improvement %s %s min_delta %s',
                                     metric, candidate.version, candidate_value, incumbent, incumbent_value,
