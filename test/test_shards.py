@@ -87,6 +87,23 @@ def main(shard_dirs):
     query(coord, "SET ROLE shards_trainer")
     expect_error(coord, "SELECT mlops.publish_model('m:2', 'shard0')", "42501")
     query(coord, "RESET ROLE")
+    # publish_model keeps no function of dblink's schema but dblink's own: a
+    # trainer who may create there (public, often) and makes a dblink(name,
+    # text), which matched the server name's type better than dblink(text,
+    # text), does not get its code run as whoever publishes
+    query(coord, "CREATE TABLE hooked (who name)")
+    query(coord, "GRANT INSERT ON hooked TO shards_trainer")
+    query(coord, "GRANT CREATE ON SCHEMA public TO shards_trainer")
+    query(coord, "SET ROLE shards_trainer")
+    query(coord, """CREATE FUNCTION public.dblink(name, text) RETURNS SETOF record LANGUAGE plpgsql AS $f$
+                     BEGIN INSERT INTO public.hooked VALUES (current_user); RETURN QUERY SELECT 2; END $f$""")
+    query(coord, "RESET ROLE")
+    check(query(coord, "SELECT mlops.publish_model('m:2', 'shard0')") == [(2,)]
+          and query(coord, "SELECT count(*) FROM hooked") == [(0,)],
+          "publish_model calls dblink's dblink(text, text), not a trainer's dblink(name, text)")
+    query(coord, "DROP FUNCTION public.dblink(name, text)")
+    query(coord, "DROP TABLE hooked")
+    query(coord, "REVOKE CREATE ON SCHEMA public FROM shards_trainer")
     query(coord, "DROP ROLE shards_trainer")
     expect_error(coord, "SELECT mlops.publish_model('m:9', 'shard0')", "42704")
 

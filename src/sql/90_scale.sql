@@ -121,6 +121,10 @@ COMMENT ON FUNCTION mlops._install_statement(bigint, int) IS
 
 -- Not SECURITY DEFINER: dblink connects with the caller's user mapping for the
 -- server, so the caller needs USAGE on it and a role allowed to install there.
+-- The server's name is passed to dblink as text, the type dblink(text, text)
+-- takes exactly: given as name, a dblink(name, text) that anyone who may
+-- create in dblink's schema (public, often) made there would match better,
+-- and run as the caller.
 CREATE FUNCTION mlops.publish_model(model text, server name) RETURNS int
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, pg_temp
@@ -147,7 +151,7 @@ BEGIN
     END IF;
     EXECUTE format('SELECT v FROM %I.dblink($1, $2) AS t(v int)', dblink_schema)
        INTO STRICT installed
-      USING server, mlops._install_statement(ref.model_id, ref.version);
+      USING server::text, mlops._install_statement(ref.model_id, ref.version);
     RETURN installed;
 END
 $$;
