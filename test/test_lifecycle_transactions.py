@@ -99,6 +99,28 @@ time.sleep(0.5)
 deleter.commit()
 t.join()
 check(outcome == ["42704"], "a set_alias to a version deleted meanwhile is 42704, got %s" % outcome)
+# at REPEATABLE READ, an alias to the version committed after the deleting
+# transaction's snapshot (which does not show it) is a serialization failure
+# (40001: run the transaction again, which then sees the alias), not the
+# alias's foreign key (23503)
+query(mover, "SELECT mlops._register_version('churn', 'logistic', 'classification', '{a}', 'y', '{0,1}', "
+             "'{}', '{}', '{}', NULL, NULL, 't', 1, 0, 0, 'fp', '\\x08', 'linear-json')")
+mover.commit()
+deleter.set_session(isolation_level="REPEATABLE READ")
+query(deleter, "SELECT count(*) FROM mlops.models")  # takes the snapshot
+query(mover, "SELECT mlops.set_alias('churn', 'canary', 5)")
+mover.commit()
+outcome = []
+in_thread(deleter, "SELECT mlops.delete_version('churn', 5)", outcome).join()
+check(outcome == ["40001"], "a deletion that an alias committed after its snapshot forbids is 40001, got %s" % outcome)
+check(query(reader, "SELECT count(*) FROM mlops.model_versions WHERE name = 'churn' AND version = 5")[0][0] == 1,
+      "version 5 is still there")
+outcome = []
+in_thread(deleter, "SELECT mlops.delete_version('churn', 5)", outcome).join()
+check(outcome == ["55000"], "run again, it sees the alias (55000), got %s" % outcome)
+deleter.set_session(isolation_level="READ COMMITTED")
+query(mover, "SELECT mlops.delete_alias('churn', 'canary')")
+mover.commit()
 
 # An alias move in a prepared transaction: invisible until COMMIT PREPARED
 # (from another session), another move of the model waits for it, and

@@ -194,8 +194,10 @@ COMMENT ON FUNCTION mlops.rollback(text, text) IS
 -- The version is locked FOR UPDATE before its aliases are looked at: a
 -- set_alias or promote to it that has not committed yet holds a KEY SHARE lock
 -- on it, so this waits for that transaction and then sees its alias (55000)
--- rather than failing on the alias's foreign key (23503). Only the version's
--- creator (or a member of that role) and mlops_admin may delete it.
+-- rather than failing on the alias's foreign key (23503); at REPEATABLE READ,
+-- whose snapshot does not show an alias committed since, the foreign key's
+-- refusal is a serialization failure (40001). Only the version's creator (or
+-- a member of that role) and mlops_admin may delete it.
 CREATE FUNCTION mlops.delete_version(model text, version int) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -224,7 +226,17 @@ BEGIN
     -- its logged predictions are deleted here, not left to the foreign key's
     -- cascade, which does not fire under session_replication_role = replica
     DELETE FROM mlops.prediction_log l WHERE l.model_id = mid AND l.version = delete_version.version;
-    DELETE FROM mlops.model_version v WHERE v.model_id = mid AND v.version = delete_version.version;
+    BEGIN
+        DELETE FROM mlops.model_version v WHERE v.model_id = mid AND v.version = delete_version.version;
+    EXCEPTION WHEN foreign_key_violation THEN
+        -- at REPEATABLE READ the aliases were read in the transaction's
+        -- snapshot, which does not show one committed since; the foreign key
+        -- check does (at READ COMMITTED the lock above has waited for it)
+        RAISE EXCEPTION 'version % of model "%" was aliased by a transaction that committed after this one began',
+                        version, model
+            USING ERRCODE = 'serialization_failure',
+                  HINT = 'Run the transaction again.';
+    END;
 END
 $$;
 COMMENT ON FUNCTION mlops.delete_version(text, int) IS
