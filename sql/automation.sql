@@ -116,3 +116,10 @@ SELECT r->'drifted' AS drifted FROM mlops.run_monitor('fatter_bmi_alert') r;
 SELECT r->>'retrained' AS retrained, r->>'reason' AS reason
   FROM mlops._scheduled_retrain('fatter', true, 'production', (SELECT created_at FROM mlops.models WHERE name = 'fatter')) r;
 SELECT 1 AS session_usable_after_drift;
+-- only_on_drift when the default alias points nowhere (deleted): the job
+-- records the retraining's failure (a failed run and an alert) as it does
+-- without only_on_drift, rather than failing where no one looks
+SELECT mlops.delete_alias('fatter', 'production');
+SELECT r->>'promoted' AS promoted, r->>'alert' AS alert
+  FROM mlops._scheduled_retrain('fatter', true, 'production', (SELECT created_at FROM mlops.models WHERE name = 'fatter')) r;
+SELECT kind, model, message FROM mlops.alerts WHERE model = 'fatter' AND kind = 'retrain' ORDER BY at DESC LIMIT 1;

@@ -220,15 +220,19 @@ COMMENT ON FUNCTION mlops._retrain_unattended(text, text) IS
 -- version, flagged drift: the data has moved away from what production learned,
 -- and still has. A run against another version (a monitor pinned to it) says
 -- nothing of production, and a drift that a later run no longer finds is over.
+-- The model is resolved first, so that no version behind the alias is 42704
+-- whatever the monitors' runs (in a join with them it was resolved only when
+-- a run had flagged drift).
 CREATE FUNCTION mlops._production_drifting(model text) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
-    SELECT EXISTS (SELECT FROM mlops.drift_status s, mlops.resolve_model(model) p
+    SELECT EXISTS (SELECT FROM mlops.drift_status s
                     WHERE s.model = p.model AND s.version = p.version AND s.drifted)
+      FROM mlops.resolve_model(model) p
 $$;
 COMMENT ON FUNCTION mlops._production_drifting(text) IS
-    'internal: whether the latest run of a monitor of the model against its production version flagged drift';
+    'internal: whether the latest run of a monitor of the model against its production version flagged drift; 42704 when no version is behind the alias';
 
 -- Removes the pg_cron job running this backend (its model or monitor is gone).
 CREATE FUNCTION mlops._unschedule_current_job(why text) RETURNS jsonb
@@ -259,6 +263,7 @@ CREATE FUNCTION mlops._scheduled_retrain(model text, only_on_drift boolean, alia
 AS $$
 DECLARE
     caller_alias text := pg_catalog.current_setting('mlops.default_alias', true);
+    drifting boolean := false;
     outcome jsonb;
 BEGIN
     IF NOT EXISTS (SELECT FROM mlops.models m
@@ -266,7 +271,16 @@ BEGIN
         RETURN mlops._unschedule_current_job(pg_catalog.format('model "%s" no longer exists', model));
     END IF;
     PERFORM pg_catalog.set_config('mlops.default_alias', alias, true);
-    IF only_on_drift AND NOT mlops._production_drifting(model) THEN
+    IF only_on_drift THEN
+        BEGIN
+            drifting := mlops._production_drifting(model);
+        EXCEPTION WHEN undefined_object THEN
+            -- no version behind the alias: the retraining fails the same way
+            -- and records it (a failed run, an alert), as without only_on_drift
+            drifting := true;
+        END;
+    END IF;
+    IF only_on_drift AND NOT drifting THEN
         outcome := pg_catalog.jsonb_build_object('retrained', false,
                                                  'reason', 'no monitor''s latest run flags drift against the production version');
     ELSE
