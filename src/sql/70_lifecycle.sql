@@ -232,7 +232,7 @@ BEGIN
         -- at REPEATABLE READ the aliases were read in the transaction's
         -- snapshot, which does not show one committed since; the foreign key
         -- check does (at READ COMMITTED the lock above has waited for it)
-        RAISE EXCEPTION 'version % of model "%" was aliased by a transaction that committed after this one began',
+        RAISE EXCEPTION 'version % of model "%" was aliased by a transaction that committed after this one took its snapshot',
                         version, model
             USING ERRCODE = 'serialization_failure',
                   HINT = 'Run the transaction again.';
