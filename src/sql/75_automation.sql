@@ -221,8 +221,8 @@ COMMENT ON FUNCTION mlops._retrain_unattended(text, text) IS
 -- and still has. A run against another version (a monitor pinned to it) says
 -- nothing of production, and a drift that a later run no longer finds is over.
 -- The model is resolved first, so that no version behind the alias is 42704
--- whatever the monitors' runs (in a join with them it was resolved only when
--- a run had flagged drift).
+-- whatever the monitors' runs (a join with them may skip the resolution when
+-- no run flagged drift).
 CREATE FUNCTION mlops._production_drifting(model text) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
