@@ -263,7 +263,7 @@ CREATE FUNCTION mlops._scheduled_retrain(model text, only_on_drift boolean, alia
 AS $$
 DECLARE
     caller_alias text := pg_catalog.current_setting('mlops.default_alias', true);
-    drifting boolean := false;
+    retrain boolean := true;    -- false only when only_on_drift finds no drift
     outcome jsonb;
 BEGIN
     IF NOT EXISTS (SELECT FROM mlops.models m
@@ -273,14 +273,14 @@ BEGIN
     PERFORM pg_catalog.set_config('mlops.default_alias', alias, true);
     IF only_on_drift THEN
         BEGIN
-            drifting := mlops._production_drifting(model);
+            retrain := mlops._production_drifting(model);
         EXCEPTION WHEN undefined_object THEN
             -- no version behind the alias: the retraining fails the same way
             -- and records it (a failed run, an alert), as without only_on_drift
-            drifting := true;
+            retrain := true;
         END;
     END IF;
-    IF only_on_drift AND NOT drifting THEN
+    IF NOT retrain THEN
         outcome := pg_catalog.jsonb_build_object('retrained', false,
                                                  'reason', 'no monitor''s latest run flags drift against the production version');
     ELSE
