@@ -89,6 +89,10 @@ SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 3 - (SELECT version FROM mlo
 SELECT version FROM mlops.train('nan_r', 'pts', 'y', 'linear', features => '{x,z}');
 SELECT version FROM mlops.train('nan_r', 'pts', 'y', 'linear', features => '{x,z}');
 SELECT mlops.evaluate('nan_r', $$SELECT 'Infinity'::float8 AS x, '-Infinity'::float8 AS z, 1.0 AS y$$);
+-- r2 too when the targets are constant (it was 0, a constant target predicted otherwise than
+-- exactly, though the NaN prediction is no prediction)
+SELECT mlops.evaluate('nan_r', $$SELECT * FROM (VALUES ('Infinity'::float8, '-Infinity'::float8, 1.0),
+                                                       (1, 2, 1.0)) v(x, z, y)$$);
 SELECT mlops.set_alias('nan_r', 'production', 1);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('nan_r', 2, gate => '{"source": "SELECT ''Infinity''::float8 AS x, ''-Infinity''::float8 AS z, 1.0 AS y"}')$$);
 -- rmse Infinity for both versions (a target beyond 1e154 squares past float8) ranks neither:

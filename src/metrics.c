@@ -57,9 +57,11 @@ RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out)
 	}
 	/*
 	 * r2_score's force_finite: a constant target gives 1 when predicted
-	 * exactly, else 0; but one row is no variance at all (r2_score: NaN)
+	 * exactly, else 0; but one row is no variance at all (r2_score: NaN), and
+	 * a NaN prediction is no prediction (ss_res NaN: not "otherwise than
+	 * exactly")
 	 */
-	if (n >= 2)
+	if (n >= 2 && !isnan(ss_res))
 		AddMetric(out, &m, "r2", ss_tot > 0 ? 1.0 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0));
 	AddMetric(out, &m, "rmse", sqrt(ss_res / n));
 	AddMetric(out, &m, "mse", ss_res / n);
