@@ -93,6 +93,8 @@ typedef enum Place
 
 #define TREE_ARRAYS (P_PARENTS - P_LEFT + 1)
 
+StaticAssertDecl(P_PARENTS < 64, "a container's fields are noted in a uint64");
+
 /*
  * XGBoost's largest category, 2^24 - 1 (common::InvalidCat): beyond, float32
  * does not hold every integer, and XGBoost sends such a value left.
@@ -120,6 +122,7 @@ typedef enum Place
 typedef struct Reader
 {
 	Place		stack[MAX_NESTING]; /* the containers we are in */
+	uint64		fields[MAX_NESTING];	/* per container: the places of its fields read so far */
 	int			depth;
 	Place		next;			/* what the next value is */
 	Vec			tree[TREE_ARRAYS];	/* the arrays of the tree being read */
@@ -226,13 +229,26 @@ FieldPlace(Place parent, const char *name)
 	}
 }
 
-/* Notes where the value of an object field goes, by its name and its object. */
+/*
+ * Notes where the value of an object field goes, by its name and its object.
+ * A field read twice in one object is refused: the reader would take in both
+ * values (two tree_info arrays as one), libxgboost only one of them (the last
+ * in JSON, the first in UBJ), and so load what was never checked (an empty
+ * tree_info then crashed the backend).
+ */
 static void
 ReaderFieldStart(void *state, char *fname, bool isnull)
 {
 	Reader	   *r = state;
+	uint64	   *fields = &r->fields[r->depth - 1];
 
 	r->next = FieldPlace(r->stack[r->depth - 1], fname);
+	if (r->next != P_OTHER)
+	{
+		if (*fields & (UINT64CONST(1) << r->next))
+			BadModel(psprintf("An object has the field \"%s\" twice.", fname));
+		*fields |= UINT64CONST(1) << r->next;
+	}
 	if (r->next == P_SPLIT_TYPE)
 		r->has_split_type = true;
 	pfree(fname);
@@ -258,6 +274,7 @@ ReaderPush(void *state)
 	if (r->depth == MAX_NESTING)
 		BadModel("The document is nested too deeply.");
 	r->stack[r->depth] = r->depth == 0 ? P_ROOT : r->next;
+	r->fields[r->depth] = 0;
 	r->depth++;
 	if (r->stack[r->depth - 1] == P_TREE)
 	{

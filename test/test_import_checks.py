@@ -342,6 +342,20 @@ expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-ubj', %s, 'regre
 expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-ubj', %s, 'regression')", "22023", (psycopg2.Binary(raw + b"x"), feats))
 expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-json', %s, 'regression')", "22023",
              (psycopg2.Binary(bytes(cat_tree.save_raw("json")).replace(b'"learner"', b'"le\xffrner"')), feats))
+# a field given twice in one object: the reader took in both values, libxgboost only one (the last
+# in JSON, the first in UBJ): tree_info [] then [0, 0, 0] passed as three entries, and the UBJ one
+# crashed the backend in libxgboost
+info = model_of(reg_doc)["tree_info"]
+for what, second in (("tree_info given twice", info), ("tree_info given twice, the second empty", [])):
+    text = json.dumps(reg_doc)
+    check(text.count('"tree_info": ') == 1, "the regression model has one tree_info")
+    text = text.replace('"tree_info": ', '"tree_info": %s, "tree_info": ' % json.dumps(second))
+    once = ubj_key("tree_info") + ubj(info, "tree_info")
+    binary_doc = ubj(reg_doc).replace(once, ubj_key("tree_info") + ubj(second, "tree_info") + once)
+    for fmt, raw_doc in (("json", text.encode()), ("ubj", binary_doc)):
+        msg = expect_error(conn, "SELECT mlops.import_model('h', %s, %s, %s, 'regression')", "XX001",
+                           (psycopg2.Binary(raw_doc), f"xgboost-{fmt}", feats))
+        check(msg is not None and 'field "tree_info" twice' in msg, f"{what} ({fmt}): refused with XX001: {msg}")
 check(query(conn, "SELECT 1") == [(1,)], "the server lives after the hostile documents")
 
 # --- what XGBoost writes still imports, in both formats, and scores as XGBoost does -----------
