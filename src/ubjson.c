@@ -167,17 +167,31 @@ UbjReadCount(UbjParser *p, size_t unit, size_t *count)
 	return true;
 }
 
+/*
+ * Takes a string of n bytes into a palloc'd C string. A zero byte is refused,
+ * as in a JSON document: the C string would end there, and the reader see a
+ * shorter key than libxgboost does ("num_trees\0" as num_trees).
+ */
+static bool
+UbjTakeString(UbjParser *p, size_t n, char **out)
+{
+	const uint8 *b;
+
+	if (!UbjTake(p, n, &b))
+		return false;
+	if (memchr(b, '\0', n) != NULL)
+		return UbjFail(p, "A string holds a zero byte");
+	*out = pnstrdup((const char *) b, n);
+	return true;
+}
+
 /* Reads a length-prefixed string (a key, or the payload of S) into a palloc'd C string. */
 static bool
 UbjReadString(UbjParser *p, char **out)
 {
 	size_t		n;
-	const uint8 *b;
 
-	if (!UbjReadCount(p, 1, &n) || !UbjTake(p, n, &b))
-		return false;
-	*out = pnstrdup((const char *) b, n);
-	return true;
+	return UbjReadCount(p, 1, &n) && UbjTakeString(p, n, out);
 }
 
 /* Whether the next value (after no-ops) is null (Z), as the element and field actions are told. */
@@ -369,10 +383,14 @@ UbjParseValue(UbjParser *p)
 				return true;
 			}
 		case 'C':
-			if (!UbjTake(p, 1, &b))
-				return false;
-			UbjScalar(p, pnstrdup((const char *) b, 1), JSON_TOKEN_STRING);
-			return true;
+			{
+				char	   *c;
+
+				if (!UbjTakeString(p, 1, &c))
+					return false;
+				UbjScalar(p, c, JSON_TOKEN_STRING);
+				return true;
+			}
 		case 'T':
 			UbjScalar(p, pstrdup("true"), JSON_TOKEN_TRUE);
 			return true;

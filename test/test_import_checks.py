@@ -356,6 +356,12 @@ for what, second in (("tree_info given twice", info), ("tree_info given twice, t
         msg = expect_error(conn, "SELECT mlops.import_model('h', %s, %s, %s, 'regression')", "XX001",
                            (psycopg2.Binary(raw_doc), f"xgboost-{fmt}", feats))
         check(msg is not None and 'field "tree_info" twice' in msg, f"{what} ({fmt}): refused with XX001: {msg}")
+# a UBJ key with a zero byte: the reader saw the key up to it ("split_type"), libxgboost the whole
+# ("split_type\0", a field it does not know): 22023, as a zero byte in a JSON document
+nul_key = ubj(reg_doc).replace(ubj_key("split_type"), b"L" + struct.pack(">q", 11) + b"split_type\0")
+msg = expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-ubj', %s, 'regression')", "22023",
+                   (psycopg2.Binary(nul_key), feats))
+check(msg is not None and "zero byte" in msg, f"a UBJ key holding a zero byte: refused with 22023: {msg}")
 check(query(conn, "SELECT 1") == [(1,)], "the server lives after the hostile documents")
 
 # --- what XGBoost writes still imports, in both formats, and scores as XGBoost does -----------

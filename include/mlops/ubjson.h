@@ -8,9 +8,10 @@
  * keys are an integer-typed length and the key's bytes; arrays [ ... ], with a
  * count ([#L<count> then the values, no ]) or typed and counted
  * ([$<type>#L<count> then the raw elements: XGBoost writes float32 'd', int32
- * 'l', int64 'L' and uint8 'U' arrays); strings S and chars C; numbers
- * i U I l L d D; T, F, Z; N (no-op) before any value. Every read is bounds-checked: a
- * truncated or hostile document is an error, never a read outside it.
+ * 'l', int64 'L' and uint8 'U' arrays); strings S and chars C (without a
+ * zero byte, as in JSON); numbers i U I l L d D; T, F, Z; N (no-op) before
+ * any value. Every read is bounds-checked: a truncated or hostile document is
+ * an error, never a read outside it.
  */
 #ifndef MLOPS_UBJSON_H
 #define MLOPS_UBJSON_H
