@@ -32,10 +32,10 @@ AddMetric(Metric *out, int *m, const char *name, double value)
 
 /*
  * Regression metrics: r2 (1 when the targets are constant and matched, 0
- * when constant and not; left out for a single row, where r2_score is NaN),
- * rmse, mse, mae. The targets' sum of squares comes from CentredSumSquares,
- * so that constant targets are told exactly and targets far from 0 keep
- * their spread.
+ * when constant and not; left out for a single row, where r2_score is NaN,
+ * and, as every metric, when a prediction is NaN), rmse, mse, mae. The
+ * targets' sum of squares comes from CentredSumSquares, so that constant
+ * targets are told exactly and targets far from 0 keep their spread.
  */
 int
 RegressionMetrics(const double *y, const double *pred, int64 n, Metric *out)
