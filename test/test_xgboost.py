@@ -233,23 +233,32 @@ pid = query(leak, "SELECT pg_backend_pid()")[0][0]
 
 
 def failing_trainings(n):
+    """Runs n pairs of trainings, one refused by XGBoost (22023), one cancelled
+    by statement_timeout (57014); returns the SQLSTATEs they ended with ('ok'
+    for one that succeeded), so that the memory check below is known to
+    measure those failures."""
+    codes = []
     for _ in range(n):
-        try:
-            query(leak, """SELECT * FROM mlops.train('leak', 'big', 'y', hyperparams => '{"nthread": 1, "max_dept": 2}')""")
-        except psycopg2.Error:
-            pass
-        query(leak, "SET statement_timeout = '200ms'")
-        try:
-            query(leak, """SELECT * FROM mlops.train('leak', 'big', 'y', hyperparams => '{"nthread": 1, "n_estimators": 100000}')""")
-        except psycopg2.Error:
-            pass
-        query(leak, "RESET statement_timeout")
+        for sql, timeout in (("""SELECT * FROM mlops.train('leak', 'big', 'y', hyperparams => '{"nthread": 1, "max_dept": 2}')""", None),
+                             ("""SELECT * FROM mlops.train('leak', 'big', 'y', hyperparams => '{"nthread": 1, "n_estimators": 100000}')""", "200ms")):
+            if timeout:
+                query(leak, "SET statement_timeout = %s", (timeout,))
+            try:
+                query(leak, sql)
+                codes.append("ok")
+            except psycopg2.Error as e:
+                codes.append(e.pgcode)
+            query(leak, "RESET statement_timeout")
+    return codes
 
 
-failing_trainings(3)            # warm-up: caches, malloc arenas
+codes = failing_trainings(3)    # warm-up: caches, malloc arenas
 before_kb = rss_anon_kb(pid)
-failing_trainings(20)
+codes += failing_trainings(20)
 growth_mb = (rss_anon_kb(pid) - before_kb) / 1024
+check(codes == ["22023", "57014"] * 23,
+      f"the trainings of the leak check fail as intended: XGBoost refuses max_dept (22023), the timeout cancels "
+      f"(57014) (got {sorted(set(codes))})")
 check(growth_mb < 4, f"40 failed or cancelled trainings leave no XGBoost handle behind (memory growth {growth_mb:.1f} MB)")
 leak.close()
 
