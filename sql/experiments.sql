@@ -8,12 +8,12 @@ SELECT mlops.start_run('churn') AS run2 \gset
 SELECT name, runs FROM mlops.experiments ORDER BY name;
 SELECT run_id = :run1 AS is_run1, experiment, run_name, status, params, tags, metrics FROM mlops.runs ORDER BY run_id;
 
--- params are write-once: the same value again is a no-op, a different one an error
+-- params are write-once: the same value again is a no-op, a different one an error (23505)
 SELECT mlops.log_param(:run1, 'depth', '6');
 SELECT mlops.log_param(:run1, 'depth', '6');
-SELECT mlops.log_param(:run1, 'depth', '7');
+SELECT pg_temp.sqlstate(format($$SELECT mlops.log_param(%s, 'depth', '7')$$, :run1), true, true);
 SELECT mlops.log_params(:run1, '{"depth": 6, "eta": 0.1, "flags": [1, 2]}');
-SELECT mlops.log_params(:run1, '{"eta": 0.2}');
+SELECT pg_temp.sqlstate(format($$SELECT mlops.log_params(%s, '{"eta": 0.2}')$$, :run1), true, true);
 SELECT key, value FROM mlops.run_param WHERE run_id = :run1 ORDER BY key;
 
 -- metrics are series; NaN and infinities are stored as given
@@ -26,12 +26,12 @@ SELECT mlops.log_metric(:run1, 'low', '-Infinity');
 SELECT mlops.log_metrics(:run1, '{"auc": 0.91, "f1": "NaN"}', 5);
 SELECT key, step, value FROM mlops.metric_history WHERE run_id = :run1 ORDER BY key, step;
 SELECT metrics FROM mlops.runs WHERE run_id = :run1;
-SELECT mlops.log_metrics(:run1, '{"auc": "high"}');
-SELECT mlops.log_metrics(:run1, '{"auc": [1]}');
-SELECT mlops.log_metrics(:run1, '[1, 2]');
+SELECT pg_temp.sqlstate(format($$SELECT mlops.log_metrics(%s, '{"auc": "high"}')$$, :run1), false, true);
+SELECT pg_temp.sqlstate(format($$SELECT mlops.log_metrics(%s, '{"auc": [1]}')$$, :run1));
+SELECT pg_temp.sqlstate(format($$SELECT mlops.log_metrics(%s, '[1, 2]')$$, :run1));
 -- a JSON number beyond float8: 22003 naming the metric
-SELECT mlops.log_metrics(:run1, '{"auc": 1e400}');
-SELECT mlops.log_metrics(:run1, '{"auc": "-1e-400"}');
+SELECT pg_temp.sqlstate(format($$SELECT mlops.log_metrics(%s, '{"auc": 1e400}')$$, :run1));
+SELECT pg_temp.sqlstate(format($$SELECT mlops.log_metrics(%s, '{"auc": "-1e-400"}')$$, :run1));
 
 -- tags: last value wins; huge values are stored whole
 SELECT mlops.set_tag(:run1, 'owner', 'bo');
@@ -46,7 +46,7 @@ SELECT mlops.log_metric(:run1, 'loss', 0.1, 3);
 SELECT mlops.log_param(:run1, 'new', '1');
 SELECT mlops.end_run(:run1);
 SELECT mlops.set_tag(:run1, 'reviewed', 'yes');
-SELECT mlops.end_run(:run2, 'exploded');
+SELECT pg_temp.sqlstate(format($$SELECT mlops.end_run(%s, 'exploded')$$, :run2), true);
 SELECT mlops.end_run(:run2, 'killed');
 SELECT status FROM mlops.runs WHERE run_id = :run2;
 
