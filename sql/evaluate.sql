@@ -74,7 +74,7 @@ SELECT alias, action, from_version, to_version FROM mlops.deployments ORDER BY i
 -- (roc_auc) is not one of the incumbent's; a metric of both compares them
 SELECT version FROM mlops.train('m', 'SELECT x, z, i % 3 AS k FROM pts', 'k', 'logistic');
 SELECT version FROM mlops.train('m', 'SELECT x, z, least(i % 3, 1) AS k FROM pts', 'k', 'logistic');
-SELECT mlops.promote('m');
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('m')$$, true, true);
 SELECT (p->>'promoted')::bool AS promoted, p->>'metric' AS metric
   FROM mlops.promote('m', gate => '{"metric": "accuracy"}') p;
 -- r2 of one row is undefined for both versions: undefined on the rows, not missing from one

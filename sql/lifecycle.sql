@@ -35,7 +35,7 @@ SELECT mlops.set_alias('churn', 'canary', 2);
 SELECT pg_temp.sqlstate($$SELECT mlops.rollback('churn', 'canary')$$);
 
 -- delete_version: refused while aliased, then allowed; the number is not reused
-SELECT mlops.delete_version('churn', 2);
+SELECT pg_temp.sqlstate($$SELECT mlops.delete_version('churn', 2)$$, true, true);
 SELECT mlops.delete_alias('churn', 'canary');
 SELECT mlops.delete_version('churn', 2);
 SELECT version FROM mlops.model_versions ORDER BY version;

@@ -18,17 +18,17 @@ SELECT name, version, algorithm, task, features, target, train_rows, test_rows, 
 SELECT model, alias, action, from_version, to_version, reason FROM mlops.deployments;
 
 -- versions are immutable, for their owner too
-UPDATE mlops.model_version SET artifact = '\xff';
-UPDATE mlops.model_version SET metrics = '{"r2": 1}' WHERE version = 2;
+SELECT pg_temp.sqlstate($$UPDATE mlops.model_version SET artifact = '\xff'$$, false, true);
+SELECT pg_temp.sqlstate($$UPDATE mlops.model_version SET metrics = '{"r2": 1}' WHERE version = 2$$, false, true);
 SET session_replication_role = replica;
-UPDATE mlops.model_version SET metrics = '{"r2": 1}' WHERE version = 2;
+SELECT pg_temp.sqlstate($$UPDATE mlops.model_version SET metrics = '{"r2": 1}' WHERE version = 2$$, false, true);
 RESET session_replication_role;
 SELECT version, metrics FROM mlops.model_versions ORDER BY version;
 
 -- the deployment history is append-only
-UPDATE mlops.deployment SET reason = 'rewritten';
-DELETE FROM mlops.deployment;
-TRUNCATE mlops.deployment;
+SELECT pg_temp.sqlstate($$UPDATE mlops.deployment SET reason = 'rewritten'$$, false, true);
+SELECT pg_temp.sqlstate($$DELETE FROM mlops.deployment$$, false, true);
+SELECT pg_temp.sqlstate($$TRUNCATE mlops.deployment$$, false, true);
 SELECT count(*) AS deployments FROM mlops.deployments;
 
 -- an aliased version cannot be deleted; an unaliased one can

@@ -142,9 +142,9 @@ CREATE TABLE typed AS SELECT g::float8 AS x, now()::date AS d, g::text AS label,
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'empty', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT * FROM diabetes WHERE false', 'target', 'linear')$$);
 -- a NaN target is skipped like a NULL one, and the error's detail says so
-SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, g::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear');
+SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, g::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear')$q$, false, true);
 -- a feature of NaN values only has no value either, and the detail says so
-SELECT * FROM mlops.train('bad', $$SELECT g::float8 AS y, 'NaN'::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear');
+SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT g::float8 AS y, 'NaN'::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear')$q$, true, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'nulls', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'consts', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', 'linear', test_fraction => 0)$$);
@@ -156,7 +156,7 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'collinear', 'y', 'ri
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, 1 AS y FROM consts', 'y', 'logistic')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'label', 'linear', features => '{x}')$$);
 -- the hint's cast names the target as SQL must (quoted when it needs to be)
-SELECT * FROM mlops.train('bad', 'SELECT x, label AS "Label" FROM typed', 'Label', 'linear', features => '{x}');
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, label AS "Label" FROM typed', 'Label', 'linear', features => '{x}')$$, true, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'nope', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, nope}')$$);
