@@ -184,13 +184,15 @@ SELECT table_name, op, changed_columns, new_row ? 'artifact' AS has_artifact, ne
   FROM log WHERE table_name LIKE 'mlops.%' AND op <> 'ENABLE' ORDER BY id;
 
 -- the log is append-only, for its owner (a superuser here) too, and under replica
-UPDATE mlops.audit_log SET op = 'DELETE' WHERE id = 6;
-DELETE FROM mlops.audit_log WHERE id = 6;
-TRUNCATE mlops.audit_log;
-INSERT INTO mlops.audit_log SELECT * FROM mlops.audit_log WHERE id = 6;
-UPDATE mlops.audit_chain SET anchor_id = 5;
+SELECT q, pg_temp.sqlstate(q) AS outcome FROM (VALUES
+    ($$UPDATE mlops.audit_log SET op = 'DELETE' WHERE id = 6$$),
+    ($$DELETE FROM mlops.audit_log WHERE id = 6$$),
+    ($$TRUNCATE mlops.audit_log$$),
+    ($$INSERT INTO mlops.audit_log SELECT * FROM mlops.audit_log WHERE id = 6$$),
+    ($$UPDATE mlops.audit_chain SET anchor_id = 5$$)
+) AS cases(q);
 SET session_replication_role = replica;
-DELETE FROM mlops.audit_log WHERE id = 6;
+SELECT pg_temp.sqlstate($$DELETE FROM mlops.audit_log WHERE id = 6$$, true, true);
 RESET session_replication_role;
 SELECT * FROM mlops.verify_audit();
 
