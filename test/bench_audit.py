@@ -17,7 +17,7 @@ query(conn, """
 CREATE TABLE plpgsql_log (
     id bigserial PRIMARY KEY, at timestamptz NOT NULL, txid xid8 NOT NULL, table_oid oid NOT NULL,
     table_name text NOT NULL, op text NOT NULL, old_row jsonb, new_row jsonb, changed_columns text[],
-    session_user_name name NOT NULL, current_user_name name NOT NULL, application_name text,
+    session_user_name text NOT NULL, current_user_name text NOT NULL, application_name text,
     client_addr inet, prev_hash bytea, hash bytea);
 CREATE FUNCTION plpgsql_audit() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
