@@ -25,6 +25,7 @@ END $$;
 -- Whether two linear_fit results have the same n and coefficients within 1e-9 relative.
 CREATE FUNCTION pg_temp.same_fit(a jsonb, b jsonb) RETURNS bool LANGUAGE sql AS $$
     SELECT a->'n' = b->'n'
+       AND jsonb_array_length(a->'coef') = jsonb_array_length(b->'coef')
        AND abs((a->>'intercept')::float8 - (b->>'intercept')::float8) <= 1e-9 * abs((b->>'intercept')::float8)
        AND (SELECT bool_and(abs(ca::float8 - cb::float8) <= 1e-9 * abs(cb::float8))
               FROM jsonb_array_elements_text(a->'coef') WITH ORDINALITY x(ca, i)
