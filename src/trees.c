@@ -234,13 +234,18 @@ FieldPlace(Place parent, const char *name)
  * A field read twice in one object is refused: the reader would take in both
  * values (two tree_info arrays as one), libxgboost only one of them (the last
  * in JSON, the first in UBJ), and so load what was never checked (an empty
- * tree_info then crashed the backend).
+ * tree_info then crashed the backend). So is a gradient booster with both a
+ * model and a gbtree: the reader takes in the trees (tree_info, weights) of
+ * both, libxgboost those of one (model for gbtree and gblinear, gbtree for
+ * dart), whatever the name says; a tree_info cut short in the one it read
+ * crashed the backend.
  */
 static void
 ReaderFieldStart(void *state, char *fname, bool isnull)
 {
 	Reader	   *r = state;
 	uint64	   *fields = &r->fields[r->depth - 1];
+	const uint64 both = (UINT64CONST(1) << P_MODEL) | (UINT64CONST(1) << P_INNER_BOOSTER);
 
 	r->next = FieldPlace(r->stack[r->depth - 1], fname);
 	if (r->next != P_OTHER)
@@ -248,6 +253,8 @@ ReaderFieldStart(void *state, char *fname, bool isnull)
 		if (*fields & (UINT64CONST(1) << r->next))
 			BadModel(psprintf("An object has the field \"%s\" twice.", fname));
 		*fields |= UINT64CONST(1) << r->next;
+		if (r->stack[r->depth - 1] == P_BOOSTER && (*fields & both) == both)
+			BadModel("The gradient booster has both a \"model\" and a \"gbtree\".");
 	}
 	if (r->next == P_SPLIT_TYPE)
 		r->has_split_type = true;

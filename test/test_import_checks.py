@@ -356,6 +356,23 @@ for what, second in (("tree_info given twice", info), ("tree_info given twice, t
         msg = expect_error(conn, "SELECT mlops.import_model('h', %s, %s, %s, 'regression')", "XX001",
                            (psycopg2.Binary(raw_doc), f"xgboost-{fmt}", feats))
         check(msg is not None and 'field "tree_info" twice' in msg, f"{what} ({fmt}): refused with XX001: {msg}")
+# a gradient booster with both a model and a gbtree: the reader took in the trees of both, libxgboost
+# only those of one (model for gbtree, gbtree for dart); a tree_info cut short in that one, made up in
+# the other, crashed the backend in libxgboost (UBJ)
+def split_tree_info(d, t):
+    gb = d["learner"]["gradient_booster"]
+    model = model_of(d)
+    rest = {"tree_info": model["tree_info"][1:]}
+    if gb["name"] == "dart":
+        gb["model"] = rest
+    else:
+        gb["gbtree"] = {"model": rest}
+    model["tree_info"] = model["tree_info"][:1]
+
+
+for what, d in (("gbtree", edited(reg_doc, split_tree_info)), ("dart", edited(dart_doc, split_tree_info))):
+    refused("broken", d, "XX001", f"{what}: a tree_info split between the booster's model and its gbtree",
+            'both a "model" and a "gbtree"')
 # a UBJ key with a zero byte: the reader saw the key up to it ("split_type"), libxgboost the whole
 # ("split_type\0", a field it does not know): 22023, as a zero byte in a JSON document
 nul_key = ubj(reg_doc).replace(ubj_key("split_type"), b"L" + struct.pack(">q", 11) + b"split_type\0")
