@@ -22,6 +22,12 @@
 #include "mlops/trees.h"
 #include "mlops/xgb.h"
 
+/*
+ * The most values a row of an imported model's explanation may have,
+ * (num_feature + 1) × num_class: 64 MB of float32.
+ */
+#define IMPORT_MAX_ROW_VALUES (1 << 24)
+
 /* Whether an XGBoost objective predicts classes (mlops scores it as a classifier). */
 static bool
 ClassificationObjective(const char *objective)
@@ -207,6 +213,17 @@ import_model(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the model takes %d features but %d feature names were given", num_feature, nfeatures),
 				 errdetail("The model's num_feature is %d.", num_feature)));
+	/*
+	 * Scoring sizes a row's buffers by (num_feature + 1) values per output
+	 * (explain's contributions), in int: a num_class in the millions (a model
+	 * of no trees can have any) overflowed it and crashed the backend.
+	 */
+	if ((int64) (num_feature + 1) * Max(num_class, 1) > IMPORT_MAX_ROW_VALUES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the model has too many classes for its features"),
+				 errdetail("Its (num_feature + 1) * num_class is %lld; the most taken is %d.",
+						   (long long) (num_feature + 1) * Max(num_class, 1), IMPORT_MAX_ROW_VALUES)));
 	/*
 	 * A name the model knows (Python sets them from a DataFrame's columns)
 	 * given at another position would score every row with its inputs in the

@@ -237,6 +237,17 @@ d = json.loads(multi.save_raw("json"))
 d["learner"]["learner_model_param"]["num_target"] = "-1"
 refused("broken", d, "XX001", "a multiclass model with num_target -1", "num_target")
 
+# A model of no trees can have any num_class: 10^7 classes over 300 features imported, then the first
+# predict overflowed the int sizing a row's buffers ((300 + 1) * 10^7 values) and crashed the backend
+d = json.loads(multi.save_raw("json"))
+model_of(d).update(trees=[], tree_info=[], gbtree_model_param=dict(model_of(d)["gbtree_model_param"], num_trees="0"))
+d["learner"]["learner_model_param"].update(num_class="10000000", num_feature="300")
+d["learner"]["objective"]["softmax_multiclass_param"]["num_class"] = "10000000"
+msg = expect_error(conn, "SELECT mlops.import_model('many', %s, 'xgboost-json', %s, 'classification')", "54000",
+                   (psycopg2.Binary(json.dumps(d).encode()), [f"f{i}" for i in range(300)]))
+check(msg is not None and "too many classes" in msg, f"10^7 classes over 300 features: refused with 54000: {msg}")
+check(query(conn, "SELECT count(*) FROM mlops.model WHERE name = 'many'") == [(0,)], "and not registered")
+
 d = json.loads(binary.save_raw("json"))
 d["learner"]["learner_model_param"]["base_score"] = "2"
 msg = expect_error(conn, "SELECT mlops.import_model('broken', %s, 'xgboost-json', %s, 'classification')", "XX001",
