@@ -302,7 +302,9 @@ ReaderPush(void *state)
  * process when the model is written out. A leaf may be categorical: XGBoost's
  * pruner leaves the type (and the categories) of a split it turns into a leaf.
  * Without split_type, XGBoost takes every node as numerical and ignores the
- * categories.
+ * categories. A split_type is 0 (numerical) or 1 (categorical): libxgboost
+ * keeps only its low byte, so 257 would be a categorical split that this
+ * check took for a numerical one.
  */
 static void
 ReaderCheckCategoricalNodes(Reader *r, int n)
@@ -315,6 +317,9 @@ ReaderCheckCategoricalNodes(Reader *r, int n)
 		return;
 	for (int i = 0; i < n; i++)
 	{
+		if (types->v.i[i] != 0 && types->v.i[i] != 1)
+			BadModel(psprintf("Node %d of a tree has split_type %d: XGBoost's are 0 (numerical) and 1 (categorical).",
+							  i, types->v.i[i]));
 		if (types->v.i[i] != 1)
 			continue;
 		if (k < listed->n && listed->v.i[k] < i)

@@ -214,6 +214,18 @@ for what, d, detail in (
     refused("broken", d, "XX001", what, detail)
 
 
+# libxgboost keeps the low byte of a split_type: 257 (or -255) made a split categorical that the checks
+# took for a numerical one, and writing the model out then failed (38000)
+for v in (257, -255):
+    d = copy.deepcopy(reg_doc)
+    t = trees_of(d)[0]
+    t["split_type"] = [0] * len(t["left_children"])
+    t["split_type"][0] = v
+    msg = expect_error(conn, "SELECT mlops.import_model('broken', %s, 'xgboost-json', %s, 'regression')", "XX001",
+                       (psycopg2.Binary(json.dumps(d).encode()), feats))
+    check(msg is not None and f"split_type {v}" in msg, f"a split of split_type {v}: refused with XX001: {msg}")
+
+
 def set_param(key, v):
     return lambda d, t: model_of(d)["gbtree_model_param"].__setitem__(key, v)
 
