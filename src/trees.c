@@ -557,8 +557,10 @@ ObjectiveTransform(const char *objective, TreeTransform *transform)
  * weight per feature and output and a bias per output. A tree booster's
  * num_trees is its number of trees (libxgboost reads that many), which is a
  * whole number of rounds of num_parallel_tree trees per output (XGBoost
- * predicts with whole rounds only, and would leave the rest out); dart has a
- * weight_drop per tree. The base_score of a logistic objective is a
+ * predicts with whole rounds only, and would leave the rest out), a round
+ * being at most 2^31 - 1 trees (libxgboost multiplies num_parallel_tree by
+ * the outputs in 32 bits and divides by the product: 2^32 wrapped to 0, a
+ * SIGFPE in it, in a model of no trees); dart has a weight_drop per tree. The base_score of a logistic objective is a
  * probability (libxgboost loads another, then fails to write the model out).
  * num_target is not negative (libxgboost reads it as unsigned: 2^32 - 1
  * targets, and a multiclass model then fails to write out).
@@ -600,6 +602,9 @@ ReaderCheckModel(Reader *r)
 		return;					/* libxgboost refuses it */
 	if (r->num_trees != r->roots.n)
 		BadModel(psprintf("gbtree_model_param gives num_trees %d; the model has %d trees.", r->num_trees, r->roots.n));
+	if ((int64) r->num_parallel_tree * outputs > PG_INT32_MAX)
+		BadModel(psprintf("num_parallel_tree %d times %d outputs is more than 2^31 - 1 trees per round.",
+						  r->num_parallel_tree, outputs));
 	if (r->num_parallel_tree < 1 || r->roots.n % ((int64) r->num_parallel_tree * outputs) != 0)
 		BadModel(psprintf("The model's %d trees are not whole rounds of num_parallel_tree %d times %d outputs.",
 						  r->roots.n, r->num_parallel_tree, outputs));
