@@ -563,7 +563,9 @@ ObjectiveTransform(const char *objective, TreeTransform *transform)
  * SIGFPE in it, in a model of no trees); dart has a weight_drop per tree. The base_score of a logistic objective is a
  * probability (libxgboost loads another, then fails to write the model out).
  * num_target is not negative (libxgboost reads it as unsigned: 2^32 - 1
- * targets, and a multiclass model then fails to write out).
+ * targets, and a multiclass model then fails to write out), nor above 1 in
+ * a multiclass model (libxgboost loads it, then fails to write out its
+ * configuration).
  */
 static void
 ReaderCheckModel(Reader *r)
@@ -574,6 +576,9 @@ ReaderCheckModel(Reader *r)
 
 	if (r->num_target < 0)
 		BadModel(psprintf("num_target %d is negative.", r->num_target));
+	if (r->num_class > 1 && r->num_target > 1)
+		BadModel(psprintf("num_class %d and num_target %d: XGBoost has no multiclass multi-output model.",
+						  r->num_class, r->num_target));
 
 	if (r->objective != NULL && ObjectiveTransform(r->objective, &transform) && transform == TREE_LOGISTIC &&
 		!(r->base_score > 0.0f && r->base_score < 1.0f))

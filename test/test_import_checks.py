@@ -248,6 +248,9 @@ multi = xgb.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 2
 d = json.loads(multi.save_raw("json"))
 d["learner"]["learner_model_param"]["num_target"] = "-1"
 refused("broken", d, "XX001", "a multiclass model with num_target -1", "num_target")
+# and num_target 2: libxgboost loaded it, then failed to write out its configuration (38000)
+d["learner"]["learner_model_param"]["num_target"] = "2"
+refused("broken", d, "XX001", "a multiclass model with num_target 2", "multiclass multi-output")
 
 # libxgboost multiplies num_parallel_tree by the outputs in 32 bits and divides the trees by the
 # product: 2^30 trees per round of 4 classes (a model of no trees) wrapped to 0, a SIGFPE in libxgboost,
