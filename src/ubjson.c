@@ -6,6 +6,7 @@
 
 #include <math.h>
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 
 #include "mlops/ubjson.h"
@@ -170,7 +171,10 @@ UbjReadCount(UbjParser *p, size_t unit, size_t *count)
 /*
  * Takes a string of n bytes into a palloc'd C string. A zero byte is refused,
  * as in a JSON document: the C string would end there, and the reader see a
- * shorter key than libxgboost does ("num_trees\0" as num_trees).
+ * shorter key than libxgboost does ("num_trees\0" as num_trees). So are bytes
+ * that are not UTF-8, as in a JSON document: libxgboost keeps them (in a
+ * feature name, say), and writes them into the JSON that export_model
+ * returns, which then is not UTF-8.
  */
 static bool
 UbjTakeString(UbjParser *p, size_t n, char **out)
@@ -181,6 +185,8 @@ UbjTakeString(UbjParser *p, size_t n, char **out)
 		return false;
 	if (memchr(b, '\0', n) != NULL)
 		return UbjFail(p, "A string holds a zero byte");
+	if (!pg_verify_mbstr(PG_UTF8, (const char *) b, (int) n, true))
+		return UbjFail(p, "A string is not valid UTF-8");
 	*out = pnstrdup((const char *) b, n);
 	return true;
 }

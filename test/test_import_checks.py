@@ -419,6 +419,15 @@ nul_key = ubj(reg_doc).replace(ubj_key("split_type"), b"L" + struct.pack(">q", 1
 msg = expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-ubj', %s, 'regression')", "22023",
                    (psycopg2.Binary(nul_key), feats))
 check(msg is not None and "zero byte" in msg, f"a UBJ key holding a zero byte: refused with 22023: {msg}")
+# a UBJ string that is not UTF-8: libxgboost kept the feature name "x\xff" and export_model wrote it
+# into its JSON, which then was not UTF-8: 22023, as a JSON document that is not UTF-8
+named = copy.deepcopy(reg_doc)
+named["learner"].update(feature_names=["c", "x"], feature_types=["q", "q"])
+latin = ubj(named).replace(b"S" + ubj_key("x"), b"SL" + struct.pack(">q", 2) + b"x\xff")
+check(latin != ubj(named), "the UBJ document names a feature x\\xff")
+msg = expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-ubj', %s, 'regression')", "22023",
+                   (psycopg2.Binary(latin), feats))
+check(msg is not None and "not valid UTF-8" in msg, f"a UBJ feature name that is not UTF-8: refused with 22023: {msg}")
 check(query(conn, "SELECT 1") == [(1,)], "the server lives after the hostile documents")
 
 # --- what XGBoost writes still imports, in both formats, and scores as XGBoost does -----------
