@@ -560,8 +560,9 @@ ObjectiveTransform(const char *objective, TreeTransform *transform)
  * predicts with whole rounds only, and would leave the rest out), a round
  * being at most 2^31 - 1 trees (libxgboost multiplies num_parallel_tree by
  * the outputs in 32 bits and divides by the product: 2^32 wrapped to 0, a
- * SIGFPE in it, in a model of no trees); dart has a weight_drop per tree. The base_score of a logistic objective is a
- * probability (libxgboost loads another, then fails to write the model out).
+ * SIGFPE in it, in a model of no trees); dart has a weight_drop per tree.
+ * The base_score of a logistic objective is a probability (libxgboost loads
+ * another, then fails to write the model out).
  * num_target is not negative (libxgboost reads it as unsigned: 2^32 - 1
  * targets, and a multiclass model then fails to write out), nor above 1 in
  * a multiclass model (libxgboost loads it, then fails to write out its
