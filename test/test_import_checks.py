@@ -255,11 +255,17 @@ refused("broken", d, "XX001", "a multiclass model with num_target 2", "multiclas
 # libxgboost multiplies num_parallel_tree by the outputs in 32 bits and divides the trees by the
 # product: 2^30 trees per round of 4 classes (a model of no trees) wrapped to 0, a SIGFPE in libxgboost,
 # which PostgreSQL's handler turned into an error by jumping out of libxgboost's frames (22P01)
-d = json.loads(multi.save_raw("json"))
-model_of(d).update(trees=[], tree_info=[], gbtree_model_param=dict(model_of(d)["gbtree_model_param"], num_trees="0",
-                                                                   num_parallel_tree=str(2 ** 30)))
-d["learner"]["learner_model_param"]["num_class"] = "4"
-d["learner"]["objective"]["softmax_multiclass_param"]["num_class"] = "4"
+def no_trees(classes, **gbtree_params):
+    """The multiclass model with its trees taken out, declaring `classes` classes."""
+    d = json.loads(multi.save_raw("json"))
+    model_of(d).update(trees=[], tree_info=[],
+                       gbtree_model_param=dict(model_of(d)["gbtree_model_param"], num_trees="0", **gbtree_params))
+    d["learner"]["learner_model_param"]["num_class"] = str(classes)
+    d["learner"]["objective"]["softmax_multiclass_param"]["num_class"] = str(classes)
+    return d
+
+
+d = no_trees(4, num_parallel_tree=str(2 ** 30))
 for fmt, raw in (("json", json.dumps(d).encode()), ("ubj", ubj(d))):
     msg = expect_error(conn, "SELECT mlops.import_model('broken', %s, %s, %s, 'classification')", "XX001",
                        (psycopg2.Binary(raw), f"xgboost-{fmt}", feats))
@@ -268,10 +274,8 @@ for fmt, raw in (("json", json.dumps(d).encode()), ("ubj", ubj(d))):
 
 # A model of no trees can have any num_class: 10^7 classes over 300 features imported, then the first
 # predict overflowed the int sizing a row's buffers ((300 + 1) * 10^7 values) and crashed the backend
-d = json.loads(multi.save_raw("json"))
-model_of(d).update(trees=[], tree_info=[], gbtree_model_param=dict(model_of(d)["gbtree_model_param"], num_trees="0"))
-d["learner"]["learner_model_param"].update(num_class="10000000", num_feature="300")
-d["learner"]["objective"]["softmax_multiclass_param"]["num_class"] = "10000000"
+d = no_trees(10 ** 7)
+d["learner"]["learner_model_param"]["num_feature"] = "300"
 msg = expect_error(conn, "SELECT mlops.import_model('many', %s, 'xgboost-json', %s, 'classification')", "54000",
                    (psycopg2.Binary(json.dumps(d).encode()), [f"f{i}" for i in range(300)]))
 check(msg is not None and "too many classes" in msg, f"10^7 classes over 300 features: refused with 54000: {msg}")
