@@ -618,6 +618,28 @@ REVOKE TRIGGER ON sales_us FROM regress_trainer;
 SELECT pg_temp.sqlstate($$CREATE OR REPLACE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON guarded FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger('x')$$);
 SELECT pg_temp.sqlstate($$CREATE OR REPLACE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON guarded FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()$$);
 SELECT tgname, tgenabled, tgnargs FROM pg_trigger WHERE tgrelid = 'guarded'::regclass ORDER BY 1;
+-- a CREATE TRIGGER of the row trigger begins auditing (logged as ENABLE): one
+-- defined otherwise than auditing defines it (a condition, some events or
+-- columns only, deferred) would leave changes of a table the log calls
+-- audited unlogged, and is refused, as is a TRUNCATE trigger with a
+-- condition; the one auditing defines audits the table as enable_audit does
+-- (its TRUNCATE trigger too, both enabled ALWAYS)
+CREATE TABLE hand_made (id int, v text);
+SELECT q, pg_temp.sqlstate(q) AS outcome FROM (VALUES
+    ($$CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON hand_made FOR EACH ROW WHEN (false) EXECUTE FUNCTION mlops._audit_trigger()$$),
+    ($$CREATE TRIGGER mlops_audit AFTER INSERT ON hand_made FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger()$$),
+    ($$CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OF v OR DELETE ON hand_made FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger()$$),
+    ($$CREATE CONSTRAINT TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON hand_made DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger()$$),
+    ($$CREATE TRIGGER mlops_audit_truncate AFTER TRUNCATE ON hand_made FOR EACH STATEMENT WHEN (false) EXECUTE FUNCTION mlops._audit_trigger()$$)) v(q);
+CREATE TEMP TABLE hand_made_temp (id int);
+SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON hand_made_temp FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger()$$);
+SELECT max(id) AS before_hand_made FROM mlops.audit_log \gset
+CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON hand_made FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger('v');
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'hand_made'::regclass ORDER BY 1;
+INSERT INTO hand_made VALUES (1, 'x');
+TRUNCATE hand_made;
+SELECT table_name, op, new_row FROM log WHERE id > :before_hand_made ORDER BY id;
+DROP TABLE hand_made, hand_made_temp;
 CREATE FUNCTION nothing() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
 CREATE TRIGGER other AFTER INSERT ON sales_eu FOR EACH ROW EXECUTE FUNCTION nothing();
 SELECT pg_temp.sqlstate($$ALTER TRIGGER other ON sales_eu RENAME TO mlops_audit$$);

@@ -149,7 +149,10 @@ BEGIN
     END IF;
     EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
-    PERFORM mlops._audit_add_truncate(tbl);
+    -- made already by the handling of that CREATE TRIGGER, unless a superuser disabled it
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
+        PERFORM mlops._audit_add_truncate(tbl);
+    END IF;
     -- one command, so that the DDL guard never sees one of them not enabled ALWAYS
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit, ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
 END
@@ -334,7 +337,9 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- table with its ignored columns, whoever creates it (enable_audit, the
 -- schema-change handling below, or pg_restore's CREATE TRIGGER, for which
 -- nothing else would log that auditing began after the rows it loaded), as
--- its drop is logged as DISABLE (mlops._audit_drop); only superusers may
+-- its drop is logged as DISABLE (mlops._audit_drop), and audits the table as
+-- enable_audit does (TRUNCATE trigger, ENABLE ALWAYS); an audit trigger
+-- created otherwise than auditing defines it is refused; only superusers may
 -- alter the log; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
 -- follow a column renamed (one dropped is forgotten by mlops._audit_drop), so that a renamed ignored
@@ -367,8 +372,17 @@ BEGIN
     -- the audit triggers keep their names (ALTER TRIGGER), which no other
     -- trigger takes (ALTER or CREATE TRIGGER)
     FOR trig IN SELECT t.oid, t.tgname, t.tgrelid::regclass AS tbl, t.tgparentid,
-                       t.tgfoid = 'mlops._audit_trigger'::regproc AS is_audit
+                       t.tgfoid = 'mlops._audit_trigger'::regproc AS is_audit,
+                       -- defined as auditing defines it: AFTER INSERT OR UPDATE OR DELETE FOR EACH
+                       -- ROW (tgtype 29), or AFTER TRUNCATE FOR EACH STATEMENT (32) without
+                       -- arguments; no WHEN, no column list, no transition table, no constraint
+                       CASE t.tgname WHEN 'mlops_audit' THEN t.tgtype = 29
+                                     ELSE t.tgtype = 32 AND t.tgnargs = 0 END
+                       AND t.tgqual IS NULL AND cardinality(t.tgattr::int2[]) = 0 AND t.tgconstraint = 0
+                       AND t.tgoldtable IS NULL AND t.tgnewtable IS NULL AS as_auditing,
+                       r.relpersistence = 't' AS is_temp, r.relkind = 'f' AS is_foreign
                   FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
+                  JOIN pg_class r ON r.oid = t.tgrelid
                  WHERE c.classid = 'pg_trigger'::regclass LOOP
         IF trig.is_audit AND trig.tgname NOT IN ('mlops_audit', 'mlops_audit_truncate') AND TG_TAG = 'ALTER TRIGGER' THEN
             RAISE EXCEPTION 'cannot rename an audit trigger of table %', trig.tbl
@@ -378,9 +392,39 @@ BEGIN
         ELSIF NOT trig.is_audit AND trig.tgname IN ('mlops_audit', 'mlops_audit_truncate') THEN
             RAISE EXCEPTION 'trigger name "%" is reserved for auditing', trig.tgname
                 USING ERRCODE = 'reserved_name';
-        ELSIF trig.is_audit AND trig.tgname = 'mlops_audit' AND trig.tgparentid = 0 AND TG_TAG = 'CREATE TRIGGER' THEN
-            PERFORM mlops._audit_event(trig.tbl, 'ENABLE', pg_catalog.jsonb_build_object('ignore_columns',
-                                       pg_catalog.to_jsonb(mlops._audit_ignored_columns(trig.oid))));
+        ELSIF trig.is_audit AND trig.tgname IN ('mlops_audit', 'mlops_audit_truncate') AND TG_TAG = 'CREATE TRIGGER' THEN
+            -- a table logged as audited (ENABLE, audited_tables) whose trigger
+            -- skips some of its changes would have them missing unseen
+            IF NOT trig.as_auditing THEN
+                RAISE EXCEPTION 'trigger % of table % is not defined as auditing defines it', trig.tgname, trig.tbl
+                    USING ERRCODE = 'invalid_object_definition',
+                          DETAIL = CASE trig.tgname
+                                   WHEN 'mlops_audit' THEN 'The audit row trigger is AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW, with no condition, column list or transition table; its arguments are the ignored columns.'
+                                   ELSE 'The audit TRUNCATE trigger is AFTER TRUNCATE FOR EACH STATEMENT, with no argument or condition.' END,
+                          HINT = 'mlops.enable_audit() installs the audit triggers of a table.';
+            END IF;
+            IF trig.is_temp THEN
+                RAISE EXCEPTION 'cannot audit temporary table %', trig.tbl
+                    USING ERRCODE = 'feature_not_supported',
+                          DETAIL = 'A temporary table''s rows are removed at commit (ON COMMIT DELETE ROWS or DROP) or with the session without firing any trigger.';
+            END IF;
+            IF trig.tgname = 'mlops_audit' AND trig.tgparentid = 0 THEN
+                PERFORM mlops._audit_event(trig.tbl, 'ENABLE', pg_catalog.jsonb_build_object('ignore_columns',
+                                           pg_catalog.to_jsonb(mlops._audit_ignored_columns(trig.oid))));
+                -- audited from now on as enable_audit audits it: with the TRUNCATE
+                -- trigger (a foreign table cannot have one), both ENABLE ALWAYS (changes
+                -- applied under session_replication_role = replica, a subscription's,
+                -- are logged too); the handling of that ALTER TABLE below gives each
+                -- partition its TRUNCATE trigger
+                IF NOT trig.is_foreign AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = trig.tbl
+                                                                               AND tgname = 'mlops_audit_truncate') THEN
+                    PERFORM mlops._audit_add_truncate(trig.tbl);
+                END IF;
+                EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit%s', trig.tbl,
+                               CASE WHEN EXISTS (SELECT FROM pg_trigger WHERE tgrelid = trig.tbl
+                                                                         AND tgname = 'mlops_audit_truncate')
+                                    THEN ', ENABLE ALWAYS TRIGGER mlops_audit_truncate' ELSE '' END);
+            END IF;
         END IF;
     END LOOP;
     FOR cmd IN SELECT DISTINCT c.objid::regclass AS tbl, c.object_type, c.objsubid FROM pg_event_trigger_ddl_commands() c
