@@ -407,6 +407,14 @@ INSERT INTO mlops.audit_log SELECT id + 1, at, txid, table_oid, table_name, op, 
   FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
 SELECT ok, first_bad_id = (SELECT max(id) FROM mlops.audit_log) AS last_row_is_bad FROM mlops.verify_audit();
 DELETE FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
+-- so are the first rows removed with the anchor moved over them (as archiving
+-- does, but not logged): before any archiving, the anchor is the zero one
+BEGIN;
+ALTER TABLE mlops.audit_chain DISABLE TRIGGER audit_chain_guarded;
+DELETE FROM mlops.audit_log WHERE id <= 3;
+UPDATE mlops.audit_chain SET anchor_id = 3, anchor_hash = (SELECT prev_hash FROM mlops.audit_log WHERE id = 4);
+SELECT * FROM mlops.verify_audit();
+ROLLBACK;
 ALTER TABLE mlops.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
 
 -- archiving a prefix keeps the rest verifiable, and is itself logged
@@ -417,6 +425,14 @@ SELECT table_name, op, new_row - 'anchor_hash' AS detail FROM mlops.audit_log WH
 SELECT ok FROM mlops.verify_audit();
 INSERT INTO items (id, name, qty) VALUES (30, 'after archive', 1);
 SELECT ok FROM mlops.verify_audit();
+-- after it, the one the newest ARCHIVE row names
+BEGIN;
+ALTER TABLE mlops.audit_log DISABLE TRIGGER audit_log_append_only;
+ALTER TABLE mlops.audit_chain DISABLE TRIGGER audit_chain_guarded;
+DELETE FROM mlops.audit_log WHERE id <= 11;
+UPDATE mlops.audit_chain SET anchor_id = 11, anchor_hash = (SELECT prev_hash FROM mlops.audit_log WHERE id = 12);
+SELECT * FROM mlops.verify_audit();
+ROLLBACK;
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(10)$$);        -- already archived
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(12)$$);

@@ -44,6 +44,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -697,13 +698,43 @@ ChainLockHeld(void)
 	return LockHeldByMe(&tag, ExclusiveLock);
 }
 
+/*
+ * Whether an ARCHIVE log row names the given anchor (its detail's
+ * archived_through and anchor_hash): the newest one must, as the anchor is
+ * only ever set by archive_audit(), which logs that row right after.
+ */
+static bool
+ArchiveRowNamesAnchor(Datum detail, int64 anchor_id, const uint8 *anchor_hash)
+{
+	Jsonb	   *j = DatumGetJsonbP(detail);
+	JsonbValue *through;
+	JsonbValue *hash;
+	char		hex[AUDIT_HASH_LEN * 2];
+
+	if (!JB_ROOT_IS_OBJECT(j) || JB_ROOT_IS_SCALAR(j))
+		return false;
+	through = getKeyJsonValueFromContainer(&j->root, "archived_through", 16, NULL);
+	hash = getKeyJsonValueFromContainer(&j->root, "anchor_hash", 11, NULL);
+	if (through == NULL || through->type != jbvNumeric || hash == NULL || hash->type != jbvString ||
+		hash->val.string.len != AUDIT_HASH_LEN * 2)
+		return false;
+	hex_encode((const char *) anchor_hash, AUDIT_HASH_LEN, hex);
+	return DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(through->val.numeric),
+											NumericGetDatum(int64_to_numeric(anchor_id)))) &&
+		memcmp(hash->val.string.val, hex, AUDIT_HASH_LEN * 2) == 0;
+}
+
 PG_FUNCTION_INFO_V1(verify_audit);
 
 /*
  * verify_audit() — walks the log in id order from the anchor, as one snapshot
  * sees it, and checks that ids are consecutive, that each row's prev_hash is
- * the previous row's hash and that each hash is the hash of its row. Returns
- * ok, the number of rows verified and the id of the first bad row.
+ * the previous row's hash and that each hash is the hash of its row, and that
+ * the anchor is the one the newest ARCHIVE row names (none before any
+ * archiving): rows removed from the start of the log with the anchor moved
+ * over them would otherwise leave a chain that verifies. Returns ok, the
+ * number of rows verified and the id of the first bad row (for an anchor that
+ * is not the archived one, the first row after it).
  */
 Datum
 verify_audit(PG_FUNCTION_ARGS)
@@ -714,6 +745,9 @@ verify_audit(PG_FUNCTION_ARGS)
 	int64		checked = 0;
 	int64		expected_id;
 	uint8		prev[AUDIT_HASH_LEN];
+	uint8		anchor_hash[AUDIT_HASH_LEN];
+	int64		anchor_id;
+	bool		anchor_archived;
 	Portal		portal;
 	SPIPlanPtr	plan;
 	MemoryContext row_cxt;
@@ -734,7 +768,13 @@ verify_audit(PG_FUNCTION_ARGS)
 		PushActiveSnapshot(GetLatestSnapshot());
 	SPI_connect();
 	/* read only: the anchor and the rows are read with the same snapshot */
-	expected_id = ReadAnchor(true, prev) + 1;
+	anchor_id = ReadAnchor(true, prev);
+	memcpy(anchor_hash, prev, AUDIT_HASH_LEN);
+	expected_id = anchor_id + 1;
+	/* until an ARCHIVE row says otherwise, the anchor must be the first one */
+	anchor_archived = anchor_id == 0;
+	for (int b = 0; b < AUDIT_HASH_LEN; b++)
+		anchor_archived &= anchor_hash[b] == 0;
 
 	plan = SPI_prepare("SELECT id, at, txid, table_oid, table_name, op, old_row, new_row, changed_columns, "
 					   "session_user_name, current_user_name, application_name, client_addr, prev_hash, hash "
@@ -766,6 +806,9 @@ verify_audit(PG_FUNCTION_ARGS)
 			{
 				AuditRowHash(values, nulls, NULL, hash);
 				bad = !HashEquals(values[AUDIT_HASH], hash);
+				if (!bad && !nulls[AUDIT_OP] && !nulls[AUDIT_NEW_ROW] &&
+					strcmp(TextDatumGetCString(values[AUDIT_OP]), "ARCHIVE") == 0)
+					anchor_archived = ArchiveRowNamesAnchor(values[AUDIT_NEW_ROW], anchor_id, anchor_hash);
 			}
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(row_cxt);
@@ -785,6 +828,13 @@ verify_audit(PG_FUNCTION_ARGS)
 	SPI_finish();
 	if (fresh_snapshot)
 		PopActiveSnapshot();
+	if (!bad && !anchor_archived)
+	{
+		bad = true;
+		checked = 0;
+		result[2] = Int64GetDatum(anchor_id + 1);
+		result_nulls[2] = false;
+	}
 	result[0] = BoolGetDatum(!bad);
 	result[1] = Int64GetDatum(checked);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_nulls)));
