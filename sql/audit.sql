@@ -659,6 +659,15 @@ DROP TABLE hand_made, hand_made_temp;
 CREATE FUNCTION nothing() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
 CREATE TRIGGER other AFTER INSERT ON sales_eu FOR EACH ROW EXECUTE FUNCTION nothing();
 SELECT pg_temp.sqlstate($$ALTER TRIGGER other ON sales_eu RENAME TO mlops_audit$$);
+-- nor one of the audit function: renamed, a trigger with a condition would
+-- become a table's audit trigger without the checks of a CREATE TRIGGER
+CREATE TABLE renamed_in (x int);
+CREATE TRIGGER never AFTER INSERT OR UPDATE OR DELETE ON renamed_in FOR EACH ROW WHEN (false) EXECUTE FUNCTION mlops._audit_trigger();
+CREATE TRIGGER never_truncate AFTER TRUNCATE ON renamed_in FOR EACH STATEMENT WHEN (false) EXECUTE FUNCTION mlops._audit_trigger();
+SELECT pg_temp.sqlstate($$ALTER TRIGGER never ON renamed_in RENAME TO mlops_audit$$);
+SELECT pg_temp.sqlstate($$ALTER TRIGGER never_truncate ON renamed_in RENAME TO mlops_audit_truncate$$);
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'renamed_in'::regclass ORDER BY 1;
+DROP TABLE renamed_in;
 DROP TRIGGER mlops_audit ON guarded;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'guarded'::regclass;
 SELECT table_name, op FROM log WHERE id = (SELECT max(id) FROM log);

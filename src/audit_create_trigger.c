@@ -20,6 +20,11 @@
  * CREATE OR REPLACE TRIGGER of an existing audit trigger is refused: it would
  * change the trigger (the ignored columns, its ENABLE ALWAYS) unlogged, which
  * the schema-change handling, at ddl_command_end, cannot tell from a CREATE.
+ * So is ALTER TRIGGER ... RENAME TO an audit trigger's name, which that
+ * handling cannot tell from ALTER TRIGGER ... DEPENDS ON EXTENSION: a trigger
+ * of the audit function so renamed (with a WHEN condition, on some events
+ * only) would become the table's audit trigger without the checks and the
+ * ENABLE row of a CREATE TRIGGER.
  */
 #include "postgres.h"
 
@@ -102,14 +107,26 @@ CheckNotReplacingAuditTrigger(CreateTrigStmt *stmt)
 				 errhint("mlops.enable_audit() replaces the audit triggers of a table, and logs that it did.")));
 }
 
+/* Refuses ALTER TRIGGER ... RENAME TO the name of an audit trigger, whatever its function. */
+static void
+CheckNotTakingAuditTriggerName(RenameStmt *stmt)
+{
+	if (stmt->renameType == OBJECT_TRIGGER && stmt->newname != NULL &&
+		(strcmp(stmt->newname, AUDIT_ROW_TRIGGER) == 0 || strcmp(stmt->newname, AUDIT_TRUNCATE_TRIGGER) == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("trigger name \"%s\" is reserved for auditing", stmt->newname),
+				 errhint("mlops.enable_audit() installs the audit triggers of a table.")));
+}
+
 PG_FUNCTION_INFO_V1(audit_create_trigger);
 
 /*
  * mlops._audit_create_trigger() — event trigger at ddl_command_start of
- * CREATE TRIGGER: refuses to replace an audit trigger with OR REPLACE, and
- * drops the table's audit TRUNCATE trigger that the command is about to
- * create again, for the table's owner only (others keep the "already exists"
- * error).
+ * CREATE TRIGGER and ALTER TRIGGER: refuses to replace an audit trigger with
+ * OR REPLACE, or to rename a trigger to an audit trigger's name, and drops the
+ * table's audit TRUNCATE trigger that the command is about to create again,
+ * for the table's owner only (others keep the "already exists" error).
  */
 Datum
 audit_create_trigger(PG_FUNCTION_ARGS)
@@ -126,6 +143,8 @@ audit_create_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function %s must be fired by an event trigger", "mlops._audit_create_trigger")));
 	data = (EventTriggerData *) fcinfo->context;
+	if (IsA(data->parsetree, RenameStmt))
+		CheckNotTakingAuditTriggerName((RenameStmt *) data->parsetree);
 	if (!IsA(data->parsetree, CreateTrigStmt))
 		PG_RETURN_VOID();
 	stmt = (CreateTrigStmt *) data->parsetree;
