@@ -709,6 +709,15 @@ CREATE TABLE sharded (id int, v text) PARTITION BY LIST (id);
 CREATE TABLE sharded_local PARTITION OF sharded FOR VALUES IN (1);
 CREATE FOREIGN TABLE sharded_remote PARTITION OF sharded FOR VALUES IN (2) SERVER elsewhere;
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('sharded')$$);
+-- whose row trigger, which logs the changes made through it, stays enabled
+-- ALWAYS, by ALTER FOREIGN TABLE too
+SELECT pg_temp.sqlstate($$ALTER FOREIGN TABLE sharded_remote DISABLE TRIGGER mlops_audit$$);
+SELECT pg_temp.sqlstate($$ALTER TABLE sharded_remote ENABLE TRIGGER mlops_audit$$);
+SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'sharded_remote'::regclass AND tgname = 'mlops_audit';
+-- a foreign table is audited only as a partition, by CREATE TRIGGER too
+CREATE FOREIGN TABLE remote_alone (id int) SERVER elsewhere;
+SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON remote_alone FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger()$$);
+DROP FOREIGN TABLE remote_alone;
 CREATE FOREIGN TABLE sharded_remote2 (id int, v text) SERVER elsewhere;
 SELECT pg_temp.sqlstate($$ALTER TABLE sharded ATTACH PARTITION sharded_remote2 FOR VALUES IN (3)$$);
 SELECT c.relname, array_agg(t.tgname ORDER BY t.tgname) AS triggers

@@ -127,6 +127,30 @@ $$;
 COMMENT ON FUNCTION mlops._audit_add_truncate(regclass) IS
     'internal: creates the TRUNCATE audit trigger of a table';
 
+-- Completes the auditing of a table that has its audit row trigger: gives it
+-- the TRUNCATE trigger and enables both ALWAYS, in one command, so that the
+-- DDL guard never sees one of them not enabled ALWAYS (its handling of that
+-- ALTER TABLE gives each partition its TRUNCATE trigger); nothing when that
+-- is done already.
+CREATE FUNCTION mlops._audit_complete(tbl regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
+        PERFORM mlops._audit_add_truncate(tbl);
+    END IF;
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname IN ('mlops_audit', 'mlops_audit_truncate')
+                                        AND tgenabled <> 'A') THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit%s', tbl,
+                       CASE WHEN EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate')
+                            THEN ', ENABLE ALWAYS TRIGGER mlops_audit_truncate' ELSE '' END);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_complete(regclass) IS
+    'internal: gives a table with the audit row trigger its TRUNCATE trigger and enables both ALWAYS';
+
 -- Installs (or replaces) the audit triggers of a table with the given ignored
 -- columns, which must be columns of the table; the creation of the row
 -- trigger is logged as ENABLE (mlops._audit_ddl). The caller has checked the
@@ -149,12 +173,8 @@ BEGIN
     END IF;
     EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
-    -- made already by the handling of that CREATE TRIGGER, unless a superuser disabled it
-    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
-        PERFORM mlops._audit_add_truncate(tbl);
-    END IF;
-    -- one command, so that the DDL guard never sees one of them not enabled ALWAYS
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit, ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
+    -- done already by the handling of that CREATE TRIGGER, unless a superuser disabled it
+    PERFORM mlops._audit_complete(tbl);
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_install(regclass, text[]) IS
@@ -349,7 +369,9 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- DISABLE, its TRUNCATE trigger removed); and every partition of an audited
 -- partitioned table, but a foreign one, gets the TRUNCATE trigger (statement
 -- triggers are not inherited, and a partition can be truncated on its own).
--- It checks the tables a command reports, so it fires for ALTER TABLE (triggers enabled or
+-- It checks the tables a command reports, foreign ones included (a foreign
+-- partition's row trigger audits the changes made through it), so it fires for
+-- ALTER TABLE and ALTER FOREIGN TABLE (triggers enabled or
 -- disabled, columns renamed or dropped, ATTACH and DETACH PARTITION), CREATE
 -- TABLE (PARTITION OF) and CREATE SCHEMA (whose CREATE TABLE may be a
 -- PARTITION OF), and the triggers ALTER TRIGGER and CREATE TRIGGER report
@@ -380,7 +402,7 @@ BEGIN
                                      ELSE t.tgtype = 32 AND t.tgnargs = 0 END
                        AND t.tgqual IS NULL AND cardinality(t.tgattr::int2[]) = 0 AND t.tgconstraint = 0
                        AND t.tgoldtable IS NULL AND t.tgnewtable IS NULL AS as_auditing,
-                       r.relpersistence = 't' AS is_temp, r.relkind = 'f' AS is_foreign
+                       r.relpersistence = 't' AS is_temp, r.relkind AS kind
                   FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
                   JOIN pg_class r ON r.oid = t.tgrelid
                  WHERE c.classid = 'pg_trigger'::regclass LOOP
@@ -403,6 +425,12 @@ BEGIN
                                    ELSE 'The audit TRUNCATE trigger is AFTER TRUNCATE FOR EACH STATEMENT, with no argument or condition.' END,
                           HINT = 'mlops.enable_audit() installs the audit triggers of a table.';
             END IF;
+            -- as enable_audit: a partition's clone (a foreign one's too) is audited through its table
+            IF trig.tgparentid = 0 AND trig.kind NOT IN ('r', 'p') THEN
+                RAISE EXCEPTION '% is not a table', trig.tbl
+                    USING ERRCODE = 'wrong_object_type',
+                          DETAIL = 'Only ordinary and partitioned tables can be audited.';
+            END IF;
             IF trig.is_temp THEN
                 RAISE EXCEPTION 'cannot audit temporary table %', trig.tbl
                     USING ERRCODE = 'feature_not_supported',
@@ -412,23 +440,14 @@ BEGIN
                 PERFORM mlops._audit_event(trig.tbl, 'ENABLE', pg_catalog.jsonb_build_object('ignore_columns',
                                            pg_catalog.to_jsonb(mlops._audit_ignored_columns(trig.oid))));
                 -- audited from now on as enable_audit audits it: with the TRUNCATE
-                -- trigger (a foreign table cannot have one), both ENABLE ALWAYS (changes
-                -- applied under session_replication_role = replica, a subscription's,
-                -- are logged too); the handling of that ALTER TABLE below gives each
-                -- partition its TRUNCATE trigger
-                IF NOT trig.is_foreign AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = trig.tbl
-                                                                               AND tgname = 'mlops_audit_truncate') THEN
-                    PERFORM mlops._audit_add_truncate(trig.tbl);
-                END IF;
-                EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit%s', trig.tbl,
-                               CASE WHEN EXISTS (SELECT FROM pg_trigger WHERE tgrelid = trig.tbl
-                                                                         AND tgname = 'mlops_audit_truncate')
-                                    THEN ', ENABLE ALWAYS TRIGGER mlops_audit_truncate' ELSE '' END);
+                -- trigger, both ENABLE ALWAYS (changes applied under
+                -- session_replication_role = replica, a subscription's, are logged too)
+                PERFORM mlops._audit_complete(trig.tbl);
             END IF;
         END IF;
     END LOOP;
     FOR cmd IN SELECT DISTINCT c.objid::regclass AS tbl, c.object_type, c.objsubid FROM pg_event_trigger_ddl_commands() c
-                WHERE c.classid = 'pg_class'::regclass AND c.object_type IN ('table', 'table column') LOOP
+                WHERE c.classid = 'pg_class'::regclass AND c.object_type IN ('table', 'table column', 'foreign table') LOOP
         IF cmd.tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass)
            AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = mlops.invoker()) THEN
             RAISE EXCEPTION 'only a superuser may alter %', cmd.tbl
@@ -473,7 +492,7 @@ $$;
 COMMENT ON FUNCTION mlops._audit_ddl() IS
     'internal event trigger: protects the audit log and audit triggers from DDL, keeps ignored columns and partitions in step';
 CREATE EVENT TRIGGER mlops_audit_ddl ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE SCHEMA', 'ALTER TRIGGER', 'CREATE TRIGGER')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER FOREIGN TABLE', 'CREATE TABLE', 'CREATE SCHEMA', 'ALTER TRIGGER', 'CREATE TRIGGER')
     EXECUTE FUNCTION mlops._audit_ddl();
 ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
 
