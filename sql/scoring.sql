@@ -223,6 +223,8 @@ SELECT pg_temp.line_version(4);
 SELECT mlops.delete_version('line', 4);
 SELECT pg_temp.sqlstate($$SELECT pg_temp.line_version(4)$$);
 ROLLBACK;
+-- a negative version names no version either (not an invalid reference "line:-1", 22023)
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_version('line', -1, ARRAY[10])$$);
 -- A row-form call site kept across an ALTER TABLE of the row's type maps the
 -- columns again, by their new positions (PL/pgSQL keeps the call site for the
 -- transaction, a procedure across its COMMITs)

@@ -857,6 +857,11 @@ predict_version(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("predict_version takes a model name, not \"%s\"", name),
 					 errhint("The version is given by the second argument.")));
+		/* versions are numbered from 1: "name:-1" would be no reference at all (22023) */
+		if (version < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("version %d of model \"%s\" does not exist", version, name)));
 		ref = psprintf("%s:%d", name, version);
 		m = UseResolution(cs, Resolve(ref), ref);
 	}
