@@ -33,3 +33,15 @@ SELECT pg_temp.sqlstate($$SET mlops.model_cache_size = 10001$$);
 SELECT pg_temp.sqlstate($$SET mlops.model_cache_size = 0$$);
 SELECT pg_temp.sqlstate($$SET mlops.default_alias = 'Champion'$$);
 SHOW mlops.default_alias;
+-- Before the library is loaded, a session's SET stores any text (a placeholder);
+-- loading it warns about an invalid value and uses the default in its place.
+-- The functions in PL/pgSQL (resolve_model, predict_logged, retrain, monitors)
+-- resolve a bare name under that same default, not under the placeholder's text.
+RESET mlops.default_alias;
+CREATE TABLE line (x float8, y float8);
+INSERT INTO line VALUES (1, 2), (2, 4), (3, 6), (4, 8);
+SELECT version FROM mlops.train('line', 'line', 'y', 'linear', test_fraction => 0);
+\c
+SET mlops.default_alias = 'Staging';
+SELECT version FROM mlops.resolve_model('line');
+SHOW mlops.default_alias;

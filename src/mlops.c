@@ -95,6 +95,22 @@ _PG_init(void)
 	MarkGUCPrefixReserved("mlops");
 }
 
+PG_FUNCTION_INFO_V1(default_alias);
+
+/*
+ * _default_alias() — mlops.default_alias, the alias a bare model name means,
+ * for the PL/pgSQL functions that resolve references (resolve_model, retrain,
+ * the scheduled jobs). In C so that calling it loads this library: a value SET
+ * before the load is a placeholder holding any text, which _PG_init checks
+ * (an invalid one is warned about and replaced by the default), so the
+ * PL/pgSQL functions and the scoring functions in C resolve alike.
+ */
+Datum
+default_alias(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(mlops_default_alias));
+}
+
 /* The number of training threads to use: mlops.threads, or every core for 0. */
 int
 MlopsTrainingThreads(void)

@@ -140,14 +140,15 @@ ALTER TABLE mlops.model_version ENABLE ALWAYS TRIGGER model_version_immutable;
 ALTER TABLE mlops.deployment ENABLE ALWAYS TRIGGER deployment_append_only;
 ALTER TABLE mlops.deployment ENABLE ALWAYS TRIGGER deployment_no_truncate;
 
--- The alias a bare model name means: mlops.default_alias, read without
--- requiring the module to be loaded in this session (before it is, the
--- parameter is unknown or a placeholder).
+-- The alias a bare model name means: mlops.default_alias. In C, so that a
+-- call loads the library, which checks a value set before it was loaded (a
+-- placeholder, which holds any text): an invalid one is replaced by the
+-- default, as the scoring functions in C take it, rather than resolved as it
+-- is by the functions in PL/pgSQL.
 CREATE FUNCTION mlops._default_alias() RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN coalesce(nullif(current_setting('mlops.default_alias', true), ''), 'production');
-COMMENT ON FUNCTION mlops._default_alias() IS 'internal: the value of mlops.default_alias (production when unset)';
+    AS 'MODULE_PATHNAME', 'default_alias'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mlops._default_alias() IS 'internal: the value of mlops.default_alias (the library loaded, so that it is a checked one)';
 
 -- The registry's tables, which its writers lock the audit log for and which a
 -- subscription must not fill. STABLE: regclass constants, bound at creation.

@@ -262,7 +262,7 @@ CREATE FUNCTION mlops._scheduled_retrain(model text, only_on_drift boolean, alia
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 DECLARE
-    caller_alias text := pg_catalog.current_setting('mlops.default_alias', true);
+    caller_alias text := mlops._default_alias();
     retrain boolean := true;    -- false only when only_on_drift finds no drift
     outcome jsonb;
 BEGIN
