@@ -223,8 +223,10 @@ SELECT pg_temp.line_version(4);
 SELECT mlops.delete_version('line', 4);
 SELECT pg_temp.sqlstate($$SELECT pg_temp.line_version(4)$$);
 ROLLBACK;
--- a negative version names no version either (not an invalid reference "line:-1", 22023)
+-- a negative version names no version either, and an empty name no model
+-- (not invalid references "line:-1" and ":1", 22023)
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_version('line', -1, ARRAY[10])$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_version('', 1, ARRAY[10])$$);
 -- A row-form call site kept across an ALTER TABLE of the row's type maps the
 -- columns again, by their new positions (PL/pgSQL keeps the call site for the
 -- transaction, a procedure across its COMMITs)

@@ -857,7 +857,15 @@ predict_version(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("predict_version takes a model name, not \"%s\"", name),
 					 errhint("The version is given by the second argument.")));
-		/* versions are numbered from 1: "name:-1" would be no reference at all (22023) */
+		/*
+		 * An empty name or a negative version, which "name:version" cannot
+		 * spell (resolve_model would call it malformed, 22023), names no
+		 * model or no version (42704), as it does for the registry functions.
+		 */
+		if (*name == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" does not exist", name)));
 		if (version < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
