@@ -118,6 +118,30 @@ check(query(reader, "SELECT count(*) FROM mlops.model_versions WHERE name = 'chu
 outcome = []
 in_thread(deleter, "SELECT mlops.delete_version('churn', 5)", outcome).join()
 check(outcome == ["55000"], "run again, it sees the alias (55000), got %s" % outcome)
+# At REPEATABLE READ, a move of an alias that another transaction moved after
+# the snapshot is 40001 (run it again), whatever the snapshot shows: a
+# set_alias to the version the alias pointed at then did nothing (the alias
+# stayed where the other transaction moved it), a rollback refused for want of
+# an earlier version (55000), a promote for an alias already at the candidate
+# (55000). Each on an alias of its own, whose snapshot history is one move.
+for alias, sql in (("s1", "SELECT mlops.set_alias('churn', 's1', 1)"),
+                   ("s2", "SELECT mlops.rollback('churn', 's2')"),
+                   ("s3", "SELECT mlops.promote('churn', 1, 's3', force => true)")):
+    query(mover, "SELECT mlops.set_alias('churn', %s, 1)", (alias,))
+    mover.commit()
+    query(deleter, "SELECT count(*) FROM mlops.models")  # takes the snapshot
+    query(mover, "SELECT mlops.set_alias('churn', %s, 2)", (alias,))
+    mover.commit()
+    outcome = []
+    in_thread(deleter, sql, outcome).join()
+    check(outcome == ["40001"], "at REPEATABLE READ, %s of an alias moved since the snapshot: 40001, got %s"
+          % (sql.split("(")[0].split(".")[1], outcome))
+    check(query(reader, "SELECT (aliases->>%s)::int FROM mlops.models WHERE name = 'churn'", (alias,))[0][0] == 2,
+          "alias %s is where the other transaction moved it" % alias)
+outcome = []
+in_thread(deleter, "SELECT mlops.set_alias('churn', 's1', 1)", outcome).join()
+check(outcome == ["ok"] and query(reader, "SELECT aliases->>'s1' FROM mlops.models WHERE name = 'churn'")[0][0] == "1",
+      "run again, the set_alias moves the alias (got %s)" % outcome)
 deleter.set_session(isolation_level="READ COMMITTED")
 query(mover, "SELECT mlops.delete_alias('churn', 'canary')")
 mover.commit()

@@ -86,6 +86,32 @@ $$;
 COMMENT ON FUNCTION mlops._lock_version(bigint, text, int) IS
     'internal: checks that a version exists and locks it against deletion until the transaction ends';
 
+-- Locks an alias of a model (by name) until the transaction ends and returns
+-- the version it points at, NULL when the model has no such alias. A move
+-- that decides on where the alias points (set_alias's "already there", the
+-- refusals of rollback and promote) decides under this lock, not on its
+-- snapshot: at REPEATABLE READ or SERIALIZABLE, an alias moved or deleted
+-- after the snapshot was taken makes the lock fail with 40001, where the
+-- snapshot's value would make the move do nothing or refuse it. Taken after
+-- the model's and the version's locks (the registry's lock order).
+-- SECURITY DEFINER for promote, which is not.
+CREATE FUNCTION mlops._lock_alias(model text, alias text) RETURNS int
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    current int;
+BEGIN
+    SELECT a.version INTO current
+      FROM mlops.alias a JOIN mlops.model m ON m.id = a.model_id
+     WHERE m.name::text = _lock_alias.model AND a.alias::text = _lock_alias.alias
+       FOR UPDATE OF a;
+    RETURN current;
+END
+$$;
+COMMENT ON FUNCTION mlops._lock_alias(text, text) IS
+    'internal: locks an alias of a model until the transaction ends and returns its version (40001 at REPEATABLE READ when it moved since the snapshot)';
+
 CREATE FUNCTION mlops.set_alias(model text, alias text, version int) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -96,8 +122,7 @@ BEGIN
     PERFORM mlops._check_alias_move(alias);
     PERFORM mlops._lock_model(mid);
     PERFORM mlops._lock_version(mid, model, version);
-    IF EXISTS (SELECT FROM mlops.alias a WHERE a.model_id = mid AND a.alias = set_alias.alias
-                                          AND a.version = set_alias.version) THEN
+    IF mlops._lock_alias(model, alias) = version THEN
         RETURN;  -- already there: not a move
     END IF;
     PERFORM mlops._move_alias(mid, alias, version, 'set');
@@ -164,20 +189,23 @@ BEGIN
     -- serialise with other moves of this alias, so the history we replay is the one we extend
     PERFORM mlops._lock_model(mid);
     stack := mlops._alias_stack(mid, alias);
-    IF cardinality(stack) = 0 THEN
-        RAISE EXCEPTION 'model "%" has no alias "%"', model, alias USING ERRCODE = 'undefined_object';
-    END IF;
-    IF cardinality(stack) < 2 THEN
-        RAISE EXCEPTION 'alias "%" of model "%" has no earlier version to roll back to', alias, model
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
-    earlier := stack[cardinality(stack) - 1];
-    IF earlier IS NULL THEN
-        RAISE EXCEPTION 'alias "%" of model "%" did not exist before its last move', alias, model
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Use mlops.delete_alias() to remove it.';
-    END IF;
-    IF NOT EXISTS (SELECT FROM mlops.model_version v WHERE v.model_id = mid AND v.version = earlier) THEN
+    earlier := stack[cardinality(stack) - 1];   -- NULL without an earlier version
+    IF earlier IS NULL OR NOT EXISTS (SELECT FROM mlops.model_version v WHERE v.model_id = mid AND v.version = earlier) THEN
+        -- a refusal read from the snapshot's history: an alias moved since it
+        -- was taken (REPEATABLE READ) is 40001 instead
+        PERFORM mlops._lock_alias(model, alias);
+        IF cardinality(stack) = 0 THEN
+            RAISE EXCEPTION 'model "%" has no alias "%"', model, alias USING ERRCODE = 'undefined_object';
+        END IF;
+        IF cardinality(stack) < 2 THEN
+            RAISE EXCEPTION 'alias "%" of model "%" has no earlier version to roll back to', alias, model
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        IF earlier IS NULL THEN
+            RAISE EXCEPTION 'alias "%" of model "%" did not exist before its last move', alias, model
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Use mlops.delete_alias() to remove it.';
+        END IF;
         RAISE EXCEPTION 'version % of model "%", where alias "%" pointed before its last move, was deleted',
                         earlier, model, alias
             USING ERRCODE = 'undefined_object',
@@ -381,6 +409,8 @@ BEGIN
     END IF;
     SELECT (m.aliases->>promote.alias)::int INTO incumbent FROM mlops.models m WHERE m.name::text = promote.model;
     IF incumbent = candidate.version THEN
+        -- read in the snapshot: an alias moved since it was taken (REPEATABLE READ) is 40001 instead
+        PERFORM mlops._lock_alias(model, alias);
         RAISE EXCEPTION 'alias "%" of model "%" already points at version %', alias, model, incumbent
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
@@ -481,5 +511,5 @@ COMMENT ON FUNCTION mlops.promote(text, int, text, jsonb, boolean) IS
 
 GRANT EXECUTE ON FUNCTION mlops.promote(text, int, text, jsonb, boolean),
     mlops._record_promotion(text, text, int, int, boolean, text, jsonb),
-    mlops._check_alias_move(text), mlops._refuse_replicated_registry(), mlops._registry_tables(),
+    mlops._check_alias_move(text), mlops._lock_alias(text, text), mlops._refuse_replicated_registry(), mlops._registry_tables(),
     mlops._require(anyelement, text) TO mlops_trainer;
