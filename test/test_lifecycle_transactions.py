@@ -142,6 +142,22 @@ outcome = []
 in_thread(deleter, "SELECT mlops.set_alias('churn', 's1', 1)", outcome).join()
 check(outcome == ["ok"] and query(reader, "SELECT aliases->>'s1' FROM mlops.models WHERE name = 'churn'")[0][0] == "1",
       "run again, the set_alias moves the alias (got %s)" % outcome)
+# and a delete_version that the snapshot's alias would refuse, the alias
+# removed since: 40001, not 55000 naming an alias that is gone
+query(mover, "SELECT mlops._register_version('churn', 'logistic', 'classification', '{a}', 'y', '{0,1}', "
+             "'{}', '{}', '{}', NULL, NULL, 't', 1, 0, 0, 'fp', '\\x09', 'linear-json')")
+query(mover, "SELECT mlops.set_alias('churn', 's4', 6)")
+mover.commit()
+query(deleter, "SELECT count(*) FROM mlops.models")  # takes the snapshot
+query(mover, "SELECT mlops.delete_alias('churn', 's4')")
+mover.commit()
+outcome = []
+in_thread(deleter, "SELECT mlops.delete_version('churn', 6)", outcome).join()
+check(outcome == ["40001"], "at REPEATABLE READ, delete_version of a version unaliased since the snapshot: 40001, got %s"
+      % outcome)
+outcome = []
+in_thread(deleter, "SELECT mlops.delete_version('churn', 6)", outcome).join()
+check(outcome == ["ok"], "run again, it deletes the version (got %s)" % outcome)
 deleter.set_session(isolation_level="READ COMMITTED")
 query(mover, "SELECT mlops.delete_alias('churn', 'canary')")
 mover.commit()

@@ -224,8 +224,9 @@ COMMENT ON FUNCTION mlops.rollback(text, text) IS
 -- on it, so this waits for that transaction and then sees its alias (55000)
 -- rather than failing on the alias's foreign key (23503); at REPEATABLE READ,
 -- whose snapshot does not show an alias committed since, the foreign key's
--- refusal is a serialization failure (40001). Only the version's creator (or
--- a member of that role) and mlops_admin may delete it.
+-- refusal is a serialization failure (40001), as is the lock of an alias
+-- that the snapshot shows but that was moved or removed since. Only the
+-- version's creator (or a member of that role) and mlops_admin may delete it.
 CREATE FUNCTION mlops.delete_version(model text, version int) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -243,6 +244,9 @@ BEGIN
         RAISE EXCEPTION 'version % of model "%" does not exist', version, model USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM mlops._check_creator(creator, pg_catalog.format('version %s of model "%s"', version, model));
+    -- its aliases under their locks (after the version's), not as the snapshot
+    -- shows them: at REPEATABLE READ one moved or removed since is 40001
+    PERFORM FROM mlops.alias a WHERE a.model_id = mid AND a.version = delete_version.version FOR UPDATE;
     SELECT string_agg(a.alias, ', ' ORDER BY a.alias) INTO aliases
       FROM mlops.alias a WHERE a.model_id = mid AND a.version = delete_version.version;
     IF aliases IS NOT NULL THEN
