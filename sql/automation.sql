@@ -116,6 +116,20 @@ SELECT r->'drifted' AS drifted FROM mlops.run_monitor('fatter_bmi_alert') r;
 SELECT r->>'retrained' AS retrained, r->>'reason' AS reason
   FROM mlops._scheduled_retrain('fatter', true, 'production', (SELECT created_at FROM mlops.models WHERE name = 'fatter')) r;
 SELECT 1 AS session_usable_after_drift;
+-- a monitor of another alias retrains under that alias: a drift flagged
+-- against staging retrains staging's version and promotes to staging, and
+-- production stays where it was
+CREATE TABLE diabetes_heavier AS SELECT * FROM diabetes;
+UPDATE diabetes_heavier SET bmi = bmi + 20;
+SELECT version FROM mlops.train('staged', 'diabetes', 'target', 'linear');
+SELECT version FROM mlops.train('staged', 'diabetes', 'target', 'linear', features => ARRAY['age', 'sex', 'bmi', 'bp']);
+SELECT mlops.set_alias('staged', 'staging', 2);
+SELECT mlops.create_monitor('staged_bmi', 'staged@staging', 'diabetes_heavier', action => 'retrain') IS NOT NULL AS created;
+SELECT r->>'version' AS monitored, r->'retrain'->>'retrained_from' AS retrained_from, r->'retrain'->>'version' AS retrained_to,
+       r->'retrain'->>'promoted' AS promoted
+  FROM mlops.run_monitor('staged_bmi') r;
+SELECT aliases FROM mlops.models WHERE name = 'staged';
+SELECT current_setting('mlops.default_alias') AS default_alias_after;
 -- only_on_drift when the default alias points nowhere (deleted): the job
 -- records the retraining's failure (a failed run and an alert) as it does
 -- without only_on_drift, rather than failing where no one looks

@@ -316,6 +316,7 @@ DECLARE
     misfit text;
     results jsonb;
     outcome jsonb;
+    caller_alias text;
 BEGIN
     PERFORM mlops._require(run_monitor.name, 'name');
     SELECT * INTO m FROM mlops.monitors WHERE monitors.name = run_monitor.name;
@@ -344,10 +345,16 @@ BEGIN
         RAISE EXCEPTION 'monitor "%" does not exist', run_monitor.name USING ERRCODE = 'undefined_object',
             DETAIL = 'It was dropped while it ran.';
     END IF;
-    -- action retrain: a drifted feature retrains the model through the gate
+    -- action retrain: a drifted feature retrains the model through the gate,
+    -- under the alias the monitor watches (m@staging: staging; a bare name or
+    -- a pinned version: the default alias), in effect for this call only
     IF m.action = 'retrain' AND pg_catalog.jsonb_array_length(outcome->'drifted') > 0 THEN
+        caller_alias := mlops._default_alias();
+        PERFORM pg_catalog.set_config('mlops.default_alias',
+                                      coalesce((pg_catalog.regexp_match(m.model, '@([^@:]+)$'))[1], caller_alias), true);
         outcome := outcome || pg_catalog.jsonb_build_object('retrain',
             mlops._retrain_unattended(v.model, pg_catalog.format('drift detected by monitor "%s"', m.name)));
+        PERFORM pg_catalog.set_config('mlops.default_alias', caller_alias, true);
     END IF;
     RETURN outcome;
 END
