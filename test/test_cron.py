@@ -91,6 +91,10 @@ for role, call, name in (("cron_trainer", "mlops.schedule_monitor('cron_mon', '0
     try:
         job = query(conn, f"SELECT {call}")[0][0]
         who = query(conn, "SELECT username FROM cron.job WHERE jobid = %s", (job,))
+        # pg_cron finds a job by name among the caller's own: not even a superuser removes it by name
+        query(conn, "RESET ROLE")
+        expect_error(conn, "SELECT mlops.unschedule(%s)", "42704", (name,))
+        query(conn, f"SET ROLE {role}")
         removed = query(conn, "SELECT mlops.unschedule(%s)", (name,))[0][0]
         check(who == [(role,)] and removed, f"{role} schedules {name}, run as {role} ({who}), and removes it")
     except psycopg2.Error as e:
