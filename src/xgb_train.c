@@ -1111,10 +1111,16 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 
 	h = XgbHandlesCreate();
 	eval_target = BuildMatrices(ds, h, &p, Max(atoi(nthread), 0));
+	/* a test_fraction above 0 can still leave no test row (a few rows, each class's last kept) */
 	if (p.early_stopping_rounds > 0 && ds->test_rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("early_stopping_rounds needs test rows"),
+				 ds->test_fraction > 0 ?
+				 errdetail("The split of test_fraction %g left no test row among the %lld training rows.",
+						   ds->test_fraction, (long long) ds->train_rows) : 0,
+				 ds->test_fraction > 0 ?
+				 errhint("Give a larger test_fraction, or more rows.") :
 				 errhint("Give a test_fraction greater than 0.")));
 	CreateBooster(ds, h, &p);
 	rounds = Boost(req, h, &p, DatasetProgress(ds));

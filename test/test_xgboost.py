@@ -329,6 +329,12 @@ for hyper, state, what in BAD:
                                   hyperparams => %s::jsonb, test_fraction => 0)""", state, (hyper,))
     if what == "unknown parameter":
         check(msg is not None and "max_dept" in msg, "the error names the unknown parameter")
+# a test_fraction above 0 whose split leaves no test row (each class keeps a
+# training row): the hint must not ask for a test_fraction above 0
+msg = expect_error(conn, """SELECT * FROM mlops.train('bad', 'SELECT 1.0 AS x, 0 AS y UNION ALL SELECT 2.0, 1', 'y',
+                              hyperparams => '{"early_stopping_rounds": 2}', test_fraction => 0.9)""", "22023")
+check(msg is not None and "no test row among the 2 training rows" in msg and "greater than 0" not in msg,
+      "early stopping on a split without test rows says the split left none (not: a test_fraction above 0)")
 expect_error(conn, """SELECT * FROM mlops.train('bad', 'wine', 'target', hyperparams => '{"num_class": 5}')""",
              "22023")
 expect_error(conn, """SELECT * FROM mlops.train('bad', 'wine', 'target',
