@@ -96,18 +96,13 @@ COMMENT ON FUNCTION mlops._lock_version(bigint, text, int) IS
 -- the model's and the version's locks (the registry's lock order).
 -- SECURITY DEFINER for promote, which is not.
 CREATE FUNCTION mlops._lock_alias(model text, alias text) RETURNS int
-    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
-DECLARE
-    current int;
-BEGIN
-    SELECT a.version INTO current
+    SELECT a.version
       FROM mlops.alias a JOIN mlops.model m ON m.id = a.model_id
      WHERE m.name::text = _lock_alias.model AND a.alias::text = _lock_alias.alias
        FOR UPDATE OF a;
-    RETURN current;
-END
 $$;
 COMMENT ON FUNCTION mlops._lock_alias(text, text) IS
     'internal: locks an alias of a model until the transaction ends and returns its version (40001 at REPEATABLE READ when it moved since the snapshot)';
