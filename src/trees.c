@@ -65,6 +65,7 @@ typedef enum Place
 	P_TREE,
 	P_TREE_INFO,
 	P_WEIGHTS,					/* gblinear's model.weights */
+	P_BOOSTED_ROUNDS,			/* gblinear's model.boosted_rounds */
 	P_GBTREE_PARAM,				/* model.gbtree_model_param */
 	P_NUM_TREES,
 	P_NUM_PARALLEL_TREE,
@@ -134,6 +135,7 @@ typedef struct Reader
 	int			num_feature;
 	int			num_target;
 	int			num_weights;	/* gblinear's */
+	int			boosted_rounds; /* gblinear's */
 	Vec			weight_drop;	/* dart's, per tree */
 	int			num_trees;		/* gbtree_model_param's, -1 if not given */
 	int			num_parallel_tree;
@@ -200,6 +202,8 @@ FieldPlace(Place parent, const char *name)
 				return P_TREES;
 			if (strcmp(name, "weights") == 0)
 				return P_WEIGHTS;
+			if (strcmp(name, "boosted_rounds") == 0)
+				return P_BOOSTED_ROUNDS;
 			if (strcmp(name, "gbtree_model_param") == 0)
 				return P_GBTREE_PARAM;
 			return strcmp(name, "tree_info") == 0 ? P_TREE_INFO : P_OTHER;
@@ -554,7 +558,8 @@ ObjectiveTransform(const char *objective, TreeTransform *transform)
  * Every split's feature is below num_feature (when the document gives it);
  * tree_info gives each tree an output group below the model's number of
  * outputs (num_class, or num_target for a multi-output model); gblinear has a
- * weight per feature and output and a bias per output. A tree booster's
+ * weight per feature and output and a bias per output, and boosted_rounds
+ * not negative (libxgboost takes it as the model's rounds). A tree booster's
  * num_trees is its number of trees (libxgboost reads that many), which is a
  * whole number of rounds of num_parallel_tree trees per output (XGBoost
  * predicts with whole rounds only, and would leave the rest out), a round
@@ -602,6 +607,8 @@ ReaderCheckModel(Reader *r)
 			BadModel(psprintf("gblinear has %d weights; num_feature %d and %d outputs take %lld.",
 							  r->num_weights, r->num_feature, outputs,
 							  (long long) (((int64) r->num_feature + 1) * outputs)));
+		if (r->boosted_rounds < 0)
+			BadModel(psprintf("gblinear's boosted_rounds %d is negative.", r->boosted_rounds));
 		return;
 	}
 	if (r->booster == NULL || (strcmp(r->booster, "gbtree") != 0 && strcmp(r->booster, "dart") != 0))
@@ -696,6 +703,9 @@ ReaderScalar(void *state, char *token, JsonTokenType type)
 			break;
 		case P_WEIGHTS:
 			r->num_weights++;
+			break;
+		case P_BOOSTED_ROUNDS:
+			r->boosted_rounds = TokenInt(token);
 			break;
 		case P_WEIGHT_DROP:
 			f = TokenFloat(token);

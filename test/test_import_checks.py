@@ -325,6 +325,10 @@ check(np.allclose([e["contributions"]["c"], e["contributions"]["x"], e["bias"]],
 d = json.loads(linear.save_raw("json"))
 d["learner"]["gradient_booster"]["model"]["weights"].pop()
 refused("broken", d, "XX001", "gblinear with a weight missing (libxgboost read beyond its weights)", "weights")
+d = json.loads(linear.save_raw("json"))
+d["learner"]["gradient_booster"]["model"]["boosted_rounds"] = -1
+refused("broken", d, "XX001", "gblinear with negative boosted_rounds (libxgboost took them as its rounds)",
+        "boosted_rounds")
 d = copy.deepcopy(doc)
 trees_of(d)[0]["categories"][0] = 2 ** 24
 refused("broken", d, "XX001", "a category beyond XGBoost's largest, 2^24 - 1", "categories are 0 to 16777215")
