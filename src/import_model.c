@@ -114,6 +114,7 @@ import_model(PG_FUNCTION_ARGS)
 				num_feature,
 				noutputs,
 				rounds;
+	int64		row_values;		/* (num_feature + 1) per output, as explain gives them */
 	bytea	   *ubj;
 	bytea	   *json;
 	StringInfoData spec,
@@ -218,12 +219,13 @@ import_model(PG_FUNCTION_ARGS)
 	 * (explain's contributions), in int: a num_class in the millions (a model
 	 * of no trees can have any) overflowed it and crashed the backend.
 	 */
-	if ((int64) (num_feature + 1) * Max(num_class, 1) > IMPORT_MAX_ROW_VALUES)
+	row_values = (int64) (num_feature + 1) * Max(num_class, 1);
+	if (row_values > IMPORT_MAX_ROW_VALUES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the model has too many classes for its features"),
 				 errdetail("Its (num_feature + 1) * num_class is %lld; the most taken is %d.",
-						   (long long) (num_feature + 1) * Max(num_class, 1), IMPORT_MAX_ROW_VALUES)));
+						   (long long) row_values, IMPORT_MAX_ROW_VALUES)));
 	/*
 	 * A name the model knows (Python sets them from a DataFrame's columns)
 	 * given at another position would score every row with its inputs in the

@@ -142,9 +142,7 @@ BEGIN
     END IF;
     IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname IN ('mlops_audit', 'mlops_audit_truncate')
                                         AND tgenabled <> 'A') THEN
-        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit%s', tbl,
-                       CASE WHEN EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate')
-                            THEN ', ENABLE ALWAYS TRIGGER mlops_audit_truncate' ELSE '' END);
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER mlops_audit, ENABLE ALWAYS TRIGGER mlops_audit_truncate', tbl);
     END IF;
 END
 $$;
@@ -227,30 +225,45 @@ $$;
 COMMENT ON FUNCTION mlops._audit_drop_truncate_leftovers() IS
     'internal: drops the TRUNCATE audit triggers of tables without the row audit trigger, and returns those tables';
 
--- Installs (or, on an audited table, replaces) the audit triggers of a table.
-CREATE FUNCTION mlops.enable_audit(tbl regclass, ignore_columns text[] DEFAULT '{}') RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+-- Refuses a table that auditing cannot cover: a view, a foreign table or
+-- another relation that is no ordinary or partitioned table, and a temporary
+-- table, whose rows go without any trigger firing. For enable_audit and for a
+-- CREATE TRIGGER mlops_audit (mlops._audit_ddl) alike.
+CREATE FUNCTION mlops._audit_check_auditable(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
     kind "char";
     persistence "char";
-    missing text;
 BEGIN
-    PERFORM mlops._require(tbl, 'tbl');
-    PERFORM mlops._require(ignore_columns, 'ignore_columns');
     SELECT relkind, relpersistence INTO kind, persistence FROM pg_class WHERE oid = tbl;
     IF kind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '% is not a table', tbl
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'Only ordinary and partitioned tables can be audited.';
     END IF;
-    -- its rows would go unlogged: no trigger fires for them
     IF persistence = 't' THEN
         RAISE EXCEPTION 'cannot audit temporary table %', tbl
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = 'A temporary table''s rows are removed at commit (ON COMMIT DELETE ROWS or DROP) or with the session without firing any trigger.';
     END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_check_auditable(regclass) IS
+    'internal: refuses a relation that is not an ordinary or partitioned table, or a temporary one';
+
+-- Installs (or, on an audited table, replaces) the audit triggers of a table.
+CREATE FUNCTION mlops.enable_audit(tbl regclass, ignore_columns text[] DEFAULT '{}') RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    PERFORM mlops._require(tbl, 'tbl');
+    PERFORM mlops._require(ignore_columns, 'ignore_columns');
+    PERFORM mlops._audit_check_auditable(tbl);
     IF tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass) THEN
         RAISE EXCEPTION 'the audit log cannot audit itself' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -401,10 +414,8 @@ BEGIN
                        CASE t.tgname WHEN 'mlops_audit' THEN t.tgtype = 29
                                      ELSE t.tgtype = 32 AND t.tgnargs = 0 END
                        AND t.tgqual IS NULL AND cardinality(t.tgattr::int2[]) = 0 AND t.tgconstraint = 0
-                       AND t.tgoldtable IS NULL AND t.tgnewtable IS NULL AS as_auditing,
-                       r.relpersistence = 't' AS is_temp, r.relkind AS kind
+                       AND t.tgoldtable IS NULL AND t.tgnewtable IS NULL AS as_auditing
                   FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
-                  JOIN pg_class r ON r.oid = t.tgrelid
                  WHERE c.classid = 'pg_trigger'::regclass LOOP
         IF trig.is_audit AND trig.tgname NOT IN ('mlops_audit', 'mlops_audit_truncate') AND TG_TAG = 'ALTER TRIGGER' THEN
             RAISE EXCEPTION 'cannot rename an audit trigger of table %', trig.tbl
@@ -425,16 +436,10 @@ BEGIN
                                    ELSE 'The audit TRUNCATE trigger is AFTER TRUNCATE FOR EACH STATEMENT, with no argument or condition.' END,
                           HINT = 'mlops.enable_audit() installs the audit triggers of a table.';
             END IF;
-            -- as enable_audit: a partition's clone (a foreign one's too) is audited through its table
-            IF trig.tgparentid = 0 AND trig.kind NOT IN ('r', 'p') THEN
-                RAISE EXCEPTION '% is not a table', trig.tbl
-                    USING ERRCODE = 'wrong_object_type',
-                          DETAIL = 'Only ordinary and partitioned tables can be audited.';
-            END IF;
-            IF trig.is_temp THEN
-                RAISE EXCEPTION 'cannot audit temporary table %', trig.tbl
-                    USING ERRCODE = 'feature_not_supported',
-                          DETAIL = 'A temporary table''s rows are removed at commit (ON COMMIT DELETE ROWS or DROP) or with the session without firing any trigger.';
+            -- as enable_audit: a partition's clone (a foreign one's too) is
+            -- audited through its table, which was checked
+            IF trig.tgparentid = 0 THEN
+                PERFORM mlops._audit_check_auditable(trig.tbl);
             END IF;
             IF trig.tgname = 'mlops_audit' AND trig.tgparentid = 0 THEN
                 PERFORM mlops._audit_event(trig.tbl, 'ENABLE', pg_catalog.jsonb_build_object('ignore_columns',

@@ -241,9 +241,9 @@ BEGIN
     PERFORM mlops._check_creator(creator, pg_catalog.format('version %s of model "%s"', version, model));
     -- its aliases under their locks (after the version's), not as the snapshot
     -- shows them: at REPEATABLE READ one moved or removed since is 40001
-    PERFORM FROM mlops.alias a WHERE a.model_id = mid AND a.version = delete_version.version FOR UPDATE;
     SELECT string_agg(a.alias, ', ' ORDER BY a.alias) INTO aliases
-      FROM mlops.alias a WHERE a.model_id = mid AND a.version = delete_version.version;
+      FROM (SELECT a.alias FROM mlops.alias a
+             WHERE a.model_id = mid AND a.version = delete_version.version FOR UPDATE) a;
     IF aliases IS NOT NULL THEN
         RAISE EXCEPTION 'version % of model "%" is aliased', version, model
             USING ERRCODE = 'object_not_in_prerequisite_state',
