@@ -7,11 +7,13 @@ REPEATABLE READ writers wait for the chain instead of failing; tampering by a
 superuser is found by verify_audit()."""
 import hashlib
 import random
+import socket
 import threading
 
 import psycopg2
 
-from mlops_test import check, connect, expect_error, finish, fresh_database, query
+from mlops_test import (check, connect, expect_error, finish, fresh_database, query, server_connection, start_server,
+                        stop_server)
 
 DB = "test_audit"
 conn = fresh_database(DB, datasets=False)
@@ -102,14 +104,45 @@ def canonical_hash(row):
     return hashlib.sha256(out).digest()
 
 
-log = query(conn, """SELECT id::text, (extract(epoch FROM at) * 1000000)::bigint::text, txid::text, table_oid::text,
-                            table_name, op, old_row::text, new_row::text, changed_columns::text,
-                            session_user_name, current_user_name, application_name, client_addr,
-                            encode(prev_hash, 'hex'), hash
-                       FROM mlops.audit_log ORDER BY id""")
+def logged_rows(c):
+    """The log of connection c's database as the canonical form's texts, in id order, each with its hash last."""
+    return query(c, """SELECT id::text, (extract(epoch FROM at) * 1000000)::bigint::text, txid::text, table_oid::text,
+                              table_name, op, old_row::text, new_row::text, changed_columns::text,
+                              session_user_name, current_user_name, application_name, client_addr,
+                              encode(prev_hash, 'hex'), hash
+                         FROM mlops.audit_log ORDER BY id""")
+
+
+log = logged_rows(conn)
 check(all(canonical_hash(r[:-1]) == bytes(r[-1]) for r in log),
       f"all {len(log)} hashes match the documented canonical form")
 check(log[0][13] == "00" * 32, "the first row chains to the zero anchor")
+
+# A writer over TCP: its address is logged, and hashed in its text form. The
+# sessions above use the Unix socket (no address), so a server listening on
+# the loopback is started for it, on a port free now.
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    tcp_port = probe.getsockname()[1]
+tcp_dir = start_server("listen_addresses = '127.0.0.1'", f"port = {tcp_port}")
+try:
+    setup = server_connection(tcp_dir, tcp_port)
+    query(setup, "CREATE EXTENSION mlops CASCADE")
+    query(setup, "CREATE TABLE t (id int PRIMARY KEY, v text)")
+    query(setup, "SELECT mlops.enable_audit('t')")
+    remote = psycopg2.connect(host="127.0.0.1", port=tcp_port, user="postgres", dbname="mlops")
+    remote.autocommit = True
+    query(remote, "INSERT INTO t VALUES (1, 'over tcp')")
+    remote.close()
+    tcp_log = logged_rows(setup)
+    check(tcp_log[-1][12] == "127.0.0.1", f"a TCP client's address is logged ({tcp_log[-1][12]})")
+    check(all(canonical_hash(r[:-1]) == bytes(r[-1]) for r in tcp_log),
+          "the hash of a row with a client address matches the documented canonical form")
+    check(query(setup, "SELECT ok FROM mlops.verify_audit()") == [(True,)],
+          "verify_audit() accepts a row with a client address")
+    setup.close()
+finally:
+    stop_server(tcp_dir)
 
 # A writer at REPEATABLE READ whose snapshot predates another writer's commit
 # waits for the chain lock and chains after it, without a serialization error.

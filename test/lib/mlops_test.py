@@ -59,7 +59,7 @@ def _cluster(*args):
 def start_server(*settings):
     """Starts a further throwaway server, with further postgresql.conf lines
     (settings), and returns its directory (its socket directory; it listens on
-    port 5432)."""
+    port 5432, unless a setting "port = N" says otherwise)."""
     return _cluster("start", "", *settings)[0]
 
 
