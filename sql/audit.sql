@@ -240,6 +240,19 @@ SELECT mlops.enable_audit('secrets');
 SELECT mlops.disable_audit('secrets');
 RESET ROLE;
 DROP TABLE secrets;
+-- writing the audit row trigger by hand takes the same rights: the TRIGGER
+-- privilege on a table is not the right to audit it (nor to read its rows)
+CREATE TABLE not_theirs (x int);
+GRANT TRIGGER ON not_theirs TO regress_trainer, regress_admin;
+SET ROLE regress_trainer;
+SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON not_theirs FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger()$$);
+RESET ROLE;
+SET ROLE regress_admin;
+SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON not_theirs FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger()$$, false, true);
+RESET ROLE;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'not_theirs'::regclass;
+SELECT count(*) AS logged FROM mlops.audit_log WHERE table_oid = 'not_theirs'::regclass;
+DROP TABLE not_theirs;
 -- a non-superuser owner of the log can neither change it nor switch its protection off
 ALTER TABLE mlops.audit_log OWNER TO regress_admin;
 SET ROLE regress_admin;

@@ -94,6 +94,26 @@ $$;
 COMMENT ON FUNCTION mlops._audit_check_owner(regclass) IS
     'internal: raises 42501 unless the calling role owns the table or is an mlops_admin';
 
+-- Raises 42501 unless the calling role may start auditing tbl: it owns it (or
+-- is an mlops_admin) and may read it, since auditing logs its rows. For
+-- enable_audit and for a CREATE TRIGGER mlops_audit (mlops._audit_ddl) alike,
+-- which a role with the TRIGGER privilege on a table it does not own may run.
+CREATE FUNCTION mlops._audit_check_may_enable(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM mlops._audit_check_owner(tbl);
+    IF NOT has_table_privilege(mlops.invoker(), tbl, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Auditing a table logs its rows: it takes the right to read them.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_check_may_enable(regclass) IS
+    'internal: raises 42501 unless the calling role owns the table (or is an mlops_admin) and may read it';
+
 -- Raises 55000 when tbl is a partition audited through its partitioned parent.
 CREATE FUNCTION mlops._audit_check_not_inherited(tbl regclass) RETURNS void
     LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -267,12 +287,7 @@ BEGIN
     IF tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass) THEN
         RAISE EXCEPTION 'the audit log cannot audit itself' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM mlops._audit_check_owner(tbl);
-    IF NOT has_table_privilege(mlops.invoker(), tbl, 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for table %', tbl
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Auditing a table logs its rows: it takes the right to read them.';
-    END IF;
+    PERFORM mlops._audit_check_may_enable(tbl);
     PERFORM mlops._audit_check_not_inherited(tbl);
     IF array_position(ignore_columns, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ignore_columns must not contain nulls' USING ERRCODE = 'null_value_not_allowed';
@@ -371,7 +386,8 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- schema-change handling below, or pg_restore's CREATE TRIGGER, for which
 -- nothing else would log that auditing began after the rows it loaded), as
 -- its drop is logged as DISABLE (mlops._audit_drop), and audits the table as
--- enable_audit does (TRUNCATE trigger, ENABLE ALWAYS); an audit trigger
+-- enable_audit does (TRUNCATE trigger, ENABLE ALWAYS), for a role that
+-- enable_audit would let audit it; an audit trigger
 -- created otherwise than auditing defines it is refused; only superusers may
 -- alter the log; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
@@ -442,6 +458,9 @@ BEGIN
                 PERFORM mlops._audit_check_auditable(trig.tbl);
             END IF;
             IF trig.tgname = 'mlops_audit' AND trig.tgparentid = 0 THEN
+                -- the rights enable_audit takes: the TRIGGER privilege alone
+                -- would let a role that does not own the table audit it
+                PERFORM mlops._audit_check_may_enable(trig.tbl);
                 PERFORM mlops._audit_event(trig.tbl, 'ENABLE', pg_catalog.jsonb_build_object('ignore_columns',
                                            pg_catalog.to_jsonb(mlops._audit_ignored_columns(trig.oid))));
                 -- audited from now on as enable_audit audits it: with the TRUNCATE
