@@ -672,15 +672,22 @@ DROP TABLE hand_made, hand_made_temp;
 CREATE FUNCTION nothing() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
 CREATE TRIGGER other AFTER INSERT ON sales_eu FOR EACH ROW EXECUTE FUNCTION nothing();
 SELECT pg_temp.sqlstate($$ALTER TRIGGER other ON sales_eu RENAME TO mlops_audit$$);
--- nor one of the audit function: renamed, a trigger with a condition would
--- become a table's audit trigger without the checks of a CREATE TRIGGER
-CREATE TABLE renamed_in (x int);
-CREATE TRIGGER never AFTER INSERT OR UPDATE OR DELETE ON renamed_in FOR EACH ROW WHEN (false) EXECUTE FUNCTION mlops._audit_trigger();
-CREATE TRIGGER never_truncate AFTER TRUNCATE ON renamed_in FOR EACH STATEMENT WHEN (false) EXECUTE FUNCTION mlops._audit_trigger();
-SELECT pg_temp.sqlstate($$ALTER TRIGGER never ON renamed_in RENAME TO mlops_audit$$);
-SELECT pg_temp.sqlstate($$ALTER TRIGGER never_truncate ON renamed_in RENAME TO mlops_audit_truncate$$);
-SELECT tgname FROM pg_trigger WHERE tgrelid = 'renamed_in'::regclass ORDER BY 1;
-DROP TABLE renamed_in;
+SELECT pg_temp.sqlstate($$ALTER TRIGGER other ON sales_eu RENAME TO mlops_audit_truncate$$);
+-- the audit function runs as the audit triggers only: under another name, a
+-- trigger of it would log each change of an audited table a second time, or
+-- audit a table behind disable_audit's back
+CREATE TABLE audited_once (x int);
+SELECT mlops.enable_audit('audited_once');
+SELECT q, pg_temp.sqlstate(q, true, true) AS outcome FROM (VALUES
+    ($$CREATE TRIGGER again AFTER INSERT OR UPDATE OR DELETE ON audited_once FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger()$$),
+    ($$CREATE TRIGGER never AFTER INSERT OR UPDATE OR DELETE ON audited_once FOR EACH ROW WHEN (false) EXECUTE FUNCTION mlops._audit_trigger()$$),
+    ($$CREATE TRIGGER never_truncate AFTER TRUNCATE ON audited_once FOR EACH STATEMENT EXECUTE FUNCTION mlops._audit_trigger()$$),
+    ($$CREATE TRIGGER again AFTER INSERT ON sales_eu FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger()$$)) v(q);
+SELECT max(id) AS before_once FROM mlops.audit_log \gset
+INSERT INTO audited_once VALUES (1);
+SELECT table_name, op, new_row FROM log WHERE id > :before_once ORDER BY id;
+SELECT tgname FROM pg_trigger WHERE tgrelid IN ('audited_once'::regclass, 'sales_eu'::regclass) ORDER BY 1;
+DROP TABLE audited_once;
 DROP TRIGGER mlops_audit ON guarded;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'guarded'::regclass;
 SELECT table_name, op FROM log WHERE id = (SELECT max(id) FROM log);

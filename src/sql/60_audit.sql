@@ -388,7 +388,8 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- its drop is logged as DISABLE (mlops._audit_drop), and audits the table as
 -- enable_audit does (TRUNCATE trigger, ENABLE ALWAYS), for a role that
 -- enable_audit would let audit it; an audit trigger
--- created otherwise than auditing defines it is refused; only superusers may
+-- created otherwise than auditing defines it is refused, as is one of the
+-- audit function under another name (it would log each change again); only superusers may
 -- alter the log; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
 -- follow a column renamed (one dropped is forgotten by mlops._audit_drop), so that a renamed ignored
@@ -438,6 +439,13 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       DETAIL = 'Auditing finds its triggers by their names.',
                       HINT = 'mlops.disable_audit() stops auditing a table, and logs that it did.';
+        ELSIF trig.is_audit AND trig.tgname NOT IN ('mlops_audit', 'mlops_audit_truncate') THEN
+            -- one more trigger of the audit function would log the table's
+            -- changes a second time, and disable_audit would leave it there
+            RAISE EXCEPTION 'trigger % of table % cannot execute mlops._audit_trigger()', trig.tgname, trig.tbl
+                USING ERRCODE = 'invalid_object_definition',
+                      DETAIL = 'Only the audit triggers mlops_audit and mlops_audit_truncate execute it.',
+                      HINT = 'mlops.enable_audit() installs the audit triggers of a table.';
         ELSIF NOT trig.is_audit AND trig.tgname IN ('mlops_audit', 'mlops_audit_truncate') THEN
             RAISE EXCEPTION 'trigger name "%" is reserved for auditing', trig.tgname
                 USING ERRCODE = 'reserved_name';
