@@ -783,6 +783,30 @@ DROP TABLE renamed_owner;
 DROP FUNCTION insert_as_owner(int);
 DROP ROLE regress_after_rename;
 
+-- an UPDATE lists its changed columns in the audited table's column order,
+-- whatever order the partition that holds the row keeps them in (one
+-- attached with its columns in another order, one partitioned in turn with a
+-- dropped column, and its own partition)
+CREATE TABLE readings (a int, b int, c int, site text) PARTITION BY LIST (site);
+CREATE TABLE readings_1 PARTITION OF readings FOR VALUES IN ('one');
+CREATE TABLE readings_2 (site text, c int, b int, a int);
+ALTER TABLE readings ATTACH PARTITION readings_2 FOR VALUES IN ('two');
+CREATE TABLE readings_3 (x int, c int, site text, b int, a int) PARTITION BY LIST (site);
+ALTER TABLE readings_3 DROP COLUMN x;
+CREATE TABLE readings_3a (b int, c int, site text, a int);
+ALTER TABLE readings_3 ATTACH PARTITION readings_3a FOR VALUES IN ('three');
+ALTER TABLE readings ATTACH PARTITION readings_3 FOR VALUES IN ('three');
+SELECT mlops.enable_audit('readings');
+INSERT INTO readings VALUES (1, 1, 1, 'one'), (1, 1, 1, 'two'), (1, 1, 1, 'three');
+UPDATE readings SET c = c + 1, a = a + 1;
+SELECT table_name, changed_columns FROM log WHERE op = 'UPDATE' AND table_name LIKE 'public.readings%' ORDER BY table_name;
+-- the audited table's order: a partitioned partition audited on its own has its own
+SELECT mlops.disable_audit('readings');
+SELECT mlops.enable_audit('readings_3');
+UPDATE readings SET c = c + 1, a = a + 1 WHERE site = 'three';
+SELECT table_name, changed_columns FROM log WHERE id = (SELECT max(id) FROM log);
+DROP TABLE readings;
+
 SELECT ok FROM mlops.verify_audit();
 
 DROP OWNED BY regress_writer, regress_trainer, regress_admin;

@@ -11,6 +11,9 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "utils/array.h"
@@ -77,6 +80,76 @@ KeyOrder(const void *x, const void *y, void *arg)
 }
 
 /*
+ * The audited table a row trigger belongs to: the table itself, or, for a
+ * partition's trigger (a clone of its partitioned table's, at any depth), the
+ * partitioned table that enable_audit made the original on. Followed through
+ * pg_trigger's tgparentid, which the relcache's Trigger does not keep.
+ */
+static Oid
+AuditedTable(Oid relid, Trigger *trigger)
+{
+	Relation	pg_trigger;
+	Oid			trigger_oid = trigger->tgoid;
+
+	if (!trigger->tgisclone)
+		return relid;
+	pg_trigger = table_open(TriggerRelationId, AccessShareLock);
+	while (OidIsValid(trigger_oid))
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tuple;
+
+		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigger_oid));
+		scan = systable_beginscan(pg_trigger, TriggerOidIndexId, true, NULL, 1, &key);
+		tuple = systable_getnext(scan);
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "could not find trigger %u", trigger_oid);
+		relid = ((Form_pg_trigger) GETSTRUCT(tuple))->tgrelid;
+		trigger_oid = ((Form_pg_trigger) GETSTRUCT(tuple))->tgparentid;
+		systable_endscan(scan);
+	}
+	table_close(pg_trigger, AccessShareLock);
+	return relid;
+}
+
+/* Column order of the audited table, for qsort_arg over indexes in attrs. */
+static int
+AuditedColumnOrder(const void *x, const void *y, void *arg)
+{
+	const AuditAttr *attrs = (const AuditAttr *) arg;
+
+	return (int) attrs[*(const int *) x].audited_attnum - (int) attrs[*(const int *) y].audited_attnum;
+}
+
+/*
+ * Sets t->ordered to the audited columns in the audited table's column order,
+ * which changed_columns follows, so that an UPDATE lists its columns alike
+ * whatever partition holds the row: a partition of an audited partitioned
+ * table may hold the same columns in another order (attached, or with
+ * columns dropped). A partition has the columns of its partitioned table.
+ */
+static void
+OrderAsAudited(AuditTable *t, Trigger *trigger)
+{
+	Oid			audited = AuditedTable(t->relid, trigger);
+	int			k;
+
+	for (k = 0; k < t->nkeys; k++)
+	{
+		int			i = t->keys[k];
+		AuditAttr  *a = &t->attrs[i];
+
+		t->ordered[k] = i;
+		a->audited_attnum = audited == t->relid ? i + 1 : get_attnum(audited, a->key.val.string.val);
+		if (a->audited_attnum == InvalidAttrNumber)
+			elog(ERROR, "column \"%s\" of partition %u not found in its audited table %u",
+				 a->key.val.string.val, t->relid, audited);
+	}
+	qsort_arg(t->ordered, t->nkeys, sizeof(int), AuditedColumnOrder, t->attrs);
+}
+
+/*
  * What the trigger needs to know of the table it fires on, built once per
  * statement (per trigger and table) in fn_extra.
  */
@@ -102,6 +175,7 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 	t->name = cstring_to_text(AuditTableName(RelationGetRelid(rel), RelationGetRelationName(rel)));
 	t->natts = desc->natts;
 	t->keys = palloc(sizeof(int) * desc->natts);
+	t->ordered = palloc(sizeof(int) * desc->natts);
 	t->last_changed.changed = palloc(sizeof(bool) * desc->natts);
 	t->changed = palloc(sizeof(bool) * desc->natts);
 	t->old_values = palloc(sizeof(Datum) * desc->natts);
@@ -171,6 +245,7 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 				break;
 		}
 	}
+	OrderAsAudited(t, td->tg_trigger);
 	qsort_arg(t->keys, t->nkeys, sizeof(int), KeyOrder, t->attrs);
 	MemoryContextSwitchTo(old);
 	flinfo->fn_extra = t;
@@ -469,6 +544,7 @@ ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_val
 	MemoryContext old;
 	int			n = 0;
 	int			i;
+	int			k;
 
 	for (i = 0; i < t->natts; i++)
 	{
@@ -485,10 +561,13 @@ ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_val
 
 	names = palloc(sizeof(Datum) * n);
 	n = 0;
-	for (i = 0; i < t->natts; i++)
-		if (t->changed[i])
-			names[n++] = PointerGetDatum(cstring_to_text_with_len(t->attrs[i].key.val.string.val,
-																  t->attrs[i].key.val.string.len));
+	for (k = 0; k < t->nkeys; k++)
+	{
+		AuditAttr  *a = &t->attrs[t->ordered[k]];
+
+		if (t->changed[t->ordered[k]])
+			names[n++] = PointerGetDatum(cstring_to_text_with_len(a->key.val.string.val, a->key.val.string.len));
+	}
 	array = construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
 	text = OidOutputFunctionCall(F_ARRAY_OUT, PointerGetDatum(array));
 	old = MemoryContextSwitchTo(t->cxt);

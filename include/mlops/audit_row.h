@@ -30,6 +30,7 @@ typedef enum JsonKind
 typedef struct AuditAttr
 {
 	bool		skip;			/* dropped or ignored */
+	AttrNumber	audited_attnum;	/* its number in the audited table (a partition's partitioned table) */
 	JsonKind	kind;
 	int16		typlen;
 	bool		typbyval;
@@ -67,6 +68,7 @@ typedef struct AuditTable
 	int			nkeys;			/* audited columns */
 	int			output_settings;	/* the settings their text depends on (OUTPUT_* flags) */
 	int		   *keys;			/* their indexes in attrs, in jsonb's order of keys */
+	int		   *ordered;		/* the same, in the audited table's column order (changed_columns') */
 	/* the changed columns of the last UPDATE logged: the rows of a statement mostly change the same ones */
 	ChangedNames last_changed;
 	bool	   *changed;		/* scratch: the columns the row at hand changed */
