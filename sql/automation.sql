@@ -53,6 +53,8 @@ SELECT q, pg_temp.sqlstate(q) AS outcome FROM (VALUES
     ($$SELECT mlops.retrain('nope')$$),
     ($$SELECT mlops.retrain('cancer@staging')$$),
     ($$SELECT mlops.retrain(NULL)$$),
+    ($$SELECT mlops.retrain('')$$),
+    ($$SELECT mlops.schedule_retrain('', '* * * * *')$$),
     ($$SELECT mlops.schedule_retrain('cancer', '* * * * *')$$),
     ($$SELECT mlops.schedule_retrain('nope', '* * * * *')$$),
     ($$SELECT mlops.schedule_retrain('cancer', NULL)$$),

@@ -112,6 +112,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The new version is trained with the spec of the version behind the default alias.';
     END IF;
+    -- the empty name is one no model has, 42704 as for every function taking
+    -- a name (resolve_model, taking references, calls it an invalid one)
+    IF model = '' THEN
+        RAISE EXCEPTION 'model "" does not exist' USING ERRCODE = 'undefined_object';
+    END IF;
     SELECT r.model, r.version INTO model_name, version FROM mlops.resolve_model(model) r;
     SELECT v.source, v.target, v.features, v.algorithm, v.task, v.hyperparams, v.run_id
       INTO source, target, features, algorithm, task, hyperparams, training_run
