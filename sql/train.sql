@@ -128,6 +128,9 @@ RESET min_parallel_table_scan_size;
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats(y, (ARRAY[y, y])[1:(y::int % 2) + 1]) FROM generate_series(1, 3) y(y)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit('\x0102')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(target, ARRAY[age])) FROM diabetes WHERE false$$);
+-- a NULL alpha is refused, whether or not there are rows
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(target, ARRAY[age]), NULL) FROM diabetes$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(NULL, NULL)$$);
 
 -- bad input: each a clear error, nothing registered, the session usable
 SELECT count(*) AS versions FROM mlops.model_version \gset

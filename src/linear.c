@@ -22,6 +22,7 @@
 
 #include <cblas.h>
 
+#include "mlops/args.h"
 #include "mlops/float_text.h"
 #include "mlops/linear.h"
 #include "mlops/scoring.h"
@@ -943,17 +944,25 @@ PG_FUNCTION_INFO_V1(linear_fit);
 /*
  * linear_fit(stats bytea, alpha float8) — solves the least-squares problem of
  * an aggregated state: {"n", "intercept", "coef"} and, for alpha 0, "stats".
- * Terms are named x[1]..x[k] in errors.
+ * Terms are named x[1]..x[k] in errors. Not STRICT: a NULL alpha is refused
+ * (22004) like every NULL option, rather than turning the fit into NULL; a
+ * NULL state, linear_stats of no rows, gives NULL.
  */
 Datum
 linear_fit(PG_FUNCTION_ARGS)
 {
-	LinearState *s = StateFromBytea(PG_GETARG_BYTEA_P(0));
-	double		alpha = PG_GETARG_FLOAT8(1);
-	char	  **terms = palloc(sizeof(char *) * Max(s->k, 1));
+	LinearState *s;
+	double		alpha;
+	char	  **terms;
 	LinearFit  *fit;
 	StringInfoData out;
 
+	RequireArg(fcinfo, 1, "alpha");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = StateFromBytea(PG_GETARG_BYTEA_P(0));
+	alpha = PG_GETARG_FLOAT8(1);
+	terms = palloc(sizeof(char *) * Max(s->k, 1));
 	if (!(alpha >= 0) || isinf(alpha))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
