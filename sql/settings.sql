@@ -33,6 +33,25 @@ SELECT pg_temp.sqlstate($$SET mlops.model_cache_size = 10001$$);
 SELECT pg_temp.sqlstate($$SET mlops.model_cache_size = 0$$);
 SELECT pg_temp.sqlstate($$SET mlops.default_alias = 'Champion'$$);
 SHOW mlops.default_alias;
+-- A function that reads a setting is at most STABLE: PostgreSQL may evaluate
+-- an IMMUTABLE call once, at plan time, under the setting of that moment.
+-- These C functions read mlops.max_training_memory (or another mlops setting);
+-- none may be IMMUTABLE.
+SELECT count(*) AS readers,
+       string_agg(p.oid::regprocedure::text, ', ') FILTER (WHERE p.provolatile = 'i') AS immutable_readers
+  FROM pg_proc p
+ WHERE p.pronamespace = 'mlops'::regnamespace
+   AND p.prosrc IN ('quality_agg_transfn', 'train', 'evaluate', 'evaluate_versions', 'profile', 'compare',
+                    'drift', 'report_model', 'default_alias', 'build_info');
+-- Every IMMUTABLE function of mlops, each of which reads no setting; one added
+-- here must be checked for that. (An aggregate's own entry is always
+-- IMMUTABLE: its support functions say what it reads. predict_version's
+-- compiled model may be dropped from the cache under mlops.model_cache_size,
+-- which never changes its result.)
+SELECT p.oid::regprocedure AS immutable_function
+  FROM pg_proc p
+ WHERE p.pronamespace = 'mlops'::regnamespace AND p.provolatile = 'i'
+ ORDER BY 1::text;
 -- Before the library is loaded, a session's SET stores any text (a placeholder);
 -- loading it warns about an invalid value and uses the default in its place.
 -- The functions in PL/pgSQL (resolve_model, predict_logged, retrain, monitors)

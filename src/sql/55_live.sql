@@ -258,9 +258,11 @@ $$;
 COMMENT ON FUNCTION mlops.purge_predictions(timestamptz) IS
     'deletes logged predictions scored before a time (and outcomes older than it no longer matching any); returns how many predictions';
 
+-- STABLE, not IMMUTABLE: the transition counts the rows it keeps against
+-- mlops.max_training_memory, a setting (the final function reads none).
 CREATE FUNCTION mlops._quality_agg_transfn(internal, float8[], float8, float8, float8[]) RETURNS internal
     AS 'MODULE_PATHNAME', 'quality_agg_transfn'
-    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION mlops._quality_agg_transfn(internal, float8[], float8, float8, float8[]) IS
     'internal: transition function of _quality_agg (keeps the rows with an outcome)';
 CREATE FUNCTION mlops._quality_agg_finalfn(internal) RETURNS jsonb
