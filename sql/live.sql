@@ -68,6 +68,15 @@ SET TimeZone = 'Pacific/Chatham';
 SELECT model, version, to_char(day, 'YYYY-MM-DD') AS day, scored FROM mlops.live_metrics WHERE day < (now() AT TIME ZONE 'UTC')::date;
 RESET TimeZone;
 
+-- an outcome recorded before its key was scored that is none of the scoring
+-- version's classes (q2's 7) is left out of its metrics, and of with_outcome,
+-- the count of the rows the metrics are over (q1's)
+BEGIN;
+SELECT mlops.record_outcome('spam', 'q1', 1), mlops.record_outcome('spam', 'q2', 7);
+SELECT mlops.predict_logged('spam', 'q' || i, ARRAY[i]) FROM generate_series(1, 2) i;
+UPDATE mlops.prediction_log SET scored_at = '2026-01-05 12:00+00' WHERE key IN ('q1', 'q2');
+SELECT model, version, scored, with_outcome, metrics FROM mlops.live_metrics WHERE day = '2026-01-05';
+ROLLBACK;
 -- bad input: SQLSTATEs, nothing logged
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('nope', 'k', ARRAY[1.0])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price:9', 'k', ARRAY[1.0, 2])$$);

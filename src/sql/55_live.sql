@@ -285,7 +285,11 @@ COMMENT ON AGGREGATE mlops._quality_agg(float8[], float8, float8, float8[]) IS
 
 CREATE VIEW mlops.live_metrics AS
 SELECT m.name AS model, l.version, (l.scored_at AT TIME ZONE 'UTC')::date AS day,
-       count(*) AS scored, count(o.actual) AS with_outcome,
+       count(*) AS scored,
+       -- the rows the metrics are over: for a classification, an outcome that
+       -- is none of the version's classes (recorded before the key was scored)
+       -- is left out of both, as _quality_agg skips it
+       count(o.actual) FILTER (WHERE v.task <> 'classification' OR o.actual = ANY (v.classes)) AS with_outcome,
        mlops._quality_agg(CASE WHEN v.task = 'classification' THEN v.classes END,
                           o.actual, l.prediction, l.probabilities) AS metrics
   FROM mlops.prediction_log l
