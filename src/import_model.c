@@ -216,8 +216,9 @@ import_model(PG_FUNCTION_ARGS)
 				 errdetail("The model's num_feature is %d.", num_feature)));
 	/*
 	 * Scoring sizes a row's buffers by (num_feature + 1) values per output
-	 * (explain's contributions), in int: a num_class in the millions (a model
-	 * of no trees can have any) overflowed it and crashed the backend.
+	 * (explain's contributions): a num_class in the millions (a model of no
+	 * trees can have any) would be registered, then refused by every call
+	 * that scores it.
 	 */
 	row_values = (int64) (num_feature + 1) * Max(num_class, 1);
 	if (row_values > IMPORT_MAX_ROW_VALUES)

@@ -99,7 +99,7 @@ typedef struct CallSite
 	float	   *xf;
 	float	   *out;			/* margins, probabilities, contributions */
 	int			capacity;		/* of x, xf (inputs) */
-	int			out_capacity;
+	Size		out_capacity;
 	/* row form: the mapping from the row type to the model's inputs */
 	Oid			row_type;
 	int32		row_typmod;
@@ -299,12 +299,26 @@ GetCallSite(FunctionCallInfo fcinfo)
 	return cs;
 }
 
-/* Makes the call site's buffers big enough for model m. */
+/*
+ * Makes the call site's buffers big enough for model m: its inputs and, for
+ * XGBoost models, a row's margins or explain's contributions, (inputs + 1)
+ * per output (linear models score into the caller's buffers). Counted in
+ * Size: a model of very many inputs and classes (one registered without
+ * import_model's check) overflowed an int, and the buffer then held too few
+ * values for the row; beyond what palloc gives, 54000.
+ */
 static void
 SizeBuffers(CallSite *cs, ScoringModel *m)
 {
-	int			out = (m->ninputs + 1) * Max(m->noutputs, m->nclasses) + 1;
+	Size		out = m->kind == SCORING_LINEAR ? 0
+		: ((Size) m->ninputs + 1) * Max(m->noutputs, m->nclasses) + 1;
 
+	if (out > MaxAllocSize / sizeof(float))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" version %d has too many inputs and classes to score", m->name, m->version),
+				 errdetail("A row needs %zu values, (inputs + 1) per class; the most is %zu.",
+						   out, (Size) (MaxAllocSize / sizeof(float)))));
 	if (cs->capacity < m->ninputs)
 	{
 		cs->capacity = m->ninputs;
@@ -318,10 +332,21 @@ SizeBuffers(CallSite *cs, ScoringModel *m)
 	}
 }
 
-/* Pins a resolved version for the call site (in place of its previous one) and makes it the current model. */
+/*
+ * Pins a resolved version for the call site (in place of its previous one)
+ * and makes it the current model. The previous resolution goes first, so
+ * that a failure (a model too large to score) leaves none to reuse.
+ */
 static ScoringModel *
 UseResolution(CallSite *cs, const Resolution *res, const char *ref)
 {
+	if (cs->res.ref)
+	{
+		pfree(cs->res.ref);
+		pfree(cs->res.default_alias);
+		FreeSnapKey(&cs->res.key);
+		memset(&cs->res, 0, sizeof(Resolution));	/* no ref, a key that holds for nothing */
+	}
 	if (cs->model == NULL || cs->model->stale || cs->model->model_id != res->model_id ||
 		cs->model->version != res->version || cs->model->registry != res->registry)
 	{
@@ -329,19 +354,13 @@ UseResolution(CallSite *cs, const Resolution *res, const char *ref)
 		/* the model the row mapping was made for may be freed, and its address reused */
 		cs->row_model = NULL;
 	}
-	if (cs->res.ref)
-	{
-		pfree(cs->res.ref);
-		pfree(cs->res.default_alias);
-		FreeSnapKey(&cs->res.key);
-	}
+	SizeBuffers(cs, cs->model);
 	/* own copies: the backend's entry may be recycled while the call site lives */
 	cs->res = *res;
 	cs->res.ref = MemoryContextStrdup(cs->mcxt, ref);
 	cs->res.default_alias = MemoryContextStrdup(cs->mcxt, res->default_alias);
 	cs->res.name = NULL;
 	cs->res.key = CopySnapKey(&res->key, cs->mcxt);
-	SizeBuffers(cs, cs->model);
 	return cs->model;
 }
 

@@ -281,6 +281,25 @@ msg = expect_error(conn, "SELECT mlops.import_model('many', %s, 'xgboost-json', 
 check(msg is not None and "too many classes" in msg, f"10^7 classes over 300 features: refused with 54000: {msg}")
 check(query(conn, "SELECT count(*) FROM mlops.model WHERE name = 'many'") == [(0,)], "and not registered")
 
+# A version registered without import_model's check (_register_version, which mlops_trainer may call;
+# a shard's _install_version) is refused where it is scored: (100000 + 1) * 21475 values overflowed
+# the int sizing a row's buffers, which then held none, and the first predict crashed the backend;
+# (100000 + 1) * 2700 values asked palloc for more than 1 GB (XX000)
+for classes in (2700, 21475):
+    d = no_trees(classes)
+    d["learner"]["learner_model_param"]["num_feature"] = "100000"
+    query(conn, """SELECT mlops._register_version(%s, 'xgboost', 'classification',
+                         (SELECT array_agg('f' || i ORDER BY i) FROM generate_series(1, 100000) i), 'y',
+                         (SELECT array_agg(c::float8 ORDER BY c) FROM generate_series(0, %s - 1) c), '{}', '{}',
+                         jsonb_build_object('inputs', (SELECT jsonb_agg(jsonb_build_object('name', 'f' || i, 'kind', 'numeric')
+                                                                        ORDER BY i) FROM generate_series(1, 100000) i)),
+                         NULL, NULL, NULL, NULL, NULL, NULL, NULL, %s, 'xgboost-ubj')""",
+          (f"wide{classes}", classes, psycopg2.Binary(ubj(d))))
+    for call in ("predict", "predict_proba", "explain"):
+        msg = expect_error(conn, f"SELECT mlops.{call}('wide{classes}', array_fill(0::float8, ARRAY[100000]))", "54000")
+        check(msg is not None and "too many inputs and classes to score" in msg,
+              f"{call} of 100000 features and {classes} classes, registered unchecked: refused with 54000: {msg}")
+
 d = json.loads(binary.save_raw("json"))
 d["learner"]["learner_model_param"]["base_score"] = "2"
 msg = expect_error(conn, "SELECT mlops.import_model('broken', %s, 'xgboost-json', %s, 'classification')", "XX001",
