@@ -131,6 +131,35 @@ check(query(conn, "SELECT count(*) FROM cron.job WHERE jobname = %s", ("mlops:mo
       "drop_monitor removes the monitor's job; the monitor created again has none")
 query(conn, "SELECT mlops.drop_monitor(%s)", (odd,))
 
+# drop_monitor removes the jobs schedule_monitor made for the monitor, of any
+# role (under any search_path), and no other job of that name: one another
+# role made by hand, nor the job of a monitor whose long name gives the same
+# job name as the dropped monitor's own (which looks like a shortened one)
+query(conn, "CREATE ROLE cron_other LOGIN IN ROLE mlops_trainer")
+query(conn, "GRANT USAGE ON SCHEMA cron TO cron_other")
+long_monitor = "w" * 60
+short_monitor = query(conn, "SELECT substr(mlops._cron_job_name(%s), 15)", ("mlops:monitor:" + long_monitor,))[0][0]
+for name in ("cron_gone", "cron_kept", long_monitor, short_monitor):
+    query(conn, "SELECT mlops.create_monitor(%s, 'cron_diabetes', 'diabetes')", (name,))
+query(conn, "SET ROLE cron_other")
+query(conn, "SET search_path = \"o'brien\\\\\", public")  # a quote and a backslash
+others = [query(conn, "SELECT mlops.schedule_monitor('cron_gone', '0 4 * * *')")[0][0],
+          query(conn, "SELECT cron.schedule('mlops:monitor:cron_kept', '0 4 * * *', 'SELECT 1')")[0][0]]
+query(conn, "RESET search_path")
+query(conn, "RESET ROLE")
+mine = [query(conn, "SELECT mlops.schedule_monitor('cron_gone', '0 4 * * *')")[0][0],
+        query(conn, "SELECT mlops.schedule_monitor(%s, '0 4 * * *')", (long_monitor,))[0][0]]
+for name in ("cron_gone", "cron_kept", short_monitor):
+    query(conn, "SELECT mlops.drop_monitor(%s)", (name,))
+left = [r[0] for r in query(conn, "SELECT jobid FROM cron.job WHERE jobid = ANY(%s) ORDER BY jobid", (others + mine,))]
+check(left == sorted([others[1], mine[1]]),
+      f"drop_monitor removes the monitor's jobs of both roles, not another role's job of the same name nor "
+      f"another monitor's job of the same name (jobs {others + mine}, left {left})")
+query(conn, "DELETE FROM cron.job WHERE jobid = ANY(%s)", (others + mine,))
+query(conn, "SELECT mlops.drop_monitor(%s)", (long_monitor,))
+query(conn, "DROP OWNED BY cron_other")
+query(conn, "DROP ROLE cron_other")
+
 # pg_cron keeps job names to 63 bytes: two models whose names share their first
 # 49 characters still get a job each, and each unschedule removes its own
 long_models = ["m" * 60 + "_one", "m" * 60 + "_two"]

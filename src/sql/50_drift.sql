@@ -238,10 +238,16 @@ BEGIN
     DELETE FROM mlops.monitor_run r WHERE r.monitor_id = m.id;
     DELETE FROM mlops.monitor mon WHERE mon.id = m.id;
     -- its pg_cron jobs (of any role) go with it: a monitor created again under
-    -- its name is not run by them; pg_cron's own table (the extension is there)
+    -- its name is not run by them; pg_cron's own table (the extension is
+    -- there). Only the jobs schedule_monitor made for it, each made again
+    -- under its own search_path: a job of the same name may be another's
+    -- (made by hand, or for another monitor whose long name gives the same).
     IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_cron') THEN
-        EXECUTE 'DELETE FROM cron.job j WHERE j.jobname = $1'
-            USING mlops._cron_job_name('mlops:monitor:' || name);
+        EXECUTE 'DELETE FROM cron.job j
+                  WHERE (j.jobname::text, j.command)
+                        = (SELECT mine.job_name, mine.command
+                             FROM mlops._monitor_job($1, $2, mlops._cron_job_reading_path(j.command)) mine)'
+            USING m.name, m.created_at;
     END IF;
 END
 $$;

@@ -340,24 +340,63 @@ $$;
 COMMENT ON FUNCTION mlops._cron_job_name(text) IS
     'internal: the pg_cron job name of an mlops job: the name itself within 63 bytes, else a prefix, "~" and a hash of it';
 
--- Schedules (or reschedules, active again) a pg_cron job as the calling role; returns its id.
--- The job performs call while the function `needs` exists, and removes itself
--- once it does not (mlops dropped): pg_cron has no hook for DROP EXTENSION.
--- It runs under reading_path, the search_path of the session that scheduled
--- it (pg_cron's session has the role's default), so that it finds the sources
--- its model or monitor names as they were found then.
--- The DO block's body is dollar-quoted with a tag that does not occur in it
--- (a monitor's name, quoted as a literal inside, may contain "$job$").
-CREATE FUNCTION mlops._cron_schedule(job_name text, schedule text, call text, needs text, reading_path text)
+-- The command of an mlops pg_cron job (job_name: the name pg_cron keeps): it
+-- performs call while the function `needs` exists, and removes the job once
+-- it does not (mlops dropped): pg_cron has no hook for DROP EXTENSION. It
+-- runs under reading_path, the search_path of the session that scheduled it
+-- (pg_cron's session has the role's default), so that it finds the sources
+-- its model or monitor names as they were found then. The DO block's body is
+-- dollar-quoted with a tag that does not occur in it (a monitor's name,
+-- quoted as a literal inside, may contain "$job$"). The search_path is set
+-- once the function is found (by its signature's built-in types, which that
+-- path could hide).
+CREATE FUNCTION mlops._cron_job_command(job_name text, call text, needs text, reading_path text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    body text := format(' BEGIN IF pg_catalog.to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
+                        'ELSE PERFORM pg_catalog.set_config(''search_path'', %L, true); PERFORM %s; END IF; END ',
+                        needs, job_name, reading_path, call);
+    tag text := '$job$';
+    n int := 0;
+BEGIN
+    WHILE strpos(body, tag) > 0 LOOP
+        n := n + 1;
+        tag := '$job' || n || '$';
+    END LOOP;
+    RETURN 'DO ' || tag || body || tag;
+END
+$$;
+COMMENT ON FUNCTION mlops._cron_job_command(text, text, text, text) IS
+    'internal: the command of an mlops pg_cron job: call under a search_path while mlops is there, else the job''s removal';
+
+-- The search_path a command made by _cron_job_command runs under, NULL for
+-- a command it did not make: with it, the command can be made again and
+-- compared. Its literal (E'' when it holds a backslash, which is doubled, as
+-- quotes are) is the first set_config of the search_path: the literals
+-- before it, the function and the job name, have their quotes doubled, so
+-- none holds that call.
+CREATE FUNCTION mlops._cron_job_reading_path(command text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT CASE WHEN lit[1] = 'E' THEN replace(replace(lit[2], '''''', ''''), E'\\\\', E'\\')
+                        ELSE replace(lit[2], '''''', '''') END
+              FROM regexp_match(command, $re$ PERFORM pg_catalog\.set_config\('search_path', (E?)'((?:[^']|'')*)', true\); PERFORM $re$)
+                   AS m(lit));
+COMMENT ON FUNCTION mlops._cron_job_reading_path(text) IS
+    'internal: the search_path of an mlops pg_cron job''s command (NULL for another command)';
+
+-- Schedules (or reschedules, active again) a pg_cron job, named job_name in
+-- pg_cron (_cron_job_name), that runs command (_cron_job_command), as the
+-- calling role; returns its id.
+CREATE FUNCTION mlops._cron_schedule(job_name text, schedule text, command text)
     RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
     job bigint;
-    body text;
-    tag text := '$job$';
-    n int := 0;
     active boolean;
 BEGIN
     PERFORM mlops._require(schedule, 'schedule');
@@ -370,18 +409,7 @@ BEGIN
                   DETAIL = 'pg_cron runs a job as the role that scheduled it.',
                   HINT = 'Schedule as a role with LOGIN (RESET ROLE), or give this role LOGIN.';
     END IF;
-    job_name := mlops._cron_job_name(job_name);
-    -- the search_path is set once the function is found (by its signature's
-    -- built-in types, which that path could hide)
-    body := format(' BEGIN IF pg_catalog.to_regprocedure(%L) IS NULL THEN PERFORM cron.unschedule(%L); '
-                   'ELSE PERFORM pg_catalog.set_config(''search_path'', %L, true); PERFORM %s; END IF; END ',
-                   needs, job_name, reading_path, call);
-    WHILE strpos(body, tag) > 0 LOOP
-        n := n + 1;
-        tag := '$job' || n || '$';
-    END LOOP;
-    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, schedule,
-        'DO ' || tag || body || tag;
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, schedule, command;
     -- a job of that name paused with cron.alter_job keeps active = false
     -- through cron.schedule: replaced, it runs again (alter_job is only for
     -- the roles pg_cron lets pause a job, hence called only then)
@@ -392,8 +420,8 @@ BEGIN
     RETURN job;
 END
 $$;
-COMMENT ON FUNCTION mlops._cron_schedule(text, text, text, text, text) IS
-    'internal: schedules (or reschedules, active again) a pg_cron job as the calling role, which must be able to log in, under a given search_path (removing itself once mlops is dropped), with a clear error when pg_cron is missing or not usable';
+COMMENT ON FUNCTION mlops._cron_schedule(text, text, text) IS
+    'internal: schedules (or reschedules, active again) a pg_cron job as the calling role, which must be able to log in, with a clear error when pg_cron is missing or not usable';
 
 -- schedule_retrain() and schedule_monitor() hand the caller's search_path
 -- to the job; their own SQL, which that search_path must not change, is in
@@ -407,16 +435,19 @@ AS $$
 DECLARE
     spec record;
     created timestamptz;
+    job_name text;
 BEGIN
     SELECT * INTO spec FROM mlops._retrain_spec(model);
     SELECT m.created_at INTO created FROM mlops.models m WHERE m.name::text = spec.model_name;
     -- the creation time in ISO 8601 (as jsonb has it), which reads the same
     -- under the job session's DateStyle and TimeZone
-    RETURN mlops._cron_schedule('mlops:retrain:' || spec.model_name, schedule,
-                                format('mlops._scheduled_retrain(%L, %L, %L, %L)', spec.model_name,
-                                       mlops._require(only_on_drift, 'only_on_drift'), mlops._default_alias(),
-                                       mlops._to_jsonb_canonical(created) #>> '{}'),
-                                'mlops._scheduled_retrain(text,boolean,text,timestamptz)', reading_path);
+    job_name := mlops._cron_job_name('mlops:retrain:' || spec.model_name);
+    RETURN mlops._cron_schedule(job_name, schedule,
+                                mlops._cron_job_command(job_name,
+                                    format('mlops._scheduled_retrain(%L, %L, %L, %L)', spec.model_name,
+                                           mlops._require(only_on_drift, 'only_on_drift'), mlops._default_alias(),
+                                           mlops._to_jsonb_canonical(created) #>> '{}'),
+                                    'mlops._scheduled_retrain(text,boolean,text,timestamptz)', reading_path));
 END
 $$;
 COMMENT ON FUNCTION mlops._schedule_retrain(text, text, boolean, text) IS
@@ -430,21 +461,40 @@ CREATE FUNCTION mlops.schedule_retrain(model text, schedule text, only_on_drift 
 COMMENT ON FUNCTION mlops.schedule_retrain(text, text, boolean) IS
     'creates or replaces the pg_cron job mlops:retrain:<model>, run as the calling role under the default alias and the search_path in effect now, that retrains the model (only after drift, if asked); returns the job id';
 
+-- The pg_cron job of a monitor (the one created at `created`): its name in
+-- pg_cron and its command under reading_path. drop_monitor makes it again to
+-- find the monitor's jobs among those of the same name (made by hand, or for
+-- another monitor whose long name gives the same one).
+CREATE FUNCTION mlops._monitor_job(name text, created timestamptz, reading_path text,
+                                   OUT job_name text, OUT command text)
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+BEGIN
+    job_name := mlops._cron_job_name('mlops:monitor:' || name);
+    -- the creation time as _schedule_retrain writes it
+    command := mlops._cron_job_command(job_name,
+                   format('mlops._scheduled_monitor(%L, %L)', name, mlops._to_jsonb_canonical(created) #>> '{}'),
+                   'mlops._scheduled_monitor(text,timestamptz)', reading_path);
+END
+$$;
+COMMENT ON FUNCTION mlops._monitor_job(text, timestamptz, text) IS
+    'internal: the pg_cron job name and command of a monitor, under a search_path';
+
 CREATE FUNCTION mlops._schedule_monitor(name text, schedule text, reading_path text) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
     created timestamptz;
+    job record;
 BEGIN
     SELECT m.created_at INTO created FROM mlops.monitors m WHERE m.name = mlops._require(_schedule_monitor.name, 'name');
     IF NOT FOUND THEN
         RAISE EXCEPTION 'monitor "%" does not exist', name USING ERRCODE = 'undefined_object';
     END IF;
-    -- the creation time as _schedule_retrain writes it
-    RETURN mlops._cron_schedule('mlops:monitor:' || name, schedule,
-                                format('mlops._scheduled_monitor(%L, %L)', name, mlops._to_jsonb_canonical(created) #>> '{}'),
-                                'mlops._scheduled_monitor(text,timestamptz)', reading_path);
+    SELECT * INTO job FROM mlops._monitor_job(name, created, reading_path);
+    RETURN mlops._cron_schedule(job.job_name, schedule, job.command);
 END
 $$;
 COMMENT ON FUNCTION mlops._schedule_monitor(text, text, text) IS
@@ -485,7 +535,8 @@ COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of 
 -- which records its failure (retrain and production are for mlops_admin).
 GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops._schedule_monitor(text, text, text),
     mlops.unschedule(text), mlops._require_pg_cron(),
-    mlops._cron_schedule(text, text, text, text, text), mlops._cron_job_name(text), mlops._default_alias(),
+    mlops._cron_schedule(text, text, text), mlops._cron_job_command(text, text, text, text),
+    mlops._monitor_job(text, timestamptz, text), mlops._cron_job_name(text), mlops._default_alias(),
     mlops._scheduled_monitor(text, timestamptz), mlops._unschedule_current_job(text), mlops._current_cron_run(),
     mlops._retrain_spec(text),
     mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
