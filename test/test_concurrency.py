@@ -265,6 +265,52 @@ check(len(out) == 1 and not isinstance(out[0], str),
       "predict_logged of a version deleted meanwhile scores it and logs it (got %s)" % out)
 
 
+# predict_logged holds the version it scored until its transaction ends; that
+# transaction then writes an audited table (here an application's), which
+# takes the audit log's lock. A delete_version of the version meanwhile waits
+# for the scorer without holding that lock, so neither is cancelled as a
+# deadlock (40P01): the write goes on, the deletion follows the commit. The
+# other order (the audited write first, then predict_logged) too. The
+# deletion is known to wait (pg_stat_activity) before the scorer goes on.
+query(admin, "CREATE TABLE orders (id int)")
+query(admin, "SELECT mlops.enable_audit('orders')")
+for audited_first in (False, True):
+    vs = query(admin, "SELECT version FROM mlops.train('m', 'diabetes', 'target', 'linear', "
+                      "features => '{age,bmi}', seed => 17)")[0][0]
+    scorer = connect(DB)
+    scorer.autocommit = False
+    if audited_first:
+        query(scorer, "INSERT INTO orders VALUES (1)")
+    query(scorer, "SELECT mlops.predict_logged(%s, 'k-order', ARRAY[0.05, 0.05])", ("m:%d" % vs,))
+    deleter = connect(DB)
+    deleter_pid = deleter.get_backend_pid()
+    out = []
+    t = threading.Thread(target=lambda: out.append(sqlstate(deleter, "SELECT mlops.delete_version('m', %s)", (vs,))))
+    t.start()
+    waiting = False
+    for _ in range(1000):
+        waiting = query(admin, "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                        (deleter_pid,)) == [(True,)]
+        if waiting:
+            break
+        time.sleep(0.01)
+    try:
+        if not audited_first:
+            query(scorer, "INSERT INTO orders VALUES (2)")
+        scorer.commit()
+        scored = "ok"
+    except psycopg2.Error as e:
+        scorer.rollback()
+        scored = e.pgcode
+    t.join()
+    scorer.close()
+    deleter.close()
+    order = "an audited write, then predict_logged" if audited_first else "predict_logged, then an audited write"
+    check(waiting and scored == "ok" and out == ["ok"],
+          "%s racing delete_version of the scored version: the deletion waits, then both succeed "
+          "(waited: %s, scorer: %s, deletion: %s)" % (order, waiting, scored, out))
+check(query(admin, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the audit chain holds")
+
 # purge_predictions racing predict_logged of a key whose outcome is old (an
 # outcome recorded before its key is scored): the outcome must survive, as
 # the key has a prediction once the scorer commits. At READ COMMITTED the

@@ -222,6 +222,15 @@ COMMENT ON FUNCTION mlops.rollback(text, text) IS
 -- refusal is a serialization failure (40001), as is the lock of an alias
 -- that the snapshot shows but that was moved or removed since. Only the
 -- version's creator (or a member of that role) and mlops_admin may delete it.
+-- The audit log's lock is taken first, as by every registry writer, but the
+-- version is never waited for under it: a predict_logged of the version holds
+-- a KEY SHARE lock on it until its transaction ends, and that transaction may
+-- then write an audited table (the registry, or one of the application's),
+-- which takes the audit log's lock: a deletion holding that lock while
+-- waiting for the scorer would deadlock with it (40P01). So when another
+-- transaction holds the version, both locks are let go (each attempt is a
+-- subtransaction), its end is waited for holding neither, and they are taken
+-- again.
 CREATE FUNCTION mlops.delete_version(model text, version int) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -230,12 +239,41 @@ DECLARE
     mid bigint := mlops._model_id(model);
     creator name;
     aliases text;
+    letting_go boolean;     -- the subtransaction is rolled back to let go of its locks
 BEGIN
-    PERFORM mlops._lock_registry();
-    SELECT v.created_by INTO creator FROM mlops.model_version v
-     WHERE v.model_id = mid AND v.version = mlops._require(delete_version.version, 'version')
-       FOR UPDATE;
-    IF NOT FOUND THEN
+    PERFORM mlops._require(version, 'version');
+    LOOP
+        letting_go := false;
+        BEGIN
+            PERFORM mlops._lock_registry();
+            SELECT v.created_by INTO creator FROM mlops.model_version v
+             WHERE v.model_id = mid AND v.version = delete_version.version
+               FOR UPDATE SKIP LOCKED;
+            letting_go := NOT FOUND AND EXISTS (SELECT FROM mlops.model_version v
+                                                 WHERE v.model_id = mid AND v.version = delete_version.version);
+            IF letting_go THEN
+                RAISE EXCEPTION USING ERRCODE = 'lock_not_available';
+            END IF;
+        EXCEPTION WHEN lock_not_available THEN
+            IF NOT letting_go THEN
+                RAISE;      -- lock_timeout
+            END IF;
+        END;
+        EXIT WHEN NOT letting_go;
+        -- wait for the transactions holding the version, with no lock held
+        letting_go := false;
+        BEGIN
+            PERFORM FROM mlops.model_version v
+             WHERE v.model_id = mid AND v.version = delete_version.version FOR UPDATE;
+            letting_go := true;
+            RAISE EXCEPTION USING ERRCODE = 'lock_not_available';
+        EXCEPTION WHEN lock_not_available THEN
+            IF NOT letting_go THEN
+                RAISE;
+            END IF;
+        END;
+    END LOOP;
+    IF creator IS NULL THEN
         RAISE EXCEPTION 'version % of model "%" does not exist', version, model USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM mlops._check_creator(creator, pg_catalog.format('version %s of model "%s"', version, model));
