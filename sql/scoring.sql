@@ -36,6 +36,21 @@ SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, p.prov
    AND p.proname IN ('predict', 'predict_proba', 'predict_version', 'explain', 'import_model', 'export_model')
  ORDER BY 1, 2;
 
+-- an input of a kind scoring does not know: the registration is refused with scoring's error for
+-- a malformed version (XX001), and a version stored all the same (written into the registry's
+-- table as a restore would) fails at scoring with it, rather than scoring the input as a number
+SELECT pg_temp.sqlstate($$SELECT mlops._register_version('oddkind', 'linear', 'regression', '{rooms,city}', 'price',
+       NULL, '{}', '{}', '{"inputs": [{"name": "rooms", "kind": "numeric"}, {"name": "city", "kind": "Categorical"}]}',
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, '\x00', 'linear-json')$$, show_detail => true);
+SELECT count(*) AS oddkind_models FROM mlops.models WHERE name = 'oddkind';
+INSERT INTO mlops.model_version (model_id, version, algorithm, task, features, target, spec, artifact, artifact_format,
+                                 created_by)
+SELECT v.model_id, 1000, v.algorithm, v.task, v.features, v.target, jsonb_set(v.spec, '{inputs,0,kind}', '"count"'),
+       v.artifact, v.artifact_format, v.created_by
+  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'price' AND v.version = 1;
+SELECT pg_temp.sqlstate($$SELECT mlops.predict('price:1000', ARRAY[2, 50, 1])$$, show_detail => true);
+DELETE FROM mlops.model_version v USING mlops.model m WHERE m.id = v.model_id AND m.name = 'price' AND v.version = 1000;
+
 -- an XGBoost model as Python writes it: 2 trees of one split on x, binary:logistic
 SELECT mlops.import_model('clicks', convert_to($json${"learner":{"attributes":{},"feature_names":[],"feature_types":[],"gradient_booster":{"model":{"gbtree_model_param":{"num_parallel_tree":"1","num_trees":"2","size_leaf_vector":"0"},"tree_info":[0,0],"trees":[{"base_weights":[2.2222222E-1,-6.666667E-1,8.5714287E-1],"categories":[],"categories_nodes":[],"categories_segments":[],"categories_sizes":[],"default_left":[0,0,0],"id":0,"left_children":[1,-1,-1],"loss_changes":[1.8412697E0,0E0,0E0],"parents":[2147483647,0,0],"right_children":[2,-1,-1],"split_conditions":[1.5E0,-6.666667E-1,8.5714287E-1],"split_indices":[0,0,0],"split_type":[0,0,0],"sum_hessian":[1.25E0,5E-1,7.5E-1],"tree_param":{"num_deleted":"0","num_feature":"2","num_nodes":"3","size_leaf_vector":"0"}},{"base_weights":[1.0372873E-1,-4.684667E-1,5.4918826E-1],"categories":[],"categories_nodes":[],"categories_segments":[],"categories_sizes":[],"default_left":[0,0,0],"id":1,"left_children":[1,-1,-1],"loss_changes":[7.8638345E-1,0E0,0E0],"parents":[2147483647,0,0],"right_children":[2,-1,-1],"split_conditions":[1.5E0,-4.684667E-1,5.4918826E-1],"split_indices":[0,0,0],"split_type":[0,0,0],"sum_hessian":[1.075826E0,4.4831476E-1,6.2751126E-1],"tree_param":{"num_deleted":"0","num_feature":"2","num_nodes":"3","size_leaf_vector":"0"}}]},"name":"gbtree"},"learner_model_param":{"base_score":"5E-1","boost_from_average":"0","num_class":"0","num_feature":"2","num_target":"1"},"objective":{"name":"binary:logistic","reg_loss_param":{"scale_pos_weight":"1"}}},"version":[1,7,4]}$json$, 'UTF8'),
        'xgboost-json', '{x,y}', 'classification', 'clicked');

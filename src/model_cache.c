@@ -217,6 +217,9 @@ DecodeInputs(ScoringModel *m, HeapTuple tup, TupleDesc desc)
 
 		in->name = features[i];
 		in->categorical = strcmp(kinds[i], "categorical") == 0;
+		if (!in->categorical && strcmp(kinds[i], "numeric") != 0)
+			BadVersion(m, psprintf("Its spec gives input \"%s\" the unknown kind \"%s\".",
+								   in->name, kinds[i]));
 		in->impute = NAN;
 		in->ncategories = DatumGetInt32(counts[i]);
 		if (next + in->ncategories > ncats)

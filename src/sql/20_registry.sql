@@ -244,7 +244,10 @@ COMMENT ON FUNCTION mlops._move_alias(bigint, text, int, text, text, jsonb) IS
 -- which gets the default alias) and returns its number. Called by train() and
 -- import_model(). Version numbers are never reused, even after delete_version.
 -- The version's run must be one the caller may write (_lock_run): a version
--- cannot claim another role's run as its lineage.
+-- cannot claim another role's run as its lineage. A spec giving an input a
+-- kind scoring does not know (numeric and categorical; none is numeric) is
+-- refused with the error scoring gives such a version (XX001): a trainer may
+-- call this directly, and the version would fail at every predict.
 CREATE FUNCTION mlops._register_version(
         model text, algorithm text, task text, features text[], target text, classes float8[],
         hyperparams jsonb, metrics jsonb, spec jsonb, profile jsonb, run_id bigint, source text,
@@ -256,8 +259,18 @@ AS $$
 DECLARE
     mid bigint;
     new_version int;
+    odd jsonb;
 BEGIN
     PERFORM mlops._check_model_name(model);
+    SELECT e INTO odd
+      FROM jsonb_array_elements(CASE jsonb_typeof(spec->'inputs') WHEN 'array' THEN spec->'inputs' END) e
+     WHERE coalesce(e->>'kind', 'numeric') NOT IN ('numeric', 'categorical')
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'input "%" of the new version of model "%" has unknown kind "%"', odd->>'name', model, odd->>'kind'
+            USING ERRCODE = 'data_corrupted',
+                  DETAIL = 'An input of a version''s spec is numeric or categorical.';
+    END IF;
     PERFORM mlops._lock_registry();
     IF run_id IS NOT NULL THEN
         PERFORM mlops._lock_run(run_id, false);
