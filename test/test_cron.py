@@ -3,6 +3,7 @@
 minute fires, a new version appears, the gate decides, and the version's run is
 linked to the pg_cron job run. pg_cron works in one database per server (the
 throwaway server's cron.database_name is "mlops"), so this test uses it."""
+import threading
 import time
 
 import psycopg2
@@ -159,6 +160,28 @@ query(conn, "DELETE FROM cron.job WHERE jobid = ANY(%s)", (others + mine,))
 query(conn, "SELECT mlops.drop_monitor(%s)", (long_monitor,))
 query(conn, "DROP OWNED BY cron_other")
 query(conn, "DROP ROLE cron_other")
+
+# a drop_monitor while another transaction schedules the monitor's job waits
+# for it, then removes the job rather than leaving it behind
+query(conn, "SELECT mlops.create_monitor('cron_race', 'cron_diabetes', 'diabetes')")
+scheduler = connect("mlops")
+scheduler.autocommit = False
+race_job = query(scheduler, "SELECT mlops.schedule_monitor('cron_race', '0 4 * * *')")[0][0]
+dropper = connect("mlops")
+dropper_pid = dropper.get_backend_pid()
+dropped = threading.Thread(target=query, args=(dropper, "SELECT mlops.drop_monitor('cron_race')"))
+dropped.start()
+while dropped.is_alive() and query(conn, "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                                   (dropper_pid,)) != [(True,)]:
+    time.sleep(0.01)
+drop_waited = dropped.is_alive()
+scheduler.commit()
+dropped.join()
+check(drop_waited and query(conn, "SELECT count(*) FROM cron.job WHERE jobid = %s", (race_job,)) == [(0,)],
+      f"drop_monitor waits for a transaction scheduling the monitor's job, then removes it (waited: {drop_waited})")
+query(conn, "DELETE FROM cron.job WHERE jobid = %s", (race_job,))
+scheduler.close()
+dropper.close()
 
 # pg_cron keeps job names to 63 bytes: two models whose names share their first
 # 49 characters still get a job each, and each unschedule removes its own

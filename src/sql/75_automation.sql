@@ -481,19 +481,37 @@ $$;
 COMMENT ON FUNCTION mlops._monitor_job(text, timestamptz, text) IS
     'internal: the pg_cron job name and command of a monitor, under a search_path';
 
+-- The creation time of a monitor, which is locked (KEY SHARE) until the
+-- transaction ends, so that a drop_monitor waits for a transaction scheduling
+-- its job and then finds that job to remove, rather than leaving it behind;
+-- 42704 when there is no such monitor (one dropped meanwhile included).
+-- SECURITY DEFINER: a trainer cannot lock mlops's tables.
+CREATE FUNCTION mlops._lock_monitor(name text) RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, mlops, pg_temp
+AS $$
+DECLARE
+    created timestamptz;
+BEGIN
+    SELECT m.created_at INTO created FROM mlops.monitor m WHERE m.name = mlops._require(_lock_monitor.name, 'name')
+       FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'monitor "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION mlops._lock_monitor(text) IS
+    'internal: the creation time of a monitor, locked against drop_monitor until the transaction ends (42704 when there is none)';
+
 CREATE FUNCTION mlops._schedule_monitor(name text, schedule text, reading_path text) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
-    created timestamptz;
     job record;
 BEGIN
-    SELECT m.created_at INTO created FROM mlops.monitors m WHERE m.name = mlops._require(_schedule_monitor.name, 'name');
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'monitor "%" does not exist', name USING ERRCODE = 'undefined_object';
-    END IF;
-    SELECT * INTO job FROM mlops._monitor_job(name, created, reading_path);
+    SELECT * INTO job FROM mlops._monitor_job(name, mlops._lock_monitor(name), reading_path);
     RETURN mlops._cron_schedule(job.job_name, schedule, job.command);
 END
 $$;
@@ -536,7 +554,7 @@ COMMENT ON FUNCTION mlops.unschedule(text) IS 'removes an mlops pg_cron job (of 
 GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops._schedule_monitor(text, text, text),
     mlops.unschedule(text), mlops._require_pg_cron(),
     mlops._cron_schedule(text, text, text), mlops._cron_job_command(text, text, text, text),
-    mlops._monitor_job(text, timestamptz, text), mlops._cron_job_name(text), mlops._default_alias(),
+    mlops._monitor_job(text, timestamptz, text), mlops._lock_monitor(text), mlops._cron_job_name(text), mlops._default_alias(),
     mlops._scheduled_monitor(text, timestamptz), mlops._unschedule_current_job(text), mlops._current_cron_run(),
     mlops._retrain_spec(text),
     mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
