@@ -157,6 +157,13 @@ CREATE TEMP TABLE scratch (x int) ON COMMIT DELETE ROWS;
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('scratch')$$);
 DROP TABLE scratch;
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('mlops.audit_log')$$);
+-- mlops's other tables are audited as CREATE EXTENSION audits them, which is
+-- what a restore of a dump (that keeps none of their triggers) gives back
+SELECT q, pg_temp.sqlstate(q, true) AS outcome FROM (VALUES
+    ($$SELECT mlops.enable_audit('mlops.run')$$),
+    ($$SELECT mlops.enable_audit('mlops.model_version')$$),
+    ($$SELECT mlops.disable_audit('mlops.model')$$)) v(q);
+SELECT table_name FROM mlops.audited_tables WHERE table_name::text LIKE 'mlops.%' ORDER BY table_name::text;
 SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit('v')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(NULL)$$);  -- an error, as every NULL argument
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(-5)$$);

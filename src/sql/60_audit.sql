@@ -273,6 +273,27 @@ $$;
 COMMENT ON FUNCTION mlops._audit_check_auditable(regclass) IS
     'internal: refuses a relation that is not an ordinary or partitioned table, or a temporary one';
 
+-- Refuses mlops's own tables: a dump keeps the rows of an extension's tables
+-- but none of their triggers, and CREATE EXTENSION audits the registry's, so
+-- auditing that enable_audit or disable_audit changed there (another table
+-- audited, the registry's stopped, other ignored columns) would be undone by
+-- a restore without a word.
+CREATE FUNCTION mlops._audit_check_not_mlops(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF (SELECT c.relnamespace FROM pg_class c WHERE c.oid = tbl) = 'mlops'::regnamespace THEN
+        RAISE EXCEPTION 'cannot change the auditing of mlops''s table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A dump keeps no trigger of an extension''s tables: a restored database audits mlops''s tables as CREATE EXTENSION does.',
+                  HINT = 'mlops audits its registry tables (model, model_version, alias, deployment) from install.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_check_not_mlops(regclass) IS
+    'internal: raises 0A000 for mlops''s own tables, whose auditing a dump would not keep';
+
 -- Installs (or, on an audited table, replaces) the audit triggers of a table.
 CREATE FUNCTION mlops.enable_audit(tbl regclass, ignore_columns text[] DEFAULT '{}') RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
@@ -287,6 +308,7 @@ BEGIN
     IF tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass) THEN
         RAISE EXCEPTION 'the audit log cannot audit itself' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM mlops._audit_check_not_mlops(tbl);
     PERFORM mlops._audit_check_may_enable(tbl);
     PERFORM mlops._audit_check_not_inherited(tbl);
     IF array_position(ignore_columns, NULL) IS NOT NULL THEN
@@ -314,6 +336,7 @@ CREATE FUNCTION mlops.disable_audit(tbl regclass) RETURNS void
 AS $$
 BEGIN
     PERFORM mlops._require(tbl, 'tbl');
+    PERFORM mlops._audit_check_not_mlops(tbl);
     PERFORM mlops._audit_check_owner(tbl);
     PERFORM mlops._audit_check_not_inherited(tbl);
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal) THEN
@@ -769,10 +792,11 @@ COMMENT ON VIEW mlops.audited_tables IS 'tables audited with enable_audit() (par
 -- The registry's own tables are audited from install; the artifact and the
 -- drift profile of a model version (up to megabytes each) are left out of the
 -- log: their sha256 digests are columns of the row, logged in their place.
-SELECT mlops.enable_audit('mlops.model');
-SELECT mlops.enable_audit('mlops.model_version', '{artifact,profile}');
-SELECT mlops.enable_audit('mlops.alias');
-SELECT mlops.enable_audit('mlops.deployment');
+-- (enable_audit refuses mlops's tables: this is the auditing they keep.)
+SELECT mlops._audit_install('mlops.model', '{}');
+SELECT mlops._audit_install('mlops.model_version', '{artifact,profile}');
+SELECT mlops._audit_install('mlops.alias', '{}');
+SELECT mlops._audit_install('mlops.deployment', '{}');
 
 GRANT SELECT ON mlops.audit_log, mlops.audit_chain, mlops.audited_tables TO mlops_admin;
 GRANT EXECUTE ON FUNCTION mlops.verify_audit() TO mlops_admin;
