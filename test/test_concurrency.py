@@ -192,6 +192,40 @@ for drop_open in (False, True):
     check(got == [], "run_monitors leaves a monitor dropped meanwhile out (%s), got %s" % (when, got))
 check(query(admin, "SELECT count(*) FROM mlops.monitor_run")[0][0] == 0, "no run of a dropped monitor is left")
 
+
+# a monitor dropped and created again under its name (with another metric and
+# threshold) while a run measures it: the run measured the old one, so it
+# records nothing rather than its values under the new one's metric
+def run_while_recreated(sql):
+    query(admin, "SELECT mlops.create_monitor('mon', 'm', 'slow_diabetes', 'psi')")
+    out = []
+
+    def run():
+        try:
+            out.append(query(connect(DB), sql))
+        except psycopg2.Error as e:
+            out.append(e.pgcode)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(0.2)
+    replacer = connect(DB)
+    replacer.autocommit = False
+    query(replacer, "SELECT mlops.drop_monitor('mon')")
+    query(replacer, "SELECT mlops.create_monitor('mon', 'm', 'diabetes', 'wasserstein', 5)")
+    replacer.commit()
+    t.join()
+    replacer.close()
+    runs = query(admin, "SELECT metric, count(*) FROM mlops.drift_results GROUP BY metric")
+    query(admin, "SELECT mlops.drop_monitor('mon')")
+    return out[0], runs
+
+
+got = run_while_recreated("SELECT mlops.run_monitor('mon')")
+check(got == ("42704", []), "run_monitor of a monitor dropped and created again meanwhile: 42704, no psi values "
+      "recorded as the new monitor's wasserstein ones (got %s)" % (got,))
+got = run_while_recreated("SELECT * FROM mlops.run_monitors()")
+check(got == ([], []), "run_monitors leaves a monitor dropped and created again meanwhile out (got %s)" % (got,))
+
 # The registry is audited: a transaction that wrote it (model "other") holds
 # the audit log's lock, then moves "m". A single move or training of "m" that
 # started meanwhile waits for it without having locked "m" first: no deadlock.

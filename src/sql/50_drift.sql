@@ -256,12 +256,16 @@ COMMENT ON FUNCTION mlops.drop_monitor(text) IS
 
 -- Records one run of a monitor (results: [{"feature", "value", "drifted"}], or
 -- error) and its alert; returns the run's summary, or NULL when the monitor
--- was dropped meanwhile. The monitor is locked (KEY SHARE) first: a drop that
--- has not committed is waited for and then finds nothing to record to, rather
--- than the run failing on the monitor's foreign key (23503), and a later drop
--- waits for this transaction. extra_float_digits is pinned for the threshold
--- in the summary and in the alert's message.
-CREATE FUNCTION mlops._record_monitor_run(monitor text, model text, version int, results jsonb, error text)
+-- was dropped meanwhile. The monitor is the one of that name created at
+-- `created` (the one the run read): a monitor dropped and created again under
+-- its name while the run measured is another one, whose metric and threshold
+-- the results were not measured with. It is locked (KEY SHARE) first: a drop
+-- that has not committed is waited for and then finds nothing to record to,
+-- rather than the run failing on the monitor's foreign key (23503), and a
+-- later drop waits for this transaction. extra_float_digits is pinned for the
+-- threshold in the summary and in the alert's message.
+CREATE FUNCTION mlops._record_monitor_run(monitor text, created timestamptz, model text, version int,
+                                          results jsonb, error text)
     RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -274,7 +278,8 @@ DECLARE
     alert_id bigint;
     message text;
 BEGIN
-    SELECT * INTO m FROM mlops.monitor mon WHERE mon.name = _record_monitor_run.monitor FOR KEY SHARE;
+    SELECT * INTO m FROM mlops.monitor mon
+     WHERE mon.name = _record_monitor_run.monitor AND mon.created_at = created FOR KEY SHARE;
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
@@ -305,7 +310,7 @@ BEGIN
                               'drifted', to_jsonb(bad), 'alert_id', alert_id, 'error', error);
 END
 $$;
-COMMENT ON FUNCTION mlops._record_monitor_run(text, text, int, jsonb, text) IS
+COMMENT ON FUNCTION mlops._record_monitor_run(text, timestamptz, text, int, jsonb, text) IS
     'internal: records a monitor run, its per-feature results and its alert; returns the run summary, or NULL when the monitor was dropped meanwhile';
 
 -- Not SECURITY DEFINER: the monitor's source is read with the caller's privileges
@@ -346,7 +351,7 @@ BEGIN
                                ELSE x.value > m.threshold END)), '[]')
       INTO results
       FROM d x WHERE x.metric = m.metric;
-    outcome := mlops._record_monitor_run(m.name, v.model, v.version, results, NULL);
+    outcome := mlops._record_monitor_run(m.name, m.created_at, v.model, v.version, results, NULL);
     IF outcome IS NULL THEN
         RAISE EXCEPTION 'monitor "%" does not exist', run_monitor.name USING ERRCODE = 'undefined_object',
             DETAIL = 'It was dropped while it ran.';
@@ -371,7 +376,9 @@ COMMENT ON FUNCTION mlops.run_monitor(text) IS
 -- Runs a monitor for a caller no one watches (run_monitors, a pg_cron job):
 -- a failure (a dropped source, a deleted alias) is recorded as a failed run
 -- with an error alert instead of raised. NULL when the monitor was dropped
--- meanwhile. Keeps the caller's search_path, as run_monitor does.
+-- meanwhile. The failure is recorded against the monitor as this call found
+-- it, not one created again under its name meanwhile. Keeps the caller's
+-- search_path, as run_monitor does.
 CREATE FUNCTION mlops._run_monitor_recorded(name text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
@@ -380,18 +387,21 @@ DECLARE
     resolved_model text;
     resolved_version int;
 BEGIN
-    RETURN mlops.run_monitor(name);
-EXCEPTION WHEN OTHERS THEN
     SELECT * INTO m FROM mlops.monitors WHERE monitors.name = _run_monitor_recorded.name;
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
     BEGIN
-        SELECT r.model, r.version INTO resolved_model, resolved_version FROM mlops.resolve_model(m.model) r;
+        RETURN mlops.run_monitor(name);
     EXCEPTION WHEN OTHERS THEN
-        NULL;           -- the model reference itself is what failed
+        BEGIN
+            SELECT r.model, r.version INTO resolved_model, resolved_version FROM mlops.resolve_model(m.model) r;
+        EXCEPTION WHEN OTHERS THEN
+            NULL;           -- the model reference itself is what failed
+        END;
+        RETURN mlops._record_monitor_run(m.name, m.created_at, resolved_model, resolved_version, '[]',
+                                         SQLSTATE || ': ' || SQLERRM);
     END;
-    RETURN mlops._record_monitor_run(m.name, resolved_model, resolved_version, '[]', SQLSTATE || ': ' || SQLERRM);
 END
 $$;
 COMMENT ON FUNCTION mlops._run_monitor_recorded(text) IS
@@ -421,5 +431,5 @@ GRANT EXECUTE ON FUNCTION mlops.profile(text, text[]), mlops._version_profile(te
                           mlops._metric_misfit(text, jsonb),
                           mlops.compare(text, text, text[]),
                           mlops.create_monitor(text, text, text, text, float8, text), mlops.drop_monitor(text),
-                          mlops._record_monitor_run(text, text, int, jsonb, text),
+                          mlops._record_monitor_run(text, timestamptz, text, int, jsonb, text),
                           mlops.run_monitor(text), mlops._run_monitor_recorded(text), mlops.run_monitors() TO mlops_trainer;
