@@ -238,6 +238,24 @@ SELECT pg_temp.line_version(4);
 SELECT mlops.delete_version('line', 4);
 SELECT pg_temp.sqlstate($$SELECT pg_temp.line_version(4)$$);
 ROLLBACK;
+-- A PL/pgSQL variable as the model reference is a parameter, which PL/pgSQL
+-- changes between evaluations of one expression (one call site): each call
+-- scores the version the variable names then (line:1 is y = 2x + 1, line:2
+-- y = 5x - 7). STABLE: every call under the same snapshot, where nothing else
+-- tells the call site that the reference changed.
+CREATE FUNCTION pg_temp.line_scores(refs text[]) RETURNS float8[]
+    LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    ref text;
+    scores float8[] := '{}';
+BEGIN
+    FOREACH ref IN ARRAY refs LOOP
+        scores := scores || round(mlops.predict(ref, ARRAY[10]));
+    END LOOP;
+    RETURN scores;
+END
+$$;
+SELECT pg_temp.line_scores('{line:1,line:2,line:1}');
 -- a negative version names no version either, and an empty name no model
 -- (not invalid references "line:-1" and ":1", 22023)
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_version('line', -1, ARRAY[10])$$);

@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -92,7 +93,7 @@ typedef struct CallSite
 {
 	MemoryContext mcxt;			/* fn_mcxt: lives as long as the call site */
 	Resolution	res;			/* the last resolution (ref NULL: none yet) */
-	bool		ref_is_constant;	/* the model argument is the same at every call */
+	bool		ref_is_constant;	/* the model argument is a constant: the same at every call */
 	ModelPin   *pin;			/* holds model until another replaces it or mcxt goes away */
 	ScoringModel *model;
 	double	   *x;				/* the input vector being built */
@@ -364,6 +365,21 @@ UseResolution(CallSite *cs, const Resolution *res, const char *ref)
 	return cs->model;
 }
 
+/*
+ * Whether argument `arg` of the call is a constant. Not get_fn_expr_arg_stable,
+ * which counts a parameter as stable too: PL/pgSQL passes its variables as
+ * parameters and evaluates a simple expression again and again through the
+ * same call site, with the variable's new value each time.
+ */
+static bool
+ArgIsConstant(FunctionCallInfo fcinfo, int arg)
+{
+	Node	   *expr = fcinfo->flinfo->fn_expr;
+	List	   *args = expr != NULL && IsA(expr, FuncExpr) ? ((FuncExpr *) expr)->args : NIL;
+
+	return arg < list_length(args) && IsA(list_nth(args, arg), Const);
+}
+
 /* The model argument `arg` means for this call (fast when nothing changed). */
 static ScoringModel *
 CallSiteModel(FunctionCallInfo fcinfo, CallSite *cs, int arg)
@@ -383,7 +399,7 @@ CallSiteModel(FunctionCallInfo fcinfo, CallSite *cs, int arg)
 		memcmp(cs->res.ref, VARDATA_ANY(ref_text), VARSIZE_ANY_EXHDR(ref_text)) == 0)
 		return cs->model;
 	ref = text_to_cstring(ref_text);
-	cs->ref_is_constant = get_fn_expr_arg_stable(fcinfo->flinfo, arg);
+	cs->ref_is_constant = ArgIsConstant(fcinfo, arg);
 	return UseResolution(cs, Resolve(ref), ref);
 }
 
