@@ -23,6 +23,7 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "nodes/primnodes.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -53,10 +54,15 @@
  * completed one leaves both as they were. Rollbacks are counted because
  * undoing our own writes changes none of the rest: the command id goes on,
  * and the xmax need not move (a newer xid may have completed first).
+ * At SERIALIZABLE the transaction counts too: resolve_model's reads are what
+ * tells the serializable transaction that it depends on the alias (its
+ * predicate locks), so a transaction that reused another's resolution would
+ * go unseen by a move of the alias and could commit a write skew.
  */
 typedef struct SnapKey
 {
 	bool		comparable;		/* false: no MVCC snapshot */
+	LocalTransactionId lxid;	/* the transaction it was taken in */
 	TransactionId xmin;
 	TransactionId xmax;
 	TransactionId own_xid;
@@ -165,6 +171,7 @@ CurrentSnapKey(SnapKey *key, MemoryContext cxt)
 		counting_rollbacks = true;
 	}
 	key->comparable = true;
+	key->lxid = MyProc->lxid;
 	key->rollbacks = rollbacks;
 	key->xmin = snap->xmin;
 	key->xmax = snap->xmax;
@@ -217,6 +224,7 @@ SnapKeyHolds(const SnapKey *key)
 	snap = GetActiveSnapshot();
 	subxcnt = KeptSubxids(snap);
 	return snap->snapshot_type == SNAPSHOT_MVCC &&
+		(!IsolationIsSerializable() || MyProc->lxid == key->lxid) &&
 		snap->xmin == key->xmin && snap->xmax == key->xmax && snap->curcid == key->curcid &&
 		GetCurrentTransactionIdIfAny() == key->own_xid && rollbacks == key->rollbacks &&
 		snap->suboverflowed == key->suboverflowed && snap->takenDuringRecovery == key->recovery &&

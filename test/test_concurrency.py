@@ -395,4 +395,41 @@ check(outcome_kept("early_rr"), "REPEATABLE READ: the purge keeps the old outcom
 for c in scorers + [purger]:
     c.close()
 
+
+# SERIALIZABLE: a transaction that scored with the version behind an alias
+# read that alias, whichever earlier statement of the session resolved it
+# under the same snapshot contents. A write skew through the alias (the scorer
+# writes what the mover reads, the mover moves the alias the scorer read) is
+# then a serialization failure for one of them, as it is when the scorer's
+# resolution is its own.
+def write_skew(warm):
+    query(admin, "SELECT mlops.set_alias('m', 'production', %s)", (v1,))
+    query(admin, "DROP TABLE IF EXISTS decisions; CREATE TABLE decisions (p float8)")
+    scorer, mover = connect(DB), connect(DB)
+    if warm:  # an autocommit statement resolves 'm' under the snapshot the transaction then gets
+        query(scorer, "SELECT mlops.predict('m', ARRAY[0.05, 0.05])")
+    for c in (scorer, mover):
+        c.autocommit = False
+        query(c, "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+    query(scorer, "INSERT INTO decisions SELECT mlops.predict('m', ARRAY[0.05, 0.05])")
+    query(mover, "SELECT count(*) FROM decisions")
+    query(mover, "SELECT mlops.set_alias('m', 'production', %s)", (v2,))
+    out = []
+    for c in (mover, scorer):
+        try:
+            c.commit()
+            out.append("ok")
+        except psycopg2.Error as e:
+            c.rollback()
+            out.append(e.pgcode)
+        c.close()
+    return out
+
+
+for warm in (False, True):
+    got = write_skew(warm)
+    check(got == ["ok", "40001"], "SERIALIZABLE write skew through the alias a transaction scored with (%s): "
+          "the scorer's commit fails with 40001 (got %s)"
+          % ("resolved by an earlier statement" if warm else "resolved in the transaction", got))
+
 finish()
