@@ -29,6 +29,16 @@ def sqlstate(conn, sql, params=None):
         return e.pgcode
 
 
+def commit_outcome(conn):
+    """Commits conn's transaction; 'ok', or the SQLSTATE it failed with (rolled back)."""
+    try:
+        conn.commit()
+        return "ok"
+    except psycopg2.Error as e:
+        conn.rollback()
+        return e.pgcode
+
+
 def scoring_loop(conn):
     """Scores 'm' in a PL/pgSQL loop (one call site, a new snapshot per
     statement) until a statement sees production on v2, then once more with
@@ -161,42 +171,11 @@ check(query(logger, "SELECT params FROM mlops.runs WHERE run_id = %s", (run,))[0
 query(admin, "CREATE VIEW slow_diabetes AS SELECT d.* FROM diabetes d, pg_sleep(0.4)")
 
 
-def run_while_dropped(drop_open, sql):
-    query(admin, "SELECT mlops.create_monitor('mon', 'm', 'slow_diabetes')")
-    out = []
-
-    def run():
-        try:
-            out.append(query(connect(DB), sql))
-        except psycopg2.Error as e:
-            out.append(e.pgcode)
-    t = threading.Thread(target=run)
-    t.start()
-    t.join(0.2)
-    dropper = connect(DB)
-    dropper.autocommit = not drop_open
-    query(dropper, "SELECT mlops.drop_monitor('mon')")
-    if drop_open:
-        t.join(0.5)  # the run waits at its recording for the open drop
-        dropper.commit()
-    t.join()
-    dropper.close()
-    return out[0]
-
-
-for drop_open in (False, True):
-    when = "open while the run records" if drop_open else "committed before the run records"
-    got = run_while_dropped(drop_open, "SELECT mlops.run_monitor('mon')")
-    check(got == "42704", "run_monitor of a monitor dropped meanwhile (%s): 42704 (got %s)" % (when, got))
-    got = run_while_dropped(drop_open, "SELECT * FROM mlops.run_monitors()")
-    check(got == [], "run_monitors leaves a monitor dropped meanwhile out (%s), got %s" % (when, got))
-check(query(admin, "SELECT count(*) FROM mlops.monitor_run")[0][0] == 0, "no run of a dropped monitor is left")
-
-
-# a monitor dropped and created again under its name (with another metric and
-# threshold) while a run measures it: the run measured the old one, so it
-# records nothing rather than its values under the new one's metric
-def run_while_recreated(sql):
+def run_while_dropped(drop_open, sql, recreate=False):
+    """Runs sql (which runs monitor 'mon') in a session while another drops
+    the monitor; recreate: its transaction creates a monitor 'mon' again, with
+    another metric and threshold (dropped afterwards). Returns sql's rows or
+    SQLSTATE."""
     query(admin, "SELECT mlops.create_monitor('mon', 'm', 'slow_diabetes', 'psi')")
     out = []
 
@@ -208,23 +187,36 @@ def run_while_recreated(sql):
     t = threading.Thread(target=run)
     t.start()
     t.join(0.2)
-    replacer = connect(DB)
-    replacer.autocommit = False
-    query(replacer, "SELECT mlops.drop_monitor('mon')")
-    query(replacer, "SELECT mlops.create_monitor('mon', 'm', 'diabetes', 'wasserstein', 5)")
-    replacer.commit()
+    dropper = connect(DB)
+    dropper.autocommit = False
+    query(dropper, "SELECT mlops.drop_monitor('mon')")
+    if recreate:
+        query(dropper, "SELECT mlops.create_monitor('mon', 'm', 'diabetes', 'wasserstein', 5)")
+    if drop_open:
+        t.join(0.5)  # the run waits at its recording for the open drop
+    dropper.commit()
     t.join()
-    replacer.close()
-    runs = query(admin, "SELECT metric, count(*) FROM mlops.drift_results GROUP BY metric")
-    query(admin, "SELECT mlops.drop_monitor('mon')")
-    return out[0], runs
+    dropper.close()
+    if recreate:
+        query(admin, "SELECT mlops.drop_monitor('mon')")
+    return out[0]
 
 
-got = run_while_recreated("SELECT mlops.run_monitor('mon')")
-check(got == ("42704", []), "run_monitor of a monitor dropped and created again meanwhile: 42704, no psi values "
-      "recorded as the new monitor's wasserstein ones (got %s)" % (got,))
-got = run_while_recreated("SELECT * FROM mlops.run_monitors()")
-check(got == ([], []), "run_monitors leaves a monitor dropped and created again meanwhile out (got %s)" % (got,))
+for drop_open in (False, True):
+    when = "open while the run records" if drop_open else "committed before the run records"
+    got = run_while_dropped(drop_open, "SELECT mlops.run_monitor('mon')")
+    check(got == "42704", "run_monitor of a monitor dropped meanwhile (%s): 42704 (got %s)" % (when, got))
+    got = run_while_dropped(drop_open, "SELECT * FROM mlops.run_monitors()")
+    check(got == [], "run_monitors leaves a monitor dropped meanwhile out (%s), got %s" % (when, got))
+check(query(admin, "SELECT count(*) FROM mlops.monitor_run")[0][0] == 0, "no run of a dropped monitor is left")
+
+# a monitor dropped and created again under its name (with another metric and
+# threshold) while a run measures it: the run measured the old one, so it
+# records nothing rather than its psi values as the new one's wasserstein ones
+got = run_while_dropped(False, "SELECT mlops.run_monitor('mon')", recreate=True)
+check(got == "42704", "run_monitor of a monitor dropped and created again meanwhile: 42704 (got %s)" % got)
+got = run_while_dropped(False, "SELECT * FROM mlops.run_monitors()", recreate=True)
+check(got == [], "run_monitors leaves a monitor dropped and created again meanwhile out (got %s)" % got)
 
 # The registry is audited: a transaction that wrote it (model "other") holds
 # the audit log's lock, then moves "m". A single move or training of "m" that
@@ -253,8 +245,7 @@ for i, (sql, target) in enumerate((("SELECT mlops.set_alias('m', 'staging', %d)"
         time.sleep(0.01)
     try:
         query(several, "SELECT mlops.set_alias('m', %s, %s)", ("shadow-%d" % i, target))
-        several.commit()
-        out.append("ok")
+        out.append(commit_outcome(several))
     except psycopg2.Error as e:
         several.rollback()
         out.append(e.pgcode)
@@ -414,15 +405,9 @@ def write_skew(warm):
     query(scorer, "INSERT INTO decisions SELECT mlops.predict('m', ARRAY[0.05, 0.05])")
     query(mover, "SELECT count(*) FROM decisions")
     query(mover, "SELECT mlops.set_alias('m', 'production', %s)", (v2,))
-    out = []
-    for c in (mover, scorer):
-        try:
-            c.commit()
-            out.append("ok")
-        except psycopg2.Error as e:
-            c.rollback()
-            out.append(e.pgcode)
-        c.close()
+    out = [commit_outcome(mover), commit_outcome(scorer)]
+    mover.close()
+    scorer.close()
     return out
 
 
