@@ -402,7 +402,15 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 		SetUserIdAndSecContext(caller, caller_context);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not read the model version");
-		if (SPI_processed != 1)
+		/*
+		 * A version that does not exist is a row of NULLs (the function
+		 * returns one record): the alias that named it outlived it, which
+		 * foreign keys that did not fire (session_replication_role =
+		 * replica) let happen.
+		 */
+		if (SPI_processed == 1)
+			(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (SPI_processed != 1 || isnull)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("version %d of model \"%s\" does not exist", version, name)));

@@ -1808,6 +1808,12 @@ AppendModelReport(StringInfo out, const char *ref)
 		types[1] = INT4OID;
 		rows = RunQuery("SELECT algorithm, task, target, cardinality(features)::text, array_to_string(features, ', ')"
 						"  FROM mlops.model_versions WHERE name = $1 AND version = $2", 2, types, values);
+		/* an alias outlives its version where its foreign key does not fire (session_replication_role = replica) */
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("version %d of model \"%s\" does not exist", featured, model),
+					 errdetail("Alias \"%s\" points at it.", alias)));
 		appendStringInfo(out, "This report features version %d (", featured);
 		MarkupEscape(out, featured_ref, 0);
 		appendStringInfoString(out, "): ");

@@ -417,4 +417,35 @@ for warm in (False, True):
           "the scorer's commit fails with 40001 (got %s)"
           % ("resolved by an earlier statement" if warm else "resolved in the transaction", got))
 
+
+# delete_version under session_replication_role = replica (no foreign key
+# checks) at REPEATABLE READ does not see an alias committed after its
+# snapshot, and deletes the version that alias points at. Whatever goes
+# through the alias is then 42704: not a crash of the backend (and of every
+# session) as predict and report were, not predict_logged resolving again and
+# again until a timeout, not drift's 55000 "no profile".
+vr = query(admin, "SELECT version FROM mlops.train('m', 'diabetes', 'target', 'linear', "
+                  "features => '{age,bmi}', seed => 17)")[0][0]
+deleter = connect(DB)
+deleter.autocommit = False
+query(deleter, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+query(deleter, "SET LOCAL session_replication_role = replica")
+query(deleter, "SELECT count(*) FROM mlops.alias")  # the snapshot
+query(admin, "SELECT mlops.set_alias('m', 'dangling', %s)", (vr,))
+query(deleter, "SELECT mlops.delete_version('m', %s)", (vr,))
+deleter.commit()
+deleter.close()
+calls = ("SELECT mlops.predict('m@dangling', ARRAY[0.05, 0.05])", "SELECT mlops.evaluate('m@dangling', 'diabetes')",
+         "SELECT mlops.report('m@dangling')", "SELECT mlops.predict_logged('m@dangling', 'k', ARRAY[0.05, 0.05])",
+         "SELECT * FROM mlops.drift('m@dangling', 'diabetes')")
+for sql in calls:
+    conn = connect(DB)
+    query(conn, "SET statement_timeout = '5s'")
+    got = sqlstate(conn, sql)
+    check(got == "42704", "%s through an alias whose version is gone: 42704 (got %s)" % (sql.split("(")[0][13:], got))
+    conn.close()
+query(admin, "SET mlops.default_alias = dangling")
+got = sqlstate(admin, "SELECT mlops.report('m')")
+check(got == "42704", "report of the model whose default alias's version is gone: 42704 (got %s)" % got)
+query(admin, "RESET mlops.default_alias")
 finish()

@@ -336,6 +336,15 @@ BEGIN
         IF NOT FOUND THEN
             RAISE EXCEPTION 'model "%" has no alias "%"', model, wanted_alias USING ERRCODE = 'undefined_object';
         END IF;
+        -- the alias's foreign key keeps its version, but not where it does
+        -- not fire (session_replication_role = replica)
+        PERFORM FROM mlops.model_version v WHERE v.model_id = resolve_model.model_id AND v.version = resolve_model.version;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'version % of model "%" does not exist', version, model
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = pg_catalog.format('Alias "%s" points at it.', wanted_alias),
+                      HINT = 'Move the alias with mlops.set_alias() or remove it with mlops.delete_alias().';
+        END IF;
     END IF;
 END
 $$;
