@@ -174,7 +174,9 @@ UbjReadCount(UbjParser *p, size_t unit, size_t *count)
  * shorter key than libxgboost does ("num_trees\0" as num_trees). So are bytes
  * that are not UTF-8, as in a JSON document: libxgboost keeps them (in a
  * feature name, say), and writes them into the JSON that export_model
- * returns, which then is not UTF-8.
+ * returns, which then is not UTF-8. But in a SQL_ASCII database, whose names
+ * are bytes: the models train stores there carry its column names as they
+ * are (ColumnNameToUtf8), and export_model hands them out so.
  */
 static bool
 UbjTakeString(UbjParser *p, size_t n, char **out)
@@ -185,7 +187,7 @@ UbjTakeString(UbjParser *p, size_t n, char **out)
 		return false;
 	if (memchr(b, '\0', n) != NULL)
 		return UbjFail(p, "A string holds a zero byte");
-	if (!pg_verify_mbstr(PG_UTF8, (const char *) b, (int) n, true))
+	if (GetDatabaseEncoding() != PG_SQL_ASCII && !pg_verify_mbstr(PG_UTF8, (const char *) b, (int) n, true))
 		return UbjFail(p, "A string is not valid UTF-8");
 	*out = pnstrdup((const char *) b, n);
 	return true;

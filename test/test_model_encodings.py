@@ -76,6 +76,11 @@ for model, algorithm, hyperparams in (("lin", "linear", "{}"), ("xgb", "xgboost"
     query(conn, "SELECT * FROM mlops.train(%s, 't', 'y', %s, hyperparams => %s)", (model, algorithm, hyperparams))
     scored = query(conn, "SELECT count(mlops.predict(%s, t)) FROM t", (model,))[0][0]
     check(scored == 100, f"SQL_ASCII: a {algorithm} model of names that are not UTF-8 scores by row")
+# its UBJ, whose names are the columns' bytes, passes import_model's checks there (as scoring loads it)
+query(conn, """SELECT mlops.import_model('xgb_copy', v.artifact, 'xgboost-ubj', v.features, 'regression')
+                 FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'xgb'""")
+check(query(conn, "SELECT mlops.export_model('xgb_copy') = mlops.export_model('xgb')")[0][0],
+      "SQL_ASCII: the xgboost model's UBJ, names not UTF-8, imports as the same model")
 stored, digest = query(conn, """SELECT convert_to(profile::text, 'SQL_ASCII'), profile_sha256
                                   FROM mlops.model_version ORDER BY model_id LIMIT 1""")[0]
 check(b"prix\xe9" in bytes(stored) and digest == hashlib.sha256(bytes(stored)).hexdigest(),
