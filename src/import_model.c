@@ -22,12 +22,6 @@
 #include "mlops/trees.h"
 #include "mlops/xgb.h"
 
-/*
- * The most values a row of an imported model's explanation may have,
- * (num_feature + 1) × num_class: 64 MB of float32.
- */
-#define IMPORT_MAX_ROW_VALUES (1 << 24)
-
 /* Whether an XGBoost objective predicts classes (mlops scores it as a classifier). */
 static bool
 ClassificationObjective(const char *objective)
@@ -42,35 +36,6 @@ RegressionObjective(const char *objective)
 {
 	return strncmp(objective, "reg:", 4) == 0 || strncmp(objective, "count:", 6) == 0 ||
 		strncmp(objective, "survival:", 9) == 0 || strncmp(objective, "rank:", 5) == 0;
-}
-
-/* Checks that the bytes look like the declared format before XGBoost parses them. */
-static void
-CheckArtifactFormat(const char *format, const unsigned char *p, size_t len)
-{
-	size_t		i = 0;
-	bool		json;
-
-	while (i < len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
-		i++;
-	json = i + 1 < len && p[i] == '{';
-	if (json)
-	{
-		size_t		j = i + 1;
-
-		while (j < len && (p[j] == ' ' || p[j] == '\n' || p[j] == '\r' || p[j] == '\t'))
-			j++;
-		json = j < len && (p[j] == '"' || p[j] == '}');
-	}
-	if (strcmp(format, "xgboost-json") == 0 ? !json
-		: !(len >= 2 && p[0] == '{' && p[1] != '"' && p[1] != ' ' && p[1] != '\n'))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("artifact is not in format \"%s\"", format),
-				 errdetail(strcmp(format, "xgboost-json") == 0
-						   ? "An XGBoost JSON model is a JSON object."
-						   : "An XGBoost UBJ model is a UBJSON object."),
-				 errhint("Booster.save_raw(\"json\") writes xgboost-json, Booster.save_raw(\"ubj\") xgboost-ubj.")));
 }
 
 /* Runs a query through SPI with arguments, returning the first column of its row. */
@@ -114,7 +79,6 @@ import_model(PG_FUNCTION_ARGS)
 				num_feature,
 				noutputs,
 				rounds;
-	int64		row_values;		/* (num_feature + 1) per output, as explain gives them */
 	bytea	   *ubj;
 	bytea	   *json;
 	StringInfoData spec,
@@ -181,16 +145,9 @@ import_model(PG_FUNCTION_ARGS)
 
 	features = construct_array(feature_elems, nfeatures, TEXTOID, -1, false, TYPALIGN_INT);
 
-	/*
-	 * Read it first with our own reader, which refuses what libxgboost would
-	 * load but then abort the backend on (a categorical split without its
-	 * categories) and bytes it would read out of bounds; then load with
-	 * libxgboost: what it refuses is not a model.
-	 */
-	CheckArtifactFormat(format, (unsigned char *) VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact));
-	TreeModelCheck(VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), strcmp(format, "xgboost-ubj") == 0);
+	/* what libxgboost refuses, or would crash the backend on, is not a model */
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "mlops import", ALLOCSET_DEFAULT_SIZES);
-	booster = XgbLoad(VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), scratch);
+	booster = XgbLoad(format, VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), TREE_MAX_DEPTH, scratch);
 	cfg = XgbConfig(booster);
 	{
 		const char *obj_path[] = {"learner", "objective", "name"};
@@ -214,19 +171,6 @@ import_model(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the model takes %d features but %d feature names were given", num_feature, nfeatures),
 				 errdetail("The model's num_feature is %d.", num_feature)));
-	/*
-	 * Scoring sizes a row's buffers by (num_feature + 1) values per output
-	 * (explain's contributions): a num_class in the millions (a model of no
-	 * trees can have any) would be registered, then refused by every call
-	 * that scores it.
-	 */
-	row_values = (int64) (num_feature + 1) * Max(num_class, 1);
-	if (row_values > IMPORT_MAX_ROW_VALUES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the model has too many classes for its features"),
-				 errdetail("Its (num_feature + 1) * num_class is %lld; the most taken is %d.",
-						   (long long) row_values, IMPORT_MAX_ROW_VALUES)));
 	/*
 	 * A name the model knows (Python sets them from a DataFrame's columns)
 	 * given at another position would score every row with its inputs in the

@@ -309,7 +309,11 @@ DecodeXgboost(ScoringModel *m)
 {
 	bytea	   *json;
 
-	m->booster = XgbLoad(VARDATA_ANY(m->artifact), VARSIZE_ANY_EXHDR(m->artifact), m->context);
+	/*
+	 * checked as import_model's are (trees of any depth: train's may be
+	 * deeper): a trainer may have registered these bytes itself
+	 */
+	m->booster = XgbLoad("xgboost-ubj", VARDATA_ANY(m->artifact), VARSIZE_ANY_EXHDR(m->artifact), 0, m->context);
 	/* the booster holds the model now (export_model writes it out): no second copy while cached */
 	pfree(m->artifact);
 	m->artifact = NULL;

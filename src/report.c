@@ -1092,7 +1092,7 @@ ComputeModelImportance(void *arg)
 		bool		isnull;
 		bytea	   *artifact = DatumGetByteaPP(SPI_getbinval(art->vals[0], art->tupdesc, 2, &isnull));
 		MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "report booster", ALLOCSET_SMALL_SIZES);
-		BoosterHandle booster = XgbLoad(VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), cxt);
+		BoosterHandle booster = XgbLoad(format, VARDATA_ANY(artifact), VARSIZE_ANY_EXHDR(artifact), 0, cxt);
 
 		m->names = m->features;
 		m->nnames = m->nfeatures;

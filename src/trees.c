@@ -109,14 +109,6 @@ StaticAssertDecl(P_PARENTS < 64, "a container's fields are noted in a uint64");
  */
 #define TREE_MAX_CAT_WORDS (1 << 26)
 
-/*
- * The deepest tree import_model takes: explain's TreeSHAP (treeshap.c) keeps
- * a path of up to min(level, features) + 2 elements of 16 bytes per level, 16
- * bytes × depth × features when features are few, about 8 bytes × depth²
- * when they are not: about 8 MB a call under this limit.
- */
-#define TREE_MAX_DEPTH 1024
-
 #define MAX_NESTING 32
 
 /* The state of the streaming reader. */
@@ -876,11 +868,11 @@ ReaderRead(char *doc, size_t len, bool ubj, Reader **reader)
  * Checks an XGBoost model document, JSON or UBJ, before libxgboost reads it:
  * 22023 when it is not readable JSON (UTF-8) or UBJSON, XX001 when its trees
  * are inconsistent, with each other or with the rest of the document (see
- * ReaderFinishTree, ReaderCheckModel), or deeper than TREE_MAX_DEPTH. The
+ * ReaderFinishTree, ReaderCheckModel), or deeper than max_depth (0: any). The
  * document is not modified.
  */
 void
-TreeModelCheck(const char *doc, size_t len, bool ubj)
+TreeModelCheck(const char *doc, size_t len, bool ubj, int max_depth)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "mlops model check",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -906,8 +898,8 @@ TreeModelCheck(const char *doc, size_t len, bool ubj)
 				 errdetail("%s", error)));
 	ReaderCheckModel(r);
 	for (int t = 0; t < r->depths.n; t++)
-		if (r->depths.v.i[t] > TREE_MAX_DEPTH)
-			BadModel(psprintf("Tree %d is %d levels deep; the most taken is %d.", t, r->depths.v.i[t], TREE_MAX_DEPTH));
+		if (max_depth > 0 && r->depths.v.i[t] > max_depth)
+			BadModel(psprintf("Tree %d is %d levels deep; the most taken is %d.", t, r->depths.v.i[t], max_depth));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 }

@@ -13,8 +13,10 @@
 
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "mlops/source.h"
+#include "mlops/trees.h"
 #include "mlops/xgb.h"
 
 /* ---- errors and signals ------------------------------------------------- */
@@ -92,11 +94,12 @@ XgbFreeCallback(void *arg)
 }
 
 /*
- * Loads a model into a new one-thread booster owned by `owner`. The handle is
- * tied to the context before anything can fail, so it is freed on every path.
+ * Loads a model into a new one-thread booster owned by `owner`, unchecked:
+ * only XgbLoad, after its checks, calls it. The handle is tied to the context
+ * before anything can fail, so it is freed on every path.
  */
-BoosterHandle
-XgbLoad(const void *data, size_t len, MemoryContext owner)
+static BoosterHandle
+LoadBuffer(const void *data, size_t len, MemoryContext owner)
 {
 	BoosterHandle booster;
 	MemoryContextCallback *cb;
@@ -119,6 +122,75 @@ XgbLoad(const void *data, size_t len, MemoryContext owner)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("artifact is not a valid xgboost model"),
 				 errdetail("XGBoost said: %s", len == 0 ? "empty buffer" : XgbLastError())));
+	return booster;
+}
+
+/* Checks that the bytes look like the declared format before XGBoost parses them. */
+static void
+CheckArtifactFormat(const char *format, const unsigned char *p, size_t len)
+{
+	size_t		i = 0;
+	bool		json;
+
+	while (i < len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
+		i++;
+	json = i + 1 < len && p[i] == '{';
+	if (json)
+	{
+		size_t		j = i + 1;
+
+		while (j < len && (p[j] == ' ' || p[j] == '\n' || p[j] == '\r' || p[j] == '\t'))
+			j++;
+		json = j < len && (p[j] == '"' || p[j] == '}');
+	}
+	if (strcmp(format, "xgboost-json") == 0 ? !json
+		: !(len >= 2 && p[0] == '{' && p[1] != '"' && p[1] != ' ' && p[1] != '\n'))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("artifact is not in format \"%s\"", format),
+				 errdetail(strcmp(format, "xgboost-json") == 0
+						   ? "An XGBoost JSON model is a JSON object."
+						   : "An XGBoost UBJ model is a UBJSON object."),
+				 errhint("Booster.save_raw(\"json\") writes xgboost-json, Booster.save_raw(\"ubj\") xgboost-ubj.")));
+}
+
+/*
+ * Loads an XGBoost model document, "xgboost-json" or "xgboost-ubj" (format),
+ * refusing first what libxgboost 1.7 would load and then crash or abort the
+ * backend on (see xgb.h). import_model runs it on what it is given, scoring
+ * and reports on what the registry holds: a trainer may register a version's
+ * bytes itself (_register_version).
+ */
+BoosterHandle
+XgbLoad(const char *format, const void *data, size_t len, int max_depth, MemoryContext owner)
+{
+	BoosterHandle booster;
+	MemoryContext scratch;
+	MemoryContext old;
+	int64		row_values;
+
+	CheckArtifactFormat(format, data, len);
+	TreeModelCheck(data, len, strcmp(format, "xgboost-ubj") == 0, max_depth);
+	booster = LoadBuffer(data, len, owner);
+
+	/*
+	 * Scoring sizes a row's buffers by (num_feature + 1) values per output
+	 * (explain's contributions), in int: a num_class in the millions (a model
+	 * of no trees can have any) overflowed it and crashed the backend. The
+	 * configuration is read in a context of its own: a cached model keeps
+	 * nothing of it.
+	 */
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "mlops model outputs", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(scratch);
+	row_values = (int64) (XgbNumFeatures(booster) + 1) * XgbNumOutputs(XgbConfig(booster));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(scratch);
+	if (row_values > XGB_MAX_ROW_VALUES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the model has too many outputs for its features"),
+				 errdetail("Its (num_feature + 1) * outputs (num_class, or num_target) is %lld; the most taken is %d.",
+						   (long long) row_values, XGB_MAX_ROW_VALUES)));
 	return booster;
 }
 

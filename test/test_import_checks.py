@@ -7,7 +7,10 @@ process writing it out (Python's too): it is refused with XX001 and the session
 on or scores otherwise (parents, children, features, tree_info, num_trees, weights out of range,
 trees too deep). Models XGBoost writes still import, in both formats —
 among them a pruned one whose root, turned into a leaf, keeps its categorical
-type — and hostile or truncated UBJ is refused, never read out of bounds."""
+type — and hostile or truncated UBJ is refused, never read out of bounds. The same documents
+registered by hand (a trainer may call _register_version itself) are refused, with the same
+errors, by the first predict of their version, which libxgboost otherwise aborted or crashed
+(but for the depth limit, which is import_model's: train grows trees as deep as it is told)."""
 import copy
 import json
 import struct
@@ -16,7 +19,7 @@ import numpy as np
 import psycopg2
 import xgboost as xgb
 
-from mlops_test import check, expect_error, finish, fresh_database, query
+from mlops_test import check, connect, expect_error, finish, fresh_database, query
 
 conn = fresh_database("test_import_checks", datasets=False)
 feats = ["c", "x"]
@@ -45,14 +48,16 @@ def ubj_int(i):
     return b"L" + struct.pack(">q", i)
 
 
-def ubj(v, key=None):
+def ubj(v, key=None, typed=True):
+    """UBJ of v; typed=False writes every array untyped, as libxgboost also reads them (a split_type
+    of 257 then fits)."""
     if isinstance(v, dict):
-        return b"{" + b"".join(ubj_key(k) + ubj(x, k) for k, x in v.items()) + b"}"
+        return b"{" + b"".join(ubj_key(k) + ubj(x, k, typed) for k, x in v.items()) + b"}"
     if isinstance(v, list):
-        if key in TYPED:
+        if key in TYPED and typed:
             t = TYPED[key]
             return b"[$" + t.encode() + b"#L" + struct.pack(">q", len(v)) + b"".join(struct.pack(PACK[t], x) for x in v)
-        return b"[#L" + struct.pack(">q", len(v)) + b"".join(ubj(x) for x in v)
+        return b"[#L" + struct.pack(">q", len(v)) + b"".join(ubj(x, None, typed) for x in v)
     if isinstance(v, bool):
         return b"T" if v else b"F"
     if isinstance(v, int):
@@ -92,14 +97,51 @@ def imp(name, raw, fmt):
                  (name, psycopg2.Binary(raw), f"xgboost-{fmt}", feats))[0][0]
 
 
-def refused(name, d, sqlstate, what, detail_has=None):
-    """Imports document d as JSON and as UBJ: both refused with sqlstate, the session alive."""
+# A trainer can register a version's bytes itself, as train and import_model do (_register_version):
+# scoring loads them with import_model's checks, or the first predict of a version holding one of the
+# documents below aborted or crashed the backend in libxgboost (and the server restarted).
+query(conn, "CREATE ROLE import_checks_trainer; GRANT mlops_trainer TO import_checks_trainer")
+trainer = connect("test_import_checks")
+query(trainer, "SET ROLE import_checks_trainer")
+
+
+def register_by_hand(raw, task="regression", nclasses=0, features=feats):
+    """Registers raw as version of model "hand" (xgboost-ubj) as a trainer may, calling
+    _register_version itself; returns its reference."""
+    classes = "(SELECT array_agg(g::float8) FROM generate_series(0, %s - 1) g)" if nclasses else "%s"
+    version = query(trainer, "SELECT mlops._register_version('hand', 'xgboost', %s, %s, NULL, " + classes +
+                    ", '{}', '{}', '{}', NULL, NULL, NULL, NULL, NULL, NULL, NULL, %s, 'xgboost-ubj')",
+                    (task, features, nclasses or None, psycopg2.Binary(raw)))[0][0]
+    return f"hand:{version}"
+
+
+def hand_registered(raw, sqlstate, what, detail_has=None, task="regression", nclasses=0, features=feats):
+    """Registers raw by hand: its predict, explain and export_model refused with sqlstate (the
+    message holding detail_has), its report without importance, the session alive."""
+    ref, row = register_by_hand(raw, task, nclasses, features), [1.0] * len(features)
+    msg = expect_error(trainer, "SELECT mlops.predict(%s, %s::float8[])", sqlstate, (ref, row))
+    check(msg is not None and (detail_has is None or detail_has in msg),
+          f"{what}, registered by hand: predict refuses it with {sqlstate}: {msg and msg.splitlines()[-1]}")
+    expect_error(trainer, "SELECT mlops.explain(%s, %s::float8[])", sqlstate, (ref, row))
+    expect_error(trainer, "SELECT mlops.export_model(%s)", sqlstate, (ref,))
+    report = query(trainer, "SELECT mlops.report(%s)", (ref,))[0][0]
+    check(msg is not None and "The importance could not be computed from the version&#39;s artifact: " +
+          msg.splitlines()[0].split(":  ", 1)[-1] in report,
+          f"{what}, registered by hand: its report says why it has no importance")
+    check(query(trainer, "SELECT 1") == [(1,)], f"{what}, registered by hand: the same connection still works")
+
+
+def refused(name, d, sqlstate, what, detail_has=None, by_hand=True):
+    """Imports document d as JSON and as UBJ: both refused with sqlstate, the session alive; so is
+    (by_hand) the first predict of a version of its UBJ registered by hand."""
     for fmt, raw in (("json", json.dumps(d).encode()), ("ubj", ubj(d))):
         msg = expect_error(conn, "SELECT mlops.import_model(%s, %s, %s, %s, 'regression')", sqlstate,
                            (name, psycopg2.Binary(raw), f"xgboost-{fmt}", feats))
         check(msg is not None and (detail_has is None or detail_has in msg),
               f"{what} ({fmt}): refused with {sqlstate}: {msg and msg.splitlines()[-1]}")
         check(query(conn, "SELECT 1") == [(1,)], f"{what} ({fmt}): the same connection still works")
+    if by_hand:
+        hand_registered(ubj(d), sqlstate, what, detail_has)
 
 
 def model_of(d):
@@ -224,6 +266,7 @@ for v in (257, -255):
     msg = expect_error(conn, "SELECT mlops.import_model('broken', %s, 'xgboost-json', %s, 'regression')", "XX001",
                        (psycopg2.Binary(json.dumps(d).encode()), feats))
     check(msg is not None and f"split_type {v}" in msg, f"a split of split_type {v}: refused with XX001: {msg}")
+    hand_registered(ubj(d, typed=False), "XX001", f"a split of split_type {v}", f"split_type {v}")
 
 
 def set_param(key, v):
@@ -271,6 +314,8 @@ for fmt, raw in (("json", json.dumps(d).encode()), ("ubj", ubj(d))):
                        (psycopg2.Binary(raw), f"xgboost-{fmt}", feats))
     check(msg is not None and "trees per round" in msg,
           f"num_parallel_tree 2^30 times 4 classes ({fmt}): refused with XX001: {msg}")
+hand_registered(ubj(d), "XX001", "num_parallel_tree 2^30 times 4 classes", "trees per round",
+                "classification", 4)
 
 # A model of no trees can have any num_class: 10^7 classes over 300 features imported, then the first
 # predict overflowed the int sizing a row's buffers ((300 + 1) * 10^7 values) and crashed the backend
@@ -278,8 +323,17 @@ d = no_trees(10 ** 7)
 d["learner"]["learner_model_param"]["num_feature"] = "300"
 msg = expect_error(conn, "SELECT mlops.import_model('many', %s, 'xgboost-json', %s, 'classification')", "54000",
                    (psycopg2.Binary(json.dumps(d).encode()), [f"f{i}" for i in range(300)]))
-check(msg is not None and "too many classes" in msg, f"10^7 classes over 300 features: refused with 54000: {msg}")
+check(msg is not None and "too many outputs" in msg, f"10^7 classes over 300 features: refused with 54000: {msg}")
 check(query(conn, "SELECT count(*) FROM mlops.model WHERE name = 'many'") == [(0,)], "and not registered")
+hand_registered(ubj(d), "54000", "10^7 classes over 300 features", "too many outputs", "classification", 10 ** 7,
+                [f"f{i}" for i in range(300)])
+# and so is a binary classifier of 10^7 targets (import_model refuses any multi-output model; scoring
+# sizes a row's buffers by the outputs, num_class or num_target)
+d = json.loads(binary.save_raw("json"))
+model_of(d).update(trees=[], tree_info=[], gbtree_model_param=dict(model_of(d)["gbtree_model_param"], num_trees="0"))
+d["learner"]["learner_model_param"].update(num_feature="300", num_target=str(10 ** 7))
+hand_registered(ubj(d), "54000", "10^7 targets over 300 features", "too many outputs", "classification", 10 ** 7,
+                [f"f{i}" for i in range(300)])
 
 # A version registered without import_model's check (_register_version, which mlops_trainer may call;
 # a shard's _install_version) is refused where it is scored: (100000 + 1) * 21475 values overflowed
@@ -329,7 +383,10 @@ def chain(depth):
 
 # explain keeps a path per level of a tree, in memory up to the square of its depth (3 GB per call at
 # depth 20000 over as many features). Trees up to 1024 deep import; deeper ones are refused.
-refused("broken", chain(1025), "XX001", "a tree 1025 levels deep", "1025 levels deep")
+refused("broken", chain(1025), "XX001", "a tree 1025 levels deep", "1025 levels deep", by_hand=False)
+# the limit is import_model's: train grows trees as deep as it is told, and scoring loads them
+check(query(trainer, "SELECT mlops.predict(%s, '{1, 0.5}'::float8[]) IS NOT NULL",
+            (register_by_hand(ubj(chain(1025))),)) == [(True,)], "a tree 1025 levels deep registered by hand scores")
 d = chain(1024)
 imp("deep", json.dumps(d).encode(), "json")
 deep = xgb.Booster(model_file=bytearray(json.dumps(d).encode()))
@@ -455,6 +512,7 @@ check(latin != ubj(named), "the UBJ document names a feature x\\xff")
 msg = expect_error(conn, "SELECT mlops.import_model('h', %s, 'xgboost-ubj', %s, 'regression')", "22023",
                    (psycopg2.Binary(latin), feats))
 check(msg is not None and "not valid UTF-8" in msg, f"a UBJ feature name that is not UTF-8: refused with 22023: {msg}")
+hand_registered(latin, "22023", "a UBJ feature name that is not UTF-8", "not valid UTF-8")
 check(query(conn, "SELECT 1") == [(1,)], "the server lives after the hostile documents")
 
 # --- what XGBoost writes still imports, in both formats, and scores as XGBoost does -----------

@@ -71,6 +71,15 @@ typedef struct TreeModel
 extern TreeModel *TreeModelCompile(char *json, size_t len, bool explain);
 
 /*
+ * The deepest tree import_model takes: explain's TreeSHAP (treeshap.c) keeps
+ * a path of up to min(level, features) + 2 elements of 16 bytes per level, 16
+ * bytes × depth × features when features are few, about 8 bytes × depth²
+ * when they are not: about 8 MB a call under this limit. (train grows trees
+ * as deep as its hyperparameters say.)
+ */
+#define TREE_MAX_DEPTH 1024
+
+/*
  * Checks an XGBoost model document (JSON, or UBJ when ubj is true) before
  * libxgboost reads it, with the compiler's own reader, the trees of every
  * booster included (dart's too): raises 22023 ("artifact is not a valid
@@ -78,12 +87,13 @@ extern TreeModel *TreeModelCompile(char *json, size_t len, bool explain);
  * XX001 ("invalid xgboost model document") when what libxgboost 1.7 loads
  * unchecked, then crashes, aborts or mis-scores on, does not hold: each tree
  * is a tree as XGBoost lays it out (arrays, children, parents, categorical
- * nodes that categories_nodes lists exactly, categories), at most 1024 levels
- * deep; splits, tree_info, num_trees, dart's weight_drop and gblinear's
- * weights agree with the model's num_feature and outputs (see
- * ReaderCheckShape, ReaderCheckModel). The document is not modified.
+ * nodes that categories_nodes lists exactly, categories), at most max_depth
+ * levels deep (0: any depth); splits, tree_info, num_trees, dart's
+ * weight_drop and gblinear's weights agree with the model's num_feature and
+ * outputs (see ReaderCheckShape, ReaderCheckModel). The document is not
+ * modified.
  */
-extern void TreeModelCheck(const char *doc, size_t len, bool ubj);
+extern void TreeModelCheck(const char *doc, size_t len, bool ubj, int max_depth);
 
 /* The child split `node` sends a row of num_feature floats to (NaN = missing). */
 extern int32 TreeModelChild(const TreeModel *m, int32 node, const float *row);

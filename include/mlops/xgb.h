@@ -65,11 +65,25 @@ typedef enum XgbPredictKind
 } XgbPredictKind;
 
 /*
- * Loads a model from the bytes XGBoost writes (JSON, UBJ or its old binary
- * format) into a new one-thread booster freed when `owner` is reset or
- * deleted. A model libxgboost refuses raises 22023 with XGBoost's message.
+ * The most values a row's explanation may have, (num_feature + 1) × outputs:
+ * 64 MB of float32.
  */
-extern BoosterHandle XgbLoad(const void *data, size_t len, MemoryContext owner);
+#define XGB_MAX_ROW_VALUES (1 << 24)
+
+/*
+ * Loads a model document in format "xgboost-json" or "xgboost-ubj" into a new
+ * one-thread booster freed when `owner` is reset or deleted, after the checks
+ * that keep libxgboost from crashing or aborting the backend on it: the bytes
+ * must be in that format (22023) and pass TreeModelCheck (trees.h: 22023 or
+ * XX001; trees at most max_depth levels deep, 0: any). A model libxgboost
+ * refuses raises 22023 with XGBoost's message; one that would give explain
+ * more than XGB_MAX_ROW_VALUES values per row, 54000. Every document that
+ * reaches libxgboost goes through it: import_model's (max_depth
+ * TREE_MAX_DEPTH), and a stored version's (scoring, export, reports; max_depth
+ * 0, since train grows trees as deep as it is told).
+ */
+extern BoosterHandle XgbLoad(const char *format, const void *data, size_t len, int max_depth,
+							 MemoryContext owner);
 
 /*
  * Returns the process heap's free memory to the operating system. Parsing a
