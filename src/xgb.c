@@ -175,10 +175,9 @@ XgbLoad(const char *format, const void *data, size_t len, int max_depth, MemoryC
 
 	/*
 	 * Scoring sizes a row's buffers by (num_feature + 1) values per output
-	 * (explain's contributions), in int: a num_class in the millions (a model
-	 * of no trees can have any) overflowed it and crashed the backend. The
-	 * configuration is read in a context of its own: a cached model keeps
-	 * nothing of it.
+	 * (explain's contributions): outputs in the millions (a model of no trees
+	 * can have any) would take gigabytes per row. The configuration is read
+	 * in a context of its own: a cached model keeps nothing of it.
 	 */
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "mlops model outputs", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(scratch);
