@@ -311,10 +311,9 @@ GetCallSite(FunctionCallInfo fcinfo)
 /*
  * Makes the call site's buffers big enough for model m: its inputs and, for
  * XGBoost models, a row's margins or explain's contributions, (inputs + 1)
- * per output (linear models score into the caller's buffers). Counted in
- * Size: a model of very many inputs and classes (one registered without
- * import_model's check) overflowed an int, and the buffer then held too few
- * values for the row; beyond what palloc gives, 54000.
+ * per output (linear models score into the caller's buffers). XgbLoad
+ * refused a model of more than XGB_MAX_ROW_VALUES such values, and a
+ * version's classes are its outputs (model_cache.c), so the size fits.
  */
 static void
 SizeBuffers(CallSite *cs, ScoringModel *m)
@@ -322,12 +321,6 @@ SizeBuffers(CallSite *cs, ScoringModel *m)
 	Size		out = m->kind == SCORING_LINEAR ? 0
 		: ((Size) m->ninputs + 1) * Max(m->noutputs, m->nclasses) + 1;
 
-	if (out > MaxAllocSize / sizeof(float))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("model \"%s\" version %d has too many inputs and classes to score", m->name, m->version),
-				 errdetail("A row needs %zu values, (inputs + 1) per class; the most is %zu.",
-						   out, (Size) (MaxAllocSize / sizeof(float)))));
 	if (cs->capacity < m->ninputs)
 	{
 		cs->capacity = m->ninputs;

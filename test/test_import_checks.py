@@ -336,7 +336,7 @@ hand_registered(ubj(d), "54000", "10^7 targets over 300 features", "too many out
                 [f"f{i}" for i in range(300)])
 
 # A version registered without import_model's check (_register_version, which mlops_trainer may call;
-# a shard's _install_version) is refused where it is scored: (100000 + 1) * 21475 values overflowed
+# a shard's _install_version) is refused where it is loaded: (100000 + 1) * 21475 values overflowed
 # the int sizing a row's buffers, which then held none, and the first predict crashed the backend;
 # (100000 + 1) * 2700 values asked palloc for more than 1 GB (XX000)
 for classes in (2700, 21475):
@@ -351,7 +351,7 @@ for classes in (2700, 21475):
           (f"wide{classes}", classes, psycopg2.Binary(ubj(d))))
     for call in ("predict", "predict_proba", "explain"):
         msg = expect_error(conn, f"SELECT mlops.{call}('wide{classes}', array_fill(0::float8, ARRAY[100000]))", "54000")
-        check(msg is not None and "too many inputs and classes to score" in msg,
+        check(msg is not None and "too many outputs for its features" in msg,
               f"{call} of 100000 features and {classes} classes, registered unchecked: refused with 54000: {msg}")
 
 d = json.loads(binary.save_raw("json"))
