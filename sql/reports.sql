@@ -421,3 +421,18 @@ WITH v AS (SELECT convert_from(v.artifact, 'UTF8')::jsonb AS doc, v.profile AS p
 SELECT count(*) FILTER (WHERE abs(value / indicator - 1) < 1e-5) AS indicator_bars,
        count(*) FILTER (WHERE abs(value / numeric - 1) < 1e-5) AS numeric_bars
   FROM bars, expected WHERE term = 'a=b';
+
+-- run names too long for a legend (30 characters) or a bar label (20) are clipped there, which cuts off
+-- their "(#id)": the whole name is the entry's tooltip, so two runs of one long name stay told apart
+SELECT count(mlops.start_run('twins', repeat('r', 40))) FROM generate_series(1, 2);
+SELECT count(mlops.log_metric(run_id, 'r2', i / 10.0, i)) FROM mlops.runs, generate_series(1, 2) i
+ WHERE experiment = 'twins';
+SELECT count(mlops.end_run(run_id)) FROM mlops.runs WHERE experiment = 'twins';
+SELECT (SELECT array_agg(m[1] ORDER BY m[1]) FROM regexp_matches(p, '<text[^>]*><title>([^<]*)</title>r{30}&#x2026;</text>', 'g') m)
+       = (SELECT array_agg(repeat('r', 40) || ' (#' || run_id || ')' ORDER BY run_id) FROM mlops.runs
+           WHERE experiment = 'twins') AS legend_tooltips,
+       (SELECT array_agg(m[1] ORDER BY m[1]) FROM regexp_matches(p, '<text[^>]*><title>([^<]*)</title>r{20}&#x2026;</text>', 'g') m)
+       = (SELECT array_agg(repeat('r', 40) || ' (#' || run_id || ')' ORDER BY run_id) FROM mlops.runs
+           WHERE experiment = 'twins') AS bar_label_tooltips,
+       xml_is_well_formed_document(p)
+  FROM mlops.report_experiment('twins') p;

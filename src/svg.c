@@ -133,6 +133,26 @@ MarkupEscape(StringInfo out, const char *text, int max_chars)
 }
 
 /*
+ * Appends the text of a <text> label clipped to max_chars characters and,
+ * when it is clipped, the whole text as its tooltip (a <title> first child):
+ * two long run names differing only at their end (their "(#id)") would
+ * otherwise read the same in a legend.
+ */
+static void
+AppendLabel(StringInfo out, const char *text, int max_chars)
+{
+	int			len = strlen(text);
+
+	if (pg_mbcharcliplen(text, len, max_chars) < len)
+	{
+		appendStringInfoString(out, "<title>");
+		MarkupEscape(out, text, 0);
+		appendStringInfoString(out, "</title>");
+	}
+	MarkupEscape(out, text, max_chars);
+}
+
+/*
  * Chooses a scale covering [lo, hi] with about TARGET_TICKS ticks at 1, 2 or
  * 5 × 10^k. A domain of one value, or of values that differ only in their last
  * digits (rounding noise a chart could not show), is widened around them; the
@@ -294,13 +314,13 @@ AppendAxisLabels(StringInfo out, const SvgAxes *axes, int left, int bottom)
 					 left, PLOT_TOP, bottom, PLOT_RIGHT);
 	appendStringInfo(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
 					 (left + PLOT_RIGHT) / 2, bottom + 34);
-	MarkupEscape(out, axes->x_label, 60);
+	AppendLabel(out, axes->x_label, 60);
 	appendStringInfoString(out, "</text>");
 	if (axes->y_label)
 	{
 		appendStringInfo(out, "<text transform=\"translate(13 %d) rotate(-90)\" text-anchor=\"middle\">",
 						 (PLOT_TOP + bottom) / 2);
-		MarkupEscape(out, axes->y_label, 36);
+		AppendLabel(out, axes->y_label, 36);
 		appendStringInfoString(out, "</text>");
 	}
 }
@@ -334,7 +354,7 @@ AppendLegend(StringInfo out, const char *const *names, const bool *emphasis, con
 			appendStringInfoString(out, "/>");
 		}
 		appendStringInfo(out, "<text x=\"%d\" y=\"%d\"%s>", x + 24, y, bold ? " font-weight=\"bold\"" : "");
-		MarkupEscape(out, names[i], 30);
+		AppendLabel(out, names[i], 30);
 		appendStringInfoString(out, "</text>");
 	}
 }
@@ -702,7 +722,7 @@ SvgBarChart(StringInfo out, const SvgAxes *axes, const char *const *categories, 
 
 		appendStringInfo(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"%s>", BAR_LEFT - 6,
 						 top + (group - 8) / 2 + 4, c == emphasis_category ? " font-weight=\"bold\"" : "");
-		MarkupEscape(out, categories[c], 20);
+		AppendLabel(out, categories[c], 20);
 		appendStringInfoString(out, "</text>");
 		for (b = 0; b < nbars; b++)
 		{
