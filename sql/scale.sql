@@ -88,6 +88,18 @@ SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats_merge(s) FROM (VALUES ('\x00
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats_merge(s) FROM (
     SELECT mlops.linear_stats(y, ARRAY[x1, x2]) FROM obs UNION ALL SELECT mlops.linear_stats(y, ARRAY[x1]) FROM obs) v(s)$$);
 SELECT mlops.linear_stats_merge(s) IS NULL AS no_rows FROM (SELECT NULL::bytea) v(s);
+-- values of different widths combined as partial states (partitionwise, or
+-- from parallel workers) are told as linear_stats values, as when merged serially
+CREATE TABLE shard_stats (shard int, s bytea) PARTITION BY LIST (shard);
+CREATE TABLE shard_stats_1 PARTITION OF shard_stats FOR VALUES IN (1);
+CREATE TABLE shard_stats_2 PARTITION OF shard_stats FOR VALUES IN (2);
+INSERT INTO shard_stats SELECT 1, mlops.linear_stats(y, ARRAY[x1, x2]) FROM obs;
+INSERT INTO shard_stats SELECT 2, mlops.linear_stats(y, ARRAY[x1]) FROM obs;
+SET enable_partitionwise_aggregate = on;
+EXPLAIN (COSTS OFF) SELECT mlops.linear_stats_merge(s) FROM shard_stats;
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats_merge(s) FROM shard_stats$$);
+RESET enable_partitionwise_aggregate;
+DROP TABLE shard_stats;
 -- a row count that is no count (here -1) is a malformed value; an infinite
 -- input, or squares beyond float8, a clear error rather than NaN
 -- coefficients; too many inputs for a linear_stats value to fit in a bytea

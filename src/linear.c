@@ -16,6 +16,8 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -749,13 +751,20 @@ linear_stats_accum(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(linear_stats_combine);
 
-/* linear_stats_combine(a, b) — merges two partial states (parallel workers). */
+/*
+ * linear_stats_combine(a, b) — merges two partial states (parallel workers,
+ * partitionwise aggregation), of linear_stats or of linear_stats_merge: a
+ * width that differs is told as the serial plan tells it, in terms of rows
+ * of x or of linear_stats values (linear_stats_merge's one argument, bytea).
+ */
 Datum
 linear_stats_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext agg = AggContext(fcinfo);
 	LinearAggState *a = PG_ARGISNULL(0) ? NULL : (LinearAggState *) PG_GETARG_POINTER(0);
 	LinearAggState *b = PG_ARGISNULL(1) ? NULL : (LinearAggState *) PG_GETARG_POINTER(1);
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+	bool		values = aggref && linitial_oid(aggref->aggargtypes) == BYTEAOID;
 
 	if (b == NULL)
 	{
@@ -772,7 +781,7 @@ linear_stats_combine(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 	else
-		CheckWidth(b->stats->k, a->stats->k, false);
+		CheckWidth(b->stats->k, a->stats->k, values);
 	AggFlush(a);
 	LinearStateMerge(a->stats, b->stats);
 	PG_RETURN_POINTER(a);
