@@ -48,16 +48,22 @@ typedef struct SvgScale
 } SvgScale;
 
 /* Escapes text for markup (see svg.h): the one way any text enters a report. */
-void
+bool
 MarkupEscape(StringInfo out, const char *text, int max_chars)
 {
 	const unsigned char *s;
 	const unsigned char *end;
 	int			len = strlen(text);
 	int			clipped = len;
+	int			nchars = 0;
 	const char *utf8;
 
-	if (max_chars > 0)
+	/*
+	 * clipped before any conversion; in a SQL_ASCII database, whose bytes
+	 * are read as UTF-8 below, the characters are counted there instead
+	 * (SQL_ASCII's own clipping counts bytes)
+	 */
+	if (max_chars > 0 && GetDatabaseEncoding() != PG_SQL_ASCII)
 		clipped = pg_mbcharcliplen(text, len, max_chars);
 	/*
 	 * A SQL_ASCII database's bytes have no known encoding: they are read as
@@ -74,8 +80,10 @@ MarkupEscape(StringInfo out, const char *text, int max_chars)
 		len = clipped;
 
 	end = (const unsigned char *) utf8 + len;
-	for (s = (const unsigned char *) utf8; s < end;)
+	for (s = (const unsigned char *) utf8; s < end; nchars++)
 	{
+		if (max_chars > 0 && nchars == max_chars)
+			break;
 		if (*s < 0x80)
 		{
 			switch (*s)
@@ -128,8 +136,10 @@ MarkupEscape(StringInfo out, const char *text, int max_chars)
 			s += mblen;
 		}
 	}
-	if (clipped < (int) strlen(text))
-		appendStringInfoString(out, "&#x2026;");
+	if (s >= end && clipped == (int) strlen(text))
+		return false;
+	appendStringInfoString(out, "&#x2026;");
+	return true;
 }
 
 /*
@@ -141,15 +151,17 @@ MarkupEscape(StringInfo out, const char *text, int max_chars)
 static void
 AppendLabel(StringInfo out, const char *text, int max_chars)
 {
-	int			len = strlen(text);
+	StringInfoData label;
 
-	if (pg_mbcharcliplen(text, len, max_chars) < len)
+	initStringInfo(&label);
+	if (MarkupEscape(&label, text, max_chars))
 	{
 		appendStringInfoString(out, "<title>");
 		MarkupEscape(out, text, 0);
 		appendStringInfoString(out, "</title>");
 	}
-	MarkupEscape(out, text, max_chars);
+	appendBinaryStringInfo(out, label.data, label.len);
+	pfree(label.data);
 }
 
 /*

@@ -40,9 +40,16 @@ conn.close()
 conn = fresh_database("test_report_encodings_sql_ascii", datasets=False, encoding="SQL_ASCII")
 run = query(conn, r"SELECT mlops.start_run(E'bad\xff\xfe <x>', E'caf\xc3\xa9 \xc3')")[0][0]
 query(conn, r"SELECT mlops.log_metric(%s, E'm\xe2\x82', i, i) FROM generate_series(1, 3) i", (run,))
+query(conn, r"SELECT mlops.log_param(%s, 'short', repeat(E'\xc3\xa9', 150)), "
+            r"mlops.log_param(%s, 'long', repeat(E'\xc3\xa9', 300))", (run, run))
 query(conn, "SELECT mlops.end_run(%s)", (run,))
 page = query(conn, r"SELECT mlops.report_experiment(E'bad\xff\xfe <x>')")[0][0]
 check_page(page, "SQL_ASCII")
+# clipped by the characters the page shows, not by bytes: 150 two-byte characters are not clipped
+for key, shown in (("short", "&#xE9;" * 150), ("long", "&#xE9;" * 200 + "&#x2026;")):
+    cell = re.search(rf"<th>{key}</th><td[^>]*>([^<]*)</td>", page)
+    check(cell is not None and cell.group(1) == shown,
+          f"SQL_ASCII: param {key} is clipped by characters (200), not by bytes")
 check("<h1>Experiment bad&#xFFFD;&#xFFFD; &lt;x&gt;</h1>" in page, "SQL_ASCII: bytes that are not UTF-8 are U+FFFD")
 check("caf&#xE9; &#xFFFD; (#" in page, "SQL_ASCII: a UTF-8 sequence is its character, a cut one U+FFFD")
 check("<figcaption>m&#xFFFD;&#xFFFD;</figcaption>" in page, "SQL_ASCII: the metric key captions its history chart")

@@ -58,9 +58,9 @@ typedef struct SvgAxes
  * and control characters XML does not allow, non-characters, and the bidi
  * embedding, override and isolate controls (which would reorder the text
  * after the string), as U+FFFD. max_chars > 0 clips the text to that many
- * characters, with an ellipsis.
+ * characters, with an ellipsis; returns whether it did.
  */
-extern void MarkupEscape(StringInfo out, const char *text, int max_chars);
+extern bool MarkupEscape(StringInfo out, const char *text, int max_chars);
 
 /* Appends a line chart of the series (at least one finite point among them, else elog). */
 extern void SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int nseries);
