@@ -436,3 +436,13 @@ SELECT (SELECT array_agg(m[1] ORDER BY m[1]) FROM regexp_matches(p, '<text[^>]*>
            WHERE experiment = 'twins') AS bar_label_tooltips,
        xml_is_well_formed_document(p)
   FROM mlops.report_experiment('twins') p;
+
+-- drift bin labels tell neighbouring edges apart: a feature of epoch seconds has deciles
+-- 1700000000 + a few hundred, which four significant digits all spell 1.7e+09
+CREATE TABLE epochs AS SELECT 1700000000 + i * 10.0 AS ts, i % 7 AS y FROM generate_series(1, 1000) i;
+SELECT version FROM mlops.train('epochs', 'epochs', 'y', 'linear');
+SELECT mlops.create_monitor('epochs-drift', 'epochs', 'epochs') > 0 AS monitor, mlops.run_monitor('epochs-drift') IS NOT NULL AS ran;
+SELECT split_part(b, ', reference', 1) AS bin
+  FROM mlops.report('epochs') p,
+       pg_temp.bars(substring(p FROM '<figcaption>ts \(reference deciles\)</figcaption>.*?</svg>')) b
+ WHERE b LIKE '%, reference%';

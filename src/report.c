@@ -1488,19 +1488,47 @@ ComputeCurrentProfiles(void *arg)
 	c->profiles = ProfileSource(c->source, c->names, 0, 0, 0);
 }
 
-/* The label of quantile bin i of nbins on the edges: "<= e1", "e1 to e2", "> e8". */
+/*
+ * Significant digits for the inner edges (the ones bin labels show): at
+ * least 4, every digit of their integer part below 10^15, and as many as
+ * tell neighbouring edges apart: a feature of epoch seconds has edges such
+ * as 1700000000 and 1700000010, which 4 digits would both spell 1.7e+09.
+ */
+static int
+EdgeDigits(const double *edges, int nedges)
+{
+	int			digits = 4;
+
+	for (int i = 1; i + 1 < nedges; i++)
+	{
+		double		gap = i + 2 < nedges ? edges[i + 1] - edges[i] : 0;
+		double		largest = fabs(edges[i]);
+
+		if (largest >= 1 && largest < 1e15)
+			digits = Max(digits, (int) floor(log10(largest)) + 1);
+		largest = Max(largest, fabs(edges[i + 1]));
+		if (gap > 0 && isfinite(gap) && largest > 0)
+			digits = Max(digits, Min(17, (int) floor(log10(largest)) - (int) floor(log10(gap)) + 1));
+	}
+	return digits;
+}
+
+/*
+ * The label of quantile bin i of nbins on the edges, with that many
+ * significant digits: "<= e1", "e1 to e2", "> e8".
+ */
 static char *
-BinLabel(const double *edges, int nedges, int i)
+BinLabel(const double *edges, int nedges, int i, int digits)
 {
 	int			nbins = ProfileBins(nedges);
 
 	if (nbins == 1)
 		return "all values";
 	if (i == 0)
-		return psprintf("<= %.4g", edges[1]);
+		return psprintf("<= %.*g", digits, edges[1]);
 	if (i == nbins - 1)
-		return psprintf("> %.4g", edges[nedges - 2]);
-	return psprintf("%.4g to %.4g", edges[i], edges[i + 1]);
+		return psprintf("> %.*g", digits, edges[nedges - 2]);
+	return psprintf("%.*g to %.*g", digits, edges[i], digits, edges[i + 1]);
 }
 
 /* Appends one feature's histogram: reference and current fractions, bin by bin (or category by category). */
@@ -1517,10 +1545,12 @@ AppendDriftHistogram(StringInfo out, const FeatureProfile *ref, const FeaturePro
 
 	if (ref->kind == FEATURE_NUMERIC)
 	{
+		int			digits = EdgeDigits(ref->edges, ref->nedges);
+
 		n = ProfileBins(ref->nedges);
 		labels = palloc(sizeof(char *) * n);
 		for (int i = 0; i < n; i++)
-			labels[i] = BinLabel(ref->edges, ref->nedges, i);
+			labels[i] = BinLabel(ref->edges, ref->nedges, i, digits);
 		r = ref->fractions;
 		c = palloc(sizeof(double) * n);
 		DriftBinFractions(ref, cur, c);
