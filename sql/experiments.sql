@@ -71,6 +71,7 @@ SELECT q, pg_temp.sqlstate(format(q, :run1, :run3)) AS outcome FROM (VALUES
     ($$SELECT mlops.log_metric(%2$s, 'm', NULL)$$),
     ($$SELECT mlops.log_metric(%2$s, 'm', 1, NULL)$$),
     ($$SELECT mlops.log_metrics(%2$s, NULL)$$),
+    ($$SELECT mlops.log_metrics(%2$s, '{}', NULL)$$),
     ($$SELECT mlops.set_tag(%2$s, '', 'v')$$),
     ($$SELECT mlops.set_tag(%2$s, 'k', NULL)$$),
     ($$SELECT mlops.end_run(%2$s, NULL)$$),

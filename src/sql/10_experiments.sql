@@ -155,6 +155,7 @@ DECLARE
     kv record;
 BEGIN
     PERFORM mlops._lock_run(run_id, true);
+    PERFORM mlops._require(step, 'step');   -- here too: an empty object calls no log_metric
     IF jsonb_typeof(mlops._require(metrics, 'metrics')) <> 'object' THEN
         RAISE EXCEPTION 'metrics must be a jsonb object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
