@@ -100,6 +100,13 @@ SELECT pg_temp.sqlstate($$SELECT mlops.promote('nan_r', 2, gate => '{"source": "
 -- above every min_delta, and promoted)
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('nan_r', 2, gate => '{"source": "SELECT 1.0::float8 AS x, 1.0::float8 AS z, 1e200::float8 AS y", "min_delta": 5}')$$);
 SELECT alias, action, to_version FROM mlops.deployments WHERE model = 'nan_r';
+-- only the incumbent scores NaN (the candidate has no feature z): its rmse, left out, is
+-- undefined on the rows, 22000 (it was 22023, "version 1 has no metric rmse", as for a
+-- metric of another task)
+SELECT version FROM mlops.train('nan_inc', 'pts', 'y', 'linear', features => '{x,z}');
+SELECT version FROM mlops.train('nan_inc', 'pts', 'y', 'linear', features => '{x}');
+SELECT mlops.set_alias('nan_inc', 'production', 1);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('nan_inc', 2, gate => '{"source": "SELECT ''Infinity''::float8 AS x, ''-Infinity''::float8 AS z, 1.0 AS y"}')$$);
 -- (z's infinity is of the sign that makes the margin Infinity - Infinity, whichever signs the
 -- coefficients have)
 SELECT array_agg(key ORDER BY key)

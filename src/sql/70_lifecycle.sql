@@ -365,6 +365,20 @@ $$;
 COMMENT ON FUNCTION mlops._record_promotion(text, text, int, int, boolean, text, jsonb) IS
     'internal: records a gate outcome in deployments, moving the alias when promoted (40001 if it moved meanwhile)';
 
+-- The metrics evaluate() reports for a version of a task (its classes NULL for a
+-- regression), a classification's default gate metric first: what the gate may
+-- compare the version on.
+CREATE FUNCTION mlops._task_metrics(task text, classes float8[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN task = 'regression' THEN '{r2,rmse,mse,mae}'::text[]
+                WHEN cardinality(classes) = 2 THEN '{roc_auc,accuracy,precision,recall,f1,log_loss}'::text[]
+                ELSE '{f1_macro,accuracy,log_loss}'::text[] END
+$$;
+COMMENT ON FUNCTION mlops._task_metrics(text, float8[]) IS
+    'internal: the metrics of a version of a task, which the gate may compare it on';
+
 -- The validation gate. Not SECURITY DEFINER: the rows are read with the
 -- caller's privileges; the registry is written by _record_promotion. Nor does
 -- it pin search_path: gate.source is named as the caller would name it. So
@@ -455,9 +469,7 @@ BEGIN
     -- the metric
     kind := CASE WHEN candidate.task = 'regression' THEN 'regression'
                  WHEN pg_catalog.cardinality(candidate.classes) = 2 THEN 'binary' ELSE 'multiclass' END;
-    metrics := CASE kind WHEN 'regression' THEN '{r2,rmse,mse,mae}'::text[]
-                         WHEN 'binary' THEN '{roc_auc,accuracy,precision,recall,f1,log_loss}'::text[]
-                         ELSE '{f1_macro,accuracy,log_loss}'::text[] END;
+    metrics := mlops._task_metrics(candidate.task, candidate.classes);
     metric := coalesce(gate->>'metric', CASE kind WHEN 'regression' THEN 'rmse' ELSE metrics[1] END);
     IF NOT metric = ANY (metrics) THEN
         RAISE EXCEPTION 'metric "%" does not fit a % model', metric, kind
@@ -488,20 +500,22 @@ BEGIN
             source, test_fraction, seed);
         candidate_value := (evaluation->'metrics'->0->>metric)::float8;
         incumbent_value := (evaluation->'metrics'->1->>metric)::float8;
-        -- a multiclass incumbent has no binary metric (a binary candidate's default roc_auc);
-        -- one the candidate lacks too is undefined on the rows (below)
-        IF incumbent IS NOT NULL AND (evaluation->'metrics'->0) ? metric
-           AND NOT (evaluation->'metrics'->1) ? metric THEN
+        -- a multiclass incumbent has no binary metric (a binary candidate's default roc_auc),
+        -- whatever the rows; a metric of its task that it lacks on them (a NaN left out)
+        -- is undefined on the rows (below)
+        SELECT mlops._task_metrics(v.task, v.classes) INTO metrics
+          FROM mlops.model_versions v WHERE v.name::text = promote.model AND v.version = incumbent;
+        IF incumbent IS NOT NULL AND NOT metric = ANY (metrics) THEN
             RAISE EXCEPTION 'version % of model "%" has no metric "%"', incumbent, model, metric
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = pg_catalog.format('Its metrics are: %s.',
-                          (SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) FROM pg_catalog.jsonb_object_keys(evaluation->'metrics'->1) k)),
+                          (SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) FROM pg_catalog.unnest(metrics) k)),
                       HINT = 'Choose a metric of both versions as gate.metric.';
         END IF;
         IF candidate_value IS NULL OR (incumbent IS NOT NULL AND incumbent_value IS NULL) THEN
             RAISE EXCEPTION 'metric "%" is undefined on the gate''s rows', metric
                 USING ERRCODE = 'data_exception',
-                      DETAIL = 'roc_auc needs rows of both classes, r2 two rows at least.',
+                      DETAIL = 'roc_auc needs rows of both classes, r2 two rows at least, and no metric is defined where a version scores NaN.',
                       HINT = 'Choose another gate.metric or another gate.source.';
         END IF;
     END IF;
@@ -549,4 +563,4 @@ COMMENT ON FUNCTION mlops.promote(text, int, text, jsonb, boolean) IS
 GRANT EXECUTE ON FUNCTION mlops.promote(text, int, text, jsonb, boolean),
     mlops._record_promotion(text, text, int, int, boolean, text, jsonb),
     mlops._check_alias_move(text), mlops._lock_alias(text, text), mlops._refuse_replicated_registry(), mlops._registry_tables(),
-    mlops._require(anyelement, text) TO mlops_trainer;
+    mlops._require(anyelement, text), mlops._task_metrics(text, float8[]) TO mlops_trainer;
