@@ -107,6 +107,16 @@ SELECT version FROM mlops.train('nan_inc', 'pts', 'y', 'linear', features => '{x
 SELECT version FROM mlops.train('nan_inc', 'pts', 'y', 'linear', features => '{x}');
 SELECT mlops.set_alias('nan_inc', 'production', 1);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('nan_inc', 2, gate => '{"source": "SELECT ''Infinity''::float8 AS x, ''-Infinity''::float8 AS z, 1.0 AS y"}')$$);
+-- a split that held no test row (5 rows, test_fraction 0.01; train() measured the training
+-- rows) is no split: a first promotion moves the alias without evaluating (it failed with
+-- 22000, no row to evaluate on), and against an incumbent gate.source is needed (22023)
+CREATE TABLE tiny AS SELECT i::float8 AS x, (2 * i + 1)::float8 AS y FROM generate_series(1, 5) i;
+SELECT version FROM mlops.train('tiny', 'tiny', 'y', 'linear', test_fraction => 0.01);
+SELECT version FROM mlops.train('tiny', 'tiny', 'y', 'linear', test_fraction => 0.01);
+SELECT version, train_rows, test_rows FROM mlops.model_versions WHERE name = 'tiny' ORDER BY version;
+SELECT (p->>'promoted')::bool AS promoted, p->'rows' AS rows, p->'test_split' AS split, p->>'reason' AS reason
+  FROM mlops.promote('tiny', 1, 'staging') p;
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('tiny', 2, 'staging')$$, false, true);
 -- (z's infinity is of the sign that makes the margin Infinity - Infinity, whichever signs the
 -- coefficients have)
 SELECT array_agg(key ORDER BY key)

@@ -449,7 +449,7 @@ BEGIN
     IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name::text = promote.model) THEN
         RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT v.version, v.task, v.classes, v.source, v.run_id INTO candidate
+    SELECT v.version, v.task, v.classes, v.source, v.run_id, v.test_rows INTO candidate
       FROM mlops.model_versions v
      WHERE v.name::text = promote.model
        AND v.version = coalesce(promote.version, (SELECT m.latest_version FROM mlops.models m
@@ -478,20 +478,23 @@ BEGIN
     END IF;
     lower_better := metric IN ('rmse', 'mse', 'mae', 'log_loss');
 
-    -- the rows: gate.source, else the candidate's test split (run params of train())
+    -- the rows: gate.source, else the candidate's test split (run params of train()),
+    -- unless its split held no test row (train() then measured the training rows)
     IF gate ? 'source' THEN
         source := gate->>'source';
     ELSE
         SELECT r.params INTO params FROM mlops.runs r WHERE r.run_id = candidate.run_id;
         test_fraction := coalesce((params->>'test_fraction')::float8, 0);
         seed := coalesce((params->>'seed')::int, 0);
-        IF candidate.source IS NOT NULL AND test_fraction > 0::float8 THEN
+        IF candidate.source IS NOT NULL AND test_fraction > 0::float8 AND candidate.test_rows > 0 THEN
             source := candidate.source;
         ELSIF incumbent IS NOT NULL THEN
             RAISE EXCEPTION 'version % of model "%" has no test split to evaluate on', candidate.version, model
                 USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'It was imported, or trained with test_fraction 0.',
+                      DETAIL = 'It was imported, trained with test_fraction 0, or its split held no test row.',
                       HINT = 'Give the rows to compare on as gate.source (a table or query holding the target and the features).';
+        ELSE
+            test_fraction := 0;     -- nothing evaluated: no test_split in the outcome
         END IF;
     END IF;
     IF source IS NOT NULL THEN
