@@ -131,6 +131,11 @@ SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(target, ARR
 -- a NULL alpha is refused, whether or not there are rows
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(target, ARRAY[age]), NULL) FROM diabetes$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(NULL, NULL)$$);
+-- an exact fit: its residual sum of squares, a difference of sums of squares, is never below 0, so r2 and adj_r2 never exceed 1
+SELECT count(*) AS fits, max((f->>'r2')::float8) <= 1 AS r2_at_most_1, max((f->>'adj_r2')::float8) <= 1 AS adj_r2_at_most_1
+  FROM (SELECT mlops.linear_fit(mlops.linear_stats(a * g + 1, ARRAY[g::float8])) AS f
+          FROM generate_series(3, 12) n, (VALUES (0.1::float8), (0.3), (0.7), (1.1), (3.0)) v(a), generate_series(1, n) g
+         GROUP BY n, a) s;
 
 -- bad input: each a clear error, nothing registered, the session usable
 SELECT count(*) AS versions FROM mlops.model_version \gset

@@ -357,13 +357,15 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms)
 		fit->intercept -= fit->coef[i] * s->mean[i];
 		sse -= fit->coef[i] * s->m[i * d + k];
 	}
+	/* the difference of two sums of squares: rounding can take an exact fit's below 0 (and r2 above 1) */
+	sse = Max(sse, 0.0);
 	if (alpha != 0)
 		return fit;
 
 	/* OLS statistics: covariance sigma² (X'X)⁻¹, from the inverse of the centred system */
 	{
 		double		df = s->n - k - 1;
-		double		sigma2 = Max(sse, 0.0) / df;
+		double		sigma2 = sse / df;
 		double		var_intercept = 1.0 / s->n;
 
 		fit->has_stats = true;
