@@ -173,6 +173,9 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target',
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{{age},{bmi}}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'no_such_table', 'target', 'linear')$$);
+-- a name that needs quoting is an invalid name, also when its first word begins with a keyword's letters
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'select1 data', 'target', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'update$ data', 'target', 'linear')$$);
 -- an empty source and one of white space only name nothing alike
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', '', 'target', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', E'  \t\n', 'target', 'linear')$$);

@@ -163,7 +163,10 @@ RefuseNonSourceNode(Node *node, void *context)
 /*
  * Raises the error for a source that is no relation name: 42601 when it
  * starts with an SQL keyword (a statement that is not a query: DELETE, SHOW,
- * ONLY t), else 42602, as for a name that needs quoting ("sales data").
+ * ONLY t), else 42602, as for a name that needs quoting ("sales data"). The
+ * first word is read as PostgreSQL's lexer reads an identifier (digits, "$"
+ * and non-ASCII bytes continue it), so that "select1 data" is a name, not the
+ * keyword SELECT.
  */
 static void
 RefuseBadName(const char *source)
@@ -172,7 +175,8 @@ RefuseBadName(const char *source)
 	char		word[NAMEDATALEN];
 	int			n = 0;
 
-	while (n < NAMEDATALEN - 1 && (isalpha((unsigned char) p[n]) || p[n] == '_'))
+	while (n < NAMEDATALEN - 1 && (isalnum((unsigned char) p[n]) || p[n] == '_' || p[n] == '$' ||
+								   IS_HIGHBIT_SET(p[n])))
 	{
 		word[n] = pg_ascii_tolower((unsigned char) p[n]);
 		n++;
