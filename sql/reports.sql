@@ -446,3 +446,16 @@ SELECT split_part(b, ', reference', 1) AS bin
   FROM mlops.report('epochs') p,
        pg_temp.bars(substring(p FROM '<figcaption>ts \(reference deciles\)</figcaption>.*?</svg>')) b
  WHERE b LIKE '%, reference%';
+
+-- a key with "-" first or last is not "split-metric": its own chart, its legend its whole key
+SELECT mlops.start_run('dashes', 'dashes') AS dashes \gset
+SELECT count(mlops.log_metric(:dashes, k, i, i)), mlops.end_run(:dashes)
+  FROM unnest('{-loss,loss-}'::text[]) k, generate_series(0, 1) i;
+SELECT mlops._register_version('dashes', 'linear', 'regression', '{a}', 'y', NULL, '{}', '{}', '{}', NULL,
+                               :dashes, 't', 1, 0, 0, 'fp', '\x00', 'linear-json');
+SELECT array_agg(m[1] ORDER BY m[1]) AS charts,
+       (SELECT array_agg(l[1] ORDER BY l[1])
+          FROM regexp_matches(pg_temp.section(p, 'learning-curve'), '<text x="[0-9]+" y="[0-9]+">([^<]*)</text>', 'g') l)
+       AS legend
+  FROM mlops.report('dashes') p,
+       regexp_matches(pg_temp.section(p, 'learning-curve'), '<figcaption>([^<]*)</figcaption>', 'g') m GROUP BY p;

@@ -840,7 +840,8 @@ NoFeaturedVersion(StringInfo out, int featured, const char *what)
  * Appends the learning curve of the featured version: its run's metrics
  * logged at more than one step, one chart per metric, one series per data
  * split. Keys follow XGBoost's "split-metric" naming ("train-rmse",
- * "test-rmse" share the chart "rmse"); a key without "-" is its own chart.
+ * "test-rmse" share the chart "rmse"); a key without a "-" between two
+ * names ("rmse", "-loss") is its own chart, whole.
  */
 static void
 AppendLearningCurveSection(StringInfo out, const char *model, int featured, const char *featured_ref)
@@ -871,11 +872,12 @@ AppendLearningCurveSection(StringInfo out, const char *model, int featured, cons
 	if (ReportCharts(out,
 					 "WITH h AS MATERIALIZED (SELECT key, step, value, logged_at FROM mlops.metric_history"
 					 "                         WHERE run_id = $2),"
-					 " k AS (SELECT key FROM h GROUP BY key HAVING count(DISTINCT step) > 1)"
-					 "SELECT CASE WHEN strpos(key, '-') > 0 THEN substr(key, strpos(key, '-') + 1) ELSE key END,"
-					 "       CASE WHEN strpos(key, '-') > 0 THEN left(key, strpos(key, '-') - 1) ELSE key END,"
+					 " k AS (SELECT key FROM h GROUP BY key HAVING count(DISTINCT step) > 1),"
+					 " s AS (SELECT key, CASE WHEN strpos(key, '-') BETWEEN 2 AND length(key) - 1"
+					 "                        THEN strpos(key, '-') END AS dash FROM k)"
+					 "SELECT coalesce(substr(key, dash + 1), key), coalesce(left(key, dash - 1), key),"
 					 "       step::float8, value, false, 'line'"
-					 "  FROM h JOIN k USING (key) ORDER BY 1, 2, step, logged_at",
+					 "  FROM h JOIN s USING (key) ORDER BY 1, 2, step, logged_at",
 					 2, types, values, &axes) == 0)
 		ReportNote(out, psprintf("Run " INT64_FORMAT " logged no per-iteration metrics (none at more than one step).",
 								 DatumGetInt64(values[1])));
