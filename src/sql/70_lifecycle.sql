@@ -397,7 +397,8 @@ DECLARE
     incumbent int;
     kind text;
     metric text;
-    metrics text[];
+    metrics text[];             -- the candidate's task's
+    incumbent_metrics text[];   -- the incumbent's task's (NULL: no incumbent)
     lower_better boolean;
     min_delta float8 := 0;
     source text;
@@ -506,13 +507,15 @@ BEGIN
         -- a multiclass incumbent has no binary metric (a binary candidate's default roc_auc),
         -- whatever the rows; a metric of its task that it lacks on them (a NaN left out)
         -- is undefined on the rows (below)
-        SELECT mlops._task_metrics(v.task, v.classes) INTO metrics
-          FROM mlops.model_versions v WHERE v.name::text = promote.model AND v.version = incumbent;
-        IF incumbent IS NOT NULL AND NOT metric = ANY (metrics) THEN
+        IF incumbent IS NOT NULL THEN
+            SELECT mlops._task_metrics(v.task, v.classes) INTO incumbent_metrics
+              FROM mlops.model_versions v WHERE v.name::text = promote.model AND v.version = incumbent;
+        END IF;
+        IF NOT metric = ANY (incumbent_metrics) THEN
             RAISE EXCEPTION 'version % of model "%" has no metric "%"', incumbent, model, metric
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = pg_catalog.format('Its metrics are: %s.',
-                          (SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) FROM pg_catalog.unnest(metrics) k)),
+                          (SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) FROM pg_catalog.unnest(incumbent_metrics) k)),
                       HINT = 'Choose a metric of both versions as gate.metric.';
         END IF;
         IF candidate_value IS NULL OR (incumbent IS NOT NULL AND incumbent_value IS NULL) THEN
