@@ -359,6 +359,15 @@ RegistryOwner(Oid registry)
 	return owner;
 }
 
+/* Error context of ModelLoad's decoding: the version whose artifact failed. */
+static void
+ModelLoadContext(void *arg)
+{
+	ScoringModel *m = (ScoringModel *) arg;
+
+	errcontext("loading version %d of model \"%s\"", m->version, m->name);
+}
+
 /*
  * Reads version (model_id, version) through mlops._model_artifact and decodes
  * it. The query runs as the registry's owner: whoever scores gets the model
@@ -382,6 +391,7 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 	Oid			caller;
 	int			caller_context;
 	int			rc;
+	ErrorContextCallback load_context;
 
 	context = AllocSetContextCreate(TopMemoryContext, "mlops scoring model", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(context);
@@ -421,6 +431,11 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 		tup = SPI_tuptable->vals[0];
 		desc = SPI_tuptable->tupdesc;
 		MemoryContextSwitchTo(context);
+		/* an artifact's own errors (a trainer may have registered any bytes) name the version */
+		load_context.callback = ModelLoadContext;
+		load_context.arg = m;
+		load_context.previous = error_context_stack;
+		error_context_stack = &load_context;
 
 		algorithm = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 		m->classification = strcmp(TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull)),
@@ -453,6 +468,7 @@ ModelLoad(Oid registry, int64 model_id, int32 version, const char *name)
 
 			m->provisional = !isnull && TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin));
 		}
+		error_context_stack = load_context.previous;
 		MemoryContextSwitchTo(old);
 		SPI_finish();
 	}

@@ -122,6 +122,8 @@ def hand_registered(raw, sqlstate, what, detail_has=None, task="regression", ncl
     msg = expect_error(trainer, "SELECT mlops.predict(%s, %s::float8[])", sqlstate, (ref, row))
     check(msg is not None and (detail_has is None or detail_has in msg),
           f"{what}, registered by hand: predict refuses it with {sqlstate}: {msg and msg.splitlines()[-1]}")
+    check(msg is not None and f'CONTEXT:  loading version {ref.split(":")[1]} of model "hand"' in msg,
+          f"{what}, registered by hand: the error names the version it loaded")
     expect_error(trainer, "SELECT mlops.explain(%s, %s::float8[])", sqlstate, (ref, row))
     expect_error(trainer, "SELECT mlops.export_model(%s)", sqlstate, (ref,))
     report = query(trainer, "SELECT mlops.report(%s)", (ref,))[0][0]
