@@ -111,6 +111,12 @@ SELECT pg_temp.sqlstate(format($$SELECT mlops._log_prediction(%s, 1, 'm1', '[]',
 ROLLBACK;
 SELECT pg_temp.sqlstate(format($$SELECT mlops._log_prediction(%s, 1, 'h1', '[]', 1, '{0.5,0.5}')$$, id))
   FROM mlops.model WHERE name = 'price';
+-- and a key predict_logged would take (22004 NULL, 22023 empty or over 250
+-- characters): an empty key is one no outcome can be recorded for, and one
+-- of thousands of characters failed on the log's index (54000)
+SELECT k IS NULL AS is_null, length(k), pg_temp.sqlstate(format($$SELECT mlops._log_prediction(%s, 1, %L, '[]', 1, NULL)$$, id, k))
+  FROM mlops.model, (VALUES (NULL), (''), (repeat('x', 251)), ((SELECT string_agg(md5(g::text), '') FROM generate_series(1, 200) g))) v(k)
+ WHERE name = 'price';
 SELECT pg_temp.sqlstate($$SELECT count(metrics) FROM mlops.live_metrics$$);
 SELECT count(*) FROM mlops.prediction_log;
 

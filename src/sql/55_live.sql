@@ -87,11 +87,15 @@ COMMENT ON FUNCTION mlops._resolve_logged(text, text) IS
 -- Appends one prediction to the log. SECURITY DEFINER so that mlops_scorer
 -- logs through predict_logged without any right on the table. Since a scorer
 -- may also call it directly, it takes only what predict_logged logs (22023
--- otherwise): for a classification version one of its classes, with one
--- probability per class, each in [0, 1] or NaN; for a regression version any
--- number (a model can give ±Infinity or NaN) and no probabilities. A
--- malformed row would make the live_metrics aggregate fail for every reader,
--- and a class the version does not have would count in its metrics.
+-- otherwise): a key of 1 to 250 characters (_check_key, called only for one
+-- that fails the test, as predict_logged has checked it already); for a
+-- classification version one of its classes, with one probability per class,
+-- each in [0, 1] or NaN; for a regression version any number (a model can
+-- give ±Infinity or NaN) and no probabilities. A malformed row would make the
+-- live_metrics aggregate fail for every reader, a class the version does not
+-- have would count in its metrics, an empty key is one no outcome can be
+-- recorded for, and a key of thousands of characters failed on the log's
+-- index (54000).
 CREATE FUNCTION mlops._log_prediction(model_id bigint, version int, key text, features jsonb,
                                       prediction float8, probabilities float8[]) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
@@ -101,6 +105,9 @@ DECLARE
     model text;
     classes float8[];
 BEGIN
+    IF key IS NULL OR key = '' OR length(key) > 250 THEN
+        PERFORM mlops._check_key(key, 'key');
+    END IF;
     SELECT m.name, CASE WHEN v.task = 'classification' THEN v.classes END INTO model, classes
       FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
      WHERE v.model_id = _log_prediction.model_id AND v.version = _log_prediction.version;
@@ -125,7 +132,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._log_prediction(bigint, int, text, jsonb, float8, float8[]) IS
-    'internal: appends one served prediction to prediction_log, refusing (22023) what predict_logged could not have logged: a class the version does not have, probabilities not one per class in [0, 1]';
+    'internal: appends one served prediction to prediction_log, refusing (22023) what predict_logged could not have logged: a key not of 1 to 250 characters, a class the version does not have, probabilities not one per class in [0, 1]';
 
 -- predict_logged: resolves the reference once, scores with that pinned
 -- version (so the logged version is the one that scored), logs, returns the
