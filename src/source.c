@@ -331,6 +331,7 @@ SourceOpen(const char *source, const char *select_list)
 {
 	SourceReader *reader = palloc0(sizeof(SourceReader));
 	SPIPlanPtr	plan;
+	int			level = SourceScanOrderBegin();	/* the plan decides the order too */
 
 	plan = SPI_prepare_cursor(SourceSelect(source, select_list), 0, NULL, CURSOR_OPT_NO_SCROLL);
 	if (plan == NULL)
@@ -341,6 +342,7 @@ SourceOpen(const char *source, const char *select_list)
 				 errmsg("source must be a single query that returns rows"),
 				 errdetail("The source is \"%s\".", source)));
 	reader->portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	AtEOXact_GUC(true, level);
 	reader->tupdesc = reader->portal->tupDesc;
 	return reader;
 }
@@ -384,6 +386,8 @@ SourceScanOrderBegin(void)
 	(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_async_append", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	return level;
 }

@@ -5,13 +5,24 @@ foreign tables on the shards; a model published to both shards under its
 version number (idempotent, the shards' counters kept consistent); scores
 computed on the shards (Remote SQL) equal to single-server scores; linear
 statistics computed per shard (aggregate pushdown), merged on the coordinator,
-equal to a single-server fit (1e-9)."""
+equal to a single-server fit (1e-9); trainings on the unchanged sharded table
+stored bit for bit alike."""
+import collections
+import json
+
 import numpy as np
 
 from mlops_test import (check, close, expect_error, finish, fresh_database, query, server_connection,
                         start_server, stop_server)
 
 ROWS = 20000
+
+
+def nodes(plan):
+    """Every node of a JSON plan."""
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
 
 
 def fit_of(conn, sql):
@@ -158,6 +169,26 @@ def main(shard_dirs):
         coefs.append([art["intercept"][0], *art["coef"][0]])
     check(close(coefs[0], coefs[1], rel=1e-9) and close(coefs[1], single_fit, rel=1e-9),
           "train() on the sharded table gives the single-server coefficients (1e-9)")
+
+    # an unchanged sharded table gives the same model bit for bit: its foreign
+    # partitions are read one after the other, not as each shard answers
+    # (an asynchronous Append would interleave their rows in arrival order)
+    notices = collections.deque()
+    coord.notices = notices
+    query(coord, "LOAD 'auto_explain'")
+    for setting, value in (("log_min_duration", "0"), ("log_nested_statements", "on"),
+                           ("log_format", "json"), ("log_level", "notice")):
+        query(coord, f"SET auto_explain.{setting} = '{value}'")
+    for _ in range(3):
+        query(coord, "SELECT mlops.train('again', 'readings', 'y', 'linear', features => '{x1,x2,x3}')")
+    query(coord, "RESET auto_explain.log_min_duration")
+    reads = [json.loads(n.split("plan:", 1)[1]) for n in notices if "plan:" in n]
+    reads = [r["Plan"] for r in reads
+             if "FROM public.readings AS source" in r["Query Text"] and "LIMIT 0" not in r["Query Text"]]
+    check(len(reads) >= 3 and not any(n.get("Async Capable") for r in reads for n in nodes(r)),
+          f"train() reads the foreign partitions without an asynchronous Append ({len(reads)} readings)")
+    digests = query(coord, "SELECT DISTINCT artifact_sha256 FROM mlops.model_versions WHERE name = 'again'")
+    check(len(digests) == 1, f"three trainings on the unchanged sharded table store one artifact ({len(digests)})")
 
 
 if __name__ == "__main__":

@@ -57,9 +57,11 @@ typedef void (*SourceRowFn) (TupleTableSlot *slot, void *arg);
 /*
  * Pins, until AtEOXact_GUC(true, the level returned), the settings that
  * decide in what order a source's rows come: no synchronized sequential scan
- * (a large table's scan would start wherever another running scan of it is)
- * and no parallel plan. The same rows then come in the same order, so that
- * sums of floats, and what "the first rows" are, do not change from run to run.
+ * (a large table's scan would start wherever another running scan of it is),
+ * no parallel plan, and no asynchronous Append (foreign partitions' rows
+ * would come as each server answers). The same rows then come in the same
+ * order, so that sums of floats, and what "the first rows" are, do not
+ * change from run to run. Planning and fetching both take them.
  */
 extern int	SourceScanOrderBegin(void);
 
