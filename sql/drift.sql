@@ -107,6 +107,10 @@ SELECT pg_temp.sqlstate($$SELECT mlops.profile('insert into houses values (1)')$
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift(NULL, 'houses')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift('price', NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('houses', 'select x, city, k from houses')$$);
+-- a column a source lacks is named with that source, not with the query that wraps it
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift('price', 'select x, city, k from houses')$$,
+                        show_detail => true);
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('houses', '{x,Garden}')$$, show_detail => true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('houses', 'select * from houses where false')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('select * from houses where false', 'houses')$$);
 -- an unseen category, an all-NULL current column, NaN and Infinity: values, not errors

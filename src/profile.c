@@ -1136,6 +1136,34 @@ ProfilesBytes(List *profiles)
 }
 
 /*
+ * Raises 42703, naming the source, for a column of names (a List of char *)
+ * that the source lacks: selected from it, the column would be an error of
+ * the query that wraps the source, shown with that query's text.
+ */
+static void
+RequireSourceColumns(const char *source, List *names)
+{
+	List	   *columns = SourceColumns(source);
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+		bool		found = false;
+		ListCell   *c;
+
+		foreach(c, columns)
+			if (strcmp(((const SourceColumn *) lfirst(c))->name, name) == 0)
+				found = true;
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" does not exist in the source", name),
+					 errdetail("The source is \"%s\".", source)));
+	}
+}
+
+/*
  * Reads a source (SPI connected) into profiles, within
  * mlops.max_training_memory beside the `held` bytes the caller holds already
  * (the other side's profiles); see ProfileBuilderCreate and
@@ -1154,6 +1182,8 @@ ProfileSource(const char *source, List *names, int64 max_rows, int64 sample_size
 	foreach(lc, names)
 		if (*(const char *) lfirst(lc) != '\0')
 			selected = lappend(selected, lfirst(lc));
+	if (selected != NIL)
+		RequireSourceColumns(source, selected);
 	reader = SourceOpen(source, names ? QuoteColumnList(selected) : NULL);
 	b = ProfileBuilderCreate(reader->tupdesc, names, max_rows);
 	ProfileBuilderSetMemoryHook(b, LimitSourceMemory, &held);
