@@ -231,19 +231,13 @@ ChargeProfileMemory(void *arg, Size bytes)
 static SourceColumn *
 FindColumn(List *columns, const char *name, const char *source, const char *what)
 {
-	ListCell   *lc;
+	SourceColumn *col = SourceColumnNamed(columns, name);
 
-	foreach(lc, columns)
-	{
-		SourceColumn *col = lfirst(lc);
-
-		if (strcmp(col->name, name) == 0)
-			return col;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("%s column \"%s\" does not exist in source \"%s\"", what, name, source)));
-	return NULL;				/* keep the compiler quiet */
+	if (col == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s column \"%s\" does not exist in source \"%s\"", what, name, source)));
+	return col;
 }
 
 /*

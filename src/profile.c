@@ -1149,13 +1149,8 @@ RequireSourceColumns(const char *source, List *names)
 	foreach(lc, names)
 	{
 		const char *name = lfirst(lc);
-		bool		found = false;
-		ListCell   *c;
 
-		foreach(c, columns)
-			if (strcmp(((const SourceColumn *) lfirst(c))->name, name) == 0)
-				found = true;
-		if (!found)
+		if (SourceColumnNamed(columns, name) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" does not exist in the source", name),

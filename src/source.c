@@ -325,6 +325,22 @@ SourceColumns(const char *source)
 	return columns;
 }
 
+/* The column of columns (SourceColumns's list) named name, or NULL. */
+SourceColumn *
+SourceColumnNamed(List *columns, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, columns)
+	{
+		SourceColumn *col = lfirst(lc);
+
+		if (strcmp(col->name, name) == 0)
+			return col;
+	}
+	return NULL;
+}
+
 /* Opens a cursor over SourceSelect(source, select_list). */
 SourceReader *
 SourceOpen(const char *source, const char *select_list)

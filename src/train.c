@@ -185,18 +185,12 @@ ResolveTask(const TrainAlgorithm *alg, const char *task, const char *source, con
 	if (alg->regression != alg->classification)
 		return alg->classification;
 	{
-		ListCell   *lc;
+		SourceColumn *col = SourceColumnNamed(SourceColumns(source), target);
 
-		foreach(lc, SourceColumns(source))
-		{
-			SourceColumn *col = lfirst(lc);
-
-			if (strcmp(col->name, target) == 0)
-				return col->type == BOOLOID || col->type == INT2OID ||
-					col->type == INT4OID || col->type == INT8OID;
-		}
+		/* an unknown target is reported by DatasetPrepare */
+		return col != NULL && (col->type == BOOLOID || col->type == INT2OID ||
+							   col->type == INT4OID || col->type == INT8OID);
 	}
-	return false;				/* an unknown target is reported by DatasetPrepare */
 }
 
 /* Runs a statement through SPI with text arguments (NULL for SQL NULL); returns its first value. */

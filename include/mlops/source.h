@@ -44,6 +44,9 @@ extern char *SourceSelect(const char *source, const char *select_list);
 /* The columns of a source, in order (a List of SourceColumn *). */
 extern List *SourceColumns(const char *source);
 
+/* The column of columns (SourceColumns's list) named name, or NULL. */
+extern SourceColumn *SourceColumnNamed(List *columns, const char *name);
+
 /* Opens a cursor over SourceSelect(source, select_list). */
 extern SourceReader *SourceOpen(const char *source, const char *select_list);
 
