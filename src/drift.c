@@ -126,11 +126,13 @@ KolmogorovQ(double x)
  * one-sample distribution of D for N = round(en)), approximated by the
  * limiting Kolmogorov distribution at Vrbik's (2018) corrected argument
  * x + 1/(6√N) + (x − 1)/(4N), x = √N·d: within 1e-4 of scipy for N >= 500.
+ * N is en rounded half to even, as numpy's round (rint in the default
+ * rounding mode): n = m = 21 rows give en = 10.5 and N = 10, not 11.
  */
 double
 KolmogorovPValue(double d, double en)
 {
-	double		n = Max(1.0, round(en));
+	double		n = Max(1.0, rint(en));
 	double		x = sqrt(n) * d;
 
 	return KolmogorovQ(x + 1.0 / (6.0 * sqrt(n)) + (x - 1.0) / (4.0 * n));
