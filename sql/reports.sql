@@ -459,3 +459,18 @@ SELECT array_agg(m[1] ORDER BY m[1]) AS charts,
        AS legend
   FROM mlops.report('dashes') p,
        regexp_matches(pg_temp.section(p, 'learning-curve'), '<figcaption>([^<]*)</figcaption>', 'g') m GROUP BY p;
+
+-- the version the latest monitor run measured deleted since (production moved
+-- on): the page is still built, the drift section says so and keeps the
+-- monitor's latest metrics
+SELECT model, version FROM mlops.train('diab-gone', 'diabetes', 'target', 'linear');
+SELECT mlops.create_monitor('diab-gone-drift', 'diab-gone', 'diabetes_shifted') > 0 AS monitor;
+SELECT r->'version' AS measured FROM mlops.run_monitor('diab-gone-drift') r;
+SELECT model, version FROM mlops.train('diab-gone', 'diabetes', 'target', 'linear');
+SELECT mlops.set_alias('diab-gone', 'production', 2);
+SELECT mlops.delete_version('diab-gone', 1);
+SELECT xml_is_well_formed_document(p) AS well_formed, pg_temp.charts(p, 'drift') AS histograms,
+       pg_temp.notes(pg_temp.section(p, 'drift')) AS drift_note,
+       (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'drift'), '<tr><td>', 'g')) AS metric_rows
+  FROM mlops.report('diab-gone') p;
+SELECT mlops.drop_monitor('diab-gone-drift');

@@ -1623,7 +1623,9 @@ AppendDriftSection(StringInfo out, const char *model)
 	int			charts = 0;
 
 	ReportSectionBegin(out, "drift", "Drift");
-	rows = RunQuery("SELECT d.monitor, m.source, d.version, m.metric, to_char(d.at, " TIME_FORMAT ")"
+	rows = RunQuery("SELECT d.monitor, m.source, d.version, m.metric, to_char(d.at, " TIME_FORMAT "),"
+					"       EXISTS (SELECT FROM mlops.model_profiles p"
+					"                WHERE p.name = d.model AND p.version = d.version)"
 					"  FROM mlops.drift_results d JOIN mlops.monitors m ON m.name = d.monitor"
 					" WHERE d.model = $1 ORDER BY d.run_id DESC LIMIT 1", 1, types, values);
 	if (SPI_processed == 0)
@@ -1646,6 +1648,18 @@ AppendDriftSection(StringInfo out, const char *model)
 	MarkupEscape(out, current.source, 0);
 	appendStringInfoString(out, ".</p>");
 
+	/*
+	 * The version the run measured may have been deleted since (its runs and
+	 * results stay): there is no reference to draw, but the page is built.
+	 */
+	if (strcmp(TextAt(rows, 0, 6), "t") != 0)
+	{
+		ReportNote(out, psprintf("Version %d, which that run measured, has since been deleted: "
+								 "no histograms to compare.", version));
+		AppendDriftTable(out, monitor);
+		ReportSectionEnd(out);
+		return;
+	}
 	reference = VersionProfile(psprintf("%s:%d", model, version));
 	foreach(lr, reference)
 		current.names = lappend(current.names, ((FeatureProfile *) lfirst(lr))->name);
