@@ -60,6 +60,7 @@ SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'nope', 'houses')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'auc')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'psi', -1)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'psi', 'NaN')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'ks', 1.5)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'psi', 0.2, 'page')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('', 'price', 'houses')$$);

@@ -173,7 +173,7 @@ DECLARE
     v record;
     misfit text;
 BEGIN
-    PERFORM mlops._check_key(name, 'name');
+    PERFORM mlops._check_key(name, 'monitor name');
     SELECT * INTO v FROM mlops.resolve_model(model);
     -- a source that no run could read is refused now, as a metric that measures nothing is below
     PERFORM mlops._check_source(mlops._require(source, 'source'));
@@ -201,6 +201,12 @@ BEGIN
                                                  WHEN 'null_rate' THEN 0.05 END);
     IF NOT (threshold >= 0 AND threshold < 'Infinity') THEN
         RAISE EXCEPTION 'threshold must be a finite number >= 0' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- ks alerts on a p-value below its threshold: above 1, every run would alert
+    IF metric = 'ks' AND threshold > 1 THEN
+        RAISE EXCEPTION 'threshold of metric ks must be between 0 and 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It is a p-value: the monitor alerts when the KS test''s p-value is below it.';
     END IF;
     -- ON CONFLICT, not a look first: a monitor of that name created by a
     -- concurrent transaction is found once it commits, not as a 23505
