@@ -97,6 +97,16 @@ SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', convert_to(jsonb_set(
            '{learner,gradient_booster,model,trees,0,categories_sizes}', '[]')::text, 'UTF8'),
          'xgboost-json', '{region,a}', 'regression')$$);
 
+-- a number reaches XGBoost as the number it is, however it is written: jsonb spells an exponent
+-- out (1e20 as a 1 and 20 zeros, 1e-20 with 20 digits after the point), which XGBoost's parser
+-- misread (1e20 as 7.7662794E18, 1e-20 as 0: every leaf 0), so the model was not Python's
+SELECT version FROM mlops.train('exponents', 'SELECT a, b, value FROM pts ORDER BY id', 'value',
+                                hyperparams => '{"n_estimators": 1, "base_score": 1e20, "eta": 1e-20}',
+                                test_fraction => 0);
+SELECT d->'learner'->'learner_model_param'->>'base_score' AS base_score,
+       (d->'learner'->'gradient_booster'->'model'->'trees'->0->'split_conditions'->>0)::float8 <> 0 AS leaf_not_zero
+  FROM (SELECT convert_from(mlops.export_model('exponents'), 'UTF8')::jsonb AS d) x;
+
 -- bad input
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"max_dept": 3}')$$);
@@ -134,6 +144,8 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', featu
                                                     hyperparams => '{"eval_metric": [1]}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"n_estimators": 1e400}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"eta": 1e400}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a, b, CASE WHEN id = 7 THEN ''Infinity'' ELSE value END AS value FROM pts',
                                                     'value', features => '{a,b}', hyperparams => '{"n_estimators": 2}')$$);
 -- what XGBoost refuses only as it boosts or evaluates the first round: the hyperparameters against

@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "mlops/float_text.h"
 #include "mlops/progress.h"
 #include "mlops/settings.h"
 #include "mlops/source.h"
@@ -164,6 +165,36 @@ RoundsParam(const char *key, const JsonbValue *v)
 	return (int) x;
 }
 
+/*
+ * The text of a JSON number for XGBoost: as written, unless XGBoost's float
+ * parser would misread it. jsonb keeps a number as a numeric, whose text
+ * spells an exponent out (1e-20 is 0.00000000000000000001, 1e20 a 1 and 20
+ * zeros), and that parser keeps only 19 digits after the point (1e-20 read
+ * as 0) and sums the digits before it in 64 bits (1e20 read as 7.8e18), so
+ * that the booster silently got another value than Python gives it. Such a
+ * number goes in its shortest float8 form (1e-20, 1e+20), as Python writes
+ * a float; an integer of up to 19 digits keeps its text (seed: exactly).
+ * Beyond float8's range: 22023.
+ */
+static char *
+NumberText(const char *key, Numeric n)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+	const char *digits = text + (*text == '-');
+	const char *point = strchr(digits, '.');
+	size_t		whole = point ? (size_t) (point - digits) : strlen(digits);
+	double		x;
+
+	if (whole <= 19 && (point == NULL || strlen(point + 1) <= 19))
+		return text;
+	x = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(n)));
+	if (isinf(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hyperparameter \"%s\" is beyond the range of float8", key)));
+	return Float8ExactText(x);
+}
+
 /* A scalar hyperparameter as the text XGBoost parses (booleans as 1/0). */
 static char *
 ScalarText(const char *key, const JsonbValue *v)
@@ -173,7 +204,7 @@ ScalarText(const char *key, const JsonbValue *v)
 		case jbvString:
 			return pnstrdup(v->val.string.val, v->val.string.len);
 		case jbvNumeric:
-			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+			return NumberText(key, v->val.numeric);
 		case jbvBool:
 			return pstrdup(v->val.boolean ? "1" : "0");
 		default:
