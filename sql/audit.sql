@@ -247,6 +247,23 @@ SELECT mlops.enable_audit('secrets');
 SELECT mlops.disable_audit('secrets');
 RESET ROLE;
 DROP TABLE secrets;
+-- nor one whose rows row-level security hides from it in part: the log
+-- would keep them all (nor by a trigger written by hand); its owner may audit it
+CREATE TABLE secrets (x int, who name);
+ALTER TABLE secrets OWNER TO regress_trainer;
+GRANT SELECT, TRIGGER ON secrets TO regress_admin;
+ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_rows ON secrets USING (who = current_user);
+SET ROLE regress_admin;
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('secrets')$$, true, true);
+SELECT pg_temp.sqlstate($$CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON secrets FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger()$$, false, true);
+RESET ROLE;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'secrets'::regclass;
+SET ROLE regress_trainer;
+SELECT mlops.enable_audit('secrets');
+SELECT mlops.disable_audit('secrets');
+RESET ROLE;
+DROP TABLE secrets;
 -- writing the audit row trigger by hand takes the same rights: the TRIGGER
 -- privilege on a table is not the right to audit it (nor to read its rows)
 CREATE TABLE not_theirs (x int);

@@ -98,16 +98,31 @@ COMMENT ON FUNCTION mlops._audit_check_owner(regclass) IS
 -- is an mlops_admin) and may read it, since auditing logs its rows. For
 -- enable_audit and for a CREATE TRIGGER mlops_audit (mlops._audit_ddl) alike,
 -- which a role with the TRIGGER privilege on a table it does not own may run.
+-- Reading it means reading every row: the log keeps the rows whatever their
+-- policies, so an mlops_admin whom row-level security restricts on the table
+-- (one not its owner, nor a superuser, nor BYPASSRLS) cannot audit it, which
+-- would give it, and every mlops_admin, the rows the policies hide.
 CREATE FUNCTION mlops._audit_check_may_enable(tbl regclass) RETURNS void
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    caller name := mlops.invoker();
 BEGIN
     PERFORM mlops._audit_check_owner(tbl);
-    IF NOT has_table_privilege(mlops.invoker(), tbl, 'SELECT') THEN
+    IF NOT has_table_privilege(caller, tbl, 'SELECT') THEN
         RAISE EXCEPTION 'permission denied for table %', tbl
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'Auditing a table logs its rows: it takes the right to read them.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_class c, pg_roles r
+                WHERE c.oid = tbl AND c.relrowsecurity AND r.rolname = caller
+                  AND NOT r.rolsuper AND NOT r.rolbypassrls
+                  AND NOT pg_has_role(caller, c.relowner, 'USAGE')) THEN
+        RAISE EXCEPTION 'permission denied for table %', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Auditing a table logs all its rows, and row-level security hides some of them from you.',
+                  HINT = 'Its owner may audit it.';
     END IF;
 END
 $$;
