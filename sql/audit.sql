@@ -264,6 +264,15 @@ SELECT mlops.enable_audit('secrets');
 SELECT mlops.disable_audit('secrets');
 RESET ROLE;
 DROP TABLE secrets;
+-- nor one of a schema it may not use, named by its oid
+CREATE SCHEMA hidden;
+CREATE TABLE hidden.secrets (x int);
+GRANT SELECT ON hidden.secrets TO regress_admin;
+SELECT 'hidden.secrets'::regclass::oid AS hidden_secrets \gset
+SET ROLE regress_admin;
+SELECT pg_temp.sqlstate(format('SELECT mlops.enable_audit(%s)', :hidden_secrets), false, true);
+RESET ROLE;
+DROP SCHEMA hidden CASCADE;
 -- writing the audit row trigger by hand takes the same rights: the TRIGGER
 -- privilege on a table is not the right to audit it (nor to read its rows)
 CREATE TABLE not_theirs (x int);

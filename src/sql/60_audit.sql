@@ -98,10 +98,12 @@ COMMENT ON FUNCTION mlops._audit_check_owner(regclass) IS
 -- is an mlops_admin) and may read it, since auditing logs its rows. For
 -- enable_audit and for a CREATE TRIGGER mlops_audit (mlops._audit_ddl) alike,
 -- which a role with the TRIGGER privilege on a table it does not own may run.
--- Reading it means reading every row: the log keeps the rows whatever their
--- policies, so an mlops_admin whom row-level security restricts on the table
--- (one not its owner, nor a superuser, nor BYPASSRLS) cannot audit it, which
--- would give it, and every mlops_admin, the rows the policies hide.
+-- Reading it means reading all of it, through its schema (a table is also
+-- named by its oid, which takes no USAGE on the schema): the log keeps every
+-- row whatever the table's policies, so an mlops_admin whom row-level
+-- security restricts on the table (one not its owner, nor a superuser, nor
+-- BYPASSRLS) cannot audit it, which would give it, and every mlops_admin,
+-- the rows the policies hide.
 CREATE FUNCTION mlops._audit_check_may_enable(tbl regclass) RETURNS void
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -110,7 +112,8 @@ DECLARE
     caller name := mlops.invoker();
 BEGIN
     PERFORM mlops._audit_check_owner(tbl);
-    IF NOT has_table_privilege(caller, tbl, 'SELECT') THEN
+    IF NOT has_table_privilege(caller, tbl, 'SELECT')
+       OR NOT has_schema_privilege(caller, (SELECT c.relnamespace FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
         RAISE EXCEPTION 'permission denied for table %', tbl
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'Auditing a table logs its rows: it takes the right to read them.';
@@ -127,7 +130,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_check_may_enable(regclass) IS
-    'internal: raises 42501 unless the calling role owns the table (or is an mlops_admin) and may read it';
+    'internal: raises 42501 unless the calling role owns the table (or is an mlops_admin) and may read all of it';
 
 -- Raises 55000 when tbl is a partition audited through its partitioned parent.
 CREATE FUNCTION mlops._audit_check_not_inherited(tbl regclass) RETURNS void
