@@ -95,37 +95,34 @@ COMMENT ON FUNCTION mlops._resolve_logged(text, text) IS
 -- live_metrics aggregate fail for every reader, a class the version does not
 -- have would count in its metrics, an empty key is one no outcome can be
 -- recorded for, and a key of thousands of characters failed on the log's
--- index (54000).
+-- index (54000). Its errors name the model by the id given, and not its
+-- classes: a scorer may read neither, and only a direct call meets them.
 CREATE FUNCTION mlops._log_prediction(model_id bigint, version int, key text, features jsonb,
                                       prediction float8, probabilities float8[]) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
 DECLARE
-    model text;
     classes float8[];
 BEGIN
     IF key IS NULL OR key = '' OR length(key) > 250 THEN
         PERFORM mlops._check_key(key, 'key');
     END IF;
-    SELECT m.name, CASE WHEN v.task = 'classification' THEN v.classes END INTO model, classes
-      FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
+    SELECT CASE WHEN v.task = 'classification' THEN v.classes END INTO classes
+      FROM mlops.model_version v
      WHERE v.model_id = _log_prediction.model_id AND v.version = _log_prediction.version;
     IF FOUND AND (CASE WHEN classes IS NULL THEN probabilities IS NOT NULL
                        ELSE probabilities IS NULL OR array_ndims(probabilities) IS DISTINCT FROM 1
                             OR cardinality(probabilities) <> cardinality(classes)
                             OR EXISTS (SELECT FROM unnest(probabilities) p
                                         WHERE p IS NULL OR NOT (p BETWEEN 0 AND 1 OR p = 'NaN'::float8)) END) THEN
-        RAISE EXCEPTION 'invalid probabilities for version % of model "%"', version, model
+        RAISE EXCEPTION 'invalid probabilities for version % of model %', version, model_id
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = CASE WHEN classes IS NULL THEN 'A regression version logs no probabilities.'
-                           ELSE pg_catalog.format('A classification version logs one probability in [0, 1] per class (%s), not %s.',
-                                                  cardinality(classes), coalesce(probabilities::text, 'NULL')) END;
+                  DETAIL = 'A version logs the probabilities predict_logged gives: none for a regression, one in [0, 1] per class for a classification.';
     END IF;
     IF classes IS NOT NULL AND (prediction IS NULL OR NOT prediction = ANY (classes)) THEN
-        RAISE EXCEPTION 'prediction % is not a class of version % of model "%"', coalesce(prediction::text, 'NULL'), version, model
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = pg_catalog.format('Its classes are %s.', classes);
+        RAISE EXCEPTION 'prediction % is not a class of version % of model %', coalesce(prediction::text, 'NULL'), version, model_id
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO mlops.prediction_log (model_id, version, key, features, prediction, probabilities, scored_by)
     VALUES (model_id, version, key, features, prediction, probabilities, mlops.invoker());
