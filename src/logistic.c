@@ -357,6 +357,8 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	m = lp.nout * lp.d;
 	DatasetReserveMemory(ds, sizeof(double) * (Size) m * m * 3, "the Hessian");
 	LoadRows(ds, &lp);
+	/* before the iterations, which may take long, rather than after them */
+	TrainReserveEvaluation(ds, out);
 	workspace = sizeof(double) * HessianRows(&lp) * lp.d;
 	DatasetReserveMemory(ds, workspace, "the Hessian's workspace");
 	lp.z = palloc_extended(sizeof(double) * lp.n * lp.nout, MCXT_ALLOC_HUGE);

@@ -241,6 +241,24 @@ TrainLogParam(TrainRequest *req, const char *key, const char *value)
 }
 
 /*
+ * Counts train()'s scoring of the evaluation rows (their predictions and
+ * targets) against mlops.max_training_memory, once: an algorithm whose
+ * training is long calls it as soon as the row counts are known, so that a
+ * training the limit cannot finish is refused before it runs, not after.
+ */
+void
+TrainReserveEvaluation(Dataset *ds, TrainedModel *model)
+{
+	int64		n = ds->test_rows == 0 ? ds->train_rows : ds->test_rows;
+	int			nout = ds->classification ? ds->nclasses : 1;
+
+	if (model->eval_reserved)
+		return;
+	DatasetReserveMemory(ds, sizeof(double) * n * (nout + 1), "the evaluation rows' predictions");
+	model->eval_reserved = true;
+}
+
+/*
  * Scores the evaluation rows — the test rows, or every training row when
  * there are none — and computes the task's metrics; from the predictions the
  * algorithm already has, when it has them.
@@ -266,7 +284,7 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 		return ds->classification ? ClassificationMetrics(model->eval_label, model->eval_pred, n, nout, metrics)
 			: RegressionMetrics(model->eval_y, model->eval_pred, n, metrics);
 	}
-	DatasetReserveMemory(ds, sizeof(double) * n * (nout + 1), "the evaluation rows' predictions");
+	TrainReserveEvaluation(ds, model);
 	pred = palloc_extended(sizeof(double) * n * nout, MCXT_ALLOC_HUGE);
 	if (ds->classification)
 		label = palloc_extended(sizeof(int) * n, MCXT_ALLOC_HUGE);

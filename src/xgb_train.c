@@ -1076,6 +1076,23 @@ XgbTrainPredict(const TrainedModel *model, const Dataset *ds, const DatasetBatch
 }
 
 /*
+ * Counts the evaluation rows' predictions that EvalPredictions will hold
+ * against mlops.max_training_memory, before the rounds rather than after
+ * them: a training the limit cannot finish is refused before it runs.
+ */
+static void
+ReserveEvalPredictions(Dataset *ds, TrainedModel *out)
+{
+	int64		n = ds->test_rows > 0 ? ds->test_rows : ds->train_rows;
+	int			nout = XgbOutputs(ds);
+	int			nprob = ds->classification ? ds->nclasses : 1;
+
+	DatasetReserveMemory(ds, n * (sizeof(float) * nout + sizeof(double) * nprob + sizeof(int)),
+						 "the evaluation rows' predictions");
+	out->eval_reserved = true;
+}
+
+/*
  * The evaluation rows' predictions for train()'s metrics (those of the test
  * matrix, or of the training matrix without test rows), with their targets:
  * taken from the predictions XGBoost keeps of the matrices it trained and
@@ -1091,8 +1108,6 @@ EvalPredictions(Dataset *ds, XgbHandles *h, double *target, TrainedModel *out)
 	int			nprob = ds->classification ? ds->nclasses : 1;
 	float	   *res;
 
-	DatasetReserveMemory(ds, n * (sizeof(float) * nout + sizeof(double) * nprob + sizeof(int)),
-						 "the evaluation rows' predictions");
 	res = palloc_extended(sizeof(float) * n * nout, MCXT_ALLOC_HUGE);
 	XgbPredictMatrix(h->booster, h->dtest ? h->dtest : h->dtrain, XGB_PREDICT_VALUE, res, (size_t) n * nout);
 	out->eval_pred = palloc_extended(sizeof(double) * n * nprob, MCXT_ALLOC_HUGE);
@@ -1142,6 +1157,10 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 
 	h = XgbHandlesCreate();
 	eval_target = BuildMatrices(ds, h, &p, Max(atoi(nthread), 0));
+	if (predicts_eval && eval_target != NULL)
+		ReserveEvalPredictions(ds, out);
+	else
+		TrainReserveEvaluation(ds, out);
 	/* a test_fraction above 0 can still leave no test row (a few rows, each class's last kept) */
 	if (p.early_stopping_rounds > 0 && ds->test_rows == 0)
 		ereport(ERROR,

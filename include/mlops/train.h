@@ -77,6 +77,13 @@ struct TrainedModel
 	double	   *eval_pred;		/* eval_rows × outputs */
 	double	   *eval_y;			/* regression: the targets */
 	int		   *eval_label;		/* classification: the class indexes */
+
+	/*
+	 * Set once the scoring of the evaluation rows has been counted against
+	 * mlops.max_training_memory (TrainReserveEvaluation, or an algorithm that
+	 * predicts them itself), so that train() does not count it again.
+	 */
+	bool		eval_reserved;
 };
 
 typedef void (*TrainFn) (Dataset *ds, TrainRequest *req, TrainedModel *out);
@@ -102,6 +109,9 @@ extern void TrainLogMetric(TrainRequest *req, const char *key, double value, int
 
 /* Logs a param of the training's run that the algorithm chose (write-once, as log_param). */
 extern void TrainLogParam(TrainRequest *req, const char *key, const char *value);
+
+/* Counts the scoring of the evaluation rows against mlops.max_training_memory, once (train.c). */
+extern void TrainReserveEvaluation(Dataset *ds, TrainedModel *model);
 
 /* The algorithms (linear.c, logistic.c). */
 extern const HyperParamDef linear_params[];
