@@ -1618,6 +1618,7 @@ AppendDriftSection(StringInfo out, const char *model)
 	List	   *reference;
 	CurrentProfiles current = {0};
 	char	   *message;
+	bool		deleted;
 	ListCell   *lr,
 			   *lc;
 	int			charts = 0;
@@ -1648,22 +1649,15 @@ AppendDriftSection(StringInfo out, const char *model)
 	MarkupEscape(out, current.source, 0);
 	appendStringInfoString(out, ".</p>");
 
-	/*
-	 * The version the run measured may have been deleted since (its runs and
-	 * results stay): there is no reference to draw, but the page is built.
-	 */
-	if (strcmp(TextAt(rows, 0, 6), "t") != 0)
-	{
-		ReportNote(out, psprintf("Version %d, which that run measured, has since been deleted: "
-								 "no histograms to compare.", version));
-		AppendDriftTable(out, monitor);
-		ReportSectionEnd(out);
-		return;
-	}
-	reference = VersionProfile(psprintf("%s:%d", model, version));
+	/* the version the run measured may have been deleted since (its runs and results stay) */
+	deleted = strcmp(TextAt(rows, 0, 6), "t") != 0;
+	reference = deleted ? NIL : VersionProfile(psprintf("%s:%d", model, version));
 	foreach(lr, reference)
 		current.names = lappend(current.names, ((FeatureProfile *) lfirst(lr))->name);
-	if (reference == NIL)
+	if (deleted)
+		ReportNote(out, psprintf("Version %d, which that run measured, has since been deleted: "
+								 "no histograms to compare.", version));
+	else if (reference == NIL)
 		ReportNote(out, psprintf("Version %d has no reference profile: no histograms to compare.", version));
 	else if (!ReportTry(ComputeCurrentProfiles, &current, &message))
 		ReportNote(out, psprintf("The monitor's source could not be read for the current histograms: %s", message));
