@@ -69,20 +69,18 @@ def write_log_rows(what):
 
 
 def warm_memory():
-    """Touches, once, as much memory as the benchmark writes and more (half of
-    what the machine has available, 8 GiB at most), then frees it. A fresh
-    virtual machine backs a page of its memory on first touch, which costs
-    several times a later touch (1 GiB of 8 kB file writes: 1.7 s the first
-    time, 0.33 s once warm). The unaudited tables write into the memory that
-    TRUNCATE and VACUUM freed in the round before, while both logs only grow,
-    into memory the machine may never have touched: on a server that has run
-    for a while, all of its memory has been touched, and neither pays it."""
-    with open("/proc/meminfo") as f:
-        available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
-    np.ones(min(available // 2, 8 << 30), dtype=np.uint8)
+    """Touches 256 MiB of memory (more than the new pages of one statement)
+    and frees it, right before each timed statement. On a virtual machine, a
+    page the guest has never touched, or one it gave back to its host after a
+    while free, costs several times a warm one on first touch (1 GiB of 8 kB file writes:
+    1.7 s cold, 0.33 s warm). The logs only grow, into new memory, while the
+    unaudited tables reuse what TRUNCATE and VACUUM freed just before; the
+    pages freed here are what the next statement's new pages are taken from,
+    as on a server whose memory has all been in use for a while. One warm-up
+    of 8 GiB before the rounds was not enough: the machine gives freed memory
+    back within seconds, and the ratios still drifted by 50% between runs."""
+    np.ones(256 << 20, dtype=np.uint8)
 
-
-warm_memory()
 
 # The tables take turns in each round, so that the load of a shared
 # machine falls on all of them alike; medians over the rounds. A CHECKPOINT
@@ -99,6 +97,7 @@ for what, statement in (("insert", insert), ("update", update)):
             if what == "insert":
                 query(conn, f"TRUNCATE {table}")
             query(conn, "CHECKPOINT")
+            warm_memory()
             start, start_cpu = time.perf_counter(), backend_cpu()
             statement(table)
             if round_ > 0:          # the first round warms up
@@ -109,6 +108,7 @@ for what, statement in (("insert", insert), ("update", update)):
                              WHERE table_name = 'public.audited' AND op = '{what.upper()}' ORDER BY id DESC LIMIT {ROWS}""")
         query(conn, "TRUNCATE log_copy")
         query(conn, "CHECKPOINT")
+        warm_memory()
         start = time.perf_counter()
         write_log_rows(what)
         if round_ > 0:
