@@ -101,6 +101,19 @@ SELECT octet_length(features[1]) AS bytes, features[1] = repeat('x', 62) AS trun
   FROM mlops.model_versions WHERE name = 'long_names';
 SELECT mlops.predict('long_names', c) = mlops.predict('clicks', ARRAY[3, 1]) AS row_form_scores
   FROM (SELECT 3::float8 AS "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxé and more", 1::float8 AS y) c;
+-- the target names the column evaluate reads the actual values from: truncated as the features
+-- are, and neither empty nor a feature (as train() refuses), which no source could be evaluated with
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-json', '{x,y}', 'classification', 'x')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-json', '{x,y}', 'classification', '')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.import_model('bad', mlops.export_model('clicks'), 'xgboost-json', ARRAY['x', repeat('y', 63)], 'classification', repeat('y', 64))$$);
+SELECT mlops.import_model('long_target', mlops.export_model('clicks'), 'xgboost-json', '{x,y}', 'classification',
+                          repeat('t', 62) || 'é and more');
+SELECT octet_length(target) AS bytes, target = repeat('t', 62) AS truncated
+  FROM mlops.model_versions WHERE name = 'long_target';
+SET client_min_messages = warning;   -- the source's column name is truncated at each of its parses
+SELECT mlops.evaluate('long_target', format('SELECT 3 AS x, 1 AS y, 1 AS %I UNION ALL SELECT 0, 0, 0',
+                                            repeat('t', 62) || 'é and more'))->'accuracy' AS evaluated;
+RESET client_min_messages;
 SELECT count(*) AS bad_models FROM mlops.models WHERE name = 'bad';
 SELECT mlops.predict('clicks', ARRAY[3, 1]);
 

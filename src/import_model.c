@@ -62,6 +62,7 @@ import_model(PG_FUNCTION_ARGS)
 	const char *argnames[] = {"model", "artifact", "format", "features", "task"};
 	char	   *format,
 			   *task,
+			   *target = NULL,
 			   *objective,
 			   *num_class_text,
 			   *booster_name;
@@ -141,6 +142,28 @@ import_model(PG_FUNCTION_ARGS)
 						 errmsg("feature \"%s\" is named twice", truncated[i]),
 						 strcmp(given_names[i], given_names[j]) != 0 ?
 						 errdetail("Feature names are truncated to %d bytes, as identifiers are.", NAMEDATALEN - 1) : 0));
+	}
+
+	/*
+	 * The target names the column that evaluate and promote's gate read a
+	 * source's actual values from: truncated as the features are (a longer
+	 * name names no column), and neither empty nor a feature, which no source
+	 * could be evaluated with (as train() refuses a target among its features).
+	 */
+	if (!PG_ARGISNULL(5))
+	{
+		target = text_to_cstring(PG_GETARG_TEXT_PP(5));
+		if (*target == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("target must not be empty"),
+					 errhint("Give the name of the column that holds the actual values, or leave target NULL.")));
+		truncate_identifier(target, strlen(target), true);
+		for (int i = 0; i < nfeatures; i++)
+			if (strcmp(truncated[i], target) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the target \"%s\" cannot also be a feature", target)));
 	}
 
 	features = construct_array(feature_elems, nfeatures, TEXTOID, -1, false, TYPALIGN_INT);
@@ -270,13 +293,13 @@ import_model(PG_FUNCTION_ARGS)
 		JSONBOID, JSONBOID, INT8OID, BYTEAOID};
 		Datum		values[9] = {
 			PG_GETARG_DATUM(0), PG_GETARG_DATUM(4), PointerGetDatum(features),
-			PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5),
+			target ? CStringGetTextDatum(target) : (Datum) 0,
 			PointerGetDatum(construct_array(class_elems, nclasses, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
 			DirectFunctionCall1(jsonb_in, CStringGetDatum(params.data)),
 			DirectFunctionCall1(jsonb_in, CStringGetDatum(spec.data)),
 			run_id, PointerGetDatum(ubj)
 		};
-		char		nulls[9] = {' ', ' ', ' ', PG_ARGISNULL(5) ? 'n' : ' ', nclasses ? ' ' : 'n',
+		char		nulls[9] = {' ', ' ', ' ', target ? ' ' : 'n', nclasses ? ' ' : 'n',
 		' ', ' ', ' ', ' '};
 
 		version = SpiValue("SELECT mlops._register_version($1, 'xgboost', $2, $3, $4, $5, $6, '{}', $7, "
