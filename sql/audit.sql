@@ -840,6 +840,24 @@ UPDATE readings SET c = c + 1, a = a + 1 WHERE site = 'three';
 SELECT table_name, changed_columns FROM log WHERE id = (SELECT max(id) FROM log);
 DROP TABLE readings;
 
+-- the empty search_path that reg* values are named under is set for their
+-- column alone: a cast to json that finds its table through search_path
+-- works beside a regclass column, and logs alike without one
+CREATE TYPE shade AS ENUM ('lt', 'dk');
+CREATE TABLE shade_names (s shade PRIMARY KEY, name text);
+INSERT INTO shade_names VALUES ('lt', 'light'), ('dk', 'dark');
+CREATE FUNCTION shade_json(shade) RETURNS json LANGUAGE sql STABLE
+    AS 'SELECT to_json(name) FROM shade_names WHERE s = $1';
+CREATE CAST (shade AS json) WITH FUNCTION shade_json(shade);
+CREATE TABLE painted (id int, s shade, tbl regclass);
+CREATE TABLE painted_plain (id int, s shade);
+SELECT mlops.enable_audit('painted'), mlops.enable_audit('painted_plain');
+INSERT INTO painted VALUES (1, 'dk', 'painted');
+INSERT INTO painted_plain VALUES (1, 'dk');
+SELECT table_name, new_row FROM log WHERE table_name LIKE 'public.painted%' AND op = 'INSERT' ORDER BY id;
+DROP TABLE painted, painted_plain, shade_names;
+DROP TYPE shade CASCADE;
+
 SELECT ok FROM mlops.verify_audit();
 
 DROP OWNED BY regress_writer, regress_trainer, regress_admin;

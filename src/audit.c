@@ -585,7 +585,11 @@ audit_trigger(PG_FUNCTION_ARGS)
 	else
 		op = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? "INSERT" : "DELETE";
 
-	/* the row's text must not depend on the writer's settings (the log is compared, and hashed, as text) */
+	/*
+	 * the row's text must not depend on the writer's settings (the log is
+	 * compared, and hashed, as text); search_path is set by RenderValue, for
+	 * reg* columns alone
+	 */
 	level = CanonicalOutputBegin(t->output_settings);
 	if (old_values)
 		RenderRow(t, old_values, old_nulls, NULL, NULL, &old_row);

@@ -187,6 +187,7 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		AuditAttr  *a = &t->attrs[i];
 		StringInfoData key_text;
+		int			settings;
 
 		a->skip = att->attisdropped || IsIgnored(td->tg_trigger, NameStr(att->attname));
 		if (a->skip)
@@ -236,7 +237,15 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 			default:
 				/* to_jsonb() finds the type of its argument in fn_expr */
 				a->kind = JSON_OTHER;
-				t->output_settings |= TypeOutputSettings(att->atttypid);
+				/*
+				 * the empty search_path that reg* values are named under is
+				 * set for their column only (RenderValue): the other
+				 * columns' casts to json and output functions may find
+				 * their objects through the writer's
+				 */
+				settings = TypeOutputSettings(att->atttypid);
+				t->output_settings |= settings & ~OUTPUT_NAMES;
+				a->names = (settings & OUTPUT_NAMES) != 0;
 				fmgr_info_cxt(F_TO_JSONB, &a->convert, flinfo->fn_mcxt);
 				a->convert.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
 														   list_make1(makeNullConst(att->atttypid, att->atttypmod,
@@ -418,8 +427,14 @@ RenderValue(AuditAttr *a, Datum value, JsonbValue *v, StringInfo out)
 			v->val.string.len = strlen(a->last_text);
 			break;
 		case JSON_OTHER:
-			JsonbToValue(DatumGetJsonbP(FunctionCall1(&a->convert, value)), v);
-			break;
+			{
+				int			level = a->names ? CanonicalOutputBegin(OUTPUT_NAMES) : -1;
+				Jsonb	   *j = DatumGetJsonbP(FunctionCall1(&a->convert, value));
+
+				CanonicalOutputEnd(level);
+				JsonbToValue(j, v);
+				break;
+			}
 	}
 	AppendValueText(out, v);
 	if (v->type == jbvBinary)

@@ -39,6 +39,7 @@ typedef struct AuditAttr
 	char	   *key_text;		/* the name as a JSON string, then ": " */
 	int			key_text_len;
 	FmgrInfo	convert;		/* JSON_OTHER: to_jsonb */
+	bool		names;			/* JSON_OTHER: its text names objects (reg* values: OUTPUT_NAMES) */
 	/* JSON_DATETIME: the last value seen and its text (rows often share one, e.g. now()) */
 	bool		have_last;
 	Datum		last;
@@ -66,7 +67,7 @@ typedef struct AuditTable
 	MemoryContext cxt;			/* where this lives: the statement's */
 	text	   *name;			/* schema-qualified, quoted as needed */
 	int			nkeys;			/* audited columns */
-	int			output_settings;	/* the settings their text depends on (OUTPUT_* flags) */
+	int			output_settings;	/* the settings their text depends on (OUTPUT_* flags), but OUTPUT_NAMES */
 	int		   *keys;			/* their indexes in attrs, in jsonb's order of keys */
 	int		   *ordered;		/* the same, in the audited table's column order (changed_columns') */
 	/* the changed columns of the last UPDATE logged: the rows of a statement mostly change the same ones */
