@@ -858,6 +858,23 @@ SELECT table_name, new_row FROM log WHERE table_name LIKE 'public.painted%' AND 
 DROP TABLE painted, painted_plain, shade_names;
 DROP TYPE shade CASCADE;
 
+-- the ignored columns of a typed table follow an attribute of its type
+-- renamed (ALTER TYPE ... RENAME ATTRIBUTE ... CASCADE renames its column):
+-- the renamed column stays out of the log, and one added under the old name
+-- is logged; also through a typed table created after an attribute was
+-- dropped (other column numbers than its type's)
+CREATE TYPE badge AS (id int, gone int, pin text, note text);
+ALTER TYPE badge DROP ATTRIBUTE gone;
+CREATE TABLE badges OF badge;
+SELECT mlops.enable_audit('badges', '{pin}');
+INSERT INTO badges VALUES (1, '1234', 'a');
+ALTER TYPE badge RENAME ATTRIBUTE pin TO secret_pin CASCADE;
+ALTER TYPE badge ADD ATTRIBUTE pin text CASCADE;
+INSERT INTO badges VALUES (2, '5678', 'b', 'not secret');
+SELECT op, new_row FROM log WHERE table_name = 'public.badges' ORDER BY id;
+DROP TABLE badges;
+DROP TYPE badge;
+
 SELECT ok FROM mlops.verify_audit();
 
 DROP OWNED BY regress_writer, regress_trainer, regress_admin;

@@ -433,7 +433,8 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- audit function under another name (it would log each change again); only superusers may
 -- alter the log; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
--- follow a column renamed (one dropped is forgotten by mlops._audit_drop), so that a renamed ignored
+-- follow a column renamed, by ALTER TABLE or, in a typed table, by ALTER TYPE ... RENAME
+-- ATTRIBUTE ... CASCADE (one dropped is forgotten by mlops._audit_drop), so that a renamed ignored
 -- column stays out of the log and no other column comes to be ignored by
 -- taking its name (the triggers are replaced: logged as DISABLE and ENABLE);
 -- a partition detached from an audited table is no longer audited (logged as
@@ -443,7 +444,8 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- It checks the tables a command reports, foreign ones included (a foreign
 -- partition's row trigger audits the changes made through it), so it fires for
 -- ALTER TABLE and ALTER FOREIGN TABLE (triggers enabled or
--- disabled, columns renamed or dropped, ATTACH and DETACH PARTITION), CREATE
+-- disabled, columns renamed or dropped, ATTACH and DETACH PARTITION), ALTER
+-- TYPE (an attribute renamed in the typed tables of its type), CREATE
 -- TABLE (PARTITION OF) and CREATE SCHEMA (whose CREATE TABLE may be a
 -- PARTITION OF), and the triggers ALTER TRIGGER and CREATE TRIGGER report
 -- (the audit triggers' names are reserved to them: the DDL run here as
@@ -519,8 +521,18 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
-    FOR cmd IN SELECT DISTINCT c.objid::regclass AS tbl, c.object_type, c.objsubid FROM pg_event_trigger_ddl_commands() c
-                WHERE c.classid = 'pg_class'::regclass AND c.object_type IN ('table', 'table column', 'foreign table') LOOP
+    FOR cmd IN SELECT c.objid::regclass AS tbl, c.object_type, c.objsubid FROM pg_event_trigger_ddl_commands() c
+                WHERE c.classid = 'pg_class'::regclass AND c.object_type IN ('table', 'table column', 'foreign table')
+               UNION
+               -- an attribute renamed (ALTER TYPE ... RENAME ATTRIBUTE ... CASCADE)
+               -- renamed the column of each typed table of its type, under its own number
+               SELECT t.oid::regclass, 'table column', a.attnum
+                 FROM pg_event_trigger_ddl_commands() c
+                 JOIN pg_class ct ON ct.oid = c.objid
+                 JOIN pg_attribute ca ON ca.attrelid = ct.oid AND ca.attnum = c.objsubid
+                 JOIN pg_class t ON t.reloftype = ct.reltype
+                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = ca.attname AND NOT a.attisdropped
+                WHERE c.classid = 'pg_class'::regclass AND c.object_type = 'composite type column' LOOP
         IF cmd.tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass)
            AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = mlops.invoker()) THEN
             RAISE EXCEPTION 'only a superuser may alter %', cmd.tbl
@@ -565,7 +577,8 @@ $$;
 COMMENT ON FUNCTION mlops._audit_ddl() IS
     'internal event trigger: protects the audit log and audit triggers from DDL, keeps ignored columns and partitions in step';
 CREATE EVENT TRIGGER mlops_audit_ddl ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'ALTER FOREIGN TABLE', 'CREATE TABLE', 'CREATE SCHEMA', 'ALTER TRIGGER', 'CREATE TRIGGER')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER FOREIGN TABLE', 'ALTER TYPE', 'CREATE TABLE', 'CREATE SCHEMA', 'ALTER TRIGGER',
+                 'CREATE TRIGGER')
     EXECUTE FUNCTION mlops._audit_ddl();
 ALTER EVENT TRIGGER mlops_audit_ddl ENABLE ALWAYS;
 
