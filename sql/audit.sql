@@ -875,6 +875,16 @@ SELECT op, new_row FROM log WHERE table_name = 'public.badges' ORDER BY id;
 DROP TABLE badges;
 DROP TYPE badge;
 
+-- a change of type that keeps the stored bytes goes through, and shows in the
+-- row's next log row only: 1259 (an int) is logged as "pg_class" (a regclass)
+CREATE TABLE relabelled (id int, r int);
+SELECT mlops.enable_audit('relabelled');
+INSERT INTO relabelled VALUES (1, 1259);
+ALTER TABLE relabelled ALTER COLUMN r TYPE regclass;
+UPDATE relabelled SET id = 2;
+SELECT op, old_row, new_row FROM log WHERE table_name = 'public.relabelled' AND op <> 'ENABLE' ORDER BY id;
+DROP TABLE relabelled;
+
 SELECT ok FROM mlops.verify_audit();
 
 DROP OWNED BY regress_writer, regress_trainer, regress_admin;
