@@ -148,6 +148,9 @@ SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('items', NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('items', '{nope}')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('items', '{NULL}')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('no_such_table')$$);
+-- a table given by an oid that names none (one dropped since) is unknown too
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit(0)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.disable_audit(0)$$);
 CREATE VIEW v AS SELECT 1 AS x;
 SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('v')$$);
 CREATE VIEW "My View" AS SELECT 1 AS x;                   -- named once, not quoted twice

@@ -79,20 +79,29 @@ CREATE FUNCTION mlops._audit_event(tbl oid, op text, detail jsonb, table_name te
 COMMENT ON FUNCTION mlops._audit_event(oid, text, jsonb, text) IS
     'internal: appends an event about an audited table (ENABLE, DISABLE, DROP) to the audit log';
 
--- Raises 42501 unless the calling role owns tbl or is an mlops_admin.
+-- Raises 42501 unless the calling role owns tbl or is an mlops_admin; 42P01
+-- when tbl names no relation (a regclass given as an oid is not checked: a
+-- table dropped since, or any number, which the DDL run with it would take
+-- for a syntax error).
 CREATE FUNCTION mlops._audit_check_owner(tbl regclass) RETURNS void
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    owner_name name;
 BEGIN
-    IF NOT mlops._acts_for((SELECT r.rolname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE c.oid = tbl)) THEN
+    SELECT r.rolname INTO owner_name FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE c.oid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT mlops._acts_for(owner_name) THEN
         RAISE EXCEPTION 'must be the owner of table % or a member of mlops_admin to change its auditing', tbl
             USING ERRCODE = 'insufficient_privilege';
     END IF;
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_check_owner(regclass) IS
-    'internal: raises 42501 unless the calling role owns the table or is an mlops_admin';
+    'internal: raises 42501 unless the calling role owns the table or is an mlops_admin (42P01 when there is no such table)';
 
 -- Raises 42501 unless the calling role may start auditing tbl: it owns it (or
 -- is an mlops_admin) and may read it, since auditing logs its rows. For
