@@ -327,14 +327,25 @@ ParseParams(Jsonb *hyperparams, XgbParams *p)
 /*
  * Checks the form of hyperparams as ParseParams reads them (a number of
  * rounds, scalars, eval_metric's names), before train() opens its run: a
- * JSON null would otherwise first reach the run's params.
+ * JSON null would otherwise first reach the run's params. Early stopping
+ * with the gblinear booster is refused here too, before any row is read:
+ * its model cannot be cut back to the best round (XGBoosterSlice refuses
+ * it), which the training only found out after its last round (38000).
  */
 void
 XgbCheckHyperParams(Jsonb *hyperparams)
 {
 	XgbParams	p;
+	const char *booster;
 
 	ParseParams(hyperparams, &p);
+	booster = ParamValue(&p, "booster");
+	if (p.early_stopping_rounds > 0 && booster != NULL && strcmp(booster, "gblinear") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("early_stopping_rounds is not available with booster \"gblinear\""),
+				 errdetail("Early stopping keeps the model of the best round, and a gblinear model cannot be cut back to an earlier round."),
+				 errhint("Leave early_stopping_rounds out, or use booster \"gbtree\" or \"dart\".")));
 	list_free_deep(p.keys);
 	list_free_deep(p.values);
 }
