@@ -56,6 +56,15 @@ CREATE TABLE consts AS SELECT g::float8 AS x, 1.0::float8 AS c, (2 * g + 1)::flo
 SELECT version FROM mlops.train('rc', 'consts', 'y', 'ridge', test_fraction => 0);
 SELECT round((convert_from(artifact, 'UTF8')::jsonb->'coef'->0->>1)::numeric, 9) AS coef_c
   FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'rc';
+-- a feature constant but for its NULLs is imputed with exactly its value, so it stays constant: the
+-- sum's rounding (78 × 0.1 / 78 is 0.09999999999999985) made it vary, and linear fitted it as an
+-- indicator of the NULLs, with a coefficient of -3e16
+CREATE TABLE const_nulls AS SELECT g::float8 AS x, CASE WHEN g % 4 <> 0 THEN 0.1::float8 END AS c,
+                                   (2 * g + 1 + (g % 4 = 0)::int * 5)::float8 AS y FROM generate_series(1, 103) g;
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'const_nulls', 'y', 'linear', test_fraction => 0)$$);
+SELECT version FROM mlops.train('rcn', 'const_nulls', 'y', 'ridge', test_fraction => 0);
+SELECT spec->'inputs'->1->'impute' AS impute_c FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
+ WHERE m.name = 'rcn';
 
 -- numbers are stored exactly whatever extra_float_digits says
 SELECT version FROM mlops.train('exact', 'diabetes', 'target', 'linear', test_fraction => 0);

@@ -90,6 +90,8 @@ struct DatasetPrivate
 	HTAB	  **category_tables;	/* per categorical input, while discovering */
 	double	   *sums;			/* per numeric input: sum and count of training values */
 	int64	   *counts;
+	double	   *firsts;			/* ... its first training value */
+	bool	   *constant;		/* ... and whether every one equals it */
 	MemoryContext context;		/* where the dataset lives */
 	bool		collecting;		/* a scan that only gathers the statistics (StatsPass) */
 	bool		stats_pending;	/* numeric means still to be taken in the first scan */
@@ -436,6 +438,13 @@ AccumulateStats(Dataset *ds)
 		}
 		if (inputs[j].kind == INPUT_NUMERIC)
 		{
+			if (counts[j] == 0)
+			{
+				p->firsts[j] = num[j];
+				p->constant[j] = true;
+			}
+			else if (num[j] != p->firsts[j])
+				p->constant[j] = false;
 			sums[j] += num[j];
 			counts[j]++;
 		}
@@ -502,9 +511,15 @@ FinishStats(Dataset *ds)
 					 errdetail("Every one of its %lld training values is NULL or NaN.", (long long) in->nulls) :
 					 errdetail("Every one of its %lld training values is NULL.", (long long) in->nulls),
 					 errhint("Leave the column out of the features.")));
+		/*
+		 * a column constant but for its NULLs stays constant once imputed:
+		 * the sum's rounding (78 × 0.1 / 78 is 0.09999999999999985) would give
+		 * it a variance that linear fits as an indicator of the NULLs, with a
+		 * coefficient of 1e16
+		 */
 		if (in->kind == INPUT_NUMERIC)
 		{
-			in->mean = p->sums[j] / p->counts[j];
+			in->mean = p->constant[j] ? p->firsts[j] : p->sums[j] / p->counts[j];
 			continue;
 		}
 
@@ -924,6 +939,8 @@ Prepare(const char *source, const char *target, List *features, int split_inputs
 	p->category_tables = palloc0(sizeof(HTAB *) * ds->ninputs);
 	p->sums = palloc0(sizeof(double) * ds->ninputs);
 	p->counts = palloc0(sizeof(int64) * ds->ninputs);
+	p->firsts = palloc0(sizeof(double) * ds->ninputs);
+	p->constant = palloc0(sizeof(bool) * ds->ninputs);
 	for (int j = 0; j < ds->ninputs; j++)
 	{
 		if (ds->inputs[j].kind == INPUT_CATEGORICAL)
