@@ -324,6 +324,40 @@ LoadRows(Dataset *ds, LogisticProblem *lp)
 	DatasetEndScan(scan);
 }
 
+/*
+ * Centres the design's columns (not the intercept's): mean[j] is taken from
+ * the first row's value plus the mean of the differences, so that a constant
+ * column becomes exactly 0. The intercept is not penalised, so the optimal
+ * coefficients are those of the raw columns, and the intercept is moved back
+ * by coef · mean; but the raw columns of values far from 0 (1e9 + noise) are
+ * nearly collinear with the intercept's ones, a Hessian Newton's method
+ * could not factorise, and it stopped at the all-but-zero model.
+ */
+static void
+CentreColumns(LogisticProblem *lp, double *mean)
+{
+	for (int j = 0; j < lp->width; j++)
+		mean[j] = 0;
+	if (lp->n == 0)
+		return;
+	for (int64 i = 0; i < lp->n; i++)
+	{
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int j = 0; j < lp->width; j++)
+			mean[j] += lp->X[i * lp->d + j] - lp->X[j];
+	}
+	for (int j = 0; j < lp->width; j++)
+		mean[j] = lp->X[j] + mean[j] / lp->n;
+	for (int64 i = 0; i < lp->n; i++)
+	{
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int j = 0; j < lp->width; j++)
+			lp->X[i * lp->d + j] -= mean[j];
+	}
+}
+
 /* Trains 'logistic': Newton's method on the whole training set. */
 void
 TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
@@ -347,7 +381,8 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 				elapsed;
 	int			iter;
 	double	   *intercept,
-			   *coef;
+			   *coef,
+			   *mean;
 
 	memset(&lp, 0, sizeof(lp));
 	lp.C = req->params[0];
@@ -357,6 +392,8 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	m = lp.nout * lp.d;
 	DatasetReserveMemory(ds, sizeof(double) * (Size) m * m * 3, "the Hessian");
 	LoadRows(ds, &lp);
+	mean = palloc(sizeof(double) * Max(lp.width, 1));
+	CentreColumns(&lp, mean);
 	/* before the iterations, which may take long, rather than after them */
 	TrainReserveEvaluation(ds, out);
 	workspace = sizeof(double) * HessianRows(&lp) * lp.d;
@@ -446,7 +483,10 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	for (int o = 0; o < lp.nout; o++)
 	{
 		memcpy(coef + (Size) o * lp.width, theta + (Size) o * lp.d, sizeof(double) * lp.width);
+		/* the intercept of the raw columns */
 		intercept[o] = theta[o * lp.d + lp.width];
+		for (int j = 0; j < lp.width; j++)
+			intercept[o] -= theta[o * lp.d + j] * mean[j];
 	}
 	pfree(lp.X);
 	pfree(tmp);

@@ -304,6 +304,20 @@ for table in ("breast_cancer", "wine"):
                                         JOIN mlops.model m ON m.id = v.model_id WHERE m.name = %s""", (f"{table}_{C}",))
         check_stationary(f"{table} logistic C={C}", art, design(spec, trows), [r["target"] for r in trows], C)
 
+# features far from 0 (1e9 + noise): the intercept is not penalised, so the coefficients are those of the
+# centred features; the raw columns, nearly collinear with the intercept's ones, left Newton's method at
+# the all-but-zero model (log_loss 0.69 instead of 0.11, no warning)
+rng = np.random.default_rng(7)
+Xo = rng.normal(size=(300, 3))
+yo = (Xo @ [1, -1, 0.5] > 0).astype(int)
+query(conn, """CREATE TABLE offset_cols AS SELECT 1e9 + a AS a, 1e9 + b AS b, 1e9 + c AS c, t AS target
+                 FROM unnest(%s::float8[], %s::float8[], %s::float8[], %s::int[]) AS u(a, b, c, t)""",
+      (Xo[:, 0].tolist(), Xo[:, 1].tolist(), Xo[:, 2].tolist(), yo.tolist()))
+got, art, spec, n = train("offset_cols", "offset_cols", "logistic")
+ref = LogisticRegression(solver="newton-cg", tol=1e-12, max_iter=1000).fit(Xo, yo)
+check(rel_close(art["coef"], ref.coef_, 1e-4),
+      f"logistic on features offset by 1e9: coefficients equal sklearn's on the centred features ({art['coef']})")
+
 # --- with a split: exact stratification for classification, categories of the training rows
 (version, m), = query(conn, "SELECT version, metrics FROM mlops.train('synth_split', 'synth', 'label', 'logistic', features => %s)",
                       (feats,))
