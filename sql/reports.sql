@@ -474,3 +474,13 @@ SELECT xml_is_well_formed_document(p) AS well_formed, pg_temp.charts(p, 'drift')
        (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'drift'), '<tr><td>', 'g')) AS metric_rows
   FROM mlops.report('diab-gone') p;
 SELECT mlops.drop_monitor('diab-gone-drift');
+
+-- a classifier's curves are named by class labels told apart: 1000001, 1000002 and 1000003 were
+-- each "class 1e+06" (6 significant digits), three legend entries alike
+CREATE TABLE segments AS SELECT (i % 7)::float8 AS a, ((i * 13) % 11)::float8 AS b, 1000001 + i % 3 AS y
+  FROM generate_series(1, 600) i;
+SELECT version FROM mlops.train('segments', 'segments', 'y', 'logistic', task => 'classification');
+SELECT m[1] AS legend, count(*) AS charts
+  FROM mlops.report('segments') p,
+       regexp_matches(pg_temp.section(p, 'test-split'), '<text x="[0-9]+" y="[0-9]+">(class [^<]*)</text>', 'g') m
+ GROUP BY 1 ORDER BY 1;

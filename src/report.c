@@ -48,6 +48,7 @@
 #include "mlops/dataset.h"
 #include "mlops/drift.h"
 #include "mlops/evaluate.h"
+#include "mlops/float_text.h"
 #include "mlops/metrics.h"
 #include "mlops/model_cache.h"
 #include "mlops/profile.h"
@@ -1328,7 +1329,8 @@ AppendClassificationCurves(StringInfo out, const TestSplit *t, const double *cla
 		points = BinaryCurves(score, positive, t->n, fpr, tpr, precision, recall);
 		if (points == 0)
 			continue;
-		roc[drawn].name = pr[drawn].name = psprintf("class %g", classes[c]);
+		/* the label in full: 6 significant digits spell 1000001 and 1000002 alike */
+		roc[drawn].name = pr[drawn].name = psprintf("class %s", Float8ExactText(classes[c]));
 		roc[drawn].n = pr[drawn].n = points;
 		roc[drawn].x = fpr;
 		roc[drawn].y = tpr;
