@@ -96,14 +96,15 @@
 /*
  * The stylesheet: readable from a 375px phone to a wide screen (charts in a
  * grid of columns at least 320px wide, SVG scaled to its column, wide tables
- * scrolled inside their box). No < or & in it, so it is valid XML text.
+ * scrolled inside their box, a long name without spaces broken anywhere in
+ * a paragraph). No < or & in it, so it is valid XML text.
  */
 static const char report_css[] =
 "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1b1b;"
 "background:#fff;margin:0 auto;max-width:1200px;padding:12px}"
 "h1{font-size:1.5em;margin:.3em 0;overflow-wrap:anywhere}h2{font-size:1.2em;margin:.2em 0 .5em}"
 "section{border-top:2px solid #d8d8d8;margin-top:22px;padding-top:8px}"
-".meta{color:#444;overflow-wrap:anywhere}.note{color:#555;font-style:italic}"
+"p{overflow-wrap:anywhere}.meta{color:#444}.note{color:#555;font-style:italic}"
 ".charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,320px),1fr));gap:14px 20px}"
 "figure{margin:0;min-width:0}figcaption{font-weight:600;overflow-wrap:anywhere}"
 "svg.chart{display:block;width:100%;max-width:100%;height:auto}"

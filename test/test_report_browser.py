@@ -421,6 +421,22 @@ for name in ("experiment", "model", "linear"):
     check(width <= 375, f"{name}: the page does not overflow a 375px window (scroll width {width})")
     check(svg_right <= 375, f"{name}: every chart fits in a 375px window (rightmost edge {svg_right})")
 
+# Long names without a space wrap in the paragraphs that name them (the best run's line, the notes):
+# a run name of 250 characters made the experiment page 2900px wide, a model reference of 128 + 60 a
+# note of the model page 2400px.
+long_run = query(conn, "SELECT mlops.start_run('long-names', repeat('r', 250))")[0][0]
+query(conn, "SELECT mlops.log_metric(%s, 'r2', 0.5), mlops.end_run(%s)", (long_run, long_run))
+query(conn, """SELECT mlops._register_version(repeat('m', 128), 'linear', 'regression', '{x}', 'y', NULL, '{}',
+               '{"r2": 0.5}', '{}', NULL, NULL, 't', 10, 0, 0, 'fp', '\\x00', 'linear-json')""")
+query(conn, "SELECT mlops.set_alias(repeat('m', 128), repeat('s', 60), 1)")
+for name, sql in (("long-run", "SELECT mlops.report_experiment('long-names')"),
+                  ("long-metric", "SELECT mlops.report_experiment('long-names', repeat('n', 250))"),
+                  ("long-model", "SELECT mlops.report(repeat('m', 128) || '@' || repeat('s', 60))")):
+    load(name, sql, None)
+    width, svg_right = layout_at_375(name)
+    check(width <= 375 and svg_right <= 375,
+          f"{name}: long names wrap within a 375px window (scroll width {width}, rightmost chart edge {svg_right})")
+
 # Missing data is said in place of the plot.
 solo = load("solo", "SELECT mlops.report('solo')", None)
 check(plots(solo, "versions")[0] == 0 and any("one version" in n for n in solo.sections["versions"]["notes"]),
