@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""The reports in databases that are not UTF-8: a LATIN1 database (its text
-converted to UTF-8 for the page) and a SQL_ASCII one (bytes of no known
+"""The reports in databases that are not UTF-8: LATIN1 and EUC_JP databases (their
+text converted to UTF-8 for the page) and a SQL_ASCII one (bytes of no known
 encoding: UTF-8 sequences kept, other bytes shown as U+FFFD). Either way the
 page is built, is ASCII (every non-ASCII character a reference), and is
 well-formed XML; text cells are clipped by characters, not bytes."""
 import re
 import xml.etree.ElementTree as ET
+
+import psycopg2
 
 from mlops_test import check, finish, fresh_database, query
 
@@ -53,6 +55,24 @@ for key, shown in (("short", "&#xE9;" * 150), ("long", "&#xE9;" * 200 + "&#x2026
 check("<h1>Experiment bad&#xFFFD;&#xFFFD; &lt;x&gt;</h1>" in page, "SQL_ASCII: bytes that are not UTF-8 are U+FFFD")
 check("caf&#xE9; &#xFFFD; (#" in page, "SQL_ASCII: a UTF-8 sequence is its character, a cut one U+FFFD")
 check("<figcaption>m&#xFFFD;&#xFFFD;</figcaption>" in page, "SQL_ASCII: the metric key captions its history chart")
+conn.close()
+
+# EUC_JP: the extension installs (its script had UTF-8 characters in comments, bytes that are not
+# EUC_JP: CREATE EXTENSION failed with 22021), and Japanese names are character references on the page.
+try:
+    conn = fresh_database("test_report_encodings_euc_jp", datasets=False, encoding="EUC_JP")
+    check(True, "EUC_JP: the extension installs")
+except psycopg2.Error as e:
+    check(False, f"EUC_JP: the extension installs ({e.pgcode}: {e.pgerror})")
+    finish()
+conn.set_client_encoding("UTF8")
+run = query(conn, "SELECT mlops.start_run('実験 <x>', '走る', '{\"キー\": \"値\"}')")[0][0]
+query(conn, "SELECT mlops.log_metric(%s, '精度', i, i) FROM generate_series(1, 3) i", (run,))
+query(conn, "SELECT mlops.end_run(%s)", (run,))
+page = query(conn, "SELECT mlops.report_experiment('実験 <x>')")[0][0]
+check_page(page, "EUC_JP")
+check("<h1>Experiment &#x5B9F;&#x9A13; &lt;x&gt;</h1>" in page, "EUC_JP: the experiment name is converted and escaped")
+check("<figcaption>&#x7CBE;&#x5EA6;</figcaption>" in page, "EUC_JP: the metric key captions its history chart")
 conn.close()
 
 finish()

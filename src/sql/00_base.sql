@@ -1,4 +1,6 @@
 -- mlops install script, assembled by the Makefile from src/sql/*.sql in name order.
+-- ASCII only, comments included: PostgreSQL reads it in the database's
+-- encoding, and a UTF-8 character is bytes that EUC_JP, EUC_KR, ... refuse.
 \echo Use "CREATE EXTENSION mlops" to load this file. \quit
 
 -- Everything lives in schema mlops, which belongs to the extension (DROP
@@ -10,7 +12,7 @@ COMMENT ON SCHEMA mlops IS 'in-database MLOps: experiments, training, model regi
 -- Roles. They are cluster-wide, so an existing role is reused, never replaced:
 -- one that a CREATE EXTENSION in another database creates at the same time
 -- too (this CREATE ROLE waits for that transaction, then finds the name taken).
--- mlops_admin ⊃ mlops_trainer ⊃ mlops_scorer: each role holds the next one's
+-- mlops_admin > mlops_trainer > mlops_scorer: each role holds the next one's
 -- rights, and the grants of every function are in the file that defines it.
 -- ---------------------------------------------------------------------------
 DO $roles$

@@ -297,8 +297,8 @@ COMMENT ON FUNCTION mlops._register_version(text, text, text, text[], text, floa
                                             jsonb, bigint, text, bigint, bigint, bigint, text, bytea, text) IS
     'internal: registers a new model version (the first one of a model gets the default alias) and returns its number';
 
--- Resolves a model reference — 'name' (the version behind mlops.default_alias),
--- 'name@alias' or 'name:version' — to the model and version it means now.
+-- Resolves a model reference: 'name' (the version behind mlops.default_alias),
+-- 'name@alias' or 'name:version', to the model and version it means now.
 CREATE FUNCTION mlops.resolve_model(ref text, OUT model text, OUT version int, OUT model_id bigint)
     LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path = pg_catalog, mlops, pg_temp

@@ -91,7 +91,7 @@ COMMENT ON FUNCTION mlops._resolve_logged(text, text) IS
 -- that fails the test, as predict_logged has checked it already); for a
 -- classification version one of its classes, with one probability per class,
 -- each in [0, 1] or NaN; for a regression version any number (a model can
--- give ±Infinity or NaN) and no probabilities. A malformed row would make the
+-- give +Infinity, -Infinity or NaN) and no probabilities. A malformed row would make the
 -- live_metrics aggregate fail for every reader, a class the version does not
 -- have would count in its metrics, an empty key is one no outcome can be
 -- recorded for, and a key of thousands of characters failed on the log's

@@ -641,9 +641,9 @@ ALTER EVENT TRIGGER mlops_audit_create_trigger ENABLE ALWAYS;
 -- In a sql_drop event trigger: the audited columns (of tables that stay, but
 -- ignored ones) whose values the command took something from, each with the
 -- column dropped (dropped, of relation rel): that column itself, or a column
--- whose type holds rows of rel — a composite type that lost an attribute
+-- whose type holds rows of rel (a composite type that lost an attribute
 -- (ALTER TYPE ... DROP ATTRIBUTE), or a table whose row type is used as a
--- column type — at any depth (arrays, domains, ranges, composites). The
+-- column type) at any depth (arrays, domains, ranges, composites). The
 -- audited table the command named comes first.
 CREATE FUNCTION mlops._audit_dropped_values(OUT rel regclass, OUT dropped text, OUT tbl regclass, OUT col text)
     RETURNS SETOF record
