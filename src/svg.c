@@ -14,8 +14,10 @@
 #include <limits.h>
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
 
 #include "mlops/svg.h"
 
@@ -47,6 +49,49 @@ typedef struct SvgScale
 	int			nticks;
 } SvgScale;
 
+/*
+ * The first len bytes of text, in the database's encoding, converted to
+ * UTF-8, a character that Unicode lacks (WIN1252's 0x81, EUC_JP's
+ * user-defined area) as U+FFFD: converted whole, the first one would fail
+ * the page with 22P05.
+ */
+static char *
+ServerToUtf8(const char *text, int len)
+{
+	int			encoding = GetDatabaseEncoding();
+	Oid			proc = FindDefaultConversionProc(encoding, PG_UTF8);
+	char	   *buf = MemoryContextAllocHuge(CurrentMemoryContext, (Size) len * MAX_CONVERSION_GROWTH + 1);
+	StringInfoData out;
+
+	if (!OidIsValid(proc))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("default conversion function for encoding \"%s\" to \"%s\" does not exist",
+						pg_encoding_to_char(encoding), pg_encoding_to_char(PG_UTF8))));
+	initStringInfo(&out);
+	while (len > 0)
+	{
+		/* converts up to the first character it cannot, and says how many bytes it took */
+		int			done = DatumGetInt32(OidFunctionCall6(proc, Int32GetDatum(encoding), Int32GetDatum(PG_UTF8),
+														  CStringGetDatum(text), CStringGetDatum(buf),
+														  Int32GetDatum(len), BoolGetDatum(true)));
+
+		appendStringInfoString(&out, buf);
+		text += done;
+		len -= done;
+		if (len > 0)
+		{
+			int			skip = Min(pg_encoding_mblen(encoding, text), len);
+
+			appendStringInfoString(&out, "\xEF\xBF\xBD");	/* U+FFFD */
+			text += skip;
+			len -= skip;
+		}
+	}
+	pfree(buf);
+	return out.data;
+}
+
 /* Escapes text for markup (see svg.h): the one way any text enters a report. */
 bool
 MarkupEscape(StringInfo out, const char *text, int max_chars)
@@ -73,7 +118,7 @@ MarkupEscape(StringInfo out, const char *text, int max_chars)
 	if (GetDatabaseEncoding() == PG_UTF8 || GetDatabaseEncoding() == PG_SQL_ASCII)
 		utf8 = text;
 	else
-		utf8 = pg_server_to_any(text, clipped, PG_UTF8);
+		utf8 = ServerToUtf8(text, clipped);
 	if (utf8 != text)
 		len = strlen(utf8);
 	else

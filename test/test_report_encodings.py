@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""The reports in databases that are not UTF-8: LATIN1 and EUC_JP databases (their
-text converted to UTF-8 for the page) and a SQL_ASCII one (bytes of no known
+"""The reports in databases that are not UTF-8: LATIN1, EUC_JP and WIN1252 databases
+(their text converted to UTF-8 for the page, a character Unicode lacks shown as
+U+FFFD) and a SQL_ASCII one (bytes of no known
 encoding: UTF-8 sequences kept, other bytes shown as U+FFFD). Either way the
 page is built, is ASCII (every non-ASCII character a reference), and is
 well-formed XML; text cells are clipped by characters, not bytes."""
@@ -73,6 +74,27 @@ page = query(conn, "SELECT mlops.report_experiment('実験 <x>')")[0][0]
 check_page(page, "EUC_JP")
 check("<h1>Experiment &#x5B9F;&#x9A13; &lt;x&gt;</h1>" in page, "EUC_JP: the experiment name is converted and escaped")
 check("<figcaption>&#x7CBE;&#x5EA6;</figcaption>" in page, "EUC_JP: the metric key captions its history chart")
+# a character of EUC_JP's user-defined area (0xf5a1) has no Unicode equivalent: U+FFFD, as in WIN1252 below
+conn.set_client_encoding("EUC_JP")
+run = query(conn, r"SELECT mlops.start_run(convert_from('\x61f5a1'::bytea, 'EUC_JP'), 'x')")[0][0]
+page = query(conn, r"SELECT mlops.report_experiment(convert_from('\x61f5a1'::bytea, 'EUC_JP'))")[0][0]
+check_page(page, "EUC_JP, user-defined character")
+check("<h1>Experiment a&#xFFFD;</h1>" in page, "EUC_JP: a user-defined character is U+FFFD")
+conn.close()
+
+# WIN1252: five bytes (0x81, 0x8d, 0x8f, 0x90, 0x9d) are characters of the database that Unicode
+# lacks. Each is U+FFFD, the characters around it converted; the page failed with 22P05.
+conn = fresh_database("test_report_encodings_win1252", datasets=False, encoding="WIN1252")
+conn.set_client_encoding("WIN1252")
+run = query(conn, r"SELECT mlops.start_run(convert_from('\x6281e9', 'WIN1252'), 'caf' || convert_from('\xe9', 'WIN1252'))")[0][0]
+query(conn, r"SELECT mlops.log_param(%s, 'long', repeat(convert_from('\x8de9', 'WIN1252'), 150))", (run,))
+query(conn, "SELECT mlops.end_run(%s)", (run,))
+page = query(conn, r"SELECT mlops.report_experiment(convert_from('\x6281e9', 'WIN1252'))")[0][0]
+check_page(page, "WIN1252")
+check("<h1>Experiment b&#xFFFD;&#xE9;</h1>" in page, "WIN1252: a byte Unicode lacks is U+FFFD, the others converted")
+cell = re.search(r"<th>long</th><td[^>]*>([^<]*)</td>", page)
+check(cell is not None and cell.group(1) == "&#xFFFD;&#xE9;" * 100 + "&#x2026;",
+      "WIN1252: a param of such bytes is clipped to 200 characters")
 conn.close()
 
 finish()
