@@ -386,19 +386,27 @@ ReportCharts(StringInfo out, const char *sql, int nargs, Oid *types, Datum *valu
 
 /*
  * True when a smaller value of the metric is better: its name ends with
- * "loss", "error", "mse" or "mae" (log_loss, logloss, merror, rmse, test-mae, ...).
+ * "loss", "error", "mse" or "mae" (log_loss, logloss, merror, rmse,
+ * test-mae, ...), or one of XGBoost's other such metrics, "rmsle", "mape",
+ * "mphe", "nloglik" (poisson-nloglik, ...) or "deviance"; XGBoost's
+ * threshold or cut-off ("error@0.6", "ndcg@3") is not part of the name.
  */
 static bool
 MetricLowerIsBetter(const char *metric)
 {
-	static const char *const suffixes[] = {"loss", "error", "mse", "mae"};
+	static const char *const suffixes[] = {"loss", "error", "mse", "mae", "rmsle", "mape", "mphe", "nloglik",
+	"deviance"};
+	const char *at = strrchr(metric, '@');
 	size_t		len = strlen(metric);
+
+	if (at && at[1] != '\0' && strspn(at + 1, "0123456789.-") == strlen(at + 1))
+		len = at - metric;
 
 	for (int i = 0; i < lengthof(suffixes); i++)
 	{
 		size_t		slen = strlen(suffixes[i]);
 
-		if (len >= slen && pg_strcasecmp(metric + len - slen, suffixes[i]) == 0)
+		if (len >= slen && pg_strncasecmp(metric + len - slen, suffixes[i], slen) == 0)
 			return true;
 	}
 	return false;
