@@ -496,3 +496,15 @@ SELECT count(mlops.log_metric(r, k, CASE WHEN r = :low THEN 0.1 ELSE 0.9 END))
 SELECT mlops.end_run(:low), mlops.end_run(:high);
 SELECT k AS metric, pg_temp.best(mlops.report_experiment('xgb-metrics', k))
   FROM unnest('{test-rmsle,test-mape,test-mphe,test-poisson-nloglik,test-gamma-deviance,test-error@0.6,test-merror@0.5,test-ndcg@3,test-map@5}'::text[]) k;
+
+-- a version's metric that float8 cannot hold (a JSON number such as 1e400 or 1e-400, which
+-- _register_version records as given) is not plotted, one too small for it is 0 (three dots of four
+-- versions), and the page is built: it failed with 22003
+SELECT count(mlops._register_version('outsized', 'linear', 'regression', '{a}', 'y', NULL, '{}', m::jsonb, '{}',
+                                     NULL, NULL, 't', 1, 0, 0, 'fp', '\x00', 'linear-json'))
+  FROM unnest('{"{\"r2\": 1e400}","{\"r2\": 0.5}","{\"r2\": 1e-400}","{\"r2\": 0.25}"}'::text[]) m;
+SELECT xml_is_well_formed_document(p) AS well_formed, pg_temp.charts(p, 'versions') AS version_charts,
+       (SELECT count(*) FROM pg_temp.path_points(substring(pg_temp.section(p, 'versions')
+                                                           FROM '<path class="series markers"[^>]* d="([^"]*)"'))
+         WHERE command IN ('M', 'm')) AS dots
+  FROM mlops.report('outsized') p;

@@ -818,9 +818,14 @@ AppendVersionsSection(StringInfo out, const char *model, int featured)
 		axes.x_label = "version";
 		axes.x_integer = true;
 		if (ReportCharts(out,
+						 /*
+						  * a number float8 cannot hold (1e400) is not plotted; one
+						  * too small for it (1e-400) is 0, as float8 would round it
+						  */
 						 "SELECT k.key, k.key, v.version::float8,"
 						 "       CASE WHEN jsonb_typeof(v.metrics -> k.key) = 'number'"
-						 "            THEN (v.metrics ->> k.key)::float8 END, false, 'line'"
+						 "             AND abs((v.metrics ->> k.key)::numeric) <= 1.7976931348623157e308"
+						 "            THEN round((v.metrics ->> k.key)::numeric, 320)::float8 END, false, 'line'"
 						 "  FROM mlops.model_versions v"
 						 " CROSS JOIN (SELECT DISTINCT jsonb_object_keys(metrics) AS key"
 						 "               FROM mlops.model_versions WHERE name = $1) k"
