@@ -508,3 +508,17 @@ SELECT xml_is_well_formed_document(p) AS well_formed, pg_temp.charts(p, 'version
                                                            FROM '<path class="series markers"[^>]* d="([^"]*)"'))
          WHERE command IN ('M', 'm')) AS dots
   FROM mlops.report('outsized') p;
+
+-- a y axis of long tick labels moves the plot right, so that each label (about 8 units a
+-- character, right-aligned 5 units left of the plot) starts right of the y axis label (x 13, about
+-- 19 with its glyphs): "-123456.789" ran off the chart's left edge, read ":3456.789"
+SELECT mlops.start_run('long-ticks', 'w') AS wide \gset
+SELECT count(mlops.log_metric(:wide, 'neg', -123456.789 - i * 0.001, i)),
+       count(mlops.log_metric(:wide, 'short', i, i)) FROM generate_series(0, 4) i;
+SELECT mlops.end_run(:wide);
+SELECT substring(f FROM '^<figcaption>([^<]*)') AS chart,
+       min(m[1]::numeric - 8 * length(m[2])) >= 19 AS labels_clear, string_agg(m[2], ' ') AS ticks
+  FROM mlops.report_experiment('long-ticks') p,
+       regexp_split_to_table(pg_temp.section(p, 'metric-history'), '<figure>') f,
+       regexp_matches(f, '<text x="([0-9.]+)" y="[^"]*" text-anchor="end">([^<]*)</text>', 'g') m
+ WHERE f LIKE '<figcaption>%' GROUP BY 1 ORDER BY 1;

@@ -27,7 +27,7 @@
 #define PLOT_RIGHT		(SVG_WIDTH - 14)
 #define PLOT_HEIGHT		210
 #define AXIS_SPACE		42		/* below the plot: tick labels and the x label */
-#define LINE_LEFT		64		/* left edge of a line chart's plot area */
+#define LINE_LEFT		64		/* left edge of a line chart's plot area, at least (PlotLeft) */
 #define BAR_LEFT		150		/* left edge of a bar chart's plot area (labels) */
 #define BAR_HEIGHT		12
 #define LEGEND_ROW		18
@@ -305,6 +305,30 @@ AppendTick(StringInfo out, const SvgScale *scale, int i)
 		appendStringInfo(out, "%.*f", scale->step >= 1 ? 0 : (int) ceil(-log10(scale->step) - 1e-9), value);
 }
 
+/*
+ * The left edge of a line chart's plot area: LINE_LEFT, or further right
+ * when the y axis's tick labels are longer than five characters (about 8
+ * units each at font size 12, right-aligned 5 units left of the plot), so
+ * that none runs off the chart's left edge or over the y axis label at x 13
+ * ("-123456.789" read ":3456.789").
+ */
+static int
+PlotLeft(const SvgScale *sy)
+{
+	StringInfoData tick;
+	int			longest = 0;
+
+	initStringInfo(&tick);
+	for (int i = 0; i < sy->nticks; i++)
+	{
+		resetStringInfo(&tick);
+		AppendTick(&tick, sy, i);
+		longest = Max(longest, tick.len);
+	}
+	pfree(tick.data);
+	return Max(LINE_LEFT, 24 + 8 * longest);
+}
+
 /* Opens the <svg> element of a chart of the given height, with its accessible title. */
 static void
 SvgBegin(StringInfo out, const SvgAxes *axes, int height)
@@ -441,7 +465,7 @@ Keep(int *keep, int *nkeep, int i)
  * kept: they break lines.
  */
 static int
-KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
+KeptPoints(const SvgSeries *ser, const SvgScale *sx, int left, int *keep)
 {
 	int			nkeep = 0;
 	int			column = INT_MIN;
@@ -459,7 +483,7 @@ KeptPoints(const SvgSeries *ser, const SvgScale *sx, int *keep)
 	for (int i = 0; i <= ser->n; i++)
 	{
 		bool		finite = i < ser->n && isfinite(ser->x[i]) && isfinite(ser->y[i]);
-		int			c = finite ? (int) floor(ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT)) : INT_MIN;
+		int			c = finite ? (int) floor(ScalePosition(sx, ser->x[i], left, PLOT_RIGHT)) : INT_MIN;
 
 		if (first >= 0 && (!finite || c != column))
 		{
@@ -582,7 +606,7 @@ PathLine(SvgPath *p, SvgDot to)
  */
 static int
 AppendSeriesLine(StringInfo out, const SvgSeries *ser, int s, const int *keep, int nkeep,
-				 const SvgScale *sx, const SvgScale *sy, int bottom)
+				 const SvgScale *sx, const SvgScale *sy, int left, int bottom)
 {
 	SvgPath		path = {0};
 	bool		pen_down = false;
@@ -601,7 +625,7 @@ AppendSeriesLine(StringInfo out, const SvgSeries *ser, int s, const int *keep, i
 			continue;
 		}
 		finite++;
-		dot = DotAt(ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT),
+		dot = DotAt(ScalePosition(sx, ser->x[i], left, PLOT_RIGHT),
 					ScalePosition(sy, ser->y[i], bottom, PLOT_TOP));
 		if (!pen_down)
 			PathMove(&path, dot);
@@ -657,7 +681,7 @@ CompareDots(const void *a, const void *b)
  */
 static void
 AppendSeriesMarkers(StringInfo out, const SvgSeries *ser, int s, const int *keep, int nkeep,
-					const SvgScale *sx, const SvgScale *sy, int bottom)
+					const SvgScale *sx, const SvgScale *sy, int left, int bottom)
 {
 	SvgDot	   *dots = palloc(sizeof(SvgDot) * Max(nkeep, 1));
 	int			ndots = 0;
@@ -669,7 +693,7 @@ AppendSeriesMarkers(StringInfo out, const SvgSeries *ser, int s, const int *keep
 
 		CHECK_FOR_INTERRUPTS();
 		if (isfinite(ser->x[i]) && isfinite(ser->y[i]))
-			dots[ndots++] = DotAt(ScalePosition(sx, ser->x[i], LINE_LEFT, PLOT_RIGHT),
+			dots[ndots++] = DotAt(ScalePosition(sx, ser->x[i], left, PLOT_RIGHT),
 								  ScalePosition(sy, ser->y[i], bottom, PLOT_TOP));
 	}
 	qsort(dots, ndots, sizeof(SvgDot), CompareDots);
@@ -701,6 +725,7 @@ SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int n
 	SvgScale	sx,
 				sy;
 	int			bottom = PLOT_TOP + PLOT_HEIGHT;
+	int			left;
 	const char **names = palloc(sizeof(char *) * nseries);
 	bool	   *emphasis = palloc(sizeof(bool) * nseries);
 	SvgStyle   *styles = palloc(sizeof(SvgStyle) * nseries);
@@ -727,20 +752,22 @@ SvgLineChart(StringInfo out, const SvgAxes *axes, const SvgSeries *series, int n
 	NiceScale(xlo, xhi, axes->x_integer, &sx);
 	NiceScale(ylo, yhi, axes->y_integer, &sy);
 
+	left = PlotLeft(&sy);
+
 	SvgBegin(out, axes, bottom + AXIS_SPACE + LegendHeight(nseries));
-	AppendValueAxis(out, &sy, true, LINE_LEFT, bottom);
-	AppendValueAxis(out, &sx, false, LINE_LEFT, bottom);
-	AppendAxisLabels(out, axes, LINE_LEFT, bottom);
+	AppendValueAxis(out, &sy, true, left, bottom);
+	AppendValueAxis(out, &sx, false, left, bottom);
+	AppendAxisLabels(out, axes, left, bottom);
 
 	/* a scatter series is its markers; a line gets them too when it has few points */
 	for (s = 0; s < nseries; s++)
 	{
 		int		   *keep = palloc(sizeof(int) * (series[s].n + 1));
-		int			nkeep = KeptPoints(&series[s], &sx, keep);
+		int			nkeep = KeptPoints(&series[s], &sx, left, keep);
 
 		if (series[s].style == SVG_POINTS ||
-			AppendSeriesLine(out, &series[s], s, keep, nkeep, &sx, &sy, bottom) <= MAX_MARKED)
-			AppendSeriesMarkers(out, &series[s], s, keep, nkeep, &sx, &sy, bottom);
+			AppendSeriesLine(out, &series[s], s, keep, nkeep, &sx, &sy, left, bottom) <= MAX_MARKED)
+			AppendSeriesMarkers(out, &series[s], s, keep, nkeep, &sx, &sy, left, bottom);
 		pfree(keep);
 	}
 	AppendLegend(out, names, emphasis, styles, nseries, bottom + AXIS_SPACE);
