@@ -23,13 +23,18 @@ def check_page(page, what):
         check(False, f"{what}: the page is well-formed XML ({e})")
 
 
+def experiment_page(conn, experiment, run_name, params, metric):
+    """The report of an experiment of one run with these params and a metric logged at three steps."""
+    run = query(conn, "SELECT mlops.start_run(%s, %s, %s)", (experiment, run_name, params))[0][0]
+    query(conn, "SELECT mlops.log_metric(%s, %s, i, i) FROM generate_series(1, 3) i", (run, metric))
+    query(conn, "SELECT mlops.end_run(%s)", (run,))
+    return query(conn, "SELECT mlops.report_experiment(%s)", (experiment,))[0][0]
+
+
 # LATIN1: é and ÿ are one byte each in the database, references on the page.
 conn = fresh_database("test_report_encodings_latin1", datasets=False, encoding="LATIN1")
 conn.set_client_encoding("UTF8")
-run = query(conn, "SELECT mlops.start_run('café ÿ <x>', 'ré', %s)", ('{"long": "' + "é" * 300 + '"}',))[0][0]
-query(conn, "SELECT mlops.log_metric(%s, 'mé', i, i) FROM generate_series(1, 3) i", (run,))
-query(conn, "SELECT mlops.end_run(%s)", (run,))
-page = query(conn, "SELECT mlops.report_experiment('café ÿ <x>')")[0][0]
+page = experiment_page(conn, "café ÿ <x>", "ré", '{"long": "' + "é" * 300 + '"}', "mé")
 check_page(page, "LATIN1")
 check("<h1>Experiment caf&#xE9; &#xFF; &lt;x&gt;</h1>" in page, "LATIN1: the experiment name is converted and escaped")
 check("<figcaption>m&#xE9;</figcaption>" in page, "LATIN1: the metric key captions its history chart")
@@ -67,10 +72,7 @@ except psycopg2.Error as e:
     check(False, f"EUC_JP: the extension installs ({e.pgcode}: {e.pgerror})")
     finish()
 conn.set_client_encoding("UTF8")
-run = query(conn, "SELECT mlops.start_run('実験 <x>', '走る', '{\"キー\": \"値\"}')")[0][0]
-query(conn, "SELECT mlops.log_metric(%s, '精度', i, i) FROM generate_series(1, 3) i", (run,))
-query(conn, "SELECT mlops.end_run(%s)", (run,))
-page = query(conn, "SELECT mlops.report_experiment('実験 <x>')")[0][0]
+page = experiment_page(conn, "実験 <x>", "走る", '{"キー": "値"}', "精度")
 check_page(page, "EUC_JP")
 check("<h1>Experiment &#x5B9F;&#x9A13; &lt;x&gt;</h1>" in page, "EUC_JP: the experiment name is converted and escaped")
 check("<figcaption>&#x7CBE;&#x5EA6;</figcaption>" in page, "EUC_JP: the metric key captions its history chart")
