@@ -522,3 +522,14 @@ SELECT substring(f FROM '^<figcaption>([^<]*)') AS chart,
        regexp_split_to_table(pg_temp.section(p, 'metric-history'), '<figure>') f,
        regexp_matches(f, '<text x="([0-9.]+)" y="[^"]*" text-anchor="end">([^<]*)</text>', 'g') m
  WHERE f LIKE '<figcaption>%' GROUP BY 1 ORDER BY 1;
+
+-- a label that would not fit its room (a bar label 140 units left of its bar, a legend entry 200,
+-- the y axis label the plot's 210), estimated at its characters' widths, is squeezed into it:
+-- right-aligned, "20240115-0930-base-x" in bold and twenty capitals ran off the chart's left edge
+SELECT count(mlops.log_metric(mlops.start_run('label-widths', n), 'r2', 0.5))
+  FROM unnest(ARRAY['20240115-0930-base-x', 'MMMMMMMMMMWWWWWWWWWW', 'short', repeat('i', 25)]) n;
+SELECT count(mlops.end_run(run_id)) FROM mlops.runs WHERE experiment = 'label-widths';
+SELECT coalesce(m[1], '-') AS squeezed_to, m[2] AS label
+  FROM mlops.report_experiment('label-widths') p,
+       regexp_matches(pg_temp.section(p, 'best-run'),
+                      '<text x="144" y="[0-9]+" text-anchor="end"(?: font-weight="bold")?(?: textLength="([0-9]+)" lengthAdjust="spacingAndGlyphs")?>(?:<title>[^<]*</title>)?([^<]*)</text>', 'g') m;

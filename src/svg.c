@@ -188,18 +188,56 @@ MarkupEscape(StringInfo out, const char *text, int max_chars)
 }
 
 /*
- * Appends the text of a <text> label clipped to max_chars characters and,
- * when it is clipped, the whole text as its tooltip (a <title> first child):
- * two long run names differing only at their end (their "(#id)") would
- * otherwise read the same in a legend.
+ * The width of escaped label text (MarkupEscape's: an entity is one
+ * character) at font size 12, estimated by the kind of each character:
+ * narrow punctuation, capitals and m or w, others, wide scripts (from
+ * U+1100, CJK included) and the ellipsis; a tenth more in bold.
+ */
+static double
+LabelWidth(const char *markup, bool bold)
+{
+	double		width = 0;
+
+	for (const char *s = markup; *s; s++)
+	{
+		if (*s == '&')
+		{
+			unsigned long cp = strncmp(s, "&#x", 3) == 0 ? strtoul(s + 3, NULL, 16) : 0;
+
+			width += cp >= 0x1100 || cp == 0x2026 ? 12 : 7.5;
+			s = strchr(s, ';');
+		}
+		else if (strchr("ijlt.,:;|!'()[] ", *s))
+			width += 4;
+		else if ((*s >= 'A' && *s <= 'Z') || *s == 'm' || *s == 'w')
+			width += 9.5;
+		else
+			width += 7;
+	}
+	return bold ? width * 1.1 : width;
+}
+
+/*
+ * Closes the start tag of a <text> label and appends its text clipped to
+ * max_chars characters and, when it is clipped, the whole text as its
+ * tooltip (a <title> first child): two long run names differing only at
+ * their end (their "(#id)") would otherwise read the same in a legend. Text
+ * estimated wider than max_width units (LabelWidth) is squeezed into them
+ * (textLength): right-aligned, it ran off the chart's left edge, and a
+ * legend entry over the next one.
  */
 static void
-AppendLabel(StringInfo out, const char *text, int max_chars)
+AppendLabel(StringInfo out, const char *text, int max_chars, int max_width, bool bold)
 {
 	StringInfoData label;
+	bool		clipped;
 
 	initStringInfo(&label);
-	if (MarkupEscape(&label, text, max_chars))
+	clipped = MarkupEscape(&label, text, max_chars);
+	if (LabelWidth(label.data, bold) > max_width)
+		appendStringInfo(out, " textLength=\"%d\" lengthAdjust=\"spacingAndGlyphs\"", max_width);
+	appendStringInfoChar(out, '>');
+	if (clipped)
 	{
 		appendStringInfoString(out, "<title>");
 		MarkupEscape(out, text, 0);
@@ -393,15 +431,15 @@ AppendAxisLabels(StringInfo out, const SvgAxes *axes, int left, int bottom)
 {
 	appendStringInfo(out, "<path class=\"axis\" fill=\"none\" stroke=\"#555\" d=\"M%d %dV%dH%d\"/>",
 					 left, PLOT_TOP, bottom, PLOT_RIGHT);
-	appendStringInfo(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
+	appendStringInfo(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\"",
 					 (left + PLOT_RIGHT) / 2, bottom + 34);
-	AppendLabel(out, axes->x_label, 60);
+	AppendLabel(out, axes->x_label, 60, PLOT_RIGHT - left, false);
 	appendStringInfoString(out, "</text>");
 	if (axes->y_label)
 	{
-		appendStringInfo(out, "<text transform=\"translate(13 %d) rotate(-90)\" text-anchor=\"middle\">",
+		appendStringInfo(out, "<text transform=\"translate(13 %d) rotate(-90)\" text-anchor=\"middle\"",
 						 (PLOT_TOP + bottom) / 2);
-		AppendLabel(out, axes->y_label, 36);
+		AppendLabel(out, axes->y_label, 36, bottom - PLOT_TOP, false);
 		appendStringInfoString(out, "</text>");
 	}
 }
@@ -434,8 +472,8 @@ AppendLegend(StringInfo out, const char *const *names, const bool *emphasis, con
 			AppendStroke(out, i, bold);
 			appendStringInfoString(out, "/>");
 		}
-		appendStringInfo(out, "<text x=\"%d\" y=\"%d\"%s>", x + 24, y, bold ? " font-weight=\"bold\"" : "");
-		AppendLabel(out, names[i], 30);
+		appendStringInfo(out, "<text x=\"%d\" y=\"%d\"%s", x + 24, y, bold ? " font-weight=\"bold\"" : "");
+		AppendLabel(out, names[i], 30, (SVG_WIDTH - 20) / 2 - 30, bold);
 		appendStringInfoString(out, "</text>");
 	}
 }
@@ -804,9 +842,9 @@ SvgBarChart(StringInfo out, const SvgAxes *axes, const char *const *categories, 
 	{
 		int			top = PLOT_TOP + c * group + 4;
 
-		appendStringInfo(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"%s>", BAR_LEFT - 6,
+		appendStringInfo(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"%s", BAR_LEFT - 6,
 						 top + (group - 8) / 2 + 4, c == emphasis_category ? " font-weight=\"bold\"" : "");
-		AppendLabel(out, categories[c], 20);
+		AppendLabel(out, categories[c], 20, BAR_LEFT - 10, c == emphasis_category);
 		appendStringInfoString(out, "</text>");
 		for (b = 0; b < nbars; b++)
 		{

@@ -221,11 +221,24 @@ def layout_at_375(name):
   document.body.setAttribute("data-width", d.documentElement.scrollWidth);
   document.body.setAttribute("data-svg", Math.max(0, ...Array.from(d.querySelectorAll("svg"))
                                                      .map(s => s.getBoundingClientRect().right)));
+  document.body.setAttribute("data-text-out", Array.from(d.querySelectorAll("svg text")).filter(t => {{
+      var box = t.getBoundingClientRect(), svg = t.ownerSVGElement.getBoundingClientRect();
+      return box.left < svg.left - 0.5 || box.right > svg.right + 0.5; }}).length);
 }});</script></body></html>""")
     out, _ = chromium(["--dump-dom", "--allow-file-access-from-files"], "file://" + probe)
     dom = Dom()
     dom.feed(out)
     return float(dom.body_attrs.get("data-width", "inf")), float(dom.body_attrs.get("data-svg", "inf"))
+
+
+def labels_outside(name):
+    """The number of chart labels (svg text) that run past their chart's left or right edge, laid
+    out as layout_at_375 lays the page out."""
+    probe = os.path.join(workdir, name + "-probe.html")
+    out, _ = chromium(["--dump-dom", "--allow-file-access-from-files"], "file://" + probe)
+    dom = Dom()
+    dom.feed(out)
+    return float(dom.body_attrs.get("data-text-out", "inf"))
 
 
 # The experiment report: best run, runs side by side, one history chart per metric.
@@ -436,6 +449,22 @@ for name, sql in (("long-run", "SELECT mlops.report_experiment('long-names')"),
     width, svg_right = layout_at_375(name)
     check(width <= 375 and svg_right <= 375,
           f"{name}: long names wrap within a 375px window (scroll width {width}, rightmost chart edge {svg_right})")
+
+# Chart labels stay inside their chart: a bar label is right-aligned 140 units from the edge, a legend entry
+# has 200 units, the y axis label the plot's height; text estimated wider is squeezed into its room (twenty
+# capitals of a run name, "20240115-0930-base-x" in bold, ran off the bar chart's left edge).
+for name in ("Mixed-20240115-0930-base-x", "MMMMMMMMMMWWWWWWWWWWMMMMMMMMMMWWWWWWWWWW", "ALL CAPS METRIC NAME " * 3):
+    run = query(conn, "SELECT mlops.start_run('wide-labels', %s)", (name,))[0][0]
+    query(conn, "SELECT mlops.log_metric(%s, %s, i, i), mlops.log_metric(%s, 'r2', 0.5) FROM generate_series(1, 2) i",
+          (run, name[:36], run))
+    query(conn, "SELECT mlops.end_run(%s)", (run,))
+load("wide-labels", "SELECT mlops.report_experiment('wide-labels')", None)
+layout_at_375("wide-labels")
+outside = labels_outside("wide-labels")
+check(outside == 0, f"wide-labels: every chart label lies within its chart ({outside} run past an edge)")
+for name in ("experiment", "model", "linear"):
+    outside = labels_outside(name)
+    check(outside == 0, f"{name}: every chart label lies within its chart ({outside} run past an edge)")
 
 # Missing data is said in place of the plot.
 solo = load("solo", "SELECT mlops.report('solo')", None)
