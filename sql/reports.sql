@@ -533,3 +533,13 @@ SELECT coalesce(m[1], '-') AS squeezed_to, m[2] AS label
   FROM mlops.report_experiment('label-widths') p,
        regexp_matches(pg_temp.section(p, 'best-run'),
                       '<text x="144" y="[0-9]+" text-anchor="end"(?: font-weight="bold")?(?: textLength="([0-9]+)" lengthAdjust="spacingAndGlyphs")?>(?:<title>[^<]*</title>)?([^<]*)</text>', 'g') m;
+
+-- a version registered with a run whose test_fraction or seed is no number (or out of range) has no
+-- recorded split, which the test-split section says: the casts failed the page with 22P02 or 22003
+SELECT count(mlops.end_run(mlops.start_run('odd-split', NULL, p::jsonb)))
+  FROM unnest('{"{\"test_fraction\": \"0.2\", \"seed\": \"abc\"}","{\"test_fraction\": \"x\", \"seed\": \"1\"}","{\"test_fraction\": \"0.2\", \"seed\": \"99999999999\"}","{\"test_fraction\": \"1e400\", \"seed\": \"1\"}"}'::text[]) p;
+SELECT count(mlops._register_version('odd-split', 'linear', 'regression', '{age}', 'target', NULL, '{}', '{}', '{}',
+                                     NULL, run_id, 'diabetes', 1, 0, 0, 'fp', '\x00', 'linear-json'))
+  FROM (SELECT run_id FROM mlops.runs WHERE experiment = 'odd-split' ORDER BY run_id) r;
+SELECT v AS version, pg_temp.notes(pg_temp.section(mlops.report('odd-split:' || v), 'test-split')) AS note
+  FROM generate_series(1, 4) v;

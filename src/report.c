@@ -1437,9 +1437,19 @@ AppendTestSplitSection(StringInfo out, const char *model, int featured)
 	ReportSectionBegin(out, "test-split", "Test split");
 	if (NoFeaturedVersion(out, featured, "test split"))
 		return;
+	/*
+	 * the run's test_fraction and seed as train() writes them, else NULL: a
+	 * run linked to a version by _register_version may hold any text there,
+	 * which a cast would fail the page on (22P02, 22003)
+	 */
 	rows = RunQuery("SELECT v.source, v.target, v.task = 'classification', v.classes,"
-					"       (r.params ->> 'test_fraction')::float8, (r.params ->> 'seed')::int, v.data_fingerprint"
-					"  FROM mlops.model_versions v LEFT JOIN mlops.runs r USING (run_id)"
+					"       CASE WHEN f ~ '^[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' THEN"
+					"            CASE WHEN f::numeric = 0 OR f::numeric BETWEEN 1e-300 AND 1 THEN f::float8 END END,"
+					"       CASE WHEN s ~ '^-?[0-9]{1,10}$' THEN"
+					"            CASE WHEN s::bigint BETWEEN -2147483648 AND 2147483647 THEN s::int END END,"
+					"       v.data_fingerprint"
+					"  FROM mlops.model_versions v LEFT JOIN mlops.runs r USING (run_id),"
+					"       LATERAL (SELECT r.params ->> 'test_fraction' AS f, r.params ->> 'seed' AS s) p"
 					" WHERE v.name = $1 AND v.version = $2", 2, types, values);
 	t.source = TextAt(rows, 0, 1);
 	t.target = TextAt(rows, 0, 2);
