@@ -169,3 +169,56 @@ SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('r:1', 'SELECT (i % 17)::float8 
 -- the distinct categories of the rows count too (about 64 bytes and the text each)
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('many', 'SELECT (i % 3)::float8 AS y, i::text AS c FROM generate_series(1, 100000) i')$$, true);
 RESET mlops.max_training_memory;
+
+-- classification: the gate's test rows are those of the candidate's own split. Each class's
+-- test rows are the round(test_fraction × its rows) rows with the smallest keys: drawn again
+-- from rows added or removed since the training, that boundary moved, and the gate scored the
+-- candidate partly on rows it had trained on. The version keeps each class's cut (its spec's
+-- split); the training rows are those whose (unique) category its spec lists
+CREATE TABLE grow AS SELECT i AS id, i::float8 AS x, 'u' || i AS c, (i > 12)::int AS y
+  FROM generate_series(1, 24) i;
+SELECT version FROM mlops.train('grow', 'grow', 'y', 'logistic', features => '{x,c}', test_fraction => 0.25, seed => 7);
+SELECT v.test_rows, e->'rows' AS rows, e->'metrics'->0 = v.metrics AS same_as_training
+  FROM mlops.model_versions v, mlops._evaluate_versions('grow', '{1}', 'grow', 0.25, 7) e WHERE v.name = 'grow';
+SELECT jsonb_array_length(spec->'split'->'cuts') AS cuts, spec->'split'->'test_fraction' AS test_fraction,
+       spec->'split'->'seed' AS seed
+  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'grow';
+CREATE TABLE grow_train AS SELECT * FROM grow WHERE c IN
+  (SELECT jsonb_array_elements_text(v.spec->'inputs'->1->'categories')
+     FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'grow');
+SELECT count(*) AS training_rows FROM grow_train;
+-- the training rows alone hold no test row (some of them were test rows), the test rows alone
+-- are all test rows (some were training rows, and a regression's were refused, 22000, as a
+-- split leaving no training row)
+SELECT pg_temp.sqlstate($$SELECT mlops._evaluate_versions('grow', '{1}', 'grow_train', 0.25, 7)$$);
+SELECT mlops._evaluate_versions('grow', '{1}', 'SELECT * FROM grow WHERE c NOT IN (SELECT c FROM grow_train)', 0.25, 7)->'rows' AS test_rows_alone;
+SELECT (mlops._evaluate_versions('cats', '{2}', 'cats_test', 0.3, 3)->'rows')::int = (SELECT count(*) FROM cats_test) AS regression_test_rows_alone;
+-- rows added and removed: the gate scores the training's test rows still there and new rows
+-- that fall on the test side, never a training row
+INSERT INTO grow SELECT i, i - 20, 'u' || i, i % 2 FROM generate_series(25, 40) i;
+DELETE FROM grow WHERE id IN (1, 2, 23, 24);
+SELECT mlops._evaluate_versions('grow', '{1}', 'grow', 0.25, 7)
+     = mlops._evaluate_versions('grow', '{1}', 'SELECT * FROM grow WHERE c NOT IN (SELECT c FROM grow_train)', 0.25, 7)
+  AS no_training_row;
+-- promote's default gate scores those rows
+SELECT p->'rows' = e->'rows' AS same_rows, (p->>'candidate')::float8 = (e->'metrics'->0->>'roc_auc')::float8 AS same_score
+  FROM mlops.promote('grow', 1, 'staging') p,
+       mlops._evaluate_versions('grow', '{1}', 'SELECT * FROM grow WHERE c NOT IN (SELECT c FROM grow_train)', 0.25, 7) e;
+-- another split than the training's is drawn from the rows, as is the split of a version
+-- stored without its cuts (before versions kept them)
+SELECT (mlops._evaluate_versions('grow', '{1}', 'grow_train', 0.25, 8)->'rows')::int > 0 AS other_split_drawn;
+INSERT INTO mlops.model_version (model_id, version, algorithm, task, features, target, classes, spec, artifact,
+                                 artifact_format, created_by)
+SELECT v.model_id, 1000, v.algorithm, v.task, v.features, v.target, v.classes, v.spec - 'split', v.artifact,
+       v.artifact_format, v.created_by
+  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'grow' AND v.version = 1;
+SELECT mlops._evaluate_versions('grow', '{1000}', 'grow_train', 0.25, 7)->'rows' AS rows_without_cuts;
+DELETE FROM mlops.model_version v USING mlops.model m WHERE m.id = v.model_id AND m.name = 'grow' AND v.version = 1000;
+-- malformed cuts are a corrupted version (XX001)
+INSERT INTO mlops.model_version (model_id, version, algorithm, task, features, target, classes, spec, artifact,
+                                 artifact_format, created_by)
+SELECT v.model_id, 1000, v.algorithm, v.task, v.features, v.target, v.classes,
+       jsonb_set(v.spec, '{split,cuts}', '["1"]'), v.artifact, v.artifact_format, v.created_by
+  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'grow' AND v.version = 1;
+SELECT pg_temp.sqlstate($$SELECT mlops._evaluate_versions('grow', '{1000}', 'grow', 0.25, 7)$$);
+DELETE FROM mlops.model_version v USING mlops.model m WHERE m.id = v.model_id AND m.name = 'grow' AND v.version = 1000;

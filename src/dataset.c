@@ -13,6 +13,9 @@
  * test row with probability test_fraction: no pass is needed to know it, and a
  * consumer that streams (DatasetPrepare's one_pass) reads a regression over
  * numeric inputs only once. Identical rows share a key and fall on one side.
+ * Training stores the classification cuts with the version (DatasetSpecJson),
+ * and evaluation reuses them (DatasetPrepareSplit), so that a row keeps its
+ * side when rows are added to or removed from the source.
  */
 #include "postgres.h"
 
@@ -87,6 +90,7 @@ struct DatasetPrivate
 	FmgrInfo   *out_funcs;		/* categorical inputs: output functions */
 	RowValues	row;
 	uint64	   *cut;			/* per class (or [0] for regression): test iff key < cut */
+	const DatasetClassCuts *stored_cuts;	/* evaluation: the training's cuts, or NULL */
 	HTAB	  **category_tables;	/* per categorical input, while discovering */
 	double	   *sums;			/* per numeric input: sum and count of training values */
 	int64	   *counts;
@@ -643,11 +647,15 @@ CheckNotEmpty(const Dataset *ds)
 						   (long long) ds->rows_read, ds->target)));
 }
 
-/* Raises 22000 when the split leaves no training row (a regression on very few rows). */
+/*
+ * Raises 22000 when the split leaves a training without a training row (a
+ * regression on very few rows); an evaluation scores its test rows however
+ * few other rows there are.
+ */
 static void
 CheckTrainRows(const Dataset *ds)
 {
-	if (ds->train_rows == 0)
+	if (ds->train_rows == 0 && ds->priv->training)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("the split of source \"%s\" leaves no training row", ds->source),
@@ -677,6 +685,19 @@ RegressionCut(double test_fraction)
 	double		cut = ldexp(test_fraction, 64);
 
 	return cut >= 18446744073709549568.0 ? PG_UINT64_MAX : (uint64) cut;
+}
+
+/*
+ * The stored cut of class value y (DatasetClassCuts); a class the training
+ * did not have is all test rows.
+ */
+static uint64
+StoredCut(const DatasetClassCuts *cuts, double y)
+{
+	for (int k = 0; k < cuts->nclasses; k++)
+		if (cuts->classes[k] == y)
+			return cuts->cuts[k];
+	return PG_UINT64_MAX;
 }
 
 /* What the first pass gathers. */
@@ -838,7 +859,7 @@ FirstPass(Dataset *ds, bool *has_nulls)
 		hash_destroy(st.class_table);
 	}
 
-	/* the cut of each class: the key of its first training row */
+	/* the cut of each class: the key of its first training row (or the training's) */
 	if (ds->classification)
 		p->cut = palloc0(sizeof(uint64) * ds->nclasses);
 	for (int c = 0; c < ds->nclasses; c++)
@@ -851,8 +872,13 @@ FirstPass(Dataset *ds, bool *has_nulls)
 			p->cut[c] = 0;
 			continue;
 		}
-		ntest = Min((int64) floor(ds->test_fraction * ka->n + 0.5), ka->n - 1);
-		p->cut[c] = ntest > 0 ? SelectKey(ka->keys, ka->n, ntest) : 0;
+		if (p->stored_cuts)
+			p->cut[c] = StoredCut(p->stored_cuts, ds->classes[c]);
+		else
+		{
+			ntest = Min((int64) floor(ds->test_fraction * ka->n + 0.5), ka->n - 1);
+			p->cut[c] = ntest > 0 ? SelectKey(ka->keys, ka->n, ntest) : 0;
+		}
 		for (int64 i = 0; i < ka->n; i++)
 			ds->test_rows += ka->keys[i] < p->cut[c];
 		if (ka->keys)
@@ -886,25 +912,28 @@ StatsPass(Dataset *ds)
 
 static Dataset *Prepare(const char *source, const char *target, List *features, int split_inputs,
 						bool classification, double test_fraction, int seed, bool one_pass,
-						bool training);
+						bool training, const DatasetClassCuts *cuts);
 
 /* Reads a training set: the source's schema and the first pass(es) over its rows. */
 Dataset *
 DatasetPrepare(const char *source, const char *target, List *features,
 			   bool classification, double test_fraction, int seed, bool one_pass)
 {
-	return Prepare(source, target, features, -1, classification, test_fraction, seed, one_pass, true);
+	return Prepare(source, target, features, -1, classification, test_fraction, seed, one_pass, true, NULL);
 }
 
 /*
  * For evaluation: DatasetPrepare, the split decided by the first split_inputs
- * features only (-1: all), and infinite features kept (scoring takes them).
+ * features only (-1: all) and by the training's cuts when given, and
+ * infinite features kept (scoring takes them).
  */
 Dataset *
 DatasetPrepareSplit(const char *source, const char *target, List *features, int split_inputs,
-					bool classification, double test_fraction, int seed, bool one_pass)
+					bool classification, double test_fraction, int seed, bool one_pass,
+					const DatasetClassCuts *cuts)
 {
-	return Prepare(source, target, features, split_inputs, classification, test_fraction, seed, one_pass, false);
+	return Prepare(source, target, features, split_inputs, classification, test_fraction, seed, one_pass,
+				   false, cuts);
 }
 
 /*
@@ -914,7 +943,8 @@ DatasetPrepareSplit(const char *source, const char *target, List *features, int 
  */
 static Dataset *
 Prepare(const char *source, const char *target, List *features, int split_inputs,
-		bool classification, double test_fraction, int seed, bool one_pass, bool training)
+		bool classification, double test_fraction, int seed, bool one_pass, bool training,
+		const DatasetClassCuts *cuts)
 {
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	struct DatasetPrivate *p = palloc0(sizeof(struct DatasetPrivate));
@@ -924,6 +954,7 @@ Prepare(const char *source, const char *target, List *features, int split_inputs
 	ds->priv = p;
 	ProgressStart(&p->progress);
 	p->training = training;
+	p->stored_cuts = classification ? cuts : NULL;
 	p->context = CurrentMemoryContext;
 	ds->source = pstrdup(source);
 	ds->target = pstrdup(target);
@@ -1408,7 +1439,17 @@ DatasetSpecJson(const Dataset *ds, bool with_impute, StringInfo out)
 		}
 		appendStringInfoChar(out, '}');
 	}
-	appendStringInfoString(out, "]}");
+	appendStringInfoChar(out, ']');
+	/* the cuts, as decimal strings (a JSON number may not keep 64 bits) */
+	if (ds->classification && ds->test_fraction > 0)
+	{
+		appendStringInfo(out, ", \"split\": {\"test_fraction\": %s, \"seed\": %d, \"cuts\": [",
+						 Float8ExactText(ds->test_fraction), ds->seed);
+		for (int c = 0; c < ds->nclasses; c++)
+			appendStringInfo(out, "%s\"" UINT64_FORMAT "\"", c ? ", " : "", ds->priv->cut[c]);
+		appendStringInfoString(out, "]}");
+	}
+	appendStringInfoChar(out, '}');
 }
 
 /* The input names as a text[] datum, in order (the version's features). */

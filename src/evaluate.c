@@ -7,7 +7,9 @@
  *
  * Rows come from the dataset loader (dataset.h): every row whose target is
  * not NULL, or only the test rows of the split (test_fraction, seed) — the
- * very split train() made, when the source still holds the same rows. Their
+ * very split train() made, when the source still holds the same rows, and
+ * never a row it trained on when it does not (a classification version's
+ * stored cuts decide each class's test rows). Their
  * encoding is the source's (its categories, its classes), mapped to each
  * model's by category text and class value. Scoring is ScoreVector's
  * (scoring.h), the same as predict's. Not SECURITY DEFINER: sources are read
@@ -39,6 +41,7 @@
 struct EvalModel
 {
 	char	   *name;
+	int64		model_id;
 	int32		version;
 	char	   *target;
 	ScoringModel *m;
@@ -69,7 +72,6 @@ EvalModelOpen(const char *ref, MemoryContext cxt)
 	bool		isnull;
 	HeapTuple	tup;
 	TupleDesc	desc;
-	int64		model_id;
 	EvalModel  *e;
 	MemoryContext old;
 
@@ -85,7 +87,7 @@ EvalModelOpen(const char *ref, MemoryContext cxt)
 	e = palloc0(sizeof(EvalModel));
 	e->name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
 	e->version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-	model_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	e->model_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	e->target = SPI_getvalue(tup, desc, 4);
 	if (e->target == NULL)
 		ereport(ERROR,
@@ -93,7 +95,7 @@ EvalModelOpen(const char *ref, MemoryContext cxt)
 				 errmsg("model \"%s\" version %d has no target column", e->name, e->version),
 				 errdetail("It was imported without naming its target."),
 				 errhint("Import it with the target argument of import_model to evaluate it.")));
-	e->m = ModelCacheGet(ModelPinCreate(cxt), ModelRegistryOid(), model_id, e->version, e->name);
+	e->m = ModelCacheGet(ModelPinCreate(cxt), ModelRegistryOid(), e->model_id, e->version, e->name);
 	MemoryContextSwitchTo(old);
 	return e;
 }
@@ -192,17 +194,71 @@ EvalModelMap(EvalModel *e, const Dataset *ds, int32 first_version, MemoryContext
 }
 
 /*
+ * The cuts of the split (test_fraction, seed) that train() stored with
+ * classification version e (inside SPI, kept in cxt), or NULL for a version
+ * that has none: stored before versions kept them, imported, or asked about
+ * another split. Malformed cuts are XX001.
+ */
+static DatasetClassCuts *
+EvalModelCuts(const EvalModel *e, double test_fraction, int seed, MemoryContext cxt)
+{
+	Oid			types[4] = {INT8OID, INT4OID, FLOAT8OID, INT4OID};
+	Datum		args[4] = {Int64GetDatum(e->model_id), Int32GetDatum(e->version),
+	Float8GetDatum(test_fraction), Int32GetDatum(seed)};
+	bool		isnull;
+	Datum		d;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	DatasetClassCuts *cuts;
+	uint64	   *values;
+	MemoryContext old;
+
+	if (SPI_execute_with_args("SELECT mlops._split_cuts($1, $2, $3, $4)", 4, types, args, NULL, true, 1)
+		!= SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the split of model \"%s\" version %d", e->name, e->version);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return NULL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	old = MemoryContextSwitchTo(cxt);
+	cuts = palloc(sizeof(DatasetClassCuts));
+	values = palloc(sizeof(uint64) * Max(n, 1));
+	for (int k = 0; k < n || n != e->m->nclasses; k++)
+	{
+		char	   *digits = k < n && !nulls[k] ? TextDatumGetCString(elems[k]) : NULL;
+		char	   *end = NULL;
+
+		errno = 0;
+		if (digits != NULL && *digits >= '0' && *digits <= '9')
+			values[k] = strtou64(digits, &end, 10);
+		if (n != e->m->nclasses || end == NULL || *end != '\0' || errno != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("version %d of model \"%s\" has a malformed split", e->version, e->name),
+					 errdetail("Its spec's split cuts are not one unsigned 64-bit integer per class.")));
+	}
+	cuts->nclasses = n;
+	cuts->classes = e->m->classes;
+	cuts->cuts = values;
+	MemoryContextSwitchTo(old);
+	return cuts;
+}
+
+/*
  * Resolves the model references refs (inside SPI) into models[] and reads
  * source for them: the target column is the first version's, and so is the
- * split (decided by its features alone); the other versions must share its
- * task and target, and every version's features must be columns of the
- * source. Returns the dataset, mapped to each version (kept in cxt).
+ * split (decided by its features alone, and by the cuts train() stored with
+ * it, so that no row it trained on is a test row); the other versions must
+ * share its task and target, and every version's features must be columns of
+ * the source. Returns the dataset, mapped to each version (kept in cxt).
  */
 Dataset *
 EvalPrepare(const char *const *refs, int nrefs, const char *source, double test_fraction, int seed,
 			MemoryContext cxt, EvalModel **models)
 {
 	List	   *features = NIL;
+	DatasetClassCuts *cuts = NULL;
 	Dataset    *ds;
 
 	for (int k = 0; k < nrefs; k++)
@@ -227,8 +283,10 @@ EvalPrepare(const char *const *refs, int nrefs, const char *source, double test_
 				features = lappend(features, pstrdup(name));
 		}
 	}
+	if (test_fraction > 0 && models[0]->m->classification)
+		cuts = EvalModelCuts(models[0], test_fraction, seed, cxt);
 	ds = DatasetPrepareSplit(source, models[0]->target, features, models[0]->m->ninputs,
-							 models[0]->m->classification, test_fraction, seed, false);
+							 models[0]->m->classification, test_fraction, seed, false, cuts);
 	for (int k = 0; k < nrefs; k++)
 		EvalModelMap(models[k], ds, models[0]->version, cxt);
 	return ds;

@@ -118,16 +118,30 @@ extern Dataset *DatasetPrepare(const char *source, const char *target, List *fea
 							   bool one_pass);
 
 /*
+ * The cuts of a classification split as training drew them (the version's
+ * spec, docs/model-format.md): per class value, test iff key < cut.
+ */
+typedef struct DatasetClassCuts
+{
+	int			nclasses;
+	const double *classes;
+	const uint64 *cuts;
+} DatasetClassCuts;
+
+/*
  * For evaluation: DatasetPrepare where only the first split_inputs features
  * (and the target) decide the split: the rows of a split made over those
  * features, read with further columns (promote's gate scores an incumbent
  * with other features on the candidate's test split). -1 means all of them,
  * as DatasetPrepare. Infinite values are kept: scoring takes them as given;
- * so is a target of a single class.
+ * so is a target of a single class. cuts (classification, or NULL): the
+ * training's cuts, so that a row keeps the side it had in training whatever
+ * rows were added or removed since; a row of a class they lack is a test
+ * row. Without them each class's cut is drawn again from the rows read.
  */
 extern Dataset *DatasetPrepareSplit(const char *source, const char *target, List *features,
 									int split_inputs, bool classification, double test_fraction,
-									int seed, bool one_pass);
+									int seed, bool one_pass, const DatasetClassCuts *cuts);
 
 /*
  * Asks the first complete scan (call before it begins) to build the drift
@@ -174,7 +188,10 @@ extern struct Progress *DatasetProgress(Dataset *ds);
 /* The value NULL of input j is replaced by (mean or mode index), for linear models. */
 extern double DatasetImputeValue(const Dataset *ds, int j);
 
-/* The version's spec (docs/model-format.md) as JSON text; with_impute for linear models. */
+/*
+ * The version's spec (docs/model-format.md) as JSON text; with_impute for
+ * linear models. A classification split adds its cuts ("split").
+ */
 extern void DatasetSpecJson(const Dataset *ds, bool with_impute, StringInfo out);
 
 /* The input names as a text[] datum, in order (the version's features). */

@@ -25,5 +25,30 @@ CREATE FUNCTION mlops._evaluate_versions(model text, versions int[], source text
 COMMENT ON FUNCTION mlops._evaluate_versions(text, int[], text, float8, int) IS
     'internal: {"rows": n, "metrics": [...]} of versions of a model scored on the same rows (a source, or its test split)';
 
+-- The cuts train() stored in a classification version's spec (one per class,
+-- in the order of its classes: a row of the class is a test row iff its split
+-- key is below it), when they are those of the split (test_fraction, seed);
+-- else NULL (a version stored before versions kept them, or another split).
+-- SECURITY DEFINER because mlops_trainer cannot read the registry tables.
+-- The split is compared as jsonb, so that no stored value fails a cast;
+-- extra_float_digits is pinned so that to_jsonb spells test_fraction exactly,
+-- as train() stored it.
+CREATE FUNCTION mlops._split_cuts(model_id bigint, version int, test_fraction float8, seed int)
+    RETURNS text[]
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, mlops, pg_temp
+    SET extra_float_digits = 1
+AS $$
+SELECT ARRAY(SELECT jsonb_array_elements_text(v.spec->'split'->'cuts'))
+  FROM mlops.model_version v
+ WHERE v.model_id = _split_cuts.model_id AND v.version = _split_cuts.version
+   AND jsonb_typeof(v.spec->'split'->'cuts') = 'array'
+   AND v.spec->'split'->'test_fraction' = to_jsonb(_split_cuts.test_fraction)
+   AND v.spec->'split'->'seed' = to_jsonb(_split_cuts.seed)
+$$;
+COMMENT ON FUNCTION mlops._split_cuts(bigint, int, float8, int) IS
+    'internal: the per-class cuts of the split (test_fraction, seed) stored with a classification version, or NULL';
+
 GRANT EXECUTE ON FUNCTION mlops.evaluate(text, text),
-    mlops._evaluate_versions(text, int[], text, float8, int) TO mlops_trainer;
+    mlops._evaluate_versions(text, int[], text, float8, int),
+    mlops._split_cuts(bigint, int, float8, int) TO mlops_trainer;
