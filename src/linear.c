@@ -38,6 +38,16 @@
 #define LINEAR_RCOND 1e-12
 
 /*
+ * Reciprocal condition below which train() refines the solution with passes
+ * over the training rows: the normal equations lose about 1e-16 / rcond of
+ * the coefficients' precision (relative), 1e-8 at this threshold.
+ */
+#define LINEAR_REFINE_RCOND 1e-8
+
+/* At most this many refinement passes (each one reads the source). */
+#define LINEAR_REFINE_PASSES 4
+
+/*
  * Multiply-adds of one BLAS call over a block of rows (~0.1 s): interrupts
  * are checked between blocks (LinearBlockRows).
  */
@@ -71,6 +81,14 @@ struct LinearFit
 	double		adj_r2;
 	double		condition_number;
 };
+
+/*
+ * Computes from the training rows, at the coefficients coef (k values), the
+ * gradient g = Xc'(yc - Xc·coef) of the centred least-squares problem (Xc,
+ * yc: the design and target centred on their means), accurately enough to
+ * refine a solution of the normal equations (see RefineSolution).
+ */
+typedef void (*LinearGradientFn) (void *arg, const double *coef, double *g);
 
 /* P(T > t) for Student's t distribution (below, with the incomplete beta function it needs). */
 static double StudentTSurvival(double t, double df);
@@ -289,12 +307,66 @@ ConditionNumber(const LinearState *s)
 }
 
 /*
+ * Iterative refinement of the solution b of the scaled system (Cholesky
+ * factor in factor): the normal equations square the condition number, so
+ * nearly collinear features lose digits that the residuals of the rows, read
+ * again, give back. Each pass computes the gradient at the current
+ * coefficients (less alpha·coef for ridge), solves for the correction with
+ * the same factor and adds it; it stops once the correction is negligible or
+ * no longer shrinking (a correction larger than the previous one is undone).
+ */
+static void
+RefineSolution(const double *factor, double *b, const double *scale, int k, double alpha,
+			   LinearGradientFn gradient, void *arg)
+{
+	double	   *coef = palloc(sizeof(double) * k);
+	double	   *g = palloc(sizeof(double) * k);
+	double		last = INFINITY;
+	lapack_int	n = k,
+				one = 1,
+				info;
+	char		uplo = 'L';
+
+	for (int pass = 0; pass < LINEAR_REFINE_PASSES; pass++)
+	{
+		double		step = 0,
+					size = 0;
+
+		for (int i = 0; i < k; i++)
+			coef[i] = b[i] / scale[i];
+		gradient(arg, coef, g);
+		for (int i = 0; i < k; i++)
+			g[i] = (g[i] - alpha * coef[i]) / scale[i];
+		LAPACK_dpotrs(&uplo, &n, &one, factor, &n, g, &n, &info);
+		if (info != 0)
+			elog(ERROR, "dpotrs failed: info %d", (int) info);
+		for (int i = 0; i < k; i++)
+		{
+			step = Max(step, fabs(g[i]));
+			size = Max(size, fabs(b[i] + g[i]));
+		}
+		if (!(step <= last))
+			break;
+		for (int i = 0; i < k; i++)
+			b[i] += g[i];
+		if (step <= 4 * DBL_EPSILON * size || step > 0.5 * last)
+			break;
+		last = step;
+	}
+	pfree(coef);
+	pfree(g);
+}
+
+/*
  * Solves for the coefficients: OLS (alpha 0, with statistics) or ridge (alpha
  * > 0, intercept not penalised), on the centred system, scaled to a unit
- * diagonal for the Cholesky factorisation.
+ * diagonal for the Cholesky factorisation. With a gradient function (train(),
+ * which can read its rows again), an ill-conditioned system's solution is
+ * refined (RefineSolution).
  */
 static LinearFit *
-LinearStateSolve(const LinearState *s, double alpha, char **terms)
+LinearStateSolve(const LinearState *s, double alpha, char **terms, LinearGradientFn gradient,
+				 void *gradient_arg)
 {
 	int			k = s->k,
 				d = k + 1;
@@ -348,6 +420,8 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms)
 		LAPACK_dpotrs(&uplo, &n, &one, a, &n, b, &n, &info);
 		if (info != 0)
 			elog(ERROR, "dpotrs failed: info %d", (int) info);
+		if (gradient != NULL && w[0] < LINEAR_REFINE_RCOND * w[k - 1])
+			RefineSolution(a, b, scale, k, alpha, gradient, gradient_arg);
 	}
 	fit->intercept = s->mean[k];
 	sse = syy;
@@ -984,7 +1058,7 @@ linear_fit(PG_FUNCTION_ARGS)
 				 errmsg("linear_stats state holds no rows")));
 	for (int i = 0; i < s->k; i++)
 		terms[i] = psprintf("x[%d]", i + 1);
-	fit = LinearStateSolve(s, alpha, terms);
+	fit = LinearStateSolve(s, alpha, terms, NULL, NULL);
 	initStringInfo(&out);
 	appendStringInfo(&out, "{\"n\": %.0f, \"intercept\": ", s->n);
 	AppendJsonFloat8(&out, fit->intercept);
@@ -1080,9 +1154,119 @@ LinearTrainedModel(const Dataset *ds, const char *algorithm, int nout, const dou
 	out->state = lm;
 }
 
+/* A sum and the rounding errors of its additions (Ogita, Rump and Oishi's Sum2 and Dot2). */
+typedef struct CompensatedSum
+{
+	double		hi;
+	double		lo;
+} CompensatedSum;
+
+/* Adds v to the sum, keeping the addition's rounding error (Knuth's TwoSum). */
+static inline void
+CompensatedAdd(CompensatedSum *s, double v)
+{
+	double		t = s->hi + v;
+	double		z = t - s->hi;
+
+	s->lo += (s->hi - (t - z)) + (v - z);
+	s->hi = t;
+}
+
+/* Adds a·b to the sum, keeping the product's rounding error too (fma). */
+static inline void
+CompensatedAddProduct(CompensatedSum *s, double a, double b)
+{
+	double		p = a * b;
+
+	CompensatedAdd(s, p);
+	s->lo += fma(a, b, -p);
+}
+
+/* What TrainGradient needs: the dataset and the means of the design's columns and the target. */
+typedef struct TrainGradientArg
+{
+	Dataset    *ds;
+	int			width;
+	const double *mean;			/* width + 1, the target's last */
+	double	   *row;			/* width + 1 */
+	CompensatedSum *sums;		/* 2 × width + 1 */
+} TrainGradientArg;
+
+/*
+ * A LinearGradientFn over train()'s training rows: one more pass over the
+ * source (reported as the passes before it, interruptible between batches).
+ * Each row's residual r = yc - xc·coef and the sums of xc·r, xc and r are
+ * computed in twice the working precision (compensated sums), and the
+ * gradient is Σ xc·r - Σ xc · Σ r / n: exact for the centred columns whatever
+ * the rounding of their means. A pass that does not read the first scan's
+ * number of training rows raises 55000, as the scoring scan does.
+ */
+static void
+TrainGradient(void *arg, const double *coef, double *g)
+{
+	TrainGradientArg *ga = arg;
+	Dataset    *ds = ga->ds;
+	int			k = ga->width;
+	CompensatedSum *sxr,
+			   *sx,
+			   *sr;
+	double	   *row = ga->row;
+	int64		rows = 0;
+	DatasetScan *scan;
+	DatasetBatch *b;
+
+	if (ga->sums == NULL)
+	{
+		DatasetReserveMemory(ds, sizeof(CompensatedSum) * (2 * (Size) k + 1), "the refinement of the coefficients");
+		ga->sums = palloc(sizeof(CompensatedSum) * (2 * (Size) k + 1));
+	}
+	sxr = ga->sums;
+	sx = ga->sums + k;
+	sr = ga->sums + 2 * k;
+	memset(ga->sums, 0, sizeof(CompensatedSum) * (2 * k + 1));
+	scan = DatasetBeginScan(ds);
+	while ((b = DatasetNextBatch(scan)) != NULL)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < b->nrows; i++)
+		{
+			CompensatedSum rs = {0, 0};
+			double		r;
+
+			if (b->is_test[i])
+				continue;
+			rows++;
+			LinearEncode(ds, b->x + (Size) i * ds->ninputs, row);
+			CompensatedAdd(&rs, b->y[i]);
+			CompensatedAdd(&rs, -ga->mean[k]);
+			for (int j = 0; j < k; j++)
+			{
+				row[j] -= ga->mean[j];
+				CompensatedAddProduct(&rs, -row[j], coef[j]);
+			}
+			r = rs.hi + rs.lo;
+			for (int j = 0; j < k; j++)
+			{
+				CompensatedAddProduct(&sxr[j], row[j], r);
+				CompensatedAdd(&sx[j], row[j]);
+			}
+			CompensatedAdd(sr, r);
+		}
+	}
+	DatasetEndScan(scan);
+	if (rows != ds->train_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" changed while it was read", ds->source)));
+	for (int j = 0; j < k; j++)
+		g[j] = (sxr[j].hi + sxr[j].lo) - (sx[j].hi + sx[j].lo) * (sr->hi + sr->lo) / rows;
+}
+
 /*
  * Trains 'linear' (OLS) or 'ridge': one scan of the training rows, encoded
- * into blocks of design rows and folded into a LinearState, then solved.
+ * into blocks of design rows and folded into a LinearState, then solved; an
+ * ill-conditioned system's solution is refined by further passes over the
+ * rows (TrainGradient).
  */
 void
 TrainLinear(Dataset *ds, TrainRequest *req, TrainedModel *out)
@@ -1097,6 +1281,7 @@ TrainLinear(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	DatasetScan *scan;
 	DatasetBatch *b;
 	LinearFit  *fit;
+	TrainGradientArg garg;
 
 	DatasetReserveMemory(ds, sizeof(double) * ((Size) d * d + block_rows * d), "the normal equations");
 	block = palloc_extended(sizeof(double) * block_rows * d, MCXT_ALLOC_HUGE);
@@ -1122,6 +1307,11 @@ TrainLinear(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	LinearStateAddBlock(state, block, rows);
 	DatasetEndScan(scan);
 
-	fit = LinearStateSolve(state, alpha, LinearDesignTerms(ds));
+	garg.ds = ds;
+	garg.width = width;
+	garg.mean = state->mean;
+	garg.row = palloc(sizeof(double) * d);
+	garg.sums = NULL;
+	fit = LinearStateSolve(state, alpha, LinearDesignTerms(ds), TrainGradient, &garg);
 	LinearTrainedModel(ds, req->algorithm, 1, &fit->intercept, fit->coef, fit, out);
 }

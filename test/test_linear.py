@@ -349,6 +349,34 @@ X = design(spec, rows)
 yl = np.array([r["y"] for r in rows])
 check(rel_close(art["coef"][0], Ridge(alpha=1.0).fit(X, yl).coef_, 1e-6), "streamed regression: coefficients equal sklearn's")
 check_regression_metrics("streamed regression", got, yl, score(art, X))
+# --- nearly collinear features: the normal equations square the condition number, and lost ~1e-16 / rcond
+# --- of the coefficients (7e-6 at rcond 3e-11, 1e-4 at 3e-12); train() refines the solution with passes
+# --- over the rows (residuals in twice the working precision) and agrees with sklearn's lstsq to 1e-6
+rng = np.random.default_rng(5)
+x1 = rng.normal(size=200)
+for noise, ridge_alpha in ((1e-5, 0.0), (3e-6, 0.0), (3e-6, 1e-9)):
+    x2 = x1 + noise * rng.normal(size=200)
+    x3 = rng.normal(size=200)
+    yn = x1 + 2 * x2 + x3 + 0.1 * rng.normal(size=200)
+    Xn = np.column_stack([x1, x2, x3])
+    Xc = Xn - Xn.mean(axis=0)
+    gram = Xc.T @ Xc + ridge_alpha * np.eye(3)
+    scaled = gram / np.sqrt(np.outer(np.diag(gram), np.diag(gram)))
+    w = np.linalg.eigvalsh(scaled)
+    name = f"near_collinear_{noise:g}_{ridge_alpha:g}".replace("-", "m").replace(".", "_")
+    query(conn, f"DROP TABLE IF EXISTS near_collinear; CREATE TABLE near_collinear AS SELECT * FROM "
+                f"unnest(%s::float8[], %s::float8[], %s::float8[], %s::float8[]) AS t(x1, x2, x3, target)",
+          (x1.tolist(), x2.tolist(), x3.tolist(), yn.tolist()))
+    if ridge_alpha == 0:
+        got, art, spec, n = train(name, "near_collinear", "linear")
+        ref = LinearRegression().fit(Xn, yn)
+    else:
+        got, art, spec, n = train(name, "near_collinear", "ridge", f'{{"alpha": {ridge_alpha}}}')
+        ref = Ridge(alpha=ridge_alpha, solver="svd").fit(Xn, yn)
+    check(1e-12 < w[0] / w[-1] < 1e-10, f"{name}: reciprocal condition {w[0] / w[-1]:.2g} of the scaled system")
+    check(rel_close(art["coef"][0], ref.coef_, 1e-6) and rel_close(art["intercept"][0], ref.intercept_, 1e-6),
+          f"{name}: coefficients {art['coef'][0]} and intercept equal sklearn's {ref.coef_.tolist()} to 1e-6")
+    check_regression_metrics(name, got, yn, score(art, Xn))
 # --- a large table is read from its first block: a scan that could join another running scan of it
 # --- (synchronize_seqscans) would sum the rows in another order and change the last digits
 query(conn, "CREATE TABLE big (a float8, b float8, c float8, y float8) WITH (fillfactor = 10)")
