@@ -1229,11 +1229,11 @@ ScanRow(TupleTableSlot *slot, void *arg)
 	}
 	if (scan->test_only && !is_test)
 		goto done;
-	if (scan->first && !is_test)
+	if (!is_test)
 	{
 		scan->fingerprint_sum += h;
 		scan->fingerprint_rows++;
-		if (p->stats_pending)
+		if (scan->first && p->stats_pending)
 			AccumulateStats(ds);
 	}
 	if (scan->first && p->lazy)
@@ -1339,6 +1339,29 @@ FreezeProfile(Dataset *ds)
 	ChargeProfileMemory(ds, VARSIZE(ds->priv->frozen_profile));
 }
 
+/*
+ * Raises 55000 when a later full scan, read to its end, did not read the
+ * training rows of the first (their count and the sum of their content
+ * hashes, the fingerprint): a consumer reading the rows again (the scoring
+ * scan, linear's refinement) would otherwise mix rows of two versions of a
+ * source whose rows changed but not their number (a random() target).
+ */
+static void
+CheckSameRows(const DatasetScan *scan)
+{
+	Dataset    *ds = scan->ds;
+	char	   *fingerprint;
+
+	if (scan->test_only || !scan->done || ds->priv->collecting || ds->fingerprint == NULL)
+		return;
+	fingerprint = psprintf("%lld:%016llx", (long long) scan->fingerprint_rows,
+						   (unsigned long long) scan->fingerprint_sum);
+	if (strcmp(fingerprint, ds->fingerprint) != 0)
+		RefuseChangedSource(ds, psprintf("The training rows of the first scan have the fingerprint %s, those of pass %d %s.",
+										 ds->fingerprint, scan->pass, fingerprint));
+	pfree(fingerprint);
+}
+
 /* Ends a scan; the first complete one finishes the fingerprint and pending means. */
 void
 DatasetEndScan(DatasetScan *scan)
@@ -1350,7 +1373,10 @@ DatasetEndScan(DatasetScan *scan)
 	SourceClose(scan->reader);
 	MemoryContextDelete(scan->row_context);
 	if (!scan->first)
+	{
+		CheckSameRows(scan);
 		return;
+	}
 	if (ds->priv->lazy)
 	{
 		CheckNotEmpty(ds);
