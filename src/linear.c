@@ -1199,7 +1199,7 @@ typedef struct TrainGradientArg
  * computed in twice the working precision (compensated sums), and the
  * gradient is Σ xc·r - Σ xc · Σ r / n: exact for the centred columns whatever
  * the rounding of their means. A pass that does not read the first scan's
- * number of training rows raises 55000, as the scoring scan does.
+ * training rows raises 55000 (DatasetEndScan compares their fingerprints).
  */
 static void
 TrainGradient(void *arg, const double *coef, double *g)
@@ -1253,11 +1253,7 @@ TrainGradient(void *arg, const double *coef, double *g)
 			CompensatedAdd(sr, r);
 		}
 	}
-	DatasetEndScan(scan);
-	if (rows != ds->train_rows)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" changed while it was read", ds->source)));
+	DatasetEndScan(scan);		/* 55000 unless it read the first scan's training rows */
 	for (int j = 0; j < k; j++)
 		g[j] = (sxr[j].hi + sxr[j].lo) - (sx[j].hi + sx[j].lo) * (sr->hi + sr->lo) / rows;
 }
