@@ -160,6 +160,9 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'empty', 'y', 'linear
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT * FROM diabetes WHERE false', 'target', 'linear')$$);
 -- a NaN target is skipped like a NULL one, and the error's detail says so
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, g::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear')$q$, false, true);
+-- one row reads as one row in those details
+SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, 1::float8 AS x$$, 'y', 'linear')$q$, false, true);
+SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$q$, false, true);
 -- a feature of NaN values only has no value either, and the detail says so
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT g::float8 AS y, 'NaN'::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear')$q$, true, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'nulls', 'y', 'linear')$$);

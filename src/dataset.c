@@ -643,8 +643,10 @@ CheckNotEmpty(const Dataset *ds)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("source \"%s\" has no row with a target value", ds->source),
-				 errdetail("It has %lld rows; rows whose target \"%s\" is NULL or NaN are skipped.",
-						   (long long) ds->rows_read, ds->target)));
+				 errdetail_plural("It has %lld row; rows whose target \"%s\" is NULL or NaN are skipped.",
+								  "It has %lld rows; rows whose target \"%s\" is NULL or NaN are skipped.",
+								  (unsigned long) Min(ds->rows_read, ULONG_MAX),
+								  (long long) ds->rows_read, ds->target)));
 }
 
 /*
@@ -659,7 +661,10 @@ CheckTrainRows(const Dataset *ds)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("the split of source \"%s\" leaves no training row", ds->source),
-				 errdetail("All %lld rows with a target are test rows.", (long long) ds->test_rows),
+				 errdetail_plural("Its %lld row with a target is a test row.",
+								  "All %lld rows with a target are test rows.",
+								  (unsigned long) Min(ds->test_rows, ULONG_MAX),
+								  (long long) ds->test_rows),
 				 errhint("Lower test_fraction, or give more rows.")));
 }
 
