@@ -160,6 +160,9 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'empty', 'y', 'linear
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT * FROM diabetes WHERE false', 'target', 'linear')$$);
 -- a NaN target is skipped like a NULL one, and the error's detail says so
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, g::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear')$q$, false, true);
+-- more than 10000 classes or categories is a program limit
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::int AS y, g::float8 AS x FROM generate_series(1, 10001) g', 'y', 'logistic')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g % 3 AS y, g::text AS c FROM generate_series(1, 10001) g', 'y', 'linear', test_fraction => 0)$$);
 -- one row reads as one row in those details
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, 1::float8 AS x$$, 'y', 'linear')$q$, false, true);
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$q$, false, true);
