@@ -163,6 +163,11 @@ SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::floa
 -- more than 10000 classes or categories is a program limit
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::int AS y, g::float8 AS x FROM generate_series(1, 10001) g', 'y', 'logistic')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g % 3 AS y, g::text AS c FROM generate_series(1, 10001) g', 'y', 'linear', test_fraction => 0)$$);
+-- a source whose rows change between the first pass and the evaluation one is
+-- refused, with what differed and a hint
+\i test/lib/pass_rows.sql
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, (g % 3)::float8 AS y FROM pg_temp.pass_rows(''t.grow'', 300, 301) g', 'y', 'linear', test_fraction => 0)$$, true, true);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, (g % 3)::float8 AS y FROM pg_temp.pass_rows(''t.shrink'', 300, 299) g', 'y', 'linear', test_fraction => 0)$$, true, true);
 -- one row reads as one row in those details
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, 1::float8 AS x$$, 'y', 'linear')$q$, false, true);
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$q$, false, true);

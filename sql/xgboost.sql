@@ -182,5 +182,9 @@ SET mlops.max_training_memory = '32MB';
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', hyperparams => '{"tree_method": "hist", "max_depth": 12}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', hyperparams => '{"tree_method": "approx", "max_depth": 0, "grow_policy": "lossguide", "max_leaves": 4096}')$$);
 RESET mlops.max_training_memory;
+-- a source whose test rows change between the passes (a copy of test row 4,
+-- the training rows as they were) is refused, with what differed and a hint
+\i test/lib/pass_rows.sql
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, (g % 3) AS y FROM pg_temp.pass_rows(''t.dup'', 300, 300, 4) g', 'y', 'xgboost')$$, true, true);
 SELECT count(*) AS models_named_bad FROM mlops.model WHERE name = 'bad';
 SELECT count(*) AS runs FROM mlops.runs;

@@ -673,8 +673,8 @@ CheckTrainRows(const Dataset *ds)
  * (detail: what differed, a full sentence): the split, the classes and the
  * statistics of the first pass would not describe the rows read.
  */
-static void
-RefuseChangedSource(const Dataset *ds, const char *detail)
+void
+DatasetRefuseChangedSource(const Dataset *ds, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1215,7 +1215,7 @@ ScanRow(TupleTableSlot *slot, void *arg)
 	{
 		label = ClassIndex(ds, p->row.y);
 		if (label < 0)
-			RefuseChangedSource(ds, psprintf("Target value %g was not in the first pass over the rows.", p->row.y));
+			DatasetRefuseChangedSource(ds, psprintf("Target value %g was not in the first pass over the rows.", p->row.y));
 	}
 	h = RowHash(ds, &p->row);
 	if (ds->test_fraction > 0)
@@ -1389,7 +1389,7 @@ DatasetEndScan(DatasetScan *scan)
 		CheckTrainRows(ds);
 	}
 	if (scan->fingerprint_rows != ds->train_rows)
-		RefuseChangedSource(ds, psprintf("The first pass saw %lld training rows, the last one %lld.",
+		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %lld training rows, the last one %lld.",
 										 (long long) ds->train_rows, (long long) scan->fingerprint_rows));
 	ds->fingerprint = psprintf("%lld:%016llx", (long long) scan->fingerprint_rows,
 							   (unsigned long long) scan->fingerprint_sum);

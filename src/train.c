@@ -303,9 +303,8 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 		for (int i = 0; i < b->nrows; i++)
 			changed |= b->is_test[i] == all;
 		if (changed)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("source \"%s\" changed while it was read", ds->source)));
+			DatasetRefuseChangedSource(ds, psprintf("The evaluation pass read rows other than the %lld %s rows the first pass saw.",
+													(long long) n, all ? "training" : "test"));
 		model->predict(model, ds, b, pred + m * nout);
 		for (int i = 0; i < b->nrows; i++)
 		{
@@ -318,9 +317,8 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 	}
 	DatasetEndScan(scan);
 	if (m != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" changed while it was read", ds->source)));
+		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %lld %s rows, the evaluation pass %lld.",
+												(long long) n, all ? "training" : "test", (long long) m));
 	return ds->classification ? ClassificationMetrics(label, pred, n, nout, metrics)
 		: RegressionMetrics(y, pred, n, metrics);
 }

@@ -671,9 +671,9 @@ LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 	}
 	DatasetEndScan(scan);
 	if (train->rows != ds->train_rows || test->rows != ds->test_rows)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" changed while it was read", ds->source)));
+		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %lld training and %lld test rows, the last one %lld and %lld.",
+												(long long) ds->train_rows, (long long) ds->test_rows,
+												(long long) train->rows, (long long) test->rows));
 }
 
 /*

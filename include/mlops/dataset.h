@@ -182,6 +182,12 @@ extern void DatasetEndScan(DatasetScan *scan);
  */
 extern void DatasetReserveMemory(Dataset *ds, Size bytes, const char *what);
 
+/*
+ * Raises 55000 for a source whose rows differ between two passes over it;
+ * detail says what differed, a full sentence.
+ */
+extern void DatasetRefuseChangedSource(const Dataset *ds, const char *detail) pg_attribute_noreturn();
+
 /* The progress clock of the work on the dataset (progress.h), started when it was prepared. */
 extern struct Progress *DatasetProgress(Dataset *ds);
 
