@@ -41,7 +41,9 @@ SELECT mlops.create_monitor('price_same', 'price:1', 'houses', 'wasserstein') > 
 SELECT name, model, source, metric, threshold, action, last_run_at IS NULL AS never_ran FROM mlops.monitors ORDER BY name;
 SELECT r - 'run_id' - 'alert_id' AS run FROM mlops.run_monitor('price_psi') r;
 SELECT r - 'run_id' - 'alert_id' AS run FROM mlops.run_monitors() r;
-SELECT monitor, model, version, feature, metric, round(value::numeric, 6) AS value, threshold, drifted
+-- a ks monitor's threshold is a p-value: drift_status shows it beside the statistic
+SELECT monitor, model, version, feature, metric, round(value::numeric, 6) AS value,
+       round(p_value::numeric, 6) AS p_value, threshold, drifted
   FROM mlops.drift_status ORDER BY monitor, feature;
 SELECT monitor, count(*) AS results FROM mlops.drift_results GROUP BY monitor ORDER BY monitor;
 SELECT monitor, model, version, kind, action, features, message FROM mlops.alerts ORDER BY id;

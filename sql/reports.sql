@@ -193,6 +193,16 @@ SELECT m[1] AS feature, m[2] AS metric, m[3] AS drifted
   FROM regexp_matches(pg_temp.section(:'page', 'drift'),
                       '<tr><td>([^<]*)</td><td>([^<]*)</td><td[^>]*>[^<]*</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td></tr>',
                       'g') m;
+-- a ks monitor's threshold is a p-value: the table shows the statistic, then
+-- the p-value beside the threshold it is compared with
+SELECT mlops.create_monitor('diab-ks', 'diab', 'diabetes_shifted', 'ks') > 0 AS monitor;
+SELECT r->'drifted' AS drifted FROM mlops.run_monitor('diab-ks') r;
+SELECT substring(pg_temp.section(p, 'drift') FROM '<thead>(.*?)</thead>') AS header,
+       (SELECT m[1] FROM regexp_matches(pg_temp.section(p, 'drift'), '<tr><td>(age</td>.*?)</tr>') m) AS age
+  FROM mlops.report('diab') p;
+SELECT feature, round(value::numeric, 6) AS statistic, p_value < threshold AS p_value_below, threshold, drifted
+  FROM mlops.drift_status WHERE monitor = 'diab-ks' AND feature = 'age';
+SELECT mlops.drop_monitor('diab-ks');
 -- times (versions, monitor run, deployments, footer) are in the session's time
 -- zone, spelled with its UTC offset, not an abbreviation (IST is India's,
 -- Ireland's and Israel's)

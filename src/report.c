@@ -1599,27 +1599,35 @@ AppendDriftHistogram(StringInfo out, const FeatureProfile *ref, const FeaturePro
 	AppendBarFigure(out, caption, &axes, labels, n, bars, 2, -1);
 }
 
-/* Appends the table of a monitor's latest metric per feature (mlops.drift_status), drifted rows marked. */
+/*
+ * Appends the table of a monitor's latest metric per feature (mlops.drift_status),
+ * drifted rows marked. A ks monitor's threshold is a p-value: its rows show
+ * the statistic, then the p-value beside the threshold it is compared with.
+ */
 static void
 AppendDriftTable(StringInfo out, const char *monitor)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(monitor)};
-	SPITupleTable *rows = RunQuery("SELECT feature, metric, value::text, threshold::text,"
+	SPITupleTable *rows = RunQuery("SELECT feature, metric, value::text, p_value::text, threshold::text,"
 								   "       CASE WHEN drifted THEN 'drifted' WHEN NOT drifted THEN 'no' END"
 								   "  FROM mlops.drift_status WHERE monitor = $1"
 								   " ORDER BY drifted IS NOT TRUE, feature", 1, types, values);
+	bool		ks = SPI_processed > 0 && strcmp(TextAt(rows, 0, 2), "ks") == 0;
 
-	appendStringInfoString(out, "<div class=\"scroll\"><table><thead><tr><th>feature</th><th>metric</th>"
-						   "<th>value</th><th>threshold</th><th>drifted</th></tr></thead><tbody>");
+	appendStringInfoString(out, "<div class=\"scroll\"><table><thead><tr><th>feature</th><th>metric</th>");
+	appendStringInfoString(out, ks ? "<th>statistic</th><th>p-value</th><th>threshold (p-value below)</th>"
+						   : "<th>value</th><th>threshold</th>");
+	appendStringInfoString(out, "<th>drifted</th></tr></thead><tbody>");
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{
-		bool		drifted = TextAt(rows, row, 5) && strcmp(TextAt(rows, row, 5), "drifted") == 0;
+		bool		drifted = TextAt(rows, row, 6) && strcmp(TextAt(rows, row, 6), "drifted") == 0;
 
 		CHECK_FOR_INTERRUPTS();
 		appendStringInfoString(out, "<tr>");
-		for (int col = 1; col <= 5; col++)
-			AppendCell(out, TextAt(rows, row, col), col == 3 || col == 4, col == 5 && drifted ? "refused" : NULL);
+		for (int col = 1; col <= 6; col++)
+			if (col != 4 || ks)
+				AppendCell(out, TextAt(rows, row, col), col >= 3 && col <= 5, col == 6 && drifted ? "refused" : NULL);
 		appendStringInfoString(out, "</tr>");
 	}
 	appendStringInfoString(out, "</tbody></table></div>");

@@ -91,6 +91,7 @@ CREATE TABLE mlops.drift_result (
     feature     text NOT NULL,
     metric      text NOT NULL,
     value       float8,
+    p_value     float8,              -- ks: the p-value compared with the threshold (value is the statistic)
     threshold   float8 NOT NULL,
     drifted     boolean,
     PRIMARY KEY (run_id, feature)
@@ -123,15 +124,15 @@ COMMENT ON VIEW mlops.monitors IS 'drift monitors and when each last ran';
 
 CREATE VIEW mlops.drift_results AS
 SELECT r.id AS run_id, m.name AS monitor, r.model, r.version, r.at, d.feature, d.metric, d.value,
-       d.threshold, d.drifted
+       d.p_value, d.threshold, d.drifted
   FROM mlops.drift_result d JOIN mlops.monitor_run r ON r.id = d.run_id JOIN mlops.monitor m ON m.id = r.monitor_id;
 COMMENT ON VIEW mlops.drift_results IS 'every value recorded by every monitor run';
 
 -- Only the latest measuring run counts: a feature the model's newer version
 -- no longer has is not reported with the value an older run gave it.
 CREATE VIEW mlops.drift_status AS
-SELECT m.name AS monitor, r.model, r.version, d.feature, d.metric, d.value, d.threshold, d.drifted,
-       r.at, r.id AS run_id
+SELECT m.name AS monitor, r.model, r.version, d.feature, d.metric, d.value, d.p_value, d.threshold,
+       d.drifted, r.at, r.id AS run_id
   FROM mlops.monitor m
   JOIN LATERAL (SELECT * FROM mlops.monitor_run r WHERE r.monitor_id = m.id AND r.error IS NULL
                  ORDER BY r.id DESC LIMIT 1) r ON true
@@ -260,7 +261,7 @@ $$;
 COMMENT ON FUNCTION mlops.drop_monitor(text) IS
     'drops a monitor with its recorded runs, results and alerts, and its pg_cron jobs (its creator or mlops_admin)';
 
--- Records one run of a monitor (results: [{"feature", "value", "drifted"}], or
+-- Records one run of a monitor (results: [{"feature", "value", "p_value", "drifted"}], or
 -- error) and its alert; returns the run's summary, or NULL when the monitor
 -- was dropped meanwhile. The monitor is the one of that name created at
 -- `created` (the one the run read): a monitor dropped and created again under
@@ -295,8 +296,9 @@ BEGIN
     INSERT INTO mlops.monitor_run (monitor_id, model, version, by, features, drifted, error)
         VALUES (m.id, model, version, mlops.invoker(), jsonb_array_length(results), cardinality(bad), error)
         RETURNING id INTO run;
-    INSERT INTO mlops.drift_result (run_id, feature, metric, value, threshold, drifted)
-        SELECT run, e->>'feature', m.metric, (e->>'value')::float8, m.threshold, (e->>'drifted')::boolean
+    INSERT INTO mlops.drift_result (run_id, feature, metric, value, p_value, threshold, drifted)
+        SELECT run, e->>'feature', m.metric, (e->>'value')::float8, (e->>'p_value')::float8, m.threshold,
+               (e->>'drifted')::boolean
           FROM jsonb_array_elements(coalesce(results, '[]')) e;
     IF error IS NOT NULL THEN
         message := format('monitor "%s" failed: %s', monitor, error);
@@ -348,15 +350,17 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = misfit,
                   HINT = pg_catalog.format('Drop monitor "%s" and create one with psi, js or null_rate, which measure every feature.', m.name);
     END IF;
-    -- the version is pinned so that the profile and the recorded version agree
+    -- the version is pinned so that the profile and the recorded version agree;
+    -- ks compares its p-value with the threshold, recorded beside the statistic
     WITH d AS MATERIALIZED (SELECT * FROM mlops.drift(v.model || ':' || v.version::text, m.source))
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-               'feature', x.feature, 'value', x.value,
-               'drifted', CASE WHEN m.metric = 'ks'
-                               THEN (SELECT p.value FROM d p WHERE p.feature = x.feature AND p.metric = 'ks_pvalue') < m.threshold
+               'feature', x.feature, 'value', x.value, 'p_value', p.value,
+               'drifted', CASE WHEN m.metric = 'ks' THEN p.value < m.threshold
                                ELSE x.value > m.threshold END)), '[]')
       INTO results
-      FROM d x WHERE x.metric = m.metric;
+      FROM d x LEFT JOIN LATERAL (SELECT y.value FROM d y
+                                   WHERE m.metric = 'ks' AND y.feature = x.feature AND y.metric = 'ks_pvalue') p ON true
+     WHERE x.metric = m.metric;
     outcome := mlops._record_monitor_run(m.name, m.created_at, v.model, v.version, results, NULL);
     IF outcome IS NULL THEN
         RAISE EXCEPTION 'monitor "%" does not exist', run_monitor.name USING ERRCODE = 'undefined_object',
