@@ -87,4 +87,19 @@ check(b"prix\xe9" in bytes(stored) and digest == hashlib.sha256(bytes(stored)).h
       "SQL_ASCII: profile_sha256 is the sha256 of the profile's bytes as stored")
 conn.close()
 
+# WIN1252 has bytes Unicode lacks (0x81, 0x8D): a version's spec and artifact
+# are UTF-8 JSON, so a feature's name or a category holding one is 22P05
+# (as the README says), and nothing is recorded
+conn = fresh_database("test_model_encodings_win1252", datasets=False, encoding="WIN1252")
+query(conn, r"""CREATE TABLE cats AS SELECT g % 17 AS x, convert_from('\x8d', 'WIN1252') || (g % 3) AS c, g % 5 AS y
+                 FROM generate_series(1, 300) g""")
+query(conn, r"""DO $$ BEGIN EXECUTE format('CREATE TABLE names AS SELECT g %% 17 AS %I, g %% 5 AS y
+                                                FROM generate_series(1, 300) g',
+                                          'a' || convert_from('\x81', 'WIN1252')); END $$""")
+for source, algorithm in (("cats", "linear"), ("cats", "xgboost"), ("names", "linear"), ("names", "xgboost")):
+    expect_error(conn, "SELECT * FROM mlops.train('w', %s, 'y', %s)", "22P05", (source, algorithm))
+check(query(conn, "SELECT (SELECT count(*) FROM mlops.model) + (SELECT count(*) FROM mlops.run)")[0][0] == 0,
+      "WIN1252: a refused training records no model and no run")
+conn.close()
+
 finish()
