@@ -448,4 +448,40 @@ query(admin, "SET mlops.default_alias = dangling")
 got = sqlstate(admin, "SELECT mlops.report('m')")
 check(got == "42704", "report of the model whose default alias's version is gone: 42704 (got %s)" % got)
 query(admin, "RESET mlops.default_alias")
+# An unattended retraining that waits for another one to commit (two jobs of
+# the same model: a monitor's and a schedule's, or two roles') is judged by
+# the gate against the version that other one promoted: its alert names that
+# version as the one the gate kept, not the version it retrained from.
+query(admin, "CREATE TABLE moving AS SELECT * FROM diabetes")
+query(admin, "SELECT mlops.train('moving', 'moving', 'target', 'linear')")
+first = connect(DB)
+first.autocommit = False
+query(first, "UPDATE moving SET target = 100 + 2 * bmi")    # what the first retraining learns
+kept = query(first, "SELECT (mlops.retrain('moving')->>'version')::int")[0][0]
+second = connect(DB)
+result = {}
+
+
+def retrain_second():
+    result["outcome"] = query(second, """SELECT mlops._scheduled_retrain('moving', false, 'production',
+                                              (SELECT created_at FROM mlops.models WHERE name = 'moving'))""")[0][0]
+
+
+waiter = threading.Thread(target=retrain_second)
+waiter.start()
+for _ in range(100):
+    if query(admin, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+             (second.get_backend_pid(),))[0][0] == "Lock":
+        break
+    time.sleep(0.05)
+first.commit()
+waiter.join()
+first.close()
+second.close()
+outcome = result["outcome"]
+check(outcome["promoted"] is False and outcome["incumbent_version"] == kept and outcome["retrained_from"] == kept - 1,
+      "the waiting retraining is refused against the version the first one promoted (%s)" % outcome)
+message = query(admin, "SELECT message FROM mlops.alerts WHERE model = 'moving' AND kind = 'retrain'")
+check(len(message) == 1 and message[0][0].startswith('the gate kept version %d of "moving" in production:' % kept),
+      "its alert names the version the gate kept (%s)" % message)
 finish()

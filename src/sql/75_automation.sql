@@ -209,10 +209,12 @@ BEGIN
         RETURN mlops._record_retrain_outcome(model, NULL,
                                              pg_catalog.format('retraining "%s" failed (%s): %s', model, state, message), reason);
     END;
+    -- the version the gate kept is the incumbent it judged: another retraining
+    -- may have moved the alias since this one read the version it retrains
     IF NOT (outcome->>'promoted')::boolean THEN
         RETURN mlops._record_retrain_outcome(model, outcome,
                                              pg_catalog.format('the gate kept version %s of "%s" in %s: %s',
-                                                    outcome->>'retrained_from', model, mlops._default_alias(),
+                                                    outcome->>'incumbent_version', model, mlops._default_alias(),
                                                     outcome->>'reason'), reason);
     END IF;
     RETURN outcome;
