@@ -66,6 +66,12 @@ SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'k
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'houses', 'psi', 0.2, 'page')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', NULL)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('', 'price', 'houses')$$);
+-- a threshold of -0 is 0, as the monitor shows it and its alerts write it
+SELECT mlops.create_monitor('minus_zero', 'price', 'SELECT x + 40 AS x, city, k, garden FROM houses', 'psi', '-0') > 0 AS created;
+SELECT r->>'threshold' AS run_threshold, r->>'alert_id' AS alert_id FROM mlops.run_monitor('minus_zero') r \gset
+SELECT m.threshold::text, :'run_threshold' AS as_run, a.message
+  FROM mlops.monitors m, mlops.alerts a WHERE m.name = 'minus_zero' AND a.id = :alert_id;
+SELECT mlops.drop_monitor('minus_zero');
 -- a source that no run could read is refused when the monitor is made (it was accepted, and every run
 -- failed); one naming a table not there yet is kept, resolved at each run
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'DELETE FROM houses RETURNING *')$$);

@@ -199,7 +199,8 @@ BEGIN
     END IF;
     threshold := coalesce(threshold, CASE metric WHEN 'psi' THEN 0.2 WHEN 'js' THEN 0.15 WHEN 'ks' THEN 0.05
                                                  WHEN 'wasserstein' THEN 0.2 WHEN 'linf' THEN 0.1
-                                                 WHEN 'null_rate' THEN 0.05 END);
+                                                 WHEN 'null_rate' THEN 0.05 END)
+                 + 0::float8;   -- -0, which passes the checks below, becomes the 0 it is (IEEE: -0 + 0 = 0)
     IF NOT (threshold >= 0 AND threshold < 'Infinity') THEN
         RAISE EXCEPTION 'threshold must be a finite number >= 0' USING ERRCODE = 'invalid_parameter_value';
     END IF;
