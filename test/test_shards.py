@@ -9,6 +9,8 @@ equal to a single-server fit (1e-9); trainings on the unchanged sharded table
 stored bit for bit alike."""
 import collections
 import json
+import threading
+import time
 
 import numpy as np
 
@@ -117,6 +119,30 @@ def main(shard_dirs):
     query(coord, "REVOKE CREATE ON SCHEMA public FROM shards_trainer")
     query(coord, "DROP ROLE shards_trainer")
     expect_error(coord, "SELECT mlops.publish_model('m:9', 'shard0')", "42704")
+    # a publish waiting on the shard (a transaction there holds its registry)
+    # stops at the coordinator's statement_timeout, and the installation it
+    # sent is cancelled with it: nothing lands on the shard, no connection is
+    # left open, and the next publish works. (dblink() waited for the shard's
+    # answer without noticing the cancel, then installed and failed anyway.)
+    holder = server_connection(shard_dirs[0])
+    holder.autocommit = False
+    query(holder, "SELECT mlops.set_alias('m', 'held', 2)")
+    release = threading.Timer(10, holder.rollback)
+    release.start()
+    query(coord, "SET statement_timeout = '1s'")
+    started = time.monotonic()
+    expect_error(coord, "SELECT mlops.publish_model('m:3', 'shard0')", "57014")
+    waited = time.monotonic() - started
+    query(coord, "RESET statement_timeout")
+    release.cancel()
+    holder.rollback()
+    check(waited < 5, f"publish_model stops at statement_timeout while the shard waits ({waited:.1f} s)")
+    check(query(shards[0], """SELECT count(*) FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id
+                               WHERE m.name = 'm' AND v.version = 3""") == [(0,)]
+          and query(coord, "SELECT dblink_get_connections()") == [(None,)],
+          "the cancelled publish installed nothing on the shard and left no dblink connection open")
+    check(query(coord, "SELECT mlops.publish_model('m:2', 'shard0')") == [(2,)], "and the next publish works")
+    holder.close()
 
     # sharded scoring. PostgreSQL 15's postgres_fdw ships WHERE clauses, joins
     # and aggregates but not a plain scan's output expressions, and never a

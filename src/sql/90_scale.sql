@@ -121,10 +121,16 @@ COMMENT ON FUNCTION mlops._install_statement(bigint, int) IS
 
 -- Not SECURITY DEFINER: dblink connects with the caller's user mapping for the
 -- server, so the caller needs USAGE on it and a role allowed to install there.
--- The server's name is passed to dblink as text, the type dblink(text, text)
--- takes exactly: given as name, a dblink(name, text) that anyone who may
--- create in dblink's schema (public, often) made there would match better,
--- and run as the caller.
+-- The server's name and the statement are passed to dblink's functions as
+-- text, the type they take exactly: given as name, a dblink_connect(name,
+-- text) that anyone who may create in dblink's schema (public, often) made
+-- there would match better, and run as the caller. The statement is sent
+-- asynchronously and its answer awaited in pg_sleep, which a cancel or
+-- statement_timeout interrupts: dblink() waits for the shard without
+-- noticing either (a shard whose registry a transaction holds kept the
+-- caller waiting, then installed after the caller had been told of the
+-- cancel). On any error the shard's statement is cancelled too, and the
+-- connection closed.
 CREATE FUNCTION mlops.publish_model(model text, server name) RETURNS int
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, pg_temp
@@ -133,6 +139,8 @@ DECLARE
     ref record;
     dblink_schema name;
     installed int;
+    done boolean;
+    conn text := 'mlops_publish_model';
 BEGIN
     PERFORM mlops._require(server, 'server');
     ref := mlops.resolve_model(model);
@@ -149,9 +157,30 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create it with CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw and a user mapping.';
     END IF;
-    EXECUTE format('SELECT v FROM %I.dblink($1, $2) AS t(v int)', dblink_schema)
-       INTO STRICT installed
-      USING server::text, mlops._install_statement(ref.model_id, ref.version);
+    -- one left open by a session that ended a call abnormally is closed first
+    EXECUTE format('SELECT %I.dblink_disconnect($1) FROM pg_catalog.unnest(%I.dblink_get_connections()) c '
+                   'WHERE c = $1', dblink_schema, dblink_schema) USING conn;
+    EXECUTE format('SELECT %I.dblink_connect($1, $2)', dblink_schema) USING conn, server::text;
+    BEGIN
+        EXECUTE format('SELECT %I.dblink_send_query($1, $2) = 1', dblink_schema)
+           INTO STRICT done USING conn, mlops._install_statement(ref.model_id, ref.version);
+        IF NOT done THEN
+            RAISE EXCEPTION 'could not send version % of model "%" to server "%"', ref.version, ref.model, server
+                USING ERRCODE = 'connection_failure';
+        END IF;
+        LOOP
+            EXECUTE format('SELECT %I.dblink_is_busy($1) = 0', dblink_schema) INTO STRICT done USING conn;
+            EXIT WHEN done;
+            PERFORM pg_sleep(0.001);
+        END LOOP;
+        EXECUTE format('SELECT v FROM %I.dblink_get_result($1) AS t(v int)', dblink_schema)
+           INTO STRICT installed USING conn;
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        EXECUTE format('SELECT %I.dblink_cancel_query($1), %I.dblink_disconnect($1)', dblink_schema, dblink_schema)
+          USING conn;
+        RAISE;
+    END;
+    EXECUTE format('SELECT %I.dblink_disconnect($1)', dblink_schema) USING conn;
     RETURN installed;
 END
 $$;
