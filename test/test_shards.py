@@ -44,7 +44,8 @@ def main(shard_dirs):
     for i, d in enumerate(shard_dirs):
         query(coord, f"""CREATE SERVER shard{i} FOREIGN DATA WRAPPER postgres_fdw
                          OPTIONS (host '{d}', port '5432', dbname 'mlops', extensions 'mlops',
-                                  batch_size '1000', fetch_size '5000', async_capable 'true')""")
+                                  batch_size '1000', fetch_size '5000', async_capable 'true',
+                                  options '-c synchronize_seqscans=off')""")
         query(coord, f"CREATE USER MAPPING FOR CURRENT_USER SERVER shard{i} OPTIONS (user 'postgres')")
 
     # the same rows on one server and across the shards
@@ -215,13 +216,32 @@ def main(shard_dirs):
           f"train() reads the foreign partitions without an asynchronous Append ({len(reads)} readings)")
     digests = query(coord, "SELECT DISTINCT artifact_sha256 FROM mlops.model_versions WHERE name = 'again'")
     check(len(digests) == 1, f"three trainings on the unchanged sharded table store one artifact ({len(digests)})")
+    # nor in the order a synchronized scan on the shard would give: a scan of
+    # a large table (beyond a quarter of shared_buffers, 16MB here) starts
+    # where another scan of it is, unless the server's options turn
+    # synchronize_seqscans off for the sessions postgres_fdw opens there
+    query(shards[0], "CREATE TABLE wide (x1 float8, x2 float8, y float8, pad text)")
+    query(shards[0], """INSERT INTO wide SELECT sin(i), cos(i * 0.3), 1 + 2 * sin(i) + 0.1 * cos(i * 7.7), repeat('p', 40)
+                          FROM generate_series(1, 100000) i""")
+    query(coord, "CREATE FOREIGN TABLE wide (x1 float8, x2 float8, y float8) SERVER shard0")
+    query(coord, "SELECT mlops.train('wide', 'wide', 'y', 'linear', test_fraction => 0)")
+    scanner = server_connection(shard_dirs[0])
+    scanner.autocommit = False
+    query(scanner, "DECLARE half NO SCROLL CURSOR FOR SELECT * FROM wide")
+    query(scanner, "FETCH FORWARD 50000 FROM half")
+    query(coord, "SELECT mlops.train('wide', 'wide', 'y', 'linear', test_fraction => 0)")
+    scanner.rollback()
+    scanner.close()
+    digests = query(coord, "SELECT DISTINCT artifact_sha256 FROM mlops.model_versions WHERE name = 'wide'")
+    check(len(digests) == 1,
+          f"a training while a scan of the table is half done on the shard stores the same artifact ({len(digests)})")
 
 
 if __name__ == "__main__":
     shard_dirs = []
     try:
         for _ in range(2):
-            shard_dirs.append(start_server())
+            shard_dirs.append(start_server("shared_buffers = 16MB"))
         main(shard_dirs)
     finally:
         for d in shard_dirs:
