@@ -25,6 +25,11 @@
  * of the audit function so renamed (with a WHEN condition, on some events
  * only) would become the table's audit trigger without the checks and the
  * ENABLE row of a CREATE TRIGGER.
+ *
+ * ALTER SCHEMA mlops RENAME TO is refused too: mlops names its schema in its
+ * queries (this event trigger and the schema-change handling among them), so
+ * every later DDL statement of the database would fail. The extension is not
+ * relocatable, and PostgreSQL refuses ALTER EXTENSION mlops SET SCHEMA alike.
  */
 #include "postgres.h"
 
@@ -119,12 +124,24 @@ CheckNotTakingAuditTriggerName(RenameStmt *stmt)
 				 errhint("mlops.enable_audit() installs the audit triggers of a table.")));
 }
 
+/* Refuses ALTER SCHEMA mlops RENAME TO: mlops finds its objects by the schema's name. */
+static void
+CheckNotRenamingSchema(RenameStmt *stmt)
+{
+	if (stmt->renameType == OBJECT_SCHEMA && stmt->subname != NULL && strcmp(stmt->subname, "mlops") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("schema \"mlops\" of extension \"mlops\" cannot be renamed"),
+				 errdetail("mlops finds its objects in the schema by its name.")));
+}
+
 PG_FUNCTION_INFO_V1(audit_create_trigger);
 
 /*
  * mlops._audit_create_trigger() — event trigger at ddl_command_start of
- * CREATE TRIGGER and ALTER TRIGGER: refuses to replace an audit trigger with
- * OR REPLACE, or to rename a trigger to an audit trigger's name, and drops the
+ * CREATE TRIGGER, ALTER TRIGGER and ALTER SCHEMA: refuses to replace an audit
+ * trigger with OR REPLACE, to rename a trigger to an audit trigger's name, or
+ * to rename schema mlops, and drops the
  * table's audit TRUNCATE trigger that the command is about to create again,
  * for the table's owner only (others keep the "already exists" error).
  */
@@ -144,7 +161,10 @@ audit_create_trigger(PG_FUNCTION_ARGS)
 				 errmsg("function %s must be fired by an event trigger", "mlops._audit_create_trigger")));
 	data = (EventTriggerData *) fcinfo->context;
 	if (IsA(data->parsetree, RenameStmt))
+	{
 		CheckNotTakingAuditTriggerName((RenameStmt *) data->parsetree);
+		CheckNotRenamingSchema((RenameStmt *) data->parsetree);
+	}
 	if (!IsA(data->parsetree, CreateTrigStmt))
 		PG_RETURN_VOID();
 	stmt = (CreateTrigStmt *) data->parsetree;

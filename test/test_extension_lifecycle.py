@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """The extension's own lifecycle in a cluster of several databases. mlops
 installs whatever the installer's search_path (an empty one included) and only
-into its own schema (CREATE EXTENSION ... SCHEMA other is refused); the
+into its own schema (CREATE EXTENSION ... SCHEMA other is refused), where it
+stays (ALTER EXTENSION ... SET SCHEMA and ALTER SCHEMA mlops RENAME are
+refused, and later DDL still works); the
 extension does not depend on a user schema, so DROP SCHEMA public CASCADE
 leaves mlops, its registry and its audit log. Installed in two databases, it
 shares the cluster-wide roles: DROP EXTENSION in one keeps the roles, their
@@ -42,8 +44,18 @@ check(query(conn, "SELECT count(*) FROM pg_extension WHERE extname = 'mlops'")[0
       and query(conn, "SELECT to_regnamespace('mlops')")[0][0] is None,
       "a refused SCHEMA leaves no extension and no schema mlops")
 query(conn, "DROP EXTENSION IF EXISTS mlops")
-query(conn, "DROP SCHEMA elsewhere")
 query(conn, "CREATE EXTENSION mlops")
+
+# nor can the installed objects move: not with the extension, not by renaming its schema,
+# which mlops names in its queries (renamed, every later DDL of the database would fail)
+expect_error(conn, "ALTER EXTENSION mlops SET SCHEMA elsewhere", "0A000")
+expect_error(conn, "ALTER SCHEMA mlops RENAME TO mlops_moved", "0A000")
+check(query(conn, "SELECT to_regnamespace('mlops') IS NOT NULL, (mlops.verify_audit()).ok") == [(True, True)],
+      "a refused rename leaves schema mlops as it was")
+query(conn, "CREATE TABLE after_rename (x int)")
+query(conn, "DROP TABLE after_rename")
+query(conn, "ALTER SCHEMA elsewhere RENAME TO elsewhere_too")
+query(conn, "DROP SCHEMA elsewhere_too")
 
 # a user schema going with CASCADE takes none of mlops with it
 query(conn, "CREATE TABLE public.numbers AS SELECT i::float8 AS x, 2 * i::float8 + 1 AS y FROM generate_series(1, 50) i")

@@ -627,14 +627,15 @@ COMMENT ON FUNCTION mlops._audit_keep_truncate(regclass) IS
 -- Before CREATE TRIGGER: a dump's audit TRUNCATE trigger replaces the one that
 -- auditing gave the table already; CREATE OR REPLACE TRIGGER of an audit
 -- trigger is refused, and before ALTER TRIGGER, a rename to an audit
--- trigger's name (see src/audit_create_trigger.c).
+-- trigger's name; before ALTER SCHEMA, a rename of schema mlops (see
+-- src/audit_create_trigger.c).
 CREATE FUNCTION mlops._audit_create_trigger() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'audit_create_trigger'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlops._audit_create_trigger() IS
-    'internal event trigger: lets CREATE TRIGGER of the audit TRUNCATE trigger replace the identical existing one, refuses OR REPLACE of an audit trigger and a rename to an audit trigger''s name';
+    'internal event trigger: lets CREATE TRIGGER of the audit TRUNCATE trigger replace the identical existing one, refuses OR REPLACE of an audit trigger, a rename to an audit trigger''s name and a rename of schema mlops';
 CREATE EVENT TRIGGER mlops_audit_create_trigger ON ddl_command_start
-    WHEN TAG IN ('CREATE TRIGGER', 'ALTER TRIGGER')
+    WHEN TAG IN ('CREATE TRIGGER', 'ALTER TRIGGER', 'ALTER SCHEMA')
     EXECUTE FUNCTION mlops._audit_create_trigger();
 ALTER EVENT TRIGGER mlops_audit_create_trigger ENABLE ALWAYS;
 
