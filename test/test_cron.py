@@ -17,6 +17,13 @@ query(conn, "CREATE EXTENSION IF NOT EXISTS pg_cron")
 psql("mlops", "-f", "test/data/load.sql")
 query(conn, "SELECT * FROM mlops.train('cron_diabetes', 'diabetes', 'target', 'linear')")
 
+# pg_cron loaded for this database but not created here (or dropped): the hint says only what is missing
+query(conn, "DROP EXTENSION pg_cron")
+error = expect_error(conn, "SELECT mlops.schedule_retrain('cron_diabetes', '* * * * *')", "42704") or ""
+check("CREATE EXTENSION pg_cron" in error and "shared_preload_libraries" not in error and "restart" not in error,
+      f"the hint asks for CREATE EXTENSION pg_cron alone ({error.strip()})")
+query(conn, "CREATE EXTENSION pg_cron")
+
 # bad input leaves no job behind
 jobs = query(conn, "SELECT count(*) FROM cron.job")[0][0]
 expect_error(conn, "SELECT mlops.schedule_retrain('cron_diabetes', 'every minute')", "22023")

@@ -31,6 +31,12 @@ BEGIN
                       DETAIL = format('pg_cron runs the jobs of database "%s" (cron.database_name) only.', cron_database),
                       HINT = 'Schedule mlops jobs in that database, or set cron.database_name to this one, restart, and run CREATE EXTENSION pg_cron here.';
         END IF;
+        -- loaded for this database, and only the extension is missing (not created yet, or dropped)
+        IF cron_database = current_database() THEN
+            RAISE EXCEPTION 'pg_cron is not installed in this database'
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'Run CREATE EXTENSION pg_cron.';
+        END IF;
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'undefined_object',
                   HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, and run CREATE EXTENSION pg_cron.';
