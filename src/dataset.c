@@ -1361,9 +1361,14 @@ CheckSameRows(const DatasetScan *scan)
 		return;
 	fingerprint = psprintf("%lld:%016llx", (long long) scan->fingerprint_rows,
 						   (unsigned long long) scan->fingerprint_sum);
+	if (scan->fingerprint_rows != ds->train_rows)
+		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %lld training rows, pass %d %lld.",
+												(long long) ds->train_rows, scan->pass,
+												(long long) scan->fingerprint_rows));
 	if (strcmp(fingerprint, ds->fingerprint) != 0)
-		RefuseChangedSource(ds, psprintf("The training rows of the first scan have the fingerprint %s, those of pass %d %s.",
-										 ds->fingerprint, scan->pass, fingerprint));
+		DatasetRefuseChangedSource(ds, psprintf("The first pass and pass %d saw %lld training rows, not the same ones (fingerprints %s and %s).",
+												scan->pass, (long long) ds->train_rows, ds->fingerprint,
+												fingerprint));
 	pfree(fingerprint);
 }
 
