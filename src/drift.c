@@ -17,6 +17,7 @@
 #include "utils/tuplestore.h"
 
 #include "mlops/args.h"
+#include "mlops/compensated_sum.h"
 #include "mlops/drift.h"
 #include "mlops/profile.h"
 
@@ -148,17 +149,14 @@ KsWasserstein(const double *a, int64 na, const double *b, int64 nb, double *ks, 
 {
 	int64		i = 0,
 				j = 0;
-	double		d = 0.0,
-				sum = 0.0,
-				comp = 0.0;
+	double		d = 0.0;
+	CompensatedSum area = {0, 0};
 
 	while (i < na || j < nb)
 	{
 		double		v,
 					gap,
-					next,
-					term,
-					t;
+					next;
 
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -172,14 +170,10 @@ KsWasserstein(const double *a, int64 na, const double *b, int64 nb, double *ks, 
 		if (i == na && j == nb)
 			break;
 		next = (j >= nb || (i < na && a[i] <= b[j])) ? a[i] : b[j];
-		term = StepArea(gap, v, next);
-		/* Neumaier summation */
-		t = sum + term;
-		comp += fabs(sum) >= fabs(term) ? (sum - t) + term : (term - t) + sum;
-		sum = t;
+		CompensatedAdd(&area, StepArea(gap, v, next));
 	}
 	*ks = d;
-	*w = sum + comp;
+	*w = area.hi + area.lo;
 }
 
 /*

@@ -212,6 +212,7 @@ EvalModelCuts(const EvalModel *e, double test_fraction, int seed, MemoryContext 
 	int			n;
 	DatasetClassCuts *cuts;
 	uint64	   *values;
+	bool		malformed;
 	MemoryContext old;
 
 	if (SPI_execute_with_args("SELECT mlops._split_cuts($1, $2, $3, $4)", 4, types, args, NULL, true, 1)
@@ -224,20 +225,22 @@ EvalModelCuts(const EvalModel *e, double test_fraction, int seed, MemoryContext 
 	old = MemoryContextSwitchTo(cxt);
 	cuts = palloc(sizeof(DatasetClassCuts));
 	values = palloc(sizeof(uint64) * Max(n, 1));
-	for (int k = 0; k < n || n != e->m->nclasses; k++)
+	malformed = n != e->m->nclasses;
+	for (int k = 0; k < n && !malformed; k++)
 	{
-		char	   *digits = k < n && !nulls[k] ? TextDatumGetCString(elems[k]) : NULL;
+		char	   *digits = nulls[k] ? NULL : TextDatumGetCString(elems[k]);
 		char	   *end = NULL;
 
 		errno = 0;
 		if (digits != NULL && *digits >= '0' && *digits <= '9')
 			values[k] = strtou64(digits, &end, 10);
-		if (n != e->m->nclasses || end == NULL || *end != '\0' || errno != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("version %d of model \"%s\" has a malformed split", e->version, e->name),
-					 errdetail("Its spec's split cuts are not one unsigned 64-bit integer per class.")));
+		malformed = end == NULL || *end != '\0' || errno != 0;
 	}
+	if (malformed)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("version %d of model \"%s\" has a malformed split", e->version, e->name),
+				 errdetail("Its spec's split cuts are not one unsigned 64-bit integer per class.")));
 	cuts->nclasses = n;
 	cuts->classes = e->m->classes;
 	cuts->cuts = values;

@@ -25,6 +25,7 @@
 #include <cblas.h>
 
 #include "mlops/args.h"
+#include "mlops/compensated_sum.h"
 #include "mlops/float_text.h"
 #include "mlops/linear.h"
 #include "mlops/scoring.h"
@@ -1152,34 +1153,6 @@ LinearTrainedModel(const Dataset *ds, const char *algorithm, int nout, const dou
 	out->spec_impute = true;
 	out->predict = LinearPredict;
 	out->state = lm;
-}
-
-/* A sum and the rounding errors of its additions (Ogita, Rump and Oishi's Sum2 and Dot2). */
-typedef struct CompensatedSum
-{
-	double		hi;
-	double		lo;
-} CompensatedSum;
-
-/* Adds v to the sum, keeping the addition's rounding error (Knuth's TwoSum). */
-static inline void
-CompensatedAdd(CompensatedSum *s, double v)
-{
-	double		t = s->hi + v;
-	double		z = t - s->hi;
-
-	s->lo += (s->hi - (t - z)) + (v - z);
-	s->hi = t;
-}
-
-/* Adds a·b to the sum, keeping the product's rounding error too (fma). */
-static inline void
-CompensatedAddProduct(CompensatedSum *s, double a, double b)
-{
-	double		p = a * b;
-
-	CompensatedAdd(s, p);
-	s->lo += fma(a, b, -p);
 }
 
 /* What TrainGradient needs: the dataset and the means of the design's columns and the target. */
