@@ -251,6 +251,23 @@ SELECT pg_temp.line_version(4);
 SELECT mlops.delete_version('line', 4);
 SELECT pg_temp.sqlstate($$SELECT pg_temp.line_version(4)$$);
 ROLLBACK;
+-- predict_version is STABLE, not IMMUTABLE: it reads the registry, so a call
+-- with constant arguments must not be folded into a plan kept for later
+-- executions. A statement prepared while a version existed scores what the
+-- registry holds when it runs: the version its number is given to again after
+-- a rollback (y = 5x - 7, not the rolled-back y = 2x + 1), then 42704 once
+-- that version is deleted.
+BEGIN;
+SELECT version AS pinned_version FROM mlops.train('line', 'line_a', 'y', 'linear', test_fraction => 0) \gset
+PREPARE pinned AS SELECT round(mlops.predict_version('line', :pinned_version, ARRAY[10])) AS pinned;
+EXECUTE pinned;
+ROLLBACK;
+SELECT version = :pinned_version AS same_number
+  FROM mlops.train('line', 'line_b', 'y', 'linear', test_fraction => 0);
+EXECUTE pinned;
+SELECT mlops.delete_version('line', :pinned_version);
+SELECT pg_temp.sqlstate('EXECUTE pinned');
+DEALLOCATE pinned;
 -- A PL/pgSQL variable as the model reference is a parameter, which PL/pgSQL
 -- changes between evaluations of one expression (one call site): each call
 -- scores the version the variable names then (line:1 is y = 2x + 1, line:2

@@ -45,9 +45,7 @@ SELECT count(*) AS readers,
                     'drift', 'report_model', 'default_alias', 'build_info');
 -- Every IMMUTABLE function of mlops, each of which reads no setting; one added
 -- here must be checked for that. (An aggregate's own entry is always
--- IMMUTABLE: its support functions say what it reads. predict_version's
--- compiled model may be dropped from the cache under mlops.model_cache_size,
--- which never changes its result.)
+-- IMMUTABLE: its support functions say what it reads.)
 SELECT p.oid::regprocedure AS immutable_function
   FROM pg_proc p
  WHERE p.pronamespace = 'mlops'::regnamespace AND p.provolatile = 'i'

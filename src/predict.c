@@ -869,7 +869,8 @@ explain_row(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(predict_version);
 /*
  * predict_version(model text, version int, features float8[]): a pinned
- * version, whatever the aliases say, hence IMMUTABLE.
+ * version, whatever the aliases say. STABLE, as the other forms: it reads the
+ * registry (40_scoring.sql says why not IMMUTABLE).
  */
 Datum
 predict_version(PG_FUNCTION_ARGS)

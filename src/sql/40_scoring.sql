@@ -94,11 +94,22 @@ CREATE FUNCTION mlops.predict_proba(model text, features record) RETURNS float8[
 COMMENT ON FUNCTION mlops.predict_proba(text, record) IS
     'the class probabilities of a classification model for a row (features by column name), in label order';
 
+-- STABLE, not IMMUTABLE, although a version never changes: the function reads
+-- the registry, whose (model, version) may stop meaning that version. The
+-- planner folds an IMMUTABLE call of constant arguments into a value that a
+-- prepared statement or a PL/pgSQL plan keeps, and no change of the registry
+-- invalidates it: such a plan went on scoring a rolled-back version after its
+-- number was given to the next one, and a deleted version instead of 42704.
+-- Nothing is lost in scoring: a call with a column argument is evaluated per
+-- row either way, still PARALLEL SAFE (in the workers), and a call of
+-- constant arguments costs one cached resolution per call, not a plan-time
+-- evaluation. What IMMUTABLE allowed and must not (an index, a generated
+-- column storing scores of a version that may be deleted) is refused.
 CREATE FUNCTION mlops.predict_version(model text, version int, features float8[]) RETURNS float8
     AS 'MODULE_PATHNAME', 'predict_version'
-    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+    LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION mlops.predict_version(text, int, float8[]) IS
-    'the prediction of one pinned model version (immutable: versions never change, so it can be pushed to shards)';
+    'the prediction of one pinned model version, whatever the aliases say (STABLE: it reads the registry)';
 
 CREATE FUNCTION mlops.explain(model text, features float8[]) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'explain_array'
