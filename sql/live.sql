@@ -83,6 +83,12 @@ SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price:9', 'k', ARRAY[1.0,
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', NULL, ARRAY[1.0, 2])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', '', ARRAY[1.0, 2])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', 'k', NULL::float8[])$$);
+-- a NULL row is named as predict_logged names its argument (features), not as
+-- predict does (row); a row of NULLs is no NULL row: it is scored, its inputs
+-- missing (price has no values to impute)
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', 'k', NULL::record)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged(model => 'price', key => 'k', features => NULL::houses)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', 'k', r) FROM (SELECT NULL::numeric AS area, NULL::int AS rooms) r$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', 'k', ARRAY[1.0, 2, 3])$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.predict_logged('price', 'k', r) FROM (SELECT 1 AS rooms) r$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.record_outcome('nope', 'k', 1)$$);

@@ -160,6 +160,12 @@ DECLARE
     p float8;
 BEGIN
     SELECT * INTO STRICT r FROM mlops._resolve_logged(model, key);
+    -- a NULL row is refused in this function's words (predict's would name
+    -- its own argument, "row"); num_nulls, not IS NULL, which a row of NULLs
+    -- (every input missing, which scores) satisfies too
+    IF pg_catalog.num_nulls(features) = 1 THEN
+        RAISE EXCEPTION 'features must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     p := mlops.predict(r.ref, features);
     PERFORM mlops._log_prediction(r.model_id, r.version, key, mlops._to_jsonb_canonical(features), p,
                                   CASE WHEN r.classification THEN mlops.predict_proba(r.ref, features) END);
