@@ -146,6 +146,10 @@ SELECT count(*) AS fits, max((f->>'r2')::float8) <= 1 AS r2_at_most_1, max((f->>
           FROM generate_series(3, 12) n, (VALUES (0.1::float8), (0.3), (0.7), (1.1), (3.0)) v(a), generate_series(1, n) g
          GROUP BY n, a) s;
 
+-- a logistic regression stopped after one iteration warns in the singular
+\set VERBOSITY terse
+SELECT version FROM mlops.train('one_iteration', 'SELECT g::float8 AS x, g % 2 AS y FROM generate_series(1, 50) g', 'y', 'logistic', hyperparams => '{"max_iter": 1}', test_fraction => 0);
+\set VERBOSITY default
 -- bad input: each a clear error, nothing registered, the session usable
 SELECT count(*) AS versions FROM mlops.model_version \gset
 SELECT count(*) AS runs FROM mlops.run \gset
@@ -171,6 +175,11 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS 
 -- one row reads as one row in those details
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, 1::float8 AS x$$, 'y', 'linear')$q$, false, true);
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$q$, false, true);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, (g % 3)::float8 AS y FROM pg_temp.pass_rows(''t.one_grow'', 1, 2) g', 'y', 'ridge', test_fraction => 0)$$, false, true);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, (g % 3)::float8 AS y FROM pg_temp.pass_rows(''t.one_gone'', 1, 0) g', 'y', 'ridge', test_fraction => 0)$$, false, true);
+SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 1.0::float8 AS y, NULL::float8 AS x$$, 'y', 'linear', test_fraction => 0)$q$, false, true);
+SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 1.0::float8 AS y, NULL::text AS x$$, 'y', 'linear', test_fraction => 0)$q$, false, true);
+SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 1.0::float8 AS y, 2.0::float8 AS x$$, 'y', 'linear', test_fraction => 0)$q$, false, true);
 -- a feature of NaN values only has no value either, and the detail says so
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT g::float8 AS y, 'NaN'::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear')$q$, true, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'nulls', 'y', 'linear')$$);

@@ -164,6 +164,10 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a, b, value *
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"early_stopping_rounds": 2}',
                                                     test_fraction => 0)$$);
+-- one training row and no test row: the detail counts it as one row
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS y, 2.0::float8 AS x', 'y',
+                                                    hyperparams => '{"early_stopping_rounds": 2}',
+                                                    test_fraction => 0.01)$$, false, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '[1]')$$);
 -- early stopping keeps the best round's model, which a gblinear model cannot be cut back to:

@@ -512,8 +512,12 @@ FinishStats(Dataset *ds)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("feature \"%s\" has no value in the training rows", in->name),
 					 in->kind == INPUT_NUMERIC ?
-					 errdetail("Every one of its %lld training values is NULL or NaN.", (long long) in->nulls) :
-					 errdetail("Every one of its %lld training values is NULL.", (long long) in->nulls),
+					 errdetail_plural("Its %lld training value is NULL or NaN.",
+									  "Every one of its %lld training values is NULL or NaN.",
+									  (unsigned long) Min(in->nulls, ULONG_MAX), (long long) in->nulls) :
+					 errdetail_plural("Its %lld training value is NULL.",
+									  "Every one of its %lld training values is NULL.",
+									  (unsigned long) Min(in->nulls, ULONG_MAX), (long long) in->nulls),
 					 errhint("Leave the column out of the features.")));
 		/*
 		 * a column constant but for its NULLs stays constant once imputed:
@@ -683,6 +687,13 @@ DatasetRefuseChangedSource(const Dataset *ds, const char *detail)
 			 errhint("A query source must return the same rows each time it runs (no random() or volatile functions).")));
 }
 
+/* "1 training row", "2 training rows": a count of rows in a detail built in pieces. */
+char *
+DatasetRowCount(long long n, const char *kind)
+{
+	return psprintf(n == 1 ? "%lld %s row" : "%lld %s rows", n, kind);
+}
+
 /* The regression cut: keys below test_fraction × 2^64 are test rows. */
 static uint64
 RegressionCut(double test_fraction)
@@ -791,8 +802,9 @@ ReportPass(Dataset *ds, int pass, int64 rows)
 
 	if (ProgressDue(&ds->priv->progress, &elapsed))
 		ereport(NOTICE,
-				(errmsg("pass %d over the source: %lld rows read, %.1f s elapsed",
-						pass, (long long) rows, elapsed)));
+				(errmsg_plural("pass %d over the source: %lld row read, %.1f s elapsed",
+							   "pass %d over the source: %lld rows read, %.1f s elapsed",
+							   (unsigned long) Min(rows, ULONG_MAX), pass, (long long) rows, elapsed)));
 }
 
 /*
@@ -1362,12 +1374,12 @@ CheckSameRows(const DatasetScan *scan)
 	fingerprint = psprintf("%lld:%016llx", (long long) scan->fingerprint_rows,
 						   (unsigned long long) scan->fingerprint_sum);
 	if (scan->fingerprint_rows != ds->train_rows)
-		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %lld training rows, pass %d %lld.",
-												(long long) ds->train_rows, scan->pass,
+		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %s, pass %d %lld.",
+												DatasetRowCount(ds->train_rows, "training"), scan->pass,
 												(long long) scan->fingerprint_rows));
 	if (strcmp(fingerprint, ds->fingerprint) != 0)
-		DatasetRefuseChangedSource(ds, psprintf("The first pass and pass %d saw %lld training rows, not the same ones (fingerprints %s and %s).",
-												scan->pass, (long long) ds->train_rows, ds->fingerprint,
+		DatasetRefuseChangedSource(ds, psprintf("The first pass and pass %d saw %s, not the same ones (fingerprints %s and %s).",
+												scan->pass, DatasetRowCount(ds->train_rows, "training"), ds->fingerprint,
 												fingerprint));
 	pfree(fingerprint);
 }
@@ -1394,8 +1406,8 @@ DatasetEndScan(DatasetScan *scan)
 		CheckTrainRows(ds);
 	}
 	if (scan->fingerprint_rows != ds->train_rows)
-		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %lld training rows, the last one %lld.",
-										 (long long) ds->train_rows, (long long) scan->fingerprint_rows));
+		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %s, the last one %lld.",
+										 DatasetRowCount(ds->train_rows, "training"), (long long) scan->fingerprint_rows));
 	ds->fingerprint = psprintf("%lld:%016llx", (long long) scan->fingerprint_rows,
 							   (unsigned long long) scan->fingerprint_sum);
 	if (ds->priv->stats_pending)

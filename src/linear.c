@@ -389,7 +389,9 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms, LinearGradien
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("more features than rows"),
-				 errdetail("The design has %d terms and an intercept, and only %.0f training rows.", k, s->n),
+				 errdetail_plural("The design has %d columns with its intercept, and only %.0f training row.",
+								  "The design has %d columns with its intercept, and only %.0f training rows.",
+								  (unsigned long) s->n, k + 1, s->n),
 				 errhint("Use fewer features, more rows, or alpha > 0 (train()'s algorithm 'ridge', or linear_fit's alpha).")));
 	for (int i = 0; i < k; i++)
 	{
@@ -763,8 +765,10 @@ CheckWidth(int k, int k_state, bool values)
 	if (k != k_state)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 values ? errmsg("linear_stats value of %d inputs, previous values had %d", k, k_state)
-				 : errmsg("x has %d elements, previous rows had %d", k, k_state)));
+				 values ? errmsg_plural("linear_stats value of %d input, previous values had %d",
+										"linear_stats value of %d inputs, previous values had %d", k, k, k_state)
+				 : errmsg_plural("x has %d element, previous rows had %d",
+								 "x has %d elements, previous rows had %d", k, k, k_state)));
 }
 
 PG_FUNCTION_INFO_V1(linear_stats_accum);

@@ -474,7 +474,8 @@ TrainLogistic(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	}
 	if (gmax > tol * g0 && iter > max_iter)
 		ereport(WARNING,
-				(errmsg("logistic regression did not converge in %d iterations", max_iter),
+				(errmsg_plural("logistic regression did not converge in %d iteration",
+							   "logistic regression did not converge in %d iterations", max_iter, max_iter),
 				 errdetail("The largest gradient component is %g.", gmax),
 				 errhint("Raise max_iter, or scale the features.")));
 

@@ -303,8 +303,8 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 		for (int i = 0; i < b->nrows; i++)
 			changed |= b->is_test[i] == all;
 		if (changed)
-			DatasetRefuseChangedSource(ds, psprintf("The evaluation pass read rows other than the %lld %s rows the first pass saw.",
-													(long long) n, all ? "training" : "test"));
+			DatasetRefuseChangedSource(ds, psprintf("The evaluation pass read rows other than the %s the first pass saw.",
+													DatasetRowCount(n, all ? "training" : "test")));
 		model->predict(model, ds, b, pred + m * nout);
 		for (int i = 0; i < b->nrows; i++)
 		{
@@ -317,8 +317,8 @@ Evaluate(Dataset *ds, TrainedModel *model, Metric *metrics)
 	}
 	DatasetEndScan(scan);
 	if (m != n)
-		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %lld %s rows, the evaluation pass %lld.",
-												(long long) n, all ? "training" : "test", (long long) m));
+		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %s, the evaluation pass %lld.",
+												DatasetRowCount(n, all ? "training" : "test"), (long long) m));
 	return ds->classification ? ClassificationMetrics(label, pred, n, nout, metrics)
 		: RegressionMetrics(y, pred, n, metrics);
 }

@@ -671,8 +671,9 @@ LoadRows(Dataset *ds, RowBuffer *train, RowBuffer *test)
 	}
 	DatasetEndScan(scan);
 	if (train->rows != ds->train_rows || test->rows != ds->test_rows)
-		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %lld training and %lld test rows, the last one %lld and %lld.",
-												(long long) ds->train_rows, (long long) ds->test_rows,
+		DatasetRefuseChangedSource(ds, psprintf("The first pass saw %s and %s, the last one %lld and %lld.",
+												DatasetRowCount(ds->train_rows, "training"),
+												DatasetRowCount(ds->test_rows, "test"),
 												(long long) train->rows, (long long) test->rows));
 }
 
@@ -1178,8 +1179,10 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("early_stopping_rounds needs test rows"),
 				 ds->test_fraction > 0 ?
-				 errdetail("The split of test_fraction %g left no test row among the %lld training rows.",
-						   ds->test_fraction, (long long) ds->train_rows) : 0,
+				 errdetail_plural("The split of test_fraction %g left no test row beside its %lld training row.",
+								  "The split of test_fraction %g left no test row among the %lld training rows.",
+								  (unsigned long) Min(ds->train_rows, ULONG_MAX),
+								  ds->test_fraction, (long long) ds->train_rows) : 0,
 				 ds->test_fraction > 0 ?
 				 errhint("Give a larger test_fraction, or more rows.") :
 				 errhint("Give a test_fraction greater than 0.")));

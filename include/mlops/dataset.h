@@ -188,6 +188,9 @@ extern void DatasetReserveMemory(Dataset *ds, Size bytes, const char *what);
  */
 extern void DatasetRefuseChangedSource(const Dataset *ds, const char *detail) pg_attribute_noreturn();
 
+/* "1 training row", "2 training rows" (kind "training" or "test"), palloc'd, for such details. */
+extern char *DatasetRowCount(long long n, const char *kind);
+
 /* The progress clock of the work on the dataset (progress.h), started when it was prepared. */
 extern struct Progress *DatasetProgress(Dataset *ds);
 
