@@ -137,6 +137,14 @@ RESET min_parallel_table_scan_size;
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_stats(y, (ARRAY[y, y])[1:(y::int % 2) + 1]) FROM generate_series(1, 3) y(y)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit('\x0102')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(target, ARRAY[age])) FROM diabetes WHERE false$$);
+-- rows all skipped are no rows: NULL whether their target is NULL or NaN, or an input NULL or NaN,
+-- and a value of no rows (a merge of such values) fits to NULL too
+SELECT v, mlops.linear_stats(y, x) IS NULL AS stats_null, mlops.linear_fit(mlops.linear_stats(y, x)) IS NULL AS fit_null
+  FROM (VALUES ('NULL y', NULL::float8, '{1}'::float8[]), ('NaN y', 'NaN', '{1}'), ('NULL x', 1, NULL),
+               ('NULL input', 1, '{NULL}'), ('NaN input', 1, '{NaN}')) v(v, y, x)
+ GROUP BY v ORDER BY v;
+SELECT mlops.linear_fit(('\x00000000' || repeat('00', 8 * 3))::bytea) IS NULL AS no_rows_fit_null;
+SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(('\x00000000' || repeat('00', 8 * 3))::bytea, -1)$$);
 -- a NULL alpha is refused, whether or not there are rows
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(mlops.linear_stats(target, ARRAY[age]), NULL) FROM diabetes$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.linear_fit(NULL, NULL)$$);

@@ -775,7 +775,9 @@ PG_FUNCTION_INFO_V1(linear_stats_accum);
 
 /*
  * linear_stats_accum(state, y, x) — adds one row; rows with a NULL or NaN
- * target or input are skipped (as NULL targets are in train()).
+ * target or input are skipped (as NULL targets are in train()), and the
+ * state stays SQL NULL until a row is kept: linear_stats of skipped rows
+ * only is NULL, as of no rows.
  */
 Datum
 linear_stats_accum(PG_FUNCTION_ARGS)
@@ -787,6 +789,7 @@ linear_stats_accum(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			k;
+	bool		skip;
 	double	   *row;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -806,24 +809,26 @@ linear_stats_accum(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("x has %d elements, more than linear_stats allows (%d)", k, LINEAR_STATS_MAX_INPUTS)));
+	skip = isnan(y);
+	for (int i = 0; i < k && !skip; i++)
+		skip = nulls[i] || isnan(DatumGetFloat8(elems[i]));
 	if (st == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(agg);
+		MemoryContext old;
 
+		if (skip)				/* no row kept yet: NULL, as for NULL targets */
+			PG_RETURN_NULL();
+		old = MemoryContextSwitchTo(agg);
 		st = AggStateCreate(k);
 		MemoryContextSwitchTo(old);
 	}
 	else
 		CheckWidth(k, st->stats->k, false);
-	if (isnan(y))
+	if (skip)
 		PG_RETURN_POINTER(st);
 	row = st->block + (Size) st->rows * (k + 1);
 	for (int i = 0; i < k; i++)
-	{
-		if (nulls[i] || isnan(DatumGetFloat8(elems[i])))
-			PG_RETURN_POINTER(st);
 		row[i] = DatumGetFloat8(elems[i]);
-	}
 	row[k] = y;
 	if (++st->rows == st->capacity)
 		AggFlush(st);
@@ -1036,7 +1041,8 @@ PG_FUNCTION_INFO_V1(linear_fit);
  * an aggregated state: {"n", "intercept", "coef"} and, for alpha 0, "stats".
  * Terms are named x[1]..x[k] in errors. Not STRICT: a NULL alpha is refused
  * (22004) like every NULL option, rather than turning the fit into NULL; a
- * NULL state, linear_stats of no rows, gives NULL.
+ * NULL state, linear_stats of no rows, gives NULL, and so does a value of no
+ * rows.
  */
 Datum
 linear_fit(PG_FUNCTION_ARGS)
@@ -1058,9 +1064,7 @@ linear_fit(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("alpha must be a finite number >= 0")));
 	if (s->n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("linear_stats state holds no rows")));
+		PG_RETURN_NULL();		/* the statistics of no rows (linear_stats_merge of such values) */
 	for (int i = 0; i < s->k; i++)
 		terms[i] = psprintf("x[%d]", i + 1);
 	fit = LinearStateSolve(s, alpha, terms, NULL, NULL);

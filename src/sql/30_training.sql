@@ -62,12 +62,12 @@ COMMENT ON AGGREGATE mlops.linear_stats(float8, float8[]) IS
     'least-squares sufficient statistics of (y, x) rows (count, means, centred cross products) as bytea, for linear_fit';
 
 -- Not STRICT: a NULL alpha is 22004, not a NULL fit; NULL stats (linear_stats
--- of no rows) give NULL.
+-- of no rows, or of rows all skipped) give NULL, as do stats of no rows.
 CREATE FUNCTION mlops.linear_fit(stats bytea, alpha float8 DEFAULT 0) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'linear_fit'
     LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION mlops.linear_fit(bytea, float8) IS
-    'solves the least squares of linear_stats: OLS with statistics (alpha 0) or ridge (alpha > 0, intercept not penalised); NULL for NULL stats, 22004 for a NULL alpha';
+    'solves the least squares of linear_stats: OLS with statistics (alpha 0) or ridge (alpha > 0, intercept not penalised); NULL for NULL stats or those of no rows, 22004 for a NULL alpha';
 
 GRANT EXECUTE ON FUNCTION mlops.linear_stats_accum(internal, float8, float8[]),
                           mlops.linear_stats_combine(internal, internal),
