@@ -159,4 +159,8 @@ SELECT pg_temp.sqlstate($$SELECT mlops._install_version('bad name', 1, 'linear',
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '\x00', 'linear-json', encode(sha256('\x00'), 'hex'))$$);
 SELECT pg_temp.sqlstate($$SELECT mlops._install_version('n', 0, 'linear', 'regression', '{a}', NULL, NULL, NULL,
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '\x00', 'linear-json', encode(sha256('\x00'), 'hex'))$$);
+SELECT pg_temp.sqlstate($$SELECT mlops._install_version('n', 1, 'linear', 'regression', '{a,b,a}', NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '\x00', 'linear-json', encode(sha256('\x00'), 'hex'))$$);
+SELECT pg_temp.sqlstate($$SELECT mlops._install_version('n', 1, 'linear', 'regression', '{a,NULL}', NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '\x00', 'linear-json', encode(sha256('\x00'), 'hex'))$$);
 SELECT count(*) AS models_left FROM mlops.model WHERE name IN ('n', 'bad name');

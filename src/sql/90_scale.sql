@@ -34,7 +34,9 @@ GRANT EXECUTE ON FUNCTION mlops.linear_stats_merge_accum(internal, bytea),
 -- there. Idempotent for the same artifact; refuses a number this registry
 -- holds with another artifact, or one it has already passed (a version that
 -- was deleted or skipped here: numbers are never reused). Aliases are not
--- touched: shards are addressed by version number (predict_version).
+-- touched: shards are addressed by version number (predict_version). Features
+-- are refused as train() refuses them: NULL names 22004, a name given twice
+-- 42701 (scoring reads each input by its name).
 CREATE FUNCTION mlops._install_version(
         model text, version int, algorithm text, task text, features text[], target text,
         classes float8[], hyperparams jsonb, metrics jsonb, spec jsonb, profile jsonb, source text,
@@ -47,11 +49,20 @@ DECLARE
     mid bigint;
     last int;
     held text;
+    twice text;
 BEGIN
     PERFORM mlops._require(model, 'model');
     PERFORM mlops._require(version, 'version');
     IF version < 1 THEN
         RAISE EXCEPTION 'version must be positive, not %', version USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF array_position(features, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'features must not contain NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT f INTO twice FROM unnest(features) WITH ORDINALITY u(f, i) GROUP BY f HAVING count(*) > 1
+     ORDER BY min(i) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'feature "%" is given more than once', twice USING ERRCODE = 'duplicate_column';
     END IF;
     IF encode(sha256(artifact), 'hex') IS DISTINCT FROM artifact_sha256 THEN
         RAISE EXCEPTION 'the artifact of version % of model "%" does not match its sha256', version, model
