@@ -192,6 +192,8 @@ SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 1.0::float8
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT g::float8 AS y, 'NaN'::float8 AS x FROM generate_series(1, 3) g$$, 'y', 'linear')$q$, true, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'nulls', 'y', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'consts', 'y', 'linear')$$);
+-- values within 1e-154 of 0 differ by less than float8's squares can hold: the detail says why they read as constant
+SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT g * 1e-200 AS x, g::float8 AS y FROM generate_series(1, 20) g$$, 'y', 'linear')$q$, true, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'wide', 'y', 'linear', test_fraction => 0)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, ''a''::text AS c, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$$);

@@ -45,6 +45,13 @@
  */
 #define LINEAR_REFINE_RCOND 1e-8
 
+/*
+ * Magnitude (about the square root of DBL_MIN) below which a column's values
+ * have squares outside float8's normal range: a column whose sum of squares
+ * came out 0 with a mean below it may differ in values that underflowed.
+ */
+#define LINEAR_TINY 1.5e-154
+
 /* At most this many refinement passes (each one reads the source). */
 #define LINEAR_REFINE_PASSES 4
 
@@ -397,6 +404,13 @@ LinearStateSolve(const LinearState *s, double alpha, char **terms, LinearGradien
 	{
 		double		diag = s->m[i * d + i] + alpha;
 
+		/* values so near 0 that the squares of their spread underflow read as constant: said so */
+		if (!(diag > 0) && s->mean[i] != 0 && fabs(s->mean[i]) < LINEAR_TINY)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("feature \"%s\" is constant in the training rows", terms[i]),
+					 errdetail("Its values are within about 1e-154 of 0, where the squares of their differences are below float8's range: it reads as constant whether or not it is."),
+					 errhint("Rescale the column, or leave the feature out.")));
 		if (!(diag > 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
