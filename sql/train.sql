@@ -180,6 +180,8 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g % 3 AS y, g
 \i test/lib/pass_rows.sql
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, (g % 3)::float8 AS y FROM pg_temp.pass_rows(''t.grow'', 300, 301) g', 'y', 'linear', test_fraction => 0)$$, true, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, (g % 3)::float8 AS y FROM pg_temp.pass_rows(''t.shrink'', 300, 299) g', 'y', 'linear', test_fraction => 0)$$, true, true);
+-- a class the first pass did not see is told exactly
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT g::float8 AS x, CASE WHEN g > 300 THEN 1234567.5 ELSE g % 2 END AS y FROM pg_temp.pass_rows(''t.newclass'', 300, 300, 301) g', 'y', 'logistic', test_fraction => 0)$$, false, true);
 -- one row reads as one row in those details
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', $$SELECT 'NaN'::float8 AS y, 1::float8 AS x$$, 'y', 'linear')$q$, false, true);
 SELECT pg_temp.sqlstate($q$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS x, 2.0::float8 AS y', 'y', 'ridge', test_fraction => 0.99)$q$, false, true);
@@ -201,6 +203,8 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'collinear', 'y', 'li
 -- a ridge penalty too small to make them independent: the hint is to raise it, not to use ridge
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'collinear', 'y', 'ridge', hyperparams => '{"alpha": 1e-300}')$$, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, 1 AS y FROM consts', 'y', 'logistic')$$);
+-- the single class is told exactly (9.0072e+15 in 6 digits)
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, 9007199254740992 + (x > 0)::int AS y FROM consts', 'y', 'logistic')$$, false, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'label', 'linear', features => '{x}')$$);
 -- the hint's cast names the target as SQL must (quoted when it needs to be)
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT x, label AS "Label" FROM typed', 'Label', 'linear', features => '{x}')$$, true, true);
@@ -228,6 +232,8 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'breast_cancer', 'tar
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', test_fraction => -0.1)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', test_fraction => 1)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', test_fraction => 'NaN')$$);
+-- a value just above 1 is told exactly, not as the 1 it rounds to in 6 digits
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', test_fraction => 1.0000000000000002)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'forest')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'logistic', task => 'regression')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', task => 'clustering')$$);

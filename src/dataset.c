@@ -864,7 +864,7 @@ FirstPass(Dataset *ds, bool *has_nulls)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("target \"%s\" has a single class", ds->target),
-					 errdetail("Every row with a target has the value %g.", st.found_values[0]),
+					 errdetail("Every row with a target has the value %s.", Float8ExactText(st.found_values[0])),
 					 errhint("Classification needs at least two distinct target values.")));
 		ds->nclasses = st.nfound;
 		ds->classes = palloc(sizeof(double) * st.nfound);
@@ -1227,7 +1227,7 @@ ScanRow(TupleTableSlot *slot, void *arg)
 	{
 		label = ClassIndex(ds, p->row.y);
 		if (label < 0)
-			DatasetRefuseChangedSource(ds, psprintf("Target value %g was not in the first pass over the rows.", p->row.y));
+			DatasetRefuseChangedSource(ds, psprintf("Target value %s was not in the first pass over the rows.", Float8ExactText(p->row.y)));
 	}
 	h = RowHash(ds, &p->row);
 	if (ds->test_fraction > 0)

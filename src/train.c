@@ -377,7 +377,7 @@ train(PG_FUNCTION_ARGS)
 	if (!(test_fraction >= 0 && test_fraction < 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("test_fraction must be at least 0 and less than 1, not %g", test_fraction),
+				 errmsg("test_fraction must be at least 0 and less than 1, not %s", Float8ExactText(test_fraction)),
 				 errhint("0 trains on every row (the metrics are then on the training rows).")));
 	if (!JB_ROOT_IS_OBJECT(hyperparams) || JB_ROOT_IS_SCALAR(hyperparams))
 		ereport(ERROR,
