@@ -212,6 +212,9 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'typed', 'y', 'linear
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'nope', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, nope}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, age}')$$);
+-- a source of two columns of one name: which one is meant is not guessed, whether named or taken by default
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT age, bmi AS age, target FROM diabetes', 'target', 'linear')$$, true);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT age, bmi AS target, target FROM diabetes', 'target', 'linear', features => '{age}')$$, true);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{age, target}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'linear', features => '{{age},{bmi}}')$$);

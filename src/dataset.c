@@ -233,16 +233,28 @@ ChargeProfileMemory(void *arg, Size bytes)
 	DatasetReserveMemory(ds, bytes, "the drift profile");
 }
 
-/* Finds a column of the source by name, or raises 42703. */
+/*
+ * Finds a column of the source by name, or raises 42703; 42701 when the
+ * source has more than one column of that name (which one is meant?).
+ */
 static SourceColumn *
 FindColumn(List *columns, const char *name, const char *source, const char *what)
 {
 	SourceColumn *col = SourceColumnNamed(columns, name);
+	int			named = 0;
+	ListCell   *lc;
 
 	if (col == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("%s column \"%s\" does not exist in source \"%s\"", what, name, source)));
+	foreach(lc, columns)
+		named += strcmp(((SourceColumn *) lfirst(lc))->name, name) == 0;
+	if (named > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_COLUMN),
+				 errmsg("source \"%s\" has %d columns named \"%s\"", source, named, name),
+				 errhint("Give the columns distinct names (AS) in a query source.")));
 	return col;
 }
 
@@ -294,12 +306,12 @@ ResolveColumns(Dataset *ds, List *features)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the target \"%s\" cannot also be a feature", name)));
+		col = FindColumn(columns, name, ds->source, "feature");
 		if (list_member(names, makeString((char *) name)))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
 					 errmsg("feature \"%s\" is given more than once", name)));
 		names = lappend(names, makeString((char *) name));
-		col = FindColumn(columns, name, ds->source, "feature");
 		in->name = pstrdup(name);
 		in->type = col->type;
 		in->mode = -1;
