@@ -225,6 +225,9 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'update$ data', 'targ
 -- an empty source and one of white space only name nothing alike
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', '', 'target', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', E'  \t\n', 'target', 'linear')$$);
+-- semicolons alone are empty statements: the source is still empty, not a relation named ";"
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', ';', 'target', 'linear')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', E'/* none */ ;\n; -- nor here', 'target', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpah": 1}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpha": "1"}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpha": -1}')$$);

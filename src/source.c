@@ -195,7 +195,8 @@ RefuseBadName(const char *source)
  * text of a query source as PostgreSQL's parser delimits it (comments and
  * semicolons after it left out), or NULL for a relation name, whose parts go
  * to *names. An empty source, or one of white space and comments only, names
- * nothing (22023; a NULL one is refused by the callers, 22004). A second
+ * nothing, and so does one of semicolons besides (22023; a NULL one is
+ * refused by the callers, 22004). A second
  * statement is refused (42601), as is a statement that is not a query (a
  * WITH before a DELETE: RefuseNonQuery) and what RefuseNonSourceNode and
  * RefuseBadName refuse.
@@ -203,7 +204,12 @@ RefuseBadName(const char *source)
 static char *
 SourceQueryText(const char *source, List **names)
 {
-	if (source == NULL || *SkipSpaceAndComments(source) == '\0')
+	const char *rest = source ? SkipSpaceAndComments(source) : NULL;
+
+	/* semicolons alone end empty statements, as they do after a query */
+	while (rest != NULL && *rest == ';')
+		rest = SkipSpaceAndComments(rest + 1);
+	if (rest == NULL || *rest == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source must not be empty"),
