@@ -132,6 +132,11 @@ SELECT pg_temp.sqlstate('SELECT mlops._register_version(''claimed'', ''linear'',
                         '''{"terms": ["x"], "intercept": [0], "coef": [[1]]}'', ''linear-json'')');
 SELECT pg_temp.sqlstate($$SELECT mlops.drop_monitor('own_psi')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.delete_version('own', 2)$$);
+-- an unknown model is 42704 whatever the alias, as for set_alias (promote said
+-- 42501 for production); an existing model's production is still refused
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('nosuch')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.set_alias('nosuch', 'production', 1)$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('own')$$);
 RESET ROLE;
 SELECT status, params, metrics, tags FROM mlops.runs WHERE run_id = :own_run;
 SELECT count(*) AS claimed FROM mlops.models WHERE name = 'claimed';

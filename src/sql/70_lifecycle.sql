@@ -418,6 +418,10 @@ BEGIN
     PERFORM mlops._require(alias, 'alias');
     PERFORM mlops._require(gate, 'gate');
     PERFORM mlops._require(force, 'force');
+    -- an unknown model is 42704 before the alias is checked, as in set_alias
+    IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name::text = promote.model) THEN
+        RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+    END IF;
     PERFORM mlops._check_alias_move(alias);
     PERFORM mlops._refuse_replicated_registry();   -- before the gate reads the runs
 
@@ -447,9 +451,6 @@ BEGIN
     END;
 
     -- the candidate and the incumbent
-    IF NOT EXISTS (SELECT FROM mlops.models m WHERE m.name::text = promote.model) THEN
-        RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
-    END IF;
     SELECT v.version, v.task, v.classes, v.source, v.run_id, v.test_rows INTO candidate
       FROM mlops.model_versions v
      WHERE v.name::text = promote.model
