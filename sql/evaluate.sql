@@ -64,6 +64,10 @@ SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 2, gate => '{"metric": "roc_
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('c', 1, gate => '{"metric": "f1_macro"}')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 2, gate => '{"source": "SELECT x, kind FROM pts"}')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 2, gate => '{"source": "SELECT x, y FROM pts"}')$$);
+-- a feature without a value in the rows: a hint that fits evaluate and the gate (it was
+-- training's "no value in the training rows", "Leave the column out of the features")
+SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('r:2', 'SELECT NULL::float8 AS x, kind, y FROM pts')$$, true, true);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 2, gate => '{"source": "SELECT x, NULL::text AS kind, y FROM pts"}')$$, true, true);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('r', 3)$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('c', 2, 'Prod uction')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('c', 1, 'o''brien')$$);

@@ -87,6 +87,7 @@ struct DatasetPrivate
 	int		   *input_att;		/* ... and each input's */
 	int			split_inputs;	/* the row key hashes the target and the first this many inputs */
 	bool		training;		/* an infinite input is an error, a single class too */
+	const char *no_value_hint;	/* the hint of the error for a feature without a value */
 	FmgrInfo   *out_funcs;		/* categorical inputs: output functions */
 	RowValues	row;
 	uint64	   *cut;			/* per class (or [0] for regression): test iff key < cut */
@@ -519,18 +520,23 @@ FinishStats(Dataset *ds)
 		int64		best = -1;
 		int64		values = in->kind == INPUT_NUMERIC ? p->counts[j] : hash_get_num_entries(p->category_tables[j]);
 
+		/* evaluation's hint is its caller's: a version's features are not its to leave out */
 		if (values == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("feature \"%s\" has no value in the training rows", in->name),
+					 p->training ?
+					 errmsg("feature \"%s\" has no value in the training rows", in->name) :
+					 errmsg("feature \"%s\" has no value in the rows to evaluate on", in->name),
 					 in->kind == INPUT_NUMERIC ?
-					 errdetail_plural("Its %lld training value is NULL or NaN.",
-									  "Every one of its %lld training values is NULL or NaN.",
-									  (unsigned long) Min(in->nulls, ULONG_MAX), (long long) in->nulls) :
-					 errdetail_plural("Its %lld training value is NULL.",
-									  "Every one of its %lld training values is NULL.",
-									  (unsigned long) Min(in->nulls, ULONG_MAX), (long long) in->nulls),
-					 errhint("Leave the column out of the features.")));
+					 errdetail_plural("Its %lld %svalue is NULL or NaN.",
+									  "Every one of its %lld %svalues is NULL or NaN.",
+									  (unsigned long) Min(in->nulls, ULONG_MAX), (long long) in->nulls,
+									  p->training ? "training " : "") :
+					 errdetail_plural("Its %lld %svalue is NULL.",
+									  "Every one of its %lld %svalues is NULL.",
+									  (unsigned long) Min(in->nulls, ULONG_MAX), (long long) in->nulls,
+									  p->training ? "training " : ""),
+					 p->no_value_hint ? errhint("%s", p->no_value_hint) : 0));
 		/*
 		 * a column constant but for its NULLs stays constant once imputed:
 		 * the sum's rounding (78 × 0.1 / 78 is 0.09999999999999985) would give
@@ -941,28 +947,30 @@ StatsPass(Dataset *ds)
 
 static Dataset *Prepare(const char *source, const char *target, List *features, int split_inputs,
 						bool classification, double test_fraction, int seed, bool one_pass,
-						bool training, const DatasetClassCuts *cuts);
+						bool training, const DatasetClassCuts *cuts, const char *no_value_hint);
 
 /* Reads a training set: the source's schema and the first pass(es) over its rows. */
 Dataset *
 DatasetPrepare(const char *source, const char *target, List *features,
 			   bool classification, double test_fraction, int seed, bool one_pass)
 {
-	return Prepare(source, target, features, -1, classification, test_fraction, seed, one_pass, true, NULL);
+	return Prepare(source, target, features, -1, classification, test_fraction, seed, one_pass, true, NULL,
+				   "Leave the column out of the features.");
 }
 
 /*
  * For evaluation: DatasetPrepare, the split decided by the first split_inputs
  * features only (-1: all) and by the training's cuts when given, and
- * infinite features kept (scoring takes them).
+ * infinite features kept (scoring takes them); no_value_hint (or NULL) is the
+ * hint of the error for a feature without a value.
  */
 Dataset *
 DatasetPrepareSplit(const char *source, const char *target, List *features, int split_inputs,
 					bool classification, double test_fraction, int seed, bool one_pass,
-					const DatasetClassCuts *cuts)
+					const DatasetClassCuts *cuts, const char *no_value_hint)
 {
 	return Prepare(source, target, features, split_inputs, classification, test_fraction, seed, one_pass,
-				   false, cuts);
+				   false, cuts, no_value_hint);
 }
 
 /*
@@ -973,7 +981,7 @@ DatasetPrepareSplit(const char *source, const char *target, List *features, int 
 static Dataset *
 Prepare(const char *source, const char *target, List *features, int split_inputs,
 		bool classification, double test_fraction, int seed, bool one_pass, bool training,
-		const DatasetClassCuts *cuts)
+		const DatasetClassCuts *cuts, const char *no_value_hint)
 {
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	struct DatasetPrivate *p = palloc0(sizeof(struct DatasetPrivate));
@@ -983,6 +991,7 @@ Prepare(const char *source, const char *target, List *features, int split_inputs
 	ds->priv = p;
 	ProgressStart(&p->progress);
 	p->training = training;
+	p->no_value_hint = no_value_hint;
 	p->stored_cuts = classification ? cuts : NULL;
 	p->context = CurrentMemoryContext;
 	ds->source = pstrdup(source);

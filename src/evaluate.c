@@ -254,11 +254,13 @@ EvalModelCuts(const EvalModel *e, double test_fraction, int seed, MemoryContext 
  * split (decided by its features alone, and by the cuts train() stored with
  * it, so that no row it trained on is a test row); the other versions must
  * share its task and target, and every version's features must be columns of
- * the source. Returns the dataset, mapped to each version (kept in cxt).
+ * the source. no_value_hint: the hint for a feature without a value in the
+ * rows (DatasetPrepareSplit). Returns the dataset, mapped to each version
+ * (kept in cxt).
  */
 Dataset *
 EvalPrepare(const char *const *refs, int nrefs, const char *source, double test_fraction, int seed,
-			MemoryContext cxt, EvalModel **models)
+			const char *no_value_hint, MemoryContext cxt, EvalModel **models)
 {
 	List	   *features = NIL;
 	DatasetClassCuts *cuts = NULL;
@@ -289,7 +291,7 @@ EvalPrepare(const char *const *refs, int nrefs, const char *source, double test_
 	if (test_fraction > 0 && models[0]->m->classification)
 		cuts = EvalModelCuts(models[0], test_fraction, seed, cxt);
 	ds = DatasetPrepareSplit(source, models[0]->target, features, models[0]->m->ninputs,
-							 models[0]->m->classification, test_fraction, seed, false, cuts);
+							 models[0]->m->classification, test_fraction, seed, false, cuts, no_value_hint);
 	for (int k = 0; k < nrefs; k++)
 		EvalModelMap(models[k], ds, models[0]->version, cxt);
 	return ds;
@@ -354,11 +356,11 @@ Grow(Dataset *ds, EvalModel **models, int nmodels, double **y, int64 *capacity, 
  * Evaluates the versions that the model references refs (resolved through
  * mlops.resolve_model) mean on source (as EvalPrepare reads it):
  * metrics_json[i] receives the metrics of refs[i] as a JSON object; returns
- * the number of rows scored. Not inside SPI.
+ * the number of rows scored. no_value_hint as for EvalPrepare. Not inside SPI.
  */
 static int64
 EvaluateSource(const char *const *refs, int nrefs, const char *source,
-			   double test_fraction, int seed, char **metrics_json)
+			   double test_fraction, int seed, const char *no_value_hint, char **metrics_json)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext cxt = AllocSetContextCreate(caller, "mlops evaluate", ALLOCSET_DEFAULT_SIZES);
@@ -374,7 +376,7 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
 	models = palloc0(sizeof(EvalModel *) * nrefs);
-	ds = EvalPrepare(refs, nrefs, source, test_fraction, seed, cxt, models);
+	ds = EvalPrepare(refs, nrefs, source, test_fraction, seed, no_value_hint, cxt, models);
 	/* room for the rows the first pass counted (more only if the source grows meanwhile) */
 	Grow(ds, models, nrefs, &y, &capacity, test_fraction > 0 ? ds->test_rows : ds->train_rows);
 	scan = test_fraction > 0 ? DatasetBeginTestScan(ds) : DatasetBeginScan(ds);
@@ -433,7 +435,7 @@ evaluate(PG_FUNCTION_ARGS)
 	char	   *source = RequireTextArg(fcinfo, 1, "source");
 	char	   *metrics;
 
-	EvaluateSource(&ref, 1, source, 0, 0, &metrics);
+	EvaluateSource(&ref, 1, source, 0, 0, "Evaluate on rows in which the column has values.", &metrics);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics)));
 }
 
@@ -477,7 +479,8 @@ evaluate_versions(PG_FUNCTION_ARGS)
 		refs[k] = psprintf("%s:%d", name, DatumGetInt32(elems[k]));
 	}
 	rows = EvaluateSource(refs, n, text_to_cstring(PG_GETARG_TEXT_PP(2)),
-						  PG_GETARG_FLOAT8(3), PG_GETARG_INT32(4), metrics);
+						  PG_GETARG_FLOAT8(3), PG_GETARG_INT32(4),
+						  "Give the gate rows in which the column has values, as gate.source.", metrics);
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"rows\": " INT64_FORMAT ", \"metrics\": [", rows);
 	for (int k = 0; k < n; k++)

@@ -138,10 +138,13 @@ typedef struct DatasetClassCuts
  * training's cuts, so that a row keeps the side it had in training whatever
  * rows were added or removed since; a row of a class they lack is a test
  * row. Without them each class's cut is drawn again from the rows read.
+ * no_value_hint (or NULL): the hint of the error (22000) for a feature that
+ * has no value in the rows, which fits the caller (evaluate, promote's gate).
  */
 extern Dataset *DatasetPrepareSplit(const char *source, const char *target, List *features,
 									int split_inputs, bool classification, double test_fraction,
-									int seed, bool one_pass, const DatasetClassCuts *cuts);
+									int seed, bool one_pass, const DatasetClassCuts *cuts,
+									const char *no_value_hint);
 
 /*
  * Asks the first complete scan (call before it begins) to build the drift
