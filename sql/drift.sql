@@ -243,3 +243,10 @@ EXPLAIN (COSTS OFF) SELECT last_run_at FROM mlops.monitors WHERE name = 'x';
 -- and so is the latest run that measured a model (its report's drift section), monitored or not
 EXPLAIN (COSTS OFF) SELECT run_id FROM mlops.drift_results WHERE model = 'x' ORDER BY run_id DESC LIMIT 1;
 RESET enable_seqscan;
+
+-- a retrain alert of a monitor's retraining names the monitor, and goes with it as its other
+-- alerts do; a retraining's failed run stays
+SELECT kind, count(*) FROM mlops.alerts WHERE monitor = 'price_ks' GROUP BY kind ORDER BY kind;
+SELECT mlops.drop_monitor('price_ks');
+SELECT count(*) AS alerts_left FROM mlops.alert WHERE message LIKE 'retraining "price" failed%';
+SELECT count(*) > 0 AS failed_runs_kept FROM mlops.runs WHERE run_name = 'retrain' AND status = 'failed';

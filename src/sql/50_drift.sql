@@ -100,7 +100,8 @@ COMMENT ON TABLE mlops.drift_result IS 'the value of a monitor''s metric for eve
 
 CREATE TABLE mlops.alert (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    run_id        bigint REFERENCES mlops.monitor_run ON DELETE CASCADE,  -- drift and error alerts
+    -- drift and error alerts; a retrain alert of a monitor's retraining: the run that flagged drift
+    run_id        bigint REFERENCES mlops.monitor_run ON DELETE CASCADE,
     kind          text NOT NULL CHECK (kind IN ('drift', 'error', 'retrain')),
     action        text NOT NULL,
     features      text[] NOT NULL DEFAULT '{}',
@@ -109,7 +110,7 @@ CREATE TABLE mlops.alert (
     version       int,
     training_run  bigint REFERENCES mlops.run,  -- retrain alerts: the run of the (failed) retraining
     at            timestamptz NOT NULL DEFAULT clock_timestamp(),
-    CHECK ((kind = 'retrain') = (run_id IS NULL))
+    CHECK (kind = 'retrain' OR run_id IS NOT NULL)
 );
 -- drop_monitor (and the foreign key's cascade) delete the alerts of each of
 -- the monitor's runs, which without it read the whole alert table once per run
@@ -140,10 +141,12 @@ SELECT m.name AS monitor, r.model, r.version, d.feature, d.metric, d.value, d.p_
 COMMENT ON VIEW mlops.drift_status IS 'every feature''s value at the latest run of each monitor that measured (failed runs are in alerts)';
 
 CREATE VIEW mlops.alerts AS
-SELECT a.id, a.at, m.name AS monitor, coalesce(r.model, a.model) AS model, coalesce(r.version, a.version) AS version,
+SELECT a.id, a.at, m.name AS monitor,
+       CASE WHEN a.kind = 'retrain' THEN a.model ELSE r.model END AS model,
+       CASE WHEN a.kind = 'retrain' THEN a.version ELSE r.version END AS version,
        a.kind, a.action, a.features, a.message, a.training_run
   FROM mlops.alert a LEFT JOIN mlops.monitor_run r ON r.id = a.run_id LEFT JOIN mlops.monitor m ON m.id = r.monitor_id;
-COMMENT ON VIEW mlops.alerts IS 'alerts (kind drift, error or retrain) with the monitor, model version and, for retrain alerts, the training run';
+COMMENT ON VIEW mlops.alerts IS 'alerts (kind drift, error or retrain) with the monitor (of a retrain alert: the one whose drift retrained), model version (of a retrain alert: the one it trained) and, for retrain alerts, the training run';
 
 -- Why a monitor's metric measures none of the features of a profile (ks and
 -- wasserstein measure numeric features only, linf categorical ones only), or
@@ -375,7 +378,8 @@ BEGIN
         PERFORM pg_catalog.set_config('mlops.default_alias',
                                       coalesce((pg_catalog.regexp_match(m.model, '@([^@:]+)$'))[1], caller_alias), true);
         outcome := outcome || pg_catalog.jsonb_build_object('retrain',
-            mlops._retrain_unattended(v.model, pg_catalog.format('drift detected by monitor "%s"', m.name)));
+            mlops._retrain_unattended(v.model, pg_catalog.format('drift detected by monitor "%s"', m.name),
+                                      (outcome->>'run_id')::bigint));
         PERFORM pg_catalog.set_config('mlops.default_alias', caller_alias, true);
     END IF;
     RETURN outcome;

@@ -169,8 +169,10 @@ COMMENT ON FUNCTION mlops.retrain(text) IS
 -- Records an unattended retraining that did not promote: a failure as a failed
 -- run (in the experiment a retraining would have logged to, or one named after
 -- the model when there is no spec to tell), and either as an alert, leaving
--- production as it was.
-CREATE FUNCTION mlops._record_retrain_outcome(model text, outcome jsonb, message text, reason text) RETURNS jsonb
+-- production as it was. monitor_run: the monitor run whose drift made the
+-- retraining (NULL for a pg_cron job's), which names the alert's monitor.
+CREATE FUNCTION mlops._record_retrain_outcome(model text, outcome jsonb, message text, reason text,
+                                              monitor_run bigint DEFAULT NULL) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
@@ -189,18 +191,19 @@ BEGIN
         PERFORM mlops._link_run_to_cron(run);
         PERFORM mlops.end_run(run, 'failed');
     END IF;
-    INSERT INTO mlops.alert (kind, action, model, version, training_run, message)
-        VALUES ('retrain', 'retrain', model, (outcome->>'version')::int, run, message);
+    INSERT INTO mlops.alert (run_id, kind, action, model, version, training_run, message)
+        VALUES (monitor_run, 'retrain', 'retrain', model, (outcome->>'version')::int, run, message);
     RETURN coalesce(outcome, jsonb_build_object('promoted', false, 'model', model, 'run_id', run))
            || jsonb_build_object('alert', message);
 END
 $$;
-COMMENT ON FUNCTION mlops._record_retrain_outcome(text, jsonb, text, text) IS
+COMMENT ON FUNCTION mlops._record_retrain_outcome(text, jsonb, text, text, bigint) IS
     'internal: records an unattended retraining that failed (as a failed run) or was refused by the gate, with an alert';
 
 -- Retrains for a caller no one watches (a pg_cron job, a monitor): never
--- fails; a failure or a refusal by the gate is recorded where people look.
-CREATE FUNCTION mlops._retrain_unattended(model text, reason text) RETURNS jsonb
+-- fails; a failure or a refusal by the gate is recorded where people look
+-- (monitor_run: the monitor run whose drift retrains, for its alert).
+CREATE FUNCTION mlops._retrain_unattended(model text, reason text, monitor_run bigint DEFAULT NULL) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 DECLARE
@@ -213,7 +216,8 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
         RETURN mlops._record_retrain_outcome(model, NULL,
-                                             pg_catalog.format('retraining "%s" failed (%s): %s', model, state, message), reason);
+                                             pg_catalog.format('retraining "%s" failed (%s): %s', model, state, message), reason,
+                                             monitor_run);
     END;
     -- the version the gate kept is the incumbent it judged: another retraining
     -- may have moved the alias since this one read the version it retrains
@@ -221,12 +225,12 @@ BEGIN
         RETURN mlops._record_retrain_outcome(model, outcome,
                                              pg_catalog.format('the gate kept version %s of "%s" in %s: %s',
                                                     outcome->>'incumbent_version', model, mlops._default_alias(),
-                                                    outcome->>'reason'), reason);
+                                                    outcome->>'reason'), reason, monitor_run);
     END IF;
     RETURN outcome;
 END
 $$;
-COMMENT ON FUNCTION mlops._retrain_unattended(text, text) IS
+COMMENT ON FUNCTION mlops._retrain_unattended(text, text, bigint) IS
     'internal: retrain() for pg_cron jobs and monitors: failures and gate refusals become alerts instead of errors';
 
 -- True when the latest run of a monitor of the model, against its production
@@ -565,8 +569,8 @@ GRANT EXECUTE ON FUNCTION mlops.schedule_monitor(text, text), mlops._schedule_mo
     mlops._monitor_job(text, timestamptz, text), mlops._lock_monitor(text), mlops._cron_job_name(text), mlops._default_alias(),
     mlops._scheduled_monitor(text, timestamptz), mlops._unschedule_current_job(text), mlops._current_cron_run(),
     mlops._retrain_spec(text),
-    mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text),
-    mlops._record_retrain_outcome(text, jsonb, text, text), mlops._production_drifting(text)
+    mlops._link_run_to_cron(bigint), mlops._retrain_unattended(text, text, bigint),
+    mlops._record_retrain_outcome(text, jsonb, text, text, bigint), mlops._production_drifting(text)
     TO mlops_trainer;
 GRANT EXECUTE ON FUNCTION mlops.retrain(text), mlops.schedule_retrain(text, text, boolean),
     mlops._schedule_retrain(text, text, boolean, text), mlops._scheduled_retrain(text, boolean, text, timestamptz) TO mlops_admin;
