@@ -57,7 +57,8 @@ struct EvalModel
 
 /*
  * Resolves a model reference (inside SPI): the version it means, its target
- * column and its scoring model, kept in cxt. The query runs with the caller's
+ * column (target, or NULL, for a version imported without one) and its
+ * scoring model, kept in cxt. The query runs with the caller's
  * search_path (sources are named against it), so the domain model_name is
  * compared as text: an operator = (mlops.model_name, text) created in a
  * schema on that path would otherwise be chosen over pg_catalog's. The
@@ -65,7 +66,7 @@ struct EvalModel
  * the resolution may be planned as a scan of every version of the model.
  */
 static EvalModel *
-EvalModelOpen(const char *ref, MemoryContext cxt)
+EvalModelOpen(const char *ref, const char *target, MemoryContext cxt)
 {
 	Oid			type = TEXTOID;
 	Datum		arg = CStringGetTextDatum(ref);
@@ -89,12 +90,14 @@ EvalModelOpen(const char *ref, MemoryContext cxt)
 	e->version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 	e->model_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	e->target = SPI_getvalue(tup, desc, 4);
+	if (e->target == NULL && target != NULL)
+		e->target = pstrdup(target);
 	if (e->target == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" version %d has no target column", e->name, e->version),
 				 errdetail("It was imported without naming its target."),
-				 errhint("Import it with the target argument of import_model to evaluate it.")));
+				 errhint("Import the artifact again with the target argument of import_model (a new version) to evaluate it.")));
 	e->m = ModelCacheGet(ModelPinCreate(cxt), ModelRegistryOid(), e->model_id, e->version, e->name);
 	MemoryContextSwitchTo(old);
 	return e;
@@ -254,13 +257,14 @@ EvalModelCuts(const EvalModel *e, double test_fraction, int seed, MemoryContext 
  * split (decided by its features alone, and by the cuts train() stored with
  * it, so that no row it trained on is a test row); the other versions must
  * share its task and target, and every version's features must be columns of
- * the source. no_value_hint: the hint for a feature without a value in the
+ * the source. target (or NULL): the target column of versions imported
+ * without one. no_value_hint: the hint for a feature without a value in the
  * rows (DatasetPrepareSplit). Returns the dataset, mapped to each version
  * (kept in cxt).
  */
 Dataset *
-EvalPrepare(const char *const *refs, int nrefs, const char *source, double test_fraction, int seed,
-			const char *no_value_hint, MemoryContext cxt, EvalModel **models)
+EvalPrepare(const char *const *refs, int nrefs, const char *source, const char *target,
+			double test_fraction, int seed, const char *no_value_hint, MemoryContext cxt, EvalModel **models)
 {
 	List	   *features = NIL;
 	DatasetClassCuts *cuts = NULL;
@@ -268,7 +272,7 @@ EvalPrepare(const char *const *refs, int nrefs, const char *source, double test_
 
 	for (int k = 0; k < nrefs; k++)
 	{
-		EvalModel  *e = models[k] = EvalModelOpen(refs[k], cxt);
+		EvalModel  *e = models[k] = EvalModelOpen(refs[k], target, cxt);
 
 		if (k > 0 && strcmp(e->target, models[0]->target) != 0)
 			ereport(ERROR,
@@ -356,10 +360,11 @@ Grow(Dataset *ds, EvalModel **models, int nmodels, double **y, int64 *capacity, 
  * Evaluates the versions that the model references refs (resolved through
  * mlops.resolve_model) mean on source (as EvalPrepare reads it):
  * metrics_json[i] receives the metrics of refs[i] as a JSON object; returns
- * the number of rows scored. no_value_hint as for EvalPrepare. Not inside SPI.
+ * the number of rows scored. target and no_value_hint as for EvalPrepare. Not
+ * inside SPI.
  */
 static int64
-EvaluateSource(const char *const *refs, int nrefs, const char *source,
+EvaluateSource(const char *const *refs, int nrefs, const char *source, const char *target,
 			   double test_fraction, int seed, const char *no_value_hint, char **metrics_json)
 {
 	MemoryContext caller = CurrentMemoryContext;
@@ -376,7 +381,7 @@ EvaluateSource(const char *const *refs, int nrefs, const char *source,
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
 	models = palloc0(sizeof(EvalModel *) * nrefs);
-	ds = EvalPrepare(refs, nrefs, source, test_fraction, seed, no_value_hint, cxt, models);
+	ds = EvalPrepare(refs, nrefs, source, target, test_fraction, seed, no_value_hint, cxt, models);
 	/* room for the rows the first pass counted (more only if the source grows meanwhile) */
 	Grow(ds, models, nrefs, &y, &capacity, test_fraction > 0 ? ds->test_rows : ds->train_rows);
 	scan = test_fraction > 0 ? DatasetBeginTestScan(ds) : DatasetBeginScan(ds);
@@ -435,15 +440,17 @@ evaluate(PG_FUNCTION_ARGS)
 	char	   *source = RequireTextArg(fcinfo, 1, "source");
 	char	   *metrics;
 
-	EvaluateSource(&ref, 1, source, 0, 0, "Evaluate on rows in which the column has values.", &metrics);
+	EvaluateSource(&ref, 1, source, NULL, 0, 0, "Evaluate on rows in which the column has values.", &metrics);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics)));
 }
 
 PG_FUNCTION_INFO_V1(evaluate_versions);
 /*
  * _evaluate_versions(model text, versions int[], source text, test_fraction
- * float8, seed int): {"rows": n, "metrics": [{...}, ...]}, the versions scored
- * on the same rows (only the test rows of the split when test_fraction > 0).
+ * float8, seed int, target text): {"rows": n, "metrics": [{...}, ...]}, the
+ * versions scored on the same rows (only the test rows of the split when
+ * test_fraction > 0); target (NULL: none) is the target column of versions
+ * imported without one (promote's gate.target).
  */
 Datum
 evaluate_versions(PG_FUNCTION_ARGS)
@@ -479,6 +486,7 @@ evaluate_versions(PG_FUNCTION_ARGS)
 		refs[k] = psprintf("%s:%d", name, DatumGetInt32(elems[k]));
 	}
 	rows = EvaluateSource(refs, n, text_to_cstring(PG_GETARG_TEXT_PP(2)),
+						  PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5)),
 						  PG_GETARG_FLOAT8(3), PG_GETARG_INT32(4),
 						  "Give the gate rows in which the column has values, as gate.source.", metrics);
 	initStringInfo(&buf);

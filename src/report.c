@@ -1276,7 +1276,7 @@ ScoreTestSplit(void *arg)
 {
 	TestSplit  *t = arg;
 	EvalModel  *e;
-	Dataset    *ds = EvalPrepare(&t->ref, 1, t->source, t->test_fraction, t->seed, NULL, CurrentMemoryContext, &e);
+	Dataset    *ds = EvalPrepare(&t->ref, 1, t->source, NULL, t->test_fraction, t->seed, NULL, CurrentMemoryContext, &e);
 	int64		cap = Min(ds->test_rows, REPORT_MAX_TEST_ROWS);
 	int			width = EvalModelWidth(e);
 	DatasetScan *scan;

@@ -7,7 +7,7 @@
  * Usage (inside SPI_connect()/SPI_finish()):
  *
  *     EvalModel  *e;
- *     Dataset    *ds = EvalPrepare(&ref, 1, source, test_fraction, seed, NULL, cxt, &e);
+ *     Dataset    *ds = EvalPrepare(&ref, 1, source, NULL, test_fraction, seed, NULL, cxt, &e);
  *     ... for each row i of each batch b of a scan of ds:
  *         EvalModelScoreRow(e, ds, b, i, scores, &label);
  */
@@ -23,11 +23,13 @@ typedef struct EvalModel EvalModel;
 /*
  * Resolves the model references refs into models[] and reads source for them
  * (the target, task and split of the first; every version's features), mapped
- * to each version; what they need is kept in cxt. no_value_hint (or NULL):
+ * to each version; what they need is kept in cxt. target (or NULL): the
+ * target column of versions imported without one. no_value_hint (or NULL):
  * the hint of the error for a feature without a value in the rows.
  */
-extern Dataset *EvalPrepare(const char *const *refs, int nrefs, const char *source, double test_fraction,
-							int seed, const char *no_value_hint, MemoryContext cxt, EvalModel **models);
+extern Dataset *EvalPrepare(const char *const *refs, int nrefs, const char *source, const char *target,
+							double test_fraction, int seed, const char *no_value_hint, MemoryContext cxt,
+							EvalModel **models);
 
 /* How many scores a row gets: the number of classes, or 1 for regression. */
 extern int	EvalModelWidth(const EvalModel *e);

@@ -17,12 +17,13 @@ COMMENT ON FUNCTION mlops.evaluate(text, text) IS
     'the metrics of the version a model reference means on the rows of a table or query holding its target and features';
 
 -- The versions of one model scored on the same rows: every row of source, or
--- only the test rows of the split (test_fraction, seed) that train() made.
+-- only the test rows of the split (test_fraction, seed) that train() made;
+-- target: the target column of versions imported without one.
 CREATE FUNCTION mlops._evaluate_versions(model text, versions int[], source text,
-                                         test_fraction float8, seed int) RETURNS jsonb
+                                         test_fraction float8, seed int, target text DEFAULT NULL) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'evaluate_versions'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION mlops._evaluate_versions(text, int[], text, float8, int) IS
+COMMENT ON FUNCTION mlops._evaluate_versions(text, int[], text, float8, int, text) IS
     'internal: {"rows": n, "metrics": [...]} of versions of a model scored on the same rows (a source, or its test split)';
 
 -- The cuts train() stored in a classification version's spec (one per class,
@@ -50,5 +51,5 @@ COMMENT ON FUNCTION mlops._split_cuts(bigint, int, float8, int) IS
     'internal: the per-class cuts of the split (test_fraction, seed) stored with a classification version, or NULL';
 
 GRANT EXECUTE ON FUNCTION mlops.evaluate(text, text),
-    mlops._evaluate_versions(text, int[], text, float8, int),
+    mlops._evaluate_versions(text, int[], text, float8, int, text),
     mlops._split_cuts(bigint, int, float8, int) TO mlops_trainer;

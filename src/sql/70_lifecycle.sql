@@ -395,6 +395,8 @@ DECLARE
     gate_key text;
     candidate record;
     incumbent int;
+    incumbent_target text;      -- the incumbent's target column (NULL: imported without one)
+    target text;                -- the target column of the gate's rows
     kind text;
     metric text;
     metrics text[];             -- the candidate's task's
@@ -431,16 +433,17 @@ BEGIN
             HINT = 'For example {"metric": "rmse", "min_delta": 0.01, "source": "holdout"}.';
     END IF;
     FOR gate_key IN SELECT pg_catalog.jsonb_object_keys(gate) LOOP
-        IF gate_key NOT IN ('source', 'metric', 'min_delta') THEN
+        IF gate_key NOT IN ('source', 'metric', 'min_delta', 'target') THEN
             RAISE EXCEPTION 'unknown gate key "%"', gate_key USING ERRCODE = 'invalid_parameter_value',
-                HINT = 'The gate keys are source, metric and min_delta.';
+                HINT = 'The gate keys are source, metric, min_delta and target.';
         END IF;
     END LOOP;
     IF pg_catalog.jsonb_typeof(gate->'source') IS DISTINCT FROM 'string' AND gate ? 'source'
        OR pg_catalog.jsonb_typeof(gate->'metric') IS DISTINCT FROM 'string' AND gate ? 'metric'
-       OR pg_catalog.jsonb_typeof(gate->'min_delta') IS DISTINCT FROM 'number' AND gate ? 'min_delta' THEN
+       OR pg_catalog.jsonb_typeof(gate->'min_delta') IS DISTINCT FROM 'number' AND gate ? 'min_delta'
+       OR pg_catalog.jsonb_typeof(gate->'target') IS DISTINCT FROM 'string' AND gate ? 'target' THEN
         RAISE EXCEPTION 'gate values have the wrong type' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = 'gate.source and gate.metric are strings, gate.min_delta is a number.';
+            DETAIL = 'gate.source, gate.metric and gate.target are strings, gate.min_delta is a number.';
     END IF;
     BEGIN
         min_delta := coalesce((gate->>'min_delta')::float8, 0);
@@ -451,7 +454,7 @@ BEGIN
     END;
 
     -- the candidate and the incumbent
-    SELECT v.version, v.task, v.classes, v.source, v.run_id, v.test_rows INTO candidate
+    SELECT v.version, v.task, v.classes, v.source, v.run_id, v.test_rows, v.target INTO candidate
       FROM mlops.model_versions v
      WHERE v.name::text = promote.model
        AND v.version = coalesce(promote.version, (SELECT m.latest_version FROM mlops.models m
@@ -480,6 +483,22 @@ BEGIN
     END IF;
     lower_better := metric IN ('rmse', 'mse', 'mae', 'log_loss');
 
+    -- the target column of the rows: gate.target, else the candidate's, else the
+    -- incumbent's (a version imported without a target is scored on it)
+    IF incumbent IS NOT NULL THEN
+        SELECT v.target INTO incumbent_target
+          FROM mlops.model_versions v WHERE v.name::text = promote.model AND v.version = incumbent;
+    END IF;
+    target := coalesce(gate->>'target', candidate.target, incumbent_target);
+    IF gate ? 'target' AND (candidate.target <> target OR incumbent_target <> target) THEN
+        RAISE EXCEPTION 'gate.target "%" is not the target of version % of model "%"', target,
+                        CASE WHEN candidate.target <> target THEN candidate.version ELSE incumbent END, model
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It predicts "%s".', CASE WHEN candidate.target <> target THEN candidate.target
+                                                                       ELSE incumbent_target END),
+                  HINT = 'Leave gate.target out, or give the version''s target: gate.target names the target column of versions imported without one.';
+    END IF;
+
     -- the rows: gate.source, else the candidate's test split (run params of train()),
     -- unless its split held no test row (train() then measured the training rows)
     IF gate ? 'source' THEN
@@ -494,15 +513,25 @@ BEGIN
             RAISE EXCEPTION 'version % of model "%" has no test split to evaluate on', candidate.version, model
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = 'It was imported, trained with test_fraction 0, or its split held no test row.',
-                      HINT = 'Give the rows to compare on as gate.source (a table or query holding the target and the features).';
+                      HINT = CASE WHEN target IS NULL
+                                  THEN 'Give the rows to compare on as gate.source (a table or query holding the target and the features), and their target column as gate.target.'
+                                  ELSE 'Give the rows to compare on as gate.source (a table or query holding the target and the features).' END;
         ELSE
             test_fraction := 0;     -- nothing evaluated: no test_split in the outcome
         END IF;
     END IF;
+    IF source IS NOT NULL AND target IS NULL THEN
+        RAISE EXCEPTION 'the gate has no target column to evaluate version % of model "%" on', candidate.version, model
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = CASE WHEN incumbent IS NULL THEN 'It was imported without naming its target.'
+                                ELSE pg_catalog.format('It and version %s, which alias "%s" points at, were imported without naming their target.',
+                                                       incumbent, alias) END,
+                  HINT = 'Name the target column of gate.source as gate.target, or move the alias without the gate with mlops.set_alias().';
+    END IF;
     IF source IS NOT NULL THEN
         evaluation := mlops._evaluate_versions(model,
             CASE WHEN incumbent IS NULL THEN ARRAY[candidate.version] ELSE ARRAY[candidate.version, incumbent] END,
-            source, test_fraction, seed);
+            source, test_fraction, seed, target);
         candidate_value := (evaluation->'metrics'->0->>metric)::float8;
         incumbent_value := (evaluation->'metrics'->1->>metric)::float8;
         -- a multiclass incumbent has no binary metric (a binary candidate's default roc_auc),
