@@ -249,3 +249,11 @@ SELECT (p->>'promoted')::bool AS promoted, p->'rows' AS rows FROM mlops.promote(
 SELECT alias, action, from_version, to_version FROM mlops.deployments WHERE model = 'imported' ORDER BY id;
 -- evaluate has no target argument: such a version is refused, with the way to a version that has one
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('imported:2', 'pts')$$, true);
+
+-- a model whose every version was deleted has no latest version to promote: said so (it was
+-- "version (latest) of model ... does not exist")
+SELECT version FROM mlops.train('emptied', 'pts', 'y', 'linear', features => '{x}');
+SELECT mlops.delete_alias('emptied', 'production');
+SELECT mlops.delete_version('emptied', 1);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('emptied')$$, true);
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('emptied', 1)$$, true);

@@ -459,8 +459,14 @@ BEGIN
      WHERE v.name::text = promote.model
        AND v.version = coalesce(promote.version, (SELECT m.latest_version FROM mlops.models m
                                                    WHERE m.name::text = promote.model));
+    IF NOT FOUND AND version IS NULL THEN
+        -- every version of it was deleted: there is no latest one
+        RAISE EXCEPTION 'model "%" has no version', model
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Train or import a version of it to promote.';
+    END IF;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'version % of model "%" does not exist', coalesce(version::text, '(latest)'), model
+        RAISE EXCEPTION 'version % of model "%" does not exist', version, model
             USING ERRCODE = 'undefined_object';
     END IF;
     SELECT (m.aliases->>promote.alias)::int INTO incumbent FROM mlops.models m WHERE m.name::text = promote.model;
