@@ -79,6 +79,9 @@ SELECT alias, action, from_version, to_version FROM mlops.deployments ORDER BY i
 SELECT version FROM mlops.train('m', 'SELECT x, z, i % 3 AS k FROM pts', 'k', 'logistic');
 SELECT version FROM mlops.train('m', 'SELECT x, z, least(i % 3, 1) AS k FROM pts', 'k', 'logistic');
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('m')$$, true, true);
+-- refused before the rows are read: a source that fails when read is not read (the gate
+-- scored both versions first, and failed with the source's error)
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('m', gate => '{"source": "SELECT x, z, 1 / (i - i) AS k FROM pts"}')$$);
 SELECT (p->>'promoted')::bool AS promoted, p->>'metric' AS metric
   FROM mlops.promote('m', gate => '{"metric": "accuracy"}') p;
 -- r2 of one row is undefined for both versions: undefined on the rows, not missing from one

@@ -492,7 +492,7 @@ BEGIN
     -- the target column of the rows: gate.target, else the candidate's, else the
     -- incumbent's (a version imported without a target is scored on it)
     IF incumbent IS NOT NULL THEN
-        SELECT v.target INTO incumbent_target
+        SELECT v.target, mlops._task_metrics(v.task, v.classes) INTO incumbent_target, incumbent_metrics
           FROM mlops.model_versions v WHERE v.name::text = promote.model AND v.version = incumbent;
     END IF;
     target := coalesce(gate->>'target', candidate.target, incumbent_target);
@@ -534,26 +534,22 @@ BEGIN
                                                        incumbent, alias) END,
                   HINT = 'Name the target column of gate.source as gate.target, or move the alias without the gate with mlops.set_alias().';
     END IF;
+    -- a multiclass incumbent has no binary metric (a binary candidate's default roc_auc),
+    -- whatever the rows: refused before they are read; a metric of its task that it
+    -- lacks on them (a NaN left out) is undefined on the rows (below)
+    IF source IS NOT NULL AND NOT metric = ANY (incumbent_metrics) THEN
+        RAISE EXCEPTION 'version % of model "%" has no metric "%"', incumbent, model, metric
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Its metrics are: %s.',
+                      (SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) FROM pg_catalog.unnest(incumbent_metrics) k)),
+                  HINT = 'Choose a metric of both versions as gate.metric.';
+    END IF;
     IF source IS NOT NULL THEN
         evaluation := mlops._evaluate_versions(model,
             CASE WHEN incumbent IS NULL THEN ARRAY[candidate.version] ELSE ARRAY[candidate.version, incumbent] END,
             source, test_fraction, seed, target);
         candidate_value := (evaluation->'metrics'->0->>metric)::float8;
         incumbent_value := (evaluation->'metrics'->1->>metric)::float8;
-        -- a multiclass incumbent has no binary metric (a binary candidate's default roc_auc),
-        -- whatever the rows; a metric of its task that it lacks on them (a NaN left out)
-        -- is undefined on the rows (below)
-        IF incumbent IS NOT NULL THEN
-            SELECT mlops._task_metrics(v.task, v.classes) INTO incumbent_metrics
-              FROM mlops.model_versions v WHERE v.name::text = promote.model AND v.version = incumbent;
-        END IF;
-        IF NOT metric = ANY (incumbent_metrics) THEN
-            RAISE EXCEPTION 'version % of model "%" has no metric "%"', incumbent, model, metric
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = pg_catalog.format('Its metrics are: %s.',
-                          (SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) FROM pg_catalog.unnest(incumbent_metrics) k)),
-                      HINT = 'Choose a metric of both versions as gate.metric.';
-        END IF;
         IF candidate_value IS NULL OR (incumbent IS NOT NULL AND incumbent_value IS NULL) THEN
             RAISE EXCEPTION 'metric "%" is undefined on the gate''s rows', metric
                 USING ERRCODE = 'data_exception',
