@@ -298,6 +298,25 @@ SELECT pg_temp.sqlstate($$TRUNCATE mlops.audit_log$$);
 SELECT pg_temp.sqlstate($$ALTER TABLE mlops.audit_log DISABLE TRIGGER audit_log_append_only$$);
 RESET ROLE;
 ALTER TABLE mlops.audit_log OWNER TO CURRENT_USER;
+-- nor may a superuser change the name or the columns of the log or its anchor,
+-- which the trigger writes by number and verify_audit() hashes (a column
+-- added and dropped again would make every audited write fail); other
+-- changes (storage, options, an index) go through, and the log is written
+-- as before (below)
+SELECT pg_temp.sqlstate($$ALTER TABLE mlops.audit_log ADD COLUMN x int; ALTER TABLE mlops.audit_log DROP COLUMN x$$,
+                        false, true);
+SELECT pg_temp.sqlstate(q) FROM (VALUES
+    ($$ALTER TABLE mlops.audit_log ADD COLUMN x int$$),
+    ($$ALTER TABLE mlops.audit_log DROP COLUMN client_addr$$),
+    ($$ALTER TABLE mlops.audit_log RENAME COLUMN op TO operation$$),
+    ($$ALTER TABLE mlops.audit_log ALTER COLUMN session_user_name TYPE varchar$$),
+    ($$ALTER TABLE mlops.audit_log RENAME TO old_log$$),
+    ($$ALTER TABLE mlops.audit_log SET SCHEMA public$$),
+    ($$ALTER TABLE mlops.audit_chain RENAME COLUMN anchor_id TO id$$),
+    ($$ALTER TABLE mlops.audit_log ALTER COLUMN old_row SET STORAGE EXTERNAL$$),
+    ($$ALTER TABLE mlops.audit_log SET (fillfactor = 100)$$)) v(q);
+ALTER TABLE mlops.audit_log ALTER COLUMN old_row SET STORAGE EXTENDED;
+ALTER TABLE mlops.audit_log RESET (fillfactor);
 
 -- indexes added to the log are maintained, expression indexes whose function
 -- runs a query of its own included

@@ -440,7 +440,7 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- enable_audit would let audit it; an audit trigger
 -- created otherwise than auditing defines it is refused, as is one of the
 -- audit function under another name (it would log each change again); only superusers may
--- alter the log; an audit trigger is not
+-- alter the log, and none its name or columns; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
 -- follow a column renamed, by ALTER TABLE or, in a typed table, by ALTER TYPE ... RENAME
 -- ATTRIBUTE ... CASCADE (one dropped is forgotten by mlops._audit_drop), so that a renamed ignored
@@ -472,6 +472,7 @@ DECLARE
     root regclass;
     parts regclass[];
     part regclass;
+    guarded text;
 BEGIN
     -- the audit triggers keep their names (ALTER TRIGGER), which no other
     -- trigger takes (ALTER or CREATE TRIGGER)
@@ -542,11 +543,36 @@ BEGIN
                  JOIN pg_class t ON t.reloftype = ct.reltype
                  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = ca.attname AND NOT a.attisdropped
                 WHERE c.classid = 'pg_class'::regclass AND c.object_type = 'composite type column' LOOP
-        IF cmd.tbl IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass)
-           AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = mlops.invoker()) THEN
+        -- the log and its anchor, known by their guard triggers (a rename
+        -- keeps them)
+        SELECT CASE t.tgname WHEN 'audit_log_append_only' THEN 'mlops.audit_log' ELSE 'mlops.audit_chain' END
+          INTO guarded FROM pg_trigger t
+         WHERE t.tgrelid = cmd.tbl AND t.tgname IN ('audit_log_append_only', 'audit_chain_guarded')
+           AND t.tgfoid = 'mlops._audit_guard'::regproc;
+        IF guarded IS NOT NULL AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = mlops.invoker()) THEN
             RAISE EXCEPTION 'only a superuser may alter %', cmd.tbl
                 USING ERRCODE = 'insufficient_privilege',
                       DETAIL = 'The audit log is append-only and protected by its triggers.';
+        END IF;
+        -- their names and columns are what the audit trigger writes and reads
+        -- (by number: a dropped column, even, would make every audited write
+        -- fail) and what verify_audit() hashes: kept, for superusers too
+        IF guarded IS NOT NULL AND
+           (SELECT format('%I.%I (%s)', n.nspname, c.relname,
+                          string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', '
+                                     ORDER BY a.attnum))
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+             WHERE c.oid = cmd.tbl GROUP BY n.nspname, c.relname)
+           IS DISTINCT FROM (CASE guarded
+               WHEN 'mlops.audit_log' THEN 'mlops.audit_log (id bigint, at timestamp with time zone, txid xid8, '
+                   || 'table_oid oid, table_name text, op text, old_row jsonb, new_row jsonb, changed_columns text[], '
+                   || 'session_user_name text, current_user_name text, application_name text, client_addr inet, '
+                   || 'prev_hash bytea, hash bytea)'
+               ELSE 'mlops.audit_chain (one boolean, anchor_id bigint, anchor_hash bytea)' END) THEN
+            RAISE EXCEPTION 'cannot change the name or the columns of %', guarded
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'The audit trigger writes, and mlops.verify_audit() hashes, the columns the table was created with, under its name.';
         END IF;
         IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = cmd.tbl AND tgname IN ('mlops_audit', 'mlops_audit_truncate')
                                             AND tgenabled <> 'A') THEN
