@@ -447,6 +447,17 @@ InstallCallbacks(void)
 }
 
 /*
+ * Names, in the context of an error raised while a log row is hashed (an
+ * UPDATE whose old and new rows as text pass 1 GB together), the table whose
+ * change could not be logged.
+ */
+static void
+AuditAppendContext(void *arg)
+{
+	errcontext("logging a row of table %s to mlops.audit_log", text_to_cstring((text *) arg));
+}
+
+/*
  * Appends one row to the log: the change op of table relid (old_row, new_row
  * and changed may be NULL), chained to the head, which it becomes. A row
  * trigger keeps the log open for the next row of its statement.
@@ -459,6 +470,7 @@ AuditAppend(Oid relid, text *relname, const char *op, RowImage *old_row, RowImag
 	bool		nulls[AUDIT_NCOLUMNS];
 	const StringInfoData *known[AUDIT_NCOLUMNS] = {NULL};
 	uint8		hash[AUDIT_HASH_LEN];
+	ErrorContextCallback context = {error_context_stack, AuditAppendContext, relname};
 
 	AuditChainLock();
 	memset(nulls, false, sizeof(nulls));
@@ -483,7 +495,9 @@ AuditAppend(Oid relid, text *relname, const char *op, RowImage *old_row, RowImag
 	known[AUDIT_OLD_ROW] = old_row ? &old_row->text : NULL;
 	known[AUDIT_NEW_ROW] = new_row ? &new_row->text : NULL;
 	known[AUDIT_CHANGED_COLUMNS] = changed ? &changed->text : NULL;
+	error_context_stack = &context;
 	AuditRowHash(values, nulls, known, hash);
+	error_context_stack = context.previous;
 	values[AUDIT_HASH] = HashDatum(hash);
 
 	AddLogRow(chain.log_oid, values, nulls);

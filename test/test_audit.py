@@ -242,5 +242,17 @@ for what, sql, bad in (
 query(conn, "ALTER TABLE mlops.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only")
 check(query(conn, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the untouched chain still verifies")
 
+# An UPDATE whose old and new rows as text pass 1 GB together (each one under
+# it: 90 MB of control characters, each escaped as \u0001 in both rows) cannot
+# be logged: it fails with 54000, its context naming the table. Stored before
+# the table was audited, at the smallest size that fails.
+query(conn, "CREATE TABLE huge (id int PRIMARY KEY, n int, v text)")
+query(conn, "INSERT INTO huge VALUES (1, 0, repeat(chr(1), 90000000))")
+query(conn, "SELECT mlops.enable_audit('huge')")
+message = expect_error(conn, "UPDATE huge SET n = 1", "54000")
+check(message is not None and "logging a row of table public.huge to mlops.audit_log" in message,
+      f"the error's context names the table whose change could not be logged ({message!r})")
+query(conn, "DROP TABLE huge")
+
 conn.close()
 finish()
