@@ -862,7 +862,7 @@ UPDATE readings SET c = c + 1, a = a + 1 WHERE site = 'three';
 SELECT table_name, changed_columns FROM log WHERE id = (SELECT max(id) FROM log);
 DROP TABLE readings;
 
--- the empty search_path that reg* values are named under is set for their
+-- the search_path that reg* values are named under is set for their
 -- column alone: a cast to json that finds its table through search_path
 -- works beside a regclass column, and logs alike without one
 CREATE TYPE shade AS ENUM ('lt', 'dk');
@@ -879,6 +879,18 @@ INSERT INTO painted_plain VALUES (1, 'dk');
 SELECT table_name, new_row FROM log WHERE table_name LIKE 'public.painted%' AND op = 'INSERT' ORDER BY id;
 DROP TABLE painted, painted_plain, shade_names;
 DROP TYPE shade CASCADE;
+-- reg* values are named under search_path pg_catalog, pg_temp: a temporary
+-- table (and its row type) named like an object of pg_catalog does not change
+-- how that one is named
+CREATE TABLE catalog_refs (id int, r regclass, t regtype, ts regtype[]);
+SELECT mlops.enable_audit('catalog_refs');
+INSERT INTO catalog_refs VALUES (1, 'pg_catalog.pg_class', 'pg_catalog.point', '{pg_catalog.point}');
+CREATE TEMP TABLE pg_class (x int);
+CREATE TEMP TABLE point (x int);
+INSERT INTO catalog_refs VALUES (2, 'pg_catalog.pg_class', 'pg_catalog.point', '{pg_catalog.point}');
+DROP TABLE pg_temp.pg_class, pg_temp.point;
+SELECT new_row FROM log WHERE table_name = 'public.catalog_refs' AND op = 'INSERT' ORDER BY id;
+DROP TABLE catalog_refs;
 
 -- the ignored columns of a typed table follow an attribute of its type
 -- renamed (ALTER TYPE ... RENAME ATTRIBUTE ... CASCADE renames its column):

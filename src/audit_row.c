@@ -238,7 +238,7 @@ AuditTableGet(FmgrInfo *flinfo, TriggerData *td)
 				/* to_jsonb() finds the type of its argument in fn_expr */
 				a->kind = JSON_OTHER;
 				/*
-				 * the empty search_path that reg* values are named under is
+				 * the search_path that reg* values are named under is
 				 * set for their column only (RenderValue): the other
 				 * columns' casts to json and output functions may find
 				 * their objects through the writer's

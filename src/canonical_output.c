@@ -10,7 +10,9 @@
  * other reg* types name objects. The canonical settings are PostgreSQL's
  * defaults, with TimeZone UTC: extra_float_digits 1 (shortest exact),
  * DateStyle ISO, IntervalStyle postgres, bytea_output hex, lc_monetary C; and
- * an empty search_path (names schema-qualified but pg_catalog's), without
+ * search_path pg_catalog, pg_temp (names schema-qualified but pg_catalog's,
+ * which a temporary table or type of the writer named like one cannot hide:
+ * an empty search_path searches pg_temp first), without
  * quote_all_identifiers. They are set, for the length of one conversion, only
  * where the session's differ, and only those that the value's type depends
  * on, so that a session at the defaults pays nothing (but for reg* values).
@@ -34,6 +36,9 @@
 #include "utils/typcache.h"
 
 #include "mlops/canonical_output.h"
+
+/* The search_path reg* values are named under: pg_temp last, not first. */
+#define CANONICAL_SEARCH_PATH "pg_catalog, pg_temp"
 
 static int	RowOutputSettings(Oid typid, int32 typmod);
 
@@ -147,7 +152,7 @@ static const struct
 	{OUTPUT_TIMEZONE, "TimeZone", "UTC"},
 	{OUTPUT_BYTEA, "bytea_output", "hex"},
 	{OUTPUT_MONETARY, "lc_monetary", "C"},
-	{OUTPUT_NAMES, "search_path", ""},
+	{OUTPUT_NAMES, "search_path", CANONICAL_SEARCH_PATH},
 	{OUTPUT_NAMES, "quote_all_identifiers", "off"},
 };
 
@@ -174,7 +179,7 @@ IsCanonical(int flag)
 			return strcmp(locale_monetary, "C") == 0 || strncmp(locale_monetary, "C.", 2) == 0 ||
 				strcmp(locale_monetary, "POSIX") == 0;
 		case OUTPUT_NAMES:
-			return namespace_search_path[0] == '\0' && !quote_all_identifiers;
+			return strcmp(namespace_search_path, CANONICAL_SEARCH_PATH) == 0 && !quote_all_identifiers;
 	}
 	return true;
 }
