@@ -505,6 +505,18 @@ SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(10)$$);        -- already a
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(12)$$);
 ROLLBACK;
+-- its queries take no operator from a schema the caller's search_path lists
+-- before pg_catalog (which would run as the superuser that archives), and
+-- leave that search_path as it was
+BEGIN;
+CREATE SCHEMA trap;
+CREATE FUNCTION trap.lt(bigint, bigint) RETURNS boolean LANGUAGE plpgsql
+    AS $$BEGIN RAISE EXCEPTION 'trap.< ran'; END$$;
+CREATE OPERATOR trap.< (FUNCTION = trap.lt, LEFTARG = bigint, RIGHTARG = bigint);
+SET LOCAL search_path = trap, pg_catalog, public;
+SELECT mlops.archive_audit(12) AS archived;
+SHOW search_path;
+ROLLBACK;
 
 -- the rows of one statement that change different columns: each lists its own
 INSERT INTO items (id, name, qty, price) SELECT i, 'nut', 1, 1 FROM generate_series(50, 53) i;

@@ -878,6 +878,7 @@ archive_audit(PG_FUNCTION_ARGS)
 	uint64		removed;
 	StringInfoData detail;
 	char	   *hex;
+	int			nest_level;
 
 	if (!superuser())
 		ereport(ERROR,
@@ -895,6 +896,15 @@ archive_audit(PG_FUNCTION_ARGS)
 	before_id = PG_GETARG_INT64(0);
 	AuditChainLock();
 	SPI_connect();
+
+	/*
+	 * its queries' operators are pg_catalog's whatever the caller's
+	 * search_path lists before it: one that another role created there must
+	 * not run as the superuser that archives
+	 */
+	nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, mlops, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	/* not read only: a new snapshot, taken under the chain lock */
 	anchor_id = ReadAnchor(false, NULL);
 	if (before_id <= anchor_id + 1 || before_id > chain.last_id + 1)
@@ -926,6 +936,7 @@ archive_audit(PG_FUNCTION_ARGS)
 		archiving = false;
 	}
 	PG_END_TRY();
+	AtEOXact_GUC(true, nest_level);
 	SPI_finish();
 
 	hex = palloc(AUDIT_HASH_LEN * 2 + 1);
