@@ -440,7 +440,7 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- enable_audit would let audit it; an audit trigger
 -- created otherwise than auditing defines it is refused, as is one of the
 -- audit function under another name (it would log each change again); only superusers may
--- alter the log, and none its name or columns; an audit trigger is not
+-- alter the log, and none its name, columns or primary key; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
 -- follow a column renamed, by ALTER TABLE or, in a typed table, by ALTER TYPE ... RENAME
 -- ATTRIBUTE ... CASCADE (one dropped is forgotten by mlops._audit_drop), so that a renamed ignored
@@ -573,6 +573,13 @@ BEGIN
             RAISE EXCEPTION 'cannot change the name or the columns of %', guarded
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       DETAIL = 'The audit trigger writes, and mlops.verify_audit() hashes, the columns the table was created with, under its name.';
+        END IF;
+        -- the trigger finds the head of the chain through the log's primary key
+        IF guarded = 'mlops.audit_log' AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = cmd.tbl
+                                                                                   AND k.contype = 'p' AND k.conkey = '{1}') THEN
+            RAISE EXCEPTION 'cannot change the primary key of mlops.audit_log'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'The audit trigger finds the last row of the chain through the primary key on id.';
         END IF;
         IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = cmd.tbl AND tgname IN ('mlops_audit', 'mlops_audit_truncate')
                                             AND tgenabled <> 'A') THEN
