@@ -242,6 +242,43 @@ for what, sql, bad in (
 query(conn, "ALTER TABLE mlops.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only")
 check(query(conn, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "the untouched chain still verifies")
 
+# Two enable_audit of one table at once: the second waits for the first to
+# commit, then replaces its triggers (with its own ignored columns) instead of
+# failing on the trigger it did not see yet.
+query(conn, "CREATE TABLE twice (id int, note text)")
+a = connect(DB)
+b = connect(DB)
+a.autocommit = False
+query(a, "SELECT mlops.enable_audit('twice')")
+done.clear()
+outcome = []
+
+
+def b_enables():
+    try:
+        query(b, "SELECT mlops.enable_audit('twice', '{note}')")
+        outcome.append("ok")
+    except psycopg2.Error as e:
+        outcome.append(f"{e.pgcode}: {e.pgerror.strip()[:120]}")
+    done.set()
+
+
+tb = threading.Thread(target=b_enables)
+tb.start()
+check(not done.wait(0.5), "a second enable_audit of the table waits for the first")
+a.commit()
+tb.join()
+check(outcome == ["ok"], f"then replaces its triggers ({outcome})")
+check(query(conn, "SELECT mlops._audit_ignored_columns(oid) FROM pg_trigger "
+                  "WHERE tgrelid = 'twice'::regclass AND tgname = 'mlops_audit'") == [(["note"],)],
+      "with its own ignored columns")
+check(query(conn, "SELECT op, new_row FROM mlops.audit_log WHERE table_name = 'public.twice' ORDER BY id") ==
+      [("ENABLE", {"ignore_columns": []}), ("DISABLE", None), ("ENABLE", {"ignore_columns": ["note"]})],
+      "logged as ENABLE, DISABLE, ENABLE")
+a.close()
+b.close()
+query(conn, "DROP TABLE twice")
+
 # An UPDATE whose old and new rows as text pass 1 GB together (each one under
 # it: 90 MB of control characters, each escaped as \u0001 in both rows) cannot
 # be logged: it fails with 54000, its context naming the table. Stored before

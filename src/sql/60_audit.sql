@@ -199,7 +199,10 @@ COMMENT ON FUNCTION mlops._audit_complete(regclass) IS
 -- Installs (or replaces) the audit triggers of a table with the given ignored
 -- columns, which must be columns of the table; the creation of the row
 -- trigger is logged as ENABLE (mlops._audit_ddl). The caller has checked the
--- arguments and the caller's rights.
+-- arguments and the caller's rights. The table is locked first, so that the
+-- triggers another transaction was installing, committed while this one
+-- waited, are found and replaced (not created twice: 42710); at once in
+-- ACCESS EXCLUSIVE mode (what dropping a trigger takes) when it has them.
 CREATE FUNCTION mlops._audit_install(tbl regclass, ignore_columns text[]) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
@@ -209,6 +212,9 @@ DECLARE
 BEGIN
     ignore_columns := ARRAY(SELECT DISTINCT c FROM unnest(ignore_columns) c ORDER BY c);
     SELECT string_agg(quote_literal(c), ', ') INTO args FROM unnest(ignore_columns) c;
+    EXECUTE format('LOCK TABLE %s IN %s MODE', tbl,
+                   CASE WHEN EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit')
+                        THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
     -- audited again: the triggers are replaced (with the new ignore_columns)
     IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit') THEN
         EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
