@@ -275,6 +275,18 @@ check(query(conn, "SELECT mlops._audit_ignored_columns(oid) FROM pg_trigger "
 check(query(conn, "SELECT op, new_row FROM mlops.audit_log WHERE table_name = 'public.twice' ORDER BY id") ==
       [("ENABLE", {"ignore_columns": []}), ("DISABLE", None), ("ENABLE", {"ignore_columns": ["note"]})],
       "logged as ENABLE, DISABLE, ENABLE")
+# Two disable_audit at once: the second finds the table no longer audited.
+query(a, "SELECT mlops.disable_audit('twice')")
+done.clear()
+outcome.clear()
+tb = threading.Thread(target=lambda: (outcome.append(expect_error(b, "SELECT mlops.disable_audit('twice')", "42704")),
+                                      done.set()))
+tb.start()
+check(not done.wait(0.5), "a second disable_audit of the table waits for the first")
+a.commit()
+tb.join()
+check(outcome and outcome[0] is not None and "table public.twice is not audited" in outcome[0],
+      f"then says the table is not audited ({outcome})")
 a.close()
 b.close()
 query(conn, "DROP TABLE twice")

@@ -372,6 +372,10 @@ BEGIN
     PERFORM mlops._audit_check_not_mlops(tbl);
     PERFORM mlops._audit_check_owner(tbl);
     PERFORM mlops._audit_check_not_inherited(tbl);
+    -- locked before the look (as dropping the trigger locks it): a
+    -- disable_audit or enable_audit of the table that another transaction
+    -- commits meanwhile is seen
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal) THEN
         RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
     END IF;
