@@ -876,6 +876,8 @@ SELECT mlops.disable_audit('readings');
 SELECT mlops.enable_audit('readings_3');
 UPDATE readings SET c = c + 1, a = a + 1 WHERE site = 'three';
 SELECT table_name, changed_columns FROM log WHERE id = (SELECT max(id) FROM log);
+-- so its partitioned table cannot be audited until it is no longer
+SELECT pg_temp.sqlstate($$SELECT mlops.enable_audit('readings')$$, true);
 DROP TABLE readings;
 
 -- the search_path that reg* values are named under is set for their

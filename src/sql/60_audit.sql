@@ -334,6 +334,7 @@ CREATE FUNCTION mlops.enable_audit(tbl regclass, ignore_columns text[] DEFAULT '
 AS $$
 DECLARE
     missing text;
+    own regclass;
 BEGIN
     PERFORM mlops._require(tbl, 'tbl');
     PERFORM mlops._require(ignore_columns, 'ignore_columns');
@@ -344,6 +345,17 @@ BEGIN
     PERFORM mlops._audit_check_not_mlops(tbl);
     PERFORM mlops._audit_check_may_enable(tbl);
     PERFORM mlops._audit_check_not_inherited(tbl);
+    -- the row trigger it gives a partitioned table goes to every partition,
+    -- which one audited on its own has already
+    SELECT p.relid INTO own FROM mlops._audit_tree(tbl) p(relid)
+      JOIN pg_class c ON c.oid = p.relid AND c.relispartition
+      JOIN pg_trigger t ON t.tgrelid = p.relid AND t.tgname = 'mlops_audit' AND t.tgparentid = 0
+     ORDER BY p.relid LIMIT 1;
+    IF own IS NOT NULL THEN
+        RAISE EXCEPTION 'partition % of table % is audited on its own', own, tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Stop auditing the partition with mlops.disable_audit() first: the partitioned table''s auditing covers it.';
+    END IF;
     IF array_position(ignore_columns, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ignore_columns must not contain nulls' USING ERRCODE = 'null_value_not_allowed';
     END IF;
