@@ -576,6 +576,10 @@ ALTER TABLE staff_base RENAME COLUMN salary TO pay;
 INSERT INTO staff_parted VALUES (1, 100);
 INSERT INTO staff_child VALUES (1, 100, 1);
 SELECT table_name, new_row FROM log WHERE id > (SELECT max(id) - 2 FROM log) ORDER BY id;
+-- the triggers replaced: DISABLE and ENABLE of the partitioned table alone,
+-- whose rows cover its partition's triggers too
+SELECT table_name, op, new_row FROM log WHERE table_name LIKE 'public.staff_parted%' AND op IN ('ENABLE', 'DISABLE')
+ ORDER BY id;
 -- an ignored column that a cascade drops (DROP TYPE, or DROP EXTENSION of
 -- the extension of its type) is forgotten too: a column added under its name is logged
 CREATE TYPE wage AS (amount int);

@@ -776,6 +776,16 @@ BEGIN
                 PERFORM mlops._audit_event(obj.dropped_table, 'DROP', NULL, format('%I.%I', obj.names[1], obj.names[2]));
             END IF;
         ELSIF obj.names[3] = 'mlops_audit' THEN
+            -- a partition's trigger that went with its partitioned table's
+            -- (disable_audit, or the triggers replaced): that table's DISABLE
+            -- row covers the partition, as its ENABLE row did
+            CONTINUE WHEN EXISTS (
+                SELECT FROM pg_partition_ancestors(format('%I.%I', obj.names[1], obj.names[2])::regclass) a
+                  JOIN pg_class c ON c.oid = a.relid
+                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                  JOIN pg_event_trigger_dropped_objects() p
+                    ON p.object_type = 'trigger' AND p.address_names = ARRAY[n.nspname::text, c.relname::text, 'mlops_audit']
+                 WHERE c.relname <> obj.names[2] OR n.nspname <> obj.names[1]);
             PERFORM mlops._audit_event(format('%I.%I', obj.names[1], obj.names[2])::regclass, 'DISABLE', NULL);
             disabled := true;
         ELSE
