@@ -321,6 +321,19 @@ SELECT pg_temp.sqlstate(q) FROM (VALUES
     ($$ALTER TABLE mlops.audit_log SET (fillfactor = 100)$$)) v(q);
 ALTER TABLE mlops.audit_log ALTER COLUMN old_row SET STORAGE EXTENDED;
 ALTER TABLE mlops.audit_log RESET (fillfactor);
+-- changed with that guard disabled, the log is refused with a clear error
+-- (not an internal one) by the next audited write
+BEGIN;
+ALTER EVENT TRIGGER mlops_audit_ddl DISABLE;
+ALTER TABLE mlops.audit_log ADD COLUMN x int;
+ALTER TABLE mlops.audit_log DROP COLUMN x;
+SELECT pg_temp.sqlstate($$INSERT INTO items (id, name, qty) VALUES (99, 'refused', 1)$$, true);
+ROLLBACK;
+BEGIN;
+ALTER EVENT TRIGGER mlops_audit_ddl DISABLE;
+ALTER TABLE mlops.audit_log DROP CONSTRAINT audit_log_pkey;
+SELECT pg_temp.sqlstate($$INSERT INTO items (id, name, qty) VALUES (99, 'refused', 1)$$);
+ROLLBACK;
 
 -- indexes added to the log are maintained, expression indexes whose function
 -- runs a query of its own included

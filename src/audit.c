@@ -155,6 +155,33 @@ MissingAnchor(void)
 }
 
 /*
+ * Opens the primary key of the log, refusing a log whose columns or primary
+ * key are not those it was created with (changed while the DDL guard,
+ * mlops._audit_ddl, was disabled): the trigger writes its columns by number
+ * and finds the head of the chain through its primary key on id.
+ */
+static Relation
+OpenLogPrimaryKey(Relation logrel)
+{
+	TupleDesc	desc = RelationGetDescr(logrel);
+	Oid			pkey = RelationGetPrimaryKeyIndex(logrel);
+	Relation	index = OidIsValid(pkey) ? index_open(pkey, AccessShareLock) : NULL;
+	bool		intact = desc->natts == AUDIT_NCOLUMNS && index != NULL &&
+		index->rd_index->indnkeyatts == 1 && index->rd_index->indkey.values[0] == AUDIT_ID + 1;
+
+	for (int i = 0; i < desc->natts; i++)
+		intact &= !TupleDescAttr(desc, i)->attisdropped;
+	if (!intact)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mlops.audit_log is not as mlops created it"),
+				 errdetail("The audit trigger writes its %d columns by number and finds its last row through its primary key on id.",
+						   AUDIT_NCOLUMNS),
+				 errhint("Give it back the columns and the primary key it was created with.")));
+	return index;
+}
+
+/*
  * Takes the chain lock for this transaction (once) and reads the head of the
  * chain: the last log row, or the anchor when the log is empty.
  */
@@ -181,9 +208,7 @@ AuditChainLock(void)
 	LockRelationOid(chain.chain_oid, ExclusiveLock);
 
 	logrel = table_open(chain.log_oid, AccessShareLock);
-	if (RelationGetDescr(logrel)->natts != AUDIT_NCOLUMNS)
-		elog(ERROR, "mlops.audit_log has %d columns instead of %d", RelationGetDescr(logrel)->natts, AUDIT_NCOLUMNS);
-	index = index_open(RelationGetPrimaryKeyIndex(logrel), AccessShareLock);
+	index = OpenLogPrimaryKey(logrel);
 	slot = table_slot_create(logrel, NULL);
 	scan = index_beginscan(logrel, index, SnapshotSelf, 0, 0);
 	index_rescan(scan, NULL, 0, NULL, 0);

@@ -7,7 +7,8 @@
 -- The log. Written only by the C trigger (which inserts directly, so writers
 -- need no privilege on it); its column order is the canonical order of the
 -- hash (see README, "Audit"), which audit.c assumes (it checks the number of
--- columns only).
+-- columns, none dropped, and the primary key on id; mlops._audit_ddl refuses
+-- changing them).
 CREATE TABLE mlops.audit_log (
     id                bigint PRIMARY KEY,  -- consecutive, in commit order (assigned under the chain lock)
     at                timestamptz NOT NULL,
