@@ -155,16 +155,19 @@ query(a, "INSERT INTO acct VALUES (-1, 'a', 1, NULL)")
 done = threading.Event()
 
 
-def b_writes():
-    query(b, "INSERT INTO acct VALUES (-2, 'b', 1, NULL)")
-    done.set()
+def waits_for(a, work, what):
+    """Runs work() in a thread, checks that it waits (what) while a's transaction
+    is open, then commits a and waits for work() to end."""
+    finished = threading.Event()
+    t = threading.Thread(target=lambda: (work(), finished.set()))
+    t.start()
+    check(not finished.wait(0.5), what)
+    a.commit()
+    t.join()
 
 
-tb = threading.Thread(target=b_writes)
-tb.start()
-check(not done.wait(0.5), "a second audited transaction waits for the first to end")
-a.commit()
-tb.join()
+waits_for(a, lambda: query(b, "INSERT INTO acct VALUES (-2, 'b', 1, NULL)"),
+          "a second audited transaction waits for the first to end")
 check(query(b, "SELECT count(*) FROM mlops.audit_log WHERE new_row ->> 'owner' = 'a'") == [(0,)],
       "the waiting writer's snapshot does not see the row it chained after")
 check(query(b, "SELECT ok FROM mlops.verify_audit()") == [(True,)],
@@ -250,7 +253,6 @@ a = connect(DB)
 b = connect(DB)
 a.autocommit = False
 query(a, "SELECT mlops.enable_audit('twice')")
-done.clear()
 outcome = []
 
 
@@ -260,14 +262,9 @@ def b_enables():
         outcome.append("ok")
     except psycopg2.Error as e:
         outcome.append(f"{e.pgcode}: {e.pgerror.strip()[:120]}")
-    done.set()
 
 
-tb = threading.Thread(target=b_enables)
-tb.start()
-check(not done.wait(0.5), "a second enable_audit of the table waits for the first")
-a.commit()
-tb.join()
+waits_for(a, b_enables, "a second enable_audit of the table waits for the first")
 check(outcome == ["ok"], f"then replaces its triggers ({outcome})")
 check(query(conn, "SELECT mlops._audit_ignored_columns(oid) FROM pg_trigger "
                   "WHERE tgrelid = 'twice'::regclass AND tgname = 'mlops_audit'") == [(["note"],)],
@@ -277,14 +274,9 @@ check(query(conn, "SELECT op, new_row FROM mlops.audit_log WHERE table_name = 'p
       "logged as ENABLE, DISABLE, ENABLE")
 # Two disable_audit at once: the second finds the table no longer audited.
 query(a, "SELECT mlops.disable_audit('twice')")
-done.clear()
 outcome.clear()
-tb = threading.Thread(target=lambda: (outcome.append(expect_error(b, "SELECT mlops.disable_audit('twice')", "42704")),
-                                      done.set()))
-tb.start()
-check(not done.wait(0.5), "a second disable_audit of the table waits for the first")
-a.commit()
-tb.join()
+waits_for(a, lambda: outcome.append(expect_error(b, "SELECT mlops.disable_audit('twice')", "42704")),
+          "a second disable_audit of the table waits for the first")
 check(outcome and outcome[0] is not None and "table public.twice is not audited" in outcome[0],
       f"then says the table is not audited ({outcome})")
 a.close()
