@@ -480,6 +480,10 @@ DROP VIEW net_logged;
 ALTER TABLE mlops.audit_log DISABLE TRIGGER audit_log_append_only;
 UPDATE mlops.audit_log SET new_row = jsonb_set(new_row, '{qty}', '30') WHERE id = 6;
 SELECT * FROM mlops.verify_audit();
+-- archiving refuses such a log, and removes nothing: the altered row would go
+-- out of sight with the prefix
+SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(10)$$, true, true);
+SELECT min(id) AS first_kept, (SELECT anchor_id FROM mlops.audit_chain) AS anchor_id FROM mlops.audit_log;
 UPDATE mlops.audit_log SET new_row = jsonb_set(new_row, '{qty}', '3') WHERE id = 6;
 SELECT ok FROM mlops.verify_audit();
 CREATE TEMP TABLE saved AS SELECT * FROM mlops.audit_log WHERE id = 8;

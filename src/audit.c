@@ -767,25 +767,20 @@ ArchiveRowNamesAnchor(Datum detail, int64 anchor_id, const uint8 *anchor_hash)
 		memcmp(hash->val.string.val, hex, AUDIT_HASH_LEN * 2) == 0;
 }
 
-PG_FUNCTION_INFO_V1(verify_audit);
-
 /*
- * verify_audit() — walks the log in id order from the anchor, as one snapshot
- * sees it, and checks that ids are consecutive, that each row's prev_hash is
- * the previous row's hash and that each hash is the hash of its row, and that
- * the anchor is the one the newest ARCHIVE row names (none before any
- * archiving): rows removed from the start of the log with the anchor moved
- * over them would otherwise leave a chain that verifies. Returns ok, the
- * number of rows verified and the id of the first bad row (for an anchor that
- * is not the archived one, the first row after it).
+ * Walks the log in id order from the anchor, as the caller's SPI snapshot(s)
+ * see it (read_only: one snapshot for the anchor and every row), and checks
+ * that ids are consecutive, that each row's prev_hash is the previous row's
+ * hash and that each hash is the hash of its row, and that the anchor is the
+ * one the newest ARCHIVE row names (none before any archiving): rows removed
+ * from the start of the log with the anchor moved over them would otherwise
+ * leave a chain that verifies. Returns whether the chain verifies; *checked
+ * is the number of rows verified and *first_bad the id of the first bad row
+ * (for an anchor that is not the archived one, the first row after it).
  */
-Datum
-verify_audit(PG_FUNCTION_ARGS)
+static bool
+WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 {
-	TupleDesc	result_desc;
-	Datum		result[3];
-	bool		result_nulls[3] = {false, false, true};
-	int64		checked = 0;
 	int64		expected_id;
 	uint8		prev[AUDIT_HASH_LEN];
 	uint8		anchor_hash[AUDIT_HASH_LEN];
@@ -795,23 +790,9 @@ verify_audit(PG_FUNCTION_ARGS)
 	SPIPlanPtr	plan;
 	MemoryContext row_cxt;
 	bool		bad = false;
-	bool		fresh_snapshot;
 
-	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "verify_audit must return a composite type");
-
-	/*
-	 * A REPEATABLE READ or SERIALIZABLE transaction that has written the log
-	 * chained its rows to rows committed after its snapshot was taken, which
-	 * that snapshot does not see (a gap, not tampering): it verifies with a
-	 * new snapshot, which, taken under the chain lock, sees the whole chain.
-	 */
-	fresh_snapshot = IsolationUsesXactSnapshot() && ChainLockHeld();
-	if (fresh_snapshot)
-		PushActiveSnapshot(GetLatestSnapshot());
-	SPI_connect();
-	/* read only: the anchor and the rows are read with the same snapshot */
-	anchor_id = ReadAnchor(true, prev);
+	*checked = 0;
+	anchor_id = ReadAnchor(read_only, prev);
 	memcpy(anchor_hash, prev, AUDIT_HASH_LEN);
 	expected_id = anchor_id + 1;
 	/* until an ARCHIVE row says otherwise, the anchor must be the first one */
@@ -824,8 +805,8 @@ verify_audit(PG_FUNCTION_ARGS)
 					   "FROM mlops.audit_log ORDER BY id", 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "verify_audit row", ALLOCSET_DEFAULT_SIZES);
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, read_only);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "audit chain row", ALLOCSET_DEFAULT_SIZES);
 	while (!bad)
 	{
 		uint64		i;
@@ -857,29 +838,64 @@ verify_audit(PG_FUNCTION_ARGS)
 			MemoryContextReset(row_cxt);
 			if (bad)
 			{
-				result[2] = values[AUDIT_ID];
-				result_nulls[2] = false;
+				*first_bad = DatumGetInt64(values[AUDIT_ID]);
 				break;
 			}
 			memcpy(prev, hash, AUDIT_HASH_LEN);
 			expected_id++;
-			checked++;
+			(*checked)++;
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
-	SPI_finish();
-	if (fresh_snapshot)
-		PopActiveSnapshot();
+	MemoryContextDelete(row_cxt);
 	if (!bad && !anchor_archived)
 	{
 		bad = true;
-		checked = 0;
-		result[2] = Int64GetDatum(anchor_id + 1);
-		result_nulls[2] = false;
+		*checked = 0;
+		*first_bad = anchor_id + 1;
 	}
-	result[0] = BoolGetDatum(!bad);
+	return !bad;
+}
+
+PG_FUNCTION_INFO_V1(verify_audit);
+
+/*
+ * verify_audit() — walks the log as one snapshot sees it (WalkChain).
+ * Returns ok, the number of rows verified and the id of the first bad row.
+ */
+Datum
+verify_audit(PG_FUNCTION_ARGS)
+{
+	TupleDesc	result_desc;
+	Datum		result[3];
+	bool		result_nulls[3] = {false, false, false};
+	int64		checked;
+	int64		first_bad;
+	bool		ok;
+	bool		fresh_snapshot;
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "verify_audit must return a composite type");
+
+	/*
+	 * A REPEATABLE READ or SERIALIZABLE transaction that has written the log
+	 * chained its rows to rows committed after its snapshot was taken, which
+	 * that snapshot does not see (a gap, not tampering): it verifies with a
+	 * new snapshot, which, taken under the chain lock, sees the whole chain.
+	 */
+	fresh_snapshot = IsolationUsesXactSnapshot() && ChainLockHeld();
+	if (fresh_snapshot)
+		PushActiveSnapshot(GetLatestSnapshot());
+	SPI_connect();
+	ok = WalkChain(true, &checked, &first_bad);
+	SPI_finish();
+	if (fresh_snapshot)
+		PopActiveSnapshot();
+	result[0] = BoolGetDatum(ok);
 	result[1] = Int64GetDatum(checked);
+	result[2] = Int64GetDatum(first_bad);
+	result_nulls[2] = ok;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_nulls)));
 }
 
@@ -889,7 +905,9 @@ PG_FUNCTION_INFO_V1(archive_audit);
  * archive_audit(before_id) — superuser only: removes the log rows with ids
  * below before_id and makes the last removed row's id and hash the anchor of
  * the chain, so that the rest still verifies; the archiving is itself logged.
- * Returns the number of rows removed. Copy them out first to keep them.
+ * The whole log is verified first (a chain that does not verify is refused,
+ * XX001). Returns the number of rows removed. Copy them out first to
+ * keep them.
  */
 Datum
 archive_audit(PG_FUNCTION_ARGS)
@@ -904,6 +922,8 @@ archive_audit(PG_FUNCTION_ARGS)
 	StringInfoData detail;
 	char	   *hex;
 	int			nest_level;
+	int64		checked;
+	int64		first_bad;
 
 	if (!superuser())
 		ereport(ERROR,
@@ -930,7 +950,17 @@ archive_audit(PG_FUNCTION_ARGS)
 	nest_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, mlops, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	/* not read only: a new snapshot, taken under the chain lock */
+	/*
+	 * not read only: new snapshots, taken under the chain lock, which see
+	 * every row; the rows are checked before any is removed, so that a prefix
+	 * altered behind the log's triggers is not archived out of sight
+	 */
+	if (!WalkChain(false, &checked, &first_bad))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the audit log does not verify"),
+				 errdetail("Row " INT64_FORMAT " is the first altered, inserted or missing one; nothing was archived.", first_bad),
+				 errhint("Find out with mlops.verify_audit() what was altered before archiving.")));
 	anchor_id = ReadAnchor(false, NULL);
 	if (before_id <= anchor_id + 1 || before_id > chain.last_id + 1)
 		ereport(ERROR,
