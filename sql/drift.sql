@@ -126,6 +126,20 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('select * from houses wher
 SELECT feature, metric, round(value::numeric, 6) AS value, drifted
   FROM mlops.compare('houses', $$select case when x < 50 then 'NaN' when x < 60 then 'Infinity' end::float8 as x,
                                          'tokyo' as city from houses$$, '{x,city}');
+-- shares exactly a threshold apart are not above it: 4 of 10 rows against 3
+-- of 10 is a gap of 0.1 (linf) and of 0.1 in the NULL rate (the rounded shares'
+-- difference was 0.10000000000000003, flagged by "> 0.1"), 3 of 20 against 4
+-- of 20 a gap of 0.05 (null_rate's default threshold)
+SELECT feature, metric, value, threshold, drifted
+  FROM mlops.compare($$SELECT CASE WHEN i <= 4 THEN 'a' ELSE 'b' END AS c, CASE WHEN i > 3 THEN i END::float8 AS x
+                         FROM generate_series(1, 10) i$$,
+                     $$SELECT CASE WHEN i <= 3 THEN 'a' ELSE 'b' END AS c, CASE WHEN i > 4 THEN i END::float8 AS x
+                         FROM generate_series(1, 10) i$$)
+ WHERE metric IN ('linf', 'null_rate');
+SELECT value, drifted
+  FROM mlops.compare($$SELECT CASE WHEN i > 3 THEN i END::float8 AS x FROM generate_series(1, 20) i$$,
+                     $$SELECT CASE WHEN i > 4 THEN i END::float8 AS x FROM generate_series(1, 20) i$$)
+ WHERE metric = 'null_rate';
 -- a stored profile whose feature kind is only a prefix of a known one ("num",
 -- "", "cat") is refused as invalid (22023), not read as that kind
 SELECT mlops._register_version('prefix', 'linear', 'regression', '{x}', 'y', NULL, '{}', '{}', '{}',

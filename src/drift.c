@@ -217,6 +217,19 @@ DriftCategoryFractions(const FeatureProfile *ref, const FeatureProfile *cur,
 	return n;
 }
 
+/*
+ * |a/n − b/m|, the gap between two shares, from their counts: the difference
+ * of the cross products is exact (for n·m up to 2^53), so the quotient is
+ * rounded once, and shares exactly a threshold apart (3 of 10 and 4 of 10 at
+ * 0.1) give the threshold itself, not the 0.10000000000000003 that the
+ * difference of the rounded shares gives, which a "> threshold" flags.
+ */
+static double
+ShareGap(int64 a, int64 n, int64 b, int64 m)
+{
+	return fabs((double) a * m - (double) b * n) / ((double) n * m);
+}
+
 /* The metrics of a numeric feature with values on both sides. */
 static void
 MeasureNumeric(List **metrics, const FeatureProfile *ref, const FeatureProfile *cur)
@@ -269,8 +282,10 @@ MeasureCategorical(List **metrics, const FeatureProfile *ref, const FeatureProfi
 	if (ref->count == 0 || cur->count == 0)
 		return;
 	n = DriftCategoryFractions(ref, cur, &names, &r, &c);
+	/* from the counts behind the shares (a share a/count times count rounds back to a) */
 	for (int i = 0; i < n; i++)
-		linf = Max(linf, fabs(r[i] - c[i]));
+		linf = Max(linf, ShareGap(llrint(r[i] * ref->count), ref->count,
+								  llrint(c[i] * cur->count), cur->count));
 	SetAbove(psi, Psi(r, c, n));
 	SetAbove(js, JensenShannon(r, c, n));
 	SetAbove(li, linf);
@@ -299,8 +314,8 @@ DriftMeasure(const FeatureProfile *ref, const FeatureProfile *cur)
 	else
 		MeasureCategorical(&metrics, ref, cur);
 	nulls = NewMetric(&metrics, ref->name, "null_rate", DRIFT_NULL_RATE_THRESHOLD);
-	SetAbove(nulls, fabs((double) (cur->nulls + cur->nonfinite) / cur->rows -
-						 (double) (ref->nulls + ref->nonfinite) / ref->rows));
+	SetAbove(nulls, ShareGap(cur->nulls + cur->nonfinite, cur->rows,
+							 ref->nulls + ref->nonfinite, ref->rows));
 	return metrics;
 }
 
