@@ -85,6 +85,9 @@ SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * IN
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'WITH d AS (DELETE FROM houses RETURNING *) SELECT * FROM d')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'WITH x AS (SELECT * FROM houses FOR UPDATE) SELECT * FROM x')$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * FROM (SELECT * FROM houses FOR SHARE) s')$$);
+-- a parameter, which no run supplies (it was accepted, and every run failed with 42P02)
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * FROM houses WHERE x > $1')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'SELECT * FROM houses WHERE x IN (SELECT $2)')$$);
 -- a name that needs quoting is an invalid name, not a statement
 SELECT pg_temp.sqlstate($$SELECT mlops.create_monitor('m', 'price', 'sales data')$$);
 SELECT count(*) AS made FROM mlops.monitors WHERE name = 'm';

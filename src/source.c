@@ -131,7 +131,9 @@ RefuseNonQuery(void)
  * source (the query itself, the branches of a UNION, its WITH queries and
  * subqueries), what makes it no source: an INTO (RefuseNonQuery), a locking
  * clause (0A000; PostgreSQL's own refusal would blame a "non-volatile
- * function"), and a WITH query that changes data (0A000). context: unused.
+ * function"), a WITH query that changes data (0A000), and a parameter ($1:
+ * a source is run without any, so every reading would fail, 42P02, as
+ * PostgreSQL reports it). context: unused.
  */
 static bool
 RefuseNonSourceNode(Node *node, void *context)
@@ -151,6 +153,12 @@ RefuseNonSourceNode(Node *node, void *context)
 					 errdetail("A source is only read: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE and FOR KEY SHARE are refused."),
 					 errhint("Leave the locking clause out of the query.")));
 	}
+	else if (IsA(node, ParamRef))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_PARAMETER),
+				 errmsg("there is no parameter $%d", ((ParamRef *) node)->number),
+				 errdetail("A source is run without parameters."),
+				 errhint("Write the value into the query.")));
 	else if (IsA(node, CommonTableExpr) && !IsA(((CommonTableExpr *) node)->ctequery, SelectStmt))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
