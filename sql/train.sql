@@ -228,6 +228,9 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', E'  \t\n', 'target', 
 -- semicolons alone are empty statements: the source is still empty, not a relation named ";"
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', ';', 'target', 'linear')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', E'/* none */ ;\n; -- nor here', 'target', 'linear')$$);
+-- a name may end with semicolons, as a query may: 'diabetes;' is diabetes, not a relation named "diabetes;"
+SELECT pg_temp.sqlstate($$SELECT mlops.compare('diabetes;', E'diabetes ;\n;')$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.compare('"diabetes;"', 'diabetes')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpah": 1}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpha": "1"}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'diabetes', 'target', 'ridge', hyperparams => '{"alpha": -1}')$$);

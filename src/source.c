@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parser.h"
+#include "parser/scansup.h"
 #include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -199,6 +200,23 @@ RefuseBadName(const char *source)
 }
 
 /*
+ * A relation name source without the semicolons (and white space) at its end,
+ * which a query source may have too: "houses;" names houses, as it would end
+ * a statement in SQL. A semicolon within a quoted name is kept: that name
+ * ends with its closing quote.
+ */
+static char *
+NameWithoutSemicolons(const char *source)
+{
+	char	   *name = pstrdup(source);
+	size_t		len = strlen(name);
+
+	while (len > 0 && (name[len - 1] == ';' || scanner_isspace(name[len - 1])))
+		name[--len] = '\0';
+	return name;
+}
+
+/*
  * Checks the form of a source without looking anything up, and returns the
  * text of a query source as PostgreSQL's parser delimits it (comments and
  * semicolons after it left out), or NULL for a relation name, whose parts go
@@ -207,12 +225,13 @@ RefuseBadName(const char *source)
  * refused by the callers, 22004). A second
  * statement is refused (42601), as is a statement that is not a query (a
  * WITH before a DELETE: RefuseNonQuery) and what RefuseNonSourceNode and
- * RefuseBadName refuse.
+ * RefuseBadName refuse. A name may end with semicolons, as a query may.
  */
 static char *
 SourceQueryText(const char *source, List **names)
 {
 	const char *rest = source ? SkipSpaceAndComments(source) : NULL;
+	char	   *name;
 
 	/* semicolons alone end empty statements, as they do after a query */
 	while (rest != NULL && *rest == ';')
@@ -248,9 +267,10 @@ SourceQueryText(const char *source, List **names)
 						query->stmt_len > 0 ? query->stmt_len : strlen(source + query->stmt_location));
 	}
 	/* the check stringToQualifiedNameList makes, with an error of our own */
-	if (!SplitIdentifierString(pstrdup(source), '.', names) || *names == NIL)
+	name = NameWithoutSemicolons(source);
+	if (!SplitIdentifierString(pstrdup(name), '.', names) || *names == NIL)
 		RefuseBadName(source);
-	*names = stringToQualifiedNameList(source);
+	*names = stringToQualifiedNameList(name);
 	return NULL;
 }
 
