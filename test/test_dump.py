@@ -12,10 +12,8 @@ import os
 import subprocess
 import tempfile
 
+from mlops_test import BINDIR, check, connect, finish, fresh_database, query
 
-from mlops_test import check, connect, finish, fresh_database, query
-
-BINDIR = "/usr/lib/postgresql/15/bin"
 DB = "test_dump"
 RESTORED = "test_dump_restored"
 

@@ -14,6 +14,12 @@ import time
 import psycopg2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The server's programs (pg_dump, pg_restore...): those of the runner's server
+# (scripts/run-tests exports its PG_BINDIR), else those scripts/lib.sh names
+# (the stage's with MLOPS_PG_STAGE, as scripts/cluster takes them).
+BINDIR = os.environ.get("PG_BINDIR") or subprocess.run(
+    ["sh", "-c", '. scripts/lib.sh && printf %s "$PG_BINDIR"'], cwd=ROOT, check=True, capture_output=True,
+    text=True).stdout
 _failures = []
 _passed = 0
 
