@@ -3,12 +3,13 @@
 minute fires, a new version appears, the gate decides, and the version's run is
 linked to the pg_cron job run. pg_cron works in one database per server (the
 throwaway server's cron.database_name is "mlops"), so this test uses it."""
+import subprocess
 import threading
 import time
 
 import psycopg2
 
-from mlops_test import check, connect, expect_error, finish, psql, query
+from mlops_test import BINDIR, check, connect, expect_error, finish, psql, query
 
 conn = connect("mlops")
 query(conn, "DROP EXTENSION IF EXISTS mlops CASCADE")
@@ -261,6 +262,25 @@ query(conn, "SELECT cron.alter_job(%s, active => false)", (paused,))
 again = query(conn, "SELECT mlops.schedule_retrain('cron_diabetes', '0 5 * * *')")[0][0]
 row = query(conn, "SELECT schedule, active FROM cron.job WHERE jobid = %s", (again,))
 check(again == paused and row == [("0 5 * * *", True)], f"a paused job scheduled again is active ({row})")
+query(conn, "SELECT mlops.unschedule('mlops:retrain:cron_diabetes')")
+
+# pg_cron's tables have row-level security, which pg_dump does not bypass for
+# a member of pg_read_all_data: such a dumper, the README's, dumps without
+# them (-N cron, or --exclude-table-data='cron.*'), and gets mlops's rows
+query(conn, "SELECT mlops.schedule_retrain('cron_diabetes', '0 4 * * *')")
+query(conn, "CREATE ROLE cron_dumper LOGIN IN ROLE pg_read_all_data")
+for options in ([], ["-N", "cron"], ["--exclude-table-data=cron.*"]):
+    dumped = subprocess.run([f"{BINDIR}/pg_dump", "-U", "cron_dumper", "-d", "mlops", *options],
+                            capture_output=True, text=True)
+    if not options:
+        check(dumped.returncode != 0 and "row-level security" in dumped.stderr,
+              f"pg_dump as a member of pg_read_all_data fails on pg_cron's tables ({dumped.stderr.strip()[:200]})")
+    else:
+        check(dumped.returncode == 0 and "COPY mlops.model_version " in dumped.stdout
+              and "COPY cron.job " not in dumped.stdout,
+              f"pg_dump {' '.join(options)} as a member of pg_read_all_data dumps mlops's rows but no job "
+              f"({dumped.stderr.strip()[:200]})")
+query(conn, "DROP ROLE cron_dumper")
 query(conn, "SELECT mlops.unschedule('mlops:retrain:cron_diabetes')")
 
 # jobs outlive DROP EXTENSION (pg_cron has no hook for it): after CREATE
