@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "nodes/primnodes.h"
 #include "storage/proc.h"
 #include "utils/array.h"
@@ -917,15 +918,25 @@ predict_version(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(export_model);
 /*
  * export_model(model): XGBoost JSON for xgboost models (what Python's
- * xgboost.Booster loads), the linear-json document for linear ones.
+ * xgboost.Booster loads), the linear-json document for linear ones. JSON is
+ * UTF-8: in a SQL_ASCII database, whose names (and categories) are kept as
+ * the bytes they were written in, a document holding bytes that are not
+ * UTF-8 is refused rather than handed out as JSON no parser reads.
  */
 Datum
 export_model(PG_FUNCTION_ARGS)
 {
 	CallSite   *cs = GetCallSite(fcinfo);
 	ScoringModel *m = CallSiteModel(fcinfo, cs, 0);
+	bytea	   *doc;
 
-	if (m->kind == SCORING_LINEAR)
-		PG_RETURN_BYTEA_P(m->artifact);
-	PG_RETURN_BYTEA_P(XgbSave(m->booster, "json"));
+	doc = m->kind == SCORING_LINEAR ? m->artifact : XgbSave(m->booster, "json");
+	if (GetDatabaseEncoding() == PG_SQL_ASCII &&
+		!pg_verify_mbstr(PG_UTF8, VARDATA_ANY(doc), VARSIZE_ANY_EXHDR(doc), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("version %d of model \"%s\" cannot be exported as JSON", m->version, m->name),
+				 errdetail("Its document holds bytes that are not UTF-8 (a feature name, the target's name or a category, kept as written in this SQL_ASCII database), and JSON is UTF-8."),
+				 errhint("Train the model on columns and categories spelled in UTF-8, or import it with feature names in UTF-8.")));
+	PG_RETURN_BYTEA_P(doc);
 }

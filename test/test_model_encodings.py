@@ -8,7 +8,8 @@ whose feature names are not UTF-8, import_model could not tell a
 Python model's non-ASCII names given out of order, and the report's
 importance found no gain for a non-ASCII name. In a SQL_ASCII database,
 whose bytes have no known encoding, names that are not UTF-8 are kept as
-they are, and both kinds of model train and score."""
+they are, and both kinds of model train and score; export_model refuses
+them (22021) rather than hand out JSON that is not UTF-8."""
 import hashlib
 import json
 import re
@@ -79,8 +80,25 @@ for model, algorithm, hyperparams in (("lin", "linear", "{}"), ("xgb", "xgboost"
 # its UBJ, whose names are the columns' bytes, passes import_model's checks there (as scoring loads it)
 query(conn, """SELECT mlops.import_model('xgb_copy', v.artifact, 'xgboost-ubj', v.features, 'regression')
                  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id WHERE m.name = 'xgb'""")
-check(query(conn, "SELECT mlops.export_model('xgb_copy') = mlops.export_model('xgb')")[0][0],
+check(query(conn, """SELECT count(DISTINCT v.artifact) = 1 FROM mlops.model_version v JOIN mlops.model m
+                        ON m.id = v.model_id WHERE m.name IN ('xgb', 'xgb_copy')""")[0][0],
       "SQL_ASCII: the xgboost model's UBJ, names not UTF-8, imports as the same model")
+# JSON is UTF-8: a model whose names are not is refused, not exported as a
+# document no JSON parser reads; names written in UTF-8 export as they are
+for model in ("lin", "xgb", "xgb_copy"):
+    expect_error(conn, "SELECT mlops.export_model(%s)", "22021", (model,))
+query(conn, r"""DO $$ BEGIN EXECUTE format('CREATE TABLE u AS SELECT g::float8 AS %I, (g %% 3)::text AS %I,
+                                                2 * g + (g %% 3)::float8 AS y FROM generate_series(1, 100) g',
+                                          E'prix\xc3\xa9', E'cat\xc3\xa9gorie'); END $$""")
+for model, algorithm, hyperparams in (("lin_u", "linear", "{}"), ("xgb_u", "xgboost", '{"n_estimators": 3}')):
+    query(conn, "SELECT * FROM mlops.train(%s, 'u', 'y', %s, hyperparams => %s)", (model, algorithm, hyperparams))
+    exported = bytes(query(conn, "SELECT mlops.export_model(%s)", (model,))[0][0])
+    try:
+        document = json.loads(exported.decode("utf-8"))
+        check("prixé" in json.dumps(document, ensure_ascii=False),
+              f"SQL_ASCII: a {algorithm} model of names in UTF-8 exports as UTF-8 JSON holding them")
+    except ValueError as e:
+        check(False, f"SQL_ASCII: a {algorithm} model of names in UTF-8 exports as UTF-8 JSON ({e})")
 stored, digest = query(conn, """SELECT convert_to(profile::text, 'SQL_ASCII'), profile_sha256
                                   FROM mlops.model_version ORDER BY model_id LIMIT 1""")[0]
 check(b"prix\xe9" in bytes(stored) and digest == hashlib.sha256(bytes(stored)).hexdigest(),
