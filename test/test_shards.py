@@ -93,9 +93,20 @@ def main(shard_dirs):
     # and an older number it has passed is refused
     check(query(shards[1], "SELECT version FROM mlops.train('m', 'readings', 'y', 'linear', features => '{x1,x2,x3}')")
           == [(3,)], "a version trained on a shard after the install is numbered 3")
-    expect_error(coord, "SELECT mlops.publish_model('m:1', 'shard0')", "55000")
+    # a shard's refusal keeps its SQLSTATE and names the shard (dblink's own
+    # context names only its connection, the same for every shard)
+    error = expect_error(coord, "SELECT mlops.publish_model('m:1', 'shard0')", "55000")
+    check('on foreign server "shard0"' in (error or ""), f"the shard's error names the shard ({error})")
     query(coord, "SELECT mlops.train('m', 'readings_local', 'y', 'linear', features => '{x1,x2}')")
-    expect_error(coord, "SELECT mlops.publish_model('m:3', 'shard1')", "42710")
+    error = expect_error(coord, "SELECT mlops.publish_model('m:3', 'shard1')", "42710")
+    check('on foreign server "shard1"' in (error or "") and "_install_version" in error,
+          f"and keeps the shard's context lines ({error})")
+    query(coord, "CREATE SERVER gone FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '/nonexistent', dbname 'mlops')")
+    query(coord, "CREATE USER MAPPING FOR CURRENT_USER SERVER gone OPTIONS (user 'postgres')")
+    error = expect_error(coord, "SELECT mlops.publish_model('m:2', 'gone')", "08001")
+    check('on foreign server "gone"' in (error or "") and query(coord, "SELECT dblink_get_connections()") == [(None,)],
+          f"a server it cannot connect to is named too, and no connection is left open ({error})")
+    query(coord, "DROP SERVER gone CASCADE")
     expect_error(coord, "SELECT mlops.publish_model('m:2', 'nowhere')", "42704")
     query(coord, "CREATE ROLE shards_trainer IN ROLE mlops_trainer")
     query(coord, "SET ROLE shards_trainer")

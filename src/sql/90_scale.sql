@@ -130,6 +130,13 @@ END;
 COMMENT ON FUNCTION mlops._install_statement(bigint, int) IS
     'internal: the SQL that installs a model version on another server (publish_model)';
 
+CREATE FUNCTION mlops._raise_remote_error(server name, sqlstate text, message text, detail text, hint text,
+                                          context text) RETURNS void
+    AS 'MODULE_PATHNAME', 'raise_remote_error'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION mlops._raise_remote_error(name, text, text, text, text, text) IS
+    'internal: raises an error a foreign server answered (its SQLSTATE, message, detail, hint, context), naming the server';
+
 -- Not SECURITY DEFINER: dblink connects with the caller's user mapping for the
 -- server, so the caller needs USAGE on it and a role allowed to install there.
 -- The server's name and the statement are passed to dblink's functions as
@@ -141,7 +148,9 @@ COMMENT ON FUNCTION mlops._install_statement(bigint, int) IS
 -- noticing either (a shard whose registry a transaction holds kept the
 -- caller waiting, then installed after the caller had been told of the
 -- cancel). On any error the shard's statement is cancelled too, and the
--- connection closed.
+-- connection closed. An error of the shard's (or of connecting to it) is
+-- raised again with its SQLSTATE and a context line naming the server:
+-- dblink's own names only the connection, the same for every shard.
 CREATE FUNCTION mlops.publish_model(model text, server name) RETURNS int
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, pg_temp
@@ -152,6 +161,12 @@ DECLARE
     installed int;
     done boolean;
     conn text := 'mlops_publish_model';
+    state text;
+    msg text;
+    detail text;
+    hint text;
+    ctx text;
+    remote int;
 BEGIN
     PERFORM mlops._require(server, 'server');
     ref := mlops.resolve_model(model);
@@ -171,7 +186,13 @@ BEGIN
     -- one left open by a session that ended a call abnormally is closed first
     EXECUTE format('SELECT %I.dblink_disconnect($1) FROM pg_catalog.unnest(%I.dblink_get_connections()) c '
                    'WHERE c = $1', dblink_schema, dblink_schema) USING conn;
-    EXECUTE format('SELECT %I.dblink_connect($1, $2)', dblink_schema) USING conn, server::text;
+    BEGIN
+        EXECUTE format('SELECT %I.dblink_connect($1, $2)', dblink_schema) USING conn, server::text;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+                                hint = PG_EXCEPTION_HINT;
+        PERFORM mlops._raise_remote_error(server, state, msg, detail, hint, NULL::text);
+    END;
     BEGIN
         EXECUTE format('SELECT %I.dblink_send_query($1, $2) = 1', dblink_schema)
            INTO STRICT done USING conn, mlops._install_statement(ref.model_id, ref.version);
@@ -187,8 +208,18 @@ BEGIN
         EXECUTE format('SELECT v FROM %I.dblink_get_result($1) AS t(v int)', dblink_schema)
            INTO STRICT installed USING conn;
     EXCEPTION WHEN OTHERS OR query_canceled THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+                                hint = PG_EXCEPTION_HINT, ctx = PG_EXCEPTION_CONTEXT;
         EXECUTE format('SELECT %I.dblink_cancel_query($1), %I.dblink_disconnect($1)', dblink_schema, dblink_schema)
           USING conn;
+        -- the shard's answer, its own context lines above dblink's (an error
+        -- whose dblink line is in another language than English, under
+        -- another lc_messages, is passed on as it came)
+        remote := strpos(ctx, format('while executing query on dblink connection named "%s"', conn));
+        IF remote > 0 THEN
+            ctx := nullif(rtrim(left(ctx, remote - 1), E'\n'), '');
+            PERFORM mlops._raise_remote_error(server, state, msg, detail, hint, ctx);
+        END IF;
         RAISE;
     END;
     EXECUTE format('SELECT %I.dblink_disconnect($1)', dblink_schema) USING conn;
@@ -202,4 +233,5 @@ GRANT EXECUTE ON FUNCTION mlops._install_version(text, int, text, text, text[], 
                                                  jsonb, jsonb, text, bigint, bigint, bigint, text, bytea,
                                                  text, text),
                           mlops._install_statement(bigint, int),
+                          mlops._raise_remote_error(name, text, text, text, text, text),
                           mlops.publish_model(text, name) TO mlops_admin;
