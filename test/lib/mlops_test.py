@@ -3,11 +3,14 @@ mlops and the embedded datasets loaded, and checks that are counted and reported
 
 The server is the throwaway one started by scripts/run-tests (PGHOST, PGPORT,
 PGUSER are in the environment)."""
+import atexit
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -54,25 +57,70 @@ def connect(name):
     return conn
 
 
-def _cluster(*args):
-    """Runs scripts/cluster (the staged build when MLOPS_PG_STAGE is set) and
-    returns the directory (socket directory) and port of the server it started."""
-    out = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), *args],
-                         check=True, capture_output=True, text=True).stdout
-    return re.search(r"MLOPS_CLUSTER=([^;]+);", out).group(1), int(re.search(r"PGPORT=(\d+);", out).group(1))
+# The servers this script started and has not stopped: stopped at its exit,
+# whichever way it ends (an exception, KeyboardInterrupt, or TERM and HUP,
+# which end it as sys.exit does rather than at once).
+_servers = []
+
+
+def _stop_servers():
+    """Stops the servers this script started and left running (a further
+    TERM or HUP does not cut that short)."""
+    for ignored in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(ignored, signal.SIG_IGN)
+    for directory in list(_servers):
+        stop_server(directory)
+
+
+def _exit_on_signal(signum, frame):
+    """Ends the script as sys.exit does (finally blocks and _stop_servers run)."""
+    sys.exit(128 + signum)
+
+
+atexit.register(_stop_servers)
+for _signal in (signal.SIGTERM, signal.SIGHUP):
+    if signal.getsignal(_signal) != signal.SIG_IGN:    # one ignored (nohup) stays ignored
+        signal.signal(_signal, _exit_on_signal)
+
+
+def _cluster(command, prefix, *args):
+    """Runs scripts/cluster COMMAND in a new directory /tmp/PREFIX.XXXXXX (the
+    staged build when MLOPS_PG_STAGE is set) and returns the directory (socket
+    directory) and port of the server it started. The directory is recorded
+    before the server starts, here and for scripts/run-tests
+    (MLOPS_TEST_SERVERS), so that an interrupted start is stopped too; an
+    interrupted scripts/cluster is told to stop (TERM: it removes what it made)
+    and awaited, not killed while its server starts."""
+    directory = tempfile.mkdtemp(prefix=f"{prefix}.", dir="/tmp")
+    _servers.append(directory)
+    if os.environ.get("MLOPS_TEST_SERVERS"):
+        with open(os.environ["MLOPS_TEST_SERVERS"], "a") as f:
+            f.write(directory + "\n")
+    argv = [os.path.join(ROOT, "scripts", "cluster"), command]
+    argv += [*args[:1], directory, *args[1:]] if command == "standby" else [directory, *args]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        proc.terminate()
+        proc.wait()
+        raise
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, argv, out, err)
+    return directory, int(re.search(r"PGPORT=(\d+);", out).group(1))
 
 
 def start_server(*settings):
     """Starts a further throwaway server, with further postgresql.conf lines
     (settings), and returns its directory (its socket directory; it listens on
     port 5432, unless a setting "port = N" says otherwise)."""
-    return _cluster("start", "", *settings)[0]
+    return _cluster("start", "mlops-cluster", *settings)[0]
 
 
 def start_standby(primary):
     """Starts a hot standby of the start_server server in directory `primary`
     (streaming replication) and returns its directory and port."""
-    return _cluster("standby", primary)
+    return _cluster("standby", "mlops-standby", primary)
 
 
 def crash_server(directory):
@@ -83,8 +131,10 @@ def crash_server(directory):
 
 
 def stop_server(directory):
-    """Stops and removes a server start_server started."""
+    """Stops and removes a server start_server (or start_standby) started."""
     subprocess.run([os.path.join(ROOT, "scripts", "cluster"), "stop", directory], check=False)
+    if directory in _servers:
+        _servers.remove(directory)
 
 
 def server_connection(directory, port=5432):
