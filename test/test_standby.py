@@ -187,14 +187,14 @@ def commit_below_xmax(primary, primary_dir, standby, pinned, overflow):
     what = "with a suboverflowed snapshot" if overflow else "without overflow"
     score = f"SELECT mlops.predict('lin', {DIABETES}) FROM diabetes LIMIT 1"
     query(primary, "SELECT mlops.set_alias('lin', 'production', 1)")
-    holder = server_connection(primary_dir)
+    holder = server_connection(primary_dir, PRIMARY_PORT)
     holder.autocommit = False
     query(holder, "INSERT INTO scratch VALUES (0)")                 # xid a < b: xmin stays a
     if overflow:
         for i in range(100):
             query(holder, f"SAVEPOINT s{i}")
             query(holder, "INSERT INTO scratch VALUES (%s)", (i,))
-    mover = server_connection(primary_dir)
+    mover = server_connection(primary_dir, PRIMARY_PORT)
     mover.autocommit = False
     query(mover, "SELECT mlops.set_alias('lin', 'production', 2)")   # xid b, not committed
     query(primary, "INSERT INTO scratch VALUES (0)")                 # a later xid, committed
@@ -210,8 +210,12 @@ def commit_below_xmax(primary, primary_dir, standby, pinned, overflow):
     mover.close()
 
 
+# the primary listens on a port of its own: the standby follows it there
+PRIMARY_PORT = 5440
+
+
 def main():
-    primary_dir = start_server()
+    primary_dir = start_server(f"port = {PRIMARY_PORT}")
     standby_dir = None
     try:
         standby_dir, port = start_standby(primary_dir)
@@ -219,11 +223,11 @@ def main():
         def connect():
             return server_connection(standby_dir, port)
 
-        primary = server_connection(primary_dir)
+        primary = server_connection(primary_dir, PRIMARY_PORT)
         standby = connect()
         check(query(standby, "SELECT pg_is_in_recovery()") == [(True,)], "the standby is in recovery")
         query(primary, "CREATE EXTENSION mlops")
-        psql("mlops", "-h", primary_dir, "-p", "5432", "-f", "test/data/load.sql")
+        psql("mlops", "-h", primary_dir, "-p", str(PRIMARY_PORT), "-f", "test/data/load.sql")
         query(primary, "SET mlops.progress_interval = -1")
         query(primary, "SELECT mlops.train('lin', 'diabetes', 'target', 'linear')")
         query(primary, "SELECT mlops.train('lin', 'diabetes', 'target', 'ridge')")
