@@ -407,6 +407,20 @@ SELECT (SELECT count(*) FROM regexp_matches(pg_temp.section(p, 'versions'), '<tr
 SELECT pg_temp.notes(pg_temp.section(p, 'versions')) AS versions_note FROM mlops.report('yearly') p;
 SELECT pg_temp.notes(pg_temp.section(p, 'deployments')) AS deployments_note FROM mlops.report('yearly') p;
 
+-- a deleted alias held its version up to the event that deleted it: its step runs to that event,
+-- then stops (its line ended at the event that set it, a lone dot for an alias set once, and the
+-- axis stopped short of the deletions)
+SELECT count(mlops._register_version('dropped', 'linear', 'regression', '{a}', 'y', NULL, '{}', '{}', '{}', NULL,
+                                     NULL, 't', 1, 1, 0, 'fp', '\x00', 'linear-json')) FROM generate_series(1, 2);
+SELECT mlops.set_alias('dropped', 'staging', 2), mlops.set_alias('dropped', 'production', 2);
+SELECT mlops.delete_alias('dropped', 'staging');
+-- the lines in series order: production (the default alias, first), then staging
+SELECT s.n AS line, pts.points
+  FROM mlops.report('dropped') p,
+       regexp_matches(pg_temp.section(p, 'deployments'), '<path class="series" fill="none" d="([^"]*)"', 'g')
+           WITH ORDINALITY AS s(d, n),
+       LATERAL (SELECT string_agg(command || ' ' || x || ' ' || y, ', ') AS points FROM pg_temp.path_points(s.d[1])) pts;
+
 -- a linear model's |coef| x std: each term scaled by the std of its own input, found by
 -- position as the loader finds it, not by its name, which cannot tell a numeric feature
 -- named "a=b" from the indicator of category "b" of a feature "a" (the numeric term was

@@ -1775,14 +1775,17 @@ AppendDeploymentsSection(StringInfo out, const char *model)
 					 " moves AS (SELECT * FROM d WHERE NOT refused)"
 					 "SELECT 'Versions behind each alias', series, n, version, emphasis, style FROM ("
 					 "  SELECT 0 AS kind, 'alias ' || alias AS series, n, to_version::float8 AS version,"
-					 "         alias = $2 AS emphasis, 'step' AS style FROM moves"
+					 "         alias = $2 AS emphasis, 'step' AS style, 1 AS sub FROM moves"
+					 "  UNION ALL"		/* a deleted alias holds its version up to the delete, then breaks */
+					 "  SELECT 0, 'alias ' || alias, n, from_version::float8, alias = $2, 'step', 0"
+					 "    FROM moves WHERE action = 'delete'"
 					 "  UNION ALL"		/* each alias holds its last version to the last event */
 					 "  (SELECT DISTINCT ON (alias) 0, 'alias ' || alias, (SELECT max(n) FROM d), to_version::float8,"
-					 "          alias = $2, 'step' FROM moves ORDER BY alias, n DESC)"
+					 "          alias = $2, 'step', 2 FROM moves ORDER BY alias, n DESC)"
 					 "  UNION ALL"
-					 "  SELECT 1, 'refused promotion', n, coalesce(to_version, from_version)::float8, false, 'points'"
+					 "  SELECT 1, 'refused promotion', n, coalesce(to_version, from_version)::float8, false, 'points', 1"
 					 "    FROM d WHERE refused) u"
-					 " ORDER BY kind, NOT emphasis, series, n",
+					 " ORDER BY kind, NOT emphasis, series, n, sub",
 					 2, types, values, &axes) == 0)
 	{
 		ReportNote(out, "No alias of this model has ever been set.");
