@@ -567,3 +567,12 @@ SELECT count(mlops._register_version('odd-split', 'linear', 'regression', '{age}
   FROM (SELECT run_id FROM mlops.runs WHERE experiment = 'odd-split' ORDER BY run_id) r;
 SELECT v AS version, pg_temp.notes(pg_temp.section(mlops.report('odd-split:' || v), 'test-split')) AS note
   FROM generate_series(1, 4) v;
+-- one whose digits numeric cannot hold (past 131072 before the point, 16383 after) is no number
+-- either: its cast failed the page with 22003
+SELECT count(mlops.end_run(mlops.start_run('odd-split', NULL, jsonb_build_object('test_fraction', f, 'seed', '1'))))
+  FROM unnest(ARRAY['1e999999', '1e-999999', '0.' || repeat('0', 20000) || '1', repeat('9', 200000)]) f;
+SELECT count(mlops._register_version('odd-split', 'linear', 'regression', '{age}', 'target', NULL, '{}', '{}', '{}',
+                                     NULL, run_id, 'diabetes', 1, 0, 0, 'fp', '\x00', 'linear-json'))
+  FROM (SELECT run_id FROM mlops.runs WHERE experiment = 'odd-split' ORDER BY run_id OFFSET 4) r;
+SELECT v AS version, pg_temp.notes(pg_temp.section(mlops.report('odd-split:' || v), 'test-split')) AS note
+  FROM generate_series(5, 8) v;

@@ -1440,10 +1440,12 @@ AppendTestSplitSection(StringInfo out, const char *model, int featured)
 	/*
 	 * the run's test_fraction and seed as train() writes them, else NULL: a
 	 * run linked to a version by _register_version may hold any text there,
-	 * which a cast would fail the page on (22P02, 22003)
+	 * which a cast would fail the page on (22P02, 22003); the digits are
+	 * bounded, as numeric overflows past 131072 digits before the point or
+	 * 16383 after it (1e999999, a 20000-digit fraction)
 	 */
 	rows = RunQuery("SELECT v.source, v.target, v.task = 'classification', v.classes,"
-					"       CASE WHEN f ~ '^[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' THEN"
+					"       CASE WHEN f ~ '^[0-9]{1,255}(\\.[0-9]{1,255})?([eE][-+]?[0-9]{1,3})?$' THEN"
 					"            CASE WHEN f::numeric = 0 OR f::numeric BETWEEN 1e-300 AND 1 THEN f::float8 END END,"
 					"       CASE WHEN s ~ '^-?[0-9]{1,10}$' THEN"
 					"            CASE WHEN s::bigint BETWEEN -2147483648 AND 2147483647 THEN s::int END END,"
