@@ -576,3 +576,14 @@ SELECT count(mlops._register_version('odd-split', 'linear', 'regression', '{age}
   FROM (SELECT run_id FROM mlops.runs WHERE experiment = 'odd-split' ORDER BY run_id OFFSET 4) r;
 SELECT v AS version, pg_temp.notes(pg_temp.section(mlops.report('odd-split:' || v), 'test-split')) AS note
   FROM generate_series(5, 8) v;
+
+-- a version whose metrics are no jsonb object (_register_version stores any jsonb) has no metric
+-- columns or points: jsonb_object_keys failed the whole page with 22023
+SELECT count(mlops._register_version('odd-metrics', 'linear', 'regression', '{a}', 'y', NULL, '{}', m::jsonb, '{}',
+                                     NULL, NULL, 't', 1, 1, 0, 'fp', '\x00', 'linear-json'))
+  FROM unnest('{"{\"r2\": 0.5}","[1, 2]","\"text\"","{\"r2\": 0.7}"}'::text[]) m;
+SELECT xml_is_well_formed_document(p) AS well_formed,
+       (SELECT string_agg(m[1], ' ') FROM regexp_matches(pg_temp.section(p, 'versions'),
+                                                        '<td class="num">[0-9]+</td>(?:<td[^>]*>[^<]*</td>){8}<td[^>]*>([^<]*)</td>', 'g') m) AS r2,
+       pg_temp.charts(p, 'versions') AS version_charts
+  FROM mlops.report('odd-metrics') p;

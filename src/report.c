@@ -745,6 +745,14 @@ report_experiment(PG_FUNCTION_ARGS)
 	" ORDER BY version DESC LIMIT " CppAsString2(REPORT_MAX_HISTORY) "))"
 
 /*
+ * The names of a version's metrics: none when they are no jsonb object (a
+ * trainer calling _register_version may store an array or a scalar, on which
+ * jsonb_object_keys fails the page with 22023).
+ */
+#define METRIC_KEYS_SQL(metrics) \
+	"jsonb_object_keys(CASE WHEN jsonb_typeof(" metrics ") = 'object' THEN " metrics " END)"
+
+/*
  * Appends the table of versions (aliases, lineage, metrics) — the featured
  * version and the most recent others, so that the page of a model retrained
  * for years stays readable — and one chart per metric across every version.
@@ -777,7 +785,7 @@ AppendVersionsSection(StringInfo out, const char *model, int featured)
 	}
 	metrics = RunQuery("SELECT k.key, v.metrics ->> k.key"
 					"  FROM mlops.model_versions v"
-					" CROSS JOIN (SELECT DISTINCT jsonb_object_keys(s.metrics) AS key"
+					" CROSS JOIN (SELECT DISTINCT " METRIC_KEYS_SQL("s.metrics") " AS key"
 					"               FROM mlops.model_versions s WHERE " TABLE_VERSIONS_SQL("s") ") k"
 					" WHERE " TABLE_VERSIONS_SQL("v") " ORDER BY v.version, k.key", 2, types, values);
 	nkeys = SPI_processed / nversions;
@@ -827,7 +835,7 @@ AppendVersionsSection(StringInfo out, const char *model, int featured)
 						 "             AND abs((v.metrics ->> k.key)::numeric) <= 1.7976931348623157e308"
 						 "            THEN round((v.metrics ->> k.key)::numeric, 320)::float8 END, false, 'line'"
 						 "  FROM mlops.model_versions v"
-						 " CROSS JOIN (SELECT DISTINCT jsonb_object_keys(metrics) AS key"
+						 " CROSS JOIN (SELECT DISTINCT " METRIC_KEYS_SQL("metrics") " AS key"
 						 "               FROM mlops.model_versions WHERE name = $1) k"
 						 " WHERE v.name = $1 ORDER BY k.key, v.version",
 						 1, types, values, &axes) == 0)
