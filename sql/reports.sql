@@ -587,3 +587,12 @@ SELECT xml_is_well_formed_document(p) AS well_formed,
                                                         '<td class="num">[0-9]+</td>(?:<td[^>]*>[^<]*</td>){8}<td[^>]*>([^<]*)</td>', 'g') m) AS r2,
        pg_temp.charts(p, 'versions') AS version_charts
   FROM mlops.report('odd-metrics') p;
+
+-- a version whose features include a NULL is refused: its report (the importance's feature
+-- names), like its predict, crashed the backend, and with it the server
+SELECT pg_temp.sqlstate(format($$SELECT mlops._register_version('null-feature', %L, %L, %L, %L, %L, %L, %L, %L, %L,
+                                  NULL, %L, 1, 1, 0, 'fp', %L, %L)$$,
+                               algorithm, task, array_prepend(NULL::text, features[2:]), target, classes, hyperparams,
+                               metrics, spec, profile, source, artifact, artifact_format))
+  FROM mlops.model_version WHERE model_id = mlops._model_id('cancer') AND version = 1;
+SELECT pg_temp.sqlstate($$SELECT length(mlops.report('null-feature')) > 0$$);

@@ -262,6 +262,11 @@ DECLARE
     odd jsonb;
 BEGIN
     PERFORM mlops._check_model_name(model);
+    -- scoring, explaining and reporting read each feature's name: a NULL one crashed the backend
+    IF EXISTS (SELECT FROM unnest(features) f WHERE f IS NULL) THEN
+        RAISE EXCEPTION 'a feature of the new version of model "%" is NULL', model
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT e INTO odd
       FROM jsonb_array_elements(CASE jsonb_typeof(spec->'inputs') WHEN 'array' THEN spec->'inputs' END) e
      WHERE coalesce(e->>'kind', 'numeric') NOT IN ('numeric', 'categorical')
