@@ -596,3 +596,15 @@ SELECT pg_temp.sqlstate(format($$SELECT mlops._register_version('null-feature', 
                                metrics, spec, profile, source, artifact, artifact_format))
   FROM mlops.model_version WHERE model_id = mlops._model_id('cancer') AND version = 1;
 SELECT pg_temp.sqlstate($$SELECT length(mlops.report('null-feature')) > 0$$);
+
+-- a monitor run recorded with results but no version (a trainer calling _record_monitor_run) is
+-- no measure of a version: the drift section draws the latest run that names one; the version
+-- was read as a number whatever it was, and its NULL crashed the backend, and with it the server
+SELECT mlops.create_monitor('null-version', 'diab-gone', 'diabetes_shifted') > 0 AS monitor;
+SELECT r->'version' AS measured FROM mlops.run_monitor('null-version') r;
+SELECT mlops._record_monitor_run('null-version', created_at, 'diab-gone', NULL,
+                                 '[{"feature": "age", "value": 0.5, "drifted": true}]', NULL) ->> 'features' AS recorded
+  FROM mlops.monitor WHERE name = 'null-version';
+SELECT xml_is_well_formed_document(p) AS well_formed, pg_temp.charts(p, 'drift') AS histograms,
+       substring(pg_temp.section(p, 'drift') FROM ', against version [0-9]+') AS measured
+  FROM mlops.report('diab-gone') p;

@@ -1672,7 +1672,9 @@ AppendDriftSection(StringInfo out, const char *model)
 					"       EXISTS (SELECT FROM mlops.model_profiles p"
 					"                WHERE p.name = d.model AND p.version = d.version)"
 					"  FROM mlops.drift_results d JOIN mlops.monitors m ON m.name = d.monitor"
-					" WHERE d.model = $1 ORDER BY d.run_id DESC LIMIT 1", 1, types, values);
+					/* a run _record_monitor_run recorded without a version measured none */
+					" WHERE d.model = $1 AND d.version IS NOT NULL ORDER BY d.run_id DESC LIMIT 1",
+					1, types, values);
 	if (SPI_processed == 0)
 	{
 		ReportNote(out, "This model has never been monitored: no monitor run recorded drift for it "
