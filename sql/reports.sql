@@ -608,3 +608,16 @@ SELECT mlops._record_monitor_run('null-version', created_at, 'diab-gone', NULL,
 SELECT xml_is_well_formed_document(p) AS well_formed, pg_temp.charts(p, 'drift') AS histograms,
        substring(pg_temp.section(p, 'drift') FROM ', against version [0-9]+') AS measured
   FROM mlops.report('diab-gone') p;
+
+-- a version whose profile is no profile (_register_version stores any jsonb), measured by a run
+-- recorded for it: the drift section says so in place of the histograms; the profile's error
+-- (22023) failed the whole page
+SELECT mlops._register_version('diab-gone', algorithm, task, features, target, classes, hyperparams, metrics, spec,
+                               '[1]', NULL, source, 1, 1, 0, 'fp', artifact, artifact_format) AS version
+  FROM mlops.model_version WHERE model_id = mlops._model_id('diab-gone') AND version = 2;
+SELECT mlops._record_monitor_run('null-version', created_at, 'diab-gone', 3,
+                                 '[{"feature": "age", "value": 0.5, "drifted": true}]', NULL) ->> 'features' AS recorded
+  FROM mlops.monitor WHERE name = 'null-version';
+SELECT xml_is_well_formed_document(p) AS well_formed, pg_temp.charts(p, 'drift') AS histograms,
+       pg_temp.notes(pg_temp.section(p, 'drift')) AS drift_note
+  FROM mlops.report('diab-gone') p;

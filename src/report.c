@@ -1517,6 +1517,25 @@ typedef struct CurrentProfiles
 	List	   *profiles;
 } CurrentProfiles;
 
+/* The reference profile of a version ('name:version') and what VersionProfile read. */
+typedef struct ReferenceProfile
+{
+	const char *ref;
+	List	   *profile;
+} ReferenceProfile;
+
+/*
+ * Reads a version's reference profile (a ReportTry function): one that is no
+ * profile (_register_version stores any jsonb) becomes a note.
+ */
+static void
+ReadReferenceProfile(void *arg)
+{
+	ReferenceProfile *r = arg;
+
+	r->profile = VersionProfile(r->ref);
+}
+
 /* Profiles the monitor's source now, every value kept (a ReportTry function). */
 static void
 ComputeCurrentProfiles(void *arg)
@@ -1661,8 +1680,10 @@ AppendDriftSection(StringInfo out, const char *model)
 	int			version;
 	List	   *reference;
 	CurrentProfiles current = {0};
+	ReferenceProfile stored = {0};
 	char	   *message;
 	bool		deleted;
+	bool		readable;
 	ListCell   *lr,
 			   *lc;
 	int			charts = 0;
@@ -1697,12 +1718,16 @@ AppendDriftSection(StringInfo out, const char *model)
 
 	/* the version the run measured may have been deleted since (its runs and results stay) */
 	deleted = strcmp(TextAt(rows, 0, 6), "t") != 0;
-	reference = deleted ? NIL : VersionProfile(psprintf("%s:%d", model, version));
+	stored.ref = psprintf("%s:%d", model, version);
+	readable = deleted || ReportTry(ReadReferenceProfile, &stored, &message);
+	reference = stored.profile;
 	foreach(lr, reference)
 		current.names = lappend(current.names, ((FeatureProfile *) lfirst(lr))->name);
 	if (deleted)
 		ReportNote(out, psprintf("Version %d, which that run measured, has since been deleted: "
 								 "no histograms to compare.", version));
+	else if (!readable)
+		ReportNote(out, psprintf("The reference profile of version %d could not be read: %s", version, message));
 	else if (reference == NIL)
 		ReportNote(out, psprintf("Version %d has no reference profile: no histograms to compare.", version));
 	else if (!ReportTry(ComputeCurrentProfiles, &current, &message))
