@@ -170,6 +170,15 @@ XgbLoad(const char *format, const void *data, size_t len, int max_depth, MemoryC
 	int64		row_values;
 
 	CheckArtifactFormat(format, data, len);
+	/* JSON may start with white space, which libxgboost 1.7 cannot parse past */
+	if (strcmp(format, "xgboost-json") == 0)
+	{
+		const char *p = data;
+
+		for (; len > 0 && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'); len--)
+			p++;
+		data = p;
+	}
 	TreeModelCheck(data, len, strcmp(format, "xgboost-ubj") == 0, max_depth);
 	booster = LoadBuffer(data, len, owner);
 

@@ -97,6 +97,15 @@ def imp(name, raw, fmt):
                  (name, psycopg2.Binary(raw), f"xgboost-{fmt}", feats))[0][0]
 
 
+# JSON may start with white space: libxgboost 1.7 could not parse past it ("basic_string::_M_replace_aux")
+spaced = imp("spaced", b" \n\t" + bytes(cat_tree.save_raw("json")), "json")
+unspaced = imp("unspaced", bytes(cat_tree.save_raw("json")), "json")
+check(query(conn, "SELECT mlops.predict_version('spaced', %s, ARRAY[1, 0.5]), "
+                  "mlops.predict_version('unspaced', %s, ARRAY[1, 0.5])", (spaced, unspaced))[0] == (
+      query(conn, "SELECT mlops.predict_version('unspaced', %s, ARRAY[1, 0.5])", (unspaced,))[0][0],) * 2,
+      "a JSON model imported with white space before it scores as without")
+
+
 # A trainer can register a version's bytes itself, as train and import_model do (_register_version):
 # scoring loads them with import_model's checks, or the first predict of a version holding one of the
 # documents below aborted or crashed the backend in libxgboost (and the server restarted).
