@@ -250,6 +250,16 @@ SELECT (p->>'promoted')::bool AS promoted, p->'rows' AS rows FROM mlops.promote(
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('imported', 1, gate => '{"source": "pts", "target": "x"}')$$, true, true);
 SELECT (p->>'promoted')::bool AS promoted, p->'rows' AS rows FROM mlops.promote('imported', 1, gate => '{"source": "pts"}') p;
 SELECT alias, action, from_version, to_version FROM mlops.deployments WHERE model = 'imported' ORDER BY id;
+-- a gate.target longer than an identifier names the column as PostgreSQL (and import_model) truncate it
+CREATE TABLE long_pts AS SELECT x, z, y AS y_with_a_name_longer_than_the_sixty_three_bytes_of_an_identifier_xx FROM pts;
+SELECT mlops.import_model('long_imported', mlops.export_model('boosted'), 'xgboost-json', '{x,z}', 'regression',
+                          'y_with_a_name_longer_than_the_sixty_three_bytes_of_an_identifier_xx') AS v1;
+SELECT mlops.import_model('long_imported', mlops.export_model('boosted'), 'xgboost-json', '{x,z}', 'regression',
+                          'y_with_a_name_longer_than_the_sixty_three_bytes_of_an_identifier_xx') AS v2;
+SELECT (p->>'promoted')::bool AS promoted, p->'rows' AS rows
+  FROM mlops.promote('long_imported', 2, gate => '{"source": "long_pts",
+                     "target": "y_with_a_name_longer_than_the_sixty_three_bytes_of_an_identifier_xx"}') p;
+DROP TABLE long_pts;
 -- evaluate has no target argument: such a version is refused, with the way to a version that has one
 SELECT pg_temp.sqlstate($$SELECT mlops.evaluate('imported:2', 'pts')$$, true);
 

@@ -495,7 +495,8 @@ BEGIN
         SELECT v.target, mlops._task_metrics(v.task, v.classes) INTO incumbent_target, incumbent_metrics
           FROM mlops.model_versions v WHERE v.name::text = promote.model AND v.version = incumbent;
     END IF;
-    target := coalesce(gate->>'target', candidate.target, incumbent_target);
+    -- (truncated as an identifier is, as import_model truncates its target)
+    target := coalesce((gate->>'target')::name::text, candidate.target, incumbent_target);
     IF gate ? 'target' AND (candidate.target <> target OR incumbent_target <> target) THEN
         RAISE EXCEPTION 'gate.target "%" is not the target of version % of model "%"', target,
                         CASE WHEN candidate.target <> target THEN candidate.version ELSE incumbent END, model
