@@ -362,6 +362,12 @@ SELECT mlops._register_version('counts', 'linear', 'regression', '{a}', 'y', NUL
                                '\x00', 'linear-json');
 SELECT string_agg(m[1], ' ') AS cells
   FROM mlops.report('counts') p, regexp_matches(pg_temp.section(p, 'versions'), '<td class="num">([^<]*)</td>', 'g') m;
+-- a version without an alias shows "-" in its aliases cell, as other cells without a value do (it was empty)
+SELECT mlops._register_version('counts', 'linear', 'regression', '{a}', 'y', NULL, '{}', '{}', '{}', NULL, NULL,
+                               't', 1, 1, 0, 'fp', '\x00', 'linear-json') AS unaliased;
+SELECT m[1] AS version, m[2] AS aliases
+  FROM regexp_matches(pg_temp.section(mlops.report('counts'), 'versions'),
+                      '<td class="num">([0-9]+)</td>(?:<td>[^<]*</td>){4}<td>([^<]*)</td>', 'g') m;
 
 -- a linear model's probability is NaN for a row whose terms are +Infinity and -Infinity: such rows
 -- are left out of the ROC and precision-recall curves (the curves' tie loop never moved past a NaN

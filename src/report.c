@@ -773,7 +773,7 @@ AppendVersionsSection(StringInfo out, const char *model, int featured)
 	total = Int8At(RunQuery("SELECT count(*) FROM mlops.model_versions WHERE name = $1", 1, types, values), 0, 1);
 	/* version as bigint: Int8At reads it to find the featured row */
 	versions = RunQuery("SELECT version::bigint, to_char(created_at, " TIME_FORMAT "), created_by::text, algorithm, task,"
-					 "       array_to_string(aliases, ', '), run_id::text, train_rows::text, test_rows::text"
+					 "       nullif(array_to_string(aliases, ', '), ''), run_id::text, train_rows::text, test_rows::text"
 					 "  FROM mlops.model_versions v WHERE " TABLE_VERSIONS_SQL("v") " ORDER BY version",
 					 2, types, values);
 	nversions = SPI_processed;
