@@ -8,7 +8,8 @@ extension does not depend on a user schema, so DROP SCHEMA public CASCADE
 leaves mlops, its registry and its audit log. Installed in two databases, it
 shares the cluster-wide roles: DROP EXTENSION in one keeps the roles, their
 memberships and the other database's grants, and CREATE EXTENSION there again
-gives the same grants. On a server without the roles yet, two databases
+gives the same grants. The installer's default privileges give no other role
+any right on mlops's objects. On a server without the roles yet, two databases
 installing mlops at the same time both succeed."""
 import threading
 import time
@@ -103,6 +104,45 @@ query(other, "RESET ROLE")
 check(trained == [(1,)], f"and a member of mlops_trainer trains there ({trained})")
 query(conn, "CREATE EXTENSION mlops")
 check(grants(conn) == expected, f"CREATE EXTENSION again gives the same grants ({grants(conn)})")
+
+# default privileges of the installer (ALTER DEFAULT PRIVILEGES, a common way to
+# give an application role the tables a superuser creates) give no role outside
+# mlops's own any right on what CREATE EXTENSION creates: no table, view,
+# sequence, function, type, nor the schema; mlops's roles keep theirs
+query(conn, "DROP EXTENSION mlops")
+query(conn, "DROP ROLE IF EXISTS lifecycle_app")
+query(conn, "CREATE ROLE lifecycle_app")
+for objects in ("TABLES", "SEQUENCES", "FUNCTIONS", "TYPES", "SCHEMAS"):
+    query(conn, f"ALTER DEFAULT PRIVILEGES GRANT ALL ON {objects} TO lifecycle_app, PUBLIC")
+try:
+    query(conn, "CREATE EXTENSION mlops")
+finally:
+    # PUBLIC's EXECUTE of functions and USAGE of types are PostgreSQL's own defaults
+    for objects in ("TABLES", "SEQUENCES", "FUNCTIONS", "TYPES", "SCHEMAS"):
+        query(conn, f"ALTER DEFAULT PRIVILEGES REVOKE ALL ON {objects} FROM lifecycle_app"
+                    + ("" if objects in ("FUNCTIONS", "TYPES") else ", PUBLIC"))
+check(query(conn, "SELECT count(*) FROM pg_default_acl")[0][0] == 0, "the default privileges are back to none")
+outsiders = query(conn, """
+    WITH acl AS (
+        SELECT c.oid::regclass::text AS object, a.grantee, a.privilege_type
+          FROM pg_class c, aclexplode(c.relacl) a WHERE c.relnamespace = 'mlops'::regnamespace
+        UNION ALL
+        SELECT p.oid::regprocedure::text, a.grantee, a.privilege_type
+          FROM pg_proc p, aclexplode(p.proacl) a WHERE p.pronamespace = 'mlops'::regnamespace
+        UNION ALL
+        SELECT t.oid::regtype::text, a.grantee, a.privilege_type
+          FROM pg_type t, aclexplode(t.typacl) a
+         WHERE t.typnamespace = 'mlops'::regnamespace AND NOT (a.grantee = 0 AND a.privilege_type = 'USAGE')
+        UNION ALL
+        SELECT n.nspname::text, a.grantee, a.privilege_type
+          FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = 'mlops')
+    SELECT coalesce(r.rolname, 'PUBLIC'), count(*)
+      FROM acl LEFT JOIN pg_roles r ON r.oid = acl.grantee
+     WHERE coalesce(r.rolname, 'PUBLIC') NOT IN ('postgres', 'mlops_scorer', 'mlops_trainer', 'mlops_admin')
+     GROUP BY 1 ORDER BY 1""")
+check(outsiders == [], f"the installer's default privileges grant no other role anything of mlops ({outsiders})")
+check(grants(conn) == expected, f"and mlops's roles have their grants ({grants(conn)})")
+query(conn, "DROP ROLE lifecycle_app")
 
 other.close()
 conn.close()
