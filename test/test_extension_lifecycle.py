@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The extension's own lifecycle in a cluster of several databases. mlops
-installs whatever the installer's search_path (an empty one included) and only
+installs whatever the installer's search_path (an empty one included) or
+standard_conforming_strings, and only
 into its own schema (CREATE EXTENSION ... SCHEMA other is refused), where it
 stays (ALTER EXTENSION ... SET SCHEMA and ALTER SCHEMA mlops RENAME are
 refused, and later DDL still works); the
@@ -37,6 +38,31 @@ query(conn, "RESET search_path")
 if not installed:
     query(conn, "CREATE EXTENSION mlops")
 query(conn, "DROP EXTENSION mlops")
+
+# nor does the installer's standard_conforming_strings matter (off: a server
+# configured for old applications), which reads a backslash in a plain literal
+# as an escape
+query(conn, "SET standard_conforming_strings = off")
+try:
+    query(conn, "CREATE EXTENSION mlops")
+    installed = query(conn, "SELECT anchor_hash = decode(repeat('00', 32), 'hex') FROM mlops.audit_chain")
+except psycopg2.Error as e:
+    installed = f"{e.pgcode}: {e.pgerror.strip()}"
+check(installed == [(True,)], f"CREATE EXTENSION mlops works with standard_conforming_strings off ({installed})")
+# and a session with it off audits a table and changes an audited one (the
+# functions that read the ignored columns compile under the session's setting)
+query(conn, "CREATE TABLE scs_audited (a int, b text)")
+try:
+    query(conn, "SELECT mlops.enable_audit('scs_audited', '{b}')")
+    query(conn, "ALTER TABLE scs_audited ADD COLUMN c int")
+    audited = query(conn, "SELECT new_row FROM mlops.audit_log WHERE table_name = 'public.scs_audited' ORDER BY id")
+except psycopg2.Error as e:
+    audited = f"{e.pgcode}: {e.pgerror.strip()}"
+check(audited == [({"ignore_columns": ["b"]},)],
+      f"and enable_audit and ALTER TABLE of an audited table work with it off ({audited})")
+query(conn, "DROP TABLE scs_audited")
+query(conn, "RESET standard_conforming_strings")
+query(conn, "DROP EXTENSION IF EXISTS mlops")
 
 # the objects always go to schema mlops: another schema is refused, and none is left
 query(conn, "CREATE SCHEMA elsewhere")

@@ -31,7 +31,9 @@ COMMENT ON TABLE mlops.audit_log IS
 
 -- The anchor of the chain: the id and hash of the last row removed by
 -- archive_audit() (0 and 32 zero bytes before any). Its one row is also the
--- lock that serialises audited writers until they commit.
+-- lock that serialises audited writers until they commit. The zero bytes are
+-- decoded, not written '\x00...': with standard_conforming_strings off in the
+-- installer's session, that literal is an escape of a zero byte (22021).
 CREATE TABLE mlops.audit_chain (
     one          boolean PRIMARY KEY DEFAULT true CHECK (one),
     anchor_id    bigint NOT NULL,
@@ -39,7 +41,7 @@ CREATE TABLE mlops.audit_chain (
 );
 COMMENT ON TABLE mlops.audit_chain IS
     'anchor of the audit hash chain (last archived id and hash); locked by every audited transaction';
-INSERT INTO mlops.audit_chain (anchor_id, anchor_hash) VALUES (0, '\x0000000000000000000000000000000000000000000000000000000000000000');
+INSERT INTO mlops.audit_chain (anchor_id, anchor_hash) VALUES (0, decode(repeat('00', 32), 'hex'));
 
 -- The audit trigger: one row per changed row (INSERT, UPDATE, DELETE), one per
 -- TRUNCATE statement. Trigger arguments: the names of the ignored columns.
@@ -246,8 +248,10 @@ DECLARE
 BEGIN
     SELECT tgargs, tgnargs INTO args, nargs FROM pg_trigger WHERE oid = trigger;
     FOR i IN 1 .. coalesce(nargs, 0) LOOP
-        -- each argument is followed by a zero byte
-        len := position('\x00'::bytea IN substring(args FROM pos)) - 1;
+        -- each argument is followed by a zero byte (decoded: this body is
+        -- compiled under the session's standard_conforming_strings, with
+        -- which off '\x00' is an escape of a zero byte, 22021)
+        len := position(decode('00', 'hex') IN substring(args FROM pos)) - 1;
         names := names || convert_from(substring(args FROM pos FOR len), current_setting('server_encoding'));
         pos := pos + len + 1;
     END LOOP;
