@@ -146,6 +146,14 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', featu
                                                     hyperparams => '{"n_estimators": 1e400}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"eta": 1e400}')$$);
+-- a string spelling NaN or an infinity: XGBoost's parser takes it, and "eta": "NaN" trained a model
+-- predicting NaN for every row (with no metric); other strings still reach XGBoost
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"n_estimators": 2, "eta": "NaN"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"n_estimators": 2, "lambda": " -inf "}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('eta_text', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"n_estimators": 2, "eta": "0.3", "tree_method": "hist"}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a, b, CASE WHEN id = 7 THEN ''Infinity'' ELSE value END AS value FROM pts',
                                                     'value', features => '{a,b}', hyperparams => '{"n_estimators": 2}')$$);
 -- what XGBoost refuses only as it boosts or evaluates the first round: the hyperparameters against

@@ -195,6 +195,28 @@ NumberText(const char *key, Numeric n)
 	return Float8ExactText(x);
 }
 
+/*
+ * A string hyperparameter as XGBoost gets it. XGBoost's float parser takes
+ * "nan" and "inf" (in any case) and trains with them: "eta": "NaN" gave a
+ * model predicting NaN for every row, and no metric. A string that is
+ * entirely such a value is 22023, as a JSON number beyond float8's range is.
+ */
+static char *
+StringText(const char *key, const JsonbValue *v)
+{
+	char	   *text = pnstrdup(v->val.string.val, v->val.string.len);
+	char	   *end;
+	double		x = strtod(text, &end);
+
+	while (isspace((unsigned char) *end))
+		end++;
+	if (end != text && *end == '\0' && !isfinite(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hyperparameter \"%s\" must be finite, not \"%s\"", key, text)));
+	return text;
+}
+
 /* A scalar hyperparameter as the text XGBoost parses (booleans as 1/0). */
 static char *
 ScalarText(const char *key, const JsonbValue *v)
@@ -202,7 +224,7 @@ ScalarText(const char *key, const JsonbValue *v)
 	switch (v->type)
 	{
 		case jbvString:
-			return pnstrdup(v->val.string.val, v->val.string.len);
+			return StringText(key, v);
 		case jbvNumeric:
 			return NumberText(key, v->val.numeric);
 		case jbvBool:
