@@ -172,6 +172,10 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a, b, value *
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"early_stopping_rounds": 2}',
                                                     test_fraction => 0)$$);
+-- early stopping without a metric to follow (no eval_metric, the default one disabled): it never
+-- stopped, and left no best_iteration; Python refuses it too
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"early_stopping_rounds": 2, "disable_default_eval_metric": true}')$$, true);
 -- one training row and no test row: the detail counts it as one row
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS y, 2.0::float8 AS x', 'y',
                                                     hyperparams => '{"early_stopping_rounds": 2}',

@@ -994,6 +994,12 @@ Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p, Progress *progress)
 		XgbCheckCode(rc, iter == 0 ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
 					 "evaluate a round");
 		value = LogEvaluation(req, eval, iter, &metric);
+		if (p->early_stopping_rounds > 0 && metric == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("early_stopping_rounds needs an evaluation metric"),
+					 errdetail("XGBoost evaluates no metric with disable_default_eval_metric and no eval_metric."),
+					 errhint("Give an eval_metric, or leave early_stopping_rounds out.")));
 
 		if (p->early_stopping_rounds > 0 && metric != NULL)
 		{
