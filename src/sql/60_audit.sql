@@ -199,6 +199,28 @@ $$;
 COMMENT ON FUNCTION mlops._audit_complete(regclass) IS
     'internal: gives a table with the audit row trigger its TRUNCATE trigger and enables both ALWAYS';
 
+-- Raises 40001 in a transaction whose snapshot is older than its statement
+-- (REPEATABLE READ, SERIALIZABLE): a trigger of table tbl it found missing or
+-- present, though the table was locked first, was created or dropped by a
+-- transaction that committed after its snapshot was taken, which it cannot
+-- see (PostgreSQL's own 42710 or 42704 would say nothing of why). Returns in
+-- READ COMMITTED, whose caller re-raises the error it caught.
+CREATE FUNCTION mlops._audit_concurrent_change(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF current_setting('transaction_isolation') IN ('repeatable read', 'serializable') THEN
+        RAISE EXCEPTION 'could not serialize access due to concurrent change of the auditing of table %', tbl
+            USING ERRCODE = 'serialization_failure',
+                  DETAIL = 'Another transaction enabled or disabled the auditing of the table after this transaction''s snapshot was taken.',
+                  HINT = 'The transaction might succeed if retried.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_concurrent_change(regclass) IS
+    'internal: raises 40001 at REPEATABLE READ or SERIALIZABLE, for an audit trigger another transaction created or dropped after the snapshot';
+
 -- Installs (or replaces) the audit triggers of a table with the given ignored
 -- columns, which must be columns of the table; the creation of the row
 -- trigger is logged as ENABLE (mlops._audit_ddl). The caller has checked the
@@ -218,17 +240,22 @@ BEGIN
     EXECUTE format('LOCK TABLE %s IN %s MODE', tbl,
                    CASE WHEN EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit')
                         THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
-    -- audited again: the triggers are replaced (with the new ignore_columns)
-    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit') THEN
-        EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
-    END IF;
-    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
-        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
-    END IF;
-    EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
-    -- done already by the handling of that CREATE TRIGGER, unless a superuser disabled it
-    PERFORM mlops._audit_complete(tbl);
+    BEGIN
+        -- audited again: the triggers are replaced (with the new ignore_columns)
+        IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit') THEN
+            EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
+        END IF;
+        IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
+            EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
+        END IF;
+        EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
+        -- done already by the handling of that CREATE TRIGGER, unless a superuser disabled it
+        PERFORM mlops._audit_complete(tbl);
+    EXCEPTION WHEN duplicate_object OR undefined_object THEN
+        PERFORM mlops._audit_concurrent_change(tbl);
+        RAISE;
+    END;
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_install(regclass, text[]) IS
@@ -396,7 +423,12 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal) THEN
         RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
     END IF;
-    EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);      -- logged by mlops._audit_drop()
+    BEGIN
+        EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);      -- logged by mlops._audit_drop()
+    EXCEPTION WHEN undefined_object THEN
+        PERFORM mlops._audit_concurrent_change(tbl);
+        RAISE;
+    END;
     -- the TRUNCATE triggers of the table and its partitions (_audit_drop drops
     -- them too, unless a superuser disabled it)
     PERFORM mlops._audit_drop_truncate_leftovers();
