@@ -1003,3 +1003,17 @@ archive_audit(PG_FUNCTION_ARGS)
 					 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail.data))));
 	PG_RETURN_INT64((int64) removed);
 }
+
+/*
+ * Whether a table has the audit row trigger in the catalog as it is now, not
+ * as the transaction's snapshot has it: at REPEATABLE READ or SERIALIZABLE,
+ * one that a transaction committed after the snapshot was taken is seen too
+ * (get_trigger_oid reads the catalog with the catalog snapshot, which taking
+ * the table's lock renewed).
+ */
+PG_FUNCTION_INFO_V1(audit_row_trigger_now);
+Datum
+audit_row_trigger_now(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(OidIsValid(get_trigger_oid(PG_GETARG_OID(0), AUDIT_ROW_TRIGGER, true)));
+}

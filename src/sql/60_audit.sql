@@ -221,6 +221,15 @@ $$;
 COMMENT ON FUNCTION mlops._audit_concurrent_change(regclass) IS
     'internal: raises 40001 at REPEATABLE READ or SERIALIZABLE, for an audit trigger another transaction created or dropped after the snapshot';
 
+-- Whether a table has the audit row trigger in the catalog as it is now: at
+-- REPEATABLE READ or SERIALIZABLE, one created by a transaction that
+-- committed after the snapshot was taken is seen too.
+CREATE FUNCTION mlops._audit_row_trigger_now(tbl regclass) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'audit_row_trigger_now'
+    LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlops._audit_row_trigger_now(regclass) IS
+    'internal: whether a table has the audit row trigger in the catalog as it is now, whatever the snapshot';
+
 -- Installs (or replaces) the audit triggers of a table with the given ignored
 -- columns, which must be columns of the table; the creation of the row
 -- trigger is logged as ENABLE (mlops._audit_ddl). The caller has checked the
@@ -421,6 +430,10 @@ BEGIN
     -- commits meanwhile is seen
     EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal) THEN
+        -- audited by a transaction that committed after this one's snapshot
+        IF mlops._audit_row_trigger_now(tbl) THEN
+            PERFORM mlops._audit_concurrent_change(tbl);
+        END IF;
         RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
     END IF;
     BEGIN
