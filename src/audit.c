@@ -1005,15 +1005,19 @@ archive_audit(PG_FUNCTION_ARGS)
 }
 
 /*
- * Whether a table has the audit row trigger in the catalog as it is now, not
- * as the transaction's snapshot has it: at REPEATABLE READ or SERIALIZABLE,
- * one that a transaction committed after the snapshot was taken is seen too
- * (get_trigger_oid reads the catalog with the catalog snapshot, which taking
- * the table's lock renewed).
+ * The audit row trigger of a table in the catalog as it is now, NULL when it
+ * has none: not as the transaction's snapshot has it, at REPEATABLE READ or
+ * SERIALIZABLE, when a transaction that committed after the snapshot was
+ * taken created, dropped or replaced it (get_trigger_oid reads the catalog
+ * with the catalog snapshot, which taking the table's lock renewed).
  */
 PG_FUNCTION_INFO_V1(audit_row_trigger_now);
 Datum
 audit_row_trigger_now(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(OidIsValid(get_trigger_oid(PG_GETARG_OID(0), AUDIT_ROW_TRIGGER, true)));
+	Oid			trigger = get_trigger_oid(PG_GETARG_OID(0), AUDIT_ROW_TRIGGER, true);
+
+	if (!OidIsValid(trigger))
+		PG_RETURN_NULL();
+	PG_RETURN_OID(trigger);
 }

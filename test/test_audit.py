@@ -282,14 +282,17 @@ check(outcome and outcome[0] is not None and "table public.twice is not audited"
 # At REPEATABLE READ and SERIALIZABLE the second one's snapshot cannot see the
 # triggers the first created or dropped: it fails with 40001 and a hint to
 # retry (not PostgreSQL's raw 42710 or 42704, nor "table is not audited" for a
-# table the first audited), and the first one's stands.
+# table the first audited, nor a disable_audit after the first replaced the
+# triggers that drops the new row trigger and leaves the TRUNCATE one behind),
+# and the first one's stands.
 for level in ("REPEATABLE READ", "SERIALIZABLE"):
     b.set_session(isolation_level=level, autocommit=True)
     for first, second, audited in (("SELECT mlops.enable_audit('twice')", "SELECT mlops.enable_audit('twice', '{note}')", 1),
                                    ("SELECT mlops.disable_audit('twice')", "SELECT mlops.disable_audit('twice')", 0),
                                    ("SELECT mlops.enable_audit('twice')", "SELECT mlops.enable_audit('twice')", 1),
                                    ("SELECT mlops.disable_audit('twice')", "SELECT mlops.enable_audit('twice')", 0),
-                                   ("SELECT mlops.enable_audit('twice')", "SELECT mlops.disable_audit('twice')", 1)):
+                                   ("SELECT mlops.enable_audit('twice')", "SELECT mlops.disable_audit('twice')", 1),
+                                   ("SELECT mlops.enable_audit('twice', '{note}')", "SELECT mlops.disable_audit('twice')", 1)):
         query(a, first)
         outcome.clear()
         waits_for(a, lambda: outcome.append(expect_error(b, second, "40001")), f"{level}: {second} waits for {first}")

@@ -221,14 +221,14 @@ $$;
 COMMENT ON FUNCTION mlops._audit_concurrent_change(regclass) IS
     'internal: raises 40001 at REPEATABLE READ or SERIALIZABLE, for an audit trigger another transaction created or dropped after the snapshot';
 
--- Whether a table has the audit row trigger in the catalog as it is now: at
--- REPEATABLE READ or SERIALIZABLE, one created by a transaction that
--- committed after the snapshot was taken is seen too.
-CREATE FUNCTION mlops._audit_row_trigger_now(tbl regclass) RETURNS boolean
+-- The audit row trigger of a table in the catalog as it is now (NULL: none):
+-- at REPEATABLE READ or SERIALIZABLE, one created, dropped or replaced by a
+-- transaction that committed after the snapshot was taken is seen so.
+CREATE FUNCTION mlops._audit_row_trigger_now(tbl regclass) RETURNS oid
     AS 'MODULE_PATHNAME', 'audit_row_trigger_now'
     LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION mlops._audit_row_trigger_now(regclass) IS
-    'internal: whether a table has the audit row trigger in the catalog as it is now, whatever the snapshot';
+    'internal: the oid of the audit row trigger of a table in the catalog as it is now, whatever the snapshot';
 
 -- Installs (or replaces) the audit triggers of a table with the given ignored
 -- columns, which must be columns of the table; the creation of the row
@@ -420,6 +420,8 @@ CREATE FUNCTION mlops.disable_audit(tbl regclass) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
+DECLARE
+    seen oid;
 BEGIN
     PERFORM mlops._require(tbl, 'tbl');
     PERFORM mlops._audit_check_not_mlops(tbl);
@@ -429,19 +431,17 @@ BEGIN
     -- disable_audit or enable_audit of the table that another transaction
     -- commits meanwhile is seen
     EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
-    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal) THEN
-        -- audited by a transaction that committed after this one's snapshot
-        IF mlops._audit_row_trigger_now(tbl) THEN
-            PERFORM mlops._audit_concurrent_change(tbl);
-        END IF;
+    SELECT oid INTO seen FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal;
+    -- audited, no longer audited or audited anew (its TRUNCATE triggers too,
+    -- which this snapshot would not see to drop) by a transaction that
+    -- committed after this one's snapshot was taken
+    IF seen IS DISTINCT FROM mlops._audit_row_trigger_now(tbl) THEN
+        PERFORM mlops._audit_concurrent_change(tbl);
+    END IF;
+    IF seen IS NULL THEN
         RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
     END IF;
-    BEGIN
-        EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);      -- logged by mlops._audit_drop()
-    EXCEPTION WHEN undefined_object THEN
-        PERFORM mlops._audit_concurrent_change(tbl);
-        RAISE;
-    END;
+    EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);      -- logged by mlops._audit_drop()
     -- the TRUNCATE triggers of the table and its partitions (_audit_drop drops
     -- them too, unless a superuser disabled it)
     PERFORM mlops._audit_drop_truncate_leftovers();
