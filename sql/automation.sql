@@ -139,3 +139,15 @@ SELECT mlops.delete_alias('fatter', 'production');
 SELECT r->>'promoted' AS promoted, r->>'alert' AS alert
   FROM mlops._scheduled_retrain('fatter', true, 'production', (SELECT created_at FROM mlops.models WHERE name = 'fatter')) r;
 SELECT kind, model, message FROM mlops.alerts WHERE model = 'fatter' AND kind = 'retrain' ORDER BY at DESC LIMIT 1;
+-- a version registered with a run whose test_fraction or seed is no number
+-- has no recorded split: retrain() trains with the defaults, promote() asks
+-- for gate.source (22023), where their casts failed with 22P02
+SELECT version FROM mlops.train('oddsplit_src', 'diabetes', 'target', 'linear');
+SELECT mlops.end_run(mlops.start_run('oddsplit', NULL, '{"test_fraction": "x", "seed": "abc"}'));
+SELECT count(mlops._register_version('oddsplit', v.algorithm, v.task, v.features, v.target, v.classes, v.hyperparams, '{}',
+       v.spec, NULL, (SELECT max(run_id) FROM mlops.runs WHERE experiment = 'oddsplit'), 'diabetes', 1, 1, 0, 'fp',
+       v.artifact, v.artifact_format))
+  FROM mlops.model_version v JOIN mlops.model m ON m.id = v.model_id, generate_series(1, 2)
+ WHERE m.name = 'oddsplit_src';
+SELECT r->>'promoted' AS promoted, r->>'version' AS version, r->'test_split' AS test_split FROM mlops.retrain('oddsplit') r;
+SELECT pg_temp.sqlstate($$SELECT mlops.promote('oddsplit', 2)$$);

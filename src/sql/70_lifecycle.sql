@@ -379,6 +379,23 @@ $$;
 COMMENT ON FUNCTION mlops._task_metrics(text, float8[]) IS
     'internal: the metrics of a version of a task, which the gate may compare it on';
 
+-- The split a run recorded: its test_fraction and seed params as train()
+-- writes them, else NULL (a run linked to a version by _register_version may
+-- hold any text there, which a cast fails on with 22P02 or 22003); the digits
+-- are bounded, as numeric overflows past 131072 digits before the point.
+CREATE FUNCTION mlops._run_split(params jsonb, OUT test_fraction float8, OUT seed int)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN f ~ '^[0-9]{1,255}([.][0-9]{1,255})?([eE][-+]?[0-9]{1,3})?$' THEN
+                CASE WHEN f::numeric = 0 OR f::numeric BETWEEN 1e-300 AND 1 THEN f::float8 END END,
+           CASE WHEN s ~ '^-?[0-9]{1,10}$' THEN
+                CASE WHEN s::bigint BETWEEN -2147483648 AND 2147483647 THEN s::int END END
+      FROM (SELECT params ->> 'test_fraction' AS f, params ->> 'seed' AS s) p
+$$;
+COMMENT ON FUNCTION mlops._run_split(jsonb) IS
+    'internal: the test_fraction and seed a run''s params record, each NULL unless a number train() could have written';
+
 -- The validation gate. Not SECURITY DEFINER: the rows are read with the
 -- caller's privileges; the registry is written by _record_promotion. Nor does
 -- it pin search_path: gate.source is named as the caller would name it. So
@@ -512,8 +529,8 @@ BEGIN
         source := gate->>'source';
     ELSE
         SELECT r.params INTO params FROM mlops.runs r WHERE r.run_id = candidate.run_id;
-        test_fraction := coalesce((params->>'test_fraction')::float8, 0);
-        seed := coalesce((params->>'seed')::int, 0);
+        SELECT coalesce(p.test_fraction, 0), coalesce(p.seed, 0) INTO test_fraction, seed
+          FROM mlops._run_split(params) p;
         IF candidate.source IS NOT NULL AND test_fraction > 0::float8 AND candidate.test_rows > 0 THEN
             source := candidate.source;
         ELSIF incumbent IS NOT NULL THEN
@@ -602,4 +619,4 @@ COMMENT ON FUNCTION mlops.promote(text, int, text, jsonb, boolean) IS
 GRANT EXECUTE ON FUNCTION mlops.promote(text, int, text, jsonb, boolean),
     mlops._record_promotion(text, text, int, int, boolean, text, jsonb),
     mlops._check_alias_move(text), mlops._lock_alias(text, text), mlops._refuse_replicated_registry(), mlops._registry_tables(),
-    mlops._require(anyelement, text), mlops._task_metrics(text, float8[]) TO mlops_trainer;
+    mlops._require(anyelement, text), mlops._task_metrics(text, float8[]), mlops._run_split(jsonb) TO mlops_trainer;

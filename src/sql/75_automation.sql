@@ -134,8 +134,8 @@ BEGIN
                   HINT = 'Train a version with mlops.train() and promote it first.';
     END IF;
     SELECT r.params, r.experiment INTO params, experiment FROM mlops.runs r WHERE r.run_id = training_run;
-    test_fraction := coalesce((params->>'test_fraction')::float8, 0.2);
-    seed := coalesce((params->>'seed')::int, 42);
+    SELECT coalesce(p.test_fraction, 0.2), coalesce(p.seed, 42) INTO test_fraction, seed
+      FROM mlops._run_split(params) p;
 END
 $$;
 COMMENT ON FUNCTION mlops._retrain_spec(text) IS
