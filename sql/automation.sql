@@ -151,3 +151,10 @@ SELECT count(mlops._register_version('oddsplit', v.algorithm, v.task, v.features
  WHERE m.name = 'oddsplit_src';
 SELECT r->>'promoted' AS promoted, r->>'version' AS version, r->'test_split' AS test_split FROM mlops.retrain('oddsplit') r;
 SELECT pg_temp.sqlstate($$SELECT mlops.promote('oddsplit', 2)$$);
+-- a retraining whose new split holds no test row (too few rows) is gated on
+-- every row, as train() measured it: promote() refused it (22023) every time
+CREATE TABLE diabetes_tiny AS SELECT * FROM diabetes LIMIT 3;
+SELECT version FROM mlops.train('tiny', 'diabetes_tiny', 'target', 'ridge', features => ARRAY['age']);
+SELECT r->>'promoted' AS promoted, r->>'version' AS version, r->'test_split' AS test_split, r->>'source' AS source
+  FROM mlops.retrain('tiny') r;
+SELECT version, test_rows FROM mlops.model_versions WHERE name = 'tiny' ORDER BY version;

@@ -147,6 +147,7 @@ AS $$
 DECLARE
     spec record;
     trained record;
+    test_rows bigint;
     outcome jsonb;
 BEGIN
     SELECT * INTO spec FROM mlops._retrain_spec(model);
@@ -155,9 +156,13 @@ BEGIN
                        spec.hyperparams, spec.test_fraction, spec.seed, spec.experiment);
     PERFORM mlops._link_run_to_cron(trained.run_id);
     -- to the default alias (the spec's), through the gate: on the new version's
-    -- test split, or on every row when the model trains on every row
+    -- test split, or on every row when the model trains on every row or its
+    -- split held no test row (too few rows: promote() would refuse it, 22023)
+    SELECT v.test_rows INTO test_rows FROM mlops.model_versions v
+     WHERE v.name::text = spec.model_name AND v.version = trained.version;
     outcome := mlops.promote(spec.model_name, trained.version, mlops._default_alias(),
-                             gate => CASE WHEN spec.test_fraction = 0::float8 THEN pg_catalog.jsonb_build_object('source', spec.source)
+                             gate => CASE WHEN spec.test_fraction = 0::float8 OR test_rows = 0::bigint
+                                          THEN pg_catalog.jsonb_build_object('source', spec.source)
                                           ELSE '{}' END);
     RETURN outcome || pg_catalog.jsonb_build_object('model', spec.model_name, 'version', trained.version,
                                          'run_id', trained.run_id, 'retrained_from', spec.version);
