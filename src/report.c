@@ -1446,20 +1446,14 @@ AppendTestSplitSection(StringInfo out, const char *model, int featured)
 	if (NoFeaturedVersion(out, featured, "test split"))
 		return;
 	/*
-	 * the run's test_fraction and seed as train() writes them, else NULL: a
-	 * run linked to a version by _register_version may hold any text there,
-	 * which a cast would fail the page on (22P02, 22003); the digits are
-	 * bounded, as numeric overflows past 131072 digits before the point or
-	 * 16383 after it (1e999999, a 20000-digit fraction)
+	 * the run's test_fraction and seed as train() writes them, else NULL
+	 * (mlops._run_split: a run linked to a version by _register_version may
+	 * hold any text there, which a cast would fail the page on)
 	 */
 	rows = RunQuery("SELECT v.source, v.target, v.task = 'classification', v.classes,"
-					"       CASE WHEN f ~ '^[0-9]{1,255}(\\.[0-9]{1,255})?([eE][-+]?[0-9]{1,3})?$' THEN"
-					"            CASE WHEN f::numeric = 0 OR f::numeric BETWEEN 1e-300 AND 1 THEN f::float8 END END,"
-					"       CASE WHEN s ~ '^-?[0-9]{1,10}$' THEN"
-					"            CASE WHEN s::bigint BETWEEN -2147483648 AND 2147483647 THEN s::int END END,"
-					"       v.data_fingerprint"
+					"       p.test_fraction, p.seed, v.data_fingerprint"
 					"  FROM mlops.model_versions v LEFT JOIN mlops.runs r USING (run_id),"
-					"       LATERAL (SELECT r.params ->> 'test_fraction' AS f, r.params ->> 'seed' AS s) p"
+					"       LATERAL mlops._run_split(r.params) p"
 					" WHERE v.name = $1 AND v.version = $2", 2, types, values);
 	t.source = TextAt(rows, 0, 1);
 	t.target = TextAt(rows, 0, 2);
