@@ -123,6 +123,11 @@ SELECT pg_temp.sqlstate(format($$SELECT mlops._log_prediction(%s, 1, 'h1', '[]',
 SELECT k IS NULL AS is_null, length(k), pg_temp.sqlstate(format($$SELECT mlops._log_prediction(%s, 1, %L, '[]', 1, NULL)$$, id, k))
   FROM mlops.model, (VALUES (NULL), (''), (repeat('x', 251)), ((SELECT string_agg(md5(g::text), '') FROM generate_series(1, 200) g))) v(k)
  WHERE name = 'price';
+-- NULL features or a NULL regression prediction: 22004, an unknown version 42704 (they were the
+-- log's own 23502, naming its internal table, and a raw foreign-key 23503)
+SELECT pg_temp.sqlstate(format($$SELECT mlops._log_prediction(%s, %s, 'h2', %s, %s, NULL)$$, id, v, f, y))
+  FROM mlops.model, (VALUES ('1', 'NULL', '1'), ('1', '''[]''', 'NULL'), ('99', '''[]''', '1')) t(v, f, y)
+ WHERE name = 'price';
 SELECT pg_temp.sqlstate($$SELECT count(metrics) FROM mlops.live_metrics$$);
 SELECT count(*) FROM mlops.prediction_log;
 

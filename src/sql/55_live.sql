@@ -108,10 +108,15 @@ BEGIN
     IF key IS NULL OR key = '' OR length(key) > 250 THEN
         PERFORM mlops._check_key(key, 'key');
     END IF;
+    PERFORM mlops._require(features, 'features');
     SELECT CASE WHEN v.task = 'classification' THEN v.classes END INTO classes
       FROM mlops.model_version v
      WHERE v.model_id = _log_prediction.model_id AND v.version = _log_prediction.version;
-    IF FOUND AND (CASE WHEN classes IS NULL THEN probabilities IS NOT NULL
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'version % of model % does not exist', coalesce(version::text, 'NULL'), coalesce(model_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF (CASE WHEN classes IS NULL THEN probabilities IS NOT NULL
                        ELSE probabilities IS NULL OR array_ndims(probabilities) IS DISTINCT FROM 1
                             OR cardinality(probabilities) <> cardinality(classes)
                             OR EXISTS (SELECT FROM unnest(probabilities) p
@@ -119,6 +124,9 @@ BEGIN
         RAISE EXCEPTION 'invalid probabilities for version % of model %', version, model_id
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A version logs the probabilities predict_logged gives: none for a regression, one in [0, 1] per class for a classification.';
+    END IF;
+    IF classes IS NULL AND prediction IS NULL THEN
+        RAISE EXCEPTION 'prediction must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF classes IS NOT NULL AND (prediction IS NULL OR NOT prediction = ANY (classes)) THEN
         RAISE EXCEPTION 'prediction % is not a class of version % of model %', coalesce(prediction::text, 'NULL'), version, model_id
@@ -129,7 +137,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mlops._log_prediction(bigint, int, text, jsonb, float8, float8[]) IS
-    'internal: appends one served prediction to prediction_log, refusing (22023) what predict_logged could not have logged: a key not of 1 to 250 characters, a class the version does not have, probabilities not one per class in [0, 1]';
+    'internal: appends one served prediction to prediction_log, refusing (22023) what predict_logged could not have logged: a key not of 1 to 250 characters, a class the version does not have, probabilities not one per class in [0, 1]; NULL features or regression prediction 22004, an unknown version 42704';
 
 -- predict_logged: resolves the reference once, scores with that pinned
 -- version (so the logged version is the one that scored), logs, returns the
