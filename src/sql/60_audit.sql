@@ -199,28 +199,6 @@ $$;
 COMMENT ON FUNCTION mlops._audit_complete(regclass) IS
     'internal: gives a table with the audit row trigger its TRUNCATE trigger and enables both ALWAYS';
 
--- Raises 40001 in a transaction whose snapshot is older than its statement
--- (REPEATABLE READ, SERIALIZABLE): a trigger of table tbl it found missing or
--- present, though the table was locked first, was created or dropped by a
--- transaction that committed after its snapshot was taken, which it cannot
--- see (PostgreSQL's own 42710 or 42704 would say nothing of why). Returns in
--- READ COMMITTED, whose caller re-raises the error it caught.
-CREATE FUNCTION mlops._audit_concurrent_change(tbl regclass) RETURNS void
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF current_setting('transaction_isolation') IN ('repeatable read', 'serializable') THEN
-        RAISE EXCEPTION 'could not serialize access due to concurrent change of the auditing of table %', tbl
-            USING ERRCODE = 'serialization_failure',
-                  DETAIL = 'Another transaction enabled or disabled the auditing of the table after this transaction''s snapshot was taken.',
-                  HINT = 'The transaction might succeed if retried.';
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION mlops._audit_concurrent_change(regclass) IS
-    'internal: raises 40001 at REPEATABLE READ or SERIALIZABLE, for an audit trigger another transaction created or dropped after the snapshot';
-
 -- The audit row trigger of a table in the catalog as it is now (NULL: none):
 -- at REPEATABLE READ or SERIALIZABLE, one created, dropped or replaced by a
 -- transaction that committed after the snapshot was taken is seen so.
@@ -229,6 +207,30 @@ CREATE FUNCTION mlops._audit_row_trigger_now(tbl regclass) RETURNS oid
     LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION mlops._audit_row_trigger_now(regclass) IS
     'internal: the oid of the audit row trigger of a table in the catalog as it is now, whatever the snapshot';
+
+-- Raises 40001 when the audit row trigger of table tbl that this
+-- transaction's snapshot sees is not the one in the catalog now: at
+-- REPEATABLE READ or SERIALIZABLE, another transaction that committed after
+-- the snapshot was taken audited the table, stopped auditing it or audited it
+-- anew, which this one cannot see (it would drop or create triggers that are
+-- not there, or drop only half of them). Called with the table locked, as
+-- enable_audit and disable_audit lock it; at READ COMMITTED the two agree.
+CREATE FUNCTION mlops._audit_check_no_concurrent_change(tbl regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF (SELECT oid FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal)
+       IS DISTINCT FROM mlops._audit_row_trigger_now(tbl) THEN
+        RAISE EXCEPTION 'could not serialize access due to concurrent change of the auditing of table %', tbl
+            USING ERRCODE = 'serialization_failure',
+                  DETAIL = 'Another transaction enabled or disabled the auditing of the table after this transaction''s snapshot was taken.',
+                  HINT = 'The transaction might succeed if retried.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_check_no_concurrent_change(regclass) IS
+    'internal: raises 40001 when another transaction changed the audit triggers of a table after this one''s snapshot';
 
 -- Installs (or replaces) the audit triggers of a table with the given ignored
 -- columns, which must be columns of the table; the creation of the row
@@ -249,22 +251,18 @@ BEGIN
     EXECUTE format('LOCK TABLE %s IN %s MODE', tbl,
                    CASE WHEN EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit')
                         THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
-    BEGIN
-        -- audited again: the triggers are replaced (with the new ignore_columns)
-        IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit') THEN
-            EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
-        END IF;
-        IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
-            EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
-        END IF;
-        EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
-        -- done already by the handling of that CREATE TRIGGER, unless a superuser disabled it
-        PERFORM mlops._audit_complete(tbl);
-    EXCEPTION WHEN duplicate_object OR undefined_object THEN
-        PERFORM mlops._audit_concurrent_change(tbl);
-        RAISE;
-    END;
+    PERFORM mlops._audit_check_no_concurrent_change(tbl);
+    -- audited again: the triggers are replaced (with the new ignore_columns)
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit') THEN
+        EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);
+    END IF;
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit_truncate') THEN
+        EXECUTE format('DROP TRIGGER mlops_audit_truncate ON %s', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER mlops_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION mlops._audit_trigger(%s)', tbl, coalesce(args, ''));
+    -- done already by the handling of that CREATE TRIGGER, unless a superuser disabled it
+    PERFORM mlops._audit_complete(tbl);
 END
 $$;
 COMMENT ON FUNCTION mlops._audit_install(regclass, text[]) IS
@@ -420,8 +418,6 @@ CREATE FUNCTION mlops.disable_audit(tbl regclass) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path = pg_catalog, mlops, pg_temp
 AS $$
-DECLARE
-    seen oid;
 BEGIN
     PERFORM mlops._require(tbl, 'tbl');
     PERFORM mlops._audit_check_not_mlops(tbl);
@@ -431,14 +427,8 @@ BEGIN
     -- disable_audit or enable_audit of the table that another transaction
     -- commits meanwhile is seen
     EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
-    SELECT oid INTO seen FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal;
-    -- audited, no longer audited or audited anew (its TRUNCATE triggers too,
-    -- which this snapshot would not see to drop) by a transaction that
-    -- committed after this one's snapshot was taken
-    IF seen IS DISTINCT FROM mlops._audit_row_trigger_now(tbl) THEN
-        PERFORM mlops._audit_concurrent_change(tbl);
-    END IF;
-    IF seen IS NULL THEN
+    PERFORM mlops._audit_check_no_concurrent_change(tbl);
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'mlops_audit' AND NOT tgisinternal) THEN
         RAISE EXCEPTION 'table % is not audited', tbl USING ERRCODE = 'undefined_object';
     END IF;
     EXECUTE format('DROP TRIGGER mlops_audit ON %s', tbl);      -- logged by mlops._audit_drop()
