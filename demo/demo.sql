@@ -51,8 +51,9 @@ SELECT feature, metric, round(value::numeric, 3) AS value, threshold, drifted
 SELECT kind, model, version, message FROM mlops.alerts ORDER BY id;
 SELECT alias, action, from_version, to_version, reason FROM mlops.deployments WHERE model = 'cancer' ORDER BY id;
 
--- 7. Every registry change is in the tamper-evident audit log.
-SELECT id, table_name, op, new_row->>'alias' AS alias, new_row->>'version' AS version, current_user_name
+-- 7. Every registry change is in the tamper-evident audit log (an UPDATE's
+--    new_row holds the changed columns: old_row || new_row is the row after).
+SELECT id, table_name, op, coalesce(old_row || new_row, new_row) AS row_after, current_user_name
   FROM mlops.audit_log WHERE table_name = 'mlops.alias' ORDER BY id;
 SELECT * FROM mlops.verify_audit();
 

@@ -93,7 +93,8 @@ CREATE TABLE nokey (a int, big text);
 SELECT mlops.enable_audit('nokey');
 INSERT INTO nokey VALUES (1, repeat('x', 300000)), (1, repeat('x', 300000));
 UPDATE nokey SET a = 2;                       -- the TOASTed value is unchanged
-SELECT op, changed_columns, length(old_row ->> 'big') AS old_big, length(new_row ->> 'big') AS new_big
+SELECT op, changed_columns, length(old_row ->> 'big') AS old_big, length(new_row ->> 'big') AS new_big,
+       length((old_row || new_row) ->> 'big') AS whole_new_big
   FROM log WHERE table_name = 'public.nokey' ORDER BY id;
 UPDATE nokey SET big = big || 'y' WHERE ctid = (SELECT min(ctid) FROM nokey);
 SELECT changed_columns, right(new_row ->> 'big', 2) FROM log WHERE id = (SELECT max(id) FROM log);
@@ -462,7 +463,7 @@ SELECT count(*) AS copied_and_logged FROM mlops.audit_log WHERE table_name = 'pu
 COMMIT;
 -- every row of the three tables is in the log once, nothing else is
 CREATE VIEW net_logged AS
-SELECT table_name, (coalesce(new_row, old_row) ->> 'id')::int AS id,
+SELECT table_name, (coalesce(old_row, new_row) ->> 'id')::int AS id,
        sum(CASE op WHEN 'INSERT' THEN 1 WHEN 'DELETE' THEN -1 ELSE 0 END) AS n
   FROM mlops.audit_log WHERE table_name IN ('public.parent', 'public.child', 'public.notes')
  GROUP BY 1, 2 HAVING sum(CASE op WHEN 'INSERT' THEN 1 WHEN 'DELETE' THEN -1 ELSE 0 END) <> 0;
@@ -544,7 +545,50 @@ INSERT INTO items (id, name, qty, price) SELECT i, 'nut', 1, 1 FROM generate_ser
 UPDATE items SET name = CASE WHEN id IN (50, 53) THEN 'rivet' ELSE name END,
                  qty = CASE WHEN id IN (50, 51, 52) THEN 7 ELSE qty END
  WHERE id BETWEEN 50 AND 53;
-SELECT new_row -> 'id' AS item, changed_columns FROM log WHERE id > (SELECT max(id) - 4 FROM log) ORDER BY 1;
+SELECT old_row -> 'id' AS item, new_row, changed_columns FROM log WHERE id > (SELECT max(id) - 4 FROM log) ORDER BY 1;
+
+-- an UPDATE's new_row holds the changed columns alone, with their new values
+-- (keys in jsonb's order): the whole new row is old_row || new_row, without the
+-- ignored columns, whatever changed (NULL to a value and back, a TOASTed value
+-- or another column beside it, an ignored column with an audited one), in a
+-- partition that keeps its columns in another order too; the text hashed is
+-- new_row's own
+CREATE TABLE diffed (id int, k text, "Q ""x""" jsonb, big text, secret int, n numeric) PARTITION BY LIST (id);
+CREATE TABLE diffed_1 PARTITION OF diffed FOR VALUES IN (1);
+CREATE TABLE diffed_2 (secret int, n numeric, big text, "Q ""x""" jsonb, k text, id int);
+ALTER TABLE diffed ATTACH PARTITION diffed_2 FOR VALUES IN (2);
+ALTER TABLE diffed ALTER COLUMN big SET STORAGE EXTERNAL;   -- stored out of line, uncompressed
+SELECT mlops.enable_audit('diffed', '{secret}');
+CREATE TABLE diffed_seen (log_id bigint, whole jsonb);
+CREATE FUNCTION diffed_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO diffed_seen SELECT max(id), to_jsonb(NEW) - 'secret' FROM mlops.audit_log;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER zz_seen AFTER UPDATE ON diffed FOR EACH ROW EXECUTE FUNCTION diffed_seen();
+INSERT INTO diffed VALUES (1, NULL, '{"a": [1]}', repeat('b', 300000), 0, 1.50), (2, 'two', NULL, repeat('c', 300000), 0, 2);
+UPDATE diffed SET k = 'set';                                  -- NULL to a value, and a value changed
+UPDATE diffed SET k = NULL WHERE id = 1;                      -- a value to NULL
+UPDATE diffed SET n = 1.5 WHERE id = 1;                       -- 1.50 to 1.5 (other bytes): a change
+UPDATE diffed SET "Q ""x""" = '{"b": "\u0001"}', n = 3;       -- the TOASTed value unchanged
+UPDATE diffed SET big = big || 'z', k = 'é';                  -- the TOASTed value changed
+UPDATE diffed SET secret = 5, n = NULL WHERE id = 2;          -- an ignored column with an audited one
+SELECT l.table_name, l.changed_columns, l.new_row - 'big' AS new_row, length(l.new_row ->> 'big') AS new_big,
+       l.old_row || l.new_row = s.whole AS whole_new_row
+  FROM log l LEFT JOIN diffed_seen s ON s.log_id = l.id
+ WHERE l.table_name LIKE 'public.diffed%' AND l.op = 'UPDATE' ORDER BY l.id;
+-- every UPDATE logged by this suite: new_row's keys are changed_columns, each
+-- value changed; verify_audit() hashes new_row's text as jsonb prints it
+SELECT count(*) AS updates,
+       count(*) FILTER (WHERE ARRAY(SELECT jsonb_object_keys(new_row) ORDER BY 1)
+                               = ARRAY(SELECT unnest(changed_columns) ORDER BY 1)) AS keys_are_changed_columns,
+       count(*) FILTER (WHERE NOT EXISTS (SELECT FROM jsonb_each(new_row) e
+                                           WHERE (old_row -> e.key)::text IS NOT DISTINCT FROM e.value::text))
+           AS every_value_changed
+  FROM mlops.audit_log WHERE op = 'UPDATE';
+SELECT ok FROM mlops.verify_audit();
+DROP TABLE diffed, diffed_seen;
+DROP FUNCTION diffed_seen();
 
 -- every partition gets the TRUNCATE trigger: several at once (auditing a
 -- table with partitions, attaching a partitioned one), and a partition created

@@ -631,10 +631,9 @@ audit_trigger(PG_FUNCTION_ARGS)
 	 */
 	level = CanonicalOutputBegin(t->output_settings);
 	if (old_values)
-		RenderRow(t, old_values, old_nulls, NULL, NULL, &old_row);
+		RenderRow(t, old_values, old_nulls, NULL, &old_row);
 	if (new_values)
-		RenderRow(t, new_values, new_nulls, old_values ? &old_row : NULL, changed ? changed->changed : NULL,
-				  &new_row);
+		RenderRow(t, new_values, new_nulls, changed ? changed->changed : NULL, &new_row);
 	CanonicalOutputEnd(level);
 	AuditAppend(t->relid, t->name, op, old_values ? &old_row : NULL, new_values ? &new_row : NULL, changed, true);
 	return PointerGetDatum(NULL);

@@ -2,11 +2,12 @@
  * audit_row.c — a changed row as the audit log holds it.
  *
  * The audit trigger turns each row it logs into the jsonb object to_jsonb()
- * would give (minus ignored and dropped columns), written as under the
- * default output settings with TimeZone UTC whatever the session says, and
- * into that object's text, built together so that hashing the log row needs
- * no second pass. What it needs to know of a table (which columns, how each
- * becomes jsonb) is computed once per statement.
+ * would give (minus ignored and dropped columns; of an UPDATE's new row, only
+ * the columns it changed), written as under the default output settings with
+ * TimeZone UTC whatever the session says, and into that object's text, built
+ * together so that hashing the log row needs no second pass. What it needs
+ * to know of a table (which columns, how each becomes jsonb) is computed once
+ * per statement.
  */
 #include "postgres.h"
 
@@ -467,43 +468,38 @@ RenderRowContext(void *arg)
 }
 
 /*
- * Renders the audited columns of a deformed row into row. For an UPDATE's new
- * row, like is the old row and changed says which columns changed: the others
- * are taken from like as they are.
+ * Renders the audited columns of a deformed row into row: all of them, or,
+ * when changed is given (an UPDATE's new row; indexed by attribute), only
+ * those it says changed.
  */
 void
-RenderRow(AuditTable *t, Datum *values, bool *nulls, const RowImage *like, const bool *changed, RowImage *row)
+RenderRow(AuditTable *t, Datum *values, bool *nulls, const bool *changed, RowImage *row)
 {
 	JsonbValue	object;
 	RenderPosition pos = {t, -1};
 	ErrorContextCallback context = {error_context_stack, RenderRowContext, &pos};
+	int			n = 0;
 	int			k;
 
 	error_context_stack = &context;
 
 	row->pairs = palloc(sizeof(JsonbPair) * Max(t->nkeys, 1));
-	row->start = palloc(sizeof(int) * Max(t->nkeys, 1));
-	row->end = palloc(sizeof(int) * Max(t->nkeys, 1));
 	initStringInfo(&row->text);
 	appendStringInfoChar(&row->text, '{');
 	for (k = 0; k < t->nkeys; k++)
 	{
 		int			i = t->keys[k];
 		AuditAttr  *a = &t->attrs[i];
-		JsonbPair  *pair = &row->pairs[k];
+		JsonbPair  *pair = &row->pairs[n];
 
-		if (k > 0)
+		if (changed != NULL && !changed[i])
+			continue;
+		if (n > 0)
 			appendBinaryStringInfo(&row->text, ", ", 2);
 		appendBinaryStringInfo(&row->text, a->key_text, a->key_text_len);
 		pair->key = a->key;
-		pair->order = k;
-		row->start[k] = row->text.len;
-		if (like != NULL && !changed[i])
-		{
-			pair->value = like->pairs[k].value;
-			appendBinaryStringInfo(&row->text, like->text.data + like->start[k], like->end[k] - like->start[k]);
-		}
-		else if (nulls[i])
+		pair->order = n++;
+		if (nulls[i])
 		{
 			pair->value.type = jbvNull;
 			AppendValueText(&row->text, &pair->value);
@@ -514,12 +510,11 @@ RenderRow(AuditTable *t, Datum *values, bool *nulls, const RowImage *like, const
 			RenderValue(a, values[i], &pair->value, &row->text);
 			pos.attr = -1;
 		}
-		row->end[k] = row->text.len;
 	}
 	appendStringInfoChar(&row->text, '}');
 	/* the pairs are in jsonb's key order already: no pushJsonbValue, no sort */
 	object.type = jbvObject;
-	object.val.object.nPairs = t->nkeys;
+	object.val.object.nPairs = n;
 	object.val.object.pairs = row->pairs;
 	row->jsonb = JsonbValueToJsonb(&object);
 	error_context_stack = context.previous;

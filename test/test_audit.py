@@ -90,6 +90,10 @@ check(per_writer == expected, f"every committed change logged once, nothing roll
 check(query(conn, "SELECT count(*) FROM mlops.audit_log WHERE new_row ->> 'owner' = 'rolled back'") == [(0,)],
       "rolled-back savepoints left no log rows")
 check(query(conn, "SELECT ok FROM mlops.verify_audit()") == [(True,)], "verify_audit() accepts the concurrent chain")
+updates = query(conn, "SELECT old_row, new_row, changed_columns FROM mlops.audit_log WHERE id > %s AND op = 'UPDATE'",
+               (start_id,))
+check(updates and all(new == {"balance": old["balance"] + 1} and changed == ["balance"] for old, new, changed in updates),
+      f"an UPDATE's new_row holds the changed column alone, with its new value ({updates[:1]})")
 
 
 def canonical_hash(row):
@@ -310,11 +314,16 @@ query(conn, "DROP TABLE twice")
 # An UPDATE whose old and new rows as text pass 1 GB together (each one under
 # it: 90 MB of control characters, each escaped as \u0001 in both rows) cannot
 # be logged: it fails with 54000, its context naming the table. Stored before
-# the table was audited, at the smallest size that fails.
+# the table was audited, at the smallest size that fails. An UPDATE that leaves
+# that value as it is logs it in the old row alone, and goes through.
 query(conn, "CREATE TABLE huge (id int PRIMARY KEY, n int, v text)")
 query(conn, "INSERT INTO huge VALUES (1, 0, repeat(chr(1), 90000000))")
 query(conn, "SELECT mlops.enable_audit('huge')")
-message = expect_error(conn, "UPDATE huge SET n = 1", "54000")
+query(conn, "UPDATE huge SET n = 1")
+huge_row = query(conn, "SELECT new_row, length(old_row ->> 'v') FROM mlops.audit_log "
+                      "WHERE id = (SELECT max(id) FROM mlops.audit_log)")
+check(huge_row == [({"n": 1}, 90000000)], f"an UPDATE leaving a huge value as it is logs it in the old row alone ({huge_row})")
+message = expect_error(conn, "UPDATE huge SET n = 2, v = v || chr(1)", "54000")
 check(message is not None and "logging a row of table public.huge to mlops.audit_log" in message,
       f"the error's context names the table whose change could not be logged ({message!r})")
 query(conn, "DROP TABLE huge")

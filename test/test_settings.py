@@ -167,7 +167,7 @@ def audited(c, id):
     query(c, f"INSERT INTO audited VALUES ({id}, {ROW})")
     query(c, "UPDATE audited SET f = 0.3 WHERE id = %s", (id,))
     return query(default, "SELECT op, old_row - 'id', new_row - 'id', changed_columns FROM mlops.audit_log "
-                          "WHERE table_name = 'public.audited' AND coalesce(new_row, old_row)->'id' = %s::text::jsonb "
+                          "WHERE table_name = 'public.audited' AND coalesce(old_row, new_row)->'id' = %s::text::jsonb "
                           "ORDER BY id", (id,))
 
 

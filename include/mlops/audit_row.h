@@ -82,19 +82,16 @@ typedef struct AuditTable
 } AuditTable;
 
 /*
- * A row as the log holds it: its audited columns as a jsonb object, and the
- * text of that object (what jsonb's output function gives), built together
- * so that hashing needs no second pass. The text of the value of pairs[k] is
- * text.data[start[k]] up to text.data[end[k]], so that an UPDATE's new row
- * can reuse the unchanged values of the old one.
+ * A row as the log holds it: its audited columns (an UPDATE's new row: the
+ * changed ones) as a jsonb object, and the text of that object (what jsonb's
+ * output function gives), built together so that hashing needs no second
+ * pass.
  */
 typedef struct RowImage
 {
 	Jsonb	   *jsonb;
 	StringInfoData text;
 	JsonbPair  *pairs;
-	int		   *start;
-	int		   *end;
 } RowImage;
 
 /*
@@ -107,11 +104,10 @@ extern char *AuditTableName(Oid relid, const char *name);
 extern AuditTable *AuditTableGet(FmgrInfo *flinfo, TriggerData *td);
 
 /*
- * Renders the audited columns of a deformed row into row (an UPDATE's new row
- * takes the columns that did not change from like, the old one).
+ * Renders the audited columns of a deformed row into row (an UPDATE's new
+ * row: only the changed ones).
  */
-extern void RenderRow(AuditTable *t, Datum *values, bool *nulls, const RowImage *like, const bool *changed,
-					  RowImage *row);
+extern void RenderRow(AuditTable *t, Datum *values, bool *nulls, const bool *changed, RowImage *row);
 
 /* The audited columns an UPDATE changed, or NULL when none. */
 extern const ChangedNames *ChangedColumns(AuditTable *t, Datum *old_values, bool *old_nulls, Datum *new_values,

@@ -16,8 +16,8 @@ CREATE TABLE mlops.audit_log (
     table_oid         oid NOT NULL,
     table_name        text NOT NULL,
     op                text NOT NULL,       -- INSERT UPDATE DELETE TRUNCATE ENABLE DISABLE DROP ARCHIVE
-    old_row           jsonb,
-    new_row           jsonb,
+    old_row           jsonb,               -- UPDATE, DELETE: the row before
+    new_row           jsonb,               -- INSERT: the row; UPDATE: its changed columns (old_row || new_row: the row after)
     changed_columns   text[],
     session_user_name text NOT NULL,
     current_user_name text NOT NULL,
