@@ -301,10 +301,9 @@ RESET ROLE;
 ALTER TABLE mlops.audit_log OWNER TO CURRENT_USER;
 -- nor may a superuser change the name or the columns of the log or its anchor,
 -- which the trigger writes by number and verify_audit() hashes (a column
--- added and dropped again would make every audited write fail), or the log's
--- primary key, through which the trigger finds the head of the chain; other
--- changes (storage, options, an index) go through, and the log is written
--- as before (below)
+-- added and dropped again would make every audited write fail); other
+-- changes (storage, options, an index or a primary key) go through, and the
+-- log is written as before (below)
 SELECT pg_temp.sqlstate($$ALTER TABLE mlops.audit_log ADD COLUMN x int; ALTER TABLE mlops.audit_log DROP COLUMN x$$,
                         false, true);
 SELECT pg_temp.sqlstate(q) FROM (VALUES
@@ -315,9 +314,9 @@ SELECT pg_temp.sqlstate(q) FROM (VALUES
     ($$ALTER TABLE mlops.audit_log RENAME TO old_log$$),
     ($$ALTER TABLE mlops.audit_log SET SCHEMA public$$),
     ($$ALTER TABLE mlops.audit_chain RENAME COLUMN anchor_id TO id$$),
+    ($$ALTER TABLE mlops.audit_chain DROP COLUMN head_hash$$),
+    ($$ALTER TABLE mlops.audit_log ADD PRIMARY KEY (id)$$),
     ($$ALTER TABLE mlops.audit_log DROP CONSTRAINT audit_log_pkey$$),
-    ($$ALTER TABLE mlops.audit_log DROP CONSTRAINT audit_log_pkey, ADD PRIMARY KEY (at, id)$$),
-    ($$ALTER TABLE mlops.audit_log DROP CONSTRAINT audit_log_pkey, ADD PRIMARY KEY (id)$$),
     ($$ALTER TABLE mlops.audit_log ALTER COLUMN old_row SET STORAGE EXTERNAL$$),
     ($$ALTER TABLE mlops.audit_log SET (fillfactor = 100)$$)) v(q);
 ALTER TABLE mlops.audit_log ALTER COLUMN old_row SET STORAGE EXTENDED;
@@ -332,7 +331,7 @@ SELECT pg_temp.sqlstate($$INSERT INTO items (id, name, qty) VALUES (99, 'refused
 ROLLBACK;
 BEGIN;
 ALTER EVENT TRIGGER mlops_audit_ddl DISABLE;
-ALTER TABLE mlops.audit_log DROP CONSTRAINT audit_log_pkey;
+ALTER TABLE mlops.audit_chain ADD COLUMN x int;
 SELECT pg_temp.sqlstate($$INSERT INTO items (id, name, qty) VALUES (99, 'refused', 1)$$);
 ROLLBACK;
 

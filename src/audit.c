@@ -10,21 +10,22 @@
  *
  * Concurrency: the first audited write of a transaction locks
  * mlops.audit_chain (EXCLUSIVE, until the transaction ends) and reads the head
- * of the chain (the last log row, or the anchor left by archive_audit()) with
- * SnapshotSelf: every writer before us has committed or aborted, so ids are
- * consecutive and the chain order is the commit order. The head is then kept
- * in backend memory for the rest of the transaction (re-read after a
- * subtransaction aborts, whose log rows vanish with it).
+ * of the chain there (the id and hash of the last log row) with SnapshotSelf:
+ * every writer before us has committed or aborted, so ids are consecutive and
+ * the chain order is the commit order. The head is then kept in backend
+ * memory for the rest of the transaction (put back as it was when a
+ * subtransaction aborts, whose log rows vanish with it) and written back to
+ * mlops.audit_chain before commit. The log itself has no index to maintain.
  */
 #include "postgres.h"
 
 #include <openssl/evp.h>
 
-#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -80,17 +81,39 @@ typedef enum AuditColumn
 	AUDIT_NCOLUMNS
 } AuditColumn;
 
+/* Columns of mlops.audit_chain, in table order. */
+typedef enum AuditChainColumn
+{
+	CHAIN_ONE,
+	CHAIN_ANCHOR_ID,
+	CHAIN_ANCHOR_HASH,
+	CHAIN_HEAD_ID,
+	CHAIN_HEAD_HASH,
+	CHAIN_NCOLUMNS
+} AuditChainColumn;
+
 /* The head of the chain as this transaction knows it. */
 typedef struct AuditChain
 {
 	LocalTransactionId lxid;	/* the transaction it is known for (InvalidLocalTransactionId: none) */
+	bool		recheck;		/* the log or its chain table may have changed: look them up again */
 	Oid			log_oid;
 	Oid			chain_oid;
+	int64		committed_id;	/* the head as mlops.audit_chain held it when the lock was taken */
 	int64		last_id;
 	uint8		last_hash[AUDIT_HASH_LEN];
 } AuditChain;
 
 static AuditChain chain;
+
+/* The chain as it was when a subtransaction started, put back if it aborts. */
+typedef struct SavedChain
+{
+	SubTransactionId subxact;
+	AuditChain	chain;
+} SavedChain;
+
+static List *saved_chains = NIL;	/* innermost first, in TopTransactionContext */
 
 /* True only while archive_audit() removes rows: the guard lets them go. */
 static bool archiving = false;
@@ -98,24 +121,54 @@ static bool archiving = false;
 static void InstallCallbacks(void);
 
 /*
- * Forgets the head of the chain when the log or its anchor table may have
- * changed, as when the extension is dropped and created again in this very
- * transaction (the head would name a log that is gone): the next log row
- * reads it again, as after a subtransaction's abort.
+ * Notes that the log or its chain table may have changed, as when the
+ * extension is dropped and created again in this very transaction: the next
+ * log row looks them up again (AuditChainLock), and starts a new chain if
+ * they are other tables now.
  */
 static void
-ChainForget(Datum arg, Oid relid)
+ChainRecheck(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == chain.log_oid || relid == chain.chain_oid)
-		chain.lxid = InvalidLocalTransactionId;
+		chain.recheck = true;
 }
 
-/* Forgets the head of the chain when a subtransaction aborts: its log rows went with it. */
+/*
+ * Keeps the head of the chain in step with subtransactions: saved when one
+ * starts (if this transaction knows it), put back when it aborts (its log
+ * rows went with it), dropped when it commits (its rows are its parent's).
+ * A subtransaction that aborts without a saved head took the chain lock
+ * itself, and let it go: the head is forgotten, and read again with the lock.
+ */
 static void
 ChainSubXactCallback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		chain.lxid = InvalidLocalTransactionId;
+	SavedChain *top = saved_chains != NIL ? (SavedChain *) linitial(saved_chains) : NULL;
+
+	if (event == SUBXACT_EVENT_START_SUB && chain.lxid == MyProc->lxid)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		top = palloc(sizeof(SavedChain));
+		top->subxact = mySubid;
+		top->chain = chain;
+		saved_chains = lcons(top, saved_chains);
+		MemoryContextSwitchTo(old);
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB || event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		bool		saved = top != NULL && top->subxact == mySubid;
+
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			if (saved)
+				chain = top->chain;
+			else
+				chain.lxid = InvalidLocalTransactionId;
+		}
+		if (saved)
+			saved_chains = list_delete_first(saved_chains);
+	}
 }
 
 /* Copies a stored hash (bytea) into out, refusing one of the wrong length. */
@@ -133,14 +186,15 @@ CopyHash(Datum value, uint8 *out, const char *what)
 	memcpy(out, VARDATA_ANY(b), AUDIT_HASH_LEN);
 }
 
-/* Makes the log row held in slot the head of the chain. */
-static void
-ChainHeadFromLogRow(TupleTableSlot *slot)
+/* A bytea Datum holding a hash. */
+static Datum
+HashDatum(const uint8 *hash)
 {
-	bool		isnull;
+	bytea	   *b = palloc(VARHDRSZ + AUDIT_HASH_LEN);
 
-	chain.last_id = DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull));
-	CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), chain.last_hash, "last hash");
+	SET_VARSIZE(b, VARHDRSZ + AUDIT_HASH_LEN);
+	memcpy(VARDATA(b), hash, AUDIT_HASH_LEN);
+	return PointerGetDatum(b);
 }
 
 /* Raises the error for an audit_chain without its one row. */
@@ -155,88 +209,136 @@ MissingAnchor(void)
 }
 
 /*
- * Opens the primary key of the log, refusing a log whose columns or primary
- * key are not those it was created with (changed while the DDL guard,
- * mlops._audit_ddl, was disabled): the trigger writes its columns by number
- * and finds the head of the chain through its primary key on id.
+ * Refuses a log or chain table whose columns are not those it was created
+ * with (changed while the DDL guard, mlops._audit_ddl, was disabled): the
+ * trigger writes and reads their columns by number.
  */
-static Relation
-OpenLogPrimaryKey(Relation logrel)
+static void
+CheckColumns(Relation rel, int ncolumns)
 {
-	TupleDesc	desc = RelationGetDescr(logrel);
-	Oid			pkey = RelationGetPrimaryKeyIndex(logrel);
-	Relation	index = OidIsValid(pkey) ? index_open(pkey, AccessShareLock) : NULL;
-	bool		intact = desc->natts == AUDIT_NCOLUMNS && index != NULL &&
-		index->rd_index->indnkeyatts == 1 && index->rd_index->indkey.values[0] == AUDIT_ID + 1;
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		intact = desc->natts == ncolumns;
 
 	for (int i = 0; i < desc->natts; i++)
 		intact &= !TupleDescAttr(desc, i)->attisdropped;
 	if (!intact)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mlops.audit_log is not as mlops created it"),
-				 errdetail("The audit trigger writes its %d columns by number and finds its last row through its primary key on id.",
-						   AUDIT_NCOLUMNS),
-				 errhint("Give it back the columns and the primary key it was created with.")));
-	return index;
+				 errmsg("mlops.%s is not as mlops created it", RelationGetRelationName(rel)),
+				 errdetail("The audit trigger writes and reads its %d columns by number.", ncolumns),
+				 errhint("Give it back the columns it was created with.")));
+}
+
+/*
+ * Reads the one row of mlops.audit_chain as SnapshotSelf sees it (the last
+ * committed version, or this transaction's own) into a slot of chainrel.
+ */
+static void
+ReadChainRow(Relation chainrel, TupleTableSlot *slot)
+{
+	TableScanDesc scan = table_beginscan(chainrel, SnapshotSelf, 0, NULL);
+	bool		found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+
+	table_endscan(scan);
+	if (!found)
+		MissingAnchor();
+	slot_getallattrs(slot);
 }
 
 /*
  * Takes the chain lock for this transaction (once) and reads the head of the
- * chain: the last log row, or the anchor when the log is empty.
+ * chain that mlops.audit_chain holds: the last log row committed, or the
+ * anchor. After the log or its chain table may have changed (ChainRecheck),
+ * they are looked up again: other tables (the extension dropped and created
+ * again) start a new chain, whose lock is taken in turn.
  */
 static void
 AuditChainLock(void)
 {
 	Oid			nsp;
-	Relation	logrel;
-	Relation	index;
+	Oid			log_oid;
+	Oid			chain_oid;
+	Relation	rel;
 	TupleTableSlot *slot;
-	IndexScanDesc scan;
 	bool		isnull;
 
-	if (chain.lxid == MyProc->lxid)
+	if (chain.lxid == MyProc->lxid && !chain.recheck)
 		return;
 	InstallCallbacks();
 	nsp = get_namespace_oid("mlops", false);
-	chain.log_oid = get_relname_relid("audit_log", nsp);
-	chain.chain_oid = get_relname_relid("audit_chain", nsp);
-	if (!OidIsValid(chain.log_oid) || !OidIsValid(chain.chain_oid))
+	log_oid = get_relname_relid("audit_log", nsp);
+	chain_oid = get_relname_relid("audit_chain", nsp);
+	if (!OidIsValid(log_oid) || !OidIsValid(chain_oid))
 		elog(ERROR, "mlops.audit_log or mlops.audit_chain is missing");
+	chain.recheck = false;
+	if (chain.lxid == MyProc->lxid && log_oid == chain.log_oid && chain_oid == chain.chain_oid)
+		return;
+	chain.log_oid = log_oid;
+	chain.chain_oid = chain_oid;
 
 	/* Held until the transaction ends: audited transactions commit one by one. */
-	LockRelationOid(chain.chain_oid, ExclusiveLock);
+	LockRelationOid(chain_oid, ExclusiveLock);
 
-	logrel = table_open(chain.log_oid, AccessShareLock);
-	index = OpenLogPrimaryKey(logrel);
-	slot = table_slot_create(logrel, NULL);
-	scan = index_beginscan(logrel, index, SnapshotSelf, 0, 0);
-	index_rescan(scan, NULL, 0, NULL, 0);
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
-		ChainHeadFromLogRow(slot);
-	else
-	{
-		Relation	chainrel = table_open(chain.chain_oid, AccessShareLock);
-		TupleTableSlot *cslot = table_slot_create(chainrel, NULL);
-		TableScanDesc cscan = table_beginscan(chainrel, SnapshotSelf, 0, NULL);
-
-		if (!table_scan_getnextslot(cscan, ForwardScanDirection, cslot))
-			MissingAnchor();
-		chain.last_id = DatumGetInt64(slot_getattr(cslot, 2, &isnull));
-		CopyHash(slot_getattr(cslot, 3, &isnull), chain.last_hash, "anchor");
-		table_endscan(cscan);
-		ExecDropSingleTupleTableSlot(cslot);
-		table_close(chainrel, AccessShareLock);
-	}
-	index_endscan(scan);
+	rel = table_open(log_oid, AccessShareLock);
+	CheckColumns(rel, AUDIT_NCOLUMNS);
+	table_close(rel, AccessShareLock);
+	rel = table_open(chain_oid, AccessShareLock);
+	CheckColumns(rel, CHAIN_NCOLUMNS);
+	slot = table_slot_create(rel, NULL);
+	ReadChainRow(rel, slot);
+	chain.committed_id = DatumGetInt64(slot_getattr(slot, CHAIN_HEAD_ID + 1, &isnull));
+	chain.last_id = chain.committed_id;
+	CopyHash(slot_getattr(slot, CHAIN_HEAD_HASH + 1, &isnull), chain.last_hash, "head");
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(logrel, AccessShareLock);
-	/* this transaction's rows not written yet, when the last of them is newer */
-	slot = LastPendingLogRow();
-	if (slot != NULL && DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > chain.last_id)
-		ChainHeadFromLogRow(slot);
+	table_close(rel, AccessShareLock);
 	chain.lxid = MyProc->lxid;
+}
+
+/*
+ * Writes the head of the chain into mlops.audit_chain before this
+ * transaction commits or is prepared, if it logged rows that stay: the next
+ * audited transaction reads it there. Written directly, as the log's rows
+ * are (the table's guard refuses every other change); CatalogTupleUpdate
+ * keeps its one plain index in step when the new version is not a HOT one.
+ */
+static void
+WriteChainHead(void)
+{
+	Relation	rel;
+	TupleTableSlot *slot;
+	HeapTuple	old;
+	HeapTuple	fresh;
+	Datum		values[CHAIN_NCOLUMNS] = {0};
+	bool		nulls[CHAIN_NCOLUMNS] = {false};
+	bool		replace[CHAIN_NCOLUMNS] = {false};
+
+	if (chain.lxid != MyProc->lxid || chain.last_id == chain.committed_id)
+		return;
+	rel = table_open(chain.chain_oid, RowExclusiveLock);
+	slot = table_slot_create(rel, NULL);
+	ReadChainRow(rel, slot);
+	old = ExecFetchSlotHeapTuple(slot, false, NULL);
+	values[CHAIN_HEAD_ID] = Int64GetDatum(chain.last_id);
+	values[CHAIN_HEAD_HASH] = HashDatum(chain.last_hash);
+	replace[CHAIN_HEAD_ID] = replace[CHAIN_HEAD_HASH] = true;
+	fresh = heap_modify_tuple(old, RelationGetDescr(rel), values, nulls, replace);
+	CatalogTupleUpdate(rel, &old->t_self, fresh);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+}
+
+/*
+ * Writes the head of the chain before commit or prepare; forgets the heads
+ * saved for subtransactions when the transaction ends (their memory went
+ * with it).
+ */
+static void
+ChainXactCallback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
+		WriteChainHead();
+	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+		saved_chains = NIL;
 }
 
 /* Appends one non-NULL field of the canonical text: "<length in bytes>:<text>". */
@@ -404,17 +506,6 @@ ClientAddr(bool *isnull, const StringInfoData **text)
 	return addr;
 }
 
-/* A bytea Datum holding a hash. */
-static Datum
-HashDatum(const uint8 *hash)
-{
-	bytea	   *b = palloc(VARHDRSZ + AUDIT_HASH_LEN);
-
-	SET_VARSIZE(b, VARHDRSZ + AUDIT_HASH_LEN);
-	memcpy(VARDATA(b), hash, AUDIT_HASH_LEN);
-	return PointerGetDatum(b);
-}
-
 /*
  * The names of the two roles a log row names (session and current user), as
  * text Datums kept in TopMemoryContext until a role changes (RoleNamesForget):
@@ -465,8 +556,9 @@ InstallCallbacks(void)
 	if (installed)
 		return;
 	RegisterSubXactCallback(ChainSubXactCallback, NULL);
+	RegisterXactCallback(ChainXactCallback, NULL);
 	CacheRegisterSyscacheCallback(AUTHOID, RoleNamesForget, (Datum) 0);
-	CacheRegisterRelcacheCallback(ChainForget, (Datum) 0);
+	CacheRegisterRelcacheCallback(ChainRecheck, (Datum) 0);
 	LogWriterInstall();
 	installed = true;
 }

@@ -480,16 +480,6 @@ AddLogRow(Oid log_oid, Datum *values, bool *nulls)
 }
 
 /*
- * The last log row of this transaction not written yet (NULL: none), whose id
- * and hash are the head of the chain when it is newer than the log's last row.
- */
-TupleTableSlot *
-LastPendingLogRow(void)
-{
-	return writer.npending > 0 ? writer.slots[writer.npending - 1] : NULL;
-}
-
-/*
  * Installs, once per backend, the (sub)transaction callbacks that keep the
  * pending log rows in step with (sub)transactions, and the executor and
  * utility hooks that write them in time.

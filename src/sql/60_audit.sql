@@ -7,10 +7,12 @@
 -- The log. Written only by the C trigger (which inserts directly, so writers
 -- need no privilege on it); its column order is the canonical order of the
 -- hash (see README, "Audit"), which audit.c assumes (it checks the number of
--- columns, none dropped, and the primary key on id; mlops._audit_ddl refuses
--- changing them).
+-- columns and that none is dropped; mlops._audit_ddl refuses changing them).
+-- It has no index: the head of the chain is kept in mlops.audit_chain, and a
+-- btree on id would cost every audited write a fifth of its time (README,
+-- "Audit", "Indexes").
 CREATE TABLE mlops.audit_log (
-    id                bigint PRIMARY KEY,  -- consecutive, in commit order (assigned under the chain lock)
+    id                bigint NOT NULL,     -- consecutive, in commit order (assigned under the chain lock)
     at                timestamptz NOT NULL,
     txid              xid8 NOT NULL,
     table_oid         oid NOT NULL,
@@ -29,19 +31,24 @@ CREATE TABLE mlops.audit_log (
 COMMENT ON TABLE mlops.audit_log IS
     'append-only, hash-chained log of every change to an audited table';
 
--- The anchor of the chain: the id and hash of the last row removed by
--- archive_audit() (0 and 32 zero bytes before any). Its one row is also the
+-- The ends of the chain: its anchor, the id and hash of the last row removed
+-- by archive_audit() (0 and 32 zero bytes before any), and its head, the id
+-- and hash of the last log row (the anchor's while the log is empty), which
+-- every audited transaction sets before it commits. Its one row is also the
 -- lock that serialises audited writers until they commit. The zero bytes are
 -- decoded, not written '\x00...': with standard_conforming_strings off in the
 -- installer's session, that literal is an escape of a zero byte (22021).
 CREATE TABLE mlops.audit_chain (
     one          boolean PRIMARY KEY DEFAULT true CHECK (one),
     anchor_id    bigint NOT NULL,
-    anchor_hash  bytea NOT NULL
+    anchor_hash  bytea NOT NULL,
+    head_id      bigint NOT NULL,
+    head_hash    bytea NOT NULL
 );
 COMMENT ON TABLE mlops.audit_chain IS
-    'anchor of the audit hash chain (last archived id and hash); locked by every audited transaction';
-INSERT INTO mlops.audit_chain (anchor_id, anchor_hash) VALUES (0, decode(repeat('00', 32), 'hex'));
+    'ends of the audit hash chain (last archived id and hash, last logged id and hash); locked by every audited transaction';
+INSERT INTO mlops.audit_chain (anchor_id, anchor_hash, head_id, head_hash)
+    VALUES (0, decode(repeat('00', 32), 'hex'), 0, decode(repeat('00', 32), 'hex'));
 
 -- The audit trigger: one row per changed row (INSERT, UPDATE, DELETE), one per
 -- TRUNCATE statement. Trigger arguments: the names of the ignored columns.
@@ -502,7 +509,7 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- enable_audit would let audit it; an audit trigger
 -- created otherwise than auditing defines it is refused, as is one of the
 -- audit function under another name (it would log each change again); only superusers may
--- alter the log, and none its name, columns or primary key; an audit trigger is not
+-- alter the log, and none its name or columns; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
 -- follow a column renamed, by ALTER TABLE or, in a typed table, by ALTER TYPE ... RENAME
 -- ATTRIBUTE ... CASCADE (one dropped is forgotten by mlops._audit_drop), so that a renamed ignored
@@ -631,17 +638,10 @@ BEGIN
                    || 'table_oid oid, table_name text, op text, old_row jsonb, new_row jsonb, changed_columns text[], '
                    || 'session_user_name text, current_user_name text, application_name text, client_addr inet, '
                    || 'prev_hash bytea, hash bytea)'
-               ELSE 'mlops.audit_chain (one boolean, anchor_id bigint, anchor_hash bytea)' END) THEN
+               ELSE 'mlops.audit_chain (one boolean, anchor_id bigint, anchor_hash bytea, head_id bigint, head_hash bytea)' END) THEN
             RAISE EXCEPTION 'cannot change the name or the columns of %', guarded
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       DETAIL = 'The audit trigger writes, and mlops.verify_audit() hashes, the columns the table was created with, under its name.';
-        END IF;
-        -- the trigger finds the head of the chain through the log's primary key
-        IF guarded = 'mlops.audit_log' AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = cmd.tbl
-                                                                                   AND k.contype = 'p' AND k.conkey = '{1}') THEN
-            RAISE EXCEPTION 'cannot change the primary key of mlops.audit_log'
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'The audit trigger finds the last row of the chain through the primary key on id.';
         END IF;
         IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = cmd.tbl AND tgname IN ('mlops_audit', 'mlops_audit_truncate')
                                             AND tgenabled <> 'A') THEN
