@@ -496,6 +496,17 @@ INSERT INTO mlops.audit_log SELECT id + 1, at, txid, table_oid, table_name, op, 
   FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
 SELECT ok, first_bad_id = (SELECT max(id) FROM mlops.audit_log) AS last_row_is_bad FROM mlops.verify_audit();
 DELETE FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
+-- and so are the newest rows removed: the log must end at the head that
+-- mlops.audit_chain keeps (first_bad_id is then the first id removed)
+SELECT head_id = (SELECT max(id) FROM mlops.audit_log) AS head_is_last_id,
+       head_hash = (SELECT hash FROM mlops.audit_log ORDER BY id DESC LIMIT 1) AS head_is_last_hash
+  FROM mlops.audit_chain;
+BEGIN;
+DELETE FROM mlops.audit_log WHERE id >= (SELECT max(id) - 1 FROM mlops.audit_log);
+SELECT ok, rows_checked = (SELECT count(*) FROM mlops.audit_log) AS all_rows_checked,
+       first_bad_id = (SELECT max(id) + 1 FROM mlops.audit_log) AS first_removed
+  FROM mlops.verify_audit();
+ROLLBACK;
 -- so are the first rows removed with the anchor moved over them (as archiving
 -- does, but not logged): before any archiving, the anchor is the zero one
 BEGIN;
@@ -513,6 +524,23 @@ SELECT min(id) FROM mlops.audit_log;
 SELECT table_name, op, new_row - 'anchor_hash' AS detail FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
 SELECT ok FROM mlops.verify_audit();
 INSERT INTO items (id, name, qty) VALUES (30, 'after archive', 1);
+SELECT ok FROM mlops.verify_audit();
+-- the head follows the rows that stay: not those of a savepoint rolled
+-- back, nor those of a transaction rolled back
+BEGIN;
+INSERT INTO items (id, name, qty) VALUES (31, 'kept', 1);
+SAVEPOINT s;
+INSERT INTO items (id, name, qty) VALUES (32, 'rolled back', 1);
+SAVEPOINT t;
+INSERT INTO items (id, name, qty) VALUES (33, 'rolled back', 1);
+ROLLBACK TO s;
+INSERT INTO items (id, name, qty) VALUES (34, 'kept', 1);
+COMMIT;
+BEGIN;
+INSERT INTO items (id, name, qty) VALUES (35, 'rolled back', 1);
+ROLLBACK;
+SELECT new_row ->> 'name' AS name, head_id = id AS is_head, head_hash = hash AS head_hash
+  FROM mlops.audit_log, mlops.audit_chain WHERE id >= (SELECT max(id) - 1 FROM mlops.audit_log) ORDER BY id;
 SELECT ok FROM mlops.verify_audit();
 -- after it, the one the newest ARCHIVE row names
 BEGIN;

@@ -115,9 +115,6 @@ typedef struct SavedChain
 
 static List *saved_chains = NIL;	/* innermost first, in TopTransactionContext */
 
-/* True only while archive_audit() removes rows: the guard lets them go. */
-static bool archiving = false;
-
 static void InstallCallbacks(void);
 
 /*
@@ -295,48 +292,48 @@ AuditChainLock(void)
 }
 
 /*
- * Writes the head of the chain into mlops.audit_chain before this
- * transaction commits or is prepared, if it logged rows that stay: the next
- * audited transaction reads it there. Written directly, as the log's rows
- * are (the table's guard refuses every other change); CatalogTupleUpdate
- * keeps its one plain index in step when the new version is not a HOT one.
+ * Sets one end of the chain in mlops.audit_chain (id_column: CHAIN_ANCHOR_ID
+ * or CHAIN_HEAD_ID, followed by its hash column) in this transaction. Written
+ * directly, as the log's rows are (the table's guard refuses every other
+ * change); CatalogTupleUpdate keeps its one plain index in step when the new
+ * version is not a HOT one.
  */
 static void
-WriteChainHead(void)
+SetChainEnd(AuditChainColumn id_column, int64 id, const uint8 *hash)
 {
-	Relation	rel;
-	TupleTableSlot *slot;
+	Relation	rel = table_open(chain.chain_oid, RowExclusiveLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	HeapTuple	old;
 	HeapTuple	fresh;
 	Datum		values[CHAIN_NCOLUMNS] = {0};
 	bool		nulls[CHAIN_NCOLUMNS] = {false};
 	bool		replace[CHAIN_NCOLUMNS] = {false};
 
-	if (chain.lxid != MyProc->lxid || chain.last_id == chain.committed_id)
-		return;
-	rel = table_open(chain.chain_oid, RowExclusiveLock);
-	slot = table_slot_create(rel, NULL);
 	ReadChainRow(rel, slot);
 	old = ExecFetchSlotHeapTuple(slot, false, NULL);
-	values[CHAIN_HEAD_ID] = Int64GetDatum(chain.last_id);
-	values[CHAIN_HEAD_HASH] = HashDatum(chain.last_hash);
-	replace[CHAIN_HEAD_ID] = replace[CHAIN_HEAD_HASH] = true;
+	values[id_column] = Int64GetDatum(id);
+	values[id_column + 1] = HashDatum(hash);
+	replace[id_column] = replace[id_column + 1] = true;
 	fresh = heap_modify_tuple(old, RelationGetDescr(rel), values, nulls, replace);
 	CatalogTupleUpdate(rel, &old->t_self, fresh);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
+	CommandCounterIncrement();
 }
 
 /*
- * Writes the head of the chain before commit or prepare; forgets the heads
+ * Writes the head of the chain into mlops.audit_chain before commit or
+ * prepare; forgets the heads
  * saved for subtransactions when the transaction ends (their memory went
  * with it).
  */
 static void
 ChainXactCallback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
-		WriteChainHead();
+	/* when it logged rows that stay: the next audited transaction reads the head there */
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) &&
+		chain.lxid == MyProc->lxid && chain.last_id != chain.committed_id)
+		SetChainEnd(CHAIN_HEAD_ID, chain.last_id, chain.last_hash);
 	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
 		saved_chains = NIL;
 }
@@ -735,8 +732,8 @@ PG_FUNCTION_INFO_V1(audit_guard);
 
 /*
  * mlops._audit_guard() — BEFORE trigger of the log and its anchor: refuses
- * every change (INSERT of the anchor, UPDATE, DELETE, TRUNCATE) for every role,
- * except what archive_audit() does while it runs. A row change that a logical
+ * every change (INSERT of the anchor, UPDATE, DELETE, TRUNCATE) for every role:
+ * the trigger and archive_audit() write both tables directly. A row change that a logical
  * replication worker applies (a subscription to a publication that includes
  * another database's log, as FOR ALL TABLES does) is skipped instead: that
  * log chains that database's changes, not this one's, whose own chain must go
@@ -752,13 +749,6 @@ audit_guard(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("mlops._audit_guard() must be fired BEFORE a change")));
-	if (archiving && TRIGGER_FIRED_FOR_ROW(td->tg_event))
-	{
-		if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
-			return PointerGetDatum(td->tg_trigtuple);
-		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-			return PointerGetDatum(td->tg_newtuple);
-	}
 	if (IsLogicalWorker() && TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		return PointerGetDatum(NULL);
 	op = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? "INSERT" :
@@ -788,22 +778,36 @@ audit_event(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/*
- * Reads the anchor of the chain through SPI: returns its id and copies its
- * hash into hash (unless NULL). read_only: with the caller's snapshot, else
- * with a new one (at READ COMMITTED, one that sees every commit so far).
- */
-static int64
-ReadAnchor(bool read_only, uint8 *hash)
+/* The two ends of the chain that mlops.audit_chain holds. */
+typedef struct ChainEnds
 {
+	int64		anchor_id;
+	uint8		anchor_hash[AUDIT_HASH_LEN];
+	int64		head_id;
+	uint8		head_hash[AUDIT_HASH_LEN];
+} ChainEnds;
+
+/*
+ * Reads the ends of the chain through SPI. read_only: with the caller's
+ * snapshot, else with a new one (at READ COMMITTED, one that sees every
+ * commit so far).
+ */
+static void
+ReadChainEnds(bool read_only, ChainEnds *ends)
+{
+	HeapTuple	row;
+	TupleDesc	desc;
 	bool		isnull;
 
-	if (SPI_execute("SELECT anchor_id, anchor_hash FROM mlops.audit_chain", read_only, 0) != SPI_OK_SELECT ||
+	if (SPI_execute("SELECT anchor_id, anchor_hash, head_id, head_hash FROM mlops.audit_chain", read_only, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		MissingAnchor();
-	if (hash != NULL)
-		CopyHash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), hash, "anchor");
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	ends->anchor_id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
+	CopyHash(SPI_getbinval(row, desc, 2, &isnull), ends->anchor_hash, "anchor");
+	ends->head_id = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
+	CopyHash(SPI_getbinval(row, desc, 4, &isnull), ends->head_hash, "head");
 }
 
 /* True when the bytea value holds exactly the given hash. */
@@ -859,23 +863,27 @@ ArchiveRowNamesAnchor(Datum detail, int64 anchor_id, const uint8 *anchor_hash)
 }
 
 /*
- * Walks the log in id order from the anchor, as the caller's SPI snapshot(s)
- * see it (read_only: one snapshot for the anchor and every row), and checks
- * that ids are consecutive, that each row's prev_hash is the previous row's
- * hash and that each hash is the hash of its row, and that the anchor is the
- * one the newest ARCHIVE row names (none before any archiving): rows removed
- * from the start of the log with the anchor moved over them would otherwise
- * leave a chain that verifies. Returns whether the chain verifies; *checked
- * is the number of rows verified and *first_bad the id of the first bad row
- * (for an anchor that is not the archived one, the first row after it).
+ * Walks the log in id order from the anchor to the head, as the caller's SPI
+ * snapshot(s) see it (read_only: one snapshot for the chain's ends and every
+ * row), and checks that ids are consecutive, that each row's prev_hash is the
+ * previous row's hash and that each hash is the hash of its row, that the
+ * anchor is the one the newest ARCHIVE row names (none before any
+ * archiving): rows removed from the start of the log with the anchor moved
+ * over them would otherwise leave a chain that verifies; and that the last
+ * row is the head, so that the newest rows cannot go unnoticed either. The
+ * head is the one this transaction keeps in memory when it has taken the
+ * chain lock (its own rows are not in mlops.audit_chain before it commits).
+ * Returns whether the chain verifies; *checked is the number of rows verified
+ * and *first_bad the id of the first bad row (for an anchor that is not the
+ * archived one, the first row after it; for a log that stops short of the
+ * head, the first id missing).
  */
 static bool
 WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 {
 	int64		expected_id;
 	uint8		prev[AUDIT_HASH_LEN];
-	uint8		anchor_hash[AUDIT_HASH_LEN];
-	int64		anchor_id;
+	ChainEnds	ends;
 	bool		anchor_archived;
 	Portal		portal;
 	SPIPlanPtr	plan;
@@ -883,13 +891,18 @@ WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 	bool		bad = false;
 
 	*checked = 0;
-	anchor_id = ReadAnchor(read_only, prev);
-	memcpy(anchor_hash, prev, AUDIT_HASH_LEN);
-	expected_id = anchor_id + 1;
+	ReadChainEnds(read_only, &ends);
+	if (chain.lxid == MyProc->lxid)
+	{
+		ends.head_id = chain.last_id;
+		memcpy(ends.head_hash, chain.last_hash, AUDIT_HASH_LEN);
+	}
+	memcpy(prev, ends.anchor_hash, AUDIT_HASH_LEN);
+	expected_id = ends.anchor_id + 1;
 	/* until an ARCHIVE row says otherwise, the anchor must be the first one */
-	anchor_archived = anchor_id == 0;
+	anchor_archived = ends.anchor_id == 0;
 	for (int b = 0; b < AUDIT_HASH_LEN; b++)
-		anchor_archived &= anchor_hash[b] == 0;
+		anchor_archived &= ends.anchor_hash[b] == 0;
 
 	plan = SPI_prepare("SELECT id, at, txid, table_oid, table_name, op, old_row, new_row, changed_columns, "
 					   "session_user_name, current_user_name, application_name, client_addr, prev_hash, hash "
@@ -914,7 +927,7 @@ WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 
 			CHECK_FOR_INTERRUPTS();
 			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-			if (DatumGetInt64(values[AUDIT_ID]) != expected_id || nulls[AUDIT_PREV_HASH] ||
+			if (DatumGetInt64(values[AUDIT_ID]) != expected_id || expected_id > ends.head_id || nulls[AUDIT_PREV_HASH] ||
 				nulls[AUDIT_HASH] || !HashEquals(values[AUDIT_PREV_HASH], prev))
 				bad = true;
 			else
@@ -923,7 +936,7 @@ WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 				bad = !HashEquals(values[AUDIT_HASH], hash);
 				if (!bad && !nulls[AUDIT_OP] && !nulls[AUDIT_NEW_ROW] &&
 					strcmp(TextDatumGetCString(values[AUDIT_OP]), "ARCHIVE") == 0)
-					anchor_archived = ArchiveRowNamesAnchor(values[AUDIT_NEW_ROW], anchor_id, anchor_hash);
+					anchor_archived = ArchiveRowNamesAnchor(values[AUDIT_NEW_ROW], ends.anchor_id, ends.anchor_hash);
 			}
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(row_cxt);
@@ -944,7 +957,19 @@ WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 	{
 		bad = true;
 		*checked = 0;
-		*first_bad = anchor_id + 1;
+		*first_bad = ends.anchor_id + 1;
+	}
+	else if (!bad && expected_id <= ends.head_id)
+	{
+		bad = true;
+		*first_bad = expected_id;
+	}
+	else if (!bad && memcmp(prev, ends.head_hash, AUDIT_HASH_LEN) != 0)
+	{
+		/* the chain up to the head was computed again: its last row is not the one logged */
+		bad = true;
+		*checked = Max(*checked - 1, 0);
+		*first_bad = ends.head_id;
 	}
 	return !bad;
 }
@@ -990,6 +1015,44 @@ verify_audit(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_nulls)));
 }
 
+/*
+ * Removes the log rows with ids below before_id (all committed: the caller
+ * holds the chain lock), directly, as they were written: the log's guard
+ * refuses every DELETE. The log has no replica identity, so a publication
+ * that includes it does not send these deletes: a subscriber's copy of the
+ * log keeps the rows (the one in a database with mlops skips them anyway).
+ * Returns how many went.
+ */
+static uint64
+RemoveLogRows(int64 before_id)
+{
+	Relation	rel = table_open(chain.log_oid, RowExclusiveLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	uint64		removed = 0;
+	bool		isnull;
+
+	FlushLogRows(false);
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) < before_id)
+		{
+			simple_table_tuple_delete(rel, &slot->tts_tid, snapshot);
+			removed++;
+		}
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return removed;
+}
+
 PG_FUNCTION_INFO_V1(archive_audit);
 
 /*
@@ -1005,8 +1068,8 @@ archive_audit(PG_FUNCTION_ARGS)
 {
 	int64		before_id;
 	int64		anchor_id;
-	Datum		args[2];
-	Oid			argtypes[2] = {INT8OID, BYTEAOID};
+	Datum		args[1];
+	Oid			argtypes[1] = {INT8OID};
 	bool		isnull;
 	uint8		anchor_hash[AUDIT_HASH_LEN];
 	uint64		removed;
@@ -1015,6 +1078,7 @@ archive_audit(PG_FUNCTION_ARGS)
 	int			nest_level;
 	int64		checked;
 	int64		first_bad;
+	ChainEnds	ends;
 
 	if (!superuser())
 		ereport(ERROR,
@@ -1052,7 +1116,8 @@ archive_audit(PG_FUNCTION_ARGS)
 				 errmsg("the audit log does not verify"),
 				 errdetail("Row " INT64_FORMAT " is the first altered, inserted or missing one; nothing was archived.", first_bad),
 				 errhint("Find out with mlops.verify_audit() what was altered before archiving.")));
-	anchor_id = ReadAnchor(false, NULL);
+	ReadChainEnds(false, &ends);
+	anchor_id = ends.anchor_id;
 	if (before_id <= anchor_id + 1 || before_id > chain.last_id + 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1067,23 +1132,10 @@ archive_audit(PG_FUNCTION_ARGS)
 				 errhint("Run mlops.verify_audit() to find where the log was altered.")));
 	CopyHash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), anchor_hash, "hash");
 
-	args[0] = Int64GetDatum(before_id);
-	args[1] = HashDatum(anchor_hash);
-	archiving = true;
-	PG_TRY();
-	{
-		SPI_execute_with_args("DELETE FROM mlops.audit_log WHERE id < $1", 1, argtypes, args, NULL, false, 0);
-		removed = SPI_processed;
-		SPI_execute_with_args("UPDATE mlops.audit_chain SET anchor_id = $1 - 1, anchor_hash = $2",
-							  2, argtypes, args, NULL, false, 0);
-	}
-	PG_FINALLY();
-	{
-		archiving = false;
-	}
-	PG_END_TRY();
 	AtEOXact_GUC(true, nest_level);
 	SPI_finish();
+	removed = RemoveLogRows(before_id);
+	SetChainEnd(CHAIN_ANCHOR_ID, before_id - 1, anchor_hash);
 
 	hex = palloc(AUDIT_HASH_LEN * 2 + 1);
 	hex[hex_encode((char *) anchor_hash, AUDIT_HASH_LEN, hex)] = '\0';

@@ -4,7 +4,8 @@ an audited table, against the same statements on the same table unaudited, and
 against the same table audited by a PL/pgSQL trigger that writes the same
 columns as jsonb (the usual trigger-based audit: to_jsonb(OLD/NEW), of an
 UPDATE's new row the changed columns alone, changed columns, who and from
-where; it keeps no hash chain). Wall time, and the CPU
+where; it keeps no hash chain) into a table shaped as mlops.audit_log is (the
+same columns, and no index). Wall time, and the CPU
 time of the server backend (read from /proc: steadier on a shared machine)."""
 import statistics
 import time
@@ -18,7 +19,7 @@ ROWS = 100000
 conn = fresh_database("bench_audit", datasets=False)
 query(conn, """
 CREATE TABLE plpgsql_log (
-    id bigserial PRIMARY KEY, at timestamptz NOT NULL, txid xid8 NOT NULL, table_oid oid NOT NULL,
+    id bigserial, at timestamptz NOT NULL, txid xid8 NOT NULL, table_oid oid NOT NULL,
     table_name text NOT NULL, op text NOT NULL, old_row jsonb, new_row jsonb, changed_columns text[],
     session_user_name text NOT NULL, current_user_name text NOT NULL, application_name text,
     client_addr inet, prev_hash bytea, hash bytea);
@@ -66,7 +67,7 @@ def update(table):
 def write_log_rows(what):
     """The floor of any audit of the statement that keeps this log: its log
     rows, taken from the audited table's last such statement, inserted by
-    themselves into an empty copy of the log (same columns and primary key),
+    themselves into an empty copy of the log (same columns and indexes),
     with no trigger."""
     query(conn, f"INSERT INTO log_copy SELECT * FROM {what}_log_rows")
 
