@@ -338,16 +338,26 @@ ChainXactCallback(XactEvent event, void *arg)
 		saved_chains = NIL;
 }
 
-/* Appends one non-NULL field of the canonical text: "<length in bytes>:<text>". */
+/*
+ * Makes room for one non-NULL field of the canonical text, "<length in
+ * bytes>:<text>", of a text len bytes long, and writes its prefix; returns
+ * where the text goes. The caller writes it there, and adds len to buf->len.
+ */
+static char *
+StartField(StringInfo buf, int len)
+{
+	enlargeStringInfo(buf, len + 12);
+	buf->len += pg_ultoa_n((uint32) len, buf->data + buf->len);
+	buf->data[buf->len++] = ':';
+	return buf->data + buf->len;
+}
+
+/* Appends one non-NULL field of the canonical text. */
 static void
 AppendField(StringInfo buf, const char *text, int len)
 {
-	char		prefix[16];
-	int			n = pg_ultoa_n((uint32) len, prefix);
-
-	prefix[n++] = ':';
-	appendBinaryStringInfo(buf, prefix, n);
-	appendBinaryStringInfo(buf, text, len);
+	memcpy(StartField(buf, len), text, len);
+	buf->len += len;
 }
 
 /* Appends the lower-case hex of a bytea as a field. */
@@ -356,10 +366,9 @@ AppendHexField(StringInfo buf, Datum value)
 {
 	bytea	   *b = DatumGetByteaPP(value);
 	int			len = VARSIZE_ANY_EXHDR(b);
-	char	   *hex = palloc(len * 2 + 1);
 
-	hex[hex_encode(VARDATA_ANY(b), len, hex)] = '\0';
-	AppendField(buf, hex, len * 2);
+	hex_encode(VARDATA_ANY(b), len, StartField(buf, len * 2));
+	buf->len += len * 2;
 }
 
 /*
@@ -398,11 +407,19 @@ Sha256(const char *data, size_t len, uint8 *hash)
 static void
 AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *const *known, uint8 *hash)
 {
-	StringInfoData buf;
+	/* kept from row to row: a fresh buffer for each cost more than filling it */
+	static StringInfoData buf;
 	char		num[32];
 	int			col;
 
-	initStringInfo(&buf);
+	if (buf.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&buf);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&buf);
 	for (col = 0; col < AUDIT_HASH; col++)
 	{
 		Datum		v = values[col];
@@ -410,7 +427,7 @@ AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *const
 
 		if (nulls[col])
 		{
-			appendStringInfoChar(&buf, '~');
+			appendStringInfoCharMacro(&buf, '~');
 			continue;
 		}
 		if (known != NULL && known[col] != NULL)
@@ -469,7 +486,12 @@ AuditRowHash(const Datum *values, const bool *nulls, const StringInfoData *const
 		}
 	}
 	Sha256(buf.data, buf.len, hash);
-	pfree(buf.data);
+	/* a very large row's buffer is not kept */
+	if (buf.maxlen > 64 * 1024)
+	{
+		pfree(buf.data);
+		buf.data = NULL;
+	}
 }
 
 /*
