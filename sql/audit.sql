@@ -1054,3 +1054,17 @@ COMMIT;
 SELECT id, op, new_row FROM mlops.audit_log WHERE table_name = 'public.reborn' ORDER BY id;
 SELECT * FROM mlops.verify_audit();
 DROP TABLE reborn;
+
+-- strings that JSON escapes, the escaped character anywhere in them (the
+-- trigger looks at 8 bytes at a time), among ones that it does not escape
+CREATE TABLE escapes (id int PRIMARY KEY, s text);
+SELECT mlops.enable_audit('escapes');
+INSERT INTO escapes VALUES
+    (1, 'abcdefg"'), (2, 'abcdefgh\'), (3, E'abcdefghijklmn\x1f'), (4, 'ééééééé"é'),
+    (5, E'\tabcdefgh'), (6, 'abcdefghéééééééé'), (7, 'ab'), (8, ''), (9, E'abcdefgh\x7fijklmnop'),
+    (10, 'abcdefghijklmnop"');
+SELECT l.new_row = to_jsonb(e) AS same_as_to_jsonb, count(*)
+  FROM mlops.audit_log l JOIN escapes e ON l.new_row ->> 'id' = e.id::text
+ WHERE l.table_name = 'public.escapes' AND l.op = 'INSERT' GROUP BY 1;
+SELECT ok FROM mlops.verify_audit();
+DROP TABLE escapes;

@@ -310,20 +310,47 @@ NumberTextToValue(char *s, JsonbValue *v)
 }
 
 /*
+ * True when one of the 8 bytes of x is one that JSON escapes: a control
+ * character (below 0x20), '"' or '\\'. Each test sets the high bit of a
+ * byte that matches ((v - 1) & ~v for a zero byte of v, (v - 0x20) & ~v for
+ * one below 0x20), so that 8 bytes are looked at in a few instructions.
+ */
+static inline bool
+EscapeIn8(uint64 x)
+{
+	const uint64 ones = UINT64CONST(0x0101010101010101);
+	const uint64 quote = x ^ (ones * '"');
+	const uint64 backslash = x ^ (ones * '\\');
+
+	return (((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) &
+		UINT64CONST(0x8080808080808080);
+}
+
+/*
  * Appends a string as a JSON string, as escape_json() does, but copying a
- * string that needs no escape (most do not) in one go.
+ * string that needs no escape (most do not) in one go, after looking at it
+ * 8 bytes at a time.
  */
 static void
 AppendJsonString(StringInfo out, const char *s, int len)
 {
-	int			i;
+	int			i = 0;
+	bool		escape = false;
 
-	for (i = 0; i < len; i++)
-		if ((unsigned char) s[i] < ' ' || s[i] == '"' || s[i] == '\\')
-		{
-			escape_json(out, pnstrdup(s, len));
-			return;
-		}
+	for (; i + 8 <= len && !escape; i += 8)
+	{
+		uint64		x;
+
+		memcpy(&x, s + i, 8);
+		escape = EscapeIn8(x);
+	}
+	for (; i < len && !escape; i++)
+		escape = (unsigned char) s[i] < ' ' || s[i] == '"' || s[i] == '\\';
+	if (escape)
+	{
+		escape_json(out, pnstrdup(s, len));
+		return;
+	}
 	enlargeStringInfo(out, len + 2);
 	out->data[out->len++] = '"';
 	memcpy(out->data + out->len, s, len);
