@@ -1055,6 +1055,19 @@ SELECT id, op, new_row FROM mlops.audit_log WHERE table_name = 'public.reborn' O
 SELECT * FROM mlops.verify_audit();
 DROP TABLE reborn;
 
+-- dropped in a transaction that had written the log: it commits (the head it
+-- kept belonged to the log dropped with it), and a new log starts afresh
+CREATE TABLE gone (id int);
+SELECT mlops.enable_audit('gone');
+BEGIN;
+INSERT INTO gone VALUES (1);
+DROP EXTENSION mlops CASCADE;
+COMMIT;
+CREATE EXTENSION mlops;
+SELECT head_id FROM mlops.audit_chain;
+SELECT * FROM mlops.verify_audit();
+DROP TABLE gone;
+
 -- strings that JSON escapes, the escaped character anywhere in them (the
 -- trigger looks at 8 bytes at a time), among ones that it does not escape
 CREATE TABLE escapes (id int PRIMARY KEY, s text);

@@ -243,6 +243,20 @@ ReadChainRow(Relation chainrel, TupleTableSlot *slot)
 }
 
 /*
+ * Whether the log and its chain table are still the ones the head this
+ * transaction knows belongs to: the extension may have been dropped (and
+ * created again) since, taking them away, with the rows logged in them.
+ */
+static bool
+ChainTablesKept(void)
+{
+	Oid			nsp = get_namespace_oid("mlops", true);
+
+	return OidIsValid(nsp) && get_relname_relid("audit_log", nsp) == chain.log_oid &&
+		get_relname_relid("audit_chain", nsp) == chain.chain_oid;
+}
+
+/*
  * Takes the chain lock for this transaction (once) and reads the head of the
  * chain that mlops.audit_chain holds: the last log row committed, or the
  * anchor. After the log or its chain table may have changed (ChainRecheck),
@@ -259,8 +273,11 @@ AuditChainLock(void)
 	TupleTableSlot *slot;
 	bool		isnull;
 
-	if (chain.lxid == MyProc->lxid && !chain.recheck)
+	if (chain.lxid == MyProc->lxid && (!chain.recheck || ChainTablesKept()))
+	{
+		chain.recheck = false;
 		return;
+	}
 	InstallCallbacks();
 	nsp = get_namespace_oid("mlops", false);
 	log_oid = get_relname_relid("audit_log", nsp);
@@ -268,8 +285,6 @@ AuditChainLock(void)
 	if (!OidIsValid(log_oid) || !OidIsValid(chain_oid))
 		elog(ERROR, "mlops.audit_log or mlops.audit_chain is missing");
 	chain.recheck = false;
-	if (chain.lxid == MyProc->lxid && log_oid == chain.log_oid && chain_oid == chain.chain_oid)
-		return;
 	chain.log_oid = log_oid;
 	chain.chain_oid = chain_oid;
 
@@ -330,9 +345,13 @@ SetChainEnd(AuditChainColumn id_column, int64 id, const uint8 *hash)
 static void
 ChainXactCallback(XactEvent event, void *arg)
 {
-	/* when it logged rows that stay: the next audited transaction reads the head there */
+	/*
+	 * when it logged rows that stay (not in a log dropped since): the next
+	 * audited transaction reads the head there
+	 */
 	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) &&
-		chain.lxid == MyProc->lxid && chain.last_id != chain.committed_id)
+		chain.lxid == MyProc->lxid && chain.last_id != chain.committed_id &&
+		(!chain.recheck || ChainTablesKept()))
 		SetChainEnd(CHAIN_HEAD_ID, chain.last_id, chain.last_hash);
 	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
 		saved_chains = NIL;
