@@ -338,9 +338,8 @@ SetChainEnd(AuditChainColumn id_column, int64 id, const uint8 *hash)
 
 /*
  * Writes the head of the chain into mlops.audit_chain before commit or
- * prepare; forgets the heads
- * saved for subtransactions when the transaction ends (their memory went
- * with it).
+ * prepare; forgets the heads saved for subtransactions when the transaction
+ * ends (their memory went with it).
  */
 static void
 ChainXactCallback(XactEvent event, void *arg)
@@ -1057,12 +1056,12 @@ verify_audit(PG_FUNCTION_ARGS)
 }
 
 /*
- * Removes the log rows with ids below before_id (all committed: the caller
- * holds the chain lock), directly, as they were written: the log's guard
- * refuses every DELETE. The log has no replica identity, so a publication
- * that includes it does not send these deletes: a subscriber's copy of the
- * log keeps the rows (the one in a database with mlops skips them anyway).
- * Returns how many went.
+ * Removes the log rows with ids below before_id (the caller holds the chain
+ * lock: no other writer has rows in flight), directly, as they were written:
+ * the log's guard refuses every DELETE. The log has no key to identify its
+ * rows by (no primary key), so a publication that includes it does not send
+ * these deletes: a subscriber's copy of the log keeps the rows (the one in a
+ * database with mlops skips them anyway). Returns how many went.
  */
 static uint64
 RemoveLogRows(int64 before_id)
