@@ -10,17 +10,21 @@
  *
  * Concurrency: the first audited write of a transaction locks
  * mlops.audit_chain (EXCLUSIVE, until the transaction ends) and reads the head
- * of the chain there (the id and hash of the last log row) with SnapshotSelf:
- * every writer before us has committed or aborted, so ids are consecutive and
- * the chain order is the commit order. The head is then kept in backend
- * memory for the rest of the transaction (put back as it was when a
- * subtransaction aborts, whose log rows vanish with it) and written back to
- * mlops.audit_chain before commit. The log itself has no index to maintain.
+ * of the chain (the last log row, or the anchor left by archive_audit()) with
+ * SnapshotSelf: every writer before us has committed or aborted, so ids are
+ * consecutive and the chain order is the commit order. The head is then kept
+ * in backend memory for the rest of the transaction (re-read after a
+ * subtransaction aborts, whose log rows vanish with it).
+ *
+ * The log has no index: its rows are only ever appended at its end (the
+ * writer never fills free space further back), so the last log row is on its
+ * last page that holds a row this transaction can see.
  */
 #include "postgres.h"
 
 #include <openssl/evp.h>
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -35,6 +39,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "replication/logicalworker.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -87,8 +92,6 @@ typedef enum AuditChainColumn
 	CHAIN_ONE,
 	CHAIN_ANCHOR_ID,
 	CHAIN_ANCHOR_HASH,
-	CHAIN_HEAD_ID,
-	CHAIN_HEAD_HASH,
 	CHAIN_NCOLUMNS
 } AuditChainColumn;
 
@@ -96,76 +99,35 @@ typedef enum AuditChainColumn
 typedef struct AuditChain
 {
 	LocalTransactionId lxid;	/* the transaction it is known for (InvalidLocalTransactionId: none) */
-	bool		recheck;		/* the log or its chain table may have changed: look them up again */
 	Oid			log_oid;
 	Oid			chain_oid;
-	int64		committed_id;	/* the head as mlops.audit_chain held it when the lock was taken */
 	int64		last_id;
 	uint8		last_hash[AUDIT_HASH_LEN];
 } AuditChain;
 
 static AuditChain chain;
 
-/* The chain as it was when a subtransaction started, put back if it aborts. */
-typedef struct SavedChain
-{
-	SubTransactionId subxact;
-	AuditChain	chain;
-} SavedChain;
-
-static List *saved_chains = NIL;	/* innermost first, in TopTransactionContext */
-
 static void InstallCallbacks(void);
 
 /*
- * Notes that the log or its chain table may have changed, as when the
- * extension is dropped and created again in this very transaction: the next
- * log row looks them up again (AuditChainLock), and starts a new chain if
- * they are other tables now.
+ * Forgets the head of the chain when the log or its anchor table may have
+ * changed, as when the extension is dropped and created again in this very
+ * transaction (the head would name a log that is gone): the next log row
+ * reads it again, as after a subtransaction's abort.
  */
 static void
-ChainRecheck(Datum arg, Oid relid)
+ChainForget(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == chain.log_oid || relid == chain.chain_oid)
-		chain.recheck = true;
+		chain.lxid = InvalidLocalTransactionId;
 }
 
-/*
- * Keeps the head of the chain in step with subtransactions: saved when one
- * starts (if this transaction knows it), put back when it aborts (its log
- * rows went with it), dropped when it commits (its rows are its parent's).
- * A subtransaction that aborts without a saved head took the chain lock
- * itself, and let it go: the head is forgotten, and read again with the lock.
- */
+/* Forgets the head of the chain when a subtransaction aborts: its log rows went with it. */
 static void
 ChainSubXactCallback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
 {
-	SavedChain *top = saved_chains != NIL ? (SavedChain *) linitial(saved_chains) : NULL;
-
-	if (event == SUBXACT_EVENT_START_SUB && chain.lxid == MyProc->lxid)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-
-		top = palloc(sizeof(SavedChain));
-		top->subxact = mySubid;
-		top->chain = chain;
-		saved_chains = lcons(top, saved_chains);
-		MemoryContextSwitchTo(old);
-	}
-	else if (event == SUBXACT_EVENT_COMMIT_SUB || event == SUBXACT_EVENT_ABORT_SUB)
-	{
-		bool		saved = top != NULL && top->subxact == mySubid;
-
-		if (event == SUBXACT_EVENT_ABORT_SUB)
-		{
-			if (saved)
-				chain = top->chain;
-			else
-				chain.lxid = InvalidLocalTransactionId;
-		}
-		if (saved)
-			saved_chains = list_delete_first(saved_chains);
-	}
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		chain.lxid = InvalidLocalTransactionId;
 }
 
 /* Copies a stored hash (bytea) into out, refusing one of the wrong length. */
@@ -242,79 +204,104 @@ ReadChainRow(Relation chainrel, TupleTableSlot *slot)
 	slot_getallattrs(slot);
 }
 
+/* Makes the log row held in slot the head of the chain. */
+static void
+ChainHeadFromLogRow(TupleTableSlot *slot)
+{
+	bool		isnull;
+
+	chain.last_id = DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull));
+	CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), chain.last_hash, "last hash");
+}
+
 /*
- * Whether the log and its chain table are still the ones the head this
- * transaction knows belongs to: the extension may have been dropped (and
- * created again) since, taking them away, with the rows logged in them.
+ * Makes the last log row that SnapshotSelf sees (every row committed, and
+ * this transaction's own) the head of the chain; returns false when there is
+ * none. Log rows are only ever appended at the end of the log (the writer
+ * never fills free space further back: LogWriter), so the last row is on the
+ * last page that holds a row this snapshot sees, and the pages read are
+ * those after it too, which hold only rows of aborted transactions.
  */
 static bool
-ChainTablesKept(void)
+ReadLogHead(Relation logrel)
 {
-	Oid			nsp = get_namespace_oid("mlops", true);
+	BlockNumber block = RelationGetNumberOfBlocks(logrel);
+	TupleTableSlot *slot = table_slot_create(logrel, NULL);
+	TableScanDesc scan = table_beginscan_strat(logrel, SnapshotSelf, 0, NULL, false, false);
+	bool		found = false;
+	bool		isnull;
 
-	return OidIsValid(nsp) && get_relname_relid("audit_log", nsp) == chain.log_oid &&
-		get_relname_relid("audit_chain", nsp) == chain.chain_oid;
+	while (!found && block > 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		heap_setscanlimits(scan, --block, 1);
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+			if (!found || DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > chain.last_id)
+			{
+				ChainHeadFromLogRow(slot);
+				found = true;
+			}
+		table_rescan(scan, NULL);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return found;
 }
 
 /*
  * Takes the chain lock for this transaction (once) and reads the head of the
- * chain that mlops.audit_chain holds: the last log row committed, or the
- * anchor. After the log or its chain table may have changed (ChainRecheck),
- * they are looked up again: other tables (the extension dropped and created
- * again) start a new chain, whose lock is taken in turn.
+ * chain: the last log row, or the anchor when the log is empty.
  */
 static void
 AuditChainLock(void)
 {
 	Oid			nsp;
-	Oid			log_oid;
-	Oid			chain_oid;
 	Relation	rel;
 	TupleTableSlot *slot;
 	bool		isnull;
 
-	if (chain.lxid == MyProc->lxid && (!chain.recheck || ChainTablesKept()))
-	{
-		chain.recheck = false;
+	if (chain.lxid == MyProc->lxid)
 		return;
-	}
 	InstallCallbacks();
 	nsp = get_namespace_oid("mlops", false);
-	log_oid = get_relname_relid("audit_log", nsp);
-	chain_oid = get_relname_relid("audit_chain", nsp);
-	if (!OidIsValid(log_oid) || !OidIsValid(chain_oid))
+	chain.log_oid = get_relname_relid("audit_log", nsp);
+	chain.chain_oid = get_relname_relid("audit_chain", nsp);
+	if (!OidIsValid(chain.log_oid) || !OidIsValid(chain.chain_oid))
 		elog(ERROR, "mlops.audit_log or mlops.audit_chain is missing");
-	chain.recheck = false;
-	chain.log_oid = log_oid;
-	chain.chain_oid = chain_oid;
 
 	/* Held until the transaction ends: audited transactions commit one by one. */
-	LockRelationOid(chain_oid, ExclusiveLock);
+	LockRelationOid(chain.chain_oid, ExclusiveLock);
 
-	rel = table_open(log_oid, AccessShareLock);
+	rel = table_open(chain.log_oid, AccessShareLock);
 	CheckColumns(rel, AUDIT_NCOLUMNS);
+	if (!ReadLogHead(rel))
+	{
+		Relation	chainrel = table_open(chain.chain_oid, AccessShareLock);
+
+		CheckColumns(chainrel, CHAIN_NCOLUMNS);
+		slot = table_slot_create(chainrel, NULL);
+		ReadChainRow(chainrel, slot);
+		chain.last_id = DatumGetInt64(slot_getattr(slot, CHAIN_ANCHOR_ID + 1, &isnull));
+		CopyHash(slot_getattr(slot, CHAIN_ANCHOR_HASH + 1, &isnull), chain.last_hash, "anchor");
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(chainrel, AccessShareLock);
+	}
 	table_close(rel, AccessShareLock);
-	rel = table_open(chain_oid, AccessShareLock);
-	CheckColumns(rel, CHAIN_NCOLUMNS);
-	slot = table_slot_create(rel, NULL);
-	ReadChainRow(rel, slot);
-	chain.committed_id = DatumGetInt64(slot_getattr(slot, CHAIN_HEAD_ID + 1, &isnull));
-	chain.last_id = chain.committed_id;
-	CopyHash(slot_getattr(slot, CHAIN_HEAD_HASH + 1, &isnull), chain.last_hash, "head");
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, AccessShareLock);
+	/* this transaction's rows not written yet, when the last of them is newer */
+	slot = LastPendingLogRow();
+	if (slot != NULL && DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > chain.last_id)
+		ChainHeadFromLogRow(slot);
 	chain.lxid = MyProc->lxid;
 }
 
 /*
- * Sets one end of the chain in mlops.audit_chain (id_column: CHAIN_ANCHOR_ID
- * or CHAIN_HEAD_ID, followed by its hash column) in this transaction. Written
- * directly, as the log's rows are (the table's guard refuses every other
- * change); CatalogTupleUpdate keeps its one plain index in step when the new
- * version is not a HOT one.
+ * Moves the anchor of the chain in mlops.audit_chain (archive_audit()).
+ * Written directly, as the log's rows are (the table's guard refuses every
+ * other change); CatalogTupleUpdate keeps its one plain index in step when
+ * the new version is not a HOT one.
  */
 static void
-SetChainEnd(AuditChainColumn id_column, int64 id, const uint8 *hash)
+SetAnchor(int64 id, const uint8 *hash)
 {
 	Relation	rel = table_open(chain.chain_oid, RowExclusiveLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
@@ -324,36 +311,17 @@ SetChainEnd(AuditChainColumn id_column, int64 id, const uint8 *hash)
 	bool		nulls[CHAIN_NCOLUMNS] = {false};
 	bool		replace[CHAIN_NCOLUMNS] = {false};
 
+	CheckColumns(rel, CHAIN_NCOLUMNS);
 	ReadChainRow(rel, slot);
 	old = ExecFetchSlotHeapTuple(slot, false, NULL);
-	values[id_column] = Int64GetDatum(id);
-	values[id_column + 1] = HashDatum(hash);
-	replace[id_column] = replace[id_column + 1] = true;
+	values[CHAIN_ANCHOR_ID] = Int64GetDatum(id);
+	values[CHAIN_ANCHOR_HASH] = HashDatum(hash);
+	replace[CHAIN_ANCHOR_ID] = replace[CHAIN_ANCHOR_HASH] = true;
 	fresh = heap_modify_tuple(old, RelationGetDescr(rel), values, nulls, replace);
 	CatalogTupleUpdate(rel, &old->t_self, fresh);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	CommandCounterIncrement();
-}
-
-/*
- * Writes the head of the chain into mlops.audit_chain before commit or
- * prepare; forgets the heads saved for subtransactions when the transaction
- * ends (their memory went with it).
- */
-static void
-ChainXactCallback(XactEvent event, void *arg)
-{
-	/*
-	 * when it logged rows that stay (not in a log dropped since): the next
-	 * audited transaction reads the head there
-	 */
-	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) &&
-		chain.lxid == MyProc->lxid && chain.last_id != chain.committed_id &&
-		(!chain.recheck || ChainTablesKept()))
-		SetChainEnd(CHAIN_HEAD_ID, chain.last_id, chain.last_hash);
-	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
-		saved_chains = NIL;
 }
 
 /*
@@ -593,9 +561,8 @@ InstallCallbacks(void)
 	if (installed)
 		return;
 	RegisterSubXactCallback(ChainSubXactCallback, NULL);
-	RegisterXactCallback(ChainXactCallback, NULL);
 	CacheRegisterSyscacheCallback(AUTHOID, RoleNamesForget, (Datum) 0);
-	CacheRegisterRelcacheCallback(ChainRecheck, (Datum) 0);
+	CacheRegisterRelcacheCallback(ChainForget, (Datum) 0);
 	LogWriterInstall();
 	installed = true;
 }
@@ -818,36 +785,22 @@ audit_event(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* The two ends of the chain that mlops.audit_chain holds. */
-typedef struct ChainEnds
-{
-	int64		anchor_id;
-	uint8		anchor_hash[AUDIT_HASH_LEN];
-	int64		head_id;
-	uint8		head_hash[AUDIT_HASH_LEN];
-} ChainEnds;
-
 /*
- * Reads the ends of the chain through SPI. read_only: with the caller's
- * snapshot, else with a new one (at READ COMMITTED, one that sees every
- * commit so far).
+ * Reads the anchor of the chain through SPI: returns its id and copies its
+ * hash into hash (unless NULL). read_only: with the caller's snapshot, else
+ * with a new one (at READ COMMITTED, one that sees every commit so far).
  */
-static void
-ReadChainEnds(bool read_only, ChainEnds *ends)
+static int64
+ReadAnchor(bool read_only, uint8 *hash)
 {
-	HeapTuple	row;
-	TupleDesc	desc;
 	bool		isnull;
 
-	if (SPI_execute("SELECT anchor_id, anchor_hash, head_id, head_hash FROM mlops.audit_chain", read_only, 0) != SPI_OK_SELECT ||
+	if (SPI_execute("SELECT anchor_id, anchor_hash FROM mlops.audit_chain", read_only, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		MissingAnchor();
-	row = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	ends->anchor_id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
-	CopyHash(SPI_getbinval(row, desc, 2, &isnull), ends->anchor_hash, "anchor");
-	ends->head_id = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
-	CopyHash(SPI_getbinval(row, desc, 4, &isnull), ends->head_hash, "head");
+	if (hash != NULL)
+		CopyHash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), hash, "anchor");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /* True when the bytea value holds exactly the given hash. */
@@ -903,27 +856,23 @@ ArchiveRowNamesAnchor(Datum detail, int64 anchor_id, const uint8 *anchor_hash)
 }
 
 /*
- * Walks the log in id order from the anchor to the head, as the caller's SPI
- * snapshot(s) see it (read_only: one snapshot for the chain's ends and every
- * row), and checks that ids are consecutive, that each row's prev_hash is the
- * previous row's hash and that each hash is the hash of its row, that the
- * anchor is the one the newest ARCHIVE row names (none before any
- * archiving): rows removed from the start of the log with the anchor moved
- * over them would otherwise leave a chain that verifies; and that the last
- * row is the head, so that the newest rows cannot go unnoticed either. The
- * head is the one this transaction keeps in memory when it has taken the
- * chain lock (its own rows are not in mlops.audit_chain before it commits).
- * Returns whether the chain verifies; *checked is the number of rows verified
- * and *first_bad the id of the first bad row (for an anchor that is not the
- * archived one, the first row after it; for a log that stops short of the
- * head, the first id missing).
+ * Walks the log in id order from the anchor, as the caller's SPI snapshot(s)
+ * see it (read_only: one snapshot for the anchor and every row), and checks
+ * that ids are consecutive, that each row's prev_hash is the previous row's
+ * hash and that each hash is the hash of its row, and that the anchor is the
+ * one the newest ARCHIVE row names (none before any archiving): rows removed
+ * from the start of the log with the anchor moved over them would otherwise
+ * leave a chain that verifies. Returns whether the chain verifies; *checked
+ * is the number of rows verified and *first_bad the id of the first bad row
+ * (for an anchor that is not the archived one, the first row after it).
  */
 static bool
 WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 {
 	int64		expected_id;
 	uint8		prev[AUDIT_HASH_LEN];
-	ChainEnds	ends;
+	uint8		anchor_hash[AUDIT_HASH_LEN];
+	int64		anchor_id;
 	bool		anchor_archived;
 	Portal		portal;
 	SPIPlanPtr	plan;
@@ -931,18 +880,13 @@ WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 	bool		bad = false;
 
 	*checked = 0;
-	ReadChainEnds(read_only, &ends);
-	if (chain.lxid == MyProc->lxid)
-	{
-		ends.head_id = chain.last_id;
-		memcpy(ends.head_hash, chain.last_hash, AUDIT_HASH_LEN);
-	}
-	memcpy(prev, ends.anchor_hash, AUDIT_HASH_LEN);
-	expected_id = ends.anchor_id + 1;
+	anchor_id = ReadAnchor(read_only, prev);
+	memcpy(anchor_hash, prev, AUDIT_HASH_LEN);
+	expected_id = anchor_id + 1;
 	/* until an ARCHIVE row says otherwise, the anchor must be the first one */
-	anchor_archived = ends.anchor_id == 0;
+	anchor_archived = anchor_id == 0;
 	for (int b = 0; b < AUDIT_HASH_LEN; b++)
-		anchor_archived &= ends.anchor_hash[b] == 0;
+		anchor_archived &= anchor_hash[b] == 0;
 
 	plan = SPI_prepare("SELECT id, at, txid, table_oid, table_name, op, old_row, new_row, changed_columns, "
 					   "session_user_name, current_user_name, application_name, client_addr, prev_hash, hash "
@@ -967,7 +911,7 @@ WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 
 			CHECK_FOR_INTERRUPTS();
 			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-			if (DatumGetInt64(values[AUDIT_ID]) != expected_id || expected_id > ends.head_id || nulls[AUDIT_PREV_HASH] ||
+			if (DatumGetInt64(values[AUDIT_ID]) != expected_id || nulls[AUDIT_PREV_HASH] ||
 				nulls[AUDIT_HASH] || !HashEquals(values[AUDIT_PREV_HASH], prev))
 				bad = true;
 			else
@@ -976,7 +920,7 @@ WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 				bad = !HashEquals(values[AUDIT_HASH], hash);
 				if (!bad && !nulls[AUDIT_OP] && !nulls[AUDIT_NEW_ROW] &&
 					strcmp(TextDatumGetCString(values[AUDIT_OP]), "ARCHIVE") == 0)
-					anchor_archived = ArchiveRowNamesAnchor(values[AUDIT_NEW_ROW], ends.anchor_id, ends.anchor_hash);
+					anchor_archived = ArchiveRowNamesAnchor(values[AUDIT_NEW_ROW], anchor_id, anchor_hash);
 			}
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(row_cxt);
@@ -997,19 +941,7 @@ WalkChain(bool read_only, int64 *checked, int64 *first_bad)
 	{
 		bad = true;
 		*checked = 0;
-		*first_bad = ends.anchor_id + 1;
-	}
-	else if (!bad && expected_id <= ends.head_id)
-	{
-		bad = true;
-		*first_bad = expected_id;
-	}
-	else if (!bad && memcmp(prev, ends.head_hash, AUDIT_HASH_LEN) != 0)
-	{
-		/* the chain up to the head was computed again: its last row is not the one logged */
-		bad = true;
-		*checked = Max(*checked - 1, 0);
-		*first_bad = ends.head_id;
+		*first_bad = anchor_id + 1;
 	}
 	return !bad;
 }
@@ -1118,7 +1050,6 @@ archive_audit(PG_FUNCTION_ARGS)
 	int			nest_level;
 	int64		checked;
 	int64		first_bad;
-	ChainEnds	ends;
 
 	if (!superuser())
 		ereport(ERROR,
@@ -1156,8 +1087,7 @@ archive_audit(PG_FUNCTION_ARGS)
 				 errmsg("the audit log does not verify"),
 				 errdetail("Row " INT64_FORMAT " is the first altered, inserted or missing one; nothing was archived.", first_bad),
 				 errhint("Find out with mlops.verify_audit() what was altered before archiving.")));
-	ReadChainEnds(false, &ends);
-	anchor_id = ends.anchor_id;
+	anchor_id = ReadAnchor(false, NULL);
 	if (before_id <= anchor_id + 1 || before_id > chain.last_id + 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1175,7 +1105,7 @@ archive_audit(PG_FUNCTION_ARGS)
 	AtEOXact_GUC(true, nest_level);
 	SPI_finish();
 	removed = RemoveLogRows(before_id);
-	SetChainEnd(CHAIN_ANCHOR_ID, before_id - 1, anchor_hash);
+	SetAnchor(before_id - 1, anchor_hash);
 
 	hex = palloc(AUDIT_HASH_LEN * 2 + 1);
 	hex[hex_encode((char *) anchor_hash, AUDIT_HASH_LEN, hex)] = '\0';

@@ -6,7 +6,10 @@
  * ExecInsertIndexTuples on every index of the log, as the log's owner), so
  * that writers need no privilege on the log and pay no executor start-up per
  * row: a statement's rows are written together when its triggers are done,
- * and at the latest before anything reads the log (see LogWriter).
+ * and at the latest before anything reads the log (see LogWriter). They are
+ * only ever appended at the end of the log, never into free space further
+ * back (of an aborted transaction's rows, which VACUUM frees), so that the
+ * last row of the chain is on the log's last pages (audit.c finds it there).
  */
 #include "postgres.h"
 
@@ -267,6 +270,9 @@ OpenLogWriter(Oid log_oid)
 	{
 		Relation	rel = table_open(log_oid, RowExclusiveLock);
 
+		/* from its last page on, whichever page this backend wrote last */
+		RelationSetTargetBlock(rel, InvalidBlockNumber);
+
 		writer.rri = makeNode(ResultRelInfo);
 		InitResultRelInfo(writer.rri, rel, 1, NULL, 0);
 		ExecOpenIndices(writer.rri, false);
@@ -403,7 +409,8 @@ FlushLogRows(bool enclosing)
 		for (i = start + 1; i < n && writer.batch_cid[i] == writer.batch_cid[start]; i++)
 			;
 		CurrentResourceOwner = TopTransactionResourceOwner;	/* bistate's pin outlives subtransactions */
-		table_multi_insert(writer.rel, &writer.batch[start], i - start, writer.batch_cid[start], 0, writer.bistate);
+		table_multi_insert(writer.rel, &writer.batch[start], i - start, writer.batch_cid[start],
+						   HEAP_INSERT_SKIP_FSM, writer.bistate);
 		CurrentResourceOwner = saved_owner;
 	}
 	for (i = 0; i < n; i++)
@@ -477,6 +484,16 @@ AddLogRow(Oid log_oid, Datum *values, bool *nulls)
 	AddPendingRow(tuple, GetCurrentSubTransactionId(), GetCurrentCommandId(true));
 	if (writer.npending >= LOG_BATCH_ROWS || writer.pending_bytes >= LOG_BATCH_BYTES)
 		FlushLogRows(false);
+}
+
+/*
+ * The last log row of this transaction not written yet (NULL: none), whose id
+ * and hash are the head of the chain when it is newer than the log's last row.
+ */
+TupleTableSlot *
+LastPendingLogRow(void)
+{
+	return writer.npending > 0 ? writer.slots[writer.npending - 1] : NULL;
 }
 
 /*

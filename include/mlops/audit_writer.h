@@ -26,6 +26,7 @@ extern void FlushLogRows(bool enclosing);
 extern void CloseLogWriter(void);
 
 /* The last log row of this transaction not written yet, or NULL. */
+extern TupleTableSlot *LastPendingLogRow(void);
 
 /* Installs the writer's (sub)transaction callbacks and executor hooks, once per backend. */
 extern void LogWriterInstall(void);

@@ -8,9 +8,9 @@
 -- need no privilege on it); its column order is the canonical order of the
 -- hash (see README, "Audit"), which audit.c assumes (it checks the number of
 -- columns and that none is dropped; mlops._audit_ddl refuses changing them).
--- It has no index: the head of the chain is kept in mlops.audit_chain, and a
--- btree on id would cost every audited write a fifth of its time (README,
--- "Audit", "Indexes").
+-- It has no index: the trigger finds the last row on its last page, as rows
+-- are only appended at its end, and a btree on id would cost every audited
+-- write a fifth of its time (README, "Audit", "Indexes").
 CREATE TABLE mlops.audit_log (
     id                bigint NOT NULL,     -- consecutive, in commit order (assigned under the chain lock)
     at                timestamptz NOT NULL,
@@ -31,24 +31,19 @@ CREATE TABLE mlops.audit_log (
 COMMENT ON TABLE mlops.audit_log IS
     'append-only, hash-chained log of every change to an audited table';
 
--- The ends of the chain: its anchor, the id and hash of the last row removed
--- by archive_audit() (0 and 32 zero bytes before any), and its head, the id
--- and hash of the last log row (the anchor's while the log is empty), which
--- every audited transaction sets before it commits. Its one row is also the
+-- The anchor of the chain: the id and hash of the last row removed by
+-- archive_audit() (0 and 32 zero bytes before any). Its one row is also the
 -- lock that serialises audited writers until they commit. The zero bytes are
 -- decoded, not written '\x00...': with standard_conforming_strings off in the
 -- installer's session, that literal is an escape of a zero byte (22021).
 CREATE TABLE mlops.audit_chain (
     one          boolean PRIMARY KEY DEFAULT true CHECK (one),
     anchor_id    bigint NOT NULL,
-    anchor_hash  bytea NOT NULL,
-    head_id      bigint NOT NULL,
-    head_hash    bytea NOT NULL
+    anchor_hash  bytea NOT NULL
 );
 COMMENT ON TABLE mlops.audit_chain IS
-    'ends of the audit hash chain (last archived id and hash, last logged id and hash); locked by every audited transaction';
-INSERT INTO mlops.audit_chain (anchor_id, anchor_hash, head_id, head_hash)
-    VALUES (0, decode(repeat('00', 32), 'hex'), 0, decode(repeat('00', 32), 'hex'));
+    'anchor of the audit hash chain (last archived id and hash); locked by every audited transaction';
+INSERT INTO mlops.audit_chain (anchor_id, anchor_hash) VALUES (0, decode(repeat('00', 32), 'hex'));
 
 -- The audit trigger: one row per changed row (INSERT, UPDATE, DELETE), one per
 -- TRUNCATE statement. Trigger arguments: the names of the ignored columns.
@@ -638,7 +633,7 @@ BEGIN
                    || 'table_oid oid, table_name text, op text, old_row jsonb, new_row jsonb, changed_columns text[], '
                    || 'session_user_name text, current_user_name text, application_name text, client_addr inet, '
                    || 'prev_hash bytea, hash bytea)'
-               ELSE 'mlops.audit_chain (one boolean, anchor_id bigint, anchor_hash bytea, head_id bigint, head_hash bytea)' END) THEN
+               ELSE 'mlops.audit_chain (one boolean, anchor_id bigint, anchor_hash bytea)' END) THEN
             RAISE EXCEPTION 'cannot change the name or the columns of %', guarded
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       DETAIL = 'The audit trigger writes, and mlops.verify_audit() hashes, the columns the table was created with, under its name.';
