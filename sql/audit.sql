@@ -217,6 +217,7 @@ SET ROLE regress_writer;
 INSERT INTO items (id, name, qty) VALUES (7, 'by writer', 1);
 SELECT pg_temp.sqlstate($$SELECT count(*) FROM mlops.audit_log$$);
 SELECT pg_temp.sqlstate($$SELECT mlops.verify_audit()$$);
+SELECT pg_temp.sqlstate($$SELECT mlops.audit_head()$$);
 RESET ROLE;
 SELECT current_user_name FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
 SET ROLE regress_trainer;
@@ -529,6 +530,7 @@ COMMIT;
 BEGIN;
 INSERT INTO items (id, name, qty) SELECT i, 'rolled back', 1 FROM generate_series(35, 2034) i;
 ROLLBACK;
+SELECT (mlops.audit_head()).id = (SELECT max(id) FROM mlops.audit_log) AS head_before_rolled_back_rows;
 INSERT INTO items (id, name, qty) VALUES (35, 'after', 1);
 VACUUM mlops.audit_log;
 INSERT INTO items (id, name, qty) VALUES (36, 'kept', 1);
@@ -536,6 +538,16 @@ INSERT INTO items (id, name, qty) VALUES (37, 'kept', 1);
 SELECT id - lag(id) OVER (ORDER BY id) AS step, new_row ->> 'name' AS name, prev_hash = lag(hash) OVER (ORDER BY id) AS chained
   FROM mlops.audit_log WHERE id >= (SELECT max(id) - 3 FROM mlops.audit_log) ORDER BY id;
 SELECT ok FROM mlops.verify_audit();
+-- audit_head() reads the head from the end of the log: the last row's id
+-- and hash, as the statement sees them, those of the writing transaction
+-- included
+SELECT h.id = l.id AS same_id, h.hash = l.hash AS same_hash
+  FROM mlops.audit_head() h, (SELECT id, hash FROM mlops.audit_log ORDER BY id DESC LIMIT 1) l;
+BEGIN;
+INSERT INTO items (id, name, qty) VALUES (39, 'not yet committed', 1);
+SELECT h.id = l.id AS same_id, h.hash = l.hash AS same_hash
+  FROM mlops.audit_head() h, (SELECT id, hash FROM mlops.audit_log ORDER BY id DESC LIMIT 1) l;
+ROLLBACK;
 -- VACUUM FULL gives that space back (or that of rows archive_audit removed),
 -- keeping the rows in their order
 SELECT pg_relation_size('mlops.audit_log') AS before \gset

@@ -204,30 +204,30 @@ ReadChainRow(Relation chainrel, TupleTableSlot *slot)
 	slot_getallattrs(slot);
 }
 
-/* Makes the log row held in slot the head of the chain. */
+/* Copies the id and hash of the log row held in slot into *id and hash. */
 static void
-ChainHeadFromLogRow(TupleTableSlot *slot)
+LogRowIdHash(TupleTableSlot *slot, int64 *id, uint8 *hash)
 {
 	bool		isnull;
 
-	chain.last_id = DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull));
-	CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), chain.last_hash, "last hash");
+	*id = DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull));
+	CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), hash, "last hash");
 }
 
 /*
- * Makes the last log row that SnapshotSelf sees (every row committed, and
- * this transaction's own) the head of the chain; returns false when there is
- * none. Log rows are only ever appended at the end of the log (the writer
- * never fills free space further back: LogWriter), so the last row is on the
- * last page that holds a row this snapshot sees, and the pages read are
- * those after it too, which hold only rows of aborted transactions.
+ * Finds the last log row that snapshot sees and copies its id and hash into
+ * *id and hash; returns false when it sees none. Log rows are only ever
+ * appended at the end of the log, in the chain's order (the writer never
+ * fills free space further back: LogWriter), so the last row is on the last
+ * page that holds a row this snapshot sees; the pages after it hold only
+ * rows it does not see (of aborted transactions, or of one still running).
  */
 static bool
-ReadLogHead(Relation logrel)
+ReadLogHead(Relation logrel, Snapshot snapshot, int64 *id, uint8 *hash)
 {
 	BlockNumber block = RelationGetNumberOfBlocks(logrel);
 	TupleTableSlot *slot = table_slot_create(logrel, NULL);
-	TableScanDesc scan = table_beginscan_strat(logrel, SnapshotSelf, 0, NULL, false, false);
+	TableScanDesc scan = table_beginscan_strat(logrel, snapshot, 0, NULL, false, false);
 	bool		found = false;
 	bool		isnull;
 
@@ -236,9 +236,9 @@ ReadLogHead(Relation logrel)
 		CHECK_FOR_INTERRUPTS();
 		heap_setscanlimits(scan, --block, 1);
 		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-			if (!found || DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > chain.last_id)
+			if (!found || DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > *id)
 			{
-				ChainHeadFromLogRow(slot);
+				LogRowIdHash(slot, id, hash);
 				found = true;
 			}
 		table_rescan(scan, NULL);
@@ -274,7 +274,7 @@ AuditChainLock(void)
 
 	rel = table_open(chain.log_oid, AccessShareLock);
 	CheckColumns(rel, AUDIT_NCOLUMNS);
-	if (!ReadLogHead(rel))
+	if (!ReadLogHead(rel, SnapshotSelf, &chain.last_id, chain.last_hash))
 	{
 		Relation	chainrel = table_open(chain.chain_oid, AccessShareLock);
 
@@ -290,7 +290,7 @@ AuditChainLock(void)
 	/* this transaction's rows not written yet, when the last of them is newer */
 	slot = LastPendingLogRow();
 	if (slot != NULL && DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > chain.last_id)
-		ChainHeadFromLogRow(slot);
+		LogRowIdHash(slot, &chain.last_id, chain.last_hash);
 	chain.lxid = MyProc->lxid;
 }
 
@@ -1023,6 +1023,52 @@ RemoveLogRows(int64 before_id)
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	return removed;
+}
+
+PG_FUNCTION_INFO_V1(audit_head);
+
+/*
+ * audit_head() — the head of the chain as the statement's snapshot sees it:
+ * the id and hash of the last log row (the anchor's when the log holds no
+ * row), read from the log's last page, without a scan of the whole log. A
+ * transaction that has written the log gets the head it has made, its rows
+ * not written yet included.
+ */
+Datum
+audit_head(PG_FUNCTION_ARGS)
+{
+	TupleDesc	result_desc;
+	Datum		result[2];
+	bool		result_nulls[2] = {false, false};
+	int64		id = 0;
+	uint8		hash[AUDIT_HASH_LEN];
+	Relation	rel;
+	bool		found;
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "audit_head must return a composite type");
+	if (chain.lxid == MyProc->lxid)
+	{
+		id = chain.last_id;
+		memcpy(hash, chain.last_hash, AUDIT_HASH_LEN);
+		found = true;
+	}
+	else
+	{
+		rel = table_open(get_relname_relid("audit_log", get_namespace_oid("mlops", false)), AccessShareLock);
+		CheckColumns(rel, AUDIT_NCOLUMNS);
+		found = ReadLogHead(rel, GetActiveSnapshot(), &id, hash);
+		table_close(rel, AccessShareLock);
+	}
+	if (!found)
+	{
+		SPI_connect();
+		id = ReadAnchor(true, hash);
+		SPI_finish();
+	}
+	result[0] = Int64GetDatum(id);
+	result[1] = HashDatum(hash);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_nulls)));
 }
 
 PG_FUNCTION_INFO_V1(archive_audit);

@@ -148,6 +148,24 @@ try:
 finally:
     stop_server(tcp_dir)
 
+# audit_head() in another session sees the head as committed: not the rows of
+# a writer still running (on the log's last page), then its last row once it
+# commits.
+a = connect(DB)
+a.autocommit = False
+head = "SELECT id, hash FROM mlops.audit_head()"
+last = "SELECT id, hash FROM mlops.audit_log ORDER BY id DESC LIMIT 1"
+before = query(conn, head)
+query(a, "INSERT INTO acct SELECT -i, 'running', 1, NULL FROM generate_series(100, 139) i")
+check(query(conn, head) == before == query(conn, last),
+      "audit_head() skips the rows of a transaction still running")
+a.commit()
+check(query(conn, head) == query(conn, last) and query(conn, head)[0][0] == before[0][0] + 40,
+      "audit_head() gives the committed writer's last row")
+query(a, "DELETE FROM acct WHERE owner = 'running'")
+a.commit()
+a.close()
+
 # A writer at REPEATABLE READ whose snapshot predates another writer's commit
 # waits for the chain lock and chains after it, without a serialization error.
 a = connect(DB)

@@ -918,6 +918,15 @@ CREATE FUNCTION mlops.verify_audit(OUT ok boolean, OUT rows_checked bigint, OUT 
 COMMENT ON FUNCTION mlops.verify_audit() IS
     'checks the audit hash chain from its anchor: ok, rows verified, and the id of the first altered, inserted or missing row';
 
+-- STABLE: it reads the log as the statement's snapshot sees it. Not STRICT
+-- for want of arguments; PARALLEL RESTRICTED: a transaction that has written
+-- the log answers from the head it keeps in its leader's memory.
+CREATE FUNCTION mlops.audit_head(OUT id bigint, OUT hash bytea)
+    AS 'MODULE_PATHNAME', 'audit_head'
+    LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mlops.audit_head() IS
+    'the head of the audit chain (the last log row''s id and hash, or the anchor''s), read from the end of the log: the value to publish elsewhere';
+
 CREATE FUNCTION mlops.archive_audit(before_id bigint) RETURNS bigint
     AS 'MODULE_PATHNAME', 'archive_audit'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;  -- not STRICT: a NULL before_id is 22004, not a silent NULL
@@ -940,7 +949,7 @@ SELECT mlops._audit_install('mlops.alias', '{}');
 SELECT mlops._audit_install('mlops.deployment', '{}');
 
 GRANT SELECT ON mlops.audit_log, mlops.audit_chain, mlops.audited_tables TO mlops_admin;
-GRANT EXECUTE ON FUNCTION mlops.verify_audit() TO mlops_admin;
+GRANT EXECUTE ON FUNCTION mlops.verify_audit(), mlops.audit_head() TO mlops_admin;
 -- table owners among the trainers may audit their tables (checked inside), and
 -- add partitions to them: PostgreSQL copies the row trigger onto a new or
 -- attached partition only for a role that may execute its function (which can
