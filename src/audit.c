@@ -189,13 +189,14 @@ CheckColumns(Relation rel, int ncolumns)
 }
 
 /*
- * Reads the one row of mlops.audit_chain as SnapshotSelf sees it (the last
- * committed version, or this transaction's own) into a slot of chainrel.
+ * Reads the one row of mlops.audit_chain as snapshot sees it into a slot of
+ * chainrel (with SnapshotSelf: the last committed version, or this
+ * transaction's own).
  */
 static void
-ReadChainRow(Relation chainrel, TupleTableSlot *slot)
+ReadChainRow(Relation chainrel, Snapshot snapshot, TupleTableSlot *slot)
 {
-	TableScanDesc scan = table_beginscan(chainrel, SnapshotSelf, 0, NULL);
+	TableScanDesc scan = table_beginscan(chainrel, snapshot, 0, NULL);
 	bool		found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
 
 	table_endscan(scan);
@@ -249,6 +250,32 @@ ReadLogHead(Relation logrel, Snapshot snapshot, int64 *id, uint8 *hash)
 }
 
 /*
+ * Copies the head of the chain as snapshot sees it into *id and hash: the
+ * last log row, or the anchor when the log holds no row it sees.
+ */
+static void
+ReadChainHead(Oid log_oid, Oid chain_oid, Snapshot snapshot, int64 *id, uint8 *hash)
+{
+	Relation	rel = table_open(log_oid, AccessShareLock);
+	bool		isnull;
+
+	CheckColumns(rel, AUDIT_NCOLUMNS);
+	if (!ReadLogHead(rel, snapshot, id, hash))
+	{
+		Relation	chainrel = table_open(chain_oid, AccessShareLock);
+		TupleTableSlot *slot = table_slot_create(chainrel, NULL);
+
+		CheckColumns(chainrel, CHAIN_NCOLUMNS);
+		ReadChainRow(chainrel, snapshot, slot);
+		*id = DatumGetInt64(slot_getattr(slot, CHAIN_ANCHOR_ID + 1, &isnull));
+		CopyHash(slot_getattr(slot, CHAIN_ANCHOR_HASH + 1, &isnull), hash, "anchor");
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(chainrel, AccessShareLock);
+	}
+	table_close(rel, AccessShareLock);
+}
+
+/*
  * Takes the chain lock for this transaction (once) and reads the head of the
  * chain: the last log row, or the anchor when the log is empty.
  */
@@ -256,7 +283,6 @@ static void
 AuditChainLock(void)
 {
 	Oid			nsp;
-	Relation	rel;
 	TupleTableSlot *slot;
 	bool		isnull;
 
@@ -272,21 +298,7 @@ AuditChainLock(void)
 	/* Held until the transaction ends: audited transactions commit one by one. */
 	LockRelationOid(chain.chain_oid, ExclusiveLock);
 
-	rel = table_open(chain.log_oid, AccessShareLock);
-	CheckColumns(rel, AUDIT_NCOLUMNS);
-	if (!ReadLogHead(rel, SnapshotSelf, &chain.last_id, chain.last_hash))
-	{
-		Relation	chainrel = table_open(chain.chain_oid, AccessShareLock);
-
-		CheckColumns(chainrel, CHAIN_NCOLUMNS);
-		slot = table_slot_create(chainrel, NULL);
-		ReadChainRow(chainrel, slot);
-		chain.last_id = DatumGetInt64(slot_getattr(slot, CHAIN_ANCHOR_ID + 1, &isnull));
-		CopyHash(slot_getattr(slot, CHAIN_ANCHOR_HASH + 1, &isnull), chain.last_hash, "anchor");
-		ExecDropSingleTupleTableSlot(slot);
-		table_close(chainrel, AccessShareLock);
-	}
-	table_close(rel, AccessShareLock);
+	ReadChainHead(chain.log_oid, chain.chain_oid, SnapshotSelf, &chain.last_id, chain.last_hash);
 	/* this transaction's rows not written yet, when the last of them is newer */
 	slot = LastPendingLogRow();
 	if (slot != NULL && DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) > chain.last_id)
@@ -312,7 +324,7 @@ SetAnchor(int64 id, const uint8 *hash)
 	bool		replace[CHAIN_NCOLUMNS] = {false};
 
 	CheckColumns(rel, CHAIN_NCOLUMNS);
-	ReadChainRow(rel, slot);
+	ReadChainRow(rel, SnapshotSelf, slot);
 	old = ExecFetchSlotHeapTuple(slot, false, NULL);
 	values[CHAIN_ANCHOR_ID] = Int64GetDatum(id);
 	values[CHAIN_ANCHOR_HASH] = HashDatum(hash);
@@ -993,16 +1005,19 @@ verify_audit(PG_FUNCTION_ARGS)
  * the log's guard refuses every DELETE. The log has no key to identify its
  * rows by (no primary key), so a publication that includes it does not send
  * these deletes: a subscriber's copy of the log keeps the rows (the one in a
- * database with mlops skips them anyway). Returns how many went.
+ * database with mlops skips them anyway). Copies the hash of the last row
+ * removed (before_id - 1), the new anchor, into last_hash, in the same pass;
+ * returns how many went.
  */
 static uint64
-RemoveLogRows(int64 before_id)
+RemoveLogRows(int64 before_id, uint8 *last_hash)
 {
 	Relation	rel = table_open(chain.log_oid, RowExclusiveLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	Snapshot	snapshot;
 	TableScanDesc scan;
 	uint64		removed = 0;
+	bool		last_seen = false;
 	bool		isnull;
 
 	FlushLogRows(false);
@@ -1011,13 +1026,24 @@ RemoveLogRows(int64 before_id)
 	scan = table_beginscan(rel, snapshot, 0, NULL);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
+		int64		id = DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull));
+
 		CHECK_FOR_INTERRUPTS();
-		if (DatumGetInt64(slot_getattr(slot, AUDIT_ID + 1, &isnull)) < before_id)
+		if (id >= before_id)
+			continue;
+		if (id == before_id - 1)
 		{
-			simple_table_tuple_delete(rel, &slot->tts_tid, snapshot);
-			removed++;
+			CopyHash(slot_getattr(slot, AUDIT_HASH + 1, &isnull), last_hash, "hash");
+			last_seen = true;
 		}
+		simple_table_tuple_delete(rel, &slot->tts_tid, snapshot);
+		removed++;
 	}
+	if (!last_seen)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("audit log row " INT64_FORMAT " is missing", before_id - 1),
+				 errhint("Run mlops.verify_audit() to find where the log was altered.")));
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	ExecDropSingleTupleTableSlot(slot);
@@ -1040,10 +1066,9 @@ audit_head(PG_FUNCTION_ARGS)
 	TupleDesc	result_desc;
 	Datum		result[2];
 	bool		result_nulls[2] = {false, false};
-	int64		id = 0;
+	int64		id;
 	uint8		hash[AUDIT_HASH_LEN];
-	Relation	rel;
-	bool		found;
+	Oid			nsp;
 
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "audit_head must return a composite type");
@@ -1051,20 +1076,12 @@ audit_head(PG_FUNCTION_ARGS)
 	{
 		id = chain.last_id;
 		memcpy(hash, chain.last_hash, AUDIT_HASH_LEN);
-		found = true;
 	}
 	else
 	{
-		rel = table_open(get_relname_relid("audit_log", get_namespace_oid("mlops", false)), AccessShareLock);
-		CheckColumns(rel, AUDIT_NCOLUMNS);
-		found = ReadLogHead(rel, GetActiveSnapshot(), &id, hash);
-		table_close(rel, AccessShareLock);
-	}
-	if (!found)
-	{
-		SPI_connect();
-		id = ReadAnchor(true, hash);
-		SPI_finish();
+		nsp = get_namespace_oid("mlops", false);
+		ReadChainHead(get_relname_relid("audit_log", nsp), get_relname_relid("audit_chain", nsp),
+					  GetActiveSnapshot(), &id, hash);
 	}
 	result[0] = Int64GetDatum(id);
 	result[1] = HashDatum(hash);
@@ -1086,9 +1103,6 @@ archive_audit(PG_FUNCTION_ARGS)
 {
 	int64		before_id;
 	int64		anchor_id;
-	Datum		args[1];
-	Oid			argtypes[1] = {INT8OID};
-	bool		isnull;
 	uint8		anchor_hash[AUDIT_HASH_LEN];
 	uint64		removed;
 	StringInfoData detail;
@@ -1139,18 +1153,9 @@ archive_audit(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("before_id must be between " INT64_FORMAT " and " INT64_FORMAT, anchor_id + 2, chain.last_id + 1),
 				 errdetail("The log holds the rows " INT64_FORMAT " to " INT64_FORMAT ".", anchor_id + 1, chain.last_id)));
-	args[0] = Int64GetDatum(before_id - 1);
-	if (SPI_execute_with_args("SELECT hash FROM mlops.audit_log WHERE id = $1", 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("audit log row " INT64_FORMAT " is missing", before_id - 1),
-				 errhint("Run mlops.verify_audit() to find where the log was altered.")));
-	CopyHash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), anchor_hash, "hash");
-
 	AtEOXact_GUC(true, nest_level);
 	SPI_finish();
-	removed = RemoveLogRows(before_id);
+	removed = RemoveLogRows(before_id, anchor_hash);
 	SetAnchor(before_id - 1, anchor_hash);
 
 	hex = palloc(AUDIT_HASH_LEN * 2 + 1);
