@@ -373,8 +373,21 @@ XgbCheckHyperParams(Jsonb *hyperparams)
 }
 
 /*
+ * Whether an XGBoost objective predicts on the target's scale, as the
+ * regression metrics need: the reg: family and count:poisson, not rank:
+ * (scores to order rows by) nor survival: (hazard ratios, or times that need
+ * bounds on the labels).
+ */
+static bool
+TargetScaleObjective(const char *objective)
+{
+	return strncmp(objective, "reg:", 4) == 0 || strcmp(objective, "count:poisson") == 0;
+}
+
+/*
  * Adds the parameters the task fixes or defaults, and checks those given
- * against it: the objective (classification needs class probabilities), the
+ * against it: the objective (classification needs class probabilities,
+ * regression predictions on the target's scale), the
  * number of classes, threads, max_bin, seed, validation of parameter names,
  * and the histogram method when there are categorical inputs.
  */
@@ -403,6 +416,13 @@ TaskParams(const Dataset *ds, XgbParams *p)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("objective \"%s\" is for classification", objective),
 				 errhint("Give task => 'classification' to train a classifier.")));
+	else if (objective != NULL && !TargetScaleObjective(objective))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("objective \"%s\" is not available for regression", objective),
+				 errdetail("A regression's metrics compare its predictions with the target, and objective \"%s\" does not predict on the target's scale.",
+						   objective),
+				 errhint("Regression objectives: reg:squarederror (the default), reg:squaredlogerror, reg:pseudohubererror, reg:absoluteerror, reg:logistic, reg:gamma, reg:tweedie, count:poisson.")));
 	else if (objective == NULL)
 		AddParam(p, "objective", "reg:squarederror");
 
