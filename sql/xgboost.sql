@@ -173,6 +173,17 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', featu
                                                     hyperparams => '{"max_depth": 0, "tree_method": "exact"}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT a, b, -value AS value FROM pts', 'value',
                                                     hyperparams => '{"objective": "reg:gamma"}')$$);
+-- a log-link objective's margin starts at log(base_score), which XGBoost does not check as it
+-- checks a logistic one's: base_score 0 trained a model predicting 0 for every row, a negative
+-- one a model predicting NaN, with no metric
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"objective": "count:poisson", "base_score": 0}')$$, false, true);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"objective": "reg:gamma", "base_score": -1}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"objective": "reg:tweedie", "base_score": "0"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'flag', features => '{a,b}',
+                                                    hyperparams => '{"base_score": 1}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'flag', features => '{a,b}',
                                                     hyperparams => '{"eval_metric": "mlogloss"}')$$);
 -- finite in float8 but beyond float32, which XGBoost takes: out of range (22003), as an infinity

@@ -384,18 +384,28 @@ TargetScaleObjective(const char *objective)
 	return strncmp(objective, "reg:", 4) == 0 || strcmp(objective, "count:poisson") == 0;
 }
 
+/* Whether an XGBoost objective predicts the exponential of its margin. */
+static bool
+LogLinkObjective(const char *objective)
+{
+	return strcmp(objective, "count:poisson") == 0 || strcmp(objective, "reg:gamma") == 0 ||
+		strcmp(objective, "reg:tweedie") == 0;
+}
+
 /*
  * Adds the parameters the task fixes or defaults, and checks those given
  * against it: the objective (classification needs class probabilities,
- * regression predictions on the target's scale), the
- * number of classes, threads, max_bin, seed, validation of parameter names,
- * and the histogram method when there are categorical inputs.
+ * regression predictions on the target's scale), base_score against a
+ * log-link objective, the number of classes, threads, max_bin, seed,
+ * validation of parameter names, and the histogram method when there are
+ * categorical inputs.
  */
 static void
 TaskParams(const Dataset *ds, XgbParams *p)
 {
 	const char *objective = ParamValue(p, "objective");
 	const char *num_class = ParamValue(p, "num_class");
+	const char *base_score = ParamValue(p, "base_score");
 	bool		multiclass = ds->classification && ds->nclasses > 2;
 
 	if (ds->classification)
@@ -425,6 +435,28 @@ TaskParams(const Dataset *ds, XgbParams *p)
 				 errhint("Regression objectives: reg:squarederror (the default), reg:squaredlogerror, reg:pseudohubererror, reg:absoluteerror, reg:logistic, reg:gamma, reg:tweedie, count:poisson.")));
 	else if (objective == NULL)
 		AddParam(p, "objective", "reg:squarederror");
+
+	/*
+	 * XGBoost starts the margin of a log-link objective at log(base_score)
+	 * and does not check it (as it checks a logistic one's): base_score 0
+	 * trained a model predicting 0 for every row, which no round changed, and
+	 * a negative one a model predicting NaN, with no metric
+	 */
+	objective = ParamValue(p, "objective");
+	if (base_score != NULL && LogLinkObjective(objective))
+	{
+		char	   *end;
+		double		x = strtod(base_score, &end);
+
+		while (isspace((unsigned char) *end))
+			end++;
+		if (end != base_score && *end == '\0' && !(x > 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hyperparameter \"base_score\" must be positive for objective \"%s\"", objective),
+					 errdetail("Objective \"%s\" predicts the exponential of a margin that starts at the logarithm of base_score.",
+							   objective)));
+	}
 
 	/* compared as a number (3.0 is 3), and handed to XGBoost as the integer it parses */
 	if (num_class != NULL)
