@@ -43,6 +43,20 @@ SELECT version FROM mlops.train('multi3', 'SELECT a, b, c, kind FROM pts ORDER B
                                 hyperparams => '{"n_estimators": 2, "num_class": 3.0, "nthread": 1.0}');
 SELECT version FROM mlops.train('multi3', 'SELECT a, b, c, kind FROM pts ORDER BY id', 'kind',
                                 hyperparams => '{"n_estimators": 2, "num_class": "3", "nthread": -1}');
+-- random_state and n_jobs are XGBoost's aliases of seed and nthread, which win over them: the seed
+-- and nthread mlops sets were set besides them, so random_state 5 trained train()'s seed's model
+SELECT version FROM mlops.train('seed5', 'SELECT a, b, c, value FROM pts ORDER BY id', 'value',
+                                hyperparams => '{"n_estimators": 3, "subsample": 0.5, "seed": 5}', test_fraction => 0);
+SELECT version FROM mlops.train('random_state5', 'SELECT a, b, c, value FROM pts ORDER BY id', 'value',
+                                hyperparams => '{"n_estimators": 3, "subsample": 0.5, "random_state": 5, "n_jobs": 1}',
+                                test_fraction => 0);
+SELECT version FROM mlops.train('seed42', 'SELECT a, b, c, value FROM pts ORDER BY id', 'value',
+                                hyperparams => '{"n_estimators": 3, "subsample": 0.5}', test_fraction => 0);
+SELECT mlops.export_model('random_state5') = mlops.export_model('seed5') AS random_state_is_seed,
+       mlops.export_model('random_state5') <> mlops.export_model('seed42') AS not_the_default_seed;
+SELECT params->>'random_state' AS random_state, params->>'n_jobs' AS n_jobs,
+       params ? 'nthread' AS nthread_set, params->>'seed' AS run_seed
+  FROM mlops.runs WHERE experiment = 'random_state5';
 
 -- early stopping keeps the best round
 SELECT version FROM mlops.train('early', 'SELECT a, b, c, value FROM pts ORDER BY id', 'value',
@@ -137,6 +151,8 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', featu
                                                     hyperparams => '{"nthread": 100000}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"nthread": "two"}')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"n_jobs": 100000}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"nthread": 1e400}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'flag', features => '{a,b}',

@@ -384,6 +384,18 @@ TargetScaleObjective(const char *objective)
 	return strncmp(objective, "reg:", 4) == 0 || strcmp(objective, "count:poisson") == 0;
 }
 
+/*
+ * The key of the number of threads given: nthread, or else n_jobs, XGBoost's
+ * alias of it (nthread wins when both are given); NULL when neither is.
+ */
+static const char *
+ThreadsKey(const XgbParams *p)
+{
+	if (ParamValue(p, "nthread") != NULL)
+		return "nthread";
+	return ParamValue(p, "n_jobs") != NULL ? "n_jobs" : NULL;
+}
+
 /* Whether an XGBoost objective predicts the exponential of its margin. */
 static bool
 LogLinkObjective(const char *objective)
@@ -406,6 +418,7 @@ TaskParams(const Dataset *ds, XgbParams *p)
 	const char *objective = ParamValue(p, "objective");
 	const char *num_class = ParamValue(p, "num_class");
 	const char *base_score = ParamValue(p, "base_score");
+	const char *threads = ThreadsKey(p);
 	bool		multiclass = ds->classification && ds->nclasses > 2;
 
 	if (ds->classification)
@@ -475,17 +488,20 @@ TaskParams(const Dataset *ds, XgbParams *p)
 	if (multiclass && num_class == NULL)
 		AddParam(p, "num_class", psprintf("%d", ds->nclasses));
 
-	/* XGBoost starts as many threads as it is told to: bounded as mlops.threads is */
-	if (ParamValue(p, "nthread") != NULL)
+	/*
+	 * XGBoost starts as many threads as it is told to: bounded as mlops.threads
+	 * is, under either name (an nthread set besides n_jobs overrode it)
+	 */
+	if (threads != NULL)
 	{
 		int			nthread;
 
-		if (!WholeNumberText(ParamValue(p, "nthread"), -1, MLOPS_MAX_THREADS, &nthread))
+		if (!WholeNumberText(ParamValue(p, threads), -1, MLOPS_MAX_THREADS, &nthread))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("hyperparameter \"nthread\" must be an integer from -1 to %d", MLOPS_MAX_THREADS),
+					 errmsg("hyperparameter \"%s\" must be an integer from -1 to %d", threads, MLOPS_MAX_THREADS),
 					 errhint("0 or -1 uses every core; without nthread, training uses mlops.threads.")));
-		SetParam(p, "nthread", psprintf("%d", nthread));
+		SetParam(p, threads, psprintf("%d", nthread));
 	}
 	else
 		AddParam(p, "nthread", psprintf("%d", MlopsTrainingThreads()));
@@ -505,7 +521,8 @@ TaskParams(const Dataset *ds, XgbParams *p)
 					 errmsg("hyperparameter \"max_bin\" must be an integer of at least 2")));
 		SetParam(p, "max_bin", psprintf("%d", max_bin));
 	}
-	if (ParamValue(p, "seed") == NULL)
+	/* nor besides random_state, XGBoost's alias of seed, whose value seed would override */
+	if (ParamValue(p, "seed") == NULL && ParamValue(p, "random_state") == NULL)
 		AddParam(p, "seed", psprintf("%d", ds->seed));
 	if (ParamValue(p, "validate_parameters") == NULL)
 		AddParam(p, "validate_parameters", "1");
@@ -1238,7 +1255,7 @@ TrainXgboost(Dataset *ds, TrainRequest *req, TrainedModel *out)
 	ParseParams(req->hyperparams, &p);
 	nfree = list_length(p.keys);
 	TaskParams(ds, &p);
-	nthread = ParamValue(&p, "nthread");
+	nthread = ParamValue(&p, ThreadsKey(&p));
 	LogChosenParams(req, &p, nfree);
 
 	/* the evaluation rows' predictions will come from XGBoost: the loader need not keep the test rows */
