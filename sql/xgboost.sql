@@ -124,6 +124,14 @@ SELECT d->'learner'->'learner_model_param'->>'base_score' AS base_score,
 -- bad input
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"max_dept": 3}')$$);
+-- verbosity 0 silenced XGBoost's warning of an unknown parameter, and stayed XGBoost's verbosity in
+-- the backend: every later training of the session took unknown parameters
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"max_dept": 3, "verbosity": 0}')$$);
+SELECT version FROM mlops.train('quiet', 'pts', 'value', features => '{a,b}',
+                                hyperparams => '{"n_estimators": 2, "verbosity": 0}');
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"max_dept": 3}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"n_estimators": -1}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',

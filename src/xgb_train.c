@@ -56,6 +56,7 @@ typedef struct XgbHandles
 	DMatrixHandle dtrain;
 	DMatrixHandle dtest;		/* NULL without test rows */
 	DMatrixHandle proxy;		/* while a quantised matrix is built */
+	char	   *global_config;	/* XGBoost's global configuration before */
 } XgbHandles;
 
 /* A trained model, for train()'s predictions: its booster, and its compiled trees when covered. */
@@ -119,7 +120,12 @@ XgbLogCallback(const char *msg)
 	log_text[log_len] = '\0';
 }
 
-/* Memory-context callback: frees the handles still held, and the memory libxgboost freed. */
+/*
+ * Memory-context callback: frees the handles still held, and the memory
+ * libxgboost freed; and sets XGBoost's global configuration back, which a
+ * booster's verbosity changes for the whole backend (verbosity 0 silenced the
+ * unknown-parameter check of every later training in the session).
+ */
 static void
 XgbHandlesFree(void *arg)
 {
@@ -135,6 +141,9 @@ XgbHandlesFree(void *arg)
 		XGBoosterFree(h->booster);
 	h->dtrain = h->dtest = h->proxy = h->booster = NULL;
 	XgbReleaseFreedMemory();
+	if (h->global_config)
+		(void) XGBSetGlobalConfig(h->global_config);
+	h->global_config = NULL;
 }
 
 /* Handles owned by the current memory context: freed when it is reset or deleted. */
@@ -143,6 +152,10 @@ XgbHandlesCreate(void)
 {
 	XgbHandles *h = palloc0(sizeof(XgbHandles));
 	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+	const char *config;
+
+	XgbCheck(XGBGetGlobalConfig(&config), "read its global configuration");
+	h->global_config = pstrdup(config);
 
 	cb->func = XgbHandlesFree;
 	cb->arg = h;
@@ -945,7 +958,9 @@ ReportUnusedParams(const char *log)
  * Creates the booster with the matrices in its cache, the feature names and
  * types (saved with the model), sets the parameters, and has XGBoost
  * configure itself now, so that an unknown parameter, an invalid value or an
- * unknown objective is reported before any round.
+ * unknown objective is reported before any round. verbosity is set only
+ * once the parameters are checked: XGBoost reports an unknown one in a
+ * warning, which verbosity 0 silenced.
  */
 static void
 CreateBooster(const Dataset *ds, XgbHandles *h, const XgbParams *p)
@@ -964,8 +979,9 @@ CreateBooster(const Dataset *ds, XgbHandles *h, const XgbParams *p)
 	XgbCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_name", names, ds->ninputs), "set the feature names");
 	XgbCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_type", types, ds->ninputs), "set the feature types");
 	forboth(k, p->keys, v, p->values)
-		XgbCheckCode(XGBoosterSetParam(h->booster, lfirst(k), lfirst(v)), ERRCODE_INVALID_PARAMETER_VALUE,
-					 psprintf("set hyperparameter \"%s\"", (char *) lfirst(k)));
+		if (strcmp(lfirst(k), "verbosity") != 0)
+			XgbCheckCode(XGBoosterSetParam(h->booster, lfirst(k), lfirst(v)), ERRCODE_INVALID_PARAMETER_VALUE,
+						 psprintf("set hyperparameter \"%s\"", (char *) lfirst(k)));
 	XGBRegisterLogCallback(XgbLogCallback);
 	log_len = 0;
 	log_text[0] = '\0';
@@ -974,6 +990,13 @@ CreateBooster(const Dataset *ds, XgbHandles *h, const XgbParams *p)
 	log_capture = false;
 	XgbCheckCode(rc, ERRCODE_INVALID_PARAMETER_VALUE, "use these hyperparameters");
 	ReportUnusedParams(log_text);
+	if (ParamValue(p, "verbosity") != NULL)
+	{
+		XgbCheckCode(XGBoosterSetParam(h->booster, "verbosity", ParamValue(p, "verbosity")),
+					 ERRCODE_INVALID_PARAMETER_VALUE, "set hyperparameter \"verbosity\"");
+		XGB_BLOCKED(rc, XGBoosterSaveJsonConfig(h->booster, &len, &config));
+		XgbCheckCode(rc, ERRCODE_INVALID_PARAMETER_VALUE, "use these hyperparameters");
+	}
 }
 
 /* Whether a greater value of an evaluation metric is better (as Python's early stopping decides). */
