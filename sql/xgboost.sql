@@ -132,6 +132,11 @@ SELECT version FROM mlops.train('quiet', 'pts', 'value', features => '{a,b}',
                                 hyperparams => '{"n_estimators": 2, "verbosity": 0}');
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"max_dept": 3}')$$);
+-- so many unknown parameters that XGBoost's line naming them is cut where mlops stops keeping its
+-- log: the cut line went unseen, and the training took them all
+SELECT s ~ '^22023: unknown hyperparameter "unknown_parameter_1", .*", \.\.\. for algorithm "xgboost"$' AS refused_naming_those_kept
+  FROM pg_temp.sqlstate(format($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}', hyperparams => %L)$$,
+                               (SELECT jsonb_object_agg('unknown_parameter_' || i, 1) FROM generate_series(1, 250) i))) s;
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"n_estimators": -1}')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',

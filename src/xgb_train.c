@@ -929,27 +929,35 @@ BuildMatrices(Dataset *ds, XgbHandles *h, const XgbParams *p, int nthread)
 
 /*
  * Raises 22023 naming the parameters XGBoost reported as unused in its log
- * ("Parameters: { "max_dept" } are not used."): they are unknown to it.
+ * ("Parameters: { "max_dept" } are not used."): they are unknown to it. A
+ * line cut where log_text is full (some 200 unknown names) names those it
+ * holds: it was taken for no line, and the parameters for known.
  */
 static void
 ReportUnusedParams(const char *log)
 {
 	const char *start = strstr(log, "Parameters: {");
 	const char *end;
+	const char *more = "";
 
 	if (start == NULL)
 		return;
 	start += strlen("Parameters: {");
 	end = strstr(start, "} are not used");
 	if (end == NULL)
-		return;
+	{
+		end = start;
+		for (const char *c = strstr(start, "\", "); c != NULL; c = strstr(c + 1, "\", "))
+			end = c + 1;
+		more = ", ...";
+	}
 	while (start < end && *start == ' ')
 		start++;
 	while (end > start && end[-1] == ' ')
 		end--;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown hyperparameter %s for algorithm \"xgboost\"", pnstrdup(start, end - start)),
+			 errmsg("unknown hyperparameter %s%s for algorithm \"xgboost\"", pnstrdup(start, end - start), more),
 			 errdetail("XGBoost does not use it with these settings."),
 			 errhint("Every hyperparameter but n_estimators and early_stopping_rounds is an XGBoost learning parameter; see XGBoost's parameter documentation.")));
 }
