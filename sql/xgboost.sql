@@ -227,6 +227,10 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', featu
 -- stopped, and left no best_iteration; Python refuses it too
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
                                                     hyperparams => '{"early_stopping_rounds": 2, "disable_default_eval_metric": true}')$$, true);
+-- early stopping on a metric XGBoost evaluates as NaN (auc of a regression's targets): no round
+-- improved on the first, and the model kept that round alone
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'pts', 'value', features => '{a,b}',
+                                                    hyperparams => '{"early_stopping_rounds": 2, "eval_metric": "auc"}')$$, true, true);
 -- one training row and no test row: the detail counts it as one row
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.train('bad', 'SELECT 1.0::float8 AS y, 2.0::float8 AS x', 'y',
                                                     hyperparams => '{"early_stopping_rounds": 2}',

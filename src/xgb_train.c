@@ -1106,6 +1106,16 @@ Boost(TrainRequest *req, XgbHandles *h, const XgbParams *p, Progress *progress)
 			const char *dash = strchr(metric, '-');
 			bool		maximize = MetricMaximized(dash ? dash + 1 : metric);
 
+			/*
+			 * no value beats NaN: the first round's would be kept, whatever
+			 * the rounds after it (auc of a regression's targets is NaN)
+			 */
+			if (best_iter < 0 && isnan(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("early stopping cannot follow metric \"%s\"", metric),
+						 errdetail("XGBoost evaluated it as NaN in the first round, which no later round can improve on: the first round's model would be kept."),
+						 errhint("Make the last name of eval_metric a metric of this task and target.")));
 			if (best_iter < 0 || (maximize ? value > best : value < best))
 			{
 				best = value;
