@@ -4,6 +4,9 @@ SHOW mlops.threads;
 SHOW mlops.max_training_memory;
 SHOW mlops.model_cache_size;
 SHOW mlops.default_alias;
+-- the defaults and ranges of the README's Settings table (as built in, whatever
+-- the server's configuration says)
+SELECT name, boot_val, unit, min_val, max_val, context FROM pg_settings WHERE name LIKE 'mlops.%' ORDER BY name;
 SET mlops.max_training_memory = '64MB';
 SHOW mlops.max_training_memory;
 SET mlops.threads = -1;
@@ -33,6 +36,19 @@ SELECT pg_temp.sqlstate($$SET mlops.model_cache_size = 10001$$);
 SELECT pg_temp.sqlstate($$SET mlops.model_cache_size = 0$$);
 SELECT pg_temp.sqlstate($$SET mlops.default_alias = 'Champion'$$);
 SHOW mlops.default_alias;
+SELECT pg_temp.sqlstate($$SET mlops.max_training_memory = '2147483647kB'$$);
+SELECT pg_temp.sqlstate($$SET mlops.max_training_memory = '2147483648kB'$$);
+SELECT pg_temp.sqlstate($$SET mlops.progress_interval = -1$$);
+SELECT pg_temp.sqlstate($$SET mlops.progress_interval = -2$$);
+SELECT pg_temp.sqlstate($$SET mlops.progress_interval = '2147483647ms'$$);
+SELECT pg_temp.sqlstate($$SET mlops.progress_interval = 'often'$$);
+-- the units a value without one is read in: kB and ms
+SET mlops.max_training_memory = 2048;
+SHOW mlops.max_training_memory;
+SET mlops.progress_interval = 1500;
+SHOW mlops.progress_interval;
+RESET mlops.max_training_memory;
+RESET mlops.progress_interval;
 -- A function that reads a setting is at most STABLE: PostgreSQL may evaluate
 -- an IMMUTABLE call once, at plan time, under the setting of that moment.
 -- These C functions read mlops.max_training_memory (or another mlops setting);
