@@ -13,6 +13,24 @@ SELECT r.rolname AS role, m.rolname AS member_of
 SELECT count(*) AS public_functions
   FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl
  WHERE p.pronamespace = 'mlops'::regnamespace AND acl.grantee = 0 AND acl.privilege_type = 'EXECUTE';
+-- the rights of each role, as the README's Roles table gives them: the first
+-- of the three that reaches each public function, view and table (each role
+-- holds the rights of the one below it); superuser: none of them
+WITH objs AS (
+    SELECT 'function' AS kind, p.proname::text AS name,
+           ARRAY[has_function_privilege('mlops_scorer', p.oid, 'EXECUTE'),
+                 has_function_privilege('mlops_trainer', p.oid, 'EXECUTE'),
+                 has_function_privilege('mlops_admin', p.oid, 'EXECUTE')] AS may
+      FROM pg_proc p WHERE p.pronamespace = 'mlops'::regnamespace AND p.proname !~ '^_' AND p.prokind = 'f'
+    UNION
+    SELECT 'relation', c.relname::text,
+           ARRAY[has_table_privilege('mlops_scorer', c.oid, 'SELECT'),
+                 has_table_privilege('mlops_trainer', c.oid, 'SELECT'),
+                 has_table_privilege('mlops_admin', c.oid, 'SELECT')]
+      FROM pg_class c WHERE c.relnamespace = 'mlops'::regnamespace AND c.relkind IN ('r', 'v'))
+SELECT DISTINCT CASE WHEN may[1] THEN 'mlops_scorer' WHEN may[2] THEN 'mlops_trainer'
+                     WHEN may[3] THEN 'mlops_admin' ELSE 'superuser' END AS role, kind, name
+  FROM objs ORDER BY 1, 2, 3;
 -- every SECURITY DEFINER function pins its search_path
 SELECT proname FROM pg_proc
  WHERE pronamespace = 'mlops'::regnamespace AND prosecdef
