@@ -81,6 +81,12 @@ SELECT session_user_name = session_user AS session_ok, current_user_name = curre
        table_oid = 'items'::regclass AS oid_ok
   FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
 COMMIT;
+-- an empty application_name is logged as NULL
+BEGIN;
+SET LOCAL application_name = '';
+UPDATE items SET name = 'bigger washer' WHERE id = 3;
+SELECT application_name IS NULL AS no_name, new_row FROM mlops.audit_log WHERE id = (SELECT max(id) FROM mlops.audit_log);
+ROLLBACK;
 
 -- auditing an audited table again replaces its ignore_columns; no duplicate triggers
 SELECT mlops.enable_audit('items', '{secret,ratio}');
@@ -548,6 +554,7 @@ INSERT INTO items (id, name, qty) VALUES (39, 'not yet committed', 1);
 SELECT h.id = l.id AS same_id, h.hash = l.hash AS same_hash
   FROM mlops.audit_head() h, (SELECT id, hash FROM mlops.audit_log ORDER BY id DESC LIMIT 1) l;
 ROLLBACK;
+SELECT provolatile, proparallel FROM pg_proc WHERE oid = 'mlops.audit_head'::regproc;
 -- VACUUM FULL gives that space back (or that of rows archive_audit removed),
 -- keeping the rows in their order
 SELECT pg_relation_size('mlops.audit_log') AS before \gset
@@ -565,6 +572,12 @@ SELECT * FROM mlops.verify_audit();
 ROLLBACK;
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(10)$$);        -- already archived
 BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(12)$$);
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(12)$$);
+ROLLBACK;
+BEGIN READ ONLY;                                                     -- as on a hot standby
 SELECT pg_temp.sqlstate($$SELECT mlops.archive_audit(12)$$);
 ROLLBACK;
 -- its queries take no operator from a schema the caller's search_path lists
