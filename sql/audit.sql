@@ -304,8 +304,23 @@ SELECT pg_temp.sqlstate($$UPDATE mlops.audit_log SET op = 'x'$$);
 SELECT pg_temp.sqlstate($$DELETE FROM mlops.audit_log$$);
 SELECT pg_temp.sqlstate($$TRUNCATE mlops.audit_log$$);
 SELECT pg_temp.sqlstate($$ALTER TABLE mlops.audit_log DISABLE TRIGGER audit_log_append_only$$);
+-- nor drop, rename or replace its guard triggers, nor add one
+SELECT pg_temp.sqlstate($$DROP TRIGGER audit_log_append_only ON mlops.audit_log$$);
+SELECT pg_temp.sqlstate($$ALTER TRIGGER audit_log_append_only ON mlops.audit_log RENAME TO unguarded$$);
+SELECT pg_temp.sqlstate($$CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE ON mlops.audit_log
+                           FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()$$);
+SELECT pg_temp.sqlstate($$CREATE TRIGGER more BEFORE UPDATE ON mlops.audit_log
+                           FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()$$);
+SELECT pg_temp.sqlstate($$DELETE FROM mlops.audit_log$$);
 RESET ROLE;
 ALTER TABLE mlops.audit_log OWNER TO CURRENT_USER;
+ALTER TABLE mlops.audit_chain OWNER TO regress_admin;
+SET ROLE regress_admin;
+SELECT pg_temp.sqlstate($$DROP TRIGGER audit_chain_guarded ON mlops.audit_chain$$);
+RESET ROLE;
+ALTER TABLE mlops.audit_chain OWNER TO CURRENT_USER;
+SELECT tgrelid::regclass, tgname, tgfoid::regproc, tgenabled FROM pg_trigger
+ WHERE tgrelid IN ('mlops.audit_log'::regclass, 'mlops.audit_chain'::regclass) ORDER BY 1::text, 2;
 -- nor may a superuser change the name or the columns of the log or its anchor,
 -- which the trigger writes by number and verify_audit() hashes (a column
 -- added and dropped again would make every audited write fail); other

@@ -495,6 +495,25 @@ $$;
 COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
     'internal: makes the ignored columns of the audit triggers of a table and its inheritors forget dropped columns and follow a renamed one';
 
+-- Raises 42501 unless the calling role is a superuser: the log and its anchor
+-- (tbl), their triggers included, are altered by superusers only, whoever
+-- owns them, so that an owner who is not one cannot switch their protection
+-- off (by ALTER TABLE, or by dropping or replacing a guard trigger).
+CREATE FUNCTION mlops._audit_require_superuser(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = mlops.invoker()) THEN
+        RAISE EXCEPTION 'only a superuser may alter %', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The audit log is append-only and protected by its triggers.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mlops._audit_require_superuser(regclass) IS
+    'internal: raises 42501 unless the calling role is a superuser (for changes of the audit log, its anchor and their triggers)';
+
 -- After DDL: the creation of an audit row trigger is logged as ENABLE of its
 -- table with its ignored columns, whoever creates it (enable_audit, the
 -- schema-change handling below, or pg_restore's CREATE TRIGGER, for which
@@ -504,7 +523,7 @@ COMMENT ON FUNCTION mlops._audit_follow_columns(regclass, int) IS
 -- enable_audit would let audit it; an audit trigger
 -- created otherwise than auditing defines it is refused, as is one of the
 -- audit function under another name (it would log each change again); only superusers may
--- alter the log, and none its name or columns; an audit trigger is not
+-- alter the log or create or alter its triggers, and none its name or columns; an audit trigger is not
 -- disabled or renamed behind disable_audit()'s back; the ignored columns
 -- follow a column renamed, by ALTER TABLE or, in a typed table, by ALTER TYPE ... RENAME
 -- ATTRIBUTE ... CASCADE (one dropped is forgotten by mlops._audit_drop), so that a renamed ignored
@@ -551,6 +570,10 @@ BEGIN
                        AND t.tgoldtable IS NULL AND t.tgnewtable IS NULL AS as_auditing
                   FROM pg_event_trigger_ddl_commands() c JOIN pg_trigger t ON t.oid = c.objid
                  WHERE c.classid = 'pg_trigger'::regclass LOOP
+        -- the log's guard triggers are not replaced, renamed or joined by another but by a superuser
+        IF trig.tbl IN (to_regclass('mlops.audit_log'), to_regclass('mlops.audit_chain')) THEN
+            PERFORM mlops._audit_require_superuser(trig.tbl);
+        END IF;
         IF trig.is_audit AND trig.tgname NOT IN ('mlops_audit', 'mlops_audit_truncate') AND TG_TAG = 'ALTER TRIGGER' THEN
             RAISE EXCEPTION 'cannot rename an audit trigger of table %', trig.tbl
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -613,10 +636,8 @@ BEGIN
           INTO guarded FROM pg_trigger t
          WHERE t.tgrelid = cmd.tbl AND t.tgname IN ('audit_log_append_only', 'audit_chain_guarded')
            AND t.tgfoid = 'mlops._audit_guard'::regproc;
-        IF guarded IS NOT NULL AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = mlops.invoker()) THEN
-            RAISE EXCEPTION 'only a superuser may alter %', cmd.tbl
-                USING ERRCODE = 'insufficient_privilege',
-                      DETAIL = 'The audit log is append-only and protected by its triggers.';
+        IF guarded IS NOT NULL THEN
+            PERFORM mlops._audit_require_superuser(cmd.tbl);
         END IF;
         -- their names and columns are what the audit trigger writes and reads
         -- (by number: a dropped column, even, would make every audited write
@@ -785,8 +806,9 @@ COMMENT ON FUNCTION mlops._audit_dropped_values() IS
 -- own, comes back (mlops._audit_keep_truncate). A column dropped from a table
 -- that stays, whatever dropped it, leaves its ignored columns if it was one;
 -- dropping an audited column, or what its values hold (an attribute of its
--- composite type), is refused. quote_all_identifiers is pinned: the log
--- names a table alike whatever the session says.
+-- composite type), is refused, as is a guard trigger of the log or its
+-- anchor dropped by a role that is not a superuser. quote_all_identifiers is
+-- pinned: the log names a table alike whatever the session says.
 CREATE FUNCTION mlops._audit_drop() RETURNS event_trigger
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, mlops, pg_temp
@@ -801,6 +823,10 @@ BEGIN
                 WHERE d.object_type = 'table' AND d.address_names = '{mlops,audit_log}') THEN
         RETURN;                             -- the extension itself is being dropped
     END IF;
+    -- nor are the log's guard triggers dropped but by a superuser
+    PERFORM mlops._audit_require_superuser(format('%I.%I', t.address_names[1], t.address_names[2])::regclass)
+       FROM pg_event_trigger_dropped_objects() t
+      WHERE t.object_type = 'trigger' AND t.address_names[1:2] IN (ARRAY['mlops', 'audit_log'], ARRAY['mlops', 'audit_chain']);
     FOR obj IN SELECT t.address_names AS names, d.objid AS dropped_table
                  FROM pg_event_trigger_dropped_objects() t
                  LEFT JOIN pg_event_trigger_dropped_objects() d
