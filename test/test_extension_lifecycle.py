@@ -71,7 +71,25 @@ check(query(conn, "SELECT count(*) FROM pg_extension WHERE extname = 'mlops'")[0
       and query(conn, "SELECT to_regnamespace('mlops')")[0][0] is None,
       "a refused SCHEMA leaves no extension and no schema mlops")
 query(conn, "DROP EXTENSION IF EXISTS mlops")
+
+# a trigger that already has the name of an audit trigger, reserved to them
+# once mlops is installed, is refused at install: it would be taken for one
+# (every ALTER TABLE of its table refused, its drop logged as DISABLE)
+query(conn, "CREATE TABLE named_early (x int)")
+query(conn, "CREATE FUNCTION named_early_nop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$")
+for name in ("mlops_audit", "mlops_audit_truncate"):
+    query(conn, f"CREATE TRIGGER {name} AFTER INSERT ON named_early FOR EACH ROW EXECUTE FUNCTION named_early_nop()")
+    expect_error(conn, "CREATE EXTENSION mlops", "42939")
+    query(conn, f"DROP TRIGGER {name} ON named_early")
+check(query(conn, "SELECT count(*) FROM pg_extension WHERE extname = 'mlops'")[0][0] == 0,
+      "a trigger named as an audit trigger leaves no extension")
+query(conn, "CREATE TRIGGER named_early AFTER INSERT ON named_early FOR EACH ROW EXECUTE FUNCTION named_early_nop()")
 query(conn, "CREATE EXTENSION mlops")
+query(conn, "ALTER TABLE named_early ADD COLUMN y int")
+check(query(conn, "SELECT count(*) FROM mlops.audit_log WHERE table_name = 'public.named_early'") == [(0,)],
+      "renamed, it is no audit trigger: its table is altered, nothing is logged")
+query(conn, "DROP TABLE named_early")
+query(conn, "DROP FUNCTION named_early_nop()")
 
 # nor can the installed objects move: not with the extension, not by renaming its schema,
 # which mlops names in its queries (renamed, every later DDL of the database would fail)

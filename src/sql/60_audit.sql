@@ -4,6 +4,26 @@
 -- is append-only; archive_audit() is the one sanctioned way to shorten it.
 -- ---------------------------------------------------------------------------
 
+-- The names of the audit triggers are reserved from install on (mlops._audit_ddl
+-- refuses them to other triggers): a trigger that already has one would be
+-- taken for an audit trigger, its table's every ALTER TABLE refused (it is not
+-- enabled ALWAYS), its drop logged as DISABLE, and enable_audit would drop it.
+DO $$
+DECLARE
+    taken record;
+BEGIN
+    SELECT t.tgname, t.tgrelid::pg_catalog.regclass AS tbl INTO taken FROM pg_catalog.pg_trigger t
+     WHERE t.tgname IN ('mlops_audit', 'mlops_audit_truncate') AND t.tgparentid = 0
+     ORDER BY t.tgrelid LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'trigger name "%" is reserved for auditing', taken.tgname
+            USING ERRCODE = 'reserved_name',
+                  DETAIL = pg_catalog.format('Table %s has a trigger of that name.', taken.tbl),
+                  HINT = 'Rename or drop that trigger before CREATE EXTENSION mlops.';
+    END IF;
+END
+$$;
+
 -- The log. Written only by the C trigger (which inserts directly, so writers
 -- need no privilege on it); its column order is the canonical order of the
 -- hash (see README, "Audit"), which audit.c assumes (it checks the number of
