@@ -123,6 +123,12 @@ SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('houses', 'select x, city,
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift('price', 'select x, city, k from houses')$$,
                         show_detail => true);
 SELECT pg_temp.sqlstate($$SELECT mlops.profile('houses', '{x,Garden}')$$, show_detail => true);
+-- a column that two columns of a source carry is 42701, as for evaluate and
+-- train, named with the source, not 42702 of the query that wraps it
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.drift('price', 'select x, city, k, garden, x from houses')$$,
+                        show_detail => true);
+SELECT pg_temp.sqlstate($$SELECT mlops.profile('select x, 2 as x from houses', '{x}')$$, show_detail => true);
+SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('houses', 'select *, 1 as city from houses')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('houses', 'select * from houses where false')$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM mlops.compare('select * from houses where false', 'houses')$$);
 -- an unseen category, an all-NULL current column, NaN and Infinity: values, not errors

@@ -1137,8 +1137,9 @@ ProfilesBytes(List *profiles)
 
 /*
  * Raises 42703, naming the source, for a column of names (a List of char *)
- * that the source lacks: selected from it, the column would be an error of
- * the query that wraps the source, shown with that query's text.
+ * that the source lacks, and 42701 for one that two of its columns carry:
+ * selected from it, the column would be an error of the query that wraps the
+ * source (42702, ambiguous), shown with that query's text.
  */
 static void
 RequireSourceColumns(const char *source, List *names)
@@ -1149,12 +1150,22 @@ RequireSourceColumns(const char *source, List *names)
 	foreach(lc, names)
 	{
 		const char *name = lfirst(lc);
+		int			named = 0;
+		ListCell   *c;
 
-		if (SourceColumnNamed(columns, name) == NULL)
+		foreach(c, columns)
+			named += strcmp(((SourceColumn *) lfirst(c))->name, name) == 0;
+		if (named == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" does not exist in the source", name),
 					 errdetail("The source is \"%s\".", source)));
+		if (named > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("the source has %d columns named \"%s\"", named, name),
+					 errdetail("The source is \"%s\".", source),
+					 errhint("Give the columns distinct names (AS) in a query source.")));
 	}
 }
 
