@@ -275,6 +275,18 @@ ReadChainHead(Oid log_oid, Oid chain_oid, Snapshot snapshot, int64 *id, uint8 *h
 	table_close(rel, AccessShareLock);
 }
 
+/* Looks up the OIDs of mlops.audit_log and mlops.audit_chain, which must exist. */
+static void
+LookupChainTables(Oid *log_oid, Oid *chain_oid)
+{
+	Oid			nsp = get_namespace_oid("mlops", false);
+
+	*log_oid = get_relname_relid("audit_log", nsp);
+	*chain_oid = get_relname_relid("audit_chain", nsp);
+	if (!OidIsValid(*log_oid) || !OidIsValid(*chain_oid))
+		elog(ERROR, "mlops.audit_log or mlops.audit_chain is missing");
+}
+
 /*
  * Takes the chain lock for this transaction (once) and reads the head of the
  * chain: the last log row, or the anchor when the log is empty.
@@ -282,18 +294,13 @@ ReadChainHead(Oid log_oid, Oid chain_oid, Snapshot snapshot, int64 *id, uint8 *h
 static void
 AuditChainLock(void)
 {
-	Oid			nsp;
 	TupleTableSlot *slot;
 	bool		isnull;
 
 	if (chain.lxid == MyProc->lxid)
 		return;
 	InstallCallbacks();
-	nsp = get_namespace_oid("mlops", false);
-	chain.log_oid = get_relname_relid("audit_log", nsp);
-	chain.chain_oid = get_relname_relid("audit_chain", nsp);
-	if (!OidIsValid(chain.log_oid) || !OidIsValid(chain.chain_oid))
-		elog(ERROR, "mlops.audit_log or mlops.audit_chain is missing");
+	LookupChainTables(&chain.log_oid, &chain.chain_oid);
 
 	/* Held until the transaction ends: audited transactions commit one by one. */
 	LockRelationOid(chain.chain_oid, ExclusiveLock);
@@ -1068,7 +1075,8 @@ audit_head(PG_FUNCTION_ARGS)
 	bool		result_nulls[2] = {false, false};
 	int64		id;
 	uint8		hash[AUDIT_HASH_LEN];
-	Oid			nsp;
+	Oid			log_oid;
+	Oid			chain_oid;
 
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "audit_head must return a composite type");
@@ -1079,9 +1087,8 @@ audit_head(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		nsp = get_namespace_oid("mlops", false);
-		ReadChainHead(get_relname_relid("audit_log", nsp), get_relname_relid("audit_chain", nsp),
-					  GetActiveSnapshot(), &id, hash);
+		LookupChainTables(&log_oid, &chain_oid);
+		ReadChainHead(log_oid, chain_oid, GetActiveSnapshot(), &id, hash);
 	}
 	result[0] = Int64GetDatum(id);
 	result[1] = HashDatum(hash);

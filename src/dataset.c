@@ -242,15 +242,12 @@ static SourceColumn *
 FindColumn(List *columns, const char *name, const char *source, const char *what)
 {
 	SourceColumn *col = SourceColumnNamed(columns, name);
-	int			named = 0;
-	ListCell   *lc;
+	int			named = SourceColumnsNamed(columns, name);
 
 	if (col == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("%s column \"%s\" does not exist in source \"%s\"", what, name, source)));
-	foreach(lc, columns)
-		named += strcmp(((SourceColumn *) lfirst(lc))->name, name) == 0;
 	if (named > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_COLUMN),

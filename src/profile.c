@@ -1150,11 +1150,8 @@ RequireSourceColumns(const char *source, List *names)
 	foreach(lc, names)
 	{
 		const char *name = lfirst(lc);
-		int			named = 0;
-		ListCell   *c;
+		int			named = SourceColumnsNamed(columns, name);
 
-		foreach(c, columns)
-			named += strcmp(((SourceColumn *) lfirst(c))->name, name) == 0;
 		if (named == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),

@@ -375,6 +375,21 @@ SourceColumnNamed(List *columns, const char *name)
 	return NULL;
 }
 
+/*
+ * How many columns of columns (SourceColumns's list) are named name: more
+ * than one leaves a reference to it ambiguous.
+ */
+int
+SourceColumnsNamed(List *columns, const char *name)
+{
+	int			named = 0;
+	ListCell   *lc;
+
+	foreach(lc, columns)
+		named += strcmp(((SourceColumn *) lfirst(lc))->name, name) == 0;
+	return named;
+}
+
 /* Opens a cursor over SourceSelect(source, select_list). */
 SourceReader *
 SourceOpen(const char *source, const char *select_list)

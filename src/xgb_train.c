@@ -962,6 +962,14 @@ ReportUnusedParams(const char *log)
 			 errhint("Every hyperparameter but n_estimators and early_stopping_rounds is an XGBoost learning parameter; see XGBoost's parameter documentation.")));
 }
 
+/* Sets one hyperparameter of a booster; a value XGBoost refuses is 22023. */
+static void
+SetBoosterParam(BoosterHandle booster, const char *key, const char *value)
+{
+	XgbCheckCode(XGBoosterSetParam(booster, key, value), ERRCODE_INVALID_PARAMETER_VALUE,
+				 psprintf("set hyperparameter \"%s\"", key));
+}
+
 /*
  * Creates the booster with the matrices in its cache, the feature names and
  * types (saved with the model), sets the parameters, and has XGBoost
@@ -988,8 +996,7 @@ CreateBooster(const Dataset *ds, XgbHandles *h, const XgbParams *p)
 	XgbCheck(XGBoosterSetStrFeatureInfo(h->booster, "feature_type", types, ds->ninputs), "set the feature types");
 	forboth(k, p->keys, v, p->values)
 		if (strcmp(lfirst(k), "verbosity") != 0)
-			XgbCheckCode(XGBoosterSetParam(h->booster, lfirst(k), lfirst(v)), ERRCODE_INVALID_PARAMETER_VALUE,
-						 psprintf("set hyperparameter \"%s\"", (char *) lfirst(k)));
+			SetBoosterParam(h->booster, lfirst(k), lfirst(v));
 	XGBRegisterLogCallback(XgbLogCallback);
 	log_len = 0;
 	log_text[0] = '\0';
@@ -1000,8 +1007,7 @@ CreateBooster(const Dataset *ds, XgbHandles *h, const XgbParams *p)
 	ReportUnusedParams(log_text);
 	if (ParamValue(p, "verbosity") != NULL)
 	{
-		XgbCheckCode(XGBoosterSetParam(h->booster, "verbosity", ParamValue(p, "verbosity")),
-					 ERRCODE_INVALID_PARAMETER_VALUE, "set hyperparameter \"verbosity\"");
+		SetBoosterParam(h->booster, "verbosity", ParamValue(p, "verbosity"));
 		XGB_BLOCKED(rc, XGBoosterSaveJsonConfig(h->booster, &len, &config));
 		XgbCheckCode(rc, ERRCODE_INVALID_PARAMETER_VALUE, "use these hyperparameters");
 	}

@@ -47,6 +47,9 @@ extern List *SourceColumns(const char *source);
 /* The column of columns (SourceColumns's list) named name, or NULL. */
 extern SourceColumn *SourceColumnNamed(List *columns, const char *name);
 
+/* How many columns of columns are named name. */
+extern int	SourceColumnsNamed(List *columns, const char *name);
+
 /* Opens a cursor over SourceSelect(source, select_list). */
 extern SourceReader *SourceOpen(const char *source, const char *select_list);
 
